@@ -1,0 +1,92 @@
+"""The project's one exception tree.
+
+Every error the library raises on purpose derives from :class:`ProvenanceError`. Domain branches
+carry the evidence a user needs to act (expected and actual values, the transaction, the rule).
+Where a builtin fits, the error inherits it too, so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ProvenanceError(Exception):
+    """Root of every error raised by chain/, gateway/ and indexer/."""
+
+
+# --- Merkle trees, proofs and receipts -------------------------------------------------------
+
+
+class MerkleError(ProvenanceError, ValueError):
+    """A Merkle tree cannot be built or a proof is malformed."""
+
+
+class EmptyTreeError(MerkleError):
+    """A Merkle tree needs at least one leaf."""
+
+
+class VerificationError(ProvenanceError):
+    """Something claimed to be proven is not."""
+
+
+class ReceiptFormatError(ProvenanceError, ValueError):
+    """A receipt cannot be read: not JSON, a field missing, a value of the wrong shape."""
+
+
+# --- Chain access ----------------------------------------------------------------------------
+
+
+class ChainError(ProvenanceError):
+    """The chain could not be reached or answered something unexpected."""
+
+
+class ChainUnavailableError(ChainError, ConnectionError):
+    """The JSON-RPC node does not answer."""
+
+
+class ArtifactError(ChainError):
+    """A compiled contract artifact is missing or unreadable."""
+
+
+class KeystoreError(ProvenanceError):
+    """A keystore file is missing, unreadable, or its password is wrong or absent."""
+
+
+class TransactionError(ChainError):
+    """A transaction was not mined successfully."""
+
+    def __init__(self, message: str, *, tx_hash: str | None = None) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+
+
+class ContractRevertError(TransactionError):
+    """A call or transaction reverted. ``error_name`` is the Solidity custom error, if decoded."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_name: str | None = None,
+        error_args: dict[str, Any] | None = None,
+        tx_hash: str | None = None,
+    ) -> None:
+        super().__init__(message, tx_hash=tx_hash)
+        self.error_name = error_name
+        self.error_args = error_args or {}
+
+
+# --- Input -----------------------------------------------------------------------------------
+
+
+class ValidationError(ProvenanceError, ValueError):
+    """Input does not satisfy a schema or a rule. ``rule`` names the rule that failed."""
+
+    def __init__(self, message: str, *, rule: str | None = None, pointer: str | None = None):
+        super().__init__(message)
+        self.rule = rule
+        self.pointer = pointer
+
+
+class ConfigurationError(ProvenanceError, ValueError):
+    """Settings are missing or unsafe (for example a placeholder secret outside development)."""
