@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Gs1} from "./Gs1.sol";
+import {ParticipantRegistry} from "./ParticipantRegistry.sol";
+import {Roles} from "./Roles.sol";
+
+/// @title RecallRegistry
+/// @notice Recall status of medicine batches, a batch being a GTIN plus a lot number (GS1 AI 01 +
+///         AI 10). A manufacturer registers the batches it makes; the regulator, or the active
+///         manufacturer that registered a batch, recalls it and may release it again.
+/// @dev The regulator may recall any well-formed batch, registered or not (e.g. an imported batch
+///      whose manufacturer is not a participant).
+contract RecallRegistry {
+    /// @notice State of one batch; fits in a single storage slot.
+    /// @param manufacturer The participant that registered the batch, or zero.
+    /// @param recalled True while the batch is recalled.
+    /// @param recalledAt Block number of the current recall; zero when not recalled.
+    struct Batch {
+        address manufacturer;
+        bool recalled;
+        uint64 recalledAt;
+    }
+
+    uint64 private constant _GTIN_LIMIT = 1e14;
+    uint256 private constant _LOT_MAX_LENGTH = 20;
+
+    /// @notice The registry that authorises manufacturers and names the regulator.
+    ParticipantRegistry public immutable registry;
+
+    mapping(bytes32 key => Batch) private _batches;
+
+    /// @notice `manufacturer` registered the batch (`gtin`, `lot`) under `key`.
+    event BatchRegistered(bytes32 indexed key, uint64 indexed gtin, string lot, address indexed manufacturer);
+    /// @notice The batch was recalled by `by` for `reasonCode`.
+    event Recalled(bytes32 indexed key, uint64 indexed gtin, string lot, uint16 reasonCode, address indexed by);
+    /// @notice The batch's recall was lifted by `by` for `reasonCode`.
+    event Released(bytes32 indexed key, uint64 indexed gtin, string lot, uint16 reasonCode, address indexed by);
+
+    error ZeroAddress();
+    error NotAuthorisedToRecall(address account);
+    error AlreadyRecalled(bytes32 key);
+    error NotRecalled(bytes32 key);
+    error BatchAlreadyRegistered(bytes32 key, address manufacturer);
+    error InvalidGtin(uint64 gtin);
+    error InvalidLot();
+    error ParticipantNotActive(address account);
+    error RoleNotPermitted(address account, uint32 roles);
+
+    /// @param participants The participant registry consulted for every action.
+    constructor(ParticipantRegistry participants) {
+        if (address(participants) == address(0)) revert ZeroAddress();
+        registry = participants;
+    }
+
+    // --- Actions ----------------------------------------------------------------------------
+
+    /// @notice Registers the caller as the manufacturer of batch (`gtin`, `lot`).
+    /// @dev The caller must be an active participant with the MANUFACTURER role; a batch is
+    ///      registered once.
+    /// @param gtin GTIN-14 as a number: 0 < gtin < 10^14, valid GS1 check digit.
+    /// @param lot Lot number: 1 to 20 characters of GS1 character set 82.
+    function registerBatch(uint64 gtin, string calldata lot) external {
+        bytes32 key = _validKey(gtin, lot);
+        _requireRole(msg.sender, Roles.MANUFACTURER);
+        Batch storage b = _batches[key];
+        if (b.manufacturer != address(0)) revert BatchAlreadyRegistered(key, b.manufacturer);
+        b.manufacturer = msg.sender;
+        emit BatchRegistered(key, gtin, lot, msg.sender);
+    }
+
+    /// @notice Recalls batch (`gtin`, `lot`).
+    /// @dev Caller: the regulator, or the active manufacturer that registered the batch.
+    /// @param gtin GTIN-14 as a number.
+    /// @param lot Lot number.
+    /// @param reasonCode Reason for the recall (code list kept off-chain).
+    function recall(uint64 gtin, string calldata lot, uint16 reasonCode) external {
+        bytes32 key = _validKey(gtin, lot);
+        Batch storage b = _batches[key];
+        _requireMayRecall(b);
+        if (b.recalled) revert AlreadyRecalled(key);
+        b.recalled = true;
+        b.recalledAt = uint64(block.number);
+        emit Recalled(key, gtin, lot, reasonCode, msg.sender);
+    }
+
+    /// @notice Lifts the recall of batch (`gtin`, `lot`).
+    /// @dev Caller: the regulator, or the active manufacturer that registered the batch.
+    /// @param gtin GTIN-14 as a number.
+    /// @param lot Lot number.
+    /// @param reasonCode Reason for the release (code list kept off-chain).
+    function release(uint64 gtin, string calldata lot, uint16 reasonCode) external {
+        bytes32 key = _validKey(gtin, lot);
+        Batch storage b = _batches[key];
+        _requireMayRecall(b);
+        if (!b.recalled) revert NotRecalled(key);
+        b.recalled = false;
+        b.recalledAt = 0;
+        emit Released(key, gtin, lot, reasonCode, msg.sender);
+    }
+
+    // --- Views ------------------------------------------------------------------------------
+
+    /// @notice The key of batch (`gtin`, `lot`): keccak256(abi.encode(gtin, lot)).
+    function batchKey(uint64 gtin, string calldata lot) public pure returns (bytes32) {
+        return keccak256(abi.encode(gtin, lot));
+    }
+
+    /// @notice True if batch (`gtin`, `lot`) is currently recalled.
+    function isRecalled(uint64 gtin, string calldata lot) external view returns (bool) {
+        return _batches[batchKey(gtin, lot)].recalled;
+    }
+
+    /// @notice The state of the batch under `key`; all zero if nothing is known about it.
+    function batch(bytes32 key) external view returns (Batch memory) {
+        return _batches[key];
+    }
+
+    // --- Internals --------------------------------------------------------------------------
+
+    function _validKey(uint64 gtin, string calldata lot) private pure returns (bytes32) {
+        if (gtin == 0 || gtin >= _GTIN_LIMIT || !Gs1.hasValidCheckDigit(gtin)) revert InvalidGtin(gtin);
+        bytes calldata raw = bytes(lot);
+        if (raw.length == 0 || raw.length > _LOT_MAX_LENGTH || !Gs1.isCset82(raw)) revert InvalidLot();
+        return batchKey(gtin, lot);
+    }
+
+    function _requireRole(address account, uint32 role) private view {
+        ParticipantRegistry.Participant memory p = registry.participant(account);
+        if (p.status != ParticipantRegistry.Status.Active) revert ParticipantNotActive(account);
+        if (p.roles & role == 0) revert RoleNotPermitted(account, p.roles);
+    }
+
+    function _requireMayRecall(Batch storage b) private view {
+        if (msg.sender == registry.owner()) return;
+        if (b.manufacturer != msg.sender) revert NotAuthorisedToRecall(msg.sender);
+        _requireRole(msg.sender, Roles.MANUFACTURER);
+    }
+}
