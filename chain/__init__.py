@@ -1,0 +1,1 @@
+"""Ledger core: contracts access, Merkle trees, receipts and their verification."""

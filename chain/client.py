@@ -1,0 +1,161 @@
+"""One interface to any EVM chain: the in-process eth-tester chain or a JSON-RPC node.
+
+``Chain.embedded()`` runs py-evm in this process (tests, the demo); ``Chain.from_url(url)`` talks
+to ganache, anvil or Besu. Both deploy, call and send the same way, and both raise the same
+:class:`ContractRevertError` for the same revert.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.providers.eth_tester import EthereumTesterProvider
+from web3.types import Wei
+
+from chain.artifacts import (
+    ANCHOR_REGISTRY,
+    PARTICIPANT_REGISTRY,
+    RECALL_REGISTRY,
+    ContractArtifact,
+    load_artifact,
+)
+from chain.errors import ChainError, ChainUnavailableError
+from chain.reverts import ErrorDecoder
+from chain.sender import TransactionSender, TxResult
+
+_DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, where the node cannot suggest one
+
+
+class Chain:
+    """A connection to one chain, with one transaction sender per account."""
+
+    def __init__(self, w3: Web3, *, kind: str, poll_interval: float) -> None:
+        self.w3 = w3
+        self.kind = kind
+        self.poll_interval = poll_interval
+        self._senders: dict[str, TransactionSender] = {}
+        self._senders_lock = threading.Lock()
+        self._chain_id: int | None = None
+        self.errors = ErrorDecoder(
+            load_artifact(name).abi
+            for name in (PARTICIPANT_REGISTRY, ANCHOR_REGISTRY, RECALL_REGISTRY)
+        )
+
+    # --- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def embedded(cls) -> Chain:
+        """A fresh in-process chain (py-evm) that mines each transaction at once."""
+        return cls(Web3(EthereumTesterProvider()), kind="embedded", poll_interval=0.01)
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 30.0, poll_interval: float = 0.2) -> Chain:
+        """Connect to a JSON-RPC node over HTTP; fail clearly if it does not answer."""
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        chain = cls(w3, kind="json-rpc", poll_interval=poll_interval)
+        try:
+            chain.chain_id  # noqa: B018 - touch the node now, not at the first transaction
+        except Exception as exc:  # noqa: BLE001 - requests, aiohttp and web3 raise their own
+            raise ChainUnavailableError(f"no JSON-RPC node answers at {url}: {exc}") from exc
+        return chain
+
+    # --- facts ----------------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    @property
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def fee_fields(self) -> dict[str, int]:
+        """Fee fields for a new transaction: EIP-1559 where the chain has a base fee.
+
+        A zero base fee (Besu QBFT with ``zeroBaseFee``) gives zero fees: such chains are
+        permissioned, and a stuck transaction is re-sent, never fee-bumped.
+        """
+        base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas")
+        if base_fee is None:
+            return {"gasPrice": int(self.w3.eth.gas_price)}
+        if base_fee == 0:
+            return {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+        try:
+            priority = int(self.w3.eth.max_priority_fee)
+        except Exception:  # noqa: BLE001 - not every node implements eth_maxPriorityFeePerGas
+            priority = _DEFAULT_PRIORITY_FEE
+        return {"maxFeePerGas": 2 * int(base_fee) + priority, "maxPriorityFeePerGas": priority}
+
+    # --- accounts -------------------------------------------------------------------------
+
+    def sender(self, account: LocalAccount) -> TransactionSender:
+        """The one sender for ``account`` on this chain (shared, so nonces stay ordered)."""
+        with self._senders_lock:
+            existing = self._senders.get(account.address)
+            if existing is None:
+                existing = self._senders[account.address] = TransactionSender(self, account)
+            return existing
+
+    def dev_accounts(self) -> list[str]:
+        """Unlocked, funded accounts of a development node (eth-tester, ganache, anvil)."""
+        return [str(a) for a in self.w3.eth.accounts]
+
+    def fund(self, address: str, wei: int) -> None:
+        """Send ``wei`` to ``address`` from the development node's first unlocked account."""
+        accounts = self.dev_accounts()
+        if not accounts:
+            raise ChainError("this node has no unlocked account to fund from (not a dev node?)")
+        tx_hash = self.w3.eth.send_transaction(
+            {"from": accounts[0], "to": Web3.to_checksum_address(address), "value": Wei(wei)}
+        )
+        self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=self.poll_interval)
+
+    def new_funded_account(self, wei: int = 10**20) -> LocalAccount:
+        """A fresh key with ``wei`` from the dev faucet: for tests and the demo."""
+        account: LocalAccount = Account.create()
+        self.fund(account.address, wei)
+        return account
+
+    # --- contracts ------------------------------------------------------------------------
+
+    def contract(self, artifact: ContractArtifact, address: str) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
+
+    def deploy(self, account: LocalAccount, artifact: ContractArtifact, *args: Any) -> str:
+        """Deploy ``artifact`` with constructor ``args`` signed by ``account``; its address."""
+        constructor = next((i for i in artifact.abi if i.get("type") == "constructor"), None)
+        types = [str(i["type"]) for i in constructor["inputs"]] if constructor else []
+        data = artifact.bytecode + abi_encode(types, list(args)).hex()
+        result = self.sender(account).send({"data": data})
+        if result.contract_address is None:
+            raise ChainError(f"deployment of {artifact.name} created no contract")
+        return result.contract_address
+
+    def call(self, contract: Contract, function: str, *args: Any) -> Any:
+        """Call a view function; a revert becomes :class:`ContractRevertError`."""
+        try:
+            return contract.functions[function](*args).call()
+        except Exception as exc:  # noqa: BLE001 - every node raises its own type
+            raise self.errors.to_error(exc) from exc
+
+    def transact(
+        self,
+        account: LocalAccount,
+        contract: Contract,
+        function: str,
+        *args: Any,
+        confirmations: int = 0,
+    ) -> TxResult:
+        """Send a state-changing call signed by ``account`` and wait for it to be mined."""
+        data = contract.encode_abi(function, args=list(args))
+        return self.sender(account).send(
+            {"to": contract.address, "data": data}, confirmations=confirmations
+        )

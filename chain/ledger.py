@@ -1,0 +1,229 @@
+"""Typed access to the deployed registries: participants, anchors and recalls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from chain.artifacts import ANCHOR_REGISTRY, PARTICIPANT_REGISTRY, RECALL_REGISTRY, load_artifact
+from chain.client import Chain
+from chain.deployment import Deployment
+from chain.roles import Role
+from chain.sender import TxResult
+
+ZERO_ADDRESS = "0x" + "00" * 20
+ZERO_BYTES32 = bytes(32)
+EIP712_NAME = "ProvenanceAnchorRegistry"
+EIP712_VERSION = "1"
+ANCHOR_TYPES = {
+    "Anchor": [
+        {"name": "submitter", "type": "address"},
+        {"name": "root", "type": "bytes32"},
+        {"name": "eventCount", "type": "uint32"},
+        {"name": "metadataHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ]
+}
+
+
+class ParticipantStatus(Enum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    address: str
+    roles: Role
+    gln: int
+    status: ParticipantStatus
+    registered_at: int
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """What the anchor registry stores for a root."""
+
+    root: bytes
+    submitter: str
+    event_count: int
+    block_number: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class AnchorAuthorisation:
+    """A participant's EIP-712 signature allowing a relayer to anchor ``root`` in its name."""
+
+    submitter: str
+    root: bytes
+    event_count: int
+    metadata_hash: bytes
+    deadline: int
+    signature: bytes
+
+
+class Ledger:
+    """The three registries of one deployment, on one chain."""
+
+    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+        self.chain = chain
+        self.deployment = deployment
+        self.participants = chain.contract(
+            load_artifact(PARTICIPANT_REGISTRY), deployment.participant_registry
+        )
+        self.anchors = chain.contract(load_artifact(ANCHOR_REGISTRY), deployment.anchor_registry)
+        self.recalls = chain.contract(load_artifact(RECALL_REGISTRY), deployment.recall_registry)
+
+    # --- participants ---------------------------------------------------------------------
+
+    def register_participant(
+        self, regulator: LocalAccount, address: str, roles: Role, gln: int
+    ) -> TxResult:
+        return self.chain.transact(
+            regulator,
+            self.participants,
+            "register",
+            Web3.to_checksum_address(address),
+            int(roles),
+            gln,
+        )
+
+    def set_roles(self, regulator: LocalAccount, address: str, roles: Role) -> TxResult:
+        return self.chain.transact(
+            regulator, self.participants, "setRoles", Web3.to_checksum_address(address), int(roles)
+        )
+
+    def suspend(self, regulator: LocalAccount, address: str) -> TxResult:
+        return self.chain.transact(
+            regulator, self.participants, "suspend", Web3.to_checksum_address(address)
+        )
+
+    def reinstate(self, regulator: LocalAccount, address: str) -> TxResult:
+        return self.chain.transact(
+            regulator, self.participants, "reinstate", Web3.to_checksum_address(address)
+        )
+
+    def participant(self, address: str) -> ParticipantRecord:
+        roles, gln, status, registered_at = self.chain.call(
+            self.participants, "participant", Web3.to_checksum_address(address)
+        )
+        return ParticipantRecord(
+            address=Web3.to_checksum_address(address),
+            roles=Role(roles),
+            gln=int(gln),
+            status=ParticipantStatus(status),
+            registered_at=int(registered_at),
+        )
+
+    # --- anchors --------------------------------------------------------------------------
+
+    def anchor(
+        self,
+        account: LocalAccount,
+        root: bytes,
+        event_count: int,
+        metadata_hash: bytes = ZERO_BYTES32,
+        *,
+        confirmations: int = 0,
+    ) -> TxResult:
+        """Anchor ``root`` with ``account`` as the on-chain submitter."""
+        return self.chain.transact(
+            account,
+            self.anchors,
+            "anchor",
+            root,
+            event_count,
+            metadata_hash,
+            confirmations=confirmations,
+        )
+
+    def authorise_anchor(
+        self,
+        submitter: LocalAccount,
+        root: bytes,
+        event_count: int,
+        deadline: int,
+        metadata_hash: bytes = ZERO_BYTES32,
+    ) -> AnchorAuthorisation:
+        """The participant signs (EIP-712) that ``root`` may be anchored in its name."""
+        nonce = int(self.chain.call(self.anchors, "nonces", submitter.address))
+        signed = Account.sign_typed_data(
+            submitter.key,
+            domain_data={
+                "name": EIP712_NAME,
+                "version": EIP712_VERSION,
+                "chainId": self.chain.chain_id,
+                "verifyingContract": self.anchors.address,
+            },
+            message_types=ANCHOR_TYPES,
+            message_data={
+                "submitter": submitter.address,
+                "root": root,
+                "eventCount": event_count,
+                "metadataHash": metadata_hash,
+                "nonce": nonce,
+                "deadline": deadline,
+            },
+        )
+        return AnchorAuthorisation(
+            submitter=submitter.address,
+            root=root,
+            event_count=event_count,
+            metadata_hash=metadata_hash,
+            deadline=deadline,
+            signature=bytes(signed.signature),
+        )
+
+    def anchor_relayed(self, relayer: LocalAccount, auth: AnchorAuthorisation) -> TxResult:
+        """Send a participant-signed anchor; the participant, not the relayer, is the submitter."""
+        return self.chain.transact(
+            relayer,
+            self.anchors,
+            "anchorFor",
+            auth.submitter,
+            auth.root,
+            auth.event_count,
+            auth.metadata_hash,
+            auth.deadline,
+            auth.signature,
+        )
+
+    def get_anchor(self, root: bytes) -> AnchorRecord | None:
+        """The stored anchor of ``root``, or None if it was never anchored."""
+        submitter, event_count, block_number, timestamp = self.chain.call(
+            self.anchors, "getAnchor", root
+        )
+        if int(submitter, 16) == 0:
+            return None
+        return AnchorRecord(
+            root=root,
+            submitter=Web3.to_checksum_address(submitter),
+            event_count=int(event_count),
+            block_number=int(block_number),
+            timestamp=int(timestamp),
+        )
+
+    def verify_event(self, root: bytes, event_hash: bytes, salt: bytes, proof: list[bytes]) -> bool:
+        """The contract's own check: the root is anchored and the event's leaf proves into it."""
+        return bool(self.chain.call(self.anchors, "verifyEvent", root, event_hash, salt, proof))
+
+    # --- batches and recalls ----------------------------------------------------------------
+
+    def register_batch(self, manufacturer: LocalAccount, gtin: int, lot: str) -> TxResult:
+        return self.chain.transact(manufacturer, self.recalls, "registerBatch", gtin, lot)
+
+    def recall(self, account: LocalAccount, gtin: int, lot: str, reason_code: int) -> TxResult:
+        return self.chain.transact(account, self.recalls, "recall", gtin, lot, reason_code)
+
+    def release(self, account: LocalAccount, gtin: int, lot: str, reason_code: int) -> TxResult:
+        return self.chain.transact(account, self.recalls, "release", gtin, lot, reason_code)
+
+    def is_recalled(self, gtin: int, lot: str) -> bool:
+        return bool(self.chain.call(self.recalls, "isRecalled", gtin, lot))

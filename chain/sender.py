@@ -1,0 +1,134 @@
+"""Sending transactions signed by one account: nonces, fees, receipts and revert mapping.
+
+One :class:`TransactionSender` exists per account and chain. It assigns nonces under a lock, so
+concurrent callers never reuse or skip one, and it resynchronises with the node when the node
+reports a nonce problem. Reverts are detected *before* a nonce is used (gas estimation replays the
+call) and mapped to :class:`ContractRevertError` with the Solidity custom error's name.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eth_account.signers.local import LocalAccount
+from web3.exceptions import TimeExhausted
+
+from chain.errors import ChainError, ContractRevertError, TransactionError
+
+if TYPE_CHECKING:
+    from chain.client import Chain
+
+#: Extra gas over the node's estimate: estimates are exact for the state they ran on.
+GAS_MARGIN = 1.2
+_NONCE_MESSAGES = ("nonce too low", "nonce too high", "already known", "replacement transaction")
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """What a mined transaction left behind."""
+
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    gas_used: int
+    logs: list[Any]
+    contract_address: str | None = None
+
+
+class TransactionSender:
+    """Signs and sends transactions for one account; safe to share between threads."""
+
+    def __init__(self, chain: Chain, account: LocalAccount) -> None:
+        self._chain = chain
+        self.account = account
+        self.address: str = account.address
+        self._lock = threading.Lock()
+        self._next_nonce: int | None = None
+
+    def send(
+        self,
+        tx: dict[str, Any],
+        *,
+        timeout: float = 120.0,
+        confirmations: int = 0,
+    ) -> TxResult:
+        """Estimate, sign, send and wait for ``tx`` (``to``/``data``/``value`` set by the caller).
+
+        Raises :class:`ContractRevertError` if the call would revert (nothing is sent then) or
+        reverted on-chain, :class:`TransactionError` if it was not mined in time.
+        """
+        w3 = self._chain.w3
+        tx = {**tx, "from": self.address, "chainId": self._chain.chain_id}
+        tx.setdefault("value", 0)
+        if "gas" not in tx:
+            try:
+                estimate = w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - every node raises its own type
+                raise self._chain.errors.to_error(exc) from exc
+            tx["gas"] = int(estimate * GAS_MARGIN) + 10_000
+        tx.update(self._chain.fee_fields())
+        tx_hash = self._sign_and_send(tx)
+        return self.wait(tx_hash, tx, timeout=timeout, confirmations=confirmations)
+
+    def _sign_and_send(self, tx: dict[str, Any]) -> str:
+        w3 = self._chain.w3
+        with self._lock:
+            for attempt in range(2):
+                if self._next_nonce is None:
+                    self._next_nonce = w3.eth.get_transaction_count(
+                        self.account.address, "pending"
+                    )
+                tx["nonce"] = self._next_nonce
+                signed = self.account.sign_transaction(tx)
+                try:
+                    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+                except Exception as exc:  # noqa: BLE001 - every node raises its own type
+                    message = str(exc).lower()
+                    if attempt == 0 and any(m in message for m in _NONCE_MESSAGES):
+                        self._next_nonce = None  # resynchronise with the node and try once more
+                        continue
+                    raise self._chain.errors.to_error(exc) from exc
+                self._next_nonce += 1
+                return "0x" + bytes(tx_hash).hex()
+        raise ChainError(f"could not find a usable nonce for {self.address}")
+
+    def wait(
+        self, tx_hash: str, tx: dict[str, Any], *, timeout: float, confirmations: int
+    ) -> TxResult:
+        """Wait until ``tx_hash`` is mined (and ``confirmations`` blocks deep); map failures."""
+        w3 = self._chain.w3
+        try:
+            receipt = w3.eth.wait_for_transaction_receipt(
+                tx_hash,  # type: ignore[arg-type]
+                timeout=timeout,
+                poll_latency=self._chain.poll_interval,
+            )
+        except TimeExhausted as exc:
+            raise TransactionError(
+                f"transaction {tx_hash} not mined within {timeout:.0f}s", tx_hash=tx_hash
+            ) from exc
+        if receipt["status"] != 1:
+            raise self._explain_failure(tx, receipt["blockNumber"], tx_hash)
+        target = receipt["blockNumber"] + confirmations
+        while confirmations and w3.eth.block_number < target:
+            time.sleep(self._chain.poll_interval)
+        address = receipt.get("contractAddress")
+        return TxResult(
+            tx_hash=tx_hash,
+            block_number=int(receipt["blockNumber"]),
+            block_hash="0x" + bytes(receipt["blockHash"]).hex(),
+            gas_used=int(receipt["gasUsed"]),
+            logs=list(receipt["logs"]),
+            contract_address=str(address) if address else None,
+        )
+
+    def _explain_failure(self, tx: dict[str, Any], block: int, tx_hash: str) -> TransactionError:
+        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            self._chain.w3.eth.call(call, block_identifier=max(block - 1, 0))  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - every node raises its own type
+            return self._chain.errors.to_error(exc, tx_hash=tx_hash)
+        return ContractRevertError(f"transaction {tx_hash} reverted", tx_hash=tx_hash)

@@ -1,0 +1,1 @@
+"""Indexer: a verified SQL mirror of the chain, and the queries over it."""

@@ -1,0 +1,191 @@
+"""A small, realistic molecule-to-pack journey as GS1 EPCIS 2.0 events, for the demo.
+
+Company prefixes, GTINs, GLNs and SSCCs below are made up but carry valid GS1 check digits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chain.roles import Role
+
+EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+
+
+def gs1_check_digit(digits: str) -> str:
+    """The GS1 mod-10 check digit of ``digits`` (the code without its check digit)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return str((10 - total % 10) % 10)
+
+
+def gln(company_prefix: str, location: str) -> str:
+    body = (company_prefix + location).ljust(12, "0")[:12]
+    return body + gs1_check_digit(body)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A participant in the story: who it is, its roles, and its GLN."""
+
+    name: str
+    roles: Role
+    company_prefix: str
+
+    @property
+    def gln(self) -> str:
+        return gln(self.company_prefix, "1")
+
+    @property
+    def sgln(self) -> str:
+        prefix = self.company_prefix
+        return f"urn:epc:id:sgln:{prefix}.{self.gln[len(prefix) : 12]}.0"
+
+    @property
+    def pgln(self) -> str:
+        prefix = self.company_prefix
+        return f"urn:epc:id:pgln:{prefix}.{self.gln[len(prefix) : 12]}"
+
+
+API_MAKER = Actor("Hetero API Works (API maker)", Role.API_MAKER, "8901234")
+MANUFACTURER = Actor("Bishkek Pharma Plant (manufacturer)", Role.MANUFACTURER, "4700123")
+DISTRIBUTOR = Actor("Tian Shan Distribution (distributor)", Role.DISTRIBUTOR, "4700456")
+PHARMACY = Actor("Ala-Too Pharmacy No. 7 (pharmacy)", Role.PHARMACY, "4700789")
+ACTORS = (API_MAKER, MANUFACTURER, DISTRIBUTOR, PHARMACY)
+
+API_ITEM_REF = "099999"  # indicator digit + LGTIN item reference of the API (paracetamol, KGM)
+PACK_ITEM_REF = "012345"  # indicator digit + SGTIN item reference of the finished pack
+API_LOT = "APIL-2026-0042"
+FINISHED_LOT = "B2026-117"
+
+
+@dataclass
+class Journey:
+    """Events grouped by the participant that performs (and so anchors) them."""
+
+    events: dict[str, list[dict[str, Any]]]
+    dispensed_pack: str
+
+
+def build_journey(pack_count: int = 20, start: datetime | None = None) -> Journey:
+    clock = start or datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    counter = iter(range(1, 10_000))
+
+    def at() -> dict[str, str]:
+        moment = clock + timedelta(hours=next(counter))
+        return {
+            "eventTime": moment.isoformat().replace("+00:00", "Z"),
+            "eventTimeZoneOffset": "+00:00",
+        }
+
+    api_class = f"urn:epc:class:lgtin:{API_MAKER.company_prefix}.{API_ITEM_REF}.{API_LOT}"
+    packs = [
+        f"urn:epc:id:sgtin:{MANUFACTURER.company_prefix}.{PACK_ITEM_REF}.{serial}"
+        for serial in (f"S{n:08d}" for n in range(1, pack_count + 1))
+    ]
+    # SSCC: company prefix + extension digit + serial reference = 17 digits.
+    cases = [f"urn:epc:id:sscc:{MANUFACTURER.company_prefix}.0{n:09d}" for n in (1, 2)]
+    half = len(packs) // 2
+    contents = {cases[0]: packs[:half], cases[1]: packs[half:]}
+
+    def transfer(
+        kind: str,
+        frm: Actor,
+        to: Actor,
+        epcs: list[str] | None = None,
+        quantities: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        shipping = kind == "shipping"
+        event: dict[str, Any] = {
+            "type": "ObjectEvent",
+            **at(),
+            "action": "OBSERVE",
+            "bizStep": kind,
+            "disposition": "in_transit" if shipping else "in_progress",
+            "readPoint": {"id": (frm if shipping else to).sgln},
+            "sourceList": [{"type": "owning_party", "source": frm.pgln}],
+            "destinationList": [{"type": "owning_party", "destination": to.pgln}],
+        }
+        if epcs:
+            event["epcList"] = epcs
+        if quantities:
+            event["quantityList"] = quantities
+        if not shipping:
+            event["bizLocation"] = {"id": to.sgln}
+        return event
+
+    api_qty = [{"epcClass": api_class, "quantity": 50.0, "uom": "KGM"}]
+    used_qty = [{"epcClass": api_class, "quantity": 12.5, "uom": "KGM"}]
+    events: dict[str, list[dict[str, Any]]] = {a.name: [] for a in ACTORS}
+    events[API_MAKER.name] += [
+        {
+            "type": "ObjectEvent",
+            **at(),
+            "action": "ADD",
+            "bizStep": "commissioning",
+            "disposition": "active",
+            "quantityList": api_qty,
+            "readPoint": {"id": API_MAKER.sgln},
+            "bizLocation": {"id": API_MAKER.sgln},
+        },
+        transfer("shipping", API_MAKER, MANUFACTURER, quantities=api_qty),
+    ]
+    events[MANUFACTURER.name] += [
+        transfer("receiving", API_MAKER, MANUFACTURER, quantities=api_qty),
+        {
+            "type": "TransformationEvent",
+            **at(),
+            "bizStep": "commissioning",
+            "disposition": "active",
+            "inputQuantityList": used_qty,
+            "outputEPCList": packs,
+            "readPoint": {"id": MANUFACTURER.sgln},
+            "bizLocation": {"id": MANUFACTURER.sgln},
+            "ilmd": {"cbvmda:lotNumber": FINISHED_LOT, "cbvmda:itemExpirationDate": "2028-10-31"},
+        },
+        *[
+            {
+                "type": "AggregationEvent",
+                **at(),
+                "action": "ADD",
+                "bizStep": "packing",
+                "disposition": "in_progress",
+                "parentID": case,
+                "childEPCs": children,
+                "readPoint": {"id": MANUFACTURER.sgln},
+                "bizLocation": {"id": MANUFACTURER.sgln},
+            }
+            for case, children in contents.items()
+        ],
+        transfer("shipping", MANUFACTURER, DISTRIBUTOR, epcs=cases),
+    ]
+    events[DISTRIBUTOR.name] += [
+        transfer("receiving", MANUFACTURER, DISTRIBUTOR, epcs=cases),
+        transfer("shipping", DISTRIBUTOR, PHARMACY, epcs=[cases[0]]),
+    ]
+    events[PHARMACY.name] += [
+        transfer("receiving", DISTRIBUTOR, PHARMACY, epcs=[cases[0]]),
+        {
+            "type": "ObjectEvent",
+            **at(),
+            "action": "DELETE",
+            "bizStep": "dispensing",
+            "disposition": "dispensed",
+            "epcList": [packs[0]],
+            "readPoint": {"id": PHARMACY.sgln},
+            "bizLocation": {"id": PHARMACY.sgln},
+        },
+    ]
+    return Journey(events=events, dispensed_pack=packs[0])
+
+
+def as_document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Wrap events in an EPCISDocument, as a participant would send them to the gateway."""
+    return {
+        "@context": EPCIS_CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-26T00:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
