@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 
 #: Extra gas over the node's estimate: estimates are exact for the state they ran on.
 GAS_MARGIN = 1.2
-_NONCE_MESSAGES = ("nonce too low", "nonce too high", "already known", "replacement transaction")
+# How ganache, anvil, Besu, geth and eth-tester say "that nonce is not the next one".
+_NONCE_MESSAGES = (
+    "nonce too low",
+    "nonce too high",
+    "invalid transaction nonce",
+    "already known",
+    "replacement transaction",
+)
 
 
 @dataclass(frozen=True)
@@ -78,9 +85,7 @@ class TransactionSender:
         with self._lock:
             for attempt in range(2):
                 if self._next_nonce is None:
-                    self._next_nonce = w3.eth.get_transaction_count(
-                        self.account.address, "pending"
-                    )
+                    self._next_nonce = w3.eth.get_transaction_count(self.account.address, "pending")
                 tx["nonce"] = self._next_nonce
                 signed = self.account.sign_transaction(tx)
                 try:
@@ -90,7 +95,7 @@ class TransactionSender:
                     if attempt == 0 and any(m in message for m in _NONCE_MESSAGES):
                         self._next_nonce = None  # resynchronise with the node and try once more
                         continue
-                    raise self._chain.errors.to_error(exc) from exc
+                    raise TransactionError(f"the node refused the transaction: {exc}") from exc
                 self._next_nonce += 1
                 return "0x" + bytes(tx_hash).hex()
         raise ChainError(f"could not find a usable nonce for {self.address}")

@@ -8,7 +8,7 @@ from web3 import Web3
 
 from chain.artifacts import ANCHOR_REGISTRY, load_artifact
 from chain.client import Chain
-from chain.errors import ProvenanceError
+from chain.errors import ContractRevertError, ProvenanceError
 from chain.merkle import leaf_hash, process_proof
 from chain.receipts import EventHasher, Receipt
 
@@ -97,7 +97,12 @@ def verify_on_chain(receipt: Receipt, chain: Chain) -> list[Check]:
     if not chain.w3.eth.get_code(address):
         return [*checks, Check("contract", False, f"no contract at {address}")]
     registry = chain.contract(load_artifact(ANCHOR_REGISTRY), address)
-    submitter, _count, block_number, _timestamp = chain.call(registry, "getAnchor", receipt.root)
+    try:
+        submitter, _count, block_number, _timestamp = chain.call(
+            registry, "getAnchor", receipt.root
+        )
+    except ContractRevertError:
+        return [*checks, Check("contract", False, f"{address} is not an anchor registry")]
     if int(submitter, 16) == 0:
         return [*checks, Check("anchored", False, f"root 0x{receipt.root.hex()} is not anchored")]
     checks.append(

@@ -1,0 +1,93 @@
+"""Chain access: the same behaviour on the in-process chain and on real JSON-RPC nodes."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from chain.client import Chain
+from chain.deployment import deploy_contracts
+from chain.errors import ChainUnavailableError, ContractRevertError
+from chain.ledger import Ledger
+from chain.roles import Role
+from tests.conftest import REGULATOR_GLN, ParticipantFactory, gln_with_check_digit
+from tests.support.nodes import free_port
+
+
+def test_an_unreachable_node_is_a_clear_error() -> None:
+    with pytest.raises(ChainUnavailableError, match="no JSON-RPC node answers"):
+        Chain.from_url(f"http://127.0.0.1:{free_port()}", timeout=1)
+
+
+def test_a_revert_names_the_custom_error_and_its_arguments(
+    ledger: Ledger, participant: ParticipantFactory
+) -> None:
+    manufacturer = participant(Role.MANUFACTURER)
+    root = os.urandom(32)
+    ledger.anchor(manufacturer, root, 3)
+    with pytest.raises(ContractRevertError, match="RootAlreadyAnchored") as caught:
+        ledger.anchor(manufacturer, root, 3)
+    assert caught.value.error_name == "RootAlreadyAnchored"
+    assert caught.value.error_args["submitter"] == manufacturer.address
+
+
+def test_a_reverting_transaction_uses_no_nonce(
+    ledger: Ledger, participant: ParticipantFactory
+) -> None:
+    auditor = participant(Role.AUDITOR)
+    before = ledger.chain.w3.eth.get_transaction_count(auditor.address)
+    with pytest.raises(ContractRevertError, match="RoleNotPermitted"):
+        ledger.anchor(auditor, os.urandom(32), 1)
+    assert ledger.chain.w3.eth.get_transaction_count(auditor.address) == before
+
+
+def test_concurrent_sends_from_one_account_keep_nonces_in_order(
+    ledger: Ledger, participant: ParticipantFactory
+) -> None:
+    manufacturer = participant(Role.MANUFACTURER)
+    roots = [os.urandom(32) for _ in range(24)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda r: ledger.anchor(manufacturer, r, 1), roots))
+    assert len({r.tx_hash for r in results}) == len(roots)
+    assert all(ledger.get_anchor(r) is not None for r in roots)
+    assert ledger.chain.w3.eth.get_transaction_count(manufacturer.address) == len(roots)
+
+
+def test_a_sender_resynchronises_when_the_node_saw_other_transactions(
+    ledger: Ledger, participant: ParticipantFactory
+) -> None:
+    manufacturer = participant(Role.MANUFACTURER)
+    ledger.anchor(manufacturer, os.urandom(32), 1)
+    # Another process (a restarted gateway, say) uses the same key behind this sender's back.
+    other = Chain(ledger.chain.w3, kind="embedded", poll_interval=0.01)
+    Ledger(other, ledger.deployment).anchor(manufacturer, os.urandom(32), 1)
+    ledger.anchor(manufacturer, os.urandom(32), 1)
+    assert ledger.chain.w3.eth.get_transaction_count(manufacturer.address) == 3
+
+
+@pytest.mark.node
+def test_json_rpc_nodes_deploy_anchor_and_map_reverts_like_the_embedded_chain(
+    rpc_chain: Chain,
+) -> None:
+    regulator = rpc_chain.new_funded_account()
+    deployment = deploy_contracts(rpc_chain, regulator, REGULATOR_GLN)
+    ledger = Ledger(rpc_chain, deployment)
+    maker: LocalAccount = rpc_chain.new_funded_account()
+    ledger.register_participant(
+        regulator, maker.address, Role.API_MAKER, gln_with_check_digit("890123400001")
+    )
+    root = os.urandom(32)
+    result = ledger.anchor(maker, root, 5)
+    anchored = ledger.get_anchor(root)
+    assert anchored is not None
+    assert (anchored.submitter, anchored.event_count) == (maker.address, 5)
+    assert anchored.block_number == result.block_number
+    with pytest.raises(ContractRevertError) as duplicate:
+        ledger.anchor(maker, root, 5)
+    assert duplicate.value.error_name == "RootAlreadyAnchored"
+    with pytest.raises(ContractRevertError) as not_regulator:
+        ledger.suspend(maker, regulator.address)
+    assert not_regulator.value.error_name == "OwnableUnauthorizedAccount"

@@ -1,0 +1,69 @@
+"""Fixtures shared across the suite: chains (embedded and real nodes), deployments, participants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from chain.client import Chain
+from chain.deployment import Deployment, deploy_contracts
+from chain.ledger import Ledger
+from chain.roles import Role
+from tests.support.nodes import available, running_node
+
+REGULATOR_GLN = 4700000100002
+
+
+def gln_with_check_digit(body12: str) -> int:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body12)))
+    return int(body12 + str((10 - total % 10) % 10))
+
+
+@pytest.fixture
+def chain() -> Chain:
+    """A fresh in-process chain."""
+    return Chain.embedded()
+
+
+@pytest.fixture
+def regulator(chain: Chain) -> LocalAccount:
+    return chain.new_funded_account()
+
+
+@pytest.fixture
+def deployment(chain: Chain, regulator: LocalAccount) -> Deployment:
+    return deploy_contracts(chain, regulator, REGULATOR_GLN)
+
+
+@pytest.fixture
+def ledger(chain: Chain, deployment: Deployment) -> Ledger:
+    return Ledger(chain, deployment)
+
+
+ParticipantFactory = Callable[[Role], LocalAccount]
+
+
+@pytest.fixture
+def participant(ledger: Ledger, regulator: LocalAccount) -> ParticipantFactory:
+    """Make a funded, registered, active participant with the given roles."""
+    counter = iter(range(1, 10_000))
+
+    def make(roles: Role) -> LocalAccount:
+        account = ledger.chain.new_funded_account()
+        gln = gln_with_check_digit(f"47001{next(counter):07d}")
+        ledger.register_participant(regulator, account.address, roles, gln)
+        return account
+
+    return make
+
+
+@pytest.fixture(params=["ganache", "anvil"])
+def rpc_chain(request: pytest.FixtureRequest) -> Iterator[Chain]:
+    """A real JSON-RPC node from node_modules, started on a free port and stopped by pid."""
+    kind = str(request.param)
+    if not available(kind):
+        pytest.skip(f"{kind} is not installed in node_modules (run `make deps`)")
+    with running_node(kind) as node:
+        yield Chain.from_url(node.url, poll_interval=0.05)

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: real nodes from node_modules, shared vectors."""
