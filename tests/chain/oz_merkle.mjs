@@ -3,8 +3,9 @@
 // stdin: {"jobs": [job, ...]}; stdout: {"results": [result, ...]}, one result per job, or
 // {"error": message} for a job OZ rejects. One process answers a whole batch, so the Python
 // suite pays node's start-up once. Jobs:
-//   {"op": "build", "values": [[eventHash, salt], ...], "multiproofs": [[valueIndex, ...], ...]}
-//     -> {"root", "dump", "proofs": [proof of value i, ...], "multiproofs": [{leaves, proof, proofFlags}, ...]}
+//   {"op": "build", "values": [[eventHash, salt], ...], "proofs": [valueIndex, ...] (default: all),
+//    "multiproofs": [[valueIndex, ...], ...]}
+//     -> {"root", "dump", "proofs": [proof, ...], "multiproofs": [{leaves, proof, proofFlags}, ...]}
 //   {"op": "verify", "root", "value", "proof"}                -> true | false
 //   {"op": "verifyMultiProof", "root", "multiproof"}          -> true | false
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
@@ -18,7 +19,7 @@ function run(job) {
       return {
         root: tree.root,
         dump: tree.dump(),
-        proofs: job.values.map((_, i) => tree.getProof(i)),
+        proofs: (job.proofs ?? job.values.map((_, i) => i)).map((i) => tree.getProof(i)),
         multiproofs: (job.multiproofs ?? []).map((indices) => tree.getMultiProof(indices)),
       };
     }
