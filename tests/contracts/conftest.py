@@ -10,7 +10,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from contract_support import (
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
+from web3 import EthereumTesterProvider, Web3
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError
+
+from tests.contracts.contract_support import (
     API_MAKER,
     AUDITOR,
     DISTRIBUTOR,
@@ -26,12 +33,6 @@ from contract_support import (
     revert_data,
     with_check_digit,
 )
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed
-from web3 import EthereumTesterProvider, Web3
-from web3.contract import Contract
-from web3.exceptions import ContractLogicError
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from contract_support import AUDITOR, PHARMACY, Cast, Reverts
 from eth_abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
+
+from tests.contracts.contract_support import AUDITOR, PHARMACY, Cast, Reverts
 
 ROOT = keccak(text="batch root")
 META = keccak(text="batch metadata")

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from contract_support import (
+from web3.contract import Contract
+
+from tests.contracts.contract_support import (
     ALL_ROLES,
     AUDITOR,
     DISTRIBUTOR,
@@ -21,7 +23,6 @@ from contract_support import (
     Reverts,
     with_check_digit,
 )
-from web3.contract import Contract
 
 NEW_GLN = with_check_digit(400000000099)
 
