@@ -99,11 +99,15 @@ class Receipt:
     @classmethod
     def read(cls, path: Path) -> Receipt:
         try:
-            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+            document = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ReceiptFormatError(f"cannot read {path}: {exc.strerror}") from exc
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ReceiptFormatError(f"{path} is not JSON: {exc}") from exc
+        try:
+            return cls.from_json(document)
+        except ReceiptFormatError as exc:
+            raise ReceiptFormatError(f"{path}: {exc}") from exc
 
 
 def _hex(value: bytes) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -10,6 +12,7 @@ from chain.client import Chain
 from chain.errors import ChainError, ReceiptFormatError
 from chain.receipts import EventHasher, Receipt
 from chain.verification import Verdict, verify_receipt
+from gateway.epcis.event_hash import context_namespaces, prehash_string
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -17,13 +20,13 @@ EXIT_UNUSABLE = 2
 
 
 def run(paths: list[Path], *, rpc_url: str | None, console: Console | None = None) -> int:
-    console = console or Console()
+    console = console or Console(soft_wrap=True)  # one line per verdict: easy to grep
     receipts: list[tuple[Path, Receipt]] = []
     for path in paths:
         try:
             receipts.append((path, Receipt.read(path)))
         except ReceiptFormatError as exc:
-            console.print(f"[red]unusable[/red] {path}: {exc}")
+            console.print(f"[red]unusable[/red] {exc}")
             return EXIT_UNUSABLE
     chain: Chain | None = None
     if rpc_url is not None:
@@ -60,8 +63,15 @@ def print_verdict(console: Console, path: Path, verdict: Verdict, *, on_chain: b
         console.print(f"        {check.name}: {check.detail}")
 
 
-def default_event_hasher() -> EventHasher | None:
-    """The canonical CBV 2.0 event hash, as the gateway computes it."""
-    from gateway.epcis.event_hash import event_hash_bytes
+def default_event_hasher() -> EventHasher:
+    """The canonical CBV 2.0 event hash, as the gateway computes it, as 32 raw bytes.
 
-    return event_hash_bytes
+    An embedded event may carry its own ``@context``; its namespace prefixes then apply.
+    """
+    return canonical_event_digest
+
+
+def canonical_event_digest(event: dict[str, Any]) -> bytes:
+    context = event.get("@context")
+    namespaces = context_namespaces(context) if context is not None else None
+    return hashlib.sha256(prehash_string(event, namespaces=namespaces).encode("utf-8")).digest()
