@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import pytest
+from epcis_vectors import SKIP_REASON, VECTORS
+
+from gateway.epcis.resources import DEFAULT_CONTEXT_DIR, DEFAULT_SCHEMA_PATH, VENDORED_DIR
+
+
+@pytest.mark.skipif(not VECTORS.is_dir(), reason=SKIP_REASON)
+def test_vendored_schema_equals_shared_copy() -> None:
+    shared = VECTORS / "epcis" / "EPCIS-JSON-Schema.json"
+    assert DEFAULT_SCHEMA_PATH.read_bytes() == shared.read_bytes()
+
+
+@pytest.mark.skipif(not VECTORS.is_dir(), reason=SKIP_REASON)
+def test_vendored_contexts_equal_shared_copies() -> None:
+    shared = sorted((VECTORS / "epcis" / "jsonld-context").glob("*.jsonld"))
+    assert [p.name for p in shared] == sorted(p.name for p in DEFAULT_CONTEXT_DIR.glob("*.jsonld"))
+    for path in shared:
+        assert (DEFAULT_CONTEXT_DIR / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_gs1_notice_is_shipped_with_the_vendored_files() -> None:
+    assert (VENDORED_DIR / "LICENSE.gs1-EPCIS").is_file()
