@@ -60,7 +60,8 @@ def deploy(w3: Web3, name: str, *args: Any, sender: str) -> Contract:
     receipt = w3.eth.wait_for_transaction_receipt(
         factory.constructor(*args).transact({"from": sender})
     )
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    return contract
 
 
 # A fixed key keeps signatures reproducible between runs.
@@ -70,10 +71,18 @@ SIGNER_KEY = "0x" + "5e" * 32
 @pytest.fixture(scope="session")
 def _deployment() -> Deployment:
     w3 = Web3(EthereumTesterProvider())
-    accounts = w3.eth.accounts
-    cast = Cast(*accounts[:7])
+    accounts: list[str] = list(w3.eth.accounts)
+    cast = Cast(
+        regulator=accounts[0],
+        api_maker=accounts[1],
+        manufacturer=accounts[2],
+        other_manufacturer=accounts[3],
+        distributor=accounts[4],
+        auditor=accounts[5],
+        outsider=accounts[6],
+    )
     # Transactions without an explicit sender come from the regulator.
-    w3.eth.default_account = cast.regulator
+    w3.eth.default_account = accounts[0]
     participants = deploy(w3, "ParticipantRegistry", REGULATOR_GLN, sender=cast.regulator)
     anchors = deploy(w3, "AnchorRegistry", participants.address, sender=cast.regulator)
     recalls = deploy(w3, "RecallRegistry", participants.address, sender=cast.regulator)
