@@ -31,7 +31,7 @@ lint: deps
 
 test: deps lint
 	bash scripts/ensure-postgres.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 compile: deps
 	$(BIN)/python scripts/compile_contracts.py
