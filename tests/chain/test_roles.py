@@ -1,0 +1,33 @@
+"""Python's Role flags mirror contracts/Roles.sol bit for bit."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from chain.roles import SUBMITTING, Role
+
+ROLES_SOL = Path(__file__).resolve().parents[2] / "contracts" / "Roles.sol"
+
+
+def test_every_role_bit_matches_the_solidity_library() -> None:
+    declared = dict(
+        re.findall(r"uint32 internal constant (\w+) = 1 << (\d+);", ROLES_SOL.read_text())
+    )
+    assert {name: 1 << int(bit) for name, bit in declared.items()} == {
+        role.name: int(role) for role in Role
+    }
+
+
+def test_every_role_but_the_auditor_may_submit() -> None:
+    assert Role.AUDITOR not in SUBMITTING
+    assert all(role in SUBMITTING for role in Role if role is not Role.AUDITOR)
+
+
+def test_roles_parse_from_the_command_line_spelling() -> None:
+    assert Role.parse("manufacturer, api-maker") == Role.MANUFACTURER | Role.API_MAKER
+    assert (Role.MANUFACTURER | Role.IMPORTER).names() == ["manufacturer", "importer"]
+    with pytest.raises(ValueError, match="unknown role 'chemist'; known roles: api-maker"):
+        Role.parse("chemist")
