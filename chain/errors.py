@@ -90,3 +90,26 @@ class ValidationError(ProvenanceError, ValueError):
 
 class ConfigurationError(ProvenanceError, ValueError):
     """Settings are missing or unsafe (for example a placeholder secret outside development)."""
+
+
+# --- Access and service ----------------------------------------------------------------------
+
+
+class AuthenticationError(ProvenanceError):
+    """No credentials, or credentials that match no active participant."""
+
+
+class PermissionDeniedError(ProvenanceError):
+    """The caller is known but may not do this."""
+
+
+class NotFoundError(ProvenanceError, LookupError):
+    """The thing asked for does not exist."""
+
+
+class BackPressureError(ProvenanceError):
+    """The service is saturated (for example, the chain is down and the backlog is full)."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
