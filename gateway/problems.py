@@ -1,0 +1,77 @@
+"""RFC 9457 problem details: the one table mapping domain errors to HTTP answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from chain.errors import (
+    AuthenticationError,
+    BackPressureError,
+    ChainError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProvenanceError,
+    ValidationError,
+)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://provenance.example/problems/"
+
+#: Domain error → (status, problem type slug, title). The first matching class wins.
+PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
+    (ValidationError, 422, "validation", "The document breaks a rule"),
+    (AuthenticationError, 401, "unauthenticated", "Missing or unknown API key"),
+    (PermissionDeniedError, 403, "forbidden", "Not allowed for this participant"),
+    (NotFoundError, 404, "not-found", "Not found"),
+    (BackPressureError, 503, "back-pressure", "Try again later"),
+    (ChainError, 502, "chain", "The chain could not be reached"),
+)
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_for(exc: ProvenanceError) -> JSONResponse:
+    for cls, status, slug, title in PROBLEM_TABLE:
+        if isinstance(exc, cls):
+            extra: dict[str, Any] = {}
+            if isinstance(exc, ValidationError):
+                extra = {
+                    "rule": exc.rule,
+                    "pointer": exc.pointer,
+                    "event_index": getattr(exc, "event_index", None),
+                }
+            if isinstance(exc, BackPressureError):
+                extra = {"retry_after": exc.retry_after_seconds}
+            return problem(status, slug, title, str(exc), **extra)
+    return problem(500, "internal", "Internal error", str(exc))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Every domain error and every request-shape error becomes problem+json."""
+
+    async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProvenanceError)
+        return problem_for(exc)
+
+    async def on_request_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
+        return problem(
+            422, "request", "Malformed request", "the request is malformed", errors=errors
+        )
+
+    app.add_exception_handler(ProvenanceError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_request_error)

@@ -1,0 +1,77 @@
+"""The gateway's configuration: one settings class, read from the environment at the edge.
+
+Every variable is prefixed ``PROVENANCE_GATEWAY_``; for example
+``PROVENANCE_GATEWAY_DATABASE_URL=postgresql+psycopg://user@host/db``. Secrets have no defaults:
+outside ``environment=development`` a missing keystore password is a start-up error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.errors import ConfigurationError
+from chain.keystore import DEVELOPMENT_PASSWORD
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVENANCE_GATEWAY_", extra="forbid")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; default: a SQLite file in data_dir"
+    )
+    chain_url: str | None = Field(
+        default=None, description="JSON-RPC URL of a node; unset means the in-process chain"
+    )
+    deployment_file: Path | None = Field(
+        default=None, description="contract addresses (JSON); default: data_dir/deployment.json"
+    )
+    keystore_dir: Path | None = Field(default=None, description="default: data_dir/keys")
+    keystore_password: SecretStr | None = None
+    keystore_password_file: Path | None = None
+    batch_max_events: int = Field(default=1000, ge=1, le=100_000)
+    batch_max_age_seconds: float = Field(default=2.0, gt=0)
+    confirmations: int = Field(default=0, ge=0)
+    max_backlog_events: int = Field(default=500_000, ge=1)
+    retry_after_seconds: int = Field(default=5, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'gateway.db'}"
+
+    @property
+    def resolved_deployment_file(self) -> Path:
+        return self.deployment_file or self.data_dir / "deployment.json"
+
+    @property
+    def resolved_keystore_dir(self) -> Path:
+        return self.keystore_dir or self.data_dir / "keys"
+
+    def keystore_password_value(self) -> str:
+        """The keystore password; the development default only in development."""
+        password: str | None = None
+        if self.keystore_password is not None:
+            password = self.keystore_password.get_secret_value()
+        elif self.keystore_password_file is not None:
+            try:
+                password = self.keystore_password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot read keystore password file {self.keystore_password_file}"
+                ) from exc
+        if not password:
+            if self.environment == "development":
+                return DEVELOPMENT_PASSWORD
+            raise ConfigurationError(
+                "set PROVENANCE_GATEWAY_KEYSTORE_PASSWORD or _KEYSTORE_PASSWORD_FILE in production"
+            )
+        if password == DEVELOPMENT_PASSWORD and self.environment != "development":
+            raise ConfigurationError("the development keystore password is refused in production")
+        return password
