@@ -24,6 +24,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from Crypto.Hash import keccak
@@ -37,21 +38,28 @@ FORMAT = "standard-v1"
 LEAF_ENCODING = ["bytes32", "bytes32"]
 
 
+Hash2 = Callable[[bytes, bytes], bytes]
+
+
 def _keccak(data: bytes) -> bytes:
     return bytes(keccak.new(digest_bits=256, data=data).digest())
 
 
-def _bulk_hashers() -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
-    """``(leaf_of, node_of)`` for 64-byte inputs, sharing one C keccak state: one build, one thread.
+def _slow_leaf(event_hash: bytes, salt: bytes) -> bytes:
+    return _keccak(_keccak(event_hash + salt))
+
+
+def _slow_node(a: bytes, b: bytes) -> bytes:
+    return _keccak(a + b if a < b else b + a)
+
+
+def _bulk_hashers() -> tuple[Hash2, Hash2]:
+    """``(leaf_of, node_of)`` on 32-byte halves, sharing one C keccak state (so: one thread).
 
     ``keccak.new`` allocates a state per call, which costs about 3x the hash itself; here the
-    state is reset instead. This reaches into pycryptodome's C binding, so anything unexpected
-    falls back to the public API (``test_bulk_hashers_match_public_api`` pins the equivalence).
+    state is reset instead. This reaches into pycryptodome's C binding (ctypes or cffi), so
+    anything unexpected falls back to the public API (``test_bulk_hashers_match_public_api``).
     """
-
-    def slow_leaf(data: bytes) -> bytes:
-        return _keccak(_keccak(data))
-
     try:
         from Crypto.Util import _raw_api
 
@@ -59,41 +67,41 @@ def _bulk_hashers() -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]
         raw: Any = _raw_api  # its stub lacks c_ubyte, which the C calls need
         state = raw.VoidPointer()
         if lib.keccak_init(state.address_of(), raw.c_size_t(64), raw.c_ubyte(24)):
-            return slow_leaf, _keccak
+            return _slow_leaf, _slow_node
         keep = raw.SmartPointer(state.get(), lib.keccak_destroy)  # freed with the closures
         ptr, out = keep.get(), raw.create_string_buffer(32)
         reset, absorb, digest = lib.keccak_reset, lib.keccak_absorb, lib.keccak_digest
         # Padding 0x01 is original Keccak (Ethereum's keccak256), not SHA-3's 0x06.
         n32, n64, pad = raw.c_size_t(32), raw.c_size_t(64), raw.c_ubyte(1)
 
-        def node_of(data: bytes, _keep: object = keep) -> bytes:
+        def node_of(a: bytes, b: bytes, _keep: object = keep) -> bytes:
             reset(ptr)
-            absorb(ptr, data, n64)
+            absorb(ptr, a + b if a < b else b + a, n64)
             digest(ptr, out, n32, pad)
             return bytes(out)
 
-        def leaf_of(data: bytes, _keep: object = keep) -> bytes:
+        def leaf_of(event_hash: bytes, salt: bytes, _keep: object = keep) -> bytes:
             reset(ptr)
-            absorb(ptr, data, n64)
+            absorb(ptr, event_hash + salt, n64)
             digest(ptr, out, n32, pad)
             reset(ptr)
             absorb(ptr, out, n32)
             digest(ptr, out, n32, pad)
             return bytes(out)
 
-        probe = bytes(range(64))
-        if node_of(probe) == _keccak(probe) and leaf_of(probe) == slow_leaf(probe):
+        a, b = bytes(range(32)), bytes(range(32, 64))
+        if node_of(b, a) == _slow_node(b, a) and leaf_of(a, b) == _slow_leaf(a, b):
             return leaf_of, node_of
     except Exception:  # any change in the binding just means the slow path
         pass
-    return slow_leaf, _keccak
+    return _slow_leaf, _slow_node
 
 
 _local = threading.local()
 
 
-def _hashers() -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
-    """This thread's ``(leaf_of, node_of)``: ctypes releases the GIL, so threads can't share."""
+def _hashers() -> tuple[Hash2, Hash2]:
+    """This thread's ``(leaf_of, node_of)``: ctypes and cffi release the GIL, so no sharing."""
     try:
         return _local.hashers  # type: ignore[no-any-return]
     except AttributeError:
@@ -110,15 +118,14 @@ def leaf_hash(event_hash: bytes, salt: bytes) -> bytes:
     """``keccak256(keccak256(abi.encode(eventHash, salt)))``."""
     _check_node(event_hash, "eventHash")
     _check_node(salt, "salt")
-    return _hashers()[0](bytes(event_hash) + bytes(salt))
+    return _hashers()[0](bytes(event_hash), bytes(salt))
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
     """``keccak256`` of the two nodes, the lexicographically smaller one first."""
     _check_node(a, "node")
     _check_node(b, "node")
-    a, b = bytes(a), bytes(b)
-    return _hashers()[1](a + b if a < b else b + a)
+    return _hashers()[1](bytes(a), bytes(b))
 
 
 def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
@@ -127,8 +134,7 @@ def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
     node, node_of = bytes(leaf), _hashers()[1]
     for i, sibling in enumerate(proof):
         _check_node(sibling, f"proof[{i}]")
-        sibling = bytes(sibling)
-        node = node_of(node + sibling if node < sibling else sibling + node)
+        node = node_of(node, bytes(sibling))
     return node
 
 
@@ -158,7 +164,7 @@ def process_multiproof(
         b = source.popleft() if source else None
         if a is None or b is None:
             raise MerkleError(f"invalid multiproof: nothing left to hash at step {step}")
-        queue.append(node_of(a + b if a < b else b + a))
+        queue.append(node_of(a, b))
     # With the length check above, a queue that never ran dry ends with exactly one node left.
     return queue.pop() if queue else siblings.pop()
 
@@ -200,23 +206,20 @@ class MerkleTree:
         n = len(values)
         if n == 0:
             raise EmptyTreeError("a Merkle tree needs at least one leaf, got 0 values")
+        vals, event_hashes, salts = _checked(values)
         leaf_of, node_of = _hashers()
-        vals: list[Value] = []
-        hashes: list[bytes] = []
-        for i, (e, s) in enumerate(values):
-            if not (isinstance(e, bytes) and isinstance(s, bytes) and len(e) == len(s) == 32):
-                raise MerkleError(f"values[{i}] must be two 32-byte strings, got {(e, s)!r}")
-            vals.append((bytes(e), bytes(s)))
-            hashes.append(leaf_of(e + s))
+        hashes = list(map(leaf_of, event_hashes, salts))
         order = sorted(range(n), key=hashes.__getitem__)
         tree = [b""] * (n - 1) + [hashes[i] for i in reversed(order)]
         indices = [0] * n
-        for k, i in enumerate(order):
-            indices[i] = 2 * n - 2 - k
-        for i in range(n - 2, -1, -1):
-            a, b = tree[2 * i + 1], tree[2 * i + 2]
-            tree[i] = node_of(a + b if a < b else b + a)
-        return cls(tuple(tree), tuple(vals), indices)
+        deque(map(indices.__setitem__, order, range(2 * n - 2, n - 2, -1)), maxlen=0)
+        # Heap level d holds nodes 2^d - 1 .. 2^(d+1) - 2: hash the inner ones level by level,
+        # deepest first, so map() keeps the loop in C.
+        for depth in range((n - 1).bit_length() - 1, -1, -1):
+            lo, hi = (1 << depth) - 1, min((2 << depth) - 2, n - 2)
+            left, right = tree[2 * lo + 1 : 2 * hi + 3 : 2], tree[2 * lo + 2 : 2 * hi + 3 : 2]
+            tree[lo : hi + 1] = map(node_of, left, right)
+        return cls(tuple(tree), vals, indices)
 
     @property
     def root(self) -> bytes:
@@ -303,6 +306,29 @@ class MerkleTree:
                 f"(expected {len(tree.tree)} nodes, root 0x{tree.root.hex()})"
             )
         return tree
+
+
+def _checked(values: Sequence[Value]) -> tuple[tuple[Value, ...], list[bytes], list[bytes]]:
+    """``(values, event_hashes, salts)``, all exact 32-byte ``bytes``, or a MerkleError.
+
+    The common case is checked in bulk and copies no pairs (a million new tuples cost more in
+    garbage-collector passes than hashing them); anything else is checked and copied one by one.
+    """
+    if set(map(type, values)) == {tuple} and set(map(len, values)) == {2}:
+        event_hashes, salts = list(map(itemgetter(0), values)), list(map(itemgetter(1), values))
+        types = set(map(type, event_hashes)) | set(map(type, salts))
+        if types == {bytes} and set(map(len, event_hashes)) | set(map(len, salts)) == {32}:
+            return tuple(values), event_hashes, salts
+    pairs = []
+    for i, value in enumerate(values):
+        if not (
+            isinstance(value, tuple | list)
+            and len(value) == 2
+            and all(isinstance(x, bytes | bytearray) and len(x) == 32 for x in value)
+        ):
+            raise MerkleError(f"values[{i}] must be two 32-byte strings, got {value!r}")
+        pairs.append((bytes(value[0]), bytes(value[1])))
+    return tuple(pairs), [e for e, _ in pairs], [s for _, s in pairs]
 
 
 def _unhex(text: str) -> bytes:
