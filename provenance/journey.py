@@ -144,6 +144,18 @@ def build_journey(pack_count: int = 20, start: datetime | None = None) -> Journe
             "bizLocation": {"id": MANUFACTURER.sgln},
             "ilmd": {"cbvmda:lotNumber": FINISHED_LOT, "cbvmda:itemExpirationDate": "2028-10-31"},
         },
+        {
+            # the cases' SSCCs are commissioned before packs go in (pharma: commissioned once,
+            # before anything else happens to them)
+            "type": "ObjectEvent",
+            **at(),
+            "action": "ADD",
+            "bizStep": "commissioning",
+            "disposition": "active",
+            "epcList": cases,
+            "readPoint": {"id": MANUFACTURER.sgln},
+            "bizLocation": {"id": MANUFACTURER.sgln},
+        },
         *[
             {
                 "type": "AggregationEvent",

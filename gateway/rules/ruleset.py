@@ -1,0 +1,38 @@
+"""The two rule sets a document can be checked under, and the one entry point for both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from gateway.custody import CustodyView, Participant, StateChange
+from gateway.epcis.normalise import NormalisedEvent
+
+from .pharma import check_document
+
+
+class RuleSet(StrEnum):
+    #: GS1 EPCIS 2.0 schema and standard semantics only (identifiers, CBV terms): any EPCIS
+    #: client interoperates; no custody is tracked.
+    EPCIS = "epcis"
+    #: ``epcis`` plus roles, own locations and the custody state machine (the default).
+    PHARMA = "pharma"
+
+
+DEFAULT_RULE_SET = RuleSet.PHARMA
+
+
+def check_events(
+    rule_set: RuleSet,
+    events: Sequence[NormalisedEvent],
+    submitter: Participant,
+    view: CustodyView,
+) -> list[StateChange]:
+    """State changes of a schema-valid, normalised document under ``rule_set``.
+
+    ``epcis`` checks nothing beyond the schema and normalisation and changes no custody state;
+    ``pharma`` is :func:`~gateway.rules.pharma.check_document`.
+    """
+    if rule_set is RuleSet.EPCIS:
+        return []
+    return check_document(events, submitter, view)
