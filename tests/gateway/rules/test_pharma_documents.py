@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rules_support import API_MAKER as API
 from rules_support import (
@@ -21,7 +23,14 @@ from chain.roles import Role
 from gateway.custody import ItemStatus, MoveQuantity, Participant, PutItem
 from gateway.epcis.normalise import normalise_events
 from gateway.epcis.schema import validate_document
-from gateway.rules import InMemoryCustody, RuleSet, RuleViolation, check_document, check_events
+from gateway.rules import (
+    RULES,
+    InMemoryCustody,
+    RuleSet,
+    RuleViolation,
+    check_document,
+    check_events,
+)
 from provenance.journey import ACTORS, API_MAKER, MANUFACTURER, as_document, build_journey
 
 
@@ -82,3 +91,8 @@ def test_the_epcis_rule_set_checks_no_custody() -> None:
     assert check_events(RuleSet.EPCIS, events, auditor, world.store) == []
     with pytest.raises(RuleViolation):
         check_events(RuleSet.PHARMA, events, world.who(MAKER), world.store)
+
+
+def test_every_rule_id_is_documented() -> None:
+    text = (Path(__file__).parents[3] / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert [rule for rule in RULES if f"`{rule}`" not in text] == []
