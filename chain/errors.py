@@ -113,3 +113,37 @@ class BackPressureError(ProvenanceError):
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+# --- Storage ---------------------------------------------------------------------------------
+
+
+class StoreError(ProvenanceError):
+    """The gateway's SQL store could not record or read something."""
+
+
+class RecordNotFoundError(StoreError, LookupError):
+    """A capture, event, batch or participant the caller named does not exist."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class StoreConflictError(StoreError):
+    """A write broke a constraint: a duplicate key, a quantity below zero, a unit mismatch."""
+
+
+class BatchStateError(StoreError):
+    """A batch transition that its current state does not allow (e.g. anchoring a sealed batch)."""
+
+    def __init__(self, batch_id: int, state: str, transition: str, allowed: tuple[str, ...]):
+        super().__init__(
+            f"batch {batch_id}: cannot {transition} from state {state!r}"
+            f" (allowed from: {', '.join(allowed)})"
+        )
+        self.batch_id = batch_id
+        self.state = state
+        self.transition = transition
+        self.allowed = allowed

@@ -1,0 +1,341 @@
+"""Batch lifecycle: sealed -> sent -> anchored (or failed), one commit per transition.
+
+Sealing assigns a participant's unbatched events, in ``seq`` order, to a new batch when it has
+``max_events`` of them or its oldest waited ``max_age_seconds``; nothing chain-related happens
+here. The batcher then builds the tree and stores the root (:func:`set_root`), sends the anchor
+transaction (:func:`mark_sent`), and records inclusion (:func:`mark_anchored`). Because each step
+commits on its own, a restart finds every batch in the state it reached and resumes: ``sealed``
+is (re)built and sent, ``sent`` is checked by its transaction hash. See ``docs/storage.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from chain.errors import BatchStateError, RecordNotFoundError, StoreConflictError
+
+from ._sql import chunks, utcnow
+from .models import BATCH_STATES, AccountNonceRow, BatchRow, EventRow
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    id: int
+    participant: str
+    state: str  # open | sealed | sent | anchored | failed
+    root: bytes | None
+    event_count: int
+    tx_hash: str | None
+    nonce: int | None
+    block_number: int | None
+    sealed_at: datetime | None
+    sent_at: datetime | None
+    anchored_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+    @classmethod
+    def of(cls, row: BatchRow) -> BatchInfo:
+        return cls(
+            id=row.id,
+            participant=row.participant,
+            state=row.state,
+            root=row.root,
+            event_count=row.event_count,
+            tx_hash=row.tx_hash,
+            nonce=row.nonce,
+            block_number=row.block_number,
+            sealed_at=row.sealed_at,
+            sent_at=row.sent_at,
+            anchored_at=row.anchored_at,
+            attempts=row.attempts,
+            last_error=row.last_error,
+        )
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    event_id: str
+    event_hash: bytes
+    salt: bytes
+    raw: str
+
+
+@dataclass(frozen=True)
+class BatchContents:
+    batch: BatchInfo
+    events: tuple[BatchEvent, ...]  # in seq order
+
+
+def _row(session: Session, batch_id: int) -> BatchRow:
+    row = session.get(BatchRow, batch_id, with_for_update=True)
+    if row is None:
+        raise RecordNotFoundError("batch", batch_id)
+    return row
+
+
+def _require(row: BatchRow, transition: str, allowed: tuple[str, ...]) -> None:
+    if row.state not in allowed:
+        raise BatchStateError(row.id, row.state, transition, allowed)
+
+
+def _commit(session: Session, row: BatchRow) -> BatchInfo:
+    info = BatchInfo.of(row)
+    session.commit()
+    return info
+
+
+def seal_batches(
+    session: Session,
+    *,
+    max_events: int,
+    max_age_seconds: float,
+    now: datetime | None = None,
+) -> list[BatchInfo]:
+    """Seal every batch that is due, per participant; commit after each participant."""
+    if max_events < 1:
+        raise ValueError(f"max_events must be at least 1, got {max_events}")
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=max_age_seconds)
+    participants = list(
+        session.scalars(select(EventRow.participant).where(EventRow.batch_id.is_(None)).distinct())
+    )
+    sealed: list[BatchInfo] = []
+    for participant in sorted(participants):
+        try:
+            pending = session.execute(
+                select(EventRow.seq, EventRow.received_at)
+                .where(EventRow.batch_id.is_(None), EventRow.participant == participant)
+                .order_by(EventRow.seq)
+                .with_for_update(skip_locked=True)  # PostgreSQL: two sealers never share events
+            ).all()
+            start = 0
+            while start < len(pending):
+                take = pending[start : start + max_events]
+                if len(take) < max_events and take[0].received_at > cutoff:
+                    break  # neither full nor old enough yet
+                row = BatchRow(
+                    participant=participant,
+                    state="sealed",
+                    event_count=len(take),
+                    sealed_at=now,
+                    attempts=0,
+                )
+                session.add(row)
+                session.flush()
+                for chunk in chunks([t.seq for t in take]):
+                    session.execute(
+                        update(EventRow).where(EventRow.seq.in_(chunk)).values(batch_id=row.id)
+                    )
+                sealed.append(BatchInfo.of(row))
+                start += len(take)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    return sealed
+
+
+def get_batch(session: Session, batch_id: int) -> BatchInfo | None:
+    row = session.get(BatchRow, batch_id)
+    return None if row is None else BatchInfo.of(row)
+
+
+def batches_in_state(
+    session: Session, state: str, *, participant: str | None = None
+) -> list[BatchInfo]:
+    """Batches in ``state``, oldest first (what a restarted batcher resumes)."""
+    if state not in BATCH_STATES:
+        raise ValueError(f"unknown batch state {state!r}; known: {', '.join(BATCH_STATES)}")
+    query = select(BatchRow).where(BatchRow.state == state).order_by(BatchRow.id)
+    if participant is not None:
+        query = query.where(BatchRow.participant == participant)
+    return [BatchInfo.of(r) for r in session.scalars(query)]
+
+
+def batch_values(session: Session, batch_id: int) -> list[tuple[bytes, bytes]]:
+    """The batch's Merkle leaf values ``(event_hash, salt)``, in seq order."""
+    return [
+        (h, s)
+        for h, s in session.execute(
+            select(EventRow.event_hash, EventRow.salt)
+            .where(EventRow.batch_id == batch_id)
+            .order_by(EventRow.seq)
+        )
+    ]
+
+
+def set_root(session: Session, batch_id: int, root: bytes) -> BatchInfo:
+    """Store the Merkle root the batcher built for a sealed batch; commit."""
+    if len(root) != 32:
+        raise ValueError(f"root must be 32 bytes, got {len(root)}")
+    try:
+        row = _row(session, batch_id)
+        _require(row, "set its root", ("sealed",))
+        if row.root is not None and row.root != root:
+            raise StoreConflictError(
+                f"batch {batch_id} already has root 0x{row.root.hex()}, not 0x{root.hex()}"
+            )
+        row.root = root
+        return _commit(session, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def mark_sent(session: Session, batch_id: int, *, tx_hash: str, nonce: int) -> BatchInfo:
+    """The anchor transaction was sent (or re-sent, replacing the previous hash); commit."""
+    try:
+        row = _row(session, batch_id)
+        _require(row, "mark it sent", ("sealed", "sent"))
+        if row.root is None:
+            raise StoreConflictError(f"batch {batch_id} has no root: set_root before sending")
+        row.state = "sent"
+        row.tx_hash = tx_hash
+        row.nonce = nonce
+        row.sent_at = utcnow()
+        row.attempts += 1
+        return _commit(session, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def mark_anchored(
+    session: Session,
+    batch_id: int,
+    *,
+    block_number: int,
+    root: bytes | None = None,
+    tx_hash: str | None = None,
+) -> BatchInfo:
+    """The root is on chain in ``block_number``; commit. Repeating it (same block) is a no-op.
+
+    Allowed from ``sealed`` too (the transaction went out but the process stopped before
+    ``mark_sent``; the chain then says the root is already anchored) and from ``failed``.
+    """
+    try:
+        row = _row(session, batch_id)
+        if row.state == "anchored" and row.block_number == block_number:
+            return _commit(session, row)
+        _require(row, "mark it anchored", ("sealed", "sent", "failed"))
+        if root is not None:
+            if row.root is not None and row.root != root:
+                raise StoreConflictError(
+                    f"batch {batch_id}: anchored root 0x{root.hex()} differs from"
+                    f" stored root 0x{row.root.hex()}"
+                )
+            row.root = root
+        if row.root is None:
+            raise StoreConflictError(f"batch {batch_id} has no root to be anchored")
+        row.state = "anchored"
+        row.block_number = block_number
+        row.anchored_at = utcnow()
+        if tx_hash is not None:
+            row.tx_hash = tx_hash
+        row.last_error = None
+        return _commit(session, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def mark_failed(session: Session, batch_id: int, error: str) -> BatchInfo:
+    """Give up on a batch for now (kept with its events; :func:`reopen` retries it); commit."""
+    try:
+        row = _row(session, batch_id)
+        _require(row, "mark it failed", ("sealed", "sent", "failed"))
+        row.state = "failed"
+        row.last_error = error
+        return _commit(session, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def reopen(session: Session, batch_id: int) -> BatchInfo:
+    """Put a failed batch back to ``sealed`` so the batcher sends it again; commit."""
+    try:
+        row = _row(session, batch_id)
+        _require(row, "reopen it", ("failed",))
+        row.state = "sealed"
+        return _commit(session, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def get_batch_by_root(session: Session, root: bytes) -> BatchContents | None:
+    """A batch and its events with their salts, for the indexer and auditors."""
+    row = session.scalars(select(BatchRow).where(BatchRow.root == root)).one_or_none()
+    if row is None:
+        return None
+    events = tuple(
+        BatchEvent(event_id=e, event_hash=h, salt=s, raw=r)
+        for e, h, s, r in session.execute(
+            select(EventRow.event_id, EventRow.event_hash, EventRow.salt, EventRow.raw)
+            .where(EventRow.batch_id == row.id)
+            .order_by(EventRow.seq)
+        )
+    )
+    return BatchContents(batch=BatchInfo.of(row), events=events)
+
+
+def unanchored_event_count(session: Session) -> int:
+    """Events acknowledged but not yet anchored: the backlog behind the 503 back-pressure."""
+    unbatched = session.scalar(
+        select(func.count()).select_from(EventRow).where(EventRow.batch_id.is_(None))
+    )
+    in_batches = session.scalar(
+        select(func.coalesce(func.sum(BatchRow.event_count), 0)).where(BatchRow.state != "anchored")
+    )
+    return int(unbatched or 0) + int(in_batches or 0)
+
+
+# --- nonces ------------------------------------------------------------------------------------
+
+
+def next_nonce(session: Session, address: str) -> int | None:
+    """The next nonce the store would give ``address``, or None if it never sent."""
+    row = session.get(AccountNonceRow, address)
+    return None if row is None else row.next_nonce
+
+
+def reserve_nonce(session: Session, address: str, chain_next: int = 0) -> int:
+    """Take the next nonce for ``address`` (never below the chain's pending count); commit.
+
+    The stored counter survives restarts, so a transaction sent just before a crash is never
+    followed by another with the same nonce.
+    """
+    try:
+        row = session.get(AccountNonceRow, address, with_for_update=True)
+        if row is None:
+            row = AccountNonceRow(address=address, next_nonce=chain_next, updated_at=utcnow())
+            session.add(row)
+        nonce = max(row.next_nonce, chain_next)
+        row.next_nonce = nonce + 1
+        row.updated_at = utcnow()
+        session.commit()
+        return nonce
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def set_next_nonce(session: Session, address: str, value: int) -> None:
+    """Resynchronise with the node (it said the nonce was wrong); commit."""
+    try:
+        row = session.get(AccountNonceRow, address, with_for_update=True)
+        if row is None:
+            session.add(AccountNonceRow(address=address, next_nonce=value, updated_at=utcnow()))
+        else:
+            row.next_nonce = value
+            row.updated_at = utcnow()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -1,0 +1,277 @@
+"""Durable acknowledgement: a document's new events and its custody changes, in one commit.
+
+Idempotency is by event id (the CBV 2.0 event hash): an event already stored is not stored
+again, and its first record (salt, batch, submitter) stays the one that counts. Every capture
+still records, in document order, every event it named, so a document made only of known events
+gets its own capture pointing at them. Rules run before :func:`record_capture`; a service that
+does not want the rules to see a resent event twice asks :func:`known_event_ids` first.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chain.errors import StoreConflictError
+from gateway.custody import StateChange
+
+from ._sql import chunks, upsert_insert, utcnow
+from .batches import BatchInfo, get_batch
+from .custody_view import apply_changes
+from .models import BatchRow, CaptureEventRow, CaptureRow, EventRow
+
+HASH_PREFIX = "ni:///sha-256;"
+HASH_SUFFIX = "?ver=CBV2.0"
+
+#: Rows per multi-row INSERT: large enough to amortise round trips, small enough for SQLite.
+INSERT_CHUNK = 1000
+
+
+def event_hash_bytes(event_id: str) -> bytes:
+    """The 32-byte SHA-256 digest inside a ``ni:///sha-256;<hex>?ver=CBV2.0`` event id."""
+    if not (event_id.startswith(HASH_PREFIX) and event_id.endswith(HASH_SUFFIX)):
+        raise ValueError(f"not a CBV 2.0 event hash: {event_id!r}")
+    digest = bytes.fromhex(event_id[len(HASH_PREFIX) : -len(HASH_SUFFIX)])
+    if len(digest) != 32:
+        raise ValueError(f"event hash digest has {len(digest)} bytes, expected 32: {event_id!r}")
+    return digest
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(32)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One accepted event, as the capture service hands it to the store."""
+
+    event_id: str  # ni:///sha-256;<hex>?ver=CBV2.0
+    raw: str  # the event's JSON, as received
+    event_time: datetime  # UTC-aware
+    type: str  # ObjectEvent, AggregationEvent, ...
+    biz_step: str | None = None
+    salt: bytes = field(default_factory=new_salt, repr=False)  # fresh and random per event
+
+    def __post_init__(self) -> None:
+        event_hash_bytes(self.event_id)
+        if len(self.salt) != 32:
+            raise ValueError(f"salt must be 32 bytes, got {len(self.salt)}")
+
+    @property
+    def event_hash(self) -> bytes:
+        return event_hash_bytes(self.event_id)
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    capture_id: uuid.UUID
+    event_ids: tuple[str, ...]  # in document order, duplicates included
+    stored: int  # events new to the store
+    duplicates: int  # events the store already had (or named twice in the document)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_id: str
+    event_hash: bytes
+    salt: bytes
+    participant: str
+    capture_id: uuid.UUID
+    seq: int
+    raw: str
+    event_time: datetime
+    type: str
+    biz_step: str | None
+    received_at: datetime
+    batch: BatchInfo | None  # None until sealed
+
+
+@dataclass(frozen=True)
+class CaptureInfo:
+    id: uuid.UUID
+    participant: str
+    received_at: datetime
+    status: str  # accepted | anchored | rejected
+    event_ids: tuple[str, ...]
+    error: dict[str, Any] | None
+
+
+def known_event_ids(session: Session, event_ids: Iterable[str]) -> set[str]:
+    """Which of these event ids the store already holds (one query per thousand)."""
+    wanted = sorted(set(event_ids))
+    known: set[str] = set()
+    for chunk in chunks(wanted):
+        known.update(session.scalars(select(EventRow.event_id).where(EventRow.event_id.in_(chunk))))
+    return known
+
+
+def record_capture(
+    session: Session,
+    participant: str,
+    events: Sequence[EventRecord],
+    changes: Sequence[StateChange] = (),
+    *,
+    now: datetime | None = None,
+) -> CaptureResult:
+    """Store a capture, its new events and its custody changes in one transaction, and commit.
+
+    Nothing is visible to other sessions before the commit; any failure rolls everything back
+    (a broken constraint surfaces as :class:`~chain.errors.StoreConflictError`).
+    """
+    received = now or utcnow()
+    capture_id = uuid.uuid4()
+    first: dict[str, EventRecord] = {}
+    for record in events:
+        first.setdefault(record.event_id, record)
+    try:
+        known = known_event_ids(session, first)
+        session.execute(
+            insert(CaptureRow),
+            [
+                {
+                    "id": capture_id,
+                    "participant": participant,
+                    "received_at": received,
+                    "status": "accepted",
+                    "event_count": len(events),
+                    "error": None,
+                }
+            ],
+        )
+        new_rows: list[dict[str, object]] = [
+            {
+                "event_id": r.event_id,
+                "event_hash": r.event_hash,
+                "salt": r.salt,
+                "participant": participant,
+                "capture_id": capture_id,
+                "raw": r.raw,
+                "event_time": r.event_time,
+                "type": r.type,
+                "biz_step": r.biz_step,
+                "batch_id": None,
+                "received_at": received,
+            }
+            for event_id, r in first.items()
+            if event_id not in known
+        ]
+        if new_rows:
+            # ON CONFLICT DO NOTHING: a concurrent capture of the same event keeps the first one.
+            insert_events = upsert_insert(session, EventRow).on_conflict_do_nothing(
+                index_elements=["event_id"]
+            )
+            for chunk in chunks(new_rows, INSERT_CHUNK):
+                session.execute(insert_events, list(chunk))
+        links: list[dict[str, object]] = [
+            {"capture_id": capture_id, "position": i, "event_id": r.event_id}
+            for i, r in enumerate(events)
+        ]
+        for chunk in chunks(links, INSERT_CHUNK):
+            session.execute(insert(CaptureEventRow), list(chunk))
+        apply_changes(session, changes)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise StoreConflictError(f"capture not recorded: {exc.orig}") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    return CaptureResult(
+        capture_id=capture_id,
+        event_ids=tuple(r.event_id for r in events),
+        stored=len(new_rows),
+        duplicates=len(events) - len(new_rows),
+    )
+
+
+def record_rejection(
+    session: Session,
+    participant: str,
+    error: dict[str, Any],
+    *,
+    event_count: int = 0,
+    now: datetime | None = None,
+) -> uuid.UUID:
+    """Remember a rejected document (its reasons, no events) so its status can be asked for."""
+    row = CaptureRow(
+        id=uuid.uuid4(),
+        participant=participant,
+        received_at=now or utcnow(),
+        status="rejected",
+        event_count=event_count,
+        error=error,
+    )
+    session.add(row)
+    session.commit()
+    return row.id
+
+
+def _stored(row: EventRow, batch: BatchInfo | None) -> StoredEvent:
+    return StoredEvent(
+        event_id=row.event_id,
+        event_hash=row.event_hash,
+        salt=row.salt,
+        participant=row.participant,
+        capture_id=row.capture_id,
+        seq=row.seq,
+        raw=row.raw,
+        event_time=row.event_time,
+        type=row.type,
+        biz_step=row.biz_step,
+        received_at=row.received_at,
+        batch=batch,
+    )
+
+
+def get_event(session: Session, event_id: str) -> StoredEvent | None:
+    """An event with its salt and, once sealed, its batch (root, transaction, block)."""
+    row = session.scalars(select(EventRow).where(EventRow.event_id == event_id)).one_or_none()
+    if row is None:
+        return None
+    batch = get_batch(session, row.batch_id) if row.batch_id is not None else None
+    return _stored(row, batch)
+
+
+def get_capture(session: Session, capture_id: uuid.UUID | str) -> CaptureInfo | None:
+    """A capture's status and event ids; ``anchored`` once every one of its events is."""
+    cid = capture_id if isinstance(capture_id, uuid.UUID) else uuid.UUID(str(capture_id))
+    row = session.get(CaptureRow, cid)
+    if row is None:
+        return None
+    event_ids = tuple(
+        session.scalars(
+            select(CaptureEventRow.event_id)
+            .where(CaptureEventRow.capture_id == cid)
+            .order_by(CaptureEventRow.position)
+        )
+    )
+    status = row.status
+    if status == "accepted" and event_ids:
+        pending = session.scalar(
+            select(func.count())
+            .select_from(CaptureEventRow)
+            .join(EventRow, EventRow.event_id == CaptureEventRow.event_id)
+            .outerjoin(BatchRow, BatchRow.id == EventRow.batch_id)
+            .where(
+                CaptureEventRow.capture_id == cid,
+                or_(BatchRow.id.is_(None), BatchRow.state != "anchored"),
+            )
+        )
+        if pending == 0:
+            status = "anchored"
+    return CaptureInfo(
+        id=row.id,
+        participant=row.participant,
+        received_at=row.received_at,
+        status=status,
+        event_ids=event_ids,
+        error=row.error,
+    )

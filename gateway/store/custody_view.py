@@ -1,0 +1,311 @@
+"""The custody state in SQL: :class:`SqlCustodyView` for the rules, :func:`apply_changes` after.
+
+One view serves one document: it caches what it read (including "absent"), so the rules can ask
+the same question many times for the price of one query, and :meth:`SqlCustodyView.prefetch`
+loads everything a document names in a few queries instead of one per event. The rules keep
+their own overlay of the changes a document makes to itself; the view never sees those, and is
+thrown away once the document is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from chain.errors import StoreConflictError
+from gateway.custody import ItemState, ItemStatus, MoveQuantity, Participant, PutItem, StateChange
+
+from ._sql import chunks, upsert_insert, utcnow
+from .models import ItemRow, ParticipantRow, QuantityRow, RecalledLotRow
+
+#: Levels of aggregation :meth:`SqlCustodyView.prefetch` follows down (pallet > case > pack).
+PREFETCH_DEPTH = 4
+
+#: A constant key for PostgreSQL's transaction-level advisory lock over custody changes.
+_CUSTODY_LOCK_KEY = 0x70726F76  # "prov"
+
+#: Quantities are Numeric(20, 6): micro-units (a milligram of a kilogram).
+QUANTUM = Decimal("0.000001")
+
+
+def to_decimal(value: object) -> Decimal:
+    """A stored quantity as an exact Decimal at the column's scale (SQLite keeps floats)."""
+    return Decimal(str(value or 0)).quantize(QUANTUM)
+
+
+def custody_lock(session: Session) -> None:
+    """Serialise custody checks across processes until the session's transaction ends.
+
+    Take it before reading the view for a document; :func:`record_capture` releases it with its
+    commit or rollback. On PostgreSQL this is ``pg_advisory_xact_lock``; SQLite allows one writer
+    at a time and a deployment runs one gateway process on it, which serialises in memory.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CUSTODY_LOCK_KEY})
+
+
+def _state(row: ItemRow) -> ItemState:
+    return ItemState(
+        identifier=row.identifier,
+        status=ItemStatus(row.status),
+        holder=row.holder,
+        location=row.location,
+        parent=row.parent,
+        gtin=row.gtin,
+        lot=row.lot,
+        in_transit_to=row.in_transit_to,
+        commissioned_by=row.commissioned_by,
+    )
+
+
+class SqlCustodyView:
+    """:class:`gateway.custody.CustodyView` over the store's tables, with per-document caching."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._items: dict[str, ItemState | None] = {}
+        self._children: dict[str, list[str]] = {}
+        self._held: dict[tuple[str, str], Decimal] = {}
+        self._transit: dict[tuple[str, str, str], Decimal] = {}
+        self._recalled: dict[tuple[str, str], bool] = {}
+        self._by_gln: dict[str, Participant | None] = {}
+        self._classes_loaded: set[str] = set()  # every quantity of these classes is cached
+        self.queries = 0  # round trips made, for tests and profiling
+
+    # --- batched loading -------------------------------------------------------------------
+
+    def prefetch(self, identifiers: Iterable[str]) -> None:
+        """Load the items named, their children, their children's children... in bulk."""
+        frontier = sorted({i for i in identifiers if i not in self._items})
+        for _ in range(PREFETCH_DEPTH):
+            if not frontier:
+                break
+            found: dict[str, ItemState] = {}
+            for chunk in chunks(frontier):
+                self.queries += 1
+                for row in self._session.scalars(
+                    select(ItemRow).where(ItemRow.identifier.in_(chunk))
+                ):
+                    found[row.identifier] = _state(row)
+            for identifier in frontier:
+                self._items[identifier] = found.get(identifier)
+            children = self._load_children([i for i in frontier if i in found])
+            frontier = sorted({c for kids in children for c in kids if c not in self._items})
+
+    def _load_children(self, parents: Sequence[str]) -> list[list[str]]:
+        by_parent: dict[str, list[str]] = {p: [] for p in parents}
+        for chunk in chunks(parents):
+            self.queries += 1
+            for row in self._session.scalars(select(ItemRow).where(ItemRow.parent.in_(chunk))):
+                assert row.parent is not None
+                by_parent[row.parent].append(row.identifier)
+                self._items.setdefault(row.identifier, _state(row))
+        for parent, kids in by_parent.items():
+            kids.sort()
+            self._children[parent] = kids
+        return list(by_parent.values())
+
+    def prefetch_quantities(self, class_ids: Iterable[str]) -> None:
+        """Load every held and in-transit quantity of the classes named, in bulk."""
+        wanted = sorted(set(class_ids))
+        for chunk in chunks(wanted):
+            self.queries += 1
+            rows = self._session.execute(
+                select(
+                    QuantityRow.class_id,
+                    QuantityRow.holder,
+                    QuantityRow.in_transit_to,
+                    func.sum(QuantityRow.quantity),
+                )
+                .where(QuantityRow.class_id.in_(chunk))
+                .group_by(QuantityRow.class_id, QuantityRow.holder, QuantityRow.in_transit_to)
+            )
+            for class_id, holder, to, total in rows:
+                if to is None:
+                    self._held[(class_id, holder)] = to_decimal(total)
+                else:
+                    self._transit[(class_id, holder, to)] = to_decimal(total)
+            self._classes_loaded.update(chunk)
+
+    # --- CustodyView -----------------------------------------------------------------------
+
+    def item(self, identifier: str) -> ItemState | None:
+        if identifier not in self._items:
+            self.queries += 1
+            row = self._session.get(ItemRow, identifier)
+            self._items[identifier] = None if row is None else _state(row)
+        return self._items[identifier]
+
+    def children(self, parent: str) -> list[str]:
+        if parent not in self._children:
+            self._load_children([parent])
+        return list(self._children[parent])
+
+    def _sum(self, class_id: str, holder: str, to: str | None) -> Decimal:
+        self.queries += 1
+        query = select(func.coalesce(func.sum(QuantityRow.quantity), 0)).where(
+            QuantityRow.class_id == class_id,
+            QuantityRow.holder == holder,
+            QuantityRow.in_transit_to.is_(None) if to is None else QuantityRow.in_transit_to == to,
+        )
+        return to_decimal(self._session.scalar(query))
+
+    def quantity_held(self, class_id: str, holder: str) -> Decimal:
+        key = (class_id, holder)
+        if key not in self._held:
+            if class_id in self._classes_loaded:
+                return Decimal(0)
+            self._held[key] = self._sum(class_id, holder, None)
+        return self._held[key]
+
+    def quantity_in_transit(self, class_id: str, sender: str, receiver: str) -> Decimal:
+        key = (class_id, sender, receiver)
+        if key not in self._transit:
+            if class_id in self._classes_loaded:
+                return Decimal(0)
+            self._transit[key] = self._sum(class_id, sender, receiver)
+        return self._transit[key]
+
+    def is_lot_recalled(self, gtin: str, lot: str) -> bool:
+        key = (gtin, lot)
+        if key not in self._recalled:
+            self.queries += 1
+            self._recalled[key] = self._session.get(RecalledLotRow, key) is not None
+        return self._recalled[key]
+
+    def participant_by_gln(self, gln: str) -> Participant | None:
+        if gln not in self._by_gln:
+            self.queries += 1
+            row = self._session.scalars(
+                select(ParticipantRow).where(ParticipantRow.gln == gln)
+            ).one_or_none()
+            self._by_gln[gln] = (
+                None
+                if row is None
+                else Participant(
+                    address=row.address,
+                    roles=row.roles,
+                    gln=row.gln,
+                    active=row.status == "active",
+                )
+            )
+        return self._by_gln[gln]
+
+
+@dataclass(frozen=True)
+class _Key:
+    class_id: str
+    holder: str
+    in_transit_to: str | None
+
+
+def apply_changes(session: Session, changes: Sequence[StateChange]) -> None:
+    """Apply the rules' state changes in the session's transaction (no commit).
+
+    Items are upserted in bulk (the last ``PutItem`` of an identifier wins); quantity moves are
+    netted per (class, holder, destination) and then added in SQL, so concurrent writers add
+    rather than overwrite. A quantity that would fall below zero breaks a CHECK constraint.
+    """
+    items: dict[str, ItemState] = {}
+    moves: dict[_Key, tuple[Decimal, str]] = {}
+    for change in changes:
+        if isinstance(change, PutItem):
+            items[change.state.identifier] = change.state
+        elif isinstance(change, MoveQuantity):
+            key = _Key(change.class_id, change.holder, change.in_transit_to)
+            total, uom = moves.get(key, (Decimal(0), change.uom))
+            if uom != change.uom:
+                raise StoreConflictError(
+                    f"{change.class_id}: moves in {uom!r} and {change.uom!r} in one document"
+                )
+            moves[key] = (total + change.delta, uom)
+        else:  # pragma: no cover - the type says this cannot happen
+            raise TypeError(f"unknown state change {change!r}")
+    if items:
+        _put_items(session, list(items.values()))
+    if moves:
+        _move(session, moves)
+
+
+def _put_items(session: Session, states: list[ItemState]) -> None:
+    rows = [
+        {
+            "identifier": s.identifier,
+            "status": s.status.value,
+            "holder": s.holder,
+            "location": s.location,
+            "parent": s.parent,
+            "gtin": s.gtin,
+            "lot": s.lot,
+            "in_transit_to": s.in_transit_to,
+            "commissioned_by": s.commissioned_by,
+        }
+        for s in states
+    ]
+    stmt = upsert_insert(session, ItemRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["identifier"],
+        set_={c: stmt.excluded[c] for c in rows[0] if c != "identifier"},
+    )
+    for chunk in chunks(rows):
+        session.execute(stmt, list(chunk))
+
+
+def _move(session: Session, moves: dict[_Key, tuple[Decimal, str]]) -> None:
+    class_ids = sorted({k.class_id for k in moves})
+    existing: dict[_Key, tuple[int, str]] = {}
+    for chunk in chunks(class_ids):
+        for row in session.execute(
+            select(
+                QuantityRow.id,
+                QuantityRow.class_id,
+                QuantityRow.holder,
+                QuantityRow.in_transit_to,
+                QuantityRow.uom,
+            )
+            .where(QuantityRow.class_id.in_(chunk))
+            .order_by(QuantityRow.id)
+        ):
+            existing.setdefault(
+                _Key(row.class_id, row.holder, row.in_transit_to), (row.id, row.uom)
+            )
+    inserts = []
+    for key, (delta, uom) in moves.items():
+        if key in existing:
+            row_id, stored_uom = existing[key]
+            if stored_uom != uom:
+                raise StoreConflictError(
+                    f"{key.class_id} is held in {stored_uom!r}; a move in {uom!r} does not add up"
+                )
+            if delta:
+                session.execute(
+                    update(QuantityRow)
+                    .where(QuantityRow.id == row_id)
+                    .values(quantity=QuantityRow.quantity + delta)
+                )
+        else:
+            inserts.append(
+                {
+                    "class_id": key.class_id,
+                    "holder": key.holder,
+                    "in_transit_to": key.in_transit_to,
+                    "uom": uom,
+                    "quantity": delta,
+                }
+            )
+    if inserts:
+        session.execute(insert(QuantityRow), inserts)
+
+
+def set_lot_recalled(session: Session, gtin: str, lot: str, recalled: bool) -> None:
+    """Mirror a recall (or its release) from the chain's recall registry, and commit."""
+    row = session.get(RecalledLotRow, (gtin, lot))
+    if recalled and row is None:
+        session.add(RecalledLotRow(gtin=gtin, lot=lot, recalled_at=utcnow()))
+    elif not recalled and row is not None:
+        session.delete(row)
+    session.commit()

@@ -1,0 +1,239 @@
+"""The gateway's tables, as SQLAlchemy 2 typed ORM models.
+
+The migration ``migrations/versions/0001_initial.py`` creates exactly this schema; a test
+compares the two (alembic autogenerate must find no difference) on SQLite and PostgreSQL.
+
+Conventions: participants are on-chain addresses (``0x`` + 40 hex, checksummed as given);
+hashes, salts and roots are raw 32-byte values; transaction hashes are ``0x`` hex strings as
+receipts show them; every timestamp is timezone-aware UTC (SQLite keeps no zone, so
+:class:`UtcDateTime` puts UTC back on read). Row classes end in ``Row`` so they are not
+mistaken for the frozen values the repository functions return.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Stable constraint names, so migrations can name what they alter (and SQLite batch mode works).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ADDRESS = 42  # 0x + 40 hex
+IDENTIFIER = 512  # canonical GS1 Digital Link URI
+TX_HASH = 66  # 0x + 64 hex
+
+#: A 64-bit autoincrement key; SQLite only autoincrements a column declared INTEGER.
+BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """``TIMESTAMP WITH TIME ZONE``; refuses naive datetimes, always returns UTC-aware ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps UTC-aware timestamps")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+PARTICIPANT_STATUSES = ("active", "suspended")
+RULE_SETS = ("pharma", "epcis")
+CAPTURE_STATUSES = ("accepted", "anchored", "rejected")
+BATCH_STATES = ("open", "sealed", "sent", "anchored", "failed")
+ITEM_STATUSES = ("active", "in_transit", "dispensed", "decommissioned", "destroyed")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class ParticipantRow(Base):
+    __tablename__ = "participants"
+    __table_args__ = (
+        CheckConstraint(_in("status", PARTICIPANT_STATUSES), name="status"),
+        CheckConstraint(_in("rule_set", RULE_SETS), name="rule_set"),
+    )
+
+    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[int] = mapped_column(Integer)  # chain.roles.Role bitmask
+    gln: Mapped[str] = mapped_column(String(13), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    keystore_path: Mapped[str | None] = mapped_column(String(1024))  # custodial key file
+    rule_set: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    participant: Mapped[str] = mapped_column(
+        String(ADDRESS), ForeignKey("participants.address"), index=True
+    )
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)  # public part, for lookup
+    hash: Mapped[str] = mapped_column(String(255))  # argon2id PHC string of the whole token
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class CaptureRow(Base):
+    __tablename__ = "captures"
+    __table_args__ = (CheckConstraint(_in("status", CAPTURE_STATUSES), name="status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    participant: Mapped[str] = mapped_column(
+        String(ADDRESS), ForeignKey("participants.address"), index=True
+    )
+    received_at: Mapped[datetime]
+    # 'anchored' is derived when read (every event in an anchored batch); stored: accepted|rejected
+    status: Mapped[str] = mapped_column(String(16))
+    event_count: Mapped[int] = mapped_column(Integer)
+    error: Mapped[dict[str, Any] | None]
+
+
+class CaptureEventRow(Base):
+    """Which events a capture names, in document order (also the ones it sent again)."""
+
+    __tablename__ = "capture_events"
+
+    capture_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("captures.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), ForeignKey("events.event_id"), index=True)
+
+
+class BatchRow(Base):
+    __tablename__ = "batches"
+    __table_args__ = (CheckConstraint(_in("state", BATCH_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    root: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    event_count: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str | None] = mapped_column(String(TX_HASH))
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    sealed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    anchored_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        # Unbatched events of a participant in order (sealing), and a batch's events (proofs).
+        Index("ix_events_batch_participant_seq", "batch_id", "participant", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)  # ni:///sha-256;...
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    capture_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("captures.id"))
+    raw: Mapped[str] = mapped_column(Text)  # the event as received, JSON
+    event_time: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(64))
+    biz_step: Mapped[str | None] = mapped_column(String(255))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    received_at: Mapped[datetime]
+
+
+class ItemRow(Base):
+    """Custody state of one instance (pack, case, pallet): ``gateway.custody.ItemState``."""
+
+    __tablename__ = "items"
+    __table_args__ = (CheckConstraint(_in("status", ITEM_STATUSES), name="status"),)
+
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str] = mapped_column(String(ADDRESS))
+    location: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    parent: Mapped[str | None] = mapped_column(String(IDENTIFIER), index=True)
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    lot: Mapped[str | None] = mapped_column(String(64))
+    in_transit_to: Mapped[str | None] = mapped_column(String(ADDRESS))
+    commissioned_by: Mapped[str | None] = mapped_column(String(ADDRESS))
+
+
+class QuantityRow(Base):
+    """A class-level quantity (kilograms of an API lot) held by, or on its way from, a holder.
+
+    Readers sum the rows of a key, so a second row for one key (two writers inserting it at once)
+    changes nothing; the CHECK refuses over-consumption as a last line of defence.
+    """
+
+    __tablename__ = "quantities"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="not_negative"),
+        Index("ix_quantities_class_id_holder", "class_id", "holder"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    class_id: Mapped[str] = mapped_column(String(IDENTIFIER))
+    holder: Mapped[str] = mapped_column(String(ADDRESS))
+    in_transit_to: Mapped[str | None] = mapped_column(String(ADDRESS))
+    uom: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(20, 6))
+
+
+class RecalledLotRow(Base):
+    __tablename__ = "recalled_lots"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recalled_at: Mapped[datetime]
+
+
+class AccountNonceRow(Base):
+    """The next nonce of each sending account, so a restart never reuses one."""
+
+    __tablename__ = "account_nonces"
+
+    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,112 @@
+"""Store fixtures: every test runs on a fresh SQLite file and on a fresh PostgreSQL database.
+
+The PostgreSQL variant creates a uniquely named database on the server at 127.0.0.1:5432 (or
+``PROVENANCE_TEST_PG_URL``) and drops it afterwards, so parallel runs never share state; it is
+marked ``postgres`` and skips with a reason when the server does not answer.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from gateway.store import (
+    ApiKeys,
+    ParticipantRecord,
+    create_participant,
+    make_engine,
+    session_factory,
+    upgrade,
+)
+
+PG_URL = os.environ.get(
+    "PROVENANCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_answers(url: str) -> bool:
+    parsed = make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 1.0):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    if not _postgres_answers(PG_URL):
+        pytest.skip(f"PostgreSQL does not answer at {make_url(PG_URL).render_as_string()}")
+    return PG_URL
+
+
+@pytest.fixture
+def fresh_postgres(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the server; dropped (forcibly) after the test."""
+    name = f"store_test_{secrets.token_hex(6)}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    url: str = request.getfixturevalue("fresh_postgres")
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def api_keys() -> ApiKeys:
+    # The cheapest argon2id parameters: the tests check the scheme, not the hardness.
+    return ApiKeys(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+ParticipantMaker = Callable[..., ParticipantRecord]
+
+
+@pytest.fixture
+def make_participant(session: Session) -> ParticipantMaker:
+    counter = iter(range(1, 10_000))
+
+    def make(**overrides: object) -> ParticipantRecord:
+        n = next(counter)
+        fields: dict[str, object] = {
+            "address": f"0x{n:040x}",
+            "name": f"participant {n}",
+            "roles": 2,
+            "gln": f"{4700000000000 + n}",
+        }
+        fields.update(overrides)
+        return create_participant(session, **fields)  # type: ignore[arg-type]
+
+    return make

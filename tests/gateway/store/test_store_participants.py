@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+from argon2 import PasswordHasher
+from conftest import ParticipantMaker
+from sqlalchemy.orm import Session
+
+from chain.errors import RecordNotFoundError, StoreConflictError
+from gateway.custody import Participant
+from gateway.store import (
+    ApiKeys,
+    get_participant,
+    participant_by_gln,
+    set_participant_status,
+)
+
+
+def test_participant_round_trip(session: Session, make_participant: ParticipantMaker) -> None:
+    made = make_participant(name="Acme API", roles=1, rule_set="epcis", keystore_path="/k/a.json")
+    assert get_participant(session, made.address) == made
+    assert participant_by_gln(session, made.gln) == made
+    assert made.active and made.rule_set == "epcis" and made.created_at.tzinfo is not None
+    assert made.to_custody() == Participant(made.address, 1, made.gln, True)
+
+
+def test_participant_twice_is_a_conflict(
+    session: Session, make_participant: ParticipantMaker
+) -> None:
+    made = make_participant()
+    with pytest.raises(StoreConflictError, match="already exists"):
+        make_participant(address=made.address, gln="4799999999999")
+
+
+def test_unknown_rule_set_is_refused(make_participant: ParticipantMaker) -> None:
+    with pytest.raises(ValueError, match="unknown rule set 'gs1'"):
+        make_participant(rule_set="gs1")
+
+
+def test_issue_and_authenticate(
+    session: Session, make_participant: ParticipantMaker, api_keys: ApiKeys
+) -> None:
+    alice, bob = make_participant(), make_participant()
+    token_a = api_keys.issue(session, alice.address)
+    token_b = api_keys.issue(session, bob.address)
+    assert token_a.startswith("pk_") and len(token_a.split("_", 2)[2]) >= 40
+    assert api_keys.authenticate(session, token_a) == alice
+    assert api_keys.authenticate(session, token_b) == bob
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda t: t[:-1] + ("a" if t[-1] != "a" else "b"), id="wrong-secret"),
+        pytest.param(lambda t: "pk_000000000000_" + t.split("_", 2)[2], id="unknown-prefix"),
+        pytest.param(lambda t: t.replace("pk_", "sk_", 1), id="wrong-scheme"),
+        pytest.param(lambda t: "pk_", id="truncated"),
+        pytest.param(lambda t: "", id="empty"),
+    ],
+)
+def test_bad_tokens_are_refused(
+    session: Session, make_participant: ParticipantMaker, api_keys: ApiKeys, mangle: object
+) -> None:
+    token = api_keys.issue(session, make_participant().address)
+    assert callable(mangle)
+    assert api_keys.authenticate(session, mangle(token)) is None
+
+
+def test_the_hash_not_the_token_is_stored(
+    session: Session, make_participant: ParticipantMaker, api_keys: ApiKeys
+) -> None:
+    from gateway.store.models import ApiKeyRow
+
+    token = api_keys.issue(session, make_participant().address)
+    (row,) = session.query(ApiKeyRow).all()
+    assert row.hash.startswith("$argon2id$") and token.split("_", 2)[2] not in row.hash
+    assert row.prefix == token.split("_")[1]
+
+
+def test_revoked_key_is_refused_even_when_cached(
+    session: Session, make_participant: ParticipantMaker, api_keys: ApiKeys
+) -> None:
+    alice = make_participant()
+    token = api_keys.issue(session, alice.address)
+    other = api_keys.issue(session, alice.address)
+    assert api_keys.authenticate(session, token) == alice  # now cached
+    api_keys.revoke(session, token)
+    assert api_keys.authenticate(session, token) is None
+    assert api_keys.authenticate(session, other) == alice
+    api_keys.revoke(session, token.split("_")[1])  # by prefix, again: no error
+    with pytest.raises(RecordNotFoundError, match="api key 'ffffffffffff' not found"):
+        api_keys.revoke(session, "ffffffffffff")
+
+
+def test_suspended_participant_is_refused(
+    session: Session, make_participant: ParticipantMaker, api_keys: ApiKeys
+) -> None:
+    alice = make_participant()
+    token = api_keys.issue(session, alice.address)
+    assert api_keys.authenticate(session, token) == alice
+    set_participant_status(session, alice.address, "suspended")
+    assert api_keys.authenticate(session, token) is None
+    suspended = api_keys.authenticate(session, token, allow_suspended=True)
+    assert suspended is not None and not suspended.active
+    set_participant_status(session, alice.address, "active")
+    assert api_keys.authenticate(session, token) == alice
+
+
+def test_verified_tokens_skip_argon2(session: Session, make_participant: ParticipantMaker) -> None:
+    calls: list[str] = []
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            calls.append(str(hash))
+            return super().verify(hash, password)
+
+    keys = ApiKeys(CountingHasher(time_cost=1, memory_cost=8, parallelism=1))
+    token = keys.issue(session, make_participant().address)
+    for _ in range(5):
+        assert keys.authenticate(session, token) is not None
+    assert len(calls) == 1
+    assert keys.authenticate(session, token[:-1] + "0") is None  # a wrong token is never cached
+    assert len(calls) == 2
+
+
+def test_keys_for_unknown_participants_are_refused(session: Session, api_keys: ApiKeys) -> None:
+    with pytest.raises(RecordNotFoundError, match="participant '0x0+9' not found"):
+        api_keys.issue(session, "0x" + "0" * 39 + "9")
