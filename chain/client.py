@@ -27,7 +27,7 @@ from chain.artifacts import (
 )
 from chain.errors import ChainError, ChainUnavailableError
 from chain.reverts import ErrorDecoder
-from chain.sender import TransactionSender, TxResult
+from chain.sender import Submitted, TransactionSender, TxResult
 
 _DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, where the node cannot suggest one
 
@@ -145,6 +145,18 @@ class Chain:
             return contract.functions[function](*args).call()
         except Exception as exc:  # noqa: BLE001 - every node raises its own type
             raise self.errors.to_error(exc) from exc
+
+    def submit(
+        self,
+        account: LocalAccount,
+        contract: Contract,
+        function: str,
+        *args: Any,
+        nonce: int | None = None,
+    ) -> Submitted:
+        """Broadcast a state-changing call signed by ``account``; do not wait for it."""
+        data = contract.encode_abi(function, args=list(args))
+        return self.sender(account).submit({"to": contract.address, "data": data}, nonce=nonce)
 
     def transact(
         self,

@@ -45,6 +45,15 @@ class TxResult:
     contract_address: str | None = None
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A transaction broadcast but not yet known to be mined."""
+
+    tx_hash: str
+    nonce: int
+    tx: dict[str, Any]
+
+
 class TransactionSender:
     """Signs and sends transactions for one account; safe to share between threads."""
 
@@ -67,6 +76,17 @@ class TransactionSender:
         Raises :class:`ContractRevertError` if the call would revert (nothing is sent then) or
         reverted on-chain, :class:`TransactionError` if it was not mined in time.
         """
+        submitted = self.submit(tx)
+        return self.wait(
+            submitted.tx_hash, submitted.tx, timeout=timeout, confirmations=confirmations
+        )
+
+    def submit(self, tx: dict[str, Any], *, nonce: int | None = None) -> Submitted:
+        """Estimate, sign and broadcast ``tx`` without waiting for it to be mined.
+
+        ``nonce`` re-sends with a nonce already used (a stuck transaction on a zero-fee chain is
+        re-sent as it was, never fee-bumped); otherwise the next nonce of this account is taken.
+        """
         w3 = self._chain.w3
         tx = {**tx, "from": self.address, "chainId": self._chain.chain_id}
         tx.setdefault("value", 0)
@@ -77,8 +97,21 @@ class TransactionSender:
                 raise self._chain.errors.to_error(exc) from exc
             tx["gas"] = int(estimate * GAS_MARGIN) + 10_000
         tx.update(self._chain.fee_fields())
+        if nonce is not None:
+            return self._resend(tx, nonce)
         tx_hash = self._sign_and_send(tx)
-        return self.wait(tx_hash, tx, timeout=timeout, confirmations=confirmations)
+        return Submitted(tx_hash=tx_hash, nonce=int(tx["nonce"]), tx=tx)
+
+    def _resend(self, tx: dict[str, Any], nonce: int) -> Submitted:
+        tx["nonce"] = nonce
+        signed = self.account.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        try:
+            self._chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Exception as exc:  # noqa: BLE001 - every node raises its own type
+            if "already known" not in str(exc).lower():
+                raise TransactionError(f"the node refused the re-sent transaction: {exc}") from exc
+        return Submitted(tx_hash=tx_hash, nonce=nonce, tx=tx)
 
     def _sign_and_send(self, tx: dict[str, Any]) -> str:
         w3 = self._chain.w3
