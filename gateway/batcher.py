@@ -1,0 +1,213 @@
+"""The batcher: seals batches, anchors their roots signed as their participant, records the result.
+
+Each batch moves ``sealed → sent → anchored`` in SQL, one commit per step, so a restart at any
+point resumes without losing or double-anchoring a batch:
+
+- **sealed**: the tree is rebuilt from the stored ``(event_hash, salt)`` values (deterministic),
+  and the chain is asked first whether the root is already anchored (the process may have
+  stopped after sending but before recording ``sent``): if so, the batch is marked anchored;
+  otherwise the anchor transaction is sent and the batch marked ``sent`` with its hash and nonce.
+- **sent**: the transaction's receipt decides; a root found anchored by its participant also
+  settles it. A transaction unknown to the node after ``resend_after`` seconds is re-sent with the
+  same nonce (never fee-bumped: permissioned chains run at zero gas price).
+- A root can be anchored only once on-chain, so even a duplicate transaction cannot
+  double-anchor a batch; it reverts with ``RootAlreadyAnchored`` and the batch settles as above.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from chain.errors import ContractRevertError, KeystoreError, ProvenanceError
+from chain.ledger import ZERO_BYTES32, Ledger
+from chain.merkle import MerkleTree
+from gateway import store
+from gateway.keys import KeyRing
+
+log = logging.getLogger("provenance.gateway.batcher")
+
+
+@dataclass(frozen=True)
+class BatcherPolicy:
+    max_events: int = 1000
+    max_age_seconds: float = 2.0
+    confirmations: int = 0
+    resend_after_seconds: float = 60.0
+
+
+@dataclass
+class StepReport:
+    sealed: int = 0
+    sent: int = 0
+    anchored: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Batcher:
+    """Drives every batch to ``anchored``; call :meth:`step` repeatedly (or :meth:`run`)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        ledger: Ledger,
+        keys: KeyRing,
+        policy: BatcherPolicy | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._ledger = ledger
+        self._keys = keys
+        self.policy = policy or BatcherPolicy()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def step(self, now: datetime | None = None, *, flush: bool = False) -> StepReport:
+        """One pass: settle sent batches, seal due batches, anchor sealed ones.
+
+        ``flush`` seals whatever is waiting regardless of age (used on shutdown and in tests).
+        """
+        report = StepReport()
+        with self._sessions() as session:
+            for batch in store.batches_in_state(session, "sent"):
+                self._settle(session, batch, report, now)
+            age = 0.0 if flush else self.policy.max_age_seconds
+            sealed = store.seal_batches(
+                session, max_events=self.policy.max_events, max_age_seconds=age, now=now
+            )
+            report.sealed = len(sealed)
+            for batch in store.batches_in_state(session, "sealed"):
+                self._anchor(session, batch, report)
+        return report
+
+    def run(self, interval: float = 0.25) -> None:
+        """Step until :meth:`stop`; errors are logged and retried on the next pass."""
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except ProvenanceError as exc:  # the chain or database is down: retry later
+                log.warning("batcher step failed: %s", exc)
+            except Exception:  # noqa: BLE001 - a worker thread must not die silently
+                log.exception("batcher step crashed")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    # --- one batch ------------------------------------------------------------------------
+
+    def _anchor(self, session: Session, batch: store.BatchInfo, report: StepReport) -> None:
+        values = store.batch_values(session, batch.id)
+        tree = MerkleTree.build(values)
+        if batch.root is None:
+            batch = store.set_root(session, batch.id, tree.root)
+        if self._settled_on_chain(session, batch, tree.root, report):
+            return
+        participant = store.get_participant(session, batch.participant)
+        try:
+            account = self._keys.account(
+                batch.participant, participant.keystore_path if participant else None
+            )
+            submitted = self._ledger.chain.submit(
+                account, self._ledger.anchors, "anchor", tree.root, len(values), ZERO_BYTES32
+            )
+        except (KeystoreError, ContractRevertError) as exc:
+            store.mark_failed(session, batch.id, str(exc))
+            report.failed += 1
+            report.errors.append(f"batch {batch.id}: {exc}")
+            return
+        store.mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
+        report.sent += 1
+        sent = store.get_batch(session, batch.id)
+        if sent is not None:
+            self._settle(session, sent, report, None)
+
+    def _settle(
+        self,
+        session: Session,
+        batch: store.BatchInfo,
+        report: StepReport,
+        now: datetime | None,
+    ) -> None:
+        assert batch.root is not None and batch.tx_hash is not None
+        w3 = self._ledger.chain.w3
+        try:
+            receipt = w3.eth.get_transaction_receipt(batch.tx_hash)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - nodes differ: TransactionNotFound, None, RPC error
+            receipt = None
+        if receipt is not None:
+            head = self._ledger.chain.block_number
+            if head < int(receipt["blockNumber"]) + self.policy.confirmations:
+                return  # mined, not yet deep enough
+            if receipt["status"] == 1:
+                store.mark_anchored(
+                    session,
+                    batch.id,
+                    block_number=int(receipt["blockNumber"]),
+                    tx_hash=batch.tx_hash,
+                )
+                report.anchored += 1
+                return
+        if self._settled_on_chain(session, batch, batch.root, report):
+            return
+        if receipt is not None:  # reverted, and the root is not anchored: retry from sealed
+            store.mark_failed(session, batch.id, f"anchor transaction {batch.tx_hash} reverted")
+            store.reopen(session, batch.id)
+            report.failed += 1
+            return
+        sent_at = batch.sent_at
+        moment = now or datetime.now(UTC)
+        if sent_at is not None and sent_at.tzinfo is None:
+            sent_at = sent_at.replace(tzinfo=UTC)
+        if (
+            sent_at is not None
+            and moment - sent_at > timedelta(seconds=self.policy.resend_after_seconds)
+            and batch.nonce is not None
+        ):
+            self._resend(session, batch)
+
+    def _resend(self, session: Session, batch: store.BatchInfo) -> None:
+        assert batch.root is not None and batch.nonce is not None
+        participant = store.get_participant(session, batch.participant)
+        account = self._keys.account(
+            batch.participant, participant.keystore_path if participant else None
+        )
+        submitted = self._ledger.chain.submit(
+            account,
+            self._ledger.anchors,
+            "anchor",
+            batch.root,
+            batch.event_count,
+            ZERO_BYTES32,
+            nonce=batch.nonce,
+        )
+        store.mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
+        log.info("re-sent the anchor of batch %s as %s", batch.id, submitted.tx_hash)
+
+    def _settled_on_chain(
+        self, session: Session, batch: store.BatchInfo, root: bytes, report: StepReport
+    ) -> bool:
+        anchored = self._ledger.get_anchor(root)
+        if anchored is None:
+            return False
+        if Web3.to_checksum_address(anchored.submitter) != Web3.to_checksum_address(
+            batch.participant
+        ):
+            store.mark_failed(session, batch.id, f"root already anchored by {anchored.submitter}")
+            report.failed += 1
+            return True
+        store.mark_anchored(session, batch.id, block_number=anchored.block_number, root=root)
+        report.anchored += 1
+        return True

@@ -1,0 +1,133 @@
+"""From a posted EPCISDocument to stored events: validate, normalise, hash, apply the rules.
+
+A document is all-or-nothing: the first problem rejects it whole and nothing is stored. Order:
+the GS1 JSON schema, JSON-LD @context (offline), CBV terms and identifiers in canonical form,
+the canonical CBV 2.0 event hash of each event, then the participant's rule set against the
+current custody state, and finally one SQL transaction that stores the events (each with a fresh
+random salt) and the custody changes. Only after that commit does the caller answer 202.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from chain.errors import PermissionDeniedError, ValidationError
+from gateway import store
+from gateway.epcis.event_hash import context_namespaces, event_hash
+from gateway.epcis.normalise import NormalisedEvent, normalise_events
+from gateway.epcis.schema import EpcisSchema
+from gateway.rules.ruleset import RuleSet, check_events
+
+_KNOWN_CONTEXTS = (
+    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+    "https://gs1.github.io/EPCIS/epcis-context.jsonld",
+)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    capture_id: str
+    event_ids: tuple[str, ...]
+    stored: int
+    duplicates: int
+
+
+def require_epcis_context(document: Mapping[str, Any]) -> None:
+    """The document must name the EPCIS 2.0 context (resolved offline, never fetched)."""
+    context = document.get("@context")
+    entries = context if isinstance(context, list) else [context]
+    if not any(isinstance(e, str) and e in _KNOWN_CONTEXTS for e in entries):
+        raise ValidationError(
+            "@context must include the EPCIS 2.0 context "
+            f"({_KNOWN_CONTEXTS[0]}); other contexts are resolved offline only",
+            rule="jsonld.context",
+            pointer="/@context",
+        )
+
+
+def prepare(
+    document: Any, schema: EpcisSchema
+) -> tuple[list[dict[str, Any]], list[NormalisedEvent], list[str]]:
+    """Validate and normalise ``document``; its events (with @context), facts and event ids."""
+    if not isinstance(document, dict):
+        raise ValidationError(
+            "the body must be an EPCISDocument JSON object", rule="document", pointer=""
+        )
+    schema.validate(document)
+    require_epcis_context(document)
+    events: list[dict[str, Any]] = list(document["epcisBody"]["eventList"])
+    normalised = normalise_events(events)
+    context = document["@context"]
+    namespaces = context_namespaces(context)
+    event_ids = [event_hash(e, namespaces=namespaces) for e in events]
+    # Each stored event carries the document's @context, so that anyone can recompute its hash
+    # from the event alone (receipts, the indexer, auditors).
+    with_context = [e if "@context" in e else {"@context": context, **e} for e in events]
+    return with_context, normalised, event_ids
+
+
+class Intake:
+    """Checks and stores documents; one document at a time, so custody checks never race."""
+
+    def __init__(self, schema: EpcisSchema) -> None:
+        self._schema = schema
+        self._lock = threading.Lock()
+
+    def capture(
+        self, session: Session, participant: store.ParticipantRecord, document: Any
+    ) -> Accepted:
+        if not participant.active:
+            raise PermissionDeniedError(f"participant {participant.address} is suspended")
+        events, normalised, event_ids = prepare(document, self._schema)
+        rule_set = RuleSet(participant.rule_set)
+        records = [
+            store.EventRecord(
+                event_id=event_id,
+                raw=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+                event_time=facts.event_time,
+                type=facts.type,
+                biz_step=facts.biz_step,
+            )
+            for event, facts, event_id in zip(events, normalised, event_ids, strict=True)
+        ]
+        with self._lock:
+            store.custody_lock(session)
+            known = store.known_event_ids(session, event_ids)
+            fresh = [f for f, eid in zip(normalised, event_ids, strict=True) if eid not in known]
+            view = store.SqlCustodyView(session)
+            if rule_set is RuleSet.PHARMA:
+                view.prefetch(identifiers_of(fresh))
+                view.prefetch_quantities(classes_of(fresh))
+            changes = check_events(rule_set, fresh, participant.to_custody(), view)
+            result = store.record_capture(session, participant.address, records, changes)
+        return Accepted(
+            capture_id=str(result.capture_id),
+            event_ids=result.event_ids,
+            stored=result.stored,
+            duplicates=result.duplicates,
+        )
+
+
+def identifiers_of(events: list[NormalisedEvent]) -> set[str]:
+    """Every instance identifier a document touches, so the view loads them in bulk."""
+    found: set[str] = set()
+    for e in events:
+        found.update(e.epcs, e.child_epcs, e.input_epcs, e.output_epcs)
+        if e.parent_id:
+            found.add(e.parent_id)
+        found.update(q.class_id for q in e.quantities)
+    return found
+
+
+def classes_of(events: list[NormalisedEvent]) -> set[str]:
+    return {
+        q.class_id
+        for e in events
+        for q in (*e.quantities, *e.input_quantities, *e.output_quantities)
+    }
