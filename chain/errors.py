@@ -147,3 +147,7 @@ class BatchStateError(StoreError):
         self.state = state
         self.transition = transition
         self.allowed = allowed
+
+
+class NotAnchoredYetError(ProvenanceError):
+    """A receipt was asked for before the event's batch was anchored: ask again later."""

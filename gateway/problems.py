@@ -12,9 +12,12 @@ from chain.errors import (
     AuthenticationError,
     BackPressureError,
     ChainError,
+    NotAnchoredYetError,
     NotFoundError,
     PermissionDeniedError,
     ProvenanceError,
+    RecordNotFoundError,
+    StoreConflictError,
     ValidationError,
 )
 
@@ -27,6 +30,9 @@ PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
     (AuthenticationError, 401, "unauthenticated", "Missing or unknown API key"),
     (PermissionDeniedError, 403, "forbidden", "Not allowed for this participant"),
     (NotFoundError, 404, "not-found", "Not found"),
+    (RecordNotFoundError, 404, "not-found", "Not found"),
+    (NotAnchoredYetError, 409, "not-anchored", "Not anchored yet; ask again shortly"),
+    (StoreConflictError, 409, "conflict", "Conflicts with what is stored"),
     (BackPressureError, 503, "back-pressure", "Try again later"),
     (ChainError, 502, "chain", "The chain could not be reached"),
 )
@@ -52,6 +58,7 @@ def problem_for(exc: ProvenanceError) -> JSONResponse:
                     "rule": exc.rule,
                     "pointer": exc.pointer,
                     "event_index": getattr(exc, "event_index", None),
+                    "capture_id": getattr(exc, "capture_id", None),
                 }
             if isinstance(exc, BackPressureError):
                 extra = {"retry_after": exc.retry_after_seconds}

@@ -39,6 +39,9 @@ class GatewaySettings(BaseSettings):
     confirmations: int = Field(default=0, ge=0)
     max_backlog_events: int = Field(default=500_000, ge=1)
     retry_after_seconds: int = Field(default=5, ge=1)
+    regulator_gln: str = Field(
+        default="4700000100002", pattern=r"^\d{13}$", description="the regulator's GLN"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -45,5 +45,35 @@ def demo(
     raise typer.Exit(demo_module.run(out))
 
 
+@app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder for the SQLite store, keys and deployment.")
+    ] = None,
+    chain_url: Annotated[
+        str | None, typer.Option(help="JSON-RPC node; default: an in-process chain.")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL, e.g. postgresql+psycopg://...")
+    ] = None,
+) -> None:
+    """Run the gateway: EPCIS 2.0 capture, custody rules, batching and anchoring.
+
+    Settings come from PROVENANCE_GATEWAY_* environment variables; options override them.
+    """
+    from provenance import serve
+
+    overrides = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "chain_url": chain_url,
+        "database_url": database_url,
+    }
+    raise typer.Exit(serve.run_gateway({k: v for k, v in overrides.items() if v is not None}))
+
+
 def main() -> None:
     app()

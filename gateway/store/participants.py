@@ -104,6 +104,12 @@ def get_participant(session: Session, address: str) -> ParticipantRecord | None:
     return None if row is None else ParticipantRecord.of(row)
 
 
+def list_participants(session: Session) -> list[ParticipantRecord]:
+    """Every participant, oldest first."""
+    rows = session.scalars(select(ParticipantRow).order_by(ParticipantRow.created_at))
+    return [ParticipantRecord.of(row) for row in rows]
+
+
 def participant_by_gln(session: Session, gln: str) -> ParticipantRecord | None:
     row = session.scalars(select(ParticipantRow).where(ParticipantRow.gln == gln)).one_or_none()
     return None if row is None else ParticipantRecord.of(row)

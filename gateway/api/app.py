@@ -1,0 +1,43 @@
+"""The FastAPI application: routes, problem+json handlers, and the batcher's lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway.api import routes
+from gateway.problems import install_problem_handlers
+from gateway.service import GatewayService
+
+
+def create_app(service: GatewayService, *, run_batcher: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_batcher:
+            service.start()
+        try:
+            yield
+        finally:
+            if run_batcher:
+                service.batcher.stop()
+
+    app = FastAPI(
+        title="Medicine provenance gateway",
+        version="0.1.0",
+        description="GS1 EPCIS 2.0 capture, anchored on a permissioned EVM chain. Errors are "
+        "RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    install_problem_handlers(app)
+    for router in (
+        routes.capture,
+        routes.events,
+        routes.batches,
+        routes.participants,
+        routes.health,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,54 @@
+"""Request dependencies: the service, and the participant behind the API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from chain.errors import AuthenticationError, PermissionDeniedError
+from gateway.service import GatewayService, require_regulator
+from gateway.store import ParticipantRecord
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer pk_...`")
+
+
+def get_service(request: Request) -> GatewayService:
+    service: GatewayService = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[GatewayService, Depends(get_service)]
+
+
+def get_participant(
+    service: ServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ParticipantRecord:
+    if credentials is None:
+        raise AuthenticationError("send your API key as `Authorization: Bearer <key>`")
+    participant = service.authenticate(credentials.credentials)
+    if participant is None:
+        raise AuthenticationError("unknown or revoked API key")
+    return participant
+
+
+ParticipantDep = Annotated[ParticipantRecord, Depends(get_participant)]
+
+
+def get_active_participant(participant: ParticipantDep) -> ParticipantRecord:
+    if not participant.active:
+        raise PermissionDeniedError(f"participant {participant.address} is suspended")
+    return participant
+
+
+ActiveParticipantDep = Annotated[ParticipantRecord, Depends(get_active_participant)]
+
+
+def get_regulator(participant: ActiveParticipantDep) -> ParticipantRecord:
+    require_regulator(participant)
+    return participant
+
+
+RegulatorDep = Annotated[ParticipantRecord, Depends(get_regulator)]

@@ -1,0 +1,170 @@
+"""The routes, one router per resource; every error is problem+json (see gateway/problems.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from chain.errors import ValidationError
+from chain.roles import Role
+from gateway.api.deps import ActiveParticipantDep, ParticipantDep, RegulatorDep, ServiceDep
+from gateway.api.schemas import (
+    BatchEventPublic,
+    BatchPublic,
+    CaptureAccepted,
+    CapturePublic,
+    ParticipantCreate,
+    ParticipantCreated,
+    ParticipantPublic,
+)
+from gateway.store import ParticipantRecord
+
+capture = APIRouter(prefix="/capture", tags=["capture"])
+events = APIRouter(prefix="/events", tags=["events"])
+batches = APIRouter(prefix="/batches", tags=["batches"])
+participants = APIRouter(prefix="/participants", tags=["participants"])
+health = APIRouter(tags=["operations"])
+
+
+@capture.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CaptureAccepted,
+    summary="Capture an EPCISDocument (EPCIS 2.0 REST binding)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/ld+json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def post_capture(
+    request: Request, response: Response, service: ServiceDep, participant: ActiveParticipantDep
+) -> CaptureAccepted:
+    """Validate, check against the participant's rule set and store durably, then 202.
+
+    All-or-nothing: a rejected document stores no event. Sending the same event again returns
+    the same event id and stores nothing new.
+    """
+    body = await request.body()
+    try:
+        document: Any = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError(
+            f"the body is not JSON: {exc}", rule="document.json", pointer=""
+        ) from exc
+    accepted = await run_in_threadpool(service.capture, participant, document)
+    response.headers["Location"] = f"/capture/{accepted.capture_id}"
+    return CaptureAccepted(
+        captureID=accepted.capture_id,
+        eventIDs=list(accepted.event_ids),
+        stored=accepted.stored,
+        duplicates=accepted.duplicates,
+    )
+
+
+@capture.get("/{capture_id}", response_model=CapturePublic)
+def get_capture(capture_id: str, service: ServiceDep, reader: ParticipantDep) -> CapturePublic:
+    """Status of a capture: accepted, anchored (every event anchored), or rejected with reasons."""
+    info = service.capture_status(reader, capture_id)
+    return CapturePublic(
+        captureID=str(info.id),
+        participant=info.participant,
+        receivedAt=info.received_at,
+        status=info.status,  # type: ignore[arg-type]
+        eventIDs=list(info.event_ids),
+        error=info.error,
+    )
+
+
+@events.get("/{event_id:path}/receipt", summary="The receipt proving an anchored event")
+def get_receipt(event_id: str, service: ServiceDep, reader: ParticipantDep) -> dict[str, Any]:
+    """The receipt (version 1, event embedded): verify it with `provenance verify`.
+
+    The event id is the `ni:///sha-256;…?ver=CBV2.0` URI (percent-encoded) or its 64 hex digits.
+    """
+    return service.receipt(reader, event_id).to_json()
+
+
+@events.get("/{event_id:path}", summary="One event, as captured (with its @context)")
+def get_event(event_id: str, service: ServiceDep, reader: ParticipantDep) -> dict[str, Any]:
+    stored = service.event(reader, event_id)
+    event: dict[str, Any] = json.loads(stored.raw)
+    return event
+
+
+@batches.get("/{root}", response_model=BatchPublic)
+def get_batch(root: str, service: ServiceDep, reader: ParticipantDep) -> BatchPublic:
+    """A batch's events and salts: for the regulator, auditors and the batch's submitter."""
+    contents = service.batch(reader, root)
+    batch = contents.batch
+    return BatchPublic(
+        root="0x" + (batch.root or b"").hex(),
+        participant=batch.participant,
+        state=batch.state,
+        eventCount=batch.event_count,
+        txHash=batch.tx_hash,
+        blockNumber=batch.block_number,
+        events=[
+            BatchEventPublic(
+                eventID=e.event_id,
+                eventHash="0x" + e.event_hash.hex(),
+                salt="0x" + e.salt.hex(),
+                event=json.loads(e.raw),
+            )
+            for e in contents.events
+        ],
+    )
+
+
+def _public(record: ParticipantRecord) -> dict[str, Any]:
+    return {
+        "address": record.address,
+        "name": record.name,
+        "roles": Role(record.roles).names(),
+        "gln": record.gln,
+        "status": record.status,
+        "ruleSet": record.rule_set,
+    }
+
+
+@participants.post("", status_code=status.HTTP_201_CREATED, response_model=ParticipantCreated)
+def register_participant(
+    body: ParticipantCreate, service: ServiceDep, _regulator: RegulatorDep
+) -> ParticipantCreated:
+    """Register a participant on-chain and give it a custodial key and an API key (regulator)."""
+    try:
+        roles = Role.parse(",".join(body.roles))
+    except ValueError as exc:
+        raise ValidationError(str(exc), rule="participant.roles", pointer="/roles") from exc
+    created = service.register_participant(
+        name=body.name, roles=roles, gln=body.gln, rule_set=body.ruleSet
+    )
+    return ParticipantCreated(**_public(created.record), apiKey=created.api_key)
+
+
+@participants.get("", response_model=list[ParticipantPublic])
+def list_participants(service: ServiceDep, reader: ParticipantDep) -> list[ParticipantPublic]:
+    return [ParticipantPublic(**_public(p)) for p in service.participants()]
+
+
+@participants.post("/{address}/suspend", response_model=ParticipantPublic)
+def suspend(address: str, service: ServiceDep, _regulator: RegulatorDep) -> ParticipantPublic:
+    """Suspend on-chain and at the gateway: its captures and anchors are refused (regulator)."""
+    return ParticipantPublic(**_public(service.set_status(address, active=False)))
+
+
+@participants.post("/{address}/reinstate", response_model=ParticipantPublic)
+def reinstate(address: str, service: ServiceDep, _regulator: RegulatorDep) -> ParticipantPublic:
+    return ParticipantPublic(**_public(service.set_status(address, active=True)))
+
+
+@health.get("/healthz", summary="Liveness")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}

@@ -1,0 +1,338 @@
+"""The gateway as one object: store, chain, keys, intake and batcher, wired from settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.client import Chain
+from chain.deployment import Deployment, deploy_contracts
+from chain.errors import (
+    BackPressureError,
+    ConfigurationError,
+    NotAnchoredYetError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProvenanceError,
+    ValidationError,
+)
+from chain.keystore import create_keystore, load_keystore
+from chain.ledger import Ledger
+from chain.merkle import MerkleTree
+from chain.receipts import Receipt
+from chain.roles import Role
+from gateway import store
+from gateway.batcher import Batcher, BatcherPolicy
+from gateway.epcis.schema import load_schema
+from gateway.intake import Accepted, Intake
+from gateway.keys import KeyRing
+from gateway.settings import GatewaySettings
+
+log = logging.getLogger("provenance.gateway")
+
+#: May read any participant's events and batches.
+READERS = Role.REGULATOR | Role.AUDITOR
+DEV_FUNDING_WEI = 10**20
+
+
+@dataclass(frozen=True)
+class NewParticipant:
+    record: store.ParticipantRecord
+    api_key: str
+
+
+class GatewayService:
+    """Everything the HTTP layer calls; usable without HTTP (tests, the demo, benchmarks)."""
+
+    def __init__(self, settings: GatewaySettings, *, chain: Chain | None = None) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = store.make_engine(settings.resolved_database_url)
+        store.upgrade(self.engine)
+        self.sessions: sessionmaker[Session] = store.session_factory(self.engine)
+        self.api_keys = store.ApiKeys()
+        self.intake = Intake(load_schema())
+        self.chain = chain or (
+            Chain.from_url(settings.chain_url) if settings.chain_url else Chain.embedded()
+        )
+        self.keys = KeyRing(settings.keystore_password_value())
+        self.regulator = self._regulator_account()
+        self.ledger = Ledger(self.chain, self._deployment())
+        self.batcher = Batcher(
+            self.sessions,
+            self.ledger,
+            self.keys,
+            BatcherPolicy(
+                max_events=settings.batch_max_events,
+                max_age_seconds=settings.batch_max_age_seconds,
+                confirmations=settings.confirmations,
+            ),
+        )
+        self._thread: threading.Thread | None = None
+        self._trees: dict[int, MerkleTree] = {}
+        self.regulator_api_key = self._bootstrap_regulator()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.batcher.run, name="batcher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self.batcher.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.engine.dispose()
+
+    # --- participants ---------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> store.ParticipantRecord | None:
+        with self.sessions() as session:
+            return self.api_keys.authenticate(session, token, allow_suspended=True)
+
+    def register_participant(
+        self, *, name: str, roles: Role, gln: str, rule_set: str = "pharma"
+    ) -> NewParticipant:
+        """Register on-chain (as the regulator) and in the store, with a custodial key."""
+        if not (len(gln) == 13 and gln.isdigit()):
+            raise ValidationError(f"GLN must be 13 digits, got {gln!r}", rule="participant.gln")
+        with self.sessions() as session:
+            if store.participant_by_gln(session, gln) is not None:
+                raise ValidationError(
+                    f"GLN {gln} is already registered", rule="participant.gln-taken"
+                )
+        keystore_dir = self.settings.resolved_keystore_dir
+        path = keystore_dir / f"participant-{gln}.json"
+        account = create_keystore(
+            path,
+            self.settings.keystore_password_value(),
+            fast_kdf=self.settings.environment == "development",
+        )
+        self._fund(account.address)
+        self.ledger.register_participant(self.regulator, account.address, roles, int(gln))
+        with self.sessions() as session:
+            record = store.create_participant(
+                session,
+                address=account.address,
+                name=name,
+                roles=int(roles),
+                gln=gln,
+                rule_set=rule_set,
+                keystore_path=str(path),
+            )
+            api_key = self.api_keys.issue(session, account.address)
+        return NewParticipant(record=record, api_key=api_key)
+
+    def set_status(self, address: str, *, active: bool) -> store.ParticipantRecord:
+        with self.sessions() as session:
+            if store.get_participant(session, address) is None:
+                raise NotFoundError(f"no participant {address}")
+        if active:
+            self.ledger.reinstate(self.regulator, address)
+        else:
+            self.ledger.suspend(self.regulator, address)
+        with self.sessions() as session:
+            return store.set_participant_status(
+                session, address, "active" if active else "suspended"
+            )
+
+    def participants(self) -> list[store.ParticipantRecord]:
+        with self.sessions() as session:
+            return store.list_participants(session)
+
+    # --- capture --------------------------------------------------------------------------
+
+    def capture(self, participant: store.ParticipantRecord, document: Any) -> Accepted:
+        with self.sessions() as session:
+            backlog = store.unanchored_event_count(session)
+            if backlog >= self.settings.max_backlog_events:
+                raise BackPressureError(
+                    f"{backlog} events are waiting to be anchored (limit "
+                    f"{self.settings.max_backlog_events}); the chain may be unreachable",
+                    retry_after_seconds=self.settings.retry_after_seconds,
+                )
+            try:
+                accepted = self.intake.capture(session, participant, document)
+            except ValidationError as exc:
+                count = _event_count(document)
+                capture_id = store.record_rejection(
+                    session,
+                    participant.address,
+                    {"rule": exc.rule, "pointer": exc.pointer, "detail": str(exc)},
+                    event_count=count,
+                )
+                exc.capture_id = str(capture_id)  # type: ignore[attr-defined]
+                raise
+        self.batcher.wake()
+        return accepted
+
+    def capture_status(self, reader: store.ParticipantRecord, capture_id: str) -> store.CaptureInfo:
+        with self.sessions() as session:
+            try:
+                info = store.get_capture(session, capture_id)
+            except ValueError:
+                info = None
+        if info is None or not _may_read(reader, info.participant):
+            raise NotFoundError(f"no capture {capture_id}")
+        return info
+
+    # --- reading --------------------------------------------------------------------------
+
+    def event(self, reader: store.ParticipantRecord, event_id: str) -> store.StoredEvent:
+        with self.sessions() as session:
+            found = store.get_event(session, _full_event_id(event_id))
+        if found is None or not _may_read(reader, found.participant):
+            raise NotFoundError(f"no event {event_id}")
+        return found
+
+    def receipt(self, reader: store.ParticipantRecord, event_id: str) -> Receipt:
+        stored = self.event(reader, event_id)
+        batch = stored.batch
+        if batch is None or batch.state != "anchored" or batch.root is None:
+            raise NotAnchoredYetError(f"event {stored.event_id} is not anchored yet")
+        tree = self._tree_of(batch)
+        assert batch.tx_hash is not None
+        event = json.loads(stored.raw)
+        return Receipt(
+            event_hash=stored.event_hash,
+            salt=stored.salt,
+            leaf=tree.tree[tree.leaf_index((stored.event_hash, stored.salt))],
+            proof=tuple(tree.proof_for((stored.event_hash, stored.salt))),
+            root=batch.root,
+            chain_id=self.chain.chain_id,
+            contract=self.ledger.anchors.address,
+            tx_hash=bytes.fromhex(batch.tx_hash.removeprefix("0x")),
+            block_number=int(batch.block_number or 0),
+            anchored_by=batch.participant,
+            event=event,
+        )
+
+    def _tree_of(self, batch: store.BatchInfo) -> MerkleTree:
+        """A sealed batch never changes, so its tree is built once and kept (a few recent)."""
+        cached = self._trees.get(batch.id)
+        if cached is None:
+            with self.sessions() as session:
+                cached = MerkleTree.build(store.batch_values(session, batch.id))
+            if cached.root != batch.root:
+                raise ProvenanceError(
+                    f"batch {batch.id}: stored root 0x{(batch.root or b'').hex()} but its events "
+                    f"give 0x{cached.root.hex()}"
+                )
+            if len(self._trees) >= 64:
+                self._trees.pop(next(iter(self._trees)))
+            self._trees[batch.id] = cached
+        return cached
+
+    def batch(self, reader: store.ParticipantRecord, root_hex: str) -> store.BatchContents:
+        try:
+            root = bytes.fromhex(root_hex.removeprefix("0x"))
+        except ValueError as exc:
+            raise ValidationError(
+                f"root must be 32 bytes of hex, got {root_hex!r}", rule="request.root"
+            ) from exc
+        if len(root) != 32:
+            raise ValidationError(
+                f"root must be 32 bytes of hex, got {root_hex!r}", rule="request.root"
+            )
+        with self.sessions() as session:
+            contents = store.get_batch_by_root(session, root)
+        if contents is None or not _may_read(reader, contents.batch.participant):
+            raise NotFoundError(f"no batch with root {root_hex}")
+        return contents
+
+    # --- bootstrap ------------------------------------------------------------------------
+
+    def _regulator_account(self) -> LocalAccount:
+        path = self.settings.resolved_keystore_dir / "regulator.json"
+        password = self.settings.keystore_password_value()
+        if path.exists():
+            account = load_keystore(path, password)
+        else:
+            account = create_keystore(
+                path, password, fast_kdf=self.settings.environment == "development"
+            )
+        self._fund(account.address)
+        return account
+
+    def _fund(self, address: str) -> None:
+        """Give a new key gas on development chains; permissioned chains run at zero gas price."""
+        if self.chain.dev_accounts() and self.chain.w3.eth.get_balance(address) == 0:  # type: ignore[arg-type]
+            self.chain.fund(address, DEV_FUNDING_WEI)
+
+    def _deployment(self) -> Deployment:
+        path = self.settings.resolved_deployment_file
+        if path.exists():
+            deployment = Deployment.load(path)
+            if deployment.chain_id == self.chain.chain_id and self.chain.w3.eth.get_code(
+                deployment.anchor_registry  # type: ignore[arg-type]
+            ):
+                return deployment
+            if self._store_has_participants():
+                raise ConfigurationError(
+                    f"{self.settings.data_dir} holds participants registered on another chain "
+                    "(an in-process chain is new each run): use a new data folder, or the node "
+                    "it was created on"
+                )
+            log.warning("deployment in %s is not on this chain; deploying anew", path)
+        deployment = deploy_contracts(self.chain, self.regulator, int(self.settings.regulator_gln))
+        deployment.save(path)
+        return deployment
+
+    def _store_has_participants(self) -> bool:
+        with self.sessions() as session:
+            return any(p.address != self.regulator.address for p in
+                       store.list_participants(session))
+
+    def _bootstrap_regulator(self) -> str | None:
+        """Store the regulator as a participant; its first API key is written to a 0600 file."""
+        with self.sessions() as session:
+            if store.get_participant(session, self.regulator.address) is not None:
+                return None
+            store.create_participant(
+                session,
+                address=self.regulator.address,
+                name="Regulator",
+                roles=int(Role.REGULATOR),
+                gln=self.settings.regulator_gln,
+                keystore_path=str(self.settings.resolved_keystore_dir / "regulator.json"),
+            )
+            token = self.api_keys.issue(session, self.regulator.address)
+        key_file = self.settings.data_dir / "regulator.api-key"
+        if key_file.exists():
+            key_file.unlink()
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(token + "\n")
+        return token
+
+
+def require_regulator(participant: store.ParticipantRecord) -> None:
+    if not participant.roles & Role.REGULATOR:
+        raise PermissionDeniedError("only the regulator may do this")
+
+
+def _may_read(reader: store.ParticipantRecord, owner: str) -> bool:
+    return reader.address == owner or bool(reader.roles & READERS)
+
+
+def _full_event_id(event_id: str) -> str:
+    """Accept the full ``ni:`` URI or just its 64 hex digits."""
+    if len(event_id) == 64 and all(c in "0123456789abcdef" for c in event_id.lower()):
+        return f"ni:///sha-256;{event_id.lower()}?ver=CBV2.0"
+    return event_id
+
+
+def _event_count(document: Any) -> int:
+    try:
+        return len(document["epcisBody"]["eventList"])
+    except (TypeError, KeyError):
+        return 0
