@@ -289,8 +289,9 @@ class GatewayService:
 
     def _store_has_participants(self) -> bool:
         with self.sessions() as session:
-            return any(p.address != self.regulator.address for p in
-                       store.list_participants(session))
+            return any(
+                p.address != self.regulator.address for p in store.list_participants(session)
+            )
 
     def _bootstrap_regulator(self) -> str | None:
         """Store the regulator as a participant; its first API key is written to a 0600 file."""
