@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from store_support import ParticipantMaker
 
 from gateway.store import (
     ApiKeys,
@@ -89,9 +90,6 @@ def session(engine: Engine) -> Iterator[Session]:
 def api_keys() -> ApiKeys:
     # The cheapest argon2id parameters: the tests check the scheme, not the hardness.
     return ApiKeys(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-ParticipantMaker = Callable[..., ParticipantRecord]
 
 
 @pytest.fixture

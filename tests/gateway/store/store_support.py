@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from gateway.store import EventRecord
+from gateway.store import EventRecord, ParticipantRecord
+
+ParticipantMaker = Callable[..., ParticipantRecord]
 
 
 def make_event(n: int | None = None, *, biz_step: str | None = "commissioning") -> EventRecord:

@@ -3,10 +3,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import ParticipantMaker
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from store_support import make_event
+from store_support import ParticipantMaker, make_event
 
 from chain.errors import BatchStateError, RecordNotFoundError, StoreConflictError
 from gateway.store import (

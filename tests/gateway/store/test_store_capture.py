@@ -4,10 +4,9 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from conftest import ParticipantMaker
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
-from store_support import make_event
+from store_support import ParticipantMaker, make_event
 
 from chain.errors import StoreConflictError
 from gateway.custody import ItemState, ItemStatus, MoveQuantity, PutItem

@@ -3,9 +3,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import ParticipantMaker
 from sqlalchemy.orm import Session
-from store_support import make_event
+from store_support import ParticipantMaker, make_event
 
 from chain.errors import StoreConflictError
 from gateway.custody import CustodyView, ItemState, ItemStatus, MoveQuantity, PutItem

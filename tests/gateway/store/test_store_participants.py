@@ -4,8 +4,8 @@ from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
-from conftest import ParticipantMaker
 from sqlalchemy.orm import Session
+from store_support import ParticipantMaker
 
 from chain.errors import RecordNotFoundError, StoreConflictError
 from gateway.custody import Participant
