@@ -106,7 +106,9 @@ def get_participant(session: Session, address: str) -> ParticipantRecord | None:
 
 def list_participants(session: Session) -> list[ParticipantRecord]:
     """Every participant, oldest first."""
-    rows = session.scalars(select(ParticipantRow).order_by(ParticipantRow.created_at))
+    rows = session.scalars(
+        select(ParticipantRow).order_by(ParticipantRow.created_at, ParticipantRow.address)
+    )
     return [ParticipantRecord.of(row) for row in rows]
 
 

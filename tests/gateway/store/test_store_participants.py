@@ -12,6 +12,7 @@ from gateway.custody import Participant
 from gateway.store import (
     ApiKeys,
     get_participant,
+    list_participants,
     participant_by_gln,
     set_participant_status,
 )
@@ -127,3 +128,10 @@ def test_verified_tokens_skip_argon2(session: Session, make_participant: Partici
 def test_keys_for_unknown_participants_are_refused(session: Session, api_keys: ApiKeys) -> None:
     with pytest.raises(RecordNotFoundError, match="participant '0x0+9' not found"):
         api_keys.issue(session, "0x" + "0" * 39 + "9")
+
+
+def test_participants_are_listed_oldest_first(
+    session: Session, make_participant: ParticipantMaker
+) -> None:
+    made = [make_participant() for _ in range(3)]
+    assert list_participants(session) == made
