@@ -1,121 +1,137 @@
-"""``provenance demo``: the whole ledger core on an in-process chain, start to finish.
+"""``provenance demo``: the molecule-to-pack story through the gateway, on an in-process chain.
 
-It deploys the contracts, registers the regulator's participants, lets each participant anchor its
-own events of a molecule-to-pack journey as one Merkle batch, writes a receipt per event, and
-verifies every receipt offline and on-chain.
+It starts a gateway (SQLite store, in-process chain, contracts deployed by the regulator),
+registers the participants through the regulator's API, then each participant captures its own
+EPCIS 2.0 events over HTTP; the batcher anchors each participant's batch signed with that
+participant's key. Finally every event's receipt is fetched from the gateway, written to disk and
+verified offline and on-chain.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
+import shutil
 from pathlib import Path
+from typing import Any
 
-from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
 
-from chain.anchoring import AnchoredBatch, anchor_batch
-from chain.client import Chain
-from chain.deployment import deploy_contracts
-from chain.keystore import DEVELOPMENT_PASSWORD, create_keystore
-from chain.ledger import Ledger
 from chain.receipts import Receipt
 from chain.verification import verify_receipt
-from provenance.journey import ACTORS, as_document, build_journey, gln
+from gateway.api.app import create_app
+from gateway.service import GatewayService
+from gateway.settings import GatewaySettings
+from provenance.journey import ACTORS, FINISHED_LOT, as_document, build_journey
 from provenance.verify import default_event_hasher
 
-REGULATOR_GLN = int(gln("4700000", "1"))
+PACKS = 1000
+PACKS_PER_CASE = 50
 
 
-def run(out: Path, *, console: Console | None = None) -> int:
+def run(out: Path, *, console: Console | None = None, packs: int = PACKS) -> int:
     console = console or Console()
-    hasher = default_event_hasher()
-    out.mkdir(parents=True, exist_ok=True)
-    keys = out / "keys"
+    if (out / "gateway").exists():
+        shutil.rmtree(out / "gateway")  # the in-process chain is new each run, so is its store
     receipts_dir = out / "receipts"
-    receipts_dir.mkdir(exist_ok=True)
-    for old in receipts_dir.glob("*.json"):
-        old.unlink()
+    if receipts_dir.exists():
+        shutil.rmtree(receipts_dir)
+    receipts_dir.mkdir(parents=True)
 
-    console.rule("[bold]Medicine provenance ledger: demo on an in-process chain")
-    chain = Chain.embedded()
-    regulator = _new_participant_key(chain, keys, "regulator")
-    deployment = deploy_contracts(chain, regulator, REGULATOR_GLN)
-    deployment.save(out / "deployment.json")
+    console.rule("[bold]Medicine provenance: from molecule to pack to patient")
+    service = GatewayService(GatewaySettings(data_dir=out / "gateway"))
+    try:
+        with TestClient(create_app(service, run_batcher=False)) as http:
+            return _story(service, http, console, receipts_dir, packs)
+    finally:
+        service.stop()
+
+
+def _story(
+    service: GatewayService, http: TestClient, console: Console, receipts_dir: Path, packs: int
+) -> int:
+    deployment = service.ledger.deployment
     console.print(
-        f"Regulator {regulator.address} deployed the registries on chain {deployment.chain_id}:"
+        f"The regulator deployed the registries on chain {deployment.chain_id}: "
+        f"anchors at {deployment.anchor_registry}"
     )
-    console.print(
-        f"  participants {deployment.participant_registry}\n"
-        f"  anchors      {deployment.anchor_registry}\n"
-        f"  recalls      {deployment.recall_registry}"
-    )
-    ledger = Ledger(chain, deployment)
-
-    accounts: dict[str, LocalAccount] = {}
+    regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
+    keys: dict[str, dict[str, str]] = {}
     for actor in ACTORS:
-        account = _new_participant_key(chain, keys, actor.name.split(" (")[0].replace(" ", "-"))
-        ledger.register_participant(regulator, account.address, actor.roles, int(actor.gln))
-        accounts[actor.name] = account
-        console.print(f"Registered {actor.name}: GLN {actor.gln}, {account.address}")
+        body = {"name": actor.name, "roles": actor.roles.names(), "gln": actor.gln}
+        created = _expect(http.post("/participants", json=body, headers=regulator), 201)
+        keys[actor.name] = {"Authorization": f"Bearer {created['apiKey']}"}
+        console.print(f"  registered {actor.name}, GLN {actor.gln}, key {created['address']}")
 
-    journey = build_journey()
-    table = Table(title="Anchored batches (one per participant)")
-    for column in ("participant", "events", "root", "block", "gas"):
-        table.add_column(column)
-    written: list[Path] = []
-    for actor in ACTORS:
-        events = journey.events[actor.name]
-        hashed = [(hasher(event), secrets.token_bytes(32), event) for event in events]
-        batch = anchor_batch(ledger, accounts[actor.name], [(h, s) for h, s, _ in hashed])
-        table.add_row(
-            actor.name,
-            str(len(events)),
-            "0x" + batch.root.hex()[:16] + "…",
-            str(batch.tx.block_number),
-            str(batch.tx.gas_used),
+    journey = build_journey(packs, packs_per_case=PACKS_PER_CASE)
+    event_ids: list[str] = []
+    for number, step in enumerate(journey.steps, start=1):
+        accepted = _expect(
+            http.post("/capture", json=as_document(step.events), headers=keys[step.actor.name]),
+            202,
         )
-        written += _write_receipts(batch, hashed, receipts_dir, len(written))
-    console.print(table)
+        event_ids += accepted["eventIDs"]
+        # A participant's consecutive captures share one batch; it is anchored (signed with
+        # the participant's key) before the goods change hands.
+        following = journey.steps[number] if number < len(journey.steps) else None
+        if following is None or following.actor != step.actor:
+            service.batcher.step(flush=True)
+        status = _expect(http.get(f"/capture/{accepted['captureID']}", headers=regulator), 200)
+        console.print(
+            f"{number:2d}. [bold]{step.actor.name.split(' (')[0]}[/bold] {step.story}"
+            f" [dim]({len(step.events)} event(s), {status['status']})[/dim]"
+        )
 
+    table = Table(title="Receipts (each verified offline and on-chain)")
+    for column in ("#", "bizStep", "anchored by", "block", "proof"):
+        table.add_column(column)
+    hasher = default_event_hasher()
     invalid = 0
-    for path in written:
-        verdict = verify_receipt(Receipt.read(path), chain=chain, event_hasher=hasher)
+    for n, event_id in enumerate(event_ids, start=1):
+        document = _expect(http.get(f"/events/{_hex(event_id)}/receipt", headers=regulator), 200)
+        receipt = Receipt.from_json(document)
+        event: dict[str, Any] = receipt.event or {}
+        path = receipts_dir / f"{n:03d}-{event.get('bizStep', event.get('type'))}.json"
+        path.write_text(receipt.dumps(), encoding="utf-8")
+        verdict = verify_receipt(receipt, chain=service.chain, event_hasher=hasher)
         invalid += not verdict.valid
-    (out / "epcis-document.json").write_text(
-        json.dumps(as_document([e for a in ACTORS for e in journey.events[a.name]]), indent=2),
-        encoding="utf-8",
-    )
+        if n <= 3 or n == len(event_ids):
+            table.add_row(
+                str(n),
+                str(event.get("bizStep")),
+                receipt.anchored_by[:10] + "…",
+                str(receipt.block_number),
+                f"{len(receipt.proof)} hashes",
+            )
+        elif n == 4:
+            table.add_row("…", "", "", "", "")
+    console.print(table)
     colour = "green" if not invalid else "red"
     console.print(
-        f"[{colour}]{len(written) - invalid} of {len(written)} receipts verified "
+        f"[{colour}]{len(event_ids) - invalid} of {len(event_ids)} receipts verified "
         f"offline and on-chain[/{colour}] → {receipts_dir}/"
     )
-    console.print(f"Check one yourself (offline): provenance verify {written[-1]}")
+    console.print(
+        f"Pack {journey.dispensed_pack} of batch {FINISHED_LOT} was dispensed; "
+        f"its journey back to API lot {journey.api_class} is anchored event by event."
+    )
+    console.print(
+        f"Check a receipt yourself (offline): provenance verify "
+        f"{receipts_dir}/{len(event_ids):03d}-dispensing.json"
+    )
     return 1 if invalid else 0
 
 
-def _new_participant_key(chain: Chain, keys: Path, name: str) -> LocalAccount:
-    path = keys / f"{name}.json"
-    if path.exists():
-        path.unlink()  # the in-process chain is new each run, and so are its participants
-    account = create_keystore(path, DEVELOPMENT_PASSWORD, fast_kdf=True)
-    chain.fund(account.address, 10**20)
-    return account
+def _hex(event_id: str) -> str:
+    """The 64 hex digits of an ``ni:///sha-256;…?ver=CBV2.0`` event id (URL-safe)."""
+    return event_id.split(";", 1)[1][:64]
 
 
-def _write_receipts(
-    batch: AnchoredBatch,
-    hashed: list[tuple[bytes, bytes, dict[str, object]]],
-    folder: Path,
-    start: int,
-) -> list[Path]:
-    paths = []
-    for offset, (event_hash, salt, event) in enumerate(hashed):
-        receipt = batch.receipt_for(event_hash, salt, event=dict(event))
-        kind = str(event.get("bizStep", event["type"]))
-        path = folder / f"{start + offset + 1:03d}-{kind}.json"
-        path.write_text(receipt.dumps(), encoding="utf-8")
-        paths.append(path)
-    return paths
+def _expect(response: Any, status: int) -> dict[str, Any]:
+    if response.status_code != status:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} answered "
+            f"{response.status_code}: {response.text}"
+        )
+    body: dict[str, Any] = response.json()
+    return body

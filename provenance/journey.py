@@ -50,9 +50,10 @@ class Actor:
 
 API_MAKER = Actor("Hetero API Works (API maker)", Role.API_MAKER, "8901234")
 MANUFACTURER = Actor("Bishkek Pharma Plant (manufacturer)", Role.MANUFACTURER, "4700123")
+IMPORTER = Actor("Dordoi Med Import (importer)", Role.IMPORTER, "4700321")
 DISTRIBUTOR = Actor("Tian Shan Distribution (distributor)", Role.DISTRIBUTOR, "4700456")
 PHARMACY = Actor("Ala-Too Pharmacy No. 7 (pharmacy)", Role.PHARMACY, "4700789")
-ACTORS = (API_MAKER, MANUFACTURER, DISTRIBUTOR, PHARMACY)
+ACTORS = (API_MAKER, MANUFACTURER, IMPORTER, DISTRIBUTOR, PHARMACY)
 
 API_ITEM_REF = "099999"  # indicator digit + LGTIN item reference of the API (paracetamol, KGM)
 PACK_ITEM_REF = "012345"  # indicator digit + SGTIN item reference of the finished pack
@@ -60,15 +61,38 @@ API_LOT = "APIL-2026-0042"
 FINISHED_LOT = "B2026-117"
 
 
+@dataclass(frozen=True)
+class Step:
+    """One capture: a participant sends one EPCISDocument; ``story`` says what happened."""
+
+    actor: Actor
+    story: str
+    events: list[dict[str, Any]]
+
+
 @dataclass
 class Journey:
-    """Events grouped by the participant that performs (and so anchors) them."""
+    """The story in order, one capture per step."""
 
-    events: dict[str, list[dict[str, Any]]]
+    steps: list[Step]
     dispensed_pack: str
+    packs: list[str]
+    api_class: str
+
+    @property
+    def events(self) -> dict[str, list[dict[str, Any]]]:
+        """Events grouped by the participant that performs (and so anchors) them."""
+        grouped: dict[str, list[dict[str, Any]]] = {a.name: [] for a in ACTORS}
+        for step in self.steps:
+            grouped[step.actor.name].extend(step.events)
+        return grouped
 
 
-def build_journey(pack_count: int = 20, start: datetime | None = None) -> Journey:
+def build_journey(
+    pack_count: int = 20, *, packs_per_case: int = 10, start: datetime | None = None
+) -> Journey:
+    """API lot → finished batch of ``pack_count`` packs in cases → importer → distributor →
+    pharmacy, which dispenses one pack."""
     clock = start or datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     counter = iter(range(1, 10_000))
 
@@ -85,9 +109,13 @@ def build_journey(pack_count: int = 20, start: datetime | None = None) -> Journe
         for serial in (f"S{n:08d}" for n in range(1, pack_count + 1))
     ]
     # SSCC: company prefix + extension digit + serial reference = 17 digits.
-    cases = [f"urn:epc:id:sscc:{MANUFACTURER.company_prefix}.0{n:09d}" for n in (1, 2)]
-    half = len(packs) // 2
-    contents = {cases[0]: packs[:half], cases[1]: packs[half:]}
+    case_count = max(1, -(-pack_count // packs_per_case))
+    cases = [
+        f"urn:epc:id:sscc:{MANUFACTURER.company_prefix}.0{n:09d}" for n in range(1, case_count + 1)
+    ]
+    contents = {
+        case: packs[i * packs_per_case : (i + 1) * packs_per_case] for i, case in enumerate(cases)
+    }
 
     def transfer(
         kind: str,
@@ -115,81 +143,133 @@ def build_journey(pack_count: int = 20, start: datetime | None = None) -> Journe
             event["bizLocation"] = {"id": to.sgln}
         return event
 
+    def at_site(actor: Actor, **fields: Any) -> dict[str, Any]:
+        return {
+            **fields,
+            **at(),
+            "readPoint": {"id": actor.sgln},
+            "bizLocation": {"id": actor.sgln},
+        }
+
     api_qty = [{"epcClass": api_class, "quantity": 50.0, "uom": "KGM"}]
     used_qty = [{"epcClass": api_class, "quantity": 12.5, "uom": "KGM"}]
-    events: dict[str, list[dict[str, Any]]] = {a.name: [] for a in ACTORS}
-    events[API_MAKER.name] += [
-        {
-            "type": "ObjectEvent",
-            **at(),
-            "action": "ADD",
-            "bizStep": "commissioning",
-            "disposition": "active",
-            "quantityList": api_qty,
-            "readPoint": {"id": API_MAKER.sgln},
-            "bizLocation": {"id": API_MAKER.sgln},
-        },
-        transfer("shipping", API_MAKER, MANUFACTURER, quantities=api_qty),
+    first_case = cases[0]
+    steps = [
+        Step(
+            API_MAKER,
+            f"commissions API lot {API_LOT}: 50 kg of paracetamol",
+            [
+                at_site(
+                    API_MAKER,
+                    type="ObjectEvent",
+                    action="ADD",
+                    bizStep="commissioning",
+                    disposition="active",
+                    quantityList=api_qty,
+                ),
+            ],
+        ),
+        Step(
+            API_MAKER,
+            "ships the API lot to the manufacturer",
+            [transfer("shipping", API_MAKER, MANUFACTURER, quantities=api_qty)],
+        ),
+        Step(
+            MANUFACTURER,
+            "receives the API lot",
+            [transfer("receiving", API_MAKER, MANUFACTURER, quantities=api_qty)],
+        ),
+        Step(
+            MANUFACTURER,
+            f"transforms 12.5 kg of API into batch {FINISHED_LOT} of {pack_count} packs",
+            [
+                at_site(
+                    MANUFACTURER,
+                    type="TransformationEvent",
+                    bizStep="commissioning",
+                    disposition="active",
+                    inputQuantityList=used_qty,
+                    outputEPCList=packs,
+                    ilmd={
+                        "cbvmda:lotNumber": FINISHED_LOT,
+                        "cbvmda:itemExpirationDate": "2028-10-31",
+                    },
+                ),
+            ],
+        ),
+        Step(
+            MANUFACTURER,
+            f"commissions {case_count} cases and packs the packs into them",
+            [
+                # SSCCs are commissioned before packs go in (pharma: commissioned once, first)
+                at_site(
+                    MANUFACTURER,
+                    type="ObjectEvent",
+                    action="ADD",
+                    bizStep="commissioning",
+                    disposition="active",
+                    epcList=cases,
+                ),
+                *[
+                    at_site(
+                        MANUFACTURER,
+                        type="AggregationEvent",
+                        action="ADD",
+                        bizStep="packing",
+                        disposition="in_progress",
+                        parentID=case,
+                        childEPCs=children,
+                    )
+                    for case, children in contents.items()
+                ],
+            ],
+        ),
+        Step(
+            MANUFACTURER,
+            "ships the cases to the importer",
+            [transfer("shipping", MANUFACTURER, IMPORTER, epcs=cases)],
+        ),
+        Step(
+            IMPORTER,
+            "receives the cases at the border",
+            [transfer("receiving", MANUFACTURER, IMPORTER, epcs=cases)],
+        ),
+        Step(
+            IMPORTER,
+            "ships the cases to the distributor",
+            [transfer("shipping", IMPORTER, DISTRIBUTOR, epcs=cases)],
+        ),
+        Step(
+            DISTRIBUTOR,
+            "receives the cases",
+            [transfer("receiving", IMPORTER, DISTRIBUTOR, epcs=cases)],
+        ),
+        Step(
+            DISTRIBUTOR,
+            "ships one case to the pharmacy",
+            [transfer("shipping", DISTRIBUTOR, PHARMACY, epcs=[first_case])],
+        ),
+        Step(
+            PHARMACY,
+            "receives the case",
+            [transfer("receiving", DISTRIBUTOR, PHARMACY, epcs=[first_case])],
+        ),
+        Step(
+            PHARMACY,
+            "dispenses one pack to a patient",
+            [
+                at_site(
+                    PHARMACY,
+                    type="ObjectEvent",
+                    action="DELETE",
+                    bizStep="dispensing",
+                    disposition="dispensed",
+                    epcList=[packs[0]],
+                ),
+            ],
+        ),
     ]
-    events[MANUFACTURER.name] += [
-        transfer("receiving", API_MAKER, MANUFACTURER, quantities=api_qty),
-        {
-            "type": "TransformationEvent",
-            **at(),
-            "bizStep": "commissioning",
-            "disposition": "active",
-            "inputQuantityList": used_qty,
-            "outputEPCList": packs,
-            "readPoint": {"id": MANUFACTURER.sgln},
-            "bizLocation": {"id": MANUFACTURER.sgln},
-            "ilmd": {"cbvmda:lotNumber": FINISHED_LOT, "cbvmda:itemExpirationDate": "2028-10-31"},
-        },
-        {
-            # the cases' SSCCs are commissioned before packs go in (pharma: commissioned once,
-            # before anything else happens to them)
-            "type": "ObjectEvent",
-            **at(),
-            "action": "ADD",
-            "bizStep": "commissioning",
-            "disposition": "active",
-            "epcList": cases,
-            "readPoint": {"id": MANUFACTURER.sgln},
-            "bizLocation": {"id": MANUFACTURER.sgln},
-        },
-        *[
-            {
-                "type": "AggregationEvent",
-                **at(),
-                "action": "ADD",
-                "bizStep": "packing",
-                "disposition": "in_progress",
-                "parentID": case,
-                "childEPCs": children,
-                "readPoint": {"id": MANUFACTURER.sgln},
-                "bizLocation": {"id": MANUFACTURER.sgln},
-            }
-            for case, children in contents.items()
-        ],
-        transfer("shipping", MANUFACTURER, DISTRIBUTOR, epcs=cases),
-    ]
-    events[DISTRIBUTOR.name] += [
-        transfer("receiving", MANUFACTURER, DISTRIBUTOR, epcs=cases),
-        transfer("shipping", DISTRIBUTOR, PHARMACY, epcs=[cases[0]]),
-    ]
-    events[PHARMACY.name] += [
-        transfer("receiving", DISTRIBUTOR, PHARMACY, epcs=[cases[0]]),
-        {
-            "type": "ObjectEvent",
-            **at(),
-            "action": "DELETE",
-            "bizStep": "dispensing",
-            "disposition": "dispensed",
-            "epcList": [packs[0]],
-            "readPoint": {"id": PHARMACY.sgln},
-            "bizLocation": {"id": PHARMACY.sgln},
-        },
-    ]
-    return Journey(events=events, dispensed_pack=packs[0])
+    return Journey(steps=steps, dispensed_pack=packs[0], packs=packs, api_class=api_class)
 
 
 def as_document(events: list[dict[str, Any]]) -> dict[str, Any]:
