@@ -9,6 +9,7 @@ import pytest
 
 from chain.receipts import Receipt
 from chain.verification import verify_receipt
+from gateway import store
 from provenance.journey import API_MAKER, MANUFACTURER, PHARMACY, as_document, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway
@@ -179,8 +180,6 @@ def test_the_whole_journey_is_accepted_and_anchored(gateway: Gateway) -> None:
         assert response.status_code == 202, response.text
         gateway.anchor_all()
     with gateway.service.sessions() as session:
-        from gateway import store
-
         assert store.unanchored_event_count(session) == 0
 
 
