@@ -67,7 +67,7 @@ def test_a_batch_recorded_as_sent_is_settled_from_its_receipt_after_a_restart(
     with service.sessions() as session:
         values = store.batch_values(session, batch.id)
         participant = store.get_participant(session, batch.participant)
-            root = MerkleTree.build(values).root
+        root = MerkleTree.build(values).root
         store.set_root(session, batch.id, root)
         account = service.keys.account(
             batch.participant, participant.keystore_path if participant else None
