@@ -32,6 +32,19 @@ from chain.sender import Submitted, TransactionSender, TxResult
 _DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, where the node cannot suggest one
 
 
+class _SerialisedTesterProvider(EthereumTesterProvider):
+    """eth-tester is not thread-safe: one request at a time (the gateway's batcher runs
+    beside its request threads, and concurrent senders estimate while others mine)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._request_lock = threading.RLock()
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        with self._request_lock:
+            return super().make_request(method, params)
+
+
 class Chain:
     """A connection to one chain, with one transaction sender per account."""
 
@@ -52,7 +65,7 @@ class Chain:
     @classmethod
     def embedded(cls) -> Chain:
         """A fresh in-process chain (py-evm) that mines each transaction at once."""
-        return cls(Web3(EthereumTesterProvider()), kind="embedded", poll_interval=0.01)
+        return cls(Web3(_SerialisedTesterProvider()), kind="embedded", poll_interval=0.01)
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 30.0, poll_interval: float = 0.2) -> Chain:
