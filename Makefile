@@ -39,6 +39,8 @@ compile: deps
 bench: deps
 	$(BIN)/python -m bench.merkle
 	$(BIN)/python -m bench.gas
+	bash scripts/ensure-postgres.sh
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) node_modules $(DEMO_OUT)

@@ -16,6 +16,7 @@ from chain.deployment import deploy_contracts
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash, process_proof
 from chain.roles import Role
+from gateway.epcis.identifiers import check_digit
 
 REGULATOR_GLN = 4700000100002
 MANUFACTURER_GLN = 4700001000010
@@ -23,8 +24,7 @@ TARGET_ANCHOR_GAS = 80_000
 
 
 def _gln(body12: str) -> int:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body12)))
-    return int(body12 + str((10 - total % 10) % 10))
+    return int(body12 + str(check_digit(body12)))
 
 
 def measure() -> list[tuple[str, int, str]]:

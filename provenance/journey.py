@@ -10,19 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chain.roles import Role
+from gateway.epcis.identifiers import check_digit
 
 EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
 
-def gs1_check_digit(digits: str) -> str:
-    """The GS1 mod-10 check digit of ``digits`` (the code without its check digit)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
-
-
 def gln(company_prefix: str, location: str) -> str:
     body = (company_prefix + location).ljust(12, "0")[:12]
-    return body + gs1_check_digit(body)
+    return body + str(check_digit(body))
 
 
 @dataclass(frozen=True)

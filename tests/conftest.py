@@ -11,14 +11,14 @@ from chain.client import Chain
 from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
 from chain.roles import Role
+from gateway.epcis.identifiers import check_digit
 from tests.support.nodes import available, running_node
 
 REGULATOR_GLN = 4700000100002
 
 
 def gln_with_check_digit(body12: str) -> int:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body12)))
-    return int(body12 + str((10 - total % 10) % 10))
+    return int(body12 + str(check_digit(body12)))
 
 
 @pytest.fixture

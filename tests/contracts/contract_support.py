@@ -19,19 +19,14 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 
+from chain.roles import Role
+
 BUILD_DIR = Path(__file__).resolve().parents[2] / "contracts" / "build"
 
-# Role bits, mirroring contracts/Roles.sol.
-API_MAKER = 1 << 0
-MANUFACTURER = 1 << 1
-IMPORTER = 1 << 2
-DISTRIBUTOR = 1 << 3
-WHOLESALER = 1 << 4
-PHARMACY = 1 << 5
-HOSPITAL = 1 << 6
-AUDITOR = 1 << 7
-REGULATOR = 1 << 8
-ALL_ROLES = (1 << 9) - 1
+# Role bits from chain.roles (tests/chain/test_roles.py checks them against contracts/Roles.sol).
+(API_MAKER, MANUFACTURER, IMPORTER, DISTRIBUTOR, WHOLESALER, PHARMACY, HOSPITAL, AUDITOR,
+ REGULATOR) = (int(role) for role in Role)  # fmt: skip
+ALL_ROLES = int(Role(0x1FF))
 
 # ParticipantRegistry.Status
 STATUS_NONE, STATUS_ACTIVE, STATUS_SUSPENDED = 0, 1, 2

@@ -8,13 +8,11 @@ marked ``postgres`` and skips with a reason when the server does not answer.
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 from collections.abc import Iterator
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker
@@ -27,24 +25,12 @@ from gateway.store import (
     session_factory,
     upgrade,
 )
-
-PG_URL = os.environ.get(
-    "PROVENANCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-def _postgres_answers(url: str) -> bool:
-    parsed = make_url(url)
-    try:
-        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 1.0):
-            return True
-    except OSError:
-        return False
+from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
-    if not _postgres_answers(PG_URL):
+    if not postgres_answers(PG_URL):
         pytest.skip(f"PostgreSQL does not answer at {make_url(PG_URL).render_as_string()}")
     return PG_URL
 
@@ -52,16 +38,8 @@ def postgres_server() -> str:
 @pytest.fixture
 def fresh_postgres(postgres_server: str) -> Iterator[str]:
     """A new, empty database on the server; dropped (forcibly) after the test."""
-    name = f"store_test_{secrets.token_hex(6)}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(postgres_server, prefix="store_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
