@@ -1,0 +1,84 @@
+"""The indexer's configuration: one settings class, read from the environment at the edge.
+
+Every variable is prefixed ``PROVENANCE_INDEXER_``; for example
+``PROVENANCE_INDEXER_DATABASE_URL=postgresql+psycopg://user@host/db``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.errors import ConfigurationError
+
+
+class IndexerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVENANCE_INDEXER_", extra="forbid")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; default: a SQLite file in data_dir"
+    )
+    chain_url: str | None = Field(
+        default=None, description="JSON-RPC URL of a node; unset means the in-process chain"
+    )
+    deployment_file: Path | None = Field(
+        default=None, description="contract addresses (JSON); default: data_dir/deployment.json"
+    )
+    gateway_url: str | None = Field(
+        default=None, description="where batch contents come from (GET /batches/{root})"
+    )
+    gateway_api_key: SecretStr | None = Field(
+        default=None, description="a regulator or auditor key of the gateway, to read batches"
+    )
+    gateway_api_key_file: Path | None = Field(
+        default=None, description="file holding that key (instead of the variable)"
+    )
+    batch_dir: Path | None = Field(
+        default=None,
+        description="offline audits: a folder of batch files (<root>.json) instead of a gateway",
+    )
+    start_block: int = Field(default=0, ge=0, description="first block to read on a new index")
+    confirmations: int = Field(
+        default=0, ge=0, description="blocks behind the head to stay (0 suits QBFT finality)"
+    )
+    block_range: int = Field(
+        default=2000, ge=1, le=5000, description="blocks per eth_getLogs (Besu caps at 5,000)"
+    )
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+    bootstrap_api_key_file: Path | None = Field(
+        default=None,
+        description="a reader key (regulator) created on first start; default: "
+        "data_dir/indexer-reader.api-key",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=1, le=65535)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'indexer.db'}"
+
+    @property
+    def resolved_deployment_file(self) -> Path:
+        return self.deployment_file or self.data_dir / "deployment.json"
+
+    @property
+    def resolved_bootstrap_api_key_file(self) -> Path:
+        return self.bootstrap_api_key_file or self.data_dir / "indexer-reader.api-key"
+
+    def gateway_api_key_value(self) -> str | None:
+        """The gateway key from the variable or the file; None when neither is set."""
+        if self.gateway_api_key is not None:
+            return self.gateway_api_key.get_secret_value()
+        if self.gateway_api_key_file is not None:
+            try:
+                return self.gateway_api_key_file.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot read gateway API key file {self.gateway_api_key_file}"
+                ) from exc
+        return None
