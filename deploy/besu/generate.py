@@ -97,7 +97,10 @@ def qbft_extra_data(addresses: list[str]) -> str:
     return "0x" + bytes(encoded).hex()
 
 
-def decode_qbft_extra_data(extra_data: str) -> tuple[bytes, list[str], list[bytes], int, list[bytes]]:
+ExtraData = tuple[bytes, list[str], list[bytes], int, list[bytes]]
+
+
+def decode_qbft_extra_data(extra_data: str) -> ExtraData:
     """The inverse of :func:`qbft_extra_data` (vanity, validators, vote, round, seals)."""
     vanity, validators, vote, round_bytes, seals = rlp.decode(
         bytes.fromhex(extra_data.removeprefix("0x"))
@@ -114,7 +117,7 @@ def decode_qbft_extra_data(extra_data: str) -> tuple[bytes, list[str], list[byte
 
 def genesis(validators: list[Validator]) -> dict[str, object]:
     config: dict[str, object] = {"chainId": CHAIN_ID}
-    config.update({fork: 0 for fork in FORK_BLOCKS})
+    config.update(dict.fromkeys(FORK_BLOCKS, 0))
     config["zeroBaseFee"] = True
     config["qbft"] = {
         "blockperiodseconds": BLOCK_PERIOD_SECONDS,
@@ -199,7 +202,8 @@ def write_key(path: Path, private_key: bytes) -> None:
 
 def generate(out_dir: Path, keys_dir: Path, *, force: bool = False) -> list[Validator]:
     """Make four validator keys and write every file of the network; the validators."""
-    existing = [keys_dir / name / "key" for name in NODE_NAMES if (keys_dir / name / "key").exists()]
+    key_files = [keys_dir / name / "key" for name in NODE_NAMES]
+    existing = [path for path in key_files if path.exists()]
     if existing and not force:
         raise FileExistsError(
             f"{existing[0]} exists: keys are never replaced silently (use --force for a new chain)"
