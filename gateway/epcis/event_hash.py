@@ -36,11 +36,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from chain.errors import ValidationError
 
-from .identifiers import to_canonical_dl
+from .identifiers import CACHE_SIZE, to_canonical_dl
 from .terms import Vocabulary, default_vocabulary
 
 HASH_PREFIX = "ni:///sha-256;"
@@ -147,6 +148,7 @@ def _canon_number(text: str) -> str:
         return text
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def _canon_value(text: str) -> str:
     if text.startswith("urn:epcglobal:cbv:"):
         for urn, web in _CBV_URNS:
@@ -158,6 +160,7 @@ def _canon_value(text: str) -> str:
     return dl if dl is not None else text
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def _canon_time(text: str) -> str:
     """Rules 8-9: UTC, 'Z', millisecond precision (half-even rounding of microseconds)."""
     try:
@@ -286,9 +289,17 @@ def _gather_extensions(children: list[_Node]) -> list[_Node]:
 def _ordered(children: list[_Node], order: Sequence[tuple[str, Any]]) -> str:
     extensions = _gather_extensions(children)
     parts: list[str] = []
+    # Children by name, once (not one scan of them per name in the order); a child used up
+    # below is still removed from ``children``, which the caller hashes generically after.
+    by_name: dict[str, list[_Node]] = {}
+    for c in children:
+        by_name.setdefault(c[0], []).append(c)
     for name, sub in order:
+        matched = by_name.get(name)
+        if matched is None:
+            continue
         values: list[str] = []
-        for child in [c for c in children if c[0] == name]:
+        for child in matched:
             text = _node_in_order(child, sub)
             if text:
                 values.append(text)

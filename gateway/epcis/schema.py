@@ -97,9 +97,36 @@ _OFFLINE_HANDLERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _enum_last_if_not(branch: Any) -> int:
+    return 0 if isinstance(branch, dict) and ("enum" in branch or "const" in branch) else 1
+
+
+def _enums_first(node: Any) -> Any:
+    """A copy of a schema whose ``anyOf`` lists try their ``enum``/``const`` branches first.
+
+    ``anyOf`` does not depend on the order of its branches (and the GS1 schema has no
+    ``default`` that a branch could apply), so validity and the error reported for an invalid
+    document are unchanged. It is faster: fastjsonschema builds an exception for every branch
+    that fails, and a bare CBV term (``"commissioning"``) or a standard event field name
+    (``"action"``, the ``propertyNames`` check) used to fail a URI branch before reaching the
+    enum it is in; that was about 30 exceptions per event.
+    """
+    if isinstance(node, dict):
+        copied = {k: _enums_first(v) for k, v in node.items()}
+        branches = copied.get("anyOf")
+        if isinstance(branches, list):
+            copied["anyOf"] = sorted(branches, key=_enum_last_if_not)
+        return copied
+    if isinstance(node, list):
+        return [_enums_first(v) for v in node]
+    return node
+
+
 def _compile(schema: Mapping[str, Any], source: str) -> _Validate:
     try:
-        validate: _Validate = fastjsonschema.compile(dict(schema), handlers=_OFFLINE_HANDLERS)
+        validate: _Validate = fastjsonschema.compile(
+            _enums_first(dict(schema)), handlers=_OFFLINE_HANDLERS
+        )
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         raise ConfigurationError(f"cannot compile EPCIS schema {source}: {exc}") from exc
     return validate
