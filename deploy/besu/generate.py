@@ -22,9 +22,9 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import rlp
+import rlp  # type: ignore[import-untyped]
 from eth_account import Account
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 
 HERE = Path(__file__).resolve().parent
 
@@ -81,7 +81,7 @@ def node_ip(index: int) -> str:
 
 
 def validator_from_key(name: str, index: int, private_key: bytes) -> Validator:
-    key = keys.PrivateKey(private_key)
+    key = PrivateKey(private_key)
     return Validator(
         name=name,
         address=Account.from_key(private_key).address,

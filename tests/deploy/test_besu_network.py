@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_keys.datatypes import PublicKey
 
 from tests.deploy.deploy_support import BESU, besu_generator, load_json, load_toml
 
@@ -96,10 +97,8 @@ def test_genesis_extra_data_names_exactly_the_four_committed_validators() -> Non
 
 
 def test_each_validator_address_is_the_address_of_its_enode_public_key() -> None:
-    from eth_keys import keys
-
     for validator in _validators():
-        public_key = keys.PublicKey(bytes.fromhex(validator["public_key"]))
+        public_key = PublicKey(bytes.fromhex(validator["public_key"]))
         assert public_key.to_checksum_address() == validator["address"]
         assert validator["enode"].startswith(f"enode://{validator['public_key']}@")
 
