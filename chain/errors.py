@@ -151,3 +151,23 @@ class BatchStateError(StoreError):
 
 class NotAnchoredYetError(ProvenanceError):
     """A receipt was asked for before the event's batch was anchored: ask again later."""
+
+
+# --- Indexing --------------------------------------------------------------------------------
+
+
+class IndexerError(ProvenanceError):
+    """The indexer could not follow the chain or load a batch."""
+
+
+class BatchUnavailableError(IndexerError):
+    """A batch's contents could not be had. ``retryable``: worth asking again (network, 5xx);
+    otherwise the source does not have it (404, no file) and the anchor is marked unavailable."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ChainMovedError(IndexerError):
+    """The chain changed under a read (a reorganisation during the step): read again."""

@@ -1,0 +1,255 @@
+"""Following the chain: bounded ``eth_getLogs`` ranges from a checkpoint, reorg-safe.
+
+One :meth:`Follower.step`:
+
+1. If the checkpoint block's hash is no longer the chain's, a reorganisation happened: walk
+   back over the stored block hashes to the newest block the chain still has (the common
+   ancestor), undo everything derived from later blocks, and stop (the next step re-reads).
+2. Otherwise read the logs of the next range, at most ``block_range`` blocks and no closer to
+   the head than ``confirmations``. The header of the range's last block is read before and
+   after the logs; if it changed, the chain moved under the read and the step is dropped.
+3. Apply the logs in chain order: participants, recalls, and anchored batches (fetched,
+   verified against the root, projected). Commit at block boundaries, each commit with the
+   checkpoint, so a crash loses at most the uncommitted blocks, which are read again.
+
+A batch whose contents cannot be had *for now* (gateway down) stops the step before its block;
+the next step retries from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import groupby
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.errors import BatchUnavailableError, ChainMovedError, ChainUnavailableError
+from indexer.chainlogs import BlockHeader, ChainLog, LogReader
+from indexer.loader import BatchLoader
+from indexer.store import writes
+from indexer.store.models import (
+    BlockRow,
+    ParticipantChangeRow,
+    RecallChangeRow,
+    first_sequence_of_block,
+)
+
+log = logging.getLogger("provenance.indexer")
+
+PARTICIPANT_KINDS = {
+    "ParticipantRegistered": "registered",
+    "RolesChanged": "roles",
+    "ParticipantSuspended": "suspended",
+    "ParticipantReinstated": "reinstated",
+}
+RECALL_KINDS = {"BatchRegistered": "registered", "Recalled": "recalled", "Released": "released"}
+
+
+@dataclass(frozen=True)
+class FollowerPolicy:
+    start_block: int = 0
+    confirmations: int = 0
+    block_range: int = 2000
+    commit_every_events: int = 20_000
+
+
+@dataclass
+class StepReport:
+    from_block: int | None = None
+    to_block: int | None = None  # last block committed
+    anchors: int = 0
+    events: int = 0
+    reorg_to: int | None = None
+    waiting: str | None = None  # why the step stopped early
+
+    @property
+    def idle(self) -> bool:
+        return self.to_block is None and self.reorg_to is None
+
+
+class Follower:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        reader: LogReader,
+        loader: BatchLoader,
+        policy: FollowerPolicy,
+    ) -> None:
+        self.sessions = sessions
+        self.reader = reader
+        self.loader = loader
+        self.policy = policy
+        self._stop = threading.Event()
+
+    # --- one step --------------------------------------------------------------------------
+
+    def step(self) -> StepReport:
+        report = StepReport()
+        with self.sessions() as session:
+            checkpoint = writes.get_checkpoint(session)
+            if checkpoint is not None:
+                current = self.reader.header(checkpoint.block_number)
+                if current is None or current.hash != checkpoint.block_hash:
+                    report.reorg_to = self._roll_back(session)
+                    return report
+                next_block = checkpoint.block_number + 1
+            else:
+                next_block = self.policy.start_block
+        safe_head = self.reader.head() - self.policy.confirmations
+        if next_block > safe_head:
+            return report
+        last = min(next_block + self.policy.block_range - 1, safe_head)
+        try:
+            self._read_range(next_block, last, report)
+        except ChainMovedError as exc:
+            report.waiting = str(exc)
+        return report
+
+    def _read_range(self, first: int, last: int, report: StepReport) -> None:
+        end = self._header(last)
+        logs = self.reader.logs(first, last)
+        if self._header(last).hash != end.hash:
+            raise ChainMovedError(f"block {last} changed while its logs were read")
+        report.from_block = first
+        session = self.sessions()
+        try:
+            pending_events = 0
+            for number, block_logs in groupby(logs, key=lambda e: e.block_number):
+                entries = list(block_logs)
+                header = self._header(number)
+                if any(e.block_hash != header.hash for e in entries):
+                    raise ChainMovedError(f"block {number} changed while its logs were read")
+                try:
+                    pending_events += self._apply_block(session, header, entries, report)
+                except BatchUnavailableError as exc:
+                    session.rollback()
+                    report.waiting = str(exc)
+                    if number > first:
+                        self._commit(session, self._header(number - 1), report)
+                    log.warning("waiting for a batch at block %d: %s", number, exc)
+                    return
+                if pending_events >= self.policy.commit_every_events:
+                    self._commit(session, header, report)
+                    pending_events = 0
+            self._commit(session, end, report)
+        finally:
+            session.close()
+
+    def _apply_block(
+        self, session: Session, header: BlockHeader, entries: list[ChainLog], report: StepReport
+    ) -> int:
+        writes.remember_block(session, header)
+        events = 0
+        for entry in entries:
+            if entry.contract == "participants" and entry.name in PARTICIPANT_KINDS:
+                writes.apply_participant_change(session, _participant_change(entry))
+            elif entry.contract == "recalls" and entry.name in RECALL_KINDS:
+                writes.apply_recall_change(session, _recall_change(entry))
+            elif entry.contract == "anchors" and entry.name == "Anchored":
+                result = self.loader.load(session, entry, header.timestamp)
+                report.anchors += 1
+                events += result.events
+        report.events += events
+        return events
+
+    def _commit(self, session: Session, header: BlockHeader, report: StepReport) -> None:
+        writes.set_checkpoint(session, header)
+        session.commit()
+        report.to_block = header.number
+
+    def _header(self, number: int) -> BlockHeader:
+        header = self.reader.header(number)
+        if header is None:
+            raise ChainMovedError(f"block {number} is gone")
+        return header
+
+    # --- reorganisations -------------------------------------------------------------------
+
+    def _roll_back(self, session: Session) -> int:
+        ancestor = self._common_ancestor(session)
+        log.warning("chain reorganisation: rolling back to block %d", ancestor.number)
+        writes.rollback_to(session, ancestor, first_sequence_of_block(ancestor.number + 1))
+        session.commit()
+        return ancestor.number
+
+    def _common_ancestor(self, session: Session) -> BlockHeader:
+        for row in _stored_blocks_newest_first(session):
+            header = self.reader.header(row.number)
+            if header is not None and header.hash == row.hash:
+                return header
+        start = max(self.policy.start_block - 1, 0)
+        return self._header(start)
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run(self, poll_interval: float = 0.5) -> None:
+        """Step until :meth:`stop`; sleeps only when caught up or the chain is unreachable."""
+        while not self._stop.is_set():
+            try:
+                report = self.step()
+            except ChainUnavailableError as exc:
+                log.warning("chain unavailable: %s", exc)
+                self._stop.wait(poll_interval)
+                continue
+            except Exception:
+                log.exception("indexer step failed; retrying")
+                self._stop.wait(poll_interval)
+                continue
+            if report.idle or report.waiting:
+                self._stop.wait(poll_interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def catch_up(self, max_steps: int = 10_000) -> StepReport:
+        """Step until idle (tests, the demo): the sum of the steps."""
+        total = StepReport()
+        for _ in range(max_steps):
+            report = self.step()
+            if report.waiting:
+                raise BatchUnavailableError(report.waiting, retryable=True)
+            if report.idle:
+                return total
+            total.anchors += report.anchors
+            total.events += report.events
+            total.to_block = report.to_block or total.to_block
+            total.reorg_to = report.reorg_to if report.reorg_to is not None else total.reorg_to
+        return total
+
+
+def _stored_blocks_newest_first(session: Session) -> Iterator[BlockRow]:
+    yield from session.scalars(select(BlockRow).order_by(BlockRow.number.desc()))
+
+
+def _participant_change(entry: ChainLog) -> ParticipantChangeRow:
+    kind = PARTICIPANT_KINDS[entry.name]
+    args = entry.args
+    gln = args.get("gln")
+    return ParticipantChangeRow(
+        block_number=entry.block_number,
+        log_index=entry.log_index,
+        address=str(args["account"]),
+        kind=kind,
+        roles=int(args["roles"]) if "roles" in args else None,
+        gln=f"{int(gln):013d}" if gln is not None else None,
+        tx_hash=entry.tx_hash,
+    )
+
+
+def _recall_change(entry: ChainLog) -> RecallChangeRow:
+    args = entry.args
+    by = args.get("manufacturer") or args.get("by")
+    return RecallChangeRow(
+        block_number=entry.block_number,
+        log_index=entry.log_index,
+        kind=RECALL_KINDS[entry.name],
+        gtin=f"{int(args['gtin']):014d}",
+        lot=str(args["lot"]),
+        reason_code=int(args["reasonCode"]) if "reasonCode" in args else None,
+        by=str(by),
+        tx_hash=entry.tx_hash,
+    )

@@ -1,0 +1,107 @@
+"""The indexer as one object: its store, the chain it follows, where batches come from."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.client import Chain
+from chain.deployment import Deployment
+from chain.errors import ConfigurationError
+from indexer.chainlogs import LogReader
+from indexer.follower import Follower, FollowerPolicy, StepReport
+from indexer.loader import BatchLoader
+from indexer.settings import IndexerSettings
+from indexer.sources import BatchSource, FolderBatchSource, GatewayBatchSource
+from indexer.store import make_engine, session_factory, upgrade
+from indexer.store.writes import get_checkpoint
+
+log = logging.getLogger("provenance.indexer")
+
+
+def source_from_settings(settings: IndexerSettings) -> BatchSource:
+    if settings.batch_dir is not None:
+        return FolderBatchSource(settings.batch_dir)
+    if settings.gateway_url:
+        return GatewayBatchSource(settings.gateway_url, settings.gateway_api_key_value())
+    raise ConfigurationError(
+        "the indexer needs batch contents: set PROVENANCE_INDEXER_GATEWAY_URL (with a "
+        "regulator or auditor key) or PROVENANCE_INDEXER_BATCH_DIR"
+    )
+
+
+class IndexerService:
+    """Store, chain reader and follower, wired from settings (tests pass chain and source)."""
+
+    def __init__(
+        self,
+        settings: IndexerSettings,
+        *,
+        chain: Chain | None = None,
+        deployment: Deployment | None = None,
+        source: BatchSource | None = None,
+    ) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.resolved_database_url)
+        upgrade(self.engine)
+        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        if chain is None:
+            if not settings.chain_url:
+                raise ConfigurationError(
+                    "set PROVENANCE_INDEXER_CHAIN_URL: an in-process chain lives inside the "
+                    "process that made it (use `provenance up` or the demo for that)"
+                )
+            chain = Chain.from_url(settings.chain_url)
+        self.chain = chain
+        self.deployment = deployment or Deployment.load(settings.resolved_deployment_file)
+        if self.deployment.chain_id != chain.chain_id:
+            raise ConfigurationError(
+                f"the deployment is for chain {self.deployment.chain_id}, the node is chain "
+                f"{chain.chain_id}"
+            )
+        self.reader = LogReader(chain, self.deployment)
+        self.source = source or source_from_settings(settings)
+        self.follower = Follower(
+            self.sessions,
+            self.reader,
+            BatchLoader(self.source),
+            FollowerPolicy(
+                start_block=max(settings.start_block, self.deployment.deployed_at_block),
+                confirmations=settings.confirmations,
+                block_range=settings.block_range,
+            ),
+        )
+        self._thread: threading.Thread | None = None
+
+    def catch_up(self) -> StepReport:
+        return self.follower.catch_up()
+
+    def start(self) -> None:
+        """Follow the chain in a background thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self.follower.run,
+            kwargs={"poll_interval": self.settings.poll_interval_seconds},
+            name="indexer-follower",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.follower.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.engine.dispose()
+
+    def lag(self) -> int | None:
+        """Blocks between the chain head and the checkpoint (None before the first step)."""
+        with self.sessions() as session:
+            checkpoint = get_checkpoint(session)
+        if checkpoint is None:
+            return None
+        return max(self.reader.head() - checkpoint.block_number, 0)

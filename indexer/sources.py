@@ -1,0 +1,139 @@
+"""Where a batch's contents come from: the gateway (``GET /batches/{root}``) or a folder.
+
+Neither is trusted: :mod:`indexer.verification` recomputes every hash and the root before
+anything is indexed. Both give the gateway's batch JSON (``root``, ``participant``, ``events``:
+``eventID``, ``eventHash``, ``salt``, ``event``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from chain.errors import BatchUnavailableError
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    event_id: str
+    declared_hash: bytes  # what the source says; recomputed before use
+    salt: bytes
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContents:
+    root: bytes
+    participant: str
+    entries: tuple[BatchEntry, ...]
+
+
+class BatchSource(Protocol):
+    def fetch(self, root: bytes) -> BatchContents: ...
+
+
+def _bytes32(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise BatchUnavailableError(f"{what} is not a hex string", retryable=False)
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        raise BatchUnavailableError(f"{what} is not hex: {value!r}", retryable=False) from None
+    if len(raw) != 32:
+        raise BatchUnavailableError(f"{what} is not 32 bytes: {value!r}", retryable=False)
+    return raw
+
+
+def parse_batch(body: Any, root: bytes) -> BatchContents:
+    """The gateway's batch JSON as :class:`BatchContents`; malformed is unavailable."""
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise BatchUnavailableError(f"batch 0x{root.hex()}: not a batch document", retryable=False)
+    entries = []
+    for i, item in enumerate(body["events"]):
+        if not isinstance(item, dict) or not isinstance(item.get("event"), dict):
+            raise BatchUnavailableError(
+                f"batch 0x{root.hex()}: entry {i} is malformed", retryable=False
+            )
+        entries.append(
+            BatchEntry(
+                event_id=str(item.get("eventID", "")),
+                declared_hash=_bytes32(item.get("eventHash"), f"entry {i} eventHash"),
+                salt=_bytes32(item.get("salt"), f"entry {i} salt"),
+                event=item["event"],
+            )
+        )
+    return BatchContents(
+        root=root, participant=str(body.get("participant", "")), entries=tuple(entries)
+    )
+
+
+class GatewayBatchSource:
+    """Batches from a gateway, read with a regulator's or auditor's API key."""
+
+    def __init__(self, url: str, api_key: str | None, *, timeout: float = 30.0) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+
+    def fetch(self, root: bytes) -> BatchContents:
+        try:
+            response = self._client.get(f"/batches/0x{root.hex()}")
+        except httpx.HTTPError as exc:
+            raise BatchUnavailableError(f"gateway unreachable: {exc}", retryable=True) from exc
+        if response.status_code == 404:
+            raise BatchUnavailableError(f"the gateway has no batch 0x{root.hex()}", retryable=False)
+        if response.status_code in (401, 403):
+            raise BatchUnavailableError(
+                f"the gateway refused the indexer's key ({response.status_code}): give it a "
+                "regulator or auditor key",
+                retryable=True,
+            )
+        if response.status_code != 200:
+            raise BatchUnavailableError(
+                f"gateway answered {response.status_code} for batch 0x{root.hex()}",
+                retryable=True,
+            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise BatchUnavailableError(f"gateway sent no JSON: {exc}", retryable=True) from exc
+        return parse_batch(body, root)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class FolderBatchSource:
+    """Batches as files ``<folder>/0x<root>.json`` (or without ``0x``), for offline audits."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def fetch(self, root: bytes) -> BatchContents:
+        for name in (f"0x{root.hex()}.json", f"{root.hex()}.json"):
+            path = self.folder / name
+            if path.exists():
+                try:
+                    body = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, json.JSONDecodeError) as exc:
+                    raise BatchUnavailableError(f"{path}: {exc}", retryable=False) from exc
+                return parse_batch(body, root)
+        raise BatchUnavailableError(
+            f"no file for batch 0x{root.hex()} in {self.folder}", retryable=False
+        )
+
+
+class InProcessBatchSource:
+    """Batches straight from a callable (the demo runs gateway and indexer in one process)."""
+
+    def __init__(self, fetch_json: Any) -> None:
+        self._fetch_json = fetch_json
+
+    def fetch(self, root: bytes) -> BatchContents:
+        body = self._fetch_json(root)
+        if body is None:
+            raise BatchUnavailableError(f"no batch 0x{root.hex()}", retryable=False)
+        return parse_batch(body, root)

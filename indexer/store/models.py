@@ -1,0 +1,317 @@
+"""The indexer's tables: a verified mirror of the chain and what was derived from it.
+
+Every table is prefixed ``ix_`` so the indexer may share a database with the gateway (whose
+tables have the same plain names). Every derived row carries the ``block_number`` it came from:
+rolling back a reorganisation is "delete what came after the common ancestor", and current
+state is kept as **versions** (``valid_from`` .. ``valid_to``, by event sequence number) so that
+a rollback re-opens the versions the orphaned blocks had closed. Keys are natural (hashes,
+identifiers, block and log positions), never surrogate counters, so an index rebuilt from
+scratch is row for row the same as one that lived through a reorganisation.
+
+An event's **sequence number** orders everything: ``block * 10**9 + log_index * 10**5 +
+position`` (position in its batch as the gateway listed it; a batch holds at most 100,000
+events, a block at most 10,000 logs).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gateway.store.models import NAMING_CONVENTION, UtcDateTime
+
+ADDRESS = 42
+IDENTIFIER = 512
+TX_HASH = 66
+
+SEQ_BLOCK = 10**9
+SEQ_LOG = 10**5
+
+
+def sequence(block_number: int, log_index: int, position: int) -> int:
+    """The ordering key of an event (see the module docstring)."""
+    return block_number * SEQ_BLOCK + log_index * SEQ_LOG + position
+
+
+def first_sequence_of_block(block_number: int) -> int:
+    return block_number * SEQ_BLOCK
+
+
+#: Partial indexes on current versions: PostgreSQL and SQLite both support ``WHERE``.
+CURRENT = text("valid_to IS NULL")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
+
+
+class CheckpointRow(Base):
+    """Where the follower is: the last block fully applied (one row, ``id`` 1)."""
+
+    __tablename__ = "ix_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class BlockRow(Base):
+    """A block the index has read: every block with logs, and each checkpoint block."""
+
+    __tablename__ = "ix_blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    parent_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class ParticipantChangeRow(Base):
+    """One participant-registry log: registered, roles changed, suspended, reinstated."""
+
+    __tablename__ = "ix_participant_changes"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    address: Mapped[str] = mapped_column(String(ADDRESS), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    roles: Mapped[int | None] = mapped_column(BigInteger)
+    gln: Mapped[str | None] = mapped_column(String(13))
+    tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+
+
+class ParticipantRow(Base):
+    """A participant as the registry says now (rebuilt from the changes after a rollback)."""
+
+    __tablename__ = "ix_participants"
+
+    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    roles: Mapped[int] = mapped_column(BigInteger)
+    gln: Mapped[str] = mapped_column(String(13), index=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    registered_block: Mapped[int] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnchorRow(Base):
+    """An ``Anchored`` log and what loading its batch gave.
+
+    ``status``: ``indexed`` (root recomputed, events loaded), ``rejected`` (the contents do not
+    match the chain: see the integrity alert), ``unavailable`` (no contents to be had).
+    """
+
+    __tablename__ = "ix_anchors"
+
+    root: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    submitter: Mapped[str] = mapped_column(String(ADDRESS), index=True)
+    relayer: Mapped[str] = mapped_column(String(ADDRESS))
+    event_count: Mapped[int] = mapped_column(BigInteger)
+    metadata_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+
+
+class EventRow(Base):
+    """One verified event: its facts as columns, and the event itself as anchored."""
+
+    __tablename__ = "ix_events"
+
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    submitter: Mapped[str] = mapped_column(String(ADDRESS))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    type: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str | None] = mapped_column(String(8))
+    biz_step: Mapped[str | None] = mapped_column(String(128), index=True)
+    disposition: Mapped[str | None] = mapped_column(String(128))
+    event_time: Mapped[datetime]
+    read_point: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    biz_location: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    source: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    destination: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class EventItemRow(Base):
+    """An identifier an event names, and in which role.
+
+    Roles: ``epc``, ``quantity``, ``parent``, ``child``, ``child_quantity``, ``input``,
+    ``input_quantity``, ``output``, ``output_quantity``. Quantities (Decimal, e.g. kilograms of
+    an API lot) only for the ``*quantity`` roles.
+    """
+
+    __tablename__ = "ix_event_items"
+
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    quantity: Mapped[Decimal | None] = mapped_column(Numeric(38, 9))
+    uom: Mapped[str | None] = mapped_column(String(8))
+
+
+class LotRow(Base):
+    """A batch/lot of a product, first seen when commissioned or produced."""
+
+    __tablename__ = "ix_lots"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expiry: Mapped[date | None] = mapped_column(Date)
+    commissioned_by: Mapped[str] = mapped_column(String(ADDRESS))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ItemVersionRow(Base):
+    """The state of one instance (pack, case, pallet) from one event to the next.
+
+    The current state is the version with ``valid_to`` NULL. ``event_hash`` is the event that
+    made this version (a case's shipment makes a version of each pack inside it).
+    """
+
+    __tablename__ = "ix_item_versions"
+
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    valid_from: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    valid_to: Mapped[int | None] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    event_time: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str | None] = mapped_column(String(ADDRESS))
+    location: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    parent: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    in_transit_to: Mapped[str | None] = mapped_column(String(ADDRESS))
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    lot: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index(
+            "ix_item_versions_current_lot",
+            "gtin",
+            "lot",
+            postgresql_where=CURRENT,
+            sqlite_where=CURRENT,
+        ),
+        Index(
+            "ix_item_versions_current_holder",
+            "holder",
+            "gtin",
+            "lot",
+            postgresql_where=CURRENT,
+            sqlite_where=CURRENT,
+        ),
+        Index(
+            "ix_item_versions_current_parent",
+            "parent",
+            postgresql_where=CURRENT,
+            sqlite_where=CURRENT,
+        ),
+        Index("ix_item_versions_valid_to", "valid_to"),
+    )
+
+
+class HoldingVersionRow(Base):
+    """A class-level quantity (kilograms of an API lot) held by, or in transit from, a holder.
+
+    ``in_transit_to`` is "" for what the holder holds, else the receiver's address.
+    """
+
+    __tablename__ = "ix_holding_versions"
+
+    class_id: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    in_transit_to: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    valid_from: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    valid_to: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(38, 9))
+    uom: Mapped[str] = mapped_column(String(8))
+
+
+class RecallChangeRow(Base):
+    """One recall-registry log: a batch registered, recalled or released."""
+
+    __tablename__ = "ix_recall_changes"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(64))
+    reason_code: Mapped[int | None] = mapped_column(Integer)
+    by: Mapped[str] = mapped_column(String(ADDRESS))
+    tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+
+    __table_args__ = (Index("ix_recall_changes_lot", "gtin", "lot"),)
+
+
+class RecallRow(Base):
+    """A registered batch's recall state now (rebuilt from the changes after a rollback)."""
+
+    __tablename__ = "ix_recalls"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manufacturer: Mapped[str | None] = mapped_column(String(ADDRESS))
+    recalled: Mapped[bool] = mapped_column(Boolean)
+    reason_code: Mapped[int | None] = mapped_column(Integer)
+    by: Mapped[str | None] = mapped_column(String(ADDRESS))
+    changed_block: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+
+
+class AlertRow(Base):
+    """Something a regulator should look at, with its evidence (events, anchors, roots).
+
+    ``key`` is derived from the kind and the evidence, so re-deriving an alert (after a
+    restart or a rollback) never duplicates it.
+    """
+
+    __tablename__ = "ix_alerts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(8))
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    subject: Mapped[str | None] = mapped_column(String(IDENTIFIER), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]]
+
+
+class ApiKeyRow(Base):
+    """A reader's API key, argon2-hashed; ``prefix`` finds the row without hashing all."""
+
+    __tablename__ = "ix_api_keys"
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

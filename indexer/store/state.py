@@ -1,0 +1,105 @@
+"""Current state as stored, read for the projection (a few queries per batch)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from indexer.projection import HoldingKey, HoldingState, ItemState
+from indexer.store.models import HoldingVersionRow, ItemVersionRow, LotRow, ParticipantRow
+
+T = TypeVar("T")
+CHUNK = 500
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def item_state(row: ItemVersionRow) -> ItemState:
+    return ItemState(
+        identifier=row.identifier,
+        status=row.status,
+        holder=row.holder,
+        location=row.location,
+        parent=row.parent,
+        in_transit_to=row.in_transit_to,
+        gtin=row.gtin,
+        lot=row.lot,
+        event_time=row.event_time,
+        event_hash=row.event_hash,
+        seq=row.valid_from,
+    )
+
+
+class SqlStateReader:
+    """:class:`indexer.projection.StateReader` over one session (sees its own flushes)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._participants: dict[str, str] | None = None
+
+    def items(self, identifiers: Iterable[str]) -> dict[str, ItemState]:
+        out: dict[str, ItemState] = {}
+        for part in chunks(sorted(set(identifiers))):
+            rows = self.session.scalars(
+                select(ItemVersionRow).where(
+                    ItemVersionRow.identifier.in_(part), ItemVersionRow.valid_to.is_(None)
+                )
+            )
+            out.update((row.identifier, item_state(row)) for row in rows)
+        return out
+
+    def children(self, parents: Iterable[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for part in chunks(sorted(set(parents))):
+            rows = self.session.execute(
+                select(ItemVersionRow.parent, ItemVersionRow.identifier)
+                .where(ItemVersionRow.parent.in_(part), ItemVersionRow.valid_to.is_(None))
+                .order_by(ItemVersionRow.identifier)
+            )
+            for parent, child in rows:
+                if parent is not None:
+                    out.setdefault(parent, []).append(child)
+        return out
+
+    def holding(self, key: HoldingKey) -> HoldingState | None:
+        row = self.session.scalars(
+            select(HoldingVersionRow).where(
+                HoldingVersionRow.class_id == key[0],
+                HoldingVersionRow.holder == key[1],
+                HoldingVersionRow.in_transit_to == key[2],
+                HoldingVersionRow.valid_to.is_(None),
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return HoldingState(key, row.quantity, row.uom, row.event_hash, row.valid_from)
+
+    def participant_by_gln(self, gln: str) -> str | None:
+        if self._participants is None:
+            self._participants = {
+                g: a
+                for a, g in self.session.execute(select(ParticipantRow.address, ParticipantRow.gln))
+            }
+        return self._participants.get(gln)
+
+    def lots(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        out: set[tuple[str, str]] = set()
+        wanted: Sequence[tuple[str, str]] = sorted(set(keys))
+        for part in chunks(wanted):
+            rows = self.session.execute(
+                select(LotRow.gtin, LotRow.lot).where(tuple_(LotRow.gtin, LotRow.lot).in_(part))
+            )
+            out.update((g, lot) for g, lot in rows)
+        return out

@@ -1,0 +1,332 @@
+"""Writing what one step of the follower derived: bulk inserts, never row-by-row ORM.
+
+Every function takes the step's session; the follower commits once per step, with the
+checkpoint, so a crash leaves either all of a step or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from indexer.chainlogs import BlockHeader
+from indexer.projection import Projection
+from indexer.store.models import (
+    AlertRow,
+    AnchorRow,
+    BlockRow,
+    CheckpointRow,
+    EventItemRow,
+    EventRow,
+    HoldingVersionRow,
+    ItemVersionRow,
+    LotRow,
+    ParticipantChangeRow,
+    ParticipantRow,
+    RecallChangeRow,
+    RecallRow,
+)
+
+CHECKPOINT_ID = 1
+
+
+def alert_key(kind: str, *parts: object) -> str:
+    """A stable key: the same alert derived twice is one row."""
+    text = json.dumps([kind, *[str(p) for p in parts]], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def get_checkpoint(session: Session) -> CheckpointRow | None:
+    return session.get(CheckpointRow, CHECKPOINT_ID)
+
+
+def set_checkpoint(session: Session, header: BlockHeader) -> None:
+    row = session.get(CheckpointRow, CHECKPOINT_ID)
+    if row is None:
+        session.add(
+            CheckpointRow(id=CHECKPOINT_ID, block_number=header.number, block_hash=header.hash)
+        )
+    else:
+        row.block_number = header.number
+        row.block_hash = header.hash
+    remember_block(session, header)
+
+
+def remember_block(session: Session, header: BlockHeader) -> None:
+    if session.get(BlockRow, header.number) is None:
+        session.add(
+            BlockRow(
+                number=header.number,
+                hash=header.hash,
+                parent_hash=header.parent_hash,
+                timestamp=header.timestamp,
+            )
+        )
+
+
+def add_alert(
+    session: Session,
+    *,
+    kind: str,
+    severity: str,
+    block_number: int,
+    subject: str | None,
+    message: str,
+    evidence: dict[str, Any],
+    key_parts: Sequence[object],
+) -> None:
+    key = alert_key(kind, *key_parts)
+    if session.get(AlertRow, key) is None:
+        session.add(
+            AlertRow(
+                key=key,
+                kind=kind,
+                severity=severity,
+                block_number=block_number,
+                subject=subject,
+                message=message,
+                evidence=evidence,
+            )
+        )
+
+
+# --- participants and recalls ----------------------------------------------------------------
+
+
+def apply_participant_change(session: Session, change: ParticipantChangeRow) -> None:
+    session.add(change)
+    _replay_participant(session, change)
+
+
+def apply_recall_change(session: Session, change: RecallChangeRow) -> None:
+    session.add(change)
+    _replay_recall(session, change)
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+def add_anchor(session: Session, anchor: AnchorRow) -> None:
+    session.add(anchor)
+    session.flush()
+
+
+def insert_events(
+    session: Session, events: list[dict[str, Any]], items: list[dict[str, Any]]
+) -> None:
+    if events:
+        session.execute(insert(EventRow), events)
+    if items:
+        session.execute(insert(EventItemRow), items)
+
+
+def write_projection(session: Session, projection: Projection, block_number: int) -> None:
+    """New versions, closing the stored current ones; new lots."""
+    item_rows: list[dict[str, Any]] = []
+    closes: list[dict[str, Any]] = []
+    for identifier, versions in projection.item_versions.items():
+        if identifier in projection.stored_items:
+            closes.append({"b_identifier": identifier, "b_valid_to": versions[0].seq})
+        for i, v in enumerate(versions):
+            item_rows.append(
+                {
+                    "identifier": identifier,
+                    "valid_from": v.seq,
+                    "valid_to": versions[i + 1].seq if i + 1 < len(versions) else None,
+                    "block_number": block_number,
+                    "event_hash": v.event_hash,
+                    "event_time": v.event_time,
+                    "status": v.status,
+                    "holder": v.holder,
+                    "location": v.location,
+                    "parent": v.parent,
+                    "in_transit_to": v.in_transit_to,
+                    "gtin": v.gtin,
+                    "lot": v.lot,
+                }
+            )
+    if closes:
+        items = ItemVersionRow.__table__.c
+        session.connection().execute(
+            update(ItemVersionRow.__table__)  # type: ignore[arg-type]
+            .where(items.identifier == bindparam("b_identifier"), items.valid_to.is_(None))
+            .values(valid_to=bindparam("b_valid_to")),
+            closes,
+        )
+    if item_rows:
+        session.execute(insert(ItemVersionRow), item_rows)
+
+    holding_rows: list[dict[str, Any]] = []
+    holding_closes: list[dict[str, Any]] = []
+    for key, hversions in projection.holding_versions.items():
+        if key in projection.stored_holdings:
+            holding_closes.append(
+                {
+                    "b_class": key[0],
+                    "b_holder": key[1],
+                    "b_to": key[2],
+                    "b_valid_to": hversions[0].seq,
+                }
+            )
+        for i, h in enumerate(hversions):
+            holding_rows.append(
+                {
+                    "class_id": key[0],
+                    "holder": key[1],
+                    "in_transit_to": key[2],
+                    "valid_from": h.seq,
+                    "valid_to": hversions[i + 1].seq if i + 1 < len(hversions) else None,
+                    "block_number": block_number,
+                    "event_hash": h.event_hash,
+                    "quantity": h.quantity,
+                    "uom": h.uom,
+                }
+            )
+    if holding_closes:
+        holdings = HoldingVersionRow.__table__.c
+        session.connection().execute(
+            update(HoldingVersionRow.__table__)  # type: ignore[arg-type]
+            .where(
+                holdings.class_id == bindparam("b_class"),
+                holdings.holder == bindparam("b_holder"),
+                holdings.in_transit_to == bindparam("b_to"),
+                holdings.valid_to.is_(None),
+            )
+            .values(valid_to=bindparam("b_valid_to")),
+            holding_closes,
+        )
+    if holding_rows:
+        session.execute(insert(HoldingVersionRow), holding_rows)
+
+    if projection.lots:
+        session.execute(
+            insert(LotRow),
+            [
+                {
+                    "gtin": lot.gtin,
+                    "lot": lot.lot,
+                    "expiry": lot.expiry,
+                    "commissioned_by": lot.commissioned_by,
+                    "first_seq": lot.first_seq,
+                    "block_number": block_number,
+                }
+                for lot in projection.lots
+            ],
+        )
+
+
+# --- rollback --------------------------------------------------------------------------------
+
+
+def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -> None:
+    """Undo everything derived from blocks after ``ancestor``; ``first_block_seq`` is the
+    first sequence number of block ``ancestor.number + 1``."""
+    n = ancestor.number
+    for table in (
+        EventItemRow,
+        EventRow,
+        LotRow,
+        ItemVersionRow,
+        HoldingVersionRow,
+        AnchorRow,
+        AlertRow,
+        ParticipantChangeRow,
+        RecallChangeRow,
+    ):
+        session.execute(delete(table).where(table.block_number > n))
+    session.execute(delete(BlockRow).where(BlockRow.number > n))
+    session.execute(
+        update(ItemVersionRow)
+        .where(ItemVersionRow.valid_to >= first_block_seq)
+        .values(valid_to=None)
+    )
+    session.execute(
+        update(HoldingVersionRow)
+        .where(HoldingVersionRow.valid_to >= first_block_seq)
+        .values(valid_to=None)
+    )
+    _rebuild_participants(session)
+    _rebuild_recalls(session)
+    set_checkpoint(session, ancestor)
+
+
+def _rebuild_participants(session: Session) -> None:
+    session.execute(delete(ParticipantRow))
+    session.flush()
+    changes = session.scalars(
+        select(ParticipantChangeRow).order_by(
+            ParticipantChangeRow.block_number, ParticipantChangeRow.log_index
+        )
+    ).all()
+    session.expunge_all()
+    for change in changes:
+        _replay_participant(session, change)
+
+
+def _replay_participant(session: Session, change: ParticipantChangeRow) -> None:
+    row = session.get(ParticipantRow, change.address)
+    if change.kind == "registered":
+        if row is None:
+            session.add(
+                ParticipantRow(
+                    address=change.address,
+                    roles=change.roles or 0,
+                    gln=change.gln or "",
+                    active=True,
+                    registered_block=change.block_number,
+                    updated_block=change.block_number,
+                )
+            )
+            session.flush()
+        return
+    if row is None:
+        return
+    if change.kind == "roles" and change.roles is not None:
+        row.roles = change.roles
+    elif change.kind == "suspended":
+        row.active = False
+    elif change.kind == "reinstated":
+        row.active = True
+    row.updated_block = change.block_number
+    session.flush()
+
+
+def _rebuild_recalls(session: Session) -> None:
+    session.execute(delete(RecallRow))
+    session.flush()
+    changes = session.scalars(
+        select(RecallChangeRow).order_by(RecallChangeRow.block_number, RecallChangeRow.log_index)
+    ).all()
+    session.expunge_all()
+    for change in changes:
+        _replay_recall(session, change)
+
+
+def _replay_recall(session: Session, change: RecallChangeRow) -> None:
+    row = session.get(RecallRow, (change.gtin, change.lot))
+    if row is None:
+        row = RecallRow(
+            gtin=change.gtin,
+            lot=change.lot,
+            manufacturer=None,
+            recalled=False,
+            reason_code=None,
+            by=None,
+            changed_block=change.block_number,
+            tx_hash=change.tx_hash,
+        )
+        session.add(row)
+    if change.kind == "registered":
+        row.manufacturer = change.by
+    else:
+        row.recalled = change.kind == "recalled"
+        row.reason_code = change.reason_code
+        row.by = change.by
+    row.changed_block = change.block_number
+    row.tx_hash = change.tx_hash
+    session.flush()

@@ -1,0 +1,112 @@
+"""Trust nothing but the chain: recompute every event hash and the root of a batch.
+
+A batch is indexed only if its source's participant is the submitter the chain recorded, it
+holds as many events as were anchored, and the StandardMerkleTree over the *recomputed*
+``(eventHash, salt)`` values has the anchored root. Anything else is an
+:class:`IntegrityFailure` with the evidence a regulator needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from chain.errors import MerkleError, ValidationError
+from chain.merkle import MerkleTree
+from gateway.epcis.event_hash import context_namespaces, prehash_string
+from indexer.sources import BatchContents, BatchEntry
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorFacts:
+    """What the chain says about a batch (from its ``Anchored`` log)."""
+
+    root: bytes
+    submitter: str
+    event_count: int
+    tx_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedEvent:
+    event_hash: bytes  # recomputed
+    salt: bytes
+    event: dict[str, Any]
+    position: int
+
+
+@dataclass(frozen=True)
+class IntegrityFailure:
+    """Why a batch was refused, and the evidence."""
+
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def event_digest(event: dict[str, Any]) -> bytes:
+    """The 32-byte SHA-256 of an event's canonical CBV 2.0 pre-hash (its own ``@context``)."""
+    context = event.get("@context")
+    namespaces = context_namespaces(context) if context is not None else None
+    return hashlib.sha256(prehash_string(event, namespaces=namespaces).encode("utf-8")).digest()
+
+
+def _evidence(anchor: AnchorFacts, contents: BatchContents, **more: Any) -> dict[str, Any]:
+    return {
+        "root": "0x" + anchor.root.hex(),
+        "txHash": anchor.tx_hash,
+        "blockNumber": anchor.block_number,
+        "submitter": anchor.submitter,
+        "sourceParticipant": contents.participant,
+        "anchoredEventCount": anchor.event_count,
+        "sourceEventCount": len(contents.entries),
+        **more,
+    }
+
+
+def _recompute(entry: BatchEntry) -> bytes | None:
+    try:
+        return event_digest(entry.event)
+    except (ValidationError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def verify_batch(
+    anchor: AnchorFacts, contents: BatchContents
+) -> list[VerifiedEvent] | IntegrityFailure:
+    """The batch's events with recomputed hashes, or why they cannot be trusted."""
+    if contents.participant.lower() != anchor.submitter.lower():
+        return IntegrityFailure(
+            "submitter-mismatch",
+            _evidence(anchor, contents),
+        )
+    if len(contents.entries) != anchor.event_count:
+        return IntegrityFailure("event-count-mismatch", _evidence(anchor, contents))
+    verified: list[VerifiedEvent] = []
+    changed: list[dict[str, Any]] = []
+    for position, entry in enumerate(contents.entries):
+        digest = _recompute(entry)
+        if digest is None or digest != entry.declared_hash:
+            changed.append(
+                {
+                    "position": position,
+                    "eventID": entry.event_id,
+                    "declaredHash": "0x" + entry.declared_hash.hex(),
+                    "computedHash": None if digest is None else "0x" + digest.hex(),
+                }
+            )
+            digest = digest or entry.declared_hash
+        verified.append(VerifiedEvent(digest, entry.salt, entry.event, position))
+    try:
+        computed = MerkleTree.build([(v.event_hash, v.salt) for v in verified]).root
+    except MerkleError as exc:
+        return IntegrityFailure("root-mismatch", _evidence(anchor, contents, error=str(exc)))
+    if computed != anchor.root:
+        return IntegrityFailure(
+            "root-mismatch",
+            _evidence(anchor, contents, computedRoot="0x" + computed.hex(), changedEvents=changed),
+        )
+    # The root matched: any declared hash that differed was the source's mistake, not the
+    # event's; the recomputed hashes are what is indexed.
+    return verified
