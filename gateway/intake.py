@@ -105,7 +105,9 @@ class Intake:
                 view.prefetch(identifiers_of(fresh))
                 view.prefetch_quantities(classes_of(fresh))
             changes = check_events(rule_set, fresh, participant.to_custody(), view)
-            result = store.record_capture(session, participant.address, records, changes)
+            result = store.record_capture(
+                session, participant.address, records, changes, known=known
+            )
         return Accepted(
             capture_id=str(result.capture_id),
             event_ids=result.event_ids,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from chain.errors import BatchStateError, RecordNotFoundError, StoreConflictError
 
-from ._sql import chunks, utcnow
+from ._sql import key_chunks, member_of, utcnow
 from .models import BATCH_STATES, AccountNonceRow, BatchRow, EventRow
 
 
@@ -127,9 +127,11 @@ def seal_batches(
                 )
                 session.add(row)
                 session.flush()
-                for chunk in chunks([t.seq for t in take]):
+                for chunk in key_chunks(session, [t.seq for t in take]):
                     session.execute(
-                        update(EventRow).where(EventRow.seq.in_(chunk)).values(batch_id=row.id)
+                        update(EventRow)
+                        .where(member_of(session, EventRow.seq, chunk))
+                        .values(batch_id=row.id)
                     )
                 sealed.append(BatchInfo.of(row))
                 start += len(take)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,17 @@ from sqlalchemy.orm import Session
 from chain.errors import StoreConflictError
 from gateway.custody import StateChange
 
-from ._sql import chunks, upsert_insert, utcnow
+from ._sql import (
+    chunks,
+    copy_rows,
+    execute_raw,
+    is_postgresql,
+    key_chunks,
+    member_of,
+    require_aware,
+    upsert_insert,
+    utcnow,
+)
 from .batches import BatchInfo, get_batch
 from .custody_view import apply_changes
 from .models import BatchRow, CaptureEventRow, CaptureRow, EventRow
@@ -105,12 +116,87 @@ class CaptureInfo:
 
 
 def known_event_ids(session: Session, event_ids: Iterable[str]) -> set[str]:
-    """Which of these event ids the store already holds (one query per thousand)."""
+    """Which of these event ids the store already holds (one query; a thousand per on SQLite)."""
     wanted = sorted(set(event_ids))
     known: set[str] = set()
-    for chunk in chunks(wanted):
-        known.update(session.scalars(select(EventRow.event_id).where(EventRow.event_id.in_(chunk))))
+    for chunk in key_chunks(session, wanted):
+        known.update(
+            session.scalars(
+                select(EventRow.event_id).where(member_of(session, EventRow.event_id, chunk))
+            )
+        )
     return known
+
+
+_EVENT_COLUMNS = (
+    "event_id",
+    "event_hash",
+    "salt",
+    "participant",
+    "capture_id",
+    "raw",
+    "event_time",
+    "type",
+    "biz_step",
+    "received_at",
+)
+_STAGED = ", ".join(_EVENT_COLUMNS)
+# One statement empties the staging table and inserts its rows in the callers' order; a row whose
+# event id is already stored (a concurrent capture of the same event) is skipped, as with
+# INSERT ... ON CONFLICT DO NOTHING.
+_INSERT_STAGED_EVENTS = (
+    f"WITH moved AS (DELETE FROM staged_events RETURNING *) INSERT INTO events ({_STAGED}) "
+    f"SELECT {_STAGED} FROM moved ORDER BY ord ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert new event rows in order, skipping event ids already stored; how many went in."""
+    if is_postgresql(session):
+        cursor = copy_rows(
+            session,
+            "staged_events",
+            ("ord", *_EVENT_COLUMNS),
+            (
+                (
+                    i,
+                    *(r[c] for c in _EVENT_COLUMNS[:6]),
+                    require_aware(r["event_time"]),
+                    r["type"],
+                    r["biz_step"],
+                    require_aware(r["received_at"]),
+                )
+                for i, r in enumerate(rows)
+            ),
+        )
+        with cursor:
+            return execute_raw(cursor, _INSERT_STAGED_EVENTS)
+    # ON CONFLICT DO NOTHING: a concurrent capture of the same event keeps the first one.
+    insert_events = upsert_insert(session, EventRow).on_conflict_do_nothing(
+        index_elements=["event_id"]
+    )
+    connection = session.connection()
+    for chunk in chunks(rows, INSERT_CHUNK):
+        connection.execute(insert_events, list(chunk))
+    return len(rows)
+
+
+def _insert_links(session: Session, capture_id: uuid.UUID, events: Sequence[EventRecord]) -> None:
+    if is_postgresql(session):
+        copy_rows(
+            session,
+            "capture_events",
+            ("capture_id", "position", "event_id"),
+            ((capture_id, i, r.event_id) for i, r in enumerate(events)),
+        ).close()
+        return
+    links: list[dict[str, object]] = [
+        {"capture_id": capture_id, "position": i, "event_id": r.event_id}
+        for i, r in enumerate(events)
+    ]
+    connection = session.connection()
+    for chunk in chunks(links, INSERT_CHUNK):
+        connection.execute(insert(CaptureEventRow), list(chunk))
 
 
 def record_capture(
@@ -120,11 +206,15 @@ def record_capture(
     changes: Sequence[StateChange] = (),
     *,
     now: datetime | None = None,
+    known: AbstractSet[str] | None = None,
 ) -> CaptureResult:
     """Store a capture, its new events and its custody changes in one transaction, and commit.
 
     Nothing is visible to other sessions before the commit; any failure rolls everything back
-    (a broken constraint surfaces as :class:`~chain.errors.StoreConflictError`).
+    (a broken constraint surfaces as :class:`~chain.errors.StoreConflictError`). ``known``: the
+    event ids that :func:`known_event_ids` found stored earlier in this same transaction (the
+    caller holds :func:`custody_lock`), to save looking them up again; an event stored since by
+    someone else is still skipped by the insert itself.
     """
     received = now or utcnow()
     capture_id = uuid.uuid4()
@@ -132,8 +222,9 @@ def record_capture(
     for record in events:
         first.setdefault(record.event_id, record)
     try:
-        known = known_event_ids(session, first)
-        session.execute(
+        if known is None:
+            known = known_event_ids(session, first)
+        session.connection().execute(
             insert(CaptureRow),
             [
                 {
@@ -146,7 +237,7 @@ def record_capture(
                 }
             ],
         )
-        new_rows: list[dict[str, object]] = [
+        new_rows: list[dict[str, Any]] = [
             {
                 "event_id": r.event_id,
                 "event_hash": r.event_hash,
@@ -163,19 +254,8 @@ def record_capture(
             for event_id, r in first.items()
             if event_id not in known
         ]
-        if new_rows:
-            # ON CONFLICT DO NOTHING: a concurrent capture of the same event keeps the first one.
-            insert_events = upsert_insert(session, EventRow).on_conflict_do_nothing(
-                index_elements=["event_id"]
-            )
-            for chunk in chunks(new_rows, INSERT_CHUNK):
-                session.execute(insert_events, list(chunk))
-        links: list[dict[str, object]] = [
-            {"capture_id": capture_id, "position": i, "event_id": r.event_id}
-            for i, r in enumerate(events)
-        ]
-        for chunk in chunks(links, INSERT_CHUNK):
-            session.execute(insert(CaptureEventRow), list(chunk))
+        stored = _insert_events(session, new_rows) if new_rows else 0
+        _insert_links(session, capture_id, events)
         apply_changes(session, changes)
         session.commit()
     except IntegrityError as exc:
@@ -187,8 +267,8 @@ def record_capture(
     return CaptureResult(
         capture_id=capture_id,
         event_ids=tuple(r.event_id for r in events),
-        stored=len(new_rows),
-        duplicates=len(events) - len(new_rows),
+        stored=stored,
+        duplicates=len(events) - stored,
     )
 
 

@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 from chain.errors import StoreConflictError
 from gateway.custody import ItemState, ItemStatus, MoveQuantity, Participant, PutItem, StateChange
 
-from ._sql import chunks, upsert_insert, utcnow
+from ._sql import (
+    chunks,
+    copy_rows,
+    execute_raw,
+    is_postgresql,
+    key_chunks,
+    member_of,
+    upsert_insert,
+    utcnow,
+)
 from .models import ItemRow, ParticipantRow, QuantityRow, RecalledLotRow
 
 #: Levels of aggregation :meth:`SqlCustodyView.prefetch` follows down (pallet > case > pack).
@@ -85,10 +94,10 @@ class SqlCustodyView:
             if not frontier:
                 break
             found: dict[str, ItemState] = {}
-            for chunk in chunks(frontier):
+            for chunk in key_chunks(self._session, frontier):
                 self.queries += 1
                 for row in self._session.scalars(
-                    select(ItemRow).where(ItemRow.identifier.in_(chunk))
+                    select(ItemRow).where(member_of(self._session, ItemRow.identifier, chunk))
                 ):
                     found[row.identifier] = _state(row)
             for identifier in frontier:
@@ -98,9 +107,11 @@ class SqlCustodyView:
 
     def _load_children(self, parents: Sequence[str]) -> list[list[str]]:
         by_parent: dict[str, list[str]] = {p: [] for p in parents}
-        for chunk in chunks(parents):
+        for chunk in key_chunks(self._session, parents):
             self.queries += 1
-            for row in self._session.scalars(select(ItemRow).where(ItemRow.parent.in_(chunk))):
+            for row in self._session.scalars(
+                select(ItemRow).where(member_of(self._session, ItemRow.parent, chunk))
+            ):
                 assert row.parent is not None
                 by_parent[row.parent].append(row.identifier)
                 self._items.setdefault(row.identifier, _state(row))
@@ -112,7 +123,7 @@ class SqlCustodyView:
     def prefetch_quantities(self, class_ids: Iterable[str]) -> None:
         """Load every held and in-transit quantity of the classes named, in bulk."""
         wanted = sorted(set(class_ids))
-        for chunk in chunks(wanted):
+        for chunk in key_chunks(self._session, wanted):
             self.queries += 1
             rows = self._session.execute(
                 select(
@@ -121,7 +132,7 @@ class SqlCustodyView:
                     QuantityRow.in_transit_to,
                     func.sum(QuantityRow.quantity),
                 )
-                .where(QuantityRow.class_id.in_(chunk))
+                .where(member_of(self._session, QuantityRow.class_id, chunk))
                 .group_by(QuantityRow.class_id, QuantityRow.holder, QuantityRow.in_transit_to)
             )
             for class_id, holder, to, total in rows:
@@ -231,7 +242,51 @@ def apply_changes(session: Session, changes: Sequence[StateChange]) -> None:
         _move(session, moves)
 
 
+_ITEM_COLUMNS = (
+    "identifier",
+    "status",
+    "holder",
+    "location",
+    "parent",
+    "gtin",
+    "lot",
+    "in_transit_to",
+    "commissioned_by",
+)
+_ITEMS = ", ".join(_ITEM_COLUMNS)
+# Rows staged by COPY, moved and upserted in one statement (see _sql.py); the last PutItem of an
+# identifier wins already in apply_changes, so no two staged rows share one.
+_UPSERT_STAGED_ITEMS = (
+    f"WITH moved AS (DELETE FROM staged_items RETURNING *) INSERT INTO items ({_ITEMS}) "
+    f"SELECT {_ITEMS} FROM moved ON CONFLICT (identifier) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS[1:])
+)
+
+
 def _put_items(session: Session, states: list[ItemState]) -> None:
+    if is_postgresql(session):
+        cursor = copy_rows(
+            session,
+            "staged_items",
+            _ITEM_COLUMNS,
+            (
+                (
+                    s.identifier,
+                    s.status.value,
+                    s.holder,
+                    s.location,
+                    s.parent,
+                    s.gtin,
+                    s.lot,
+                    s.in_transit_to,
+                    s.commissioned_by,
+                )
+                for s in states
+            ),
+        )
+        with cursor:
+            execute_raw(cursor, _UPSERT_STAGED_ITEMS)
+        return
     rows = [
         {
             "identifier": s.identifier,
@@ -251,14 +306,15 @@ def _put_items(session: Session, states: list[ItemState]) -> None:
         index_elements=["identifier"],
         set_={c: stmt.excluded[c] for c in rows[0] if c != "identifier"},
     )
+    connection = session.connection()
     for chunk in chunks(rows):
-        session.execute(stmt, list(chunk))
+        connection.execute(stmt, list(chunk))
 
 
 def _move(session: Session, moves: dict[_Key, tuple[Decimal, str]]) -> None:
     class_ids = sorted({k.class_id for k in moves})
     existing: dict[_Key, tuple[int, str]] = {}
-    for chunk in chunks(class_ids):
+    for chunk in key_chunks(session, class_ids):
         for row in session.execute(
             select(
                 QuantityRow.id,
@@ -267,7 +323,7 @@ def _move(session: Session, moves: dict[_Key, tuple[Decimal, str]]) -> None:
                 QuantityRow.in_transit_to,
                 QuantityRow.uom,
             )
-            .where(QuantityRow.class_id.in_(chunk))
+            .where(member_of(session, QuantityRow.class_id, chunk))
             .order_by(QuantityRow.id)
         ):
             existing.setdefault(

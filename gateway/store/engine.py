@@ -16,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ._sql import create_staging, mark_staging_ready
+
 DEFAULT_URL = "sqlite:///provenance.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -46,7 +48,15 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _staging(dbapi_connection: Any, connection_record: Any) -> None:
+            create_staging(dbapi_connection)  # the bulk paths' TEMP tables, once per connection
+            mark_staging_ready(connection_record)
+
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
