@@ -123,15 +123,17 @@ class Follower:
                 header = self._header(number)
                 if any(e.block_hash != header.hash for e in entries):
                     raise ChainMovedError(f"block {number} changed while its logs were read")
+                block = session.begin_nested()  # a savepoint: a block is applied whole
                 try:
                     pending_events += self._apply_block(session, header, entries, report)
                 except BatchUnavailableError as exc:
-                    session.rollback()
+                    block.rollback()
                     report.waiting = str(exc)
                     if number > first:
                         self._commit(session, self._header(number - 1), report)
                     log.warning("waiting for a batch at block %d: %s", number, exc)
                     return
+                block.commit()
                 if pending_events >= self.policy.commit_every_events:
                     self._commit(session, header, report)
                     pending_events = 0
@@ -143,16 +145,16 @@ class Follower:
         self, session: Session, header: BlockHeader, entries: list[ChainLog], report: StepReport
     ) -> int:
         writes.remember_block(session, header)
-        events = 0
+        events = anchors = 0
         for entry in entries:
             if entry.contract == "participants" and entry.name in PARTICIPANT_KINDS:
                 writes.apply_participant_change(session, _participant_change(entry))
             elif entry.contract == "recalls" and entry.name in RECALL_KINDS:
                 writes.apply_recall_change(session, _recall_change(entry))
             elif entry.contract == "anchors" and entry.name == "Anchored":
-                result = self.loader.load(session, entry, header.timestamp)
-                report.anchors += 1
-                events += result.events
+                events += self.loader.load(session, entry, header.timestamp).events
+                anchors += 1
+        report.anchors += anchors
         report.events += events
         return events
 

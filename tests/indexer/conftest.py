@@ -1,0 +1,64 @@
+"""Indexer fixtures: a gateway on the in-process chain, and indexers on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer.service import IndexerService
+from provenance.journey import Journey
+from tests.support.network import Network, start_network
+from tests.support.postgres import PG_URL, fresh_database, postgres_answers
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The indexer's database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/indexer.db"
+        return
+    if not postgres_answers():
+        pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
+    with fresh_database(prefix="indexer_test") as url:
+        yield url
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> Iterator[Network]:
+    net = start_network(tmp_path / "gateway")
+    yield net
+    net.gateway.stop()
+
+
+IndexerFactory = Callable[..., IndexerService]
+
+
+@pytest.fixture
+def make_indexer(network: Network, index_url: str, tmp_path: Path) -> Iterator[IndexerFactory]:
+    made: list[IndexerService] = []
+
+    def make(**overrides: Any) -> IndexerService:
+        service = network.indexer(index_url, tmp_path / "indexer", **overrides)
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.stop()
+
+
+@pytest.fixture
+def journey(network: Network) -> Journey:
+    """The molecule-to-pack journey (100 packs, cases of 25), every step anchored."""
+    return network.run_journey()
+
+
+@pytest.fixture
+def indexed(make_indexer: IndexerFactory, journey: Journey) -> IndexerService:
+    """An indexer caught up with the journey."""
+    service = make_indexer()
+    service.catch_up()
+    return service

@@ -1,0 +1,199 @@
+"""Following the chain: a verified, restartable mirror of what was anchored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from chain.errors import BatchUnavailableError
+from indexer.service import IndexerService
+from indexer.sources import BatchContents, InProcessBatchSource
+from indexer.store.models import AlertRow, AnchorRow, EventRow, ItemVersionRow, ParticipantRow
+from provenance.journey import ACTORS, PHARMACY, Journey, build_journey
+from tests.indexer.conftest import IndexerFactory
+from tests.support.dumps import dump
+from tests.support.network import Network
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def canonical(urn: str) -> str:
+    from gateway.epcis.identifiers import canonical_identifier
+
+    return canonical_identifier(urn)
+
+
+def count(service: IndexerService, model: Any) -> int:
+    with service.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def fresh_index(network: Network, tmp_path: Path) -> IndexerService:
+    """An index of the final chain built from nothing, to compare against."""
+    service = network.indexer(f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
+    service.catch_up()
+    return service
+
+
+def test_it_mirrors_every_anchored_event_and_the_state_they_lead_to(
+    indexed: IndexerService, journey: Journey, network: Network
+) -> None:
+    assert count(indexed, EventRow) == sum(len(s.events) for s in journey.steps)
+    assert count(indexed, AnchorRow) == len(journey.steps)
+    with indexed.sessions() as session:
+        assert set(session.scalars(select(AnchorRow.status))) == {"indexed"}
+        assert session.scalar(select(func.count()).select_from(ParticipantRow)) == len(ACTORS) + 1
+        pack = session.scalars(
+            select(ItemVersionRow).where(
+                ItemVersionRow.identifier == canonical(journey.dispensed_pack),
+                ItemVersionRow.valid_to.is_(None),
+            )
+        ).one()
+        assert pack.status == "dispensed"
+        assert pack.holder == network.addresses[PHARMACY.name]
+        others = session.scalars(
+            select(ItemVersionRow.status).where(
+                ItemVersionRow.identifier.in_([canonical(p) for p in journey.packs[1:]]),
+                ItemVersionRow.valid_to.is_(None),
+            )
+        ).all()
+        assert set(others) == {"active"} and len(others) == len(journey.packs) - 1
+        assert session.scalars(select(AlertRow)).all() == []
+    assert indexed.lag() == 0
+
+
+def test_a_restarted_indexer_resumes_where_it_was_without_duplicates(
+    network: Network, make_indexer: IndexerFactory, tmp_path: Path
+) -> None:
+    journey = build_journey(40, packs_per_case=10)
+    half = len(journey.steps) // 2
+    for step in journey.steps[:half]:
+        network.capture(step.actor, step.events)
+        network.anchor()
+    first = make_indexer()
+    first.catch_up()
+    first.stop()
+    for step in journey.steps[half:]:
+        network.capture(step.actor, step.events)
+        network.anchor()
+    second = make_indexer()
+    second.catch_up()
+    second.catch_up()  # nothing new: nothing changes
+    assert dump(second.engine) == dump(fresh_index(network, tmp_path).engine)
+
+
+class CrashingSource:
+    """Fails like a killed process on the n-th batch (not a ProvenanceError: nothing handles it)."""
+
+    def __init__(self, inner: InProcessBatchSource, crash_on: int) -> None:
+        self.inner = inner
+        self.calls = 0
+        self.crash_on = crash_on
+
+    def fetch(self, root: bytes) -> BatchContents:
+        self.calls += 1
+        if self.calls == self.crash_on:
+            raise KeyboardInterrupt("killed mid-batch")
+        return self.inner.fetch(root)
+
+
+def test_killed_mid_batch_and_restarted_it_indexes_everything_exactly_once(
+    network: Network, journey: Journey, make_indexer: IndexerFactory, tmp_path: Path
+) -> None:
+    source = CrashingSource(InProcessBatchSource(network.batch_json), crash_on=5)
+    crashing = make_indexer(source=source)
+    with pytest.raises(KeyboardInterrupt):
+        crashing.catch_up()
+    crashing.stop()
+    restarted = make_indexer()
+    restarted.catch_up()
+    assert dump(restarted.engine) == dump(fresh_index(network, tmp_path).engine)
+
+
+def test_a_tampered_batch_raises_an_integrity_alert_and_nothing_of_it_is_indexed(
+    network: Network, journey: Journey, make_indexer: IndexerFactory
+) -> None:
+    with network.gateway.engine.begin() as conn:
+        seq, raw = conn.execute(
+            text("SELECT seq, raw FROM events WHERE biz_step LIKE '%dispensing%'")
+        ).one()
+        event = json.loads(raw)
+        event["bizLocation"] = {"id": "urn:epc:id:sgln:4700789.00000.9"}  # somewhere else
+        conn.execute(
+            text("UPDATE events SET raw = :raw WHERE seq = :seq"),
+            {"raw": json.dumps(event), "seq": seq},
+        )
+    service = make_indexer()
+    service.catch_up()
+    with service.sessions() as session:
+        rejected = session.scalars(select(AnchorRow).where(AnchorRow.status == "rejected")).one()
+        alert = session.scalars(select(AlertRow).where(AlertRow.kind == "integrity")).one()
+        assert alert.severity == "critical"
+        assert alert.evidence["root"] == "0x" + rejected.root.hex()
+        assert alert.evidence["computedRoot"] != alert.evidence["root"]
+        assert alert.evidence["txHash"] == rejected.tx_hash
+        assert alert.evidence["submitter"] == network.addresses[PHARMACY.name]
+        assert alert.evidence["changedEvents"][0]["computedHash"] is not None
+        assert (
+            session.scalar(
+                select(func.count()).select_from(EventRow).where(EventRow.root == rejected.root)
+            )
+            == 0
+        )
+        dispensed = session.scalar(
+            select(func.count())
+            .select_from(ItemVersionRow)
+            .where(ItemVersionRow.status == "dispensed")
+        )
+        assert dispensed == 0
+    other_anchors = count(service, AnchorRow) - 1
+    assert other_anchors == len(journey.steps) - 1
+
+
+class FlakySource:
+    """The gateway is down for the first ``down`` calls."""
+
+    def __init__(self, inner: InProcessBatchSource, down: int) -> None:
+        self.inner = inner
+        self.down = down
+
+    def fetch(self, root: bytes) -> BatchContents:
+        if self.down > 0:
+            self.down -= 1
+            raise BatchUnavailableError("gateway unreachable", retryable=True)
+        return self.inner.fetch(root)
+
+
+def test_while_the_gateway_is_down_it_waits_before_the_batch_and_then_goes_on(
+    network: Network, journey: Journey, make_indexer: IndexerFactory, tmp_path: Path
+) -> None:
+    service = make_indexer(source=FlakySource(InProcessBatchSource(network.batch_json), down=2))
+    first = service.follower.step()
+    assert first.waiting is not None
+    assert count(service, EventRow) == 0
+    service.follower.step()  # still down
+    service.catch_up()
+    assert dump(service.engine) == dump(fresh_index(network, tmp_path).engine)
+
+
+def test_a_batch_nobody_has_is_marked_unavailable_and_indexing_goes_on(
+    network: Network, journey: Journey, make_indexer: IndexerFactory
+) -> None:
+    missing: set[bytes] = set()
+
+    def fetch(root: bytes) -> dict[str, Any] | None:
+        if not missing:
+            missing.add(root)
+        return None if root in missing else network.batch_json(root)
+
+    service = make_indexer(source=InProcessBatchSource(fetch))
+    service.catch_up()
+    with service.sessions() as session:
+        statuses = list(session.scalars(select(AnchorRow.status).order_by(AnchorRow.block_number)))
+        kinds = set(session.scalars(select(AlertRow.kind)))
+    assert statuses[0] == "unavailable" and set(statuses[1:]) == {"indexed"}
+    assert "batch-unavailable" in kinds

@@ -1,0 +1,79 @@
+"""A reorganisation while indexing leaves the index identical to a fresh index of the final chain.
+
+Real nodes (ganache, anvil): the chain is snapshotted, more batches are anchored and indexed,
+then the chain is reverted to the snapshot and a different, longer history is mined. The
+indexer notices the checkpoint's hash changed, rolls back to the common ancestor and re-reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chain.client import Chain
+from indexer.service import IndexerService
+from indexer.settings import IndexerSettings
+from indexer.sources import FolderBatchSource
+from provenance.journey import build_journey
+from tests.support.anchoring import Publisher, start_publisher
+from tests.support.dumps import dump
+from tests.support.nodes import available, running_node
+
+pytestmark = [pytest.mark.node, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+@pytest.fixture(params=["anvil", "ganache"])
+def node_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    kind = str(request.param)
+    if not available(kind):
+        pytest.skip(f"{kind} is not installed in node_modules (run `make deps`)")
+    with running_node(kind) as node:
+        yield node.url
+
+
+def indexer(publisher: Publisher, url: str, database_url: str, data: Path) -> IndexerService:
+    return IndexerService(
+        IndexerSettings(data_dir=data, database_url=database_url, chain_url=url),
+        deployment=publisher.deployment,
+        source=FolderBatchSource(publisher.folder),
+    )
+
+
+def rpc(chain: Chain, method: str, *params: object) -> object:
+    return chain.w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
+
+
+def test_a_reorganisation_is_rolled_back_and_the_new_history_indexed(
+    node_url: str, index_url: str, tmp_path: Path
+) -> None:
+    chain = Chain.from_url(node_url, poll_interval=0.05)
+    publisher = start_publisher(chain, tmp_path / "batches")
+    steps = build_journey(20, packs_per_case=10).steps
+    for step in steps[:3]:  # the API lot is made, shipped and received
+        publisher.publish(step.actor, step.events)
+    snapshot = rpc(chain, "evm_snapshot")
+    for step in steps[3:6]:  # transformation, packing, ... on the branch that will vanish
+        publisher.publish(step.actor, step.events)
+
+    service = indexer(publisher, node_url, index_url, tmp_path / "ix")
+    service.catch_up()
+    orphaned_head = chain.block_number
+
+    assert rpc(chain, "evm_revert", snapshot) is True
+    new_chain = Chain.from_url(node_url, poll_interval=0.05)  # fresh nonces
+    publisher.rebind(new_chain)
+    for step in steps[3:]:  # the same steps again: new salts, new roots, new blocks
+        publisher.publish(step.actor, step.events)
+    while new_chain.block_number <= orphaned_head:
+        rpc(new_chain, "evm_mine")
+
+    report = service.catch_up()
+    assert report.reorg_to is not None and report.reorg_to < orphaned_head
+
+    fresh = indexer(publisher, node_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
+    fresh.catch_up()
+    assert dump(service.engine) == dump(fresh.engine)
+    service.stop()
+    fresh.stop()
