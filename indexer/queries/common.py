@@ -1,0 +1,205 @@
+"""What several queries share: identifiers in, event steps with anchors and participants out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from eth_utils.address import to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chain.errors import ValidationError
+from chain.roles import Role
+from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from gateway.epcis.identifiers import ID_GS1, canonical_identifier, check_digit
+from indexer.store.models import (
+    AnchorRow,
+    EventRow,
+    ItemVersionRow,
+    ParticipantRow,
+    RecallRow,
+)
+from indexer.store.state import chunks
+
+_ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF")
+
+
+def event_id(event_hash: bytes) -> str:
+    """The EPCIS event id (``ni:///sha-256;<hex>?ver=CBV2.0``) of an event hash."""
+    return f"{HASH_PREFIX}{event_hash.hex()}{HASH_SUFFIX}"
+
+
+def hex32(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def iso(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value.isoformat()
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """A quantity as text without float rounding or trailing zeros (``12.5``, ``50``)."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text
+
+
+def identifier(value: str, *, pointer: str = "id") -> str:
+    """The canonical GS1 Digital Link URI of an EPC URN, DL URI or element string."""
+    try:
+        return canonical_identifier(value.strip(), pointer=pointer)
+    except ValidationError as exc:
+        raise ValidationError(str(exc), rule=exc.rule or "gs1.identifier", pointer=pointer) from exc
+
+
+def gtin14(value: str, *, pointer: str = "gtin") -> str:
+    """A GTIN (8, 12, 13 or 14 digits, check digit verified) as 14 digits."""
+    text = value.strip()
+    if not text.isdigit() or len(text) not in (8, 12, 13, 14):
+        raise ValidationError(
+            f"gtin must be 8, 12, 13 or 14 digits, got {value!r}", rule="gs1.gtin", pointer=pointer
+        )
+    text = text.zfill(14)
+    if check_digit(text[:13]) != int(text[13]):
+        raise ValidationError(
+            f"gtin {value!r} has a wrong check digit", rule="gs1.checkDigit", pointer=pointer
+        )
+    return text
+
+
+def lot_text(value: str, *, pointer: str = "lot") -> str:
+    if not 1 <= len(value) <= 20 or any(ord(c) < 0x21 or ord(c) > 0x7E for c in value):
+        raise ValidationError(
+            f"lot must be 1 to 20 printable characters, got {value!r}",
+            rule="gs1.lot",
+            pointer=pointer,
+        )
+    return value
+
+
+def address(value: str, *, pointer: str = "participant") -> str:
+    """A 0x-prefixed 20-byte address in any case, checksummed as the index stores it."""
+    text = value.strip()
+    if len(text) != 42 or not text.startswith("0x") or not set(text[2:]) <= _ADDRESS_CHARS:
+        raise ValidationError(
+            f"{pointer} must be a 0x address of 40 hex digits, got {value!r}",
+            rule="query.address",
+            pointer=pointer,
+        )
+    return str(to_checksum_address(text))
+
+
+def lot_class_id(gtin: str, lot: str) -> str:
+    """The canonical class identifier of a lot: ``https://id.gs1.org/01/<gtin>/10/<lot>``."""
+    return canonical_identifier(f"{ID_GS1}/01/{gtin}/10/{quote(lot, safe='')}")
+
+
+def steps(session: Session, hashes: Iterable[bytes]) -> dict[bytes, dict[str, Any]]:
+    """Each event's facts and the anchor that put it on chain, in one query per 500 events."""
+    out: dict[bytes, dict[str, Any]] = {}
+    for part in chunks(sorted(set(hashes))):
+        rows = session.execute(
+            select(
+                EventRow.event_hash,
+                EventRow.seq,
+                EventRow.type,
+                EventRow.action,
+                EventRow.biz_step,
+                EventRow.disposition,
+                EventRow.event_time,
+                EventRow.submitter,
+                EventRow.read_point,
+                EventRow.biz_location,
+                EventRow.source,
+                EventRow.destination,
+                AnchorRow.root,
+                AnchorRow.tx_hash,
+                AnchorRow.block_number,
+                AnchorRow.block_timestamp,
+            )
+            .join(AnchorRow, AnchorRow.root == EventRow.root)
+            .where(EventRow.event_hash.in_(part))
+        )
+        for r in rows:
+            out[r.event_hash] = {
+                "eventID": event_id(r.event_hash),
+                "type": r.type,
+                "action": r.action,
+                "bizStep": r.biz_step,
+                "disposition": r.disposition,
+                "eventTime": iso(r.event_time),
+                "submitter": r.submitter,
+                "readPoint": r.read_point,
+                "bizLocation": r.biz_location,
+                "source": r.source,
+                "destination": r.destination,
+                "seq": r.seq,
+                "anchor": {
+                    "root": hex32(r.root),
+                    "txHash": r.tx_hash,
+                    "blockNumber": r.block_number,
+                    "blockTimestamp": r.block_timestamp,
+                },
+            }
+    return out
+
+
+def participant_json(row: ParticipantRow) -> dict[str, Any]:
+    return {
+        "address": row.address,
+        "roles": Role(row.roles).names(),
+        "gln": row.gln,
+        "active": row.active,
+        "registeredBlock": row.registered_block,
+        "updatedBlock": row.updated_block,
+    }
+
+
+def participants(session: Session, addresses: Iterable[str | None]) -> dict[str, dict[str, Any]]:
+    """The registry's record of each address (addresses the registry does not know are left out)."""
+    wanted = sorted({a for a in addresses if a})
+    out: dict[str, dict[str, Any]] = {}
+    for part in chunks(wanted):
+        for row in session.scalars(select(ParticipantRow).where(ParticipantRow.address.in_(part))):
+            out[row.address] = participant_json(row)
+    return out
+
+
+def recall_json(row: RecallRow | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "gtin": row.gtin,
+        "lot": row.lot,
+        "recalled": row.recalled,
+        "reasonCode": row.reason_code,
+        "by": row.by,
+        "manufacturer": row.manufacturer,
+        "changedBlock": row.changed_block,
+        "txHash": row.tx_hash,
+    }
+
+
+def version_json(row: ItemVersionRow, step: dict[str, Any] | None) -> dict[str, Any]:
+    """One state version of an item and the event that made it."""
+    return {
+        "identifier": row.identifier,
+        "status": row.status,
+        "holder": row.holder,
+        "location": row.location,
+        "parent": row.parent,
+        "inTransitTo": row.in_transit_to,
+        "gtin": row.gtin,
+        "lot": row.lot,
+        "eventTime": iso(row.event_time),
+        "event": step,
+    }

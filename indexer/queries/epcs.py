@@ -1,0 +1,168 @@
+"""One EPC now (its current version, lot, expiry, recall) and every event about it.
+
+An EPC's events are those that name it, and those that name an ancestor (its case, the case's
+pallet) while it was inside: what happened to a case happened to its packs. They come back as
+the events were anchored (EPCIS JSON), in chain order, in an ``EPCISQueryDocument``-like body
+(the EPCIS 2.0 query binding's shape, with ``eventID`` added where the event has none).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from chain.errors import NotFoundError
+from indexer.queries.common import event_id, identifier, iso, participants, recall_json, steps
+from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow, RecallRow
+
+EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+#: How many levels of containers are followed (pack in case in pallet is 2).
+ANCESTOR_DEPTH = 4
+
+Window = tuple[int, int | None]  # seq from .. to (inclusive; None: still inside)
+
+
+def _current(session: Session, canonical: str) -> ItemVersionRow:
+    row = session.scalars(
+        select(ItemVersionRow).where(
+            ItemVersionRow.identifier == canonical, ItemVersionRow.valid_to.is_(None)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"{canonical} is not in the index")
+    return row
+
+
+def epc_state(session: Session, value: str) -> dict[str, Any]:
+    """Where an EPC is now, what it is, whether its lot is recalled, and its last event."""
+    canonical = identifier(value, pointer="epc")
+    row = _current(session, canonical)
+    lot = session.get(LotRow, (row.gtin, row.lot)) if row.gtin and row.lot else None
+    recall = session.get(RecallRow, (row.gtin, row.lot)) if row.gtin and row.lot else None
+    children = session.scalar(
+        select(func.count()).where(
+            ItemVersionRow.parent == canonical, ItemVersionRow.valid_to.is_(None)
+        )
+    )
+    last = steps(session, [row.event_hash]).get(row.event_hash)
+    return {
+        "identifier": canonical,
+        "status": row.status,
+        "holder": row.holder,
+        "location": row.location,
+        "parent": row.parent,
+        "inTransitTo": row.in_transit_to,
+        "gtin": row.gtin,
+        "lot": row.lot,
+        "expiry": iso(lot.expiry) if lot else None,
+        "recalled": bool(recall and recall.recalled),
+        "recall": recall_json(recall),
+        "childCount": int(children or 0),
+        "since": iso(row.event_time),
+        "lastEvent": last,
+        "participants": participants(session, (row.holder, row.in_transit_to)),
+    }
+
+
+def _windows(session: Session, canonical: str) -> dict[str, list[Window]]:
+    """For the EPC and each ancestor, the seq windows in which the EPC's events include its own.
+
+    The EPC itself: always. A container: while the EPC (or the container below it) was inside.
+    """
+    windows: dict[str, list[Window]] = {}
+    frontier: dict[str, list[Window]] = {canonical: [(0, None)]}
+    for _ in range(ANCESTOR_DEPTH):
+        if not frontier:
+            break
+        rows = session.execute(
+            select(
+                ItemVersionRow.identifier,
+                ItemVersionRow.valid_from,
+                ItemVersionRow.valid_to,
+                ItemVersionRow.parent,
+            )
+            .where(
+                ItemVersionRow.identifier.in_(sorted(frontier)),
+                ItemVersionRow.parent.is_not(None),
+            )
+            .order_by(ItemVersionRow.valid_from)
+        )
+        found: dict[str, list[Window]] = {}
+        for child, start, end, parent in rows:
+            for lo, hi in frontier[child]:
+                a = max(start, lo)
+                b = end if hi is None else (hi if end is None else min(end, hi))
+                if parent is not None and (b is None or a <= b):
+                    found.setdefault(parent, []).append((a, b))
+        for key, value in frontier.items():
+            windows.setdefault(key, []).extend(value)
+        frontier = {k: v for k, v in found.items() if k not in windows}
+    for key, value in frontier.items():
+        windows.setdefault(key, []).extend(value)
+    return windows
+
+
+def epc_events(
+    session: Session, value: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page:
+    """The EPC's events (see the module docstring), in chain order, a page at a time."""
+    check_limit(limit)
+    after = decode_cursor("events", cursor, (int,))
+    canonical = identifier(value, pointer="epc")
+    if (
+        session.scalar(
+            select(EventItemRow.seq).where(EventItemRow.identifier == canonical).limit(1)
+        )
+        is None
+    ):
+        raise NotFoundError(f"no event names {canonical}")
+    conditions = []
+    for ident, spans in _windows(session, canonical).items():
+        for lo, hi in spans:
+            condition = and_(EventItemRow.identifier == ident, EventItemRow.seq >= lo)
+            if hi is not None:
+                condition = and_(condition, EventItemRow.seq <= hi)
+            conditions.append(condition)
+    seqs = select(EventItemRow.seq).where(or_(*conditions))
+    if after is not None:
+        seqs = seqs.where(EventItemRow.seq > after[0])
+    wanted = (
+        select(EventRow.seq, EventRow.event_hash, EventRow.raw)
+        .where(EventRow.seq.in_(seqs.distinct()))
+        .order_by(EventRow.seq)
+        .limit(limit + 1)
+    )
+    rows = list(session.execute(wanted))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    anchors = steps(session, (r.event_hash for r in rows))
+    events: list[dict[str, Any]] = []
+    for r in rows:
+        event: dict[str, Any] = json.loads(r.raw)
+        event.pop("@context", None)
+        event.setdefault("eventID", event_id(r.event_hash))
+        events.append(event)
+    page = Page(events, encode_cursor("events", [rows[-1].seq]) if more and rows else None)
+    page.extra = {
+        "@context": EPCIS_CONTEXT,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": iso(datetime.now(UTC)),
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": events},
+            }
+        },
+        "anchors": {
+            anchors[r.event_hash]["eventID"]: anchors[r.event_hash]["anchor"]
+            for r in rows
+            if r.event_hash in anchors
+        },
+    }
+    return page

@@ -1,0 +1,94 @@
+"""Stock: what is where now. Counts of live items (active or in transit) by holder, location,
+GTIN, lot and status; and class-level holdings (kilograms of an API lot) that are not zero.
+
+Logistic units (cases, pallets) are counted too, under ``gtin`` None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.rules.identifiers import lot_of_class
+from indexer.queries.common import decimal_text, participants
+from indexer.store.models import HoldingVersionRow, ItemVersionRow
+
+LIVE = ("active", "in_transit")
+
+
+def stock(
+    session: Session,
+    *,
+    participant: str | None = None,
+    location: str | None = None,
+    gtin: str | None = None,
+    lot: str | None = None,
+) -> dict[str, Any]:
+    """Filters are exact: a checksummed holder address, a canonical location, a GTIN-14, a lot."""
+    query = select(
+        ItemVersionRow.holder,
+        ItemVersionRow.location,
+        ItemVersionRow.gtin,
+        ItemVersionRow.lot,
+        ItemVersionRow.status,
+        func.count(),
+    ).where(ItemVersionRow.valid_to.is_(None), ItemVersionRow.status.in_(LIVE))
+    if participant is not None:
+        query = query.where(ItemVersionRow.holder == participant)
+    if location is not None:
+        query = query.where(ItemVersionRow.location == location)
+    if gtin is not None:
+        query = query.where(ItemVersionRow.gtin == gtin)
+    if lot is not None:
+        query = query.where(ItemVersionRow.lot == lot)
+    group = (
+        ItemVersionRow.holder,
+        ItemVersionRow.location,
+        ItemVersionRow.gtin,
+        ItemVersionRow.lot,
+        ItemVersionRow.status,
+    )
+    rows = session.execute(query.group_by(*group).order_by(*group))
+    items = [
+        {"holder": h, "location": loc, "gtin": g, "lot": lt, "status": s, "count": int(n)}
+        for h, loc, g, lt, s, n in rows
+    ]
+    holdings: list[dict[str, Any]] = []
+    if location is None:
+        held = select(HoldingVersionRow).where(
+            HoldingVersionRow.valid_to.is_(None), HoldingVersionRow.quantity != 0
+        )
+        if participant is not None:
+            held = held.where(HoldingVersionRow.holder == participant)
+        for row in session.scalars(
+            held.order_by(
+                HoldingVersionRow.class_id,
+                HoldingVersionRow.holder,
+                HoldingVersionRow.in_transit_to,
+            )
+        ):
+            found = lot_of_class(row.class_id)
+            g, lt = found if found else (None, None)
+            if (gtin is not None and g != gtin) or (lot is not None and lt != lot):
+                continue
+            holdings.append(
+                {
+                    "classId": row.class_id,
+                    "gtin": g,
+                    "lot": lt,
+                    "holder": row.holder,
+                    "status": "in_transit" if row.in_transit_to else "active",
+                    "inTransitTo": row.in_transit_to or None,
+                    "quantity": decimal_text(row.quantity),
+                    "uom": row.uom,
+                }
+            )
+    addresses = [i["holder"] for i in items] + [h["holder"] for h in holdings]
+    addresses += [h["inTransitTo"] for h in holdings]
+    return {
+        "items": items,
+        "holdings": holdings,
+        "participants": participants(session, addresses),
+    }
