@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,6 +13,7 @@ from chain.deployment import Deployment
 from chain.errors import ConfigurationError
 from indexer.chainlogs import LogReader
 from indexer.follower import Follower, FollowerPolicy, StepReport
+from indexer.keys import ReaderKeys, bootstrap_reader_key
 from indexer.loader import BatchLoader
 from indexer.settings import IndexerSettings
 from indexer.sources import BatchSource, FolderBatchSource, GatewayBatchSource
@@ -75,6 +77,8 @@ class IndexerService:
             ),
         )
         self._thread: threading.Thread | None = None
+        self.api_keys = ReaderKeys()
+        self.bootstrap_key_file = self.bootstrap_api_key()
 
     def catch_up(self) -> StepReport:
         return self.follower.catch_up()
@@ -105,3 +109,13 @@ class IndexerService:
         if checkpoint is None:
             return None
         return max(self.reader.head() - checkpoint.block_number, 0)
+
+    def bootstrap_api_key(self) -> Path | None:
+        """On a new index, issue a regulator reader key and write it (0600) to
+        ``settings.resolved_bootstrap_api_key_file``; that path, or None if keys exist."""
+        path = bootstrap_reader_key(
+            self.sessions, self.api_keys, self.settings.resolved_bootstrap_api_key_file
+        )
+        if path is not None:
+            log.info("issued the first reader API key (regulator); it is in %s", path)
+        return path

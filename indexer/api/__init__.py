@@ -1,0 +1,1 @@
+"""The indexer's read-only HTTP API (FastAPI): traces, state, stock, recalls, alerts."""

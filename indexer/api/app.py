@@ -1,0 +1,55 @@
+"""The FastAPI application of the indexer's query API (read-only; OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.problems import install_problem_handlers, problem
+from indexer.api import routes
+from indexer.service import IndexerService
+
+_SLUGS = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method"}
+
+
+def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
+    """The app over ``service``; ``follow`` runs the follower while the app runs (not tests)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if follow:
+            service.start()
+        yield
+
+    app = FastAPI(
+        title="Medicine provenance indexer",
+        version="0.1.0",
+        description="Read-only queries over the verified mirror of the chain: traces from "
+        "pack to API lot, state, stock, recall scope, alerts. Every endpoint but /healthz "
+        "needs a reader key (`Authorization: Bearer ik_...`, role regulator or auditor). "
+        "Errors are RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    install_problem_handlers(app)
+
+    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        slug = _SLUGS.get(exc.status_code, "http")
+        return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
+
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for router in (
+        routes.trace,
+        routes.epc,
+        routes.stock,
+        routes.recall,
+        routes.registry,
+        routes.health,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,231 @@
+"""The routes, one router per resource. Every endpoint but /healthz needs a reader key
+(regulator or auditor); every error is problem+json (see gateway/problems.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import select
+
+from chain.errors import NotFoundError, ProvenanceError
+from indexer.api.deps import ReaderDep, ServiceDep, SessionDep
+from indexer.api.schemas import (
+    AlertPage,
+    AnchorPage,
+    EpcState,
+    EventsDocument,
+    Health,
+    ParticipantPage,
+    RecallPage,
+    RecallScope,
+    Stock,
+    Trace,
+)
+from indexer.queries import DEFAULT_LIMIT, MAX_LIMIT, alerts, anchors, epcs, recalls
+from indexer.queries import participants as participant_queries
+from indexer.queries import stock as stock_queries
+from indexer.queries import trace as trace_queries
+from indexer.queries.common import address, gtin14, identifier, lot_text
+from indexer.queries.recalls import SCOPE_MAX_LIMIT
+from indexer.store.models import ParticipantRow
+from indexer.store.writes import get_checkpoint
+
+trace = APIRouter(tags=["trace"])
+epc = APIRouter(prefix="/epcs", tags=["state"])
+stock = APIRouter(tags=["state"])
+recall = APIRouter(prefix="/recalls", tags=["recalls"])
+registry = APIRouter(tags=["chain"])
+health = APIRouter(tags=["operations"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size (1 to {MAX_LIMIT})")]
+Cursor = Annotated[
+    str | None, Query(max_length=2000, description="`next` of the previous page (opaque)")
+]
+EPC_HELP = "EPC URN, GS1 Digital Link URI or element string (percent-encode a DL URI)"
+
+
+def _link(response: Response, path: str, cursor: str | None) -> None:
+    """The EPCIS query binding's way to say there is more: a ``Link: rel="next"`` header."""
+    if cursor is not None:
+        response.headers["Link"] = f'<{path}?cursor={cursor}>; rel="next"'
+
+
+@trace.get("/trace/{id:path}", response_model=Trace, summary="Trace a pack, case, pallet or lot")
+def get_trace(
+    id: Annotated[str, Path(description="SGTIN, SSCC or LGTIN (lot class) " + EPC_HELP)],
+    session: SessionDep,
+    _reader: ReaderDep,
+) -> dict[str, Any]:
+    """Upstream to the finished lot, its transformation event, the API lots it consumed (with
+    quantity and unit), each API lot's commissioning event and maker; downstream every state
+    version of the item in order (dispensing included). A case or pallet also lists its
+    contents; a lot gives counts of its items by holder and status. Every step carries its
+    eventID and anchor."""
+    return trace_queries.trace(session, id)
+
+
+@epc.get("/{epc:path}/events", response_model=EventsDocument, summary="An EPC's events")
+def get_epc_events(
+    epc: Annotated[str, Path(description=EPC_HELP)],
+    session: SessionDep,
+    _reader: ReaderDep,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Every event naming the EPC, or one of its containers while it was inside, as anchored
+    (EPCIS 2.0 JSON) in chain order, in an EPCISQueryDocument."""
+    page = epcs.epc_events(session, epc, limit=limit, cursor=cursor)
+    _link(response, f"/epcs/{epc}/events", page.next)
+    return page.extra | {"next": page.next}
+
+
+@epc.get("/{epc:path}", response_model=EpcState, summary="An EPC now")
+def get_epc(
+    epc: Annotated[str, Path(description=EPC_HELP)], session: SessionDep, _reader: ReaderDep
+) -> dict[str, Any]:
+    """Status, holder, location, parent, GTIN, lot, expiry, whether its lot is recalled, and the
+    event that made its current state (with its anchor)."""
+    return epcs.epc_state(session, epc)
+
+
+@stock.get("/stock", response_model=Stock, summary="What is where now")
+def get_stock(
+    session: SessionDep,
+    _reader: ReaderDep,
+    participant: Annotated[
+        str | None, Query(description="holder: 0x address or 13-digit GLN")
+    ] = None,
+    location: Annotated[
+        str | None, Query(description="SGLN URN, GLN DL URI or 13-digit GLN")
+    ] = None,
+    gtin: Annotated[str | None, Query(description="8 to 14 digits")] = None,
+    lot: Annotated[str | None, Query(max_length=20)] = None,
+) -> dict[str, Any]:
+    """Counts of live items (active, in transit) by holder, location, GTIN, lot and status, and
+    class-level holdings (kg of API lots) that are not zero. Holdings have no location: a
+    location filter leaves them out."""
+    holder = None
+    if participant is not None:
+        if participant.strip().isdigit():
+            found = session.scalars(
+                select(ParticipantRow.address).where(ParticipantRow.gln == participant.strip())
+            ).first()
+            if found is None:
+                raise NotFoundError(f"no participant has GLN {participant}")
+            holder = found
+        else:
+            holder = address(participant)
+    where = None
+    if location is not None:
+        text = location.strip()
+        where = identifier(
+            f"https://id.gs1.org/414/{text}" if text.isdigit() else text, pointer="location"
+        )
+    return stock_queries.stock(
+        session,
+        participant=holder,
+        location=where,
+        gtin=gtin14(gtin) if gtin is not None else None,
+        lot=lot_text(lot) if lot is not None else None,
+    )
+
+
+@recall.get("", response_model=RecallPage, summary="Lots in the recall registry")
+def get_recalls(
+    session: SessionDep,
+    _reader: ReaderDep,
+    response: Response,
+    recalled: Annotated[bool | None, Query(description="only recalled (or not) lots")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    page = recalls.list_recalls(session, recalled=recalled, limit=limit, cursor=cursor)
+    _link(response, "/recalls", page.next)
+    return page.to_json()
+
+
+@recall.get(
+    "/{gtin}/{lot:path}/scope", response_model=RecallScope, summary="Who holds a lot's packs"
+)
+def get_recall_scope(
+    gtin: str,
+    lot: str,
+    session: SessionDep,
+    _reader: ReaderDep,
+    response: Response,
+    limit: Annotated[
+        int, Query(ge=1, le=SCOPE_MAX_LIMIT, description=f"1 to {SCOPE_MAX_LIMIT}")
+    ] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Every item of the lot (by identifier, a page at a time) with its status and current
+    holder; counts by holder and status; the lot's recall state in the registry."""
+    g, lt = gtin14(gtin), lot_text(lot)
+    page = recalls.scope(session, g, lt, limit=limit, cursor=cursor)
+    _link(response, f"/recalls/{g}/{lt}/scope", page.next)
+    return page.to_json()
+
+
+@registry.get("/alerts", response_model=AlertPage, summary="Alerts, newest first")
+def get_alerts(
+    session: SessionDep,
+    _reader: ReaderDep,
+    response: Response,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    severity: Literal["info", "warning", "critical"] | None = None,
+    subject: Annotated[str | None, Query(description="an identifier (" + EPC_HELP + ")")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    canonical = identifier(subject, pointer="subject") if subject is not None else None
+    page = alerts.list_alerts(
+        session, kind=kind, severity=severity, subject=canonical, limit=limit, cursor=cursor
+    )
+    _link(response, "/alerts", page.next)
+    return page.to_json()
+
+
+@registry.get("/participants", response_model=ParticipantPage, summary="The registry now")
+def get_participants(
+    session: SessionDep,
+    _reader: ReaderDep,
+    response: Response,
+    gln: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    page = participant_queries.list_participants(session, gln=gln, limit=limit, cursor=cursor)
+    _link(response, "/participants", page.next)
+    return page.to_json()
+
+
+@registry.get("/anchors", response_model=AnchorPage, summary="Anchored batches, chain order")
+def get_anchors(
+    session: SessionDep,
+    _reader: ReaderDep,
+    response: Response,
+    submitter: Annotated[str | None, Query(description="0x address")] = None,
+    status: Literal["indexed", "rejected", "unavailable"] | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    who = address(submitter, pointer="submitter") if submitter is not None else None
+    page = anchors.list_anchors(session, submitter=who, status=status, limit=limit, cursor=cursor)
+    _link(response, "/anchors", page.next)
+    return page.to_json()
+
+
+@health.get("/healthz", response_model=Health, summary="Liveness and lag (no key needed)")
+def healthz(service: ServiceDep, session: SessionDep) -> dict[str, Any]:
+    checkpoint = get_checkpoint(session)
+    try:
+        lag = service.lag()
+    except ProvenanceError:
+        lag = None
+    return {
+        "status": "ok",
+        "checkpoint": checkpoint.block_number if checkpoint is not None else None,
+        "lag": lag,
+    }
