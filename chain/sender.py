@@ -54,6 +54,12 @@ class Submitted:
     tx: dict[str, Any]
 
 
+def is_nonce_error(exc: BaseException) -> bool:
+    """Whether a node's refusal says the nonce is not the next one (too low, taken, too high)."""
+    message = str(exc).lower()
+    return any(m in message for m in _NONCE_MESSAGES if m != "already known")
+
+
 class TransactionSender:
     """Signs and sends transactions for one account; safe to share between threads."""
 
@@ -84,8 +90,10 @@ class TransactionSender:
     def submit(self, tx: dict[str, Any], *, nonce: int | None = None) -> Submitted:
         """Estimate, sign and broadcast ``tx`` without waiting for it to be mined.
 
-        ``nonce`` re-sends with a nonce already used (a stuck transaction on a zero-fee chain is
-        re-sent as it was, never fee-bumped); otherwise the next nonce of this account is taken.
+        ``nonce`` sends with that nonce: one the caller reserved (the gateway's batcher keeps
+        them in its store), or one already used, to re-send a stuck transaction as it was (on a
+        zero-fee chain it is never fee-bumped); "already known" from the node is then success.
+        Otherwise the next nonce of this account is taken.
         """
         w3 = self._chain.w3
         tx = {**tx, "from": self.address, "chainId": self._chain.chain_id}
@@ -110,7 +118,13 @@ class TransactionSender:
             self._chain.w3.eth.send_raw_transaction(signed.raw_transaction)
         except Exception as exc:  # noqa: BLE001 - every node raises its own type
             if "already known" not in str(exc).lower():
-                raise TransactionError(f"the node refused the re-sent transaction: {exc}") from exc
+                raise TransactionError(
+                    f"the node refused the transaction with nonce {nonce}: {exc}"
+                ) from exc
+        with self._lock:
+            # Keep this sender's own counter past a nonce the caller chose.
+            if self._next_nonce is not None and nonce >= self._next_nonce:
+                self._next_nonce = nonce + 1
         return Submitted(tx_hash=tx_hash, nonce=nonce, tx=tx)
 
     def _sign_and_send(self, tx: dict[str, Any]) -> str:

@@ -24,9 +24,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from chain.errors import ContractRevertError, KeystoreError, ProvenanceError
+from chain.errors import ContractRevertError, KeystoreError, ProvenanceError, TransactionError
 from chain.ledger import ZERO_BYTES32, Ledger
 from chain.merkle import MerkleTree
+from chain.sender import is_nonce_error
 from gateway import store
 from gateway.keys import KeyRing
 
@@ -120,19 +121,33 @@ class Batcher:
             account = self._keys.account(
                 batch.participant, participant.keystore_path if participant else None
             )
+            nonce = self._take_nonce(session, account.address)
             submitted = self._ledger.chain.submit(
-                account, self._ledger.anchors, "anchor", tree.root, len(values), ZERO_BYTES32
+                account,
+                self._ledger.anchors,
+                "anchor",
+                tree.root,
+                len(values),
+                ZERO_BYTES32,
+                nonce=nonce,
             )
         except (KeystoreError, ContractRevertError) as exc:
             store.mark_failed(session, batch.id, str(exc))
             report.failed += 1
             report.errors.append(f"batch {batch.id}: {exc}")
             return
+        except TransactionError as exc:
+            # Still sealed, so sent again on the next pass. The nonce it had reserved is not
+            # lost: the node never saw it, no batch holds it, so _take_nonce hands it out again.
+            if is_nonce_error(exc):
+                store.set_next_nonce(session, account.address, self._pending_count(account.address))
+            report.errors.append(f"batch {batch.id}: {exc}")
+            return
         store.mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
         report.sent += 1
         sent = store.get_batch(session, batch.id)
         if sent is not None:
-            self._settle(session, sent, report, None)
+            self._settle(session, sent, report, None, just_sent=True)
 
     def _settle(
         self,
@@ -140,6 +155,8 @@ class Batcher:
         batch: store.BatchInfo,
         report: StepReport,
         now: datetime | None,
+        *,
+        just_sent: bool = False,
     ) -> None:
         assert batch.root is not None and batch.tx_hash is not None
         w3 = self._ledger.chain.w3
@@ -147,9 +164,13 @@ class Batcher:
             receipt = w3.eth.get_transaction_receipt(batch.tx_hash)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - nodes differ: TransactionNotFound, None, RPC error
             receipt = None
+        if receipt is None and just_sent:
+            return  # not mined yet (automining nodes mine at once); the next pass looks again
         if receipt is not None:
-            head = self._ledger.chain.block_number
-            if head < int(receipt["blockNumber"]) + self.policy.confirmations:
+            if self.policy.confirmations and (
+                self._ledger.chain.block_number
+                < int(receipt["blockNumber"]) + self.policy.confirmations
+            ):
                 return  # mined, not yet deep enough
             if receipt["status"] == 1:
                 store.mark_anchored(
@@ -184,17 +205,61 @@ class Batcher:
         account = self._keys.account(
             batch.participant, participant.keystore_path if participant else None
         )
-        submitted = self._ledger.chain.submit(
-            account,
-            self._ledger.anchors,
-            "anchor",
-            batch.root,
-            batch.event_count,
-            ZERO_BYTES32,
-            nonce=batch.nonce,
-        )
+        try:
+            submitted = self._ledger.chain.submit(
+                account,
+                self._ledger.anchors,
+                "anchor",
+                batch.root,
+                batch.event_count,
+                ZERO_BYTES32,
+                nonce=batch.nonce,
+            )
+        except TransactionError as exc:
+            if not is_nonce_error(exc):
+                raise
+            # Another transaction took this nonce and the root is not anchored (checked just
+            # before): send the batch again from sealed, with a new nonce.
+            store.mark_failed(session, batch.id, f"nonce {batch.nonce} was used elsewhere: {exc}")
+            store.reopen(session, batch.id)
+            return
         store.mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
-        log.info("re-sent the anchor of batch %s as %s", batch.id, submitted.tx_hash)
+        log.info(
+            "re-sent the anchor of batch %s with the same nonce %s as %s",
+            batch.id,
+            batch.nonce,
+            submitted.tx_hash,
+        )
+
+    # --- nonces -----------------------------------------------------------------------------
+
+    def _pending_count(self, address: str) -> int:
+        w3 = self._ledger.chain.w3
+        return int(w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+
+    def _take_nonce(self, session: Session, address: str) -> int:
+        """The nonce for a new anchor of ``address``, reserved durably in the store.
+
+        ``store.reserve_nonce`` gives ``max(stored counter, node's pending count)`` and commits
+        the counter past it before anything is sent, so a restart never hands out a nonce that
+        went out just before it. A nonce below the counter that the node has not seen and that
+        no ``sent`` batch holds (the process stopped, or the node refused the transaction,
+        between reserving and recording it) would leave a gap that stalls every later
+        transaction of the account: it is handed out again first. Nonces held by ``sent``
+        batches are left to them (re-sent with the same nonce). One batcher per database.
+        """
+        pending = self._pending_count(address)
+        stored = store.next_nonce(session, address)
+        if stored is not None and stored > pending:
+            held = {
+                b.nonce
+                for b in store.batches_in_state(session, "sent", participant=address)
+                if b.nonce is not None
+            }
+            for nonce in range(pending, stored):
+                if nonce not in held:
+                    return nonce
+        return store.reserve_nonce(session, address, pending)
 
     def _settled_on_chain(
         self, session: Session, batch: store.BatchInfo, root: bytes, report: StepReport
