@@ -1,7 +1,16 @@
-"""``provenance gateway``: settings from the environment, the service, and uvicorn."""
+"""``provenance gateway``: settings from the environment, the service, and uvicorn.
+
+With PostgreSQL and a JSON-RPC node the batcher runs in a process of its own (the capture path
+and the batcher then each have a Python interpreter, so one core's GIL no longer limits both, and
+anchoring latency does not depend on how busy capture is). SQLite (one writer process) and the
+in-process chain (it lives in this process) keep the batcher as a thread of the server.
+"""
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -9,11 +18,36 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError as SettingsError
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from chain.errors import ProvenanceError
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+
+#: The batcher process polls this often (capture cannot wake it across processes).
+BATCHER_PROCESS_INTERVAL = 0.1
+
+
+def batcher_in_own_process(settings: GatewaySettings) -> bool:
+    backend = make_url(settings.resolved_database_url).get_backend_name()
+    return backend == "postgresql" and settings.chain_url is not None
+
+
+def run_batcher_process(settings: GatewaySettings) -> None:
+    """The batcher alone, until SIGTERM or SIGINT (the server has bootstrapped the store)."""
+    logging.basicConfig(level=logging.INFO, format="batcher %(levelname)s %(name)s: %(message)s")
+    service = GatewayService(settings)
+
+    def stop(_signum: int, _frame: object) -> None:
+        service.batcher.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        service.batcher.run(interval=BATCHER_PROCESS_INTERVAL)
+    finally:
+        service.stop()
 
 
 def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> int:
@@ -42,8 +76,27 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
     )
     if service.regulator_api_key:
         console.print(f"regulator API key written to {settings.data_dir / 'regulator.api-key'}")
+    batcher: multiprocessing.process.BaseProcess | None = None
+    if batcher_in_own_process(settings):
+        batcher = multiprocessing.get_context("spawn").Process(
+            target=run_batcher_process, args=(settings,), name="provenance-batcher"
+        )
+        batcher.start()
+        console.print(f"batcher in its own process (pid {batcher.pid})")
     try:
-        uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(service, run_batcher=batcher is None),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+        )
     finally:
         service.stop()
+        if batcher is not None:
+            if batcher.is_alive() and batcher.pid is not None:
+                batcher.terminate()  # SIGTERM: the batcher finishes its step and stops
+            batcher.join(timeout=30)
+            if batcher.is_alive():
+                batcher.kill()
+                batcher.join()
     return 0
