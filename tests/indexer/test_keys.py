@@ -1,0 +1,78 @@
+"""Reader keys: issue, authenticate, revoke; the bootstrap key file (0600, issued once)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from chain.errors import RecordNotFoundError, ValidationError
+from indexer.keys import ReaderKeys, bootstrap_reader_key
+from indexer.service import IndexerService
+from indexer.store import make_engine, session_factory, upgrade
+from tests.indexer.conftest import IndexerFactory
+
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture
+def keys() -> ReaderKeys:
+    return ReaderKeys(FAST)
+
+
+def test_issue_authenticate_revoke(index_url: str, keys: ReaderKeys) -> None:
+    engine = make_engine(index_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        token = keys.issue(session, "ministry inspector", "auditor")
+        assert token.startswith("ik_")
+        found = keys.authenticate(session, token)
+        assert found is not None and (found.role, found.name) == ("auditor", "ministry inspector")
+        assert keys.authenticate(session, token) == found  # cached, same answer
+        assert keys.authenticate(session, token + "x") is None
+        assert keys.authenticate(session, "pk_" + token[3:]) is None
+        assert keys.authenticate(session, "ik_nope_nope") is None
+        assert keys.authenticate(session, "") is None
+        keys.revoke(session, found.prefix)
+        assert keys.authenticate(session, token) is None
+        with pytest.raises(ValidationError):
+            keys.issue(session, "x", "manufacturer")
+        with pytest.raises(RecordNotFoundError):
+            keys.revoke(session, "000000000000")
+        assert [k.revoked for k in keys.list(session)] == [True]
+    engine.dispose()
+
+
+def test_bootstrap_writes_one_regulator_key_readable_by_owner_only(
+    index_url: str, keys: ReaderKeys, tmp_path: Path
+) -> None:
+    engine = make_engine(index_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    path = tmp_path / "secrets" / "reader.api-key"
+    assert bootstrap_reader_key(sessions, keys, path) == path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    token = path.read_text().strip()
+    with sessions() as session:
+        found = keys.authenticate(session, token)
+    assert found is not None and found.role == "regulator"
+    assert bootstrap_reader_key(sessions, keys, tmp_path / "again") is None
+    engine.dispose()
+
+
+def test_the_service_bootstraps_its_key_on_first_start_only(
+    make_indexer: IndexerFactory,
+) -> None:
+    first: IndexerService = make_indexer()
+    path = first.bootstrap_key_file
+    assert path is not None and path == first.settings.resolved_bootstrap_api_key_file
+    token = path.read_text().strip()
+    first.stop()
+    path.unlink()
+    again = make_indexer()
+    assert again.bootstrap_key_file is None and not path.exists()
+    with again.sessions() as session:
+        assert again.api_keys.authenticate(session, token) is not None
