@@ -75,5 +75,87 @@ def gateway(
     raise typer.Exit(serve.run_gateway({k: v for k, v in overrides.items() if v is not None}))
 
 
+@app.command()
+def indexer(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port of the query API.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder for the SQLite index and the reader key.")
+    ] = None,
+    chain_url: Annotated[str | None, typer.Option(help="JSON-RPC node to follow.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL, e.g. postgresql+psycopg://...")
+    ] = None,
+    deployment_file: Annotated[
+        Path | None, typer.Option(help="Contract addresses (the gateway's deployment.json).")
+    ] = None,
+    gateway_url: Annotated[
+        str | None, typer.Option(help="Gateway to fetch batch contents from.")
+    ] = None,
+    gateway_api_key_file: Annotated[
+        Path | None, typer.Option(help="File with a regulator or auditor key of the gateway.")
+    ] = None,
+    batch_dir: Annotated[
+        Path | None, typer.Option(help="Offline audit: a folder of batch files instead.")
+    ] = None,
+) -> None:
+    """Run the indexer: follow the chain, verify every batch against its root, serve queries.
+
+    Settings come from PROVENANCE_INDEXER_* environment variables; options override them.
+    """
+    from provenance import serve_indexer
+
+    overrides = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "chain_url": chain_url,
+        "database_url": database_url,
+        "deployment_file": deployment_file,
+        "gateway_url": gateway_url,
+        "gateway_api_key_file": gateway_api_key_file,
+        "batch_dir": batch_dir,
+    }
+    raise typer.Exit(
+        serve_indexer.run_indexer({k: v for k, v in overrides.items() if v is not None})
+    )
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Folder for the chain, stores and keys.")] = Path(
+        "data"
+    ),
+    chain_url: Annotated[
+        str | None, typer.Option(help="Use this JSON-RPC node instead of a local ganache.")
+    ] = None,
+    embedded: Annotated[
+        bool, typer.Option(help="In-process chain: nothing survives the process.")
+    ] = False,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="One PostgreSQL database for both, e.g. postgresql+psycopg://..."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address every service binds to.")] = "127.0.0.1",
+    chain_port: Annotated[int, typer.Option(help="Port of the local ganache.")] = 8545,
+    gateway_port: Annotated[int, typer.Option(help="Port of the gateway.")] = 8000,
+    indexer_port: Annotated[int, typer.Option(help="Port of the indexer's query API.")] = 8001,
+) -> None:
+    """Start the whole network: chain, contracts, gateway, indexer. Ctrl-C stops; data is kept."""
+    from provenance.up import UpOptions, run_up
+
+    options = UpOptions(
+        data_dir=data_dir,
+        chain_url=chain_url,
+        embedded=embedded,
+        database_url=database_url,
+        host=host,
+        chain_port=chain_port,
+        gateway_port=gateway_port,
+        indexer_port=indexer_port,
+    )
+    raise typer.Exit(run_up(options))
+
+
 def main() -> None:
     app()

@@ -52,11 +52,13 @@ def run_batcher_process(settings: GatewaySettings) -> None:
 
 def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> int:
     console = console or Console(stderr=True)
-    if "chain_url" not in overrides and "data_dir" not in overrides:
-        # The in-process chain is new each run, so its store must be too.
-        overrides["data_dir"] = Path(tempfile.mkdtemp(prefix="provenance-gateway-"))
     try:
         settings = GatewaySettings(**overrides)
+        if settings.chain_url is None and "data_dir" not in settings.model_fields_set:
+            # The in-process chain is new each run, so its store must be too (a data folder
+            # set by option or PROVENANCE_GATEWAY_DATA_DIR is the user's choice and kept).
+            temporary = Path(tempfile.mkdtemp(prefix="provenance-gateway-"))
+            settings = GatewaySettings(**{**overrides, "data_dir": temporary})
         service = GatewayService(settings)
     except SettingsError as exc:
         console.print(f"[red]invalid settings[/red]: {exc}")

@@ -1,0 +1,38 @@
+"""``provenance indexer``: settings from the environment, the follower, and the query API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from pydantic import ValidationError as SettingsError
+from rich.console import Console
+
+from chain.errors import ProvenanceError
+from indexer.service import IndexerService
+from indexer.settings import IndexerSettings
+
+
+def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> int:
+    console = console or Console(stderr=True)
+    try:
+        settings = IndexerSettings(**overrides)
+        service = IndexerService(settings)
+    except SettingsError as exc:
+        console.print(f"[red]invalid settings[/red]: {exc}")
+        return 2
+    except ProvenanceError as exc:
+        console.print(f"[red]cannot start the indexer[/red]: {exc}")
+        return 2
+    from indexer.api.app import create_app
+
+    console.print(
+        f"indexer following chain {service.deployment.chain_id} (anchors at "
+        f"{service.deployment.anchor_registry}); query API on "
+        f"http://{settings.host}:{settings.port} (OpenAPI at /docs)"
+    )
+    try:
+        uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        service.stop()
+    return 0

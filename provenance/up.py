@@ -1,0 +1,271 @@
+"""``provenance up``: the whole network on one machine, in one command, keeping its data.
+
+- **chain**: ganache from ``node_modules``, bound to 127.0.0.1, its database under
+  ``<data>/chain`` (``--database.dbPath``) and its wallet seed in ``<data>/chain/seed`` (0600),
+  so the ledger and the funding account survive restarts. ``chain_url`` uses any node instead;
+  ``embedded`` the in-process chain (its data lives only as long as the process).
+- **gateway** (``<data>/gateway``) and **indexer** with its query API (``<data>/indexer``), each
+  a uvicorn server in this process; the contracts are deployed once, on the first start, and
+  their addresses kept in ``<data>/gateway/deployment.json``.
+- SQLite files in the data folder, or one PostgreSQL database for both (``database_url``:
+  the indexer's tables are prefixed ``ix_``).
+
+Ctrl-C (or SIGTERM) stops the servers, then the chain, cleanly; running it again resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+from rich.table import Table
+
+from chain.client import Chain
+from chain.errors import ConfigurationError, ProvenanceError
+from gateway.api.app import create_app as create_gateway_app
+from gateway.service import GatewayService
+from gateway.settings import GatewaySettings
+from indexer.service import IndexerService
+from indexer.settings import IndexerSettings
+from indexer.sources import GatewayBatchSource
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CHAIN_ID = 1337
+READY_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    data_dir: Path = Path("data")
+    chain_url: str | None = None
+    embedded: bool = False
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    chain_port: int = 8545
+    gateway_port: int = 8000
+    indexer_port: int = 8001
+
+
+def ganache_binary() -> Path:
+    """ganache from the project's node_modules, or on PATH."""
+    local = PROJECT_ROOT / "node_modules" / ".bin" / "ganache"
+    if local.exists():
+        return local
+    found = shutil.which("ganache")
+    if found:
+        return Path(found)
+    raise ConfigurationError(
+        "ganache is not installed: run `make deps` (npm ci), or pass --chain-url or --embedded"
+    )
+
+
+def wallet_seed(folder: Path) -> str:
+    """The chain's wallet seed, made once and kept 0600 (the dev funding account)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "seed"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text(encoding="utf-8").strip()
+
+
+@contextmanager
+def local_chain(folder: Path, host: str, port: int) -> Iterator[str]:
+    """ganache with a persistent database; stopped with SIGTERM so it flushes to disk."""
+    command = [
+        str(ganache_binary()),
+        "--server.host", host,
+        "--server.port", str(port),
+        "--database.dbPath", str(folder / "db"),
+        "--wallet.seed", wallet_seed(folder),
+        "--chain.chainId", str(CHAIN_ID),
+        "--logging.quiet",
+    ]  # fmt: skip
+    (folder / "db").mkdir(parents=True, exist_ok=True)
+    log = (folder / "ganache.log").open("ab")
+    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    url = f"http://{host}:{port}"
+    try:
+        _wait_for_json_rpc(url, process)
+        yield url
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _wait_for_json_rpc(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    request = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigurationError(f"ganache exited ({process.returncode}): see its log")
+        with suppress(httpx.HTTPError):
+            if httpx.post(url, json=request, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise ConfigurationError(f"the chain at {url} did not answer within {READY_TIMEOUT_SECONDS}s")
+
+
+class ServerThread:
+    """A uvicorn server in a thread (signals stay with the main thread)."""
+
+    def __init__(self, app: FastAPI, host: str, port: int, name: str) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.url = f"http://{host}:{port}"
+        self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if not self.thread.is_alive():
+                raise ConfigurationError(f"{self.thread.name} could not start on {self.url}")
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise ConfigurationError(f"{self.thread.name} did not answer on {self.url}")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+class Network:
+    """The gateway and the indexer on one chain, started and stopped together."""
+
+    def __init__(self, options: UpOptions, chain_url: str | None, data_dir: Path) -> None:
+        self.options = options
+        self.data_dir = data_dir
+        gateway_settings = GatewaySettings(
+            data_dir=data_dir / "gateway",
+            chain_url=chain_url,
+            database_url=options.database_url or "",
+            host=options.host,
+            port=options.gateway_port,
+        )
+        self.gateway = GatewayService(gateway_settings)
+        self.gateway_key_file = gateway_settings.data_dir / "regulator.api-key"
+        gateway_url = f"http://{options.host}:{options.gateway_port}"
+        indexer_settings = IndexerSettings(
+            data_dir=data_dir / "indexer",
+            chain_url=chain_url,
+            database_url=options.database_url or "",
+            deployment_file=gateway_settings.resolved_deployment_file,
+            gateway_url=gateway_url,
+            gateway_api_key_file=self.gateway_key_file,
+            host=options.host,
+            port=options.indexer_port,
+        )
+        chain: Chain = self.gateway.chain
+        source = GatewayBatchSource(gateway_url, indexer_settings.gateway_api_key_value())
+        self.indexer = IndexerService(
+            indexer_settings, chain=chain, deployment=self.gateway.ledger.deployment, source=source
+        )
+        self.indexer_settings = indexer_settings
+        from indexer.api.app import create_app as create_indexer_app
+
+        self.servers = [
+            ServerThread(create_gateway_app(self.gateway), options.host,
+                         options.gateway_port, "gateway"),
+            ServerThread(create_indexer_app(self.indexer), options.host,
+                         options.indexer_port, "indexer"),
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        for server in self.servers:
+            server.start()
+
+    def stop(self) -> None:
+        for server in reversed(self.servers):
+            server.stop()
+        self.indexer.stop()
+        self.gateway.stop()
+
+    def summary(self, chain_url: str | None) -> Table:
+        deployment = self.gateway.ledger.deployment
+        table = Table(title="Medicine provenance network", show_header=False)
+        table.add_column("what", style="bold")
+        table.add_column("where")
+        table.add_row("chain", f"{chain_url or 'in-process (embedded)'} (id {deployment.chain_id})")
+        table.add_row("participant registry", deployment.participant_registry)
+        table.add_row("anchor registry", deployment.anchor_registry)
+        table.add_row("recall registry", deployment.recall_registry)
+        table.add_row("gateway", f"{self.servers[0].url}  (OpenAPI: {self.servers[0].url}/docs)")
+        table.add_row("indexer", f"{self.servers[1].url}  (OpenAPI: {self.servers[1].url}/docs)")
+        table.add_row("regulator key (gateway)", f"{self.gateway_key_file} (0600)")
+        reader_key = self.indexer_settings.resolved_bootstrap_api_key_file
+        table.add_row("reader key (indexer)", f"{reader_key} (0600)")
+        table.add_row("data", str(self.data_dir))
+        table.add_row("SQL", self.options.database_url or "SQLite files in the data folder")
+        return table
+
+
+def run_up(options: UpOptions, console: Console | None = None) -> int:
+    """Start everything, print the summary, wait for Ctrl-C or SIGTERM, stop everything."""
+    console = console or Console()
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with _chain(options, console) as (chain_url, data_dir):
+            network = Network(options, chain_url, data_dir)
+            try:
+                network.start()
+                console.print(network.summary(chain_url))
+                console.print("[green]up[/green]: press Ctrl-C to stop (data is kept)")
+                stopping.wait()
+                console.print("stopping…")
+            finally:
+                network.stop()
+    except ProvenanceError as exc:
+        console.print(f"[red]cannot start the network[/red]: {exc}")
+        return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print("stopped; run `provenance up` again to resume")
+    return 0
+
+
+@contextmanager
+def _chain(options: UpOptions, console: Console) -> Iterator[tuple[str | None, Path]]:
+    if options.embedded:
+        data_dir = Path(tempfile.mkdtemp(prefix="provenance-up-"))
+        console.print(
+            "[yellow]in-process chain: the ledger lives only as long as this process; its "
+            f"stores are in {data_dir} and start empty each time[/yellow]"
+        )
+        yield None, data_dir
+        return
+    if options.chain_url:
+        yield options.chain_url, options.data_dir
+        return
+    with local_chain(options.data_dir / "chain", options.host, options.chain_port) as url:
+        yield url, options.data_dir
