@@ -119,3 +119,10 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "verify" in result.stdout and "demo" in result.stdout
+
+
+def test_the_demo_ends_with_the_trace_from_the_indexer(demo_out: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(demo_out)])
+    assert result.exit_code == 0, result.output
+    assert "The indexer: a verified SQL mirror of the chain" in result.output
+    assert "APIL-2026-0042" in result.output and "dispensing" in result.output
