@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chain.errors import BatchUnavailableError, ChainMovedError, ChainUnavailableError
 from indexer.chainlogs import BlockHeader, ChainLog, LogReader
-from indexer.loader import BatchLoader
+from indexer.loader import BatchLoader, Prefetch
 from indexer.store import writes
 from indexer.store.models import (
     BlockRow,
@@ -115,6 +115,11 @@ class Follower:
         if self._header(last).hash != end.hash:
             raise ChainMovedError(f"block {last} changed while its logs were read")
         report.from_block = first
+        # The batches are fetched and verified ahead (in worker processes on a long range)
+        # while earlier blocks are applied; they are still applied one by one, in chain order.
+        prefetch = self.loader.prefetch(
+            [e for e in logs if e.contract == "anchors" and e.name == "Anchored"]
+        )
         session = self.sessions()
         try:
             pending_events = 0
@@ -125,7 +130,7 @@ class Follower:
                     raise ChainMovedError(f"block {number} changed while its logs were read")
                 block = session.begin_nested()  # a savepoint: a block is applied whole
                 try:
-                    pending_events += self._apply_block(session, header, entries, report)
+                    pending_events += self._apply_block(session, header, entries, report, prefetch)
                 except BatchUnavailableError as exc:
                     block.rollback()
                     report.waiting = str(exc)
@@ -139,10 +144,16 @@ class Follower:
                     pending_events = 0
             self._commit(session, end, report)
         finally:
+            prefetch.close()
             session.close()
 
     def _apply_block(
-        self, session: Session, header: BlockHeader, entries: list[ChainLog], report: StepReport
+        self,
+        session: Session,
+        header: BlockHeader,
+        entries: list[ChainLog],
+        report: StepReport,
+        prefetch: Prefetch,
     ) -> int:
         writes.remember_block(session, header)
         events = anchors = 0
@@ -152,7 +163,8 @@ class Follower:
             elif entry.contract == "recalls" and entry.name in RECALL_KINDS:
                 writes.apply_recall_change(session, _recall_change(entry))
             elif entry.contract == "anchors" and entry.name == "Anchored":
-                events += self.loader.load(session, entry, header.timestamp).events
+                prepared = prefetch.get(entry)
+                events += self.loader.apply(session, entry, header.timestamp, prepared).events
                 anchors += 1
         report.anchors += anchors
         report.events += events
@@ -190,6 +202,12 @@ class Follower:
 
     def run(self, poll_interval: float = 0.5) -> None:
         """Step until :meth:`stop`; sleeps only when caught up or the chain is unreachable."""
+        try:
+            self._run(poll_interval)
+        finally:
+            self.loader.close()
+
+    def _run(self, poll_interval: float) -> None:
         while not self._stop.is_set():
             try:
                 report = self.step()
@@ -209,6 +227,12 @@ class Follower:
 
     def catch_up(self, max_steps: int = 10_000) -> StepReport:
         """Step until idle (tests, the demo): the sum of the steps."""
+        try:
+            return self._catch_up(max_steps)
+        finally:
+            self.loader.close()
+
+    def _catch_up(self, max_steps: int) -> StepReport:
         total = StepReport()
         for _ in range(max_steps):
             report = self.step()

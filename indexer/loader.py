@@ -2,13 +2,25 @@
 
 Only a batch whose recomputed root and submitter match its ``Anchored`` log is indexed; any
 other gets an ``integrity`` alert with the evidence and nothing of it is indexed.
+
+Loading is two halves. :func:`prepare_batch` needs no database: it fetches the contents,
+recomputes every event hash and the root, normalises the events and builds their rows; it may
+run ahead, in worker processes (:class:`Prefetch`). :meth:`BatchLoader.apply` then does, in
+chain order on the follower's session, what depends on the index: events already indexed,
+alerts, the custody projection over the stored state, and the writes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+import multiprocessing
+import pickle
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -16,14 +28,16 @@ from sqlalchemy.orm import Session
 
 from chain.errors import BatchUnavailableError, ValidationError
 from gateway.epcis.normalise import NormalisedEvent, normalise_event
-from gateway.epcis.terms import default_vocabulary
+from gateway.epcis.terms import Vocabulary, default_vocabulary
+from gateway.rules.roles import operation_of
+from gateway.store._sql import member_of
 from indexer.chainlogs import ChainLog
 from indexer.projection import EventContext, Projector, event_party
 from indexer.sources import BatchSource
 from indexer.store import writes
 from indexer.store.models import AnchorRow, EventRow, sequence
-from indexer.store.state import SqlStateReader, chunks
-from indexer.verification import AnchorFacts, IntegrityFailure, VerifiedEvent, verify_batch
+from indexer.store.state import SqlStateReader, key_groups
+from indexer.verification import AnchorFacts, IntegrityFailure, verify_batch
 
 log = logging.getLogger("provenance.indexer")
 
@@ -38,6 +52,8 @@ QUANTITY_ROLES = (
     ("input_quantities", "input_quantity"),
     ("output_quantities", "output_quantity"),
 )
+
+Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -56,32 +72,21 @@ def anchor_facts(entry: ChainLog) -> AnchorFacts:
     )
 
 
-def _item_rows(
-    ev: NormalisedEvent, event_hash: bytes, seq: int, block: int
-) -> list[dict[str, Any]]:
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+def _item_rows(ev: NormalisedEvent, event_hash: bytes, seq: int, block: int) -> list[Row]:
+    """Rows of :data:`indexer.store.writes.ITEM_COLUMNS`, one per (identifier, role)."""
+    rows: dict[tuple[str, str], Row] = {}
 
     def add(identifier: str, role: str, quantity: Any = None, uom: str | None = None) -> None:
-        rows.setdefault(
-            (identifier, role),
-            {
-                "identifier": identifier,
-                "seq": seq,
-                "role": role,
-                "event_hash": event_hash,
-                "block_number": block,
-                "quantity": quantity,
-                "uom": uom,
-            },
-        )
+        if (identifier, role) not in rows:
+            rows[(identifier, role)] = (identifier, seq, role, event_hash, block, quantity, uom)
 
-    for field, role in ITEM_ROLES:
-        for identifier in getattr(ev, field):
+    for name, role in ITEM_ROLES:
+        for identifier in getattr(ev, name):
             add(identifier, role)
     if ev.parent_id is not None:
         add(ev.parent_id, "parent")
-    for field, role in QUANTITY_ROLES:
-        for q in getattr(ev, field):
+    for name, role in QUANTITY_ROLES:
+        for q in getattr(ev, name):
             add(
                 q.class_id,
                 "child_quantity" if ev.type == "AggregationEvent" else role,
@@ -92,37 +97,228 @@ def _item_rows(
 
 
 def _event_row(
-    ev: NormalisedEvent, v: VerifiedEvent, seq: int, facts: AnchorFacts
-) -> dict[str, Any]:
-    return {
-        "event_hash": v.event_hash,
-        "seq": seq,
-        "block_number": facts.block_number,
-        "root": facts.root,
-        "submitter": facts.submitter,
-        "salt": v.salt,
-        "type": ev.type,
-        "action": ev.action,
-        "biz_step": ev.biz_step,
-        "disposition": ev.disposition,
-        "event_time": ev.event_time,
-        "read_point": ev.read_point,
-        "biz_location": ev.biz_location,
-        "source": event_party(ev.sources),
-        "destination": event_party(ev.destinations),
-        "raw": json.dumps(v.event, separators=(",", ":"), sort_keys=True),
-    }
+    ev: NormalisedEvent,
+    event_hash: bytes,
+    salt: bytes,
+    event: dict[str, Any],
+    seq: int,
+    facts: AnchorFacts,
+) -> Row:
+    """A row of :data:`indexer.store.writes.EVENT_COLUMNS`."""
+    return (
+        event_hash,
+        seq,
+        facts.block_number,
+        facts.root,
+        facts.submitter,
+        salt,
+        ev.type,
+        ev.action,
+        ev.biz_step,
+        ev.disposition,
+        ev.event_time,
+        ev.read_point,
+        ev.biz_location,
+        event_party(ev.sources),
+        event_party(ev.destinations),
+        json.dumps(event, separators=(",", ":"), sort_keys=True),
+    )
+
+
+def changes_custody(ev: NormalisedEvent) -> bool:
+    """Whether :meth:`indexer.projection.Projector.apply` can do anything with ``ev``
+    (observations, the bulk of the traffic, cannot: they are history only)."""
+    if operation_of(ev.type, ev.action, ev.biz_step) is not None:
+        return True
+    return ev.type == "ObjectEvent" and ev.action == "ADD"
+
+
+@dataclass
+class PreparedBatch:
+    """One batch, fetched and verified, with everything that does not depend on the index.
+
+    ``outcome``: ``verified``, ``rejected`` (``failure`` says why), ``unavailable`` (for good:
+    ``reason``) or ``retry`` (for now: ``reason``). Per position of a verified batch: the
+    recomputed hash, the event row or why the event is unreadable, its item rows, and (only for
+    events that can change custody) the normalised event.
+    """
+
+    outcome: str
+    reason: str = ""
+    failure: IntegrityFailure | None = None
+    hashes: list[bytes] = field(default_factory=list)
+    rows: list[Row | str] = field(default_factory=list)
+    items: list[list[Row]] = field(default_factory=list)
+    custody: dict[int, NormalisedEvent] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _add(timings: dict[str, float], stage: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[stage] = timings.get(stage, 0.0) + now - since
+    return now
+
+
+def prepare_batch(
+    source: BatchSource, facts: AnchorFacts, log_index: int, vocabulary: Vocabulary | None = None
+) -> PreparedBatch:
+    """Fetch, verify and normalise the batch of one ``Anchored`` log (no database)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    try:
+        contents = source.fetch(facts.root)
+    except BatchUnavailableError as exc:
+        return PreparedBatch("retry" if exc.retryable else "unavailable", reason=str(exc))
+    started = _add(timings, "fetch + parse", started)
+    verified = verify_batch(facts, contents, timings)
+    if isinstance(verified, IntegrityFailure):
+        return PreparedBatch("rejected", failure=verified, timings=timings)
+    started = time.perf_counter()
+    vocabulary = vocabulary or _vocabulary()
+    out = PreparedBatch("verified", timings=timings)
+    for v in verified:
+        seq = sequence(facts.block_number, log_index, v.position)
+        out.hashes.append(v.event_hash)
+        try:
+            ev = normalise_event(v.event, v.position, vocabulary)
+        except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            out.rows.append(str(exc))
+            out.items.append([])
+            continue
+        out.rows.append(_event_row(ev, v.event_hash, v.salt, v.event, seq, facts))
+        out.items.append(_item_rows(ev, v.event_hash, seq, facts.block_number))
+        if changes_custody(ev):
+            out.custody[v.position] = ev
+    _add(timings, "normalise + rows", started)
+    return out
+
+
+_VOCABULARY: Vocabulary | None = None
+
+
+def _vocabulary() -> Vocabulary:
+    global _VOCABULARY
+    if _VOCABULARY is None:
+        _VOCABULARY = default_vocabulary()
+    return _VOCABULARY
+
+
+def _prepare_in_worker(source: BatchSource, facts: AnchorFacts, log_index: int) -> PreparedBatch:
+    return prepare_batch(source, facts, log_index)
+
+
+class Prefetch:
+    """Prepared batches of a run of ``Anchored`` logs, in their order.
+
+    With a pool, up to ``ahead`` batches are prepared in worker processes while the caller
+    applies earlier ones; without, each is prepared when asked for (as if loaded inline).
+    """
+
+    def __init__(
+        self,
+        loader: BatchLoader,
+        entries: Sequence[ChainLog],
+        pool: ProcessPoolExecutor | None,
+        ahead: int,
+    ) -> None:
+        self.loader = loader
+        self.pool = pool
+        self.ahead = ahead
+        self._waiting = deque(entries)
+        self._running: dict[tuple[int, int], Future[PreparedBatch]] = {}
+        self._fill()
+
+    def _fill(self) -> None:
+        while self.pool is not None and self._waiting and len(self._running) < self.ahead:
+            entry = self._waiting.popleft()
+            self._running[(entry.block_number, entry.log_index)] = self.pool.submit(
+                _prepare_in_worker, self.loader.source, anchor_facts(entry), entry.log_index
+            )
+
+    def get(self, entry: ChainLog) -> PreparedBatch:
+        future = self._running.pop((entry.block_number, entry.log_index), None)
+        if future is None:
+            if self._waiting and self._waiting[0] is entry:
+                self._waiting.popleft()
+            return prepare_batch(self.loader.source, anchor_facts(entry), entry.log_index)
+        started = time.perf_counter()
+        prepared = future.result()
+        _add(self.loader.timings, "waiting for workers", started)
+        self._fill()
+        return prepared
+
+    def close(self) -> None:
+        for future in self._running.values():
+            future.cancel()
+        self._running.clear()
+        self._waiting.clear()
 
 
 class BatchLoader:
-    """Loads the batches of ``Anchored`` logs into the index."""
+    """Loads the batches of ``Anchored`` logs into the index.
 
-    def __init__(self, source: BatchSource) -> None:
+    ``workers``: processes that prepare batches ahead of the follower when a step has at least
+    ``parallel_from`` batches to load and the source can be sent to a process (it pickles);
+    0 prepares every batch inline. ``timings`` adds up seconds per stage (for benchmarks).
+    """
+
+    def __init__(
+        self, source: BatchSource, *, workers: int = 2, parallel_from: int = 4, ahead: int = 6
+    ) -> None:
         self.source = source
         self.vocabulary = default_vocabulary()
+        self.workers = workers
+        self.parallel_from = parallel_from
+        self.ahead = ahead
+        self.timings: dict[str, float] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._picklable: bool | None = None
+
+    # --- preparing ---------------------------------------------------------------------------
+
+    def prefetch(self, entries: Sequence[ChainLog]) -> Prefetch:
+        """Start preparing the batches of ``entries`` (``Anchored`` logs in chain order)."""
+        pool = self._worker_pool() if len(entries) >= self.parallel_from else None
+        return Prefetch(self, entries, pool, self.ahead)
+
+    def _worker_pool(self) -> ProcessPoolExecutor | None:
+        if self.workers <= 0:
+            return None
+        if self._picklable is None:
+            try:
+                pickle.dumps(self.source)
+                self._picklable = True
+            except Exception:  # noqa: BLE001 - anything a source holds may refuse to pickle
+                self._picklable = False
+        if not self._picklable:
+            return None
+        if self._pool is None:
+            # forkserver: workers never inherit the follower's threads, locks or connections
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes (they are started again when needed)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    # --- loading -----------------------------------------------------------------------------
 
     def load(self, session: Session, entry: ChainLog, block_timestamp: int) -> LoadResult:
         """Index the batch of one ``Anchored`` log (raises retryable unavailability)."""
+        prepared = prepare_batch(self.source, anchor_facts(entry), entry.log_index, self.vocabulary)
+        return self.apply(session, entry, block_timestamp, prepared)
+
+    def apply(
+        self, session: Session, entry: ChainLog, block_timestamp: int, prepared: PreparedBatch
+    ) -> LoadResult:
+        """Index a prepared batch (raises retryable unavailability)."""
+        if prepared.outcome == "retry":
+            raise BatchUnavailableError(prepared.reason, retryable=True)
+        for stage, seconds in prepared.timings.items():
+            self.timings[stage] = self.timings.get(stage, 0.0) + seconds
         facts = anchor_facts(entry)
         anchor = AnchorRow(
             root=facts.root,
@@ -136,17 +332,13 @@ class BatchLoader:
             block_timestamp=block_timestamp,
             status="indexed",
         )
-        try:
-            contents = self.source.fetch(facts.root)
-        except BatchUnavailableError as exc:
-            if exc.retryable:
-                raise
+        if prepared.outcome == "unavailable":
             anchor.status = "unavailable"
             writes.add_anchor(session, anchor)
-            self._alert(session, facts, "batch-unavailable", "warning", str(exc), {})
+            self._alert(session, facts, "batch-unavailable", "warning", prepared.reason, {})
             return LoadResult("unavailable", 0)
-        verified = verify_batch(facts, contents)
-        if isinstance(verified, IntegrityFailure):
+        if prepared.failure is not None:
+            failure = prepared.failure
             anchor.status = "rejected"
             writes.add_anchor(session, anchor)
             self._alert(
@@ -154,58 +346,63 @@ class BatchLoader:
                 facts,
                 "integrity",
                 "critical",
-                f"batch 0x{facts.root.hex()} does not match its anchor: {verified.reason}",
-                verified.evidence,
+                f"batch 0x{facts.root.hex()} does not match its anchor: {failure.reason}",
+                failure.evidence,
             )
-            log.warning("integrity alert for batch 0x%s: %s", facts.root.hex(), verified.reason)
+            log.warning("integrity alert for batch 0x%s: %s", facts.root.hex(), failure.reason)
             return LoadResult("rejected", 0)
         writes.add_anchor(session, anchor)
-        return LoadResult("indexed", self._index(session, facts, entry.log_index, verified))
+        return LoadResult("indexed", self._index(session, facts, entry.log_index, prepared))
 
     def _index(
-        self, session: Session, facts: AnchorFacts, log_index: int, verified: list[VerifiedEvent]
+        self, session: Session, facts: AnchorFacts, log_index: int, prepared: PreparedBatch
     ) -> int:
-        known = self._known(session, [v.event_hash for v in verified])
-        normalised: list[tuple[NormalisedEvent, VerifiedEvent, int]] = []
-        for v in verified:
-            seq = sequence(facts.block_number, log_index, v.position)
-            if v.event_hash in known:
+        started = time.perf_counter()
+        known = self._known(session, prepared.hashes)
+        events: list[Row] = []
+        items: list[Row] = []
+        custody: list[tuple[NormalisedEvent, EventContext]] = []
+        for position, event_hash in enumerate(prepared.hashes):
+            if event_hash in known:
                 self._alert(
                     session,
                     facts,
                     "anchored-twice",
                     "info",
-                    f"event 0x{v.event_hash.hex()} was already indexed from another batch",
-                    {"eventHash": "0x" + v.event_hash.hex()},
-                    key=v.event_hash.hex(),
+                    f"event 0x{event_hash.hex()} was already indexed from another batch",
+                    {"eventHash": "0x" + event_hash.hex()},
+                    key=event_hash.hex(),
                 )
                 continue
-            try:
-                ev = normalise_event(v.event, v.position, self.vocabulary)
-            except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            row = prepared.rows[position]
+            if isinstance(row, str):
                 self._alert(
                     session,
                     facts,
                     "unreadable-event",
                     "warning",
-                    f"event 0x{v.event_hash.hex()} is anchored but not readable: {exc}",
-                    {"eventHash": "0x" + v.event_hash.hex()},
-                    key=v.event_hash.hex(),
+                    f"event 0x{event_hash.hex()} is anchored but not readable: {row}",
+                    {"eventHash": "0x" + event_hash.hex()},
+                    key=event_hash.hex(),
                 )
                 continue
-            known.add(v.event_hash)
-            normalised.append((ev, v, seq))
-        events = [_event_row(ev, v, seq, facts) for ev, v, seq in normalised]
-        items = [
-            row
-            for ev, v, seq in normalised
-            for row in _item_rows(ev, v.event_hash, seq, facts.block_number)
-        ]
+            known.add(event_hash)
+            events.append(row)
+            items.extend(prepared.items[position])
+            ev = prepared.custody.get(position)
+            if ev is not None:
+                seq = sequence(facts.block_number, log_index, position)
+                custody.append((ev, EventContext(event_hash, seq, facts.submitter)))
+        started = _add(self.timings, "SQL: known events", started)
         writes.insert_events(session, events, items)
-        projector = Projector(SqlStateReader(session), [ev for ev, _, _ in normalised])
-        for ev, v, seq in normalised:
-            projector.apply(ev, EventContext(v.event_hash, seq, facts.submitter))
+        started = _add(self.timings, "SQL: events and items", started)
+        projector = Projector(SqlStateReader(session), [ev for ev, _ in custody])
+        started = _add(self.timings, "SQL: stored state", started)
+        for ev, ctx in custody:
+            projector.apply(ev, ctx)
+        started = _add(self.timings, "custody projection", started)
         writes.write_projection(session, projector.out, facts.block_number)
+        started = _add(self.timings, "SQL: versions and lots", started)
         for anomaly in projector.out.anomalies:
             self._alert(
                 session,
@@ -217,14 +414,17 @@ class BatchLoader:
                 subject=anomaly.subject,
                 key=f"{anomaly.event_hash.hex()}:{anomaly.subject}",
             )
+        _add(self.timings, "alerts", started)
         return len(events)
 
     @staticmethod
     def _known(session: Session, hashes: list[bytes]) -> set[bytes]:
         out: set[bytes] = set()
-        for part in chunks(hashes):
+        for part in key_groups(session, hashes):
             out.update(
-                session.scalars(select(EventRow.event_hash).where(EventRow.event_hash.in_(part)))
+                session.scalars(
+                    select(EventRow.event_hash).where(member_of(session, EventRow.event_hash, part))
+                )
             )
         return out
 

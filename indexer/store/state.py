@@ -8,6 +8,7 @@ from typing import TypeVar
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from gateway.store._sql import is_postgresql, member_of
 from indexer.projection import HoldingKey, HoldingState, ItemState
 from indexer.store.models import HoldingVersionRow, ItemVersionRow, LotRow, ParticipantRow
 
@@ -24,6 +25,15 @@ def chunks(values: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def key_groups(session: Session, values: Iterable[T]) -> Iterable[list[T]]:
+    """Keys per lookup query: all at once on PostgreSQL (one array parameter, ``= ANY``), in
+    ``IN`` lists of :data:`CHUNK` elsewhere."""
+    if is_postgresql(session):
+        every = list(values)
+        return [every] if every else []
+    return chunks(values)
 
 
 def item_state(row: ItemVersionRow) -> ItemState:
@@ -51,21 +61,35 @@ class SqlStateReader:
 
     def items(self, identifiers: Iterable[str]) -> dict[str, ItemState]:
         out: dict[str, ItemState] = {}
-        for part in chunks(sorted(set(identifiers))):
-            rows = self.session.scalars(
-                select(ItemVersionRow).where(
-                    ItemVersionRow.identifier.in_(part), ItemVersionRow.valid_to.is_(None)
-                )
+        v = ItemVersionRow
+        for part in key_groups(self.session, sorted(set(identifiers))):
+            rows = self.session.execute(
+                select(
+                    v.identifier,
+                    v.status,
+                    v.holder,
+                    v.location,
+                    v.parent,
+                    v.in_transit_to,
+                    v.gtin,
+                    v.lot,
+                    v.event_time,
+                    v.event_hash,
+                    v.valid_from,
+                ).where(member_of(self.session, v.identifier, part), v.valid_to.is_(None))
             )
-            out.update((row.identifier, item_state(row)) for row in rows)
+            out.update((row[0], ItemState(*row)) for row in rows)
         return out
 
     def children(self, parents: Iterable[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for part in chunks(sorted(set(parents))):
+        for part in key_groups(self.session, sorted(set(parents))):
             rows = self.session.execute(
                 select(ItemVersionRow.parent, ItemVersionRow.identifier)
-                .where(ItemVersionRow.parent.in_(part), ItemVersionRow.valid_to.is_(None))
+                .where(
+                    member_of(self.session, ItemVersionRow.parent, part),
+                    ItemVersionRow.valid_to.is_(None),
+                )
                 .order_by(ItemVersionRow.identifier)
             )
             for parent, child in rows:

@@ -2,6 +2,12 @@
 
 Every function takes the step's session; the follower commits once per step, with the
 checkpoint, so a crash leaves either all of a step or none of it.
+
+On PostgreSQL the bulk rows (events, their items, item versions) go in with ``COPY`` on the
+session's own connection (so they commit or roll back with everything else), and closing the
+current versions a batch replaced is one ``UPDATE ... FROM unnest(arrays)``; SQLite keeps
+``executemany``. Rows are tuples in the column order of :data:`EVENT_COLUMNS`,
+:data:`ITEM_COLUMNS` and :data:`VERSION_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from gateway.store._sql import copy_rows, driver_errors, is_postgresql
 from indexer.chainlogs import BlockHeader
 from indexer.projection import Projection
 from indexer.store.models import (
@@ -33,6 +40,53 @@ from indexer.store.models import (
 )
 
 CHECKPOINT_ID = 1
+
+EVENT_COLUMNS = (
+    "event_hash",
+    "seq",
+    "block_number",
+    "root",
+    "submitter",
+    "salt",
+    "type",
+    "action",
+    "biz_step",
+    "disposition",
+    "event_time",
+    "read_point",
+    "biz_location",
+    "source",
+    "destination",
+    "raw",
+)
+ITEM_COLUMNS = ("identifier", "seq", "role", "event_hash", "block_number", "quantity", "uom")
+VERSION_COLUMNS = (
+    "identifier",
+    "valid_from",
+    "valid_to",
+    "block_number",
+    "event_hash",
+    "event_time",
+    "status",
+    "holder",
+    "location",
+    "parent",
+    "in_transit_to",
+    "gtin",
+    "lot",
+)
+
+Row = tuple[Any, ...]
+
+
+def _bulk_insert(session: Session, model: Any, columns: Sequence[str], rows: list[Row]) -> None:
+    """``COPY`` on PostgreSQL, ``executemany`` of an ``INSERT`` elsewhere."""
+    if not rows:
+        return
+    if is_postgresql(session):
+        copy_rows(session, model.__tablename__, columns, rows)
+    else:
+        session.execute(insert(model), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def alert_key(kind: str, *parts: object) -> str:
@@ -116,50 +170,41 @@ def add_anchor(session: Session, anchor: AnchorRow) -> None:
     session.flush()
 
 
-def insert_events(
-    session: Session, events: list[dict[str, Any]], items: list[dict[str, Any]]
-) -> None:
-    if events:
-        session.execute(insert(EventRow), events)
-    if items:
-        session.execute(insert(EventItemRow), items)
+def insert_events(session: Session, events: list[Row], items: list[Row]) -> None:
+    """Event rows (:data:`EVENT_COLUMNS`) and item rows (:data:`ITEM_COLUMNS`)."""
+    _bulk_insert(session, EventRow, EVENT_COLUMNS, events)
+    _bulk_insert(session, EventItemRow, ITEM_COLUMNS, items)
 
 
 def write_projection(session: Session, projection: Projection, block_number: int) -> None:
     """New versions, closing the stored current ones; new lots."""
-    item_rows: list[dict[str, Any]] = []
-    closes: list[dict[str, Any]] = []
+    item_rows: list[Row] = []
+    closes: list[tuple[str, int]] = []
+    stored = projection.stored_items
     for identifier, versions in projection.item_versions.items():
-        if identifier in projection.stored_items:
-            closes.append({"b_identifier": identifier, "b_valid_to": versions[0].seq})
+        if identifier in stored:
+            closes.append((identifier, versions[0].seq))
+        last = len(versions) - 1
         for i, v in enumerate(versions):
             item_rows.append(
-                {
-                    "identifier": identifier,
-                    "valid_from": v.seq,
-                    "valid_to": versions[i + 1].seq if i + 1 < len(versions) else None,
-                    "block_number": block_number,
-                    "event_hash": v.event_hash,
-                    "event_time": v.event_time,
-                    "status": v.status,
-                    "holder": v.holder,
-                    "location": v.location,
-                    "parent": v.parent,
-                    "in_transit_to": v.in_transit_to,
-                    "gtin": v.gtin,
-                    "lot": v.lot,
-                }
+                (
+                    identifier,
+                    v.seq,
+                    versions[i + 1].seq if i < last else None,
+                    block_number,
+                    v.event_hash,
+                    v.event_time,
+                    v.status,
+                    v.holder,
+                    v.location,
+                    v.parent,
+                    v.in_transit_to,
+                    v.gtin,
+                    v.lot,
+                )
             )
-    if closes:
-        items = ItemVersionRow.__table__.c
-        session.connection().execute(
-            update(ItemVersionRow.__table__)  # type: ignore[arg-type]
-            .where(items.identifier == bindparam("b_identifier"), items.valid_to.is_(None))
-            .values(valid_to=bindparam("b_valid_to")),
-            closes,
-        )
-    if item_rows:
-        session.execute(insert(ItemVersionRow), item_rows)
+    close_versions(session, closes)
+    _bulk_insert(session, ItemVersionRow, VERSION_COLUMNS, item_rows)
 
     holding_rows: list[dict[str, Any]] = []
     holding_closes: list[dict[str, Any]] = []
@@ -218,6 +263,29 @@ def write_projection(session: Session, projection: Projection, block_number: int
                 for lot in projection.lots
             ],
         )
+
+
+def close_versions(session: Session, closes: list[tuple[str, int]]) -> None:
+    """Set ``valid_to`` of the current version of each ``(identifier, valid_to)``."""
+    if not closes:
+        return
+    if is_postgresql(session):
+        statement = (
+            "UPDATE ix_item_versions AS v SET valid_to = c.valid_to "
+            "FROM unnest(%s::text[], %s::bigint[]) AS c(identifier, valid_to) "
+            "WHERE v.identifier = c.identifier AND v.valid_to IS NULL"
+        )
+        connection = session.connection().connection.driver_connection
+        with driver_errors(statement), connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(statement, ([c[0] for c in closes], [c[1] for c in closes]))
+        return
+    items = ItemVersionRow.__table__.c
+    session.connection().execute(
+        update(ItemVersionRow.__table__)  # type: ignore[arg-type]
+        .where(items.identifier == bindparam("b_identifier"), items.valid_to.is_(None))
+        .values(valid_to=bindparam("b_valid_to")),
+        [{"b_identifier": i, "b_valid_to": to} for i, to in closes],
+    )
 
 
 # --- rollback --------------------------------------------------------------------------------
