@@ -1,4 +1,5 @@
-"""The FastAPI application: routes, problem+json handlers, and the batcher's lifecycle."""
+"""The FastAPI application: routes, problem+json handlers, operations (request ids, metrics,
+readiness; see gateway/api/operations.py) and the batcher's lifecycle."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway.api import routes
+from gateway.api.metrics import GatewayMetrics
+from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.problems import install_problem_handlers
 from gateway.service import GatewayService
 
@@ -31,6 +34,9 @@ def create_app(service: GatewayService, *, run_batcher: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.probe = probe_chain(service.chain)
+    app.state.metrics = metrics = GatewayMetrics(service, app.state.probe)
+    app.add_middleware(RequestMiddleware, histogram=metrics.http)
     install_problem_handlers(app)
     for router in (
         routes.capture,

@@ -7,10 +7,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from chain.errors import ValidationError
 from chain.roles import Role
 from gateway.api.deps import ActiveParticipantDep, ParticipantDep, RegulatorDep, ServiceDep
+from gateway.api.operations import (
+    metrics_response,
+    readiness_response,
+    run_checks,
+    standard_checks,
+)
 from gateway.api.schemas import (
     BatchEventPublic,
     BatchPublic,
@@ -56,10 +63,18 @@ async def post_capture(
     try:
         document: Any = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        request.app.state.metrics.documents_rejected.labels(rule="document.json").inc()
         raise ValidationError(
             f"the body is not JSON: {exc}", rule="document.json", pointer=""
         ) from exc
-    accepted = await run_in_threadpool(service.capture, participant, document)
+    metrics = request.app.state.metrics
+    try:
+        accepted = await run_in_threadpool(service.capture, participant, document)
+    except ValidationError as exc:
+        metrics.documents_rejected.labels(rule=exc.rule or "unknown").inc()
+        raise
+    metrics.events_accepted.inc(accepted.stored)
+    metrics.event_duplicates.inc(accepted.duplicates)
     response.headers["Location"] = f"/capture/{accepted.capture_id}"
     return CaptureAccepted(
         captureID=accepted.capture_id,
@@ -167,4 +182,25 @@ def reinstate(address: str, service: ServiceDep, _regulator: RegulatorDep) -> Pa
 
 @health.get("/healthz", summary="Liveness")
 def healthz() -> dict[str, str]:
+    """The process answers HTTP; nothing else is checked (see /readyz)."""
     return {"status": "ok"}
+
+
+@health.get(
+    "/readyz",
+    summary="Readiness: database, chain and contracts",
+    responses={503: {"description": "Not ready: the failing checks (problem+json)"}},
+)
+def readyz(request: Request, service: ServiceDep) -> JSONResponse:
+    """200 when the database answers `SELECT 1`, the node gives its block number and the
+    deployment's three contracts have code; otherwise 503 naming the failing checks. Each check
+    gives up after about 2 s."""
+    checks = standard_checks(service.engine, request.app.state.probe, service.ledger.deployment)
+    return readiness_response(run_checks(checks))
+
+
+@health.get(
+    "/metrics", summary="Prometheus metrics (text format)", response_class=PlainTextResponse
+)
+def metrics(request: Request) -> Response:
+    return metrics_response(request.app.state.metrics.registry)
