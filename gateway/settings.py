@@ -42,6 +42,9 @@ class GatewaySettings(BaseSettings):
     regulator_gln: str = Field(
         default="4700000100002", pattern=r"^\d{13}$", description="the regulator's GLN"
     )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="logs on stderr: JSON lines, text, or auto (JSON unless a tty)"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

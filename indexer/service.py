@@ -110,6 +110,18 @@ class IndexerService:
             return None
         return max(self.reader.head() - checkpoint.block_number, 0)
 
+    def lag_at(self, head: int) -> int:
+        """Blocks between ``head`` and the checkpoint; before the first step, the blocks still
+        to read from the start block (the probes read ``head`` with a short timeout)."""
+        with self.sessions() as session:
+            checkpoint = get_checkpoint(session)
+        done = (
+            checkpoint.block_number
+            if checkpoint is not None
+            else self.follower.policy.start_block - 1
+        )
+        return max(head - done, 0)
+
     def bootstrap_api_key(self) -> Path | None:
         """On a new index, issue a regulator reader key and write it (0600) to
         ``settings.resolved_bootstrap_api_key_file``; that path, or None if keys exist."""

@@ -55,6 +55,15 @@ class IndexerSettings(BaseSettings):
         description="a reader key (regulator) created on first start; default: "
         "data_dir/indexer-reader.api-key",
     )
+    ready_max_lag_blocks: int = Field(
+        default=10,
+        ge=0,
+        description="/readyz fails when the index is more blocks than this behind the head "
+        "(beyond `confirmations`)",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="logs on stderr: JSON lines, text, or auto (JSON unless a tty)"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
 

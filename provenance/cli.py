@@ -21,18 +21,84 @@ app = typer.Typer(
 @app.command()
 def verify(
     receipts: Annotated[
-        list[Path], typer.Argument(help="Receipt files (JSON) to check.", show_default=False)
+        list[Path],
+        typer.Argument(help="Receipt or origin bundle files (JSON) to check.", show_default=False),
     ],
     rpc: Annotated[
         str | None,
         typer.Option(help="JSON-RPC URL of a node of the chain: also check on-chain."),
     ] = None,
+    api_per_pack: Annotated[
+        str | None,
+        typer.Option(help="Bundles: API per pack (e.g. 12.5g), over the ILMD's mpl:apiPerPack."),
+    ] = None,
+    tolerance: Annotated[
+        str, typer.Option(help="Bundles: mass-balance tolerance (5% or 0.05).")
+    ] = "5%",
 ) -> None:
-    """Check receipts offline and, with --rpc, on-chain.
+    """Check receipts and origin bundles offline and, with --rpc, on-chain.
 
-    Exit code 0 if every receipt is valid, 1 if any is invalid, 2 if the input is unusable.
+    A bundle's links and mass balance are checked too (see docs/origin.md). Exit code 0 if
+    everything is valid, 1 if anything is invalid (a mass-balance violation included), 2 if the
+    input is unusable.
     """
-    raise typer.Exit(verify_module.run(receipts, rpc_url=rpc))
+    from provenance.origin import OriginError, parse_strength, parse_tolerance
+
+    try:
+        strength = parse_strength(api_per_pack) if api_per_pack is not None else None
+        fraction = parse_tolerance(tolerance)
+    except OriginError as exc:
+        typer.echo(f"unusable {exc}")
+        raise typer.Exit(verify_module.EXIT_UNUSABLE) from exc
+    raise typer.Exit(
+        verify_module.run(receipts, rpc_url=rpc, api_per_pack=strength, tolerance=fraction)
+    )
+
+
+@app.command("origin-proof")
+def origin_proof(
+    id: Annotated[
+        str,
+        typer.Argument(
+            help="Pack, case or finished batch: EPC URN, Digital Link or element string.",
+            show_default=False,
+        ),
+    ],
+    gateway: Annotated[str, typer.Option(help="Gateway URL (receipts).")],
+    gateway_key_file: Annotated[
+        Path, typer.Option(help="File with a regulator or auditor key of the gateway.")
+    ],
+    indexer: Annotated[str, typer.Option(help="Indexer query API URL (the trace).")],
+    indexer_key_file: Annotated[Path, typer.Option(help="File with a reader key of the indexer.")],
+    out: Annotated[Path, typer.Option(help="Where to write the bundle.")] = Path(
+        "origin-bundle.json"
+    ),
+    api_per_pack: Annotated[
+        str | None,
+        typer.Option(help="API per pack (e.g. 12.5g); default: the ILMD's mpl:apiPerPack."),
+    ] = None,
+    tolerance: Annotated[str, typer.Option(help="Mass-balance tolerance (5% or 0.05).")] = "5%",
+) -> None:
+    """Write the origin bundle of a pack, case or batch: receipts back to the API lots and their
+    makers, and the mass balance (see docs/origin.md).
+
+    Exit code 0 if the bundle is written and checks out offline, 1 if it is written but a check
+    fails (a mass-balance violation), 2 if it cannot be made.
+    """
+    from provenance.origin_command import run_origin_proof
+
+    raise typer.Exit(
+        run_origin_proof(
+            id,
+            gateway_url=gateway,
+            gateway_key_file=gateway_key_file,
+            indexer_url=indexer,
+            indexer_key_file=indexer_key_file,
+            out=out,
+            api_per_pack=api_per_pack,
+            tolerance=tolerance,
+        )
+    )
 
 
 @app.command()
@@ -142,7 +208,10 @@ def up(
     indexer_port: Annotated[int, typer.Option(help="Port of the indexer's query API.")] = 8001,
 ) -> None:
     """Start the whole network: chain, contracts, gateway, indexer. Ctrl-C stops; data is kept."""
+    from chain.logs import configure_logging
     from provenance.up import UpOptions, run_up
+
+    configure_logging(json=False, level="WARNING")  # the console shows the summary; quiet logs
 
     options = UpOptions(
         data_dir=data_dir,

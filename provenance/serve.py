@@ -8,7 +8,6 @@ in-process chain (it lives in this process) keep the batcher as a thread of the 
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import signal
 import tempfile
@@ -21,6 +20,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from chain.errors import ProvenanceError
+from chain.logs import configure_logging, wants_json
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
@@ -36,7 +36,7 @@ def batcher_in_own_process(settings: GatewaySettings) -> bool:
 
 def run_batcher_process(settings: GatewaySettings) -> None:
     """The batcher alone, until SIGTERM or SIGINT (the server has bootstrapped the store)."""
-    logging.basicConfig(level=logging.INFO, format="batcher %(levelname)s %(name)s: %(message)s")
+    configure_logging(json=wants_json(settings.log_format))
     service = GatewayService(settings)
 
     def stop(_signum: int, _frame: object) -> None:
@@ -59,6 +59,7 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             # set by option or PROVENANCE_GATEWAY_DATA_DIR is the user's choice and kept).
             temporary = Path(tempfile.mkdtemp(prefix="provenance-gateway-"))
             settings = GatewaySettings(**{**overrides, "data_dir": temporary})
+        configure_logging(json=wants_json(settings.log_format))
         service = GatewayService(settings)
     except SettingsError as exc:
         console.print(f"[red]invalid settings[/red]: {exc}")
@@ -91,6 +92,8 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             host=settings.host,
             port=settings.port,
             log_level="info",
+            log_config=None,  # logging is configured above (chain/logs.py)
+            access_log=False,  # the app logs one line per request, with its request id
         )
     finally:
         service.stop()

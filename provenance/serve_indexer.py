@@ -9,6 +9,7 @@ from pydantic import ValidationError as SettingsError
 from rich.console import Console
 
 from chain.errors import ProvenanceError
+from chain.logs import configure_logging, wants_json
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 
@@ -17,6 +18,7 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
     console = console or Console(stderr=True)
     try:
         settings = IndexerSettings(**overrides)
+        configure_logging(json=wants_json(settings.log_format))
         service = IndexerService(settings)
     except SettingsError as exc:
         console.print(f"[red]invalid settings[/red]: {exc}")
@@ -32,7 +34,14 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
         f"http://{settings.host}:{settings.port} (OpenAPI at /docs)"
     )
     try:
-        uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(service),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=None,  # logging is configured above (chain/logs.py)
+            access_log=False,  # the app logs one line per request, with its request id
+        )
     finally:
         service.stop()
     return 0

@@ -9,8 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.problems import install_problem_handlers, problem
 from indexer.api import routes
+from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
 
 _SLUGS = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method"}
@@ -29,12 +31,15 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         title="Medicine provenance indexer",
         version="0.1.0",
         description="Read-only queries over the verified mirror of the chain: traces from "
-        "pack to API lot, state, stock, recall scope, alerts. Every endpoint but /healthz "
-        "needs a reader key (`Authorization: Bearer ik_...`, role regulator or auditor). "
-        "Errors are RFC 9457 problem+json.",
+        "pack to API lot, state, stock, recall scope, alerts. Every endpoint but /healthz, "
+        "/readyz and /metrics needs a reader key (`Authorization: Bearer ik_...`, role "
+        "regulator or auditor). Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.probe = probe_chain(service.chain)
+    app.state.metrics = metrics = IndexerMetrics(service, app.state.probe)
+    app.add_middleware(RequestMiddleware, histogram=metrics.http)
     install_problem_handlers(app)
 
     async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,14 +1,23 @@
-"""The routes, one router per resource. Every endpoint but /healthz needs a reader key
+"""The routes, one router per resource. Every endpoint but the operations ones (/healthz,
+/readyz, /metrics) needs a reader key
 (regulator or auditor); every error is problem+json (see gateway/problems.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 
-from chain.errors import NotFoundError, ProvenanceError
+from chain.client import Chain
+from chain.errors import NotFoundError
+from gateway.api.operations import (
+    metrics_response,
+    readiness_response,
+    run_checks,
+    standard_checks,
+)
 from indexer.api.deps import ReaderDep, ServiceDep, SessionDep
 from indexer.api.schemas import (
     AlertPage,
@@ -218,14 +227,47 @@ def get_anchors(
 
 
 @health.get("/healthz", response_model=Health, summary="Liveness and lag (no key needed)")
-def healthz(service: ServiceDep, session: SessionDep) -> dict[str, Any]:
+def healthz(request: Request, service: ServiceDep, session: SessionDep) -> dict[str, Any]:
+    """Always 200 while the process serves HTTP; the lag is null when the node does not
+    answer within about 2 s (see /readyz for readiness)."""
     checkpoint = get_checkpoint(session)
     try:
-        lag = service.lag()
-    except ProvenanceError:
+        lag: int | None = service.lag_at(request.app.state.probe.block_number)
+    except Exception:  # noqa: BLE001 - liveness does not depend on the node
         lag = None
     return {
         "status": "ok",
         "checkpoint": checkpoint.block_number if checkpoint is not None else None,
-        "lag": lag,
+        "lag": lag if checkpoint is not None else None,
     }
+
+
+@health.get(
+    "/readyz",
+    summary="Readiness: database, chain, contracts and lag (no key needed)",
+    responses={503: {"description": "Not ready: the failing checks (problem+json)"}},
+)
+def readyz(request: Request, service: ServiceDep) -> JSONResponse:
+    """200 when the index database answers `SELECT 1`, the node gives its block number, the
+    deployment's three contracts have code and the index is at most `ready_max_lag_blocks`
+    blocks behind the head (beyond `confirmations`); otherwise 503 naming the failing checks.
+    Each check gives up after about 2 s."""
+    probe: Chain = request.app.state.probe
+    settings = service.settings
+
+    def lag() -> str:
+        behind = service.lag_at(probe.block_number)
+        allowed = settings.ready_max_lag_blocks + settings.confirmations
+        if behind > allowed:
+            raise ValueError(f"{behind} blocks behind the head (at most {allowed})")
+        return f"{behind} blocks behind the head (at most {allowed})"
+
+    checks = standard_checks(service.engine, probe, service.deployment) | {"lag": lag}
+    return readiness_response(run_checks(checks))
+
+
+@health.get(
+    "/metrics", summary="Prometheus metrics (text format)", response_class=PlainTextResponse
+)
+def metrics(request: Request) -> Response:
+    return metrics_response(request.app.state.metrics.registry)
