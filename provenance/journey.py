@@ -13,6 +13,8 @@ from chain.roles import Role
 from gateway.epcis.identifiers import check_digit
 
 EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+#: The project's extension namespace (docs/origin.md): ``mpl:apiPerPack`` in the ILMD.
+MPL_NAMESPACE = "https://ns.medicine-provenance-ledger.org/epcis/"
 
 
 def gln(company_prefix: str, location: str) -> str:
@@ -54,6 +56,7 @@ API_ITEM_REF = "099999"  # indicator digit + LGTIN item reference of the API (pa
 PACK_ITEM_REF = "012345"  # indicator digit + SGTIN item reference of the finished pack
 API_LOT = "APIL-2026-0042"
 FINISHED_LOT = "B2026-117"
+API_USED_KG = 12.5
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def build_journey(
         }
 
     api_qty = [{"epcClass": api_class, "quantity": 50.0, "uom": "KGM"}]
-    used_qty = [{"epcClass": api_class, "quantity": 12.5, "uom": "KGM"}]
+    used_qty = [{"epcClass": api_class, "quantity": API_USED_KG, "uom": "KGM"}]
     first_case = cases[0]
     steps = [
         Step(
@@ -188,6 +191,8 @@ def build_journey(
                     ilmd={
                         "cbvmda:lotNumber": FINISHED_LOT,
                         "cbvmda:itemExpirationDate": "2028-10-31",
+                        # API content of one pack: the 12.5 kg spread over the batch
+                        "mpl:apiPerPack": f"{API_USED_KG * 1000 / pack_count:g} g",
                     },
                 ),
             ],
@@ -270,7 +275,7 @@ def build_journey(
 def as_document(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Wrap events in an EPCISDocument, as a participant would send them to the gateway."""
     return {
-        "@context": EPCIS_CONTEXT,
+        "@context": [*EPCIS_CONTEXT, {"mpl": MPL_NAMESPACE}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": "2026-11-26T00:00:00Z",

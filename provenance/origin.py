@@ -31,6 +31,7 @@ from chain.verification import Check, Verdict, verify_receipt
 from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
 from gateway.epcis.identifiers import canonical_identifier
 from gateway.rules.identifiers import gtin_of, is_serial, lot_of_class
+from provenance.journey import MPL_NAMESPACE
 
 BUNDLE_TYPE = "origin-bundle"
 BUNDLE_VERSION = 1
@@ -38,7 +39,7 @@ DEFAULT_TOLERANCE = Decimal("0.05")
 
 #: The project's EPCIS extension namespace; ``mpl:apiPerPack`` in an ILMD (with ``"mpl"``
 #: mapped to this IRI in the document's ``@context``) states the API content of one pack.
-EXTENSION_NAMESPACE = "https://ns.medicine-provenance-ledger.org/epcis/"
+EXTENSION_NAMESPACE = MPL_NAMESPACE
 EXTENSION_PREFIX = "mpl"
 API_PER_PACK_TERM = "apiPerPack"
 
@@ -587,7 +588,25 @@ def verify_bundle(
                 f"MASS-BALANCE VIOLATION: {name} claims more than its API can make: "
                 + balance.describe(),
             )
+    if balance is not None and bundle.summary is not None:
+        links = (*links, _summary_check(bundle.summary, balance))
     return BundleVerdict(receipts, links, balance, mass_check)
+
+
+def _summary_check(summary: dict[str, Any], balance: MassBalance) -> Check:
+    """The stated summary is never used, but one that misstates the events is a lie."""
+    stated = (str(summary.get("apiConsumedKg")), summary.get("packsProduced"))
+    computed = (_plain(balance.consumed_kg), balance.produced)
+    try:
+        same = Decimal(stated[0]) == balance.consumed_kg and stated[1] == balance.produced
+    except InvalidOperation:
+        same = False
+    return Check(
+        "stated summary",
+        same,
+        f"states {stated[0]} kg consumed and {stated[1]} packs; the events say "
+        f"{computed[0]} kg and {computed[1]} packs",
+    )
 
 
 def check_links(bundle: Bundle) -> list[Check]:

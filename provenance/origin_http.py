@@ -7,7 +7,7 @@ apps through the same code.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
@@ -36,7 +36,7 @@ class _Http:
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     @classmethod
-    def at(cls, url: str, api_key: str) -> _Http:
+    def at(cls, url: str, api_key: str) -> Self:
         return cls(httpx.Client(base_url=url, timeout=TIMEOUT), api_key)
 
     def get_json(self, path: str) -> dict[str, Any]:

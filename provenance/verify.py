@@ -1,32 +1,58 @@
-"""``provenance verify``: a verdict per receipt, and an exit code a script can trust."""
+"""``provenance verify``: a verdict per receipt or origin bundle, and an exit code a script can
+trust."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from chain.client import Chain
 from chain.errors import ChainError, ReceiptFormatError
 from chain.receipts import EventHasher, Receipt
 from chain.verification import Verdict, verify_receipt
 from gateway.epcis.event_hash import context_namespaces, prehash_string
+from provenance.origin import (
+    DEFAULT_TOLERANCE,
+    Bundle,
+    BundleFormatError,
+    BundleVerdict,
+    Strength,
+    is_bundle,
+    parse_bundle,
+    verify_bundle,
+)
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_UNUSABLE = 2
 
 
-def run(paths: list[Path], *, rpc_url: str | None, console: Console | None = None) -> int:
+def run(
+    paths: list[Path],
+    *,
+    rpc_url: str | None,
+    console: Console | None = None,
+    api_per_pack: Strength | None = None,
+    tolerance: Decimal = DEFAULT_TOLERANCE,
+) -> int:
     console = console or Console(soft_wrap=True)  # one line per verdict: easy to grep
     receipts: list[tuple[Path, Receipt]] = []
+    bundles: list[tuple[Path, Bundle]] = []
     for path in paths:
         try:
-            receipts.append((path, Receipt.read(path)))
-        except ReceiptFormatError as exc:
-            console.print(f"[red]unusable[/red] {exc}")
+            document = read_document(path)
+            if is_bundle(document):
+                bundles.append((path, parse_bundle(document)))
+            else:
+                receipts.append((path, Receipt.read(path)))
+        except (ReceiptFormatError, BundleFormatError) as exc:
+            console.print(f"[red]unusable[/red] {escape(str(exc))}")
             return EXIT_UNUSABLE
     chain: Chain | None = None
     if rpc_url is not None:
@@ -45,10 +71,71 @@ def run(paths: list[Path], *, rpc_url: str | None, console: Console | None = Non
             return EXIT_UNUSABLE
         print_verdict(console, path, verdict, on_chain=chain is not None)
         invalid += not verdict.valid
-    total = len(receipts)
-    colour = "green" if not invalid else "red"
-    console.print(f"[{colour}]{total - invalid} of {total} receipts valid[/{colour}]")
-    return EXIT_INVALID if invalid else EXIT_VALID
+    invalid_bundles = 0
+    for path, bundle in bundles:
+        try:
+            bundle_verdict = verify_bundle(
+                bundle,
+                chain=chain,
+                event_hasher=hasher,
+                api_per_pack=api_per_pack,
+                tolerance=tolerance,
+            )
+        except ChainError as exc:
+            console.print(f"[red]unusable[/red] {path}: {exc}")
+            return EXIT_UNUSABLE
+        print_bundle_verdict(console, path, bundle, bundle_verdict, on_chain=chain is not None)
+        invalid_bundles += not bundle_verdict.valid
+    if receipts:
+        total = len(receipts)
+        colour = "green" if not invalid else "red"
+        console.print(f"[{colour}]{total - invalid} of {total} receipts valid[/{colour}]")
+    if bundles:
+        total = len(bundles)
+        colour = "green" if not invalid_bundles else "red"
+        console.print(
+            f"[{colour}]{total - invalid_bundles} of {total} origin bundles valid[/{colour}]"
+        )
+    return EXIT_INVALID if invalid or invalid_bundles else EXIT_VALID
+
+
+def read_document(path: Path) -> Any:
+    """The JSON in ``path`` (unreadable or not JSON: a :class:`ReceiptFormatError`)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReceiptFormatError(f"cannot read {path}: {exc.strerror}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReceiptFormatError(f"{path} is not JSON: {exc}") from exc
+
+
+def print_bundle_verdict(
+    console: Console, path: Path, bundle: Bundle, verdict: BundleVerdict, *, on_chain: bool
+) -> None:
+    """One line for the bundle, then what failed: receipts, links, mass balance."""
+    where = "offline and on-chain" if on_chain else "offline"
+    subject = bundle.subject["identifier"]
+    count = len(verdict.receipts)
+    if verdict.valid:
+        console.print(
+            f"[green]VALID[/green]   {path} origin of {subject} ({where}: {count} receipts, "
+            f"{len(verdict.links)} links; mass balance: {escape(verdict.mass_check.detail)})"
+        )
+        return
+    console.print(f"[red]INVALID[/red] {path} origin of {subject}")
+    for entry, receipt_verdict in verdict.receipts:
+        for check in receipt_verdict.failures:
+            console.print(
+                f"        receipt {entry.role} {entry.event_id}: {check.name}: "
+                f"{escape(check.detail)}"
+            )
+    for check in verdict.links:
+        if not check.ok:
+            console.print(f"        link {check.name}: {escape(check.detail)}")
+    if verdict.mass_check.ok:
+        console.print(f"        mass balance: {escape(verdict.mass_check.detail)}")
+    else:
+        console.print(f"        [red]{escape(verdict.mass_check.detail)}[/red]")
 
 
 def print_verdict(console: Console, path: Path, verdict: Verdict, *, on_chain: bool) -> None:

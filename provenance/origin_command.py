@@ -1,0 +1,99 @@
+"""``provenance origin-proof``: gather an origin bundle over HTTP, write it, check it offline."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from provenance.origin import (
+    GatewayClient,
+    IndexerClient,
+    OriginError,
+    Strength,
+    build_bundle,
+    parse_bundle,
+    parse_strength,
+    parse_tolerance,
+    verify_bundle,
+)
+from provenance.origin_http import HttpGateway, HttpIndexer, read_key
+from provenance.verify import (
+    EXIT_INVALID,
+    EXIT_UNUSABLE,
+    EXIT_VALID,
+    default_event_hasher,
+    print_bundle_verdict,
+)
+
+
+def run_origin_proof(
+    identifier: str,
+    *,
+    gateway_url: str,
+    gateway_key_file: Path,
+    indexer_url: str,
+    indexer_key_file: Path,
+    out: Path,
+    api_per_pack: str | None,
+    tolerance: str,
+    console: Console | None = None,
+) -> int:
+    console = console or Console(soft_wrap=True)
+    try:
+        strength = parse_strength(api_per_pack) if api_per_pack is not None else None
+        fraction = parse_tolerance(tolerance)
+        gateway = HttpGateway.at(gateway_url, read_key(gateway_key_file))
+        indexer = HttpIndexer.at(indexer_url, read_key(indexer_key_file))
+    except OriginError as exc:
+        console.print(f"[red]unusable[/red] {escape(str(exc))}")
+        return EXIT_UNUSABLE
+    try:
+        return write_origin_proof(
+            identifier,
+            gateway,
+            indexer,
+            out=out,
+            api_per_pack=strength,
+            tolerance=fraction,
+            console=console,
+        )
+    finally:
+        gateway.close()
+        indexer.close()
+
+
+def write_origin_proof(
+    identifier: str,
+    gateway: GatewayClient,
+    indexer: IndexerClient,
+    *,
+    out: Path,
+    api_per_pack: Strength | None,
+    tolerance: Decimal,
+    console: Console,
+) -> int:
+    """Build, write and check (offline) the bundle; the exit code of ``origin-proof``."""
+    try:
+        document = build_bundle(
+            identifier, gateway, indexer, api_per_pack=api_per_pack, tolerance=tolerance
+        )
+    except OriginError as exc:
+        console.print(f"[red]unusable[/red] {escape(str(exc))}")
+        return EXIT_UNUSABLE
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        console.print(f"[red]unusable[/red] cannot write {out}: {exc.strerror}")
+        return EXIT_UNUSABLE
+    bundle = parse_bundle(document)
+    verdict = verify_bundle(
+        bundle, event_hasher=default_event_hasher(), api_per_pack=api_per_pack, tolerance=tolerance
+    )
+    console.print(f"wrote {out}: {len(bundle.entries)} receipts")
+    print_bundle_verdict(console, out, bundle, verdict, on_chain=False)
+    return EXIT_VALID if verdict.valid else EXIT_INVALID
