@@ -208,7 +208,10 @@ def up(
     indexer_port: Annotated[int, typer.Option(help="Port of the indexer's query API.")] = 8001,
 ) -> None:
     """Start the whole network: chain, contracts, gateway, indexer. Ctrl-C stops; data is kept."""
+    from chain.logs import configure_logging
     from provenance.up import UpOptions, run_up
+
+    configure_logging(json=False, level="WARNING")  # the console shows the summary; quiet logs
 
     options = UpOptions(
         data_dir=data_dir,
