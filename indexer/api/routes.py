@@ -227,19 +227,20 @@ def get_anchors(
 
 
 @health.get("/healthz", response_model=Health, summary="Liveness and lag (no key needed)")
-def healthz(request: Request, service: ServiceDep, session: SessionDep) -> dict[str, Any]:
-    """Always 200 while the process serves HTTP; the lag is null when the node does not
-    answer within about 2 s (see /readyz for readiness)."""
-    checkpoint = get_checkpoint(session)
+def healthz(request: Request, service: ServiceDep) -> dict[str, Any]:
+    """Always 200 while the process serves HTTP (see /readyz for readiness); checkpoint and
+    lag are null when the database or the node does not answer (the node within about 2 s)."""
+    checkpoint: int | None = None
+    lag: int | None = None
     try:
-        lag: int | None = service.lag_at(request.app.state.probe.block_number)
-    except Exception:  # noqa: BLE001 - liveness does not depend on the node
-        lag = None
-    return {
-        "status": "ok",
-        "checkpoint": checkpoint.block_number if checkpoint is not None else None,
-        "lag": lag if checkpoint is not None else None,
-    }
+        with service.sessions() as session:
+            found = get_checkpoint(session)
+        checkpoint = found.block_number if found is not None else None
+        if checkpoint is not None:
+            lag = service.lag_at(request.app.state.probe.block_number)
+    except Exception:  # noqa: BLE001 - liveness depends on neither the database nor the node
+        pass
+    return {"status": "ok", "checkpoint": checkpoint, "lag": lag}
 
 
 @health.get(
