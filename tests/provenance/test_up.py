@@ -72,6 +72,7 @@ def network_up(data: Path, ports: Ports, log: Path) -> Iterator[subprocess.Popen
     try:
         for url in (ports.gateway_url, ports.indexer_url):
             wait_for(f"{url}/healthz", lambda u=url: httpx.get(f"{u}/healthz").status_code == 200)
+        wait_for("the start-up summary", lambda: "press Ctrl-C" in log.read_text())
         yield process
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0, log.read_text()
