@@ -49,6 +49,12 @@ PARTICIPANT_KINDS = {
 RECALL_KINDS = {"BatchRegistered": "registered", "Recalled": "recalled", "Released": "released"}
 
 
+#: Events loaded (by this follower) after which the bulk tables are analysed, then every time
+#: that count doubles, up to every :data:`ANALYSE_MAX_EVERY` events.
+ANALYSE_FIRST = 20_000
+ANALYSE_MAX_EVERY = 500_000
+
+
 @dataclass(frozen=True)
 class FollowerPolicy:
     start_block: int = 0
@@ -65,6 +71,7 @@ class StepReport:
     events: int = 0
     reorg_to: int | None = None
     waiting: str | None = None  # why the step stopped early
+    committed_events: int = 0  # of ``events``, how many are committed
 
     @property
     def idle(self) -> bool:
@@ -84,6 +91,10 @@ class Follower:
         self.loader = loader
         self.policy = policy
         self._stop = threading.Event()
+        # Planner statistics are refreshed as the index grows from what it was at start (an
+        # index loaded faster than autovacuum analyses would otherwise be planned as empty).
+        self._loaded = 0
+        self._analyse_at = ANALYSE_FIRST
 
     # --- one step --------------------------------------------------------------------------
 
@@ -173,7 +184,13 @@ class Follower:
     def _commit(self, session: Session, header: BlockHeader, report: StepReport) -> None:
         writes.set_checkpoint(session, header)
         session.commit()
+        self._loaded += report.events - report.committed_events
+        report.committed_events = report.events
         report.to_block = header.number
+        if self._loaded >= self._analyse_at:
+            writes.refresh_statistics(session)
+            session.commit()
+            self._analyse_at = self._loaded + min(self._loaded, ANALYSE_MAX_EVERY)
 
     def _header(self, number: int) -> BlockHeader:
         header = self.reader.header(number)

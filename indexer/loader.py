@@ -30,13 +30,12 @@ from chain.errors import BatchUnavailableError, ValidationError
 from gateway.epcis.normalise import NormalisedEvent, normalise_event
 from gateway.epcis.terms import Vocabulary, default_vocabulary
 from gateway.rules.roles import operation_of
-from gateway.store._sql import member_of
 from indexer.chainlogs import ChainLog
 from indexer.projection import EventContext, Projector, event_party
 from indexer.sources import BatchSource
 from indexer.store import writes
 from indexer.store.models import AnchorRow, EventRow, sequence
-from indexer.store.state import SqlStateReader, key_groups
+from indexer.store.state import SqlStateReader, key_groups, keyed
 from indexer.verification import AnchorFacts, IntegrityFailure, verify_batch
 
 log = logging.getLogger("provenance.indexer")
@@ -421,11 +420,8 @@ class BatchLoader:
     def _known(session: Session, hashes: list[bytes]) -> set[bytes]:
         out: set[bytes] = set()
         for part in key_groups(session, hashes):
-            out.update(
-                session.scalars(
-                    select(EventRow.event_hash).where(member_of(session, EventRow.event_hash, part))
-                )
-            )
+            query = select(EventRow.event_hash)
+            out.update(session.scalars(keyed(session, query, EventRow.event_hash, part)))
         return out
 
     @staticmethod

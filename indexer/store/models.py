@@ -211,6 +211,15 @@ class ItemVersionRow(Base):
     lot: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
+        # The current version of an identifier: the projection's state reads, closing versions
+        # and the EPC queries (with only the lot index, a planner with stale statistics scans
+        # every current version).
+        Index(
+            "ix_item_versions_current",
+            "identifier",
+            postgresql_where=CURRENT,
+            sqlite_where=CURRENT,
+        ),
         Index(
             "ix_item_versions_current_lot",
             "gtin",

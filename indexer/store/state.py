@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, func, select, tuple_
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway.store._sql import is_postgresql, member_of
+from gateway.store._sql import is_postgresql
 from indexer.projection import HoldingKey, HoldingState, ItemState
 from indexer.store.models import HoldingVersionRow, ItemVersionRow, LotRow, ParticipantRow
 
 T = TypeVar("T")
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 CHUNK = 500
 
 
@@ -34,6 +36,24 @@ def key_groups(session: Session, values: Iterable[T]) -> Iterable[list[T]]:
         every = list(values)
         return [every] if every else []
     return chunks(values)
+
+
+def keyed(
+    session: Session,
+    query: Q,
+    column: InstrumentedAttribute[Any],
+    keys: list[Any],
+) -> Q:
+    """``query`` limited to rows whose ``column`` is one of ``keys``.
+
+    PostgreSQL: a join with ``unnest(:keys)``, one index probe per key whatever the plan
+    (``column = ANY(:keys)`` as a filter of a generic plan compares every row with every key).
+    Elsewhere: ``IN (...)``."""
+    if not is_postgresql(session):
+        return query.where(column.in_(keys))
+    array = bindparam(None, keys, type_=postgresql.ARRAY(column.type))
+    wanted = func.unnest(array).table_valued("key").render_derived()
+    return query.join(wanted, column == wanted.c.key)
 
 
 def item_state(row: ItemVersionRow) -> ItemState:
@@ -63,35 +83,32 @@ class SqlStateReader:
         out: dict[str, ItemState] = {}
         v = ItemVersionRow
         for part in key_groups(self.session, sorted(set(identifiers))):
-            rows = self.session.execute(
-                select(
-                    v.identifier,
-                    v.status,
-                    v.holder,
-                    v.location,
-                    v.parent,
-                    v.in_transit_to,
-                    v.gtin,
-                    v.lot,
-                    v.event_time,
-                    v.event_hash,
-                    v.valid_from,
-                ).where(member_of(self.session, v.identifier, part), v.valid_to.is_(None))
-            )
+            query = select(
+                v.identifier,
+                v.status,
+                v.holder,
+                v.location,
+                v.parent,
+                v.in_transit_to,
+                v.gtin,
+                v.lot,
+                v.event_time,
+                v.event_hash,
+                v.valid_from,
+            ).where(v.valid_to.is_(None))
+            rows = self.session.execute(keyed(self.session, query, v.identifier, part))
             out.update((row[0], ItemState(*row)) for row in rows)
         return out
 
     def children(self, parents: Iterable[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for part in key_groups(self.session, sorted(set(parents))):
-            rows = self.session.execute(
+            query = (
                 select(ItemVersionRow.parent, ItemVersionRow.identifier)
-                .where(
-                    member_of(self.session, ItemVersionRow.parent, part),
-                    ItemVersionRow.valid_to.is_(None),
-                )
+                .where(ItemVersionRow.valid_to.is_(None))
                 .order_by(ItemVersionRow.identifier)
             )
+            rows = self.session.execute(keyed(self.session, query, ItemVersionRow.parent, part))
             for parent, child in rows:
                 if parent is not None:
                     out.setdefault(parent, []).append(child)

@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.store._sql import copy_rows, driver_errors, is_postgresql
@@ -286,6 +286,12 @@ def close_versions(session: Session, closes: list[tuple[str, int]]) -> None:
         .values(valid_to=bindparam("b_valid_to")),
         [{"b_identifier": i, "b_valid_to": to} for i, to in closes],
     )
+
+
+def refresh_statistics(session: Session) -> None:
+    """``ANALYZE`` the tables bulk loading grows (PostgreSQL; SQLite plans without)."""
+    if is_postgresql(session):
+        session.execute(text("ANALYZE ix_events, ix_event_items, ix_item_versions"))
 
 
 # --- rollback --------------------------------------------------------------------------------

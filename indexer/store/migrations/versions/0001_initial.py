@@ -3,7 +3,7 @@ recalls, alerts, API keys.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 13:48:51.356720
+Create Date: 2026-11-28 14:13:16.137869
 """
 
 from __future__ import annotations
@@ -170,6 +170,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ix_item_versions", schema=None) as batch_op:
         batch_op.create_index(
+            "ix_item_versions_current",
+            ["identifier"],
+            unique=False,
+            postgresql_where=sa.text("valid_to IS NULL"),
+            sqlite_where=sa.text("valid_to IS NULL"),
+        )
+        batch_op.create_index(
             "ix_item_versions_current_holder",
             ["holder", "gtin", "lot"],
             unique=False,
@@ -303,6 +310,11 @@ def downgrade() -> None:
         )
         batch_op.drop_index(
             "ix_item_versions_current_holder",
+            postgresql_where=sa.text("valid_to IS NULL"),
+            sqlite_where=sa.text("valid_to IS NULL"),
+        )
+        batch_op.drop_index(
+            "ix_item_versions_current",
             postgresql_where=sa.text("valid_to IS NULL"),
             sqlite_where=sa.text("valid_to IS NULL"),
         )
