@@ -240,6 +240,7 @@ def run_up(options: UpOptions, console: Console | None = None) -> int:
                 network.start()
                 console.print(network.summary(chain_url))
                 console.print("[green]up[/green]: press Ctrl-C to stop (data is kept)")
+                console.file.flush()  # a log file or pipe sees the summary now
                 stopping.wait()
                 console.print("stopping…")
             finally:
