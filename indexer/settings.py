@@ -24,7 +24,8 @@ class IndexerSettings(BaseSettings):
         default="", description="SQLAlchemy URL; default: a SQLite file in data_dir"
     )
     chain_url: str | None = Field(
-        default=None, description="JSON-RPC URL of a node; unset means the in-process chain"
+        default=None,
+        description="JSON-RPC URL of the node to follow (required, but for `provenance up`)",
     )
     deployment_file: Path | None = Field(
         default=None, description="contract addresses (JSON); default: data_dir/deployment.json"
