@@ -1,7 +1,8 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migration ``migrations/versions/0001_initial.py`` creates exactly this schema; a test
-compares the two (alembic autogenerate must find no difference) on SQLite and PostgreSQL.
+The migrations in ``migrations/versions/`` (``0001_initial.py``, ``0002_recalls_notifications.py``)
+create exactly this schema; a test compares the two (alembic autogenerate must find no
+difference) on SQLite and PostgreSQL.
 
 Conventions: participants are on-chain addresses (``0x`` + 40 hex, checksummed as given);
 hashes, salts and roots are raw 32-byte values; transaction hashes are ``0x`` hex strings as
@@ -81,6 +82,10 @@ RULE_SETS = ("pharma", "epcis")
 CAPTURE_STATUSES = ("accepted", "anchored", "rejected")
 BATCH_STATES = ("open", "sealed", "sent", "anchored", "failed")
 ITEM_STATUSES = ("active", "in_transit", "dispensed", "decommissioned", "destroyed")
+RECALL_STATES = ("recalled", "released")
+NOTIFICATION_KINDS = ("recall", "release")
+DELIVERY_STATES = ("pending", "delivered", "failed")
+URL = 2048
 
 
 class Base(DeclarativeBase):
@@ -237,3 +242,85 @@ class AccountNonceRow(Base):
     address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
     next_nonce: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]
+
+
+class RecallRow(Base):
+    """A recall the gateway sent (or found) on-chain; released recalls are kept as history."""
+
+    __tablename__ = "recalls"
+    __table_args__ = (
+        CheckConstraint(_in("state", RECALL_STATES), name="state"),
+        Index("ix_recalls_gtin_lot", "gtin", "lot"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[int] = mapped_column(Integer)
+    recalled_by: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    recalled_at: Mapped[datetime]
+    recall_tx: Mapped[str | None] = mapped_column(String(TX_HASH))  # null: found recalled
+    released_by: Mapped[str | None] = mapped_column(
+        String(ADDRESS), ForeignKey("participants.address")
+    )
+    released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(Text)
+    release_reason_code: Mapped[int | None] = mapped_column(Integer)
+    release_tx: Mapped[str | None] = mapped_column(String(TX_HASH))
+
+
+class NotificationRow(Base):
+    """One participant's notice of a recall or release, with what it held of the lot then."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind"),
+        Index("ix_notifications_participant_id", "participant", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    kind: Mapped[str] = mapped_column(String(16))
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"))
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[int] = mapped_column(Integer)
+    holding: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class WebhookRow(Base):
+    """A participant's webhook: where its notifications are POSTed, and the HMAC secret."""
+
+    __tablename__ = "webhooks"
+
+    participant: Mapped[str] = mapped_column(
+        String(ADDRESS), ForeignKey("participants.address"), primary_key=True
+    )
+    url: Mapped[str] = mapped_column(String(URL))
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class DeliveryRow(Base):
+    """The webhook outbox: one row per notification to deliver, written with the notification."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("state", DELIVERY_STATES), name="state"),
+        Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), primary_key=True)
+    participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the last attempt
+    last_error: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(URL))  # where the last attempt went
+    delivered_at: Mapped[datetime | None]
