@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -50,3 +51,11 @@ def get_reader(
 
 
 ReaderDep = Annotated[ReaderKey, Depends(get_reader)]
+
+
+def get_today() -> date:
+    """Today (UTC), against which expiry is judged; tests override this dependency."""
+    return datetime.now(UTC).date()
+
+
+TodayDep = Annotated[date, Depends(get_today)]

@@ -1,5 +1,5 @@
 """The routes, one router per resource. Every endpoint but the operations ones (/healthz,
-/readyz, /metrics) needs a reader key
+/readyz, /metrics) and the public pack check (/check) needs a reader key
 (regulator or auditor); every error is problem+json (see gateway/problems.py)."""
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from gateway.api.operations import (
     run_checks,
     standard_checks,
 )
-from indexer.api.deps import ReaderDep, ServiceDep, SessionDep
+from indexer.api.deps import ReaderDep, ServiceDep, SessionDep, TodayDep
 from indexer.api.schemas import (
     AlertPage,
     AnchorPage,
+    Check,
+    CheckRequest,
     EpcState,
     EventsDocument,
     Health,
@@ -32,6 +34,7 @@ from indexer.api.schemas import (
     Trace,
 )
 from indexer.queries import DEFAULT_LIMIT, MAX_LIMIT, alerts, anchors, epcs, recalls
+from indexer.queries import check as check_queries
 from indexer.queries import participants as participant_queries
 from indexer.queries import stock as stock_queries
 from indexer.queries import trace as trace_queries
@@ -46,6 +49,7 @@ stock = APIRouter(tags=["state"])
 recall = APIRouter(prefix="/recalls", tags=["recalls"])
 registry = APIRouter(tags=["chain"])
 health = APIRouter(tags=["operations"])
+check = APIRouter(tags=["check"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size (1 to {MAX_LIMIT})")]
 Cursor = Annotated[
@@ -224,6 +228,47 @@ def get_anchors(
     page = anchors.list_anchors(session, submitter=who, status=status, limit=limit, cursor=cursor)
     _link(response, "/anchors", page.next)
     return page.to_json()
+
+
+CHECK_HELP = (
+    "No key needed (pharmacies and patients use it). The code as scanned: a GS1 element "
+    "string (raw with GS separators and optional `]d2`, or bracketed AIs), a GS1 Digital Link "
+    "URI (any domain, query string allowed) or an EPC URN. Answers the verdict (ok, unknown, "
+    "suspect, recalled, expired, dispensed), the product, lot and expiry, whether the lot is "
+    "released or recalled, whether the pack was dispensed, its holder and status, lot or "
+    "expiry mismatches between the label and the index, and the anchor of its last event. "
+    "A well-formed code the index does not know is 200 with verdict `unknown`; a malformed one "
+    "is 422 naming what is wrong."
+)
+
+
+@check.get(
+    "/check", response_model=Check, summary="Verify a pack (no key needed)", description=CHECK_HELP
+)
+def get_check(
+    session: SessionDep,
+    today: TodayDep,
+    code: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=check_queries.MAX_CODE_LENGTH,
+            description="the scanned code (percent-encoded)",
+        ),
+    ],
+) -> dict[str, Any]:
+    return check_queries.check(session, code, today=today)
+
+
+@check.post(
+    "/check",
+    response_model=Check,
+    summary="Verify a pack from a scanner payload (no key needed)",
+    description=CHECK_HELP + " The POST form carries the code in JSON, so control characters "
+    "(the GS separator, `\\u001d`) survive.",
+)
+def post_check(session: SessionDep, today: TodayDep, body: CheckRequest) -> dict[str, Any]:
+    return check_queries.check(session, body.code, today=today)
 
 
 @health.get("/healthz", response_model=Health, summary="Liveness and lag (no key needed)")

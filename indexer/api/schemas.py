@@ -248,3 +248,103 @@ class Health(Model):
     status: Literal["ok"]
     checkpoint: int | None = Field(description="last block applied")
     lag: int | None = Field(description="blocks behind the chain head (null: unknown)")
+
+
+class CheckRequest(Model):
+    """A scanned code, as the scanner gave it (control characters such as GS included)."""
+
+    code: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="GS1 element string (raw with GS separators, optional ]d2, or bracketed "
+        "AIs), GS1 Digital Link URI, or EPC URN",
+    )
+
+
+class ScannedCode(Model):
+    """What the code itself says."""
+
+    form: Literal["element-string", "digital-link", "epc-urn"]
+    identifier: str = Field(description="canonical Digital Link URI of the pack")
+    gtin: str
+    serial: str
+    lot: str | None = Field(description="AI 10, if the code carries it")
+    expiry: str | None = Field(description="AI 17, if the code carries it (YYYY-MM-DD)")
+
+
+class CheckParticipant(Model):
+    address: str
+    gln: str | None
+    roles: list[str]
+    active: bool | None
+    registered: bool = Field(description="false: the registry does not know the address")
+
+
+class Dispensing(Model):
+    at: str = Field(description="eventTime of the dispensing event")
+    by: str | None = Field(description="the participant that anchored it")
+    gln: str | None
+    kind: str | None = Field(description="pharmacy, hospital (else the participant's first role)")
+    roles: list[str]
+
+
+class CheckRecall(Model):
+    recalled: bool
+    reasonCode: int | None
+    by: str | None
+    manufacturer: str | None = Field(description="who registered (released) the lot")
+    changedBlock: int
+    txHash: str
+
+
+class Mismatch(Model):
+    field: Literal["lot", "expiry"]
+    scanned: str | None
+    indexed: str | None
+
+
+class CheckWarning(Model):
+    code: str = Field(
+        description="unknown, mismatch, decommissioned, destroyed, recalled, expired, dispensed"
+    )
+    message: str
+
+
+class CheckEvent(Model):
+    """The event that made the pack's current state, and the anchor that proves it."""
+
+    eventID: str
+    type: str
+    bizStep: str | None
+    eventTime: str
+    submitter: str
+    anchor: Anchor
+
+
+class Check(Model):
+    verdict: Literal["ok", "unknown", "suspect", "recalled", "expired", "dispensed"] = Field(
+        description="the first that applies of unknown, suspect, recalled, expired, dispensed, ok"
+    )
+    known: bool
+    code: ScannedCode
+    identifier: str
+    gtin: str
+    lot: str | None
+    expiry: str | None
+    expirySource: Literal["index", "code"] | None
+    expired: bool | None = Field(description="null when no expiry is known")
+    today: str = Field(description="the date expiry was judged against")
+    released: bool | None = Field(
+        description="the lot's manufacturer registered it in the recall registry"
+    )
+    recalled: bool | None
+    recall: CheckRecall | None
+    dispensed: Dispensing | None
+    status: str | None
+    since: str | None
+    holder: CheckParticipant | None
+    location: str | None
+    inTransitTo: str | None
+    mismatches: list[Mismatch]
+    warnings: list[CheckWarning]
+    lastEvent: CheckEvent | None
