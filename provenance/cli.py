@@ -54,6 +54,38 @@ def verify(
     )
 
 
+@app.command()
+def check(
+    code: Annotated[
+        str,
+        typer.Argument(
+            help="The scanned code: GS1 element string (GS as <GS>), Digital Link URI or EPC "
+            "URN; - reads one line from standard input (a scanner's raw payload).",
+            show_default=False,
+        ),
+    ],
+    indexer: Annotated[str, typer.Option(help="Indexer query API URL.")] = (
+        "http://127.0.0.1:8001"
+    ),
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the indexer's answer as JSON.")
+    ] = False,
+) -> None:
+    """Verify a pack: known, lot and expiry, released, recalled, dispensed, holder, label
+    mismatches, and the anchor of its last event (see docs/indexer.md, "Pack check").
+
+    Exit code 0 if the verdict is ok, 1 for any other verdict (unknown, suspect, recalled,
+    expired, dispensed), 2 if the code is malformed or the indexer cannot be reached.
+    """
+    import sys
+
+    from provenance.check import run as run_check
+
+    if code == "-":
+        code = sys.stdin.readline().rstrip("\r\n")
+    raise typer.Exit(run_check(code, indexer_url=indexer, as_json=json_output))
+
+
 @app.command("origin-proof")
 def origin_proof(
     id: Annotated[
