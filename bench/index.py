@@ -29,12 +29,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench.index_data import (
@@ -178,6 +180,29 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
 
 
+EXCLUDED: set[int] = set()  # the node (a child of this process, not part of the indexer)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU of ``pid`` and of its live descendants (the forkserver and the pool's workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        if current in EXCLUDED:
+            continue
+        total += cpu_seconds(current)
+        stack.extend(children.get(current, []))
+    return total
+
+
 def postgres_cpu() -> float:
     total = 0.0
     for entry in Path("/proc").iterdir():
@@ -196,11 +221,12 @@ def catch_up(service: IndexerService, profile_seconds: int, work: Path) -> dict[
     raw = work / "py-spy-catch-up.txt"
     if profile_seconds > 0:
         spy = start_profile(os.getpid(), profile_seconds, raw)
-    pg_before, me_before = postgres_cpu(), cpu_seconds(os.getpid())
+    pg_before, me_before = postgres_cpu(), tree_cpu(os.getpid())
     started = time.monotonic()
     report = service.catch_up()
     elapsed = time.monotonic() - started
-    pg_cpu, me_cpu = postgres_cpu() - pg_before, cpu_seconds(os.getpid()) - me_before
+    load = os.getloadavg()[1]  # 5-minute load average at the end: other work on the machine
+    pg_cpu, me_cpu = postgres_cpu() - pg_before, tree_cpu(os.getpid()) - me_before
     profile: list[tuple[str, float]] = []
     if spy is not None:
         _, err = spy.communicate(timeout=profile_seconds + 120)
@@ -216,6 +242,7 @@ def catch_up(service: IndexerService, profile_seconds: int, work: Path) -> dict[
         "profile": profile,
         "postgres_cpu": pg_cpu,
         "indexer_cpu": me_cpu,
+        "load": load,
     }
 
 
@@ -340,7 +367,7 @@ def steady_lag(
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     started = time.monotonic()
-    pg_before, me_before = postgres_cpu(), cpu_seconds(os.getpid())
+    pg_before, me_before = postgres_cpu(), tree_cpu(os.getpid())
     sent = 0
     for batch in batches:
         due = started + sent / rate
@@ -353,7 +380,7 @@ def steady_lag(
     window = time.monotonic() - started
     done.set()
     watcher.join(timeout=120)
-    pg_cpu, me_cpu = postgres_cpu() - pg_before, cpu_seconds(os.getpid()) - me_before
+    pg_cpu, me_cpu = postgres_cpu() - pg_before, tree_cpu(os.getpid()) - me_before
     service.stop()
     engine.dispose()
     lags = [seen[b] - mined[b] for b in mined if b in seen]
@@ -388,6 +415,25 @@ def database_size(database_url: str) -> str:
 # --- main ------------------------------------------------------------------------------------
 
 
+@contextmanager
+def database(args: argparse.Namespace, params: Params) -> Iterator[str]:
+    """A fresh database, dropped afterwards (``--keep-database``: kept, named by the data set)."""
+    if not args.keep_database:
+        with fresh_database(args.database_url, prefix="bench_index") as url:
+            yield url
+        return
+    name = f"bench_index_{params.key.replace('-', '_')}"
+    admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    print(f"database {name} is kept", flush=True)
+    yield make_url(args.database_url).set(database=name).render_as_string(hide_password=False)
+
+
 def run(args: argparse.Namespace) -> str:
     params = Params(events=args.events, packs=args.packs)
     started = time.monotonic()
@@ -409,8 +455,9 @@ def run(args: argparse.Namespace) -> str:
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
     with (
         running_node("anvil", ["--gas-limit", "100000000"]) as node,
-        fresh_database(args.database_url, prefix="bench_index") as database_url,
+        database(args, params) as database_url,
     ):
+        EXCLUDED.add(node.pid)
         chain = Chain.from_url(node.url)
         anchoring = start_chain(chain, params)
         anchored = anchor_all(anchoring, data.batches)
@@ -513,7 +560,9 @@ def report(
         "",
         f"CPU during catch-up ({up['seconds']:.1f} s wall, at most {2 * up['seconds']:.0f} CPU s "
         f"on 2 cores): indexer process and its workers {up['indexer_cpu']:.1f} s, PostgreSQL "
-        f"{up['postgres_cpu']:.1f} s.",
+        f"{up['postgres_cpu']:.1f} s. The machine's 5-minute load average at the end of the "
+        f"catch-up was {up['load']:.1f} (2 cores: above about 3, other work was competing for "
+        "them and every figure here is slower than on an idle machine).",
     ]
     stages = up["stages"]
     if stages:
@@ -555,6 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-seconds", type=int, default=30, help="0: no py-spy")
     parser.add_argument("--database-url", default=PG_URL, help="a PostgreSQL server URL")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--keep-database", action="store_true", help="keep the index (to explain queries)"
+    )
     args = parser.parse_args(argv)
     body = run(args)
     print(body)

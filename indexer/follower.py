@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -53,6 +54,8 @@ RECALL_KINDS = {"BatchRegistered": "registered", "Recalled": "recalled", "Releas
 #: that count doubles, up to every :data:`ANALYSE_MAX_EVERY` events.
 ANALYSE_FIRST = 20_000
 ANALYSE_MAX_EVERY = 500_000
+#: Blocks with logs in a range from which their headers are read ahead, by a few threads.
+HEADERS_AHEAD_FROM = 8
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Follower:
         # index loaded faster than autovacuum analyses would otherwise be planned as empty).
         self._loaded = 0
         self._analyse_at = ANALYSE_FIRST
+        self._header_pool: ThreadPoolExecutor | None = None
 
     # --- one step --------------------------------------------------------------------------
 
@@ -131,12 +135,13 @@ class Follower:
         prefetch = self.loader.prefetch(
             [e for e in logs if e.contract == "anchors" and e.name == "Anchored"]
         )
+        headers = self._headers_ahead(sorted({e.block_number for e in logs}))
         session = self.sessions()
         try:
             pending_events = 0
             for number, block_logs in groupby(logs, key=lambda e: e.block_number):
                 entries = list(block_logs)
-                header = self._header(number)
+                header = self._header(number, headers.pop(number, None))
                 if any(e.block_hash != header.hash for e in entries):
                     raise ChainMovedError(f"block {number} changed while its logs were read")
                 block = session.begin_nested()  # a savepoint: a block is applied whole
@@ -155,6 +160,8 @@ class Follower:
                     pending_events = 0
             self._commit(session, end, report)
         finally:
+            for future in headers.values():
+                future.cancel()
             prefetch.close()
             session.close()
 
@@ -192,8 +199,16 @@ class Follower:
             session.commit()
             self._analyse_at = self._loaded + min(self._loaded, ANALYSE_MAX_EVERY)
 
-    def _header(self, number: int) -> BlockHeader:
-        header = self.reader.header(number)
+    def _headers_ahead(self, numbers: list[int]) -> dict[int, Future[BlockHeader | None]]:
+        """Headers of the range's blocks with logs, being read (still after the logs were)."""
+        if len(numbers) < HEADERS_AHEAD_FROM:
+            return {}
+        if self._header_pool is None:
+            self._header_pool = ThreadPoolExecutor(4, thread_name_prefix="indexer-headers")
+        return {n: self._header_pool.submit(self.reader.header, n) for n in numbers}
+
+    def _header(self, number: int, ahead: Future[BlockHeader | None] | None = None) -> BlockHeader:
+        header = self.reader.header(number) if ahead is None else ahead.result()
         if header is None:
             raise ChainMovedError(f"block {number} is gone")
         return header
@@ -222,7 +237,7 @@ class Follower:
         try:
             self._run(poll_interval)
         finally:
-            self.loader.close()
+            self.close()
 
     def _run(self, poll_interval: float) -> None:
         while not self._stop.is_set():
@@ -242,12 +257,19 @@ class Follower:
     def stop(self) -> None:
         self._stop.set()
 
+    def close(self) -> None:
+        """Stop the helper processes and threads (started again when needed)."""
+        self.loader.close()
+        if self._header_pool is not None:
+            self._header_pool.shutdown(wait=True, cancel_futures=True)
+            self._header_pool = None
+
     def catch_up(self, max_steps: int = 10_000) -> StepReport:
         """Step until idle (tests, the demo): the sum of the steps."""
         try:
             return self._catch_up(max_steps)
         finally:
-            self.loader.close()
+            self.close()
 
     def _catch_up(self, max_steps: int) -> StepReport:
         total = StepReport()

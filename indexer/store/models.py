@@ -173,6 +173,17 @@ class EventItemRow(Base):
     quantity: Mapped[Decimal | None] = mapped_column(Numeric(38, 9))
     uom: Mapped[str | None] = mapped_column(String(8))
 
+    __table_args__ = (
+        # What transformations made (trace: the transformation of a lot's packs): a small
+        # index, so the planner need not scan every item of every event for them.
+        Index(
+            "ix_event_items_outputs",
+            "identifier",
+            postgresql_where=text("role = 'output'"),
+            sqlite_where=text("role = 'output'"),
+        ),
+    )
+
 
 class LotRow(Base):
     """A batch/lot of a product, first seen when commissioned or produced."""

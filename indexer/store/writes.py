@@ -38,6 +38,7 @@ from indexer.store.models import (
     RecallChangeRow,
     RecallRow,
 )
+from indexer.store.state import packed_keys
 
 CHECKPOINT_ID = 1
 
@@ -269,15 +270,20 @@ def close_versions(session: Session, closes: list[tuple[str, int]]) -> None:
     """Set ``valid_to`` of the current version of each ``(identifier, valid_to)``."""
     if not closes:
         return
-    if is_postgresql(session):
+    identifiers = [c[0] for c in closes]
+    packed = packed_keys(identifiers)
+    if is_postgresql(session) and packed is not None:
+        # two text parameters (see state.packed_keys), unnested side by side
         statement = (
             "UPDATE ix_item_versions AS v SET valid_to = c.valid_to "
-            "FROM unnest(%s::text[], %s::bigint[]) AS c(identifier, valid_to) "
+            "FROM unnest(string_to_array(%s, E'\\n'), string_to_array(%s, ',')::bigint[]) "
+            "AS c(identifier, valid_to) "
             "WHERE v.identifier = c.identifier AND v.valid_to IS NULL"
         )
         connection = session.connection().connection.driver_connection
+        tos = ",".join(str(c[1]) for c in closes)
         with driver_errors(statement), connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(statement, ([c[0] for c in closes], [c[1] for c in closes]))
+            cursor.execute(statement, (packed[0], tos))
         return
     items = ItemVersionRow.__table__.c
     session.connection().execute(

@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
+from chain.client import Chain
 from chain.errors import BatchUnavailableError
 from indexer.service import IndexerService
-from indexer.sources import BatchContents, InProcessBatchSource
+from indexer.settings import IndexerSettings
+from indexer.sources import BatchContents, FolderBatchSource, InProcessBatchSource
 from indexer.store.models import AlertRow, AnchorRow, EventRow, ItemVersionRow, ParticipantRow
 from provenance.journey import ACTORS, PHARMACY, Journey, build_journey
 from tests.indexer.conftest import IndexerFactory
+from tests.support.anchoring import start_publisher
 from tests.support.dumps import dump
 from tests.support.network import Network
 
@@ -197,3 +200,38 @@ def test_a_batch_nobody_has_is_marked_unavailable_and_indexing_goes_on(
         kinds = set(session.scalars(select(AlertRow.kind)))
     assert statuses[0] == "unavailable" and set(statuses[1:]) == {"indexed"}
     assert "batch-unavailable" in kinds
+
+
+def test_batches_prepared_in_worker_processes_index_the_same_as_loaded_inline(
+    chain: Chain, index_url: str, tmp_path: Path
+) -> None:
+    publisher = start_publisher(chain, tmp_path / "batches")
+    roots = [
+        publisher.publish(s.actor, s.events) for s in build_journey(20, packs_per_case=10).steps
+    ]
+    tampered = publisher.folder / f"0x{roots[-1].hex()}.json"  # not what was anchored
+    document = json.loads(tampered.read_text())
+    document["events"][0]["event"]["eventTime"] = "2020-01-01T00:00:00.000Z"
+    tampered.write_text(json.dumps(document))
+
+    def indexer(url: str, data: Path, workers: int) -> IndexerService:
+        service = IndexerService(
+            IndexerSettings(data_dir=data, database_url=url),
+            chain=chain,
+            deployment=publisher.deployment,
+            source=FolderBatchSource(publisher.folder),
+        )
+        service.follower.loader.workers = workers
+        service.follower.loader.parallel_from = 2
+        return service
+
+    parallel = indexer(index_url, tmp_path / "parallel", workers=2)
+    inline = indexer(f"sqlite:///{tmp_path}/inline.db", tmp_path / "inline", workers=0)
+    try:
+        assert parallel.catch_up().events == inline.catch_up().events > 0
+        assert parallel.follower.loader.timings["hash recompute"] > 0  # prepared by workers
+        assert dump(parallel.engine) == dump(inline.engine)
+        assert count(parallel, AlertRow) == 1
+    finally:
+        parallel.stop()
+        inline.stop()

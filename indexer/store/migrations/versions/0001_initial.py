@@ -3,7 +3,7 @@ recalls, alerts, API keys.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 14:13:16.137869
+Create Date: 2026-11-28 14:33:43.671152
 """
 
 from __future__ import annotations
@@ -93,6 +93,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("identifier", "seq", "role", name=op.f("pk_ix_event_items")),
     )
     with op.batch_alter_table("ix_event_items", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_event_items_outputs",
+            ["identifier"],
+            unique=False,
+            postgresql_where=sa.text("role = 'output'"),
+            sqlite_where=sa.text("role = 'output'"),
+        )
         batch_op.create_index(
             batch_op.f("ix_ix_event_items_block_number"), ["block_number"], unique=False
         )
@@ -334,6 +341,11 @@ def downgrade() -> None:
     with op.batch_alter_table("ix_event_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ix_event_items_event_hash"))
         batch_op.drop_index(batch_op.f("ix_ix_event_items_block_number"))
+        batch_op.drop_index(
+            "ix_event_items_outputs",
+            postgresql_where=sa.text("role = 'output'"),
+            sqlite_where=sa.text("role = 'output'"),
+        )
 
     op.drop_table("ix_event_items")
     op.drop_table("ix_checkpoint")
