@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +23,7 @@ from chain.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProvenanceError,
+    StoreConflictError,
     ValidationError,
 )
 from chain.keystore import create_keystore, load_keystore
@@ -30,28 +33,40 @@ from chain.receipts import Receipt
 from chain.roles import Role
 from gateway import store
 from gateway.batcher import Batcher, BatcherPolicy
+from gateway.epcis.identifiers import check_digit
 from gateway.epcis.schema import load_schema
 from gateway.intake import Accepted, Intake
 from gateway.keys import KeyRing
 from gateway.settings import GatewaySettings
+from gateway.webhooks import RetryPolicy, WebhookDeliverer
 
 log = logging.getLogger("provenance.gateway")
 
 #: May read any participant's events and batches.
 READERS = Role.REGULATOR | Role.AUDITOR
 DEV_FUNDING_WEI = 10**20
+#: A lot number as the recall registry takes it: GS1 AI 10, 1 to 20 characters of set 82.
+LOT_PATTERN = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
+MAX_REASON_CODE = 2**16 - 1
 
 
 @dataclass(frozen=True)
 class NewParticipant:
     record: store.ParticipantRecord
     api_key: str
+    webhook: store.Webhook | None = None
 
 
 class GatewayService:
     """Everything the HTTP layer calls; usable without HTTP (tests, the demo, benchmarks)."""
 
-    def __init__(self, settings: GatewaySettings, *, chain: Chain | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        chain: Chain | None = None,
+        webhook_policy: RetryPolicy | None = None,
+    ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = store.make_engine(settings.resolved_database_url)
@@ -75,7 +90,10 @@ class GatewayService:
                 confirmations=settings.confirmations,
             ),
         )
+        self.deliverer = WebhookDeliverer(self.sessions, webhook_policy)
         self._thread: threading.Thread | None = None
+        self._deliverer_thread: threading.Thread | None = None
+        self._recall_lock = threading.Lock()
         self._trees: dict[int, MerkleTree] = {}
         self.regulator_api_key = self._bootstrap_regulator()
 
@@ -86,11 +104,26 @@ class GatewayService:
             self._thread = threading.Thread(target=self.batcher.run, name="batcher", daemon=True)
             self._thread.start()
 
+    def start_deliverer(self) -> None:
+        """Deliver webhook notifications from the outbox in a thread of this process."""
+        if self._deliverer_thread is None:
+            self._deliverer_thread = threading.Thread(
+                target=self.deliverer.run, name="webhooks", daemon=True
+            )
+            self._deliverer_thread.start()
+
+    def stop_deliverer(self) -> None:
+        self.deliverer.stop()
+        if self._deliverer_thread is not None:
+            self._deliverer_thread.join(timeout=30)
+            self._deliverer_thread = None
+
     def stop(self) -> None:
         self.batcher.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self.stop_deliverer()
         self.engine.dispose()
 
     # --- participants ---------------------------------------------------------------------
@@ -100,11 +133,20 @@ class GatewayService:
             return self.api_keys.authenticate(session, token, allow_suspended=True)
 
     def register_participant(
-        self, *, name: str, roles: Role, gln: str, rule_set: str = "pharma"
+        self,
+        *,
+        name: str,
+        roles: Role,
+        gln: str,
+        rule_set: str = "pharma",
+        webhook_url: str | None = None,
     ) -> NewParticipant:
-        """Register on-chain (as the regulator) and in the store, with a custodial key."""
+        """Register on-chain (as the regulator) and in the store, with a custodial key (and a
+        webhook for its notifications, if ``webhook_url``)."""
         if not (len(gln) == 13 and gln.isdigit()):
             raise ValidationError(f"GLN must be 13 digits, got {gln!r}", rule="participant.gln")
+        if webhook_url is not None:
+            _check_webhook_url(webhook_url, pointer="/webhookUrl")
         with self.sessions() as session:
             if store.participant_by_gln(session, gln) is not None:
                 raise ValidationError(
@@ -130,7 +172,12 @@ class GatewayService:
                 keystore_path=str(path),
             )
             api_key = self.api_keys.issue(session, account.address)
-        return NewParticipant(record=record, api_key=api_key)
+            hook = (
+                store.set_webhook(session, account.address, webhook_url)
+                if webhook_url is not None
+                else None
+            )
+        return NewParticipant(record=record, api_key=api_key, webhook=hook)
 
     def set_status(self, address: str, *, active: bool) -> store.ParticipantRecord:
         with self.sessions() as session:
@@ -148,6 +195,106 @@ class GatewayService:
     def participants(self) -> list[store.ParticipantRecord]:
         with self.sessions() as session:
             return store.list_participants(session)
+
+    # --- recalls (docs/recalls.md) ---------------------------------------------------------
+
+    def recall(
+        self,
+        regulator: store.ParticipantRecord,
+        *,
+        gtin: str,
+        lot: str,
+        reason: str,
+        reason_code: int = 0,
+    ) -> store.RecallRecord:
+        """Recall a lot on-chain as the regulator, then, in one commit, record it, mark the lot
+        recalled for the rules and notify its holders. Nothing is recorded if the chain fails.
+
+        The recall registry lets the regulator recall any well-formed batch, registered by its
+        manufacturer or not, so no ``registerBatch`` is needed first. A lot already recalled
+        on-chain (by its manufacturer, or by an earlier request whose commit failed) is recorded
+        without a new transaction.
+        """
+        require_regulator(regulator)
+        _check_recall(gtin, lot, reason, reason_code)
+        with self._recall_lock:
+            with self.sessions() as session:
+                if not store.lot_known(session, gtin, lot):
+                    raise NotFoundError(f"the gateway knows no lot {lot} of GTIN {gtin}")
+                if store.active_recall(session, gtin, lot) is not None:
+                    raise StoreConflictError(f"lot {lot} of GTIN {gtin} is already recalled")
+            tx_hash: str | None = None
+            if not self.ledger.is_recalled(int(gtin), lot):
+                tx_hash = self.ledger.recall(self.regulator, int(gtin), lot, reason_code).tx_hash
+            with self.sessions() as session:
+                record = store.record_recall(
+                    session,
+                    gtin=gtin,
+                    lot=lot,
+                    reason=reason,
+                    reason_code=reason_code,
+                    by=regulator.address,
+                    tx_hash=tx_hash,
+                )
+        log.info("recalled lot %s of GTIN %s (%s holders notified)", lot, gtin, record.notified)
+        self.deliverer.wake()
+        return record
+
+    def release(
+        self,
+        regulator: store.ParticipantRecord,
+        *,
+        gtin: str,
+        lot: str,
+        reason: str,
+        reason_code: int = 0,
+    ) -> store.RecallRecord:
+        """Lift a recall on-chain, then in the store (the lot moves again) and notify."""
+        require_regulator(regulator)
+        _check_recall(gtin, lot, reason, reason_code, allow_empty_reason=True)
+        with self._recall_lock:
+            with self.sessions() as session:
+                if not store.lot_known(session, gtin, lot):
+                    raise NotFoundError(f"the gateway knows no lot {lot} of GTIN {gtin}")
+                if store.active_recall(session, gtin, lot) is None:
+                    raise StoreConflictError(f"lot {lot} of GTIN {gtin} is not recalled")
+            tx_hash: str | None = None
+            if self.ledger.is_recalled(int(gtin), lot):
+                tx_hash = self.ledger.release(self.regulator, int(gtin), lot, reason_code).tx_hash
+            with self.sessions() as session:
+                record = store.record_release(
+                    session,
+                    gtin=gtin,
+                    lot=lot,
+                    reason=reason,
+                    reason_code=reason_code,
+                    by=regulator.address,
+                    tx_hash=tx_hash,
+                )
+        log.info("released lot %s of GTIN %s (%s notified)", lot, gtin, record.notified)
+        self.deliverer.wake()
+        return record
+
+    def recalls(self, *, active: bool | None = None) -> list[store.RecallRecord]:
+        with self.sessions() as session:
+            return store.list_recalls(session, active=active)
+
+    def notifications(
+        self, participant: store.ParticipantRecord, *, after: int = 0, limit: int = 100
+    ) -> list[store.NotificationRecord]:
+        with self.sessions() as session:
+            return store.notifications_for(session, participant.address, after=after, limit=limit)
+
+    def set_webhook(self, participant: store.ParticipantRecord, url: str) -> store.Webhook:
+        """Register or replace the participant's webhook; a new secret each time."""
+        _check_webhook_url(url, pointer="/url")
+        with self.sessions() as session:
+            return store.set_webhook(session, participant.address, url)
+
+    def delete_webhook(self, participant: store.ParticipantRecord) -> None:
+        with self.sessions() as session:
+            if not store.delete_webhook(session, participant.address):
+                raise NotFoundError(f"participant {participant.address} has no webhook")
 
     # --- capture --------------------------------------------------------------------------
 
@@ -319,6 +466,38 @@ class GatewayService:
 def require_regulator(participant: store.ParticipantRecord) -> None:
     if not participant.roles & Role.REGULATOR:
         raise PermissionDeniedError("only the regulator may do this")
+
+
+def _check_recall(
+    gtin: str, lot: str, reason: str, reason_code: int, *, allow_empty_reason: bool = False
+) -> None:
+    if not (len(gtin) == 14 and gtin.isascii() and gtin.isdigit()) or int(gtin) == 0:
+        raise ValidationError(f"GTIN must be 14 digits, got {gtin!r}", rule="recall.gtin")
+    if check_digit(gtin[:13]) != int(gtin[13]):
+        raise ValidationError(f"GTIN {gtin} has a wrong check digit", rule="recall.gtin")
+    if not LOT_PATTERN.match(lot):
+        raise ValidationError(
+            f"lot must be 1 to 20 characters of GS1 character set 82, got {lot!r}",
+            rule="recall.lot",
+        )
+    if not reason.strip() and not allow_empty_reason:
+        raise ValidationError("a recall needs a reason", rule="recall.reason", pointer="/reason")
+    if not 0 <= reason_code <= MAX_REASON_CODE:
+        raise ValidationError(
+            f"reasonCode must be 0 to {MAX_REASON_CODE}, got {reason_code}",
+            rule="recall.reason-code",
+            pointer="/reasonCode",
+        )
+
+
+def _check_webhook_url(url: str, *, pointer: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            f"a webhook URL must be http(s) with a host, got {url!r}",
+            rule="webhook.url",
+            pointer=pointer,
+        )
 
 
 def _may_read(reader: store.ParticipantRecord, owner: str) -> bool:

@@ -132,6 +132,72 @@ def origin_proof(
     )
 
 
+_GATEWAY_OPTION = typer.Option("--gateway", help="Gateway URL.")
+_KEY_FILE_OPTION = typer.Option(help="File with the regulator's API key of the gateway.")
+
+
+@app.command()
+def recall(
+    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the product.", show_default=False)],
+    lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
+    reason: Annotated[str, typer.Option(help="Why the lot is recalled.", show_default=False)],
+    reason_code: Annotated[
+        int | None, typer.Option(help="On-chain reason code (0 to 65535; default 0).")
+    ] = None,
+    gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
+    key_file: Annotated[Path, _KEY_FILE_OPTION] = Path("data/regulator.api-key"),
+) -> None:
+    """Recall a lot (regulator): on-chain, at once at the gateway, and its holders notified.
+
+    Exit code 0 if recalled, 1 if the gateway refuses (not the regulator, unknown lot, already
+    recalled), 2 if the input is unusable or the gateway or its chain cannot be reached.
+    """
+    from provenance.recall import run_recall
+
+    raise typer.Exit(
+        run_recall(
+            gtin,
+            lot,
+            reason=reason,
+            reason_code=reason_code,
+            gateway_url=gateway,
+            key_file=key_file,
+            echo=typer.echo,
+        )
+    )
+
+
+@app.command()
+def release(
+    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the product.", show_default=False)],
+    lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
+    reason: Annotated[str, typer.Option(help="Why the recall is lifted.")] = "",
+    reason_code: Annotated[
+        int | None, typer.Option(help="On-chain reason code (0 to 65535; default 0).")
+    ] = None,
+    gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
+    key_file: Annotated[Path, _KEY_FILE_OPTION] = Path("data/regulator.api-key"),
+) -> None:
+    """Lift a lot's recall (regulator): on-chain and at the gateway; holders are notified.
+
+    Exit code 0 if released, 1 if the gateway refuses (not recalled, unknown lot, not the
+    regulator), 2 if the input is unusable or the gateway or its chain cannot be reached.
+    """
+    from provenance.recall import run_release
+
+    raise typer.Exit(
+        run_release(
+            gtin,
+            lot,
+            reason=reason,
+            reason_code=reason_code,
+            gateway_url=gateway,
+            key_file=key_file,
+            echo=typer.echo,
+        )
+    )
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for keys, deployment and receipts.")] = Path(

@@ -15,16 +15,25 @@ from gateway.problems import install_problem_handlers
 from gateway.service import GatewayService
 
 
-def create_app(service: GatewayService, *, run_batcher: bool = True) -> FastAPI:
+def create_app(
+    service: GatewayService, *, run_batcher: bool = True, run_deliverer: bool = True
+) -> FastAPI:
+    """``run_deliverer``: deliver webhook notifications from this process (a thread), also when
+    the batcher runs in a process of its own."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_batcher:
             service.start()
+        if run_deliverer:
+            service.start_deliverer()
         try:
             yield
         finally:
             if run_batcher:
                 service.batcher.stop()
+            if run_deliverer:
+                service.stop_deliverer()
 
     app = FastAPI(
         title="Medicine provenance gateway",
@@ -43,6 +52,8 @@ def create_app(service: GatewayService, *, run_batcher: bool = True) -> FastAPI:
         routes.events,
         routes.batches,
         routes.participants,
+        routes.recalls,
+        routes.notifications,
         routes.health,
     ):
         app.include_router(router)

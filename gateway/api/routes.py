@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
@@ -23,16 +23,25 @@ from gateway.api.schemas import (
     BatchPublic,
     CaptureAccepted,
     CapturePublic,
-    ParticipantCreate,
-    ParticipantCreated,
+    NotificationPublic,
     ParticipantPublic,
+    ParticipantRegistered,
+    ParticipantRegistration,
+    RecallCreate,
+    RecallPublic,
+    ReleaseCreate,
+    WebhookPublic,
+    WebhookSet,
 )
-from gateway.store import ParticipantRecord
+from gateway.store import ParticipantRecord, RecallRecord
+from gateway.webhooks import notification_json
 
 capture = APIRouter(prefix="/capture", tags=["capture"])
 events = APIRouter(prefix="/events", tags=["events"])
 batches = APIRouter(prefix="/batches", tags=["batches"])
 participants = APIRouter(prefix="/participants", tags=["participants"])
+recalls = APIRouter(prefix="/recalls", tags=["recalls"])
+notifications = APIRouter(prefix="/notifications", tags=["recalls"])
 health = APIRouter(tags=["operations"])
 
 
@@ -149,19 +158,47 @@ def _public(record: ParticipantRecord) -> dict[str, Any]:
     }
 
 
-@participants.post("", status_code=status.HTTP_201_CREATED, response_model=ParticipantCreated)
+@participants.post("", status_code=status.HTTP_201_CREATED, response_model=ParticipantRegistered)
 def register_participant(
-    body: ParticipantCreate, service: ServiceDep, _regulator: RegulatorDep
-) -> ParticipantCreated:
-    """Register a participant on-chain and give it a custodial key and an API key (regulator)."""
+    body: ParticipantRegistration, service: ServiceDep, _regulator: RegulatorDep
+) -> ParticipantRegistered:
+    """Register a participant on-chain and give it a custodial key and an API key (regulator).
+
+    With `webhookUrl`, its recall notifications are also POSTed there, signed with
+    `webhookSecret` (see docs/recalls.md)."""
     try:
         roles = Role.parse(",".join(body.roles))
     except ValueError as exc:
         raise ValidationError(str(exc), rule="participant.roles", pointer="/roles") from exc
     created = service.register_participant(
-        name=body.name, roles=roles, gln=body.gln, rule_set=body.ruleSet
+        name=body.name,
+        roles=roles,
+        gln=body.gln,
+        rule_set=body.ruleSet,
+        webhook_url=body.webhookUrl,
     )
-    return ParticipantCreated(**_public(created.record), apiKey=created.api_key)
+    return ParticipantRegistered(
+        **_public(created.record),
+        apiKey=created.api_key,
+        webhookSecret=created.webhook.secret if created.webhook else None,
+    )
+
+
+@participants.put("/me/webhook", response_model=WebhookPublic)
+def put_webhook(
+    body: WebhookSet, service: ServiceDep, participant: ActiveParticipantDep
+) -> WebhookPublic:
+    """Register (or replace) where your recall notifications are POSTed. A new HMAC secret is
+    issued each time and shown only in this answer."""
+    hook = service.set_webhook(participant, body.url)
+    return WebhookPublic(url=hook.url, secret=hook.secret)
+
+
+@participants.delete("/me/webhook", status_code=status.HTTP_204_NO_CONTENT)
+def delete_webhook(service: ServiceDep, participant: ActiveParticipantDep) -> Response:
+    """Stop webhook deliveries (the notification feed stays)."""
+    service.delete_webhook(participant)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @participants.get("", response_model=list[ParticipantPublic])
@@ -178,6 +215,92 @@ def suspend(address: str, service: ServiceDep, _regulator: RegulatorDep) -> Part
 @participants.post("/{address}/reinstate", response_model=ParticipantPublic)
 def reinstate(address: str, service: ServiceDep, _regulator: RegulatorDep) -> ParticipantPublic:
     return ParticipantPublic(**_public(service.set_status(address, active=True)))
+
+
+def _recall_public(record: RecallRecord, *, with_notified: bool = False) -> RecallPublic:
+    return RecallPublic(
+        id=record.id,
+        gtin=record.gtin,
+        lot=record.lot,
+        state=record.state,  # type: ignore[arg-type]
+        reason=record.reason,
+        reasonCode=record.reason_code,
+        recalledBy=record.recalled_by,
+        recalledAt=record.recalled_at,
+        recallTx=record.recall_tx,
+        releasedBy=record.released_by,
+        releasedAt=record.released_at,
+        releaseReason=record.release_reason,
+        releaseReasonCode=record.release_reason_code,
+        releaseTx=record.release_tx,
+        notified=record.notified if with_notified else None,
+    )
+
+
+_RECALL_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not the regulator"},
+    404: {"description": "The gateway knows no such lot"},
+    409: {"description": "Already recalled (POST /recalls) or not recalled (release)"},
+    422: {"description": "Malformed GTIN, lot, reason or reason code"},
+    502: {"description": "The chain transaction failed: nothing was recorded"},
+}
+
+
+@recalls.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=RecallPublic, responses=_RECALL_ERRORS
+)
+def post_recall(body: RecallCreate, service: ServiceDep, regulator: RegulatorDep) -> RecallPublic:
+    """Recall a lot (regulator): on-chain in the recall registry, then at once at the gateway
+    (shipping, receiving and dispensing of the lot are refused from the next capture on), and
+    every holder of the lot is notified. All-or-nothing: if the chain transaction fails, nothing
+    is recorded."""
+    record = service.recall(
+        regulator,
+        gtin=body.gtin,
+        lot=body.lot,
+        reason=body.reason,
+        reason_code=body.reasonCode or 0,
+    )
+    return _recall_public(record, with_notified=True)
+
+
+@recalls.get("", response_model=list[RecallPublic])
+def list_recalls(
+    service: ServiceDep,
+    _reader: ParticipantDep,
+    active: Annotated[bool | None, Query(description="only current (true) or lifted")] = None,
+) -> list[RecallPublic]:
+    """Every recall the gateway recorded, oldest first."""
+    return [_recall_public(r) for r in service.recalls(active=active)]
+
+
+@recalls.post("/{gtin}/{lot:path}/release", response_model=RecallPublic, responses=_RECALL_ERRORS)
+def post_release(
+    gtin: str,
+    lot: str,
+    service: ServiceDep,
+    regulator: RegulatorDep,
+    body: ReleaseCreate | None = None,
+) -> RecallPublic:
+    """Lift a lot's recall (regulator): on-chain, then at the gateway; holders are notified."""
+    body = body or ReleaseCreate()
+    record = service.release(
+        regulator, gtin=gtin, lot=lot, reason=body.reason, reason_code=body.reasonCode or 0
+    )
+    return _recall_public(record, with_notified=True)
+
+
+@notifications.get("", response_model=list[NotificationPublic])
+def list_notifications(
+    service: ServiceDep,
+    participant: ParticipantDep,
+    after: Annotated[int, Query(ge=0, description="only notifications with a larger id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Your recall and release notifications, oldest first; page with `after` = the last id."""
+    return [
+        notification_json(n) for n in service.notifications(participant, after=after, limit=limit)
+    ]
 
 
 @health.get("/healthz", summary="Liveness")

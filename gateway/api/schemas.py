@@ -59,3 +59,91 @@ class ParticipantPublic(BaseModel):
 
 class ParticipantCreated(ParticipantPublic):
     apiKey: str = Field(description="shown once; store it safely")  # noqa: N815
+
+
+class ParticipantRegistration(ParticipantCreate):
+    """``POST /participants``: a participant, optionally with a webhook for its notifications."""
+
+    webhookUrl: str | None = Field(  # noqa: N815
+        default=None, max_length=2048, description="where its notifications are POSTed"
+    )
+
+
+class ParticipantRegistered(ParticipantCreated):
+    webhookSecret: str | None = Field(  # noqa: N815
+        default=None, description="HMAC key of its webhook deliveries; shown once"
+    )
+
+
+class RecallCreate(BaseModel):
+    gtin: str = Field(pattern=r"^\d{14}$", examples=["04701230123450"])
+    lot: str = Field(min_length=1, max_length=20, examples=["B2026-117"])
+    reason: str = Field(min_length=1, max_length=2000)
+    reasonCode: int | None = Field(  # noqa: N815
+        default=None, ge=0, le=65535, description="on-chain reason code (0 when not given)"
+    )
+
+
+class ReleaseCreate(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+    reasonCode: int | None = Field(default=None, ge=0, le=65535)  # noqa: N815
+
+
+class RecallPublic(BaseModel):
+    id: int
+    gtin: str
+    lot: str
+    state: Literal["recalled", "released"]
+    reason: str
+    reasonCode: int  # noqa: N815
+    recalledBy: str  # noqa: N815
+    recalledAt: datetime  # noqa: N815
+    recallTx: str | None  # noqa: N815
+    releasedBy: str | None = None  # noqa: N815
+    releasedAt: datetime | None = None  # noqa: N815
+    releaseReason: str | None = None  # noqa: N815
+    releaseReasonCode: int | None = None  # noqa: N815
+    releaseTx: str | None = None  # noqa: N815
+    notified: int | None = Field(
+        default=None, description="participants notified by this request (POST answers only)"
+    )
+
+
+class PackHolding(BaseModel):
+    held: int = Field(description="packs of the lot in its custody")
+    outbound: int = Field(description="packs it shipped that are not received yet")
+    inbound: int = Field(description="packs shipped to it, not received yet")
+
+
+class QuantityHolding(BaseModel):
+    uom: str
+    held: str
+    outbound: str
+    inbound: str
+
+
+class Holding(BaseModel):
+    packs: PackHolding
+    quantities: list[QuantityHolding]
+
+
+class NotificationPublic(BaseModel):
+    id: int
+    kind: Literal["recall", "release"]
+    recallId: int  # noqa: N815
+    gtin: str
+    lot: str
+    reason: str
+    reasonCode: int  # noqa: N815
+    holding: Holding
+    participant: str
+    createdAt: datetime  # noqa: N815
+
+
+class WebhookSet(BaseModel):
+    url: str = Field(min_length=1, max_length=2048, examples=["https://erp.example/recalls"])
+
+
+class WebhookPublic(BaseModel):
+    url: str
+    secret: str = Field(description="HMAC-SHA256 key of the deliveries; shown once")

@@ -1,5 +1,6 @@
 """The gateway's durable SQL store: participants and API keys, captures and events, batches,
-custody state and nonces. SQLite by default, PostgreSQL in production. See ``docs/storage.md``.
+custody state and nonces, recalls, notifications and the webhook outbox. SQLite by default,
+PostgreSQL in production. See ``docs/storage.md`` and ``docs/recalls.md``.
 """
 
 from __future__ import annotations
@@ -48,8 +49,46 @@ from .participants import (
     revoke_api_key,
     set_participant_status,
 )
+from .recalls import (
+    DeliveryRecord,
+    DueDelivery,
+    NotificationRecord,
+    RecallRecord,
+    Webhook,
+    active_recall,
+    delete_webhook,
+    due_deliveries,
+    get_delivery,
+    get_webhook,
+    holdings,
+    list_recalls,
+    lot_known,
+    notifications_for,
+    record_attempt,
+    record_recall,
+    record_release,
+    set_webhook,
+)
 
 __all__ = [
+    "DeliveryRecord",
+    "DueDelivery",
+    "NotificationRecord",
+    "RecallRecord",
+    "Webhook",
+    "active_recall",
+    "delete_webhook",
+    "due_deliveries",
+    "get_delivery",
+    "get_webhook",
+    "holdings",
+    "list_recalls",
+    "lot_known",
+    "notifications_for",
+    "record_attempt",
+    "record_recall",
+    "record_release",
+    "set_webhook",
     "DEFAULT_URL",
     "ApiKeys",
     "BatchContents",

@@ -1,0 +1,191 @@
+"""Webhook deliveries of recall notifications, from the store's outbox (``webhook_deliveries``).
+
+A notification and its outbox row are committed with the recall, so an acknowledged recall is
+never lost: the deliverer picks up whatever is due, also after a restart. Each attempt POSTs the
+notification as JSON, signed with HMAC-SHA256 under the participant's webhook secret:
+
+- ``X-Provenance-Signature: sha256=<hex of HMAC(secret, "<timestamp>." + body)>``
+- ``X-Provenance-Timestamp: <unix seconds>`` (signed, so an old delivery cannot be replayed
+  as new)
+- ``Idempotency-Key: <notification id>`` (the same on every attempt)
+
+A 2xx answer delivers; anything else (another status, no answer) is retried with exponential
+backoff up to :attr:`RetryPolicy.max_attempts`, then the delivery is marked ``failed``. Every
+attempt's status and error is recorded. See ``docs/recalls.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import store
+
+log = logging.getLogger("provenance.gateway.webhooks")
+
+SIGNATURE_HEADER = "X-Provenance-Signature"
+TIMESTAMP_HEADER = "X-Provenance-Timestamp"
+ATTEMPT_HEADER = "X-Provenance-Delivery-Attempt"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempt ``n`` (1-based) that fails is retried after ``min(base * factor**(n-1), cap)``
+    seconds, until ``max_attempts`` attempts have failed."""
+
+    max_attempts: int = 8
+    base_seconds: float = 5.0
+    factor: float = 3.0
+    max_delay_seconds: float = 3600.0
+    timeout_seconds: float = 10.0
+
+    def delay(self, attempts: int) -> float:
+        return float(min(self.base_seconds * self.factor ** (attempts - 1), self.max_delay_seconds))
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=`` + hex HMAC-SHA256 of ``<timestamp>.<body>`` under ``secret``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> bool:
+    """What a receiver does (constant-time comparison)."""
+    return hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+def notification_json(note: store.NotificationRecord) -> dict[str, Any]:
+    """A notification as the API and the webhooks show it."""
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "recallId": note.recall_id,
+        "gtin": note.gtin,
+        "lot": note.lot,
+        "reason": note.reason,
+        "reasonCode": note.reason_code,
+        "holding": note.holding,
+        "participant": note.participant,
+        "createdAt": note.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+#: Sends one POST: (url, body, headers, timeout) -> HTTP status. Raises on no answer.
+Poster = Callable[[str, bytes, dict[str, str], float], int]
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    response = httpx.post(url, content=body, headers=headers, timeout=timeout)
+    return response.status_code
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WebhookDeliverer:
+    """Delivers due outbox rows; :meth:`step` is one pass, :meth:`run` loops until stopped."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        policy: RetryPolicy | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        post: Poster = http_post,
+    ) -> None:
+        self._sessions = sessions
+        self.policy = policy or RetryPolicy()
+        self._clock = clock
+        self._post = post
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+
+    def step(self, *, limit: int = 100) -> int:
+        """Attempt every delivery due now, once. Returns the number of attempts made."""
+        now = self._clock()
+        with self._sessions() as session:
+            due = store.due_deliveries(session, now, limit=limit)
+        for item in due:
+            self._attempt(item)
+        return len(due)
+
+    def _attempt(self, item: store.DueDelivery) -> None:
+        note = item.notification
+        attempt = item.delivery.attempts + 1
+        status: int | None = None
+        error: str | None
+        url = item.webhook.url if item.webhook else None
+        if item.webhook is None:
+            error = "the participant has no webhook any more"
+            attempt = self.policy.max_attempts  # nothing to retry
+        else:
+            body = json.dumps(notification_json(note), separators=(",", ":")).encode()
+            timestamp = str(int(self._clock().timestamp()))
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature(item.webhook.secret, timestamp, body),
+                TIMESTAMP_HEADER: timestamp,
+                IDEMPOTENCY_HEADER: str(note.id),
+                ATTEMPT_HEADER: str(attempt),
+                "User-Agent": "provenance-gateway-webhooks/1",
+            }
+            try:
+                status = self._post(item.webhook.url, body, headers, self.policy.timeout_seconds)
+                error = None if 200 <= status < 300 else f"answered HTTP {status}"
+            except Exception as exc:  # noqa: BLE001 - any failure to deliver is retried
+                error = f"{type(exc).__name__}: {exc}"
+        now = self._clock()
+        retry_at = (
+            now + timedelta(seconds=self.policy.delay(attempt))
+            if error is not None and attempt < self.policy.max_attempts
+            else None
+        )
+        with self._sessions() as session:
+            store.record_attempt(
+                session,
+                note.id,
+                at=now,
+                url=url,
+                status=status,
+                error=error,
+                next_attempt_at=retry_at,
+            )
+        if error is not None:
+            log.warning(
+                "webhook delivery of notification %s to %s: attempt %s failed (%s)%s",
+                note.id,
+                url,
+                attempt,
+                error,
+                "" if retry_at else "; giving up",
+            )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self, interval: float = 1.0) -> None:
+        """Deliver until :meth:`stop`; wakes early when a recall is recorded."""
+        self._stop.clear()
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001 - a database hiccup must not end deliveries
+                log.exception("webhook delivery pass failed")
+            self._wake.wait(interval)
+            self._wake.clear()

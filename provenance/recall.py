@@ -1,0 +1,168 @@
+"""``provenance recall`` and ``provenance release``: a regulator recalls a lot through the gateway.
+
+Exit codes: 0 done, 1 refused by the gateway (not the regulator, unknown lot, already recalled
+or not recalled), 2 unusable input or the gateway (or its chain) unreachable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from gateway.epcis.identifiers import check_digit
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_UNUSABLE = 2
+TIMEOUT = 60.0
+
+Echo = Callable[[str], None]
+
+
+class _Unusable(Exception):
+    pass
+
+
+def _key(path: Path) -> str:
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise _Unusable(f"cannot read the key file {path}: {exc.strerror}") from exc
+    if not key:
+        raise _Unusable(f"the key file {path} is empty")
+    return key
+
+
+def _check(gtin: str, lot: str) -> None:
+    if not (len(gtin) == 14 and gtin.isascii() and gtin.isdigit()):
+        raise _Unusable(f"GTIN must be 14 digits, got {gtin!r}")
+    if check_digit(gtin[:13]) != int(gtin[13]):
+        raise _Unusable(f"GTIN {gtin} has a wrong check digit")
+    if not 1 <= len(lot) <= 20:
+        raise _Unusable(f"a lot has 1 to 20 characters, got {lot!r}")
+
+
+def _problem(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("title") or body)
+    return str(body)
+
+
+def _post(
+    client: httpx.Client, path: str, key: str, body: dict[str, Any], echo: Echo
+) -> tuple[int, dict[str, Any] | None]:
+    try:
+        response = client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
+    except httpx.HTTPError as exc:
+        echo(f"the gateway does not answer: {exc}")
+        return EXIT_UNUSABLE, None
+    if response.is_success:
+        answer: dict[str, Any] = response.json()
+        return EXIT_OK, answer
+    echo(f"refused ({response.status_code}): {_problem(response)}")
+    if response.status_code == 422 or response.status_code >= 500:
+        return EXIT_UNUSABLE, None  # malformed input, or the chain failed (nothing recorded)
+    return EXIT_REFUSED, None
+
+
+def _run(
+    kind: str,
+    gtin: str,
+    lot: str,
+    *,
+    reason: str,
+    reason_code: int | None,
+    gateway_url: str,
+    key_file: Path,
+    client: httpx.Client | None,
+    echo: Echo,
+) -> int:
+    try:
+        _check(gtin, lot)
+        key = _key(key_file)
+    except _Unusable as exc:
+        echo(f"unusable input: {exc}")
+        return EXIT_UNUSABLE
+    body: dict[str, Any] = {"reason": reason}
+    if reason_code is not None:
+        body["reasonCode"] = reason_code
+    if kind == "recall":
+        path = "/recalls"
+        body |= {"gtin": gtin, "lot": lot}
+    else:
+        path = f"/recalls/{gtin}/{quote(lot, safe='')}/release"
+    own = client is None
+    http = client or httpx.Client(base_url=gateway_url, timeout=TIMEOUT)
+    try:
+        code, answer = _post(http, path, key, body, echo)
+    finally:
+        if own:
+            http.close()
+    if answer is not None:
+        tx = answer.get("recallTx") if kind == "recall" else answer.get("releaseTx")
+        verb = "recalled" if kind == "recall" else "released"
+        echo(
+            f"{verb} lot {lot} of GTIN {gtin} (recall {answer.get('id')}, transaction "
+            f"{tx or 'none: already so on-chain'}); {answer.get('notified', 0)} participant(s) "
+            "notified"
+        )
+    return code
+
+
+def run_recall(
+    gtin: str,
+    lot: str,
+    *,
+    reason: str,
+    reason_code: int | None = None,
+    gateway_url: str = "http://127.0.0.1:8000",
+    key_file: Path,
+    client: httpx.Client | None = None,
+    echo: Echo = print,
+) -> int:
+    """``POST /recalls`` with the regulator's key; ``client`` (a TestClient in tests) overrides
+    ``gateway_url``."""
+    return _run(
+        "recall",
+        gtin,
+        lot,
+        reason=reason,
+        reason_code=reason_code,
+        gateway_url=gateway_url,
+        key_file=key_file,
+        client=client,
+        echo=echo,
+    )
+
+
+def run_release(
+    gtin: str,
+    lot: str,
+    *,
+    reason: str = "",
+    reason_code: int | None = None,
+    gateway_url: str = "http://127.0.0.1:8000",
+    key_file: Path,
+    client: httpx.Client | None = None,
+    echo: Echo = print,
+) -> int:
+    """``POST /recalls/{gtin}/{lot}/release`` with the regulator's key."""
+    return _run(
+        "release",
+        gtin,
+        lot,
+        reason=reason,
+        reason_code=reason_code,
+        gateway_url=gateway_url,
+        key_file=key_file,
+        client=client,
+        echo=echo,
+    )
