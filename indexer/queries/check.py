@@ -35,7 +35,7 @@ from urllib.parse import unquote
 from biip import ParseError
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from chain.errors import ValidationError
@@ -185,7 +185,8 @@ def _kind(roles: int | None) -> str | None:
     return names[0] if names else None
 
 
-def _state(session: Session, canonical: str) -> Any:
+def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
+    """The one query: the pack's current version and everything the answer needs, by key."""
     holder = aliased(ParticipantRow, name="holder_p")
     actor = aliased(ParticipantRow, name="actor_p")
     item = ItemVersionRow
@@ -229,7 +230,11 @@ def _state(session: Session, canonical: str) -> Any:
         .outerjoin(actor, actor.address == EventRow.submitter)
         .where(item.identifier == canonical, item.valid_to.is_(None))
     )
-    return session.execute(query).one_or_none()
+    return query
+
+
+def _state(session: Session, canonical: str) -> Any:
+    return session.execute(state_query(canonical)).one_or_none()
 
 
 def _warning(code: str, message: str) -> dict[str, str]:
