@@ -41,6 +41,8 @@ bench: deps
 	$(BIN)/python -m bench.gas
 	bash scripts/ensure-postgres.sh
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.index
+	$(BIN)/python -m bench.check
 
 clean:
 	rm -rf $(VENV) node_modules $(DEMO_OUT)
