@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Text, bindparam, func, select, tuple_
+from sqlalchemy import DateTime, Select, Text, bindparam, func, select, tuple_, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -103,6 +103,11 @@ class SqlStateReader:
     def items(self, identifiers: Iterable[str]) -> dict[str, ItemState]:
         out: dict[str, ItemState] = {}
         v = ItemVersionRow
+        # Stored event times are only compared with events' (both aware): on PostgreSQL they
+        # are read as the driver gives them, without UtcDateTime's per-row conversion.
+        event_time: Any = v.event_time
+        if is_postgresql(self.session):
+            event_time = type_coerce(v.event_time, DateTime(timezone=True))
         for part in key_groups(self.session, sorted(set(identifiers))):
             query = select(
                 v.identifier,
@@ -113,7 +118,7 @@ class SqlStateReader:
                 v.in_transit_to,
                 v.gtin,
                 v.lot,
-                v.event_time,
+                event_time,
                 v.event_hash,
                 v.valid_from,
             ).where(v.valid_to.is_(None))
