@@ -1,8 +1,8 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py``, ``0002_recalls_notifications.py``)
-create exactly this schema; a test compares the two (alembic autogenerate must find no
-difference) on SQLite and PostgreSQL.
+The migrations in ``migrations/versions/`` (``0001_initial.py``, ``0002_recalls_notifications.py``,
+``0003_codes.py``) create exactly this schema; a test compares the two (alembic autogenerate must
+find no difference) on SQLite and PostgreSQL.
 
 Conventions: participants are on-chain addresses (``0x`` + 40 hex, checksummed as given);
 hashes, salts and roots are raw 32-byte values; transaction hashes are ``0x`` hex strings as
@@ -14,7 +14,7 @@ mistaken for the frozen values the repository functions return.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -324,3 +326,43 @@ class DeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(String(URL))  # where the last attempt went
     delivered_at: Mapped[datetime | None]
+
+
+class CodeLotRow(Base):
+    """A lot declared for code issuance (docs/codes.md): its pack count and how many codes went
+    out. The CHECK keeps ``issued`` within ``packs`` even if a caller skipped its own check."""
+
+    __tablename__ = "code_lots"
+    __table_args__ = (
+        CheckConstraint("packs > 0", name="packs_positive"),
+        CheckConstraint("issued >= 0 AND issued <= packs", name="issued_within_packs"),
+    )
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    expiry: Mapped[date] = mapped_column(Date)
+    packs: Mapped[int] = mapped_column(Integer)
+    issued: Mapped[int] = mapped_column(Integer)
+    released_by: Mapped[str] = mapped_column(String(ADDRESS))  # the registrant on-chain
+    register_tx: Mapped[str | None] = mapped_column(String(TX_HASH))  # null: found registered
+    declared_at: Mapped[datetime]
+
+
+class CodeRow(Base):
+    """One issued serial: unique per GTIN, commissioned by the event ``event_id``."""
+
+    __tablename__ = "codes"
+    __table_args__ = (
+        UniqueConstraint("gtin", "serial", name="uq_codes_gtin_serial"),
+        Index("ix_codes_gtin_lot_id", "gtin", "lot", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    serial: Mapped[str] = mapped_column(String(20))
+    lot: Mapped[str] = mapped_column(String(64))
+    participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    # not a foreign key: the event row is written by the same commit, after this one
+    event_id: Mapped[str] = mapped_column(String(255))
+    issued_at: Mapped[datetime]
