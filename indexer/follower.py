@@ -50,8 +50,9 @@ PARTICIPANT_KINDS = {
 RECALL_KINDS = {"BatchRegistered": "registered", "Recalled": "recalled", "Released": "released"}
 
 
-#: Events loaded (by this follower) after which the bulk tables are analysed, then every time
-#: that count doubles, up to every :data:`ANALYSE_MAX_EVERY` events.
+#: Events loaded (by this follower) after which the bulk tables are analysed (or as many as the
+#: index held, if more), then every time that count doubles, up to every
+#: :data:`ANALYSE_MAX_EVERY` events.
 ANALYSE_FIRST = 20_000
 ANALYSE_MAX_EVERY = 500_000
 #: Blocks with logs in a range from which their headers are read ahead, by a few threads.
@@ -97,7 +98,7 @@ class Follower:
         # Planner statistics are refreshed as the index grows from what it was at start (an
         # index loaded faster than autovacuum analyses would otherwise be planned as empty).
         self._loaded = 0
-        self._analyse_at = ANALYSE_FIRST
+        self._analyse_at: int | None = None  # set at the first commit, from the index's size
         self._header_pool: ThreadPoolExecutor | None = None
 
     # --- one step --------------------------------------------------------------------------
@@ -194,6 +195,10 @@ class Follower:
         self._loaded += report.events - report.committed_events
         report.committed_events = report.events
         report.to_block = header.number
+        if self._analyse_at is None:
+            # an index that is already large is analysed by autovacuum as it grows: only a
+            # follower that doubles it (a catch-up) analyses, never one in steady state
+            self._analyse_at = max(ANALYSE_FIRST, writes.indexed_events_estimate(session))
         if self._loaded >= self._analyse_at:
             writes.refresh_statistics(session)
             session.commit()

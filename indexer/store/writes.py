@@ -300,6 +300,14 @@ def refresh_statistics(session: Session) -> None:
         session.execute(text("ANALYZE ix_events, ix_event_items, ix_item_versions"))
 
 
+def indexed_events_estimate(session: Session) -> int:
+    """The planner's estimate of the indexed events (PostgreSQL; 0 elsewhere or if unknown)."""
+    if not is_postgresql(session):
+        return 0
+    estimate = session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'ix_events'"))
+    return max(int(estimate or 0), 0)
+
+
 # --- rollback --------------------------------------------------------------------------------
 
 
