@@ -8,6 +8,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,11 +20,13 @@ from chain.deployment import Deployment, deploy_contracts
 from chain.errors import (
     BackPressureError,
     ConfigurationError,
+    KeystoreError,
     NotAnchoredYetError,
     NotFoundError,
     PermissionDeniedError,
     ProvenanceError,
     StoreConflictError,
+    TransactionError,
     ValidationError,
 )
 from chain.keystore import create_keystore, load_keystore
@@ -31,10 +34,11 @@ from chain.ledger import Ledger
 from chain.merkle import MerkleTree
 from chain.receipts import Receipt
 from chain.roles import Role
-from gateway import store
+from chain.sender import is_nonce_error
+from gateway import codes, store
 from gateway.batcher import Batcher, BatcherPolicy
 from gateway.epcis.identifiers import check_digit
-from gateway.epcis.schema import load_schema
+from gateway.epcis.schema import EpcisSchema, load_schema
 from gateway.intake import Accepted, Intake
 from gateway.keys import KeyRing
 from gateway.settings import GatewaySettings
@@ -73,7 +77,8 @@ class GatewayService:
         store.upgrade(self.engine)
         self.sessions: sessionmaker[Session] = store.session_factory(self.engine)
         self.api_keys = store.ApiKeys()
-        self.intake = Intake(load_schema())
+        self._schema: EpcisSchema = load_schema()
+        self.intake = Intake(self._schema)
         self.chain = chain or (
             Chain.from_url(settings.chain_url) if settings.chain_url else Chain.embedded()
         )
@@ -94,6 +99,7 @@ class GatewayService:
         self._thread: threading.Thread | None = None
         self._deliverer_thread: threading.Thread | None = None
         self._recall_lock = threading.Lock()
+        self._codes_lock = threading.Lock()
         self._trees: dict[int, MerkleTree] = {}
         self.regulator_api_key = self._bootstrap_regulator()
 
@@ -296,6 +302,169 @@ class GatewayService:
             if not store.delete_webhook(session, participant.address):
                 raise NotFoundError(f"participant {participant.address} has no webhook")
 
+    # --- codes (docs/codes.md) -------------------------------------------------------------
+
+    def declare_lot(
+        self,
+        participant: store.ParticipantRecord,
+        *,
+        gtin: str,
+        lot: str,
+        expiry: date,
+        packs: int,
+    ) -> tuple[store.CodeLot, bool]:
+        """Declare a lot's pack count and release it: register it in the recall registry with
+        the participant's custodial key (unless it already registered it), then record it.
+        Returns the lot and whether it is new; the same declaration again returns the first.
+
+        Only manufacturers: the registry lets only an active manufacturer ``registerBatch``,
+        and the pharma rules let only manufacturers commission packs.
+        """
+        require_issuer(participant)
+        _check_gtin_lot(gtin, lot, rule="codes")
+        if not 1 <= packs <= codes.MAX_PACKS:
+            raise ValidationError(
+                f"packs must be 1 to {codes.MAX_PACKS}, got {packs}",
+                rule="codes.packs",
+                pointer="/packs",
+            )
+        with self._codes_lock:
+            with self.sessions() as session:
+                existing = store.get_code_lot(session, gtin, lot)
+            if existing is not None:
+                if (existing.participant, existing.packs, existing.expiry) == (
+                    participant.address,
+                    packs,
+                    expiry,
+                ):
+                    return existing, False
+                raise StoreConflictError(
+                    f"lot {lot} of GTIN {gtin} is already declared ({existing.packs} packs, "
+                    f"expiry {existing.expiry.isoformat()}, by {existing.participant})"
+                )
+            tx_hash = self._register_batch(participant, gtin, lot)
+            with self.sessions() as session:
+                record = store.declare_lot(
+                    session,
+                    gtin=gtin,
+                    lot=lot,
+                    participant=participant.address,
+                    expiry=expiry,
+                    packs=packs,
+                    released_by=participant.address,
+                    register_tx=tx_hash,
+                )
+        log.info("lot %s of GTIN %s declared: %s packs", lot, gtin, packs)
+        return record, True
+
+    def _registrant(self, gtin: str, lot: str) -> str | None:
+        """Who registered the batch in the recall registry, or None."""
+        recalls = self.ledger.recalls
+        key = self.ledger.chain.call(recalls, "batchKey", int(gtin), lot)
+        manufacturer = self.ledger.chain.call(recalls, "batch", key)[0]
+        return None if int(manufacturer, 16) == 0 else str(manufacturer)
+
+    def _register_batch(
+        self, participant: store.ParticipantRecord, gtin: str, lot: str
+    ) -> str | None:
+        """``registerBatch`` as the participant; None if it had registered the batch already.
+
+        The batcher sends this account's anchors too, with nonces it reserves in the store. A
+        registration that meets one of them gets a nonce error and is sent again (the sender
+        resynchronises with the node); an anchor that meets it is re-sent by the batcher.
+        """
+        registrant = self._registrant(gtin, lot)
+        if registrant is not None:
+            if registrant.lower() == participant.address.lower():
+                return None
+            raise StoreConflictError(
+                f"lot {lot} of GTIN {gtin} is registered on-chain by {registrant}, not by you"
+            )
+        try:
+            account = self.keys.account(participant.address, participant.keystore_path)
+        except KeystoreError as exc:
+            raise StoreConflictError(
+                f"{exc}; register the batch in the recall registry yourself (registerBatch), "
+                "then declare it"
+            ) from exc
+        for attempt in range(3):
+            try:
+                return self.ledger.register_batch(account, int(gtin), lot).tx_hash
+            except TransactionError as exc:
+                if self._registrant(gtin, lot) == participant.address:
+                    return None  # it went through after all
+                if attempt == 2 or not is_nonce_error(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def issue_codes(
+        self,
+        participant: store.ParticipantRecord,
+        *,
+        gtin: str,
+        lot: str,
+        count: int,
+        expiry: date | None = None,
+    ) -> list[codes.IssuedCode]:
+        """Issue and commission ``count`` codes of a declared lot, never past its packs."""
+        require_issuer(participant)
+        _check_gtin_lot(gtin, lot, rule="codes")
+        if not 1 <= count <= codes.MAX_COUNT:
+            raise ValidationError(
+                f"count must be 1 to {codes.MAX_COUNT}, got {count}",
+                rule="codes.count",
+                pointer="/count",
+            )
+        with self.sessions() as session:
+            if store.active_recall(session, gtin, lot) is not None:
+                raise StoreConflictError(f"lot {lot} of GTIN {gtin} is recalled")
+            backlog = store.unanchored_event_count(session)
+            if backlog >= self.settings.max_backlog_events:
+                raise BackPressureError(
+                    f"{backlog} events are waiting to be anchored (limit "
+                    f"{self.settings.max_backlog_events}); the chain may be unreachable",
+                    retry_after_seconds=self.settings.retry_after_seconds,
+                )
+            session.rollback()
+            _accepted, issued = codes.commission_codes(
+                session,
+                schema=self._schema,
+                lock=self.intake._lock,
+                participant=participant,
+                gtin=gtin,
+                lot=lot,
+                count=count,
+                expiry=expiry,
+            )
+        log.info("issued %s codes for lot %s of GTIN %s", count, lot, gtin)
+        self.batcher.wake()
+        return issued
+
+    def code_lot(self, reader: store.ParticipantRecord, gtin: str, lot: str) -> store.CodeLot:
+        with self.sessions() as session:
+            found = store.get_code_lot(session, gtin, lot)
+        if found is None or not _may_read(reader, found.participant):
+            raise NotFoundError(f"no declared lot {lot} of GTIN {gtin}")
+        return found
+
+    def lot_codes(
+        self, reader: store.ParticipantRecord, gtin: str, lot: str
+    ) -> list[codes.IssuedCode]:
+        declared = self.code_lot(reader, gtin, lot)
+        with self.sessions() as session:
+            rows = store.codes_of(session, gtin, lot)
+        return [_issued(r, declared.expiry) for r in rows]
+
+    def issued_code(
+        self, reader: store.ParticipantRecord, gtin: str, serial: str
+    ) -> codes.IssuedCode:
+        with self.sessions() as session:
+            found = store.get_code(session, gtin, serial)
+        if found is None or not _may_read(reader, found.participant):
+            raise NotFoundError(f"no code {serial} of GTIN {gtin}")
+        declared = self.code_lot(reader, gtin, found.lot)
+        return _issued(found, declared.expiry)
+
     # --- capture --------------------------------------------------------------------------
 
     def capture(self, participant: store.ParticipantRecord, document: Any) -> Accepted:
@@ -468,18 +637,49 @@ def require_regulator(participant: store.ParticipantRecord) -> None:
         raise PermissionDeniedError("only the regulator may do this")
 
 
-def _check_recall(
-    gtin: str, lot: str, reason: str, reason_code: int, *, allow_empty_reason: bool = False
-) -> None:
+def require_issuer(participant: store.ParticipantRecord) -> None:
+    """Declaring lots and issuing codes: an active manufacturer (see docs/codes.md)."""
+    if not participant.active:
+        raise PermissionDeniedError(f"participant {participant.address} is suspended")
+    if participant.roles & Role.MANUFACTURER:
+        return
+    if participant.roles & Role.IMPORTER:
+        raise PermissionDeniedError(
+            "an importer without the manufacturer role may not declare lots or issue codes: "
+            "the recall registry lets only a manufacturer register (release) a batch and the "
+            "pharma rules let only a manufacturer commission packs; the regulator may add the "
+            "manufacturer role to an importer that is the local marketing authorisation holder"
+        )
+    raise PermissionDeniedError("only a manufacturer may declare lots and issue codes")
+
+
+def _check_gtin_lot(gtin: str, lot: str, *, rule: str) -> None:
     if not (len(gtin) == 14 and gtin.isascii() and gtin.isdigit()) or int(gtin) == 0:
-        raise ValidationError(f"GTIN must be 14 digits, got {gtin!r}", rule="recall.gtin")
+        raise ValidationError(f"GTIN must be 14 digits, got {gtin!r}", rule=f"{rule}.gtin")
     if check_digit(gtin[:13]) != int(gtin[13]):
-        raise ValidationError(f"GTIN {gtin} has a wrong check digit", rule="recall.gtin")
+        raise ValidationError(f"GTIN {gtin} has a wrong check digit", rule=f"{rule}.gtin")
     if not LOT_PATTERN.match(lot):
         raise ValidationError(
             f"lot must be 1 to 20 characters of GS1 character set 82, got {lot!r}",
-            rule="recall.lot",
+            rule=f"{rule}.lot",
         )
+
+
+def _issued(record: store.CodeRecord, expiry: date) -> codes.IssuedCode:
+    return codes.IssuedCode(
+        gtin=record.gtin,
+        serial=record.serial,
+        lot=record.lot,
+        expiry=expiry,
+        event_id=record.event_id,
+        issued_at=record.issued_at,
+    )
+
+
+def _check_recall(
+    gtin: str, lot: str, reason: str, reason_code: int, *, allow_empty_reason: bool = False
+) -> None:
+    _check_gtin_lot(gtin, lot, rule="recall")
     if not reason.strip() and not allow_empty_reason:
         raise ValidationError("a recall needs a reason", rule="recall.reason", pointer="/reason")
     if not 0 <= reason_code <= MAX_REASON_CODE:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import routes
+from gateway.api import codes, routes
 from gateway.api.metrics import GatewayMetrics
 from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.problems import install_problem_handlers
@@ -54,6 +54,8 @@ def create_app(
         routes.participants,
         routes.recalls,
         routes.notifications,
+        codes.lots,
+        codes.codes,
         routes.health,
     ):
         app.include_router(router)

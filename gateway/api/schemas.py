@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -147,3 +147,50 @@ class WebhookSet(BaseModel):
 class WebhookPublic(BaseModel):
     url: str
     secret: str = Field(description="HMAC-SHA256 key of the deliveries; shown once")
+
+
+class LotCreate(BaseModel):
+    """``POST /lots``: declare a lot's pack count (and release it on-chain)."""
+
+    gtin: str = Field(pattern=r"^\d{14}$", examples=["04700123123458"])
+    lot: str = Field(min_length=1, max_length=20, examples=["B2026-117"])
+    expiry: date = Field(examples=["2028-10-31"])
+    packs: int = Field(ge=1, le=10_000_000, description="packs in the lot: the codes' ceiling")
+
+
+class LotPublic(BaseModel):
+    gtin: str
+    lot: str
+    expiry: date
+    packs: int
+    issued: int
+    remaining: int
+    participant: str = Field(description="who declared it; only it issues its codes")
+    releasedBy: str = Field(description="its registrant in the recall registry")  # noqa: N815
+    registerTx: str | None = Field(  # noqa: N815
+        description="the registerBatch transaction; null if it was registered before"
+    )
+    declaredAt: datetime  # noqa: N815
+
+
+class CodesCreate(BaseModel):
+    """``POST /codes``: issue and commission ``count`` codes of a declared lot."""
+
+    gtin: str = Field(pattern=r"^\d{14}$", examples=["04700123123458"])
+    lot: str = Field(min_length=1, max_length=20, examples=["B2026-117"])
+    expiry: date | None = Field(default=None, description="if given, must be the declared one")
+    count: int = Field(ge=1, le=10_000)
+    format: Literal["png", "svg"] = Field(default="png", description="of the `image` links")
+
+
+class CodePublic(BaseModel):
+    serial: str
+    gtin: str
+    lot: str
+    expiry: date
+    identifier: str = Field(description="canonical GS1 Digital Link URI of the pack")
+    uri: str = Field(description="what its QR code carries: the identifier with ?10=lot&17=YYMMDD")
+    text: str = Field(description="human-readable interpretation for the label")
+    eventID: str = Field(description="the commissioning event")  # noqa: N815
+    issuedAt: datetime  # noqa: N815
+    image: str = Field(description="path of its QR code image at the gateway")

@@ -1,6 +1,6 @@
 """The gateway's durable SQL store: participants and API keys, captures and events, batches,
-custody state and nonces, recalls, notifications and the webhook outbox. SQLite by default,
-PostgreSQL in production. See ``docs/storage.md`` and ``docs/recalls.md``.
+custody state and nonces, recalls, notifications and the webhook outbox, issued codes. SQLite by
+default, PostgreSQL in production. See ``docs/storage.md``, ``docs/recalls.md``, ``docs/codes.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,17 @@ from .capture import (
     known_event_ids,
     record_capture,
     record_rejection,
+)
+from .codes import (
+    CodeLot,
+    CodeRecord,
+    add_codes,
+    codes_of,
+    declare_lot,
+    get_code,
+    get_code_lot,
+    lock_code_lot,
+    taken_serials,
 )
 from .custody_view import SqlCustodyView, apply_changes, custody_lock, set_lot_recalled
 from .engine import DEFAULT_URL, make_engine, session_factory, upgrade
@@ -71,6 +82,15 @@ from .recalls import (
 )
 
 __all__ = [
+    "CodeLot",
+    "CodeRecord",
+    "add_codes",
+    "codes_of",
+    "declare_lot",
+    "get_code",
+    "get_code_lot",
+    "lock_code_lot",
+    "taken_serials",
     "DeliveryRecord",
     "DueDelivery",
     "NotificationRecord",

@@ -1,0 +1,210 @@
+"""Code issuance (docs/codes.md): lots declared with their pack count, and the serials issued.
+
+``declare_lot`` commits on its own. Issuing is part of a capture: :func:`lock_code_lot` and
+:func:`add_codes` write into the caller's transaction **without committing**, and the caller's
+``record_capture`` commits the codes with their commissioning event (or a rollback drops both).
+The number issued for a lot never exceeds its declared packs: ``add_codes`` raises the counter
+with ``UPDATE ... SET issued = issued + n WHERE issued + n <= packs`` (the row lock serialises
+concurrent issuers on PostgreSQL; SQLite has one writer), and a CHECK constraint refuses it
+even if a caller skipped that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chain.errors import StoreConflictError
+
+from ._sql import is_postgresql, key_chunks, member_of, utcnow
+from .models import CodeLotRow, CodeRow
+
+
+@dataclass(frozen=True)
+class CodeLot:
+    gtin: str
+    lot: str
+    participant: str  # who declared it (and issues its codes)
+    expiry: date
+    packs: int
+    issued: int
+    released_by: str  # the registrant in the recall registry
+    register_tx: str | None  # None: it was registered on-chain before the declaration
+    declared_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        return self.packs - self.issued
+
+
+@dataclass(frozen=True)
+class CodeRecord:
+    id: int
+    gtin: str
+    serial: str
+    lot: str
+    participant: str
+    event_id: str
+    issued_at: datetime
+
+
+def _lot(row: CodeLotRow) -> CodeLot:
+    return CodeLot(
+        gtin=row.gtin,
+        lot=row.lot,
+        participant=row.participant,
+        expiry=row.expiry,
+        packs=row.packs,
+        issued=row.issued,
+        released_by=row.released_by,
+        register_tx=row.register_tx,
+        declared_at=row.declared_at,
+    )
+
+
+def _code(row: CodeRow) -> CodeRecord:
+    return CodeRecord(
+        id=row.id,
+        gtin=row.gtin,
+        serial=row.serial,
+        lot=row.lot,
+        participant=row.participant,
+        event_id=row.event_id,
+        issued_at=row.issued_at,
+    )
+
+
+def get_code_lot(session: Session, gtin: str, lot: str) -> CodeLot | None:
+    row = session.get(CodeLotRow, (gtin, lot))
+    found = _lot(row) if row is not None else None
+    session.rollback()
+    return found
+
+
+def declare_lot(
+    session: Session,
+    *,
+    gtin: str,
+    lot: str,
+    participant: str,
+    expiry: date,
+    packs: int,
+    released_by: str,
+    register_tx: str | None,
+    now: datetime | None = None,
+) -> CodeLot:
+    """Record a declared lot, nothing issued yet; a lot is declared once (else conflict)."""
+    row = CodeLotRow(
+        gtin=gtin,
+        lot=lot,
+        participant=participant,
+        expiry=expiry,
+        packs=packs,
+        issued=0,
+        released_by=released_by,
+        register_tx=register_tx,
+        declared_at=now or utcnow(),
+    )
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise StoreConflictError(f"lot {lot} of GTIN {gtin} is already declared") from exc
+    return _lot(row)
+
+
+def lock_code_lot(session: Session, gtin: str, lot: str) -> CodeLot | None:
+    """The declared lot, read in the caller's transaction (``FOR UPDATE`` on PostgreSQL)."""
+    query = select(CodeLotRow).where(CodeLotRow.gtin == gtin, CodeLotRow.lot == lot)
+    if is_postgresql(session):
+        query = query.with_for_update()
+    row = session.scalars(query).one_or_none()
+    return _lot(row) if row is not None else None
+
+
+def taken_serials(session: Session, gtin: str, serials: Sequence[str]) -> set[str]:
+    """Which of ``serials`` are already issued for ``gtin`` (in the caller's transaction)."""
+    taken: set[str] = set()
+    for chunk in key_chunks(session, sorted(set(serials))):
+        taken.update(
+            session.scalars(
+                select(CodeRow.serial).where(
+                    CodeRow.gtin == gtin, member_of(session, CodeRow.serial, chunk)
+                )
+            )
+        )
+    return taken
+
+
+def add_codes(
+    session: Session,
+    *,
+    gtin: str,
+    lot: str,
+    participant: str,
+    serials: Sequence[str],
+    event_id: str,
+    now: datetime | None = None,
+) -> None:
+    """Count ``serials`` against the lot's declared packs and insert them, **without commit**.
+
+    Raises :class:`StoreConflictError` (and leaves the rollback to the caller) if the lot would
+    go past its packs or a serial is already issued for the GTIN.
+    """
+    raised = session.execute(
+        update(CodeLotRow)
+        .where(
+            CodeLotRow.gtin == gtin,
+            CodeLotRow.lot == lot,
+            CodeLotRow.issued + len(serials) <= CodeLotRow.packs,
+        )
+        .values(issued=CodeLotRow.issued + len(serials))
+        .execution_options(synchronize_session=False)
+    )
+    if raised.rowcount != 1:  # type: ignore[attr-defined]
+        raise StoreConflictError(
+            f"lot {lot} of GTIN {gtin}: {len(serials)} more codes would exceed its declared packs"
+        )
+    issued_at = now or utcnow()
+    try:
+        session.execute(
+            insert(CodeRow),
+            [
+                {
+                    "gtin": gtin,
+                    "serial": serial,
+                    "lot": lot,
+                    "participant": participant,
+                    "event_id": event_id,
+                    "issued_at": issued_at,
+                }
+                for serial in serials
+            ],
+        )
+    except IntegrityError as exc:
+        raise StoreConflictError(f"a serial of GTIN {gtin} is already issued: {exc.orig}") from exc
+
+
+def codes_of(session: Session, gtin: str, lot: str) -> list[CodeRecord]:
+    """The codes issued for a lot, in issue order."""
+    rows = session.scalars(
+        select(CodeRow).where(CodeRow.gtin == gtin, CodeRow.lot == lot).order_by(CodeRow.id)
+    ).all()
+    found = [_code(r) for r in rows]
+    session.rollback()
+    return found
+
+
+def get_code(session: Session, gtin: str, serial: str) -> CodeRecord | None:
+    row = session.scalars(
+        select(CodeRow).where(CodeRow.gtin == gtin, CodeRow.serial == serial)
+    ).one_or_none()
+    found = _code(row) if row is not None else None
+    session.rollback()
+    return found
