@@ -199,6 +199,48 @@ def release(
 
 
 @app.command()
+def codes(
+    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the product.", show_default=False)],
+    lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
+    count: Annotated[int, typer.Option(help="Codes to issue.", show_default=False)],
+    out: Annotated[Path, typer.Option(help="Folder for the images.")] = Path("codes"),
+    image_format: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
+    declare: Annotated[
+        int | None, typer.Option(help="First declare the lot with this many packs.")
+    ] = None,
+    expiry: Annotated[
+        str | None, typer.Option(help="The lot's expiry, YYYY-MM-DD (with --declare).")
+    ] = None,
+    gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
+    key_file: Annotated[
+        Path, typer.Option(help="File with the manufacturer's API key of the gateway.")
+    ] = Path("data/manufacturer.api-key"),
+) -> None:
+    """Issue codes for a released lot (manufacturer) and write their QR images for stickers.
+
+    The gateway commissions them; never more than the lot's declared packs. Exit code 0 if
+    issued, 1 if the gateway refuses (not a manufacturer, lot not declared, past its packs), 2
+    if the input is unusable or the gateway or its chain cannot be reached. See docs/codes.md.
+    """
+    from provenance.codes import run_codes
+
+    raise typer.Exit(
+        run_codes(
+            gtin,
+            lot,
+            count=count,
+            out=out,
+            image_format=image_format,
+            declare=declare,
+            expiry=expiry,
+            gateway_url=gateway,
+            key_file=key_file,
+            echo=typer.echo,
+        )
+    )
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for keys, deployment and receipts.")] = Path(
         "demo-out"

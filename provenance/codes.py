@@ -1,0 +1,128 @@
+"""``provenance codes``: a manufacturer gets N codes of a released lot and their QR images.
+
+``POST /codes`` (after ``POST /lots`` when ``--declare PACKS --expiry DATE`` is given), then
+each code's QR image (``GET /codes/{gtin}/{lot}/{serial}.png|.svg``) into ``--out``, with
+``codes.csv`` (serial, Digital Link URI, human-readable text, event id) and ``sheet.svg`` (one
+page of every code of the lot). Exit codes: 0 done, 1 refused by the gateway (not a
+manufacturer, lot not declared, past its declared packs), 2 unusable input or unreachable.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from provenance.recall import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNUSABLE,
+    TIMEOUT,
+    _check,
+    _key,
+    _problem,
+    _Unusable,
+)
+
+Echo = Callable[[str], None]
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _call(http: httpx.Client, method: str, path: str, key: str, **kwargs: Any) -> httpx.Response:
+    try:
+        response = http.request(method, path, headers={"Authorization": f"Bearer {key}"}, **kwargs)
+    except httpx.HTTPError as exc:
+        raise _Refused(EXIT_UNUSABLE, f"the gateway does not answer: {exc}") from exc
+    if not response.is_success:
+        code = (
+            EXIT_UNUSABLE
+            if response.status_code == 422 or response.status_code >= 500
+            else (EXIT_REFUSED)
+        )
+        raise _Refused(code, f"refused ({response.status_code}): {_problem(response)}")
+    return response
+
+
+def run_codes(
+    gtin: str,
+    lot: str,
+    *,
+    count: int,
+    out: Path,
+    image_format: str = "png",
+    declare: int | None = None,
+    expiry: str | None = None,
+    gateway_url: str = "http://127.0.0.1:8000",
+    key_file: Path,
+    client: httpx.Client | None = None,
+    echo: Echo = print,
+) -> int:
+    """Issue ``count`` codes and write their images to ``out``; ``client`` (a TestClient in
+    tests) overrides ``gateway_url``."""
+    try:
+        _check(gtin, lot)
+        key = _key(key_file)
+        if image_format not in ("png", "svg"):
+            raise _Unusable(f"--format must be png or svg, got {image_format!r}")
+        if count < 1:
+            raise _Unusable(f"--count must be at least 1, got {count}")
+        if declare is not None and expiry is None:
+            raise _Unusable("--declare needs --expiry YYYY-MM-DD")
+        if expiry is not None:
+            try:
+                date.fromisoformat(expiry)
+            except ValueError as exc:
+                raise _Unusable(f"--expiry must be YYYY-MM-DD, got {expiry!r}") from exc
+        out.mkdir(parents=True, exist_ok=True)
+    except (_Unusable, OSError) as exc:
+        echo(f"unusable input: {exc}")
+        return EXIT_UNUSABLE
+    own = client is None
+    http = client or httpx.Client(base_url=gateway_url, timeout=TIMEOUT)
+    try:
+        if declare is not None:
+            body = {"gtin": gtin, "lot": lot, "expiry": expiry, "packs": declare}
+            lot_answer = _call(http, "POST", "/lots", key, json=body).json()
+            echo(
+                f"declared lot {lot} of GTIN {gtin}: {lot_answer['packs']} packs, "
+                f"{lot_answer['remaining']} codes left (released by {lot_answer['releasedBy']})"
+            )
+        body = {"gtin": gtin, "lot": lot, "count": count, "format": image_format}
+        if expiry is not None:
+            body["expiry"] = expiry
+        issued: list[dict[str, Any]] = _call(http, "POST", "/codes", key, json=body).json()
+        for code in issued:
+            image = _call(http, "GET", code["image"], key).content
+            (out / f"{code['serial']}.{image_format}").write_bytes(image)
+        with (out / "codes.csv").open("a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if handle.tell() == 0:
+                writer.writerow(["serial", "uri", "text", "eventID"])
+            for code in issued:
+                writer.writerow([code["serial"], code["uri"], code["text"], code["eventID"]])
+        sheet = f"/codes/{gtin}/{quote(lot, safe='')}/sheet.svg"
+        (out / "sheet.svg").write_bytes(_call(http, "GET", sheet, key).content)
+    except _Refused as exc:
+        echo(str(exc))
+        return exc.code
+    except OSError as exc:
+        echo(f"cannot write to {out}: {exc}")
+        return EXIT_UNUSABLE
+    finally:
+        if own:
+            http.close()
+    echo(
+        f"issued {len(issued)} codes for lot {lot} of GTIN {gtin}, commissioned by event "
+        f"{issued[0]['eventID'] if issued else '-'}; {image_format.upper()} files in {out}"
+    )
+    return EXIT_OK
