@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain.errors import BatchUnavailableError, ChainMovedError, ChainUnavailableError
+from indexer import detection
 from indexer.chainlogs import BlockHeader, ChainLog, LogReader
 from indexer.loader import BatchLoader, Prefetch
 from indexer.store import writes
@@ -257,6 +258,10 @@ class Follower:
                 self._stop.wait(poll_interval)
                 continue
             if report.idle or report.waiting:
+                try:
+                    detection.maybe_sweep(self.sessions)  # expiry: by date, when caught up
+                except Exception:
+                    log.exception("expiry sweep failed; retrying later")
                 self._stop.wait(poll_interval)
 
     def stop(self) -> None:

@@ -30,6 +30,7 @@ from chain.errors import BatchUnavailableError, ValidationError
 from gateway.epcis.normalise import NormalisedEvent, normalise_event
 from gateway.epcis.terms import Vocabulary, default_vocabulary
 from gateway.rules.roles import operation_of
+from indexer import detection
 from indexer.chainlogs import ChainLog
 from indexer.projection import EventContext, Projector, event_party
 from indexer.sources import BatchSource
@@ -402,17 +403,7 @@ class BatchLoader:
         started = _add(self.timings, "custody projection", started)
         writes.write_projection(session, projector.out, facts.block_number)
         started = _add(self.timings, "SQL: versions and lots", started)
-        for anomaly in projector.out.anomalies:
-            self._alert(
-                session,
-                facts,
-                anomaly.kind,
-                "warning",
-                anomaly.message,
-                {"eventHash": "0x" + anomaly.event_hash.hex(), "identifier": anomaly.subject},
-                subject=anomaly.subject,
-                key=f"{anomaly.event_hash.hex()}:{anomaly.subject}",
-            )
+        detection.detect(session, facts, custody, projector.out)
         _add(self.timings, "alerts", started)
         return len(events)
 

@@ -70,13 +70,18 @@ class LotFacts:
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
-    """Something the chain proves happened that custody says should not have."""
+    """Something the chain proves happened that custody says should not have.
+
+    ``prior``: the event that made the item's state the event clashed with (the dispensing of
+    an ``after-end``, the latest event of an item ``recommissioned``); evidence for the alert.
+    """
 
     kind: str
     subject: str
     message: str
     event_hash: bytes
     seq: int
+    prior: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +239,15 @@ class Projector:
         else:
             versions.append(state)
 
-    def anomaly(self, ctx: EventContext, kind: str, subject: str, message: str) -> None:
-        self.out.anomalies.append(Anomaly(kind, subject, message, ctx.event_hash, ctx.seq))
+    def anomaly(
+        self,
+        ctx: EventContext,
+        kind: str,
+        subject: str,
+        message: str,
+        prior: bytes | None = None,
+    ) -> None:
+        self.out.anomalies.append(Anomaly(kind, subject, message, ctx.event_hash, ctx.seq, prior))
 
     # --- events ----------------------------------------------------------------------------
 
@@ -260,6 +272,9 @@ class Projector:
             self.receive(ev, ctx, where)
         elif operation in _ENDINGS:
             self.end(ev, ctx, _ENDINGS[operation])
+        elif operation is Operation.OBSERVE:
+            for epc in ev.epcs:  # changes nothing, but may not fit custody
+                self._current(ev, ctx, epc)
 
     def _current(self, ev: NormalisedEvent, ctx: EventContext, identifier: str) -> ItemState | None:
         """The item an event acts on, if it may change it; reports what does not fit."""
@@ -278,6 +293,7 @@ class Projector:
                 "after-end",
                 identifier,
                 f"{ev.biz_step or ev.type} of {identifier} after it was {state.status}",
+                state.event_hash,
             )
             return None
         if ev.event_time < state.event_time:
@@ -307,6 +323,7 @@ class Projector:
                     "recommissioned",
                     epc,
                     f"{epc} commissioned again (first by {existing.holder})",
+                    existing.event_hash,
                 )
                 continue
             gtin = gtin_of(epc)

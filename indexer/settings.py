@@ -6,6 +6,7 @@ Every variable is prefixed ``PROVENANCE_INDEXER_``; for example
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -64,6 +65,39 @@ class IndexerSettings(BaseSettings):
     )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="logs on stderr: JSON lines, text, or auto (JSON unless a tty)"
+    )
+    # --- fraud and risk detection (docs/detection.md) ---
+    mass_balance_tolerance: Decimal = Field(
+        default=Decimal("0.05"),
+        ge=0,
+        lt=1,
+        description="a transformation may claim this fraction more API than it consumed",
+    )
+    expiry_window_days: int = Field(
+        default=30, ge=0, description="packs in stock expiring within this many days: info alert"
+    )
+    expiry_sweep_seconds: float = Field(
+        default=3600, gt=0, description="the follower sweeps for expired stock at most this often"
+    )
+    transit_sigmas: float = Field(
+        default=3.0,
+        gt=0,
+        description="unusual transit: above the lane's mean + k standard deviations",
+    )
+    transit_min_observations: int = Field(
+        default=10, ge=2, description="receipts a lane needs before its transit times are judged"
+    )
+    transit_min_excess_seconds: int = Field(
+        default=3600, ge=0, description="unusual transit must also exceed the mean by this much"
+    )
+    new_route_min_history: int = Field(
+        default=500,
+        ge=0,
+        description="receipts (all lanes) the index needs before a new lane is an alert",
+    )
+    unreleased_lot_alerts: bool = Field(
+        default=False,
+        description="info alert when a lot its manufacturer never registered on-chain circulates",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)

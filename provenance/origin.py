@@ -19,18 +19,26 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from web3 import Web3
 
 from chain.client import Chain
-from chain.errors import ProvenanceError, ReceiptFormatError, ValidationError
+from chain.errors import ReceiptFormatError, ValidationError
 from chain.receipts import EventHasher, Receipt
 from chain.verification import Check, Verdict, verify_receipt
 from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
 from gateway.epcis.identifiers import canonical_identifier
 from gateway.rules.identifiers import gtin_of, is_serial, lot_of_class
+from indexer.detection.mass_balance import COUNT_UNITS as COUNT_UNITS
+from indexer.detection.mass_balance import MASS_UNITS as MASS_UNITS
+from indexer.detection.mass_balance import MassBalance as MassBalance
+from indexer.detection.mass_balance import MassBalanceError
+from indexer.detection.mass_balance import Strength as Strength
+from indexer.detection.mass_balance import compute_mass_balance as compute_mass_balance
+from indexer.detection.mass_balance import ilmd_strength as ilmd_strength
+from indexer.detection.mass_balance import parse_strength as parse_strength
 from provenance.journey import MPL_NAMESPACE
 
 BUNDLE_TYPE = "origin-bundle"
@@ -49,16 +57,8 @@ ROLE_TRANSFORMATION = "transformation"
 ROLE_API_LOT = "api-lot"  # the event that commissioned an API lot the transformation consumed
 ROLES = (ROLE_ITEM, ROLE_PACKING, ROLE_TRANSFORMATION, ROLE_API_LOT)
 
-#: UN/CEFACT units of mass the inputs may be given in, as kilograms.
-MASS_UNITS = {"KGM": Decimal(1), "GRM": Decimal("0.001"), "MGM": Decimal("0.000001")}
-#: Units that count pieces (an output quantity without a unit counts pieces too).
-COUNT_UNITS = {"EA", "H87", "C62"}
-_STRENGTH_UNITS = {"kg": Decimal(1), "g": Decimal("0.001"), "mg": Decimal("0.000001")}
-_STRENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mg|g|kg)\s*$", re.IGNORECASE)
-
-
-class OriginError(ProvenanceError):
-    """An origin proof cannot be made or read (unusable input: exit code 2)."""
+#: An origin proof cannot be made or read (unusable input: exit code 2).
+OriginError = MassBalanceError
 
 
 class BundleFormatError(OriginError):
@@ -66,28 +66,6 @@ class BundleFormatError(OriginError):
 
 
 # --- strength -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Strength:
-    """API content of one pack."""
-
-    kg: Decimal
-    text: str
-
-
-def parse_strength(text: str) -> Strength:
-    """``12.5g``, ``12.5 g``, ``12500 mg``, ``0.0125 kg`` -> a :class:`Strength`."""
-    match = _STRENGTH.match(text) if isinstance(text, str) else None
-    if match is None:
-        raise OriginError(
-            f"API per pack must be a number and mg, g or kg (e.g. 12.5g), got {text!r}"
-        )
-    value = Decimal(match.group(1))
-    unit = match.group(2).lower()
-    if value <= 0:
-        raise OriginError(f"API per pack must be positive, got {text!r}")
-    return Strength(kg=value * _STRENGTH_UNITS[unit], text=f"{_plain(value)} {unit}")
 
 
 def parse_tolerance(text: str) -> Decimal:
@@ -148,29 +126,6 @@ def _ilmd_value(event: dict[str, Any], term: str) -> Any:
     return None
 
 
-def _extension_keys(event: dict[str, Any], term: str) -> set[str]:
-    """The keys an ILMD may use for ``term`` of our namespace, given the event's @context."""
-    keys = {EXTENSION_NAMESPACE + term}
-    context = event.get("@context")
-    for entry in context if isinstance(context, list) else [context]:
-        if isinstance(entry, dict):
-            for prefix, iri in entry.items():
-                if iri == EXTENSION_NAMESPACE:
-                    keys.add(f"{prefix}:{term}")
-    return keys
-
-
-def ilmd_strength(event: dict[str, Any]) -> Strength | None:
-    """The ``mpl:apiPerPack`` of a transformation's ILMD (None if absent)."""
-    ilmd = event.get("ilmd")
-    if not isinstance(ilmd, dict):
-        return None
-    for key in _extension_keys(event, API_PER_PACK_TERM):
-        if key in ilmd:
-            return parse_strength(ilmd[key])
-    return None
-
-
 def output_lots(event: dict[str, Any]) -> set[tuple[str, str]]:
     """(GTIN, lot) of what a TransformationEvent produced: ILMD lot of its serial outputs, and
     the lot classes of its output quantities."""
@@ -208,126 +163,6 @@ def commissioned_classes(event: dict[str, Any]) -> set[str]:
 
 
 # --- mass balance ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MassBalance:
-    """Recomputed from the transformation events: API consumed vs. what the output needs."""
-
-    consumed_kg: Decimal
-    produced: int
-    required_kg: Decimal
-    tolerance: Decimal
-    strengths: tuple[tuple[str, str], ...]  # (strength text, where it came from)
-
-    @property
-    def limit_kg(self) -> Decimal:
-        return self.consumed_kg * (1 + self.tolerance)
-
-    @property
-    def ok(self) -> bool:
-        return self.required_kg <= self.limit_kg
-
-    @property
-    def max_packs(self) -> int | None:
-        """Packs the API consumed could make within the tolerance (one strength only)."""
-        if len({s for s, _ in self.strengths}) != 1 or self.produced == 0:
-            return None
-        per_pack = self.required_kg / self.produced
-        return int((self.limit_kg / per_pack).to_integral_value(rounding=ROUND_FLOOR))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "apiConsumedKg": _plain(self.consumed_kg),
-            "packsProduced": self.produced,
-            "apiPerPack": [{"value": s, "source": src} for s, src in self.strengths],
-            "apiRequiredKg": _plain(self.required_kg),
-            "tolerance": _plain(self.tolerance),
-            "apiLimitKg": _plain(self.limit_kg),
-            "maxPacks": self.max_packs,
-            "withinTolerance": self.ok,
-        }
-
-    def describe(self) -> str:
-        strengths = ", ".join(f"{s} ({src})" for s, src in self.strengths)
-        text = (
-            f"{self.produced} packs at {strengths} per pack need {_plain(self.required_kg)} kg "
-            f"of API; {_plain(self.consumed_kg)} kg consumed (at most {_plain(self.limit_kg)} kg "
-            f"with {_plain(self.tolerance * 100)}% tolerance"
-        )
-        if self.max_packs is not None:
-            text += f", enough for {self.max_packs} packs"
-        return text + ")"
-
-
-def compute_mass_balance(
-    transformations: list[dict[str, Any]],
-    *,
-    override: Strength | None = None,
-    declared: Strength | None = None,
-    tolerance: Decimal = DEFAULT_TOLERANCE,
-) -> MassBalance:
-    """API consumed (sum of the input quantities, in kg) against packs produced (output EPCs
-    plus counted output quantities) times the API per pack.
-
-    The strength is, in order: ``override`` (``--api-per-pack``), the transformation's
-    ``mpl:apiPerPack`` ILMD, ``declared`` (stated in the bundle, covered by no receipt).
-    Raises :class:`OriginError` when the events do not allow the computation.
-    """
-    consumed = Decimal(0)
-    produced = 0
-    required = Decimal(0)
-    strengths: list[tuple[str, str]] = []
-    for event in transformations:
-        for item in event.get("inputQuantityList") or []:
-            uom = item.get("uom") if isinstance(item, dict) else None
-            if uom not in MASS_UNITS:
-                raise OriginError(
-                    f"input {item.get('epcClass') if isinstance(item, dict) else item!r} is not "
-                    f"a mass (uom {uom!r}; KGM, GRM or MGM expected)"
-                )
-            consumed += _number(item.get("quantity")) * MASS_UNITS[uom]
-        if event.get("inputEPCList"):
-            raise OriginError("inputs given as instances (inputEPCList) carry no mass")
-        count = len(event.get("outputEPCList") or [])
-        for item in event.get("outputQuantityList") or []:
-            uom = item.get("uom") if isinstance(item, dict) else None
-            if uom is not None and uom not in COUNT_UNITS:
-                raise OriginError(f"output quantity in {uom!r} is not a count of packs")
-            quantity = _number(item.get("quantity") if isinstance(item, dict) else None)
-            if quantity != quantity.to_integral_value():
-                raise OriginError(f"output quantity {quantity} is not a whole number of packs")
-            count += int(quantity)
-        own = ilmd_strength(event)
-        if override is not None:
-            strength, source = override, "--api-per-pack"
-        elif own is not None:
-            strength, source = own, "ilmd"
-        elif declared is not None:
-            strength, source = declared, "declared in the bundle, not anchored"
-        else:
-            raise OriginError(
-                "no API per pack: neither an mpl:apiPerPack ILMD nor --api-per-pack was given"
-            )
-        produced += count
-        required += count * strength.kg
-        if (strength.text, source) not in strengths:
-            strengths.append((strength.text, source))
-    if consumed <= 0:
-        raise OriginError("the transformation consumed no API")
-    return MassBalance(consumed, produced, required, tolerance, tuple(strengths))
-
-
-def _number(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise OriginError(f"quantity {value!r} is not a number")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise OriginError(f"quantity {value!r} is not a number") from exc
-    if not number.is_finite() or number < 0:
-        raise OriginError(f"quantity {value!r} is not a non-negative number")
-    return number
 
 
 # --- building a bundle ----------------------------------------------------------------------

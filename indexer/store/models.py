@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -323,6 +324,32 @@ class AlertRow(Base):
     subject: Mapped[str | None] = mapped_column(String(IDENTIFIER), index=True)
     message: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]]
+
+
+class TransitObservationRow(Base):
+    """One receipt's time in transit on a lane (shipper location, receiver location, GTIN).
+
+    Derived by :mod:`indexer.detection.transit`; lane statistics are aggregated from these rows
+    in the query. The receipt is an ``ix_events`` row (deleting it, as a rollback does, deletes
+    the observation).
+    """
+
+    __tablename__ = "ix_transit_observations"
+
+    event_hash: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey("ix_events.event_hash", ondelete="CASCADE"), primary_key=True
+    )
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(IDENTIFIER))
+    destination: Mapped[str] = mapped_column(String(IDENTIFIER))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    shipping_event_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    seconds: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_transit_observations_lane", "origin", "destination", "gtin", "seq"),
+    )
 
 
 class ApiKeyRow(Base):

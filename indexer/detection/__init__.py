@@ -1,0 +1,60 @@
+"""Fraud and risk detection: alerts derived from the index as batches arrive.
+
+:func:`detect` runs from :meth:`indexer.loader.BatchLoader.apply`, right after the custody
+projection of a batch is written and in the same transaction, so its alerts (and transit
+observations) carry the block of the event that raised them and roll back with it. Each
+detector is one module (rules, severities and evidence in ``docs/detection.md``):
+
+- :mod:`~indexer.detection.unknown_codes`: ``unknown-code``, ``unreleased-lot``;
+- :mod:`~indexer.detection.recirculation`: ``after-end`` (dispensed twice, seen after the end);
+- :mod:`~indexer.detection.diversion`: ``diversion`` (hospital stock leaving its channel);
+- :mod:`~indexer.detection.clones`: ``recommissioned``, ``clone`` (active at two places);
+- :mod:`~indexer.detection.transit`: ``unusual-transit``, ``new-route``;
+- :mod:`~indexer.detection.balance`: ``mass-balance`` (formula in
+  :mod:`~indexer.detection.mass_balance`);
+- :mod:`~indexer.detection.expiry`: ``expired-in-stock``, ``expiring-soon`` (a sweep, by date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from gateway.epcis.normalise import NormalisedEvent
+from indexer.detection import (
+    balance,
+    clones,
+    diversion,
+    recirculation,
+    transit,
+    unknown_codes,
+)
+from indexer.detection.config import DetectionConfig, configure, current
+from indexer.detection.context import BatchView
+from indexer.detection.expiry import maybe_sweep, sweep
+from indexer.projection import EventContext, Projection
+from indexer.verification import AnchorFacts
+
+__all__ = ["DetectionConfig", "configure", "current", "detect", "maybe_sweep", "sweep"]
+
+
+def detect(
+    session: Session,
+    facts: AnchorFacts,
+    custody: Sequence[tuple[NormalisedEvent, EventContext]],
+    projection: Projection,
+) -> None:
+    """Every event-driven detector over one batch whose projection is written."""
+    batch = BatchView(session, facts, custody, projection, current())
+    wanted: list[str] = [a.subject for a in projection.anomalies]
+    for ev, _ in custody:
+        if ev.type != "TransformationEvent":
+            wanted.extend(diversion.named(ev.epcs, ev.parent_id, ev.child_epcs))
+    batch.load_histories(wanted)
+    unknown_codes.detect(batch)
+    recirculation.detect(batch)
+    diverted = diversion.detect(batch)
+    clones.detect(batch, diverted)
+    transit.detect(batch)
+    balance.detect(batch)

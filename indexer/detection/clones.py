@@ -1,0 +1,88 @@
+"""Clones: the same serial active at two places at once.
+
+``recommissioned`` (critical): a code already commissioned is commissioned again (the
+projection's anomaly), e.g. a counterfeiter printing a genuine serial elsewhere. Evidence: the
+first commissioning (role ``first-commissioning``) and the second (``commissioned-again``).
+
+``clone`` (critical): an event acts on a pack, case or pallet somewhere it is not. Precisely,
+with the item's state just before the event (by chain order) and the event not older
+(eventTime) than that state:
+
+- a shipment, packing, unpacking, dispensing, decommissioning, destruction or observation by a
+  participant that is not the holder of the item while it is ``active`` (held in stock by
+  someone else);
+- a receipt by a participant of an item held or in transit elsewhere: the item is neither in
+  transit to the receiver nor held by the receiver or by the source the receipt names (a
+  receipt naming the holder as its source is a shipment not indexed yet, not a clone).
+
+The regulator is exempt (seizure, inspection), so is what :mod:`~indexer.detection.diversion`
+reports already. Evidence: the event that made the state (role ``custody``: where the item
+is) and the clashing event (role ``clone``), with the holder, its location and the actor.
+"""
+
+from __future__ import annotations
+
+from chain.roles import Role
+from gateway.rules.identifiers import gln_of
+from gateway.rules.roles import Operation
+from indexer.detection.context import BatchView, operation
+from indexer.detection.diversion import NOT_JUDGED, named
+from indexer.projection import event_party
+
+
+def detect(batch: BatchView, skip: set[tuple[int, str]]) -> None:
+    for anomaly in batch.projection.anomalies:
+        if anomaly.kind != "recommissioned":
+            continue
+        history = batch.history(anomaly.subject)
+        first = history[0] if history else None
+        batch.alert(
+            "recommissioned",
+            "critical",
+            trigger=anomaly.event_hash,
+            subject=anomaly.subject,
+            message=anomaly.message,
+            events=[
+                *([("first-commissioning", first.event_hash)] if first else []),
+                ("commissioned-again", anomaly.event_hash),
+            ],
+            firstHolder=first.holder if first else None,
+            firstLocation=first.location if first else None,
+        )
+    for ev, ctx in batch.custody:
+        op = operation(ev)
+        if op is None or op in NOT_JUDGED or Role.REGULATOR in batch.roles(ctx.submitter):
+            continue
+        actor = ctx.submitter
+        source = batch.address_of(gln_of(event_party(ev.sources))) if ev.sources else None
+        for identifier in named(ev.epcs, ev.parent_id, ev.child_epcs):
+            if (ctx.seq, identifier) in skip:
+                continue
+            state = batch.before(identifier, ctx.seq)
+            if state is None or state.status in ("dispensed", "decommissioned", "destroyed"):
+                continue  # unknown-code, after-end
+            if ev.event_time < state.event_time:
+                continue
+            if op is Operation.RECEIVE:
+                elsewhere = state.holder not in (actor, source) and (
+                    state.status == "active" or state.in_transit_to not in (None, actor)
+                )
+            else:
+                elsewhere = state.status == "active" and state.holder != actor
+            if not elsewhere:
+                continue
+            batch.alert(
+                "clone",
+                "critical",
+                trigger=ctx.event_hash,
+                subject=identifier,
+                message=f"{ev.biz_step or ev.type} of {identifier} by {actor} at "
+                f"{ev.biz_location or ev.read_point}, while it is {state.status} with "
+                f"{state.holder} at {state.location}",
+                events=[("custody", state.event_hash), ("clone", ctx.event_hash)],
+                holder=state.holder,
+                location=state.location,
+                status=state.status,
+                actor=actor,
+                actorLocation=ev.biz_location or ev.read_point,
+            )

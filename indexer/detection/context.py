@@ -1,0 +1,196 @@
+"""What every detector sees of one batch: its custody events, the state before each of them,
+who the participants are, and how to write an alert with its evidence.
+
+Detection runs after the projection has written its versions, in the same transaction, so
+"the state before an event" is read from ``ix_item_versions``: the version of the item with
+the largest ``valid_from`` below the event's sequence number.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chain.roles import Role
+from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from gateway.epcis.normalise import NormalisedEvent
+from gateway.rules.roles import Operation, operation_of
+from indexer.detection.config import DetectionConfig
+from indexer.projection import EventContext, ItemState, Projection
+from indexer.store import writes
+from indexer.store.models import AnchorRow, EventRow, ItemVersionRow, ParticipantRow
+from indexer.store.state import item_state, key_groups, keyed
+from indexer.verification import AnchorFacts
+
+
+def event_id(event_hash: bytes) -> str:
+    """The EPCIS event id of an event hash."""
+    return f"{HASH_PREFIX}{event_hash.hex()}{HASH_SUFFIX}"
+
+
+def operation(ev: NormalisedEvent) -> Operation | None:
+    found = operation_of(ev.type, ev.action, ev.biz_step)
+    if found is None and ev.type == "ObjectEvent" and ev.action == "ADD":
+        return Operation.COMMISSION_SERIAL
+    return found
+
+
+@dataclass
+class BatchView:
+    """One indexed batch, for the detectors (see the module docstring)."""
+
+    session: Session
+    facts: AnchorFacts
+    custody: Sequence[tuple[NormalisedEvent, EventContext]]
+    projection: Projection
+    config: DetectionConfig
+    _histories: dict[str, list[ItemState]] = field(default_factory=dict)
+    _participants: dict[str, tuple[int, str]] | None = None
+    _changed: dict[int, list[ItemState]] | None = None
+
+    # --- state ---------------------------------------------------------------------------
+
+    def load_histories(self, identifiers: Iterable[str]) -> None:
+        """Every version of ``identifiers`` (one query per key group), for :meth:`before`."""
+        wanted = sorted(set(identifiers) - set(self._histories))
+        for identifier in wanted:
+            self._histories[identifier] = []
+        for part in key_groups(self.session, wanted):
+            query = keyed(self.session, select(ItemVersionRow), ItemVersionRow.identifier, part)
+            for row in self.session.scalars(query):
+                self._histories[row.identifier].append(item_state(row))
+        for identifier in wanted:
+            self._histories[identifier].sort(key=lambda v: v.seq)
+
+    def history(self, identifier: str) -> list[ItemState]:
+        if identifier not in self._histories:
+            self.load_histories([identifier])
+        return self._histories[identifier]
+
+    def before(self, identifier: str, seq: int) -> ItemState | None:
+        """The item's state just before event ``seq`` (None: it did not exist)."""
+        versions = self.history(identifier)
+        i = bisect_left([v.seq for v in versions], seq)
+        return versions[i - 1] if i > 0 else None
+
+    def changed_at(self, seq: int) -> list[ItemState]:
+        """The versions event ``seq`` made (named items and their contents)."""
+        if self._changed is None:
+            self._changed = {}
+            for versions in self.projection.item_versions.values():
+                for v in versions:
+                    self._changed.setdefault(v.seq, []).append(v)
+        return self._changed.get(seq, [])
+
+    def roles(self, address: str | None) -> Role:
+        """The participant's roles now (0 for an unknown address)."""
+        if address is None:
+            return Role(0)
+        return Role(self._registry().get(address, (0, ""))[0])
+
+    def gln(self, address: str | None) -> str | None:
+        return self._registry().get(address, (0, None))[1] if address else None
+
+    def address_of(self, gln: str | None) -> str | None:
+        """The participant registered with ``gln``."""
+        if gln is None:
+            return None
+        for address, (_, g) in self._registry().items():
+            if g == gln:
+                return address
+        return None
+
+    def _registry(self) -> dict[str, tuple[int, str]]:
+        if self._participants is None:
+            self._participants = {
+                a: (r, g)
+                for a, r, g in self.session.execute(
+                    select(ParticipantRow.address, ParticipantRow.roles, ParticipantRow.gln)
+                )
+            }
+        return self._participants
+
+    # --- evidence ------------------------------------------------------------------------
+
+    def references(self, hashes: Iterable[bytes]) -> dict[bytes, dict[str, Any]]:
+        """Each indexed event's id and anchor (root, transaction, block), by hash."""
+        wanted = list(dict.fromkeys(hashes))
+        out: dict[bytes, dict[str, Any]] = {}
+        for part in key_groups(self.session, wanted):
+            query = keyed(
+                self.session,
+                select(
+                    EventRow.event_hash,
+                    EventRow.root,
+                    EventRow.block_number,
+                    EventRow.submitter,
+                    EventRow.event_time,
+                    EventRow.biz_step,
+                    AnchorRow.tx_hash,
+                ).join(AnchorRow, AnchorRow.root == EventRow.root),
+                EventRow.event_hash,
+                part,
+            )
+            for h, root, block, submitter, when, step, tx in self.session.execute(query):
+                out[h] = {
+                    "eventID": event_id(h),
+                    "eventHash": "0x" + h.hex(),
+                    "bizStep": step,
+                    "eventTime": _iso(when),
+                    "submitter": submitter,
+                    "root": "0x" + root.hex(),
+                    "txHash": tx,
+                    "blockNumber": block,
+                }
+        return out
+
+    def alert(
+        self,
+        kind: str,
+        severity: str,
+        *,
+        trigger: bytes,
+        subject: str | None,
+        message: str,
+        events: Sequence[tuple[str, bytes]],
+        key: str | None = None,
+        **details: Any,
+    ) -> None:
+        """An alert raised by event ``trigger`` of this batch; ``events``: (role, hash) of
+        every event involved, each written with its anchor. The key is the kind, the trigger
+        and the subject (or ``key``): deriving it again never duplicates it."""
+        refs = self.references(h for _, h in events)
+        evidence: dict[str, Any] = {
+            "root": "0x" + self.facts.root.hex(),
+            "txHash": self.facts.tx_hash,
+            "blockNumber": self.facts.block_number,
+            "submitter": self.facts.submitter,
+            "eventHash": "0x" + trigger.hex(),
+            "eventID": event_id(trigger),
+            "identifier": subject,
+            "events": [
+                {"role": role, **refs.get(h, {"eventID": event_id(h), "eventHash": "0x" + h.hex()})}
+                for role, h in events
+            ],
+            **details,
+        }
+        writes.add_alert(
+            self.session,
+            kind=kind,
+            severity=severity,
+            block_number=self.facts.block_number,
+            subject=subject,
+            message=message,
+            evidence=evidence,
+            key_parts=(key if key is not None else f"{trigger.hex()}:{subject}",),
+        )
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
