@@ -53,14 +53,23 @@ def scope(
     lot_row = session.get(LotRow, (gtin, lot))
     if lot_row is None:
         raise NotFoundError(f"lot {lot} of GTIN {gtin} is not in the index")
-    query = select(ItemVersionRow).where(
+    # Plain rows, not ORM objects: a scope is up to 10,000 of them (objects cost ~20 µs each).
+    query = select(
+        ItemVersionRow.identifier,
+        ItemVersionRow.status,
+        ItemVersionRow.holder,
+        ItemVersionRow.location,
+        ItemVersionRow.parent,
+        ItemVersionRow.in_transit_to,
+        ItemVersionRow.event_time,
+    ).where(
         ItemVersionRow.valid_to.is_(None),
         ItemVersionRow.gtin == gtin,
         ItemVersionRow.lot == lot,
     )
     if after is not None:
         query = query.where(ItemVersionRow.identifier > after[0])
-    rows = list(session.scalars(query.order_by(ItemVersionRow.identifier).limit(limit + 1)))
+    rows = list(session.execute(query.order_by(ItemVersionRow.identifier).limit(limit + 1)))
     page = page_of(
         rows,
         limit,
