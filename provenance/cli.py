@@ -329,6 +329,41 @@ def indexer(
 
 
 @app.command()
+def simulate(
+    gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
+    key_file: Annotated[Path, _KEY_FILE_OPTION] = Path("data/regulator.api-key"),
+    seed: Annotated[int, typer.Option(help="Seed: the same seed, the same scenario.")] = 1,
+    packs: Annotated[int, typer.Option(help="Packs to move (rounded up to whole lots).")] = 2000,
+    frauds: Annotated[int, typer.Option(help="Cases injected of each kind of fraud.")] = 1,
+) -> None:
+    """Build a seeded network through the gateway, move packs through it and inject frauds.
+
+    Prints one JSON line per injected case (kind, subject, eventID) for the indexer's alerts
+    to be compared with (docs/detection.md). Exit code 0 when done, 2 if the gateway refuses
+    or cannot be reached. Registers new participants: use a fresh seed on a gateway that ran
+    one before.
+    """
+    import json
+
+    import httpx
+
+    from provenance.simulate import SimulationError, run_against
+
+    try:
+        regulator_key = key_file.read_text(encoding="utf-8").strip()
+        scenario = run_against(gateway, regulator_key, seed=seed, packs=packs, frauds=frauds)
+    except (OSError, httpx.HTTPError, SimulationError) as exc:
+        typer.echo(f"simulation failed: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for case in scenario.cases:
+        typer.echo(json.dumps(case.to_json()))
+    typer.echo(
+        f"{scenario.packs} packs, {scenario.events} events, {len(scenario.cases)} cases injected",
+        err=True,
+    )
+
+
+@app.command()
 def up(
     data_dir: Annotated[Path, typer.Option(help="Folder for the chain, stores and keys.")] = Path(
         "data"

@@ -1,0 +1,652 @@
+"""A seeded scenario: a realistic network, thousands of packs, and a known set of frauds.
+
+:func:`simulate` registers participants through the gateway's HTTP API (API makers,
+manufacturers, a distributor, pharmacies and a hospital per region), moves lots of packs from
+API to patient through it, then injects each kind of fraud ``frauds`` times and returns the
+:class:`Case` list: kind, subject and the event that commits the fraud. Fraudulent actors are
+registered with ruleSet ``epcis`` (the gateway checks only the schema of what they send); the
+mass balance, unusual transit and new route frauds go through the ``pharma`` rules, which do
+not forbid them. Detection rules: docs/detection.md.
+
+It runs against a running gateway (``provenance simulate --gateway URL --key-file KEY``, the
+gateway's batcher anchoring on its own) or in-process (tests: a TestClient and a ``flush``
+that anchors what was captured). Every clean lot visits every lane, the first two lots
+(``warm-up``) before the others, so once their receipts are indexed no clean receipt opens a
+new route: :attr:`Scenario.warmup_observations` is the history a ``new-route`` alert needs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from chain.roles import Role
+from gateway.epcis.identifiers import canonical_identifier
+from provenance.journey import Actor, as_document
+
+API_ITEM_REF = "099999"
+PACK_ITEM_REF = "012345"
+PACKS_PER_CASE = 10
+STRENGTH_G = 5  # grams of API per pack
+START = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
+SHORT_EXPIRY = "2027-06-30"  # the lot left in stock past its expiry
+LONG_EXPIRY = "2029-12-31"
+KINDS = (
+    "after-end",
+    "recommissioned",
+    "clone",
+    "diversion",
+    "unknown-code",
+    "mass-balance",
+    "unusual-transit",
+    "new-route",
+    "expired-in-stock",
+)
+
+
+class Http(Protocol):
+    """``httpx.Client`` or a FastAPI ``TestClient`` (the subset used)."""
+
+    def post(self, url: str, *, json: Any = ..., headers: Any = ...) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Case:
+    """One injected fraud: what should be detected, about what, raised by which event."""
+
+    kind: str
+    subject: str
+    event_id: str | None
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "eventID": self.event_id,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Scenario:
+    cases: list[Case] = field(default_factory=list)
+    events: int = 0
+    packs: int = 0
+    warmup_observations: int = 0
+    observations: int = 0
+    addresses: dict[str, str] = field(default_factory=dict)
+    clean_packs: set[str] = field(default_factory=set)
+
+
+class SimulationError(RuntimeError):
+    """The gateway refused a step of the scenario."""
+
+
+@dataclass
+class _Site:
+    actor: Actor
+    region: int
+    kind: str
+
+
+class _Run:
+    def __init__(
+        self,
+        http: Http,
+        regulator_key: str,
+        *,
+        seed: int,
+        flush: Callable[[], None],
+    ) -> None:
+        self.http = http
+        self.regulator = {"Authorization": f"Bearer {regulator_key}"}
+        self.rng = random.Random(seed)
+        self.flush = flush
+        self.keys: dict[str, dict[str, str]] = {}
+        self.out = Scenario()
+        base = 4_700_000 + (seed % 900) * 100  # company prefixes of this seed
+        self._next_prefix = iter(range(base + 1, base + 100))
+
+    # --- gateway --------------------------------------------------------------------------
+
+    def actor(self, name: str, roles: Role, rule_set: str = "pharma") -> Actor:
+        actor = Actor(name, roles, str(next(self._next_prefix)))
+        body = {"name": name, "roles": roles.names(), "gln": actor.gln, "ruleSet": rule_set}
+        response = self.http.post("/participants", json=body, headers=self.regulator)
+        if response.status_code != 201:
+            raise SimulationError(f"registering {name}: {response.status_code} {response.text}")
+        self.keys[name] = {"Authorization": f"Bearer {response.json()['apiKey']}"}
+        self.out.addresses[name] = response.json()["address"]
+        return actor
+
+    def capture(self, actor: Actor, events: list[dict[str, Any]]) -> list[str]:
+        ids: list[str] = []
+        for start in range(0, len(events), 500):
+            part = events[start : start + 500]
+            response = self.http.post(
+                "/capture", json=as_document(part), headers=self.keys[actor.name]
+            )
+            if response.status_code != 202:
+                raise SimulationError(
+                    f"{actor.name} capture refused: {response.status_code} {response.text}"
+                )
+            ids.extend(response.json()["eventIDs"])
+        self.out.events += len(events)
+        return ids
+
+
+def _time(moment: datetime) -> dict[str, str]:
+    return {
+        "eventTime": moment.isoformat().replace("+00:00", "Z"),
+        "eventTimeZoneOffset": "+00:00",
+    }
+
+
+def _site(actor: Actor, moment: datetime, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        **_time(moment),
+        "readPoint": {"id": actor.sgln},
+        "bizLocation": {"id": actor.sgln},
+        **fields,
+    }
+
+
+def _transfer(
+    kind: str,
+    frm: Actor,
+    to: Actor,
+    moment: datetime,
+    epcs: list[str] | None = None,
+    quantities: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    shipping = kind == "shipping"
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        **_time(moment),
+        "action": "OBSERVE",
+        "bizStep": kind,
+        "disposition": "in_transit" if shipping else "in_progress",
+        "readPoint": {"id": (frm if shipping else to).sgln},
+        "sourceList": [{"type": "owning_party", "source": frm.pgln}],
+        "destinationList": [{"type": "owning_party", "destination": to.pgln}],
+    }
+    if epcs:
+        event["epcList"] = epcs
+    if quantities:
+        event["quantityList"] = quantities
+    if not shipping:
+        event["bizLocation"] = {"id": to.sgln}
+    return event
+
+
+def _dispense(actor: Actor, moment: datetime, epcs: list[str]) -> dict[str, Any]:
+    return _site(
+        actor,
+        moment,
+        action="DELETE",
+        bizStep="dispensing",
+        disposition="dispensed",
+        epcList=epcs,
+    )
+
+
+@dataclass
+class _Lot:
+    maker: Actor
+    api: Actor
+    api_class: str
+    number: str
+    start: datetime
+    expiry: str
+    packs: list[str]
+    cases: dict[str, list[str]]
+
+
+@dataclass
+class _Delivery:
+    """A case on its way: shipped by ``frm`` at ``shipped``, received ``hours`` later."""
+
+    frm: Actor
+    to: Actor
+    case: str
+    shipped: datetime
+    hours: float
+
+
+def simulate(
+    http: Http,
+    regulator_key: str,
+    *,
+    seed: int = 1,
+    packs: int = 2000,
+    frauds: int = 1,
+    regions: int = 2,
+    pharmacies_per_region: int = 2,
+    flush: Callable[[], None] = lambda: None,
+) -> Scenario:
+    """Build the network, move ``packs`` packs (rounded up to whole lots), inject ``frauds``
+    cases of each kind; the scenario with the injected cases."""
+    run = _Run(http, regulator_key, seed=seed, flush=flush)
+    rng = run.rng
+    tag = f"S{seed}"
+    api_makers = [run.actor(f"{tag} API maker {i}", Role.API_MAKER) for i in range(2)]
+    makers = [run.actor(f"{tag} manufacturer {i}", Role.MANUFACTURER) for i in range(2)]
+    distributors: list[Actor] = []
+    outlets: list[list[_Site]] = []
+    for r in range(regions):
+        distributors.append(run.actor(f"{tag} distributor region {r}", Role.DISTRIBUTOR))
+        sites = [
+            _Site(run.actor(f"{tag} pharmacy {r}.{p}", Role.PHARMACY), r, "pharmacy")
+            for p in range(pharmacies_per_region)
+        ]
+        sites.append(_Site(run.actor(f"{tag} hospital {r}", Role.HOSPITAL), r, "hospital"))
+        outlets.append(sites)
+    rogue_pharmacy = run.actor(f"{tag} rogue pharmacy", Role.PHARMACY, "epcis")
+    rogue_maker = run.actor(f"{tag} rogue plant", Role.MANUFACTURER, "epcis")
+
+    # lots: every lot sends one case to each outlet and one to each distributor's stock
+    cases_per_lot = sum(len(s) + 1 for s in outlets)
+    per_lot = cases_per_lot * PACKS_PER_CASE
+    lot_count = max(3, -(-packs // per_lot))
+    lots: list[_Lot] = []
+    for n in range(lot_count):
+        maker = makers[n % 2]
+        api = api_makers[n % 2]
+        number = f"L{seed}-{n:03d}"
+        serials = [
+            f"urn:epc:id:sgtin:{maker.company_prefix}.{PACK_ITEM_REF}.{number}-{i:05d}"
+            for i in range(per_lot)
+        ]
+        sscc = [
+            f"urn:epc:id:sscc:{maker.company_prefix}.0{n:04d}{c:05d}" for c in range(cases_per_lot)
+        ]
+        lots.append(
+            _Lot(
+                maker,
+                api,
+                f"urn:epc:class:lgtin:{api.company_prefix}.{API_ITEM_REF}.API-{seed}-{n % 2}",
+                number,
+                START + timedelta(days=3 * n),
+                SHORT_EXPIRY if n == lot_count - 1 else LONG_EXPIRY,
+                serials,
+                {
+                    c: serials[i * PACKS_PER_CASE : (i + 1) * PACKS_PER_CASE]
+                    for i, c in enumerate(sscc)
+                },
+            )
+        )
+    run.out.packs = lot_count * per_lot
+
+    # API: each maker commissions one lot, enough for every batch, and ships it
+    need_kg = dict.fromkeys(range(2), 0)
+    for n in range(lot_count):
+        need_kg[n % 2] += per_lot * STRENGTH_G
+    for i in range(2):
+        kg = need_kg[i] / 1000 + 5  # 5 kg spare (the mass-balance fraud consumes 1)
+        qty = [{"epcClass": lots[i].api_class, "quantity": kg, "uom": "KGM"}]
+        at = START - timedelta(days=10)
+        run.capture(
+            api_makers[i],
+            [
+                _site(
+                    api_makers[i],
+                    at,
+                    action="ADD",
+                    bizStep="commissioning",
+                    disposition="active",
+                    quantityList=qty,
+                ),
+                _transfer(
+                    "shipping", api_makers[i], makers[i], at + timedelta(hours=1), quantities=qty
+                ),
+            ],
+        )
+        run.flush()
+        run.capture(
+            makers[i],
+            [
+                _transfer(
+                    "receiving", api_makers[i], makers[i], at + timedelta(days=2), quantities=qty
+                )
+            ],
+        )
+        run.flush()
+
+    stock: dict[str, list[str]] = {}  # distributor name: its spare cases
+    at_outlet: dict[str, list[tuple[_Site, str]]] = {}  # lot: (site, case)
+    dispensed: list[tuple[Actor, str, str]] = []  # (by, pack, event id)
+
+    def make(group: list[_Lot]) -> None:
+        for lot in group:
+            kg = len(lot.packs) * STRENGTH_G / 1000
+            run.capture(
+                lot.maker,
+                [
+                    _site(
+                        lot.maker,
+                        lot.start,
+                        type="TransformationEvent",
+                        bizStep="commissioning",
+                        disposition="active",
+                        inputQuantityList=[
+                            {"epcClass": lot.api_class, "quantity": kg, "uom": "KGM"}
+                        ],
+                        outputEPCList=lot.packs,
+                        ilmd={
+                            "cbvmda:lotNumber": lot.number,
+                            "cbvmda:itemExpirationDate": lot.expiry,
+                            "mpl:apiPerPack": f"{STRENGTH_G} g",
+                        },
+                    ),
+                    _site(
+                        lot.maker,
+                        lot.start + timedelta(hours=1),
+                        action="ADD",
+                        bizStep="commissioning",
+                        disposition="active",
+                        epcList=list(lot.cases),
+                    ),
+                    *[
+                        _site(
+                            lot.maker,
+                            lot.start + timedelta(hours=2),
+                            type="AggregationEvent",
+                            action="ADD",
+                            bizStep="packing",
+                            disposition="in_progress",
+                            parentID=case,
+                            childEPCs=children,
+                        )
+                        for case, children in lot.cases.items()
+                    ],
+                ],
+            )
+        run.flush()
+
+    def deliver(deliveries: list[_Delivery]) -> None:
+        by_shipper: dict[str, tuple[Actor, list[dict[str, Any]]]] = {}
+        by_receiver: dict[str, tuple[Actor, list[dict[str, Any]]]] = {}
+        for d in deliveries:
+            by_shipper.setdefault(d.frm.name, (d.frm, []))[1].append(
+                _transfer("shipping", d.frm, d.to, d.shipped, [d.case])
+            )
+            by_receiver.setdefault(d.to.name, (d.to, []))[1].append(
+                _transfer("receiving", d.frm, d.to, d.shipped + timedelta(hours=d.hours), [d.case])
+            )
+        for actor, events in by_shipper.values():
+            run.capture(actor, events)
+        run.flush()
+        for actor, events in by_receiver.values():
+            run.capture(actor, events)
+        run.flush()
+        run.out.observations += len(deliveries)
+
+    def distribute(group: list[_Lot]) -> None:
+        to_distributors: list[_Delivery] = []
+        to_outlets: list[_Delivery] = []
+        for lot in group:
+            cases = list(lot.cases)
+            for r, distributor in enumerate(distributors):
+                mine = [cases.pop() for _ in range(len(outlets[r]) + 1)]
+                for case in mine:
+                    to_distributors.append(
+                        _Delivery(
+                            lot.maker,
+                            distributor,
+                            case,
+                            lot.start + timedelta(hours=4),
+                            rng.uniform(20, 40),
+                        )
+                    )
+                stock.setdefault(distributor.name, []).append(mine[0])
+                for site, case in zip(outlets[r], mine[1:], strict=True):
+                    to_outlets.append(
+                        _Delivery(
+                            distributor,
+                            site.actor,
+                            case,
+                            lot.start + timedelta(days=2),
+                            rng.uniform(6, 12),
+                        )
+                    )
+                    at_outlet.setdefault(lot.number, []).append((site, case))
+        deliver(to_distributors)
+        deliver(to_outlets)
+        for lot in group:
+            by_site: dict[str, tuple[Actor, list[dict[str, Any]]]] = {}
+            for site, case in at_outlet[lot.number]:
+                for pack in lot.cases[case][: rng.randint(1, 3)]:
+                    moment = lot.start + timedelta(days=3, hours=rng.uniform(0, 20))
+                    by_site.setdefault(site.actor.name, (site.actor, []))[1].append(
+                        _dispense(site.actor, moment, [pack])
+                    )
+            for actor, events in by_site.values():
+                for event, eid in zip(events, run.capture(actor, events), strict=True):
+                    dispensed.append((actor, event["epcList"][0], eid))
+        run.flush()
+
+    warmup = lots[:2]
+    make(warmup)
+    distribute(warmup)
+    run.out.warmup_observations = run.out.observations
+    make(lots[2:])
+    distribute(lots[2:])
+    for lot in lots:
+        run.out.clean_packs.update(canonical_identifier(p) for p in lot.packs)
+
+    _inject(
+        run,
+        frauds,
+        lots,
+        distributors,
+        outlets,
+        stock,
+        at_outlet,
+        dispensed,
+        rogue_pharmacy,
+        rogue_maker,
+    )
+    return run.out
+
+
+def _inject(
+    run: _Run,
+    frauds: int,
+    lots: list[_Lot],
+    distributors: list[Actor],
+    outlets: list[list[_Site]],
+    stock: dict[str, list[str]],
+    at_outlet: dict[str, list[tuple[_Site, str]]],
+    dispensed: list[tuple[Actor, str, str]],
+    rogue_pharmacy: Actor,
+    rogue_maker: Actor,
+) -> None:
+    rng = run.rng
+    late = max(lot.start for lot in lots) + timedelta(days=20)
+    cases = run.out.cases
+    dispensed_packs = {p for _, p, _ in dispensed}
+    in_stock: list[tuple[_Site, str]] = []  # (outlet, pack) not dispensed
+    for lot in lots[:-1]:
+        for site, case in at_outlet[lot.number]:
+            in_stock.extend((site, p) for p in lot.cases[case] if p not in dispensed_packs)
+    rng.shuffle(in_stock)
+    pharmacy_stock = [(s, p) for s, p in in_stock if s.kind == "pharmacy"]
+    hospital_stock = [(s, p) for s, p in in_stock if s.kind == "hospital"]
+    rogue_events: list[tuple[str, str, str, dict[str, Any]]] = []  # kind, subject, note, event
+
+    for i in range(frauds):
+        moment = late + timedelta(hours=i)
+        by, pack, _ = dispensed[i]
+        rogue_events.append(
+            (
+                "after-end",
+                pack,
+                f"dispensed by {by.name}, sold again",
+                _dispense(rogue_pharmacy, moment, [pack]),
+            )
+        )
+        site, held = pharmacy_stock.pop()
+        rogue_events.append(
+            (
+                "clone",
+                held,
+                f"in stock at {site.actor.name}, sold by the rogue",
+                _dispense(rogue_pharmacy, moment, [held]),
+            )
+        )
+        hospital, kept = hospital_stock.pop()
+        rogue_events.append(
+            (
+                "diversion",
+                kept,
+                f"received by {hospital.actor.name}",
+                _transfer("receiving", hospital.actor, rogue_pharmacy, moment, [kept]),
+            )
+        )
+        unknown = lots[0].packs[0].rsplit(".", 1)[0] + f".FAKE{i:05d}"
+        rogue_events.append(
+            (
+                "unknown-code",
+                unknown,
+                "a serial never commissioned",
+                _site(
+                    rogue_pharmacy,
+                    moment,
+                    action="OBSERVE",
+                    bizStep="inspecting",
+                    epcList=[unknown],
+                ),
+            )
+        )
+    for i in range(frauds):
+        copied = lots[1].packs[-1 - i]
+        event = _site(
+            rogue_maker,
+            late + timedelta(hours=i),
+            action="ADD",
+            bizStep="commissioning",
+            disposition="active",
+            epcList=[copied],
+            ilmd={"cbvmda:lotNumber": "COPY", "cbvmda:itemExpirationDate": LONG_EXPIRY},
+        )
+        [eid] = run.capture(rogue_maker, [event])
+        cases.append(
+            Case(
+                "recommissioned",
+                canonical_identifier(copied),
+                eid,
+                "a genuine serial printed again by the rogue plant",
+            )
+        )
+    events = [e for _, _, _, e in rogue_events]
+    for (kind, subject, note, _), eid in zip(
+        rogue_events, run.capture(rogue_pharmacy, events), strict=True
+    ):
+        cases.append(Case(kind, canonical_identifier(subject), eid, note))
+
+    # mass balance: a manufacturer claims three times the packs its API makes
+    maker = lots[0].maker
+    for i in range(frauds):
+        serials = [
+            f"urn:epc:id:sgtin:{maker.company_prefix}.{PACK_ITEM_REF}.OVER{i}-{n:04d}"
+            for n in range(60)
+        ]
+        over = f"OVER-{i}"
+        [eid] = run.capture(
+            maker,
+            [
+                _site(
+                    maker,
+                    late + timedelta(hours=i),
+                    type="TransformationEvent",
+                    bizStep="commissioning",
+                    disposition="active",
+                    inputQuantityList=[
+                        {
+                            "epcClass": lots[0].api_class,
+                            "quantity": 60 * STRENGTH_G / 3000,
+                            "uom": "KGM",
+                        }
+                    ],
+                    outputEPCList=serials,
+                    ilmd={
+                        "cbvmda:lotNumber": over,
+                        "cbvmda:itemExpirationDate": LONG_EXPIRY,
+                        "mpl:apiPerPack": f"{STRENGTH_G} g",
+                    },
+                )
+            ],
+        )
+        gtin = canonical_identifier(serials[0]).split("/")[4]
+        cases.append(
+            Case(
+                "mass-balance",
+                f"https://id.gs1.org/01/{gtin}/10/{over}",
+                eid,
+                "60 packs from the API of 20",
+            )
+        )
+    run.flush()
+
+    # slow and new routes: a distributor's spare cases, shipped late
+    deliveries: list[tuple[str, Actor, Actor, str, float]] = []
+    for i in range(frauds):
+        distributor = distributors[0]
+        spare = stock[distributor.name]
+        usual = outlets[0][0].actor
+        deliveries.append(("unusual-transit", distributor, usual, spare.pop(), 24 * 25))
+        foreign = outlets[-1][i % len(outlets[-1])].actor  # a new lane each time
+        deliveries.append(("new-route", distributor, foreign, spare.pop(), 10))
+    shipped: list[dict[str, Any]] = []
+    for n, (_, frm, to, case, _) in enumerate(deliveries):
+        shipped.append(_transfer("shipping", frm, to, late + timedelta(hours=n), [case]))
+    run.capture(distributors[0], shipped)
+    run.flush()
+    for n, (kind, frm, to, case, hours) in enumerate(deliveries):
+        moment = late + timedelta(hours=n + hours)
+        [eid] = run.capture(to, [_transfer("receiving", frm, to, moment, [case])])
+        gtin = _gtin_of_case(lots, case)
+        cases.append(
+            Case(
+                kind,
+                f"https://id.gs1.org/01/{gtin}",
+                eid,
+                f"{case} from {frm.name} to {to.name}, {hours:g} h in transit",
+            )
+        )
+    run.flush()
+    last = lots[-1]
+    cases.append(
+        Case(
+            "expired-in-stock",
+            f"https://id.gs1.org/01/{_gtin(last.packs[0])}/10/{last.number}",
+            None,
+            f"lot {last.number} expires {SHORT_EXPIRY}",
+        )
+    )
+
+
+def _gtin(epc: str) -> str:
+    return canonical_identifier(epc).split("/")[4]
+
+
+def _gtin_of_case(lots: list[_Lot], case: str) -> str:
+    for lot in lots:
+        if case in lot.cases:
+            return _gtin(lot.packs[0])
+    raise KeyError(case)
+
+
+def run_against(
+    gateway_url: str, regulator_key: str, *, seed: int, packs: int, frauds: int
+) -> Scenario:
+    """:func:`simulate` over HTTP against a running gateway (its batcher anchors)."""
+    import httpx
+
+    with httpx.Client(base_url=gateway_url, timeout=120) as client:
+        return simulate(client, regulator_key, seed=seed, packs=packs, frauds=frauds)
