@@ -259,7 +259,9 @@ class Follower:
                 continue
             if report.idle or report.waiting:
                 try:
-                    detection.maybe_sweep(self.sessions)  # expiry: by date, when caught up
+                    detection.maybe_sweep(
+                        self.sessions, self.loader.detection_config
+                    )  # expiry: by date, when caught up
                 except Exception:
                     log.exception("expiry sweep failed; retrying later")
                 self._stop.wait(poll_interval)

@@ -263,9 +263,16 @@ class BatchLoader:
     """
 
     def __init__(
-        self, source: BatchSource, *, workers: int = 2, parallel_from: int = 4, ahead: int = 6
+        self,
+        source: BatchSource,
+        *,
+        detection_config: detection.DetectionConfig | None = None,
+        workers: int = 2,
+        parallel_from: int = 4,
+        ahead: int = 6,
     ) -> None:
         self.source = source
+        self.detection_config = detection_config or detection.DetectionConfig()
         self.vocabulary = default_vocabulary()
         self.workers = workers
         self.parallel_from = parallel_from
@@ -403,7 +410,7 @@ class BatchLoader:
         started = _add(self.timings, "custody projection", started)
         writes.write_projection(session, projector.out, facts.block_number)
         started = _add(self.timings, "SQL: versions and lots", started)
-        detection.detect(session, facts, custody, projector.out)
+        detection.detect(session, facts, custody, projector.out, self.detection_config)
         _add(self.timings, "alerts", started)
         return len(events)
 

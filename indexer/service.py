@@ -12,6 +12,7 @@ from chain.client import Chain
 from chain.deployment import Deployment
 from chain.errors import ConfigurationError
 from indexer.chainlogs import LogReader
+from indexer.detection import DetectionConfig
 from indexer.follower import Follower, FollowerPolicy, StepReport
 from indexer.keys import ReaderKeys, bootstrap_reader_key
 from indexer.loader import BatchLoader
@@ -69,7 +70,7 @@ class IndexerService:
         self.follower = Follower(
             self.sessions,
             self.reader,
-            BatchLoader(self.source),
+            BatchLoader(self.source, detection_config=DetectionConfig.from_settings(settings)),
             FollowerPolicy(
                 start_block=max(settings.start_block, self.deployment.deployed_at_block),
                 confirmations=settings.confirmations,

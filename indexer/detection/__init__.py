@@ -30,13 +30,13 @@ from indexer.detection import (
     transit,
     unknown_codes,
 )
-from indexer.detection.config import DetectionConfig, configure, current
+from indexer.detection.config import DetectionConfig
 from indexer.detection.context import BatchView
 from indexer.detection.expiry import maybe_sweep, sweep
 from indexer.projection import EventContext, Projection
 from indexer.verification import AnchorFacts
 
-__all__ = ["DetectionConfig", "configure", "current", "detect", "maybe_sweep", "sweep"]
+__all__ = ["DetectionConfig", "detect", "maybe_sweep", "sweep"]
 
 
 def detect(
@@ -44,9 +44,10 @@ def detect(
     facts: AnchorFacts,
     custody: Sequence[tuple[NormalisedEvent, EventContext]],
     projection: Projection,
+    config: DetectionConfig,
 ) -> None:
     """Every event-driven detector over one batch whose projection is written."""
-    batch = BatchView(session, facts, custody, projection, current())
+    batch = BatchView(session, facts, custody, projection, config)
     wanted: list[str] = [a.subject for a in projection.anomalies]
     for ev, _ in custody:
         if ev.type != "TransformationEvent":

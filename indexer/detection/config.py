@@ -1,8 +1,8 @@
 """Detection thresholds, from :class:`indexer.settings.IndexerSettings` (``PROVENANCE_INDEXER_*``).
 
-The loader and the follower have no settings of their own, so the thresholds are process-wide:
-:func:`configure` sets them (tests, a service wiring them from its settings); until then
-:func:`current` reads them once from the environment, falling back to the defaults.
+The service builds one :class:`DetectionConfig` from its settings and hands it to the loader
+(event-driven detectors) and the follower (the expiry sweep); nothing here reads the
+environment.
 """
 
 from __future__ import annotations
@@ -27,22 +27,3 @@ class DetectionConfig:
     @classmethod
     def from_settings(cls, settings: IndexerSettings) -> DetectionConfig:
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
-
-
-_config: DetectionConfig | None = None
-
-
-def configure(config: DetectionConfig | None) -> None:
-    """Use ``config`` from now on (None: read the environment again on next use)."""
-    global _config
-    _config = config
-
-
-def current() -> DetectionConfig:
-    global _config
-    if _config is None:
-        try:
-            _config = DetectionConfig.from_settings(IndexerSettings())
-        except ValueError:  # a malformed variable: the service reports it; detect with defaults
-            _config = DetectionConfig()
-    return _config

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from indexer.detection.config import DetectionConfig, current
+from indexer.detection.config import DetectionConfig
 from indexer.detection.context import event_id
 from indexer.store import writes
 from indexer.store.models import AlertRow, EventRow, ItemVersionRow, LotRow
@@ -38,7 +38,7 @@ V = ItemVersionRow
 def sweep(session: Session, today: date, config: DetectionConfig | None = None) -> int:
     """Replace the expiry alerts with those of ``today``; the number written. The caller
     commits."""
-    config = config or current()
+    config = config or DetectionConfig()
     horizon = today + timedelta(days=config.expiry_window_days)
     session.execute(delete(AlertRow).where(AlertRow.kind.in_(KINDS)))
     checkpoint = writes.get_checkpoint(session)
@@ -103,10 +103,11 @@ _last: dict[int, float] = {}
 _lock = threading.Lock()
 
 
-def maybe_sweep(sessions: sessionmaker[Session], today: date | None = None) -> bool:
+def maybe_sweep(
+    sessions: sessionmaker[Session], config: DetectionConfig, today: date | None = None
+) -> bool:
     """Sweep (and commit) if the last sweep through ``sessions`` is older than
     ``expiry_sweep_seconds``; whether it swept."""
-    config = current()
     now = time.monotonic()
     with _lock:
         last = _last.get(id(sessions))

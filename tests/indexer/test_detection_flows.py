@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
-
-import pytest
 
 from indexer import detection
 from indexer.service import IndexerService
@@ -23,16 +19,8 @@ from tests.indexer.test_detection_custody import (
 )
 from tests.support.network import Network
 
-
-@pytest.fixture
-def config() -> Iterator[detection.DetectionConfig]:
-    """Small thresholds for small histories; the defaults again afterwards."""
-    chosen = replace(
-        detection.DetectionConfig(), transit_min_observations=2, new_route_min_history=3
-    )
-    detection.configure(chosen)
-    yield chosen
-    detection.configure(None)
+#: Small thresholds for small histories (indexer settings, as PROVENANCE_INDEXER_* would give).
+SMALL_HISTORY = {"transit_min_observations": 2, "new_route_min_history": 3}
 
 
 def test_mass_balance(network: Network, journey: Journey, make_indexer: IndexerFactory) -> None:
@@ -69,7 +57,6 @@ def test_unusual_transit_and_new_route(
     network: Network,
     journey: Journey,
     make_indexer: IndexerFactory,
-    config: detection.DetectionConfig,
 ) -> None:
     register(network, HOSPITAL)
     cases = journey.steps[4].events[0]["epcList"]
@@ -83,7 +70,7 @@ def test_unusual_transit_and_new_route(
         network, DISTRIBUTOR, [transfer("shipping", DISTRIBUTOR, HOSPITAL, [cases[3]], 3)]
     )
     [first] = send(network, HOSPITAL, [transfer("receiving", DISTRIBUTOR, HOSPITAL, [cases[3]], 4)])
-    service = make_indexer()
+    service = make_indexer(**SMALL_HISTORY)
     service.catch_up()
 
     [unusual] = alerts(service, "unusual-transit")

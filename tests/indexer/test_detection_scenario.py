@@ -3,11 +3,7 @@ evidence, and the clean flows raise nothing (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
-
-import pytest
 
 from indexer import detection
 from provenance.simulate import KINDS, simulate
@@ -16,31 +12,19 @@ from tests.indexer.test_detection_custody import alerts
 from tests.support.network import Network
 
 
-@pytest.fixture
-def reset_detection() -> Iterator[None]:
-    yield
-    detection.configure(None)
-
-
-def test_every_injected_case_is_detected(
-    network: Network, make_indexer: IndexerFactory, reset_detection: None
-) -> None:
+def test_every_injected_case_is_detected(network: Network, make_indexer: IndexerFactory) -> None:
     key = network.regulator["Authorization"].removeprefix("Bearer ")
     scenario = simulate(network.http, key, seed=7, packs=1500, frauds=2, flush=network.anchor)
     assert {c.kind for c in scenario.cases} == set(KINDS)
     assert scenario.packs >= 1500 and 500 <= scenario.events <= 5000
-    detection.configure(
-        replace(
-            detection.DetectionConfig(),
-            transit_min_observations=5,
-            transit_min_excess_seconds=24 * 3600,  # a day late, not a few hours
-            new_route_min_history=scenario.warmup_observations,
-        )
+    service = make_indexer(
+        transit_min_observations=5,
+        transit_min_excess_seconds=24 * 3600,  # a day late, not a few hours
+        new_route_min_history=scenario.warmup_observations,
     )
-    service = make_indexer()
     service.catch_up()
     with service.sessions() as session:
-        detection.sweep(session, date(2027, 8, 1))
+        detection.sweep(session, date(2027, 8, 1), service.follower.loader.detection_config)
         session.commit()
 
     found = alerts(service)
