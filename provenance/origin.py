@@ -10,7 +10,9 @@ events.
 
 :func:`build_bundle` gathers a bundle through two small protocols, :class:`GatewayClient`
 (receipts) and :class:`IndexerClient` (the trace), so it runs over HTTP
-(:mod:`provenance.origin_http`) and in-process alike.
+(:mod:`provenance.origin_http`) and in-process alike. It lives in :mod:`indexer.queries.origin`
+(the indexer's ``GET /origin/{id}`` builds the same bundle from the index alone, and the
+indexer never imports :mod:`provenance`) and is re-exported here.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any
 
 from web3 import Web3
 
@@ -34,16 +35,25 @@ from gateway.rules.identifiers import gtin_of, is_serial, lot_of_class
 from indexer.detection.mass_balance import COUNT_UNITS as COUNT_UNITS
 from indexer.detection.mass_balance import MASS_UNITS as MASS_UNITS
 from indexer.detection.mass_balance import MassBalance as MassBalance
-from indexer.detection.mass_balance import MassBalanceError
 from indexer.detection.mass_balance import Strength as Strength
 from indexer.detection.mass_balance import compute_mass_balance as compute_mass_balance
 from indexer.detection.mass_balance import ilmd_strength as ilmd_strength
 from indexer.detection.mass_balance import parse_strength as parse_strength
+from indexer.queries.origin import BUNDLE_TYPE as BUNDLE_TYPE
+from indexer.queries.origin import BUNDLE_VERSION as BUNDLE_VERSION
+from indexer.queries.origin import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
+from indexer.queries.origin import ROLE_API_LOT as ROLE_API_LOT
+from indexer.queries.origin import ROLE_ITEM as ROLE_ITEM
+from indexer.queries.origin import ROLE_PACKING as ROLE_PACKING
+from indexer.queries.origin import ROLE_TRANSFORMATION as ROLE_TRANSFORMATION
+from indexer.queries.origin import ROLES as ROLES
+from indexer.queries.origin import GatewayClient as GatewayClient
+from indexer.queries.origin import IndexerClient as IndexerClient
+from indexer.queries.origin import OriginError as OriginError
+from indexer.queries.origin import OriginUnknownError as OriginUnknownError
+from indexer.queries.origin import build_bundle as build_bundle
+from indexer.queries.origin import parse_tolerance as parse_tolerance
 from provenance.journey import MPL_NAMESPACE
-
-BUNDLE_TYPE = "origin-bundle"
-BUNDLE_VERSION = 1
-DEFAULT_TOLERANCE = Decimal("0.05")
 
 #: The project's EPCIS extension namespace; ``mpl:apiPerPack`` in an ILMD (with ``"mpl"``
 #: mapped to this IRI in the document's ``@context``) states the API content of one pack.
@@ -51,33 +61,9 @@ EXTENSION_NAMESPACE = MPL_NAMESPACE
 EXTENSION_PREFIX = "mpl"
 API_PER_PACK_TERM = "apiPerPack"
 
-ROLE_ITEM = "item"  # the event that commissioned the item (when not the transformation)
-ROLE_PACKING = "packing"  # an AggregationEvent that packed outputs into the case
-ROLE_TRANSFORMATION = "transformation"
-ROLE_API_LOT = "api-lot"  # the event that commissioned an API lot the transformation consumed
-ROLES = (ROLE_ITEM, ROLE_PACKING, ROLE_TRANSFORMATION, ROLE_API_LOT)
-
-#: An origin proof cannot be made or read (unusable input: exit code 2).
-OriginError = MassBalanceError
-
 
 class BundleFormatError(OriginError):
     """A document claims to be an origin bundle but is malformed."""
-
-
-# --- strength -------------------------------------------------------------------------------
-
-
-def parse_tolerance(text: str) -> Decimal:
-    """``5%`` or ``0.05`` -> ``Decimal('0.05')``."""
-    raw = text.strip()
-    try:
-        value = Decimal(raw[:-1]) / 100 if raw.endswith("%") else Decimal(raw)
-    except InvalidOperation as exc:
-        raise OriginError(f"tolerance must be a fraction or a percentage, got {text!r}") from exc
-    if not value.is_finite() or value < 0 or value >= 1:
-        raise OriginError(f"tolerance must be at least 0 and below 100%, got {text!r}")
-    return value
 
 
 def _plain(value: Decimal) -> str:
@@ -163,125 +149,6 @@ def commissioned_classes(event: dict[str, Any]) -> set[str]:
 
 
 # --- mass balance ---------------------------------------------------------------------------
-
-
-# --- building a bundle ----------------------------------------------------------------------
-
-
-class GatewayClient(Protocol):
-    def receipt(self, event_id: str) -> dict[str, Any]:
-        """The receipt (version 1, event embedded) of an anchored event, as JSON."""
-        ...
-
-
-class IndexerClient(Protocol):
-    def trace(self, identifier: str) -> dict[str, Any]:
-        """The indexer's trace of a pack, case or lot (``GET /trace/{id}``)."""
-        ...
-
-
-def build_bundle(
-    identifier: str,
-    gateway: GatewayClient,
-    indexer: IndexerClient,
-    *,
-    api_per_pack: Strength | None = None,
-    tolerance: Decimal = DEFAULT_TOLERANCE,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """The origin bundle of a pack, case or finished lot (raises :class:`OriginError`)."""
-    trace = indexer.trace(identifier)
-    kind = trace.get("kind")
-    canonical = trace.get("identifier")
-    if kind not in ("pack", "logistic-unit", "lot") or not isinstance(canonical, str):
-        raise OriginError(f"the indexer's trace of {identifier} is not usable")
-    plan: list[tuple[str, str, dict[str, Any]]] = []  # (role, eventID, extra fields)
-    seen: set[str] = set()
-
-    def add(role: str, event_id: Any, **extra: Any) -> None:
-        if not isinstance(event_id, str):
-            raise OriginError(f"the trace of {identifier} has a {role} step without eventID")
-        if event_id not in seen:
-            seen.add(event_id)
-            plan.append((role, event_id, extra))
-
-    batches = trace.get("batches") or []
-    transformations = [t for b in batches for t in b.get("transformations") or []]
-    if not transformations:
-        raise OriginError(f"the index knows no transformation that made {canonical}")
-    transformation_ids = {t.get("eventID") for t in transformations}
-    produced_by: str | None = None
-    history = trace.get("history") or []
-    if kind in ("pack", "logistic-unit"):
-        first = (history[0].get("event") or {}) if history else {}
-        produced_by = first.get("eventID")
-        if produced_by is None:
-            raise OriginError(f"the index does not know what produced {canonical}")
-        if produced_by not in transformation_ids:
-            add(ROLE_ITEM, produced_by)
-    if kind == "logistic-unit":
-        for event_id in _packing_events(canonical, trace, indexer):
-            add(ROLE_PACKING, event_id)
-    for t in transformations:
-        add(ROLE_TRANSFORMATION, t.get("eventID"))
-    for t in transformations:
-        for put in t.get("inputs") or []:
-            origin = put.get("origin") or {}
-            if origin.get("eventID") is None:
-                raise OriginError(f"the index does not know where {put.get('identifier')} began")
-            add(ROLE_API_LOT, origin["eventID"], lot=put.get("identifier"), maker=put.get("maker"))
-    entries: list[dict[str, Any]] = []
-    for role, event_id, extra in plan:
-        receipt = gateway.receipt(event_id)
-        try:
-            parsed = Receipt.from_json(receipt)
-        except ReceiptFormatError as exc:
-            raise OriginError(f"the gateway's receipt of {event_id} is malformed: {exc}") from exc
-        if parsed.event is None:
-            raise OriginError(f"the gateway's receipt of {event_id} does not embed the event")
-        entries.append({"role": role, "eventID": event_id, **extra, "receipt": receipt})
-    events = [e["receipt"]["event"] for e in entries if e["role"] == ROLE_TRANSFORMATION]
-    balance = compute_mass_balance(events, declared=api_per_pack, tolerance=tolerance)
-    if api_per_pack is not None:  # an explicit strength wins over the ILMD when building
-        balance = compute_mass_balance(events, override=api_per_pack, tolerance=tolerance)
-    subject: dict[str, Any] = {"requested": identifier, "identifier": canonical, "kind": kind}
-    if len(batches) == 1:
-        subject |= {"gtin": batches[0].get("gtin"), "lot": batches[0].get("lot")}
-    moment = now or datetime.now(UTC)
-    return {
-        "type": BUNDLE_TYPE,
-        "version": BUNDLE_VERSION,
-        "created": moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "subject": subject,
-        "producedBy": produced_by,
-        "apiPerPack": api_per_pack.text if api_per_pack is not None else None,
-        "massBalance": balance.to_json(),
-        "receipts": entries,
-    }
-
-
-def _packing_events(unit: str, trace: dict[str, Any], indexer: IndexerClient) -> list[str]:
-    """AggregationEvents that packed the unit's contents into it (one trace per uncovered pack)."""
-    contents = [
-        c["identifier"]
-        for c in trace.get("contents") or []
-        if isinstance(c, dict) and c.get("parent") == unit and isinstance(c.get("identifier"), str)
-    ]
-    found: list[str] = []
-    covered: set[str] = set()
-    for item in contents:
-        if item in covered:
-            continue
-        for version in indexer.trace(item).get("history") or []:
-            event = version.get("event") or {}
-            if version.get("parent") == unit and event.get("type") == "AggregationEvent":
-                if event["eventID"] not in found:
-                    found.append(event["eventID"])
-                covered.add(item)
-        covered.add(item)
-    if not found:
-        raise OriginError(f"the index knows no packing of contents into {unit}")
-    return found
 
 
 # --- reading a bundle -----------------------------------------------------------------------

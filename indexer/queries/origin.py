@@ -1,0 +1,214 @@
+"""Building origin bundles (format in ``docs/origin.md``), from the index alone or over HTTP.
+
+:func:`build_bundle` gathers a bundle through two small protocols: a :class:`GatewayClient`
+giving receipts and an :class:`IndexerClient` giving traces. ``provenance origin-proof`` passes
+HTTP clients (:mod:`provenance.origin_http`); ``GET /origin/{id}`` passes :class:`IndexReceipts`
+and :class:`IndexTraces`, which answer from one database session, so the indexer alone makes
+the same bundle the CLI writes. Reading and verifying bundles is :mod:`provenance.origin`'s
+work (it re-exports what is defined here).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from chain.deployment import Deployment
+from chain.errors import ReceiptFormatError
+from chain.receipts import Receipt
+from indexer.detection.mass_balance import MassBalanceError, Strength, compute_mass_balance
+from indexer.queries.receipts import event_hash_of, receipt_for
+from indexer.queries.trace import trace
+
+BUNDLE_TYPE = "origin-bundle"
+BUNDLE_VERSION = 1
+DEFAULT_TOLERANCE = Decimal("0.05")
+
+ROLE_ITEM = "item"  # the event that commissioned the item (when not the transformation)
+ROLE_PACKING = "packing"  # an AggregationEvent that packed outputs into the case
+ROLE_TRANSFORMATION = "transformation"
+ROLE_API_LOT = "api-lot"  # the event that commissioned an API lot the transformation consumed
+ROLES = (ROLE_ITEM, ROLE_PACKING, ROLE_TRANSFORMATION, ROLE_API_LOT)
+
+#: An origin proof cannot be made or read (unusable input: exit code 2).
+OriginError = MassBalanceError
+
+
+class OriginUnknownError(OriginError):
+    """The index lacks what the bundle needs (no transformation, no producing event...)."""
+
+
+def parse_tolerance(text: str) -> Decimal:
+    """``5%`` or ``0.05`` -> ``Decimal('0.05')``."""
+    raw = text.strip()
+    try:
+        value = Decimal(raw[:-1]) / 100 if raw.endswith("%") else Decimal(raw)
+    except InvalidOperation as exc:
+        raise OriginError(f"tolerance must be a fraction or a percentage, got {text!r}") from exc
+    if not value.is_finite() or value < 0 or value >= 1:
+        raise OriginError(f"tolerance must be at least 0 and below 100%, got {text!r}")
+    return value
+
+
+class GatewayClient(Protocol):
+    def receipt(self, event_id: str) -> dict[str, Any]:
+        """The receipt (version 1, event embedded) of an anchored event, as JSON."""
+        ...
+
+
+class IndexerClient(Protocol):
+    def trace(self, identifier: str) -> dict[str, Any]:
+        """The indexer's trace of a pack, case or lot (``GET /trace/{id}``)."""
+        ...
+
+
+class IndexReceipts:
+    """Receipts issued by the index itself (:mod:`indexer.queries.receipts`), as a
+    :class:`GatewayClient`: no gateway involved."""
+
+    def __init__(self, session: Session, deployment: Deployment) -> None:
+        self.session = session
+        self.deployment = deployment
+
+    def receipt(self, event_id: str) -> dict[str, Any]:
+        return receipt_for(self.session, event_hash_of(event_id), self.deployment).to_json()
+
+
+class IndexTraces:
+    """The trace query (:func:`indexer.queries.trace.trace`), as an :class:`IndexerClient`."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def trace(self, identifier: str) -> dict[str, Any]:
+        return trace(self.session, identifier)
+
+
+def origin_bundle(
+    session: Session,
+    identifier: str,
+    deployment: Deployment,
+    *,
+    api_per_pack: Strength | None = None,
+    tolerance: Decimal = DEFAULT_TOLERANCE,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """``GET /origin/{id}``: the bundle from the index alone (trace and receipts)."""
+    return build_bundle(
+        identifier,
+        IndexReceipts(session, deployment),
+        IndexTraces(session),
+        api_per_pack=api_per_pack,
+        tolerance=tolerance,
+        now=now,
+    )
+
+
+def build_bundle(
+    identifier: str,
+    gateway: GatewayClient,
+    indexer: IndexerClient,
+    *,
+    api_per_pack: Strength | None = None,
+    tolerance: Decimal = DEFAULT_TOLERANCE,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The origin bundle of a pack, case or finished lot (raises :class:`OriginError`;
+    :class:`OriginUnknownError` when the index lacks a step)."""
+    trace = indexer.trace(identifier)
+    kind = trace.get("kind")
+    canonical = trace.get("identifier")
+    if kind not in ("pack", "logistic-unit", "lot") or not isinstance(canonical, str):
+        raise OriginError(f"the indexer's trace of {identifier} is not usable")
+    plan: list[tuple[str, str, dict[str, Any]]] = []  # (role, eventID, extra fields)
+    seen: set[str] = set()
+
+    def add(role: str, event_id: Any, **extra: Any) -> None:
+        if not isinstance(event_id, str):
+            raise OriginError(f"the trace of {identifier} has a {role} step without eventID")
+        if event_id not in seen:
+            seen.add(event_id)
+            plan.append((role, event_id, extra))
+
+    batches = trace.get("batches") or []
+    transformations = [t for b in batches for t in b.get("transformations") or []]
+    if not transformations:
+        raise OriginUnknownError(f"the index knows no transformation that made {canonical}")
+    transformation_ids = {t.get("eventID") for t in transformations}
+    produced_by: str | None = None
+    history = trace.get("history") or []
+    if kind in ("pack", "logistic-unit"):
+        first = (history[0].get("event") or {}) if history else {}
+        produced_by = first.get("eventID")
+        if produced_by is None:
+            raise OriginUnknownError(f"the index does not know what produced {canonical}")
+        if produced_by not in transformation_ids:
+            add(ROLE_ITEM, produced_by)
+    if kind == "logistic-unit":
+        for event_id in _packing_events(canonical, trace, indexer):
+            add(ROLE_PACKING, event_id)
+    for t in transformations:
+        add(ROLE_TRANSFORMATION, t.get("eventID"))
+    for t in transformations:
+        for put in t.get("inputs") or []:
+            origin = put.get("origin") or {}
+            if origin.get("eventID") is None:
+                raise OriginUnknownError(
+                    f"the index does not know where {put.get('identifier')} began"
+                )
+            add(ROLE_API_LOT, origin["eventID"], lot=put.get("identifier"), maker=put.get("maker"))
+    entries: list[dict[str, Any]] = []
+    for role, event_id, extra in plan:
+        receipt = gateway.receipt(event_id)
+        try:
+            parsed = Receipt.from_json(receipt)
+        except ReceiptFormatError as exc:
+            raise OriginError(f"the receipt of {event_id} is malformed: {exc}") from exc
+        if parsed.event is None:
+            raise OriginError(f"the receipt of {event_id} does not embed the event")
+        entries.append({"role": role, "eventID": event_id, **extra, "receipt": receipt})
+    events = [e["receipt"]["event"] for e in entries if e["role"] == ROLE_TRANSFORMATION]
+    balance = compute_mass_balance(events, declared=api_per_pack, tolerance=tolerance)
+    if api_per_pack is not None:  # an explicit strength wins over the ILMD when building
+        balance = compute_mass_balance(events, override=api_per_pack, tolerance=tolerance)
+    subject: dict[str, Any] = {"requested": identifier, "identifier": canonical, "kind": kind}
+    if len(batches) == 1:
+        subject |= {"gtin": batches[0].get("gtin"), "lot": batches[0].get("lot")}
+    moment = now or datetime.now(UTC)
+    return {
+        "type": BUNDLE_TYPE,
+        "version": BUNDLE_VERSION,
+        "created": moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "subject": subject,
+        "producedBy": produced_by,
+        "apiPerPack": api_per_pack.text if api_per_pack is not None else None,
+        "massBalance": balance.to_json(),
+        "receipts": entries,
+    }
+
+
+def _packing_events(unit: str, trace: dict[str, Any], indexer: IndexerClient) -> list[str]:
+    """AggregationEvents that packed the unit's contents into it (one trace per uncovered pack)."""
+    contents = [
+        c["identifier"]
+        for c in trace.get("contents") or []
+        if isinstance(c, dict) and c.get("parent") == unit and isinstance(c.get("identifier"), str)
+    ]
+    found: list[str] = []
+    covered: set[str] = set()
+    for item in contents:
+        if item in covered:
+            continue
+        for version in indexer.trace(item).get("history") or []:
+            event = version.get("event") or {}
+            if version.get("parent") == unit and event.get("type") == "AggregationEvent":
+                if event["eventID"] not in found:
+                    found.append(event["eventID"])
+                covered.add(item)
+        covered.add(item)
+    if not found:
+        raise OriginUnknownError(f"the index knows no packing of contents into {unit}")
+    return found
