@@ -95,12 +95,15 @@ def origin_proof(
             show_default=False,
         ),
     ],
-    gateway: Annotated[str, typer.Option(help="Gateway URL (receipts).")],
-    gateway_key_file: Annotated[
-        Path, typer.Option(help="File with a regulator or auditor key of the gateway.")
-    ],
     indexer: Annotated[str, typer.Option(help="Indexer query API URL (the trace).")],
     indexer_key_file: Annotated[Path, typer.Option(help="File with a reader key of the indexer.")],
+    gateway: Annotated[
+        str | None,
+        typer.Option(help="Gateway URL (receipts); default: receipts from the indexer."),
+    ] = None,
+    gateway_key_file: Annotated[
+        Path | None, typer.Option(help="File with a regulator or auditor key of the gateway.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Where to write the bundle.")] = Path(
         "origin-bundle.json"
     ),
@@ -111,7 +114,8 @@ def origin_proof(
     tolerance: Annotated[str, typer.Option(help="Mass-balance tolerance (5% or 0.05).")] = "5%",
 ) -> None:
     """Write the origin bundle of a pack, case or batch: receipts back to the API lots and their
-    makers, and the mass balance (see docs/origin.md).
+    makers, and the mass balance (see docs/origin.md). Receipts come from the gateway with
+    --gateway, else from the indexer (a second, independent source).
 
     Exit code 0 if the bundle is written and checks out offline, 1 if it is written but a check
     fails (a mass-balance violation), 2 if it cannot be made.

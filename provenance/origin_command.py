@@ -1,4 +1,5 @@
-"""``provenance origin-proof``: gather an origin bundle over HTTP, write it, check it offline."""
+"""``provenance origin-proof``: gather an origin bundle over HTTP (receipts from the gateway, or
+from the indexer alone), write it, check it offline."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ from provenance.verify import (
 def run_origin_proof(
     identifier: str,
     *,
-    gateway_url: str,
-    gateway_key_file: Path,
+    gateway_url: str | None,
+    gateway_key_file: Path | None,
     indexer_url: str,
     indexer_key_file: Path,
     out: Path,
@@ -42,15 +43,24 @@ def run_origin_proof(
     tolerance: str,
     console: Console | None = None,
 ) -> int:
+    """Receipts from the gateway given ``gateway_url`` (and its key file), else from the
+    indexer itself (``GET /events/{eventID}/receipt``)."""
     console = console or Console(soft_wrap=True)
     try:
         strength = parse_strength(api_per_pack) if api_per_pack is not None else None
         fraction = parse_tolerance(tolerance)
-        gateway = HttpGateway.at(gateway_url, read_key(gateway_key_file))
+        if gateway_url is not None and gateway_key_file is None:
+            raise OriginError("--gateway needs --gateway-key-file (or leave both out)")
+        if gateway_url is None and gateway_key_file is not None:
+            raise OriginError("--gateway-key-file needs --gateway (or leave both out)")
+        gateway_key = read_key(gateway_key_file) if gateway_key_file is not None else None
         indexer = HttpIndexer.at(indexer_url, read_key(indexer_key_file))
     except OriginError as exc:
         console.print(f"[red]unusable[/red] {escape(str(exc))}")
         return EXIT_UNUSABLE
+    gateway: HttpGateway | HttpIndexer = indexer
+    if gateway_url is not None and gateway_key is not None:
+        gateway = HttpGateway.at(gateway_url, gateway_key)
     try:
         return write_origin_proof(
             identifier,
@@ -62,7 +72,8 @@ def run_origin_proof(
             console=console,
         )
     finally:
-        gateway.close()
+        if gateway is not indexer:
+            gateway.close()
         indexer.close()
 
 

@@ -1,4 +1,5 @@
-"""The gateway and the indexer over HTTP, as :mod:`provenance.origin`'s two client protocols.
+"""The gateway and the indexer over HTTP, as :mod:`provenance.origin`'s two client protocols
+(the indexer serves both).
 
 Both take an ``httpx.Client`` (a FastAPI ``TestClient`` is one), so tests can drive in-process
 apps through the same code.
@@ -71,12 +72,17 @@ class HttpGateway(_Http):
 
 
 class HttpIndexer(_Http):
-    """Traces from the indexer's query API (``GET /trace/{id}``, reader key)."""
+    """Traces from the indexer's query API (``GET /trace/{id}``, reader key), and receipts the
+    index issues itself (``GET /events/{eventID}/receipt``): both protocols at once, so a bundle
+    can be made without the gateway."""
 
     service = "indexer"
 
     def trace(self, identifier: str) -> dict[str, Any]:
         return self.get_json(f"/trace/{quote(identifier, safe='')}")
+
+    def receipt(self, event_id: str) -> dict[str, Any]:
+        return self.get_json(f"/events/{quote(event_id, safe='')}/receipt")
 
 
 def _problem(response: httpx.Response) -> str:

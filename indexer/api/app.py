@@ -31,10 +31,10 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         title="Medicine provenance indexer",
         version="0.1.0",
         description="Read-only queries over the verified mirror of the chain: traces from "
-        "pack to API lot, state, stock, recall scope, alerts, and the public pack check. Every "
-        "endpoint but /check, /healthz, /readyz and /metrics needs a reader key "
-        "(`Authorization: Bearer ik_...`, role regulator or auditor). Errors are RFC 9457 "
-        "problem+json.",
+        "pack to API lot, state, stock, recall scope, alerts, origin bundles and receipts, and "
+        "the public pack check. Every endpoint but /check, /healthz, /readyz and /metrics "
+        "needs a reader key (`Authorization: Bearer ik_...`, role regulator or auditor). "
+        "Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
     )
     app.state.service = service
@@ -57,6 +57,8 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         routes.registry,
         routes.health,
         routes.check,
+        routes.origin,
+        routes.receipts,
     ):
         app.include_router(router)
     return app

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 
 from chain.client import Chain
-from chain.errors import NotFoundError
+from chain.errors import NotFoundError, ValidationError
 from gateway.api.operations import (
     metrics_response,
     readiness_response,
@@ -27,15 +27,20 @@ from indexer.api.schemas import (
     EpcState,
     EventsDocument,
     Health,
+    OriginBundle,
     ParticipantPage,
     RecallPage,
     RecallScope,
+    ReceiptDocument,
     Stock,
     Trace,
 )
+from indexer.detection.mass_balance import parse_strength
 from indexer.queries import DEFAULT_LIMIT, MAX_LIMIT, alerts, anchors, epcs, recalls
 from indexer.queries import check as check_queries
+from indexer.queries import origin as origin_queries
 from indexer.queries import participants as participant_queries
+from indexer.queries import receipts as receipt_queries
 from indexer.queries import stock as stock_queries
 from indexer.queries import trace as trace_queries
 from indexer.queries.common import address, gtin14, identifier, lot_text
@@ -50,6 +55,8 @@ recall = APIRouter(prefix="/recalls", tags=["recalls"])
 registry = APIRouter(tags=["chain"])
 health = APIRouter(tags=["operations"])
 check = APIRouter(tags=["check"])
+origin = APIRouter(tags=["origin"])
+receipts = APIRouter(prefix="/events", tags=["origin"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size (1 to {MAX_LIMIT})")]
 Cursor = Annotated[
@@ -76,6 +83,72 @@ def get_trace(
     contents; a lot gives counts of its items by holder and status. Every step carries its
     eventID and anchor."""
     return trace_queries.trace(session, id)
+
+
+@origin.get(
+    "/origin/{id:path}",
+    summary="The origin bundle of a pack, case or lot",
+    response_model=None,
+    responses={
+        200: {"model": OriginBundle, "description": "The bundle `provenance origin-proof` writes"}
+    },
+)
+def get_origin(
+    id: Annotated[str, Path(description="SGTIN, SSCC or LGTIN (lot class) " + EPC_HELP)],
+    service: ServiceDep,
+    session: SessionDep,
+    _reader: ReaderDep,
+    api_per_pack: Annotated[
+        str | None,
+        Query(max_length=32, description="API per pack (`12.5g`), over the ILMD's apiPerPack"),
+    ] = None,
+    tolerance: Annotated[
+        str, Query(max_length=32, description="mass-balance tolerance (`5%` or `0.05`)")
+    ] = "5%",
+) -> JSONResponse:
+    """The origin bundle (docs/origin.md) made from the index alone: the trace, and receipts the
+    index issues itself (as `GET /events/{eventID}/receipt`), no gateway involved. The same
+    document `provenance origin-proof` writes; `provenance verify` checks it. 404 when the item,
+    a step of its origin, or a fully indexed batch of one of its events is missing."""
+    try:
+        strength = parse_strength(api_per_pack) if api_per_pack is not None else None
+    except origin_queries.OriginError as exc:
+        raise ValidationError(str(exc), rule="query.apiPerPack", pointer="api_per_pack") from exc
+    try:
+        fraction = origin_queries.parse_tolerance(tolerance)
+    except origin_queries.OriginError as exc:
+        raise ValidationError(str(exc), rule="query.tolerance", pointer="tolerance") from exc
+    try:
+        bundle = origin_queries.origin_bundle(
+            session, id, service.deployment, api_per_pack=strength, tolerance=fraction
+        )
+    except origin_queries.OriginUnknownError as exc:
+        raise NotFoundError(str(exc)) from exc
+    except origin_queries.OriginError as exc:
+        raise ValidationError(
+            f"no origin bundle can be made: {exc}", rule="origin.bundle", pointer="id"
+        ) from exc
+    return JSONResponse(bundle)
+
+
+@receipts.get(
+    "/{event_id:path}/receipt",
+    response_model=ReceiptDocument,
+    summary="The receipt of an indexed event, issued by the index",
+)
+def get_receipt(
+    event_id: Annotated[
+        str, Path(description="ni:///sha-256;<hex>?ver=CBV2.0 (percent-encoded) or 64 hex digits")
+    ],
+    service: ServiceDep,
+    session: SessionDep,
+    _reader: ReaderDep,
+) -> JSONResponse:
+    """A second, independent source of receipts: the batch's tree rebuilt from the index (its
+    anchor `indexed` and every one of its events indexed), so the receipt is the gateway's
+    (same leaf, proof, root, transaction and block). 404 when the event is not indexed or its
+    batch is not fully indexed."""
+    return JSONResponse(receipt_queries.receipt_json(session, event_id, service.deployment))
 
 
 @epc.get("/{epc:path}/events", response_model=EventsDocument, summary="An EPC's events")

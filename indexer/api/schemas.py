@@ -348,3 +348,41 @@ class Check(Model):
     mismatches: list[Mismatch]
     warnings: list[CheckWarning]
     lastEvent: CheckEvent | None
+
+
+class ReceiptDocument(Model):
+    """A receipt (version 1, event embedded): verify it with `provenance verify`."""
+
+    version: Literal[1]
+    event_hash: str
+    salt: str
+    leaf: str
+    proof: list[str] = Field(description="sibling hashes from the leaf up to the root")
+    root: str
+    chain_id: int
+    contract: str = Field(description="the anchor registry")
+    tx_hash: str
+    block_number: int
+    anchored_by: str = Field(description="the participant that anchored the batch")
+    event: dict[str, Any] = Field(description="the event, EPCIS 2.0 JSON as anchored")
+
+
+class OriginEntry(Model):
+    role: Literal["item", "packing", "transformation", "api-lot"]
+    eventID: str
+    lot: str | None = Field(default=None, description="api-lot: the input lot (class)")
+    maker: str | None = Field(default=None, description="api-lot: the address of its maker")
+    receipt: ReceiptDocument
+
+
+class OriginBundle(Model):
+    """An origin bundle (version 1, docs/origin.md): `provenance verify` checks it."""
+
+    type: Literal["origin-bundle"]
+    version: Literal[1]
+    created: str
+    subject: dict[str, Any]
+    producedBy: str | None
+    apiPerPack: str | None
+    massBalance: dict[str, Any] = Field(description="as computed; a verifier recomputes it")
+    receipts: list[OriginEntry]
