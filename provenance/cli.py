@@ -86,6 +86,43 @@ def check(
     raise typer.Exit(run_check(code, indexer_url=indexer, as_json=json_output))
 
 
+@app.command()
+def alerts(
+    indexer: Annotated[str, typer.Option(help="Indexer query API URL.")] = (
+        "http://127.0.0.1:8001"
+    ),
+    key_file: Annotated[Path, typer.Option(help="File with a reader key of the indexer.")] = Path(
+        "data/indexer/indexer-reader.api-key"
+    ),
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind (integrity, recommissioned, ...).")
+    ] = None,
+    severity: Annotated[
+        str | None, typer.Option(help="Only this severity: info, warning or critical.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many alerts (newest first).")] = 100,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the alerts as JSON.")] = False,
+) -> None:
+    """List the indexer's alerts, newest first: kind, severity, subject, message, block (see
+    docs/detection.md for the kinds).
+
+    Exit code 0 if no alert matches, 1 if some do (so a script can alarm), 2 if an option or the
+    key file is unusable, or the indexer cannot be reached or refuses the key.
+    """
+    from provenance.alerts import run as run_alerts
+
+    raise typer.Exit(
+        run_alerts(
+            indexer_url=indexer,
+            key_file=key_file,
+            kind=kind,
+            severity=severity,
+            limit=limit,
+            as_json=json_output,
+        )
+    )
+
+
 @app.command("origin-proof")
 def origin_proof(
     id: Annotated[

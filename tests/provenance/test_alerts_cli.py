@@ -1,0 +1,148 @@
+"""``provenance alerts`` against the indexer app (an injected client with the app's transport):
+a readable table, --json, filters, cursors followed up to --limit, exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from rich.console import Console
+from typer.testing import CliRunner
+
+from indexer.api.app import create_app
+from indexer.store.models import AlertRow
+from provenance import alerts as alerts_module
+from provenance.cli import app
+from tests.support.network import start_network
+from tests.support.nodes import free_port
+
+runner = CliRunner()
+PACK = "https://id.gs1.org/01/04700123123452/21/S1"
+
+#: (key, kind, severity, block, subject): six alerts, newest first by block.
+ALERTS = [
+    ("a1", "integrity", "critical", 12, None),
+    ("a2", "integrity", "critical", 11, None),
+    ("a3", "recommissioned", "warning", 10, PACK),
+    ("a4", "integrity", "critical", 9, None),
+    ("a5", "recommissioned", "warning", 8, PACK),
+    ("a6", "expiry", "info", 7, PACK),
+]
+
+
+@dataclass
+class Served:
+    http: TestClient
+    key_file: Path
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp: Path = tmp_path_factory.mktemp("alerts-cli")
+    network = start_network(tmp / "gateway")
+    service = None
+    try:
+        service = network.indexer(f"sqlite:///{tmp}/indexer.db", tmp / "indexer")
+        service.catch_up()
+        with service.sessions.begin() as session:
+            for key, kind, severity, block, subject in ALERTS:
+                session.add(
+                    AlertRow(
+                        key=key,
+                        kind=kind,
+                        severity=severity,
+                        block_number=block,
+                        subject=subject,
+                        message=f"{kind} at block {block}",
+                        evidence={"block": block},
+                    )
+                )
+        assert service.bootstrap_key_file is not None
+        with TestClient(create_app(service, follow=False)) as http:
+            yield Served(http, service.bootstrap_key_file)
+    finally:
+        if service is not None:
+            service.stop()
+        network.gateway.stop()
+
+
+def run(served: Served, **options: Any) -> tuple[int, str]:
+    out = StringIO()
+    options.setdefault("key_file", served.key_file)
+    code = alerts_module.run(
+        client=served.http, console=Console(file=out, width=200, soft_wrap=True), **options
+    )
+    return code, out.getvalue()
+
+
+def test_matching_alerts_exit_1_with_a_table(served: Served) -> None:
+    code, text = run(served)
+    assert code == 1, text
+    for name in ("kind", "severity", "subject", "message", "block"):
+        assert name in text
+    for _key, kind, severity, block, _subject in ALERTS:
+        assert f"{kind} at block {block}" in text and severity in text
+    assert PACK in text and "6 alerts" in text
+
+
+def test_filters_and_json(served: Served) -> None:
+    code, text = run(served, severity="critical", as_json=True)
+    assert code == 1
+    body = json.loads(text)
+    assert [a["blockNumber"] for a in body["items"]] == [12, 11, 9]
+    assert {a["kind"] for a in body["items"]} == {"integrity"} and body["more"] is False
+    code, text = run(served, kind="recommissioned", as_json=True)
+    assert code == 1 and [a["key"] for a in json.loads(text)["items"]] == ["a3", "a5"]
+    code, text = run(served, kind="recommissioned", severity="info")
+    assert code == 0 and "no alerts match" in text
+    code, text = run(served, kind="no-such-kind", as_json=True)
+    assert code == 0 and json.loads(text) == {"items": [], "more": False}
+
+
+def test_cursors_are_followed_up_to_the_limit(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alerts_module, "PAGE_MAX", 2)
+    code, text = run(served, limit=5, as_json=True)
+    body = json.loads(text)
+    assert code == 1 and [a["key"] for a in body["items"]] == ["a1", "a2", "a3", "a4", "a5"]
+    assert body["more"] is True
+    code, text = run(served, limit=10, as_json=True)
+    body = json.loads(text)
+    assert [a["key"] for a in body["items"]] == [a[0] for a in ALERTS] and body["more"] is False
+    code, text = run(served, limit=3)
+    assert code == 1 and "3 alerts (more beyond --limit 3)" in text
+
+
+def test_unusable_input_and_refused_keys_exit_2(served: Served, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.api-key"
+    wrong.write_text("ik_not_a_key\n")
+    code, text = run(served, key_file=wrong)
+    assert code == 2 and "refuses the key (401)" in text
+    code, text = run(served, key_file=tmp_path / "missing.api-key", as_json=True)
+    assert code == 2 and "cannot read the key file" in json.loads(text)["error"]
+    empty = tmp_path / "empty.api-key"
+    empty.write_text("\n")
+    assert run(served, key_file=empty)[0] == 2
+    assert run(served, severity="fatal")[0] == 2
+    assert run(served, limit=0)[0] == 2
+
+
+def test_the_command(served: Served) -> None:
+    """The CLI: bad options and an indexer that does not answer exit 2."""
+    key = str(served.key_file)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["alerts", "--indexer", nowhere, "--key-file", key])
+    assert result.exit_code == 2 and "does not answer" in result.output
+    result = runner.invoke(app, ["alerts", "--severity", "loud", "--key-file", key])
+    assert result.exit_code == 2 and "--severity" in result.output
+    result = runner.invoke(app, ["alerts", "--indexer", nowhere, "--key-file", "/nonexistent/k"])
+    assert result.exit_code == 2 and "cannot read the key file" in result.output
+    result = runner.invoke(app, ["alerts", "--help"])
+    assert result.exit_code == 0 and "--limit" in result.output
