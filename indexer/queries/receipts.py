@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chain.deployment import Deployment
@@ -63,15 +63,20 @@ def batch_tree(session: Session, root: bytes) -> tuple[AnchorRow, MerkleTree]:
         if tree is not None:
             _trees.move_to_end(root)
     # the count is checked every time: a cached tree proves nothing about what is indexed now
-    values = [
-        (bytes(h), bytes(s))
-        for h, s in session.execute(
-            select(EventRow.event_hash, EventRow.salt).where(EventRow.root == root)
-        )
-    ]
-    if len(values) != anchor.event_count:
+    values: list[tuple[bytes, bytes]] = []
+    if tree is None:
+        values = [
+            (bytes(h), bytes(s))
+            for h, s in session.execute(
+                select(EventRow.event_hash, EventRow.salt).where(EventRow.root == root)
+            )
+        ]
+        count = len(values)
+    else:
+        count = session.scalar(select(func.count()).where(EventRow.root == root)) or 0
+    if count != anchor.event_count:
         raise NotFoundError(
-            f"batch 0x{root.hex()} is not fully indexed: {len(values)} of its "
+            f"batch 0x{root.hex()} is not fully indexed: {count} of its "
             f"{anchor.event_count} events are in the index"
         )
     if tree is None:
