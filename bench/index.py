@@ -80,9 +80,8 @@ ANALYSIS = (
     "takes more workers where there are more cores (`BatchLoader(workers=...)`). "
     "What limits the recall scope: the database part is about "
     "10 ms (EXPLAIN ANALYZE: an index scan of the lot's 10,000 current versions); the rest is "
-    "`indexer.queries.recalls.scope` building 10,000 ORM objects and converting each time with "
-    "`UtcDateTime` (`astimezone`), in the query API's code, not the indexer's: selecting columns "
-    "instead of entities would bring it under 200 ms."
+    "Python turning 10,000 rows into JSON-ready dictionaries (plain rows since commit c8e6ef2, "
+    "no ORM objects), plus the holder summary and participant lookups."
 )
 
 #: Measured before the indexer's bulk paths (commit 4a52e41), for comparison.
