@@ -113,6 +113,8 @@ class Projection:
 
     item_versions: dict[str, list[ItemState]] = field(default_factory=dict)
     stored_items: set[str] = field(default_factory=set)  # had a stored current version
+    #: the stored current state of every identifier looked up (None: it did not exist)
+    prior_items: dict[str, ItemState | None] = field(default_factory=dict)
     holding_versions: dict[HoldingKey, list[HoldingState]] = field(default_factory=dict)
     stored_holdings: set[HoldingKey] = field(default_factory=set)
     lots: list[LotFacts] = field(default_factory=list)
@@ -163,7 +165,7 @@ class Projector:
         stored = self.reader.items(wanted)
         self.out.stored_items.update(stored)
         for identifier in wanted:
-            self._items[identifier] = stored.get(identifier)
+            self._items[identifier] = self.out.prior_items[identifier] = stored.get(identifier)
         frontier = set(wanted)
         while frontier:  # contents of contents: a pallet's cases' packs
             kids = self.reader.children(frontier)
@@ -172,7 +174,7 @@ class Projector:
             stored = self.reader.items(new)
             self.out.stored_items.update(stored)
             for identifier in new:
-                self._items[identifier] = stored.get(identifier)
+                self._items[identifier] = self.out.prior_items[identifier] = stored.get(identifier)
             frontier = new
         lot_keys: set[tuple[str, str]] = set()
         for ev in events:
@@ -189,7 +191,7 @@ class Projector:
             stored = self.reader.items([identifier]).get(identifier)
             if stored is not None:
                 self.out.stored_items.add(identifier)
-            self._items[identifier] = stored
+            self._items[identifier] = self.out.prior_items[identifier] = stored
         return self._items[identifier]
 
     def contents(self, identifier: str) -> list[str]:

@@ -49,9 +49,10 @@ def detect(
     """Every event-driven detector over one batch whose projection is written."""
     batch = BatchView(session, facts, custody, projection, config)
     wanted: list[str] = [a.subject for a in projection.anomalies]
-    for ev, _ in custody:
+    for ev, _ in custody:  # full histories only where a hospital's channel may be left
         if ev.type != "TransformationEvent":
-            wanted.extend(diversion.named(ev.epcs, ev.parent_id, ev.child_epcs))
+            named = diversion.named(ev.epcs, ev.parent_id, ev.child_epcs)
+            wanted.extend(i for i in named if batch.maybe_held_by_hospital(i))
     batch.load_histories(wanted)
     unknown_codes.detect(batch)
     recirculation.detect(batch)

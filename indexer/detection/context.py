@@ -74,10 +74,31 @@ class BatchView:
         return self._histories[identifier]
 
     def before(self, identifier: str, seq: int) -> ItemState | None:
-        """The item's state just before event ``seq`` (None: it did not exist)."""
+        """The item's state just before event ``seq`` (None: it did not exist).
+
+        Without reading history when it can: the batch's own versions, else the state the
+        projection found stored before the batch.
+        """
+        if identifier not in self._histories and identifier in self.projection.prior_items:
+            found = self.projection.prior_items[identifier]
+            for v in self.projection.item_versions.get(identifier, ()):
+                if v.seq >= seq:
+                    break
+                found = v
+            return found
         versions = self.history(identifier)
         i = bisect_left([v.seq for v in versions], seq)
         return versions[i - 1] if i > 0 else None
+
+    def maybe_held_by_hospital(self, identifier: str) -> bool:
+        """Whether the item was with a hospital before this batch or during it (only such
+        items can be diverted from a hospital's channel; see ``diversion``)."""
+        prior = self.projection.prior_items.get(identifier)
+        holders = [prior.holder] if prior is not None else []
+        holders += [v.holder for v in self.projection.item_versions.get(identifier, ())]
+        if identifier not in self.projection.prior_items:
+            return True  # not looked up by the projection: be safe, read its history
+        return any(Role.HOSPITAL in self.roles(h) for h in holders)
 
     def changed_at(self, seq: int) -> list[ItemState]:
         """The versions event ``seq`` made (named items and their contents)."""
