@@ -7,9 +7,9 @@
 of a lot that no manufacturer registered on-chain (``registerBatch``, the recall registry's
 ``BatchRegistered``: "released") is received by someone other than the participant that
 commissioned it, i.e. it left its manufacturer. One alert per lot, raised by the first such
-receipt. Off by default: the gateway offers no batch registration, so in most networks no lot
-is registered and every lot would be reported; it is information for networks whose
-manufacturers do register, not evidence of fraud.
+receipt. Off by default: lots are released only when their manufacturer declares them
+(``POST /lots`` on the gateway, which sends ``registerBatch``), which networks that do not issue
+codes through the gateway may never do; turn it on where manufacturers release every lot.
 """
 
 from __future__ import annotations
