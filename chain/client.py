@@ -45,6 +45,10 @@ class _SerialisedTesterProvider(EthereumTesterProvider):
             return super().make_request(method, params)
 
 
+#: Kept back in a funding account for the funding transaction's own gas.
+FUNDING_MARGIN_WEI = 10**17
+
+
 class Chain:
     """A connection to one chain, with one transaction sender per account."""
 
@@ -122,14 +126,33 @@ class Chain:
         return [str(a) for a in self.w3.eth.accounts]
 
     def fund(self, address: str, wei: int) -> None:
-        """Send ``wei`` to ``address`` from the development node's first unlocked account."""
+        """Send ``wei`` to ``address`` from an unlocked account of a development node that can
+        afford it (the first one, until it runs low: ganache gives ten)."""
         accounts = self.dev_accounts()
         if not accounts:
             raise ChainError("this node has no unlocked account to fund from (not a dev node?)")
-        tx_hash = self.w3.eth.send_transaction(
-            {"from": accounts[0], "to": Web3.to_checksum_address(address), "value": Wei(wei)}
-        )
-        self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=self.poll_interval)
+        try:
+            source = next(
+                (
+                    a
+                    for a in accounts
+                    if self.w3.eth.get_balance(Web3.to_checksum_address(a))
+                    > wei + FUNDING_MARGIN_WEI
+                ),
+                None,
+            )
+            if source is None:
+                raise ChainError(
+                    f"no unlocked account of this node holds {wei} wei to fund {address}"
+                )
+            tx_hash = self.w3.eth.send_transaction(
+                {"from": source, "to": Web3.to_checksum_address(address), "value": Wei(wei)}
+            )
+            self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=self.poll_interval)
+        except ChainError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any node or transport failure
+            raise ChainError(f"funding {address} failed: {exc}") from exc
 
     def new_funded_account(self, wei: int = 10**20) -> LocalAccount:
         """A fresh key with ``wei`` from the dev faucet: for tests and the demo."""

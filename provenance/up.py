@@ -95,6 +95,7 @@ def local_chain(folder: Path, host: str, port: int) -> Iterator[str]:
         "--database.dbPath", str(folder / "db"),
         "--wallet.seed", wallet_seed(folder),
         "--chain.chainId", str(CHAIN_ID),
+        "--wallet.defaultBalance", "10000000",  # ETH per dev account: a faucet for years
         "--logging.quiet",
     ]  # fmt: skip
     (folder / "db").mkdir(parents=True, exist_ok=True)
