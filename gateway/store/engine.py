@@ -3,6 +3,15 @@
 SQLite (the default, ``sqlite:///provenance.db``) runs in WAL mode with foreign keys on and
 ``synchronous=FULL``: an acknowledged capture must survive a power cut, not only a crash of the
 process. PostgreSQL URLs use psycopg 3: ``postgresql+psycopg://user@host/db``.
+
+SQLite has one writer at a time. A transaction begun with a plain (deferred) ``BEGIN`` that reads
+and then writes must upgrade its read lock to the write lock, and SQLite refuses that upgrade at
+once ("database is locked") when another connection writes, whatever the busy timeout: the
+busy handler is not called for it. Sessions that write therefore come from
+``session_factory(engine, write=True)``, whose transactions begin with ``BEGIN IMMEDIATE``: they
+take the write lock first, waiting up to :data:`BUSY_TIMEOUT_SECONDS` for it, and never upgrade.
+Read-only sessions keep a deferred ``BEGIN`` so that, under WAL, they read alongside a writer.
+On PostgreSQL both kinds are the same.
 """
 
 from __future__ import annotations
@@ -20,6 +29,10 @@ from ._sql import create_staging, mark_staging_ready
 
 DEFAULT_URL = "sqlite:///provenance.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: How long a SQLite connection waits for another's write lock before "database is locked".
+BUSY_TIMEOUT_SECONDS = 10
+#: The execution option that marks a write session's connections (``BEGIN IMMEDIATE``).
+WRITE_OPTION = "provenance_write"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,7 +44,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.close()
 
 
@@ -44,7 +57,9 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A write session takes the write lock up front (see the module doc).
+            write = conn.get_execution_options().get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -59,9 +74,16 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     return engine
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose objects stay readable after commit (the repository commits often)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (the repository commits often).
+
+    ``write=True``: sessions for code that writes. On SQLite their transactions begin with
+    ``BEGIN IMMEDIATE`` (see the module doc); keep them short, and end a transaction that has
+    only read before waiting on anything slow (a node, a webhook), since it holds the write lock.
+    Without it, transactions begin deferred: for sessions that only read.
+    """
+    bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
