@@ -3,9 +3,10 @@ lot, its status and who holds it now)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import TextClause, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from chain.errors import NotFoundError
@@ -16,6 +17,7 @@ from indexer.queries.pages import (
     Page,
     check_limit,
     decode_cursor,
+    encode_cursor,
     page_of,
 )
 from indexer.store.models import ItemVersionRow, LotRow, RecallRow
@@ -50,26 +52,15 @@ def scope(
     """Every item of the lot now (by identifier), with a summary and the lot's recall state."""
     check_limit(limit, SCOPE_MAX_LIMIT)
     after = decode_cursor("scope", cursor, (str,))
-    lot_row = session.get(LotRow, (gtin, lot))
-    if lot_row is None:
-        raise NotFoundError(f"lot {lot} of GTIN {gtin} is not in the index")
+    lot_row = _lot(session, gtin, lot)
     # Plain rows, not ORM objects: a scope is up to 10,000 of them (objects cost ~20 µs each).
+    v = ItemVersionRow
     query = select(
-        ItemVersionRow.identifier,
-        ItemVersionRow.status,
-        ItemVersionRow.holder,
-        ItemVersionRow.location,
-        ItemVersionRow.parent,
-        ItemVersionRow.in_transit_to,
-        ItemVersionRow.event_time,
-    ).where(
-        ItemVersionRow.valid_to.is_(None),
-        ItemVersionRow.gtin == gtin,
-        ItemVersionRow.lot == lot,
-    )
+        v.identifier, v.status, v.holder, v.location, v.parent, v.in_transit_to, v.event_time
+    ).where(v.valid_to.is_(None), v.gtin == gtin, v.lot == lot)
     if after is not None:
-        query = query.where(ItemVersionRow.identifier > after[0])
-    rows = list(session.execute(query.order_by(ItemVersionRow.identifier).limit(limit + 1)))
+        query = query.where(v.identifier > after[0])
+    rows = list(session.execute(query.order_by(v.identifier).limit(limit + 1)))
     page = page_of(
         rows,
         limit,
@@ -85,8 +76,55 @@ def scope(
             "eventTime": iso(r.event_time),
         },
     )
+    page.extra = _scope_head(session, gtin, lot, lot_row)
+    return page
+
+
+def scope_body(
+    session: Session,
+    gtin: str,
+    lot: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> tuple[bytes, str | None]:
+    """The scope as the API answers it: the JSON body (``RecallScope``, compact, its fields in
+    the model's order) and the next page's cursor.
+
+    On PostgreSQL the database writes the items' JSON (one text value, up to 10,000 items,
+    spliced into the body as it is); Python writes only the head (summary, participants, recall
+    state). Elsewhere (SQLite) the body is :func:`scope` serialised. Both give the same bytes as
+    validating :func:`scope` against ``RecallScope`` and dumping it as JSON (what FastAPI did
+    with the dictionaries)."""
+    if session.get_bind().dialect.name != "postgresql":
+        page = scope(session, gtin, lot, limit=limit, cursor=cursor)
+        return _dumps(page.to_json()).encode(), page.next
+    check_limit(limit, SCOPE_MAX_LIMIT)
+    after = decode_cursor("scope", cursor, (str,))
+    lot_row = _lot(session, gtin, lot)
+    params: dict[str, Any] = {"gtin": gtin, "lot": lot, "limit": limit, "fetch": limit + 1}
+    if after is not None:
+        params["after"] = after[0]
+    items, fetched, last = session.execute(
+        _SCOPE_ITEMS_AFTER if after is not None else _SCOPE_ITEMS, params
+    ).one()
+    following = encode_cursor("scope", [last]) if fetched > limit else None
+    head = _dumps(_scope_head(session, gtin, lot, lot_row))
+    body = f'{head[:-1]},"items":[{items or ""}],"next":{_dumps(following)}}}'
+    return body.encode(), following
+
+
+def _lot(session: Session, gtin: str, lot: str) -> LotRow:
+    lot_row = session.get(LotRow, (gtin, lot))
+    if lot_row is None:
+        raise NotFoundError(f"lot {lot} of GTIN {gtin} is not in the index")
+    return lot_row
+
+
+def _scope_head(session: Session, gtin: str, lot: str, lot_row: LotRow) -> dict[str, Any]:
+    """The fields of a scope before its items: the lot, its recall state, counts, holders."""
     summary = holder_status_summary(session, gtin, lot)
-    page.extra = {
+    return {
         "gtin": gtin,
         "lot": lot,
         "expiry": iso(lot_row.expiry),
@@ -96,7 +134,51 @@ def scope(
         "summary": summary,
         "participants": participants(session, (s["holder"] for s in summary)),
     }
-    return page
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON, as pydantic writes it (no spaces, non-ASCII as is)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _scope_items_sql(after: bool) -> TextClause:
+    """One page of the lot's current items as compact JSON objects joined by commas (in
+    identifier order, ``limit`` of the ``limit + 1`` fetched), how many were fetched (more than
+    ``limit``: there is a next page) and the identifier of the page's last item (its cursor).
+
+    ``eventTime`` is written as :func:`~indexer.queries.common.iso` writes it: UTC, seconds,
+    microseconds only when there are any, ``Z``."""
+    table = ItemVersionRow.__tablename__
+    return text(
+        f"""
+        SELECT string_agg(row_to_json(item)::text, ',' ORDER BY page.n)
+                   FILTER (WHERE page.n <= :limit) AS items,
+               count(*) AS fetched,
+               min(page.identifier) FILTER (WHERE page.n = :limit) AS last
+        FROM (
+            SELECT identifier, status, holder, location, parent, in_transit_to,
+                   event_time AT TIME ZONE 'UTC' AS utc,
+                   row_number() OVER (ORDER BY identifier) AS n
+            FROM {table}
+            WHERE valid_to IS NULL AND gtin = :gtin AND lot = :lot
+                  {"AND identifier > :after" if after else ""}
+            ORDER BY identifier
+            LIMIT :fetch
+        ) AS page
+        CROSS JOIN LATERAL (
+            SELECT page.identifier, page.status, page.holder, page.location, page.parent,
+                   page.in_transit_to AS "inTransitTo",
+                   to_char(page.utc, 'YYYY-MM-DD"T"HH24\\:MI\\:SS')
+                   || CASE WHEN date_trunc('second', page.utc) = page.utc THEN ''
+                           ELSE to_char(page.utc, '.US') END
+                   || 'Z' AS "eventTime"
+        ) AS item
+        """
+    )
+
+
+_SCOPE_ITEMS = _scope_items_sql(after=False)
+_SCOPE_ITEMS_AFTER = _scope_items_sql(after=True)
 
 
 def list_recalls(

@@ -202,6 +202,13 @@ def test_recall_scope_lists_all_hundred_packs_with_holders(api: Api) -> None:
     assert all(i["holder"] for i in body["items"])
     assert body["recall"] is None  # never registered in the recall registry here
     paged = walk(api, f"/recalls/{FINISHED_GTIN}/{FINISHED_LOT}/scope", limit=30)
+    first = api.http.get(
+        f"/recalls/{FINISHED_GTIN}/{FINISHED_LOT}/scope", params={"limit": 30}, headers=api.auth
+    )
+    assert first.headers["content-type"] == "application/json"
+    assert first.headers["link"] == (
+        f'</recalls/{FINISHED_GTIN}/{FINISHED_LOT}/scope?cursor={first.json()["next"]}>; rel="next"'
+    )
     assert [i["identifier"] for i in paged] == [i["identifier"] for i in body["items"]]
     assert api.get("/recalls") == {"items": [], "next": None}
 

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from chain.errors import NotFoundError, ValidationError
 from gateway.store import get_participant
+from indexer.api.schemas import RecallScope
 from indexer.queries.alerts import list_alerts
 from indexer.queries.anchors import list_anchors
 from indexer.queries.pages import Page
 from indexer.queries.participants import list_participants
-from indexer.queries.recalls import list_recalls, scope
+from indexer.queries.recalls import list_recalls, scope, scope_body
 from indexer.queries.stock import stock
 from indexer.service import IndexerService
 from indexer.store import writes
+from indexer.store.models import ItemVersionRow
 from provenance.journey import (
     ACTORS,
     API_MAKER,
@@ -177,9 +181,70 @@ def test_recall_scope_pages_walk_the_lot_without_duplicates(world: World) -> Non
     assert identifiers == sorted(identifiers)
 
 
+def scope_pages(session: Session, limit: int) -> list[tuple[bytes, str | None, bytes]]:
+    """Each page of the lot as ``scope_body`` answers it (body, cursor) and as ``scope``'s
+    dictionaries validated against ``RecallScope`` and dumped (what FastAPI made of them)."""
+    out: list[tuple[bytes, str | None, bytes]] = []
+    cursor = None
+    for _ in range(1000):
+        body, following = scope_body(
+            session, FINISHED_GTIN, FINISHED_LOT, limit=limit, cursor=cursor
+        )
+        page = scope(session, FINISHED_GTIN, FINISHED_LOT, limit=limit, cursor=cursor)
+        assert following == page.next
+        out.append((body, following, RecallScope.model_validate(page.to_json()).model_dump_json()))
+        cursor = following
+        if cursor is None:
+            return out
+    raise AssertionError("the pages never end")
+
+
+@pytest.mark.parametrize("limit", [1, 7, 50, 100, 10_000])
+def test_recall_scope_body_is_the_scope_as_recall_scope_json(world: World, limit: int) -> None:
+    with world.session() as session:
+        pages = scope_pages(session, limit)
+    assert len(pages) == -(-100 // limit)
+    for body, _, expected in pages:
+        assert body == expected.encode()
+
+
+def test_recall_scope_body_writes_event_times_as_iso_does(world: World) -> None:
+    """UTC with ``Z``; microseconds only when there are any (the journey's times have none)."""
+    with world.session() as session:
+        [first, second] = session.scalars(
+            select(ItemVersionRow.identifier)
+            .where(
+                ItemVersionRow.valid_to.is_(None),
+                ItemVersionRow.gtin == FINISHED_GTIN,
+                ItemVersionRow.lot == FINISHED_LOT,
+            )
+            .order_by(ItemVersionRow.identifier)
+            .limit(2)
+        )
+        plus_two = timezone(timedelta(hours=2))
+        for identifier, moment in (
+            (first, datetime(2026, 3, 1, 12, 30, 5, 120, tzinfo=plus_two)),
+            (second, datetime(2026, 3, 1, 0, 0, 0, 999_999, tzinfo=UTC)),
+        ):
+            session.execute(
+                update(ItemVersionRow)
+                .where(ItemVersionRow.identifier == identifier, ItemVersionRow.valid_to.is_(None))
+                .values(event_time=moment)
+            )
+        try:
+            [(body, _, expected)] = scope_pages(session, 10_000)
+            assert body == expected.encode()
+            assert b'"eventTime":"2026-03-01T10:30:05.000120Z"' in body
+            assert b'"eventTime":"2026-03-01T00:00:00.999999Z"' in body
+        finally:
+            session.rollback()
+
+
 def test_recall_scope_of_an_unknown_lot_is_not_found(world: World) -> None:
     with world.session() as session, pytest.raises(NotFoundError):
         scope(session, FINISHED_GTIN, "NO-SUCH-LOT")
+    with world.session() as session, pytest.raises(NotFoundError):
+        scope_body(session, FINISHED_GTIN, "NO-SUCH-LOT")
 
 
 def test_recalls_list_the_registry(world: World) -> None:
@@ -238,8 +303,20 @@ def test_anchors_walk_completely_in_chain_order_and_filter(world: World) -> None
         lambda s: list_anchors(s, cursor="garbage!"),
         lambda s: list_anchors(s, cursor=list_participants(s, limit=1).next),
         lambda s: scope(s, FINISHED_GTIN, FINISHED_LOT, limit=10_001),
+        lambda s: scope_body(s, FINISHED_GTIN, FINISHED_LOT, limit=10_001),
+        lambda s: scope_body(
+            s, FINISHED_GTIN, FINISHED_LOT, cursor=list_participants(s, limit=1).next
+        ),
     ],
-    ids=["limit-0", "limit-too-big", "cursor-garbage", "cursor-of-another-list", "scope-limit"],
+    ids=[
+        "limit-0",
+        "limit-too-big",
+        "cursor-garbage",
+        "cursor-of-another-list",
+        "scope-limit",
+        "scope-body-limit",
+        "scope-body-cursor",
+    ],
 )
 def test_bad_limits_and_cursors_are_refused(
     world: World, call: Callable[[Session], object]
