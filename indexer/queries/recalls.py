@@ -76,7 +76,7 @@ def scope(
             "eventTime": iso(r.event_time),
         },
     )
-    page.extra = _scope_head(session, gtin, lot, lot_row)
+    page.extra = _scope_head(session, gtin, lot, lot_row, holder_status_summary(session, gtin, lot))
     return page
 
 
@@ -91,11 +91,12 @@ def scope_body(
     """The scope as the API answers it: the JSON body (``RecallScope``, compact, its fields in
     the model's order) and the next page's cursor.
 
-    On PostgreSQL the database writes the items' JSON (one text value, up to 10,000 items,
-    spliced into the body as it is); Python writes only the head (summary, participants, recall
-    state). Elsewhere (SQLite) the body is :func:`scope` serialised. Both give the same bytes as
-    validating :func:`scope` against ``RecallScope`` and dumping it as JSON (what FastAPI did
-    with the dictionaries)."""
+    On PostgreSQL one statement reads the lot's current versions once and answers the page's
+    items already as JSON text (up to 10,000, spliced into the body as they are, never parsed
+    in Python), the cursor and the counts by holder and status; Python writes only the head
+    (lot, recall state, counts, participants). Elsewhere (SQLite) the body is :func:`scope`
+    serialised. Both give the same bytes as validating :func:`scope` against ``RecallScope`` and
+    dumping it as JSON (what FastAPI did with the dictionaries)."""
     if session.get_bind().dialect.name != "postgresql":
         page = scope(session, gtin, lot, limit=limit, cursor=cursor)
         return _dumps(page.to_json()).encode(), page.next
@@ -105,11 +106,12 @@ def scope_body(
     params: dict[str, Any] = {"gtin": gtin, "lot": lot, "limit": limit, "fetch": limit + 1}
     if after is not None:
         params["after"] = after[0]
-    items, fetched, last = session.execute(
-        _SCOPE_ITEMS_AFTER if after is not None else _SCOPE_ITEMS, params
+    items, fetched, last, counts = session.execute(
+        _SCOPE_AFTER if after is not None else _SCOPE, params
     ).one()
     following = encode_cursor("scope", [last]) if fetched > limit else None
-    head = _dumps(_scope_head(session, gtin, lot, lot_row))
+    summary = [{"holder": h, "status": s, "count": n} for h, s, n in json.loads(counts or "[]")]
+    head = _dumps(_scope_head(session, gtin, lot, lot_row, summary))
     body = f'{head[:-1]},"items":[{items or ""}],"next":{_dumps(following)}}}'
     return body.encode(), following
 
@@ -121,9 +123,10 @@ def _lot(session: Session, gtin: str, lot: str) -> LotRow:
     return lot_row
 
 
-def _scope_head(session: Session, gtin: str, lot: str, lot_row: LotRow) -> dict[str, Any]:
+def _scope_head(
+    session: Session, gtin: str, lot: str, lot_row: LotRow, summary: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The fields of a scope before its items: the lot, its recall state, counts, holders."""
-    summary = holder_status_summary(session, gtin, lot)
     return {
         "gtin": gtin,
         "lot": lot,
@@ -141,44 +144,56 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _scope_items_sql(after: bool) -> TextClause:
-    """One page of the lot's current items as compact JSON objects joined by commas (in
-    identifier order, ``limit`` of the ``limit + 1`` fetched), how many were fetched (more than
-    ``limit``: there is a next page) and the identifier of the page's last item (its cursor).
+def _scope_sql(after: bool) -> TextClause:
+    """The lot's current versions read once (``lot``); of them, one page as compact JSON
+    objects joined by commas (identifier order, ``limit`` of the ``limit + 1`` fetched), how many
+    were fetched (more than ``limit``: there is a next page), the identifier of the page's last
+    item (its cursor), and ``[holder, status, count]`` of the whole lot as JSON text, ordered as
+    :func:`holder_status_summary` orders them.
 
     ``eventTime`` is written as :func:`~indexer.queries.common.iso` writes it: UTC, seconds,
     microseconds only when there are any, ``Z``."""
     table = ItemVersionRow.__tablename__
     return text(
         f"""
-        SELECT string_agg(row_to_json(item)::text, ',' ORDER BY page.n)
-                   FILTER (WHERE page.n <= :limit) AS items,
-               count(*) AS fetched,
-               min(page.identifier) FILTER (WHERE page.n = :limit) AS last
-        FROM (
-            SELECT identifier, status, holder, location, parent, in_transit_to,
-                   event_time AT TIME ZONE 'UTC' AS utc,
-                   row_number() OVER (ORDER BY identifier) AS n
+        WITH lot AS MATERIALIZED (
+            SELECT identifier, status, holder, location, parent, in_transit_to, event_time
             FROM {table}
             WHERE valid_to IS NULL AND gtin = :gtin AND lot = :lot
-                  {"AND identifier > :after" if after else ""}
-            ORDER BY identifier
-            LIMIT :fetch
-        ) AS page
-        CROSS JOIN LATERAL (
-            SELECT page.identifier, page.status, page.holder, page.location, page.parent,
-                   page.in_transit_to AS "inTransitTo",
-                   to_char(page.utc, 'YYYY-MM-DD"T"HH24\\:MI\\:SS')
-                   || CASE WHEN date_trunc('second', page.utc) = page.utc THEN ''
-                           ELSE to_char(page.utc, '.US') END
-                   || 'Z' AS "eventTime"
-        ) AS item
+        ), page AS (
+            SELECT first.*, row_number() OVER (ORDER BY first.identifier) AS n
+            FROM (
+                SELECT * FROM lot {"WHERE identifier > :after" if after else ""}
+                ORDER BY identifier
+                LIMIT :fetch
+            ) AS first
+        ), items AS (
+            SELECT string_agg(row_to_json(item)::text, ',' ORDER BY page.n)
+                       FILTER (WHERE page.n <= :limit) AS items,
+                   count(*) AS fetched,
+                   min(page.identifier) FILTER (WHERE page.n = :limit) AS last
+            FROM page
+            CROSS JOIN LATERAL (SELECT page.event_time AT TIME ZONE 'UTC' AS utc) AS t
+            CROSS JOIN LATERAL (
+                SELECT page.identifier, page.status, page.holder, page.location, page.parent,
+                       page.in_transit_to AS "inTransitTo",
+                       to_char(t.utc, 'YYYY-MM-DD"T"HH24\\:MI\\:SS')
+                       || CASE WHEN date_trunc('second', t.utc) = t.utc THEN ''
+                               ELSE to_char(t.utc, '.US') END
+                       || 'Z' AS "eventTime"
+            ) AS item
+        ), counts AS (
+            SELECT json_agg(json_build_array(holder, status, n) ORDER BY holder, status)::text
+                       AS summary
+            FROM (SELECT holder, status, count(*) AS n FROM lot GROUP BY holder, status) AS c
+        )
+        SELECT items.items, items.fetched, items.last, counts.summary FROM items, counts
         """
     )
 
 
-_SCOPE_ITEMS = _scope_items_sql(after=False)
-_SCOPE_ITEMS_AFTER = _scope_items_sql(after=True)
+_SCOPE = _scope_sql(after=False)
+_SCOPE_AFTER = _scope_sql(after=True)
 
 
 def list_recalls(
