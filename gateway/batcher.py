@@ -12,6 +12,10 @@ point resumes without losing or double-anchoring a batch:
   same nonce (never fee-bumped: permissioned chains run at zero gas price).
 - A root can be anchored only once on-chain, so even a duplicate transaction cannot
   double-anchor a batch; it reverts with ``RootAlreadyAnchored`` and the batch settles as above.
+
+The batcher is given write sessions (``BEGIN IMMEDIATE`` on SQLite, so its read-then-write steps
+never fail "database is locked" beside captures). Such a transaction holds SQLite's write lock
+from its first statement, so :func:`_end_reads` ends it before every call to the node.
 """
 
 from __future__ import annotations
@@ -32,6 +36,16 @@ from gateway import store
 from gateway.keys import KeyRing
 
 log = logging.getLogger("provenance.gateway.batcher")
+
+
+def _end_reads(session: Session) -> None:
+    """End the session's transaction before waiting on the node or a keystore.
+
+    Every store write commits on its own, so a transaction still open here has only read; on
+    SQLite a write session's transaction would otherwise keep every other writer waiting.
+    """
+    if session.in_transaction():
+        session.commit()
 
 
 @dataclass(frozen=True)
@@ -117,11 +131,13 @@ class Batcher:
         if self._settled_on_chain(session, batch, tree.root, report):
             return
         participant = store.get_participant(session, batch.participant)
+        _end_reads(session)
         try:
             account = self._keys.account(
                 batch.participant, participant.keystore_path if participant else None
             )
             nonce = self._take_nonce(session, account.address)
+            _end_reads(session)
             submitted = self._ledger.chain.submit(
                 account,
                 self._ledger.anchors,
@@ -159,6 +175,7 @@ class Batcher:
         just_sent: bool = False,
     ) -> None:
         assert batch.root is not None and batch.tx_hash is not None
+        _end_reads(session)
         w3 = self._ledger.chain.w3
         try:
             receipt = w3.eth.get_transaction_receipt(batch.tx_hash)  # type: ignore[arg-type]
@@ -202,6 +219,7 @@ class Batcher:
     def _resend(self, session: Session, batch: store.BatchInfo) -> None:
         assert batch.root is not None and batch.nonce is not None
         participant = store.get_participant(session, batch.participant)
+        _end_reads(session)
         account = self._keys.account(
             batch.participant, participant.keystore_path if participant else None
         )
@@ -248,6 +266,7 @@ class Batcher:
         transaction of the account: it is handed out again first. Nonces held by ``sent``
         batches are left to them (re-sent with the same nonce). One batcher per database.
         """
+        _end_reads(session)
         pending = self._pending_count(address)
         stored = store.next_nonce(session, address)
         if stored is not None and stored > pending:
@@ -264,6 +283,7 @@ class Batcher:
     def _settled_on_chain(
         self, session: Session, batch: store.BatchInfo, root: bytes, report: StepReport
     ) -> bool:
+        _end_reads(session)
         anchored = self._ledger.get_anchor(root)
         if anchored is None:
             return False

@@ -1,12 +1,18 @@
-"""RFC 9457 problem details: the one table mapping domain errors to HTTP answers."""
+"""RFC 9457 problem details: the one table mapping domain errors to HTTP answers.
+
+Shared by the gateway's and the indexer's apps (:func:`install_problem_handlers`).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from chain.errors import (
     AuthenticationError,
@@ -21,8 +27,16 @@ from chain.errors import (
     ValidationError,
 )
 
+log = logging.getLogger("provenance.http")
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://provenance.example/problems/"
+
+#: Database errors that say "not now" rather than "wrong": the database is locked (SQLite's busy
+#: timeout ran out), unreachable or restarting (OperationalError), or every pooled connection is
+#: taken (the pool's TimeoutError). They answer 503 with this Retry-After, not 500.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeoutError)
+DATABASE_RETRY_AFTER_SECONDS = 2
 
 #: Domain error → (status, problem type slug, title). The first matching class wins.
 PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
@@ -66,8 +80,21 @@ def problem_for(exc: ProvenanceError) -> JSONResponse:
     return problem(500, "internal", "Internal error", str(exc))
 
 
+def database_problem() -> JSONResponse:
+    """503 for a database that is busy or down. The detail names neither the statement nor the
+    server (the log line does, see :func:`install_problem_handlers`)."""
+    return problem(
+        503,
+        "database-unavailable",
+        "The database is busy or unavailable",
+        "the database is busy or unreachable; try again shortly",
+        retry_after=DATABASE_RETRY_AFTER_SECONDS,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Every domain error and every request-shape error becomes problem+json."""
+    """Every domain error, every request-shape error and a busy or unreachable database
+    (503 with Retry-After) become problem+json."""
 
     async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProvenanceError)
@@ -80,5 +107,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             422, "request", "Malformed request", "the request is malformed", errors=errors
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        log.warning(
+            "%s %s: the database is busy or unavailable: %s",
+            request.method,
+            request.url.path,
+            getattr(exc, "orig", None) or exc,
+        )
+        return database_problem()
+
     app.add_exception_handler(ProvenanceError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_request_error)
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, on_database_error)

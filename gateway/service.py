@@ -75,7 +75,11 @@ class GatewayService:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = store.make_engine(settings.resolved_database_url)
         store.upgrade(self.engine)
+        #: Sessions that only read (deferred BEGIN: they read beside a writer).
         self.sessions: sessionmaker[Session] = store.session_factory(self.engine)
+        #: Sessions that write (BEGIN IMMEDIATE on SQLite: writers wait for each other instead
+        #: of failing "database is locked"; see gateway/store/engine.py).
+        self.write_sessions: sessionmaker[Session] = store.session_factory(self.engine, write=True)
         self.api_keys = store.ApiKeys()
         self._schema: EpcisSchema = load_schema()
         self.intake = Intake(self._schema)
@@ -86,7 +90,7 @@ class GatewayService:
         self.regulator = self._regulator_account()
         self.ledger = Ledger(self.chain, self._deployment())
         self.batcher = Batcher(
-            self.sessions,
+            self.write_sessions,
             self.ledger,
             self.keys,
             BatcherPolicy(
@@ -95,7 +99,7 @@ class GatewayService:
                 confirmations=settings.confirmations,
             ),
         )
-        self.deliverer = WebhookDeliverer(self.sessions, webhook_policy)
+        self.deliverer = WebhookDeliverer(self.write_sessions, webhook_policy)
         self._thread: threading.Thread | None = None
         self._deliverer_thread: threading.Thread | None = None
         self._recall_lock = threading.Lock()
@@ -167,7 +171,7 @@ class GatewayService:
         )
         self._fund(account.address)
         self.ledger.register_participant(self.regulator, account.address, roles, int(gln))
-        with self.sessions() as session:
+        with self.write_sessions() as session:
             record = store.create_participant(
                 session,
                 address=account.address,
@@ -193,7 +197,7 @@ class GatewayService:
             self.ledger.reinstate(self.regulator, address)
         else:
             self.ledger.suspend(self.regulator, address)
-        with self.sessions() as session:
+        with self.write_sessions() as session:
             return store.set_participant_status(
                 session, address, "active" if active else "suspended"
             )
@@ -232,7 +236,7 @@ class GatewayService:
             tx_hash: str | None = None
             if not self.ledger.is_recalled(int(gtin), lot):
                 tx_hash = self.ledger.recall(self.regulator, int(gtin), lot, reason_code).tx_hash
-            with self.sessions() as session:
+            with self.write_sessions() as session:
                 record = store.record_recall(
                     session,
                     gtin=gtin,
@@ -267,7 +271,7 @@ class GatewayService:
             tx_hash: str | None = None
             if self.ledger.is_recalled(int(gtin), lot):
                 tx_hash = self.ledger.release(self.regulator, int(gtin), lot, reason_code).tx_hash
-            with self.sessions() as session:
+            with self.write_sessions() as session:
                 record = store.record_release(
                     session,
                     gtin=gtin,
@@ -294,11 +298,11 @@ class GatewayService:
     def set_webhook(self, participant: store.ParticipantRecord, url: str) -> store.Webhook:
         """Register or replace the participant's webhook; a new secret each time."""
         _check_webhook_url(url, pointer="/url")
-        with self.sessions() as session:
+        with self.write_sessions() as session:
             return store.set_webhook(session, participant.address, url)
 
     def delete_webhook(self, participant: store.ParticipantRecord) -> None:
-        with self.sessions() as session:
+        with self.write_sessions() as session:
             if not store.delete_webhook(session, participant.address):
                 raise NotFoundError(f"participant {participant.address} has no webhook")
 
@@ -343,7 +347,7 @@ class GatewayService:
                     f"expiry {existing.expiry.isoformat()}, by {existing.participant})"
                 )
             tx_hash = self._register_batch(participant, gtin, lot)
-            with self.sessions() as session:
+            with self.write_sessions() as session:
                 record = store.declare_lot(
                     session,
                     gtin=gtin,
@@ -418,14 +422,8 @@ class GatewayService:
         with self.sessions() as session:
             if store.active_recall(session, gtin, lot) is not None:
                 raise StoreConflictError(f"lot {lot} of GTIN {gtin} is recalled")
-            backlog = store.unanchored_event_count(session)
-            if backlog >= self.settings.max_backlog_events:
-                raise BackPressureError(
-                    f"{backlog} events are waiting to be anchored (limit "
-                    f"{self.settings.max_backlog_events}); the chain may be unreachable",
-                    retry_after_seconds=self.settings.retry_after_seconds,
-                )
-            session.rollback()
+            self._check_backlog(session)
+        with self.write_sessions() as session:
             _accepted, issued = codes.commission_codes(
                 session,
                 schema=self._schema,
@@ -469,13 +467,10 @@ class GatewayService:
 
     def capture(self, participant: store.ParticipantRecord, document: Any) -> Accepted:
         with self.sessions() as session:
-            backlog = store.unanchored_event_count(session)
-            if backlog >= self.settings.max_backlog_events:
-                raise BackPressureError(
-                    f"{backlog} events are waiting to be anchored (limit "
-                    f"{self.settings.max_backlog_events}); the chain may be unreachable",
-                    retry_after_seconds=self.settings.retry_after_seconds,
-                )
+            self._check_backlog(session)
+        # The write transaction begins at the intake's first statement, after the document is
+        # checked against the schema, so the SQLite write lock is not held for that.
+        with self.write_sessions() as session:
             try:
                 accepted = self.intake.capture(session, participant, document)
             except ValidationError as exc:
@@ -490,6 +485,15 @@ class GatewayService:
                 raise
         self.batcher.wake()
         return accepted
+
+    def _check_backlog(self, session: Session) -> None:
+        backlog = store.unanchored_event_count(session)
+        if backlog >= self.settings.max_backlog_events:
+            raise BackPressureError(
+                f"{backlog} events are waiting to be anchored (limit "
+                f"{self.settings.max_backlog_events}); the chain may be unreachable",
+                retry_after_seconds=self.settings.retry_after_seconds,
+            )
 
     def capture_status(self, reader: store.ParticipantRecord, capture_id: str) -> store.CaptureInfo:
         with self.sessions() as session:
@@ -611,7 +615,7 @@ class GatewayService:
 
     def _bootstrap_regulator(self) -> str | None:
         """Store the regulator as a participant; its first API key is written to a 0600 file."""
-        with self.sessions() as session:
+        with self.write_sessions() as session:
             if store.get_participant(session, self.regulator.address) is not None:
                 return None
             store.create_participant(
