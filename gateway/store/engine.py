@@ -30,7 +30,7 @@ from ._sql import create_staging, mark_staging_ready
 DEFAULT_URL = "sqlite:///provenance.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: How long a SQLite connection waits for another's write lock before "database is locked".
-BUSY_TIMEOUT_SECONDS = 10
+BUSY_TIMEOUT_SECONDS = 10.0
 #: The execution option that marks a write session's connections (``BEGIN IMMEDIATE``).
 WRITE_OPTION = "provenance_write"
 
@@ -44,7 +44,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.close()
 
 
