@@ -9,6 +9,51 @@ import typer
 
 from provenance import verify as verify_module
 
+#: Default key files, the first that exists: the layout of ``provenance up`` (``data/gateway/``,
+#: ``data/indexer/``), then that of a standalone ``provenance gateway --data-dir data`` (or
+#: ``provenance indexer``). ``up`` writes the regulator's and the reader's keys itself; a
+#: manufacturer's key is the one ``POST /participants`` answered, saved by hand.
+REGULATOR_KEY_FILES = (Path("data/gateway/regulator.api-key"), Path("data/regulator.api-key"))
+MANUFACTURER_KEY_FILES = (
+    Path("data/gateway/manufacturer.api-key"),
+    Path("data/manufacturer.api-key"),
+)
+INDEXER_READER_KEY_FILES = (
+    Path("data/indexer/indexer-reader.api-key"),
+    Path("data/indexer-reader.api-key"),
+)
+#: The exit code of every command for unusable input.
+EXIT_UNUSABLE = 2
+
+
+def default_key_file(
+    given: Path | None, candidates: tuple[Path, ...], what: str, *, written_by_up: bool = True
+) -> Path:
+    """``given`` if the user passed --key-file, else the first of ``candidates`` that exists.
+
+    None exists: exit with code 2 and a message naming every place looked at.
+    """
+    if given is not None:
+        return given
+    for path in candidates:
+        if path.is_file():
+            return path
+    looked = " nor ".join(str(path) for path in candidates)
+    hint = "`provenance up` writes the first" if written_by_up else "save the key in one of them"
+    typer.echo(
+        f"unusable input: no {what} key file: neither {looked} exists ({hint}); pass --key-file",
+        err=True,
+    )
+    raise typer.Exit(EXIT_UNUSABLE)
+
+
+def _key_file_help(what: str, candidates: tuple[Path, ...], *, written_by_up: bool = True) -> str:
+    first, *others = candidates
+    where = " (where `provenance up` writes it)" if written_by_up else ""
+    rest = ", else ".join(str(p) for p in others)
+    return f"File with the {what}. Default: {first}{where} if it exists, else {rest}."
+
+
 app = typer.Typer(
     name="provenance",
     help="Tamper-evident provenance for medicines: from molecule to pack to patient.",
@@ -91,9 +136,13 @@ def alerts(
     indexer: Annotated[str, typer.Option(help="Indexer query API URL.")] = (
         "http://127.0.0.1:8001"
     ),
-    key_file: Annotated[Path, typer.Option(help="File with a reader key of the indexer.")] = Path(
-        "data/indexer/indexer-reader.api-key"
-    ),
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help=_key_file_help("a reader key of the indexer", INDEXER_READER_KEY_FILES),
+            show_default=False,
+        ),
+    ] = None,
     kind: Annotated[
         str | None, typer.Option(help="Only this kind (integrity, recommissioned, ...).")
     ] = None,
@@ -114,7 +163,7 @@ def alerts(
     raise typer.Exit(
         run_alerts(
             indexer_url=indexer,
-            key_file=key_file,
+            key_file=default_key_file(key_file, INDEXER_READER_KEY_FILES, "indexer reader"),
             kind=kind,
             severity=severity,
             limit=limit,
@@ -174,7 +223,10 @@ def origin_proof(
 
 
 _GATEWAY_OPTION = typer.Option("--gateway", help="Gateway URL.")
-_KEY_FILE_OPTION = typer.Option(help="File with the regulator's API key of the gateway.")
+_KEY_FILE_OPTION = typer.Option(
+    help=_key_file_help("regulator's API key of the gateway", REGULATOR_KEY_FILES),
+    show_default=False,
+)
 
 
 @app.command()
@@ -186,7 +238,7 @@ def recall(
         int | None, typer.Option(help="On-chain reason code (0 to 65535; default 0).")
     ] = None,
     gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
-    key_file: Annotated[Path, _KEY_FILE_OPTION] = Path("data/regulator.api-key"),
+    key_file: Annotated[Path | None, _KEY_FILE_OPTION] = None,
 ) -> None:
     """Recall a lot (regulator): on-chain, at once at the gateway, and its holders notified.
 
@@ -202,7 +254,7 @@ def recall(
             reason=reason,
             reason_code=reason_code,
             gateway_url=gateway,
-            key_file=key_file,
+            key_file=default_key_file(key_file, REGULATOR_KEY_FILES, "regulator"),
             echo=typer.echo,
         )
     )
@@ -217,7 +269,7 @@ def release(
         int | None, typer.Option(help="On-chain reason code (0 to 65535; default 0).")
     ] = None,
     gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
-    key_file: Annotated[Path, _KEY_FILE_OPTION] = Path("data/regulator.api-key"),
+    key_file: Annotated[Path | None, _KEY_FILE_OPTION] = None,
 ) -> None:
     """Lift a lot's recall (regulator): on-chain and at the gateway; holders are notified.
 
@@ -233,7 +285,7 @@ def release(
             reason=reason,
             reason_code=reason_code,
             gateway_url=gateway,
-            key_file=key_file,
+            key_file=default_key_file(key_file, REGULATOR_KEY_FILES, "regulator"),
             echo=typer.echo,
         )
     )
@@ -254,8 +306,16 @@ def codes(
     ] = None,
     gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
     key_file: Annotated[
-        Path, typer.Option(help="File with the manufacturer's API key of the gateway.")
-    ] = Path("data/manufacturer.api-key"),
+        Path | None,
+        typer.Option(
+            help=_key_file_help(
+                "manufacturer's API key of the gateway",
+                MANUFACTURER_KEY_FILES,
+                written_by_up=False,
+            ),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Issue codes for a released lot (manufacturer) and write their QR images for stickers.
 
@@ -275,7 +335,9 @@ def codes(
             declare=declare,
             expiry=expiry,
             gateway_url=gateway,
-            key_file=key_file,
+            key_file=default_key_file(
+                key_file, MANUFACTURER_KEY_FILES, "manufacturer", written_by_up=False
+            ),
             echo=typer.echo,
         )
     )
@@ -372,7 +434,7 @@ def indexer(
 @app.command()
 def simulate(
     gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
-    key_file: Annotated[Path, _KEY_FILE_OPTION] = Path("data/regulator.api-key"),
+    key_file: Annotated[Path | None, _KEY_FILE_OPTION] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed, the same scenario.")] = 1,
     packs: Annotated[int, typer.Option(help="Packs to move (rounded up to whole lots).")] = 2000,
     frauds: Annotated[int, typer.Option(help="Cases injected of each kind of fraud.")] = 1,
@@ -390,6 +452,7 @@ def simulate(
 
     from provenance.simulate import SimulationError, run_against
 
+    key_file = default_key_file(key_file, REGULATOR_KEY_FILES, "regulator")
     try:
         regulator_key = key_file.read_text(encoding="utf-8").strip()
         scenario = run_against(gateway, regulator_key, seed=seed, packs=packs, frauds=frauds)
