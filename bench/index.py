@@ -22,6 +22,7 @@ gateway. Then, on a fresh PostgreSQL database:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import subprocess
@@ -78,10 +79,19 @@ ANALYSIS = (
     "per event, 10,000 events/s needs 1.5-2.2 cores to itself, so on this 2-core machine the "
     "target is reached only when nothing else runs, never under the shared load; the pipeline "
     "takes more workers where there are more cores (`BatchLoader(workers=...)`). "
-    "What limits the recall scope: the database part is about "
-    "10 ms (EXPLAIN ANALYZE: an index scan of the lot's 10,000 current versions); the rest is "
-    "Python turning 10,000 rows into JSON-ready dictionaries (plain rows since commit c8e6ef2, "
-    "no ORM objects), plus the holder summary and participant lookups."
+    "The recall scope is timed as the response body the API sends (`scope_body`, JSON "
+    "included; up to commit ab9fb4f the benchmark timed only the dictionaries, and FastAPI then "
+    "validated them against the response model and dumped them, which cost about as much "
+    "again). Since ab9fb4f and 198ba30 one PostgreSQL statement reads the lot's current "
+    "versions once and writes the page's 10,000 items as JSON text; Python writes only the "
+    "head (lot, recall state, counts, participants) and splices the two, so a call makes no "
+    "per-item Python objects and the garbage collector no longer runs inside it (before, with "
+    "10,000 rows and dictionaries per call, it ran in every call and walked the whole process "
+    "in some: the long tail). What is left is the database: the scan of the lot (the planner "
+    "takes the `valid_to` index and filters all ~100,000 current versions; autovacuum is off "
+    "on this server, so after the catch-up the partial lot index still holds dead entries), "
+    "the sort by identifier and writing the JSON (about a third). `python -m bench.scope` "
+    "times the scope alone on a kept index (`--keep-database`), with the CPU per call."
 )
 
 #: Measured before the indexer's bulk paths (commit 4a52e41), for comparison.
@@ -284,16 +294,17 @@ def query_functions() -> tuple[dict[str, Query], str]:
     """The query API's functions if they import, else the equivalent SQL."""
     try:
         from indexer.queries.epcs import epc_state
-        from indexer.queries.recalls import scope
+        from indexer.queries.recalls import scope_body
         from indexer.queries.trace import trace
 
         return (
             {
                 "trace": lambda s, pack: trace(s, pack),
                 "state": lambda s, pack: epc_state(s, pack),
-                "scope": lambda s, lot: scope(s, lot[0], lot[1], limit=10_000),
+                "scope": lambda s, lot: scope_body(s, lot[0], lot[1], limit=10_000),
             },
-            "indexer.queries (trace, epc_state, recalls.scope with limit 10,000)",
+            "indexer.queries (trace, epc_state, and recalls.scope_body with limit 10,000: the "
+            "scope's JSON body as the API sends it, serialisation included)",
         )
     except ImportError as exc:  # the query API is not there yet
         print(f"query API not importable ({exc}); measuring SQL", file=sys.stderr)
@@ -340,16 +351,44 @@ def sql_queries() -> dict[str, Query]:
     return {"trace": trace, "state": state, "scope": scope}
 
 
+class GcClock:
+    """Seconds the cyclic garbage collector ran since ``reset`` (through ``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def reset(self) -> None:
+        self.seconds = 0.0
+
+
 def queries(
     service: IndexerService, data: DataSet, samples: int, seed: int = 4
-) -> tuple[dict[str, list[float]], str, dict[str, str]]:
+) -> tuple[dict[str, list[float]], dict[str, list[float]], str, dict[str, str]]:
+    """Times of each query kind, and of the garbage collector's runs inside them (this
+    process holds the data set and the chain's handles: a collection of the oldest generation
+    walks all of it, which a query server would not hold)."""
     functions, how = query_functions()
     rng = random.Random(seed)
     packs = rng.sample(data.packs, min(samples, len(data.packs)))
     lots = [rng.choice(data.lots) for _ in range(max(20, samples // 10))]
     times: dict[str, list[float]] = {"trace": [], "state": [], "scope": []}
+    in_gc: dict[str, list[float]] = {"trace": [], "state": [], "scope": []}
     errors: dict[str, str] = {}
-    with service.sessions() as session:
+    with service.sessions() as session, GcClock() as clock:
         for name, args in (("state", packs), ("trace", packs), ("scope", lots)):
             fn = functions[name]
             for value in args[:5]:  # warm-up: plans, caches
@@ -360,11 +399,13 @@ def queries(
                     fn = sql_queries()[name]
                     break
             for value in args:
+                clock.reset()
                 started = time.perf_counter()
                 fn(session, value)
                 times[name].append(time.perf_counter() - started)
+                in_gc[name].append(clock.seconds)
                 session.rollback()  # each query on its own snapshot, nothing cached
-    return times, how, errors
+    return times, in_gc, how, errors
 
 
 def steady_lag(
@@ -503,7 +544,7 @@ def run(args: argparse.Namespace) -> str:
             )
             events, versions = count_rows(service)
             size = database_size(database_url)
-            times, how, errors = queries(service, data, args.samples)
+            times, in_gc, how, errors = queries(service, data, args.samples)
         finally:
             service.stop()
         for name, values in times.items():
@@ -513,7 +554,7 @@ def run(args: argparse.Namespace) -> str:
             follower = make_indexer(anchoring, node.url, database_url, data, work)
             lag = steady_lag(follower, anchoring, lag_batches, args.lag_rate, database_url)
             print(f"lag p95 {percentile(lag['lags'], 0.95):.2f} s over {lag['blocks']} blocks")
-    return report(args, params, data, up, events, versions, size, times, how, errors, lag)
+    return report(args, params, data, up, events, versions, size, times, in_gc, how, errors, lag)
 
 
 def report(
@@ -525,6 +566,7 @@ def report(
     versions: int,
     size: str,
     times: dict[str, list[float]],
+    in_gc: dict[str, list[float]],
     how: str,
     errors: dict[str, str],
     lag: dict[str, Any] | None,
@@ -587,7 +629,15 @@ def report(
             ""
             if not errors
             else " Fell back to SQL for: " + "; ".join(f"{k} ({v})" for k, v in errors.items())
-        ),
+        )
+        + " Of those times, the garbage collector ran inside the calls (mean / most per call; "
+        "this process also holds the data set and the node's handles, which a full collection "
+        "walks): "
+        + ", ".join(
+            f"{name} {ms(sum(values) / max(len(values), 1))} / {ms(max(values, default=0.0))}"
+            for name, values in in_gc.items()
+        )
+        + ".",
         "",
         f"CPU during catch-up ({up['seconds']:.1f} s wall, at most {2 * up['seconds']:.0f} CPU s "
         f"on 2 cores): indexer process and its workers {up['indexer_cpu']:.1f} s, PostgreSQL "
