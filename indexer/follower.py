@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -259,12 +260,33 @@ class Follower:
                 continue
             if report.idle or report.waiting:
                 try:
+                    self.settle()
+                except Exception:
+                    log.exception("settling held-back events failed; retrying later")
+                try:
                     detection.maybe_sweep(
                         self.sessions, self.loader.detection_config
                     )  # expiry: by date, when caught up
                 except Exception:
                     log.exception("expiry sweep failed; retrying later")
                 self._stop.wait(poll_interval)
+
+    def settle(self, now: float | None = None) -> int:
+        """Judge held-back events whose settle window has passed by ``now`` (default: the
+        clock, or the checkpoint block's time if the chain's clock runs ahead) while no batch
+        arrives to do it; recorded at the checkpoint's block."""
+        with self.sessions() as session:
+            checkpoint = writes.get_checkpoint(session)
+            if checkpoint is None:
+                return 0
+            if now is None:
+                header = self.reader.header(checkpoint.block_number)
+                now = max(time.time(), header.timestamp if header is not None else 0)
+            when = int(now)
+            settled = self.loader.settle(session, checkpoint.block_number, when)
+            if settled:
+                session.commit()
+            return settled
 
     def stop(self) -> None:
         self._stop.set()
@@ -290,6 +312,7 @@ class Follower:
             if report.waiting:
                 raise BatchUnavailableError(report.waiting, retryable=True)
             if report.idle:
+                self.settle()
                 return total
             total.anchors += report.anchors
             total.events += report.events

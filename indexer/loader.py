@@ -32,9 +32,9 @@ from gateway.epcis.terms import Vocabulary, default_vocabulary
 from gateway.rules.roles import operation_of
 from indexer import detection
 from indexer.chainlogs import ChainLog
-from indexer.projection import EventContext, Projector, event_party
+from indexer.projection import EventContext, Projector, SeqSlots, event_party, restricted
 from indexer.sources import BatchSource
-from indexer.store import writes
+from indexer.store import pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, key_groups, keyed
 from indexer.verification import AnchorFacts, IntegrityFailure, verify_batch
@@ -359,10 +359,16 @@ class BatchLoader:
             log.warning("integrity alert for batch 0x%s: %s", facts.root.hex(), failure.reason)
             return LoadResult("rejected", 0)
         writes.add_anchor(session, anchor)
-        return LoadResult("indexed", self._index(session, facts, entry.log_index, prepared))
+        indexed = self._index(session, facts, entry.log_index, block_timestamp, prepared)
+        return LoadResult("indexed", indexed)
 
     def _index(
-        self, session: Session, facts: AnchorFacts, log_index: int, prepared: PreparedBatch
+        self,
+        session: Session,
+        facts: AnchorFacts,
+        log_index: int,
+        block_timestamp: int,
+        prepared: PreparedBatch,
     ) -> int:
         started = time.perf_counter()
         known = self._known(session, prepared.hashes)
@@ -403,16 +409,63 @@ class BatchLoader:
         started = _add(self.timings, "SQL: known events", started)
         writes.insert_events(session, events, items)
         started = _add(self.timings, "SQL: events and items", started)
-        projector = Projector(SqlStateReader(session), [ev for ev, _ in custody])
+        waiting = pending.any_open(session)
+        due = pending.due(session, block_timestamp) if waiting else []
+        projector = Projector(
+            SqlStateReader(session),
+            [ev for ev, _ in custody] + [restricted(p.event, p.held.identifier) for p in due],
+            with_pending=waiting,
+        )
         started = _add(self.timings, "SQL: stored state", started)
         for ev, ctx in custody:
             projector.apply(ev, ctx)
+        if waiting:
+            # after the batch's own events, in the positions after them (SeqSlots)
+            slots = SeqSlots(
+                sequence(facts.block_number, log_index, len(prepared.hashes)),
+                sequence(facts.block_number, log_index + 1, 0),
+            )
+            projector.retry(slots)
+            projector.settle(due, slots)
+            projector.retry(slots)
         started = _add(self.timings, "custody projection", started)
-        writes.write_projection(session, projector.out, facts.block_number)
-        started = _add(self.timings, "SQL: versions and lots", started)
-        detection.detect(session, facts, custody, projector.out, self.detection_config)
-        _add(self.timings, "alerts", started)
+        self._write(session, projector, facts.block_number, block_timestamp, custody)
         return len(events)
+
+    def settle(self, session: Session, block_number: int, now: int) -> int:
+        """Judge the held-back events whose settle window has passed by ``now`` (unix time)
+        while no batch arrives (the follower, idle at ``block_number``); how many."""
+        if not pending.any_open(session):
+            return 0
+        due = pending.due(session, now)
+        if not due:
+            return 0
+        events = [restricted(p.event, p.held.identifier) for p in due]
+        projector = Projector(SqlStateReader(session), events)
+        end = sequence(block_number + 1, 0, 0)
+        slots = SeqSlots(writes.last_sequence(session, block_number, end) + 1, end)
+        projector.settle(due, slots)
+        projector.retry(slots)
+        self._write(session, projector, block_number, now, [])
+        return len(projector.out.resolved)
+
+    def _write(
+        self,
+        session: Session,
+        projector: Projector,
+        block_number: int,
+        block_timestamp: int,
+        custody: list[tuple[NormalisedEvent, EventContext]],
+    ) -> None:
+        started = time.perf_counter()
+        out = projector.out
+        writes.write_projection(session, out, block_number)
+        window = self.detection_config.settle_seconds
+        pending.write(session, out, block_number, block_timestamp + window)
+        started = _add(self.timings, "SQL: versions and lots", started)
+        judged = custody + out.replayed
+        detection.detect(session, block_number, judged, out, self.detection_config)
+        _add(self.timings, "alerts", started)
 
     @staticmethod
     def _known(session: Session, hashes: list[bytes]) -> set[bytes]:

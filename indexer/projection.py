@@ -11,6 +11,16 @@ happened (a distributor's receipt anchored before the manufacturer's shipment). 
 time is the truth: an event changes an item only if it is not older than the item's current
 version; an older one is kept in the item's history (its event rows) but changes nothing.
 
+An event that does not fit yet is **held back** rather than applied: a receipt, shipment,
+dispensing... of a code never commissioned (``unknown-code``), or by a participant while the
+item is held or in transit elsewhere (``clone``, the rule of :func:`custody_clash`). Such an
+event is pending (:class:`Held`, stored as ``ix_pending``) and is tried again each time the
+item changes (:meth:`Projector.retry`): the shipment and commissioning it follows usually
+arrive a few seconds later. Only once the settle window has passed is it judged for good
+(:meth:`Projector.settle`): applied as it stands, and the detectors raise their alerts on it.
+Re-tried and settled events are applied with a sequence number of the batch (or block) that
+applied them (:class:`SeqSlots`), so every item's versions stay in application order.
+
 One :class:`Projector` works on one batch: it reads the current state of everything the batch
 names through a :class:`StateReader` (prefetched in a few queries), applies the events in
 memory, and returns a :class:`Projection` for the store to write.
@@ -24,6 +34,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from chain.roles import Role
 from gateway.custody import TERMINAL, ItemStatus
 from gateway.epcis.normalise import NormalisedEvent, Party, Quantity
 from gateway.rules.identifiers import gln_of, gtin_of, lot_of_class
@@ -85,6 +96,49 @@ class Anomaly:
 
 
 @dataclass(frozen=True, slots=True)
+class Held:
+    """An event's effect on one item, held back (see the module docstring).
+
+    ``seq``: the event's own sequence number; ``reason``: ``unknown-code`` or ``clone``.
+    """
+
+    event_hash: bytes
+    identifier: str
+    reason: str
+    seq: int
+    event_time: datetime
+
+    @property
+    def key(self) -> tuple[bytes, str]:
+        return (self.event_hash, self.identifier)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """A stored held-back event: what was held, the event itself and who anchored it."""
+
+    held: Held
+    event: NormalisedEvent
+    submitter: str
+
+
+class SeqSlots:
+    """Sequence numbers for events applied after their own turn (re-tried or settled): the
+    positions after the last event of the batch (or block) that applies them."""
+
+    def __init__(self, first: int, limit: int) -> None:
+        self._next = first
+        self._limit = limit
+
+    def take(self) -> int | None:
+        """The next free sequence number, or None when the slot is full."""
+        if self._next >= self._limit:
+            return None
+        self._next += 1
+        return self._next - 1
+
+
+@dataclass(frozen=True, slots=True)
 class EventContext:
     """Who anchored an event and where it sits in the chain."""
 
@@ -106,6 +160,10 @@ class StateReader(Protocol):
 
     def lots(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]: ...
 
+    def roles(self, address: str) -> int: ...
+
+    def pending(self, identifiers: Iterable[str]) -> list[PendingEvent]: ...
+
 
 @dataclass
 class Projection:
@@ -119,6 +177,16 @@ class Projection:
     stored_holdings: set[HoldingKey] = field(default_factory=set)
     lots: list[LotFacts] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
+    #: newly held back (event, item) pairs; and stored ones resolved: (key, outcome)
+    held: list[Held] = field(default_factory=list)
+    resolved: list[tuple[tuple[bytes, str], str]] = field(default_factory=list)
+    #: held-back events applied in this pass (re-tried or settled), in order, for detection
+    replayed: list[tuple[NormalisedEvent, EventContext]] = field(default_factory=list)
+
+    @property
+    def held_keys(self) -> set[tuple[bytes, str]]:
+        """(event, item) pairs held back now: detectors do not judge them yet."""
+        return {h.key for h in self.held}
 
 
 _ENDINGS = {
@@ -127,6 +195,9 @@ _ENDINGS = {
     Operation.DESTROY: ItemStatus.DESTROYED,
 }
 _TERMINAL = frozenset(s.value for s in TERMINAL)
+_NOT_JUDGED = frozenset(
+    {Operation.COMMISSION_SERIAL, Operation.COMMISSION_LOT, Operation.TRANSFORM}
+)
 
 
 def named_identifiers(events: Iterable[NormalisedEvent]) -> set[str]:
@@ -149,14 +220,32 @@ def _owning(parties: Sequence[Party]) -> str | None:
 class Projector:
     """Applies one batch's events, in order, over the stored state."""
 
-    def __init__(self, reader: StateReader, events: Sequence[NormalisedEvent]) -> None:
+    def __init__(
+        self,
+        reader: StateReader,
+        events: Sequence[NormalisedEvent],
+        *,
+        with_pending: bool = True,
+    ) -> None:
+        """``with_pending``: load the stored held-back events of the items (False when the
+        index holds none, to save the query)."""
         self.reader = reader
         self.out = Projection()
         self._items: dict[str, ItemState | None] = {}
         self._kids: dict[str, list[str]] = {}
         self._holdings: dict[HoldingKey, HoldingState | None] = {}
         self._lots_seen: set[tuple[str, str]] = set()
+        self._operation: Operation | None = None
+        self._force = False  # settling: apply what does not fit (and let detectors judge it)
+        self._retrying: PendingEvent | None = None
+        self._new_held: set[tuple[bytes, str]] = set()
+        self._held_again = False
+        self._changes: dict[str, int] = {}  # identifier: versions put in this pass
+        self._pending: dict[tuple[bytes, str], PendingEvent] = {}
         self._prefetch(events)
+        if with_pending:
+            for p in reader.pending(self._items):
+                self._pending[p.held.key] = p
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -222,6 +311,7 @@ class Projector:
         if state.parent is not None and (old is None or old.parent != state.parent):
             self._kids.setdefault(state.parent, []).append(state.identifier)
         self._items[state.identifier] = state
+        self._changes[state.identifier] = self._changes.get(state.identifier, 0) + 1
         versions = self.out.item_versions.setdefault(state.identifier, [])
         if versions and versions[-1].seq == state.seq:
             versions[-1] = state  # one version per identifier per event
@@ -259,6 +349,7 @@ class Projector:
             operation = Operation.COMMISSION_SERIAL  # ADD without bizStep: it begins to exist
         if operation is None:
             return
+        self._operation = operation
         where = ev.biz_location or ev.read_point
         if operation is Operation.COMMISSION_SERIAL:
             self.commission(ev, ctx, ev.epcs, ev.quantities, where)
@@ -279,9 +370,13 @@ class Projector:
                 self._current(ev, ctx, epc)
 
     def _current(self, ev: NormalisedEvent, ctx: EventContext, identifier: str) -> ItemState | None:
-        """The item an event acts on, if it may change it; reports what does not fit."""
+        """The item an event acts on, if it may change it; holds back or reports what does
+        not fit (see the module docstring)."""
         state = self.item(identifier)
         if state is None:
+            if not self._force:
+                self._hold(ev, ctx, identifier, "unknown-code")
+                return None
             self.anomaly(
                 ctx,
                 "unknown-code",
@@ -300,7 +395,88 @@ class Projector:
             return None
         if ev.event_time < state.event_time:
             return None  # older than what we know: history only
+        if not self._force and self._clashes(ev, ctx, state):
+            self._hold(ev, ctx, identifier, "clone")
+            return None
         return state
+
+    def _clashes(self, ev: NormalisedEvent, ctx: EventContext, state: ItemState) -> bool:
+        operation = self._operation
+        if operation is None:
+            return False
+        source = None
+        if operation is Operation.RECEIVE and ev.sources:
+            gln = gln_of(_owning(ev.sources))
+            source = self.reader.participant_by_gln(gln) if gln else None
+        if not custody_clash(operation, state, ctx.submitter, source):
+            return False
+        return not Role.REGULATOR & self.reader.roles(ctx.submitter)  # seizure, inspection
+
+    def _hold(self, ev: NormalisedEvent, ctx: EventContext, identifier: str, reason: str) -> None:
+        key = (ctx.event_hash, identifier)
+        if self._retrying is not None and self._retrying.held.key == key:
+            self._held_again = True  # stays pending as stored
+            return
+        if key in self._pending or key in self._new_held:
+            return
+        # a packing's child re-tried with its parent keeps the packing's own sequence number
+        seq = ctx.seq if self._retrying is None else self._retrying.held.seq
+        self._new_held.add(key)
+        self.out.held.append(Held(ctx.event_hash, identifier, reason, seq, ev.event_time))
+
+    # --- held-back events ------------------------------------------------------------------
+
+    def retry(self, slots: SeqSlots) -> None:
+        """Try again every stored held-back event of an item this pass changed, oldest
+        (eventTime) first, until none more fits."""
+        tried: dict[tuple[bytes, str], int] = {}
+        while True:
+            ready = sorted(
+                (
+                    p
+                    for key, p in self._pending.items()
+                    if self._changes.get(key[1], 0) > tried.get(key, 0)
+                ),
+                key=lambda p: (p.held.event_time, p.held.seq),
+            )
+            if not ready:
+                return
+            for p in ready:
+                tried[p.held.key] = self._changes.get(p.held.identifier, 0)
+                if not self._replay(p, slots, force=False):
+                    return  # the slot is full: the rest waits for a later pass
+                if p.held.key not in self._pending:
+                    break  # something changed: look again, oldest first
+
+    def settle(self, due: Sequence[PendingEvent], slots: SeqSlots) -> None:
+        """Judge held-back events whose settle window has passed: apply each as it stands
+        (oldest first); what does not fit is left for the detectors to report."""
+        for p in sorted(due, key=lambda p: (p.held.event_time, p.held.seq)):
+            if p.held.key not in self._pending:
+                continue  # re-tried and applied in this pass
+            if not self._replay(p, slots, force=True):
+                return
+
+    def _replay(self, p: PendingEvent, slots: SeqSlots, *, force: bool) -> bool:
+        seq = slots.take()
+        if seq is None:
+            return False
+        ctx = EventContext(p.held.event_hash, seq, p.submitter)
+        ev = restricted(p.event, p.held.identifier)
+        self._retrying, self._held_again, self._force = p, False, force
+        changes = sum(self._changes.values())
+        try:
+            self.apply(ev, ctx)
+        finally:
+            self._retrying, self._force = None, False
+        if self._held_again:
+            return True  # still does not fit: stays pending
+        del self._pending[p.held.key]
+        applied = sum(self._changes.values()) > changes
+        outcome = "settled" if force else "applied" if applied else "history"
+        self.out.resolved.append((p.held.key, outcome))
+        self.out.replayed.append((ev, ctx))
+        return True
 
     def _version(
         self, state: ItemState, ev: NormalisedEvent, ctx: EventContext, **changes: Any
@@ -376,11 +552,34 @@ class Projector:
     def pack(self, ev: NormalisedEvent, ctx: EventContext) -> None:
         if ev.parent_id is None:
             return
-        if self._current(ev, ctx, ev.parent_id) is None:
+        parent = self.item(ev.parent_id)
+        # A packing indexed after the parent moved on (a receipt of the case anchored before
+        # the packer's batch): the children still went into it, and are where it is now.
+        late = (
+            parent is not None
+            and parent.status not in _TERMINAL
+            and ev.event_time < parent.event_time
+        )
+        if not late and self._current(ev, ctx, ev.parent_id) is None:
             return
         for child in ev.child_epcs:
             state = self._current(ev, ctx, child)
-            if state is not None:
+            if state is None:
+                continue
+            if late and parent is not None:
+                self.put(
+                    self._version(
+                        state,
+                        ev,
+                        ctx,
+                        parent=ev.parent_id,
+                        status=parent.status,
+                        holder=parent.holder,
+                        location=parent.location,
+                        in_transit_to=parent.in_transit_to,
+                    )
+                )
+            else:
                 self.put(self._version(state, ev, ctx, parent=ev.parent_id))
 
     def unpack(self, ev: NormalisedEvent, ctx: EventContext) -> None:
@@ -445,17 +644,68 @@ class Projector:
             self.move(ctx, (q.class_id, ctx.submitter, ""), q.quantity, q.uom)
 
     def end(self, ev: NormalisedEvent, ctx: EventContext, status: ItemStatus) -> None:
+        """Dispensed, decommissioned or destroyed: by whoever did it, where it was done (a
+        pharmacy dispensing a pack whose receipt is not indexed yet still had it)."""
+        where = ev.biz_location or ev.read_point
         for epc in ev.epcs:
             for state in self._with_contents(ev, ctx, epc):
                 parent = None if state.identifier == epc else state.parent
                 self.put(
                     self._version(
-                        state, ev, ctx, status=status.value, parent=parent, in_transit_to=None
+                        state,
+                        ev,
+                        ctx,
+                        status=status.value,
+                        parent=parent,
+                        in_transit_to=None,
+                        holder=ctx.submitter,
+                        location=where or state.location,
                     )
                 )
         for q in ev.quantities:
             if q.quantity is not None:
                 self.move(ctx, (q.class_id, ctx.submitter, ""), -q.quantity, q.uom)
+
+
+def custody_clash(operation: Operation, state: ItemState, actor: str, source: str | None) -> bool:
+    """Whether ``actor`` acting on an item in ``state`` clashes with its custody (the item is
+    somewhere else): the rule :mod:`indexer.detection.clones` reports as ``clone``.
+
+    - a receipt, unless the item is held by the receiver or by the source the receipt names
+      (a shipment not indexed yet), or is in transit to the receiver (or to no one known);
+    - anything else (shipping, packing, dispensing, observing...), if the item is ``active``
+      (in stock) with someone else, or in transit between two others.
+
+    Commissioning and transformation are not judged, nor are ended items (``after-end``).
+    """
+    if operation in _NOT_JUDGED or state.status in _TERMINAL:
+        return False
+    if operation is Operation.RECEIVE:
+        return state.holder not in (actor, source) and (
+            state.status == "active" or state.in_transit_to not in (None, actor)
+        )
+    if state.status == "in_transit":
+        return actor not in (state.holder, state.in_transit_to)
+    return state.status == "active" and state.holder != actor
+
+
+def restricted(ev: NormalisedEvent, identifier: str) -> NormalisedEvent:
+    """``ev`` acting on ``identifier`` alone (and, for the parent of a packing, its
+    children), with no quantities and no outputs: how a held-back event is re-applied."""
+    if ev.parent_id == identifier:
+        kept_children = ev.child_epcs
+    else:
+        kept_children = tuple(c for c in ev.child_epcs if c == identifier)
+    return replace(
+        ev,
+        epcs=tuple(e for e in ev.epcs if e == identifier),
+        child_epcs=kept_children,
+        input_epcs=tuple(e for e in ev.input_epcs if e == identifier),
+        output_epcs=(),
+        quantities=(),
+        input_quantities=(),
+        output_quantities=(),
+    )
 
 
 def event_party(parties: Sequence[Party]) -> str | None:

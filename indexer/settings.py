@@ -99,6 +99,12 @@ class IndexerSettings(BaseSettings):
         default=False,
         description="info alert when a lot its manufacturer never registered on-chain circulates",
     )
+    settle_seconds: int = Field(
+        default=120,
+        ge=0,
+        description="how long (chain time after its anchor) an event that does not fit custody "
+        "yet waits for the events that explain it before it is judged (clone, unknown code)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
 

@@ -34,20 +34,23 @@ from indexer.detection.config import DetectionConfig
 from indexer.detection.context import BatchView
 from indexer.detection.expiry import maybe_sweep, sweep
 from indexer.projection import EventContext, Projection
-from indexer.verification import AnchorFacts
 
 __all__ = ["DetectionConfig", "detect", "maybe_sweep", "sweep"]
 
 
 def detect(
     session: Session,
-    facts: AnchorFacts,
+    block_number: int,
     custody: Sequence[tuple[NormalisedEvent, EventContext]],
     projection: Projection,
     config: DetectionConfig,
 ) -> None:
-    """Every event-driven detector over one batch whose projection is written."""
-    batch = BatchView(session, facts, custody, projection, config)
+    """Every event-driven detector over the events one pass applied (a batch's, and the
+    held-back events it re-tried or settled) at ``block_number``, its projection written.
+
+    An event's effect held back (``projection.held``) is not judged yet: it is, when it is
+    re-tried (it fits, nothing to report) or settled (applied as it stands, and judged)."""
+    batch = BatchView(session, block_number, custody, projection, config)
     wanted: list[str] = [a.subject for a in projection.anomalies]
     for ev, _ in custody:  # full histories only where a hospital's channel may be left
         if ev.type != "TransformationEvent":

@@ -5,18 +5,22 @@ projection's anomaly), e.g. a counterfeiter printing a genuine serial elsewhere.
 first commissioning (role ``first-commissioning``) and the second (``commissioned-again``).
 
 ``clone`` (critical): an event acts on a pack, case or pallet somewhere it is not. Precisely,
-with the item's state just before the event (by chain order) and the event not older
-(eventTime) than that state:
+with the item's state just before the event (by application order) and the event not older
+(eventTime) than that state (:func:`indexer.projection.custody_clash`):
 
 - a shipment, packing, unpacking, dispensing, decommissioning, destruction or observation by a
   participant that is not the holder of the item while it is ``active`` (held in stock by
-  someone else);
+  someone else), or while it is in transit between two others;
 - a receipt by a participant of an item held or in transit elsewhere: the item is neither in
   transit to the receiver nor held by the receiver or by the source the receipt names (a
   receipt naming the holder as its source is a shipment not indexed yet, not a clone).
 
 The regulator is exempt (seizure, inspection), so is what :mod:`~indexer.detection.diversion`
-reports already. Evidence: the event that made the state (role ``custody``: where the item
+reports already. Such an event is first held back by the projection (batches arrive out of
+capture order: the events that explain it may come later) and is judged here only when it
+settles, ``PROVENANCE_INDEXER_SETTLE_SECONDS`` after its anchor, still not fitting.
+
+Evidence: the event that made the state (role ``custody``: where the item
 is) and the clashing event (role ``clone``), with the holder, its location and the actor.
 """
 
@@ -24,10 +28,9 @@ from __future__ import annotations
 
 from chain.roles import Role
 from gateway.rules.identifiers import gln_of
-from gateway.rules.roles import Operation
 from indexer.detection.context import BatchView, operation
 from indexer.detection.diversion import NOT_JUDGED, named
-from indexer.projection import event_party
+from indexer.projection import custody_clash, event_party
 
 
 def detect(batch: BatchView, skip: set[tuple[int, str]]) -> None:
@@ -56,20 +59,12 @@ def detect(batch: BatchView, skip: set[tuple[int, str]]) -> None:
         actor = ctx.submitter
         source = batch.address_of(gln_of(event_party(ev.sources))) if ev.sources else None
         for identifier in named(ev.epcs, ev.parent_id, ev.child_epcs):
-            if (ctx.seq, identifier) in skip:
+            if (ctx.seq, identifier) in skip or batch.held(ctx.event_hash, identifier):
                 continue
             state = batch.before(identifier, ctx.seq)
-            if state is None or state.status in ("dispensed", "decommissioned", "destroyed"):
-                continue  # unknown-code, after-end
-            if ev.event_time < state.event_time:
-                continue
-            if op is Operation.RECEIVE:
-                elsewhere = state.holder not in (actor, source) and (
-                    state.status == "active" or state.in_transit_to not in (None, actor)
-                )
-            else:
-                elsewhere = state.status == "active" and state.holder != actor
-            if not elsewhere:
+            if state is None or ev.event_time < state.event_time:
+                continue  # unknown-code; history anchored late
+            if not custody_clash(op, state, actor, source):
                 continue
             batch.alert(
                 "clone",

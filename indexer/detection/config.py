@@ -23,6 +23,7 @@ class DetectionConfig:
     transit_min_excess_seconds: int = 3600
     new_route_min_history: int = 500
     unreleased_lot_alerts: bool = False
+    settle_seconds: int = 120
 
     @classmethod
     def from_settings(cls, settings: IndexerSettings) -> DetectionConfig:

@@ -26,7 +26,6 @@ from indexer.projection import EventContext, ItemState, Projection
 from indexer.store import writes
 from indexer.store.models import AnchorRow, EventRow, ItemVersionRow, ParticipantRow
 from indexer.store.state import item_state, key_groups, keyed
-from indexer.verification import AnchorFacts
 
 
 def event_id(event_hash: bytes) -> str:
@@ -46,13 +45,20 @@ class BatchView:
     """One indexed batch, for the detectors (see the module docstring)."""
 
     session: Session
-    facts: AnchorFacts
+    block_number: int
     custody: Sequence[tuple[NormalisedEvent, EventContext]]
     projection: Projection
     config: DetectionConfig
     _histories: dict[str, list[ItemState]] = field(default_factory=dict)
     _participants: dict[str, tuple[int, str]] | None = None
     _changed: dict[int, list[ItemState]] | None = None
+    _held: set[tuple[bytes, str]] | None = None
+
+    def held(self, event_hash: bytes, identifier: str) -> bool:
+        """Whether the event's effect on the item was held back (not judged yet)."""
+        if self._held is None:
+            self._held = self.projection.held_keys
+        return (event_hash, identifier) in self._held
 
     # --- state ---------------------------------------------------------------------------
 
@@ -183,15 +189,16 @@ class BatchView:
         key: str | None = None,
         **details: Any,
     ) -> None:
-        """An alert raised by event ``trigger`` of this batch; ``events``: (role, hash) of
+        """An alert raised by event ``trigger`` (evidence: its anchor); ``events``: (role, hash) of
         every event involved, each written with its anchor. The key is the kind, the trigger
         and the subject (or ``key``): deriving it again never duplicates it."""
-        refs = self.references(h for _, h in events)
+        refs = self.references([trigger, *(h for _, h in events)])
+        anchor = refs.get(trigger, {})
         evidence: dict[str, Any] = {
-            "root": "0x" + self.facts.root.hex(),
-            "txHash": self.facts.tx_hash,
-            "blockNumber": self.facts.block_number,
-            "submitter": self.facts.submitter,
+            "root": anchor.get("root"),
+            "txHash": anchor.get("txHash"),
+            "blockNumber": anchor.get("blockNumber"),
+            "submitter": anchor.get("submitter"),
             "eventHash": "0x" + trigger.hex(),
             "eventID": event_id(trigger),
             "identifier": subject,
@@ -205,7 +212,7 @@ class BatchView:
             self.session,
             kind=kind,
             severity=severity,
-            block_number=self.facts.block_number,
+            block_number=self.block_number,
             subject=subject,
             message=message,
             evidence=evidence,

@@ -57,6 +57,8 @@ def detect(batch: BatchView) -> set[tuple[int, str]]:
         if op is None or op in NOT_JUDGED or Role.REGULATOR in batch.roles(ctx.submitter):
             continue
         for identifier in named(ev.epcs, ev.parent_id, ev.child_epcs):
+            if batch.held(ctx.event_hash, identifier):
+                continue  # judged when it is re-tried or settles
             if not batch.maybe_held_by_hospital(identifier):
                 continue  # never with a hospital: no channel to leave
             history = [v for v in batch.history(identifier) if v.seq < ctx.seq]

@@ -40,6 +40,7 @@ def detect(batch: BatchView) -> None:
     if not receipts:
         return
     history: int | None = None
+    replayed = {ctx.seq for _, ctx in batch.projection.replayed}
     for ev, ctx in receipts:
         destination = ev.biz_location or ev.read_point
         shipped = None
@@ -60,6 +61,11 @@ def detect(batch: BatchView) -> None:
                 or 0
             )
         for gtin in gtins:
+            observed = ctx.seq in replayed and (
+                batch.session.get(T, (ctx.event_hash, gtin)) is not None
+            )
+            if observed:
+                continue  # a receipt re-tried pack by pack: observed once
             lane: tuple[str, str, str] = (shipped.location, destination, gtin)
             _judge(batch, ctx.event_hash, ctx.seq, shipped.event_hash, lane, seconds, history)
             batch.session.add(
@@ -69,7 +75,7 @@ def detect(batch: BatchView) -> None:
                     origin=lane[0],
                     destination=lane[1],
                     seq=ctx.seq,
-                    block_number=batch.facts.block_number,
+                    block_number=batch.block_number,
                     shipping_event_hash=shipped.event_hash,
                     seconds=seconds,
                 )

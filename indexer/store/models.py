@@ -326,6 +326,42 @@ class AlertRow(Base):
     evidence: Mapped[dict[str, Any]]
 
 
+class PendingRow(Base):
+    """An event's effect on one item, held back because it does not fit the item's custody yet.
+
+    Participants' batches reach the chain out of capture order (each gateway batcher anchors
+    on its own timer), so a receipt can be indexed before the shipment and commissioning it
+    follows. Such an event is *pending* for the item (``reason``: ``unknown-code``, the item
+    was never commissioned; ``clone``, the item is held or in transit elsewhere) and is tried
+    again each time the item changes; it is judged for good (alerts raised, effect applied)
+    only once the chain's clock passes ``due`` (its anchor block's time plus the settle
+    window). ``block_number``: the block whose batch held it back; ``resolved_block``: the
+    block whose processing applied or judged it (``outcome``: ``applied``, ``history``,
+    ``settled``). A rollback deletes the first and re-opens the second.
+    """
+
+    __tablename__ = "ix_pending"
+
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_time: Mapped[datetime]
+    due: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    resolved_block: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (
+        Index(
+            "ix_pending_open",
+            "identifier",
+            sqlite_where=text("resolved_block IS NULL"),
+            postgresql_where=text("resolved_block IS NULL"),
+        ),
+    )
+
+
 class TransitObservationRow(Base):
     """One receipt's time in transit on a lane (shipper location, receiver location, GTIN).
 

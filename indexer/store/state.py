@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -9,9 +10,18 @@ from sqlalchemy import DateTime, Select, Text, bindparam, func, select, tuple_, 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from gateway.epcis.normalise import normalise_event
+from gateway.epcis.terms import Vocabulary, default_vocabulary
 from gateway.store._sql import is_postgresql
-from indexer.projection import HoldingKey, HoldingState, ItemState
-from indexer.store.models import HoldingVersionRow, ItemVersionRow, LotRow, ParticipantRow
+from indexer.projection import Held, HoldingKey, HoldingState, ItemState, PendingEvent
+from indexer.store.models import (
+    EventRow,
+    HoldingVersionRow,
+    ItemVersionRow,
+    LotRow,
+    ParticipantRow,
+    PendingRow,
+)
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
@@ -99,6 +109,7 @@ class SqlStateReader:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._participants: dict[str, str] | None = None
+        self._roles: dict[str, int] | None = None
 
     def items(self, identifiers: Iterable[str]) -> dict[str, ItemState]:
         out: dict[str, ItemState] = {}
@@ -161,6 +172,21 @@ class SqlStateReader:
             }
         return self._participants.get(gln)
 
+    def roles(self, address: str) -> int:
+        if self._roles is None:
+            rows = self.session.execute(select(ParticipantRow.address, ParticipantRow.roles))
+            self._roles = {row[0]: row[1] for row in rows}
+        return self._roles.get(address, 0)
+
+    def pending(self, identifiers: Iterable[str]) -> list[PendingEvent]:
+        """The held-back events still waiting on any of ``identifiers``."""
+        out: list[PendingEvent] = []
+        for part in key_groups(self.session, sorted(set(identifiers))):
+            query = pending_query().where(PendingRow.resolved_block.is_(None))
+            rows = self.session.execute(keyed(self.session, query, PendingRow.identifier, part))
+            out.extend(pending_event(row) for row in rows)
+        return out
+
     def lots(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         out: set[tuple[str, str]] = set()
         wanted: Sequence[tuple[str, str]] = sorted(set(keys))
@@ -170,3 +196,28 @@ class SqlStateReader:
             )
             out.update((g, lot) for g, lot in rows)
         return out
+
+
+def pending_query() -> Any:
+    """Held-back events with what re-applying them needs (rows for :func:`pending_event`)."""
+    return select(
+        PendingRow.event_hash,
+        PendingRow.identifier,
+        PendingRow.reason,
+        PendingRow.seq,
+        PendingRow.event_time,
+        EventRow.submitter,
+        EventRow.raw,
+    ).join(EventRow, EventRow.event_hash == PendingRow.event_hash)
+
+
+_VOCABULARY: Vocabulary | None = None
+
+
+def pending_event(row: Any) -> PendingEvent:
+    global _VOCABULARY
+    if _VOCABULARY is None:
+        _VOCABULARY = default_vocabulary()
+    event_hash, identifier, reason, seq, event_time, submitter, raw = row
+    event = normalise_event(json.loads(raw), 0, _VOCABULARY)
+    return PendingEvent(Held(event_hash, identifier, reason, seq, event_time), event, submitter)

@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.store._sql import copy_rows, driver_errors, is_postgresql
@@ -35,8 +35,10 @@ from indexer.store.models import (
     LotRow,
     ParticipantChangeRow,
     ParticipantRow,
+    PendingRow,
     RecallChangeRow,
     RecallRow,
+    first_sequence_of_block,
 )
 from indexer.store.state import packed_keys
 
@@ -266,6 +268,17 @@ def write_projection(session: Session, projection: Projection, block_number: int
         )
 
 
+def last_sequence(session: Session, block_number: int, below: int) -> int:
+    """The largest sequence number of a version written by block ``block_number`` (below
+    ``below``), or the block's first sequence number minus one."""
+    found = session.scalar(
+        select(func.max(ItemVersionRow.valid_from)).where(
+            ItemVersionRow.block_number == block_number, ItemVersionRow.valid_from < below
+        )
+    )
+    return int(found) if found is not None else first_sequence_of_block(block_number) - 1
+
+
 def close_versions(session: Session, closes: list[tuple[str, int]]) -> None:
     """Set ``valid_to`` of the current version of each ``(identifier, valid_to)``."""
     if not closes:
@@ -325,8 +338,14 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         AlertRow,
         ParticipantChangeRow,
         RecallChangeRow,
+        PendingRow,
     ):
         session.execute(delete(table).where(table.block_number > n))
+    session.execute(
+        update(PendingRow)
+        .where(PendingRow.resolved_block > n)
+        .values(resolved_block=None, outcome=None)
+    )
     session.execute(delete(BlockRow).where(BlockRow.number > n))
     session.execute(
         update(ItemVersionRow)

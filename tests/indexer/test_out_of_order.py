@@ -1,0 +1,145 @@
+"""Batches reach the chain out of capture order: each participant's batcher anchors on its own
+timer, so a receipt can be indexed before the shipment and the commissioning it follows.
+
+The index must end where an index of the same events in order ends, raise no alert for it,
+and still report a real clone once its settle window has passed (docs/detection.md).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from chain.client import Chain
+from gateway.epcis.identifiers import canonical_identifier
+from indexer.service import IndexerService
+from indexer.settings import IndexerSettings
+from indexer.sources import FolderBatchSource
+from indexer.store import pending
+from indexer.store.models import AlertRow, ItemVersionRow
+from provenance.journey import Step, build_journey
+from tests.support.anchoring import Publisher, start_publisher
+
+
+def interleaved(steps: list[Step], seed: int) -> list[Step]:
+    """A random merge of the participants' steps, each participant's own in its order (one
+    participant's batches are anchored in nonce order)."""
+    queues: dict[str, list[Step]] = {}
+    for step in steps:
+        queues.setdefault(step.actor.name, []).append(step)
+    rng = random.Random(seed)
+    out: list[Step] = []
+    while queues:
+        name = rng.choice(sorted(queues))
+        out.append(queues[name].pop(0))
+        if not queues[name]:
+            del queues[name]
+    return out
+
+
+def publish(publisher: Publisher, steps: list[Step]) -> None:
+    for step in steps:
+        publisher.publish(step.actor, step.events)
+
+
+def indexer(
+    chain: Chain, publisher: Publisher, url: str, data: Path, settle_seconds: int
+) -> IndexerService:
+    return IndexerService(
+        IndexerSettings(data_dir=data, database_url=url, settle_seconds=settle_seconds),
+        chain=chain,
+        deployment=publisher.deployment,
+        source=FolderBatchSource(publisher.folder),
+    )
+
+
+def current_state(service: IndexerService, publisher: Publisher) -> dict[str, tuple[Any, ...]]:
+    """Every item's status, holder, location, parent and destination (participants by name:
+    each publisher registers its own accounts)."""
+    names = {account.address: name for name, account in publisher.accounts.items()}
+    v = ItemVersionRow
+    query = select(v.identifier, v.status, v.holder, v.location, v.parent, v.in_transit_to)
+    with service.sessions() as session:
+        rows = session.execute(query.where(v.valid_to.is_(None)))
+        return {
+            identifier: (status, names.get(holder or ""), location, parent, names.get(to or ""))
+            for identifier, status, holder, location, parent, to in rows
+        }
+
+
+def alert_kinds(service: IndexerService) -> list[str]:
+    with service.sessions() as session:
+        return sorted(session.scalars(select(AlertRow.kind)))
+
+
+@pytest.mark.parametrize("order", ["reversed", "receipt-first", "seed-1", "seed-2", "seed-3"])
+def test_a_journey_anchored_out_of_order_ends_where_in_order_ends_with_no_alert(
+    chain: Chain, index_url: str, tmp_path: Path, order: str
+) -> None:
+    steps = build_journey(20, packs_per_case=10).steps
+    if order == "reversed":
+        shuffled = steps[::-1]
+    elif order == "receipt-first":  # the importer's receipt of the cases before their packing
+        shuffled = [steps[6], *steps[:6], *steps[7:]]
+    else:
+        shuffled = interleaved(steps, int(order.split("-")[1]))
+    assert shuffled != steps
+
+    in_order = start_publisher(chain, tmp_path / "in-order")
+    publish(in_order, steps)
+    expected = indexer(chain, in_order, f"sqlite:///{tmp_path}/in-order.db", tmp_path / "a", 0)
+    expected.catch_up()
+
+    out_of_order = start_publisher(chain, tmp_path / "out-of-order")
+    publish(out_of_order, shuffled)
+    service = indexer(chain, out_of_order, index_url, tmp_path / "b", settle_seconds=3600)
+    service.catch_up()
+    try:
+        state = current_state(service, out_of_order)
+        assert len(state) == 2 + 20  # two cases, twenty packs
+        assert state == current_state(expected, in_order)
+        assert alert_kinds(service) == []
+        with service.sessions() as session:
+            assert pending.waiting(session) == []
+    finally:
+        service.stop()
+        expected.stop()
+
+
+def test_a_clone_waits_for_its_settle_window_then_is_reported(
+    chain: Chain, index_url: str, tmp_path: Path
+) -> None:
+    journey = build_journey(20, packs_per_case=10)
+    pack = canonical_identifier(journey.dispensed_pack)
+    publisher = start_publisher(chain, tmp_path / "batches")
+    publish(publisher, journey.steps[:5])  # packs commissioned and packed at the plant
+    pharmacy = journey.steps[-1].actor
+    dispensing = journey.steps[-1].events  # the pharmacy dispenses a pack it never received
+    publisher.publish(pharmacy, dispensing)
+
+    service = indexer(chain, publisher, index_url, tmp_path / "ix", settle_seconds=3600)
+    service.catch_up()
+    try:
+        assert alert_kinds(service) == []
+        with service.sessions() as session:
+            [waiting] = pending.waiting(session)
+        assert (waiting.identifier, waiting.reason) == (pack, "clone")
+        before = current_state(service, publisher)[pack]
+        assert before[0] == "active"  # not applied while it waits
+
+        assert service.follower.settle(now=waiting.due - 1) == 0
+        assert service.follower.settle(now=waiting.due) == 1
+        assert alert_kinds(service) == ["clone"]
+        assert current_state(service, publisher)[pack][0] == "dispensed"
+        with service.sessions() as session:
+            assert pending.waiting(session) == []
+            [clone] = session.scalars(select(AlertRow))
+        roles = [e["role"] for e in clone.evidence["events"]]
+        assert roles == ["custody", "clone"]
+        assert clone.evidence["txHash"] is not None  # the dispensing's own anchor
+    finally:
+        service.stop()
