@@ -253,7 +253,6 @@ class ItemVersionRow(Base):
             postgresql_where=CURRENT,
             sqlite_where=CURRENT,
         ),
-        Index("ix_item_versions_valid_to", "valid_to"),
     )
 
 

@@ -328,6 +328,17 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
     """Undo everything derived from blocks after ``ancestor``; ``first_block_seq`` is the
     first sequence number of block ``ancestor.number + 1``."""
     n = ancestor.number
+    # the versions the orphaned blocks closed: those of the identifiers they wrote versions of
+    # (found by block number: no index on valid_to to maintain on every write)
+    orphaned = select(ItemVersionRow.identifier).where(ItemVersionRow.block_number > n)
+    session.execute(
+        update(ItemVersionRow)
+        .where(
+            ItemVersionRow.identifier.in_(orphaned.scalar_subquery()),
+            ItemVersionRow.valid_to >= first_block_seq,
+        )
+        .values(valid_to=None)
+    )
     for table in (
         EventItemRow,
         EventRow,
@@ -347,11 +358,6 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         .values(resolved_block=None, outcome=None)
     )
     session.execute(delete(BlockRow).where(BlockRow.number > n))
-    session.execute(
-        update(ItemVersionRow)
-        .where(ItemVersionRow.valid_to >= first_block_seq)
-        .values(valid_to=None)
-    )
     session.execute(
         update(HoldingVersionRow)
         .where(HoldingVersionRow.valid_to >= first_block_seq)
