@@ -11,7 +11,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from chain.client import Chain
@@ -76,38 +75,44 @@ def alert_kinds(service: IndexerService) -> list[str]:
         return sorted(session.scalars(select(AlertRow.kind)))
 
 
-@pytest.mark.parametrize("order", ["reversed", "receipt-first", "seed-1", "seed-2", "seed-3"])
+ORDERS = ("reversed", "receipt-first", "seed-1", "seed-2", "seed-3")
+
+
+def reordered(steps: list[Step], order: str) -> list[Step]:
+    if order == "reversed":
+        return steps[::-1]
+    if order == "receipt-first":  # the importer's receipt of the cases before their packing
+        return [steps[6], *steps[:6], *steps[7:]]
+    return interleaved(steps, int(order.split("-")[1]))
+
+
 def test_a_journey_anchored_out_of_order_ends_where_in_order_ends_with_no_alert(
-    chain: Chain, index_url: str, tmp_path: Path, order: str
+    chain: Chain, index_url: str, tmp_path: Path
 ) -> None:
     steps = build_journey(20, packs_per_case=10).steps
-    if order == "reversed":
-        shuffled = steps[::-1]
-    elif order == "receipt-first":  # the importer's receipt of the cases before their packing
-        shuffled = [steps[6], *steps[:6], *steps[7:]]
-    else:
-        shuffled = interleaved(steps, int(order.split("-")[1]))
-    assert shuffled != steps
-
     in_order = start_publisher(chain, tmp_path / "in-order")
     publish(in_order, steps)
-    expected = indexer(chain, in_order, f"sqlite:///{tmp_path}/in-order.db", tmp_path / "a", 0)
-    expected.catch_up()
+    expected_index = indexer(chain, in_order, f"sqlite:///{tmp_path}/a.db", tmp_path / "a", 0)
+    expected_index.catch_up()
+    expected = current_state(expected_index, in_order)
+    expected_index.stop()
+    assert len(expected) == 2 + 20  # two cases, twenty packs
 
-    out_of_order = start_publisher(chain, tmp_path / "out-of-order")
-    publish(out_of_order, shuffled)
-    service = indexer(chain, out_of_order, index_url, tmp_path / "b", settle_seconds=3600)
-    service.catch_up()
-    try:
-        state = current_state(service, out_of_order)
-        assert len(state) == 2 + 20  # two cases, twenty packs
-        assert state == current_state(expected, in_order)
-        assert alert_kinds(service) == []
-        with service.sessions() as session:
-            assert pending.waiting(session) == []
-    finally:
-        service.stop()
-        expected.stop()
+    for order in ORDERS:
+        shuffled = reordered(steps, order)
+        assert shuffled != steps, order
+        publisher = start_publisher(chain, tmp_path / order)
+        publish(publisher, shuffled)
+        url = index_url if order == ORDERS[0] else f"sqlite:///{tmp_path}/{order}.db"
+        service = indexer(chain, publisher, url, tmp_path / f"ix-{order}", settle_seconds=3600)
+        service.catch_up()
+        try:
+            assert current_state(service, publisher) == expected, order
+            assert alert_kinds(service) == [], order
+            with service.sessions() as session:
+                assert pending.waiting(session) == [], order
+        finally:
+            service.stop()
 
 
 def test_a_clone_waits_for_its_settle_window_then_is_reported(
