@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from chain.client import Chain
 from gateway.api.operations import http_histogram
 from indexer.service import IndexerService
-from indexer.store.models import AlertRow, AnchorRow
+from indexer.store.models import AlertRow, AnchorRow, PendingRow
 from indexer.store.writes import get_checkpoint
 
 log = logging.getLogger("provenance.indexer.metrics")
@@ -68,6 +68,11 @@ class _IndexCollector(Collector):
                     ).group_by(AnchorRow.status)
                 )
             }
+            held_back = session.scalar(
+                select(func.count())
+                .select_from(PendingRow)
+                .where(PendingRow.resolved_block.is_(None))
+            )
             alerts = [
                 (str(kind), str(severity), int(n))
                 for kind, severity, n in session.execute(
@@ -101,6 +106,12 @@ class _IndexCollector(Collector):
         for kind, severity, n in alerts:
             by_kind.add_metric([kind, severity], float(n))
         yield by_kind
+        yield GaugeMetricFamily(
+            f"{PREFIX}_held_back_events",
+            "Events' effects on items held back: waiting for the events that explain them, "
+            "judged after the settle window (docs/detection.md)",
+            value=float(held_back or 0),
+        )
         yield GaugeMetricFamily(
             f"{PREFIX}_integrity_alerts",
             "Integrity alerts: anchored roots the batch contents did not reproduce",

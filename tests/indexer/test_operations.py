@@ -103,6 +103,7 @@ def test_metrics_report_lag_events_anchors_alerts_and_query_latency(
     assert value(found, "provenance_indexer_anchors", status="indexed") == len(journey.steps)
     assert value(found, "provenance_indexer_anchors", status="rejected") == 0
     assert value(found, "provenance_indexer_integrity_alerts") == 0
+    assert value(found, "provenance_indexer_held_back_events") == 0
     assert value(found, "provenance_indexer_lag_blocks") == 0
     assert value(found, "provenance_indexer_checkpoint_block") == service.chain.block_number
 
