@@ -33,7 +33,7 @@ from chain.errors import BatchUnavailableError, ChainMovedError, ChainUnavailabl
 from indexer import detection
 from indexer.chainlogs import BlockHeader, ChainLog, LogReader
 from indexer.loader import BatchLoader, Prefetch
-from indexer.store import writes
+from indexer.store import pending, writes
 from indexer.store.models import (
     BlockRow,
     ParticipantChangeRow,
@@ -277,7 +277,7 @@ class Follower:
         arrives to do it; recorded at the checkpoint's block."""
         with self.sessions() as session:
             checkpoint = writes.get_checkpoint(session)
-            if checkpoint is None:
+            if checkpoint is None or not pending.any_open(session):
                 return 0
             if now is None:
                 header = self.reader.header(checkpoint.block_number)
