@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from chain.client import Chain
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
+from indexer.store import pending
+from indexer.store.models import AlertRow
 from provenance.journey import build_journey
 from tests.support.anchoring import Publisher, start_publisher
 from tests.support.dumps import dump
@@ -75,5 +78,49 @@ def test_a_reorganisation_is_rolled_back_and_the_new_history_indexed(
     fresh = indexer(publisher, node_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
     fresh.catch_up()
     assert dump(service.engine) == dump(fresh.engine)
+    service.stop()
+    fresh.stop()
+
+
+def test_held_back_events_roll_back_with_their_blocks(
+    node_url: str, index_url: str, tmp_path: Path
+) -> None:
+    """A dispensing anchored before the pack reached the pharmacy waits (held back); the
+    branch that explained it vanishes; the new branch explains it again: the index equals a
+    fresh one, and nothing is left waiting."""
+    chain = Chain.from_url(node_url, poll_interval=0.05)
+    publisher = start_publisher(chain, tmp_path / "batches")
+    steps = build_journey(20, packs_per_case=10).steps
+    dispensing = steps[-1]
+    for step in [*steps[:5], dispensing]:  # made and packed; dispensed before it moved
+        publisher.publish(step.actor, step.events)
+    service = indexer(publisher, node_url, index_url, tmp_path / "ix")
+    service.catch_up()
+    with service.sessions() as session:
+        assert len(pending.waiting(session)) == 1
+    snapshot = rpc(chain, "evm_snapshot")
+    for step in steps[5:-1]:  # the custody chain that explains it, on a branch that will vanish
+        publisher.publish(step.actor, step.events)
+    service.catch_up()
+    with service.sessions() as session:
+        assert pending.waiting(session) == []
+    orphaned_head = chain.block_number
+
+    assert rpc(chain, "evm_revert", snapshot) is True
+    new_chain = Chain.from_url(node_url, poll_interval=0.05)
+    publisher.rebind(new_chain)
+    for step in steps[5:-1]:  # the same steps again: new salts, new roots, new blocks
+        publisher.publish(step.actor, step.events)
+    while new_chain.block_number <= orphaned_head:
+        rpc(new_chain, "evm_mine")
+    report = service.catch_up()
+    assert report.reorg_to is not None and report.reorg_to < orphaned_head
+
+    fresh = indexer(publisher, node_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
+    fresh.catch_up()
+    assert dump(service.engine) == dump(fresh.engine)
+    with service.sessions() as session:
+        assert pending.waiting(session) == []
+        assert session.scalars(select(AlertRow.kind)).all() == []
     service.stop()
     fresh.stop()
