@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -138,3 +139,27 @@ def test_bad_values_are_named_by_their_pointer(
 def test_a_naive_event_time_takes_the_declared_offset() -> None:
     event = normalise_event({**SHIP, "eventTime": "2026-11-02T10:00:00"}, 0)
     assert event.event_time == datetime(2026, 11, 2, 10, tzinfo=timezone(timedelta(hours=2)))
+
+
+def test_a_normalised_event_pickles_to_an_equal_event() -> None:
+    """The indexer's worker processes send normalised events to the follower by pickle."""
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-02T10:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+        "readPoint": {"id": "urn:epc:id:sgln:4700123.00000.0"},
+        "epcList": ["urn:epc:id:sgtin:4700123.012345.S1"],
+        "quantityList": [
+            {"epcClass": "urn:epc:class:lgtin:4700123.012345.L1", "quantity": 2.5, "uom": "KGM"}
+        ],
+        "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:4700123.00000"}],
+        "destinationList": [
+            {"type": "owning_party", "destination": "urn:epc:id:pgln:4700321.00000"}
+        ],
+    }
+    normalised = normalise_event(event, 0)
+    assert normalised.quantities and normalised.sources  # nested dataclasses too
+    assert pickle.loads(pickle.dumps(normalised)) == normalised
