@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.errors import BatchStateError, RecordNotFoundError, StoreConflictError
@@ -316,8 +317,17 @@ def reserve_nonce(session: Session, address: str, chain_next: int = 0) -> int:
     try:
         row = session.get(AccountNonceRow, address, with_for_update=True)
         if row is None:
-            row = AccountNonceRow(address=address, next_nonce=chain_next, updated_at=utcnow())
-            session.add(row)
+            try:
+                with session.begin_nested():  # two writers may make the first row at once
+                    session.add(
+                        AccountNonceRow(address=address, next_nonce=chain_next, updated_at=utcnow())
+                    )
+            except IntegrityError:
+                pass  # the other writer's row: locked and used below
+            row = session.get(
+                AccountNonceRow, address, with_for_update=True, populate_existing=True
+            )
+            assert row is not None
         nonce = max(row.next_nonce, chain_next)
         row.next_nonce = nonce + 1
         row.updated_at = utcnow()
