@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.errors import BatchUnavailableError, ValidationError
@@ -207,6 +208,43 @@ def _prepare_in_worker(source: BatchSource, facts: AnchorFacts, log_index: int) 
     return prepare_batch(source, facts, log_index)
 
 
+@dataclass
+class _Chosen:
+    """What of a prepared batch is indexed: rows of the events not indexed before, and why the
+    others are not."""
+
+    events: list[Row] = field(default_factory=list)
+    items: list[Row] = field(default_factory=list)
+    custody: list[tuple[NormalisedEvent, EventContext]] = field(default_factory=list)
+    repeated: list[bytes] = field(default_factory=list)
+    unreadable: list[tuple[bytes, str]] = field(default_factory=list)
+
+
+def _choose(
+    prepared: PreparedBatch, facts: AnchorFacts, log_index: int, known: set[bytes]
+) -> _Chosen:
+    """The events of ``prepared`` to index: readable, not in ``known`` (indexed from another
+    batch), each once (a batch may name an event twice)."""
+    out = _Chosen()
+    seen: set[bytes] = set()
+    for position, event_hash in enumerate(prepared.hashes):
+        if event_hash in known or event_hash in seen:
+            out.repeated.append(event_hash)
+            continue
+        row = prepared.rows[position]
+        if isinstance(row, str):
+            out.unreadable.append((event_hash, row))
+            continue
+        seen.add(event_hash)
+        out.events.append(row)
+        out.items.extend(prepared.items[position])
+        ev = prepared.custody.get(position)
+        if ev is not None:
+            seq = sequence(facts.block_number, log_index, position)
+            out.custody.append((ev, EventContext(event_hash, seq, facts.submitter)))
+    return out
+
+
 class Prefetch:
     """Prepared batches of a run of ``Anchored`` logs, in their order.
 
@@ -371,43 +409,38 @@ class BatchLoader:
         prepared: PreparedBatch,
     ) -> int:
         started = time.perf_counter()
-        known = self._known(session, prepared.hashes)
-        events: list[Row] = []
-        items: list[Row] = []
-        custody: list[tuple[NormalisedEvent, EventContext]] = []
-        for position, event_hash in enumerate(prepared.hashes):
-            if event_hash in known:
-                self._alert(
-                    session,
-                    facts,
-                    "anchored-twice",
-                    "info",
-                    f"event 0x{event_hash.hex()} was already indexed from another batch",
-                    {"eventHash": "0x" + event_hash.hex()},
-                    key=event_hash.hex(),
-                )
-                continue
-            row = prepared.rows[position]
-            if isinstance(row, str):
-                self._alert(
-                    session,
-                    facts,
-                    "unreadable-event",
-                    "warning",
-                    f"event 0x{event_hash.hex()} is anchored but not readable: {row}",
-                    {"eventHash": "0x" + event_hash.hex()},
-                    key=event_hash.hex(),
-                )
-                continue
-            known.add(event_hash)
-            events.append(row)
-            items.extend(prepared.items[position])
-            ev = prepared.custody.get(position)
-            if ev is not None:
-                seq = sequence(facts.block_number, log_index, position)
-                custody.append((ev, EventContext(event_hash, seq, facts.submitter)))
-        started = _add(self.timings, "SQL: known events", started)
-        writes.insert_events(session, events, items)
+        chosen = _choose(prepared, facts, log_index, set())
+        started = _add(self.timings, "choosing events", started)
+        try:
+            # Optimistic: an event anchored twice is rare, and the primary key finds it anyway.
+            with session.begin_nested():
+                writes.insert_events(session, chosen.events, chosen.items)
+        except IntegrityError:
+            started = time.perf_counter()
+            chosen = _choose(prepared, facts, log_index, self._known(session, prepared.hashes))
+            started = _add(self.timings, "SQL: known events", started)
+            writes.insert_events(session, chosen.events, chosen.items)
+        for event_hash in chosen.repeated:
+            self._alert(
+                session,
+                facts,
+                "anchored-twice",
+                "info",
+                f"event 0x{event_hash.hex()} was already indexed from another batch",
+                {"eventHash": "0x" + event_hash.hex()},
+                key=event_hash.hex(),
+            )
+        for event_hash, reason in chosen.unreadable:
+            self._alert(
+                session,
+                facts,
+                "unreadable-event",
+                "warning",
+                f"event 0x{event_hash.hex()} is anchored but not readable: {reason}",
+                {"eventHash": "0x" + event_hash.hex()},
+                key=event_hash.hex(),
+            )
+        custody = chosen.custody
         started = _add(self.timings, "SQL: events and items", started)
         waiting = pending.any_open(session)
         due = pending.due(session, block_timestamp) if waiting else []
@@ -430,7 +463,7 @@ class BatchLoader:
             projector.retry(slots)
         started = _add(self.timings, "custody projection", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
-        return len(events)
+        return len(chosen.events)
 
     def settle(self, session: Session, block_number: int, now: int) -> int:
         """Judge the held-back events whose settle window has passed by ``now`` (unix time)
