@@ -35,7 +35,7 @@ from indexer import detection
 from indexer.chainlogs import ChainLog
 from indexer.projection import EventContext, Projector, SeqSlots, event_party, restricted
 from indexer.sources import BatchSource
-from indexer.store import pending, writes
+from indexer.store import copy_text, pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, key_groups, keyed
 from indexer.verification import AnchorFacts, IntegrityFailure, verify_batch
@@ -140,16 +140,20 @@ class PreparedBatch:
 
     ``outcome``: ``verified``, ``rejected`` (``failure`` says why), ``unavailable`` (for good:
     ``reason``) or ``retry`` (for now: ``reason``). Per position of a verified batch: the
-    recomputed hash, the event row or why the event is unreadable, its item rows, and (only for
-    events that can change custody) the normalised event.
+    recomputed hash; the event row and its item rows, as tuples or (``copy_lines``) as
+    ``COPY`` text (:mod:`indexer.store.copy_text`), or why the event is unreadable; and (only
+    for events that can change custody) the normalised event.
     """
 
     outcome: str
     reason: str = ""
     failure: IntegrityFailure | None = None
     hashes: list[bytes] = field(default_factory=list)
-    rows: list[Row | str] = field(default_factory=list)
+    rows: list[Row | None] = field(default_factory=list)
     items: list[list[Row]] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    item_lines: list[bytes] = field(default_factory=list)
+    unreadable: dict[int, str] = field(default_factory=dict)
     custody: dict[int, NormalisedEvent] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -161,9 +165,15 @@ def _add(timings: dict[str, float], stage: str, since: float) -> float:
 
 
 def prepare_batch(
-    source: BatchSource, facts: AnchorFacts, log_index: int, vocabulary: Vocabulary | None = None
+    source: BatchSource,
+    facts: AnchorFacts,
+    log_index: int,
+    vocabulary: Vocabulary | None = None,
+    *,
+    copy_lines: bool = False,
 ) -> PreparedBatch:
-    """Fetch, verify and normalise the batch of one ``Anchored`` log (no database)."""
+    """Fetch, verify and normalise the batch of one ``Anchored`` log (no database); rows as
+    ``COPY`` text if ``copy_lines`` (for PostgreSQL)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     try:
@@ -183,11 +193,22 @@ def prepare_batch(
         try:
             ev = normalise_event(v.event, v.position, vocabulary)
         except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            out.rows.append(str(exc))
-            out.items.append([])
+            out.unreadable[v.position] = str(exc)
+            if copy_lines:
+                out.lines.append(b"")
+                out.item_lines.append(b"")
+            else:
+                out.rows.append(None)
+                out.items.append([])
             continue
-        out.rows.append(_event_row(ev, v.event_hash, v.salt, v.event, seq, facts))
-        out.items.append(_item_rows(ev, v.event_hash, seq, facts.block_number))
+        row = _event_row(ev, v.event_hash, v.salt, v.event, seq, facts)
+        items = _item_rows(ev, v.event_hash, seq, facts.block_number)
+        if copy_lines:
+            out.lines.append(copy_text.copy_line(row).encode("utf-8"))
+            out.item_lines.append(copy_text.copy_lines(items))
+        else:
+            out.rows.append(row)
+            out.items.append(items)
         if changes_custody(ev):
             out.custody[v.position] = ev
     _add(timings, "normalise + rows", started)
@@ -204,20 +225,31 @@ def _vocabulary() -> Vocabulary:
     return _VOCABULARY
 
 
-def _prepare_in_worker(source: BatchSource, facts: AnchorFacts, log_index: int) -> PreparedBatch:
-    return prepare_batch(source, facts, log_index)
+def _prepare_in_worker(
+    source: BatchSource, facts: AnchorFacts, log_index: int, copy_lines: bool
+) -> PreparedBatch:
+    return prepare_batch(source, facts, log_index, copy_lines=copy_lines)
 
 
 @dataclass
 class _Chosen:
-    """What of a prepared batch is indexed: rows of the events not indexed before, and why the
-    others are not."""
+    """What of a prepared batch is indexed: rows (or ``COPY`` lines) of the events not indexed
+    before, and why the others are not."""
 
     events: list[Row] = field(default_factory=list)
     items: list[Row] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
     custody: list[tuple[NormalisedEvent, EventContext]] = field(default_factory=list)
     repeated: list[bytes] = field(default_factory=list)
     unreadable: list[tuple[bytes, str]] = field(default_factory=list)
+
+    def insert(self, session: Session) -> None:
+        if self.lines:
+            writes.insert_event_lines(
+                session, b"".join(self.lines[0::2]), b"".join(self.lines[1::2])
+            )
+        else:
+            writes.insert_events(session, self.events, self.items)
 
 
 def _choose(
@@ -227,17 +259,24 @@ def _choose(
     batch), each once (a batch may name an event twice)."""
     out = _Chosen()
     seen: set[bytes] = set()
+    as_lines = bool(prepared.lines)
     for position, event_hash in enumerate(prepared.hashes):
         if event_hash in known or event_hash in seen:
             out.repeated.append(event_hash)
             continue
-        row = prepared.rows[position]
-        if isinstance(row, str):
-            out.unreadable.append((event_hash, row))
+        reason = prepared.unreadable.get(position)
+        if reason is not None:
+            out.unreadable.append((event_hash, reason))
             continue
         seen.add(event_hash)
-        out.events.append(row)
-        out.items.extend(prepared.items[position])
+        if as_lines:
+            out.lines.append(prepared.lines[position])
+            out.lines.append(prepared.item_lines[position])
+        else:
+            row = prepared.rows[position]
+            assert row is not None
+            out.events.append(row)
+            out.items.extend(prepared.items[position])
         ev = prepared.custody.get(position)
         if ev is not None:
             seq = sequence(facts.block_number, log_index, position)
@@ -270,7 +309,11 @@ class Prefetch:
         while self.pool is not None and self._waiting and len(self._running) < self.ahead:
             entry = self._waiting.popleft()
             self._running[(entry.block_number, entry.log_index)] = self.pool.submit(
-                _prepare_in_worker, self.loader.source, anchor_facts(entry), entry.log_index
+                _prepare_in_worker,
+                self.loader.source,
+                anchor_facts(entry),
+                entry.log_index,
+                self.loader.copy_lines,
             )
 
     def get(self, entry: ChainLog) -> PreparedBatch:
@@ -278,7 +321,13 @@ class Prefetch:
         if future is None:
             if self._waiting and self._waiting[0] is entry:
                 self._waiting.popleft()
-            return prepare_batch(self.loader.source, anchor_facts(entry), entry.log_index)
+            return prepare_batch(
+                self.loader.source,
+                anchor_facts(entry),
+                entry.log_index,
+                self.loader.vocabulary,
+                copy_lines=self.loader.copy_lines,
+            )
         started = time.perf_counter()
         prepared = future.result()
         _add(self.loader.timings, "waiting for workers", started)
@@ -297,7 +346,8 @@ class BatchLoader:
 
     ``workers``: processes that prepare batches ahead of the follower when a step has at least
     ``parallel_from`` batches to load and the source can be sent to a process (it pickles);
-    0 prepares every batch inline. ``timings`` adds up seconds per stage (for benchmarks).
+    0 prepares every batch inline. ``copy_lines``: prepare rows as ``COPY`` text (the index is
+    on PostgreSQL). ``timings`` adds up seconds per stage (for benchmarks).
     """
 
     def __init__(
@@ -308,8 +358,10 @@ class BatchLoader:
         workers: int = 2,
         parallel_from: int = 4,
         ahead: int = 6,
+        copy_lines: bool = False,
     ) -> None:
         self.source = source
+        self.copy_lines = copy_lines
         self.detection_config = detection_config or detection.DetectionConfig()
         self.vocabulary = default_vocabulary()
         self.workers = workers
@@ -353,7 +405,13 @@ class BatchLoader:
 
     def load(self, session: Session, entry: ChainLog, block_timestamp: int) -> LoadResult:
         """Index the batch of one ``Anchored`` log (raises retryable unavailability)."""
-        prepared = prepare_batch(self.source, anchor_facts(entry), entry.log_index, self.vocabulary)
+        prepared = prepare_batch(
+            self.source,
+            anchor_facts(entry),
+            entry.log_index,
+            self.vocabulary,
+            copy_lines=self.copy_lines,
+        )
         return self.apply(session, entry, block_timestamp, prepared)
 
     def apply(
@@ -414,12 +472,12 @@ class BatchLoader:
         try:
             # Optimistic: an event anchored twice is rare, and the primary key finds it anyway.
             with session.begin_nested():
-                writes.insert_events(session, chosen.events, chosen.items)
+                chosen.insert(session)
         except IntegrityError:
             started = time.perf_counter()
             chosen = _choose(prepared, facts, log_index, self._known(session, prepared.hashes))
             started = _add(self.timings, "SQL: known events", started)
-            writes.insert_events(session, chosen.events, chosen.items)
+            chosen.insert(session)
         for event_hash in chosen.repeated:
             self._alert(
                 session,
@@ -463,7 +521,7 @@ class BatchLoader:
             projector.retry(slots)
         started = _add(self.timings, "custody projection", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
-        return len(chosen.events)
+        return len(prepared.hashes) - len(chosen.repeated) - len(chosen.unreadable)
 
     def settle(self, session: Session, block_number: int, now: int) -> int:
         """Judge the held-back events whose settle window has passed by ``now`` (unix time)

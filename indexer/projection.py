@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from chain.roles import Role
 from gateway.custody import TERMINAL, ItemStatus
@@ -41,9 +41,11 @@ from gateway.rules.identifiers import gln_of, gtin_of, lot_of_class
 from gateway.rules.roles import Operation, operation_of
 
 
-@dataclass(frozen=True, slots=True)
-class ItemState:
-    """One version of an instance's state (``seq``: the event that made it)."""
+class ItemState(NamedTuple):
+    """One version of an instance's state (``seq``: the event that made it).
+
+    A named tuple: the projection reads thousands per batch, and a tuple is made several
+    times faster than a frozen dataclass."""
 
     identifier: str
     status: str
@@ -481,8 +483,8 @@ class Projector:
     def _version(
         self, state: ItemState, ev: NormalisedEvent, ctx: EventContext, **changes: Any
     ) -> ItemState:
-        return replace(
-            state, event_time=ev.event_time, event_hash=ctx.event_hash, seq=ctx.seq, **changes
+        return state._replace(
+            event_time=ev.event_time, event_hash=ctx.event_hash, seq=ctx.seq, **changes
         )
 
     def commission(

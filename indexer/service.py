@@ -70,7 +70,11 @@ class IndexerService:
         self.follower = Follower(
             self.sessions,
             self.reader,
-            BatchLoader(self.source, detection_config=DetectionConfig.from_settings(settings)),
+            BatchLoader(
+                self.source,
+                detection_config=DetectionConfig.from_settings(settings),
+                copy_lines=self.engine.dialect.name == "postgresql",
+            ),
             FollowerPolicy(
                 start_block=max(settings.start_block, self.deployment.deployed_at_block),
                 confirmations=settings.confirmations,

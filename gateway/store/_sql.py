@@ -139,6 +139,15 @@ def copy_rows(
     return cursor
 
 
+def copy_text(session: Session, table: str, columns: Sequence[str], data: bytes) -> None:
+    """``COPY`` ready-made text lines (see ``indexer.store.copy_text``) into ``table``, in the
+    session's transaction (PostgreSQL)."""
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with driver_errors(statement), cursor.copy(statement) as copy:
+        copy.write(data)
+
+
 def mark_staging_ready(connection_record: Any) -> None:
     connection_record.info[_STAGING_READY] = True
 

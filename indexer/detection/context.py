@@ -40,6 +40,9 @@ def operation(ev: NormalisedEvent) -> Operation | None:
     return found
 
 
+_NOT_LOOKED_UP: Any = object()
+
+
 @dataclass
 class BatchView:
     """One indexed batch, for the detectors (see the module docstring)."""
@@ -51,6 +54,8 @@ class BatchView:
     config: DetectionConfig
     _histories: dict[str, list[ItemState]] = field(default_factory=dict)
     _participants: dict[str, tuple[int, str]] | None = None
+    _roles: dict[str, Role] = field(default_factory=dict)
+    _hospitals: frozenset[str] | None = None
     _changed: dict[int, list[ItemState]] | None = None
     _held: set[tuple[bytes, str]] | None = None
 
@@ -99,12 +104,22 @@ class BatchView:
     def maybe_held_by_hospital(self, identifier: str) -> bool:
         """Whether the item was with a hospital before this batch or during it (only such
         items can be diverted from a hospital's channel; see ``diversion``)."""
-        prior = self.projection.prior_items.get(identifier)
-        holders = [prior.holder] if prior is not None else []
-        holders += [v.holder for v in self.projection.item_versions.get(identifier, ())]
-        if identifier not in self.projection.prior_items:
+        prior = self.projection.prior_items.get(identifier, _NOT_LOOKED_UP)
+        if prior is _NOT_LOOKED_UP:
             return True  # not looked up by the projection: be safe, read its history
-        return any(Role.HOSPITAL in self.roles(h) for h in holders)
+        hospitals = self._hospital_addresses()
+        if not hospitals:
+            return False
+        if prior is not None and prior.holder in hospitals:
+            return True
+        return any(v.holder in hospitals for v in self.projection.item_versions.get(identifier, ()))
+
+    def _hospital_addresses(self) -> frozenset[str]:
+        if self._hospitals is None:
+            self._hospitals = frozenset(
+                a for a, (roles, _) in self._registry().items() if Role.HOSPITAL & roles
+            )
+        return self._hospitals
 
     def changed_at(self, seq: int) -> list[ItemState]:
         """The versions event ``seq`` made (named items and their contents)."""
@@ -119,7 +134,10 @@ class BatchView:
         """The participant's roles now (0 for an unknown address)."""
         if address is None:
             return Role(0)
-        return Role(self._registry().get(address, (0, ""))[0])
+        found = self._roles.get(address)
+        if found is None:
+            found = self._roles[address] = Role(self._registry().get(address, (0, ""))[0])
+        return found
 
     def gln(self, address: str | None) -> str | None:
         return self._registry().get(address, (0, None))[1] if address else None

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.store._sql import copy_rows, driver_errors, is_postgresql
+from gateway.store._sql import copy_rows, copy_text, driver_errors, is_postgresql
 from indexer.chainlogs import BlockHeader
 from indexer.projection import Projection
 from indexer.store.models import (
@@ -177,6 +177,14 @@ def insert_events(session: Session, events: list[Row], items: list[Row]) -> None
     """Event rows (:data:`EVENT_COLUMNS`) and item rows (:data:`ITEM_COLUMNS`)."""
     _bulk_insert(session, EventRow, EVENT_COLUMNS, events)
     _bulk_insert(session, EventItemRow, ITEM_COLUMNS, items)
+
+
+def insert_event_lines(session: Session, events: bytes, items: bytes) -> None:
+    """Event and item rows as ``COPY`` text (:mod:`indexer.store.copy_text`; PostgreSQL)."""
+    if events:
+        copy_text(session, EventRow.__tablename__, EVENT_COLUMNS, events)
+    if items:
+        copy_text(session, EventItemRow.__tablename__, ITEM_COLUMNS, items)
 
 
 def write_projection(session: Session, projection: Projection, block_number: int) -> None:
