@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -160,9 +160,28 @@ def _canon_value(text: str) -> str:
     return dl if dl is not None else text
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+# eventTime as most clients write it: UTC, whole seconds or milliseconds, a valid time of day
+# and a year from 1000 on (strftime writes an earlier year with fewer than four digits).
+_PLAIN_UTC_TIME = re.compile(
+    r"([1-9]\d{3}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)(?:\.(\d{1,3}))?(?:Z|[+-]00:00)"
+)
+
+
 def _canon_time(text: str) -> str:
     """Rules 8-9: UTC, 'Z', millisecond precision (half-even rounding of microseconds)."""
+    plain = _PLAIN_UTC_TIME.fullmatch(text)
+    if plain is None:
+        return _canon_any_time(text)
+    try:
+        datetime.fromisoformat(text)  # only to reject what it rejects (February 30 ...)
+    except ValueError:
+        return text
+    # already UTC at (at most) millisecond precision: nothing to convert or round
+    return plain[1] + "." + (plain[2] or "").ljust(3, "0") + "Z"
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _canon_any_time(text: str) -> str:
     try:
         moment = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
     except ValueError:
@@ -200,6 +219,10 @@ class _Converter:
             expanded = self.vocabulary.expand(kind, value)
             if expanded is not value:
                 return expanded
+        return self.curie(value)
+
+    def curie(self, value: str) -> str:
+        """``cbv:x`` -> ``https://ref.gs1.org/cbv/x`` for a declared prefix; otherwise unchanged."""
         prefix, sep, rest = value.partition(":")
         if sep and prefix in self.namespaces:
             return self.namespaces[prefix] + rest
@@ -288,13 +311,21 @@ def _gather_extensions(children: list[_Node]) -> list[_Node]:
 
 def _ordered(children: list[_Node], order: Sequence[tuple[str, Any]]) -> str:
     extensions = _gather_extensions(children)
-    parts: list[str] = []
+    parts = [piece for _, piece in _in_order(children, order)]
+    if extensions:
+        parts.append(_generic(extensions))
+    return "".join(parts)
+
+
+def _in_order(children: list[_Node], order: Sequence[tuple[str, Any]]) -> list[tuple[int, str]]:
+    """(rank in ``order``, piece) for each name of ``order`` that ``children`` have."""
+    pieces: list[tuple[int, str]] = []
     # Children by name, once (not one scan of them per name in the order); a child used up
     # below is still removed from ``children``, which the caller hashes generically after.
     by_name: dict[str, list[_Node]] = {}
     for c in children:
         by_name.setdefault(c[0], []).append(c)
-    for name, sub in order:
+    for rank, (name, sub) in enumerate(order):
         matched = by_name.get(name)
         if matched is None:
             continue
@@ -306,10 +337,8 @@ def _ordered(children: list[_Node], order: Sequence[tuple[str, Any]]) -> str:
             if not child[2]:
                 children.remove(child)
         values.sort()
-        parts.extend(values)
-    if extensions:
-        parts.append(_generic(extensions))
-    return "".join(parts)
+        pieces.append((rank, "".join(values)))
+    return pieces
 
 
 def _node_in_order(node: _Node, sub: Sequence[tuple[str, Any]] | None) -> str:
@@ -317,14 +346,14 @@ def _node_in_order(node: _Node, sub: Sequence[tuple[str, Any]] | None) -> str:
     grand = _ordered(children, sub) if sub else ""
     text = raw.strip()
     if text:
-        lowered = name.lower()
-        text = (
-            _canon_time(text)
-            if "time" in lowered and "offset" not in lowered
-            else _canon_value(text)
-        )
+        text = _canon_time(text) if _is_time(name) else _canon_value(text)
         text = "=" + text if text else ""
     return name + text + grand if text or grand else ""
+
+
+def _is_time(name: str) -> bool:
+    lowered = name.lower()
+    return "time" in lowered and "offset" not in lowered
 
 
 def _generic(children: list[_Node]) -> str:
@@ -339,6 +368,120 @@ def _generic(children: list[_Node]) -> str:
     if len(children) > 1 and not any(c[0] in _PAIR_IDS for c in children):
         values.sort()
     return "".join(values)
+
+
+# --- the usual top-level fields, straight from JSON -----------------------------------------
+# A top-level field of a usual shape is written to the pre-hash string directly from its JSON
+# value, without building nodes. Each function returns exactly the piece the node tree gives
+# that field in the ordered part (such a field is used up there and leaves nothing for the
+# generic part), or None for any other shape, which then goes through the node tree as before.
+# The field names have no prefix, so no other JSON key can give a node of the same name.
+
+_Direct = Callable[[_Converter, str, Any], str | None]
+
+
+def _plain_piece(converter: _Converter, name: str, value: Any) -> str | None:
+    """``action``, ``bizStep``, ``parentID`` ...: a string."""
+    if not isinstance(value, str):
+        return None
+    text = converter.text(value, "", name).strip()
+    return name + "=" + _canon_value(text) if text else ""
+
+
+def _time_piece(converter: _Converter, name: str, value: Any) -> str | None:
+    """``eventTime``: a string."""
+    if not isinstance(value, str):
+        return None
+    text = converter.text(value, "", name).strip()
+    return name + "=" + _canon_time(text) if text else ""
+
+
+def _epc_list_piece(converter: _Converter, name: str, value: Any) -> str | None:
+    """``epcList``, ``childEPCs`` ...: a list of strings (each an ``epc`` node; no vocabulary)."""
+    if not isinstance(value, list):
+        return None
+    epcs: list[str] = []
+    for item in value:
+        if not isinstance(item, str):
+            return None
+        text = converter.curie(item).strip()
+        if text:
+            epcs.append("epc=" + _canon_value(text))
+    epcs.sort()
+    return name + "".join(epcs) if epcs else ""
+
+
+def _location_piece(converter: _Converter, name: str, value: Any) -> str | None:
+    """``readPoint``, ``bizLocation``: ``{"id": string}``."""
+    if not isinstance(value, dict) or len(value) != 1 or not isinstance(value.get("id"), str):
+        return None
+    text = converter.curie(value["id"]).strip()
+    return name + "id=" + _canon_value(text) if text else ""
+
+
+_QUANTITY_FIELDS = tuple(name for name, _ in _QTY)
+_QUANTITY_KEYS = frozenset(_QUANTITY_FIELDS)
+
+
+def _quantity_list_piece(converter: _Converter, name: str, value: Any) -> str | None:
+    """``quantityList`` ...: a list of ``{"epcClass", "quantity", "uom"}`` with scalar values."""
+    if not isinstance(value, list):
+        return None
+    elements: list[str] = []
+    for item in value:
+        element = _quantity_element(converter, name, item)
+        if element is None:
+            return None
+        if element:
+            elements.append(element)
+    elements.sort()
+    return name + "".join(elements) if elements else ""
+
+
+def _quantity_element(converter: _Converter, list_name: str, item: Any) -> str | None:
+    # An empty object would be a node "quantity" without children, which is not renamed.
+    if not isinstance(item, dict) or not item or not item.keys() <= _QUANTITY_KEYS:
+        return None
+    parts: list[str] = []
+    for field in _QUANTITY_FIELDS:
+        if field not in item:
+            continue
+        value = item[field]
+        if isinstance(value, dict | list):
+            return None
+        text = (converter.text(value, list_name, field) if isinstance(value, str)
+                else str(value)).strip()  # fmt: skip
+        if text:
+            parts.append(field + "=" + _canon_value(text))
+    return "quantityElement" + "".join(parts) if parts else ""
+
+
+def _direct_for(name: str, sub: Any) -> _Direct | None:
+    if sub is None:
+        return _time_piece if _is_time(name) else _plain_piece
+    if sub == [("epc", None)]:
+        return _epc_list_piece
+    if sub == [("id", None)]:
+        return _location_piece
+    if sub == [("quantityElement", _QTY)]:
+        return _quantity_list_piece
+    return None  # persistentDisposition, sensorElementList: through the node tree
+
+
+_RANK = {name: rank for rank, (name, _) in enumerate(PROP_ORDER)}
+_DIRECT: dict[str, _Direct] = {
+    name: direct for name, sub in PROP_ORDER if (direct := _direct_for(name, sub)) is not None
+}
+
+
+def _has_time_or_action(event: Mapping[str, Any], ignored: frozenset[str]) -> bool:
+    """Whether the event's node tree has an ``eventTime`` or ``action`` node, as any event has.
+    Without, :func:`_gather_extensions` takes the top-level extensions out of the generic part."""
+    for name in ("eventTime", "action"):
+        value = event.get(name, [])  # an empty list gives no node
+        if name not in ignored and not (isinstance(value, list) and not value):
+            return True
+    return False
 
 
 # --- public API -----------------------------------------------------------------------------
@@ -395,13 +538,49 @@ def prehash_string(
         namespaces if namespaces is not None else _STANDARD_PREFIXES,
         vocabulary or default_vocabulary(),
     )
-    children = converter.children(event, "")
     ignored = frozenset(ignore_fields)
+    if not _has_time_or_action(event, ignored):
+        return "eventType=" + event_type + _prehash_via_tree(event, converter, ignored)
+    pieces = [""] * len(PROP_ORDER)  # the ordered part, by rank
+    others: dict[str, Any] = {}
+    for key, value in event.items():
+        if key in _NOT_HASHED_EVENT_FIELDS:
+            continue
+        direct = _DIRECT.get(key)
+        piece = None if direct is None or key in ignored else direct(converter, key, value)
+        if piece is None:
+            others[key] = value
+        else:
+            pieces[_RANK[key]] = piece
+    rest = _pieces_via_tree(others, converter, ignored, pieces) if others else ""
+    return "eventType=" + event_type + "".join(pieces) + rest
+
+
+def _prehash_via_tree(
+    event: Mapping[str, Any], converter: _Converter, ignored: frozenset[str]
+) -> str:
+    """The pre-hash string after ``eventType=`` from the node tree of the whole event."""
+    children = converter.children(event, "")
     if ignored:
         children = [c for c in children if c[0] not in ignored]
     ordered = _ordered(children, PROP_ORDER)
     rest = [c for c in children if c[0] not in _NOT_HASHED_EVENT_FIELDS]
-    return "eventType=" + event_type + ordered + (_generic(rest) if rest else "")
+    return ordered + (_generic(rest) if rest else "")
+
+
+def _pieces_via_tree(
+    fields: Mapping[str, Any], converter: _Converter, ignored: frozenset[str], pieces: list[str]
+) -> str:
+    """Ordered pieces (into ``pieces``) and the generic part of the fields not written directly.
+
+    Only for an event with ``eventTime`` or ``action`` (no extensions to gather at the top)."""
+    children = converter.children(fields, "")
+    if ignored:
+        children = [c for c in children if c[0] not in ignored]
+    for rank, piece in _in_order(children, PROP_ORDER):
+        pieces[rank] = piece
+    rest = [c for c in children if c[0] not in _NOT_HASHED_EVENT_FIELDS]
+    return _generic(rest) if rest else ""
 
 
 def hash_prehash(prehash: str) -> str:
