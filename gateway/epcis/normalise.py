@@ -120,13 +120,23 @@ def _fail(index: int, message: str, rule: str, pointer: str) -> ValidationError:
 
 
 class _Reader:
-    """Reads one event; carries its index and base pointer for error messages."""
+    """Reads one event; carries its index for error messages.
+
+    A value's JSON pointer is written only when the value is refused: the value is read again
+    with its pointer, which gives the error to raise (the same result had it been accepted).
+    """
 
     def __init__(self, event: Mapping[str, Any], index: int, vocabulary: Vocabulary) -> None:
         self.event = event
         self.index = index
-        self.base = f"{EVENT_LIST}/{index}"
         self.vocabulary = vocabulary
+
+    @property
+    def base(self) -> str:
+        return f"{EVENT_LIST}/{self.index}"
+
+    def pointer(self, *path: str | int) -> str:
+        return "/".join([self.base, *map(str, path)])
 
     def identifier(self, value: object, pointer: str) -> str:
         try:
@@ -134,16 +144,37 @@ class _Reader:
         except ValidationError as exc:
             raise _fail(self.index, str(exc), exc.rule or "gs1.identifier", pointer) from None
 
+    def identifier_at(self, value: object, *path: str | int) -> str:
+        """The canonical identifier of ``value``, found at ``path`` of the event."""
+        try:
+            return canonical_identifier(value)
+        except ValidationError:
+            return self.identifier(value, self.pointer(*path))
+
+    def term_at(self, kind: str, value: object, *path: str | int) -> str:
+        """The bare CBV term (or non-CBV URI) of ``value``, found at ``path`` of the event."""
+        try:
+            uri = self.vocabulary.normalise(kind, value)
+        except ValidationError:
+            uri = self.vocabulary.normalise(kind, value, pointer=self.pointer(*path))
+        return self.vocabulary.bare_term(kind, uri) or uri
+
     def identifiers(self, field: str) -> tuple[str, ...]:
         values: Sequence[object] = self.event.get(field) or ()
-        base = f"{self.base}/{field}"
-        return tuple(self.identifier(v, f"{base}/{j}") for j, v in enumerate(values))
+        if not values:
+            return ()
+        try:
+            return tuple([canonical_identifier(v) for v in values])
+        except ValidationError:
+            return tuple(self.identifier_at(v, field, j) for j, v in enumerate(values))
 
     def quantities(self, field: str) -> tuple[Quantity, ...]:
+        elements = self.event.get(field)
+        if not elements:
+            return ()
         out = []
-        for j, element in enumerate(self.event.get(field) or ()):
-            pointer = f"{self.base}/{field}/{j}"
-            class_id = self.identifier(element.get("epcClass"), f"{pointer}/epcClass")
+        for j, element in enumerate(elements):
+            class_id = self.identifier_at(element.get("epcClass"), field, j, "epcClass")
             raw = element.get("quantity")
             quantity: Decimal | None = None
             if raw is not None:
@@ -155,49 +186,45 @@ class _Reader:
                         self.index,
                         f"quantity {raw!r} is not a number",
                         "schema.type",
-                        f"{pointer}/quantity",
+                        self.pointer(field, j, "quantity"),
                     ) from None
             out.append(Quantity(class_id, quantity, element.get("uom")))
         return tuple(out)
 
     def term(self, kind: str, field: str) -> str | None:
         value = self.event.get(field)
-        if value is None:
-            return None
-        uri = self.vocabulary.normalise(kind, value, pointer=f"{self.base}/{field}")
-        return self.vocabulary.bare_term(kind, uri) or uri
+        return None if value is None else self.term_at(kind, value, field)
 
     def location(self, field: str) -> str | None:
         value = self.event.get(field)
-        if not isinstance(value, Mapping) or "id" not in value:
+        if value is None or not isinstance(value, Mapping) or "id" not in value:
             return None
-        return self.identifier(value["id"], f"{self.base}/{field}/id")
+        return self.identifier_at(value["id"], field, "id")
 
     def parties(self, field: str, key: str) -> tuple[Party, ...]:
+        elements = self.event.get(field)
+        if not elements:
+            return ()
         out = []
-        for j, element in enumerate(self.event.get(field) or ()):
-            pointer = f"{self.base}/{field}/{j}"
-            uri = self.vocabulary.normalise("sourceDestType", element.get("type"),
-                                            pointer=f"{pointer}/type")  # fmt: skip
-            kind = self.vocabulary.bare_term("sourceDestType", uri) or uri
-            out.append(Party(kind, self.identifier(element.get(key), f"{pointer}/{key}")))
+        for j, element in enumerate(elements):
+            kind = self.term_at("sourceDestType", element.get("type"), field, j, "type")
+            out.append(Party(kind, self.identifier_at(element.get(key), field, j, key)))
         return tuple(out)
 
     def event_time(self) -> datetime:
         raw = self.event.get("eventTime")
-        pointer = f"{self.base}/eventTime"
         try:
             moment = datetime.fromisoformat(str(raw))
         except ValueError:
             raise _fail(self.index, f"eventTime {raw!r} is not an ISO 8601 date-time",
-                        "schema.format", pointer) from None  # fmt: skip
+                        "schema.format", self.pointer("eventTime")) from None  # fmt: skip
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=_offset(self.event.get("eventTimeZoneOffset")))
         return moment
 
     def ilmd(self) -> tuple[str | None, date | None]:
         ilmd = self.event.get("ilmd")
-        if not isinstance(ilmd, Mapping):
+        if ilmd is None or not isinstance(ilmd, Mapping):
             return None, None
         lot = next((str(ilmd[k]) for k in _LOT_KEYS if k in ilmd), None)
         raw = next((ilmd[k] for k in _EXPIRY_KEYS if k in ilmd), None)
@@ -207,7 +234,7 @@ class _Reader:
             expiry = date.fromisoformat(str(raw)[:10])
         except ValueError:
             raise _fail(self.index, f"ILMD expiry {raw!r} is not an ISO 8601 date",
-                        "schema.format", f"{self.base}/ilmd") from None  # fmt: skip
+                        "schema.format", self.pointer("ilmd")) from None  # fmt: skip
         return lot, expiry
 
 
@@ -240,7 +267,7 @@ def normalise_event(
         disposition=r.term("disposition", "disposition"),
         event_time=r.event_time(),
         epcs=r.identifiers("epcList"),
-        parent_id=None if parent is None else r.identifier(parent, f"{r.base}/parentID"),
+        parent_id=None if parent is None else r.identifier_at(parent, "parentID"),
         child_epcs=r.identifiers("childEPCs"),
         quantities=r.quantities(QUANTITY_FIELD.get(kind, "quantityList")),
         input_epcs=r.identifiers("inputEPCList"),
