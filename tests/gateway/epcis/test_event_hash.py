@@ -3,18 +3,27 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from epcis_vectors import SKIP_REASON, VECTORS, vector_files
 
 from gateway.epcis.event_hash import (
+    _canon_any_time,
+    _canon_time,
+    _Converter,
+    _prehash_via_tree,
+    context_namespaces,
+    document_events,
     document_hashes,
     document_prehashes,
     event_hash,
     hash_prehash,
     prehash_string,
 )
+from gateway.epcis.terms import default_vocabulary
 
 HASH_VECTORS = vector_files("event-hash", "*.hashes")
 
@@ -108,3 +117,65 @@ def test_hash_format() -> None:
     assert prehash.startswith("eventType=ObjectEventeventTime=2024-03-01T09:00:00.123Z")
     digest = hashlib.sha256(prehash.encode()).hexdigest()
     assert event_hash(EVENT) == f"ni:///sha-256;{digest}?ver=CBV2.0"
+
+
+# Values for the fields the pre-hash writes straight from JSON, in the usual shapes and in the
+# shapes that must go through the node tree instead (and the edges in between).
+_FIELD_VARIANTS: dict[str, list[Any]] = {
+    "eventTime": ["2024-03-01T10:00:00Z", " 2024-03-01T10:00:00.5+00:00 ", "2024-02-30T10:00:00Z",
+                  "0999-01-01T00:00:00Z", "2024-03-01T10:00:00.1235-02:00", "", ["x"], []],
+    "action": ["ADD", " ", None, []],
+    "bizStep": ["shipping", "cbv:BizStep-receiving", "urn:epcglobal:cbv:bizstep:shipping", 3],
+    "epcList": [[], ["", " urn:epc:id:sgtin:9521141.012345.2 "], [["nested"]], ["ex:a", 5]],
+    "readPoint": [{"id": ""}, {"id": "urn:epc:id:sgln:9521141.00001.0", "ex:x": "1"},
+                  {"id": "x", "other": "y"}, {}, {"#text": "t", "id": "x"}],
+    "quantityList": [[{}], [{"epcClass": "urn:epc:class:lgtin:4012345.012345.998877",
+                             "quantity": 2.0, "uom": "KGM"}],
+                     [{"epcClass": "x", "ex:q": 1}], [{"quantity": True}], [{"uom": {}}]],
+}  # fmt: skip
+
+
+def _events_to_compare() -> list[tuple[Mapping[str, Any], dict[str, str]]]:
+    documents = [{"@context": [{"ex": "https://ex.example/"}], "epcisBody": {"eventList": [EVENT]}}]
+    for path in vector_files("event-hash", "*.jsonld"):
+        documents.append(json.loads(path.read_text(encoding="utf-8")))
+    return [
+        (event, context_namespaces(document.get("@context")))
+        for document in documents
+        for event in document_events(document)
+        if isinstance(event.get("type"), str)
+    ]
+
+
+def test_fields_written_straight_from_json_hash_as_through_the_node_tree() -> None:
+    """The pre-hash writes the usual fields without building nodes: the same string as the
+    node tree the algorithm is defined on gives (all of it, for every event and variant)."""
+
+    def via_tree(event: Mapping[str, Any], namespaces: dict[str, str]) -> str:
+        converter = _Converter(namespaces, default_vocabulary())
+        return "eventType=" + event["type"] + _prehash_via_tree(event, converter, frozenset())
+
+    compared = 0
+    for event, namespaces in _events_to_compare():
+        # without both, extensions are taken out of the generic part (no direct writing)
+        untimed = {k: v for k, v in event.items() if k not in ("eventTime", "action")}
+        variants = [event, untimed] + [
+            {**event, field: value} for field, values in _FIELD_VARIANTS.items() for value in values
+        ]
+        for variant in variants:
+            assert prehash_string(variant, namespaces=namespaces) == via_tree(variant, namespaces)
+            compared += 1
+    assert compared >= 40
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-03-01T10:00:00Z", "2024-03-01T10:00:00.5Z", "2024-03-01T10:00:00.12+00:00",
+     "2024-03-01T10:00:00.123-00:00", "2024-03-01T10:00:00.1235Z", "2024-03-01T10:00:00+01:00",
+     "2024-03-01T10:00:00", "2024-02-30T10:00:00Z", "2023-02-29T10:00:00Z", "2024-02-29T10:00:00Z",
+     "0999-01-01T00:00:00Z", "1000-01-01T00:00:00Z", "2024-03-01T24:00:00Z",
+     "2024-03-01T23:59:60Z", "20240301T100000Z", "2024-03-01t10:00:00z", "not a time"],
+)  # fmt: skip
+def test_plain_utc_times_canonicalise_as_any_time(text: str) -> None:
+    """The shortcut for UTC times at millisecond precision gives what the full conversion does."""
+    assert _canon_time(text) == _canon_any_time.__wrapped__(text)
