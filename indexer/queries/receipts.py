@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from chain.deployment import Deployment
@@ -23,7 +23,7 @@ from chain.errors import NotFoundError, ValidationError
 from chain.merkle import MerkleTree
 from chain.receipts import Receipt
 from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
-from indexer.store.models import AnchorRow, EventRow
+from indexer.store.models import AnchorRow, EventRow, sequence
 
 #: Trees kept in memory, by root (a root commits to its values, so a cached tree never goes
 #: stale; whether the batch is still indexed is asked of the database every time).
@@ -51,6 +51,15 @@ def event_hash_of(value: str, *, pointer: str = "eventID") -> bytes:
     return bytes.fromhex(text)
 
 
+def _of_batch(anchor: AnchorRow) -> ColumnElement[bool]:
+    """The batch's events: one range of sequence numbers (its anchor's block and log index)."""
+    return and_(
+        EventRow.root == anchor.root,
+        EventRow.seq >= sequence(anchor.block_number, anchor.log_index, 0),
+        EventRow.seq < sequence(anchor.block_number, anchor.log_index + 1, 0),
+    )
+
+
 def batch_tree(session: Session, root: bytes) -> tuple[AnchorRow, MerkleTree]:
     """The anchor of ``root`` and its rebuilt tree; :class:`NotFoundError` unless the batch is
     indexed with every one of its events."""
@@ -68,12 +77,12 @@ def batch_tree(session: Session, root: bytes) -> tuple[AnchorRow, MerkleTree]:
         values = [
             (bytes(h), bytes(s))
             for h, s in session.execute(
-                select(EventRow.event_hash, EventRow.salt).where(EventRow.root == root)
+                select(EventRow.event_hash, EventRow.salt).where(_of_batch(anchor))
             )
         ]
         count = len(values)
     else:
-        count = session.scalar(select(func.count()).where(EventRow.root == root)) or 0
+        count = session.scalar(select(func.count()).where(_of_batch(anchor))) or 0
     if count != anchor.event_count:
         raise NotFoundError(
             f"batch 0x{root.hex()} is not fully indexed: {count} of its "

@@ -213,7 +213,9 @@ def batch_trace(
             session.scalars(
                 select(EventItemRow)
                 .where(
-                    EventItemRow.event_hash.in_(transformations),
+                    EventItemRow.seq.in_(
+                        select(EventRow.seq).where(EventRow.event_hash.in_(transformations))
+                    ),
                     EventItemRow.role.in_(INPUT_ROLES),
                 )
                 .order_by(EventItemRow.seq, EventItemRow.role, EventItemRow.identifier)

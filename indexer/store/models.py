@@ -139,14 +139,16 @@ class EventRow(Base):
     __tablename__ = "ix_events"
 
     event_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # Found by ``seq`` (unique): a batch's events are one range of it (its anchor's block and
+    # log index), and so are a rollback's. Every index here costs every event loaded.
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
-    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
-    root: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
     submitter: Mapped[str] = mapped_column(String(ADDRESS))
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     type: Mapped[str] = mapped_column(String(32))
     action: Mapped[str | None] = mapped_column(String(8))
-    biz_step: Mapped[str | None] = mapped_column(String(128), index=True)
+    biz_step: Mapped[str | None] = mapped_column(String(128))
     disposition: Mapped[str | None] = mapped_column(String(128))
     event_time: Mapped[datetime]
     read_point: Mapped[str | None] = mapped_column(String(IDENTIFIER))
@@ -167,10 +169,11 @@ class EventItemRow(Base):
     __tablename__ = "ix_event_items"
 
     identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # an event's items, and a rollback's, by the event's sequence number
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, index=True)
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
-    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
-    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    block_number: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[Decimal | None] = mapped_column(Numeric(38, 9))
     uom: Mapped[str | None] = mapped_column(String(8))
 

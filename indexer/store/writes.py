@@ -347,9 +347,9 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         )
         .values(valid_to=None)
     )
+    for by_seq in (EventItemRow, EventRow):  # indexed by sequence number, not block
+        session.execute(delete(by_seq).where(by_seq.seq >= first_block_seq))
     for table in (
-        EventItemRow,
-        EventRow,
         LotRow,
         ItemVersionRow,
         HoldingVersionRow,
