@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import pickle
 import time
 from collections import deque
@@ -225,6 +226,18 @@ def _vocabulary() -> Vocabulary:
     return _VOCABULARY
 
 
+WORKER_NICENESS = 5
+
+
+def _lower_priority() -> None:
+    """Workers yield the CPU to the follower's ordered thread and the database, which are the
+    catch-up's critical path; they are ahead (``ahead`` batches) and fill the gaps."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not permitted here: run at the same priority
+        pass
+
+
 def _prepare_in_worker(
     source: BatchSource, facts: AnchorFacts, log_index: int, copy_lines: bool
 ) -> PreparedBatch:
@@ -392,7 +405,9 @@ class BatchLoader:
         if self._pool is None:
             # forkserver: workers never inherit the follower's threads, locks or connections
             context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_lower_priority
+            )
         return self._pool
 
     def close(self) -> None:
