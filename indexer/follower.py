@@ -139,6 +139,7 @@ class Follower:
             [e for e in logs if e.contract == "anchors" and e.name == "Anchored"]
         )
         headers = self._headers_ahead(sorted({e.block_number for e in logs}))
+        self.loader.forget()
         session = self.sessions()
         try:
             pending_events = 0
@@ -152,6 +153,7 @@ class Follower:
                     pending_events += self._apply_block(session, header, entries, report, prefetch)
                 except BatchUnavailableError as exc:
                     block.rollback()
+                    self.loader.forget()
                     report.waiting = str(exc)
                     if number > first:
                         self._commit(session, self._header(number - 1), report)
@@ -181,6 +183,7 @@ class Follower:
         for entry in entries:
             if entry.contract == "participants" and entry.name in PARTICIPANT_KINDS:
                 writes.apply_participant_change(session, _participant_change(entry))
+                self.loader.forget()
             elif entry.contract == "recalls" and entry.name in RECALL_KINDS:
                 writes.apply_recall_change(session, _recall_change(entry))
             elif entry.contract == "anchors" and entry.name == "Anchored":

@@ -38,7 +38,7 @@ from indexer.projection import EventContext, Projector, SeqSlots, event_party, r
 from indexer.sources import BatchSource
 from indexer.store import copy_text, pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
-from indexer.store.state import SqlStateReader, key_groups, keyed
+from indexer.store.state import SqlStateReader, key_groups, keyed, read_registry
 from indexer.verification import AnchorFacts, IntegrityFailure, verify_batch
 
 log = logging.getLogger("provenance.indexer")
@@ -251,15 +251,16 @@ class _Chosen:
 
     events: list[Row] = field(default_factory=list)
     items: list[Row] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)
+    event_lines: list[bytes] = field(default_factory=list)
+    item_lines: list[bytes] = field(default_factory=list)
     custody: list[tuple[NormalisedEvent, EventContext]] = field(default_factory=list)
     repeated: list[bytes] = field(default_factory=list)
     unreadable: list[tuple[bytes, str]] = field(default_factory=list)
 
     def insert(self, session: Session) -> None:
-        if self.lines:
+        if self.event_lines:
             writes.insert_event_lines(
-                session, b"".join(self.lines[0::2]), b"".join(self.lines[1::2])
+                session, b"".join(self.event_lines), b"".join(self.item_lines)
             )
         else:
             writes.insert_events(session, self.events, self.items)
@@ -283,8 +284,8 @@ def _choose(
             continue
         seen.add(event_hash)
         if as_lines:
-            out.lines.append(prepared.lines[position])
-            out.lines.append(prepared.item_lines[position])
+            out.event_lines.append(prepared.lines[position])
+            out.item_lines.append(prepared.item_lines[position])
         else:
             row = prepared.rows[position]
             assert row is not None
@@ -383,6 +384,10 @@ class BatchLoader:
         self.timings: dict[str, float] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._picklable: bool | None = None
+        # What the loader knows of the index between batches (it is the only writer of both
+        # while the follower runs); dropped by forget() whenever that may no longer hold.
+        self._registry: dict[str, tuple[int, str]] | None = None
+        self._any_pending: bool | None = None
 
     # --- preparing ---------------------------------------------------------------------------
 
@@ -415,6 +420,24 @@ class BatchLoader:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    # --- what is known between batches --------------------------------------------------------
+
+    def forget(self) -> None:
+        """Read participants and held-back events from the index again (the follower calls
+        this when a step starts, a participant changes or a block is rolled back)."""
+        self._registry = None
+        self._any_pending = None
+
+    def _participants(self, session: Session) -> dict[str, tuple[int, str]]:
+        if self._registry is None:
+            self._registry = read_registry(session)
+        return self._registry
+
+    def _pending_open(self, session: Session) -> bool:
+        if self._any_pending is None:
+            self._any_pending = pending.any_open(session)
+        return self._any_pending
 
     # --- loading -----------------------------------------------------------------------------
 
@@ -515,10 +538,10 @@ class BatchLoader:
             )
         custody = chosen.custody
         started = _add(self.timings, "SQL: events and items", started)
-        waiting = pending.any_open(session)
+        waiting = self._pending_open(session)
         due = pending.due(session, block_timestamp) if waiting else []
         projector = Projector(
-            SqlStateReader(session),
+            SqlStateReader(session, self._participants(session)),
             [ev for ev, _ in custody] + [restricted(p.event, p.held.identifier) for p in due],
             with_pending=waiting,
         )
@@ -541,13 +564,14 @@ class BatchLoader:
     def settle(self, session: Session, block_number: int, now: int) -> int:
         """Judge the held-back events whose settle window has passed by ``now`` (unix time)
         while no batch arrives (the follower, idle at ``block_number``); how many."""
+        self.forget()  # another transaction than the last step's
         if not pending.any_open(session):
             return 0
         due = pending.due(session, now)
         if not due:
             return 0
         events = [restricted(p.event, p.held.identifier) for p in due]
-        projector = Projector(SqlStateReader(session), events)
+        projector = Projector(SqlStateReader(session, self._participants(session)), events)
         end = sequence(block_number + 1, 0, 0)
         slots = SeqSlots(writes.last_sequence(session, block_number, end) + 1, end)
         projector.settle(due, slots)
@@ -568,9 +592,20 @@ class BatchLoader:
         writes.write_projection(session, out, block_number)
         window = self.detection_config.settle_seconds
         pending.write(session, out, block_number, block_timestamp + window)
+        if out.held:
+            self._any_pending = True
+        elif out.resolved:
+            self._any_pending = None  # perhaps none left: ask again
         started = _add(self.timings, "SQL: versions and lots", started)
         judged = custody + out.replayed
-        detection.detect(session, block_number, judged, out, self.detection_config)
+        detection.detect(
+            session,
+            block_number,
+            judged,
+            out,
+            self.detection_config,
+            registry=self._participants(session),
+        )
         _add(self.timings, "alerts", started)
 
     @staticmethod

@@ -60,6 +60,11 @@ class ItemState(NamedTuple):
     seq: int
 
 
+#: position of each field (:meth:`Projector._version` builds thousands of versions per batch;
+#: ``_replace`` checks its arguments on every call)
+_FIELD_INDEX = {name: i for i, name in enumerate(ItemState._fields)}
+_EVENT_TIME, _EVENT_HASH, _SEQ = (_FIELD_INDEX[f] for f in ("event_time", "event_hash", "seq"))
+
 HoldingKey = tuple[str, str, str]  # (class id, holder, in transit to or "")
 
 
@@ -483,9 +488,13 @@ class Projector:
     def _version(
         self, state: ItemState, ev: NormalisedEvent, ctx: EventContext, **changes: Any
     ) -> ItemState:
-        return state._replace(
-            event_time=ev.event_time, event_hash=ctx.event_hash, seq=ctx.seq, **changes
-        )
+        values = list(state)
+        for name, value in changes.items():
+            values[_FIELD_INDEX[name]] = value
+        values[_EVENT_TIME] = ev.event_time
+        values[_EVENT_HASH] = ctx.event_hash
+        values[_SEQ] = ctx.seq
+        return ItemState._make(values)
 
     def commission(
         self,

@@ -44,13 +44,15 @@ def detect(
     custody: Sequence[tuple[NormalisedEvent, EventContext]],
     projection: Projection,
     config: DetectionConfig,
+    registry: dict[str, tuple[int, str]] | None = None,
 ) -> None:
     """Every event-driven detector over the events one pass applied (a batch's, and the
-    held-back events it re-tried or settled) at ``block_number``, its projection written.
+    held-back events it re-tried or settled) at ``block_number``, its projection written
+    (``registry``: the participants, :func:`indexer.store.state.read_registry`, if known).
 
     An event's effect held back (``projection.held``) is not judged yet: it is, when it is
     re-tried (it fits, nothing to report) or settled (applied as it stands, and judged)."""
-    batch = BatchView(session, block_number, custody, projection, config)
+    batch = BatchView(session, block_number, custody, projection, config, participants=registry)
     wanted: list[str] = [a.subject for a in projection.anomalies]
     for ev, _ in custody:  # full histories only where a hospital's channel may be left
         if ev.type != "TransformationEvent":

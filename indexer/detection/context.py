@@ -24,8 +24,8 @@ from gateway.rules.roles import Operation, operation_of
 from indexer.detection.config import DetectionConfig
 from indexer.projection import EventContext, ItemState, Projection
 from indexer.store import writes
-from indexer.store.models import AnchorRow, EventRow, ItemVersionRow, ParticipantRow
-from indexer.store.state import item_state, key_groups, keyed
+from indexer.store.models import AnchorRow, EventRow, ItemVersionRow
+from indexer.store.state import item_state, key_groups, keyed, read_registry
 
 
 def event_id(event_hash: bytes) -> str:
@@ -53,7 +53,7 @@ class BatchView:
     projection: Projection
     config: DetectionConfig
     _histories: dict[str, list[ItemState]] = field(default_factory=dict)
-    _participants: dict[str, tuple[int, str]] | None = None
+    participants: dict[str, tuple[int, str]] | None = None  # read when first needed
     _roles: dict[str, Role] = field(default_factory=dict)
     _hospitals: frozenset[str] | None = None
     _changed: dict[int, list[ItemState]] | None = None
@@ -152,14 +152,9 @@ class BatchView:
         return None
 
     def _registry(self) -> dict[str, tuple[int, str]]:
-        if self._participants is None:
-            self._participants = {
-                a: (r, g)
-                for a, r, g in self.session.execute(
-                    select(ParticipantRow.address, ParticipantRow.roles, ParticipantRow.gln)
-                )
-            }
-        return self._participants
+        if self.participants is None:
+            self.participants = read_registry(self.session)
+        return self.participants
 
     # --- evidence ------------------------------------------------------------------------
 

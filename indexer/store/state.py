@@ -103,13 +103,23 @@ def item_state(row: ItemVersionRow) -> ItemState:
     )
 
 
-class SqlStateReader:
-    """:class:`indexer.projection.StateReader` over one session (sees its own flushes)."""
+def read_registry(session: Session) -> dict[str, tuple[int, str]]:
+    """The participants as indexed: address -> (roles, GLN)."""
+    query = select(ParticipantRow.address, ParticipantRow.roles, ParticipantRow.gln)
+    return {address: (roles, gln) for address, roles, gln in session.execute(query)}
 
-    def __init__(self, session: Session) -> None:
+
+class SqlStateReader:
+    """:class:`indexer.projection.StateReader` over one session (sees its own flushes).
+
+    ``registry``: the participants (:func:`read_registry`), if the caller has them."""
+
+    def __init__(
+        self, session: Session, registry: dict[str, tuple[int, str]] | None = None
+    ) -> None:
         self.session = session
-        self._participants: dict[str, str] | None = None
-        self._roles: dict[str, int] | None = None
+        self._registry = registry
+        self._by_gln: dict[str, str] | None = None
 
     def items(self, identifiers: Iterable[str]) -> dict[str, ItemState]:
         out: dict[str, ItemState] = {}
@@ -164,19 +174,18 @@ class SqlStateReader:
             return None
         return HoldingState(key, row.quantity, row.uom, row.event_hash, row.valid_from)
 
+    def registry(self) -> dict[str, tuple[int, str]]:
+        if self._registry is None:
+            self._registry = read_registry(self.session)
+        return self._registry
+
     def participant_by_gln(self, gln: str) -> str | None:
-        if self._participants is None:
-            self._participants = {
-                g: a
-                for a, g in self.session.execute(select(ParticipantRow.address, ParticipantRow.gln))
-            }
-        return self._participants.get(gln)
+        if self._by_gln is None:
+            self._by_gln = {g: a for a, (_, g) in self.registry().items()}
+        return self._by_gln.get(gln)
 
     def roles(self, address: str) -> int:
-        if self._roles is None:
-            rows = self.session.execute(select(ParticipantRow.address, ParticipantRow.roles))
-            self._roles = {row[0]: row[1] for row in rows}
-        return self._roles.get(address, 0)
+        return self.registry().get(address, (0, ""))[0]
 
     def pending(self, identifiers: Iterable[str]) -> list[PendingEvent]:
         """The held-back events still waiting on any of ``identifiers``."""
