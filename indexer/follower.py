@@ -102,6 +102,8 @@ class Follower:
         self._loaded = 0
         self._analyse_at: int | None = None  # set at the first commit, from the index's size
         self._header_pool: ThreadPoolExecutor | None = None
+        self._analyser: ThreadPoolExecutor | None = None
+        self._analysis: Future[None] | None = None
 
     # --- one step --------------------------------------------------------------------------
 
@@ -204,10 +206,22 @@ class Follower:
             # an index that is already large is analysed by autovacuum as it grows: only a
             # follower that doubles it (a catch-up) analyses, never one in steady state
             self._analyse_at = max(ANALYSE_FIRST, writes.indexed_events_estimate(session))
-        if self._loaded >= self._analyse_at:
-            writes.refresh_statistics(session)
-            session.commit()
+        if self._loaded >= self._analyse_at and self._analysing_done():
+            # on its own connection, beside the follower (it locks out no writer)
+            self._analyser = self._analyser or ThreadPoolExecutor(1, "indexer-analyse")
+            self._analysis = self._analyser.submit(self._analyse)
             self._analyse_at = self._loaded + min(self._loaded, ANALYSE_MAX_EVERY)
+
+    def _analysing_done(self) -> bool:
+        return self._analysis is None or self._analysis.done()
+
+    def _analyse(self) -> None:
+        try:
+            with self.sessions() as session:
+                writes.refresh_statistics(session)
+                session.commit()
+        except Exception:  # noqa: BLE001 - statistics are an optimisation: log, go on
+            log.exception("refreshing the planner's statistics failed")
 
     def _headers_ahead(self, numbers: list[int]) -> dict[int, Future[BlockHeader | None]]:
         """Headers of the range's blocks with logs, being read (still after the logs were)."""
@@ -300,6 +314,10 @@ class Follower:
         if self._header_pool is not None:
             self._header_pool.shutdown(wait=True, cancel_futures=True)
             self._header_pool = None
+        if self._analyser is not None:
+            self._analyser.shutdown(wait=True)
+            self._analyser = None
+            self._analysis = None
 
     def catch_up(self, max_steps: int = 10_000) -> StepReport:
         """Step until idle (tests, the demo): the sum of the steps."""
