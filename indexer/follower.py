@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain.errors import BatchUnavailableError, ChainMovedError, ChainUnavailableError
 from indexer import detection
 from indexer.chainlogs import BlockHeader, ChainLog, LogReader
-from indexer.loader import BatchLoader, Prefetch
+from indexer.loader import BatchLoader, Prefetch, PreparedBatch
 from indexer.store import pending, writes
 from indexer.store.models import (
     BlockRow,
@@ -152,7 +153,19 @@ class Follower:
                     raise ChainMovedError(f"block {number} changed while its logs were read")
                 block = session.begin_nested()  # a savepoint: a block is applied whole
                 try:
-                    pending_events += self._apply_block(session, header, entries, report, prefetch)
+                    prepared = self._prepared(entries, prefetch)
+                    try:
+                        events = self._apply_block(session, header, entries, report, prepared)
+                    except IntegrityError:
+                        # an event indexed before, anchored again: apply the block once more,
+                        # leaving such events out (the loader checks every event this time)
+                        block.rollback()
+                        self.loader.forget()
+                        block = session.begin_nested()
+                        events = self._apply_block(
+                            session, header, entries, report, prepared, check_known=True
+                        )
+                    pending_events += events
                 except BatchUnavailableError as exc:
                     block.rollback()
                     self.loader.forget()
@@ -178,7 +191,9 @@ class Follower:
         header: BlockHeader,
         entries: list[ChainLog],
         report: StepReport,
-        prefetch: Prefetch,
+        prepared: dict[int, PreparedBatch],
+        *,
+        check_known: bool = False,
     ) -> int:
         writes.remember_block(session, header)
         events = anchors = 0
@@ -189,12 +204,27 @@ class Follower:
             elif entry.contract == "recalls" and entry.name in RECALL_KINDS:
                 writes.apply_recall_change(session, _recall_change(entry))
             elif entry.contract == "anchors" and entry.name == "Anchored":
-                prepared = prefetch.get(entry)
-                events += self.loader.apply(session, entry, header.timestamp, prepared).events
+                loaded = self.loader.apply(
+                    session,
+                    entry,
+                    header.timestamp,
+                    prepared[entry.log_index],
+                    check_known=check_known,
+                )
+                events += loaded.events
                 anchors += 1
         report.anchors += anchors
         report.events += events
         return events
+
+    @staticmethod
+    def _prepared(entries: list[ChainLog], prefetch: Prefetch) -> dict[int, PreparedBatch]:
+        """The block's prepared batches, by log index."""
+        return {
+            e.log_index: prefetch.get(e)
+            for e in entries
+            if e.contract == "anchors" and e.name == "Anchored"
+        }
 
     def _commit(self, session: Session, header: BlockHeader, report: StepReport) -> None:
         writes.set_checkpoint(session, header)

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.errors import BatchUnavailableError, ValidationError
@@ -441,21 +440,21 @@ class BatchLoader:
 
     # --- loading -----------------------------------------------------------------------------
 
-    def load(self, session: Session, entry: ChainLog, block_timestamp: int) -> LoadResult:
-        """Index the batch of one ``Anchored`` log (raises retryable unavailability)."""
-        prepared = prepare_batch(
-            self.source,
-            anchor_facts(entry),
-            entry.log_index,
-            self.vocabulary,
-            copy_lines=self.copy_lines,
-        )
-        return self.apply(session, entry, block_timestamp, prepared)
-
     def apply(
-        self, session: Session, entry: ChainLog, block_timestamp: int, prepared: PreparedBatch
+        self,
+        session: Session,
+        entry: ChainLog,
+        block_timestamp: int,
+        prepared: PreparedBatch,
+        *,
+        check_known: bool = False,
     ) -> LoadResult:
-        """Index a prepared batch (raises retryable unavailability)."""
+        """Index a prepared batch (raises retryable unavailability).
+
+        Its events are inserted as they are: one indexed before (from another batch) makes
+        the insert raise :class:`~sqlalchemy.exc.IntegrityError`; the caller rolls back and
+        applies again with ``check_known``, which leaves such events out (an event anchored
+        twice is rare, and the primary key finds it anyway)."""
         if prepared.outcome == "retry":
             raise BatchUnavailableError(prepared.reason, retryable=True)
         for stage, seconds in prepared.timings.items():
@@ -493,7 +492,9 @@ class BatchLoader:
             log.warning("integrity alert for batch 0x%s: %s", facts.root.hex(), failure.reason)
             return LoadResult("rejected", 0)
         writes.add_anchor(session, anchor)
-        indexed = self._index(session, facts, entry.log_index, block_timestamp, prepared)
+        indexed = self._index(
+            session, facts, entry.log_index, block_timestamp, prepared, check_known
+        )
         return LoadResult("indexed", indexed)
 
     def _index(
@@ -503,19 +504,13 @@ class BatchLoader:
         log_index: int,
         block_timestamp: int,
         prepared: PreparedBatch,
+        check_known: bool,
     ) -> int:
         started = time.perf_counter()
-        chosen = _choose(prepared, facts, log_index, set())
+        known = self._known(session, prepared.hashes) if check_known else set()
+        chosen = _choose(prepared, facts, log_index, known)
         started = _add(self.timings, "choosing events", started)
-        try:
-            # Optimistic: an event anchored twice is rare, and the primary key finds it anyway.
-            with session.begin_nested():
-                chosen.insert(session)
-        except IntegrityError:
-            started = time.perf_counter()
-            chosen = _choose(prepared, facts, log_index, self._known(session, prepared.hashes))
-            started = _add(self.timings, "SQL: known events", started)
-            chosen.insert(session)
+        chosen.insert(session)
         for event_hash in chosen.repeated:
             self._alert(
                 session,
