@@ -19,8 +19,8 @@ import os
 import pickle
 import time
 from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from chain.errors import BatchUnavailableError, ValidationError
 from gateway.epcis.normalise import NormalisedEvent, normalise_event
 from gateway.epcis.terms import Vocabulary, default_vocabulary
 from gateway.rules.roles import operation_of
+from gateway.store._sql import driver_connection
 from indexer import detection
 from indexer.chainlogs import ChainLog
 from indexer.projection import EventContext, Projector, SeqSlots, event_party, restricted
@@ -258,9 +259,8 @@ class _Chosen:
 
     def insert(self, session: Session) -> None:
         if self.event_lines:
-            writes.insert_event_lines(
-                session, b"".join(self.event_lines), b"".join(self.item_lines)
-            )
+            lines, item_lines = b"".join(self.event_lines), b"".join(self.item_lines)
+            writes.insert_event_lines(driver_connection(session), lines, item_lines)
         else:
             writes.insert_events(session, self.events, self.items)
 
@@ -387,6 +387,7 @@ class BatchLoader:
         # while the follower runs); dropped by forget() whenever that may no longer hold.
         self._registry: dict[str, tuple[int, str]] | None = None
         self._any_pending: bool | None = None
+        self._inserter: ThreadPoolExecutor | None = None
 
     # --- preparing ---------------------------------------------------------------------------
 
@@ -419,6 +420,9 @@ class BatchLoader:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._inserter is not None:
+            self._inserter.shutdown(wait=True)
+            self._inserter = None
 
     # --- what is known between batches --------------------------------------------------------
 
@@ -437,6 +441,27 @@ class BatchLoader:
         if self._any_pending is None:
             self._any_pending = pending.any_open(session)
         return self._any_pending
+
+    def _insert(self, session: Session, chosen: _Chosen) -> Callable[[], None]:
+        """Start inserting the chosen event and item rows; the returned call waits for the
+        insert (raising what it raised).
+
+        ``COPY`` text (PostgreSQL) goes in on another thread, on the session's own driver
+        connection (so in its transaction): nothing else may use the session until the
+        returned call has returned. Rows (SQLite) go in at once."""
+        if not chosen.event_lines:
+            chosen.insert(session)
+            return lambda: None
+        connection = driver_connection(session)
+        if self._inserter is None:
+            self._inserter = ThreadPoolExecutor(1, thread_name_prefix="indexer-insert")
+        future = self._inserter.submit(
+            writes.insert_event_lines,
+            connection,
+            b"".join(chosen.event_lines),
+            b"".join(chosen.item_lines),
+        )
+        return future.result
 
     # --- loading -----------------------------------------------------------------------------
 
@@ -509,8 +534,6 @@ class BatchLoader:
         started = time.perf_counter()
         known = self._known(session, prepared.hashes) if check_known else set()
         chosen = _choose(prepared, facts, log_index, known)
-        started = _add(self.timings, "choosing events", started)
-        chosen.insert(session)
         for event_hash in chosen.repeated:
             self._alert(
                 session,
@@ -532,27 +555,37 @@ class BatchLoader:
                 key=event_hash.hex(),
             )
         custody = chosen.custody
-        started = _add(self.timings, "SQL: events and items", started)
+        started = _add(self.timings, "choosing events", started)
+        # The state the batch's custody events touch does not depend on its event rows: read
+        # it first, then insert the rows while the projection runs.
         waiting = self._pending_open(session)
         due = pending.due(session, block_timestamp) if waiting else []
+        reader = SqlStateReader(session, self._participants(session))
         projector = Projector(
-            SqlStateReader(session, self._participants(session)),
+            reader,
             [ev for ev, _ in custody] + [restricted(p.event, p.held.identifier) for p in due],
             with_pending=waiting,
         )
         started = _add(self.timings, "SQL: stored state", started)
-        for ev, ctx in custody:
-            projector.apply(ev, ctx)
-        if waiting:
-            # after the batch's own events, in the positions after them (SeqSlots)
-            slots = SeqSlots(
-                sequence(facts.block_number, log_index, len(prepared.hashes)),
-                sequence(facts.block_number, log_index + 1, 0),
-            )
-            projector.retry(slots)
-            projector.settle(due, slots)
-            projector.retry(slots)
-        started = _add(self.timings, "custody projection", started)
+        inserted = self._insert(session, chosen)
+        reader.before_read = inserted  # a read the projection needs waits for the insert
+        try:
+            for ev, ctx in custody:
+                projector.apply(ev, ctx)
+            if waiting:
+                # after the batch's own events, in the positions after them (SeqSlots)
+                slots = SeqSlots(
+                    sequence(facts.block_number, log_index, len(prepared.hashes)),
+                    sequence(facts.block_number, log_index + 1, 0),
+                )
+                projector.retry(slots)
+                projector.settle(due, slots)
+                projector.retry(slots)
+            started = _add(self.timings, "custody projection", started)
+        finally:
+            reader.before_read = None
+            inserted()  # raises what the insert raised (an event indexed before)
+        started = _add(self.timings, "SQL: events and items (waited for)", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
         return len(prepared.hashes) - len(chosen.repeated) - len(chosen.unreadable)
 

@@ -139,10 +139,16 @@ def copy_rows(
     return cursor
 
 
-def copy_text(session: Session, table: str, columns: Sequence[str], data: bytes) -> None:
-    """``COPY`` ready-made text lines (see ``indexer.store.copy_text``) into ``table``, in the
-    session's transaction (PostgreSQL)."""
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+def driver_connection(session: Session) -> Any:
+    """The session's own driver connection (psycopg), in its transaction."""
+    return session.connection().connection.driver_connection
+
+
+def copy_text(connection: Any, table: str, columns: Sequence[str], data: bytes) -> None:
+    """``COPY`` ready-made text lines (see ``indexer.store.copy_text``) into ``table`` on a
+    driver connection (:func:`driver_connection`; PostgreSQL): only the driver is used, so it
+    may run in another thread while the session waits."""
+    cursor = connection.cursor()
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with driver_errors(statement), cursor.copy(statement) as copy:
         copy.write(data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Select, Text, bindparam, func, select, tuple_, type_coerce
@@ -112,14 +112,24 @@ def read_registry(session: Session) -> dict[str, tuple[int, str]]:
 class SqlStateReader:
     """:class:`indexer.projection.StateReader` over one session (sees its own flushes).
 
-    ``registry``: the participants (:func:`read_registry`), if the caller has them."""
+    ``registry``: the participants (:func:`read_registry`), if the caller has them.
+    ``before_read``: called (once) before the reader next uses the session: the loader sets it
+    while a write runs on the session's connection in another thread, to wait for it."""
 
     def __init__(
         self, session: Session, registry: dict[str, tuple[int, str]] | None = None
     ) -> None:
-        self.session = session
+        self._session = session
         self._registry = registry
         self._by_gln: dict[str, str] | None = None
+        self.before_read: Callable[[], None] | None = None
+
+    @property
+    def session(self) -> Session:
+        if self.before_read is not None:
+            wait, self.before_read = self.before_read, None
+            wait()
+        return self._session
 
     def items(self, identifiers: Iterable[str]) -> dict[str, ItemState]:
         out: dict[str, ItemState] = {}

@@ -179,12 +179,13 @@ def insert_events(session: Session, events: list[Row], items: list[Row]) -> None
     _bulk_insert(session, EventItemRow, ITEM_COLUMNS, items)
 
 
-def insert_event_lines(session: Session, events: bytes, items: bytes) -> None:
-    """Event and item rows as ``COPY`` text (:mod:`indexer.store.copy_text`; PostgreSQL)."""
+def insert_event_lines(connection: Any, events: bytes, items: bytes) -> None:
+    """Event and item rows as ``COPY`` text (:mod:`indexer.store.copy_text`) on the session's
+    driver connection (``gateway.store._sql.driver_connection``; PostgreSQL)."""
     if events:
-        copy_text(session, EventRow.__tablename__, EVENT_COLUMNS, events)
+        copy_text(connection, EventRow.__tablename__, EVENT_COLUMNS, events)
     if items:
-        copy_text(session, EventItemRow.__tablename__, ITEM_COLUMNS, items)
+        copy_text(connection, EventItemRow.__tablename__, ITEM_COLUMNS, items)
 
 
 def write_projection(session: Session, projection: Projection, block_number: int) -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from gateway.store._sql import copy_rows, copy_text
+from gateway.store._sql import copy_rows, copy_text, driver_connection
 from indexer.store.copy_text import copy_field, copy_line, copy_lines
 from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
@@ -70,7 +70,7 @@ def test_copy_text_loads_the_same_values_as_the_drivers_own_copy(pg_url: str) ->
                 )
             )
         copy_rows(session, "by_driver", COLUMNS, AWKWARD)
-        copy_text(session, "by_text", COLUMNS, copy_lines(AWKWARD))
+        copy_text(driver_connection(session), "by_text", COLUMNS, copy_lines(AWKWARD))
         columns = ", ".join(COLUMNS)
         by_driver = session.execute(text(f"SELECT {columns} FROM by_driver ORDER BY n")).all()
         by_text = session.execute(text(f"SELECT {columns} FROM by_text ORDER BY n")).all()
