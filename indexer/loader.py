@@ -38,7 +38,7 @@ from indexer.projection import EventContext, Projector, SeqSlots, event_party, r
 from indexer.sources import BatchSource
 from indexer.store import copy_text, pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
-from indexer.store.state import SqlStateReader, key_groups, keyed, read_registry
+from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
 from indexer.verification import AnchorFacts, IntegrityFailure, verify_batch
 
 log = logging.getLogger("provenance.indexer")
@@ -387,6 +387,7 @@ class BatchLoader:
         # while the follower runs); dropped by forget() whenever that may no longer hold.
         self._registry: dict[str, tuple[int, str]] | None = None
         self._any_pending: bool | None = None
+        self._state = StateCache()
         self._inserter: ThreadPoolExecutor | None = None
 
     # --- preparing ---------------------------------------------------------------------------
@@ -427,10 +428,12 @@ class BatchLoader:
     # --- what is known between batches --------------------------------------------------------
 
     def forget(self) -> None:
-        """Read participants and held-back events from the index again (the follower calls
-        this when a step starts, a participant changes or a block is rolled back)."""
+        """Read participants, held-back events and current state from the index again (the
+        follower calls this when a step starts, a participant changes or a block is rolled
+        back)."""
         self._registry = None
         self._any_pending = None
+        self._state.clear()
 
     def _participants(self, session: Session) -> dict[str, tuple[int, str]]:
         if self._registry is None:
@@ -560,7 +563,7 @@ class BatchLoader:
         # it first, then insert the rows while the projection runs.
         waiting = self._pending_open(session)
         due = pending.due(session, block_timestamp) if waiting else []
-        reader = SqlStateReader(session, self._participants(session))
+        reader = SqlStateReader(session, self._participants(session), self._state)
         projector = Projector(
             reader,
             [ev for ev, _ in custody] + [restricted(p.event, p.held.identifier) for p in due],
@@ -587,6 +590,7 @@ class BatchLoader:
             inserted()  # raises what the insert raised (an event indexed before)
         started = _add(self.timings, "SQL: events and items (waited for)", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
+        self._state.absorb(projector)
         return len(prepared.hashes) - len(chosen.repeated) - len(chosen.unreadable)
 
     def settle(self, session: Session, block_number: int, now: int) -> int:

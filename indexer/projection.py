@@ -240,6 +240,7 @@ class Projector:
         self.out = Projection()
         self._items: dict[str, ItemState | None] = {}
         self._kids: dict[str, list[str]] = {}
+        self._kids_read: set[str] = set()  # parents whose whole contents were read
         self._holdings: dict[HoldingKey, HoldingState | None] = {}
         self._lots_seen: set[tuple[str, str]] = set()
         self._operation: Operation | None = None
@@ -266,6 +267,7 @@ class Projector:
         while frontier:  # contents of contents: a pallet's cases' packs
             kids = self.reader.children(frontier)
             self._kids.update({p: list(kids.get(p, ())) for p in frontier})
+            self._kids_read.update(frontier)
             new = {k for ks in kids.values() for k in ks if k not in self._items}
             stored = self.reader.items(new)
             self.out.stored_items.update(stored)
@@ -281,6 +283,15 @@ class Projector:
                 if key:
                     lot_keys.add(key)
         self._lots_seen = self.reader.lots(lot_keys)
+
+    def known_state(
+        self,
+    ) -> tuple[dict[str, ItemState | None], dict[str, list[str]], set[str], set[tuple[str, str]]]:
+        """What the projector knows after its events: the state of every identifier it read
+        or changed (None: no current version), contents per parent, the parents whose whole
+        contents it read (the others' lists hold only what it put in them) and the lots known
+        to exist."""
+        return self._items, self._kids, self._kids_read, self._lots_seen
 
     def item(self, identifier: str) -> ItemState | None:
         if identifier not in self._items:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from gateway.epcis.normalise import normalise_event
 from gateway.epcis.terms import Vocabulary, default_vocabulary
 from gateway.store._sql import is_postgresql
-from indexer.projection import Held, HoldingKey, HoldingState, ItemState, PendingEvent
+from indexer.projection import Held, HoldingKey, HoldingState, ItemState, PendingEvent, Projector
 from indexer.store.models import (
     EventRow,
     HoldingVersionRow,
@@ -109,18 +109,71 @@ def read_registry(session: Session) -> dict[str, tuple[int, str]]:
     return {address: (roles, gln) for address, roles, gln in session.execute(query)}
 
 
+#: Identifiers a :class:`StateCache` keeps before it starts again (about 250 bytes each).
+CACHE_LIMIT = 400_000
+
+
+class StateCache:
+    """The stored current state as the loader left it, kept between the batches it applies.
+
+    Item states (None: no current version), the whole contents of parents, and lots known to
+    exist, as they stand after the last batch absorbed. True only while the loader is the
+    only writer and nothing absorbed is rolled back: the loader clears it at each follower
+    step, rolled-back block and participant change (``BatchLoader.forget``). Most of a
+    catch-up's reads are of items an earlier batch of the same step touched (a pack is
+    commissioned, packed, shipped, received, unpacked and dispensed in turn); those no longer
+    go to the database."""
+
+    def __init__(self, limit: int = CACHE_LIMIT) -> None:
+        self.limit = limit
+        self.items: dict[str, ItemState | None] = {}
+        self.contents: dict[str, list[str]] = {}
+        self.lots: set[tuple[str, str]] = set()
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.contents.clear()
+        self.lots.clear()
+
+    def absorb(self, projector: Projector) -> None:
+        """Take what ``projector`` knows after its batch was written."""
+        items, contents, whole, lots = projector.known_state()
+        if len(self.items) + len(items) > self.limit:
+            self.clear()
+        # contents the projector did not read whole, and the parents its items left, may
+        # lack children it never saw: forget them
+        partial = set(contents) - whole
+        for identifier, versions in projector.out.item_versions.items():
+            prior = projector.out.prior_items.get(identifier)
+            if prior is not None and prior.parent is not None:
+                partial.add(prior.parent)
+            partial.update(v.parent for v in versions if v.parent is not None)
+        partial -= whole
+        for parent in partial:
+            self.contents.pop(parent, None)
+        for parent in whole:
+            self.contents[parent] = list(contents[parent])
+        self.items.update(items)
+        self.lots.update(lots)
+
+
 class SqlStateReader:
     """:class:`indexer.projection.StateReader` over one session (sees its own flushes).
 
     ``registry``: the participants (:func:`read_registry`), if the caller has them.
+    ``cache``: what earlier batches left (:class:`StateCache`); only what it lacks is read.
     ``before_read``: called (once) before the reader next uses the session: the loader sets it
     while a write runs on the session's connection in another thread, to wait for it."""
 
     def __init__(
-        self, session: Session, registry: dict[str, tuple[int, str]] | None = None
+        self,
+        session: Session,
+        registry: dict[str, tuple[int, str]] | None = None,
+        cache: StateCache | None = None,
     ) -> None:
         self._session = session
         self._registry = registry
+        self._cache = cache
         self._by_gln: dict[str, str] | None = None
         self.before_read: Callable[[], None] | None = None
 
@@ -132,6 +185,23 @@ class SqlStateReader:
         return self._session
 
     def items(self, identifiers: Iterable[str]) -> dict[str, ItemState]:
+        if self._cache is None:
+            return self._read_items(identifiers)
+        known = self._cache.items
+        out: dict[str, ItemState] = {}
+        missing: list[str] = []
+        for identifier in set(identifiers):
+            if identifier in known:
+                state = known[identifier]
+                if state is not None:
+                    out[identifier] = state
+            else:
+                missing.append(identifier)
+        if missing:
+            out.update(self._read_items(missing))
+        return out
+
+    def _read_items(self, identifiers: Iterable[str]) -> dict[str, ItemState]:
         out: dict[str, ItemState] = {}
         v = ItemVersionRow
         # Stored event times are only compared with events' (both aware): on PostgreSQL they
@@ -158,6 +228,22 @@ class SqlStateReader:
         return out
 
     def children(self, parents: Iterable[str]) -> dict[str, list[str]]:
+        if self._cache is None:
+            return self._read_children(parents)
+        known = self._cache.contents
+        out: dict[str, list[str]] = {}
+        missing: list[str] = []
+        for parent in set(parents):
+            if parent in known:
+                if known[parent]:
+                    out[parent] = sorted(known[parent])  # as read: by identifier
+            else:
+                missing.append(parent)
+        if missing:
+            out.update(self._read_children(missing))
+        return out
+
+    def _read_children(self, parents: Iterable[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for part in key_groups(self.session, sorted(set(parents))):
             query = (
@@ -207,8 +293,16 @@ class SqlStateReader:
         return out
 
     def lots(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        wanted = set(keys)
+        if self._cache is None:
+            return self._read_lots(wanted)
+        known = wanted & self._cache.lots
+        missing = wanted - known
+        return known | self._read_lots(missing) if missing else known
+
+    def _read_lots(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
         out: set[tuple[str, str]] = set()
-        wanted: Sequence[tuple[str, str]] = sorted(set(keys))
+        wanted: Sequence[tuple[str, str]] = sorted(keys)
         for part in chunks(wanted):
             rows = self.session.execute(
                 select(LotRow.gtin, LotRow.lot).where(tuple_(LotRow.gtin, LotRow.lot).in_(part))
