@@ -58,7 +58,7 @@ RECALL_KINDS = {"BatchRegistered": "registered", "Recalled": "recalled", "Releas
 #: :data:`ANALYSE_MAX_EVERY` events.
 ANALYSE_FIRST = 20_000
 ANALYSE_MAX_EVERY = 500_000
-#: Blocks with logs in a range from which their headers are read ahead, by a few threads.
+#: Blocks with logs in a range from which their headers are read ahead, all at once.
 HEADERS_AHEAD_FROM = 8
 
 
@@ -102,7 +102,6 @@ class Follower:
         # index loaded faster than autovacuum analyses would otherwise be planned as empty).
         self._loaded = 0
         self._analyse_at: int | None = None  # set at the first commit, from the index's size
-        self._header_pool: ThreadPoolExecutor | None = None
         self._analyser: ThreadPoolExecutor | None = None
         self._analysis: Future[None] | None = None
 
@@ -141,7 +140,8 @@ class Follower:
         prefetch = self.loader.prefetch(
             [e for e in logs if e.contract == "anchors" and e.name == "Anchored"]
         )
-        headers = self._headers_ahead(sorted({e.block_number for e in logs}))
+        numbers = sorted({e.block_number for e in logs})
+        headers = self.reader.headers(numbers) if len(numbers) >= HEADERS_AHEAD_FROM else {}
         self.loader.forget()
         session = self.sessions()
         try:
@@ -180,8 +180,6 @@ class Follower:
                     pending_events = 0
             self._commit(session, end, report)
         finally:
-            for future in headers.values():
-                future.cancel()
             prefetch.close()
             session.close()
 
@@ -253,16 +251,9 @@ class Follower:
         except Exception:  # noqa: BLE001 - statistics are an optimisation: log, go on
             log.exception("refreshing the planner's statistics failed")
 
-    def _headers_ahead(self, numbers: list[int]) -> dict[int, Future[BlockHeader | None]]:
-        """Headers of the range's blocks with logs, being read (still after the logs were)."""
-        if len(numbers) < HEADERS_AHEAD_FROM:
-            return {}
-        if self._header_pool is None:
-            self._header_pool = ThreadPoolExecutor(4, thread_name_prefix="indexer-headers")
-        return {n: self._header_pool.submit(self.reader.header, n) for n in numbers}
-
-    def _header(self, number: int, ahead: Future[BlockHeader | None] | None = None) -> BlockHeader:
-        header = self.reader.header(number) if ahead is None else ahead.result()
+    def _header(self, number: int, ahead: BlockHeader | None = None) -> BlockHeader:
+        """Block ``number``'s header: ``ahead`` (read with the range's others), or read now."""
+        header = self.reader.header(number) if ahead is None else ahead
         if header is None:
             raise ChainMovedError(f"block {number} is gone")
         return header
@@ -341,9 +332,6 @@ class Follower:
     def close(self) -> None:
         """Stop the helper processes and threads (started again when needed)."""
         self.loader.close()
-        if self._header_pool is not None:
-            self._header_pool.shutdown(wait=True, cancel_futures=True)
-            self._header_pool = None
         if self._analyser is not None:
             self._analyser.shutdown(wait=True)
             self._analyser = None
