@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import Float, cast, func, select
+from sqlalchemy import Float, cast, func, insert, select
 
 from gateway.rules.roles import Operation
 from indexer.detection.context import BatchView, operation
@@ -55,6 +55,7 @@ def detect(batch: BatchView) -> None:
         if seconds < 0:
             continue
         gtins = sorted({v.gtin for v in batch.changed_at(ctx.seq) if v.gtin}) or [""]
+        observations: list[dict[str, object]] = []
         if history is None:
             history = (
                 batch.session.scalar(select(func.count()).select_from(T).where(T.seq < ctx.seq))
@@ -68,20 +69,21 @@ def detect(batch: BatchView) -> None:
                 continue  # a receipt re-tried pack by pack: observed once
             lane: tuple[str, str, str] = (shipped.location, destination, gtin)
             _judge(batch, ctx.event_hash, ctx.seq, shipped.event_hash, lane, seconds, history)
-            batch.session.add(
-                T(
-                    event_hash=ctx.event_hash,
-                    gtin=gtin,
-                    origin=lane[0],
-                    destination=lane[1],
-                    seq=ctx.seq,
-                    block_number=batch.block_number,
-                    shipping_event_hash=shipped.event_hash,
-                    seconds=seconds,
-                )
+            observations.append(
+                {
+                    "event_hash": ctx.event_hash,
+                    "gtin": gtin,
+                    "origin": lane[0],
+                    "destination": lane[1],
+                    "seq": ctx.seq,
+                    "block_number": batch.block_number,
+                    "shipping_event_hash": shipped.event_hash,
+                    "seconds": seconds,
+                }
             )
             history += 1
-        batch.session.flush()
+        if observations:  # before the next receipt's statistics are read
+            batch.session.execute(insert(T.__table__), observations)  # type: ignore[arg-type]
 
 
 def _judge(

@@ -109,8 +109,8 @@ def read_registry(session: Session) -> dict[str, tuple[int, str]]:
     return {address: (roles, gln) for address, roles, gln in session.execute(query)}
 
 
-#: Identifiers a :class:`StateCache` keeps before it starts again (about 250 bytes each).
-CACHE_LIMIT = 400_000
+#: Identifiers a :class:`StateCache` keeps before it starts again (up to about 750 bytes each).
+CACHE_LIMIT = 200_000
 
 
 class StateCache:

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway.store._sql import copy_rows, copy_text, driver_errors, is_postgresql
@@ -115,15 +117,16 @@ def set_checkpoint(session: Session, header: BlockHeader) -> None:
 
 
 def remember_block(session: Session, header: BlockHeader) -> None:
-    if session.get(BlockRow, header.number) is None:
-        session.add(
-            BlockRow(
-                number=header.number,
-                hash=header.hash,
-                parent_hash=header.parent_hash,
-                timestamp=header.timestamp,
-            )
-        )
+    """The block's row, unless it is stored already (one statement, no read first)."""
+    values = {
+        "number": header.number,
+        "hash": header.hash,
+        "parent_hash": header.parent_hash,
+        "timestamp": header.timestamp,
+    }
+    table: Any = BlockRow.__table__
+    statement: Any = postgresql_insert(table) if is_postgresql(session) else sqlite_insert(table)
+    session.execute(statement.values(values).on_conflict_do_nothing())
 
 
 def add_alert(
@@ -169,8 +172,9 @@ def apply_recall_change(session: Session, change: RecallChangeRow) -> None:
 
 
 def add_anchor(session: Session, anchor: AnchorRow) -> None:
-    session.add(anchor)
-    session.flush()
+    """The anchor's row, inserted at once (a statement, not the session's unit of work)."""
+    table: Any = AnchorRow.__table__
+    session.execute(insert(table).values({c.key: getattr(anchor, c.key) for c in table.columns}))
 
 
 def insert_events(session: Session, events: list[Row], items: list[Row]) -> None:
