@@ -50,7 +50,7 @@ from bench.index_data import (
     generate_extra,
     start_chain,
 )
-from bench.report import machine_line, write_section
+from bench.report import machine_line, python_loop_seconds, write_section
 from chain.client import Chain
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
@@ -262,12 +262,14 @@ def catch_up(service: IndexerService, profile_seconds: int, work: Path) -> dict[
     raw = work / "py-spy-catch-up.txt"
     if profile_seconds > 0:
         spy = start_profile(os.getpid(), profile_seconds, raw)
+    loop_before = python_loop_seconds()
     pg_before, me_before = postgres_cpu(), tree_cpu(os.getpid())
     started = time.monotonic()
     report = service.catch_up()
     elapsed = time.monotonic() - started
     load = os.getloadavg()[1]  # 5-minute load average at the end: other work on the machine
     pg_cpu, me_cpu = postgres_cpu() - pg_before, tree_cpu(os.getpid()) - me_before
+    loop_after = python_loop_seconds()
     profile: list[tuple[str, float]] = []
     if spy is not None:
         _, err = spy.communicate(timeout=profile_seconds + 120)
@@ -284,6 +286,7 @@ def catch_up(service: IndexerService, profile_seconds: int, work: Path) -> dict[
         "postgres_cpu": pg_cpu,
         "indexer_cpu": me_cpu,
         "load": load,
+        "loop": (loop_before, loop_after),
     }
 
 
@@ -643,7 +646,10 @@ def report(
         f"on 2 cores): indexer process and its workers {up['indexer_cpu']:.1f} s, PostgreSQL "
         f"{up['postgres_cpu']:.1f} s. The machine's 5-minute load average at the end of the "
         f"catch-up was {up['load']:.1f} (2 cores: above about 3, other work was competing for "
-        "them and every figure here is slower than on an idle machine).",
+        "them and every figure here is slower than on an idle machine). The host's speed: a "
+        f"10,000,000-step Python loop took {up['loop'][0]:.2f} s just before the catch-up and "
+        f"{up['loop'][1]:.2f} s just after (`bench.report.python_loop_seconds`; 0.4 to 0.6 s "
+        "on the fastest machine these runs have had, 1.5 on the slowest): compare runs by it.",
     ]
     per_event = (up["indexer_cpu"] + up["postgres_cpu"]) / max(up["events"], 1)
     if per_event > 0:

@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -28,6 +29,18 @@ def machine_line() -> str:
         f"{platform.machine()}, {os.cpu_count()} cores, {model}; "
         f"Python {platform.python_version()}, Node {node}"
     )
+
+
+def python_loop_seconds(steps: int = 10_000_000) -> float:
+    """Seconds a plain Python loop of ``steps`` additions takes: the host's speed right now.
+
+    Shared hosts drift (the same code has run 1.5 to 2 times slower an hour later); a figure
+    beside this one can be compared with another run's."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(steps):
+        total += i
+    return time.perf_counter() - started
 
 
 def write_section(title: str, body: str, path: Path = BENCHMARKS) -> None:

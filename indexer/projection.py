@@ -266,7 +266,8 @@ class Projector:
         frontier = set(wanted)
         while frontier:  # contents of contents: a pallet's cases' packs
             kids = self.reader.children(frontier)
-            self._kids.update({p: list(kids.get(p, ())) for p in frontier})
+            # only parents with children get a list (absent: empty, read whole all the same)
+            self._kids.update((p, list(ks)) for p, ks in kids.items() if p in frontier)
             self._kids_read.update(frontier)
             new = {k for ks in kids.values() for k in ks if k not in self._items}
             stored = self.reader.items(new)

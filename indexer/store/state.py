@@ -152,7 +152,7 @@ class StateCache:
         for parent in partial:
             self.contents.pop(parent, None)
         for parent in whole:
-            self.contents[parent] = list(contents[parent])
+            self.contents[parent] = list(contents.get(parent, ()))
         self.items.update(items)
         self.lots.update(lots)
 
