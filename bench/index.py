@@ -648,8 +648,8 @@ def report(
         f"catch-up was {up['load']:.1f} (2 cores: above about 3, other work was competing for "
         "them and every figure here is slower than on an idle machine). The host's speed: a "
         f"10,000,000-step Python loop took {up['loop'][0]:.2f} s just before the catch-up and "
-        f"{up['loop'][1]:.2f} s just after (`bench.report.python_loop_seconds`; 0.4 to 0.6 s "
-        "on the fastest machine these runs have had, 1.5 on the slowest): compare runs by it.",
+        f"{up['loop'][1]:.2f} s just after (`bench.report.python_loop_seconds`, a loop inside a "
+        "function): compare runs by it.",
     ]
     per_event = (up["indexer_cpu"] + up["postgres_cpu"]) / max(up["events"], 1)
     if per_event > 0:

@@ -370,7 +370,7 @@ class BatchLoader:
         detection_config: detection.DetectionConfig | None = None,
         workers: int = 2,
         parallel_from: int = 4,
-        ahead: int = 6,
+        ahead: int = 12,
         copy_lines: bool = False,
     ) -> None:
         self.source = source

@@ -27,6 +27,13 @@ AWKWARD = [
     ("tab\there\nnewline\rreturn \\N backslash", None, None, None, None),
     ("Бишкек 比什凯克 ✓", b"\\", 0, Decimal("1E+3"), datetime(1999, 12, 31, tzinfo=UTC)),
     ("", b"\n\t", 7, Decimal("-3"), datetime(2026, 6, 1, 12, 0, tzinfo=UTC)),
+    (
+        "vertical\x0btab, line\u2028separator",
+        b"x",
+        1,
+        Decimal("1"),
+        datetime(2026, 6, 1, tzinfo=UTC),
+    ),
 ]
 
 
@@ -39,6 +46,10 @@ def test_values_are_written_in_the_text_format_postgresql_reads() -> None:
     assert copy_field(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05+00:00"
     assert copy_line(("x", None, 1)) == "x\t\\N\t1\n"
     assert copy_lines([("x",), ("y",)]) == b"x\ny\n"
+    # not printable, yet nothing to escape; and a value of a type without a text form
+    assert copy_line(("a\x0bb", "\u2028", b"\\")) == "a\x0bb\t\u2028\t\\\\x5c\n"
+    with pytest.raises(TypeError, match="bool"):
+        copy_line((True,))
 
 
 def test_what_postgresql_cannot_hold_or_the_index_does_not_keep_is_refused() -> None:
