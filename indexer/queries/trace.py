@@ -143,7 +143,7 @@ def _children(session: Session, parents: Iterable[str]) -> set[str]:
         out.update(
             session.scalars(
                 select(child.identifier)
-                .join(parent, parent.event_hash == child.event_hash)
+                .join(parent, parent.seq == child.seq)  # the same event (seq is indexed)
                 .where(parent.identifier.in_(part), parent.role == "parent", child.role == "child")
             )
         )
