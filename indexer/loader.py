@@ -12,7 +12,6 @@ alerts, the custody projection over the stored state, and the writes.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -34,28 +33,15 @@ from gateway.rules.roles import operation_of
 from gateway.store._sql import driver_connection
 from indexer import detection
 from indexer.chainlogs import ChainLog
-from indexer.projection import EventContext, Projector, SeqSlots, event_party, restricted
+from indexer.event_rows import Row, event_line, event_row, item_lines, item_rows
+from indexer.projection import EventContext, Projector, SeqSlots, restricted
 from indexer.sources import BatchSource
-from indexer.store import copy_text, pending, writes
+from indexer.store import pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
 from indexer.verification import AnchorFacts, IntegrityFailure, verify_batch
 
 log = logging.getLogger("provenance.indexer")
-
-ITEM_ROLES = (
-    ("epcs", "epc"),
-    ("child_epcs", "child"),
-    ("input_epcs", "input"),
-    ("output_epcs", "output"),
-)
-QUANTITY_ROLES = (
-    ("quantities", "quantity"),
-    ("input_quantities", "input_quantity"),
-    ("output_quantities", "output_quantity"),
-)
-
-Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -71,59 +57,6 @@ def anchor_facts(entry: ChainLog) -> AnchorFacts:
         event_count=int(entry.args["eventCount"]),
         tx_hash=entry.tx_hash,
         block_number=entry.block_number,
-    )
-
-
-def _item_rows(ev: NormalisedEvent, event_hash: bytes, seq: int, block: int) -> list[Row]:
-    """Rows of :data:`indexer.store.writes.ITEM_COLUMNS`, one per (identifier, role)."""
-    rows: dict[tuple[str, str], Row] = {}
-
-    def add(identifier: str, role: str, quantity: Any = None, uom: str | None = None) -> None:
-        if (identifier, role) not in rows:
-            rows[(identifier, role)] = (identifier, seq, role, event_hash, block, quantity, uom)
-
-    for name, role in ITEM_ROLES:
-        for identifier in getattr(ev, name):
-            add(identifier, role)
-    if ev.parent_id is not None:
-        add(ev.parent_id, "parent")
-    for name, role in QUANTITY_ROLES:
-        for q in getattr(ev, name):
-            add(
-                q.class_id,
-                "child_quantity" if ev.type == "AggregationEvent" else role,
-                q.quantity,
-                q.uom,
-            )
-    return list(rows.values())
-
-
-def _event_row(
-    ev: NormalisedEvent,
-    event_hash: bytes,
-    salt: bytes,
-    event: dict[str, Any],
-    seq: int,
-    facts: AnchorFacts,
-) -> Row:
-    """A row of :data:`indexer.store.writes.EVENT_COLUMNS`."""
-    return (
-        event_hash,
-        seq,
-        facts.block_number,
-        facts.root,
-        facts.submitter,
-        salt,
-        ev.type,
-        ev.action,
-        ev.biz_step,
-        ev.disposition,
-        ev.event_time,
-        ev.read_point,
-        ev.biz_location,
-        event_party(ev.sources),
-        event_party(ev.destinations),
-        json.dumps(event, separators=(",", ":"), sort_keys=True),
     )
 
 
@@ -202,11 +135,11 @@ def prepare_batch(
                 out.rows.append(None)
                 out.items.append([])
             continue
-        row = _event_row(ev, v.event_hash, v.salt, v.event, seq, facts)
-        items = _item_rows(ev, v.event_hash, seq, facts.block_number)
+        row = event_row(ev, v.event_hash, v.salt, v.event, seq, facts)
+        items = item_rows(ev, v.event_hash, seq, facts.block_number)
         if copy_lines:
-            out.lines.append(copy_text.copy_line(row).encode("utf-8"))
-            out.item_lines.append(copy_text.copy_lines(items))
+            out.lines.append(event_line(row))
+            out.item_lines.append(item_lines(items))
         else:
             out.rows.append(row)
             out.items.append(items)

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 
-def _text(value: str) -> str:
+def escape_text(value: str) -> str:
     if value.isprintable() and "\\" not in value:
         return value  # the usual value: nothing to escape (tab, newline, CR, NUL print not)
     if "\\" in value:
@@ -40,7 +40,7 @@ def _bytea(value: bytes) -> str:
     return "\\\\x" + value.hex()
 
 
-def _timestamp(value: datetime) -> str:
+def timestamp_text(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: the index keeps UTC-aware timestamps")
     return value.isoformat()
@@ -51,11 +51,11 @@ def _number(value: int | Decimal) -> str:
 
 
 _FORMATS: dict[type, Callable[[Any], str]] = {
-    str: _text,
+    str: escape_text,
     bytes: _bytea,
     int: _number,
     Decimal: _number,
-    datetime: _timestamp,
+    datetime: timestamp_text,
 }
 
 
@@ -78,7 +78,7 @@ def copy_line(row: Sequence[object]) -> str:
         if value is None:
             add("\\N")
         elif kind is str:
-            add(_text(cast(str, value)))
+            add(escape_text(cast(str, value)))
         elif kind is int:
             add(str(value))
         elif kind is bytes:
