@@ -52,6 +52,7 @@ from bench.index_data import (
 )
 from bench.report import machine_line, python_loop_seconds, write_section
 from chain.client import Chain
+from indexer.gc_policy import tune_for_long_runs
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
@@ -263,6 +264,7 @@ def catch_up(service: IndexerService, profile_seconds: int, work: Path) -> dict[
     if profile_seconds > 0:
         spy = start_profile(os.getpid(), profile_seconds, raw)
     loop_before = python_loop_seconds()
+    tune_for_long_runs()  # as `provenance indexer` does
     pg_before, me_before = postgres_cpu(), tree_cpu(os.getpid())
     started = time.monotonic()
     report = service.catch_up()

@@ -173,8 +173,14 @@ def _lower_priority() -> None:
 
 def _prepare_in_worker(
     source: BatchSource, facts: AnchorFacts, log_index: int, copy_lines: bool
-) -> PreparedBatch:
-    return prepare_batch(source, facts, log_index, copy_lines=copy_lines)
+) -> bytes:
+    """The prepared batch, pickled: it waits for the follower as one byte string, which the
+    cyclic garbage collector neither tracks nor promotes, and becomes objects only when the
+    follower takes it (unpickled as the pool's result, a batch's thousands of objects waited
+    in memory through many collections and were all promoted to the oldest generation: a
+    full collection every two seconds, see :mod:`indexer.gc_policy`)."""
+    prepared = prepare_batch(source, facts, log_index, copy_lines=copy_lines)
+    return pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 @dataclass
@@ -248,7 +254,7 @@ class Prefetch:
         self.pool = pool
         self.ahead = ahead
         self._waiting = deque(entries)
-        self._running: dict[tuple[int, int], Future[PreparedBatch]] = {}
+        self._running: dict[tuple[int, int], Future[bytes]] = {}
         self._fill()
 
     def _fill(self) -> None:
@@ -275,9 +281,11 @@ class Prefetch:
                 copy_lines=self.loader.copy_lines,
             )
         started = time.perf_counter()
-        prepared = future.result()
-        _add(self.loader.timings, "waiting for workers", started)
+        pickled = future.result()
+        started = _add(self.loader.timings, "waiting for workers", started)
         self._fill()
+        prepared: PreparedBatch = pickle.loads(pickled)
+        _add(self.loader.timings, "unpickling", started)
         return prepared
 
     def close(self) -> None:

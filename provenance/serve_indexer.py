@@ -10,6 +10,7 @@ from rich.console import Console
 
 from chain.errors import ProvenanceError
 from chain.logs import configure_logging, wants_json
+from indexer.gc_policy import tune_for_long_runs
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 
@@ -28,6 +29,7 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
         return 2
     from indexer.api.app import create_app
 
+    tune_for_long_runs()
     console.print(
         f"indexer following chain {service.deployment.chain_id} (anchors at "
         f"{service.deployment.anchor_registry}); query API on "

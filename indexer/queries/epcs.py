@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from chain.errors import NotFoundError
 from indexer.queries.common import event_id, identifier, iso, participants, recall_json, steps
@@ -27,28 +27,32 @@ ANCESTOR_DEPTH = 4
 Window = tuple[int, int | None]  # seq from .. to (inclusive; None: still inside)
 
 
-def _current(session: Session, canonical: str) -> ItemVersionRow:
-    row = session.scalars(
-        select(ItemVersionRow).where(
-            ItemVersionRow.identifier == canonical, ItemVersionRow.valid_to.is_(None)
-        )
-    ).one_or_none()
-    if row is None:
-        raise NotFoundError(f"{canonical} is not in the index")
-    return row
-
-
 def epc_state(session: Session, value: str) -> dict[str, Any]:
-    """Where an EPC is now, what it is, whether its lot is recalled, and its last event."""
+    """Where an EPC is now, what it is, whether its lot is recalled, and its last event.
+
+    Three statements: the current version with its lot's expiry, its lot's recall and the
+    count of what it contains; its last event with that event's anchor; the participants."""
     canonical = identifier(value, pointer="epc")
-    row = _current(session, canonical)
-    lot = session.get(LotRow, (row.gtin, row.lot)) if row.gtin and row.lot else None
-    recall = session.get(RecallRow, (row.gtin, row.lot)) if row.gtin and row.lot else None
-    children = session.scalar(
-        select(func.count()).where(
-            ItemVersionRow.parent == canonical, ItemVersionRow.valid_to.is_(None)
-        )
+    inside = aliased(ItemVersionRow)
+    children = (
+        select(func.count())
+        .where(inside.parent == canonical, inside.valid_to.is_(None))
+        .scalar_subquery()
     )
+    found = session.execute(
+        select(ItemVersionRow, LotRow.expiry, RecallRow, children)
+        .outerjoin(
+            LotRow, (LotRow.gtin == ItemVersionRow.gtin) & (LotRow.lot == ItemVersionRow.lot)
+        )
+        .outerjoin(
+            RecallRow,
+            (RecallRow.gtin == ItemVersionRow.gtin) & (RecallRow.lot == ItemVersionRow.lot),
+        )
+        .where(ItemVersionRow.identifier == canonical, ItemVersionRow.valid_to.is_(None))
+    ).one_or_none()
+    if found is None:
+        raise NotFoundError(f"{canonical} is not in the index")
+    row, expiry, recall, child_count = found
     last = steps(session, [row.event_hash]).get(row.event_hash)
     return {
         "identifier": canonical,
@@ -59,10 +63,10 @@ def epc_state(session: Session, value: str) -> dict[str, Any]:
         "inTransitTo": row.in_transit_to,
         "gtin": row.gtin,
         "lot": row.lot,
-        "expiry": iso(lot.expiry) if lot else None,
+        "expiry": iso(expiry) if expiry is not None else None,
         "recalled": bool(recall and recall.recalled),
         "recall": recall_json(recall),
-        "childCount": int(children or 0),
+        "childCount": int(child_count or 0),
         "since": iso(row.event_time),
         "lastEvent": last,
         "participants": participants(session, (row.holder, row.in_transit_to)),
