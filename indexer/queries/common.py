@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from chain.errors import ValidationError
@@ -103,33 +103,37 @@ def lot_class_id(gtin: str, lot: str) -> str:
     return canonical_identifier(f"{ID_GS1}/01/{gtin}/10/{quote(lot, safe='')}")
 
 
+#: Events with their anchors (built once: a query's Python, not its SQL, was most of a state
+#: call's time, and building this select was the largest part of it).
+_STEPS = (
+    select(
+        EventRow.event_hash,
+        EventRow.seq,
+        EventRow.type,
+        EventRow.action,
+        EventRow.biz_step,
+        EventRow.disposition,
+        EventRow.event_time,
+        EventRow.submitter,
+        EventRow.read_point,
+        EventRow.biz_location,
+        EventRow.source,
+        EventRow.destination,
+        AnchorRow.root,
+        AnchorRow.tx_hash,
+        AnchorRow.block_number,
+        AnchorRow.block_timestamp,
+    )
+    .join(AnchorRow, AnchorRow.root == EventRow.root)
+    .where(EventRow.event_hash.in_(bindparam("hashes", expanding=True)))
+)
+
+
 def steps(session: Session, hashes: Iterable[bytes]) -> dict[bytes, dict[str, Any]]:
     """Each event's facts and the anchor that put it on chain, in one query per 500 events."""
     out: dict[bytes, dict[str, Any]] = {}
     for part in chunks(sorted(set(hashes))):
-        rows = session.execute(
-            select(
-                EventRow.event_hash,
-                EventRow.seq,
-                EventRow.type,
-                EventRow.action,
-                EventRow.biz_step,
-                EventRow.disposition,
-                EventRow.event_time,
-                EventRow.submitter,
-                EventRow.read_point,
-                EventRow.biz_location,
-                EventRow.source,
-                EventRow.destination,
-                AnchorRow.root,
-                AnchorRow.tx_hash,
-                AnchorRow.block_number,
-                AnchorRow.block_timestamp,
-            )
-            .join(AnchorRow, AnchorRow.root == EventRow.root)
-            .where(EventRow.event_hash.in_(part))
-        )
-        for r in rows:
+        for r in session.execute(_STEPS, {"hashes": part}):
             out[r.event_hash] = {
                 "eventID": event_id(r.event_hash),
                 "type": r.type,
@@ -164,12 +168,17 @@ def participant_json(row: ParticipantRow) -> dict[str, Any]:
     }
 
 
+_PARTICIPANTS = select(ParticipantRow).where(
+    ParticipantRow.address.in_(bindparam("addresses", expanding=True))
+)
+
+
 def participants(session: Session, addresses: Iterable[str | None]) -> dict[str, dict[str, Any]]:
     """The registry's record of each address (addresses the registry does not know are left out)."""
     wanted = sorted({a for a in addresses if a})
     out: dict[str, dict[str, Any]] = {}
     for part in chunks(wanted):
-        for row in session.scalars(select(ParticipantRow).where(ParticipantRow.address.in_(part))):
+        for row in session.scalars(_PARTICIPANTS, {"addresses": part}):
             out[row.address] = participant_json(row)
     return out
 

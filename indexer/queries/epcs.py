@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from chain.errors import NotFoundError
@@ -27,29 +27,36 @@ ANCESTOR_DEPTH = 4
 Window = tuple[int, int | None]  # seq from .. to (inclusive; None: still inside)
 
 
-def epc_state(session: Session, value: str) -> dict[str, Any]:
-    """Where an EPC is now, what it is, whether its lot is recalled, and its last event.
-
-    Three statements: the current version with its lot's expiry, its lot's recall and the
-    count of what it contains; its last event with that event's anchor; the participants."""
-    canonical = identifier(value, pointer="epc")
+def _state_statement() -> Select[Any]:
+    wanted: BindParameter[str] = bindparam("identifier")
     inside = aliased(ItemVersionRow)
     children = (
         select(func.count())
-        .where(inside.parent == canonical, inside.valid_to.is_(None))
+        .where(inside.parent == wanted, inside.valid_to.is_(None))
         .scalar_subquery()
     )
-    found = session.execute(
+    same_lot = (LotRow.gtin == ItemVersionRow.gtin) & (LotRow.lot == ItemVersionRow.lot)
+    recall_of_lot = (RecallRow.gtin == ItemVersionRow.gtin) & (RecallRow.lot == ItemVersionRow.lot)
+    return (
         select(ItemVersionRow, LotRow.expiry, RecallRow, children)
-        .outerjoin(
-            LotRow, (LotRow.gtin == ItemVersionRow.gtin) & (LotRow.lot == ItemVersionRow.lot)
-        )
-        .outerjoin(
-            RecallRow,
-            (RecallRow.gtin == ItemVersionRow.gtin) & (RecallRow.lot == ItemVersionRow.lot),
-        )
-        .where(ItemVersionRow.identifier == canonical, ItemVersionRow.valid_to.is_(None))
-    ).one_or_none()
+        .outerjoin(LotRow, same_lot)
+        .outerjoin(RecallRow, recall_of_lot)
+        .where(ItemVersionRow.identifier == wanted, ItemVersionRow.valid_to.is_(None))
+    )
+
+
+#: The current version with its lot's expiry, its lot's recall and the count of what it
+#: contains (built once: building it was much of a call's time).
+_STATE = _state_statement()
+
+
+def epc_state(session: Session, value: str) -> dict[str, Any]:
+    """Where an EPC is now, what it is, whether its lot is recalled, and its last event.
+
+    Three statements: the current version with its lot, recall and child count; its last event
+    with that event's anchor; the participants."""
+    canonical = identifier(value, pointer="epc")
+    found = session.execute(_STATE, {"identifier": canonical}).one_or_none()
     if found is None:
         raise NotFoundError(f"{canonical} is not in the index")
     row, expiry, recall, child_count = found
