@@ -280,6 +280,7 @@ class Follower:
     def run(self, poll_interval: float = 0.5) -> None:
         """Step until :meth:`stop`; sleeps only when caught up or the chain is unreachable."""
         try:
+            self.loader.start_workers()
             self._run(poll_interval)
         finally:
             self.close()

@@ -171,6 +171,10 @@ def _lower_priority() -> None:
         pass
 
 
+def _ready() -> None:
+    """Nothing: a worker that runs it has imported this module and what it needs."""
+
+
 def _prepare_in_worker(
     source: BatchSource, facts: AnchorFacts, log_index: int, copy_lines: bool
 ) -> bytes:
@@ -356,6 +360,16 @@ class BatchLoader:
                 self.workers, mp_context=context, initializer=_lower_priority
             )
         return self._pool
+
+    def start_workers(self) -> None:
+        """Start the worker processes now, in the background, rather than at the first range
+        long enough to need them: a worker imports the indexer (about a second of CPU) before it
+        prepares anything, and a follower in steady state would otherwise wait for that, with
+        every block mined meanwhile, the first time a few batches arrive at once."""
+        pool = self._worker_pool()
+        if pool is not None:
+            for _ in range(self.workers):
+                pool.submit(_ready)
 
     def close(self) -> None:
         """Stop the worker processes (they are started again when needed)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import literal, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 
 from chain.errors import NotFoundError, ValidationError
@@ -186,14 +186,11 @@ def _transformation_hashes(session: Session, gtin: str, lot: str, pack: str | No
             EventItemRow.role == "output",
         )
     )
-    candidates = set(session.scalars(by_class)) | set(session.scalars(by_packs.distinct()))
-    if not candidates:
-        return []
-    return list(
+    return list(  # one statement (a trace's time is mostly its round trips)
         session.scalars(
             select(EventRow.event_hash)
             .where(
-                EventRow.event_hash.in_(sorted(candidates)),
+                EventRow.event_hash.in_(union(by_class, by_packs).scalar_subquery()),
                 EventRow.type == "TransformationEvent",
             )
             .order_by(EventRow.seq)
@@ -201,12 +198,25 @@ def _transformation_hashes(session: Session, gtin: str, lot: str, pack: str | No
     )
 
 
+def _lot_and_recall(
+    session: Session, gtin: str, lot: str
+) -> tuple[LotRow | None, RecallRow | None]:
+    """The lot's row and its recall's, in one statement."""
+    key = select(literal(gtin).label("gtin"), literal(lot).label("lot")).subquery()
+    found = session.execute(
+        select(LotRow, RecallRow)
+        .select_from(key)
+        .outerjoin(LotRow, (LotRow.gtin == key.c.gtin) & (LotRow.lot == key.c.lot))
+        .outerjoin(RecallRow, (RecallRow.gtin == key.c.gtin) & (RecallRow.lot == key.c.lot))
+    ).one()
+    return found[0], found[1]
+
+
 def batch_trace(
     session: Session, gtin: str, lot: str, *, pack: str | None = None
 ) -> dict[str, Any]:
     """A finished lot upstream: its transformations, their inputs, where each input began."""
-    lot_row = session.get(LotRow, (gtin, lot))
-    recall = session.get(RecallRow, (gtin, lot))
+    lot_row, recall = _lot_and_recall(session, gtin, lot)
     transformations = _transformation_hashes(session, gtin, lot, pack)
     inputs = (
         list(
