@@ -142,7 +142,6 @@ class Follower:
         )
         numbers = sorted({e.block_number for e in logs})
         headers = self.reader.headers(numbers) if len(numbers) >= HEADERS_AHEAD_FROM else {}
-        self.loader.forget()
         session = self.sessions()
         try:
             pending_events = 0
@@ -179,6 +178,12 @@ class Follower:
                     self._commit(session, header, report)
                     pending_events = 0
             self._commit(session, end, report)
+        except BaseException:
+            # What the loader keeps between batches (participants, current state) holds only
+            # what was committed as long as every step ends in a commit: after anything else,
+            # it is read from the index again.
+            self.loader.forget()
+            raise
         finally:
             prefetch.close()
             session.close()
@@ -263,6 +268,7 @@ class Follower:
     def _roll_back(self, session: Session) -> int:
         ancestor = self._common_ancestor(session)
         log.warning("chain reorganisation: rolling back to block %d", ancestor.number)
+        self.loader.forget()
         writes.rollback_to(session, ancestor, first_sequence_of_block(ancestor.number + 1))
         session.commit()
         return ancestor.number

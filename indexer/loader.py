@@ -384,8 +384,8 @@ class BatchLoader:
 
     def forget(self) -> None:
         """Read participants, held-back events and current state from the index again (the
-        follower calls this when a step starts, a participant changes or a block is rolled
-        back)."""
+        follower calls this when a step fails, a block is rolled back, the chain reorganised
+        or a participant changes)."""
         self._registry = None
         self._any_pending = None
         self._state.clear()

@@ -118,10 +118,11 @@ class StateCache:
 
     Item states (None: no current version), the whole contents of parents, and lots known to
     exist, as they stand after the last batch absorbed. True only while the loader is the
-    only writer and nothing absorbed is rolled back: the loader clears it at each follower
-    step, rolled-back block and participant change (``BatchLoader.forget``). Most of a
-    catch-up's reads are of items an earlier batch of the same step touched (a pack is
-    commissioned, packed, shipped, received, unpacked and dispensed in turn); those no longer
+    only writer and nothing absorbed is rolled back: it is cleared after a step that did not
+    end in its commit, a rolled-back block, a reorganisation, a participant change and a
+    settling of held-back events (``BatchLoader.forget``). Most reads are of items an earlier
+    batch touched (a pack is commissioned, packed, shipped, received, unpacked and dispensed
+    in turn; a case received in steady state was shipped a few steps before); those no longer
     go to the database."""
 
     def __init__(self, limit: int = CACHE_LIMIT) -> None:

@@ -117,6 +117,61 @@ def test_killed_mid_batch_and_restarted_it_indexes_everything_exactly_once(
     assert dump(restarted.engine) == dump(fresh_index(network, tmp_path).engine)
 
 
+class TroubledSource:
+    """The network's batches, with troubles: at the ``down``-th fetch the gateway is down for
+    now; at the ``failing``-th an error nothing handles (a lost database connection); and from
+    then on the ``losing``-th batch fetched is gone for good."""
+
+    def __init__(
+        self, inner: InProcessBatchSource, *, down: int = 0, failing: int = 0, losing: int = 0
+    ) -> None:
+        self.inner = inner
+        self.calls = 0
+        self.down, self.failing, self.losing = down, failing, losing
+        self.roots: list[bytes] = []
+        self.lost: bytes | None = None
+
+    def fetch(self, root: bytes) -> BatchContents:
+        self.calls += 1
+        if root not in self.roots:
+            self.roots.append(root)
+        if self.calls == self.down:
+            raise BatchUnavailableError("gateway down", retryable=True)
+        if self.calls == self.failing:
+            self.lost = self.roots[self.losing - 1]
+            raise RuntimeError("the database connection was lost")
+        if root == self.lost:
+            raise BatchUnavailableError("no such batch", retryable=False)
+        return self.inner.fetch(root)
+
+
+def test_after_a_step_that_failed_the_same_indexer_goes_on_from_what_was_committed(
+    network: Network, journey: Journey, make_indexer: IndexerFactory, tmp_path: Path
+) -> None:
+    # The participants are committed first (the gateway is down at the first batch). Then a
+    # step applies five batches, which leave state the loader keeps between batches and
+    # steps, and fails before its commit. Then the fifth batch is gone: the state it left
+    # (cases made, packs packed into them) must not be trusted.
+    source = TroubledSource(InProcessBatchSource(network.batch_json), down=1, failing=7, losing=5)
+    indexer = make_indexer(source=source)
+    with pytest.raises(BatchUnavailableError):
+        indexer.catch_up()
+    assert count(indexer, ParticipantRow) == len(ACTORS) + 1
+    with pytest.raises(RuntimeError):
+        indexer.catch_up()
+    assert count(indexer, EventRow) == 0  # the step was one range: nothing was committed
+    indexer.catch_up()
+    fresh_source = TroubledSource(InProcessBatchSource(network.batch_json))
+    fresh_source.lost = source.lost
+    fresh = network.indexer(
+        f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh", source=fresh_source
+    )
+    fresh.catch_up()
+    with fresh.sessions() as session:
+        assert session.scalar(select(func.count()).where(AlertRow.kind == "batch-unavailable"))
+    assert dump(indexer.engine) == dump(fresh.engine)
+
+
 def test_a_tampered_batch_raises_an_integrity_alert_and_nothing_of_it_is_indexed(
     network: Network, journey: Journey, make_indexer: IndexerFactory
 ) -> None:
