@@ -70,8 +70,8 @@ TARGET_LAG_P95 = 2.0
 #: Why the targets not met are not met (from the profiles and EXPLAIN ANALYZE of these runs).
 ANALYSIS = (
     "What limits the catch-up: the CPU. The follower applies batches in chain order on one "
-    "thread (the state a batch touches, read from the database only where no earlier batch of "
-    "the step touched it; the COPY of events and items, sent from a second thread while it "
+    "thread (the state a batch touches, read from the database only where no earlier batch "
+    "touched it; the COPY of events and items, sent from a second thread while it "
     "projects custody; versions; detectors), and about half of that thread's wall time is "
     "waiting for PostgreSQL, whose server side (index maintenance: 2 indexes on events, 2 on "
     "items and a small partial one, 5 B-trees and a BRIN on versions, and the update that "
