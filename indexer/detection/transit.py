@@ -16,7 +16,8 @@ through a reorganisation.
   the mean by at least ``transit_min_excess_seconds`` (so a lane whose times never varied does
   not flag a few minutes' delay).
 - ``new-route`` (info): the lane was never seen before, and the index already holds at least
-  ``new_route_min_history`` observations over all lanes (a young network's routes are all new).
+  ``new_route_min_history`` observations over all lanes (a young network's routes are all new;
+  they are counted up to that number, so the evidence's ``history`` is at most it).
 
 Evidence: the shipment (role ``shipping``) and the receipt (role ``receiving``), the lane, the
 transit time and the lane's statistics.
@@ -57,10 +58,7 @@ def detect(batch: BatchView) -> None:
         gtins = sorted({v.gtin for v in batch.changed_at(ctx.seq) if v.gtin}) or [""]
         observations: list[dict[str, object]] = []
         if history is None:
-            history = (
-                batch.session.scalar(select(func.count()).select_from(T).where(T.seq < ctx.seq))
-                or 0
-            )
+            history = _history(batch, ctx.seq)
         for gtin in gtins:
             observed = ctx.seq in replayed and (
                 batch.session.get(T, (ctx.event_hash, gtin)) is not None
@@ -84,6 +82,15 @@ def detect(batch: BatchView) -> None:
             history += 1
         if observations:  # before the next receipt's statistics are read
             batch.session.execute(insert(T.__table__), observations)  # type: ignore[arg-type]
+
+
+def _history(batch: BatchView, seq: int) -> int:
+    """Observations before ``seq``, counted up to ``new_route_min_history`` (all the rule
+    asks): a count of every observation grew with the network's age, once per batch with
+    receipts."""
+    enough = batch.config.new_route_min_history
+    earlier = select(T.seq).where(T.seq < seq).limit(enough).subquery()
+    return int(batch.session.scalar(select(func.count()).select_from(earlier)) or 0)
 
 
 def _judge(
@@ -118,7 +125,7 @@ def _judge(
                 message=f"first receipt on the route {lane[0]} -> {lane[1]} for GTIN {lane[2]}",
                 events=events,
                 key=f"{receipt.hex()}:{lane[2]}",
-                history=history,
+                history=min(history, config.new_route_min_history),
                 **details,
             )
         return

@@ -80,6 +80,8 @@ def test_unusual_transit_and_new_route(
     assert unusual.evidence["lane"]["to"].endswith(PHARMACY.gln)
     [route] = alerts(service, "new-route")
     assert roles_of(route) == {"shipping": shipped, "receiving": first}
+    # five receipts came before it; the index counts them only as far as the rule needs
+    assert route.evidence["history"] == SMALL_HISTORY["new_route_min_history"]
     assert {a.kind for a in alerts(service)} == {"unusual-transit", "new-route"}
 
 
