@@ -20,6 +20,7 @@ from chain.deployment import Deployment, deploy_contracts
 from chain.errors import (
     BackPressureError,
     ConfigurationError,
+    ContractRevertError,
     KeystoreError,
     NotAnchoredYetError,
     NotFoundError,
@@ -30,7 +31,7 @@ from chain.errors import (
     ValidationError,
 )
 from chain.keystore import create_keystore, load_keystore
-from chain.ledger import Ledger
+from chain.ledger import Ledger, ParticipantStatus
 from chain.merkle import MerkleTree
 from chain.receipts import Receipt
 from chain.roles import Role
@@ -52,6 +53,8 @@ DEV_FUNDING_WEI = 10**20
 #: A lot number as the recall registry takes it: GS1 AI 10, 1 to 20 characters of set 82.
 LOT_PATTERN = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
 MAX_REASON_CODE = 2**16 - 1
+#: Every role the participant registry knows (contracts/Roles.sol ``ALL``).
+ALL_ROLES = Role(sum(role.value for role in Role))
 
 
 @dataclass(frozen=True)
@@ -152,9 +155,14 @@ class GatewayService:
         webhook_url: str | None = None,
     ) -> NewParticipant:
         """Register on-chain (as the regulator) and in the store, with a custodial key (and a
-        webhook for its notifications, if ``webhook_url``)."""
-        if not (len(gln) == 13 and gln.isdigit()):
-            raise ValidationError(f"GLN must be 13 digits, got {gln!r}", rule="participant.gln")
+        webhook for its notifications, if ``webhook_url``).
+
+        Everything is validated before a keystore is written or a transaction sent (422), and a
+        failed registration leaves nothing behind: a keystore written for a participant the chain
+        did not register is removed, so the same request can simply be sent again. A keystore
+        left by an attempt whose chain transaction went through but whose store write did not is
+        taken up again (see docs/security.md, "Participant administration")."""
+        check_registration(roles=roles, gln=gln)
         if webhook_url is not None:
             _check_webhook_url(webhook_url, pointer="/webhookUrl")
         with self.sessions() as session:
@@ -162,15 +170,21 @@ class GatewayService:
                 raise ValidationError(
                     f"GLN {gln} is already registered", rule="participant.gln-taken"
                 )
-        keystore_dir = self.settings.resolved_keystore_dir
-        path = keystore_dir / f"participant-{gln}.json"
-        account = create_keystore(
-            path,
-            self.settings.keystore_password_value(),
-            fast_kdf=self.settings.environment == "development",
+        path = self.settings.resolved_keystore_dir / f"participant-{gln}.json"
+        password = self.settings.keystore_password_value()
+        written = not path.exists()
+        account = (
+            create_keystore(path, password, fast_kdf=self.settings.environment == "development")
+            if written
+            else load_keystore(path, password)
         )
-        self._fund(account.address)
-        self.ledger.register_participant(self.regulator, account.address, roles, int(gln))
+        try:
+            self._fund(account.address)
+            self._register_on_chain(account.address, roles, gln)
+        except BaseException:
+            if written:
+                path.unlink(missing_ok=True)
+            raise
         with self.write_sessions() as session:
             record = store.create_participant(
                 session,
@@ -189,18 +203,47 @@ class GatewayService:
             )
         return NewParticipant(record=record, api_key=api_key, webhook=hook)
 
-    def set_status(self, address: str, *, active: bool) -> store.ParticipantRecord:
+    def _register_on_chain(self, address: str, roles: Role, gln: str) -> None:
+        """Register ``address``; one an earlier attempt registered only gets its roles set."""
+        known = self.ledger.participant(address)
+        if known.status is ParticipantStatus.NONE:
+            self.ledger.register_participant(self.regulator, address, roles, int(gln))
+        elif known.roles != roles:
+            self.ledger.set_roles(self.regulator, address, roles)
+
+    def set_status(
+        self, address: str, *, active: bool, by: store.ParticipantRecord | None = None
+    ) -> store.ParticipantRecord:
+        """Suspend or reinstate a participant, on-chain then at the gateway.
+
+        409 (StoreConflictError) for a participant already in that state, for the caller ``by``
+        suspending itself, and for suspending the registry's owner (the gateway's regulator
+        key) or the last active regulator: any of these would lock the regulator out for good."""
+        wanted = "active" if active else "suspended"
         with self.sessions() as session:
-            if store.get_participant(session, address) is None:
+            target = store.get_participant(session, address)
+            if target is None:
                 raise NotFoundError(f"no participant {address}")
-        if active:
-            self.ledger.reinstate(self.regulator, address)
-        else:
-            self.ledger.suspend(self.regulator, address)
+            if target.status == wanted:
+                raise StoreConflictError(f"participant {address} is already {wanted}")
+            if not active:
+                _check_suspension(
+                    target,
+                    by=by,
+                    owner=self.regulator.address,
+                    participants=store.list_participants(session),
+                )
+        try:
+            if active:
+                self.ledger.reinstate(self.regulator, address)
+            else:
+                self.ledger.suspend(self.regulator, address)
+        except ContractRevertError as exc:
+            # The chain is already there (an earlier attempt's store write failed): follow it.
+            if exc.error_name not in ("NotSuspended", "AlreadySuspended"):
+                raise
         with self.write_sessions() as session:
-            return store.set_participant_status(
-                session, address, "active" if active else "suspended"
-            )
+            return store.set_participant_status(session, address, wanted)
 
     def participants(self) -> list[store.ParticipantRecord]:
         with self.sessions() as session:
@@ -639,6 +682,54 @@ class GatewayService:
 def require_regulator(participant: store.ParticipantRecord) -> None:
     if not participant.roles & Role.REGULATOR:
         raise PermissionDeniedError("only the regulator may do this")
+
+
+def check_registration(*, roles: Role, gln: str) -> None:
+    """What the participant registry would refuse, refused first (422) and named."""
+    if not roles or roles & ~ALL_ROLES:
+        raise ValidationError(
+            f"roles must name at least one known role, got {int(roles)}",
+            rule="participant.roles",
+            pointer="/roles",
+        )
+    if not (len(gln) == 13 and gln.isascii() and gln.isdigit()):
+        raise ValidationError(
+            f"a GLN is 13 digits, got {gln[:40]!r}", rule="participant.gln", pointer="/gln"
+        )
+    if gln[0] == "0":
+        # The registry holds GLNs as numbers from 10^12: a leading zero (all zeros too) is lost.
+        raise ValidationError(
+            f"GLN {gln} starts with 0, which the participant registry cannot hold",
+            rule="participant.gln",
+            pointer="/gln",
+        )
+    if int(gln[-1]) != check_digit(gln[:-1]):
+        raise ValidationError(
+            f"GLN {gln} has a wrong check digit: expected {check_digit(gln[:-1])}",
+            rule="gs1.checkDigit",
+            pointer="/gln",
+        )
+
+
+def _check_suspension(
+    target: store.ParticipantRecord,
+    *,
+    by: store.ParticipantRecord | None,
+    owner: str,
+    participants: list[store.ParticipantRecord],
+) -> None:
+    """Refuse a suspension that would leave no regulator able to undo it (409)."""
+    if by is not None and by.address == target.address:
+        raise StoreConflictError("a regulator may not suspend itself: nobody could reinstate it")
+    if target.address == owner:
+        raise StoreConflictError(
+            f"{target.address} owns the participant registry (the gateway's regulator key) and "
+            "may not be suspended"
+        )
+    if target.roles & Role.REGULATOR and not any(
+        p.active and p.roles & Role.REGULATOR and p.address != target.address for p in participants
+    ):
+        raise StoreConflictError(f"{target.address} is the last active regulator")
 
 
 def require_issuer(participant: store.ParticipantRecord) -> None:

@@ -206,15 +206,29 @@ def list_participants(service: ServiceDep, reader: ParticipantDep) -> list[Parti
     return [ParticipantPublic(**_public(p)) for p in service.participants()]
 
 
-@participants.post("/{address}/suspend", response_model=ParticipantPublic)
-def suspend(address: str, service: ServiceDep, _regulator: RegulatorDep) -> ParticipantPublic:
+_STATUS_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not the regulator"},
+    404: {"description": "The gateway knows no such participant"},
+    409: {
+        "description": "Already in that state; or a suspension of the caller itself, of the "
+        "registry's owner or of the last active regulator (nobody could reinstate it)"
+    },
+    502: {"description": "The chain transaction failed: nothing was recorded"},
+}
+
+
+@participants.post("/{address}/suspend", response_model=ParticipantPublic, responses=_STATUS_ERRORS)
+def suspend(address: str, service: ServiceDep, regulator: RegulatorDep) -> ParticipantPublic:
     """Suspend on-chain and at the gateway: its captures and anchors are refused (regulator)."""
-    return ParticipantPublic(**_public(service.set_status(address, active=False)))
+    return ParticipantPublic(**_public(service.set_status(address, active=False, by=regulator)))
 
 
-@participants.post("/{address}/reinstate", response_model=ParticipantPublic)
-def reinstate(address: str, service: ServiceDep, _regulator: RegulatorDep) -> ParticipantPublic:
-    return ParticipantPublic(**_public(service.set_status(address, active=True)))
+@participants.post(
+    "/{address}/reinstate", response_model=ParticipantPublic, responses=_STATUS_ERRORS
+)
+def reinstate(address: str, service: ServiceDep, regulator: RegulatorDep) -> ParticipantPublic:
+    """Reinstate a suspended participant, on-chain and at the gateway (regulator)."""
+    return ParticipantPublic(**_public(service.set_status(address, active=True, by=regulator)))
 
 
 def _recall_public(record: RecallRecord, *, with_notified: bool = False) -> RecallPublic:
