@@ -1,9 +1,10 @@
 """Reader API keys of the indexer: roles ``regulator`` and ``auditor``, both read-only.
 
 Keys are ``ik_<prefix>_<secret>``: the prefix (12 hex characters) is stored in clear in
-``ix_api_keys`` and finds the row; the whole token is stored only as an argon2id hash. Verified
-tokens are remembered in memory by their SHA-256 (the row is still read on every call, so a
-revocation takes effect on the next request; the cache only skips the slow hash).
+``ix_api_keys`` and finds the row; the whole token is stored only as its SHA-256
+(chain/apitokens.py, shared with the gateway's keys: why a fast hash suffices for 256 random bits,
+and how argon2 hashes of older keys stay valid). The row is read on every call, so a revocation
+takes effect on the next request.
 
 On first start the service issues one regulator key and writes it, alone, to
 ``settings.resolved_bootstrap_api_key_file`` (mode 0600). The key is never logged.
@@ -11,22 +12,21 @@ On first start the service issues one regulator key and writes it, alone, to
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import logging
 import os
-import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from threading import Lock
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from chain.apitokens import TokenVerifier, new_token, split_token, stored_form
 from chain.errors import RecordNotFoundError, ValidationError
 from indexer.store.models import ApiKeyRow
+
+log = logging.getLogger("provenance.indexer")
 
 TOKEN_PREFIX = "ik"
 READER_ROLES = ("regulator", "auditor")
@@ -44,20 +44,14 @@ class ReaderKey:
 
 
 def _split(token: str) -> tuple[str, str] | None:
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
-        return None
-    return parts[1], parts[2]
+    return split_token(token, TOKEN_PREFIX)
 
 
 class ReaderKeys:
-    """Issues, verifies and revokes reader keys; holds the hasher and the verified cache."""
+    """Issues, verifies and revokes reader keys (``hasher``: for keys stored as argon2 hashes)."""
 
-    def __init__(self, hasher: PasswordHasher | None = None, *, cache_size: int = 10_000):
-        self._hasher = hasher or PasswordHasher()
-        self._cache: OrderedDict[bytes, str] = OrderedDict()  # sha256(token) -> prefix
-        self._cache_size = cache_size
-        self._lock = Lock()
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self._verifier = TokenVerifier(hasher)
 
     def issue(self, session: Session, name: str, role: str) -> str:
         """A new key (committed); the token is returned once and never stored."""
@@ -66,15 +60,13 @@ class ReaderKeys:
                 f"role must be one of {', '.join(READER_ROLES)}, got {role!r}",
                 rule="apikey.role",
             )
-        prefix = secrets.token_hex(6)
-        secret = base64.b32encode(secrets.token_bytes(32)).decode().rstrip("=").lower()
-        token = f"{TOKEN_PREFIX}_{prefix}_{secret}"
+        token, prefix = new_token(TOKEN_PREFIX)
         session.add(
             ApiKeyRow(
                 prefix=prefix,
                 name=name[:200],
                 role=role,
-                secret_hash=self._hasher.hash(token),
+                secret_hash=stored_form(token),
                 revoked=False,
             )
         )
@@ -82,32 +74,20 @@ class ReaderKeys:
         return token
 
     def authenticate(self, session: Session, token: str) -> ReaderKey | None:
-        """The key a token is, or None (malformed, unknown, wrong secret, revoked)."""
+        """The key a token is, or None (malformed, unknown, wrong secret, revoked). An unknown
+        prefix and a wrong secret cost the same (chain/apitokens.py)."""
         parts = _split(token)
         if parts is None:
             return None
         row = session.get(ApiKeyRow, parts[0])
-        if row is None or row.revoked:
+        verdict = self._verifier.verify(row.secret_hash if row is not None else None, token)
+        if row is None or not verdict.ok:
             return None
-        if not self._verified(row, token):
+        if verdict.upgrade is not None:
+            _upgrade(session, row, verdict.upgrade)
+        if row.revoked:
             return None
         return ReaderKey(row.prefix, row.name, row.role, row.revoked)
-
-    def _verified(self, row: ApiKeyRow, token: str) -> bool:
-        digest = hashlib.sha256(token.encode()).digest()
-        with self._lock:
-            if self._cache.get(digest) == row.prefix:
-                self._cache.move_to_end(digest)
-                return True
-        try:
-            self._hasher.verify(row.secret_hash, token)
-        except (VerificationError, InvalidHashError):
-            return False
-        with self._lock:
-            self._cache[digest] = row.prefix
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return True
 
     def revoke(self, session: Session, prefix: str) -> ReaderKey:
         """Revoke a key by its prefix (committed); later requests with it are refused."""
@@ -121,6 +101,22 @@ class ReaderKeys:
     def list(self, session: Session) -> list[ReaderKey]:
         rows = session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.prefix))
         return [ReaderKey(r.prefix, r.name, r.role, r.revoked) for r in rows]
+
+
+def _upgrade(session: Session, row: ApiKeyRow, stored: str) -> None:
+    """Replace a key's argon2 hash by its SHA-256 form once it verified; retried next time if
+    the write fails (the key stays valid either way)."""
+    prefix, old = row.prefix, row.secret_hash
+    try:
+        session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.prefix == prefix, ApiKeyRow.secret_hash == old)
+            .values(secret_hash=stored)
+        )
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning("reader key %s: its argon2 hash was not replaced: %s", prefix, exc)
 
 
 def write_secret(path: Path, token: str) -> None:

@@ -120,7 +120,9 @@ class ApiKeyRow(Base):
         String(ADDRESS), ForeignKey("participants.address"), index=True
     )
     prefix: Mapped[str] = mapped_column(String(32), unique=True)  # public part, for lookup
-    hash: Mapped[str] = mapped_column(String(255))  # argon2id PHC string of the whole token
+    # sha256$<hex> of the whole token; an argon2id PHC string for keys issued before (replaced
+    # by the SHA-256 form on their first use; chain/apitokens.py)
+    hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 

@@ -1,34 +1,31 @@
 """Participants and their API keys.
 
 API keys are ``pk_<prefix>_<secret>``: the prefix (12 hex characters) is stored in clear and
-finds the key's row; the whole token is stored only as an argon2id hash. The secret carries 256
-random bits, so the slow hash is belt and braces rather than a need: a stolen table still gives
-nothing to brute-force. Because argon2 is deliberately slow (tens of milliseconds and 64 MiB per
-check with the library defaults), :class:`ApiKeys` remembers tokens it has verified, in memory, by
-their SHA-256 only. Every call still reads the key's row and its participant, so a revocation or
-a suspension takes effect on the next request; the cache only skips the argon2 step.
+finds the key's row; the whole token is stored only as its SHA-256 (chain/apitokens.py, shared
+with the indexer's reader keys: why a fast hash suffices for 256 random bits, and how argon2
+hashes of older keys stay valid). Every call reads the key's row and its participant, so a
+revocation or a suspension takes effect on the next request.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
-from collections import OrderedDict
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-from threading import Lock
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from chain.apitokens import TokenVerifier, new_token, split_token, stored_form
 from chain.errors import RecordNotFoundError, StoreConflictError
 from gateway import custody
 
 from ._sql import utcnow
 from .models import PARTICIPANT_STATUSES, RULE_SETS, ApiKeyRow, ParticipantRow
+
+log = logging.getLogger("provenance.gateway")
 
 TOKEN_PREFIX = "pk"
 
@@ -130,33 +127,25 @@ def set_participant_status(session: Session, address: str, status: str) -> Parti
 
 
 def _split(token: str) -> tuple[str, str] | None:
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
-        return None
-    return parts[1], parts[2]
+    return split_token(token, TOKEN_PREFIX)
 
 
 class ApiKeys:
-    """Issues, verifies and revokes API keys; holds the argon2 hasher and the verified cache."""
+    """Issues, verifies and revokes API keys (``hasher``: for keys stored as argon2 hashes)."""
 
-    def __init__(self, hasher: PasswordHasher | None = None, *, cache_size: int = 10_000):
-        self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-        self._cache: OrderedDict[bytes, int] = OrderedDict()  # sha256(token) -> api key id
-        self._cache_size = cache_size
-        self._lock = Lock()
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self._verifier = TokenVerifier(hasher)
 
     def issue(self, session: Session, participant: str) -> str:
         """A new key for ``participant``; the token is returned once and never stored."""
         if session.get(ParticipantRow, participant) is None:
             raise RecordNotFoundError("participant", participant)
-        prefix = secrets.token_hex(6)
-        secret = base64.b32encode(secrets.token_bytes(32)).decode().rstrip("=").lower()
-        token = f"{TOKEN_PREFIX}_{prefix}_{secret}"
+        token, prefix = new_token(TOKEN_PREFIX)
         session.add(
             ApiKeyRow(
                 participant=participant,
                 prefix=prefix,
-                hash=self._hasher.hash(token),
+                hash=stored_form(token),
                 created_at=utcnow(),
             )
         )
@@ -169,7 +158,8 @@ class ApiKeys:
         """The participant a token belongs to, or None (unknown, wrong, revoked, suspended).
 
         ``allow_suspended=True`` returns a suspended participant too (check ``.active``), for a
-        service that wants to answer "suspended" rather than "unauthenticated".
+        service that wants to answer "suspended" rather than "unauthenticated". An unknown prefix
+        and a wrong secret cost the same (chain/apitokens.py).
         """
         parts = _split(token)
         if parts is None:
@@ -179,32 +169,17 @@ class ApiKeys:
             .join(ParticipantRow, ParticipantRow.address == ApiKeyRow.participant)
             .where(ApiKeyRow.prefix == parts[0])
         ).one_or_none()
-        if found is None:
+        key, participant = found if found is not None else (None, None)
+        verdict = self._verifier.verify(key.hash if key is not None else None, token)
+        if key is None or participant is None or not verdict.ok:
             return None
-        key, participant = found
+        if verdict.upgrade is not None:
+            _upgrade(session, key, verdict.upgrade)
         if key.revoked_at is not None:
             return None
         if participant.status != "active" and not allow_suspended:
             return None
-        if not self._verified(key, token):
-            return None
         return ParticipantRecord.of(participant)
-
-    def _verified(self, key: ApiKeyRow, token: str) -> bool:
-        digest = hashlib.sha256(token.encode()).digest()
-        with self._lock:
-            if self._cache.get(digest) == key.id:
-                self._cache.move_to_end(digest)
-                return True
-        try:
-            self._hasher.verify(key.hash, token)
-        except (VerificationError, InvalidHashError):
-            return False
-        with self._lock:
-            self._cache[digest] = key.id
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return True
 
     def revoke(self, session: Session, token_or_prefix: str) -> None:
         """Revoke a key, named by its token or its prefix, and commit."""
@@ -220,8 +195,22 @@ class ApiKeys:
             if session.scalars(select(ApiKeyRow.id).where(ApiKeyRow.prefix == prefix)).first():
                 return  # already revoked
             raise RecordNotFoundError("api key", prefix)
-        with self._lock:
-            self._cache.clear()
+
+
+def _upgrade(session: Session, key: ApiKeyRow, stored: str) -> None:
+    """Replace a key's argon2 hash by its SHA-256 form once it verified; retried next time if
+    the write fails (the key stays valid either way)."""
+    old = key.hash
+    try:
+        session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == key.id, ApiKeyRow.hash == old)
+            .values(hash=stored)
+        )
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning("api key %s: its argon2 hash was not replaced: %s", key.prefix, exc)
 
 
 #: The process-wide default used by the functions below.

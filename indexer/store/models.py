@@ -399,7 +399,8 @@ class TransitObservationRow(Base):
 
 
 class ApiKeyRow(Base):
-    """A reader's API key, argon2-hashed; ``prefix`` finds the row without hashing all."""
+    """A reader's API key: ``prefix`` finds the row; ``secret_hash`` is the SHA-256 of the token
+    (argon2id for keys issued before, until their first use; chain/apitokens.py)."""
 
     __tablename__ = "ix_api_keys"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
@@ -12,6 +13,7 @@ from chain.errors import RecordNotFoundError, ValidationError
 from indexer.keys import ReaderKeys, bootstrap_reader_key
 from indexer.service import IndexerService
 from indexer.store import make_engine, session_factory, upgrade
+from indexer.store.models import ApiKeyRow
 from tests.indexer.conftest import IndexerFactory
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -31,7 +33,7 @@ def test_issue_authenticate_revoke(index_url: str, keys: ReaderKeys) -> None:
         assert token.startswith("ik_")
         found = keys.authenticate(session, token)
         assert found is not None and (found.role, found.name) == ("auditor", "ministry inspector")
-        assert keys.authenticate(session, token) == found  # cached, same answer
+        assert keys.authenticate(session, token) == found
         assert keys.authenticate(session, token + "x") is None
         assert keys.authenticate(session, "pk_" + token[3:]) is None
         assert keys.authenticate(session, "ik_nope_nope") is None
@@ -43,6 +45,40 @@ def test_issue_authenticate_revoke(index_url: str, keys: ReaderKeys) -> None:
         with pytest.raises(RecordNotFoundError):
             keys.revoke(session, "000000000000")
         assert [k.revoked for k in keys.list(session)] == [True]
+    engine.dispose()
+
+
+def test_reader_keys_run_argon2_only_for_keys_issued_before_until_their_first_use(
+    index_url: str,
+) -> None:
+    """Issue 14, finding 10: a wrong secret under a known prefix costs what an unknown prefix
+    costs (no argon2); a key stored as argon2 verifies once, then as SHA-256."""
+    calls: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            calls.append("verify")
+            return super().verify(hash, password)
+
+    keys = ReaderKeys(Counting(time_cost=1, memory_cost=1024, parallelism=1))
+    engine = make_engine(index_url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        token = keys.issue(session, "inspector", "auditor")
+        prefix = token.split("_")[1]
+        assert keys.authenticate(session, f"ik_{prefix}_{'a' * 52}") is None
+        assert keys.authenticate(session, f"ik_ffffffffffff_{'a' * 52}") is None
+        assert calls == []
+        row = session.get(ApiKeyRow, prefix)
+        assert row is not None and row.secret_hash.startswith("sha256$")
+        row.secret_hash = FAST.hash(token)  # as the previous scheme stored it
+        session.commit()
+        assert keys.authenticate(session, token) is not None and calls == ["verify"]
+        session.refresh(row)
+        assert row.secret_hash.startswith("sha256$")
+        assert keys.authenticate(session, token) is not None
+        assert keys.authenticate(session, f"ik_{prefix}_{'a' * 52}") is None
+        assert calls == ["verify"]
     engine.dispose()
 
 
