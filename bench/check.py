@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.report import machine_line, write_section
 from chain.roles import Role
-from gateway.epcis.identifiers import check_digit
+from gateway.epcis.gs1 import check_digit
 from gateway.problems import install_problem_handlers
 from indexer.api import routes
 from indexer.api.deps import get_today

@@ -16,7 +16,7 @@ from chain.deployment import deploy_contracts
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash, process_proof
 from chain.roles import Role
-from gateway.epcis.identifiers import check_digit
+from gateway.epcis.gs1 import check_digit
 
 REGULATOR_GLN = 4700000100002
 MANUFACTURER_GLN = 4700001000010

@@ -105,7 +105,7 @@ def account_of(params_key: str, actor: str) -> LocalAccount:
 
 
 def _gtin(company_prefix: str, item_ref: str) -> str:
-    from gateway.epcis.identifiers import check_digit
+    from gateway.epcis.gs1 import check_digit
 
     body = item_ref[0] + company_prefix + item_ref[1:]
     return body + str(check_digit(body))

@@ -7,7 +7,40 @@ Where a builtin fits, the error inherits it too, so ``except ValueError`` keeps 
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
+
+#: Characters of a value an error message echoes (:func:`echo`).
+ECHO_LIMIT = 200
+#: Characters a :class:`ValidationError` keeps of its message, and of its pointer: a safety net
+#: under :func:`echo`, so that no error answered or stored grows with the input.
+MESSAGE_LIMIT = 1000
+POINTER_LIMIT = 300
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxother = ECHO_LIMIT
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` for an error message, cut to about ``limit`` characters.
+
+    A rejected value can be megabytes long (issue 14, finding 8): an error echoes at most its
+    first ``limit`` characters and says how long it was. Never builds the whole ``repr``."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    text = _REPR.repr(value)
+    return text if len(text) <= limit + 20 else text[:limit] + "..."
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    tail = f"... ({len(text)} characters)"
+    return text[: max(0, limit - len(tail))] + tail
 
 
 class ProvenanceError(Exception):
@@ -83,9 +116,9 @@ class ValidationError(ProvenanceError, ValueError):
     """Input does not satisfy a schema or a rule. ``rule`` names the rule that failed."""
 
     def __init__(self, message: str, *, rule: str | None = None, pointer: str | None = None):
-        super().__init__(message)
+        super().__init__(cut(message, MESSAGE_LIMIT))
         self.rule = rule
-        self.pointer = pointer
+        self.pointer = None if pointer is None else cut(pointer, POINTER_LIMIT)
 
 
 class ConfigurationError(ProvenanceError, ValueError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +28,7 @@ from chain.errors import (
     StoreConflictError,
     TransactionError,
     ValidationError,
+    echo,
 )
 from chain.keystore import create_keystore, load_keystore
 from chain.ledger import Ledger, ParticipantStatus
@@ -38,7 +38,7 @@ from chain.roles import Role
 from chain.sender import is_nonce_error
 from gateway import codes, store
 from gateway.batcher import Batcher, BatcherPolicy
-from gateway.epcis.identifiers import check_digit
+from gateway.epcis import gs1
 from gateway.epcis.schema import EpcisSchema, load_schema
 from gateway.intake import Accepted, Intake
 from gateway.keys import KeyRing
@@ -50,8 +50,6 @@ log = logging.getLogger("provenance.gateway")
 #: May read any participant's events and batches.
 READERS = Role.REGULATOR | Role.AUDITOR
 DEV_FUNDING_WEI = 10**20
-#: A lot number as the recall registry takes it: GS1 AI 10, 1 to 20 characters of set 82.
-LOT_PATTERN = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
 MAX_REASON_CODE = 2**16 - 1
 #: Every role the participant registry knows (contracts/Roles.sol ``ALL``).
 ALL_ROLES = Role(sum(role.value for role in Role))
@@ -269,7 +267,7 @@ class GatewayService:
         without a new transaction.
         """
         require_regulator(regulator)
-        _check_recall(gtin, lot, reason, reason_code)
+        gtin = _check_recall(gtin, lot, reason, reason_code)
         with self._recall_lock:
             with self.sessions() as session:
                 if not store.lot_known(session, gtin, lot):
@@ -304,7 +302,7 @@ class GatewayService:
     ) -> store.RecallRecord:
         """Lift a recall on-chain, then in the store (the lot moves again) and notify."""
         require_regulator(regulator)
-        _check_recall(gtin, lot, reason, reason_code, allow_empty_reason=True)
+        gtin = _check_recall(gtin, lot, reason, reason_code, allow_empty_reason=True)
         with self._recall_lock:
             with self.sessions() as session:
                 if not store.lot_known(session, gtin, lot):
@@ -368,7 +366,7 @@ class GatewayService:
         and the pharma rules let only manufacturers commission packs.
         """
         require_issuer(participant)
-        _check_gtin_lot(gtin, lot, rule="codes")
+        gtin = _gtin_lot(gtin, lot)
         if not 1 <= packs <= codes.MAX_PACKS:
             raise ValidationError(
                 f"packs must be 1 to {codes.MAX_PACKS}, got {packs}",
@@ -455,7 +453,7 @@ class GatewayService:
     ) -> list[codes.IssuedCode]:
         """Issue and commission ``count`` codes of a declared lot, never past its packs."""
         require_issuer(participant)
-        _check_gtin_lot(gtin, lot, rule="codes")
+        gtin = _gtin_lot(gtin, lot)
         if not 1 <= count <= codes.MAX_COUNT:
             raise ValidationError(
                 f"count must be 1 to {codes.MAX_COUNT}, got {count}",
@@ -600,11 +598,11 @@ class GatewayService:
             root = bytes.fromhex(root_hex.removeprefix("0x"))
         except ValueError as exc:
             raise ValidationError(
-                f"root must be 32 bytes of hex, got {root_hex!r}", rule="request.root"
+                f"root must be 32 bytes of hex, got {echo(root_hex)}", rule="request.root"
             ) from exc
         if len(root) != 32:
             raise ValidationError(
-                f"root must be 32 bytes of hex, got {root_hex!r}", rule="request.root"
+                f"root must be 32 bytes of hex, got {echo(root_hex)}", rule="request.root"
             )
         with self.sessions() as session:
             contents = store.get_batch_by_root(session, root)
@@ -692,21 +690,13 @@ def check_registration(*, roles: Role, gln: str) -> None:
             rule="participant.roles",
             pointer="/roles",
         )
-    if not (len(gln) == 13 and gln.isascii() and gln.isdigit()):
-        raise ValidationError(
-            f"a GLN is 13 digits, got {gln[:40]!r}", rule="participant.gln", pointer="/gln"
-        )
+    # GS1 syntax (13 digits, not all zeros, check digit: gs1.gln / gs1.checkDigit)
+    gs1.gln(gln, pointer="/gln")
     if gln[0] == "0":
-        # The registry holds GLNs as numbers from 10^12: a leading zero (all zeros too) is lost.
+        # The registry holds GLNs as numbers from 10^12: a leading zero is lost.
         raise ValidationError(
             f"GLN {gln} starts with 0, which the participant registry cannot hold",
             rule="participant.gln",
-            pointer="/gln",
-        )
-    if int(gln[-1]) != check_digit(gln[:-1]):
-        raise ValidationError(
-            f"GLN {gln} has a wrong check digit: expected {check_digit(gln[:-1])}",
-            rule="gs1.checkDigit",
             pointer="/gln",
         )
 
@@ -748,16 +738,11 @@ def require_issuer(participant: store.ParticipantRecord) -> None:
     raise PermissionDeniedError("only a manufacturer may declare lots and issue codes")
 
 
-def _check_gtin_lot(gtin: str, lot: str, *, rule: str) -> None:
-    if not (len(gtin) == 14 and gtin.isascii() and gtin.isdigit()) or int(gtin) == 0:
-        raise ValidationError(f"GTIN must be 14 digits, got {gtin!r}", rule=f"{rule}.gtin")
-    if check_digit(gtin[:13]) != int(gtin[13]):
-        raise ValidationError(f"GTIN {gtin} has a wrong check digit", rule=f"{rule}.gtin")
-    if not LOT_PATTERN.match(lot):
-        raise ValidationError(
-            f"lot must be 1 to 20 characters of GS1 character set 82, got {lot!r}",
-            rule=f"{rule}.lot",
-        )
+def _gtin_lot(gtin: str, lot: str) -> str:
+    """The GTIN as 14 digits, if it and the lot are well formed (the recall registry takes a lot
+    as GS1 AI 10: 1 to 20 characters of set 82, see gateway/epcis/gs1.py)."""
+    gs1.lot(lot, pointer="/lot")
+    return gs1.gtin(gtin, pointer="/gtin")
 
 
 def _issued(record: store.CodeRecord, expiry: date) -> codes.IssuedCode:
@@ -773,8 +758,8 @@ def _issued(record: store.CodeRecord, expiry: date) -> codes.IssuedCode:
 
 def _check_recall(
     gtin: str, lot: str, reason: str, reason_code: int, *, allow_empty_reason: bool = False
-) -> None:
-    _check_gtin_lot(gtin, lot, rule="recall")
+) -> str:
+    gtin = _gtin_lot(gtin, lot)
     if not reason.strip() and not allow_empty_reason:
         raise ValidationError("a recall needs a reason", rule="recall.reason", pointer="/reason")
     if not 0 <= reason_code <= MAX_REASON_CODE:
@@ -783,13 +768,14 @@ def _check_recall(
             rule="recall.reason-code",
             pointer="/reasonCode",
         )
+    return gtin
 
 
 def _check_webhook_url(url: str, *, pointer: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
-            f"a webhook URL must be http(s) with a host, got {url!r}",
+            f"a webhook URL must be http(s) with a host, got {echo(url)}",
             rule="webhook.url",
             pointer=pointer,
         )

@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 import httpx
 
-from gateway.epcis.identifiers import check_digit
+from chain.errors import ValidationError
+from gateway.epcis import gs1
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -37,13 +38,14 @@ def _key(path: Path) -> str:
     return key
 
 
-def _check(gtin: str, lot: str) -> None:
-    if not (len(gtin) == 14 and gtin.isascii() and gtin.isdigit()):
-        raise _Unusable(f"GTIN must be 14 digits, got {gtin!r}")
-    if check_digit(gtin[:13]) != int(gtin[13]):
-        raise _Unusable(f"GTIN {gtin} has a wrong check digit")
-    if not 1 <= len(lot) <= 20:
-        raise _Unusable(f"a lot has 1 to 20 characters, got {lot!r}")
+def _check(gtin: str, lot: str) -> str:
+    """The gateway's own GS1 checks (gateway/epcis/gs1.py), before anything is sent; the GTIN
+    as 14 digits."""
+    try:
+        gs1.lot(lot)
+        return gs1.gtin(gtin)
+    except ValidationError as exc:
+        raise _Unusable(str(exc)) from None
 
 
 def _problem(response: httpx.Response) -> str:
@@ -86,7 +88,7 @@ def _run(
     echo: Echo,
 ) -> int:
     try:
-        _check(gtin, lot)
+        gtin = _check(gtin, lot)
         key = _key(key_file)
     except _Unusable as exc:
         echo(f"unusable input: {exc}")

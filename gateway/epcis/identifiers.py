@@ -17,7 +17,9 @@ Why this form:
   so every input form converts to it without outside data;
 - it is a resolvable Web URI, the form GS1 recommends for EPCIS 2.0.
 
-:func:`canonical_identifier` is strict (check digits verified, unknown forms rejected);
+:func:`canonical_identifier` is strict (every GS1 key and attribute checked by
+:mod:`gateway.epcis.gs1`: check digits, lengths, lots and serials in character set 82; unknown
+forms rejected);
 :func:`to_canonical_dl` is the lenient conversion the event hash uses on every value.
 """
 
@@ -26,11 +28,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from urllib.parse import unquote
 
 from biip import ParseError
 from biip.gs1_messages import GS1Message
 
-from chain.errors import ValidationError
+from chain.errors import ValidationError, echo
+from gateway.epcis import gs1
+from gateway.epcis.gs1 import check_digit
 
 ID_GS1 = "https://id.gs1.org"
 
@@ -45,21 +50,22 @@ _PCT = str.maketrans({"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B"
 CACHE_SIZE = 16384
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def check_digit(digits: str) -> int:
-    """GS1 mod-10 check digit for ``digits`` (GTIN, GLN, SSCC, GSIN, GSRN ... without it)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        total += int(ch) * (3 if i % 2 == 0 else 1)
-    return (10 - total % 10) % 10
-
-
 def _with_cd(digits: str) -> str:
     return digits + str(check_digit(digits))
 
 
 def _enc(s: str) -> str:
     return s.translate(_PCT)
+
+
+# What an EPC URN escapes (Tag Data Standard 2.x section 7.1); a raw element string value gets
+# these too, so that it takes the same canonical form as the URN of the same key.
+_URN_ESCAPES = str.maketrans({"%": "%25", '"': "%22", "&": "%26", "/": "%2F", "<": "%3C",
+                              ">": "%3E", "?": "%3F"})  # fmt: skip
+
+
+def _enc_raw(s: str) -> str:
+    return s.translate(_URN_ESCAPES).translate(_PCT)
 
 
 # --- EPC URNs -> Digital Link ------------------------------------------------------------------
@@ -191,30 +197,18 @@ def to_canonical_dl(value: str) -> str | None:
 
 # --- strict normalisation --------------------------------------------------------------------
 
-_CHECKED = {"00": 18, "01": 14, "414": 13, "417": 13, "402": 17, "8017": 18, "8018": 18}
 
-
-def _verify_check_digit(dl: str, original: str, pointer: str | None) -> None:
-    parts = dl[len(ID_GS1) + 1 :].split("/")
-    key, value = parts[0], parts[1]
-    length = _CHECKED.get(key)
-    if key == "8006":
-        value, length = value[:14], 14
-    elif key in ("253", "255"):
-        value, length = value[:13], 13
-    elif key == "8003":
-        value, length = value[1:14], 13
-    if length is None:
-        return
-    body, given = value[: length - 1], value[length - 1 : length]
-    expected = str(check_digit(body))
-    if given != expected:
-        raise ValidationError(
-            f"identifier {original!r}: GS1 key {key} {value[:length]} has check digit {given}, "
-            f"expected {expected}",
-            rule="gs1.checkDigit",
-            pointer=pointer,
-        )
+def _dl_path_pairs(uri: str) -> list[tuple[str, str]]:
+    """The (AI, value) pairs after the primary key of a Digital Link URI's path, values as
+    written (percent-encoded): the qualifiers the canonical form may drop (a lot beside a serial)
+    are checked too."""
+    m = _DL.match(uri)
+    if m is None:
+        return []
+    segments = [_SHORT_NAMES.get(s, s) for s in m.group(1).split("/") if s]
+    start = next((i for i, seg in enumerate(segments) if seg in _PRIMARY), len(segments))
+    rest = segments[start + 2 :]
+    return list(zip(rest[::2], rest[1::2], strict=False))
 
 
 def _element_string_to_dl(value: str, pointer: str | None) -> str:
@@ -228,7 +222,7 @@ def _element_string_to_dl(value: str, pointer: str | None) -> str:
             message = GS1Message.parse(text)
     except ParseError as exc:
         raise ValidationError(
-            f"identifier {value!r} is not a GS1 element string: {exc}",
+            f"identifier {echo(value)} is not a GS1 element string: {echo(str(exc))}",
             rule="gs1.identifier",
             pointer=pointer,
         ) from None
@@ -236,13 +230,13 @@ def _element_string_to_dl(value: str, pointer: str | None) -> str:
     for key in ("00", "01", "414", "417", "8003", "8004", "8006", "8010", "8017", "8018", "253",
                 "255", "401", "402"):  # fmt: skip
         if key in ais:
-            out = f"{ID_GS1}/{key}/{_enc(ais[key])}"
+            out = f"{ID_GS1}/{key}/{_enc_raw(ais[key])}"
             for q in _QUALIFIERS.get(key, ()):
                 if q in ais:
-                    return f"{out}/{q}/{_enc(ais[q])}"
+                    return f"{out}/{q}/{_enc_raw(ais[q])}"
             return out
     raise ValidationError(
-        f"identifier {value!r} carries no GS1 key (AIs {', '.join(sorted(ais))})",
+        f"identifier {echo(value)} carries no GS1 key (AIs {echo(', '.join(sorted(ais)))})",
         rule="gs1.identifier",
         pointer=pointer,
     )
@@ -251,8 +245,9 @@ def _element_string_to_dl(value: str, pointer: str | None) -> str:
 def canonical_identifier(value: object, *, pointer: str | None = None) -> str:
     """The canonical GS1 Digital Link URI for an EPC URN, DL URI or GS1 element string.
 
-    Raises :class:`ValidationError` (rule ``gs1.identifier`` or ``gs1.checkDigit``) if ``value``
-    is none of those or a check digit is wrong.
+    Raises :class:`ValidationError` if ``value`` is none of those (rule ``gs1.identifier``) or
+    any GS1 key or attribute in it is malformed (:mod:`gateway.epcis.gs1`: ``gs1.checkDigit``,
+    ``gs1.gtin``, ``gs1.sscc``, ``gs1.gln``, ``gs1.lot``, ``gs1.serial``, ``gs1.identifier``).
     """
     if isinstance(value, str) and value:
         try:
@@ -270,7 +265,7 @@ def _canonical_cached(value: str) -> str:
 def _canonical(value: object, pointer: str | None) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(
-            f"identifier must be a non-empty string, got {value!r}",
+            f"identifier must be a non-empty string, got {echo(value)}",
             rule="gs1.identifier",
             pointer=pointer,
         )
@@ -278,11 +273,13 @@ def _canonical(value: object, pointer: str | None) -> str:
         dl = to_canonical_dl(value)
         if dl is None:
             raise ValidationError(
-                f"identifier {value!r} is not a valid EPC URN or GS1 Digital Link URI",
+                f"identifier {echo(value)} is not a valid EPC URN or GS1 Digital Link URI",
                 rule="gs1.identifier",
                 pointer=pointer,
             )
+        for ai, written in _dl_path_pairs(value):
+            gs1.check_ai(ai, unquote(written), original=value, pointer=pointer)
     else:
         dl = _element_string_to_dl(value, pointer)
-    _verify_check_digit(dl, value, pointer)
+    gs1.check_digital_link(dl[len(ID_GS1) + 1 :], original=value, pointer=pointer)
     return dl

@@ -10,7 +10,8 @@ the standard allows into one form, so the rules compare strings and never parse:
 - ``bizStep``, ``disposition`` and source/destination types become bare CBV terms (``shipping``),
   a non-CBV URI is kept as it is;
 - quantities become :class:`~decimal.Decimal` (never float: 12.5 kg must stay 12.5 kg);
-- the ILMD lot and expiry are read from ``cbvmda:lotNumber`` / ``lotNumber`` and
+- the ILMD lot and expiry are read from ``cbvmda:lotNumber`` / ``lotNumber`` (a GS1 AI 10 lot:
+  1 to 20 characters of character set 82, :func:`gateway.epcis.gs1.lot`) and
   ``cbvmda:itemExpirationDate`` / ``itemExpirationDate``.
 
 Lists keep the order and length of the document, so ``epcs[j]`` is ``epcList/j`` and a rule can
@@ -25,8 +26,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from chain.errors import ValidationError
+from chain.errors import ValidationError, echo
 
+from . import gs1
 from .identifiers import canonical_identifier
 from .terms import Vocabulary, default_vocabulary
 
@@ -184,7 +186,7 @@ class _Reader:
                 except InvalidOperation:
                     raise _fail(
                         self.index,
-                        f"quantity {raw!r} is not a number",
+                        f"quantity {echo(raw)} is not a number",
                         "schema.type",
                         self.pointer(field, j, "quantity"),
                     ) from None
@@ -216,7 +218,7 @@ class _Reader:
         try:
             moment = datetime.fromisoformat(str(raw))
         except ValueError:
-            raise _fail(self.index, f"eventTime {raw!r} is not an ISO 8601 date-time",
+            raise _fail(self.index, f"eventTime {echo(raw)} is not an ISO 8601 date-time",
                         "schema.format", self.pointer("eventTime")) from None  # fmt: skip
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=_offset(self.event.get("eventTimeZoneOffset")))
@@ -226,14 +228,22 @@ class _Reader:
         ilmd = self.event.get("ilmd")
         if ilmd is None or not isinstance(ilmd, Mapping):
             return None, None
-        lot = next((str(ilmd[k]) for k in _LOT_KEYS if k in ilmd), None)
+        lot_key = next((k for k in _LOT_KEYS if k in ilmd), None)
+        lot = None
+        if lot_key is not None:
+            # CBV master data: the lot is GS1 AI 10, under every rule set (docs/rules.md)
+            try:
+                lot = gs1.lot(ilmd[lot_key])
+            except ValidationError as exc:
+                raise _fail(self.index, f"ILMD {lot_key}: {exc}", exc.rule or "gs1.lot",
+                            self.pointer("ilmd", lot_key)) from None  # fmt: skip
         raw = next((ilmd[k] for k in _EXPIRY_KEYS if k in ilmd), None)
         if raw is None:
             return lot, None
         try:
             expiry = date.fromisoformat(str(raw)[:10])
         except ValueError:
-            raise _fail(self.index, f"ILMD expiry {raw!r} is not an ISO 8601 date",
+            raise _fail(self.index, f"ILMD expiry {echo(raw)} is not an ISO 8601 date",
                         "schema.format", self.pointer("ilmd")) from None  # fmt: skip
         return lot, expiry
 
@@ -252,7 +262,7 @@ def normalise_event(
     """The facts of ``event`` (the ``index``-th of its document) in canonical form.
 
     ``event`` must already be valid under the EPCIS 2.0 JSON schema. Raises
-    :class:`~chain.errors.ValidationError` (rules ``gs1.identifier``, ``gs1.checkDigit``,
+    :class:`~chain.errors.ValidationError` (rules ``gs1.*`` of :mod:`gateway.epcis.gs1`,
     ``cbv.<kind>``) with the JSON pointer of the offending value.
     """
     r = _Reader(event, index, vocabulary or default_vocabulary())

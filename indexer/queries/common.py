@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from chain.errors import ValidationError
 from chain.roles import Role
+from gateway.epcis import gs1
 from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
-from gateway.epcis.identifiers import ID_GS1, canonical_identifier, check_digit
+from gateway.epcis.identifiers import ID_GS1, canonical_identifier
 from indexer.store.models import (
     AnchorRow,
     EventRow,
@@ -63,27 +64,12 @@ def identifier(value: str, *, pointer: str = "id") -> str:
 
 def gtin14(value: str, *, pointer: str = "gtin") -> str:
     """A GTIN (8, 12, 13 or 14 digits, check digit verified) as 14 digits."""
-    text = value.strip()
-    if not text.isdigit() or len(text) not in (8, 12, 13, 14):
-        raise ValidationError(
-            f"gtin must be 8, 12, 13 or 14 digits, got {value!r}", rule="gs1.gtin", pointer=pointer
-        )
-    text = text.zfill(14)
-    if check_digit(text[:13]) != int(text[13]):
-        raise ValidationError(
-            f"gtin {value!r} has a wrong check digit", rule="gs1.checkDigit", pointer=pointer
-        )
-    return text
+    return gs1.gtin(value.strip(), pointer=pointer)
 
 
 def lot_text(value: str, *, pointer: str = "lot") -> str:
-    if not 1 <= len(value) <= 20 or any(ord(c) < 0x21 or ord(c) > 0x7E for c in value):
-        raise ValidationError(
-            f"lot must be 1 to 20 printable characters, got {value!r}",
-            rule="gs1.lot",
-            pointer=pointer,
-        )
-    return value
+    """A lot (GS1 AI 10: 1 to 20 characters of character set 82)."""
+    return gs1.lot(value, pointer=pointer)
 
 
 def address(value: str, *, pointer: str = "participant") -> str:

@@ -79,8 +79,12 @@ def test_a_status_change_to_the_current_status_is_a_conflict(gateway: Gateway) -
 
 @pytest.mark.parametrize(
     ("number", "rule"),
-    [("4700999100002", "gs1.checkDigit"), ("0000000000000", "participant.gln")],
-    ids=["wrong-check-digit", "all-zeros"],
+    [
+        ("4700999100002", "gs1.checkDigit"),
+        ("0000000000000", "gs1.gln"),
+        ("0470099910007", "participant.gln"),
+    ],
+    ids=["wrong-check-digit", "all-zeros", "leading-zero"],
 )
 def test_a_gln_the_registry_refuses_is_422_and_leaves_nothing(
     gateway: Gateway, number: str, rule: str

@@ -118,7 +118,7 @@ def test_unknown_malformed_repeated_and_unrecalled_lots(gateway: Gateway) -> Non
     assert unknown.status_code == 404 and unknown.headers["content-type"] == PROBLEM
     bad_digit = gtin[:13] + str((int(gtin[13]) + 1) % 10)
     malformed = recall(gateway, bad_digit)
-    assert malformed.status_code == 422 and malformed.json()["rule"] == "recall.gtin"
+    assert malformed.status_code == 422 and malformed.json()["rule"] == "gs1.checkDigit"
     assert recall(gateway, gtin, lot="has space").status_code == 422
     assert recall(gateway, gtin, reasonCode=70000).status_code == 422
 
