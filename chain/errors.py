@@ -148,6 +148,10 @@ class BackPressureError(ProvenanceError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class RateLimitedError(BackPressureError):
+    """One client sent more than its budget (pack checks, failed authentications) allows."""
+
+
 # --- Storage ---------------------------------------------------------------------------------
 
 

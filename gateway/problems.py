@@ -22,6 +22,7 @@ from chain.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProvenanceError,
+    RateLimitedError,
     RecordNotFoundError,
     StoreConflictError,
     ValidationError,
@@ -47,6 +48,7 @@ PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
     (RecordNotFoundError, 404, "not-found", "Not found"),
     (NotAnchoredYetError, 409, "not-anchored", "Not anchored yet; ask again shortly"),
     (StoreConflictError, 409, "conflict", "Conflicts with what is stored"),
+    (RateLimitedError, 429, "rate-limited", "Too many requests from this address"),
     (BackPressureError, 503, "back-pressure", "Try again later"),
     (ChainError, 502, "chain", "The chain could not be reached"),
 )

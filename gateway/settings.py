@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.errors import ConfigurationError
 from chain.keystore import DEVELOPMENT_PASSWORD
+from gateway.ratelimits import parse_limits
 
 
 class GatewaySettings(BaseSettings):
@@ -45,8 +46,24 @@ class GatewaySettings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="logs on stderr: JSON lines, text, or auto (JSON unless a tty)"
     )
+    auth_failure_rate_limit: str = Field(
+        default="20/minute;200/hour",
+        description="failed authentications one client address may make; past them its "
+        "requests with a key answer 429 (`limits` notation; empty: no limit)",
+    )
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="where rate-limit counts are kept: memory:// (this process) or a `limits` "
+        "storage URL (redis://...) shared by several processes",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("auth_failure_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_limits(value)  # a ValueError names what is wrong
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,10 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.errors import ConfigurationError
+from gateway.ratelimits import parse_limits
 
 
 class IndexerSettings(BaseSettings):
@@ -105,8 +106,29 @@ class IndexerSettings(BaseSettings):
         description="how long (chain time after its anchor) an event that does not fit custody "
         "yet waits for the events that explain it before it is judged (clone, unknown code)",
     )
+    check_rate_limit: str = Field(
+        default="20/second;600/minute;6000/hour",
+        description="pack checks (/check) one client address may send without a reader key, "
+        "in `limits` notation (`N/second;M/hour`); empty: no limit (docs/security.md)",
+    )
+    auth_failure_rate_limit: str = Field(
+        default="20/minute;200/hour",
+        description="failed authentications one client address may make; past them its "
+        "requests with a key answer 429 (`limits` notation; empty: no limit)",
+    )
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="where rate-limit counts are kept: memory:// (this process) or a `limits` "
+        "storage URL (redis://...) shared by several processes",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
+
+    @field_validator("check_rate_limit", "auth_failure_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_limits(value)  # a ValueError names what is wrong
+        return value
 
     @property
     def resolved_database_url(self) -> str:

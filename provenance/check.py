@@ -99,7 +99,11 @@ def render(console: Console, body: dict[str, Any]) -> None:
         holder = body.get("holder") or {}
         if holder:
             roles = ", ".join(holder.get("roles") or []) or "not in the registry"
-            _line(console, "holder", f"{holder.get('address')} (GLN {holder.get('gln')}, {roles})")
+            if holder.get("address"):
+                who = f"{holder['address']} (GLN {holder.get('gln')}, {roles})"
+            else:  # a public answer names no participant
+                who = f"a participant with roles {roles}"
+            _line(console, "holder", who)
         dispensed = body.get("dispensed")
         if dispensed:
             _line(console, "dispensed", f"{dispensed.get('at')} by a {dispensed.get('kind')}")

@@ -12,6 +12,7 @@ from gateway.api import codes, routes
 from gateway.api.metrics import GatewayMetrics
 from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.problems import install_problem_handlers
+from gateway.ratelimits import RateLimits
 from gateway.service import GatewayService
 
 
@@ -43,6 +44,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.rate_limits = RateLimits(
+        auth_failures=service.settings.auth_failure_rate_limit,
+        storage_url=service.settings.rate_limit_storage_url,
+    )
     app.state.probe = probe_chain(service.chain)
     app.state.metrics = metrics = GatewayMetrics(service, app.state.probe)
     app.add_middleware(RequestMiddleware, histogram=metrics.http)

@@ -1,4 +1,5 @@
-"""Request dependencies: the service, and the participant behind the API key."""
+"""Request dependencies: the service, and the participant behind the API key (failed
+authentications counted per client address: gateway/ratelimits.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chain.errors import AuthenticationError, PermissionDeniedError
+from gateway.ratelimits import RateLimits, client_key
 from gateway.service import GatewayService, require_regulator
 from gateway.store import ParticipantRecord
 
@@ -22,14 +24,23 @@ def get_service(request: Request) -> GatewayService:
 ServiceDep = Annotated[GatewayService, Depends(get_service)]
 
 
+def get_rate_limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
 def get_participant(
+    request: Request,
     service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ParticipantRecord:
     if credentials is None:
         raise AuthenticationError("send your API key as `Authorization: Bearer <key>`")
+    limits, client = get_rate_limits(request), client_key(request.client and request.client.host)
+    limits.refuse_if_locked_out(client)
     participant = service.authenticate(credentials.credentials)
     if participant is None:
+        limits.count_failure(client)
         raise AuthenticationError("unknown or revoked API key")
     return participant
 

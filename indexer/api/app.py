@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.problems import install_problem_handlers, problem
+from gateway.ratelimits import RateLimits
 from indexer.api import routes
 from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
@@ -34,10 +35,17 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         "pack to API lot, state, stock, recall scope, alerts, origin bundles and receipts, and "
         "the public pack check. Every endpoint but /check, /healthz, /readyz and /metrics "
         "needs a reader key (`Authorization: Bearer ik_...`, role regulator or auditor). "
+        "/check answers anyone, within a budget per client address (429 past it), and gives "
+        "the holder's identity and location to a reader key only. "
         "Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.rate_limits = RateLimits(
+        check=service.settings.check_rate_limit,
+        auth_failures=service.settings.auth_failure_rate_limit,
+        storage_url=service.settings.rate_limit_storage_url,
+    )
     app.state.probe = probe_chain(service.chain)
     app.state.metrics = metrics = IndexerMetrics(service, app.state.probe)
     app.add_middleware(RequestMiddleware, histogram=metrics.http)

@@ -1,4 +1,6 @@
-"""Request dependencies: the service, a session, and the reader behind the API key."""
+"""Request dependencies: the service, a session, the reader behind the API key (failed
+authentications counted per client address), and the caller of the public pack check (a reader,
+or an anonymous client within its budget: gateway/ratelimits.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from chain.errors import AuthenticationError, PermissionDeniedError
+from gateway.ratelimits import RateLimits, client_key
 from indexer.keys import READER_ROLES, ReaderKey
 from indexer.service import IndexerService
 
@@ -35,22 +38,49 @@ def get_session(service: ServiceDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_reader(
-    service: ServiceDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ReaderKey:
-    if credentials is None:
-        raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
-    key = service.api_keys.authenticate(session, credentials.credentials)
+def _reader(request: Request, service: IndexerService, session: Session, token: str) -> ReaderKey:
+    limits: RateLimits = request.app.state.rate_limits
+    client = client_key(request.client and request.client.host)
+    limits.refuse_if_locked_out(client)
+    key = service.api_keys.authenticate(session, token)
     if key is None:
+        limits.count_failure(client)
         raise AuthenticationError("unknown or revoked API key")
     if key.role not in READER_ROLES:
         raise PermissionDeniedError(f"a {key.role} key may not read the index")
     return key
 
 
+def get_reader(
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ReaderKey:
+    if credentials is None:
+        raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
+    return _reader(request, service, session, credentials.credentials)
+
+
 ReaderDep = Annotated[ReaderKey, Depends(get_reader)]
+
+
+def get_check_caller(
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ReaderKey | None:
+    """The reader that sent the check (full answer, no budget), or None for an anonymous client,
+    whose checks are counted against its address's budget (429 past it)."""
+    if credentials is not None:
+        return _reader(request, service, session, credentials.credentials)
+    limits: RateLimits = request.app.state.rate_limits
+    limits.take_check(client_key(request.client and request.client.host))
+    return None
+
+
+CheckCallerDep = Annotated[ReaderKey | None, Depends(get_check_caller)]
 
 
 def get_today() -> date:

@@ -18,7 +18,7 @@ from gateway.api.operations import (
     run_checks,
     standard_checks,
 )
-from indexer.api.deps import ReaderDep, ServiceDep, SessionDep, TodayDep
+from indexer.api.deps import CheckCallerDep, ReaderDep, ServiceDep, SessionDep, TodayDep
 from indexer.api.schemas import (
     AlertPage,
     AnchorPage,
@@ -313,7 +313,10 @@ CHECK_HELP = (
     "released or recalled, whether the pack was dispensed, its holder and status, lot or "
     "expiry mismatches between the label and the index, and the anchor of its last event. "
     "A well-formed code the index does not know is 200 with verdict `unknown`; a malformed one "
-    "is 422 naming what is wrong."
+    "is 422 naming what is wrong. Without a key the answer names no participant and no site "
+    "(`detail: public`: the holder by its roles only, no location, no addresses or GLNs) and "
+    "counts against the client address's budget (429 with Retry-After past it); a reader key "
+    "(`Bearer ik_...`) gets the full answer (`detail: full`) and no budget."
 )
 
 
@@ -323,6 +326,7 @@ CHECK_HELP = (
 def get_check(
     session: SessionDep,
     today: TodayDep,
+    caller: CheckCallerDep,
     code: Annotated[
         str,
         Query(
@@ -332,7 +336,8 @@ def get_check(
         ),
     ],
 ) -> dict[str, Any]:
-    return check_queries.check(session, code, today=today)
+    answer = check_queries.check(session, code, today=today)
+    return check_queries.for_caller(answer, full=caller is not None)
 
 
 @check.post(
@@ -342,8 +347,11 @@ def get_check(
     description=CHECK_HELP + " The POST form carries the code in JSON, so control characters "
     "(the GS separator, `\\u001d`) survive.",
 )
-def post_check(session: SessionDep, today: TodayDep, body: CheckRequest) -> dict[str, Any]:
-    return check_queries.check(session, body.code, today=today)
+def post_check(
+    session: SessionDep, today: TodayDep, caller: CheckCallerDep, body: CheckRequest
+) -> dict[str, Any]:
+    answer = check_queries.check(session, body.code, today=today)
+    return check_queries.for_caller(answer, full=caller is not None)
 
 
 @health.get("/healthz", response_model=Health, summary="Liveness and lag (no key needed)")

@@ -273,8 +273,8 @@ class ScannedCode(Model):
 
 
 class CheckParticipant(Model):
-    address: str
-    gln: str | None
+    address: str | None = Field(description="null in a public answer")
+    gln: str | None = Field(description="null in a public answer")
     roles: list[str]
     active: bool | None
     registered: bool = Field(description="false: the registry does not know the address")
@@ -282,8 +282,8 @@ class CheckParticipant(Model):
 
 class Dispensing(Model):
     at: str = Field(description="eventTime of the dispensing event")
-    by: str | None = Field(description="the participant that anchored it")
-    gln: str | None
+    by: str | None = Field(description="the participant that anchored it (null in a public answer)")
+    gln: str | None = Field(description="null in a public answer")
     kind: str | None = Field(description="pharmacy, hospital (else the participant's first role)")
     roles: list[str]
 
@@ -317,7 +317,7 @@ class CheckEvent(Model):
     type: str
     bizStep: str | None
     eventTime: str
-    submitter: str
+    submitter: str | None = Field(description="null in a public answer")
     anchor: Anchor
 
 
@@ -348,6 +348,10 @@ class Check(Model):
     mismatches: list[Mismatch]
     warnings: list[CheckWarning]
     lastEvent: CheckEvent | None
+    detail: Literal["full", "public"] = Field(
+        description="full for a reader key; public (no participant's identity, no site) "
+        "without a key"
+    )
 
 
 class ReceiptDocument(Model):

@@ -384,3 +384,28 @@ def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
         "warnings": warnings,
         "lastEvent": last,
     }
+
+
+def for_caller(answer: dict[str, Any], *, full: bool) -> dict[str, Any]:
+    """The answer as a caller may see it (``detail``: ``full`` or ``public``).
+
+    A reader key (regulator, auditor) sees everything. An anonymous caller (a patient, a
+    pharmacy's scanner) gets the verdict and all it needs to act on it (product, lot, expiry,
+    release, recall, status, whether and by what kind of participant the pack was dispensed, the
+    anchor that proves its last event), but no participant's identity and no site: the holder by
+    its roles only, no location or destination, no dispenser's or submitter's address or GLN.
+    Serials can be guessed, and an answer per serial would otherwise map who holds which packs
+    where (docs/security.md, "Rate limits and authentication cost")."""
+    if full:
+        return {**answer, "detail": "full"}
+    public = {**answer, "detail": "public", "location": None, "inTransitTo": None}
+    holder = answer.get("holder")
+    if holder is not None:
+        public["holder"] = {**holder, "address": None, "gln": None}
+    dispensed = answer.get("dispensed")
+    if dispensed is not None:
+        public["dispensed"] = {**dispensed, "by": None, "gln": None}
+    last = answer.get("lastEvent")
+    if last is not None:
+        public["lastEvent"] = {**last, "submitter": None}
+    return public

@@ -4,6 +4,7 @@ on chain."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +20,7 @@ from gateway.store import get_participant
 from indexer.api.app import create_app
 from indexer.api.deps import get_today
 from indexer.queries.check import check as check_query
-from indexer.queries.check import parse_code
+from indexer.queries.check import for_caller, parse_code
 from indexer.service import IndexerService
 from indexer.store.models import AnchorRow
 from provenance.journey import FINISHED_LOT, MANUFACTURER, PHARMACY, Journey
@@ -150,22 +151,24 @@ def serial_of(epc: str) -> str:
 @pytest.mark.parametrize("form", list(forms("S00000001")))
 def test_every_form_of_the_dispensed_pack_is_dispensed(checker: Checker, form: str) -> None:
     code = forms(serial_of(checker.journey.dispensed_pack))[form]
-    for body in (checker.query(code), checker.get(code)):
-        assert body["verdict"] == "dispensed" and body["known"] is True
-        assert body["identifier"] == f"https://id.gs1.org/01/{GTIN}/21/S00000001"
-        assert (body["gtin"], body["lot"], body["expiry"]) == (GTIN, FINISHED_LOT, "2028-10-31")
-        assert body["expirySource"] == "index" and body["expired"] is False
-        assert body["released"] is True and body["recalled"] is False
-        assert body["mismatches"] == []
-        dispensed = body["dispensed"]
-        assert dispensed["kind"] == "pharmacy" and dispensed["gln"] == PHARMACY.gln
-        assert dispensed["at"] == body["since"]
-        assert body["status"] == "dispensed"
-        assert body["holder"]["gln"] == PHARMACY.gln and body["holder"]["roles"] == ["pharmacy"]
-        last = body["lastEvent"]
-        assert last["bizStep"] == "dispensing" and last["eventID"].startswith("ni:///sha-256;")
-        assert last["anchor"]["root"].startswith("0x") and last["anchor"]["blockNumber"] > 0
-        assert [w["code"] for w in body["warnings"]] == ["dispensed"]
+    full, public = checker.query(code), checker.get(code)
+    assert public == for_caller(full, full=False)  # the HTTP answer without a key
+    body = full
+    assert body["verdict"] == "dispensed" and body["known"] is True
+    assert body["identifier"] == f"https://id.gs1.org/01/{GTIN}/21/S00000001"
+    assert (body["gtin"], body["lot"], body["expiry"]) == (GTIN, FINISHED_LOT, "2028-10-31")
+    assert body["expirySource"] == "index" and body["expired"] is False
+    assert body["released"] is True and body["recalled"] is False
+    assert body["mismatches"] == []
+    dispensed = body["dispensed"]
+    assert dispensed["kind"] == "pharmacy" and dispensed["gln"] == PHARMACY.gln
+    assert dispensed["at"] == body["since"]
+    assert body["status"] == "dispensed"
+    assert body["holder"]["gln"] == PHARMACY.gln and body["holder"]["roles"] == ["pharmacy"]
+    last = body["lastEvent"]
+    assert last["bizStep"] == "dispensing" and last["eventID"].startswith("ni:///sha-256;")
+    assert last["anchor"]["root"].startswith("0x") and last["anchor"]["blockNumber"] > 0
+    assert [w["code"] for w in body["warnings"]] == ["dispensed"]
     assert checker.query(code)["code"]["form"] == FORM_KINDS[form]
 
 
@@ -181,12 +184,41 @@ def test_an_active_pack_is_ok_and_its_anchor_is_the_last_event(checker: Checker)
     pack = checker.journey.packs[1]
     body = checker.get(forms(serial_of(pack))["datamatrix"])
     assert body["verdict"] == "ok" and body["warnings"] == [] and body["dispensed"] is None
-    assert body["status"] == "active" and body["holder"]["gln"] == PHARMACY.gln
+    assert body["status"] == "active" and body["holder"]["roles"] == ["pharmacy"]
     assert body["released"] is True and body["recall"]["manufacturer"] is not None
     anchors = {a.root.hex(): a for a in _anchors(checker)}
     anchored = anchors[body["lastEvent"]["anchor"]["root"][2:]]
     assert anchored.tx_hash == body["lastEvent"]["anchor"]["txHash"]
     assert body["lastEvent"]["bizStep"] == "receiving"
+
+
+def test_without_a_key_the_answer_names_no_participant_and_no_site(checker: Checker) -> None:
+    """Issue 14, finding 10: serials can be enumerated, so an anonymous check tells the verdict
+    and what a patient or pharmacy acts on, not who holds the pack where; a reader key gets
+    everything."""
+    code = forms(serial_of(checker.journey.dispensed_pack))["brackets"]
+    public = checker.get(code)
+    assert public["detail"] == "public" and public["verdict"] == "dispensed"
+    assert public["holder"] == {
+        "address": None,
+        "gln": None,
+        "roles": ["pharmacy"],
+        "active": True,
+        "registered": True,
+    }
+    assert public["location"] is None and public["inTransitTo"] is None
+    assert public["dispensed"]["kind"] == "pharmacy" and public["dispensed"]["gln"] is None
+    assert public["dispensed"]["by"] is None and public["lastEvent"]["submitter"] is None
+    assert public["lastEvent"]["anchor"]["txHash"].startswith("0x")
+    assert PHARMACY.gln not in json.dumps(public)
+    with checker.indexed.sessions() as session:
+        token = checker.indexed.api_keys.issue(session, "inspector", "auditor")
+    response = checker.http.get(
+        "/check", params={"code": code}, headers={"Authorization": f"Bearer {token}"}
+    )
+    full = response.json()
+    assert full["detail"] == "full" and full["holder"]["gln"] == PHARMACY.gln
+    assert full["location"] is not None and full["lastEvent"]["submitter"] is not None
 
 
 def _anchors(checker: Checker) -> list[AnchorRow]:
