@@ -18,7 +18,6 @@ and the one transaction that issues and commissions them.
 from __future__ import annotations
 
 import io
-import json
 import secrets
 import threading
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from chain.errors import NotFoundError, PermissionDeniedError, StoreConflictErro
 from gateway import store
 from gateway.epcis.identifiers import ID_GS1
 from gateway.epcis.schema import EpcisSchema
-from gateway.intake import Accepted, classes_of, identifiers_of, prepare
+from gateway.intake import Accepted, classes_of, event_records, identifiers_of, prepare
 from gateway.rules.ruleset import RuleSet, check_events
 
 SERIAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -233,16 +232,7 @@ def commission_codes(
                 now=moment,
             )
             events, normalised, event_ids = prepare(document, schema)
-            records = [
-                store.EventRecord(
-                    event_id=event_id,
-                    raw=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
-                    event_time=facts.event_time,
-                    type=facts.type,
-                    biz_step=facts.biz_step,
-                )
-                for event, facts, event_id in zip(events, normalised, event_ids, strict=True)
-            ]
+            records = event_records(events, normalised, event_ids)
             known = store.known_event_ids(session, event_ids)
             fresh = [f for f, e in zip(normalised, event_ids, strict=True) if e not in known]
             rule_set = RuleSet(participant.rule_set)

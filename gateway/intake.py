@@ -2,9 +2,11 @@
 
 A document is all-or-nothing: the first problem rejects it whole and nothing is stored. Order:
 the GS1 JSON schema, JSON-LD @context (offline), CBV terms and identifiers in canonical form,
-the canonical CBV 2.0 event hash of each event, then the participant's rule set against the
-current custody state, and finally one SQL transaction that stores the events (each with a fresh
-random salt) and the custody changes. Only after that commit does the caller answer 202.
+the canonical CBV 2.0 event hash of each event (the document's @context, then the event's own),
+the JSON each event will be stored and served as (both contexts on it), re-hashed from those
+bytes alone as a verifier will (rule ``event.rehash``), then the participant's rule set against
+the current custody state, and finally one SQL transaction that stores the events (each with a
+fresh random salt) and the custody changes. Only after that commit does the caller answer 202.
 """
 
 from __future__ import annotations
@@ -19,15 +21,24 @@ from sqlalchemy.orm import Session
 
 from chain.errors import PermissionDeniedError, ValidationError
 from gateway import store
-from gateway.epcis.event_hash import context_namespaces, event_hash
+from gateway.epcis.event_hash import (
+    context_namespaces,
+    event_hash,
+    stored_context,
+    stored_event_digest,
+)
 from gateway.epcis.normalise import NormalisedEvent, normalise_events
 from gateway.epcis.schema import EpcisSchema
 from gateway.rules.ruleset import RuleSet, check_events
 
+#: Every URL under which GS1 publishes the EPCIS 2.0 context (the same file; never fetched).
 _KNOWN_CONTEXTS = (
     "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+    "https://ref.gs1.org/standards/epcis/epcis-context.jsonld",
     "https://gs1.github.io/EPCIS/epcis-context.jsonld",
 )
+#: Rule of an event whose stored JSON does not re-hash to its event id.
+REHASH_RULE = "event.rehash"
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,8 @@ def require_epcis_context(document: Mapping[str, Any]) -> None:
 def prepare(
     document: Any, schema: EpcisSchema
 ) -> tuple[list[dict[str, Any]], list[NormalisedEvent], list[str]]:
-    """Validate and normalise ``document``; its events (with @context), facts and event ids."""
+    """Validate and normalise ``document``; its events as stored (see :func:`stored_event`),
+    their facts and their event ids."""
     if not isinstance(document, dict):
         raise ValidationError(
             "the body must be an EPCISDocument JSON object", rule="document", pointer=""
@@ -66,10 +78,64 @@ def prepare(
     context = document["@context"]
     namespaces = context_namespaces(context)
     event_ids = [event_hash(e, namespaces=namespaces) for e in events]
-    # Each stored event carries the document's @context, so that anyone can recompute its hash
-    # from the event alone (receipts, the indexer, auditors).
-    with_context = [e if "@context" in e else {"@context": context, **e} for e in events]
-    return with_context, normalised, event_ids
+    return [stored_event(e, context) for e in events], normalised, event_ids
+
+
+def stored_event(event: dict[str, Any], document_context: Any) -> dict[str, Any]:
+    """``event`` as stored and served: with the document's @context and its own, so that anyone
+    can recompute its hash from the event alone (receipts, the indexer, auditors)."""
+    own = event.get("@context")
+    if own is None:
+        return {"@context": document_context, **event}
+    return {**event, "@context": stored_context(document_context, own)}
+
+
+def stored_json(event: Mapping[str, Any]) -> str:
+    """The JSON text stored for an event (and parsed again to serve it and embed it)."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_records(
+    events: list[dict[str, Any]], normalised: list[NormalisedEvent], event_ids: list[str]
+) -> list[store.EventRecord]:
+    """The records to store, each checked to re-hash to its event id from its stored JSON.
+
+    The check parses the very text that will be stored (as UTF-8, as the database keeps it) and
+    hashes it with :func:`~gateway.epcis.event_hash.stored_event_digest`, the function
+    ``provenance verify`` and the indexer use: an event accepted here cannot fail them, whatever
+    went wrong between the posted JSON and the stored one. Refused: :class:`ValidationError`
+    with rule ``event.rehash`` and the event's pointer.
+    """
+    records = []
+    for index, (event, facts, event_id) in enumerate(
+        zip(events, normalised, event_ids, strict=True)
+    ):
+        raw = stored_json(event)
+        record = store.EventRecord(
+            event_id=event_id,
+            raw=raw,
+            event_time=facts.event_time,
+            type=facts.type,
+            biz_step=facts.biz_step,
+        )
+        _require_rehash(index, raw, record.event_hash)
+        records.append(record)
+    return records
+
+
+def _require_rehash(index: int, raw: str, expected: bytes) -> None:
+    try:
+        digest = stored_event_digest(json.loads(raw.encode("utf-8")))
+        problem = None if digest == expected else f"re-hashes to 0x{digest.hex()}"
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # ValidationError included
+        problem = f"cannot be re-hashed ({type(exc).__name__}: {str(exc)[:200]})"
+    if problem is not None:
+        raise ValidationError(
+            f"event {index}: the JSON it would be stored as {problem}, not to its event id "
+            f"0x{expected.hex()}: refused, as no verifier could prove it",
+            rule=REHASH_RULE,
+            pointer=f"/epcisBody/eventList/{index}",
+        )
 
 
 class Intake:
@@ -86,16 +152,7 @@ class Intake:
             raise PermissionDeniedError(f"participant {participant.address} is suspended")
         events, normalised, event_ids = prepare(document, self._schema)
         rule_set = RuleSet(participant.rule_set)
-        records = [
-            store.EventRecord(
-                event_id=event_id,
-                raw=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
-                event_time=facts.event_time,
-                type=facts.type,
-                biz_step=facts.biz_step,
-            )
-            for event, facts, event_id in zip(events, normalised, event_ids, strict=True)
-        ]
+        records = event_records(events, normalised, event_ids)
         with self._lock:
             store.custody_lock(session)
             known = store.known_event_ids(session, event_ids)

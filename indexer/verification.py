@@ -8,14 +8,13 @@ holds as many events as were anchored, and the StandardMerkleTree over the *reco
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from chain.errors import MerkleError, ValidationError
 from chain.merkle import MerkleTree
-from gateway.epcis.event_hash import context_namespaces, prehash_string
+from gateway.epcis.event_hash import stored_event_digest
 from indexer.sources import BatchContents, BatchEntry
 
 
@@ -47,10 +46,9 @@ class IntegrityFailure:
 
 
 def event_digest(event: dict[str, Any]) -> bytes:
-    """The 32-byte SHA-256 of an event's canonical CBV 2.0 pre-hash (its own ``@context``)."""
-    context = event.get("@context")
-    namespaces = context_namespaces(context) if context is not None else None
-    return hashlib.sha256(prehash_string(event, namespaces=namespaces).encode("utf-8")).digest()
+    """The 32-byte SHA-256 of an event's canonical CBV 2.0 pre-hash (its own ``@context``), as
+    the gateway checked it before storing it and as ``provenance verify`` computes it."""
+    return stored_event_digest(event)
 
 
 def _evidence(anchor: AnchorFacts, contents: BatchContents, **more: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ trust."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +15,7 @@ from chain.client import Chain
 from chain.errors import ChainError, ReceiptFormatError
 from chain.receipts import EventHasher, Receipt
 from chain.verification import Verdict, verify_receipt
-from gateway.epcis.event_hash import context_namespaces, prehash_string
+from gateway.epcis.event_hash import stored_event_digest
 from provenance.origin import (
     DEFAULT_TOLERANCE,
     Bundle,
@@ -153,12 +152,12 @@ def print_verdict(console: Console, path: Path, verdict: Verdict, *, on_chain: b
 def default_event_hasher() -> EventHasher:
     """The canonical CBV 2.0 event hash, as the gateway computes it, as 32 raw bytes.
 
-    An embedded event may carry its own ``@context``; its namespace prefixes then apply.
+    An embedded event carries its own ``@context`` (its document's and its own, as the gateway
+    stores it); its namespace prefixes then apply. The gateway refuses any event that does not
+    re-hash this way from the JSON it stores.
     """
     return canonical_event_digest
 
 
 def canonical_event_digest(event: dict[str, Any]) -> bytes:
-    context = event.get("@context")
-    namespaces = context_namespaces(context) if context is not None else None
-    return hashlib.sha256(prehash_string(event, namespaces=namespaces).encode("utf-8")).digest()
+    return stored_event_digest(event)

@@ -101,6 +101,8 @@ PROP_ORDER: list[tuple[str, Any]] = [
 
 _NOT_HASHED_EVENT_FIELDS = frozenset({"recordTime", "eventID", "type", "errorDeclaration"})
 _NOT_HASHED_ANYWHERE = frozenset({"#text", "rdfs:comment", "comment", "@context"})
+# The event's own @context is not hashed: it is applied once, before its fields are read.
+_NOT_HASHED_AT_TOP = _NOT_HASHED_EVENT_FIELDS | {"@context"}
 _PAIR_LISTS = frozenset({"bizTransactionList", "sourceList", "destinationList"})
 _PAIR_IDS = frozenset({"bizTransaction", "source", "destination"})
 _STANDARD_PREFIXES = {
@@ -207,6 +209,11 @@ class _Converter:
         self.namespaces = namespaces
         self.vocabulary = vocabulary
 
+    def within(self, context: Any) -> _Converter:
+        """The converter inside an object carrying ``context`` (JSON-LD scoping: its prefixes
+        apply within that object, on top of the enclosing ones)."""
+        return _Converter(context_namespaces(context, base=self.namespaces), self.vocabulary)
+
     def key(self, key: str) -> str:
         prefix, sep, local = key.partition(":")
         if sep and prefix in self.namespaces:
@@ -229,6 +236,12 @@ class _Converter:
         return value
 
     def children(self, obj: Mapping[str, Any], parent: str) -> list[_Node]:
+        context = obj.get("@context")
+        if context is not None:
+            return self.within(context)._children(obj, parent)
+        return self._children(obj, parent)
+
+    def _children(self, obj: Mapping[str, Any], parent: str) -> list[_Node]:
         out: list[_Node] = []
         for raw_key, value in obj.items():
             if raw_key in _NOT_HASHED_ANYWHERE:
@@ -487,9 +500,16 @@ def _has_time_or_action(event: Mapping[str, Any], ignored: frozenset[str]) -> bo
 # --- public API -----------------------------------------------------------------------------
 
 
-def context_namespaces(context: Any) -> dict[str, str]:
-    """Prefix -> namespace IRI declared in a document's ``@context`` (plus cbv, gs1, epcis)."""
-    namespaces = dict(_STANDARD_PREFIXES)
+def context_namespaces(context: Any, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Prefix -> namespace IRI declared in a ``@context``, on top of ``base`` (by default the
+    standard cbv, gs1 and epcis prefixes).
+
+    JSON-LD scoping: a document's context gives the base of its events, an event's own context
+    the base of the objects inside it; an entry later in a list overrides an earlier one. URL
+    entries (the EPCIS context) declare none of the prefixes the hash needs beyond the standard
+    ones, so only object entries count.
+    """
+    namespaces = dict(_STANDARD_PREFIXES if base is None else base)
     entries = context if isinstance(context, list) else [context]
     for entry in entries:
         if isinstance(entry, dict):
@@ -529,13 +549,17 @@ def prehash_string(
     """The canonical CBV 2.0 pre-hash string of one EPCIS event (a JSON-LD event object).
 
     ``namespaces`` are the prefixes of the enclosing document's ``@context`` (see
-    :func:`context_namespaces`); ``ignore_fields`` are expanded names (``{iri}local``) to leave out.
+    :func:`context_namespaces`; the standard ones if None); the event's own ``@context``, and
+    that of any object inside it, applies on top within it. ``ignore_fields`` are expanded names
+    (``{iri}local``) to leave out.
     """
     event_type = event.get("type")
     if not isinstance(event_type, str):
         raise ValidationError("an EPCIS event needs a string 'type'", rule="hash.eventType")
+    base = namespaces if namespaces is not None else _STANDARD_PREFIXES
+    own = event.get("@context")
     converter = _Converter(
-        namespaces if namespaces is not None else _STANDARD_PREFIXES,
+        base if own is None else context_namespaces(own, base=base),
         vocabulary or default_vocabulary(),
     )
     ignored = frozenset(ignore_fields)
@@ -544,7 +568,7 @@ def prehash_string(
     pieces = [""] * len(PROP_ORDER)  # the ordered part, by rank
     others: dict[str, Any] = {}
     for key, value in event.items():
-        if key in _NOT_HASHED_EVENT_FIELDS:
+        if key in _NOT_HASHED_AT_TOP:
             continue
         direct = _DIRECT.get(key)
         piece = None if direct is None or key in ignored else direct(converter, key, value)
@@ -559,8 +583,9 @@ def prehash_string(
 def _prehash_via_tree(
     event: Mapping[str, Any], converter: _Converter, ignored: frozenset[str]
 ) -> str:
-    """The pre-hash string after ``eventType=`` from the node tree of the whole event."""
-    children = converter.children(event, "")
+    """The pre-hash string after ``eventType=`` from the node tree of the whole event (whose own
+    @context ``converter`` already applies)."""
+    children = converter._children(event, "")
     if ignored:
         children = [c for c in children if c[0] not in ignored]
     ordered = _ordered(children, PROP_ORDER)
@@ -581,6 +606,36 @@ def _pieces_via_tree(
         pieces[rank] = piece
     rest = [c for c in children if c[0] not in _NOT_HASHED_EVENT_FIELDS]
     return _generic(rest) if rest else ""
+
+
+def stored_event_digest(event: Mapping[str, Any]) -> bytes:
+    """The 32-byte SHA-256 of a stored event's pre-hash, from the event alone.
+
+    A stored (and served, and embedded in receipts) event carries its document's ``@context``
+    and its own (see :func:`stored_context`): this is how the gateway re-hashes what it stores,
+    and how ``provenance verify`` and the indexer check it, so all three agree by construction.
+    """
+    return hashlib.sha256(prehash_string(event).encode("utf-8")).digest()
+
+
+def stored_context(document_context: Any, own: Any) -> Any:
+    """The ``@context`` a stored event carries: its document's, then its own (if any).
+
+    Entries repeated across the two are kept at their last place only (the JSON schema wants
+    unique items, and the last definition of a term is the one JSON-LD applies either way).
+    """
+    if own is None:
+        return document_context
+    entries = [*_entries(document_context), *_entries(own)]
+    kept: list[Any] = []
+    for i, entry in enumerate(entries):
+        if entry not in entries[i + 1 :]:
+            kept.append(entry)
+    return kept
+
+
+def _entries(context: Any) -> list[Any]:
+    return list(context) if isinstance(context, list) else [context]
 
 
 def hash_prehash(prehash: str) -> str:
