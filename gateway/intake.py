@@ -125,7 +125,8 @@ def event_records(
 
 def _require_rehash(index: int, raw: str, expected: bytes) -> None:
     try:
-        digest = stored_event_digest(json.loads(raw.encode("utf-8")))
+        raw.encode("utf-8")  # what the database will keep (a lone surrogate cannot be)
+        digest = stored_event_digest(json.loads(raw))
         problem = None if digest == expected else f"re-hashes to 0x{digest.hex()}"
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # ValidationError included
         problem = f"cannot be re-hashed ({type(exc).__name__}: {str(exc)[:200]})"
