@@ -31,6 +31,13 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from chain.errors import RateLimitedError
 
 MEMORY: Final = "memory://"
+#: The OpenAPI answers the budgets add: to every route that takes a key, and to the pack check.
+LOCKED_OUT: Final[dict[int | str, dict[str, str]]] = {
+    429: {"description": "Too many failed authentications from this address (Retry-After)"}
+}
+CHECKS_EXHAUSTED: Final[dict[int | str, dict[str, str]]] = {
+    429: {"description": "Too many checks from this address without a key (Retry-After)"}
+}
 #: The key of a request whose client address is unknown (a test client, a Unix socket).
 UNKNOWN_CLIENT: Final = "unknown"
 

@@ -12,7 +12,7 @@ from gateway.api import codes, routes
 from gateway.api.metrics import GatewayMetrics
 from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.problems import install_problem_handlers
-from gateway.ratelimits import RateLimits
+from gateway.ratelimits import LOCKED_OUT, RateLimits
 from gateway.service import GatewayService
 
 
@@ -61,7 +61,7 @@ def create_app(
         routes.notifications,
         codes.lots,
         codes.codes,
-        routes.health,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=LOCKED_OUT)
+    app.include_router(routes.health)
     return app

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.problems import install_problem_handlers, problem
-from gateway.ratelimits import RateLimits
+from gateway.ratelimits import CHECKS_EXHAUSTED, LOCKED_OUT, RateLimits
 from indexer.api import routes
 from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
@@ -63,10 +63,10 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         routes.stock,
         routes.recall,
         routes.registry,
-        routes.health,
-        routes.check,
         routes.origin,
         routes.receipts,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=LOCKED_OUT)
+    app.include_router(routes.check, responses=CHECKS_EXHAUSTED)
+    app.include_router(routes.health)
     return app
