@@ -9,7 +9,6 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,7 +72,7 @@ class GatewayService:
         webhook_policy: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.engine = store.make_engine(settings.resolved_database_url)
         store.upgrade(self.engine)
         #: Sessions that only read (deferred BEGIN: they read beside a writer).
@@ -100,7 +99,11 @@ class GatewayService:
                 confirmations=settings.confirmations,
             ),
         )
-        self.deliverer = WebhookDeliverer(self.write_sessions, webhook_policy)
+        #: Where webhooks may go: checked at registration and at every delivery.
+        self.webhook_targets = settings.webhook_targets
+        self.deliverer = WebhookDeliverer(
+            self.write_sessions, webhook_policy, targets=self.webhook_targets
+        )
         self._thread: threading.Thread | None = None
         self._deliverer_thread: threading.Thread | None = None
         self._recall_lock = threading.Lock()
@@ -162,7 +165,7 @@ class GatewayService:
         taken up again (see docs/security.md, "Participant administration")."""
         check_registration(roles=roles, gln=gln)
         if webhook_url is not None:
-            _check_webhook_url(webhook_url, pointer="/webhookUrl")
+            self.webhook_targets.check_url(webhook_url, pointer="/webhookUrl")
         with self.sessions() as session:
             if store.participant_by_gln(session, gln) is not None:
                 raise ValidationError(
@@ -338,7 +341,7 @@ class GatewayService:
 
     def set_webhook(self, participant: store.ParticipantRecord, url: str) -> store.Webhook:
         """Register or replace the participant's webhook; a new secret each time."""
-        _check_webhook_url(url, pointer="/url")
+        self.webhook_targets.check_url(url, pointer="/url")
         with self.write_sessions() as session:
             return store.set_webhook(session, participant.address, url)
 
@@ -769,16 +772,6 @@ def _check_recall(
             pointer="/reasonCode",
         )
     return gtin
-
-
-def _check_webhook_url(url: str, *, pointer: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(
-            f"a webhook URL must be http(s) with a host, got {echo(url)}",
-            rule="webhook.url",
-            pointer=pointer,
-        )
 
 
 def _may_read(reader: store.ParticipantRecord, owner: str) -> bool:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chain.errors import ConfigurationError
 from chain.keystore import DEVELOPMENT_PASSWORD
 from gateway.ratelimits import parse_limits
+from gateway.webhook_targets import TargetPolicy
 
 
 class GatewaySettings(BaseSettings):
@@ -56,6 +57,11 @@ class GatewaySettings(BaseSettings):
         description="where rate-limit counts are kept: memory:// (this process) or a `limits` "
         "storage URL (redis://...) shared by several processes",
     )
+    webhook_allowlist: str = Field(
+        default="",
+        description="comma-separated CIDRs and host names that webhooks may reach although "
+        "they are not public (partners on a private network); empty: public addresses only",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -64,6 +70,17 @@ class GatewaySettings(BaseSettings):
     def _rate_limit(cls, value: str) -> str:
         parse_limits(value)  # a ValueError names what is wrong
         return value
+
+    @field_validator("webhook_allowlist")
+    @classmethod
+    def _webhook_allowlist_parses(cls, value: str) -> str:
+        TargetPolicy.from_allowlist(value.split(","))  # a bad entry is a start-up error
+        return value
+
+    @property
+    def webhook_targets(self) -> TargetPolicy:
+        """Where webhooks may go (gateway/webhook_targets.py)."""
+        return TargetPolicy.from_allowlist(self.webhook_allowlist.split(","))
 
     @property
     def resolved_database_url(self) -> str:

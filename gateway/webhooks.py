@@ -9,9 +9,12 @@ notification as JSON, signed with HMAC-SHA256 under the participant's webhook se
   as new)
 - ``Idempotency-Key: <notification id>`` (the same on every attempt)
 
-A 2xx answer delivers; anything else (another status, no answer) is retried with exponential
-backoff up to :attr:`RetryPolicy.max_attempts`, then the delivery is marked ``failed``. Every
-attempt's status and error is recorded. See ``docs/recalls.md``.
+A 2xx answer delivers; anything else (another status, a redirect, no answer) is retried with
+exponential backoff up to :attr:`RetryPolicy.max_attempts`, then the delivery is marked
+``failed``. Every attempt's status and error is recorded. See ``docs/recalls.md``.
+
+Each attempt checks the URL again, resolves its host once, checks every address and connects to
+the one it checked (:mod:`gateway.webhook_targets`); a refused target is not retried.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from chain.errors import ValidationError
 from gateway import store
+from gateway.webhook_targets import TargetPolicy, WebhookClient
 
 log = logging.getLogger("provenance.gateway.webhooks")
 
@@ -85,11 +89,6 @@ def notification_json(note: store.NotificationRecord) -> dict[str, Any]:
 Poster = Callable[[str, bytes, dict[str, str], float], int]
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    response = httpx.post(url, content=body, headers=headers, timeout=timeout)
-    return response.status_code
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -103,12 +102,15 @@ class WebhookDeliverer:
         policy: RetryPolicy | None = None,
         *,
         clock: Callable[[], datetime] = _utcnow,
-        post: Poster = http_post,
+        targets: TargetPolicy | None = None,
+        post: Poster | None = None,
     ) -> None:
+        """``targets``: where deliveries may go (public addresses only by default); ``post``
+        replaces the HTTP client (tests)."""
         self._sessions = sessions
         self.policy = policy or RetryPolicy()
         self._clock = clock
-        self._post = post
+        self._post: Poster = post or WebhookClient(targets or TargetPolicy())
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -126,10 +128,11 @@ class WebhookDeliverer:
         attempt = item.delivery.attempts + 1
         status: int | None = None
         error: str | None
+        give_up = False  # nothing a retry could change
         url = item.webhook.url if item.webhook else None
         if item.webhook is None:
             error = "the participant has no webhook any more"
-            attempt = self.policy.max_attempts  # nothing to retry
+            give_up = True
         else:
             body = json.dumps(notification_json(note), separators=(",", ":")).encode()
             timestamp = str(int(self._clock().timestamp()))
@@ -144,12 +147,17 @@ class WebhookDeliverer:
             try:
                 status = self._post(item.webhook.url, body, headers, self.policy.timeout_seconds)
                 error = None if 200 <= status < 300 else f"answered HTTP {status}"
+                if 300 <= status < 400:
+                    error = f"answered HTTP {status} (redirects are not followed)"
+            except ValidationError as exc:  # the target is refused (gateway/webhook_targets.py)
+                error = f"refused ({exc.rule}): {exc}"
+                give_up = True
             except Exception as exc:  # noqa: BLE001 - any failure to deliver is retried
                 error = f"{type(exc).__name__}: {exc}"
         now = self._clock()
         retry_at = (
             now + timedelta(seconds=self.policy.delay(attempt))
-            if error is not None and attempt < self.policy.max_attempts
+            if error is not None and attempt < self.policy.max_attempts and not give_up
             else None
         )
         with self._sessions() as session:

@@ -41,6 +41,15 @@ from tests.gateway.conftest import Gateway, GatewayFactory
 from tests.gateway.test_recalls import pack_gtin, recall, release, run_steps
 
 NO_PACKS = {"held": 0, "outbound": 0, "inbound": 0}
+#: The test receivers listen on the loopback interface, which webhooks may reach only when the
+#: operator allows it (gateway/webhook_targets.py).
+LOCAL_RECEIVERS = "127.0.0.1/32"
+
+
+@pytest.fixture
+def gateway(make_gateway: GatewayFactory) -> Gateway:
+    """A gateway whose webhooks may reach this machine's test receivers."""
+    return make_gateway(webhook_allowlist=LOCAL_RECEIVERS)
 
 
 @dataclass
@@ -87,7 +96,11 @@ def feed(gateway: Gateway, actor: Any, after: int = 0) -> list[dict[str, Any]]:
 
 def fast(gateway: Gateway, **policy: Any) -> WebhookDeliverer:
     """Backoff of zero: every failed attempt is due again at the next step."""
-    deliverer = WebhookDeliverer(gateway.service.sessions, RetryPolicy(base_seconds=0, **policy))
+    deliverer = WebhookDeliverer(
+        gateway.service.sessions,
+        RetryPolicy(base_seconds=0, **policy),
+        targets=gateway.service.webhook_targets,
+    )
     gateway.service.deliverer = deliverer
     return deliverer
 
@@ -244,7 +257,7 @@ def test_retries_back_off_exponentially_and_give_up(gateway: Gateway) -> None:
 def test_an_acknowledged_recall_is_delivered_after_a_restart(
     make_gateway: GatewayFactory, receiver: Receiver
 ) -> None:
-    gateway = make_gateway()
+    gateway = make_gateway(webhook_allowlist=LOCAL_RECEIVERS)
     gateway.http.put(
         "/participants/me/webhook", json={"url": receiver.url}, headers=gateway.headers(PHARMACY)
     )
@@ -255,7 +268,9 @@ def test_an_acknowledged_recall_is_delivered_after_a_restart(
     gateway.service.stop()
     restarted = GatewayService(gateway.service.settings, chain=gateway.service.chain)
     try:
-        restarted.deliverer = WebhookDeliverer(restarted.sessions, RetryPolicy(base_seconds=0))
+        restarted.deliverer = WebhookDeliverer(
+            restarted.sessions, RetryPolicy(base_seconds=0), targets=restarted.webhook_targets
+        )
         assert restarted.deliverer.step() == 1
     finally:
         restarted.stop()
@@ -269,7 +284,7 @@ def test_webhooks_are_registered_with_a_url_and_can_be_removed(
     bad = gateway.http.put(
         "/participants/me/webhook", json={"url": "ftp://x"}, headers=gateway.headers(PHARMACY)
     )
-    assert bad.status_code == 422 and bad.json()["rule"] == "webhook.url"
+    assert bad.status_code == 422 and bad.json()["rule"] == "webhook.url-scheme"
     first = gateway.http.put(
         "/participants/me/webhook", json={"url": receiver.url}, headers=gateway.headers(PHARMACY)
     ).json()
