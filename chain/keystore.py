@@ -65,7 +65,7 @@ def create_keystore(
     )
     kdf_options: dict[str, Any] = {"kdf": "pbkdf2", "iterations": 1024} if fast_kdf else {}
     document = Account.encrypt(account.key, password, **kdf_options)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.exists():
         raise KeystoreError(f"refusing to overwrite keystore {path}")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

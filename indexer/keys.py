@@ -121,7 +121,7 @@ def _upgrade(session: Session, row: ApiKeyRow, stored: str) -> None:
 
 def write_secret(path: Path, token: str) -> None:
     """Write ``token`` to ``path`` readable by its owner only (0600 from the first byte)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)

@@ -47,7 +47,7 @@ class IndexerService:
         source: BatchSource | None = None,
     ) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.engine = make_engine(settings.resolved_database_url)
         upgrade(self.engine)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)

@@ -76,7 +76,7 @@ def ganache_binary() -> Path:
 
 def wallet_seed(folder: Path) -> str:
     """The chain's wallet seed, made once and kept 0600 (the dev funding account)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "seed"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -12,10 +12,18 @@ busy handler is not called for it. Sessions that write therefore come from
 take the write lock first, waiting up to :data:`BUSY_TIMEOUT_SECONDS` for it, and never upgrade.
 Read-only sessions keep a deferred ``BEGIN`` so that, under WAL, they read alongside a writer.
 On PostgreSQL both kinds are the same.
+
+A SQLite database holds secrets (webhook HMAC secrets, API key hashes), so its file is created
+readable and writable by its owner only (0600) before SQLite opens it; SQLite creates the
+``-wal`` and ``-shm`` files with the database file's permissions. A file left group- or
+world-readable by an earlier version is narrowed to 0600 at start (docs/security.md).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +34,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ._sql import create_staging, mark_staging_ready
+
+log = logging.getLogger("provenance.store")
 
 DEFAULT_URL = "sqlite:///provenance.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -48,10 +58,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def owner_only_sqlite_file(database: str) -> None:
+    """Create the SQLite file ``database`` 0600 if it is missing, and narrow it (and its -wal and
+    -shm files) to 0600 if it is group- or world-accessible. In-memory databases are left alone;
+    a missing folder is left for SQLite to report."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return
+    # 0600 from the first byte: a umask only ever removes bits from the mode asked for.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+                log.warning(
+                    "%s was readable by others (%o); it is now %o", file, mode, mode & 0o700
+                )
+        except FileNotFoundError:
+            continue
+
+
 def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and real transactions."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys, real transactions and a file
+    readable by its owner only."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        owner_only_sqlite_file(parsed.database or "")
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
 

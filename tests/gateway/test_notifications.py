@@ -4,6 +4,7 @@ retries from a durable outbox."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from chain.errors import ValidationError
 from gateway import store
 from gateway.epcis.identifiers import canonical_identifier
 from gateway.rules.identifiers import lot_of_class
 from gateway.service import GatewayService
+from gateway.webhook_targets import TargetPolicy
 from gateway.webhooks import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -347,3 +350,72 @@ def test_the_notification_feed_pages_with_a_cursor(gateway: Gateway) -> None:
     assert feed(gateway, PHARMACY, after=ids[-1]) == []
     unknown = gateway.http.get("/notifications", headers={"Authorization": "Bearer pk_x_y"})
     assert unknown.status_code == 401
+
+
+def test_a_name_that_resolves_inside_is_refused_at_delivery(
+    make_gateway: GatewayFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14, finding 9: a webhook registered under a DNS name is checked again at each
+    delivery, after resolution, and the gateway connects only to the address it checked.
+
+    The name was accepted at registration; its DNS answer is now 127.0.0.1 (DNS rebinding, or a
+    partner's record changed), where this test's receiver listens. Without an allow-list, nothing
+    reaches the receiver, and the outbox row says why (not retried).
+    """
+    gateway = make_gateway()  # public addresses only
+    port = receiver.url.split(":")[2].split("/")[0]
+    name = "hooks.partner.example"
+    hook = gateway.http.put(
+        "/participants/me/webhook",
+        json={"url": f"http://{name}:{port}/hooks/recalls"},
+        headers=gateway.headers(PHARMACY),
+    )
+    assert hook.status_code == 200, hook.text
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebound(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real_getaddrinfo("127.0.0.1" if host == name else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebound)
+    journey = build_journey(20, packs_per_case=10)
+    run_steps(gateway, journey, 11)
+    deliverer = fast(gateway)
+    recall(gateway, pack_gtin(journey))
+    assert deliverer.step() == 1
+    assert deliverer.step() == 0  # refused: given up at once, not retried
+    assert receiver.received == []
+    [notification] = feed(gateway, PHARMACY)  # the feed still has it
+    with gateway.service.sessions() as session:
+        delivery = store.get_delivery(session, notification["id"])
+    assert delivery is not None and delivery.state == "failed" and delivery.attempts == 1
+    assert delivery.last_error is not None
+    assert "webhook.url-address" in delivery.last_error and "127.0.0.1" in delivery.last_error
+
+
+def test_the_allowlist_lets_a_local_receiver_through_without_redirects(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    """Issue 14, finding 9: the loopback receiver is refused by default and reached when the
+    operator allows it (``webhook_allowlist``, as every test with a receiver here does); a
+    redirect is a failed attempt, never followed."""
+    with pytest.raises(ValidationError, match="loopback") as refused:
+        TargetPolicy().check_url(receiver.url)
+    assert refused.value.rule == "webhook.url-address"
+    assert gateway.service.settings.webhook_allowlist == LOCAL_RECEIVERS
+    hook = gateway.http.put(
+        "/participants/me/webhook", json={"url": receiver.url}, headers=gateway.headers(PHARMACY)
+    )
+    assert hook.status_code == 200, hook.text
+    receiver.statuses = [302]
+    journey = build_journey(20, packs_per_case=10)
+    run_steps(gateway, journey, 11)
+    deliverer = fast(gateway)
+    recall(gateway, pack_gtin(journey))
+    assert deliverer.step() == 1
+    [notification] = feed(gateway, PHARMACY)
+    with gateway.service.sessions() as session:
+        delivery = store.get_delivery(session, notification["id"])
+    assert delivery is not None and delivery.state == "pending" and delivery.last_status == 302
+    assert delivery.last_error == "answered HTTP 302 (redirects are not followed)"
+    assert deliverer.step() == 1
+    assert len(receiver.received) == 2
