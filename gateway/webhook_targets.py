@@ -313,8 +313,9 @@ class WebhookClient:
     body is never read.
     """
 
-    def __init__(self, policy: TargetPolicy) -> None:
+    def __init__(self, policy: TargetPolicy, *, transport: httpx.BaseTransport | None = None):
         self.policy = policy
+        self._transport = transport  # tests: an httpx.MockTransport
 
     def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
         target, address = self.policy.resolve(url)
@@ -324,7 +325,9 @@ class WebhookClient:
             extensions["sni_hostname"] = target.host
         sent = {**headers, "Host": target.url.netloc.decode("ascii")}
         with (
-            httpx.Client(trust_env=False, follow_redirects=False, timeout=timeout) as client,
+            httpx.Client(
+                trust_env=False, follow_redirects=False, timeout=timeout, transport=self._transport
+            ) as client,
             client.stream("POST", direct, content=body, headers=sent, extensions=extensions) as r,
         ):
             return r.status_code

@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,7 +19,7 @@ from gateway import webhook_targets
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
-from gateway.webhook_targets import TargetPolicy
+from gateway.webhook_targets import TargetPolicy, WebhookClient
 from provenance.journey import PHARMACY, gln
 
 REFUSED: dict[str, tuple[str, str]] = {
@@ -174,3 +175,27 @@ def test_every_resolved_address_is_checked_and_the_first_is_used(
         policy.resolve("https://mixed.example/hook")
     target, address = policy.resolve("https://public.example/hook")
     assert str(address) == "93.184.215.14" and target.host == "public.example"
+
+
+def test_a_delivery_connects_to_the_checked_address_with_the_original_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The request goes to the IP that was checked; Host and the TLS server name stay the
+    URL's (so a second DNS lookup cannot send it elsewhere, and certificates still verify)."""
+    monkeypatch.setattr(
+        webhook_targets, "resolver", lambda host, port: [ipaddress.ip_address("93.184.215.14")]
+    )
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    client = WebhookClient(TargetPolicy(), transport=httpx.MockTransport(answer))
+    status = client("https://Hooks.Partner.example:8443/recalls?x=1", b"{}", {"A": "b"}, 5.0)
+    assert status == 204
+    [request] = seen
+    assert str(request.url) == "https://93.184.215.14:8443/recalls?x=1"
+    assert request.headers["Host"] == "hooks.partner.example:8443"
+    assert request.extensions["sni_hostname"] == "hooks.partner.example"
+    assert request.headers["A"] == "b"
