@@ -35,7 +35,7 @@ def test_concurrent_captures_batcher_and_webhooks_all_succeed(gateway: Gateway) 
         for n in range(ROUNDS):
             response = gateway.http.put(
                 "/participants/me/webhook",
-                json={"url": f"https://hooks.example/{actor.name}/{n}"},
+                json={"url": f"https://hooks.example/{actor.gln}/{n}"},  # no spaces in a URL
                 headers=gateway.headers(actor),
             )
             with lock:
