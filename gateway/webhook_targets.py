@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from chain.errors import ValidationError
+from chain.errors import ValidationError, echo
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -138,14 +138,14 @@ def _refuse(message: str, rule: str, pointer: str | None) -> ValidationError:
 
 def parse_url(url: str, *, pointer: str | None = None) -> WebhookUrl:
     """Check a webhook URL's syntax (not yet where it points); :class:`ValidationError` if bad."""
-    shown = url if len(url) <= 200 else url[:200] + "…"
+    shown = echo(url)
     if len(url) > MAX_URL_LENGTH:
         raise _refuse(f"a webhook URL is at most {MAX_URL_LENGTH} characters", RULE_URL, pointer)
     bad = next((c for c in url if not "\x20" < c < "\x7f" or c == "\\"), None)
     if bad is not None:
         raise _refuse(
             f"a webhook URL may hold only printable ASCII without spaces or backslashes "
-            f"(found {bad!r}; give an international domain name in its xn-- form): {shown!r}",
+            f"(found {bad!r}; give an international domain name in its xn-- form): {shown}",
             RULE_CHARACTERS,
             pointer,
         )
@@ -153,9 +153,9 @@ def parse_url(url: str, *, pointer: str | None = None) -> WebhookUrl:
         split = urlsplit(url)
         split_host, split_port = split.hostname or "", split.port
     except ValueError as exc:
-        raise _refuse(f"not a URL ({exc}): {shown!r}", RULE_URL, pointer) from exc
+        raise _refuse(f"not a URL ({exc}): {shown}", RULE_URL, pointer) from exc
     if split.scheme.lower() not in SCHEMES:
-        raise _refuse(f"a webhook URL must be http or https: {shown!r}", RULE_SCHEME, pointer)
+        raise _refuse(f"a webhook URL must be http or https: {shown}", RULE_SCHEME, pointer)
     if "@" in split.netloc:
         raise _refuse(
             "a webhook URL may not carry credentials (user:password@); the gateway signs "
@@ -171,13 +171,13 @@ def parse_url(url: str, *, pointer: str | None = None) -> WebhookUrl:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise _refuse(f"not a URL ({exc}): {shown!r}", RULE_URL, pointer) from exc
+        raise _refuse(f"not a URL ({exc}): {shown}", RULE_URL, pointer) from exc
     host = parsed.raw_host.decode("ascii").lower()
     # Two parsers must agree on where the request goes (parser differentials are an old SSRF
     # trick): urlsplit's host and port and httpx's, which sends the request.
     port = parsed.port or SCHEMES[parsed.scheme]
     if parsed.userinfo or host != split_host or port != (split_port or SCHEMES[parsed.scheme]):
-        raise _refuse(f"a webhook URL must name one host: {shown!r}", RULE_URL, pointer)
+        raise _refuse(f"a webhook URL must name one host: {shown}", RULE_URL, pointer)
     if address is None:
         host = host.removesuffix(".")
     return WebhookUrl(url=parsed, host=host, port=port, address=address)
@@ -185,12 +185,12 @@ def parse_url(url: str, *, pointer: str | None = None) -> WebhookUrl:
 
 def _check_name(host: str, shown: str, pointer: str | None) -> None:
     if not host:
-        raise _refuse(f"a webhook URL needs a host: {shown!r}", RULE_URL, pointer)
+        raise _refuse(f"a webhook URL needs a host: {shown}", RULE_URL, pointer)
     labels = host.split(".")
     if any(not label or len(label) > 63 for label in labels) or len(host) > 253:
-        raise _refuse(f"not a host name: {shown!r}", RULE_URL, pointer)
+        raise _refuse(f"not a host name: {shown}", RULE_URL, pointer)
     if not all(c.isalnum() or c in "-_" for label in labels for c in label):
-        raise _refuse(f"not a host name: {shown!r}", RULE_URL, pointer)
+        raise _refuse(f"not a host name: {shown}", RULE_URL, pointer)
     # What the C library would read as an IPv4 address (127.1, 2130706433, 0x7f000001,
     # 0177.0.0.1) is refused in every spelling but the canonical dotted quad; so is any name
     # whose last label is a number, which URL parsers disagree about.
@@ -249,7 +249,7 @@ class TargetPolicy:
                 if entry.startswith("[") or "/" in entry or ":" in entry:
                     raise ValueError(f"not a CIDR or a host name: {raw!r}") from None
                 name = entry.removesuffix(".")
-                _check_name(name, name, None)
+                _check_name(name, echo(name), None)
                 hosts.add(name)
         return cls(networks=tuple(networks), hosts=frozenset(hosts))
 
