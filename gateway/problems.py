@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from chain.errors import (
+    MESSAGE_LIMIT,
     AuthenticationError,
     BackPressureError,
     ChainError,
@@ -26,6 +27,7 @@ from chain.errors import (
     RecordNotFoundError,
     StoreConflictError,
     ValidationError,
+    cut,
 )
 
 log = logging.getLogger("provenance.http")
@@ -54,7 +56,15 @@ PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
 )
 
 
+#: Pydantic errors a 422 "request" answer lists, and characters kept of each one's location.
+MAX_REQUEST_ERRORS = 20
+LOC_LIMIT = 100
+
+
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """A problem+json answer; its ``detail`` is cut to :data:`chain.errors.MESSAGE_LIMIT`
+    characters (an error echoes what it was sent, which may be megabytes: issue 14, finding 8)."""
+    detail = cut(detail, MESSAGE_LIMIT)
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
     headers = {}
@@ -104,7 +114,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_request_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
+        errors = [
+            {
+                "loc": [
+                    p if isinstance(p, int) else cut(str(p), LOC_LIMIT) for p in e.get("loc", [])
+                ],
+                "msg": cut(str(e.get("msg", "")), LOC_LIMIT * 3),
+            }
+            for e in exc.errors()[:MAX_REQUEST_ERRORS]
+        ]
         return problem(
             422, "request", "Malformed request", "the request is malformed", errors=errors
         )

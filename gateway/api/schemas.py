@@ -44,7 +44,10 @@ class BatchPublic(BaseModel):
 class ParticipantCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     roles: list[str] = Field(min_length=1, examples=[["manufacturer"]])
-    gln: str = Field(pattern=r"^\d{13}$")
+    gln: str = Field(
+        examples=["4700000100002"],
+        description="13 digits, not all zeros, check digit verified (`gs1.gln`, `gs1.checkDigit`)",
+    )
     ruleSet: Literal["pharma", "epcis"] = "pharma"  # noqa: N815
 
 
@@ -76,8 +79,15 @@ class ParticipantRegistered(ParticipantCreated):
 
 
 class RecallCreate(BaseModel):
-    gtin: str = Field(pattern=r"^\d{14}$", examples=["04701230123450"])
-    lot: str = Field(min_length=1, max_length=20, examples=["B2026-117"])
+    gtin: str = Field(
+        examples=["04701230123450"],
+        description="GTIN-8, -12, -13 or -14, check digit verified (gateway/epcis/gs1.py: "
+        "`gs1.gtin`, `gs1.checkDigit`); kept as 14 digits",
+    )
+    lot: str = Field(
+        examples=["B2026-117"],
+        description="GS1 AI 10: 1 to 20 characters of GS1 character set 82 (`gs1.lot`)",
+    )
     reason: str = Field(min_length=1, max_length=2000)
     reasonCode: int | None = Field(  # noqa: N815
         default=None, ge=0, le=65535, description="on-chain reason code (0 when not given)"
@@ -152,8 +162,15 @@ class WebhookPublic(BaseModel):
 class LotCreate(BaseModel):
     """``POST /lots``: declare a lot's pack count (and release it on-chain)."""
 
-    gtin: str = Field(pattern=r"^\d{14}$", examples=["04700123123458"])
-    lot: str = Field(min_length=1, max_length=20, examples=["B2026-117"])
+    gtin: str = Field(
+        examples=["04700123123458"],
+        description="GTIN-8, -12, -13 or -14, check digit verified (gateway/epcis/gs1.py: "
+        "`gs1.gtin`, `gs1.checkDigit`); kept as 14 digits",
+    )
+    lot: str = Field(
+        examples=["B2026-117"],
+        description="GS1 AI 10: 1 to 20 characters of GS1 character set 82 (`gs1.lot`)",
+    )
     expiry: date = Field(examples=["2028-10-31"])
     packs: int = Field(ge=1, le=10_000_000, description="packs in the lot: the codes' ceiling")
 
@@ -176,8 +193,15 @@ class LotPublic(BaseModel):
 class CodesCreate(BaseModel):
     """``POST /codes``: issue and commission ``count`` codes of a declared lot."""
 
-    gtin: str = Field(pattern=r"^\d{14}$", examples=["04700123123458"])
-    lot: str = Field(min_length=1, max_length=20, examples=["B2026-117"])
+    gtin: str = Field(
+        examples=["04700123123458"],
+        description="GTIN-8, -12, -13 or -14, check digit verified (gateway/epcis/gs1.py: "
+        "`gs1.gtin`, `gs1.checkDigit`); kept as 14 digits",
+    )
+    lot: str = Field(
+        examples=["B2026-117"],
+        description="GS1 AI 10: 1 to 20 characters of GS1 character set 82 (`gs1.lot`)",
+    )
     expiry: date | None = Field(default=None, description="if given, must be the declared one")
     count: int = Field(ge=1, le=10_000)
     format: Literal["png", "svg"] = Field(default="png", description="of the `image` links")

@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chain.errors import StoreConflictError
+from chain.errors import StoreConflictError, cut
 from gateway.custody import StateChange
 
 from ._sql import (
@@ -272,6 +272,25 @@ def record_capture(
     )
 
 
+#: Characters kept of each text field of a rejected capture's error, and fields kept: the whole
+#: record stays under about 2 KB whatever was sent.
+ERROR_FIELD_LIMIT = 1000
+ERROR_FIELDS = 6
+
+
+def bounded_error(error: dict[str, Any]) -> dict[str, Any]:
+    """``error`` with every text cut to :data:`ERROR_FIELD_LIMIT` characters (keys to 40) and
+    at most :data:`ERROR_FIELDS` fields; values other than text, numbers and None are dropped."""
+    out: dict[str, Any] = {}
+    for key, value in list(error.items())[:ERROR_FIELDS]:
+        if isinstance(value, str):
+            value = cut(value, ERROR_FIELD_LIMIT)
+        elif not (value is None or isinstance(value, (int, float))):
+            continue
+        out[cut(str(key), 40)] = value
+    return out
+
+
 def record_rejection(
     session: Session,
     participant: str,
@@ -280,7 +299,11 @@ def record_rejection(
     event_count: int = 0,
     now: datetime | None = None,
 ) -> uuid.UUID:
-    """Remember a rejected document (its reasons, no events) so its status can be asked for."""
+    """Remember a rejected document (its reasons, no events) so its status can be asked for.
+
+    The record is bounded (:func:`bounded_error`): a rejected request stores a few hundred
+    characters of what it was refused for, never what it sent (issue 14, finding 8)."""
+    error = bounded_error(error)
     row = CaptureRow(
         id=uuid.uuid4(),
         participant=participant,
