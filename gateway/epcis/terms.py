@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chain.errors import ConfigurationError, ValidationError
+from chain.errors import ConfigurationError, ValidationError, echo
 
 from .resources import DEFAULT_CONTEXT_DIR
 
@@ -109,7 +109,7 @@ class Vocabulary:
         spec = KINDS[kind]
         if not isinstance(value, str) or not value:
             raise ValidationError(
-                f"{spec.field} must be a non-empty string, got {value!r}",
+                f"{spec.field} must be a non-empty string, got {echo(value)}",
                 rule=f"cbv.{kind}",
                 pointer=pointer,
             )
@@ -125,15 +125,15 @@ class Vocabulary:
             if term in table:
                 return table[term]
             raise ValidationError(
-                f"{spec.field} {value!r} uses the standard CBV namespace but {term!r} is not a "
-                f"standard {spec.field} term",
+                f"{spec.field} {echo(value)} uses the standard CBV namespace but {echo(term)} is "
+                f"not a standard {spec.field} term",
                 rule=f"cbv.{kind}",
                 pointer=pointer,
             )
         if ":" in value and not value.startswith(("urn:epcglobal:cbv:", CBV)):
             return value  # a non-CBV URI: EPCIS allows extension vocabularies
         raise ValidationError(
-            f"{spec.field} {value!r} is neither a standard CBV term (e.g. "
+            f"{spec.field} {echo(value)} is neither a standard CBV term (e.g. "
             f"{next(iter(table))!r}) nor a URI",
             rule=f"cbv.{kind}",
             pointer=pointer,
