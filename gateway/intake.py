@@ -77,7 +77,17 @@ def prepare(
     normalised = normalise_events(events)
     context = document["@context"]
     namespaces = context_namespaces(context)
-    event_ids = [event_hash(e, namespaces=namespaces) for e in events]
+    event_ids = []
+    for index, event in enumerate(events):
+        try:
+            event_ids.append(event_hash(event, namespaces=namespaces))
+        except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800") in a string
+            raise ValidationError(
+                f"event {index}: a string holds {exc.object[exc.start : exc.end]!r}, which "
+                "UTF-8 cannot encode: it could be neither hashed nor stored",
+                rule=REHASH_RULE,
+                pointer=f"/epcisBody/eventList/{index}",
+            ) from None
     return [stored_event(e, context) for e in events], normalised, event_ids
 
 
@@ -123,17 +133,27 @@ def event_records(
     return records
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON (RFC 8259): the event could not be served")
+
+
 def _require_rehash(index: int, raw: str, expected: bytes) -> None:
     try:
         raw.encode("utf-8")  # what the database will keep (a lone surrogate cannot be)
-        digest = stored_event_digest(json.loads(raw))
-        problem = None if digest == expected else f"re-hashes to 0x{digest.hex()}"
+        # NaN and the infinities: json writes them, but no standard JSON reader (the served
+        # answer, the indexer's) takes them back
+        digest = stored_event_digest(json.loads(raw, parse_constant=_not_json))
+        problem = (
+            None
+            if digest == expected
+            else f"re-hashes to 0x{digest.hex()}, not to its event id 0x{expected.hex()}"
+        )
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # ValidationError included
         problem = f"cannot be re-hashed ({type(exc).__name__}: {str(exc)[:200]})"
     if problem is not None:
         raise ValidationError(
-            f"event {index}: the JSON it would be stored as {problem}, not to its event id "
-            f"0x{expected.hex()}: refused, as no verifier could prove it",
+            f"event {index}: the JSON it would be stored as {problem}: refused, as no verifier "
+            "could prove it",
             rule=REHASH_RULE,
             pointer=f"/epcisBody/eventList/{index}",
         )

@@ -166,3 +166,20 @@ def test_an_event_whose_stored_json_would_not_re_hash_is_refused_and_nothing_is_
     accepted = gateway.capture(API_MAKER, as_document([good, lossy]))
     assert accepted.status_code == 202 and accepted.json()["stored"] == 2
     assert gateway.http.get(f"/events/{digits}", headers=gateway.headers(API_MAKER)).is_success
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("mpl:note", "\ud800"), ("mpl:reading", float("inf")), ("mpl:reading", float("nan"))],
+    ids=["lone surrogate", "infinity", "NaN"],
+)
+def test_a_value_no_stored_json_can_carry_is_refused_before_anything_is_stored(
+    field: str, value: object
+) -> None:
+    """However the body parser let it through: a string UTF-8 cannot encode, or a number JSON
+    cannot write (json writes ``Infinity``, which no standard reader takes back)."""
+    good, bad = build_journey().steps[0].events[0], scoped_event(step=1)
+    bad[field] = value
+    with pytest.raises(ValidationError) as refused:
+        event_records(*prepare(as_document([good, bad]), load_schema()))
+    assert (refused.value.rule, refused.value.pointer) == (REHASH_RULE, "/epcisBody/eventList/1")
