@@ -137,12 +137,15 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON (RFC 8259): the event could not be served")
 
 
+# NaN and the infinities: json writes them, but no standard JSON reader (the served answer, the
+# indexer's) takes them back. One decoder, made once (json.loads with an option makes one a call).
+_STORED_JSON = json.JSONDecoder(parse_constant=_not_json)
+
+
 def _require_rehash(index: int, raw: str, expected: bytes) -> None:
     try:
         raw.encode("utf-8")  # what the database will keep (a lone surrogate cannot be)
-        # NaN and the infinities: json writes them, but no standard JSON reader (the served
-        # answer, the indexer's) takes them back
-        digest = stored_event_digest(json.loads(raw, parse_constant=_not_json))
+        digest = stored_event_digest(_STORED_JSON.decode(raw))
         problem = (
             None
             if digest == expected
