@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chain import lifeline
 from chain.errors import BatchUnavailableError, ValidationError
 from gateway.epcis.normalise import NormalisedEvent, normalise_event
 from gateway.epcis.terms import Vocabulary, default_vocabulary
@@ -164,7 +165,9 @@ WORKER_NICENESS = 5
 
 def _lower_priority() -> None:
     """Workers yield the CPU to the follower's ordered thread and the database, which are the
-    catch-up's critical path; they are ahead (``ahead`` batches) and fill the gaps."""
+    catch-up's critical path; they are ahead (``ahead`` batches) and fill the gaps. They end
+    with the indexer, however it ends (chain/lifeline.py)."""
+    lifeline.follow_parent()
     try:
         os.nice(WORKER_NICENESS)
     except OSError:  # not permitted here: run at the same priority

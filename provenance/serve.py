@@ -4,6 +4,11 @@ With PostgreSQL and a JSON-RPC node the batcher runs in a process of its own (th
 and the batcher then each have a Python interpreter, so one core's GIL no longer limits both, and
 anchoring latency does not depend on how busy capture is). SQLite (one writer process) and the
 in-process chain (it lives in this process) keep the batcher as a thread of the server.
+
+The two processes live and die together: the batcher follows its parent (chain/lifeline.py: it
+stops when the server process is gone, even after a SIGKILL or a segfault), and the server
+watches the batcher: if it dies, the server stops and exits 1, so a supervisor (compose's
+``restart:``, systemd) starts both again rather than serving captures that are never anchored.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import tempfile
+import threading
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +26,9 @@ from pydantic import ValidationError as SettingsError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from chain import lifeline
 from chain.errors import ProvenanceError
+from chain.lifeline import describe_exit
 from chain.logs import configure_logging, wants_json
 from gateway.api.app import create_app
 from gateway.service import GatewayService
@@ -35,7 +44,7 @@ def batcher_in_own_process(settings: GatewaySettings) -> bool:
 
 
 def run_batcher_process(settings: GatewaySettings) -> None:
-    """The batcher alone, until SIGTERM or SIGINT (the server has bootstrapped the store)."""
+    """The batcher alone, until SIGTERM (the server has bootstrapped the store)."""
     configure_logging(json=wants_json(settings.log_format))
     service = GatewayService(settings)
 
@@ -43,7 +52,10 @@ def run_batcher_process(settings: GatewaySettings) -> None:
         service.batcher.stop()
 
     signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # Ctrl-C reaches the whole process group; the server stops first and then this process
+    # (SIGTERM), so a batcher that ends before the server has died (the server exits 1).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifeline.follow_parent()  # SIGTERM, so the handler above, when the server process is gone
     try:
         service.batcher.run(interval=BATCHER_PROCESS_INTERVAL)
     finally:
@@ -84,10 +96,8 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         batcher = multiprocessing.get_context("spawn").Process(
             target=run_batcher_process, args=(settings,), name="provenance-batcher"
         )
-        batcher.start()
-        console.print(f"batcher in its own process (pid {batcher.pid})")
-    try:
-        uvicorn.run(
+    server = uvicorn.Server(
+        uvicorn.Config(
             create_app(service, run_batcher=batcher is None),
             host=settings.host,
             port=settings.port,
@@ -95,7 +105,18 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             log_config=None,  # logging is configured above (chain/logs.py)
             access_log=False,  # the app logs one line per request, with its request id
         )
+    )
+    stopping, died = threading.Event(), threading.Event()
+    if batcher is not None:
+        batcher.start()
+        console.print(f"batcher in its own process (pid {batcher.pid})")
+        threading.Thread(
+            target=_stop_if_gone, args=(batcher, server, stopping, died, console), daemon=True
+        ).start()
+    try:
+        server.run()
     finally:
+        stopping.set()
         service.stop()
         if batcher is not None:
             if batcher.is_alive() and batcher.pid is not None:
@@ -104,4 +125,26 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             if batcher.is_alive():
                 batcher.kill()
                 batcher.join()
-    return 0
+    return 1 if died.is_set() else 0
+
+
+def _stop_if_gone(
+    batcher: multiprocessing.process.BaseProcess,
+    server: uvicorn.Server,
+    stopping: threading.Event,
+    died: threading.Event,
+    console: Console,
+) -> None:
+    """Wait for the batcher process to end; unless the server is stopping anyway, stop it
+    (cleanly, as on SIGTERM) and make the command exit 1."""
+    wait([batcher.sentinel])
+    if stopping.is_set():
+        return
+    batcher.join()  # reaped: its exit code is known
+    died.set()
+    console.print(
+        f"[red]the batcher process (pid {batcher.pid}) exited "
+        f"({describe_exit(batcher.exitcode)}): stopping the gateway[/red]",
+        soft_wrap=True,
+    )
+    server.should_exit = True

@@ -11,6 +11,14 @@
   the indexer's tables are prefixed ``ix_``).
 
 Ctrl-C (or SIGTERM) stops the servers, then the chain, cleanly; running it again resumes.
+
+**Supervision.** The parts live and die together, so nothing is left running on its own:
+
+- ``up`` watches its parts (the chain node's process, the gateway's and the indexer's servers):
+  if one ends, ``up`` prints one line naming it, stops the rest (the chain node's whole process
+  group included) and exits 1. Run it under a supervisor (systemd, compose) to restart it.
+- the chain node dies with ``up`` however ``up`` ends, a SIGKILL or a segfault included
+  (chain/lifeline.py: the kernel sends it SIGTERM, so it still flushes its database).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 import httpx
 import uvicorn
@@ -37,6 +46,7 @@ from rich.table import Table
 
 from chain.client import Chain
 from chain.errors import ConfigurationError, ProvenanceError
+from chain.lifeline import describe_exit, parent_death_signal
 from gateway.api.app import create_app as create_gateway_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
@@ -47,6 +57,8 @@ from indexer.sources import GatewayBatchSource
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHAIN_ID = 1337
 READY_TIMEOUT_SECONDS = 60.0
+#: How often ``up`` looks at its parts.
+SUPERVISE_INTERVAL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -85,9 +97,36 @@ def wallet_seed(folder: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+class Part(Protocol):
+    """Something ``up`` runs and watches."""
+
+    @property
+    def name(self) -> str: ...
+
+    def ended(self) -> str | None:
+        """None while it runs, else how it ended (``killed by SIGKILL``, ``stopped``)."""
+
+
+@dataclass(frozen=True)
+class ChainNode:
+    """The local chain node's process."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def name(self) -> str:
+        return f"the chain node (ganache, pid {self.process.pid})"
+
+    def ended(self) -> str | None:
+        code = self.process.poll()
+        return None if code is None else f"exited ({describe_exit(code)})"
+
+
 @contextmanager
-def local_chain(folder: Path, host: str, port: int) -> Iterator[str]:
-    """ganache with a persistent database; stopped with SIGTERM so it flushes to disk."""
+def local_chain(folder: Path, host: str, port: int) -> Iterator[ChainNode]:
+    """ganache with a persistent database; stopped with SIGTERM so it flushes to disk, and
+    sent SIGTERM by the kernel if this process dies first (Linux; see chain/lifeline.py)."""
     command = [
         str(ganache_binary()),
         "--server.host", host,
@@ -100,11 +139,17 @@ def local_chain(folder: Path, host: str, port: int) -> Iterator[str]:
     ]  # fmt: skip
     (folder / "db").mkdir(parents=True, exist_ok=True)
     log = (folder / "ganache.log").open("ab")
-    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        preexec_fn=parent_death_signal(),  # prctl only, between fork and exec
+    )
     url = f"http://{host}:{port}"
     try:
         _wait_for_json_rpc(url, process)
-        yield url
+        yield ChainNode(url, process)
     finally:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -153,6 +198,13 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+    @property
+    def name(self) -> str:
+        return f"the {self.thread.name} server ({self.url})"
+
+    def ended(self) -> str | None:
+        return None if self.thread.is_alive() else "stopped"
 
 
 class Network:
@@ -225,8 +277,21 @@ class Network:
         return table
 
 
+def supervise(parts: list[Part], stopping: threading.Event) -> str | None:
+    """Wait for ``stopping`` or for a part to end; None, or one line naming the part."""
+    while not stopping.wait(SUPERVISE_INTERVAL_SECONDS):
+        for part in parts:
+            ended = part.ended()
+            if ended is not None:
+                return f"{part.name} {ended}"
+    return None
+
+
 def run_up(options: UpOptions, console: Console | None = None) -> int:
-    """Start everything, print the summary, wait for Ctrl-C or SIGTERM, stop everything."""
+    """Start everything, print the summary, wait for Ctrl-C or SIGTERM, stop everything.
+
+    0 once stopped by a signal; 1 if a part ended on its own (the rest is stopped too); 2 if
+    the network could not start."""
     console = console or Console()
     stopping = threading.Event()
 
@@ -234,16 +299,23 @@ def run_up(options: UpOptions, console: Console | None = None) -> int:
         stopping.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    died: str | None = None
     try:
-        with _chain(options, console) as (chain_url, data_dir):
+        with _chain(options, console) as (node, data_dir):
+            chain_url = node.url if node is not None else options.chain_url
             network = Network(options, chain_url, data_dir)
             try:
                 network.start()
                 console.print(network.summary(chain_url))
                 console.print("[green]up[/green]: press Ctrl-C to stop (data is kept)")
                 console.file.flush()  # a log file or pipe sees the summary now
-                stopping.wait()
-                console.print("stopping…")
+                parts: list[Part] = [*([node] if node is not None else []), *network.servers]
+                died = supervise(parts, stopping)
+                if died is None:
+                    console.print("stopping…")
+                else:
+                    console.print(f"[red]{died}[/red]: stopping everything", soft_wrap=True)
+                console.file.flush()
             finally:
                 network.stop()
     except ProvenanceError as exc:
@@ -252,12 +324,16 @@ def run_up(options: UpOptions, console: Console | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if died is not None:
+        console.print("stopped after a failure; run `provenance up` again to resume")
+        return 1
     console.print("stopped; run `provenance up` again to resume")
     return 0
 
 
 @contextmanager
-def _chain(options: UpOptions, console: Console) -> Iterator[tuple[str | None, Path]]:
+def _chain(options: UpOptions, console: Console) -> Iterator[tuple[ChainNode | None, Path]]:
+    """The local chain node this ``up`` runs (None for an embedded chain or ``chain_url``)."""
     if options.embedded:
         data_dir = Path(tempfile.mkdtemp(prefix="provenance-up-"))
         console.print(
@@ -267,7 +343,7 @@ def _chain(options: UpOptions, console: Console) -> Iterator[tuple[str | None, P
         yield None, data_dir
         return
     if options.chain_url:
-        yield options.chain_url, options.data_dir
+        yield None, options.data_dir
         return
-    with local_chain(options.data_dir / "chain", options.host, options.chain_port) as url:
-        yield url, options.data_dir
+    with local_chain(options.data_dir / "chain", options.host, options.chain_port) as node:
+        yield node, options.data_dir

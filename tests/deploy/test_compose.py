@@ -234,3 +234,12 @@ def test_the_besu_network_subnet_holds_the_validator_addresses() -> None:
     subnet = ipaddress.ip_network(_besu()["networks"]["qbft"]["ipam"]["config"][0]["subnet"])
     for service in _besu()["services"].values():
         assert ipaddress.ip_address(service["networks"]["qbft"]["ipv4_address"]) in subnet
+
+
+@pytest.mark.parametrize("compose", ["docker-compose.yml", "deploy/besu/docker-compose.yml"])
+def test_every_service_is_restarted_when_it_fails(compose: str) -> None:
+    """Issue 14, Supervision: a service that dies (a crash, or `provenance gateway` exiting 1
+    because its batcher process died) is started again by compose."""
+    services: dict[str, Any] = load_yaml(ROOT / compose)["services"]
+    for name, service in services.items():
+        assert service.get("restart") in {"on-failure", "unless-stopped", "always"}, name

@@ -8,6 +8,7 @@ goes on with new events.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -24,10 +25,13 @@ import pytest
 from gateway.epcis.identifiers import canonical_identifier
 from provenance.journey import ACTORS, MANUFACTURER, as_document, build_journey
 from tests.support.nodes import available, free_port
+from tests.support.processes import with_argument
 
 pytestmark = [pytest.mark.node, pytest.mark.slow]
 
-PROVENANCE = Path(sys.executable).parent / "provenance"
+#: `provenance` from this source tree (the installed script may import another checkout's).
+PROVENANCE = [sys.executable, "-m", "provenance"]
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120.0
 
 
@@ -59,20 +63,31 @@ def wait_for(what: str, check: Callable[[], Any]) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@contextmanager
-def network_up(data: Path, ports: Ports, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def start_up(data: Path, ports: Ports, log: Path) -> subprocess.Popen[bytes]:
+    """`provenance up` on a local ganache, once its summary is printed."""
     command = [
-        str(PROVENANCE), "up", "--data-dir", str(data),
+        *PROVENANCE, "up", "--data-dir", str(data),
         "--chain-port", str(ports.chain),
         "--gateway-port", str(ports.gateway),
         "--indexer-port", str(ports.indexer),
     ]  # fmt: skip
     with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
         for url in (ports.gateway_url, ports.indexer_url):
             wait_for(f"{url}/healthz", lambda u=url: httpx.get(f"{u}/healthz").status_code == 200)
         wait_for("the start-up summary", lambda: "press Ctrl-C" in log.read_text())
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process
+
+
+@contextmanager
+def network_up(data: Path, ports: Ports, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_up(data, ports, log)
+    try:
         yield process
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0, log.read_text()
@@ -164,3 +179,30 @@ def test_up_keeps_every_event_batch_receipt_and_index_across_a_restart(tmp_path:
         )
         gateway.close()
         indexer.close()
+
+
+def chain_node_of(data: Path) -> int:
+    """The pid of the ganache `up` started on ``data`` (its command line names the folder)."""
+    (pid,) = with_argument(str(data / "chain" / "db"))
+    return pid
+
+
+def test_when_the_chain_node_dies_up_stops_everything_and_exits_1(tmp_path: Path) -> None:
+    """Issue 14, Supervision: a part that dies takes `up` down with it, with one line naming it
+    (before, `up` went on serving a gateway and an indexer without a chain, and exited 0)."""
+    if not available("ganache"):
+        pytest.skip("ganache is not installed in node_modules (run `make deps`)")
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    process = start_up(data, Ports(free_port(), free_port(), free_port()), log)
+    try:
+        node = chain_node_of(data)
+        os.kill(node, signal.SIGKILL)
+        assert process.wait(timeout=30) == 1, log.read_text()
+        died = [line for line in log.read_text().splitlines() if "stopping everything" in line]
+        assert died == [f"the chain node (ganache, pid {node}) exited (killed by SIGKILL): "
+                        "stopping everything"]  # fmt: skip
+        assert with_argument(str(data)) == []  # nothing of this network runs on
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
