@@ -13,7 +13,9 @@ watches the batcher: if it dies, the server stops and exits 1, so a supervisor (
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import os
 import signal
 import tempfile
 import threading
@@ -34,6 +36,8 @@ from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 
+log = logging.getLogger("provenance.gateway.batcher")
+
 #: The batcher process polls this often (capture cannot wake it across processes).
 BATCHER_PROCESS_INTERVAL = 0.1
 
@@ -45,6 +49,12 @@ def batcher_in_own_process(settings: GatewaySettings) -> bool:
 
 def run_batcher_process(settings: GatewaySettings) -> None:
     """The batcher alone, until SIGTERM (the server has bootstrapped the store)."""
+    # Ctrl-C reaches the whole process group; the server stops first and then this process
+    # (SIGTERM), so a batcher that ends before the server has died (the server exits 1).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM when the server process is gone: until the handler below, that ends this process
+    # at once (nothing to clean up yet), then the batcher finishes its step.
+    lifeline.follow_parent()
     configure_logging(json=wants_json(settings.log_format))
     service = GatewayService(settings)
 
@@ -52,10 +62,7 @@ def run_batcher_process(settings: GatewaySettings) -> None:
         service.batcher.stop()
 
     signal.signal(signal.SIGTERM, stop)
-    # Ctrl-C reaches the whole process group; the server stops first and then this process
-    # (SIGTERM), so a batcher that ends before the server has died (the server exits 1).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    lifeline.follow_parent()  # SIGTERM, so the handler above, when the server process is gone
+    log.info("batcher process started; it stops with the gateway's process %d", os.getppid())
     try:
         service.batcher.run(interval=BATCHER_PROCESS_INTERVAL)
     finally:

@@ -28,6 +28,7 @@ from tests.support.processes import wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTED = re.compile(r"batcher in its own process \(pid (\d+)\)")
+RUNNING = "batcher process started"
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def chain_and_database(chain_url: str) -> Iterator[tuple[str, str]]:
 def start_gateway(
     chain_and_database: tuple[str, str], data: Path, log: Path
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """The gateway, and its batcher's pid once it is started."""
+    """The gateway, and its batcher's pid once the batcher runs."""
     chain_url, database_url = chain_and_database
     command = [
         sys.executable, "-m", "provenance", "gateway", "--port", str(free_port()),
@@ -58,7 +59,7 @@ def start_gateway(
     with log.open("ab") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
-    while not (started := STARTED.search(log.read_text())):
+    while not (started := STARTED.search(log.read_text())) or RUNNING not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"the gateway did not start its batcher:\n{log.read_text()}")
