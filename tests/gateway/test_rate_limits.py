@@ -5,9 +5,13 @@ Issue 14, finding 10: wrong keys could be tried without end, each forcing an arg
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError as PydanticValidationError
 
 from gateway.api.app import create_app
+from gateway.ratelimits import client_key, parse_limits
+from gateway.settings import GatewaySettings
 from tests.gateway.conftest import GatewayFactory
 
 PROBLEM = "application/problem+json"
@@ -24,3 +28,23 @@ def test_failed_authentications_past_the_budget_answer_429(make_gateway: Gateway
     assert 1 <= int(locked.headers["retry-after"]) <= 60
     # the fixture's own client is another address: not locked out
     assert gateway.http.get("/participants", headers=gateway.regulator).status_code == 200
+
+
+def test_a_client_is_its_address_an_ipv6_client_its_64() -> None:
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
+    assert client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert client_key(None) == client_key("") == "unknown"
+
+
+def test_a_budget_is_limits_notation_and_empty_is_none() -> None:
+    assert [str(item) for item in parse_limits("20/second;600/minute")] == [
+        "20 per 1 second",
+        "600 per 1 minute",
+    ]
+    assert parse_limits("") == parse_limits("  ") == ()
+    with pytest.raises(ValueError, match="couldn't parse"):
+        parse_limits("lots")
+    with pytest.raises(PydanticValidationError):
+        GatewaySettings(auth_failure_rate_limit="often")
