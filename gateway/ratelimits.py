@@ -77,9 +77,9 @@ class RateLimits:
 
     def take_check(self, client: str) -> None:
         """Count one pack check of ``client``; RateLimitedError if its budget is used up."""
-        self._refuse_if_exhausted(self.check, "check", client, "pack checks")
-        for item in self.check:
-            self._limiter.hit(item, "check", client)
+        refused = [item for item in self.check if not self._limiter.hit(item, "check", client)]
+        if refused:
+            raise self._refusal(refused, "check", client, "pack checks")
 
     def refuse_if_locked_out(self, client: str) -> None:
         """RateLimitedError if ``client`` has used up its failed-authentication budget."""
@@ -94,14 +94,18 @@ class RateLimits:
         self, items: tuple[RateLimitItem, ...], scope: str, client: str, what: str
     ) -> None:
         exhausted = [item for item in items if not self._limiter.test(item, scope, client)]
-        if not exhausted:
-            return
+        if exhausted:
+            raise self._refusal(exhausted, scope, client, what)
+
+    def _refusal(
+        self, exhausted: list[RateLimitItem], scope: str, client: str, what: str
+    ) -> RateLimitedError:
         now = time.time()
         wait = max(
             self._limiter.get_window_stats(item, scope, client).reset_time - now
             for item in exhausted
         )
-        raise RateLimitedError(
+        return RateLimitedError(
             f"too many {what} from this address (limit {exhausted[0]}); try again later",
             retry_after_seconds=max(1, math.ceil(wait)),
         )
