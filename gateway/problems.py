@@ -6,6 +6,7 @@ Shared by the gateway's and the indexer's apps (:func:`install_problem_handlers`
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.errors import (
     MESSAGE_LIMIT,
@@ -60,14 +62,25 @@ PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
 MAX_REQUEST_ERRORS = 20
 LOC_LIMIT = 100
 
+#: Status → problem type slug, for the HTTP errors the framework raises itself (an unknown
+#: route, a method the route does not take).
+HTTP_SLUGS = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method"}
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """A problem+json answer; its ``detail`` is cut to :data:`chain.errors.MESSAGE_LIMIT`
     characters (an error echoes what it was sent, which may be megabytes: issue 14, finding 8)."""
     detail = cut(detail, MESSAGE_LIMIT)
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {}
+    headers = dict(headers or {})
     if "retry_after" in extra:
         headers["Retry-After"] = str(extra["retry_after"])
     if status == 401:
@@ -89,7 +102,13 @@ def problem_for(exc: ProvenanceError) -> JSONResponse:
             if isinstance(exc, BackPressureError):
                 extra = {"retry_after": exc.retry_after_seconds}
             return problem(status, slug, title, str(exc), **extra)
-    return problem(500, "internal", "Internal error", str(exc))
+    log.error("a domain error without an HTTP answer: %r", exc)
+    return internal_problem()
+
+
+def internal_problem() -> JSONResponse:
+    """500 for anything unexpected: nothing of the error reaches the client (the log has it)."""
+    return problem(500, "internal", "Internal error", "an unexpected error; the server logged it")
 
 
 def database_problem() -> JSONResponse:
@@ -105,8 +124,9 @@ def database_problem() -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Every domain error, every request-shape error and a busy or unreachable database
-    (503 with Retry-After) become problem+json."""
+    """Every domain error, every request-shape error, the framework's own HTTP errors (an
+    unknown route: 404), a busy or unreachable database (503 with Retry-After) and any other
+    exception (500, logged with its traceback) become problem+json."""
 
     async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProvenanceError)
@@ -136,7 +156,27 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return database_problem()
 
+    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        slug = HTTP_SLUGS.get(exc.status_code, "http")
+        detail = str(exc.detail)
+        return problem(exc.status_code, slug, detail, detail, headers=exc.headers)
+
+    async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "%s %s: unexpected %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return internal_problem()
+
     app.add_exception_handler(ProvenanceError, on_domain_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    # Exception (not a subclass) goes to Starlette's outermost ServerErrorMiddleware, which
+    # answers with this handler and then re-raises for the server to log too.
+    app.add_exception_handler(Exception, on_unexpected_error)
     app.add_exception_handler(RequestValidationError, on_request_error)
     for error in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error, on_database_error)

@@ -62,6 +62,17 @@ class GatewaySettings(BaseSettings):
         description="comma-separated CIDRs and host names that webhooks may reach although "
         "they are not public (partners on a private network); empty: public addresses only",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body but a capture's, in bytes (413 beyond)",
+    )
+    max_capture_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="largest POST /capture body, in bytes (413 beyond; a 1,000-event "
+        "document is about 0.4 MB)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -121,6 +121,9 @@ class IndexerSettings(BaseSettings):
         description="where rate-limit counts are kept: memory:// (this process) or a `limits` "
         "storage URL (redis://...) shared by several processes",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="largest request body, in bytes (413 beyond)"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
 

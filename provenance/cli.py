@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from chain.interpreter import restore_recursion_limit
 from provenance import verify as verify_module
 
 #: Default key files, the first that exists: the layout of ``provenance up`` (``data/gateway/``,
@@ -507,4 +508,5 @@ def up(
 
 
 def main() -> None:
+    restore_recursion_limit()  # py_ecc raised it on import (see chain/interpreter.py)
     app()

@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from chain.interpreter import restore_recursion_limit
 from gateway.api import codes, routes
+from gateway.api.bodies import BodyLimitMiddleware
 from gateway.api.metrics import GatewayMetrics
 from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.problems import install_problem_handlers
@@ -21,6 +23,7 @@ def create_app(
 ) -> FastAPI:
     """``run_deliverer``: deliver webhook notifications from this process (a thread), also when
     the batcher runs in a process of its own."""
+    restore_recursion_limit()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,7 +53,13 @@ def create_app(
     )
     app.state.probe = probe_chain(service.chain)
     app.state.metrics = metrics = GatewayMetrics(service, app.state.probe)
-    app.add_middleware(RequestMiddleware, histogram=metrics.http)
+    settings = service.settings
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        larger={"/capture": settings.max_capture_body_bytes},
+    )
+    app.add_middleware(RequestMiddleware, histogram=metrics.http)  # outermost: 413s logged too
     install_problem_handlers(app)
     for router in (
         routes.capture,

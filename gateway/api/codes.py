@@ -10,12 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from chain.errors import NotFoundError
 from gateway import codes as code_issuance
+from gateway.api.bodies import StrictJSONRoute
 from gateway.api.deps import ActiveParticipantDep, ParticipantDep, ServiceDep
 from gateway.api.schemas import CodePublic, CodesCreate, LotCreate, LotPublic
 from gateway.store import CodeLot
 
-lots = APIRouter(prefix="/lots", tags=["codes"])
-codes = APIRouter(prefix="/codes", tags=["codes"])
+lots = APIRouter(prefix="/lots", tags=["codes"], route_class=StrictJSONRoute)
+codes = APIRouter(prefix="/codes", tags=["codes"], route_class=StrictJSONRoute)
 
 MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
 

@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from chain.errors import ValidationError
 from chain.roles import Role
+from gateway import strict_json
+from gateway.api.bodies import StrictJSONRoute
 from gateway.api.deps import ActiveParticipantDep, ParticipantDep, RegulatorDep, ServiceDep
 from gateway.api.operations import (
     metrics_response,
@@ -36,13 +38,13 @@ from gateway.api.schemas import (
 from gateway.store import ParticipantRecord, RecallRecord
 from gateway.webhooks import notification_json
 
-capture = APIRouter(prefix="/capture", tags=["capture"])
-events = APIRouter(prefix="/events", tags=["events"])
-batches = APIRouter(prefix="/batches", tags=["batches"])
-participants = APIRouter(prefix="/participants", tags=["participants"])
-recalls = APIRouter(prefix="/recalls", tags=["recalls"])
-notifications = APIRouter(prefix="/notifications", tags=["recalls"])
-health = APIRouter(tags=["operations"])
+capture = APIRouter(prefix="/capture", tags=["capture"], route_class=StrictJSONRoute)
+events = APIRouter(prefix="/events", tags=["events"], route_class=StrictJSONRoute)
+batches = APIRouter(prefix="/batches", tags=["batches"], route_class=StrictJSONRoute)
+participants = APIRouter(prefix="/participants", tags=["participants"], route_class=StrictJSONRoute)
+recalls = APIRouter(prefix="/recalls", tags=["recalls"], route_class=StrictJSONRoute)
+notifications = APIRouter(prefix="/notifications", tags=["recalls"], route_class=StrictJSONRoute)
+health = APIRouter(tags=["operations"], route_class=StrictJSONRoute)
 
 
 @capture.post(
@@ -68,17 +70,14 @@ async def post_capture(
     All-or-nothing: a rejected document stores no event. Sending the same event again returns
     the same event id and stores nothing new.
     """
-    body = await request.body()
-    try:
-        document: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        request.app.state.metrics.documents_rejected.labels(rule="document.json").inc()
-        raise ValidationError(
-            f"the body is not JSON: {exc}", rule="document.json", pointer=""
-        ) from exc
     metrics = request.app.state.metrics
     try:
-        accepted = await run_in_threadpool(service.capture, participant, document)
+        # Read only now, after the key was checked: a body up to the capture limit (see
+        # gateway/api/bodies.py), parsed by the one strict parser off the event loop.
+        body = await request.body()
+        accepted = await run_in_threadpool(
+            lambda: service.capture(participant, strict_json.loads(body))
+        )
     except ValidationError as exc:
         metrics.documents_rejected.labels(rule=exc.rule or "unknown").inc()
         raise

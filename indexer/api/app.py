@@ -5,22 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
+from chain.interpreter import restore_recursion_limit
+from gateway.api.bodies import BodyLimitMiddleware
 from gateway.api.operations import RequestMiddleware, probe_chain
-from gateway.problems import install_problem_handlers, problem
+from gateway.problems import install_problem_handlers
 from gateway.ratelimits import CHECKS_EXHAUSTED, LOCKED_OUT, RateLimits
 from indexer.api import routes
 from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
 
-_SLUGS = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method"}
-
 
 def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
     """The app over ``service``; ``follow`` runs the follower while the app runs (not tests)."""
+    restore_recursion_limit()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -48,15 +47,9 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
     )
     app.state.probe = probe_chain(service.chain)
     app.state.metrics = metrics = IndexerMetrics(service, app.state.probe)
-    app.add_middleware(RequestMiddleware, histogram=metrics.http)
+    app.add_middleware(BodyLimitMiddleware, limit=service.settings.max_body_bytes)
+    app.add_middleware(RequestMiddleware, histogram=metrics.http)  # outermost: 413s logged too
     install_problem_handlers(app)
-
-    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        slug = _SLUGS.get(exc.status_code, "http")
-        return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
-
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
     for router in (
         routes.trace,
         routes.epc,

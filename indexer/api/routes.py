@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from chain.client import Chain
 from chain.errors import NotFoundError, ValidationError
+from gateway.api.bodies import StrictJSONRoute
 from gateway.api.operations import (
     metrics_response,
     readiness_response,
@@ -48,15 +49,15 @@ from indexer.queries.recalls import SCOPE_MAX_LIMIT
 from indexer.store.models import ParticipantRow
 from indexer.store.writes import get_checkpoint
 
-trace = APIRouter(tags=["trace"])
-epc = APIRouter(prefix="/epcs", tags=["state"])
-stock = APIRouter(tags=["state"])
-recall = APIRouter(prefix="/recalls", tags=["recalls"])
-registry = APIRouter(tags=["chain"])
-health = APIRouter(tags=["operations"])
-check = APIRouter(tags=["check"])
-origin = APIRouter(tags=["origin"])
-receipts = APIRouter(prefix="/events", tags=["origin"])
+trace = APIRouter(tags=["trace"], route_class=StrictJSONRoute)
+epc = APIRouter(prefix="/epcs", tags=["state"], route_class=StrictJSONRoute)
+stock = APIRouter(tags=["state"], route_class=StrictJSONRoute)
+recall = APIRouter(prefix="/recalls", tags=["recalls"], route_class=StrictJSONRoute)
+registry = APIRouter(tags=["chain"], route_class=StrictJSONRoute)
+health = APIRouter(tags=["operations"], route_class=StrictJSONRoute)
+check = APIRouter(tags=["check"], route_class=StrictJSONRoute)
+origin = APIRouter(tags=["origin"], route_class=StrictJSONRoute)
+receipts = APIRouter(prefix="/events", tags=["origin"], route_class=StrictJSONRoute)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size (1 to {MAX_LIMIT})")]
 Cursor = Annotated[
