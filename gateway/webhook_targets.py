@@ -12,9 +12,10 @@ metadata service at 169.254.169.254, an admin console on the loopback interface.
   ``0177.0.0.1``) and the ``localhost`` names are refused outright, whatever they mean.
 - **At every delivery** (:meth:`TargetPolicy.resolve`) the URL is checked again (it may predate
   these rules), the host is resolved once, every address it resolves to is checked, and the
-  request is sent to the first of those addresses, with the original ``Host`` header and TLS
-  server name (:class:`WebhookClient`). A name that resolved to a public address at registration
-  and to 127.0.0.1 now is refused: there is no second lookup for DNS rebinding to race.
+  request is sent to one of those addresses (the next only when one cannot be connected to),
+  with the original ``Host`` header and TLS server name (:class:`WebhookClient`). A name that
+  resolved to a public address at registration and to 127.0.0.1 now is refused: there is no
+  second lookup for DNS rebinding to race.
 
 An address is refused unless it is public unicast (:func:`refusal`): loopback, private (RFC 1918,
 unique-local ``fc00::/7``), shared (``100.64.0.0/10``), link-local, multicast, unspecified,
@@ -286,12 +287,13 @@ class TargetPolicy:
             )
         return target
 
-    def resolve(self, url: str) -> tuple[WebhookUrl, IPAddress]:
+    def resolve(self, url: str) -> tuple[WebhookUrl, list[IPAddress]]:
         """Delivery: check ``url`` again, resolve its host once and check every address it
-        resolves to. Returns the address to connect to (the first)."""
+        resolves to (one refused address refuses them all). Returns the addresses to connect
+        to, in the resolver's order."""
         target = self.check_url(url)
         if target.address is not None:
-            return target, target.address
+            return target, [target.address]
         try:
             addresses = resolver(target.host, target.port)
         except OSError as exc:
@@ -300,7 +302,7 @@ class TargetPolicy:
             raise ConnectionError(f"{target.host} resolves to no address")
         for address in addresses:
             self.check_address(address, host=target.host)
-        return target, addresses[0]
+        return target, addresses
 
 
 class WebhookClient:
@@ -318,16 +320,34 @@ class WebhookClient:
         self._transport = transport  # tests: an httpx.MockTransport
 
     def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-        target, address = self.policy.resolve(url)
-        direct = target.url.copy_with(host=str(address))
+        target, addresses = self.policy.resolve(url)
         extensions: dict[str, Any] = {}
         if target.url.scheme == "https" and target.address is None:
             extensions["sni_hostname"] = target.host
         sent = {**headers, "Host": target.url.netloc.decode("ascii")}
-        with (
-            httpx.Client(
-                trust_env=False, follow_redirects=False, timeout=timeout, transport=self._transport
-            ) as client,
-            client.stream("POST", direct, content=body, headers=sent, extensions=extensions) as r,
-        ):
-            return r.status_code
+        with httpx.Client(
+            trust_env=False, follow_redirects=False, timeout=timeout, transport=self._transport
+        ) as client:
+            # The next checked address only when this one could not be connected to (an IPv6
+            # address on a host without IPv6, say); once connected, the answer is the answer.
+            for address in addresses[:-1]:
+                try:
+                    return self._post(client, target, address, body, sent, extensions)
+                except (httpx.ConnectError, httpx.ConnectTimeout):
+                    continue
+            return self._post(client, target, addresses[-1], body, sent, extensions)
+
+    @staticmethod
+    def _post(
+        client: httpx.Client,
+        target: WebhookUrl,
+        address: IPAddress,
+        body: bytes,
+        headers: dict[str, str],
+        extensions: dict[str, Any],
+    ) -> int:
+        direct = target.url.copy_with(host=str(address))
+        with client.stream(
+            "POST", direct, content=body, headers=headers, extensions=extensions
+        ) as answer:
+            return answer.status_code

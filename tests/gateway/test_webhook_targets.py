@@ -157,7 +157,7 @@ def test_the_allowlist_admits_private_networks_and_hosts_only() -> None:
         TargetPolicy.from_allowlist(["http://10.0.0.1/"])
 
 
-def test_every_resolved_address_is_checked_and_the_first_is_used(
+def test_every_resolved_address_is_checked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """One private answer among public ones refuses the name (no picking the good one)."""
@@ -173,8 +173,9 @@ def test_every_resolved_address_is_checked_and_the_first_is_used(
     policy = TargetPolicy()
     with pytest.raises(ValueError, match=r"mixed\.example \(10\.0\.0\.1\): a private address"):
         policy.resolve("https://mixed.example/hook")
-    target, address = policy.resolve("https://public.example/hook")
-    assert str(address) == "93.184.215.14" and target.host == "public.example"
+    target, addresses = policy.resolve("https://public.example/hook")
+    assert [str(a) for a in addresses] == ["93.184.215.14", "2606:4700::1"]
+    assert target.host == "public.example"
 
 
 def test_a_delivery_connects_to_the_checked_address_with_the_original_host(
@@ -182,19 +183,20 @@ def test_a_delivery_connects_to_the_checked_address_with_the_original_host(
 ) -> None:
     """The request goes to the IP that was checked; Host and the TLS server name stay the
     URL's (so a second DNS lookup cannot send it elsewhere, and certificates still verify)."""
-    monkeypatch.setattr(
-        webhook_targets, "resolver", lambda host, port: [ipaddress.ip_address("93.184.215.14")]
-    )
+    checked = [ipaddress.ip_address("2606:4700::1"), ipaddress.ip_address("93.184.215.14")]
+    monkeypatch.setattr(webhook_targets, "resolver", lambda host, port: checked)
     seen: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
+        if request.url.host == "2606:4700::1":  # no IPv6 route: the next checked address
+            raise httpx.ConnectError("unreachable", request=request)
         return httpx.Response(204)
 
     client = WebhookClient(TargetPolicy(), transport=httpx.MockTransport(answer))
     status = client("https://Hooks.Partner.example:8443/recalls?x=1", b"{}", {"A": "b"}, 5.0)
     assert status == 204
-    [request] = seen
+    [_, request] = seen
     assert str(request.url) == "https://93.184.215.14:8443/recalls?x=1"
     assert request.headers["Host"] == "hooks.partner.example:8443"
     assert request.extensions["sni_hostname"] == "hooks.partner.example"
