@@ -176,10 +176,34 @@ def _ai_pattern(ai: str) -> re.Pattern[str] | None:
     return re.compile(found.pattern) if found.ai == ai else None
 
 
+#: A well-formed lot or serial (AI 10, AI 21): 1 to 20 characters of set 82 (biip's pattern).
+_CSET82_RUN = re.compile(r"[!\"%-?A-Z_a-z]{1,20}")
+
+
 def check_ai(ai: str, value: str, *, original: object = None, pointer: str | None = None) -> None:
-    """``value`` (percent-decoded) is well formed for ``ai``, and its check digit is right."""
+    """``value`` (percent-decoded) is well formed for ``ai``, and its check digit is right.
+
+    ``original``, if given, is the identifier the value came from (named in the message)."""
+    if ai in ("10", "21"):
+        if _CSET82_RUN.fullmatch(value) is not None:
+            return
+    elif _well_formed(ai, value):
+        return
+    _check_ai(ai, value, "" if original is None else f"identifier {echo(original)}: ", pointer)
+
+
+@lru_cache(maxsize=16384)
+def _well_formed(ai: str, value: str) -> bool:
+    """Keys repeat (a document names the same GTIN and GLNs on every event): remembered."""
+    try:
+        _check_ai(ai, value, "", None)
+    except ValidationError:
+        return False
+    return True
+
+
+def _check_ai(ai: str, value: str, where: str, pointer: str | None) -> None:
     rule = AI_RULES.get(ai, "gs1.identifier")
-    where = "" if original is None else f"identifier {echo(original)}: "
     if ai in ("10", "21"):
         _cset82(value, _NAMES[ai], LOT_MAX if ai == "10" else SERIAL_MAX, rule, pointer, where)
         return

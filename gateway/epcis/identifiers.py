@@ -156,6 +156,12 @@ _VALID = {
 
 
 def _dl_to_canonical(uri: str) -> str | None:
+    parsed = _dl_parse(uri)
+    return None if parsed is None else parsed[0]
+
+
+def _dl_parse(uri: str) -> tuple[str, str, str, list[str]] | None:
+    """(canonical URI, key, key value, the path segments after them) of a Digital Link URI."""
     m = _DL.match(uri)
     if m is None:
         return None
@@ -178,8 +184,8 @@ def _dl_to_canonical(uri: str) -> str | None:
     out = f"{ID_GS1}/{key}/{value}"
     for q in _QUALIFIERS.get(key, ()):
         if q in qualifiers:
-            return f"{out}/{q}/{qualifiers[q]}"
-    return out
+            return f"{out}/{q}/{qualifiers[q]}", key, value, rest
+    return out, key, value, rest
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -196,19 +202,6 @@ def to_canonical_dl(value: str) -> str | None:
 
 
 # --- strict normalisation --------------------------------------------------------------------
-
-
-def _dl_path_pairs(uri: str) -> list[tuple[str, str]]:
-    """The (AI, value) pairs after the primary key of a Digital Link URI's path, values as
-    written (percent-encoded): the qualifiers the canonical form may drop (a lot beside a serial)
-    are checked too."""
-    m = _DL.match(uri)
-    if m is None:
-        return []
-    segments = [_SHORT_NAMES.get(s, s) for s in m.group(1).split("/") if s]
-    start = next((i for i, seg in enumerate(segments) if seg in _PRIMARY), len(segments))
-    rest = segments[start + 2 :]
-    return list(zip(rest[::2], rest[1::2], strict=False))
 
 
 def _element_string_to_dl(value: str, pointer: str | None) -> str:
@@ -262,6 +255,14 @@ def _canonical_cached(value: str) -> str:
     return _canonical(value, None)
 
 
+def _not_uri(value: str, pointer: str | None) -> ValidationError:
+    return ValidationError(
+        f"identifier {echo(value)} is not a valid EPC URN or GS1 Digital Link URI",
+        rule="gs1.identifier",
+        pointer=pointer,
+    )
+
+
 def _canonical(value: object, pointer: str | None) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(
@@ -269,16 +270,22 @@ def _canonical(value: object, pointer: str | None) -> str:
             rule="gs1.identifier",
             pointer=pointer,
         )
-    if value.startswith(("urn:epc:", "https://", "http://")):
-        dl = to_canonical_dl(value)
-        if dl is None:
-            raise ValidationError(
-                f"identifier {echo(value)} is not a valid EPC URN or GS1 Digital Link URI",
-                rule="gs1.identifier",
-                pointer=pointer,
-            )
-        for ai, written in _dl_path_pairs(value):
+    if value.startswith(("https://", "http://")):
+        parsed = _dl_parse(value)
+        if parsed is None:
+            raise _not_uri(value, pointer)
+        # the key as canonical (a GTIN-13 padded), then every qualifier the URI's path names:
+        # a lot the canonical form drops beside a serial is checked too
+        dl, key, key_value, rest = parsed
+        gs1.check_ai(key, key_value, original=value, pointer=pointer)
+        for ai, written in zip(rest[::2], rest[1::2], strict=False):
             gs1.check_ai(ai, unquote(written), original=value, pointer=pointer)
+        return dl
+    if value.startswith("urn:epc:"):
+        urn_dl = to_canonical_dl(value)
+        if urn_dl is None:
+            raise _not_uri(value, pointer)
+        dl = urn_dl
     else:
         dl = _element_string_to_dl(value, pointer)
     gs1.check_digital_link(dl[len(ID_GS1) + 1 :], original=value, pointer=pointer)
