@@ -107,6 +107,7 @@ class GatewayService:
         self._thread: threading.Thread | None = None
         self._deliverer_thread: threading.Thread | None = None
         self._recall_lock = threading.Lock()
+        self._registration_lock = threading.Lock()
         self._codes_lock = threading.Lock()
         self._trees: dict[int, MerkleTree] = {}
         self.regulator_api_key = self._bootstrap_regulator()
@@ -173,19 +174,22 @@ class GatewayService:
                 )
         path = self.settings.resolved_keystore_dir / f"participant-{gln}.json"
         password = self.settings.keystore_password_value()
-        written = not path.exists()
-        account = (
-            create_keystore(path, password, fast_kdf=self.settings.environment == "development")
-            if written
-            else load_keystore(path, password)
-        )
-        try:
-            self._fund(account.address)
-            self._register_on_chain(account.address, roles, gln)
-        except BaseException:
-            if written:
-                path.unlink(missing_ok=True)
-            raise
+        # one registration at a time: a concurrent one of the same GLN must not take up a
+        # keystore that this one is about to remove
+        with self._registration_lock:
+            written = not path.exists()
+            account = (
+                create_keystore(path, password, fast_kdf=self.settings.environment == "development")
+                if written
+                else load_keystore(path, password)
+            )
+            try:
+                self._fund(account.address)
+                self._register_on_chain(account.address, roles, gln)
+            except BaseException:
+                if written:
+                    path.unlink(missing_ok=True)
+                raise
         with self.write_sessions() as session:
             record = store.create_participant(
                 session,
