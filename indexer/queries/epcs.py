@@ -155,7 +155,11 @@ def epc_events(
     events: list[dict[str, Any]] = []
     for r in rows:
         event: dict[str, Any] = json.loads(r.raw)
-        event.pop("@context", None)
+        if event.get("@context") == EPCIS_CONTEXT:
+            # the query document's context; any other (a prefix of the event's document or its
+            # own) stays on the event, as JSON-LD scoping allows, so the event still hashes to
+            # its eventID from this page
+            del event["@context"]
         event.setdefault("eventID", event_id(r.event_hash))
         events.append(event)
     page = Page(events, encode_cursor("events", [rows[-1].seq]) if more and rows else None)

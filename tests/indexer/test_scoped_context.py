@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 
 from chain.receipts import Receipt
 from chain.verification import verify_receipt
+from gateway.epcis.event_hash import context_namespaces, event_hash
+from indexer.queries.epcs import epc_events
 from indexer.store.models import AlertRow, EventRow
 from provenance.journey import EPCIS_CONTEXT, MPL_NAMESPACE, build_journey
 from provenance.verify import EXIT_VALID, default_event_hasher, run
@@ -59,3 +61,8 @@ def test_an_event_with_its_own_context_is_stored_served_proved_and_indexed(
         assert list(alerts) == []
         indexed = session.scalar(select(func.count()).select_from(EventRow))
         assert indexed == len(set(event_ids))
+        page = epc_events(session, journey.api_class)
+    namespaces = context_namespaces(page.extra["@context"])
+    assert [event_hash(e, namespaces=namespaces) for e in page.items] == event_ids, (
+        "the indexer's query document serves each event so that it hashes to its eventID"
+    )
