@@ -183,3 +183,18 @@ def test_a_value_no_stored_json_can_carry_is_refused_before_anything_is_stored(
     with pytest.raises(ValidationError) as refused:
         event_records(*prepare(as_document([good, bad]), load_schema()))
     assert (refused.value.rule, refused.value.pointer) == (REHASH_RULE, "/epcisBody/eventList/1")
+
+
+def test_an_object_inside_an_event_with_its_own_context_scopes_its_fields() -> None:
+    """Issue 16: a scoped context on a nested object (an extension's value) hashes as the same
+    prefix declared on the document would."""
+    nested, declared = scoped_event(), scoped_event()
+    del nested["@context"], declared["@context"]
+    nested["mpl:lab"] = {"@context": {"lab": EX}, "lab:grade": "A"}
+    declared["mpl:lab"] = {"lab:grade": "A"}
+    document = as_document([declared])
+    document["@context"] = [*document["@context"], {"lab": EX}]
+    [in_object], _, [nested_id] = prepare(as_document([nested]), load_schema())
+    _, _, [declared_id] = prepare(document, load_schema())
+    assert f"{{{EX}}}grade=A" in prehash_string(in_object)
+    assert nested_id == declared_id
