@@ -173,7 +173,8 @@ def _ai_pattern(ai: str) -> re.Pattern[str] | None:
         found = GS1ApplicationIdentifier.extract(ai)
     except Exception:  # biip's ParseError: not an AI it knows
         return None
-    return re.compile(found.pattern) if found.ai == ai else None
+    # ASCII: in Python's patterns \d is any Unicode digit, and int() reads them all
+    return re.compile(found.pattern, re.ASCII) if found.ai == ai else None
 
 
 #: A well-formed lot or serial (AI 10, AI 21): 1 to 20 characters of set 82 (biip's pattern).

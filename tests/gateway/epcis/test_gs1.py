@@ -104,6 +104,9 @@ def test_a_refusal_echoes_a_long_value_cut() -> None:
         ("urn:epc:id:sscc:9521141.00000000001", "gs1.sscc"),
         ("urn:epc:id:sgln:0000000.00000.0", "gs1.gln"),
         ("urn:epc:id:sgln:9521141.00001." + "E" * 21, "gs1.identifier"),  # AI 254
+        # digits, but not ASCII ones (Python's \d and int() take them)
+        ("https://id.gs1.org/01/\u0660\u0669521141123454/21/1", "gs1.gtin"),
+        ("urn:epc:id:sgtin:\u0669521141.012345.1", "gs1.gtin"),
     ],
 )
 def test_identifiers_with_malformed_parts_are_refused(identifier: str, rule: str) -> None:
