@@ -19,6 +19,7 @@ from gateway.api.operations import (
     run_checks,
     standard_checks,
 )
+from gateway.epcis import gs1
 from indexer.api.deps import CheckCallerDep, ReaderDep, ServiceDep, SessionDep, TodayDep
 from indexer.api.schemas import (
     AlertPage,
@@ -196,8 +197,9 @@ def get_stock(
     holder = None
     if participant is not None:
         if participant.strip().isdigit():
+            gln = gs1.gln(participant.strip(), pointer="participant")
             found = session.scalars(
-                select(ParticipantRow.address).where(ParticipantRow.gln == participant.strip())
+                select(ParticipantRow.address).where(ParticipantRow.gln == gln)
             ).first()
             if found is None:
                 raise NotFoundError(f"no participant has GLN {participant}")

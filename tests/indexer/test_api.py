@@ -245,6 +245,7 @@ def test_lists_walk_completely_without_duplicates(api: Api) -> None:
         ("/stock", {"gtin": "04700123123453"}, 422),  # wrong check digit
         ("/stock", {"participant": "someone"}, 422),
         ("/stock", {"participant": "1234567890128"}, 404),
+        ("/stock", {"participant": "1234567890127"}, 422),  # a GLN with a wrong check digit
         ("/stock", {"location": "nowhere"}, 422),
         (f"/recalls/{FINISHED_GTIN}/NO-LOT/scope", {}, 404),
         (f"/recalls/123/{FINISHED_LOT}/scope", {}, 422),
