@@ -13,6 +13,7 @@ from gateway.api import codes, routes
 from gateway.api.bodies import BodyLimitMiddleware
 from gateway.api.metrics import GatewayMetrics
 from gateway.api.operations import RequestMiddleware, probe_chain
+from gateway.openapi_problems import document_problems
 from gateway.problems import install_problem_handlers
 from gateway.ratelimits import LOCKED_OUT, RateLimits
 from gateway.service import GatewayService
@@ -73,4 +74,5 @@ def create_app(
     ):
         app.include_router(router, responses=LOCKED_OUT)
     app.include_router(routes.health)
+    document_problems(app)  # the OpenAPI document: every refusal is problem+json
     return app

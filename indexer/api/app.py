@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from chain.interpreter import restore_recursion_limit
 from gateway.api.bodies import BodyLimitMiddleware
 from gateway.api.operations import RequestMiddleware, probe_chain
+from gateway.openapi_problems import document_problems
 from gateway.problems import install_problem_handlers
 from gateway.ratelimits import CHECKS_EXHAUSTED, LOCKED_OUT, RateLimits
 from indexer.api import routes
@@ -62,4 +63,5 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         app.include_router(router, responses=LOCKED_OUT)
     app.include_router(routes.check, responses=CHECKS_EXHAUSTED)
     app.include_router(routes.health)
+    document_problems(app)  # the OpenAPI document: every refusal is problem+json
     return app

@@ -37,7 +37,10 @@ pytestmark = [pytest.mark.slow]
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 RUN_SECONDS = int(os.environ.get("PROVENANCE_FUZZ_SECONDS", "40"))
-CHECKS = "not_a_server_error,response_schema_conformance"
+CHECKS = (
+    "not_a_server_error,response_schema_conformance,status_code_conformance,"
+    "content_type_conformance"
+)
 NO_LIMITS = {
     "PROVENANCE_GATEWAY_AUTH_FAILURE_RATE_LIMIT": "",
     "PROVENANCE_INDEXER_AUTH_FAILURE_RATE_LIMIT": "",
