@@ -47,6 +47,16 @@ class ParticipantRecord:
 
 
 @dataclass(frozen=True)
+class BatchRecord:
+    """What the recall registry stores for a batch (all zero if nobody registered it)."""
+
+    manufacturer: str | None
+    recalled: bool
+    recalled_at: int
+    packs: int
+
+
+@dataclass(frozen=True)
 class AnchorRecord:
     """What the anchor registry stores for a root."""
 
@@ -108,6 +118,29 @@ class Ledger:
     def reinstate(self, regulator: LocalAccount, address: str) -> TxResult:
         return self.chain.transact(
             regulator, self.participants, "reinstate", Web3.to_checksum_address(address)
+        )
+
+    def set_company_prefixes(
+        self, regulator: LocalAccount, address: str, prefixes: list[str]
+    ) -> TxResult:
+        """Replace the participant's GS1 company prefixes (the GTINs it may commission)."""
+        return self.chain.transact(
+            regulator,
+            self.participants,
+            "setCompanyPrefixes",
+            Web3.to_checksum_address(address),
+            list(prefixes),
+        )
+
+    def company_prefixes(self, address: str) -> list[str]:
+        found = self.chain.call(
+            self.participants, "companyPrefixes", Web3.to_checksum_address(address)
+        )
+        return [str(p) for p in found]
+
+    def owns_gtin(self, address: str, gtin: int) -> bool:
+        return bool(
+            self.chain.call(self.participants, "ownsGtin", Web3.to_checksum_address(address), gtin)
         )
 
     def participant(self, address: str) -> ParticipantRecord:
@@ -216,8 +249,24 @@ class Ledger:
 
     # --- batches and recalls ----------------------------------------------------------------
 
-    def register_batch(self, manufacturer: LocalAccount, gtin: int, lot: str) -> TxResult:
-        return self.chain.transact(manufacturer, self.recalls, "registerBatch", gtin, lot)
+    def register_batch(
+        self, manufacturer: LocalAccount, gtin: int, lot: str, packs: int
+    ) -> TxResult:
+        """Register the batch as ``manufacturer``'s, ``packs`` packs declared (its GTIN must be
+        under one of its company prefixes)."""
+        return self.chain.transact(manufacturer, self.recalls, "registerBatch", gtin, lot, packs)
+
+    def batch(self, gtin: int, lot: str) -> BatchRecord:
+        key = self.chain.call(self.recalls, "batchKey", gtin, lot)
+        manufacturer, recalled, recalled_at, packs = self.chain.call(self.recalls, "batch", key)
+        return BatchRecord(
+            manufacturer=None
+            if int(manufacturer, 16) == 0
+            else Web3.to_checksum_address(manufacturer),
+            recalled=bool(recalled),
+            recalled_at=int(recalled_at),
+            packs=int(packs),
+        )
 
     def recall(self, account: LocalAccount, gtin: int, lot: str, reason_code: int) -> TxResult:
         return self.chain.transact(account, self.recalls, "recall", gtin, lot, reason_code)

@@ -10,7 +10,8 @@ import {Roles} from "./Roles.sol";
 /// @title ParticipantRegistry
 /// @notice Who may take part in the provenance ledger, with which roles and under which GS1 GLN.
 ///         The regulator (the contract owner) registers, re-roles, suspends and reinstates
-///         participants; the other contracts read this registry to authorise their callers.
+///         participants, and records the GS1 company prefixes each one may commission products
+///         under; the other contracts read this registry to authorise their callers.
 /// @dev Ownership moves in two steps (`transferOwnership` then `acceptOwnership`) so a typo cannot
 ///      hand the registry to an address nobody controls; renouncing it is disabled. A new regulator
 ///      is not registered as a participant automatically: register it before the hand-over.
@@ -36,8 +37,12 @@ contract ParticipantRegistry is Ownable2Step {
 
     uint64 private constant _GLN_MIN = 1e12;
     uint64 private constant _GLN_LIMIT = 1e13;
+    uint64 private constant _GTIN_LIMIT = 1e14;
+    /// @notice Most company prefixes one participant may hold.
+    uint256 public constant MAX_COMPANY_PREFIXES = 32;
 
     mapping(address account => Participant) private _participants;
+    mapping(address account => string[]) private _companyPrefixes;
     uint256 private _participantCount;
 
     /// @notice A participant was registered.
@@ -48,6 +53,8 @@ contract ParticipantRegistry is Ownable2Step {
     event ParticipantSuspended(address indexed account);
     /// @notice A suspended participant was reinstated.
     event ParticipantReinstated(address indexed account);
+    /// @notice The participant's GS1 company prefixes were replaced (an empty list: none).
+    event CompanyPrefixesSet(address indexed account, string[] prefixes);
 
     error ZeroAddress();
     error AlreadyRegistered(address account);
@@ -57,6 +64,8 @@ contract ParticipantRegistry is Ownable2Step {
     error AlreadySuspended(address account);
     error NotSuspended(address account);
     error RenounceDisabled();
+    error InvalidCompanyPrefix(uint256 index);
+    error TooManyCompanyPrefixes(uint256 count);
 
     /// @notice Deploys the registry; the deployer becomes the regulator and an active participant
     ///         holding the REGULATOR role.
@@ -84,6 +93,26 @@ contract ParticipantRegistry is Ownable2Step {
         uint32 previous = p.roles;
         p.roles = roles;
         emit RolesChanged(account, previous, roles);
+    }
+
+    /// @notice Replaces the GS1 company prefixes of a registered participant: the products
+    ///         (GTINs) it may commission and register batches of.
+    /// @dev A GS1 company prefix is 4 to 12 digits (GS1 General Specifications §1.4.4); leading
+    ///      zeros count, so prefixes are strings. A GTIN-14 falls under a prefix when its digits
+    ///      after the indicator digit start with it. At most {MAX_COMPANY_PREFIXES}; an empty
+    ///      list removes them all.
+    /// @param account A registered participant.
+    /// @param prefixes Its company prefixes (replacing any it had).
+    function setCompanyPrefixes(address account, string[] calldata prefixes) external onlyOwner {
+        _registered(account);
+        if (prefixes.length > MAX_COMPANY_PREFIXES) revert TooManyCompanyPrefixes(prefixes.length);
+        delete _companyPrefixes[account];
+        string[] storage kept = _companyPrefixes[account];
+        for (uint256 i; i < prefixes.length; ++i) {
+            if (!_isCompanyPrefix(bytes(prefixes[i]))) revert InvalidCompanyPrefix(i);
+            kept.push(prefixes[i]);
+        }
+        emit CompanyPrefixesSet(account, prefixes);
     }
 
     /// @notice Suspends an active participant: it keeps its record but fails every permission check.
@@ -132,6 +161,21 @@ contract ParticipantRegistry is Ownable2Step {
         return p.status == Status.Active && p.roles & mask != 0;
     }
 
+    /// @notice The GS1 company prefixes of `account` (empty if none).
+    function companyPrefixes(address account) external view returns (string[] memory) {
+        return _companyPrefixes[account];
+    }
+
+    /// @notice True if GTIN-14 `gtin` falls under one of the company prefixes of `account`.
+    function ownsGtin(address account, uint64 gtin) external view returns (bool) {
+        if (gtin >= _GTIN_LIMIT) return false;
+        string[] storage prefixes = _companyPrefixes[account];
+        for (uint256 i; i < prefixes.length; ++i) {
+            if (_underPrefix(gtin, bytes(prefixes[i]))) return true;
+        }
+        return false;
+    }
+
     /// @notice Number of participants ever registered, suspended ones included.
     function participantCount() external view returns (uint256) {
         return _participantCount;
@@ -161,6 +205,28 @@ contract ParticipantRegistry is Ownable2Step {
     function _registered(address account) private view returns (Participant storage p) {
         p = _participants[account];
         if (p.status == Status.None) revert NotRegistered(account);
+    }
+
+    function _isCompanyPrefix(bytes memory prefix) private pure returns (bool) {
+        if (prefix.length < 4 || prefix.length > 12) return false;
+        for (uint256 i; i < prefix.length; ++i) {
+            if (prefix[i] < "0" || prefix[i] > "9") return false;
+        }
+        return true;
+    }
+
+    /// @dev Digit `1 + j` of the 14-digit GTIN (digit 0 is the indicator) is prefix digit `j`.
+    function _underPrefix(uint64 gtin, bytes memory prefix) private pure returns (bool) {
+        uint256 digits = gtin;
+        uint256 length = prefix.length;
+        // the digits after the indicator, as many as the prefix has: drop the 13 - length
+        // digits to their right, then keep length digits
+        uint256 head = (digits / (10 ** (13 - length))) % (10 ** length);
+        uint256 wanted;
+        for (uint256 j; j < length; ++j) {
+            wanted = wanted * 10 + (uint8(prefix[j]) - 48);
+        }
+        return head == wanted;
     }
 
     function _checkRoles(uint32 roles) private pure {

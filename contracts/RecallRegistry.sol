@@ -7,19 +7,23 @@ import {Roles} from "./Roles.sol";
 
 /// @title RecallRegistry
 /// @notice Recall status of medicine batches, a batch being a GTIN plus a lot number (GS1 AI 01 +
-///         AI 10). A manufacturer registers the batches it makes; the regulator, or the active
-///         manufacturer that registered a batch, recalls it and may release it again.
+///         AI 10). A manufacturer registers the batches it makes (of its own products: GTINs under
+///         its company prefixes in the participant registry) with the number of packs declared;
+///         the regulator, or the active manufacturer that registered a batch, recalls it and may
+///         release it again.
 /// @dev The regulator may recall any well-formed batch, registered or not (e.g. an imported batch
 ///      whose manufacturer is not a participant).
 contract RecallRegistry {
-    /// @notice State of one batch; fits in a single storage slot.
+    /// @notice State of one batch.
     /// @param manufacturer The participant that registered the batch, or zero.
     /// @param recalled True while the batch is recalled.
     /// @param recalledAt Block number of the current recall; zero when not recalled.
+    /// @param packs Packs the manufacturer declared for the batch; zero if not registered.
     struct Batch {
         address manufacturer;
         bool recalled;
         uint64 recalledAt;
+        uint32 packs;
     }
 
     uint64 private constant _GTIN_LIMIT = 1e14;
@@ -30,8 +34,10 @@ contract RecallRegistry {
 
     mapping(bytes32 key => Batch) private _batches;
 
-    /// @notice `manufacturer` registered the batch (`gtin`, `lot`) under `key`.
-    event BatchRegistered(bytes32 indexed key, uint64 indexed gtin, string lot, address indexed manufacturer);
+    /// @notice `manufacturer` registered the batch (`gtin`, `lot`) of `packs` packs under `key`.
+    event BatchRegistered(
+        bytes32 indexed key, uint64 indexed gtin, string lot, address indexed manufacturer, uint32 packs
+    );
     /// @notice The batch was recalled by `by` for `reasonCode`.
     event Recalled(bytes32 indexed key, uint64 indexed gtin, string lot, uint16 reasonCode, address indexed by);
     /// @notice The batch's recall was lifted by `by` for `reasonCode`.
@@ -46,6 +52,8 @@ contract RecallRegistry {
     error InvalidLot();
     error ParticipantNotActive(address account);
     error RoleNotPermitted(address account, uint32 roles);
+    error GtinNotOwned(address account, uint64 gtin);
+    error InvalidPacks();
 
     /// @param participants The participant registry consulted for every action.
     constructor(ParticipantRegistry participants) {
@@ -55,18 +63,22 @@ contract RecallRegistry {
 
     // --- Actions ----------------------------------------------------------------------------
 
-    /// @notice Registers the caller as the manufacturer of batch (`gtin`, `lot`).
-    /// @dev The caller must be an active participant with the MANUFACTURER role; a batch is
-    ///      registered once.
+    /// @notice Registers the caller as the manufacturer of batch (`gtin`, `lot`) of `packs` packs.
+    /// @dev The caller must be an active participant with the MANUFACTURER role whose company
+    ///      prefixes (ParticipantRegistry.ownsGtin) cover `gtin`; a batch is registered once.
     /// @param gtin GTIN-14 as a number: 0 < gtin < 10^14, valid GS1 check digit.
     /// @param lot Lot number: 1 to 20 characters of GS1 character set 82.
-    function registerBatch(uint64 gtin, string calldata lot) external {
+    /// @param packs Packs in the batch: at least one; no more may be commissioned into it.
+    function registerBatch(uint64 gtin, string calldata lot, uint32 packs) external {
         bytes32 key = _validKey(gtin, lot);
         _requireRole(msg.sender, Roles.MANUFACTURER);
+        if (!registry.ownsGtin(msg.sender, gtin)) revert GtinNotOwned(msg.sender, gtin);
+        if (packs == 0) revert InvalidPacks();
         Batch storage b = _batches[key];
         if (b.manufacturer != address(0)) revert BatchAlreadyRegistered(key, b.manufacturer);
         b.manufacturer = msg.sender;
-        emit BatchRegistered(key, gtin, lot, msg.sender);
+        b.packs = packs;
+        emit BatchRegistered(key, gtin, lot, msg.sender, packs);
     }
 
     /// @notice Recalls batch (`gtin`, `lot`).

@@ -22,6 +22,8 @@ from tests.contracts.contract_support import (
     AUDITOR,
     DISTRIBUTOR,
     MANUFACTURER,
+    MANUFACTURER_PREFIX,
+    OTHER_MANUFACTURER_PREFIX,
     REGULATOR_GLN,
     WHOLESALER,
     Cast,
@@ -97,6 +99,14 @@ def _deployment() -> Deployment:
     ]
     for account, roles, gln_body in roster:
         participants.functions.register(account, roles, with_check_digit(gln_body)).transact(
+            {"from": cast.regulator}
+        )
+    for account, prefixes in (
+        (cast.manufacturer, [MANUFACTURER_PREFIX]),
+        (cast.other_manufacturer, [OTHER_MANUFACTURER_PREFIX]),
+        (signer.address, [MANUFACTURER_PREFIX]),
+    ):
+        participants.functions.setCompanyPrefixes(account, prefixes).transact(
             {"from": cast.regulator}
         )
     return Deployment(w3, participants, anchors, recalls, cast, signer)

@@ -48,6 +48,10 @@ def with_check_digit(body: int) -> int:
 
 
 REGULATOR_GLN = with_check_digit(400000000001)
+#: The GS1 company prefixes the conftest gives the two manufacturers (and the signer, a third
+#: manufacturer that shares the first one's prefix as a contract manufacturer would).
+MANUFACTURER_PREFIX = "9501234"
+OTHER_MANUFACTURER_PREFIX = "9507777"
 
 
 def load_artifact(name: str) -> dict[str, Any]:

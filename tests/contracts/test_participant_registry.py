@@ -68,6 +68,9 @@ MANAGEMENT_CALLS: dict[str, Callable[[Contract, Cast], Any]] = {
     "setRoles": lambda c, cast: c.functions.setRoles(cast.distributor, PHARMACY),
     "suspend": lambda c, cast: c.functions.suspend(cast.distributor),
     "reinstate": lambda c, cast: c.functions.reinstate(cast.distributor),
+    "setCompanyPrefixes": lambda c, cast: c.functions.setCompanyPrefixes(
+        cast.distributor, ["4700123"]
+    ),
 }
 
 
@@ -205,3 +208,67 @@ def test_regulator_hand_over_takes_two_steps(participants: Contract, cast: Cast)
     assert participants.functions.regulator().call() == cast.regulator
     participants.functions.acceptOwnership().transact({"from": cast.outsider})
     assert participants.functions.regulator().call() == cast.outsider
+
+
+# --- GS1 company prefixes (issue 14, finding 5: commissioning authority) ------------------
+
+
+def test_the_regulator_sets_a_participants_company_prefixes_and_an_event_records_them(
+    participants: Contract, cast: Cast
+) -> None:
+    tx = participants.functions.setCompanyPrefixes(
+        cast.api_maker, ["0614141", "890123412345"]
+    ).transact()
+    receipt = participants.w3.eth.wait_for_transaction_receipt(tx)
+    (event,) = participants.events.CompanyPrefixesSet().process_receipt(receipt)
+    assert dict(event["args"]) == {
+        "account": cast.api_maker,
+        "prefixes": ["0614141", "890123412345"],
+    }
+    assert participants.functions.companyPrefixes(cast.api_maker).call() == [
+        "0614141",
+        "890123412345",
+    ]
+    participants.functions.setCompanyPrefixes(cast.api_maker, []).transact()
+    assert participants.functions.companyPrefixes(cast.api_maker).call() == []
+
+
+@pytest.mark.parametrize(
+    ("gtin", "owned"),
+    [
+        pytest.param(with_check_digit(61414100001), True, id="gtin-12-under-0614141"),
+        pytest.param(with_check_digit(1061414100001), True, id="indicator-1"),
+        pytest.param(with_check_digit(6141410000), False, id="leading-zeros-differ"),
+        pytest.param(with_check_digit(61414200001), False, id="other-company"),
+        pytest.param(with_check_digit(4700123123450 // 10), False, id="no-prefix-of-it"),
+    ],
+)
+def test_a_gtin_is_owned_when_its_digits_after_the_indicator_start_with_a_prefix(
+    participants: Contract, cast: Cast, gtin: int, owned: bool
+) -> None:
+    participants.functions.setCompanyPrefixes(cast.api_maker, ["0614141"]).transact()
+    assert participants.functions.ownsGtin(cast.api_maker, gtin).call() is owned
+    assert not participants.functions.ownsGtin(cast.distributor, gtin).call()
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["123", "1234567890123", "47001a3", "4700 12"],
+    ids=["3-digits", "13-digits", "letter", "space"],
+)
+def test_a_company_prefix_is_4_to_12_digits(
+    participants: Contract, cast: Cast, reverts: Reverts, prefix: str
+) -> None:
+    with reverts("InvalidCompanyPrefix", 1):
+        participants.functions.setCompanyPrefixes(cast.api_maker, ["4700123", prefix]).transact()
+
+
+def test_company_prefixes_are_bounded_and_only_for_registered_participants(
+    participants: Contract, cast: Cast, reverts: Reverts
+) -> None:
+    with reverts("TooManyCompanyPrefixes", 33):
+        participants.functions.setCompanyPrefixes(
+            cast.api_maker, [f"47{i:05d}" for i in range(33)]
+        ).transact()
+    with reverts("NotRegistered", cast.outsider):
+        participants.functions.setCompanyPrefixes(cast.outsider, ["4700123"]).transact()

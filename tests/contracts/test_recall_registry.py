@@ -13,6 +13,8 @@ from web3.contract import Contract
 from tests.contracts.contract_support import (
     DISTRIBUTOR,
     MANUFACTURER,
+    MANUFACTURER_PREFIX,
+    OTHER_MANUFACTURER_PREFIX,
     PHARMACY,
     Cast,
     Reverts,
@@ -21,6 +23,7 @@ from tests.contracts.contract_support import (
 
 GTIN = with_check_digit(950123456789)  # GTIN-13 held as a GTIN-14 number with a leading zero
 LOT = "LOT-2025/07A"
+PACKS = 1000
 REASON = 3
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -29,8 +32,10 @@ def key(gtin: int = GTIN, lot: str = LOT) -> bytes:
     return keccak(encode(["uint64", "string"], [gtin, lot]))
 
 
-def register_batch(recalls: Contract, sender: str, gtin: int = GTIN, lot: str = LOT) -> Any:
-    tx = recalls.functions.registerBatch(gtin, lot).transact({"from": sender})
+def register_batch(
+    recalls: Contract, sender: str, gtin: int = GTIN, lot: str = LOT, packs: int = PACKS
+) -> Any:
+    tx = recalls.functions.registerBatch(gtin, lot, packs).transact({"from": sender})
     return recalls.w3.eth.wait_for_transaction_receipt(tx)
 
 
@@ -66,15 +71,37 @@ def test_a_manufacturer_registers_a_batch_as_its_own(recalls: Contract, cast: Ca
         "gtin": GTIN,
         "lot": LOT,
         "manufacturer": cast.manufacturer,
+        "packs": PACKS,
     }
-    assert recalls.functions.batch(key()).call() == (cast.manufacturer, False, 0)
+    assert recalls.functions.batch(key()).call() == (cast.manufacturer, False, 0, PACKS)
 
 
 def test_a_batch_is_registered_only_once(
-    recalls: Contract, cast: Cast, registered: bytes, reverts: Reverts
+    recalls: Contract, participants: Contract, cast: Cast, registered: bytes, reverts: Reverts
 ) -> None:
+    participants.functions.setCompanyPrefixes(
+        cast.other_manufacturer, [OTHER_MANUFACTURER_PREFIX, MANUFACTURER_PREFIX]
+    ).transact()  # a licensee of the same products
     with reverts("BatchAlreadyRegistered", registered, cast.manufacturer):
         register_batch(recalls, cast.other_manufacturer)
+
+
+def test_a_manufacturer_registers_batches_only_of_its_own_products(
+    recalls: Contract, participants: Contract, cast: Cast, reverts: Reverts
+) -> None:
+    """Issue 14, finding 5: a batch of another company's GTIN is not the caller's to register."""
+    with reverts("GtinNotOwned", cast.other_manufacturer, GTIN):
+        register_batch(recalls, cast.other_manufacturer)
+    participants.functions.setCompanyPrefixes(cast.manufacturer, []).transact()
+    with reverts("GtinNotOwned", cast.manufacturer, GTIN):
+        register_batch(recalls, cast.manufacturer)
+
+
+def test_a_batch_declares_at_least_one_pack(
+    recalls: Contract, cast: Cast, reverts: Reverts
+) -> None:
+    with reverts("InvalidPacks"):
+        register_batch(recalls, cast.manufacturer, packs=0)
 
 
 @pytest.mark.parametrize("who", ["distributor", "api_maker", "auditor", "regulator"])
@@ -155,13 +182,13 @@ def test_the_regulator_recalls_and_releases_any_batch_even_unregistered(
         "by": cast.regulator,
     }
     assert recalls.functions.isRecalled(GTIN, LOT).call()
-    assert recalls.functions.batch(key()).call() == (ZERO_ADDRESS, True, receipt["blockNumber"])
+    assert recalls.functions.batch(key()).call() == (ZERO_ADDRESS, True, receipt["blockNumber"], 0)
 
     receipt = release(recalls, cast.regulator)
     (event,) = recalls.events.Released().process_receipt(receipt)
     assert event["args"]["by"] == cast.regulator
     assert not recalls.functions.isRecalled(GTIN, LOT).call()
-    assert recalls.functions.batch(key()).call() == (ZERO_ADDRESS, False, 0)
+    assert recalls.functions.batch(key()).call() == (ZERO_ADDRESS, False, 0, 0)
 
 
 def test_the_registering_manufacturer_recalls_and_releases_its_batch(
