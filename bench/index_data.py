@@ -427,6 +427,7 @@ def start_chain(chain: Chain, params: Params) -> Anchoring:
         account = account_of(params.key, actor.name)
         chain.fund(account.address, 10**21)
         ledger.register_participant(regulator, account.address, actor.roles, int(actor.gln))
+        ledger.set_company_prefixes(regulator, account.address, [actor.company_prefix])
         accounts[actor.name] = account
     return Anchoring(chain, deployment, ledger, accounts)
 

@@ -12,7 +12,8 @@ and the one transaction that issues and commissions them.
   ``ObjectEvent`` ADD at the participant's own location (ILMD lot and expiry) and runs it
   through the intake path (schema, event hash, the participant's rule set) under the custody
   lock; the codes and their counter go into the same transaction as the event, so
-  ``record_capture``'s commit stores both, or a failure neither.
+  ``record_capture``'s commit stores both, or a failure neither. The counter is the one the
+  pharma rules keep for commissioning through ``/capture`` (``CommissionIntoLot``): one cap.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from chain.errors import NotFoundError, PermissionDeniedError, StoreConflictError
 from gateway import store
+from gateway.custody import CommissionIntoLot
 from gateway.epcis.identifiers import ID_GS1
 from gateway.epcis.schema import EpcisSchema
 from gateway.intake import Accepted, classes_of, event_records, identifiers_of, prepare
@@ -241,6 +243,10 @@ def commission_codes(
                 view.prefetch(identifiers_of(fresh))
                 view.prefetch_quantities(classes_of(fresh))
             changes = check_events(rule_set, fresh, participant.to_custody(), view)
+            if not any(isinstance(c, CommissionIntoLot) for c in changes):
+                # the epcis rule set keeps no custody, yet the codes count against the lot:
+                # the one counter /capture's pharma commissioning raises too
+                changes.append(CommissionIntoLot(gtin, lot, participant.address, count, True))
             store.add_codes(
                 session,
                 gtin=gtin,

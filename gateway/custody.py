@@ -17,6 +17,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from gateway.epcis.gs1 import gtin_has_company_prefix
+
 
 class ItemStatus(StrEnum):
     ACTIVE = "active"
@@ -53,6 +55,35 @@ class Participant:
     roles: int  # chain.roles.Role bitmask
     gln: str  # 13 digits
     active: bool
+    #: GS1 company prefixes (4 to 12 digits) the regulator registered: the GTINs it may
+    #: commission (a GTIN-14 whose digits after the indicator start with one of them)
+    company_prefixes: tuple[str, ...] = ()
+
+    def owns_gtin(self, gtin: str) -> bool:
+        """Whether GTIN-14 ``gtin`` falls under one of the participant's company prefixes."""
+        return owns_gtin(self.company_prefixes, gtin)
+
+
+def owns_gtin(prefixes: tuple[str, ...] | list[str], gtin: str) -> bool:
+    """Whether GTIN-14 ``gtin`` falls under one of ``prefixes``: its digits after the indicator
+    digit start with the prefix (GS1 General Specifications §3.3.2; leading zeros count). The
+    same test as the participant registry's ``ownsGtin``."""
+    return any(gtin_has_company_prefix(gtin, p) for p in prefixes)
+
+
+@dataclass(frozen=True)
+class LotAuthority:
+    """Who owns a lot (GTIN + lot number) and, if declared, how many packs it may hold.
+
+    ``owner``: the participant that declared it (``POST /lots``, which registers it on-chain),
+    else the one that commissioned into it first (its claim). ``packs`` is None for a lot
+    never declared (no count to keep to); ``commissioned`` counts the packs commissioned into
+    a declared lot so far (by ``/codes`` and ``/capture`` alike).
+    """
+
+    owner: str
+    packs: int | None = None
+    commissioned: int = 0
 
 
 class CustodyView(Protocol):
@@ -69,6 +100,8 @@ class CustodyView(Protocol):
     def is_lot_recalled(self, gtin: str, lot: str) -> bool: ...
 
     def participant_by_gln(self, gln: str) -> Participant | None: ...
+
+    def lot_authority(self, gtin: str, lot: str) -> LotAuthority | None: ...
 
 
 @dataclass(frozen=True)
@@ -93,4 +126,17 @@ class MoveQuantity:
     in_transit_to: str | None = None
 
 
-StateChange = PutItem | MoveQuantity
+@dataclass(frozen=True)
+class CommissionIntoLot:
+    """Packs commissioned into a lot: an undeclared lot becomes ``owner``'s (its claim), and a
+    declared lot's count of commissioned packs rises by ``packs`` (never past its declared
+    packs: the store refuses)."""
+
+    gtin: str
+    lot: str
+    owner: str
+    packs: int
+    declared: bool
+
+
+StateChange = PutItem | MoveQuantity | CommissionIntoLot

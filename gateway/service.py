@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -36,6 +37,7 @@ from chain.receipts import Receipt
 from chain.roles import Role
 from chain.sender import is_nonce_error
 from gateway import codes, store
+from gateway.authority import check_company_prefixes
 from gateway.batcher import Batcher, BatcherPolicy
 from gateway.epcis import gs1
 from gateway.epcis.schema import EpcisSchema, load_schema
@@ -155,9 +157,11 @@ class GatewayService:
         gln: str,
         rule_set: str = "pharma",
         webhook_url: str | None = None,
+        company_prefixes: Sequence[str] = (),
     ) -> NewParticipant:
         """Register on-chain (as the regulator) and in the store, with a custodial key (and a
-        webhook for its notifications, if ``webhook_url``).
+        webhook for its notifications, if ``webhook_url``), and the GS1 company prefixes of the
+        products it may commission (on-chain too).
 
         Everything is validated before a keystore is written or a transaction sent (422), and a
         failed registration leaves nothing behind: a keystore written for a participant the chain
@@ -165,6 +169,7 @@ class GatewayService:
         left by an attempt whose chain transaction went through but whose store write did not is
         taken up again (see docs/security.md, "Participant administration")."""
         check_registration(roles=roles, gln=gln)
+        prefixes = check_company_prefixes(company_prefixes)
         if webhook_url is not None:
             self.webhook_targets.check_url(webhook_url, pointer="/webhookUrl")
         with self.sessions() as session:
@@ -186,6 +191,10 @@ class GatewayService:
             try:
                 self._fund(account.address)
                 self._register_on_chain(account.address, roles, gln)
+                if prefixes:
+                    self.ledger.set_company_prefixes(
+                        self.regulator, account.address, list(prefixes)
+                    )
             except BaseException:
                 if written:
                     path.unlink(missing_ok=True)
@@ -199,6 +208,7 @@ class GatewayService:
                 gln=gln,
                 rule_set=rule_set,
                 keystore_path=str(path),
+                company_prefixes=prefixes,
             )
             api_key = self.api_keys.issue(session, account.address)
             hook = (
@@ -249,6 +259,19 @@ class GatewayService:
                 raise
         with self.write_sessions() as session:
             return store.set_participant_status(session, address, wanted)
+
+    def set_company_prefixes(
+        self, address: str, company_prefixes: Sequence[str]
+    ) -> store.ParticipantRecord:
+        """Replace a participant's GS1 company prefixes, on-chain then in the store."""
+        prefixes = check_company_prefixes(company_prefixes)
+        with self.sessions() as session:
+            found = store.get_participant(session, address)
+        if found is None:
+            raise NotFoundError(f"no participant {address}")
+        self.ledger.set_company_prefixes(self.regulator, found.address, list(prefixes))
+        with self.write_sessions() as session:
+            return store.set_company_prefixes(session, found.address, prefixes)
 
     def participants(self) -> list[store.ParticipantRecord]:
         with self.sessions() as session:
@@ -380,9 +403,29 @@ class GatewayService:
                 rule="codes.packs",
                 pointer="/packs",
             )
+        if not participant.to_custody().owns_gtin(gtin):
+            raise ValidationError(
+                f"GTIN {gtin} is not under your GS1 company prefixes "
+                f"({', '.join(participant.company_prefixes) or 'none registered'})",
+                rule="commission.not-own-product",
+                pointer="/gtin",
+            )
         with self._codes_lock:
             with self.sessions() as session:
                 existing = store.get_code_lot(session, gtin, lot)
+                claimant = store.lot_claim(session, gtin, lot)
+                commissioned = store.commissioned_in_lot(session, gtin, lot) if claimant else 0
+            if claimant is not None and existing is None:
+                if claimant != participant.address:
+                    raise StoreConflictError(
+                        f"lot {lot} of GTIN {gtin} was first commissioned by {claimant}: it is "
+                        "theirs to declare"
+                    )
+                if commissioned > packs:
+                    raise StoreConflictError(
+                        f"lot {lot} of GTIN {gtin} has {commissioned} packs commissioned "
+                        f"already, more than {packs}"
+                    )
             if existing is not None:
                 if (existing.participant, existing.packs, existing.expiry) == (
                     participant.address,
@@ -394,7 +437,7 @@ class GatewayService:
                     f"lot {lot} of GTIN {gtin} is already declared ({existing.packs} packs, "
                     f"expiry {existing.expiry.isoformat()}, by {existing.participant})"
                 )
-            tx_hash = self._register_batch(participant, gtin, lot)
+            tx_hash = self._register_batch(participant, gtin, lot, packs)
             with self.write_sessions() as session:
                 record = store.declare_lot(
                     session,
@@ -405,19 +448,17 @@ class GatewayService:
                     packs=packs,
                     released_by=participant.address,
                     register_tx=tx_hash,
+                    issued=commissioned,
                 )
         log.info("lot %s of GTIN %s declared: %s packs", lot, gtin, packs)
         return record, True
 
     def _registrant(self, gtin: str, lot: str) -> str | None:
         """Who registered the batch in the recall registry, or None."""
-        recalls = self.ledger.recalls
-        key = self.ledger.chain.call(recalls, "batchKey", int(gtin), lot)
-        manufacturer = self.ledger.chain.call(recalls, "batch", key)[0]
-        return None if int(manufacturer, 16) == 0 else str(manufacturer)
+        return self.ledger.batch(int(gtin), lot).manufacturer
 
     def _register_batch(
-        self, participant: store.ParticipantRecord, gtin: str, lot: str
+        self, participant: store.ParticipantRecord, gtin: str, lot: str, packs: int
     ) -> str | None:
         """``registerBatch`` as the participant; None if it had registered the batch already.
 
@@ -425,13 +466,19 @@ class GatewayService:
         registration that meets one of them gets a nonce error and is sent again (the sender
         resynchronises with the node); an anchor that meets it is re-sent by the batcher.
         """
-        registrant = self._registrant(gtin, lot)
+        batch = self.ledger.batch(int(gtin), lot)
+        registrant = batch.manufacturer
         if registrant is not None:
-            if registrant.lower() == participant.address.lower():
-                return None
-            raise StoreConflictError(
-                f"lot {lot} of GTIN {gtin} is registered on-chain by {registrant}, not by you"
-            )
+            if registrant.lower() != participant.address.lower():
+                raise StoreConflictError(
+                    f"lot {lot} of GTIN {gtin} is registered on-chain by {registrant}, not by you"
+                )
+            if batch.packs != packs:
+                raise StoreConflictError(
+                    f"lot {lot} of GTIN {gtin} is registered on-chain for {batch.packs} packs, "
+                    f"not {packs}"
+                )
+            return None
         try:
             account = self.keys.account(participant.address, participant.keystore_path)
         except KeystoreError as exc:
@@ -441,7 +488,7 @@ class GatewayService:
             ) from exc
         for attempt in range(3):
             try:
-                return self.ledger.register_batch(account, int(gtin), lot).tx_hash
+                return self.ledger.register_batch(account, int(gtin), lot, packs).tx_hash
             except TransactionError as exc:
                 if self._registrant(gtin, lot) == participant.address:
                     return None  # it went through after all

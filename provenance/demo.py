@@ -63,7 +63,7 @@ def _story(
     regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
     keys: dict[str, dict[str, str]] = {}
     for actor in ACTORS:
-        body = {"name": actor.name, "roles": actor.roles.names(), "gln": actor.gln}
+        body = actor.registration()
         created = _expect(http.post("/participants", json=body, headers=regulator), 201)
         keys[actor.name] = {"Authorization": f"Bearer {created['apiKey']}"}
         console.print(f"  registered {actor.name}, GLN {actor.gln}, key {created['address']}")

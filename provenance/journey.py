@@ -44,6 +44,17 @@ class Actor:
         prefix = self.company_prefix
         return f"urn:epc:id:pgln:{prefix}.{self.gln[len(prefix) : 12]}"
 
+    def registration(self, **extra: Any) -> dict[str, Any]:
+        """The body of ``POST /participants`` registering this actor, with its company prefix
+        (the products it may commission: docs/security.md#commissioning-authority)."""
+        return {
+            "name": self.name,
+            "roles": self.roles.names(),
+            "gln": self.gln,
+            "companyPrefixes": [self.company_prefix],
+            **extra,
+        }
+
 
 API_MAKER = Actor("Hetero API Works (API maker)", Role.API_MAKER, "8901234")
 MANUFACTURER = Actor("Bishkek Pharma Plant (manufacturer)", Role.MANUFACTURER, "4700123")

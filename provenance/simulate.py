@@ -115,7 +115,7 @@ class _Run:
 
     def actor(self, name: str, roles: Role, rule_set: str = "pharma") -> Actor:
         actor = Actor(name, roles, str(next(self._next_prefix)))
-        body = {"name": name, "roles": roles.names(), "gln": actor.gln, "ruleSet": rule_set}
+        body = actor.registration(ruleSet=rule_set)
         response = self.http.post("/participants", json=body, headers=self.regulator)
         if response.status_code != 201:
             raise SimulationError(f"registering {name}: {response.status_code} {response.text}")

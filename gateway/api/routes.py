@@ -25,6 +25,7 @@ from gateway.api.schemas import (
     BatchPublic,
     CaptureAccepted,
     CapturePublic,
+    CompanyPrefixesSet,
     NotificationPublic,
     ParticipantPublic,
     ParticipantRegistered,
@@ -154,6 +155,7 @@ def _public(record: ParticipantRecord) -> dict[str, Any]:
         "gln": record.gln,
         "status": record.status,
         "ruleSet": record.rule_set,
+        "companyPrefixes": list(record.company_prefixes),
     }
 
 
@@ -175,6 +177,7 @@ def register_participant(
         gln=body.gln,
         rule_set=body.ruleSet,
         webhook_url=body.webhookUrl,
+        company_prefixes=body.companyPrefixes,
     )
     return ParticipantRegistered(
         **_public(created.record),
@@ -228,6 +231,15 @@ def suspend(address: str, service: ServiceDep, regulator: RegulatorDep) -> Parti
 def reinstate(address: str, service: ServiceDep, regulator: RegulatorDep) -> ParticipantPublic:
     """Reinstate a suspended participant, on-chain and at the gateway (regulator)."""
     return ParticipantPublic(**_public(service.set_status(address, active=True, by=regulator)))
+
+
+@participants.put("/{address}/prefixes", response_model=ParticipantPublic)
+def set_company_prefixes(
+    address: str, body: CompanyPrefixesSet, service: ServiceDep, _regulator: RegulatorDep
+) -> ParticipantPublic:
+    """Replace the GS1 company prefixes of the products a participant may commission, on-chain
+    and at the gateway (regulator; see docs/security.md#commissioning-authority)."""
+    return ParticipantPublic(**_public(service.set_company_prefixes(address, body.companyPrefixes)))
 
 
 def _recall_public(record: RecallRecord, *, with_notified: bool = False) -> RecallPublic:

@@ -49,6 +49,11 @@ class ParticipantCreate(BaseModel):
         description="13 digits, not all zeros, check digit verified (`gs1.gln`, `gs1.checkDigit`)",
     )
     ruleSet: Literal["pharma", "epcis"] = "pharma"  # noqa: N815
+    companyPrefixes: list[str] = Field(  # noqa: N815
+        default_factory=list,
+        examples=[["4700123"]],
+        description="GS1 company prefixes (4 to 12 digits) of the products it may commission",
+    )
 
 
 class ParticipantPublic(BaseModel):
@@ -58,6 +63,13 @@ class ParticipantPublic(BaseModel):
     gln: str
     status: str
     ruleSet: str  # noqa: N815
+    companyPrefixes: list[str] = Field(default_factory=list)  # noqa: N815
+
+
+class CompanyPrefixesSet(BaseModel):
+    """``PUT /participants/{address}/prefixes``: the participant's company prefixes, replaced."""
+
+    companyPrefixes: list[str] = Field(examples=[["4700123", "0614141"]])  # noqa: N815
 
 
 class ParticipantCreated(ParticipantPublic):

@@ -17,8 +17,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from gateway.custody import (
+    CommissionIntoLot,
     CustodyView,
     ItemState,
+    LotAuthority,
     MoveQuantity,
     Participant,
     PutItem,
@@ -39,6 +41,8 @@ class InMemoryCustody:
         self._moves: dict[tuple[str, str, str | None], tuple[Decimal, str]] = {}
         self._recalled: dict[tuple[str, str], bool] = {}
         self._participants: dict[str, Participant | None] = {}
+        self._lots: dict[tuple[str, str], LotAuthority | None] = {}  # base reads and writes
+        self._lot_changes: dict[tuple[str, str], CommissionIntoLot] = {}
 
     # --- set-up (standalone use) ----------------------------------------------------------------
 
@@ -47,6 +51,10 @@ class InMemoryCustody:
 
     def recall(self, gtin: str, lot: str, recalled: bool = True) -> None:
         self._recalled[(gtin, lot)] = recalled
+
+    def declare_lot(self, gtin: str, lot: str, owner: str, packs: int) -> None:
+        """A lot declared by ``owner`` for ``packs`` packs (as ``POST /lots`` does)."""
+        self._lots[(gtin, lot)] = LotAuthority(owner=owner, packs=packs)
 
     # --- CustodyView ------------------------------------------------------------------------------
 
@@ -93,7 +101,33 @@ class InMemoryCustody:
         self._participants[gln] = found
         return found
 
+    def lot_authority(self, gtin: str, lot: str) -> LotAuthority | None:
+        key = (gtin, lot)
+        if key not in self._lots:
+            self._lots[key] = self._base.lot_authority(gtin, lot) if self._base else None
+        return self._lots[key]
+
     # --- changes -------------------------------------------------------------------------------
+
+    def commission_into_lot(self, change: CommissionIntoLot) -> None:
+        """Packs commissioned into a lot: its claim, or its count (see ``CommissionIntoLot``)."""
+        key = (change.gtin, change.lot)
+        found = self.lot_authority(*key)
+        if found is None:
+            found = LotAuthority(owner=change.owner)
+        self._lots[key] = LotAuthority(
+            owner=found.owner,
+            packs=found.packs,
+            commissioned=found.commissioned + (change.packs if found.packs is not None else 0),
+        )
+        before = self._lot_changes.get(key)
+        self._lot_changes[key] = CommissionIntoLot(
+            change.gtin,
+            change.lot,
+            found.owner,
+            change.packs + (before.packs if before is not None else 0),
+            found.packs is not None,
+        )
 
     def put(self, state: ItemState) -> None:
         old = self.item(state.identifier)
@@ -121,6 +155,8 @@ class InMemoryCustody:
         for change in changes:
             if isinstance(change, PutItem):
                 self.put(change.state)
+            elif isinstance(change, CommissionIntoLot):
+                self.commission_into_lot(change)
             else:
                 self.move(change)
 
@@ -132,6 +168,7 @@ class InMemoryCustody:
             for (class_id, holder, to), (delta, uom) in self._moves.items()
             if delta != 0
         )
+        out.extend(self._lot_changes.values())
         return out
 
     def _child_set(self, parent: str) -> dict[str, None]:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from chain.roles import Role
 from gateway.custody import (
     TERMINAL,
+    CommissionIntoLot,
     CustodyView,
     ItemState,
     ItemStatus,
@@ -357,6 +358,11 @@ class _Checker:
                 ev.pointer("ilmd"),
                 f"commissioning pack {epc} needs its lot (ILMD cbvmda:lotNumber)",
             )
+        gtin = gtin_of(epc)
+        if gtin is not None:
+            self.require_own_product(ev, gtin, ptr)
+            if serial and ev.lot is not None:
+                self.commission_into_lot(ev, gtin, ev.lot, ptr, packs=1)
         self.v.put(
             ItemState(
                 identifier=epc,
@@ -383,6 +389,11 @@ class _Checker:
                 f"{existing.commissioned_by or existing.holder})",
             )
         gtin_lot = lot_of_class(q.class_id)
+        gtin = gtin_lot[0] if gtin_lot else gtin_of(q.class_id)
+        if gtin is not None:
+            self.require_own_product(ev, gtin, f"{ptr}/epcClass")
+        if gtin_lot is not None:
+            self.commission_into_lot(ev, *gtin_lot, f"{ptr}/epcClass", packs=0)
         self.v.put(
             ItemState(
                 identifier=q.class_id,
@@ -396,6 +407,47 @@ class _Checker:
             )
         )
         self.v.move(MoveQuantity(q.class_id, self.me, amount, q.uom or ""))
+
+    # --- commissioning authority (docs/rules.md, docs/security.md) ----------------------------
+
+    def require_own_product(self, ev: NormalisedEvent, gtin: str, ptr: str) -> None:
+        """Only the products of the submitter's GS1 company prefixes are its to commission."""
+        if self.submitter.owns_gtin(gtin):
+            return
+        prefixes = ", ".join(self.submitter.company_prefixes) or "none registered"
+        raise _violation(
+            ev,
+            "commission.not-own-product",
+            ptr,
+            f"GTIN {gtin} is not under the submitter's GS1 company prefixes ({prefixes})",
+        )
+
+    def commission_into_lot(
+        self, ev: NormalisedEvent, gtin: str, lot: str, ptr: str, *, packs: int
+    ) -> None:
+        """Into a lot the submitter declared, or one nobody declared or claimed yet (which is
+        then its own), and never past the lot's declared packs."""
+        found = self.v.lot_authority(gtin, lot)
+        if found is not None and found.owner != self.me:
+            how = "declared" if found.packs is not None else "first commissioned"
+            raise _violation(
+                ev,
+                "commission.lot-not-own",
+                ptr,
+                f"lot {lot} of GTIN {gtin} was {how} by {found.owner}; only it commissions "
+                "packs into it",
+            )
+        if found is not None and found.packs is not None:
+            if found.commissioned + packs > found.packs:
+                raise _violation(
+                    ev,
+                    "commission.over-declared",
+                    ptr,
+                    f"lot {lot} of GTIN {gtin} was declared for {found.packs} packs and "
+                    f"{found.commissioned} are commissioned: no more fit",
+                )
+        declared = found is not None and found.packs is not None
+        self.v.commission_into_lot(CommissionIntoLot(gtin, lot, self.me, packs, declared))
 
     def require_item(self, ev: NormalisedEvent, epc: str, ptr: str) -> ItemState:
         item = self.v.item(epc)

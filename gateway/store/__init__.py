@@ -40,10 +40,13 @@ from .codes import (
     CodeRecord,
     add_codes,
     codes_of,
+    commission_into_lot,
+    commissioned_in_lot,
     declare_lot,
     get_code,
     get_code_lot,
     lock_code_lot,
+    lot_claim,
     taken_serials,
 )
 from .custody_view import SqlCustodyView, apply_changes, custody_lock, set_lot_recalled
@@ -58,6 +61,7 @@ from .participants import (
     list_participants,
     participant_by_gln,
     revoke_api_key,
+    set_company_prefixes,
     set_participant_status,
 )
 from .recalls import (
@@ -85,6 +89,10 @@ __all__ = [
     "CodeLot",
     "CodeRecord",
     "add_codes",
+    "commission_into_lot",
+    "commissioned_in_lot",
+    "lot_claim",
+    "set_company_prefixes",
     "codes_of",
     "declare_lot",
     "get_code",

@@ -3,10 +3,12 @@
 ``declare_lot`` commits on its own. Issuing is part of a capture: :func:`lock_code_lot` and
 :func:`add_codes` write into the caller's transaction **without committing**, and the caller's
 ``record_capture`` commits the codes with their commissioning event (or a rollback drops both).
-The number issued for a lot never exceeds its declared packs: ``add_codes`` raises the counter
-with ``UPDATE ... SET issued = issued + n WHERE issued + n <= packs`` (the row lock serialises
-concurrent issuers on PostgreSQL; SQLite has one writer), and a CHECK constraint refuses it
-even if a caller skipped that.
+The number of packs commissioned into a lot (``issued``: by ``/codes`` and by ``/capture``
+alike) never exceeds its declared packs: :func:`commission_into_lot`, which applies the rules'
+``CommissionIntoLot`` change, raises the counter with ``UPDATE ... SET issued = issued + n
+WHERE issued + n <= packs`` (the custody lock and the row lock serialise concurrent writers on
+PostgreSQL; SQLite has one writer), and a CHECK constraint refuses it even if a caller skipped
+that. A lot nobody declared belongs to whoever commissioned into it first (``lot_claims``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.errors import StoreConflictError
 
 from ._sql import is_postgresql, key_chunks, member_of, utcnow
-from .models import CodeLotRow, CodeRow
+from .models import CodeLotRow, CodeRow, ItemRow, LotClaimRow
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,17 @@ def declare_lot(
     released_by: str,
     register_tx: str | None,
     now: datetime | None = None,
+    issued: int = 0,
 ) -> CodeLot:
-    """Record a declared lot, nothing issued yet; a lot is declared once (else conflict)."""
+    """Record a declared lot (``issued``: packs its declarer commissioned into it before, when
+    it was its claim); a lot is declared once (else conflict)."""
     row = CodeLotRow(
         gtin=gtin,
         lot=lot,
         participant=participant,
         expiry=expiry,
         packs=packs,
-        issued=0,
+        issued=issued,
         released_by=released_by,
         register_tx=register_tx,
         declared_at=now or utcnow(),
@@ -152,25 +156,12 @@ def add_codes(
     event_id: str,
     now: datetime | None = None,
 ) -> None:
-    """Count ``serials`` against the lot's declared packs and insert them, **without commit**.
+    """Insert the issued ``serials``, **without commit** (their packs are counted against the
+    lot by the capture's ``CommissionIntoLot`` change: :func:`commission_into_lot`).
 
-    Raises :class:`StoreConflictError` (and leaves the rollback to the caller) if the lot would
-    go past its packs or a serial is already issued for the GTIN.
+    Raises :class:`StoreConflictError` (and leaves the rollback to the caller) if a serial is
+    already issued for the GTIN.
     """
-    raised = session.execute(
-        update(CodeLotRow)
-        .where(
-            CodeLotRow.gtin == gtin,
-            CodeLotRow.lot == lot,
-            CodeLotRow.issued + len(serials) <= CodeLotRow.packs,
-        )
-        .values(issued=CodeLotRow.issued + len(serials))
-        .execution_options(synchronize_session=False)
-    )
-    if raised.rowcount != 1:  # type: ignore[attr-defined]
-        raise StoreConflictError(
-            f"lot {lot} of GTIN {gtin}: {len(serials)} more codes would exceed its declared packs"
-        )
     issued_at = now or utcnow()
     try:
         session.execute(
@@ -208,3 +199,50 @@ def get_code(session: Session, gtin: str, serial: str) -> CodeRecord | None:
     found = _code(row) if row is not None else None
     session.rollback()
     return found
+
+
+def commission_into_lot(
+    session: Session, *, gtin: str, lot: str, owner: str, packs: int, declared: bool
+) -> None:
+    """``packs`` commissioned into a lot, **without commit**: a declared lot's count rises
+    (never past its packs: :class:`StoreConflictError`), an undeclared one is claimed by
+    ``owner`` if nobody claimed it yet."""
+    if declared:
+        if packs == 0:
+            return
+        raised = session.execute(
+            update(CodeLotRow)
+            .where(
+                CodeLotRow.gtin == gtin,
+                CodeLotRow.lot == lot,
+                CodeLotRow.issued + packs <= CodeLotRow.packs,
+            )
+            .values(issued=CodeLotRow.issued + packs)
+            .execution_options(synchronize_session=False)
+        )
+        if raised.rowcount != 1:  # type: ignore[attr-defined]
+            raise StoreConflictError(
+                f"lot {lot} of GTIN {gtin}: {packs} more packs would exceed its declared packs"
+            )
+        return
+    if session.get(LotClaimRow, (gtin, lot)) is None:
+        session.add(LotClaimRow(gtin=gtin, lot=lot, participant=owner, claimed_at=utcnow()))
+        session.flush()
+
+
+def lot_claim(session: Session, gtin: str, lot: str) -> str | None:
+    """Who owns the undeclared lot by commissioning into it first, or None."""
+    row = session.get(LotClaimRow, (gtin, lot))
+    return row.participant if row is not None else None
+
+
+def commissioned_in_lot(session: Session, gtin: str, lot: str) -> int:
+    """How many packs were commissioned into the lot (items recorded with its GTIN and lot)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ItemRow)
+            .where(ItemRow.gtin == gtin, ItemRow.lot == lot)
+        )
+        or 0
+    )

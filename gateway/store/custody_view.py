@@ -17,7 +17,16 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from chain.errors import StoreConflictError
-from gateway.custody import ItemState, ItemStatus, MoveQuantity, Participant, PutItem, StateChange
+from gateway.custody import (
+    CommissionIntoLot,
+    ItemState,
+    ItemStatus,
+    LotAuthority,
+    MoveQuantity,
+    Participant,
+    PutItem,
+    StateChange,
+)
 
 from ._sql import (
     chunks,
@@ -29,7 +38,9 @@ from ._sql import (
     upsert_insert,
     utcnow,
 )
-from .models import ItemRow, ParticipantRow, QuantityRow, RecalledLotRow
+from .codes import commission_into_lot
+from .models import CodeLotRow, ItemRow, LotClaimRow, ParticipantRow, QuantityRow, RecalledLotRow
+from .participants import prefixes_of
 
 #: Levels of aggregation :meth:`SqlCustodyView.prefetch` follows down (pallet > case > pack).
 PREFETCH_DEPTH = 4
@@ -82,6 +93,7 @@ class SqlCustodyView:
         self._transit: dict[tuple[str, str, str], Decimal] = {}
         self._recalled: dict[tuple[str, str], bool] = {}
         self._by_gln: dict[str, Participant | None] = {}
+        self._lots: dict[tuple[str, str], LotAuthority | None] = {}
         self._classes_loaded: set[str] = set()  # every quantity of these classes is cached
         self.queries = 0  # round trips made, for tests and profiling
 
@@ -202,9 +214,23 @@ class SqlCustodyView:
                     roles=row.roles,
                     gln=row.gln,
                     active=row.status == "active",
+                    company_prefixes=prefixes_of(row.company_prefixes),
                 )
             )
         return self._by_gln[gln]
+
+    def lot_authority(self, gtin: str, lot: str) -> LotAuthority | None:
+        """The lot's declarer, packs and count (``code_lots``), else its claimant."""
+        key = (gtin, lot)
+        if key not in self._lots:
+            self.queries += 1
+            row = self._session.get(CodeLotRow, key)
+            if row is not None:
+                self._lots[key] = LotAuthority(row.participant, row.packs, row.issued)
+            else:
+                claim = self._session.get(LotClaimRow, key)
+                self._lots[key] = LotAuthority(claim.participant) if claim is not None else None
+        return self._lots[key]
 
 
 @dataclass(frozen=True)
@@ -223,9 +249,12 @@ def apply_changes(session: Session, changes: Sequence[StateChange]) -> None:
     """
     items: dict[str, ItemState] = {}
     moves: dict[_Key, tuple[Decimal, str]] = {}
+    lots: list[CommissionIntoLot] = []
     for change in changes:
         if isinstance(change, PutItem):
             items[change.state.identifier] = change.state
+        elif isinstance(change, CommissionIntoLot):
+            lots.append(change)
         elif isinstance(change, MoveQuantity):
             key = _Key(change.class_id, change.holder, change.in_transit_to)
             total, uom = moves.get(key, (Decimal(0), change.uom))
@@ -236,6 +265,15 @@ def apply_changes(session: Session, changes: Sequence[StateChange]) -> None:
             moves[key] = (total + change.delta, uom)
         else:  # pragma: no cover - the type says this cannot happen
             raise TypeError(f"unknown state change {change!r}")
+    for lot in lots:
+        commission_into_lot(
+            session,
+            gtin=lot.gtin,
+            lot=lot.lot,
+            owner=lot.owner,
+            packs=lot.packs,
+            declared=lot.declared,
+        )
     if items:
         _put_items(session, list(items.values()))
     if moves:

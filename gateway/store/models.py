@@ -110,6 +110,8 @@ class ParticipantRow(Base):
     keystore_path: Mapped[str | None] = mapped_column(String(1024))  # custodial key file
     rule_set: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    #: GS1 company prefixes, space-separated ("" none): a mirror of the participant registry's
+    company_prefixes: Mapped[str] = mapped_column(String(512), default="", server_default="")
 
 
 class ApiKeyRow(Base):
@@ -196,7 +198,10 @@ class ItemRow(Base):
     """Custody state of one instance (pack, case, pallet): ``gateway.custody.ItemState``."""
 
     __tablename__ = "items"
-    __table_args__ = (CheckConstraint(_in("status", ITEM_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
+        Index("ix_items_gtin_lot", "gtin", "lot"),  # a lot's packs (declaring a claimed lot)
+    )
 
     identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
@@ -349,6 +354,18 @@ class CodeLotRow(Base):
     released_by: Mapped[str] = mapped_column(String(ADDRESS))  # the registrant on-chain
     register_tx: Mapped[str | None] = mapped_column(String(TX_HASH))  # null: found registered
     declared_at: Mapped[datetime]
+
+
+class LotClaimRow(Base):
+    """A lot nobody declared, owned by the participant that commissioned into it first (the
+    pharma rules' commissioning authority, docs/rules.md)."""
+
+    __tablename__ = "lot_claims"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    claimed_at: Mapped[datetime]
 
 
 class CodeRow(Base):

@@ -42,6 +42,7 @@ class ParticipantRecord:
     rule_set: str  # pharma | epcis
     keystore_path: str | None
     created_at: datetime
+    company_prefixes: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -49,7 +50,11 @@ class ParticipantRecord:
 
     def to_custody(self) -> custody.Participant:
         return custody.Participant(
-            address=self.address, roles=self.roles, gln=self.gln, active=self.active
+            address=self.address,
+            roles=self.roles,
+            gln=self.gln,
+            active=self.active,
+            company_prefixes=self.company_prefixes,
         )
 
     @classmethod
@@ -63,7 +68,13 @@ class ParticipantRecord:
             rule_set=row.rule_set,
             keystore_path=row.keystore_path,
             created_at=row.created_at,
+            company_prefixes=prefixes_of(row.company_prefixes),
         )
+
+
+def prefixes_of(column: str | None) -> tuple[str, ...]:
+    """The company prefixes kept in a participant row (space-separated)."""
+    return tuple(column.split()) if column else ()
 
 
 def create_participant(
@@ -75,6 +86,7 @@ def create_participant(
     gln: str,
     rule_set: str = "pharma",
     keystore_path: str | None = None,
+    company_prefixes: tuple[str, ...] = (),
 ) -> ParticipantRecord:
     """Store a new participant (active) and commit."""
     if rule_set not in RULE_SETS:
@@ -90,8 +102,21 @@ def create_participant(
         rule_set=rule_set,
         keystore_path=keystore_path,
         created_at=utcnow(),
+        company_prefixes=" ".join(company_prefixes),
     )
     session.add(row)
+    session.commit()
+    return ParticipantRecord.of(row)
+
+
+def set_company_prefixes(
+    session: Session, address: str, prefixes: tuple[str, ...]
+) -> ParticipantRecord:
+    """Replace the participant's company prefixes and commit."""
+    row = session.get(ParticipantRow, address)
+    if row is None:
+        raise RecordNotFoundError("participant", address)
+    row.company_prefixes = " ".join(prefixes)
     session.commit()
     return ParticipantRecord.of(row)
 

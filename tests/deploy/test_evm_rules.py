@@ -69,6 +69,7 @@ def test_contracts_deploy_register_and_anchor_under_london_rules(
     ledger.register_participant(
         regulator, maker.address, Role.MANUFACTURER, gln_with_check_digit("470012310000")
     )
+    ledger.set_company_prefixes(regulator, maker.address, ["4700123"])
 
     values = [(os.urandom(32), os.urandom(32)) for _ in range(5)]
     tree = MerkleTree.build(values)
@@ -79,7 +80,7 @@ def test_contracts_deploy_register_and_anchor_under_london_rules(
     event_hash, salt = values[2]
     assert ledger.verify_event(tree.root, event_hash, salt, list(tree.proof_for(values[2])))
     gtin = int("0470012300001" + str(check_digit("0470012300001")))
-    ledger.register_batch(maker, gtin, "LOT-1")
+    ledger.register_batch(maker, gtin, "LOT-1", 100)
     ledger.recall(regulator, gtin, "LOT-1", 1)
     assert ledger.is_recalled(gtin, "LOT-1")
 

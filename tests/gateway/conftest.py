@@ -66,7 +66,7 @@ def make_gateway(database_url: str, tmp_path: Path) -> Iterator[GatewayFactory]:
         keys: dict[str, dict[str, str]] = {}
         addresses: dict[str, str] = {}
         for actor in ACTORS:
-            body = {"name": actor.name, "roles": actor.roles.names(), "gln": actor.gln}
+            body = actor.registration()
             response = http.post("/participants", json=body, headers=regulator)
             assert response.status_code == 201, response.text
             keys[actor.name] = {"Authorization": f"Bearer {response.json()['apiKey']}"}

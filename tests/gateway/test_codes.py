@@ -119,16 +119,17 @@ def test_declare_issue_60_then_40_commissioned_and_anchored(gateway: Gateway) ->
 def test_the_declared_packs_hold_even_past_the_service_check(gateway: Gateway) -> None:
     assert declare(gateway, packs=5).status_code == 201
     assert issue(gateway, 3).status_code == 201
-    # the store itself refuses to go past the packs (the guard under every caller)
+    # the store itself refuses to go past the packs (the guard under every caller: /codes and
+    # /capture count their packs with it)
     with gateway.service.sessions() as session:
         with pytest.raises(Exception, match="exceed its declared packs"):
-            store.add_codes(
+            store.commission_into_lot(
                 session,
                 gtin=GTIN,
                 lot=LOT,
-                participant=gateway.addresses[MANUFACTURER.name],
-                serials=["AAAAAAAAAAAA", "BBBBBBBBBBBB", "CCCCCCCCCCCC"],
-                event_id="ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0",
+                owner=gateway.addresses[MANUFACTURER.name],
+                packs=3,
+                declared=True,
             )
         session.rollback()
     assert issue(gateway, 3).status_code == 409

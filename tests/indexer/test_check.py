@@ -105,8 +105,8 @@ def _release_and_recall(network: Network) -> None:
         record = get_participant(session, maker)
     assert record is not None
     account = gateway.keys.account(maker, record.keystore_path)
-    gateway.ledger.register_batch(account, int(GTIN), FINISHED_LOT)
-    gateway.ledger.register_batch(account, int(GTIN), RECALLED_LOT)
+    gateway.ledger.register_batch(account, int(GTIN), FINISHED_LOT, 1000)
+    gateway.ledger.register_batch(account, int(GTIN), RECALLED_LOT, 3)
     gateway.ledger.recall(gateway.regulator, int(GTIN), RECALLED_LOT, RECALL_REASON)
 
 

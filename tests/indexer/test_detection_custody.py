@@ -27,7 +27,7 @@ T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 def register(network: Network, actor: Actor, rule_set: str = "pharma") -> None:
-    body = {"name": actor.name, "roles": actor.roles.names(), "gln": actor.gln}
+    body = actor.registration()
     response = network.http.post(
         "/participants", json={**body, "ruleSet": rule_set}, headers=network.regulator
     )

@@ -18,7 +18,8 @@ def release(network: Network, gtin: str, lot: str) -> None:
     with gateway.sessions() as session:
         record = get_participant(session, maker)
     assert record is not None
-    gateway.ledger.register_batch(gateway.keys.account(maker, record.keystore_path), int(gtin), lot)
+    account = gateway.keys.account(maker, record.keystore_path)
+    gateway.ledger.register_batch(account, int(gtin), lot, 1000)
 
 
 def test_a_lot_received_beyond_its_manufacturer_unreleased_is_reported_once(

@@ -62,7 +62,7 @@ def recall_finished_lot(network: Network) -> None:
         record = get_participant(session, maker)
     assert record is not None
     account = gateway.keys.account(maker, record.keystore_path)
-    gateway.ledger.register_batch(account, int(FINISHED_GTIN), FINISHED_LOT)
+    gateway.ledger.register_batch(account, int(FINISHED_GTIN), FINISHED_LOT, 1000)
     gateway.ledger.recall(gateway.regulator, int(FINISHED_GTIN), FINISHED_LOT, RECALL_REASON)
 
 

@@ -123,7 +123,7 @@ def test_up_keeps_every_event_batch_receipt_and_index_across_a_restart(tmp_path:
         )
         keys: dict[str, dict[str, str]] = {}
         for actor in ACTORS:
-            body = {"name": actor.name, "roles": actor.roles.names(), "gln": actor.gln}
+            body = actor.registration()
             created = gateway.post("/participants", json=body)
             assert created.status_code == 201, created.text
             keys[actor.name] = {"Authorization": f"Bearer {created.json()['apiKey']}"}

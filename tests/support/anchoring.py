@@ -86,5 +86,6 @@ def start_publisher(chain: Chain, folder: Path) -> Publisher:
     for actor in ACTORS:
         account = chain.new_funded_account()
         ledger.register_participant(regulator, account.address, actor.roles, int(actor.gln))
+        ledger.set_company_prefixes(regulator, account.address, [actor.company_prefix])
         publisher.accounts[actor.name] = account
     return publisher

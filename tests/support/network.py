@@ -84,7 +84,7 @@ def start_network(
     regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
     network = Network(service, http, regulator)
     for actor in ACTORS:
-        body = {"name": actor.name, "roles": actor.roles.names(), "gln": actor.gln}
+        body = actor.registration()
         response = http.post("/participants", json=body, headers=regulator)
         assert response.status_code == 201, response.text
         network.keys[actor.name] = {"Authorization": f"Bearer {response.json()['apiKey']}"}

@@ -172,7 +172,9 @@ class World:
 
     def __post_init__(self) -> None:
         for i, actor in enumerate(ACTORS, start=1):
-            participant = Participant(f"0x{i:040x}", int(actor.roles), actor.gln, True)
+            participant = Participant(
+                f"0x{i:040x}", int(actor.roles), actor.gln, True, (actor.company_prefix,)
+            )
             self.participants[actor.name] = participant
             self.store.add_participant(participant)
 

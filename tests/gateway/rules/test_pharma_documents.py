@@ -37,7 +37,8 @@ from provenance.journey import ACTORS, API_MAKER, MANUFACTURER, as_document, bui
 def test_the_demo_journey_is_accepted_end_to_end() -> None:
     store = InMemoryCustody()
     who = {
-        a.name: Participant(f"0x{i:040x}", int(a.roles), a.gln, True) for i, a in enumerate(ACTORS)
+        a.name: Participant(f"0x{i:040x}", int(a.roles), a.gln, True, (a.company_prefix,))
+        for i, a in enumerate(ACTORS)
     }
     for participant in who.values():
         store.add_participant(participant)

@@ -66,7 +66,8 @@ def test_a_suspended_participant_submits_nothing(world: World) -> None:
         (API_MAKER, commission(API_MAKER, [pack(1)]), False),
         (DISTRIBUTOR, commission(DISTRIBUTOR, [pack(1)]), False),
         (AUDITOR, commission(AUDITOR, [pack(1)]), False),
-        (REGULATOR, commission(REGULATOR, [pack(1)]), True),
+        # (the regulator commissions only under its own company prefix: see test_authority)
+        (REGULATOR, commission(REGULATOR, ["urn:epc:id:sgtin:4700012.012345.R1"]), True),
     ],
     ids=["api-maker-lot", "maker-lot", "maker-pack", "api-maker-pack", "distributor-pack",
          "auditor", "regulator"],
