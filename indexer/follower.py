@@ -49,6 +49,7 @@ PARTICIPANT_KINDS = {
     "RolesChanged": "roles",
     "ParticipantSuspended": "suspended",
     "ParticipantReinstated": "reinstated",
+    "CompanyPrefixesSet": "prefixes",
 }
 RECALL_KINDS = {"BatchRegistered": "registered", "Recalled": "recalled", "Released": "released"}
 
@@ -383,6 +384,7 @@ def _participant_change(entry: ChainLog) -> ParticipantChangeRow:
         roles=int(args["roles"]) if "roles" in args else None,
         gln=f"{int(gln):013d}" if gln is not None else None,
         tx_hash=entry.tx_hash,
+        prefixes=" ".join(str(p) for p in args["prefixes"]) if "prefixes" in args else None,
     )
 
 
@@ -398,4 +400,5 @@ def _recall_change(entry: ChainLog) -> RecallChangeRow:
         reason_code=int(args["reasonCode"]) if "reasonCode" in args else None,
         by=str(by),
         tx_hash=entry.tx_hash,
+        packs=int(args["packs"]) if "packs" in args else None,
     )

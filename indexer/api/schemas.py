@@ -45,6 +45,10 @@ class Participant(Model):
     active: bool
     registeredBlock: int
     updatedBlock: int
+    companyPrefixes: list[str] = Field(
+        default_factory=list,
+        description="GS1 company prefixes of the products it may commission (on-chain)",
+    )
 
 
 class Recall(Model):
@@ -54,6 +58,7 @@ class Recall(Model):
     reasonCode: int | None
     by: str | None
     manufacturer: str | None
+    packs: int | None = Field(default=None, description="packs its registrant declared")
     changedBlock: int
     txHash: str
 

@@ -6,6 +6,8 @@ observations) carry the block of the event that raised them and roll back with i
 detector is one module (rules, severities and evidence in ``docs/detection.md``):
 
 - :mod:`~indexer.detection.unknown_codes`: ``unknown-code``, ``unreleased-lot``;
+- :mod:`~indexer.detection.authority`: ``unauthorised-commissioning`` (another company's
+  product, another participant's lot, past a lot's declared packs);
 - :mod:`~indexer.detection.recirculation`: ``after-end`` (dispensed twice, seen after the end);
 - :mod:`~indexer.detection.diversion`: ``diversion`` (hospital stock leaving its channel);
 - :mod:`~indexer.detection.clones`: ``recommissioned``, ``clone`` (active at two places);
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from gateway.epcis.normalise import NormalisedEvent
 from indexer.detection import (
+    authority,
     balance,
     clones,
     diversion,
@@ -60,6 +63,7 @@ def detect(
             wanted.extend(i for i in named if batch.maybe_held_by_hospital(i))
     batch.load_histories(wanted)
     unknown_codes.detect(batch)
+    authority.detect(batch)
     recirculation.detect(batch)
     diverted = diversion.detect(batch)
     clones.detect(batch, diverted)

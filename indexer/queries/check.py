@@ -3,8 +3,9 @@
 A pharmacy or a patient scans a pack and gets one answer (``check``): is the code known, which
 product and lot, its expiry and whether it passed, whether the lot is released or recalled,
 whether the pack was already dispensed (when, by a pharmacy or a hospital), who holds it now,
-whether the label's lot or expiry differ from the index's (a sign of a counterfeit label), and the
-anchor that proves the pack's last event. The verdict sums it up (see :data:`VERDICTS`).
+whether the label's lot or expiry differ from the index's (a sign of a counterfeit label), whether
+it was commissioned without the right to (an ``unauthorised-commissioning`` alert names it), and
+the anchor that proves the pack's last event. The verdict sums it up (see :data:`VERDICTS`).
 
 Input forms (``parse_code``), parsed with biip, check digits verified:
 
@@ -42,8 +43,10 @@ from chain.errors import ValidationError
 from chain.roles import Role
 from gateway.custody import ItemStatus
 from gateway.epcis.identifiers import ID_GS1, canonical_identifier
+from indexer.detection.authority import KIND as UNAUTHORISED
 from indexer.queries.common import event_id, hex32, iso
 from indexer.store.models import (
+    AlertRow,
     AnchorRow,
     EventRow,
     ItemVersionRow,
@@ -220,6 +223,10 @@ def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
             holder.active.label("holder_active"),
             actor.roles.label("actor_roles"),
             actor.gln.label("actor_gln"),
+            select(AlertRow.key)
+            .where(AlertRow.subject == item.identifier, AlertRow.kind == UNAUTHORISED)
+            .exists()
+            .label("unauthorised"),
         )
         .select_from(item)
         .outerjoin(LotRow, and_(LotRow.gtin == item.gtin, LotRow.lot == item.lot))
@@ -325,7 +332,16 @@ def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
             _warning("dispensed", f"the pack was already dispensed by a {by} on {dispensed['at']}")
         )
 
-    if mismatches or row.status in _ENDED:
+    if row.unauthorised:
+        warnings.append(
+            _warning(
+                UNAUTHORISED,
+                "the pack was commissioned by a participant with no right to: another company's "
+                "product, another manufacturer's lot, or more packs than its lot declared. Do not "
+                "use it; report it to the pharmacy or the regulator.",
+            )
+        )
+    if mismatches or row.status in _ENDED or row.unauthorised:
         verdict = "suspect"
     elif recalled:
         verdict = "recalled"

@@ -151,6 +151,7 @@ def participant_json(row: ParticipantRow) -> dict[str, Any]:
         "active": row.active,
         "registeredBlock": row.registered_block,
         "updatedBlock": row.updated_block,
+        "companyPrefixes": row.company_prefixes.split() if row.company_prefixes else [],
     }
 
 
@@ -179,6 +180,7 @@ def recall_json(row: RecallRow | None) -> dict[str, Any] | None:
         "reasonCode": row.reason_code,
         "by": row.by,
         "manufacturer": row.manufacturer,
+        "packs": row.packs,
         "changedBlock": row.changed_block,
         "txHash": row.tx_hash,
     }

@@ -97,6 +97,8 @@ class ParticipantChangeRow(Base):
     roles: Mapped[int | None] = mapped_column(BigInteger)
     gln: Mapped[str | None] = mapped_column(String(13))
     tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    #: kind "prefixes": the GS1 company prefixes set, space-separated
+    prefixes: Mapped[str | None] = mapped_column(String(512))
 
 
 class ParticipantRow(Base):
@@ -110,6 +112,8 @@ class ParticipantRow(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     registered_block: Mapped[int] = mapped_column(BigInteger)
     updated_block: Mapped[int] = mapped_column(BigInteger)
+    #: GS1 company prefixes (``CompanyPrefixesSet``), space-separated; "" none
+    company_prefixes: Mapped[str] = mapped_column(String(512), default="", server_default="")
 
 
 class AnchorRow(Base):
@@ -299,6 +303,7 @@ class RecallChangeRow(Base):
     reason_code: Mapped[int | None] = mapped_column(Integer)
     by: Mapped[str] = mapped_column(String(ADDRESS))
     tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    packs: Mapped[int | None] = mapped_column(BigInteger)  # kind "registered": packs declared
 
     __table_args__ = (Index("ix_recall_changes_lot", "gtin", "lot"),)
 
@@ -316,6 +321,7 @@ class RecallRow(Base):
     by: Mapped[str | None] = mapped_column(String(ADDRESS))
     changed_block: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    packs: Mapped[int | None] = mapped_column(BigInteger)  # declared by its registrant
 
 
 class AlertRow(Base):

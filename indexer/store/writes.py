@@ -414,6 +414,8 @@ def _replay_participant(session: Session, change: ParticipantChangeRow) -> None:
         return
     if change.kind == "roles" and change.roles is not None:
         row.roles = change.roles
+    elif change.kind == "prefixes":
+        row.company_prefixes = change.prefixes or ""
     elif change.kind == "suspended":
         row.active = False
     elif change.kind == "reinstated":
@@ -449,6 +451,7 @@ def _replay_recall(session: Session, change: RecallChangeRow) -> None:
         session.add(row)
     if change.kind == "registered":
         row.manufacturer = change.by
+        row.packs = change.packs
     else:
         row.recalled = change.kind == "recalled"
         row.reason_code = change.reason_code
