@@ -37,6 +37,7 @@ LONG_EXPIRY = "2029-12-31"
 KINDS = (
     "after-end",
     "recommissioned",
+    "unauthorised-commissioning",
     "clone",
     "diversion",
     "unknown-code",
@@ -541,6 +542,14 @@ def _inject(
                 canonical_identifier(copied),
                 eid,
                 "a genuine serial printed again by the rogue plant",
+            )
+        )
+        cases.append(
+            Case(
+                "unauthorised-commissioning",
+                canonical_identifier(copied),
+                eid,
+                "the rogue plant commissions a product under another company's prefix",
             )
         )
     events = [e for _, _, _, e in rogue_events]

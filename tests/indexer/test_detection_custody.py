@@ -167,7 +167,17 @@ def test_clones(network: Network, journey: Journey, make_indexer: IndexerFactory
     assert roles_of(clone)["clone"] == sold
     assert clone.evidence["holder"] == network.addresses[DISTRIBUTOR.name]
     assert clone.evidence["actor"] == network.addresses[ROGUE_PHARMACY.name]
-    assert {a.kind for a in alerts(service)} == {"recommissioned", "clone"}
+    # the rogue plant's product is not under its company prefix either (issue 14, finding 5)
+    [unauthorised] = alerts(service, "unauthorised-commissioning")
+    assert (unauthorised.subject, unauthorised.evidence["rule"]) == (
+        canonical(copied),
+        "commission.not-own-product",
+    )
+    assert {a.kind for a in alerts(service)} == {
+        "recommissioned",
+        "clone",
+        "unauthorised-commissioning",
+    }
 
 
 def test_diversion(network: Network, journey: Journey, make_indexer: IndexerFactory) -> None:
