@@ -315,11 +315,17 @@ def post_release(
     return _recall_public(record, with_notified=True)
 
 
+#: Ids are 64-bit (SQLite INTEGER, PostgreSQL BIGINT): a larger cursor cannot reach the database.
+MAX_ID = 2**63 - 1
+
+
 @notifications.get("", response_model=list[NotificationPublic])
 def list_notifications(
     service: ServiceDep,
     participant: ParticipantDep,
-    after: Annotated[int, Query(ge=0, description="only notifications with a larger id")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="only notifications with a larger id")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Your recall and release notifications, oldest first; page with `after` = the last id."""

@@ -352,6 +352,17 @@ def test_the_notification_feed_pages_with_a_cursor(gateway: Gateway) -> None:
     assert unknown.status_code == 401
 
 
+def test_a_cursor_past_any_stored_id_is_refused_not_a_server_error(gateway: Gateway) -> None:
+    """Issue 14, the fuzz run: `after` beyond a 64-bit integer reached the database (SQLite:
+    OverflowError, 500). Ids are 64-bit, so a larger cursor is a malformed request."""
+    largest = 2**63 - 1
+    assert feed(gateway, PHARMACY, after=largest) == []
+    answer = gateway.http.get(
+        f"/notifications?after={largest + 1}", headers=gateway.headers(PHARMACY)
+    )
+    assert answer.status_code == 422, answer.text
+
+
 def test_a_name_that_resolves_inside_is_refused_at_delivery(
     make_gateway: GatewayFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
