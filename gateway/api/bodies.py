@@ -63,14 +63,18 @@ class BodyLimitMiddleware:
         self.limit = limit
         self.larger = dict(larger or {})
 
-    def limit_for(self, path: str) -> int:
+    def limit_for(self, scope: Scope) -> int:
+        """The cap of the path asked for, behind any prefix a proxy mounts the app at."""
+        path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+        if root and path.startswith(root):
+            path = path[len(root) :]
         return self.larger.get(path.rstrip("/") or "/", self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(str(scope.get("path", "")))
+        limit = self.limit_for(scope)
         length = _content_length(scope)
         if length is not None and length > limit:
             await too_large(limit)(scope, receive, send)
