@@ -310,7 +310,8 @@ class Mismatch(Model):
 
 class CheckWarning(Model):
     code: str = Field(
-        description="unknown, mismatch, decommissioned, destroyed, recalled, expired, dispensed"
+        description="unknown, mismatch, decommissioned, destroyed, unauthorised-commissioning, "
+        "recalled, expired, dispensed"
     )
     message: str
 
