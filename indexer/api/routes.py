@@ -323,8 +323,17 @@ CHECK_HELP = (
 )
 
 
+#: The check's key is optional (FastAPI documents any bearer dependency as required): either
+#: none, or a reader key for the full answer.
+KEY_OPTIONAL: dict[str, Any] = {"security": [{}]}
+
+
 @check.get(
-    "/check", response_model=Check, summary="Verify a pack (no key needed)", description=CHECK_HELP
+    "/check",
+    response_model=Check,
+    summary="Verify a pack (no key needed)",
+    description=CHECK_HELP,
+    openapi_extra=KEY_OPTIONAL,
 )
 def get_check(
     session: SessionDep,
@@ -349,6 +358,7 @@ def get_check(
     summary="Verify a pack from a scanner payload (no key needed)",
     description=CHECK_HELP + " The POST form carries the code in JSON, so control characters "
     "(the GS separator, `\\u001d`) survive.",
+    openapi_extra=KEY_OPTIONAL,
 )
 def post_check(
     session: SessionDep, today: TodayDep, caller: CheckCallerDep, body: CheckRequest
