@@ -13,6 +13,7 @@ by their on-chain address; places by their canonical GLN URI (``/414/<gln>[/254/
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -45,6 +46,9 @@ class ItemState:
     lot: str | None  # for packs: the batch/lot number (from commissioning ILMD)
     in_transit_to: str | None = None  # participant address a shipment is destined to
     commissioned_by: str | None = None
+    #: the latest eventTime of the events that made this state (None: stored before it was
+    #: kept); the ``time.backdated`` rule bounds the next event by it
+    event_time: datetime | None = None
 
 
 @dataclass(frozen=True)

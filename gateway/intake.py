@@ -4,17 +4,19 @@ A document is all-or-nothing: the first problem rejects it whole and nothing is 
 the GS1 JSON schema, JSON-LD @context (offline), CBV terms and identifiers in canonical form,
 the canonical CBV 2.0 event hash of each event (the document's @context, then the event's own),
 the JSON each event will be stored and served as (both contexts on it), re-hashed from those
-bytes alone as a verifier will (rule ``event.rehash``), then the participant's rule set against
-the current custody state, and finally one SQL transaction that stores the events (each with a
-fresh random salt) and the custody changes. Only after that commit does the caller answer 202.
+bytes alone as a verifier will (rule ``event.rehash``), eventTime no later than the clock allows
+(:mod:`gateway.rules.timebounds`), then the participant's rule set against the current custody
+state, and finally one SQL transaction that stores the events (each with a fresh random salt)
+and the custody changes. Only after that commit does the caller answer 202.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -30,6 +32,7 @@ from gateway.epcis.event_hash import (
 from gateway.epcis.normalise import NormalisedEvent, normalise_events
 from gateway.epcis.schema import EpcisSchema
 from gateway.rules.ruleset import RuleSet, check_events
+from gateway.rules.timebounds import DEFAULT_TIME_BOUNDS, TimeBounds, require_not_ahead
 
 #: Every URL under which GS1 publishes the EPCIS 2.0 context (the same file; never fetched).
 _KNOWN_CONTEXTS = (
@@ -162,11 +165,26 @@ def _require_rehash(index: int, raw: str, expected: bytes) -> None:
         )
 
 
-class Intake:
-    """Checks and stores documents; one document at a time, so custody checks never race."""
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, schema: EpcisSchema) -> None:
+
+class Intake:
+    """Checks and stores documents; one document at a time, so custody checks never race.
+
+    ``bounds``: how far an eventTime may be ahead of ``clock`` (every rule set) and behind its
+    items' current state (``pharma``); see :mod:`gateway.rules.timebounds`."""
+
+    def __init__(
+        self,
+        schema: EpcisSchema,
+        *,
+        bounds: TimeBounds = DEFAULT_TIME_BOUNDS,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self._schema = schema
+        self._bounds = bounds
+        self._clock = clock
         self._lock = threading.Lock()
 
     def capture(
@@ -175,6 +193,7 @@ class Intake:
         if not participant.active:
             raise PermissionDeniedError(f"participant {participant.address} is suspended")
         events, normalised, event_ids = prepare(document, self._schema)
+        require_not_ahead(normalised, self._clock(), self._bounds.ahead)
         rule_set = RuleSet(participant.rule_set)
         records = event_records(events, normalised, event_ids)
         with self._lock:
@@ -185,7 +204,9 @@ class Intake:
             if rule_set is RuleSet.PHARMA:
                 view.prefetch(identifiers_of(fresh))
                 view.prefetch_quantities(classes_of(fresh))
-            changes = check_events(rule_set, fresh, participant.to_custody(), view)
+            changes = check_events(
+                rule_set, fresh, participant.to_custody(), view, bounds=self._bounds
+            )
             result = store.record_capture(
                 session, participant.address, records, changes, known=known
             )

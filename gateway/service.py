@@ -8,7 +8,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -43,6 +43,7 @@ from gateway.epcis import gs1
 from gateway.epcis.schema import EpcisSchema, load_schema
 from gateway.intake import Accepted, Intake
 from gateway.keys import KeyRing
+from gateway.rules.timebounds import TimeBounds
 from gateway.settings import GatewaySettings
 from gateway.webhooks import RetryPolicy, WebhookDeliverer
 
@@ -84,7 +85,13 @@ class GatewayService:
         self.write_sessions: sessionmaker[Session] = store.session_factory(self.engine, write=True)
         self.api_keys = store.ApiKeys()
         self._schema: EpcisSchema = load_schema()
-        self.intake = Intake(self._schema)
+        self.intake = Intake(
+            self._schema,
+            bounds=TimeBounds(
+                ahead=timedelta(seconds=settings.event_time_ahead_seconds),
+                behind=timedelta(seconds=settings.event_time_behind_seconds),
+            ),
+        )
         self.chain = chain or (
             Chain.from_url(settings.chain_url) if settings.chain_url else Chain.embedded()
         )

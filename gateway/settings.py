@@ -41,6 +41,18 @@ class GatewaySettings(BaseSettings):
     confirmations: int = Field(default=0, ge=0)
     max_backlog_events: int = Field(default=500_000, ge=1)
     retry_after_seconds: int = Field(default=5, ge=1)
+    event_time_ahead_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="how far an eventTime may be later than the gateway's clock (rule "
+        "time.future, every rule set)",
+    )
+    event_time_behind_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="how far an eventTime may be earlier than the current state of the items "
+        "it names (rule time.backdated, pharma)",
+    )
     regulator_gln: str = Field(
         default="4700000100002", pattern=r"^\d{13}$", description="the regulator's GLN"
     )

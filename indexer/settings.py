@@ -124,6 +124,18 @@ class IndexerSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="largest request body, in bytes (413 beyond)"
     )
+    event_time_ahead_seconds: int = Field(
+        default=600,
+        ge=0,
+        description="how far an eventTime may be later than the timestamp of the block that "
+        "anchored it (event-time alert; the projection takes the bound as its time)",
+    )
+    event_time_behind_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="how far an event that changes an item may be older than the item's current "
+        "state before it is an event-time alert (the gateway's time.backdated tolerance)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
 

@@ -14,6 +14,8 @@ Two uses, one class:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from gateway.custody import (
@@ -43,6 +45,9 @@ class InMemoryCustody:
         self._participants: dict[str, Participant | None] = {}
         self._lots: dict[tuple[str, str], LotAuthority | None] = {}  # base reads and writes
         self._lot_changes: dict[tuple[str, str], CommissionIntoLot] = {}
+        #: the eventTime of the event being applied (the rules set it): every item it puts
+        #: carries it as its latest time (``ItemState.event_time``), never moving back
+        self.event_time: datetime | None = None
 
     # --- set-up (standalone use) ----------------------------------------------------------------
 
@@ -130,6 +135,9 @@ class InMemoryCustody:
         )
 
     def put(self, state: ItemState) -> None:
+        now = self.event_time
+        if now is not None and (state.event_time is None or state.event_time < now):
+            state = replace(state, event_time=now)
         old = self.item(state.identifier)
         old_parent = old.parent if old is not None else None
         if old_parent != state.parent:

@@ -33,6 +33,7 @@ from gateway.epcis.normalise import NormalisedEvent, Party, Quantity
 from .identifiers import gln_of, gtin_of, is_serial, lot_of_class
 from .memory import InMemoryCustody
 from .roles import ALLOWED, Operation, allowed, operation_of, role_names
+from .timebounds import DEFAULT_TIME_BOUNDS, TimeBounds, named_items, require_not_behind
 from .violations import RuleViolation
 
 _ENDINGS = {
@@ -43,9 +44,14 @@ _ENDINGS = {
 
 
 def check_document(
-    events: Sequence[NormalisedEvent], submitter: Participant, view: CustodyView
+    events: Sequence[NormalisedEvent],
+    submitter: Participant,
+    view: CustodyView,
+    *,
+    bounds: TimeBounds = DEFAULT_TIME_BOUNDS,
 ) -> list[StateChange]:
-    """Check ``events`` (one document, in order) submitted by ``submitter`` against ``view``.
+    """Check ``events`` (one document, in order) submitted by ``submitter`` against ``view``
+    (``bounds``: how far an event may be older than its items' current state).
 
     Returns the net state changes of the whole document (one ``PutItem`` per item touched, net
     ``MoveQuantity`` per class, holder and destination). Raises
@@ -58,14 +64,20 @@ def check_document(
             pointer="/",
         )
     overlay = InMemoryCustody(base=view)
-    check = _Checker(submitter, overlay)
+    check = _Checker(submitter, overlay, bounds)
     for event in events:
         check.event(event)
     return overlay.net_changes()
 
 
 class _Checker:
-    def __init__(self, submitter: Participant, overlay: InMemoryCustody) -> None:
+    def __init__(
+        self,
+        submitter: Participant,
+        overlay: InMemoryCustody,
+        bounds: TimeBounds = DEFAULT_TIME_BOUNDS,
+    ) -> None:
+        self.bounds = bounds
         self.me = submitter.address
         self.submitter = submitter
         self.regulator = bool(Role(submitter.roles) & Role.REGULATOR)
@@ -98,7 +110,14 @@ class _Checker:
         if op is not Operation.COMMISSION_SERIAL:  # commissioning: checked per identifier kind
             self.require_role(ev, op)
         self.require_own_location(ev)
+        self.require_in_time(ev)
         self.handlers[op](ev, op)
+
+    def require_in_time(self, ev: NormalisedEvent) -> None:
+        """Not older than the current state of the items it names (``time.backdated``); what
+        the event puts carries its time (``ItemState.event_time``)."""
+        require_not_behind(ev, map(self.v.item, named_items(ev)), self.bounds.behind)
+        self.v.event_time = ev.event_time
 
     def require_role(self, ev: NormalisedEvent, op: Operation) -> None:
         if allowed(self.submitter.roles, op):

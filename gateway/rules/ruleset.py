@@ -9,6 +9,7 @@ from gateway.custody import CustodyView, Participant, StateChange
 from gateway.epcis.normalise import NormalisedEvent
 
 from .pharma import check_document
+from .timebounds import DEFAULT_TIME_BOUNDS, TimeBounds
 
 
 class RuleSet(StrEnum):
@@ -27,12 +28,15 @@ def check_events(
     events: Sequence[NormalisedEvent],
     submitter: Participant,
     view: CustodyView,
+    *,
+    bounds: TimeBounds = DEFAULT_TIME_BOUNDS,
 ) -> list[StateChange]:
     """State changes of a schema-valid, normalised document under ``rule_set``.
 
     ``epcis`` checks nothing beyond the schema and normalisation and changes no custody state;
-    ``pharma`` is :func:`~gateway.rules.pharma.check_document`.
+    ``pharma`` is :func:`~gateway.rules.pharma.check_document`. (The ``time.future`` bound
+    holds under both; :class:`gateway.intake.Intake` checks it before the rule set.)
     """
     if rule_set is RuleSet.EPCIS:
         return []
-    return check_document(events, submitter, view)
+    return check_document(events, submitter, view, bounds=bounds)

@@ -37,6 +37,10 @@ RULES: dict[str, str] = {
     "aggregation.cycle": "a container never ends up inside itself",
     "transformation.over-consumed": "a transformation consumes no more of a lot than the "
     "transformer holds",
+    "time.future": "eventTime is no later than the gateway's clock plus a tolerance (every rule "
+    "set)",
+    "time.backdated": "eventTime is no earlier than the current state of the items the event "
+    "names, minus a tolerance",
 }
 
 

@@ -38,7 +38,7 @@ STAGING: dict[str, str] = {
     "participant text, capture_id uuid, raw text, event_time timestamptz, type text, "
     "biz_step text, received_at timestamptz",
     "staged_items": "identifier text, status text, holder text, location text, parent text, "
-    "gtin text, lot text, in_transit_to text, commissioned_by text",
+    "gtin text, lot text, in_transit_to text, commissioned_by text, event_time timestamptz",
 }
 _STAGING_READY = "provenance_staging"
 

@@ -79,6 +79,7 @@ def _state(row: ItemRow) -> ItemState:
         lot=row.lot,
         in_transit_to=row.in_transit_to,
         commissioned_by=row.commissioned_by,
+        event_time=row.event_time,
     )
 
 
@@ -290,6 +291,7 @@ _ITEM_COLUMNS = (
     "lot",
     "in_transit_to",
     "commissioned_by",
+    "event_time",
 )
 _ITEMS = ", ".join(_ITEM_COLUMNS)
 # Rows staged by COPY, moved and upserted in one statement (see _sql.py); the last PutItem of an
@@ -318,6 +320,7 @@ def _put_items(session: Session, states: list[ItemState]) -> None:
                     s.lot,
                     s.in_transit_to,
                     s.commissioned_by,
+                    s.event_time,
                 )
                 for s in states
             ),
@@ -336,6 +339,7 @@ def _put_items(session: Session, states: list[ItemState]) -> None:
             "lot": s.lot,
             "in_transit_to": s.in_transit_to,
             "commissioned_by": s.commissioned_by,
+            "event_time": s.event_time,
         }
         for s in states
     ]

@@ -1,8 +1,8 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py``, ``0002_recalls_notifications.py``,
-``0003_codes.py``) create exactly this schema; a test compares the two (alembic autogenerate must
-find no difference) on SQLite and PostgreSQL.
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0005_item_event_time.py``)
+create exactly this schema; a test compares the two (alembic autogenerate must find no
+difference) on SQLite and PostgreSQL.
 
 Conventions: participants are on-chain addresses (``0x`` + 40 hex, checksummed as given);
 hashes, salts and roots are raw 32-byte values; transaction hashes are ``0x`` hex strings as
@@ -212,6 +212,8 @@ class ItemRow(Base):
     lot: Mapped[str | None] = mapped_column(String(64))
     in_transit_to: Mapped[str | None] = mapped_column(String(ADDRESS))
     commissioned_by: Mapped[str | None] = mapped_column(String(ADDRESS))
+    #: the latest eventTime of the events that made this state (rule ``time.backdated``)
+    event_time: Mapped[datetime | None]
 
 
 class QuantityRow(Base):

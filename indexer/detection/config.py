@@ -24,6 +24,8 @@ class DetectionConfig:
     new_route_min_history: int = 500
     unreleased_lot_alerts: bool = False
     settle_seconds: int = 120
+    event_time_ahead_seconds: int = 600
+    event_time_behind_seconds: int = 300
 
     @classmethod
     def from_settings(cls, settings: IndexerSettings) -> DetectionConfig:
