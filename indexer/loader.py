@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -526,7 +527,9 @@ class BatchLoader:
             reader,
             [ev for ev, _ in custody] + [restricted(p.event, p.held.identifier) for p in due],
             with_pending=waiting,
+            behind=self._behind,
         )
+        custody = projector.bound_times(custody, self._not_after(block_timestamp))
         started = _add(self.timings, "SQL: stored state", started)
         inserted = self._insert(session, chosen)
         reader.before_read = inserted  # a read the projection needs waits for the insert
@@ -561,13 +564,24 @@ class BatchLoader:
         if not due:
             return 0
         events = [restricted(p.event, p.held.identifier) for p in due]
-        projector = Projector(SqlStateReader(session, self._participants(session)), events)
+        projector = Projector(
+            SqlStateReader(session, self._participants(session)), events, behind=self._behind
+        )
         end = sequence(block_number + 1, 0, 0)
         slots = SeqSlots(writes.last_sequence(session, block_number, end) + 1, end)
         projector.settle(due, slots)
         projector.retry(slots)
         self._write(session, projector, block_number, now, [])
         return len(projector.out.resolved)
+
+    @property
+    def _behind(self) -> timedelta:
+        return timedelta(seconds=self.detection_config.event_time_behind_seconds)
+
+    def _not_after(self, block_timestamp: int) -> datetime:
+        """The latest eventTime a block at ``block_timestamp`` can anchor as a fact."""
+        ahead = self.detection_config.event_time_ahead_seconds
+        return datetime.fromtimestamp(block_timestamp + ahead, UTC)
 
     def _write(
         self,

@@ -8,18 +8,29 @@ a pack after it was dispensed) for the alert table.
 
 Batches of different participants can land on chain in another order than their events
 happened (a distributor's receipt anchored before the manufacturer's shipment). EPCIS event
-time is the truth: an event changes an item only if it is not older than the item's current
-version; an older one is kept in the item's history (its event rows) but changes nothing.
+time orders them: an event not older than the item's current version changes it; an older one
+that does not fit on top of it (the manufacturer shipping what the distributor already
+received) is kept in the item's history (its event rows) but changes nothing. An older one that
+*does* fit on top (the pharmacy dispensing what it holds, dated before its receipt) was captured
+after the current version and dated back: it is applied on top, at the current version's time,
+and if it is older by more than ``behind`` (the gateway's ``time.backdated`` tolerance) it is
+reported (``event-time``). An eventTime is trusted no further than the block that anchored it:
+one later than the block's timestamp plus a tolerance is reported (``event-time``) and taken at
+that bound (:meth:`Projector.bound_times`), so a shipment dated 9999-12-31 cannot hide the
+receipt and dispensing that follow it.
 
 An event that does not fit yet is **held back** rather than applied: a receipt, shipment,
 dispensing... of a code never commissioned (``unknown-code``), or by a participant while the
 item is held or in transit elsewhere (``clone``, the rule of :func:`custody_clash`). Such an
 event is pending (:class:`Held`, stored as ``ix_pending``) and is tried again each time the
-item changes (:meth:`Projector.retry`): the shipment and commissioning it follows usually
-arrive a few seconds later. Only once the settle window has passed is it judged for good
-(:meth:`Projector.settle`): applied as it stands, and the detectors raise their alerts on it.
-Re-tried and settled events are applied with a sequence number of the batch (or block) that
-applied them (:class:`SeqSlots`), so every item's versions stay in application order.
+item changes (:meth:`Projector.retry`, those not older than the item's current version first,
+oldest eventTime first: the held events of several participants follow each other in time,
+while one dated before the state it lands on fits only last): the shipment and commissioning
+it follows usually arrive a few seconds later. Only once the settle window has passed is it
+judged for good (:meth:`Projector.settle`): applied as it stands, and the detectors raise
+their alerts on it. Re-tried and settled events are applied with a sequence number of the
+batch (or block) that applied them (:class:`SeqSlots`), so every item's versions stay in
+application order.
 
 One :class:`Projector` works on one batch: it reads the current state of everything the batch
 names through a :class:`StateReader` (prefetched in a few queries), applies the events in
@@ -30,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
@@ -205,6 +216,10 @@ _TERMINAL = frozenset(s.value for s in TERMINAL)
 _NOT_JUDGED = frozenset(
     {Operation.COMMISSION_SERIAL, Operation.COMMISSION_LOT, Operation.TRANSFORM}
 )
+#: the gateway's default ``time.backdated`` tolerance
+DEFAULT_BEHIND = timedelta(minutes=5)
+#: anomaly kind of an eventTime out of its bounds (``indexer.detection.timing``)
+EVENT_TIME = "event-time"
 
 
 def named_identifiers(events: Iterable[NormalisedEvent]) -> set[str]:
@@ -233,10 +248,16 @@ class Projector:
         events: Sequence[NormalisedEvent],
         *,
         with_pending: bool = True,
+        behind: timedelta = DEFAULT_BEHIND,
     ) -> None:
         """``with_pending``: load the stored held-back events of the items (False when the
-        index holds none, to save the query)."""
+        index holds none, to save the query); ``behind``: how much older than an item's current
+        version an event applied on top of it may be before it is reported."""
         self.reader = reader
+        self._behind = behind
+        #: events dated later than their block allows (:meth:`bound_times`): they change their
+        #: items without moving the items' time forward
+        self._undated: set[bytes] = set()
         self.out = Projection()
         self._items: dict[str, ItemState | None] = {}
         self._kids: dict[str, list[str]] = {}
@@ -362,6 +383,30 @@ class Projector:
 
     # --- events ----------------------------------------------------------------------------
 
+    def bound_times(
+        self, custody: Sequence[tuple[NormalisedEvent, EventContext]], not_after: datetime
+    ) -> list[tuple[NormalisedEvent, EventContext]]:
+        """The batch's events, each eventTime no later than ``not_after`` (its block's
+        timestamp plus the tolerance): a later one is reported (``event-time``) and taken at
+        ``not_after`` (its order among held-back events, the detectors' view of it); the
+        versions it makes keep the time of the state it lands on, so the events that follow it
+        are judged by their own times, not by the one it claimed."""
+        out: list[tuple[NormalisedEvent, EventContext]] = []
+        for ev, ctx in custody:
+            if ev.event_time > not_after:
+                self._undated.add(ctx.event_hash)
+                named = sorted(named_identifiers([ev])) or [q.class_id for q in ev.quantities]
+                self.anomaly(
+                    ctx,
+                    EVENT_TIME,
+                    named[0] if named else "",
+                    f"{ev.biz_step or ev.type} dated {_iso(ev.event_time)}, later than its "
+                    f"anchoring block allows ({_iso(not_after)}): taken at that bound",
+                )
+                ev = replace(ev, event_time=not_after)
+            out.append((ev, ctx))
+        return out
+
     def apply(self, ev: NormalisedEvent, ctx: EventContext) -> None:
         operation = operation_of(ev.type, ev.action, ev.biz_step)
         if ev.type == "ObjectEvent" and ev.action == "ADD" and operation is None:
@@ -413,10 +458,31 @@ class Projector:
             )
             return None
         if ev.event_time < state.event_time:
-            return None  # older than what we know: history only
+            return self._older(ev, ctx, state)
         if not self._force and self._clashes(ev, ctx, state):
             self._hold(ev, ctx, identifier, "clone")
             return None
+        return state
+
+    def _older(self, ev: NormalisedEvent, ctx: EventContext, state: ItemState) -> ItemState | None:
+        """An event older than the item's current version: history if it does not fit on
+        top of it (captured before it, anchored after it); else dated back, applied on top
+        (:meth:`_version` keeps the current version's time) and, beyond ``behind``, reported."""
+        if self._clashes(ev, ctx, state):
+            return None  # history only
+        operation = self._operation
+        if operation is Operation.OBSERVE or operation in _NOT_JUDGED:
+            return None  # changes nothing (or begins a life): history only
+        if state.event_time - ev.event_time > self._behind:
+            self.anomaly(
+                ctx,
+                EVENT_TIME,
+                state.identifier,
+                f"{ev.biz_step or ev.type} of {state.identifier} dated {_iso(ev.event_time)}, "
+                f"earlier than its current state ({_iso(state.event_time)}) by more than "
+                f"{self._behind.total_seconds():g} s: applied on top of it",
+                state.event_hash,
+            )
         return state
 
     def _clashes(self, ev: NormalisedEvent, ctx: EventContext, state: ItemState) -> bool:
@@ -456,7 +522,7 @@ class Projector:
                     for key, p in self._pending.items()
                     if self._changes.get(key[1], 0) > tried.get(key, 0)
                 ),
-                key=lambda p: (p.held.event_time, p.held.seq),
+                key=self._retry_order,
             )
             if not ready:
                 return
@@ -466,6 +532,13 @@ class Projector:
                     return  # the slot is full: the rest waits for a later pass
                 if p.held.key not in self._pending:
                     break  # something changed: look again, oldest first
+
+    def _retry_order(self, p: PendingEvent) -> tuple[bool, datetime, int]:
+        """Events not older than the item's current version first, oldest first; then the
+        older ones (each fits, if at all, only on top of what the others made)."""
+        state = self._items.get(p.held.identifier)
+        older = state is not None and p.held.event_time < state.event_time
+        return (older, p.held.event_time, p.held.seq)
 
     def settle(self, due: Sequence[PendingEvent], slots: SeqSlots) -> None:
         """Judge held-back events whose settle window has passed: apply each as it stands
@@ -482,6 +555,9 @@ class Projector:
             return False
         ctx = EventContext(p.held.event_hash, seq, p.submitter)
         ev = restricted(p.event, p.held.identifier)
+        if ev.event_time > p.held.event_time:  # held at the bound of its block (bound_times)
+            ev = replace(ev, event_time=p.held.event_time)
+            self._undated.add(p.held.event_hash)
         self._retrying, self._held_again, self._force = p, False, force
         changes = sum(self._changes.values())
         try:
@@ -503,7 +579,11 @@ class Projector:
         values = list(state)
         for name, value in changes.items():
             values[_FIELD_INDEX[name]] = value
-        values[_EVENT_TIME] = ev.event_time
+        # never back in time: an event dated before the version it is applied on (_older)
+        # takes that version's time, so the next event is judged against the latest; one dated
+        # beyond its block (bound_times) does not move it forward either
+        if ctx.event_hash not in self._undated:
+            values[_EVENT_TIME] = max(ev.event_time, state.event_time)
         values[_EVENT_HASH] = ctx.event_hash
         values[_SEQ] = ctx.seq
         return ItemState._make(values)
@@ -729,6 +809,10 @@ def restricted(ev: NormalisedEvent, identifier: str) -> NormalisedEvent:
         input_quantities=(),
         output_quantities=(),
     )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def event_party(parties: Sequence[Party]) -> str | None:

@@ -31,8 +31,10 @@ API_ITEM_REF = "099999"
 PACK_ITEM_REF = "012345"
 PACKS_PER_CASE = 10
 STRENGTH_G = 5  # grams of API per pack
-START = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
-SHORT_EXPIRY = "2027-06-30"  # the lot left in stock past its expiry
+#: In the past: the gateway refuses an eventTime later than its clock (rule ``time.future``), and
+#: every step of an item is dated after the one before (``time.backdated``).
+START = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+SHORT_EXPIRY = "2026-06-30"  # the lot left in stock past its expiry
 LONG_EXPIRY = "2029-12-31"
 KINDS = (
     "after-end",

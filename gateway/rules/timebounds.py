@@ -61,7 +61,7 @@ def require_not_behind(
     for item in items:
         if item is None or item.event_time is None:
             continue
-        if ev.event_time < item.event_time - behind:
+        if item.event_time - ev.event_time > behind:  # (a difference: no datetime overflow)
             raise RuleViolation(
                 f"event {ev.index}: eventTime {_iso(ev.event_time)} is earlier than the current "
                 f"state of {item.identifier} ({_iso(item.event_time)}) by more than "

@@ -14,6 +14,7 @@ detector is one module (rules, severities and evidence in ``docs/detection.md``)
 - :mod:`~indexer.detection.transit`: ``unusual-transit``, ``new-route``;
 - :mod:`~indexer.detection.balance`: ``mass-balance`` (formula in
   :mod:`~indexer.detection.mass_balance`);
+- :mod:`~indexer.detection.timing`: ``event-time`` (an eventTime out of its bounds);
 - :mod:`~indexer.detection.expiry`: ``expired-in-stock``, ``expiring-soon`` (a sweep, by date).
 """
 
@@ -30,6 +31,7 @@ from indexer.detection import (
     clones,
     diversion,
     recirculation,
+    timing,
     transit,
     unknown_codes,
 )
@@ -69,3 +71,4 @@ def detect(
     clones.detect(batch, diverted)
     transit.detect(batch)
     balance.detect(batch)
+    timing.detect(batch)

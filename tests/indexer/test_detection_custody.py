@@ -23,7 +23,9 @@ from tests.support.network import Network
 HOSPITAL = Actor("State Hospital No. 1 (hospital)", Role.HOSPITAL, "4700555")
 ROGUE_PHARMACY = Actor("Bazaar Pharmacy (rogue)", Role.PHARMACY, "4700666")
 ROGUE_MAKER = Actor("Back-street Plant (rogue)", Role.MANUFACTURER, "4700777")
-T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+#: after the journey (its last event: 2026-11-03 00:00) and, 30 days on, still not in the future
+#: (the gateway refuses an eventTime later than its clock: rule time.future)
+T0 = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 
 
 def register(network: Network, actor: Actor, rule_set: str = "pharma") -> None:

@@ -24,7 +24,7 @@ def test_every_injected_case_is_detected(network: Network, make_indexer: Indexer
     )
     service.catch_up()
     with service.sessions() as session:
-        detection.sweep(session, date(2027, 8, 1), service.follower.loader.detection_config)
+        detection.sweep(session, date(2026, 8, 1), service.follower.loader.detection_config)
         session.commit()
 
     found = alerts(service)
