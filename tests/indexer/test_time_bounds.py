@@ -66,8 +66,7 @@ class Indexed:
 
 
 def index(chain: Chain, publisher: Publisher, data: Path, steps: list[Step]) -> Indexed:
-    """``steps`` anchored in this order, indexed from the first of their blocks, settled."""
-    first = chain.w3.eth.block_number + 1
+    """``steps`` anchored in this order, indexed (the publisher's own contracts), settled."""
     for step in steps:
         publisher.publish(step.actor, step.events)
     service = IndexerService(
@@ -75,7 +74,6 @@ def index(chain: Chain, publisher: Publisher, data: Path, steps: list[Step]) -> 
             data_dir=data,
             database_url=f"sqlite:///{data}.db",
             settle_seconds=0,
-            start_block=first,
         ),
         chain=chain,
         deployment=publisher.deployment,
@@ -187,9 +185,6 @@ def scenarios(draw: st.DrawFn) -> tuple[list[str], int, bool]:
     return shifts, draw(st.integers(0, 10**6)), draw(st.booleans())
 
 
-_publishers: dict[str, Any] = {}
-
-
 @settings(
     max_examples=5,
     deadline=None,
@@ -204,9 +199,7 @@ def test_once_settled_check_says_what_the_gateway_enforced_or_an_alert_explains(
     journey = build_journey(2, packs_per_case=2)
     steps = [shifted(step, shift) for step, shift in zip(journey.steps, shifts, strict=True)]
     folder = tmp_path_factory.mktemp("time")
-    if _publishers.get("chain") is not chain:  # contracts and participants once per test
-        _publishers.update(chain=chain, publisher=start_publisher(chain, folder / "batches"))
-    publisher: Publisher = _publishers["publisher"]
+    publisher = start_publisher(chain, folder / "batches")  # its own contracts: its own index
     accepted, custody = enforced(publisher, steps, checked=checked)
     anchored = interleaved(accepted, seed)  # each participant's batches in their own order
     indexed = index(chain, publisher, folder / "ix", anchored)
