@@ -108,9 +108,11 @@ def schemathesis_run(target: Target, reports: Path) -> tuple[dict[str, Any], str
         timeout=RUN_SECONDS + 120,
         env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
     )
-    (report_file,) = reports.glob("json-*.json")
-    report: dict[str, Any] = json.loads(report_file.read_text())
-    return report, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    written = list(reports.glob("json-*.json"))
+    assert len(written) == 1, f"schemathesis wrote no report (exit {done.returncode}):\n{output}"
+    report: dict[str, Any] = json.loads(written[0].read_text())
+    return report, output
 
 
 @pytest.mark.parametrize(
