@@ -439,11 +439,7 @@ def run(args: argparse.Namespace) -> str:
             regulator_key = (gateway.data_dir / "regulator.api-key").read_text().strip()
             response = httpx.post(
                 f"{gateway.url}/participants",
-                json={
-                    "name": MANUFACTURER.name,
-                    "roles": MANUFACTURER.roles.names(),
-                    "gln": MANUFACTURER.gln,
-                },
+                json=MANUFACTURER.registration(),
                 headers={"Authorization": f"Bearer {regulator_key}"},
                 timeout=60,
             )

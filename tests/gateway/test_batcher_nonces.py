@@ -49,7 +49,7 @@ def zero_fee_gateway(tmp_path: Path) -> Iterator[tuple[GatewayService, TestClien
         )
         service = GatewayService(settings)
         http = TestClient(create_app(service, run_batcher=False))
-        body = {"name": API_MAKER.name, "roles": API_MAKER.roles.names(), "gln": API_MAKER.gln}
+        body = API_MAKER.registration()
         response = http.post(
             "/participants",
             json=body,
