@@ -75,7 +75,12 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Targ
         regulator = network.gateway_key_file.read_text().strip()
         created = httpx.post(
             f"{gateway.url}/participants",
-            json={"name": "Fuzz Pharma", "roles": ["manufacturer"], "gln": "4700123000005"},
+            json={
+                "name": "Fuzz Pharma",
+                "roles": ["manufacturer"],
+                "gln": "4700123000005",
+                "companyPrefixes": ["4700123"],
+            },
             headers={"Authorization": f"Bearer {regulator}"},
         )
         assert created.status_code == 201, created.text
