@@ -73,7 +73,10 @@ def index(chain: Chain, publisher: Publisher, data: Path, steps: list[Step]) -> 
         IndexerSettings(
             data_dir=data,
             database_url=f"sqlite:///{data}.db",
-            settle_seconds=0,
+            # held-back events wait for the rest of the catch-up, then settle below; a window
+            # of 0 settled them at the next block one second later, which a loaded host makes
+            # happen before their explanation was anchored (a flaky mismatch)
+            settle_seconds=3600,
         ),
         chain=chain,
         deployment=publisher.deployment,
