@@ -68,6 +68,15 @@ class AnchorRecord:
 
 
 @dataclass(frozen=True)
+class AnchorTransaction:
+    """The successful transaction whose ``Anchored`` log put a root on chain."""
+
+    tx_hash: str
+    block_number: int
+    block_hash: str
+
+
+@dataclass(frozen=True)
 class AnchorAuthorisation:
     """A participant's EIP-712 signature allowing a relayer to anchor ``root`` in its name."""
 
@@ -242,6 +251,43 @@ class Ledger:
             block_number=int(block_number),
             timestamp=int(timestamp),
         )
+
+    def find_anchor_transaction(
+        self, root: bytes, block_number: int | None = None
+    ) -> AnchorTransaction | None:
+        """The transaction that anchored ``root``, read from the chain's ``Anchored`` logs.
+
+        ``root`` is an indexed topic, so one ``eth_getLogs`` filter finds it; ``block_number``
+        (what ``getAnchor`` says) bounds the search to one block. Only a transaction whose receipt
+        has status 1 counts (a reverted one emits no log, but the node is not trusted on that).
+        None if the root has no such log (not anchored, or the node has pruned its logs).
+        """
+        if block_number is None:
+            record = self.get_anchor(root)
+            if record is None:
+                return None
+            block_number = record.block_number
+        topic = Web3.keccak(text="Anchored(bytes32,address,uint32,bytes32,address)")
+        logs = self.chain.w3.eth.get_logs(
+            {
+                "address": self.anchors.address,
+                "fromBlock": block_number,
+                "toBlock": block_number,
+                "topics": [topic.to_0x_hex(), "0x" + root.hex()],
+            }
+        )
+        for log in logs:
+            if len(log["topics"]) < 2 or bytes(log["topics"][1]) != root:
+                continue  # a node that ignored the filter
+            tx_hash = "0x" + bytes(log["transactionHash"]).hex()
+            receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            if receipt["status"] == 1:
+                return AnchorTransaction(
+                    tx_hash=tx_hash,
+                    block_number=int(log["blockNumber"]),
+                    block_hash="0x" + bytes(log["blockHash"]).hex(),
+                )
+        return None
 
     def verify_event(self, root: bytes, event_hash: bytes, salt: bytes, proof: list[bytes]) -> bool:
         """The contract's own check: the root is anchored and the event's leaf proves into it."""

@@ -7,6 +7,8 @@ point resumes without losing or double-anchoring a batch:
   and the chain is asked first whether the root is already anchored (the process may have
   stopped after sending but before recording ``sent``): if so, the batch is marked anchored;
   otherwise the anchor transaction is sent and the batch marked ``sent`` with its hash and nonce.
+  A root found anchored is recorded with the transaction its ``Anchored`` log names (a successful
+  one), never a guess; anchored batches stored without it are healed on the first pass.
 - **sent**: the transaction's receipt decides; a root found anchored by its participant also
   settles it. A transaction unknown to the node after ``resend_after`` seconds is re-sent with the
   same nonce (never fee-bumped: permissioned chains run at zero gas price).
@@ -81,6 +83,7 @@ class Batcher:
         self.policy = policy or BatcherPolicy()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._healed = False  # anchored batches lacking their transaction: looked up once
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -91,6 +94,9 @@ class Batcher:
         """
         report = StepReport()
         with self._sessions() as session:
+            if not self._healed:
+                self.heal(session)
+                self._healed = True
             for batch in store.batches_in_state(session, "sent"):
                 self._settle(session, batch, report, now)
             age = 0.0 if flush else self.policy.max_age_seconds
@@ -293,6 +299,44 @@ class Batcher:
             store.mark_failed(session, batch.id, f"root already anchored by {anchored.submitter}")
             report.failed += 1
             return True
-        store.mark_anchored(session, batch.id, block_number=anchored.block_number, root=root)
+        found = self._ledger.find_anchor_transaction(root, anchored.block_number)
+        store.mark_anchored(
+            session,
+            batch.id,
+            block_number=anchored.block_number,
+            root=root,
+            tx_hash=found.tx_hash if found else None,
+        )
+        if found is None and batch.tx_hash is not None:  # the stored hash did not anchor it
+            store.record_anchor_transaction(
+                session, batch.id, tx_hash=None, block_number=anchored.block_number
+            )
         report.anchored += 1
         return True
+
+    def heal(self, session: Session) -> int:
+        """Look up the anchoring transaction of every anchored batch that lacks it; how many."""
+        healed = 0
+        for batch in store.anchored_without_transaction(session):
+            if recover_anchor_transaction(session, self._ledger, batch) is not None:
+                healed += 1
+        return healed
+
+
+def recover_anchor_transaction(
+    session: Session, ledger: Ledger, batch: store.BatchInfo
+) -> store.BatchInfo | None:
+    """Record what the chain's ``Anchored`` log says anchored ``batch``'s root; None if nothing.
+
+    For a batch stored as anchored without its transaction (a crash between sending the anchor
+    and recording it, before recovery looked the transaction up): its receipt needs the hash.
+    """
+    if batch.root is None:
+        return None
+    _end_reads(session)
+    found = ledger.find_anchor_transaction(batch.root)
+    if found is None:
+        return None
+    return store.record_anchor_transaction(
+        session, batch.id, tx_hash=found.tx_hash, block_number=found.block_number
+    )

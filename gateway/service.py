@@ -38,7 +38,7 @@ from chain.roles import Role
 from chain.sender import is_nonce_error
 from gateway import codes, store
 from gateway.authority import check_company_prefixes
-from gateway.batcher import Batcher, BatcherPolicy
+from gateway.batcher import Batcher, BatcherPolicy, recover_anchor_transaction
 from gateway.epcis import gs1
 from gateway.epcis.schema import EpcisSchema, load_schema
 from gateway.intake import Accepted, Intake
@@ -621,8 +621,16 @@ class GatewayService:
         batch = stored.batch
         if batch is None or batch.state != "anchored" or batch.root is None:
             raise NotAnchoredYetError(f"event {stored.event_id} is not anchored yet")
+        if batch.tx_hash is None:  # anchored, but the crash recovery did not record by what
+            with self.sessions() as session:
+                healed = recover_anchor_transaction(session, self.ledger, batch)
+            if healed is None or healed.tx_hash is None:
+                raise NotAnchoredYetError(
+                    f"event {stored.event_id}: the transaction anchoring its batch is not found yet"
+                )
+            batch = healed
         tree = self._tree_of(batch)
-        assert batch.tx_hash is not None
+        assert batch.tx_hash is not None and batch.root is not None
         event = json.loads(stored.raw)
         return Receipt(
             event_hash=stored.event_hash,

@@ -220,10 +220,13 @@ def mark_anchored(
 
     Allowed from ``sealed`` too (the transaction went out but the process stopped before
     ``mark_sent``; the chain then says the root is already anchored) and from ``failed``.
+    ``tx_hash`` None keeps the stored hash (:func:`record_anchor_transaction` sets it exactly).
     """
     try:
         row = _row(session, batch_id)
         if row.state == "anchored" and row.block_number == block_number:
+            if tx_hash is not None:
+                row.tx_hash = tx_hash
             return _commit(session, row)
         _require(row, "mark it anchored", ("sealed", "sent", "failed"))
         if root is not None:
@@ -245,6 +248,34 @@ def mark_anchored(
     except BaseException:
         session.rollback()
         raise
+
+
+def record_anchor_transaction(
+    session: Session, batch_id: int, *, tx_hash: str | None, block_number: int
+) -> BatchInfo:
+    """Store what the chain's logs say anchored an anchored batch's root; commit.
+
+    ``tx_hash`` None clears a hash known not to be the anchor (a reverted transaction's).
+    """
+    try:
+        row = _row(session, batch_id)
+        _require(row, "record its anchor transaction", ("anchored",))
+        row.tx_hash = tx_hash
+        row.block_number = block_number
+        return _commit(session, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def anchored_without_transaction(session: Session) -> list[BatchInfo]:
+    """Anchored batches whose anchoring transaction is not known (recovered after a crash)."""
+    query = (
+        select(BatchRow)
+        .where(BatchRow.state == "anchored", BatchRow.tx_hash.is_(None))
+        .order_by(BatchRow.id)
+    )
+    return [BatchInfo.of(r) for r in session.scalars(query)]
 
 
 def mark_failed(session: Session, batch_id: int, error: str) -> BatchInfo:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import update
+
 from chain.merkle import MerkleTree
+from chain.receipts import Receipt
+from chain.verification import verify_receipt
 from gateway import store
 from gateway.batcher import Batcher
 from gateway.service import GatewayService
+from gateway.store.models import BatchRow
 from provenance.journey import API_MAKER, as_document, build_journey
+from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway, GatewayFactory
 
 
@@ -21,6 +28,23 @@ def restarted(gateway: Gateway) -> Batcher:
     """A new batcher over the same store and chain, as after a process restart."""
     service = gateway.service
     return Batcher(service.sessions, service.ledger, service.keys, service.batcher.policy)
+
+
+def assert_every_receipt_verifies(gateway: Gateway, root: bytes) -> None:
+    """Each event of the batch with ``root`` has a receipt that verifies offline and on chain."""
+    with gateway.service.sessions() as session:
+        contents = store.get_batch_by_root(session, root)
+    assert contents is not None and contents.events
+    for event in contents.events:
+        path = f"/events/{event.event_id.split(';', 1)[1][:64]}/receipt"
+        response = gateway.http.get(path, headers=gateway.regulator)
+        assert response.status_code == 200, response.text
+        verdict = verify_receipt(
+            Receipt.from_json(response.json()),
+            chain=gateway.service.chain,
+            event_hasher=canonical_event_digest,
+        )
+        assert verdict.valid, verdict.failures
 
 
 def test_a_sealed_batch_is_anchored_signed_by_its_participant(gateway: Gateway) -> None:
@@ -104,3 +128,53 @@ def test_events_acknowledged_before_a_restart_are_anchored_after_it(
         assert info is not None and info.status == "anchored"
     finally:
         again.stop()
+
+
+def test_a_batch_recovered_after_a_crash_between_send_and_record_has_receipts_that_verify(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21, finding 1: the recovery records the transaction the chain's log names."""
+    batch = capture_and_seal(gateway)
+
+    def crash(*args: object, **kwargs: object) -> store.BatchInfo:
+        raise SystemExit("killed after sending the anchor, before recording it")
+
+    monkeypatch.setattr(store, "mark_sent", crash)
+    with pytest.raises(SystemExit):
+        gateway.service.batcher.step()
+    monkeypatch.undo()
+
+    report = restarted(gateway).step()
+    assert (report.anchored, report.sent, report.failed) == (1, 0, 0)
+    with gateway.service.sessions() as session:
+        settled = store.get_batch(session, batch.id)
+    assert settled is not None and settled.state == "anchored" and settled.root is not None
+    assert settled.tx_hash is not None
+    assert_every_receipt_verifies(gateway, settled.root)
+
+
+def test_a_batch_stored_anchored_without_its_transaction_heals(gateway: Gateway) -> None:
+    """Issue 21, finding 1: older state (anchored, no tx hash) heals at batcher start and in
+    ``receipt()``, from the chain's ``Anchored`` log."""
+    batch = capture_and_seal(gateway)
+    gateway.service.batcher.step()
+    with gateway.service.sessions() as session:
+        anchored = store.get_batch(session, batch.id)
+    assert anchored is not None and anchored.tx_hash is not None and anchored.root is not None
+
+    def forget_the_transaction() -> None:
+        with gateway.service.sessions() as session:
+            session.execute(update(BatchRow).where(BatchRow.id == batch.id).values(tx_hash=None))
+            session.commit()
+
+    forget_the_transaction()
+    restarted(gateway).step()
+    with gateway.service.sessions() as session:
+        healed = store.get_batch(session, batch.id)
+    assert healed is not None and healed.tx_hash == anchored.tx_hash
+
+    forget_the_transaction()
+    assert_every_receipt_verifies(gateway, anchored.root)
+    with gateway.service.sessions() as session:
+        healed = store.get_batch(session, batch.id)
+    assert healed is not None and healed.tx_hash == anchored.tx_hash
