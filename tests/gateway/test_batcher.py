@@ -178,3 +178,36 @@ def test_a_batch_stored_anchored_without_its_transaction_heals(gateway: Gateway)
     with gateway.service.sessions() as session:
         healed = store.get_batch(session, batch.id)
     assert healed is not None and healed.tx_hash == anchored.tx_hash
+
+
+def test_a_reverted_duplicate_anchor_is_never_recorded_as_the_batch_anchor(
+    gateway: Gateway,
+) -> None:
+    """Issue 21 ("anchors are facts read from the chain"): a batch whose own transaction reverted
+    because its root was already anchored records the transaction that did anchor it."""
+    batch = capture_and_seal(gateway)
+    service = gateway.service
+    with service.sessions() as session:
+        values = store.batch_values(session, batch.id)
+        participant = store.get_participant(session, batch.participant)
+        root = MerkleTree.build(values).root
+        store.set_root(session, batch.id, root)
+    account = service.keys.account(
+        batch.participant, participant.keystore_path if participant else None
+    )
+    anchoring = service.ledger.anchor(account, root, len(values))
+    data = service.ledger.anchors.encode_abi("anchor", args=[root, len(values), bytes(32)])
+    duplicate = service.chain.sender(account).submit(
+        {"to": service.ledger.anchors.address, "data": data, "gas": 300_000}
+    )
+    assert service.chain.w3.eth.get_transaction_receipt(duplicate.tx_hash)["status"] == 0  # type: ignore[arg-type]
+    with service.sessions() as session:
+        store.mark_sent(session, batch.id, tx_hash=duplicate.tx_hash, nonce=duplicate.nonce)
+
+    report = restarted(gateway).step()
+    assert report.anchored == 1
+    with service.sessions() as session:
+        settled = store.get_batch(session, batch.id)
+    assert settled is not None and settled.state == "anchored"
+    assert settled.tx_hash == anchoring.tx_hash
+    assert_every_receipt_verifies(gateway, root)
