@@ -4,7 +4,8 @@ A **lane** is (shipper location, receiver location, GTIN). Each receipt of packs
 **observation** per GTIN it brings in (a case of 25 packs of one product is one observation,
 not 25): the time from the shipment (the eventTime of the event that put the received item in
 transit) to the receipt, in seconds. Observations are rows of ``ix_transit_observations``,
-each with its block, so a reorganisation removes them with their receipts; the lane's
+each with the block that applied the receipt (a held-back receipt's is the later block that
+re-applied it), so a reorganisation removes them with that block; the lane's
 statistics are aggregated from the rows that precede the receipt in chain order (count, mean
 and the sum of squared values; variance = (sum x^2 - n mean^2) / (n - 1)). Aggregating in the
 query instead of keeping running totals (Welford's count, mean and M2) keeps the statistics

@@ -382,8 +382,9 @@ class TransitObservationRow(Base):
     """One receipt's time in transit on a lane (shipper location, receiver location, GTIN).
 
     Derived by :mod:`indexer.detection.transit`; lane statistics are aggregated from these rows
-    in the query. The receipt is an ``ix_events`` row (deleting it, as a rollback does, deletes
-    the observation).
+    in the query. ``block_number`` is the block that applied the receipt (a held-back receipt's
+    is a later block than its event row's): a rollback deletes the rows of the blocks it undoes,
+    and deleting the receipt's ``ix_events`` row deletes them too.
     """
 
     __tablename__ = "ix_transit_observations"

@@ -40,6 +40,7 @@ from indexer.store.models import (
     PendingRow,
     RecallChangeRow,
     RecallRow,
+    TransitObservationRow,
     first_sequence_of_block,
 )
 from indexer.store.state import packed_keys
@@ -363,6 +364,7 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         ParticipantChangeRow,
         RecallChangeRow,
         PendingRow,
+        TransitObservationRow,  # a held-back receipt's: written in the block that applied it
     ):
         session.execute(delete(table).where(table.block_number > n))
     session.execute(

@@ -18,7 +18,7 @@ from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
 from indexer.store import pending
-from indexer.store.models import AlertRow
+from indexer.store.models import AlertRow, TransitObservationRow
 from provenance.journey import build_journey
 from tests.support.anchoring import Publisher, start_publisher
 from tests.support.dumps import dump
@@ -122,5 +122,59 @@ def test_held_back_events_roll_back_with_their_blocks(
     with service.sessions() as session:
         assert pending.waiting(session) == []
         assert session.scalars(select(AlertRow.kind)).all() == []
+    service.stop()
+    fresh.stop()
+
+
+@pytest.fixture
+def anvil_url() -> Iterator[str]:
+    if not available("anvil"):
+        pytest.skip("anvil is not installed in node_modules (run `make deps`)")
+    with running_node("anvil") as node:
+        yield node.url
+
+
+def test_a_held_back_receipt_applied_in_a_vanished_block_is_observed_again(
+    anvil_url: str, index_url: str, tmp_path: Path
+) -> None:
+    """Issue 21, finding 4: the importer's receipt of cases never commissioned is held back;
+    the packing and shipment on a branch that will vanish explain it, and its transit
+    observation is written in their block. The reorganisation keeps the receipt's own block
+    and removes theirs: the observation goes with them, and the new branch observes the
+    receipt again (the index equals a fresh one, transit observations included)."""
+    chain = Chain.from_url(anvil_url, poll_interval=0.05)
+    publisher = start_publisher(chain, tmp_path / "batches")
+    steps = build_journey(20, packs_per_case=10).steps
+    packed_and_shipped = [*steps[4].events, *steps[5].events]  # one manufacturer batch
+    for step in [*steps[:4], steps[6]]:  # packs made; the importer receives cases not made
+        publisher.publish(step.actor, step.events)
+    service = indexer(publisher, anvil_url, index_url, tmp_path / "ix")
+    service.catch_up()
+    with service.sessions() as session:
+        assert pending.waiting(session) != []
+        assert session.scalars(select(TransitObservationRow)).all() == []
+    snapshot, kept = rpc(chain, "evm_snapshot"), chain.block_number
+    publisher.publish(steps[5].actor, packed_and_shipped)  # on a branch that will vanish
+    service.catch_up()
+    with service.sessions() as session:
+        assert pending.waiting(session) == []
+        observed = session.scalars(select(TransitObservationRow.block_number)).all()
+        assert observed and all(b > kept for b in observed)  # the receipt's, in a later block
+    orphaned_head = chain.block_number
+
+    assert rpc(chain, "evm_revert", snapshot) is True
+    new_chain = Chain.from_url(anvil_url, poll_interval=0.05)
+    publisher.rebind(new_chain)
+    for _ in range(3):  # the new branch explains it in other blocks
+        rpc(new_chain, "evm_mine")
+    publisher.publish(steps[5].actor, packed_and_shipped)
+    report = service.catch_up()
+    assert report.reorg_to is not None and report.reorg_to < orphaned_head
+
+    fresh = indexer(publisher, anvil_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
+    fresh.catch_up()
+    live, rebuilt = dump(service.engine), dump(fresh.engine)
+    assert rebuilt["ix_transit_observations"] != []
+    assert live == rebuilt
     service.stop()
     fresh.stop()
