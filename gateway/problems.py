@@ -61,6 +61,7 @@ PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
 #: Pydantic errors a 422 "request" answer lists, and characters kept of each one's location.
 MAX_REQUEST_ERRORS = 20
 LOC_LIMIT = 100
+MSG_LIMIT = 600  # room for an enum's allowed values (17 alert kinds)
 
 #: Status → problem type slug, for the HTTP errors the framework raises itself (an unknown
 #: route, a method the route does not take).
@@ -106,6 +107,21 @@ def problem_for(exc: ProvenanceError) -> JSONResponse:
     return internal_problem()
 
 
+def _request_detail(errors: list[dict[str, Any]]) -> str:
+    """The first error in a line a script's log shows whole: where (``query parameter kind``)
+    and what (``Input should be 'info', 'warning' or 'critical'``: the allowed values)."""
+    if not errors:
+        return "the request is malformed"
+    first = errors[0]
+    loc = [str(p) for p in first["loc"]]
+    where = f"{_PLACES.get(loc[0], loc[0])} {'.'.join(loc[1:])}".strip() if loc else "request"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+_PLACES = {"query": "query parameter", "path": "path parameter", "header": "header", "body": "body"}
+
+
 def internal_problem() -> JSONResponse:
     """500 for anything unexpected: nothing of the error reaches the client (the log has it)."""
     return problem(500, "internal", "Internal error", "an unexpected error; the server logged it")
@@ -139,13 +155,11 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "loc": [
                     p if isinstance(p, int) else cut(str(p), LOC_LIMIT) for p in e.get("loc", [])
                 ],
-                "msg": cut(str(e.get("msg", "")), LOC_LIMIT * 3),
+                "msg": cut(str(e.get("msg", "")), MSG_LIMIT),
             }
             for e in exc.errors()[:MAX_REQUEST_ERRORS]
         ]
-        return problem(
-            422, "request", "Malformed request", "the request is malformed", errors=errors
-        )
+        return problem(422, "request", "Malformed request", _request_detail(errors), errors=errors)
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning(

@@ -18,11 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from indexer.alert_kinds import ALERT_KINDS, SEVERITIES
+
 DEFAULT_INDEXER = "http://127.0.0.1:8001"
 DEFAULT_KEY_FILE = Path("data/indexer/indexer-reader.api-key")
 DEFAULT_LIMIT = 100
 PAGE_MAX = 1000  # the indexer's largest page
-SEVERITIES = ("info", "warning", "critical")
 TIMEOUT = 10.0
 
 EXIT_NONE = 0
@@ -152,8 +153,9 @@ def run(
             raise AlertsError(f"--severity must be one of {allowed}, got {severity!r}")
         if limit < 1:
             raise AlertsError(f"--limit must be at least 1, got {limit}")
-        if kind is not None and not 1 <= len(kind) <= 32:
-            raise AlertsError(f"--kind must be 1 to 32 characters, got {kind!r}")
+        if kind is not None and kind not in ALERT_KINDS:
+            allowed = ", ".join(ALERT_KINDS)
+            raise AlertsError(f"--kind must be one of {allowed}, got {kind!r}")
         api_key = read_key(key_file)
         own = client is None
         http = client or httpx.Client(base_url=indexer_url.rstrip("/"), timeout=TIMEOUT)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from chain.interpreter import restore_recursion_limit
+from indexer.alert_kinds import AlertKind, Severity
 from provenance import verify as verify_module
+from provenance.usage import (
+    Abort,
+    ClickException,
+    NoArgsIsHelpError,
+    UsageError,
+    usage_error_line,
+)
 
 #: Default key files, the first that exists: the layout of ``provenance up`` (``data/gateway/``,
 #: ``data/indexer/``), then that of a standalone ``provenance gateway --data-dir data`` (or
@@ -145,11 +154,9 @@ def alerts(
         ),
     ] = None,
     kind: Annotated[
-        str | None, typer.Option(help="Only this kind (integrity, recommissioned, ...).")
+        AlertKind | None, typer.Option(help="Only this kind (docs/detection.md).")
     ] = None,
-    severity: Annotated[
-        str | None, typer.Option(help="Only this severity: info, warning or critical.")
-    ] = None,
+    severity: Annotated[Severity | None, typer.Option(help="Only this severity.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many alerts (newest first).")] = 100,
     json_output: Annotated[bool, typer.Option("--json", help="Print the alerts as JSON.")] = False,
 ) -> None:
@@ -298,7 +305,9 @@ def codes(
     lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
     count: Annotated[int, typer.Option(help="Codes to issue.", show_default=False)],
     out: Annotated[Path, typer.Option(help="Folder for the images.")] = Path("codes"),
-    image_format: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
+    image_format: Annotated[
+        Literal["png", "svg"], typer.Option("--format", help="Image format.")
+    ] = "png",
     declare: Annotated[
         int | None, typer.Option(help="First declare the lot with this many packs.")
     ] = None,
@@ -508,5 +517,21 @@ def up(
 
 
 def main() -> None:
+    """The console script: usage errors are one line on stderr and exit code 2 (not typer's
+    framed panel); everything else as the commands decide."""
     restore_recursion_limit()  # py_ecc raised it on import (see chain/interpreter.py)
-    app()
+    try:
+        code = app(prog_name="provenance", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()  # `provenance` alone: the help
+        sys.exit(EXIT_UNUSABLE)
+    except UsageError as exc:
+        typer.echo(usage_error_line(exc), err=True)
+        sys.exit(EXIT_UNUSABLE)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

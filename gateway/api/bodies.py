@@ -20,9 +20,11 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chain.errors import ValidationError
 from gateway import strict_json
 from gateway.problems import problem
 
@@ -133,6 +135,27 @@ class StrictJSONRequest(Request):
         return self._strict_json
 
 
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters an endpoint takes, its dependencies' included."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+def _refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
+    """A query parameter the endpoint does not take is a typo a script must hear about
+    (``?severty=critical`` would otherwise list every alert): 422 naming the ones it takes."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise ValidationError(
+            f"unknown query parameter {', '.join(unknown)}; this endpoint takes: {takes}",
+            rule="query.unknown",
+            pointer=unknown[0],
+        )
+
+
 class StrictJSONRoute(APIRoute):
     """A route whose JSON body, if it takes one, is read by the strict parser first (see the
     module's doc); every router of both apps uses it."""
@@ -140,9 +163,11 @@ class StrictJSONRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes_body = self.body_field is not None
+        known = _query_names(self.dependant)
 
         async def strict_handler(request: Request) -> Response:
             request = StrictJSONRequest(request.scope, request.receive)
+            _refuse_unknown_query(request, known)
             if takes_body and _is_json(request.headers.get("content-type")):
                 if await request.body():
                     await request.json()  # a refused body raises ValidationError: 422

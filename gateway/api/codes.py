@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response, status
@@ -160,7 +160,7 @@ def list_codes(
     lot: str,
     service: ServiceDep,
     reader: ParticipantDep,
-    format: Annotated[str, Query(pattern="^(png|svg)$")] = "png",  # noqa: A002
+    format: Literal["png", "svg"] = "png",  # noqa: A002
 ) -> list[CodePublic]:
     """The codes issued for a lot, in issue order (its declarer, the regulator, auditors)."""
     return [_code_public(c, format) for c in service.lot_codes(reader, gtin, lot)]

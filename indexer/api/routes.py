@@ -20,6 +20,7 @@ from gateway.api.operations import (
     standard_checks,
 )
 from gateway.epcis import gs1
+from indexer.alert_kinds import AlertKind, Severity
 from indexer.api.deps import CheckCallerDep, ReaderDep, ServiceDep, SessionDep, TodayDep
 from indexer.api.schemas import (
     AlertPage,
@@ -264,8 +265,8 @@ def get_alerts(
     session: SessionDep,
     _reader: ReaderDep,
     response: Response,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
-    severity: Literal["info", "warning", "critical"] | None = None,
+    kind: Annotated[AlertKind | None, Query(description="see docs/detection.md")] = None,
+    severity: Severity | None = None,
     subject: Annotated[str | None, Query(description="an identifier (" + EPC_HELP + ")")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway.store._sql import copy_rows, copy_text, driver_errors, is_postgresql
+from indexer.alert_kinds import ALERT_KINDS, SEVERITIES
 from indexer.chainlogs import BlockHeader
 from indexer.projection import Projection
 from indexer.store.models import (
@@ -141,6 +142,8 @@ def add_alert(
     evidence: dict[str, Any],
     key_parts: Sequence[object],
 ) -> None:
+    if kind not in ALERT_KINDS or severity not in SEVERITIES:
+        raise ValueError(f"not a kind and severity of indexer.alert_kinds: {kind} {severity}")
     key = alert_key(kind, *key_parts)
     if session.get(AlertRow, key) is None:
         session.add(

@@ -194,3 +194,15 @@ def test_the_openapi_description_lists_every_endpoint(gateway: Gateway) -> None:
         "/participants",
     ):
         assert path in paths
+
+
+def test_unknown_query_parameters_and_values_are_422_naming_the_allowed(gateway: Gateway) -> None:
+    """A typo in a script's query is an error, not a silently wider answer."""
+    headers = gateway.headers(API_MAKER)
+    typo = gateway.http.get("/recalls", params={"actve": "true"}, headers=headers)
+    assert typo.status_code == 422 and typo.headers["content-type"] == PROBLEM
+    assert typo.json()["detail"] == "unknown query parameter actve; this endpoint takes: active"
+    assert typo.json()["rule"] == "query.unknown"
+    wrong = gateway.http.get("/codes/04700123123452/L1", params={"format": "gif"}, headers=headers)
+    assert wrong.status_code == 422 and wrong.headers["content-type"] == PROBLEM
+    assert wrong.json()["detail"] == "query parameter format: Input should be 'png' or 'svg'"

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from indexer.api.app import create_app
 from indexer.store.models import AlertRow
 from provenance import alerts as alerts_module
-from provenance.cli import app
+from provenance.cli import app, main
 from tests.support.network import start_network
 from tests.support.nodes import free_port
 
@@ -32,7 +32,7 @@ ALERTS = [
     ("a3", "recommissioned", "warning", 10, PACK),
     ("a4", "integrity", "critical", 9, None),
     ("a5", "recommissioned", "warning", 8, PACK),
-    ("a6", "expiry", "info", 7, PACK),
+    ("a6", "expiring-soon", "info", 7, PACK),
 ]
 
 
@@ -102,7 +102,7 @@ def test_filters_and_json(served: Served) -> None:
     code, text = run(served, kind="recommissioned", severity="info")
     assert code == 0 and "no alerts match" in text
     code, text = run(served, kind="no-such-kind", as_json=True)
-    assert code == 0 and json.loads(text) == {"items": [], "more": False}
+    assert code == 2 and "--kind must be one of integrity," in json.loads(text)["error"]
 
 
 def test_cursors_are_followed_up_to_the_limit(
@@ -146,3 +146,33 @@ def test_the_command(served: Served) -> None:
     assert result.exit_code == 2 and "cannot read the key file" in result.output
     result = runner.invoke(app, ["alerts", "--help"])
     assert result.exit_code == 0 and "--limit" in result.output
+
+
+def test_a_typo_in_kind_is_one_line_naming_the_kinds_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cron job's `--kind clones` must not read as "no alerts": the console script answers
+    one line on stderr with the allowed values, exit code 2 (before any key or indexer)."""
+    monkeypatch.setattr("sys.argv", ["provenance", "alerts", "--kind", "clones"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("provenance alerts: Invalid value for '--kind'")
+    assert "'clones' is not one of 'integrity'" in err and "'expiring-soon'" in err
+
+
+def test_the_indexer_refuses_an_unknown_kind_or_parameter(served: Served) -> None:
+    auth = {"Authorization": f"Bearer {served.key_file.read_text().strip()}"}
+    answer = served.http.get("/alerts", params={"kind": "clones"}, headers=auth)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    detail = answer.json()["detail"]
+    assert detail.startswith("query parameter kind: Input should be 'integrity'")
+    assert "'expiring-soon'" in detail
+    answer = served.http.get("/alerts", params={"severty": "critical"}, headers=auth)
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == (
+        "unknown query parameter severty; this endpoint takes: cursor, kind, limit, severity, "
+        "subject"
+    )
