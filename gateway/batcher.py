@@ -15,6 +15,12 @@ point resumes without losing or double-anchoring a batch:
 - A root can be anchored only once on-chain, so even a duplicate transaction cannot
   double-anchor a batch; it reverts with ``RootAlreadyAnchored`` and the batch settles as above.
 
+**One batcher per account**: a batcher works only on the accounts whose anchoring lease it holds
+(gateway/leases.py), taken or renewed at every pass; a second batcher on the same database (a
+gateway restarted while its old batcher lives on, or several gateway processes) leaves those
+accounts alone until the lease is released or expires. Nonces are reserved per account, by the
+lease's holder only.
+
 The batcher is given write sessions (``BEGIN IMMEDIATE`` on SQLite, so its read-then-write steps
 never fail "database is locked" beside captures). Such a transaction holds SQLite's write lock
 from its first statement, so :func:`_end_reads` ends it before every call to the node.
@@ -27,17 +33,24 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from chain.errors import ContractRevertError, KeystoreError, ProvenanceError, TransactionError
 from chain.ledger import ZERO_BYTES32, Ledger
 from chain.merkle import MerkleTree
+from chain.outage_log import OutageLog
 from chain.sender import is_nonce_error
 from gateway import store
 from gateway.keys import KeyRing
+from gateway.leases import AccountLeases
 
 log = logging.getLogger("provenance.gateway.batcher")
+
+#: The database is unreachable, restarting or out of pooled connections: an outage, not a bug.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (OperationalError, PoolTimeoutError)
 
 
 def _end_reads(session: Session) -> None:
@@ -56,6 +69,8 @@ class BatcherPolicy:
     max_age_seconds: float = 2.0
     confirmations: int = 0
     resend_after_seconds: float = 60.0
+    #: How long an account's anchoring lease lasts unless renewed (gateway/leases.py).
+    lease_seconds: float = 15.0
 
 
 @dataclass
@@ -65,6 +80,8 @@ class StepReport:
     anchored: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Accounts with work whose anchoring lease another batcher holds (left to it).
+    waiting: list[str] = field(default_factory=list)
 
 
 class Batcher:
@@ -76,11 +93,15 @@ class Batcher:
         ledger: Ledger,
         keys: KeyRing,
         policy: BatcherPolicy | None = None,
+        *,
+        leases: AccountLeases | None = None,
     ) -> None:
         self._sessions = sessions
         self._ledger = ledger
         self._keys = keys
         self.policy = policy or BatcherPolicy()
+        #: The accounts this batcher anchors for: only those whose lease it holds.
+        self.leases = leases or AccountLeases(self.policy.lease_seconds)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._healed = False  # anchored batches lacking their transaction: looked up once
@@ -88,7 +109,8 @@ class Batcher:
     # --- the loop -------------------------------------------------------------------------
 
     def step(self, now: datetime | None = None, *, flush: bool = False) -> StepReport:
-        """One pass: settle sent batches, seal due batches, anchor sealed ones.
+        """One pass: settle sent batches, seal due batches, anchor sealed ones, of the accounts
+        whose anchoring lease this batcher holds (taken or renewed first; gateway/leases.py).
 
         ``flush`` seals whatever is waiting regardless of age (used on shutdown and in tests).
         """
@@ -97,28 +119,59 @@ class Batcher:
             if not self._healed:
                 self.heal(session)
                 self._healed = True
+            wanted = store.accounts_with_anchoring_work(session)
+            held = self.leases.claim(session, wanted)
+            report.waiting = [account for account in wanted if account not in held]
             for batch in store.batches_in_state(session, "sent"):
-                self._settle(session, batch, report, now)
+                if self._mine(session, batch, held):
+                    self._settle(session, batch, report, now)
             age = 0.0 if flush else self.policy.max_age_seconds
             sealed = store.seal_batches(
-                session, max_events=self.policy.max_events, max_age_seconds=age, now=now
+                session,
+                max_events=self.policy.max_events,
+                max_age_seconds=age,
+                now=now,
+                participants=held,
             )
             report.sealed = len(sealed)
             for batch in store.batches_in_state(session, "sealed"):
-                self._anchor(session, batch, report)
+                if self._mine(session, batch, held):
+                    self._anchor(session, batch, report)
         return report
 
+    def _mine(self, session: Session, batch: store.BatchInfo, held: set[str]) -> bool:
+        """Whether to work on ``batch`` now: its account's lease is ours (renewed if due)."""
+        if batch.participant not in held:
+            return False
+        if self.leases.keep(session, batch.participant):
+            return True
+        held.discard(batch.participant)  # lost meanwhile: another batcher anchors for it
+        return False
+
     def run(self, interval: float = 0.25) -> None:
-        """Step until :meth:`stop`; errors are logged and retried on the next pass."""
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except ProvenanceError as exc:  # the chain or database is down: retry later
-                log.warning("batcher step failed: %s", exc)
-            except Exception:  # noqa: BLE001 - a worker thread must not die silently
-                log.exception("batcher step crashed")
-            self._wake.wait(interval)
-            self._wake.clear()
+        """Step until :meth:`stop`, then release the leases; errors are retried on the next pass
+        and logged when the batcher starts failing, every so often, and when it recovers."""
+        health = OutageLog(log, "the batcher", expected=(ProvenanceError, *DATABASE_OUTAGES))
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.step()
+                except Exception as exc:  # noqa: BLE001 - a worker thread must not die silently
+                    health.failure(exc)
+                else:
+                    health.success()
+                self._wake.wait(interval)
+                self._wake.clear()
+        finally:
+            self.release_leases()
+
+    def release_leases(self) -> None:
+        """Give up this batcher's anchoring leases (a clean stop): another takes over at once."""
+        try:
+            with self._sessions() as session:
+                self.leases.release(session)
+        except Exception as exc:  # noqa: BLE001 - the database is gone: the leases expire
+            log.warning("could not release the anchoring leases (they expire): %s", exc)
 
     def wake(self) -> None:
         self._wake.set()
@@ -270,7 +323,8 @@ class Batcher:
         no ``sent`` batch holds (the process stopped, or the node refused the transaction,
         between reserving and recording it) would leave a gap that stalls every later
         transaction of the account: it is handed out again first. Nonces held by ``sent``
-        batches are left to them (re-sent with the same nonce). One batcher per database.
+        batches are left to them (re-sent with the same nonce). Only the holder of the
+        account's anchoring lease reserves its nonces (gateway/leases.py).
         """
         _end_reads(session)
         pending = self._pending_count(address)

@@ -106,6 +106,7 @@ class GatewayService:
                 max_events=settings.batch_max_events,
                 max_age_seconds=settings.batch_max_age_seconds,
                 confirmations=settings.confirmations,
+                lease_seconds=settings.batcher_lease_seconds,
             ),
         )
         #: Where webhooks may go: checked at registration and at every delivery.
@@ -147,6 +148,7 @@ class GatewayService:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self.batcher.release_leases()  # stepped without run() (tests, tools): leases too
         self.stop_deliverer()
         self.engine.dispose()
 

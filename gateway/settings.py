@@ -39,6 +39,13 @@ class GatewaySettings(BaseSettings):
     batch_max_events: int = Field(default=1000, ge=1, le=100_000)
     batch_max_age_seconds: float = Field(default=2.0, gt=0)
     confirmations: int = Field(default=0, ge=0)
+    batcher_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how long a batcher's lease on an account's anchoring lasts unless "
+        "renewed (every pass; a third of it at the latest): a second batcher on the same "
+        "database takes over this long after the first stopped without releasing it",
+    )
     max_backlog_events: int = Field(default=500_000, ge=1)
     retry_after_seconds: int = Field(default=5, ge=1)
     event_time_ahead_seconds: int = Field(

@@ -1,6 +1,7 @@
 """The gateway's durable SQL store: participants and API keys, captures and events, batches,
-custody state and nonces, recalls, notifications and the webhook outbox, issued codes. SQLite by
-default, PostgreSQL in production. See ``docs/storage.md``, ``docs/recalls.md``, ``docs/codes.md``.
+custody state, nonces and anchoring leases, recalls, notifications and the webhook outbox,
+issued codes. SQLite by default, PostgreSQL in production. See ``docs/storage.md``,
+``docs/recalls.md``, ``docs/codes.md``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ from .codes import (
 )
 from .custody_view import SqlCustodyView, apply_changes, custody_lock, set_lot_recalled
 from .engine import DEFAULT_URL, make_engine, session_factory, upgrade
+from .leases import (
+    Lease,
+    accounts_with_anchoring_work,
+    acquire_lease,
+    get_lease,
+    release_leases,
+    take_over_lease,
+)
 from .participants import (
     ApiKeys,
     ParticipantRecord,
@@ -88,6 +97,12 @@ from .recalls import (
 )
 
 __all__ = [
+    "Lease",
+    "accounts_with_anchoring_work",
+    "acquire_lease",
+    "get_lease",
+    "release_leases",
+    "take_over_lease",
     "CodeLot",
     "CodeRecord",
     "add_codes",

@@ -10,6 +10,7 @@ is (re)built and sent, ``sent`` is checked by its transaction hash. See ``docs/s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -96,17 +97,21 @@ def seal_batches(
     max_events: int,
     max_age_seconds: float,
     now: datetime | None = None,
+    participants: Collection[str] | None = None,
 ) -> list[BatchInfo]:
-    """Seal every batch that is due, per participant; commit after each participant."""
+    """Seal every batch that is due, per participant (of ``participants``, default all);
+    commit after each participant."""
     if max_events < 1:
         raise ValueError(f"max_events must be at least 1, got {max_events}")
     now = now or utcnow()
     cutoff = now - timedelta(seconds=max_age_seconds)
-    participants = list(
+    due = set(
         session.scalars(select(EventRow.participant).where(EventRow.batch_id.is_(None)).distinct())
     )
+    if participants is not None:
+        due &= set(participants)
     sealed: list[BatchInfo] = []
-    for participant in sorted(participants):
+    for participant in sorted(due):
         try:
             pending = session.execute(
                 select(EventRow.seq, EventRow.received_at)

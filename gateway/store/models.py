@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0005_item_event_time.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0006_anchoring_leases.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -253,6 +253,22 @@ class AccountNonceRow(Base):
     address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
     next_nonce: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]
+
+
+class AnchoringLeaseRow(Base):
+    """Which batcher anchors for an account, until when (migration 0006; gateway/leases.py).
+
+    One batcher per account at a time, whatever the number of gateway processes: a batcher
+    seals, sends and settles an account's batches only while it holds the account's lease.
+    """
+
+    __tablename__ = "anchoring_leases"
+
+    account: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))  # host:pid:random
+    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class RecallRow(Base):

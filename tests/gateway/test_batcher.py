@@ -25,8 +25,10 @@ def capture_and_seal(gateway: Gateway) -> store.BatchInfo:
 
 
 def restarted(gateway: Gateway) -> Batcher:
-    """A new batcher over the same store and chain, as after a process restart."""
+    """A new batcher over the same store and chain, as after a process restart (the old
+    process's anchoring leases are gone with it: released, expired, or found dead)."""
     service = gateway.service
+    service.batcher.release_leases()
     return Batcher(service.sessions, service.ledger, service.keys, service.batcher.policy)
 
 
