@@ -190,6 +190,15 @@ class NotAnchoredYetError(ProvenanceError):
     """A receipt was asked for before the event's batch was anchored: ask again later."""
 
 
+class AnchorReplacedError(ProvenanceError):
+    """An anchor the gateway once recorded is no longer on chain where it was (a reorganisation
+    took it away or moved it). ``details``: the old anchor and a pointer to the current one."""
+
+    def __init__(self, message: str, *, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
 # --- Indexing --------------------------------------------------------------------------------
 
 

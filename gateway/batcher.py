@@ -13,7 +13,13 @@ point resumes without losing or double-anchoring a batch:
   settles it. A transaction unknown to the node after ``resend_after`` seconds is re-sent with the
   same nonce (never fee-bumped: permissioned chains run at zero gas price).
 - A root can be anchored only once on-chain, so even a duplicate transaction cannot
-  double-anchor a batch; it reverts with ``RootAlreadyAnchored`` and the batch settles as above.
+  double-anchor a batch; it reverts with ``RootAlreadyAnchored`` (or its gas estimate does) and
+  the batch settles as above, from the chain's log: a root on chain never parks a batch in
+  ``failed``.
+- ``anchored`` is recorded with the transaction hash, block number and block hash, and only once
+  the block has ``confirmations`` blocks on top of it (receipts are offered from then on).
+- The :class:`~gateway.reconciler.Reconciler` re-checks recent anchors against the chain at a
+  bounded rate and sends a batch whose anchor vanished in a reorganisation back to ``sealed``.
 
 **One batcher per account**: a batcher works only on the accounts whose anchoring lease it holds
 (gateway/leases.py), taken or renewed at every pass; a second batcher on the same database (a
@@ -46,6 +52,7 @@ from chain.sender import is_nonce_error
 from gateway import store
 from gateway.keys import KeyRing
 from gateway.leases import AccountLeases
+from gateway.reconciler import Reconciler, ReconcileReport, hex_hash
 
 log = logging.getLogger("provenance.gateway.batcher")
 
@@ -71,6 +78,10 @@ class BatcherPolicy:
     resend_after_seconds: float = 60.0
     #: How long an account's anchoring lease lasts unless renewed (gateway/leases.py).
     lease_seconds: float = 15.0
+    #: the reconciler re-checks batches anchored in the last this many blocks...
+    reconcile_window_blocks: int = 128
+    #: ...at most this often (gateway/reconciler.py)
+    reconcile_interval_seconds: float = 5.0
 
 
 @dataclass
@@ -82,6 +93,7 @@ class StepReport:
     errors: list[str] = field(default_factory=list)
     #: Accounts with work whose anchoring lease another batcher holds (left to it).
     waiting: list[str] = field(default_factory=list)
+    reconciled: ReconcileReport | None = None
 
 
 class Batcher:
@@ -105,12 +117,22 @@ class Batcher:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._healed = False  # anchored batches lacking their transaction: looked up once
+        self.reconciler = Reconciler(
+            ledger,
+            window_blocks=self.policy.reconcile_window_blocks,
+            interval_seconds=self.policy.reconcile_interval_seconds,
+            confirmations=self.policy.confirmations,
+        )
 
     # --- the loop -------------------------------------------------------------------------
 
-    def step(self, now: datetime | None = None, *, flush: bool = False) -> StepReport:
+    def step(
+        self, now: datetime | None = None, *, flush: bool = False, reconcile: bool | None = None
+    ) -> StepReport:
         """One pass: settle sent batches, seal due batches, anchor sealed ones, of the accounts
-        whose anchoring lease this batcher holds (taken or renewed first; gateway/leases.py).
+        whose anchoring lease this batcher holds (taken or renewed first; gateway/leases.py);
+        first, re-check recent anchors against the chain when the reconciler is due
+        (``reconcile`` True or False: now, or not this pass; gateway/reconciler.py).
 
         ``flush`` seals whatever is waiting regardless of age (used on shutdown and in tests).
         """
@@ -119,6 +141,10 @@ class Batcher:
             if not self._healed:
                 self.heal(session)
                 self._healed = True
+            if self.reconciler.due() if reconcile is None else reconcile:
+                # first, so a batch whose anchor vanished is sent again in this same pass (its
+                # account has work again: its lease is claimed below)
+                report.reconciled = self.reconciler.run(session)
             wanted = store.accounts_with_anchoring_work(session)
             held = self.leases.claim(session, wanted)
             report.waiting = [account for account in wanted if account not in held]
@@ -206,7 +232,18 @@ class Batcher:
                 ZERO_BYTES32,
                 nonce=nonce,
             )
-        except (KeystoreError, ContractRevertError) as exc:
+        except ContractRevertError as exc:
+            if exc.error_name == "RootAlreadyAnchored":
+                # Anchored meanwhile (another batcher; a transaction of before a restart, mined
+                # since): the chain decides, and a root on chain never parks a batch in failed.
+                if not self._settled_on_chain(session, batch, tree.root, report):
+                    report.errors.append(f"batch {batch.id}: {exc}; the chain is asked again")
+                return
+            store.mark_failed(session, batch.id, str(exc))
+            report.failed += 1
+            report.errors.append(f"batch {batch.id}: {exc}")
+            return
+        except KeystoreError as exc:
             store.mark_failed(session, batch.id, str(exc))
             report.failed += 1
             report.errors.append(f"batch {batch.id}: {exc}")
@@ -243,17 +280,15 @@ class Batcher:
         if receipt is None and just_sent:
             return  # not mined yet (automining nodes mine at once); the next pass looks again
         if receipt is not None:
-            if self.policy.confirmations and (
-                self._ledger.chain.block_number
-                < int(receipt["blockNumber"]) + self.policy.confirmations
-            ):
-                return  # mined, not yet deep enough
+            if not self._deep_enough(int(receipt["blockNumber"])):
+                return  # mined, not yet deep enough: no receipt is offered before
             if receipt["status"] == 1:
                 store.mark_anchored(
                     session,
                     batch.id,
                     block_number=int(receipt["blockNumber"]),
                     tx_hash=batch.tx_hash,
+                    block_hash=hex_hash(receipt["blockHash"]),
                 )
                 report.anchored += 1
                 return
@@ -273,9 +308,15 @@ class Batcher:
             and moment - sent_at > timedelta(seconds=self.policy.resend_after_seconds)
             and batch.nonce is not None
         ):
-            self._resend(session, batch)
+            self._resend(session, batch, report)
 
-    def _resend(self, session: Session, batch: store.BatchInfo) -> None:
+    def _deep_enough(self, block_number: int) -> bool:
+        """Whether a block has the confirmations the policy asks for (always, with 0)."""
+        if not self.policy.confirmations:
+            return True
+        return self._ledger.chain.block_number >= block_number + self.policy.confirmations
+
+    def _resend(self, session: Session, batch: store.BatchInfo, report: StepReport) -> None:
         assert batch.root is not None and batch.nonce is not None
         participant = store.get_participant(session, batch.participant)
         _end_reads(session)
@@ -292,6 +333,11 @@ class Batcher:
                 ZERO_BYTES32,
                 nonce=batch.nonce,
             )
+        except ContractRevertError as exc:
+            if exc.error_name != "RootAlreadyAnchored":
+                raise
+            self._settled_on_chain(session, batch, batch.root, report)  # mined meanwhile
+            return
         except TransactionError as exc:
             if not is_nonce_error(exc):
                 raise
@@ -353,6 +399,8 @@ class Batcher:
             store.mark_failed(session, batch.id, f"root already anchored by {anchored.submitter}")
             report.failed += 1
             return True
+        if not self._deep_enough(anchored.block_number):
+            return True  # on chain, not yet deep enough: settled on a later pass
         found = self._ledger.find_anchor_transaction(root, anchored.block_number)
         store.mark_anchored(
             session,
@@ -360,6 +408,7 @@ class Batcher:
             block_number=anchored.block_number,
             root=root,
             tx_hash=found.tx_hash if found else None,
+            block_hash=found.block_hash if found else None,
         )
         if found is None and batch.tx_hash is not None:  # the stored hash did not anchor it
             store.record_anchor_transaction(
@@ -392,5 +441,9 @@ def recover_anchor_transaction(
     if found is None:
         return None
     return store.record_anchor_transaction(
-        session, batch.id, tx_hash=found.tx_hash, block_number=found.block_number
+        session,
+        batch.id,
+        tx_hash=found.tx_hash,
+        block_number=found.block_number,
+        block_hash=found.block_hash,
     )

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.errors import (
     MESSAGE_LIMIT,
+    AnchorReplacedError,
     AuthenticationError,
     BackPressureError,
     ChainError,
@@ -51,6 +52,7 @@ PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
     (NotFoundError, 404, "not-found", "Not found"),
     (RecordNotFoundError, 404, "not-found", "Not found"),
     (NotAnchoredYetError, 409, "not-anchored", "Not anchored yet; ask again shortly"),
+    (AnchorReplacedError, 410, "anchor-replaced", "This anchor is no longer on chain"),
     (StoreConflictError, 409, "conflict", "Conflicts with what is stored"),
     (RateLimitedError, 429, "rate-limited", "Too many requests from this address"),
     (BackPressureError, 503, "back-pressure", "Try again later"),
@@ -102,6 +104,8 @@ def problem_for(exc: ProvenanceError) -> JSONResponse:
                 }
             if isinstance(exc, BackPressureError):
                 extra = {"retry_after": exc.retry_after_seconds}
+            if isinstance(exc, AnchorReplacedError):
+                extra = dict(exc.details)
             return problem(status, slug, title, str(exc), **extra)
     log.error("a domain error without an HTTP answer: %r", exc)
     return internal_problem()

@@ -37,6 +37,7 @@ from chain.receipts import Receipt
 from chain.roles import Role
 from chain.sender import is_nonce_error
 from gateway import codes, store
+from gateway.anchors import CurrentAnchor, current_anchor, parse_tx_hash
 from gateway.authority import check_company_prefixes
 from gateway.batcher import Batcher, BatcherPolicy, recover_anchor_transaction
 from gateway.epcis import gs1
@@ -107,6 +108,8 @@ class GatewayService:
                 max_age_seconds=settings.batch_max_age_seconds,
                 confirmations=settings.confirmations,
                 lease_seconds=settings.batcher_lease_seconds,
+                reconcile_window_blocks=settings.reconcile_window_blocks,
+                reconcile_interval_seconds=settings.reconcile_interval_seconds,
             ),
         )
         #: Where webhooks may go: checked at registration and at every delivery.
@@ -608,6 +611,18 @@ class GatewayService:
         if info is None or not _may_read(reader, info.participant):
             raise NotFoundError(f"no capture {capture_id}")
         return info
+
+    def anchor(
+        self, reader: store.ParticipantRecord, tx_hash: str, block_number: int | None = None
+    ) -> CurrentAnchor:
+        """Whether ``tx_hash`` (in ``block_number``) is a batch's current anchor: 200, or 410
+        pointing to the anchor that replaced it after a reorganisation (gateway/anchors.py)."""
+        tx_hash = parse_tx_hash(tx_hash)
+        with self.sessions() as session:
+            found = store.lookup_anchor(session, tx_hash)
+        if found is None or not _may_read(reader, found.batch.participant):
+            raise NotFoundError(f"the gateway recorded no anchor {tx_hash}")
+        return current_anchor(found, tx_hash, block_number)
 
     # --- reading --------------------------------------------------------------------------
 

@@ -38,7 +38,22 @@ class GatewaySettings(BaseSettings):
     keystore_password_file: Path | None = None
     batch_max_events: int = Field(default=1000, ge=1, le=100_000)
     batch_max_age_seconds: float = Field(default=2.0, gt=0)
-    confirmations: int = Field(default=0, ge=0)
+    confirmations: int = Field(
+        default=0,
+        ge=0,
+        description="blocks on top of an anchor before its batch counts as anchored and its "
+        "receipts are offered: 0 on QBFT/IBFT (final blocks) and dev nodes, N on chains whose "
+        "blocks can be reorganised",
+    )
+    reconcile_window_blocks: int = Field(
+        default=128,
+        ge=1,
+        description="the reconciler re-checks batches anchored in the last this many blocks "
+        "against the chain (a vanished anchor is anchored again)",
+    )
+    reconcile_interval_seconds: float = Field(
+        default=5.0, gt=0, description="how often the reconciler runs (in the batcher's loop)"
+    )
     batcher_lease_seconds: float = Field(
         default=15.0,
         gt=0,

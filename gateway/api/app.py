@@ -66,6 +66,7 @@ def create_app(
         routes.capture,
         routes.events,
         routes.batches,
+        routes.anchors,
         routes.participants,
         routes.recalls,
         routes.notifications,

@@ -4,7 +4,8 @@ Capture happens in the server process, so its counters are ordinary in-process c
 batcher may run in a process of its own (PostgreSQL and a node: provenance/serve.py), so what
 it does is read at scrape time from the store, which both processes share: batches by state,
 the seal-to-anchored latency (from the batches' ``sealed_at`` and ``anchored_at``), the backlog,
-and the gas of anchors (from the receipts of batches anchored since the app started).
+the anchors the reconciler found vanished, re-anchored or moved (``anchor_history``), and the gas
+of anchors (from the receipts of batches anchored since the app started).
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class _StoreCollector(Collector):
                 )
             ).one()
             backlog = store.unanchored_event_count(session)
+            history = store.anchor_history_counts(session)
         states = GaugeMetricFamily(
             f"{PREFIX}_batches", "Batches by state (from the store)", labels=["state"]
         )
@@ -180,4 +182,21 @@ class _StoreCollector(Collector):
             f"{PREFIX}_unanchored_events",
             "Events accepted and not yet anchored (the back-pressure backlog)",
             value=float(backlog),
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_anchors_vanished",
+            "Anchors the reconciler found gone from the chain (a reorganisation): their batches "
+            "were sent back to be anchored again",
+            value=history["vanished"],
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_reanchored",
+            "Vanished anchors whose batch has been anchored again (by a new transaction)",
+            value=history["reanchored"],
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_anchors_moved",
+            "Anchors the reconciler found in another block or transaction than recorded (the "
+            "same root re-mined after a reorganisation): the facts were updated",
+            value=history["moved"],
         )

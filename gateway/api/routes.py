@@ -21,6 +21,7 @@ from gateway.api.operations import (
     standard_checks,
 )
 from gateway.api.schemas import (
+    AnchorPublic,
     BatchEventPublic,
     BatchPublic,
     CaptureAccepted,
@@ -30,6 +31,7 @@ from gateway.api.schemas import (
     ParticipantPublic,
     ParticipantRegistered,
     ParticipantRegistration,
+    PastAnchorPublic,
     RecallCreate,
     RecallPublic,
     ReleaseCreate,
@@ -42,6 +44,7 @@ from gateway.webhooks import notification_json
 capture = APIRouter(prefix="/capture", tags=["capture"], route_class=StrictJSONRoute)
 events = APIRouter(prefix="/events", tags=["events"], route_class=StrictJSONRoute)
 batches = APIRouter(prefix="/batches", tags=["batches"], route_class=StrictJSONRoute)
+anchors = APIRouter(prefix="/anchors", tags=["batches"], route_class=StrictJSONRoute)
 participants = APIRouter(prefix="/participants", tags=["participants"], route_class=StrictJSONRoute)
 recalls = APIRouter(prefix="/recalls", tags=["recalls"], route_class=StrictJSONRoute)
 notifications = APIRouter(prefix="/notifications", tags=["recalls"], route_class=StrictJSONRoute)
@@ -135,6 +138,7 @@ def get_batch(root: str, service: ServiceDep, reader: ParticipantDep) -> BatchPu
         eventCount=batch.event_count,
         txHash=batch.tx_hash,
         blockNumber=batch.block_number,
+        blockHash=batch.block_hash,
         events=[
             BatchEventPublic(
                 eventID=e.event_id,
@@ -143,6 +147,55 @@ def get_batch(root: str, service: ServiceDep, reader: ParticipantDep) -> BatchPu
                 event=json.loads(e.raw),
             )
             for e in contents.events
+        ],
+    )
+
+
+_ANCHOR_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "The gateway recorded no such anchor (or you may not read its batch)"},
+    409: {"description": "Re-included in a block without the configured confirmations yet"},
+    410: {
+        "description": "No longer the anchor (a reorganisation took it away or moved it): the "
+        "problem names the old anchor and, under `current`, the anchor that replaced it"
+    },
+    422: {"description": "Not a transaction hash"},
+}
+
+
+@anchors.get("/{tx_hash}", response_model=AnchorPublic, responses=_ANCHOR_ERRORS)
+def get_anchor(
+    tx_hash: str,
+    service: ServiceDep,
+    reader: ParticipantDep,
+    block: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="the block a receipt names")
+    ] = None,
+) -> AnchorPublic:
+    """Is the anchor a receipt names (its `tx_hash`, and `block_number` as `?block=`) still the
+    anchor of its batch? 200 if so; 410 problem+json with a pointer to the new anchor if a
+    reorganisation replaced it (see docs/gateway.md#reorganisations)."""
+    found = service.anchor(reader, tx_hash, block)
+    batch = found.batch
+    assert batch.tx_hash is not None and batch.block_number is not None and batch.root
+    root = "0x" + batch.root.hex()
+    return AnchorPublic(
+        txHash=batch.tx_hash,
+        blockNumber=batch.block_number,
+        blockHash=batch.block_hash,
+        root=root,
+        participant=batch.participant,
+        batch=f"/batches/{root}",
+        anchoredAt=batch.anchored_at,
+        previous=[
+            PastAnchorPublic(
+                txHash=p.tx_hash,
+                blockNumber=p.block_number,
+                blockHash=p.block_hash,
+                outcome=p.outcome,  # type: ignore[arg-type]
+                anchoredAt=p.anchored_at,
+                endedAt=p.ended_at,
+            )
+            for p in found.previous
         ],
     )
 

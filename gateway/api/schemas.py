@@ -38,7 +38,34 @@ class BatchPublic(BaseModel):
     eventCount: int  # noqa: N815
     txHash: str | None  # noqa: N815
     blockNumber: int | None  # noqa: N815
+    blockHash: str | None = None  # noqa: N815
     events: list[BatchEventPublic]
+
+
+class PastAnchorPublic(BaseModel):
+    txHash: str | None  # noqa: N815
+    blockNumber: int | None  # noqa: N815
+    blockHash: str | None  # noqa: N815
+    outcome: Literal["vanished", "moved"]
+    anchoredAt: datetime | None  # noqa: N815
+    endedAt: datetime  # noqa: N815
+
+
+class AnchorPublic(BaseModel):
+    """A batch's current anchor, as the chain had it when the gateway last checked."""
+
+    status: Literal["current"] = "current"
+    txHash: str  # noqa: N815
+    blockNumber: int  # noqa: N815
+    blockHash: str | None  # noqa: N815
+    root: str
+    participant: str
+    batch: str = Field(description="where the batch's events and salts are: /batches/{root}")
+    anchoredAt: datetime | None  # noqa: N815
+    previous: list[PastAnchorPublic] = Field(
+        description="the anchors the batch had before reorganisations took them away or moved "
+        "them, oldest first"
+    )
 
 
 class ParticipantCreate(BaseModel):

@@ -14,14 +14,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.errors import BatchStateError, RecordNotFoundError, StoreConflictError
 
 from ._sql import key_chunks, member_of, utcnow
-from .models import BATCH_STATES, AccountNonceRow, BatchRow, EventRow
+from .models import BATCH_STATES, AccountNonceRow, AnchorHistoryRow, BatchRow, EventRow
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class BatchInfo:
     tx_hash: str | None
     nonce: int | None
     block_number: int | None
+    block_hash: str | None
     sealed_at: datetime | None
     sent_at: datetime | None
     anchored_at: datetime | None
@@ -51,6 +52,7 @@ class BatchInfo:
             tx_hash=row.tx_hash,
             nonce=row.nonce,
             block_number=row.block_number,
+            block_hash=row.block_hash,
             sealed_at=row.sealed_at,
             sent_at=row.sent_at,
             anchored_at=row.anchored_at,
@@ -220,18 +222,23 @@ def mark_anchored(
     block_number: int,
     root: bytes | None = None,
     tx_hash: str | None = None,
+    block_hash: str | None = None,
 ) -> BatchInfo:
     """The root is on chain in ``block_number``; commit. Repeating it (same block) is a no-op.
 
     Allowed from ``sealed`` too (the transaction went out but the process stopped before
     ``mark_sent``; the chain then says the root is already anchored) and from ``failed``.
-    ``tx_hash`` None keeps the stored hash (:func:`record_anchor_transaction` sets it exactly).
+    ``tx_hash`` and ``block_hash`` None keep the stored ones (:func:`record_anchor_transaction`
+    sets them exactly). A batch anchored again after its anchor vanished marks those history
+    rows re-anchored.
     """
     try:
         row = _row(session, batch_id)
         if row.state == "anchored" and row.block_number == block_number:
             if tx_hash is not None:
                 row.tx_hash = tx_hash
+            if block_hash is not None:
+                row.block_hash = block_hash
             return _commit(session, row)
         _require(row, "mark it anchored", ("sealed", "sent", "failed"))
         if root is not None:
@@ -248,7 +255,18 @@ def mark_anchored(
         row.anchored_at = utcnow()
         if tx_hash is not None:
             row.tx_hash = tx_hash
+        if block_hash is not None:
+            row.block_hash = block_hash
         row.last_error = None
+        session.execute(
+            update(AnchorHistoryRow)
+            .where(
+                AnchorHistoryRow.batch_id == batch_id,
+                AnchorHistoryRow.outcome == "vanished",
+                AnchorHistoryRow.reanchored_at.is_(None),
+            )
+            .values(reanchored_at=row.anchored_at)
+        )
         return _commit(session, row)
     except BaseException:
         session.rollback()
@@ -256,17 +274,24 @@ def mark_anchored(
 
 
 def record_anchor_transaction(
-    session: Session, batch_id: int, *, tx_hash: str | None, block_number: int
+    session: Session,
+    batch_id: int,
+    *,
+    tx_hash: str | None,
+    block_number: int,
+    block_hash: str | None = None,
 ) -> BatchInfo:
     """Store what the chain's logs say anchored an anchored batch's root; commit.
 
-    ``tx_hash`` None clears a hash known not to be the anchor (a reverted transaction's).
+    ``tx_hash`` None clears a hash known not to be the anchor (a reverted transaction's), and
+    ``block_hash`` None one not known.
     """
     try:
         row = _row(session, batch_id)
         _require(row, "record its anchor transaction", ("anchored",))
         row.tx_hash = tx_hash
         row.block_number = block_number
+        row.block_hash = block_hash
         return _commit(session, row)
     except BaseException:
         session.rollback()
@@ -281,6 +306,192 @@ def anchored_without_transaction(session: Session) -> list[BatchInfo]:
         .order_by(BatchRow.id)
     )
     return [BatchInfo.of(r) for r in session.scalars(query)]
+
+
+def anchored_from_block(session: Session, first_block: int) -> list[BatchInfo]:
+    """Anchored batches in ``first_block`` or later, or with no block hash (recorded before
+    it was kept): what the reconciler re-checks. Oldest block first."""
+    query = (
+        select(BatchRow)
+        .where(
+            BatchRow.state == "anchored",
+            (BatchRow.block_number >= first_block) | BatchRow.block_hash.is_(None),
+        )
+        .order_by(BatchRow.block_number, BatchRow.id)
+    )
+    return [BatchInfo.of(r) for r in session.scalars(query)]
+
+
+def _remember_anchor(session: Session, row: BatchRow, outcome: str) -> None:
+    assert row.root is not None
+    session.add(
+        AnchorHistoryRow(
+            batch_id=row.id,
+            root=row.root,
+            tx_hash=row.tx_hash,
+            block_number=row.block_number,
+            block_hash=row.block_hash,
+            anchored_at=row.anchored_at,
+            outcome=outcome,
+            ended_at=utcnow(),
+        )
+    )
+
+
+def _unchanged(row: BatchRow, seen: BatchInfo) -> bool:
+    """Whether the row still holds the anchor ``seen`` (another batcher's reconciler may have
+    handled it since: a batcher needs no lease on an account to re-check its anchors)."""
+    return (row.state, row.tx_hash, row.block_number, row.block_hash) == (
+        "anchored",
+        seen.tx_hash,
+        seen.block_number,
+        seen.block_hash,
+    )
+
+
+def record_anchor_moved(
+    session: Session,
+    seen: BatchInfo,
+    *,
+    tx_hash: str | None,
+    block_number: int,
+    block_hash: str | None,
+    deep_enough: bool = True,
+) -> BatchInfo | None:
+    """The root is still anchored by the batch's participant, but not where ``seen`` recorded
+    it (another block, or another transaction): keep the old anchor as history (``moved``) and
+    record the chain's; commit. Not ``deep_enough`` for the batcher's confirmations, the batch
+    goes back to ``sent`` with the anchoring transaction, which settles it when it is. None
+    (nothing written) if the batch no longer holds the anchor ``seen``."""
+    try:
+        row = _row(session, seen.id)
+        if not _unchanged(row, seen):
+            session.rollback()
+            return None
+        _remember_anchor(session, row, "moved")
+        row.tx_hash = tx_hash
+        row.block_number = block_number
+        row.block_hash = block_hash
+        if not deep_enough and tx_hash is not None:
+            row.state = "sent"
+            row.block_number = None
+            row.block_hash = None
+            row.anchored_at = None
+        return _commit(session, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def reopen_vanished(session: Session, seen: BatchInfo, reason: str) -> BatchInfo | None:
+    """The batch's root is no longer anchored on chain: keep the anchor ``seen`` as history
+    (``vanished``) and put the batch back to ``sealed`` (same root) to be anchored again by a
+    new transaction; commit. None (nothing written) if the batch no longer holds that anchor."""
+    try:
+        row = _row(session, seen.id)
+        if not _unchanged(row, seen):
+            session.rollback()
+            return None
+        _remember_anchor(session, row, "vanished")
+        row.state = "sealed"
+        row.tx_hash = None
+        row.nonce = None
+        row.block_number = None
+        row.block_hash = None
+        row.anchored_at = None
+        row.last_error = reason
+        return _commit(session, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+@dataclass(frozen=True)
+class PastAnchor:
+    """An anchor a batch had before a reorganisation (a row of ``anchor_history``)."""
+
+    batch_id: int
+    root: bytes
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    anchored_at: datetime | None
+    outcome: str  # vanished | moved
+    ended_at: datetime
+    reanchored_at: datetime | None
+
+    @classmethod
+    def of(cls, row: AnchorHistoryRow) -> PastAnchor:
+        return cls(
+            batch_id=row.batch_id,
+            root=row.root,
+            tx_hash=row.tx_hash,
+            block_number=row.block_number,
+            block_hash=row.block_hash,
+            anchored_at=row.anchored_at,
+            outcome=row.outcome,
+            ended_at=row.ended_at,
+            reanchored_at=row.reanchored_at,
+        )
+
+
+@dataclass(frozen=True)
+class AnchorLookup:
+    """What the store knows of a transaction hash: the batch it anchors now (``current``), and
+    the past anchors it was (``past``; the batch is then the one they belonged to)."""
+
+    batch: BatchInfo
+    current: bool
+    past: tuple[PastAnchor, ...]
+
+
+def lookup_anchor(session: Session, tx_hash: str) -> AnchorLookup | None:
+    """The batch a transaction hash anchors or anchored; None if the store never knew it."""
+    tx_hash = tx_hash.lower()
+    row = session.scalars(
+        select(BatchRow)
+        .where(BatchRow.tx_hash == tx_hash, BatchRow.state == "anchored")
+        .order_by(BatchRow.id)
+        .limit(1)
+    ).one_or_none()
+    if row is not None:
+        history = session.scalars(
+            select(AnchorHistoryRow)
+            .where(AnchorHistoryRow.batch_id == row.id)
+            .order_by(AnchorHistoryRow.id)
+        )
+        return AnchorLookup(
+            batch=BatchInfo.of(row), current=True, past=tuple(PastAnchor.of(h) for h in history)
+        )
+    history_rows = list(
+        session.scalars(
+            select(AnchorHistoryRow)
+            .where(AnchorHistoryRow.tx_hash == tx_hash)
+            .order_by(AnchorHistoryRow.id)
+        )
+    )
+    if not history_rows:
+        return None
+    batch = session.get(BatchRow, history_rows[-1].batch_id)
+    assert batch is not None
+    return AnchorLookup(
+        batch=BatchInfo.of(batch),
+        current=False,
+        past=tuple(PastAnchor.of(h) for h in history_rows),
+    )
+
+
+def anchor_history_counts(session: Session) -> dict[str, int]:
+    """How many anchors vanished, how many of those batches were anchored again, how many
+    moved: the reconciler's counters (monotonic: history rows are never deleted)."""
+    vanished, reanchored, moved = session.execute(
+        select(
+            func.coalesce(func.sum(case((AnchorHistoryRow.outcome == "vanished", 1), else_=0)), 0),
+            func.count(AnchorHistoryRow.reanchored_at),
+            func.coalesce(func.sum(case((AnchorHistoryRow.outcome == "moved", 1), else_=0)), 0),
+        )
+    ).one()
+    return {"vanished": int(vanished), "reanchored": int(reanchored), "moved": int(moved)}
 
 
 def mark_failed(session: Session, batch_id: int, error: str) -> BatchInfo:

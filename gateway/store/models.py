@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0006_anchoring_leases.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0007_anchor_facts.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -83,6 +83,7 @@ PARTICIPANT_STATUSES = ("active", "suspended")
 RULE_SETS = ("pharma", "epcis")
 CAPTURE_STATUSES = ("accepted", "anchored", "rejected")
 BATCH_STATES = ("open", "sealed", "sent", "anchored", "failed")
+ANCHOR_OUTCOMES = ("vanished", "moved")
 ITEM_STATUSES = ("active", "in_transit", "dispensed", "decommissioned", "destroyed")
 RECALL_STATES = ("recalled", "released")
 NOTIFICATION_KINDS = ("recall", "release")
@@ -166,11 +167,38 @@ class BatchRow(Base):
     tx_hash: Mapped[str | None] = mapped_column(String(TX_HASH))
     nonce: Mapped[int | None] = mapped_column(BigInteger)
     block_number: Mapped[int | None] = mapped_column(BigInteger)
+    #: the hash of the block the chain's ``Anchored`` log is in (what the reconciler re-checks)
+    block_hash: Mapped[str | None] = mapped_column(String(TX_HASH))
     sealed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     anchored_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AnchorHistoryRow(Base):
+    """An anchor a batch once had and the chain no longer shows where it was recorded.
+
+    ``vanished``: the root is no longer anchored (a reorganisation dropped the transaction); the
+    batch went back to ``sealed`` and is anchored again by a new transaction (``reanchored_at``
+    is set when it is). ``moved``: the root is anchored, but in another block or by another
+    transaction than the one recorded (re-included after a reorganisation); the batch's facts
+    were updated. Receipts naming the old transaction or block are recognisable from these rows
+    (``GET /anchors/{tx_hash}``, docs/gateway.md)."""
+
+    __tablename__ = "anchor_history"
+    __table_args__ = (CheckConstraint(_in("outcome", ANCHOR_OUTCOMES), name="outcome"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    tx_hash: Mapped[str | None] = mapped_column(String(TX_HASH), index=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(TX_HASH))
+    anchored_at: Mapped[datetime | None]  # when the batch was recorded anchored there
+    outcome: Mapped[str] = mapped_column(String(16))
+    ended_at: Mapped[datetime]  # when the reconciler found it gone
+    reanchored_at: Mapped[datetime | None]  # vanished: when the batch was anchored again
 
 
 class EventRow(Base):

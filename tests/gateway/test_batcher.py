@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import update
 
@@ -212,4 +214,108 @@ def test_a_reverted_duplicate_anchor_is_never_recorded_as_the_batch_anchor(
         settled = store.get_batch(session, batch.id)
     assert settled is not None and settled.state == "anchored"
     assert settled.tx_hash == anchoring.tx_hash
+    assert_every_receipt_verifies(gateway, root)
+
+
+def test_a_gas_estimate_reverting_root_already_anchored_settles_the_batch_from_the_chain(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21, finding 2: the root was anchored between the batcher's look at the chain and its
+    gas estimate (another batcher, a transaction of before a restart): the estimate reverts with
+    ``RootAlreadyAnchored``, and the batch is anchored as the chain's log says, never failed."""
+    batch = capture_and_seal(gateway)
+    service = gateway.service
+    with service.sessions() as session:
+        values = store.batch_values(session, batch.id)
+        participant = store.get_participant(session, batch.participant)
+        root = MerkleTree.build(values).root
+        store.set_root(session, batch.id, root)
+    account = service.keys.account(
+        batch.participant, participant.keystore_path if participant else None
+    )
+    anchoring = service.ledger.anchor(account, root, len(values))
+    chain_answers = service.ledger.get_anchor
+    not_yet: list[None] = [None]  # the first look happened just before that anchor was mined
+
+    def looked_too_early(asked: bytes) -> object:
+        return not_yet.pop() if not_yet else chain_answers(asked)
+
+    monkeypatch.setattr(service.ledger, "get_anchor", looked_too_early)
+    report = restarted(gateway).step(reconcile=False)
+    assert not not_yet
+    assert (report.anchored, report.failed) == (1, 0), report.errors
+    with service.sessions() as session:
+        settled = store.get_batch(session, batch.id)
+    assert settled is not None and settled.state == "anchored"
+    assert (settled.tx_hash, settled.block_number, settled.block_hash) == (
+        anchoring.tx_hash,
+        anchoring.block_number,
+        anchoring.block_hash,
+    )
+    monkeypatch.undo()
+    assert_every_receipt_verifies(gateway, root)
+
+
+def test_with_confirmations_no_receipt_is_offered_until_the_anchor_is_deep_enough(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Issue 21: with ``confirmations`` N a batch is anchored (and its receipts offered) only
+    once N blocks are on top of its anchor; an anchor that vanishes before never had a receipt
+    and leaves no history: the batch is simply sent again."""
+    gateway = make_gateway(confirmations=2)
+    service = gateway.service
+    tester = service.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    accepted = gateway.capture(API_MAKER, as_document(build_journey().steps[0].events)).json()
+    event_id = accepted["eventIDs"][0].split(";", 1)[1][:64]
+
+    def receipt_status() -> int:
+        path = f"/events/{event_id}/receipt"
+        return int(gateway.http.get(path, headers=gateway.regulator).status_code)
+
+    before = tester.take_snapshot()
+    report = service.batcher.step(flush=True, reconcile=False)
+    assert (report.sent, report.anchored) == (1, 0)  # mined, 0 blocks on top
+    tester.mine_blocks(1)
+    assert service.batcher.step(reconcile=False).anchored == 0
+    assert receipt_status() == 409
+
+    tester.revert_to_snapshot(before)  # the anchor vanishes before it is 2 deep
+    tester.mine_blocks(3)
+    later = datetime.now(UTC) + timedelta(seconds=service.batcher.policy.resend_after_seconds + 1)
+    service.batcher.step(now=later, reconcile=False)  # unknown to the node: sent again
+    assert service.batcher.step(reconcile=False).anchored == 0
+    assert receipt_status() == 409
+    tester.mine_blocks(2)
+    assert service.batcher.step(reconcile=False).anchored == 1
+    assert receipt_status() == 200
+    with service.sessions() as session:
+        (batch,) = store.batches_in_state(session, "anchored")
+        assert store.anchor_history_counts(session)["vanished"] == 0
+    assert batch.root is not None
+    assert_every_receipt_verifies(gateway, batch.root)
+
+
+def test_with_confirmations_a_recovered_anchor_waits_until_it_is_deep_enough(
+    make_gateway: GatewayFactory,
+) -> None:
+    """A crash between sending and recording: the root found on chain is not anchored in the
+    store (no receipt) before it has the confirmations, and no second transaction is sent."""
+    gateway = make_gateway(confirmations=2)
+    service = gateway.service
+    tester = service.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    batch = capture_and_seal(gateway)
+    with service.sessions() as session:
+        values = store.batch_values(session, batch.id)
+        participant = store.get_participant(session, batch.participant)
+    root = MerkleTree.build(values).root
+    account = service.keys.account(
+        batch.participant, participant.keystore_path if participant else None
+    )
+    service.ledger.anchor(account, root, len(values))  # sent; then the process died
+    batcher = restarted(gateway)
+    report = batcher.step(reconcile=False)
+    assert (report.anchored, report.sent, report.failed) == (0, 0, 0)
+    tester.mine_blocks(2)
+    report = batcher.step(reconcile=False)
+    assert (report.anchored, report.sent, report.failed) == (1, 0, 0)
     assert_every_receipt_verifies(gateway, root)
