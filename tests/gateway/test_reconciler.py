@@ -2,7 +2,8 @@
 again (a new transaction, new receipts), one that moved is recorded where it is now, and the old
 anchor answers 410 with a pointer to the new one (issue 21).
 
-In-process chain: eth-tester's snapshot and revert stand in for a reorganisation.
+In-process chain: eth-tester's snapshot and revert stand in for a reorganisation; one test on
+anvil (evm_snapshot, evm_revert, evm_mine).
 """
 
 from __future__ import annotations
@@ -12,14 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from fastapi.testclient import TestClient
 
 from chain.receipts import Receipt
 from chain.verification import verify_receipt
 from gateway import store
+from gateway.api.app import create_app
+from gateway.service import GatewayService
+from gateway.settings import GatewaySettings
 from provenance.journey import API_MAKER, as_document, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_batcher import assert_every_receipt_verifies
+from tests.support.nodes import available, running_node
 
 
 @pytest.fixture
@@ -191,3 +198,72 @@ def test_an_anchor_re_mined_in_another_block_is_recorded_where_it_is_now(
     assert named_old.json()["current"] == f"{path}?block={moved.block_number}"
     assert metric(gateway, "anchors_moved_total") == 1
     assert metric(gateway, "anchors_vanished_total") == 0
+
+
+def rpc(url: str, method: str, *params: Any) -> Any:
+    answer = requests.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=30
+    ).json()
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+@pytest.mark.node
+@pytest.mark.skipif(not available("anvil"), reason="anvil not installed (npm install)")
+def test_on_anvil_an_anchor_reverted_away_is_anchored_again_and_its_new_receipts_verify(
+    tmp_path: Path,
+) -> None:
+    """A real node: the anchor's block is reverted (evm_revert) and a longer chain mined; the
+    reconciler sends the batch again, the new receipts verify against the node, and the old
+    receipt's anchor answers 410 pointing to the new one."""
+    with running_node("anvil") as node:
+        settings = GatewaySettings(
+            data_dir=tmp_path / "data",
+            database_url=f"sqlite:///{tmp_path}/gateway.db",
+            chain_url=node.url,
+        )
+        service = GatewayService(settings)
+        try:
+            http = TestClient(create_app(service, run_batcher=False))
+            regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
+            registered = http.post(
+                "/participants", json=API_MAKER.registration(), headers=regulator
+            )
+            assert registered.status_code == 201, registered.text
+            gateway = Gateway(
+                service,
+                http,
+                regulator,
+                {API_MAKER.name: {"Authorization": f"Bearer {registered.json()['apiKey']}"}},
+                {API_MAKER.name: registered.json()["address"]},
+            )
+            before = rpc(node.url, "evm_snapshot")
+            old = anchored_batch(gateway)
+            assert old.root is not None and old.block_number is not None
+            old_receipt = a_receipt(gateway, old.root)
+
+            assert rpc(node.url, "evm_revert", before) is True
+            for _ in range(3):
+                rpc(node.url, "evm_mine")
+            report = service.batcher.step(reconcile=True)
+            assert report.reconciled is not None and report.reconciled.vanished == 1
+            assert report.anchored == 1
+            new = only_batch(gateway)
+            assert (new.state, new.root) == ("anchored", old.root)
+            assert new.block_number is not None and new.block_number > old.block_number
+            assert new.block_hash == block_hash(gateway, new.block_number)
+            assert_every_receipt_verifies(gateway, old.root)
+            stale = verify_receipt(
+                old_receipt, chain=service.chain, event_hasher=canonical_event_digest
+            )
+            assert not stale.valid
+
+            # on a chain with fees the new transaction differs; at zero gas price it could be the
+            # very same transaction, re-sent: the receipt's block tells them apart either way
+            path = f"/anchors/{old.tx_hash}?block={old.block_number}"
+            gone = http.get(path, headers=regulator)
+            assert gone.status_code == 410, gone.text
+            assert gone.json()["current"] == f"/anchors/{new.tx_hash}?block={new.block_number}"
+            assert http.get(gone.json()["current"], headers=regulator).status_code == 200
+        finally:
+            service.stop()
