@@ -172,6 +172,32 @@ class StoreConflictError(StoreError):
     """A write broke a constraint: a duplicate key, a quantity below zero, a unit mismatch."""
 
 
+class IntegrityViolationError(StoreError):
+    """What the gateway stored no longer proves itself, so it is not served (409).
+
+    ``rule`` names the check that failed (see :mod:`gateway.integrity`): an event whose stored
+    JSON does not re-hash to its stored hash (``integrity.event-altered``), an event's
+    ``(event hash, salt)`` not proven under its batch's anchored root
+    (``integrity.proof-mismatch``), a batch whose events do not rebuild its anchored root
+    (``integrity.root-mismatch``). ``event_ids`` are the events concerned, ``root`` the batch's
+    anchored root (if it has one) and ``computed_root`` what its stored events give."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: str,
+        event_ids: tuple[str, ...] = (),
+        root: bytes | None = None,
+        computed_root: bytes | None = None,
+    ) -> None:
+        super().__init__(cut(message, MESSAGE_LIMIT))
+        self.rule = rule
+        self.event_ids = event_ids
+        self.root = root
+        self.computed_root = computed_root
+
+
 class BatchStateError(StoreError):
     """A batch transition that its current state does not allow (e.g. anchoring a sealed batch)."""
 
@@ -213,6 +239,16 @@ class BatchUnavailableError(IndexerError):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class BatchRefusedError(BatchUnavailableError):
+    """The source refused a batch because what it stores no longer verifies (the gateway's 409
+    ``integrity`` problem): an integrity incident, not an outage. ``evidence``: what the source
+    said (rule, events, root)."""
+
+    def __init__(self, message: str, *, evidence: dict[str, Any]) -> None:
+        super().__init__(message, retryable=False)
+        self.evidence = evidence
 
 
 class ChainMovedError(IndexerError):

@@ -22,6 +22,7 @@ from chain.errors import (
     AuthenticationError,
     BackPressureError,
     ChainError,
+    IntegrityViolationError,
     NotAnchoredYetError,
     NotFoundError,
     PermissionDeniedError,
@@ -53,6 +54,7 @@ PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
     (RecordNotFoundError, 404, "not-found", "Not found"),
     (NotAnchoredYetError, 409, "not-anchored", "Not anchored yet; ask again shortly"),
     (AnchorReplacedError, 410, "anchor-replaced", "This anchor is no longer on chain"),
+    (IntegrityViolationError, 409, "integrity", "What is stored no longer verifies"),
     (StoreConflictError, 409, "conflict", "Conflicts with what is stored"),
     (RateLimitedError, 429, "rate-limited", "Too many requests from this address"),
     (BackPressureError, 503, "back-pressure", "Try again later"),
@@ -106,6 +108,8 @@ def problem_for(exc: ProvenanceError) -> JSONResponse:
                 extra = {"retry_after": exc.retry_after_seconds}
             if isinstance(exc, AnchorReplacedError):
                 extra = dict(exc.details)
+            if isinstance(exc, IntegrityViolationError):
+                extra = integrity_facts(exc)
             return problem(status, slug, title, str(exc), **extra)
     log.error("a domain error without an HTTP answer: %r", exc)
     return internal_problem()
@@ -124,6 +128,20 @@ def _request_detail(errors: list[dict[str, Any]]) -> str:
 
 
 _PLACES = {"query": "query parameter", "path": "path parameter", "header": "header", "body": "body"}
+
+
+#: Event ids an integrity problem lists (its message says how many there are).
+MAX_PROBLEM_EVENT_IDS = 100
+
+
+def integrity_facts(exc: IntegrityViolationError) -> dict[str, Any]:
+    """The rule, events and root of a 409 ``integrity`` problem (the indexer reads them)."""
+    return {
+        "rule": exc.rule,
+        "event_ids": list(exc.event_ids[:MAX_PROBLEM_EVENT_IDS]),
+        "root": None if exc.root is None else "0x" + exc.root.hex(),
+        "computed_root": None if exc.computed_root is None else "0x" + exc.computed_root.hex(),
+    }
 
 
 def internal_problem() -> JSONResponse:
@@ -148,12 +166,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     unknown route: 404), a busy or unreachable database (503 with Retry-After) and any other
     exception (500, logged with its traceback) become problem+json."""
 
-    async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ProvenanceError)
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, ProvenanceError):  # registered for it: cannot happen
+            return await on_unexpected_error(request, exc)
         return problem_for(exc)
 
-    async def on_request_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+    async def on_request_error(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, RequestValidationError):  # registered for it: cannot happen
+            return await on_unexpected_error(request, exc)
         errors = [
             {
                 "loc": [
@@ -174,8 +194,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return database_problem()
 
-    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, StarletteHTTPException):  # registered for it: cannot happen
+            return await on_unexpected_error(request, exc)
         slug = HTTP_SLUGS.get(exc.status_code, "http")
         detail = str(exc.detail)
         return problem(exc.status_code, slug, detail, detail, headers=exc.headers)

@@ -20,11 +20,12 @@ from chain.errors import (
     BackPressureError,
     ConfigurationError,
     ContractRevertError,
+    IntegrityViolationError,
     KeystoreError,
+    MerkleError,
     NotAnchoredYetError,
     NotFoundError,
     PermissionDeniedError,
-    ProvenanceError,
     StoreConflictError,
     TransactionError,
     ValidationError,
@@ -36,7 +37,7 @@ from chain.merkle import MerkleTree
 from chain.receipts import Receipt
 from chain.roles import Role
 from chain.sender import is_nonce_error
-from gateway import codes, store
+from gateway import codes, integrity, store
 from gateway.anchors import CurrentAnchor, current_anchor, parse_tx_hash
 from gateway.authority import check_company_prefixes
 from gateway.batcher import Batcher, BatcherPolicy, recover_anchor_transaction
@@ -123,6 +124,8 @@ class GatewayService:
         self._registration_lock = threading.Lock()
         self._codes_lock = threading.Lock()
         self._trees: dict[int, MerkleTree] = {}
+        #: Refusals of what no longer verifies: metric, log, readiness (gateway/integrity.py).
+        self.integrity_alarm = integrity.IntegrityAlarm()
         self.regulator_api_key = self._bootstrap_regulator()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -633,6 +636,14 @@ class GatewayService:
             raise NotFoundError(f"no event {event_id}")
         return found
 
+    def event_document(self, reader: store.ParticipantRecord, event_id: str) -> dict[str, Any]:
+        """The event as captured, once it re-hashes to its id (else 409, see
+        :meth:`_verified_event`)."""
+        stored = self.event(reader, event_id)
+        self._verified_event(stored)
+        document: dict[str, Any] = json.loads(stored.raw)
+        return document
+
     def receipt(self, reader: store.ParticipantRecord, event_id: str) -> Receipt:
         stored = self.event(reader, event_id)
         batch = stored.batch
@@ -646,34 +657,63 @@ class GatewayService:
                     f"event {stored.event_id}: the transaction anchoring its batch is not found yet"
                 )
             batch = healed
-        tree = self._tree_of(batch)
-        assert batch.tx_hash is not None and batch.root is not None
+        root, tx_hash = batch.root, batch.tx_hash
+        if root is None or tx_hash is None:
+            raise NotAnchoredYetError(f"event {stored.event_id} is not anchored yet")
+        leaf, proof = self._verified_proof(stored, batch, root)
         event = json.loads(stored.raw)
         return Receipt(
             event_hash=stored.event_hash,
             salt=stored.salt,
-            leaf=tree.tree[tree.leaf_index((stored.event_hash, stored.salt))],
-            proof=tuple(tree.proof_for((stored.event_hash, stored.salt))),
-            root=batch.root,
+            leaf=leaf,
+            proof=proof,
+            root=root,
             chain_id=self.chain.chain_id,
             contract=self.ledger.anchors.address,
-            tx_hash=bytes.fromhex(batch.tx_hash.removeprefix("0x")),
+            tx_hash=bytes.fromhex(tx_hash.removeprefix("0x")),
             block_number=int(batch.block_number or 0),
             anchored_by=batch.participant,
             event=event,
         )
 
-    def _tree_of(self, batch: store.BatchInfo) -> MerkleTree:
-        """A sealed batch never changes, so its tree is built once and kept (a few recent)."""
+    def _verified_event(self, stored: store.StoredEvent, root: bytes | None = None) -> None:
+        """The stored event re-hashes to its stored hash, or 409 and the integrity alarm."""
+        with self.integrity_alarm.watch():
+            integrity.check_event(stored.event_id, stored.raw, stored.event_hash, root=root)
+        self.integrity_alarm.passed((stored.event_id,))
+
+    def _verified_proof(
+        self, stored: store.StoredEvent, batch: store.BatchInfo, root: bytes
+    ) -> tuple[bytes, tuple[bytes, ...]]:
+        """The leaf and proof of an anchored event, served only if the event re-hashes to its
+        stored hash and its leaf is proven under the anchored root (gateway/integrity.py);
+        otherwise 409 and the integrity alarm."""
+        self._verified_event(stored, root)
+        with self.integrity_alarm.watch():
+            tree = self._tree_of(batch, root, stored.event_id)
+            proven = integrity.proven_leaf(
+                tree, stored.event_id, (stored.event_hash, stored.salt), root
+            )
+        self.integrity_alarm.passed((stored.event_id,), root)
+        return proven
+
+    def _tree_of(self, batch: store.BatchInfo, root: bytes, event_id: str) -> MerkleTree:
+        """A sealed batch never changes, so its tree is built once and kept (a few recent):
+        only a tree with the anchored root (else 409 ``integrity.root-mismatch``)."""
         cached = self._trees.get(batch.id)
         if cached is None:
             with self.sessions() as session:
-                cached = MerkleTree.build(store.batch_values(session, batch.id))
-            if cached.root != batch.root:
-                raise ProvenanceError(
-                    f"batch {batch.id}: stored root 0x{(batch.root or b'').hex()} but its events "
-                    f"give 0x{cached.root.hex()}"
-                )
+                values = store.batch_values(session, batch.id)
+            try:
+                cached = MerkleTree.build(values)
+            except MerkleError as exc:  # a stored hash or salt is not 32 bytes
+                raise IntegrityViolationError(
+                    f"batch 0x{root.hex()}: its stored events make no tree: {exc}",
+                    rule=integrity.ROOT_MISMATCH,
+                    event_ids=(event_id,),
+                    root=root,
+                ) from exc
+            integrity.check_tree(cached, root, (event_id,))
             if len(self._trees) >= 64:
                 self._trees.pop(next(iter(self._trees)))
             self._trees[batch.id] = cached
@@ -694,6 +734,9 @@ class GatewayService:
             contents = store.get_batch_by_root(session, root)
         if contents is None or not _may_read(reader, contents.batch.participant):
             raise NotFoundError(f"no batch with root {root_hex}")
+        with self.integrity_alarm.watch():
+            integrity.check_batch(root, contents.events)
+        self.integrity_alarm.passed([e.event_id for e in contents.events], root)
         return contents
 
     # --- bootstrap ------------------------------------------------------------------------

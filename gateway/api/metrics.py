@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select
 from chain.client import Chain
 from gateway import store
 from gateway.api.operations import PROBE_TIMEOUT_SECONDS, http_histogram
+from gateway.integrity import IntegrityAlarm
 from gateway.service import GatewayService
 from gateway.store._sql import utcnow
 from gateway.store.models import BATCH_STATES, BatchRow
@@ -65,6 +66,7 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.registry.register(_StoreCollector(service, _GasTracker(service, probe)))
+        self.registry.register(_IntegrityCollector(service.integrity_alarm))
 
 
 def _latency_seconds(dialect: str) -> ColumnElement[float]:
@@ -109,8 +111,33 @@ class _GasTracker:
                     receipt = self._probe.w3.eth.get_transaction_receipt(row.tx_hash)
                     self.total += int(receipt["gasUsed"])
                     self.anchors += 1
-                assert row.anchored_at is not None
-                self._watermark = (row.anchored_at, row.id)
+                if row.anchored_at is not None:  # always: the query compares it
+                    self._watermark = (row.anchored_at, row.id)
+
+
+class _IntegrityCollector(Collector):
+    """The integrity alarm (gateway/integrity.py): refusals by rule, and what fails now."""
+
+    def __init__(self, alarm: IntegrityAlarm) -> None:
+        self._alarm = alarm
+
+    def collect(self) -> Iterator[Metric]:
+        state = self._alarm.state()
+        failures = CounterMetricFamily(
+            f"{PREFIX}_integrity_failures",
+            "Receipts, batches and events refused (409 integrity) because what is stored no "
+            "longer verifies, by rule",
+            labels=["rule"],
+        )
+        for rule, count in state.failures.items():
+            failures.add_metric([rule], float(count))
+        yield failures
+        yield GaugeMetricFamily(
+            f"{PREFIX}_integrity_altered_events",
+            "Events (and batches, as a whole) whose last verification failed: the integrity "
+            "alarm is raised while this is above 0",
+            value=float(len(state.events) + len(state.roots)),
+        )
 
 
 class _StoreCollector(Collector):

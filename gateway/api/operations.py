@@ -30,6 +30,7 @@ from web3 import Web3
 from chain.client import Chain
 from chain.deployment import Deployment
 from chain.logs import accepted_request_id, new_request_id, request_id
+from gateway.integrity import AlarmState
 
 #: Each readiness check (and the probe's JSON-RPC requests) gives up after this long.
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -37,18 +38,34 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 http_log = logging.getLogger("provenance.http")
 
+#: Failing events the integrity check lists by id (it counts them all).
+READINESS_EVENT_IDS = 100
+
 #: name -> a function that returns a short detail when the check passes and raises otherwise.
 Checks = Mapping[str, Callable[[], str]]
 
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One readiness check. A failing ``degrading`` check leaves the service ready (200) but
+    ``degraded``: it can serve, some of what it holds it cannot (see :func:`readiness_response`).
+    ``evidence``: what the check found, as JSON (the integrity alarm's events)."""
+
     name: str
     ok: bool
     detail: str
+    degrading: bool = False
+    evidence: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": "ok" if self.ok else "failing", "detail": self.detail}
+        body: dict[str, Any] = {
+            "name": self.name,
+            "status": "ok" if self.ok else "failing",
+            "detail": self.detail,
+        }
+        if self.evidence is not None:
+            body["evidence"] = dict(self.evidence)
+        return body
 
 
 def run_checks(checks: Checks, timeout: float = PROBE_TIMEOUT_SECONDS + 0.5) -> list[CheckResult]:
@@ -84,11 +101,17 @@ def run_checks(checks: Checks, timeout: float = PROBE_TIMEOUT_SECONDS + 0.5) -> 
 
 
 def readiness_response(results: list[CheckResult]) -> JSONResponse:
-    """200 with every check when all pass; 503 problem+json naming the failing ones."""
+    """200 with every check when all pass; 200 ``degraded`` naming the failing checks when only
+    degrading ones fail; otherwise 503 problem+json naming the failing ones."""
     checks = [r.to_json() for r in results]
     failing = [r.name for r in results if not r.ok]
     if not failing:
         return JSONResponse({"status": "ready", "checks": checks})
+    if all(r.ok or r.degrading for r in results):
+        return JSONResponse(
+            {"status": "degraded", "degraded": failing, "checks": checks},
+            headers={"Cache-Control": "no-store"},
+        )
     return JSONResponse(
         {
             "type": "urn:provenance:problem:not-ready",
@@ -231,3 +254,25 @@ def standard_checks(
         "chain": lambda: chain_check(chain),
         "contracts": lambda: contracts_check(chain, addresses),
     }
+
+
+def integrity_check(alarm: AlarmState) -> CheckResult:
+    """The integrity alarm as a degrading check: failing while any event (or batch) failed its
+    last verification, with their ids; the service stays ready (see docs/operations.md)."""
+    evidence = {
+        "events": list(alarm.events[:READINESS_EVENT_IDS]),
+        "event_count": len(alarm.events),
+        "roots": list(alarm.roots[:READINESS_EVENT_IDS]),
+        "failures": alarm.failures,
+    }
+    if not alarm.raised:
+        return CheckResult("integrity", True, "every event served verified", evidence=evidence)
+    what = [f"{len(alarm.events)} events"] + ([f"{len(alarm.roots)} batches"] * bool(alarm.roots))
+    named = ", ".join([*alarm.events[:3], *alarm.roots[:3]])
+    return CheckResult(
+        "integrity",
+        False,
+        f"{' and '.join(what)} no longer verify and are refused (409): {named}",
+        degrading=True,
+        evidence=evidence,
+    )

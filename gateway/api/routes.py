@@ -15,6 +15,7 @@ from gateway import strict_json
 from gateway.api.bodies import StrictJSONRoute
 from gateway.api.deps import ActiveParticipantDep, ParticipantDep, RegulatorDep, ServiceDep
 from gateway.api.operations import (
+    integrity_check,
     metrics_response,
     readiness_response,
     run_checks,
@@ -110,7 +111,19 @@ def get_capture(capture_id: str, service: ServiceDep, reader: ParticipantDep) ->
     )
 
 
-@events.get("/{event_id:path}/receipt", summary="The receipt proving an anchored event")
+_INTEGRITY: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "Not anchored yet (`not-anchored`); or what is stored no longer verifies "
+        "(`integrity`: its `rule`, `event_ids` and `root`), so it is not served"
+    }
+}
+
+
+@events.get(
+    "/{event_id:path}/receipt",
+    summary="The receipt proving an anchored event",
+    responses=_INTEGRITY,
+)
 def get_receipt(event_id: str, service: ServiceDep, reader: ParticipantDep) -> dict[str, Any]:
     """The receipt (version 1, event embedded): verify it with `provenance verify`.
 
@@ -119,16 +132,18 @@ def get_receipt(event_id: str, service: ServiceDep, reader: ParticipantDep) -> d
     return service.receipt(reader, event_id).to_json()
 
 
-@events.get("/{event_id:path}", summary="One event, as captured (with its @context)")
+@events.get(
+    "/{event_id:path}", summary="One event, as captured (with its @context)", responses=_INTEGRITY
+)
 def get_event(event_id: str, service: ServiceDep, reader: ParticipantDep) -> dict[str, Any]:
-    stored = service.event(reader, event_id)
-    event: dict[str, Any] = json.loads(stored.raw)
-    return event
+    """The event as stored, once it re-hashes to its id (409 `integrity` otherwise)."""
+    return service.event_document(reader, event_id)
 
 
-@batches.get("/{root}", response_model=BatchPublic)
+@batches.get("/{root}", response_model=BatchPublic, responses=_INTEGRITY)
 def get_batch(root: str, service: ServiceDep, reader: ParticipantDep) -> BatchPublic:
-    """A batch's events and salts: for the regulator, auditors and the batch's submitter."""
+    """A batch's events and salts: for the regulator, auditors and the batch's submitter; 409
+    `integrity` unless every event re-hashes and they rebuild the batch's root."""
     contents = service.batch(reader, root)
     batch = contents.batch
     return BatchPublic(
@@ -395,15 +410,18 @@ def healthz() -> dict[str, str]:
 
 @health.get(
     "/readyz",
-    summary="Readiness: database, chain and contracts",
+    summary="Readiness: database, chain and contracts; integrity",
     responses={503: {"description": "Not ready: the failing checks (problem+json)"}},
 )
 def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     """200 when the database answers `SELECT 1`, the node gives its block number and the
     deployment's three contracts have code; otherwise 503 naming the failing checks. Each check
-    gives up after about 2 s."""
+    gives up after about 2 s. The `integrity` check fails while served events (or batches)
+    failed their last verification (409 `integrity`), naming them: the answer is then 200 with
+    status `degraded` (docs/operations.md#integrity-alarm)."""
     checks = standard_checks(service.engine, request.app.state.probe, service.ledger.deployment)
-    return readiness_response(run_checks(checks))
+    results = run_checks(checks)
+    return readiness_response([*results, integrity_check(service.integrity_alarm.state())])
 
 
 @health.get(

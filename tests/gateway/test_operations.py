@@ -60,7 +60,12 @@ def test_readyz_is_200_listing_database_chain_and_contracts(gateway: Gateway) ->
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready"
-    assert check_status(body) == {"database": "ok", "chain": "ok", "contracts": "ok"}
+    assert check_status(body) == {
+        "database": "ok",
+        "chain": "ok",
+        "contracts": "ok",
+        "integrity": "ok",
+    }
     assert gateway.http.get("/healthz").json() == {"status": "ok"}
 
 
@@ -77,7 +82,12 @@ def test_readyz_is_503_while_the_database_is_unreachable_then_200_again(
         assert response.headers["content-type"].startswith("application/problem+json")
         body = response.json()
         assert body["status"] == 503 and body["failing"] == ["database"]
-        assert check_status(body) == {"database": "failing", "chain": "ok", "contracts": "ok"}
+        assert check_status(body) == {
+            "database": "failing",
+            "chain": "ok",
+            "contracts": "ok",
+            "integrity": "ok",
+        }
         assert gateway.http.get("/healthz").status_code == 200  # liveness is not readiness
     finally:
         service.engine = engine
@@ -226,7 +236,12 @@ def test_readyz_follows_the_node_down_and_up_again(tmp_path: Path) -> None:
         down = http.get("/readyz")
         assert down.status_code == 503
         body = down.json()
-        assert check_status(body) == {"database": "ok", "chain": "failing", "contracts": "failing"}
+        assert check_status(body) == {
+            "database": "ok",
+            "chain": "failing",
+            "contracts": "failing",
+            "integrity": "ok",
+        }
         assert http.get("/healthz").status_code == 200
         with anvil_on(port, state):
             again = http.get("/readyz")
