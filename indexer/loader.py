@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain import lifeline
-from chain.errors import BatchUnavailableError, ValidationError
+from chain.errors import BatchRefusedError, BatchUnavailableError, ValidationError
 from gateway.epcis.normalise import NormalisedEvent, normalise_event
 from gateway.epcis.terms import Vocabulary, default_vocabulary
 from gateway.rules.roles import operation_of
@@ -41,7 +41,7 @@ from indexer.sources import BatchSource
 from indexer.store import pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
-from indexer.verification import AnchorFacts, IntegrityFailure, verify_batch
+from indexer.verification import AnchorFacts, IntegrityFailure, refused_evidence, verify_batch
 
 log = logging.getLogger("provenance.indexer")
 
@@ -114,6 +114,9 @@ def prepare_batch(
     started = time.perf_counter()
     try:
         contents = source.fetch(facts.root)
+    except BatchRefusedError as exc:  # the gateway says it cannot prove it: an integrity alert
+        failure = IntegrityFailure("refused-by-source", refused_evidence(facts, exc.evidence))
+        return PreparedBatch("rejected", reason=str(exc), failure=failure)
     except BatchUnavailableError as exc:
         return PreparedBatch("retry" if exc.retryable else "unavailable", reason=str(exc))
     started = _add(timings, "fetch + parse", started)
@@ -473,7 +476,8 @@ class BatchLoader:
                 facts,
                 "integrity",
                 "critical",
-                f"batch 0x{facts.root.hex()} does not match its anchor: {failure.reason}",
+                prepared.reason
+                or f"batch 0x{facts.root.hex()} does not match its anchor: {failure.reason}",
                 failure.evidence,
             )
             log.warning("integrity alert for batch 0x%s: %s", facts.root.hex(), failure.reason)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from chain.errors import BatchUnavailableError
+from chain.errors import MESSAGE_LIMIT, BatchRefusedError, BatchUnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,9 @@ class GatewayBatchSource:
             raise BatchUnavailableError(f"gateway unreachable: {exc}", retryable=True) from exc
         if response.status_code == 404:
             raise BatchUnavailableError(f"the gateway has no batch 0x{root.hex()}", retryable=False)
+        refused = refusal(response.status_code, _json_or_none(response), root)
+        if refused is not None:
+            raise refused
         if response.status_code in (401, 403):
             raise BatchUnavailableError(
                 f"the gateway refused the indexer's key ({response.status_code}): give it a "
@@ -104,6 +107,41 @@ class GatewayBatchSource:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    if response.status_code != 409:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+#: The type of the gateway's problem for what no longer verifies (gateway/problems.py).
+INTEGRITY_PROBLEM = "/problems/integrity"
+
+
+def refusal(status_code: int, body: Any, root: bytes) -> BatchRefusedError | None:
+    """The gateway's 409 ``integrity`` answer for a batch as a :class:`BatchRefusedError` (the
+    loader records the anchor ``rejected`` with an integrity alert), or None for any other."""
+    if status_code != 409 or not isinstance(body, dict):
+        return None
+    if not str(body.get("type", "")).endswith(INTEGRITY_PROBLEM):
+        return None
+    event_ids = body.get("event_ids")
+    evidence = {
+        "rule": body.get("rule"),
+        "eventIDs": event_ids if isinstance(event_ids, list) else [],
+        "sourceRoot": body.get("root"),
+        "sourceComputedRoot": body.get("computed_root"),
+        "sourceDetail": str(body.get("detail", ""))[:MESSAGE_LIMIT],
+    }
+    return BatchRefusedError(
+        f"the gateway refuses batch 0x{root.hex()}: what it stores no longer verifies "
+        f"({evidence['rule']})",
+        evidence=evidence,
+    )
 
 
 class FolderBatchSource:

@@ -64,6 +64,19 @@ def _evidence(anchor: AnchorFacts, contents: BatchContents, **more: Any) -> dict
     }
 
 
+def refused_evidence(anchor: AnchorFacts, source: dict[str, Any]) -> dict[str, Any]:
+    """The evidence of a batch its source refused as no longer verifying: the anchor's facts and
+    what the source said (rule, events, the root it recorded and the one its events give)."""
+    return {
+        "root": "0x" + anchor.root.hex(),
+        "txHash": anchor.tx_hash,
+        "blockNumber": anchor.block_number,
+        "submitter": anchor.submitter,
+        "anchoredEventCount": anchor.event_count,
+        **source,
+    }
+
+
 def _recompute(entry: BatchEntry) -> bytes | None:
     try:
         return event_digest(entry.event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -172,20 +173,28 @@ def test_after_a_step_that_failed_the_same_indexer_goes_on_from_what_was_committ
     assert dump(indexer.engine) == dump(fresh.engine)
 
 
+class AlteringSource:
+    """A gateway that serves its batches altered (one that skips its own integrity checks):
+    the dispensing event's location changed."""
+
+    def __init__(self, inner: InProcessBatchSource) -> None:
+        self.inner = inner
+
+    def fetch(self, root: bytes) -> BatchContents:
+        contents = self.inner.fetch(root)
+        entries = []
+        for entry in contents.entries:
+            if "dispensing" in str(entry.event.get("bizStep")):
+                event = {**entry.event, "bizLocation": {"id": "urn:epc:id:sgln:4700789.00000.9"}}
+                entry = replace(entry, event=event)
+            entries.append(entry)
+        return replace(contents, entries=tuple(entries))
+
+
 def test_a_tampered_batch_raises_an_integrity_alert_and_nothing_of_it_is_indexed(
     network: Network, journey: Journey, make_indexer: IndexerFactory
 ) -> None:
-    with network.gateway.engine.begin() as conn:
-        seq, raw = conn.execute(
-            text("SELECT seq, raw FROM events WHERE biz_step LIKE '%dispensing%'")
-        ).one()
-        event = json.loads(raw)
-        event["bizLocation"] = {"id": "urn:epc:id:sgln:4700789.00000.9"}  # somewhere else
-        conn.execute(
-            text("UPDATE events SET raw = :raw WHERE seq = :seq"),
-            {"raw": json.dumps(event), "seq": seq},
-        )
-    service = make_indexer()
+    service = make_indexer(source=AlteringSource(InProcessBatchSource(network.batch_json)))
     service.catch_up()
     with service.sessions() as session:
         rejected = session.scalars(select(AnchorRow).where(AnchorRow.status == "rejected")).one()
@@ -210,6 +219,40 @@ def test_a_tampered_batch_raises_an_integrity_alert_and_nothing_of_it_is_indexed
         assert dispensed == 0
     other_anchors = count(service, AnchorRow) - 1
     assert other_anchors == len(journey.steps) - 1
+
+
+def test_a_batch_the_gateway_refuses_as_altered_raises_an_integrity_alert(
+    network: Network, journey: Journey, make_indexer: IndexerFactory
+) -> None:
+    """Edited in the gateway's database: the gateway answers 409 integrity (issue 21) and the
+    indexer records the anchor rejected with the gateway's evidence, and goes on."""
+    with network.gateway.engine.begin() as conn:
+        seq, event_id, raw = conn.execute(
+            text("SELECT seq, event_id, raw FROM events WHERE biz_step LIKE '%dispensing%'")
+        ).one()
+        event = json.loads(raw)
+        event["bizLocation"] = {"id": "urn:epc:id:sgln:4700789.00000.9"}  # somewhere else
+        conn.execute(
+            text("UPDATE events SET raw = :raw WHERE seq = :seq"),
+            {"raw": json.dumps(event), "seq": seq},
+        )
+    service = make_indexer()
+    service.catch_up()
+    with service.sessions() as session:
+        rejected = session.scalars(select(AnchorRow).where(AnchorRow.status == "rejected")).one()
+        alert = session.scalars(select(AlertRow).where(AlertRow.kind == "integrity")).one()
+        assert alert.severity == "critical"
+        assert alert.evidence["root"] == alert.evidence["sourceRoot"] == "0x" + rejected.root.hex()
+        assert alert.evidence["rule"] == "integrity.event-altered"
+        assert alert.evidence["eventIDs"] == [event_id]
+        assert alert.evidence["submitter"] == network.addresses[PHARMACY.name]
+        assert (
+            session.scalar(
+                select(func.count()).select_from(EventRow).where(EventRow.root == rejected.root)
+            )
+            == 0
+        )
+    assert count(service, AnchorRow) - 1 == len(journey.steps) - 1
 
 
 class FlakySource:

@@ -18,7 +18,7 @@ from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
-from indexer.sources import InProcessBatchSource
+from indexer.sources import InProcessBatchSource, refusal
 from provenance.journey import ACTORS, Actor, Journey, as_document, build_journey
 
 
@@ -55,6 +55,9 @@ class Network:
 
     def batch_json(self, root: bytes) -> dict[str, Any] | None:
         response = self.http.get(f"/batches/0x{root.hex()}", headers=self.regulator)
+        refused = refusal(response.status_code, response.json(), root)
+        if refused is not None:  # 409 integrity: the gateway cannot prove what it stores
+            raise refused
         if response.status_code != 200:
             return None
         body: dict[str, Any] = response.json()
