@@ -125,7 +125,8 @@ class SqlCustodyView:
             for row in self._session.scalars(
                 select(ItemRow).where(member_of(self._session, ItemRow.parent, chunk))
             ):
-                assert row.parent is not None
+                if row.parent is None:  # selected by parent: cannot happen
+                    continue
                 by_parent[row.parent].append(row.identifier)
                 self._items.setdefault(row.identifier, _state(row))
         for parent, kids in by_parent.items():

@@ -66,7 +66,8 @@ def trace(session: Session, value: str) -> dict[str, Any]:
     summary: list[dict[str, Any]] | None = None
     if kind == "lot":
         found = lot_of_class(canonical)
-        assert found is not None
+        if found is None:  # kind_of said "lot" because it is one: cannot happen
+            raise ValidationError(f"{canonical} is not a lot (LGTIN)", rule="query.trace")
         if session.get(LotRow, found) is None:
             raise NotFoundError(f"lot {found[1]} of GTIN {found[0]} is not in the index")
         lots = [found]
