@@ -39,6 +39,7 @@ compile: deps
 bench: deps
 	$(BIN)/python -m bench.merkle
 	$(BIN)/python -m bench.gas
+	$(BIN)/python -m bench.integrity --http
 	bash scripts/ensure-postgres.sh
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.index
