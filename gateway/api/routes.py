@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from chain.errors import ValidationError
+from chain.errors import NotAnchoredYetError, ValidationError
 from chain.roles import Role
 from gateway import strict_json
 from gateway.api.bodies import StrictJSONRoute
@@ -191,7 +191,9 @@ def get_anchor(
     reorganisation replaced it (see docs/gateway.md#reorganisations)."""
     found = service.anchor(reader, tx_hash, block)
     batch = found.batch
-    assert batch.tx_hash is not None and batch.block_number is not None and batch.root
+    if batch.tx_hash is None or batch.block_number is None or batch.root is None:
+        # current anchors have all three; should one not, it is not (yet) an anchor to show
+        raise NotAnchoredYetError(f"transaction {tx_hash}: its batch's anchor is not recorded yet")
     root = "0x" + batch.root.hex()
     return AnchorPublic(
         txHash=batch.tx_hash,
