@@ -18,10 +18,21 @@ import logging
 import time
 from collections.abc import Callable
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
 from chain.errors import ProvenanceError
 
-#: Errors that mean "not now" (the node or a server is unreachable): logged without traceback.
-EXPECTED_OUTAGES: tuple[type[BaseException], ...] = (ProvenanceError, ConnectionError, TimeoutError)
+#: Errors that mean "not now", logged without a traceback: the chain or a server is unreachable
+#: (ProvenanceError, ConnectionError, TimeoutError), the database is unreachable, restarting or
+#: locked (OperationalError) or every pooled connection is taken (the pool's TimeoutError).
+EXPECTED_OUTAGES: tuple[type[BaseException], ...] = (
+    ProvenanceError,
+    ConnectionError,
+    TimeoutError,
+    OperationalError,
+    PoolTimeoutError,
+)
 #: How often a loop that keeps failing says so.
 SUMMARY_SECONDS = 30.0
 
@@ -57,20 +68,22 @@ class OutageLog:
         """Failed attempts in the current outage (0 when healthy)."""
         return self._attempts
 
-    def failure(self, exc: BaseException) -> None:
-        """A pass failed with ``exc``."""
+    def failure(self, exc: BaseException | str) -> None:
+        """A pass failed with ``exc`` (an exception, or what went wrong in words: expected)."""
         now = self._clock()
-        trace = not isinstance(exc, self._expected) and type(exc) not in self._traced
-        if trace:
-            self._traced.add(type(exc))
+        traceback: BaseException | None = None
+        if isinstance(exc, BaseException) and not isinstance(exc, self._expected):
+            if type(exc) not in self._traced:
+                self._traced.add(type(exc))
+                traceback = exc
         if self._since is None:
             self._since, self._attempts, self._last_summary = now, 1, now
             self._log.warning(
-                "%s is failing: %s", self.activity, _describe(exc), exc_info=exc if trace else None
+                "%s is failing: %s", self.activity, _describe(exc), exc_info=traceback
             )
             return
         self._attempts += 1
-        if trace or now - self._last_summary >= self._summary_seconds:
+        if traceback is not None or now - self._last_summary >= self._summary_seconds:
             self._last_summary = now
             self._log.warning(
                 "%s still failing after %.0f s (%d failed attempts): %s",
@@ -78,7 +91,7 @@ class OutageLog:
                 now - self._since,
                 self._attempts,
                 _describe(exc),
-                exc_info=exc if trace else None,
+                exc_info=traceback,
             )
 
     def success(self) -> None:
@@ -95,7 +108,9 @@ class OutageLog:
         self._traced.clear()
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException | str) -> str:
+    if isinstance(exc, str):
+        return exc
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

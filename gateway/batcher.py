@@ -39,12 +39,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from chain.errors import ContractRevertError, KeystoreError, ProvenanceError, TransactionError
+from chain.errors import ContractRevertError, KeystoreError, TransactionError
 from chain.ledger import ZERO_BYTES32, Ledger
 from chain.merkle import MerkleTree
 from chain.outage_log import OutageLog
@@ -55,9 +53,6 @@ from gateway.leases import AccountLeases
 from gateway.reconciler import Reconciler, ReconcileReport, hex_hash
 
 log = logging.getLogger("provenance.gateway.batcher")
-
-#: The database is unreachable, restarting or out of pooled connections: an outage, not a bug.
-DATABASE_OUTAGES: tuple[type[Exception], ...] = (OperationalError, PoolTimeoutError)
 
 
 def _end_reads(session: Session) -> None:
@@ -177,7 +172,7 @@ class Batcher:
     def run(self, interval: float = 0.25) -> None:
         """Step until :meth:`stop`, then release the leases; errors are retried on the next pass
         and logged when the batcher starts failing, every so often, and when it recovers."""
-        health = OutageLog(log, "the batcher", expected=(ProvenanceError, *DATABASE_OUTAGES))
+        health = OutageLog(log, "the batcher")
         try:
             while not self._stop.is_set():
                 try:

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain.errors import ValidationError
+from chain.outage_log import OutageLog
 from gateway import store
 from gateway.webhook_targets import TargetPolicy, WebhookClient
 
@@ -188,12 +189,16 @@ class WebhookDeliverer:
         self._wake.set()
 
     def run(self, interval: float = 1.0) -> None:
-        """Deliver until :meth:`stop`; wakes early when a recall is recorded."""
+        """Deliver until :meth:`stop`; wakes early when a recall is recorded. A pass that fails
+        (the database is down) is retried, logged on change (chain/outage_log.py)."""
         self._stop.clear()
+        health = OutageLog(log, "webhook delivery")
         while not self._stop.is_set():
             try:
                 self.step()
-            except Exception:  # noqa: BLE001 - a database hiccup must not end deliveries
-                log.exception("webhook delivery pass failed")
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not end deliveries
+                health.failure(exc)
+            else:
+                health.success()
             self._wake.wait(interval)
             self._wake.clear()

@@ -30,7 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chain.errors import BatchUnavailableError, ChainMovedError, ChainUnavailableError
+from chain.errors import BatchUnavailableError, ChainMovedError
+from chain.outage_log import OutageLog
 from indexer import detection
 from indexer.chainlogs import BlockHeader, ChainLog, LogReader
 from indexer.loader import BatchLoader, Prefetch, PreparedBatch
@@ -172,7 +173,8 @@ class Follower:
                     report.waiting = str(exc)
                     if number > first:
                         self._commit(session, self._header(number - 1), report)
-                    log.warning("waiting for a batch at block %d: %s", number, exc)
+                    # run() logs it when it starts, every 30 s, and when it ends (not every pass)
+                    log.debug("waiting for a batch at block %d: %s", number, exc)
                     return
                 block.commit()
                 if pending_events >= self.policy.commit_every_events:
@@ -293,28 +295,39 @@ class Follower:
             self.close()
 
     def _run(self, poll_interval: float) -> None:
+        # Failures are retried every pass and logged on change (chain/outage_log.py): when a
+        # task starts failing, every 30 s while it fails, and when it recovers.
+        following = OutageLog(log, "following the chain")
+        settling = OutageLog(log, "settling held-back events")
+        sweeping = OutageLog(log, "the expiry sweep")
+        loading = OutageLog(log, "loading a batch")
         while not self._stop.is_set():
             try:
                 report = self.step()
-            except ChainUnavailableError as exc:
-                log.warning("chain unavailable: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - the follower must not die: retried
+                following.failure(exc)
                 self._stop.wait(poll_interval)
                 continue
-            except Exception:
-                log.exception("indexer step failed; retrying")
-                self._stop.wait(poll_interval)
-                continue
+            following.success()
+            if report.waiting:
+                loading.failure(report.waiting)
+            else:
+                loading.success()
             if report.idle or report.waiting:
                 try:
                     self.settle()
-                except Exception:
-                    log.exception("settling held-back events failed; retrying later")
+                except Exception as exc:  # noqa: BLE001 - retried at the next idle pass
+                    settling.failure(exc)
+                else:
+                    settling.success()
                 try:
                     detection.maybe_sweep(
                         self.sessions, self.loader.detection_config
                     )  # expiry: by date, when caught up
-                except Exception:
-                    log.exception("expiry sweep failed; retrying later")
+                except Exception as exc:  # noqa: BLE001 - retried at the next idle pass
+                    sweeping.failure(exc)
+                else:
+                    sweeping.success()
                 self._stop.wait(poll_interval)
 
     def settle(self, now: float | None = None) -> int:
