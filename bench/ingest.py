@@ -53,8 +53,9 @@ TARGET_P95_SECONDS = 5.0
 class Documents:
     """Commissioning documents with fresh serials each time (thread-safe)."""
 
-    def __init__(self, tag: str) -> None:
+    def __init__(self, tag: str, size: int = EVENTS_PER_DOCUMENT) -> None:
         self._tag = tag
+        self._size = size
         self._next = 0
         self._lock = threading.Lock()
         # far enough in the past that a long run (a second per event) never dates an event
@@ -68,8 +69,8 @@ class Documents:
         sgln = MANUFACTURER.sgln
         lot = f"B{self._tag}-{number:05d}"
         events = []
-        for i in range(EVENTS_PER_DOCUMENT):
-            moment = self._clock + timedelta(seconds=number * EVENTS_PER_DOCUMENT + i)
+        for i in range(self._size):
+            moment = self._clock + timedelta(seconds=number * self._size + i)
             serial = f"{self._tag}{number:05d}{i:04d}"
             events.append(
                 {

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain.client import Chain
@@ -101,17 +102,7 @@ class GatewayService:
         self.regulator = self._regulator_account()
         self.ledger = Ledger(self.chain, self._deployment())
         self.batcher = Batcher(
-            self.write_sessions,
-            self.ledger,
-            self.keys,
-            BatcherPolicy(
-                max_events=settings.batch_max_events,
-                max_age_seconds=settings.batch_max_age_seconds,
-                confirmations=settings.confirmations,
-                lease_seconds=settings.batcher_lease_seconds,
-                reconcile_window_blocks=settings.reconcile_window_blocks,
-                reconcile_interval_seconds=settings.reconcile_interval_seconds,
-            ),
+            self.write_sessions, self.ledger, self.keys, batcher_policy(settings)
         )
         #: Where webhooks may go: checked at registration and at every delivery.
         self.webhook_targets = settings.webhook_targets
@@ -804,6 +795,49 @@ class GatewayService:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(token + "\n")
         return token
+
+
+def batcher_policy(settings: GatewaySettings) -> BatcherPolicy:
+    return BatcherPolicy(
+        max_events=settings.batch_max_events,
+        max_age_seconds=settings.batch_max_age_seconds,
+        confirmations=settings.confirmations,
+        lease_seconds=settings.batcher_lease_seconds,
+        reconcile_window_blocks=settings.reconcile_window_blocks,
+        reconcile_interval_seconds=settings.reconcile_interval_seconds,
+    )
+
+
+@dataclass
+class StandaloneBatcher:
+    """A batcher with only what it needs (see :func:`standalone_batcher`)."""
+
+    batcher: Batcher
+    engine: Engine
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+
+def standalone_batcher(settings: GatewaySettings) -> StandaloneBatcher:
+    """The batcher of a gateway whose store and contracts are already set up (by its server
+    process): the store's engine, the node, the deployment file and the key ring, nothing else.
+
+    A batcher process builds this instead of a whole :class:`GatewayService` (no migration, no
+    EPCIS schema, no regulator key to decrypt, no deployment check), so it anchors sooner after
+    a start (issue 21)."""
+    if settings.chain_url is None:
+        raise ConfigurationError("a batcher of its own needs a JSON-RPC node (chain_url)")
+    engine = store.make_engine(settings.resolved_database_url)
+    try:
+        chain = Chain.from_url(settings.chain_url)
+        ledger = Ledger(chain, Deployment.load(settings.resolved_deployment_file))
+        keys = KeyRing(settings.keystore_password_value())
+        sessions = store.session_factory(engine, write=True)
+        return StandaloneBatcher(Batcher(sessions, ledger, keys, batcher_policy(settings)), engine)
+    except BaseException:
+        engine.dispose()
+        raise
 
 
 def require_regulator(participant: store.ParticipantRecord) -> None:

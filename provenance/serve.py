@@ -9,6 +9,12 @@ The two processes live and die together: the batcher follows its parent (chain/l
 stops when the server process is gone, even after a SIGKILL or a segfault), and the server
 watches the batcher: if it dies, the server stops and exits 1, so a supervisor (compose's
 ``restart:``, systemd) starts both again rather than serving captures that are never anchored.
+
+The batcher process is started first (forked where possible, so it needs no imports), waits
+until the server has set up the store and the contracts, builds only a batcher
+(:func:`gateway.service.standalone_batcher`) and makes its first pass at once (issue 21: the
+first anchor after a restart came 4-6 s after HTTP readiness, most of it a spawned interpreter
+importing web3 and the gateway again and building a whole service).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import signal
 import tempfile
 import threading
 from multiprocessing.connection import wait
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +40,17 @@ from chain.errors import ProvenanceError
 from chain.lifeline import describe_exit
 from chain.logs import configure_logging, wants_json
 from gateway.api.app import create_app
-from gateway.service import GatewayService
+from gateway.service import GatewayService, standalone_batcher
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("provenance.gateway.batcher")
 
 #: The batcher process polls this often (capture cannot wake it across processes).
 BATCHER_PROCESS_INTERVAL = 0.1
+#: How the batcher process is started: forked where possible, before the server builds its
+#: service (no thread, no connection yet), so it starts with every module already imported
+#: (a spawned interpreter spends seconds importing web3 and the gateway again).
+START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def batcher_in_own_process(settings: GatewaySettings) -> bool:
@@ -47,8 +58,9 @@ def batcher_in_own_process(settings: GatewaySettings) -> bool:
     return backend == "postgresql" and settings.chain_url is not None
 
 
-def run_batcher_process(settings: GatewaySettings) -> None:
-    """The batcher alone, until SIGTERM (the server has bootstrapped the store)."""
+def run_batcher_process(settings: GatewaySettings, store_ready: EventType) -> None:
+    """The batcher alone, until SIGTERM, once the server has set ``store_ready`` (it has
+    migrated the store, deployed the contracts and written the deployment file)."""
     # Ctrl-C reaches the whole process group; the server stops first and then this process
     # (SIGTERM), so a batcher that ends before the server has died (the server exits 1).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -56,17 +68,19 @@ def run_batcher_process(settings: GatewaySettings) -> None:
     # at once (nothing to clean up yet), then the batcher finishes its step.
     lifeline.follow_parent()
     configure_logging(json=wants_json(settings.log_format))
-    service = GatewayService(settings)
+    store_ready.wait()
+    standalone = standalone_batcher(settings)
+    batcher = standalone.batcher
 
     def stop(_signum: int, _frame: object) -> None:
-        service.batcher.stop()
+        batcher.stop()
 
     signal.signal(signal.SIGTERM, stop)
     log.info("batcher process started; it stops with the gateway's process %d", os.getppid())
     try:
-        service.batcher.run(interval=BATCHER_PROCESS_INTERVAL)
+        batcher.run(interval=BATCHER_PROCESS_INTERVAL)  # the first pass at once
     finally:
-        service.stop()
+        standalone.stop()
 
 
 def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> int:
@@ -78,14 +92,31 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             # set by option or PROVENANCE_GATEWAY_DATA_DIR is the user's choice and kept).
             temporary = Path(tempfile.mkdtemp(prefix="provenance-gateway-"))
             settings = GatewaySettings(**{**overrides, "data_dir": temporary})
-        configure_logging(json=wants_json(settings.log_format))
-        service = GatewayService(settings)
     except SettingsError as exc:
         console.print(f"[red]invalid settings[/red]: {exc}")
         return 2
+    configure_logging(json=wants_json(settings.log_format))
+    batcher: multiprocessing.process.BaseProcess | None = None
+    store_ready: EventType | None = None
+    if batcher_in_own_process(settings):
+        # Started first, so its start-up overlaps the server's; it waits for store_ready.
+        context = multiprocessing.get_context(START_METHOD)
+        store_ready = context.Event()
+        batcher = context.Process(  # type: ignore[attr-defined]
+            target=run_batcher_process, args=(settings, store_ready), name="provenance-batcher"
+        )
+        batcher.start()
+    try:
+        service = GatewayService(settings)
     except ProvenanceError as exc:
         console.print(f"[red]cannot start the gateway[/red]: {exc}")
+        _end(batcher)
         return 2
+    except BaseException:
+        _end(batcher)
+        raise
+    if store_ready is not None:
+        store_ready.set()
     if service.chain.kind == "embedded":
         console.print(
             "[yellow]in-process chain: anchors live only as long as this process; "
@@ -98,11 +129,6 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
     )
     if service.regulator_api_key:
         console.print(f"regulator API key written to {settings.data_dir / 'regulator.api-key'}")
-    batcher: multiprocessing.process.BaseProcess | None = None
-    if batcher_in_own_process(settings):
-        batcher = multiprocessing.get_context("spawn").Process(
-            target=run_batcher_process, args=(settings,), name="provenance-batcher"
-        )
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(service, run_batcher=batcher is None),
@@ -115,7 +141,6 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
     )
     stopping, died = threading.Event(), threading.Event()
     if batcher is not None:
-        batcher.start()
         console.print(f"batcher in its own process (pid {batcher.pid})")
         threading.Thread(
             target=_stop_if_gone, args=(batcher, server, stopping, died, console), daemon=True
@@ -125,14 +150,21 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
     finally:
         stopping.set()
         service.stop()
-        if batcher is not None:
-            if batcher.is_alive() and batcher.pid is not None:
-                batcher.terminate()  # SIGTERM: the batcher finishes its step and stops
-            batcher.join(timeout=30)
-            if batcher.is_alive():
-                batcher.kill()
-                batcher.join()
+        _end(batcher)
     return 1 if died.is_set() else 0
+
+
+def _end(batcher: multiprocessing.process.BaseProcess | None) -> None:
+    """Stop the batcher process: SIGTERM (it finishes its step, releases its leases), then
+    SIGKILL after 30 s."""
+    if batcher is None:
+        return
+    if batcher.is_alive() and batcher.pid is not None:
+        batcher.terminate()
+    batcher.join(timeout=30)
+    if batcher.is_alive():
+        batcher.kill()
+        batcher.join()
 
 
 def _stop_if_gone(
