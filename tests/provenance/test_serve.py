@@ -15,16 +15,20 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
+import httpx
 import pytest
 from rich.console import Console
 
 from provenance import serve
+from provenance.journey import MANUFACTURER, PACK_ITEM_REF, as_document
 from tests.support.nodes import available, free_port, running_node
 from tests.support.postgres import fresh_database, postgres_answers
-from tests.support.processes import wait_gone
+from tests.support.processes import wait_gone, with_argument
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTED = re.compile(r"batcher in its own process \(pid (\d+)\)")
@@ -47,40 +51,117 @@ def chain_and_database(chain_url: str) -> Iterator[tuple[str, str]]:
         yield chain_url, database
 
 
-def start_gateway(
-    chain_and_database: tuple[str, str], data: Path, log: Path
-) -> tuple[subprocess.Popen[bytes], int]:
-    """The gateway, and its batcher's pid once the batcher runs."""
+@dataclass
+class Started:
+    process: subprocess.Popen[bytes]
+    batcher: int  # its batcher process's pid
+    url: str
+
+
+def start_gateway(chain_and_database: tuple[str, str], data: Path, log: Path) -> Started:
+    """The gateway, once its batcher runs and it answers HTTP."""
     chain_url, database_url = chain_and_database
+    port = free_port()
     command = [
-        sys.executable, "-m", "provenance", "gateway", "--port", str(free_port()),
+        sys.executable, "-m", "provenance", "gateway", "--port", str(port),
         "--chain-url", chain_url, "--database-url", database_url, "--data-dir", str(data),
     ]  # fmt: skip
+    begun = len(log.read_text()) if log.exists() else 0
     with log.open("ab") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
-    while not (started := STARTED.search(log.read_text())) or RUNNING not in log.read_text():
+    while True:
+        said = log.read_text()[begun:]
+        started = STARTED.search(said)
+        if started and RUNNING in said and _answers(url):
+            return Started(process, int(started.group(1)), url)
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"the gateway did not start its batcher:\n{log.read_text()}")
-        time.sleep(0.2)
-    return process, int(started.group(1))
+        time.sleep(0.1)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def commissioning(serial: str) -> dict[str, Any]:
+    """A document commissioning one pack of the manufacturer's (passes the pharma rules)."""
+    sgln = MANUFACTURER.sgln
+    return as_document(
+        [
+            {
+                "type": "ObjectEvent",
+                "eventTime": "2026-11-02T08:00:00Z",
+                "eventTimeZoneOffset": "+00:00",
+                "action": "ADD",
+                "bizStep": "commissioning",
+                "disposition": "active",
+                "epcList": [
+                    f"urn:epc:id:sgtin:{MANUFACTURER.company_prefix}.{PACK_ITEM_REF}.{serial}"
+                ],
+                "readPoint": {"id": sgln},
+                "bizLocation": {"id": sgln},
+                "ilmd": {"cbvmda:lotNumber": "L1", "cbvmda:itemExpirationDate": "2028-10-31"},
+            }
+        ]
+    )
 
 
 @pytest.mark.node
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_a_killed_gateway_takes_its_batcher_process_with_it(
+def test_a_killed_gateway_takes_its_batcher_with_it_and_restarts_leave_exactly_one(
     chain_and_database: tuple[str, str], tmp_path: Path
 ) -> None:
-    """Before, the batcher process ran on after its gateway was killed, anchoring alone."""
-    process, batcher = start_gateway(chain_and_database, tmp_path / "data", tmp_path / "log")
+    """Before, the batcher process ran on after its gateway was killed, anchoring alone, and
+    each restart added another (issue 21). Kill -9 of the main process only, five restarts on
+    the same data folder and database: one batcher runs, and every acknowledged capture is
+    anchored."""
+    data, log = tmp_path / "data", tmp_path / "log"
+    gateway = start_gateway(chain_and_database, data, log)
+    batchers = [gateway.batcher]
     try:
-        process.kill()
-        process.wait()
-        assert wait_gone([batcher], timeout=15) == [], "the batcher outlived its gateway"
+        regulator = {"Authorization": f"Bearer {(data / 'regulator.api-key').read_text().strip()}"}
+        registered = httpx.post(
+            f"{gateway.url}/participants",
+            json=MANUFACTURER.registration(),
+            headers=regulator,
+            timeout=60,
+        )
+        assert registered.status_code == 201, registered.text
+        key = {"Authorization": f"Bearer {registered.json()['apiKey']}"}
+        captures = []
+        for restart in range(6):
+            if restart:
+                gateway.process.kill()  # SIGKILL, to the main process only
+                gateway.process.wait()
+                gateway = start_gateway(chain_and_database, data, log)
+                batchers.append(gateway.batcher)
+            accepted = httpx.post(
+                f"{gateway.url}/capture", json=commissioning(f"R{restart}"), headers=key, timeout=60
+            )
+            assert accepted.status_code == 202, accepted.text
+            captures.append(accepted.json()["captureID"])
+
+        deadline = time.monotonic() + 30
+        for capture in captures:
+            while (
+                httpx.get(f"{gateway.url}/capture/{capture}", headers=key).json()["status"]
+                != "anchored"
+            ):
+                assert time.monotonic() < deadline, f"capture {capture} was never anchored"
+                time.sleep(0.1)
+        assert wait_gone(batchers[:-1], timeout=15) == [], "a batcher outlived its gateway"
+        assert sorted(with_argument(str(data))) == sorted([gateway.process.pid, gateway.batcher])
     finally:
-        if wait_gone([batcher], timeout=0):
+        gateway.process.kill()
+        gateway.process.wait()
+        for batcher in wait_gone(batchers, timeout=15):
             os.kill(batcher, signal.SIGKILL)
 
 
