@@ -126,7 +126,7 @@ class Batcher:
     ) -> StepReport:
         """One pass: settle sent batches, seal due batches, anchor sealed ones, of the accounts
         whose anchoring lease this batcher holds (taken or renewed first; gateway/leases.py);
-        first, re-check recent anchors against the chain when the reconciler is due
+        then re-check recent anchors against the chain when the reconciler is due
         (``reconcile`` True or False: now, or not this pass; gateway/reconciler.py).
 
         ``flush`` seals whatever is waiting regardless of age (used on shutdown and in tests).
@@ -136,10 +136,6 @@ class Batcher:
             if not self._healed:
                 self.heal(session)
                 self._healed = True
-            if self.reconciler.due() if reconcile is None else reconcile:
-                # first, so a batch whose anchor vanished is sent again in this same pass (its
-                # account has work again: its lease is claimed below)
-                report.reconciled = self.reconciler.run(session)
             wanted = store.accounts_with_anchoring_work(session)
             held = self.leases.claim(session, wanted)
             report.waiting = [account for account in wanted if account not in held]
@@ -158,6 +154,10 @@ class Batcher:
             for batch in store.batches_in_state(session, "sealed"):
                 if self._mine(session, batch, held):
                     self._anchor(session, batch, report)
+            if self.reconciler.due() if reconcile is None else reconcile:
+                # last, so a restart's first anchors do not wait for it; a batch whose anchor
+                # vanished is back in sealed and sent on the next pass
+                report.reconciled = self.reconciler.run(session)
         return report
 
     def _mine(self, session: Session, batch: store.BatchInfo, held: set[str]) -> bool:

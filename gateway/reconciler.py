@@ -17,7 +17,8 @@ bounded rate (``interval_seconds``); each run looks at every batch anchored in t
     transaction (a new receipt); a warning is logged and the gateway's counters
     ``anchors_vanished`` / ``reanchored`` move (docs/operations.md).
 
-One call of the node per distinct block in the window when nothing changed. See
+One call of the node per distinct block in the window when nothing changed, and at most
+``max_lookups`` batches asked about again per run (the rest on the next). See
 docs/gateway.md ("Reorganisations") and docs/storage.md.
 """
 
@@ -69,9 +70,11 @@ class Reconciler:
         window_blocks: int = 128,
         interval_seconds: float = 5.0,
         confirmations: int = 0,
+        max_lookups: int = 100,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ledger = ledger
+        self.max_lookups = max_lookups
         self.window_blocks = window_blocks
         self.interval_seconds = interval_seconds
         self.confirmations = confirmations
@@ -94,14 +97,19 @@ class Reconciler:
         batches = store.anchored_from_block(session, first)
         end_reads(session)
         canonical: dict[int, str | None] = {}
+        lookups = 0
         for batch in batches:
-            report.checked += 1
             number, recorded = batch.block_number, batch.block_hash
             if number is not None and recorded is not None:
                 if number not in canonical:
                     canonical[number] = self._block_hash(number)
                 if canonical[number] == recorded.lower():
+                    report.checked += 1
                     continue
+            if lookups >= self.max_lookups:
+                continue  # the rest on the next run (many anchored before block hashes were kept)
+            lookups += 1
+            report.checked += 1
             try:
                 self._look_again(session, batch, report)
             except BatchStateError:  # another batcher's reconciler changed it meanwhile

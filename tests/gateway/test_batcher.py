@@ -18,6 +18,9 @@ from provenance.journey import API_MAKER, as_document, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway, GatewayFactory
 
+#: Batcher logic rather than SQL (the store's transitions are tested on both databases).
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 def capture_and_seal(gateway: Gateway) -> store.BatchInfo:
     assert gateway.capture(API_MAKER, as_document(build_journey().steps[0].events)).status_code
@@ -217,6 +220,7 @@ def test_a_reverted_duplicate_anchor_is_never_recorded_as_the_batch_anchor(
     assert_every_receipt_verifies(gateway, root)
 
 
+@SQLITE_ONLY
 def test_a_gas_estimate_reverting_root_already_anchored_settles_the_batch_from_the_chain(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -256,6 +260,7 @@ def test_a_gas_estimate_reverting_root_already_anchored_settles_the_batch_from_t
     assert_every_receipt_verifies(gateway, root)
 
 
+@SQLITE_ONLY
 def test_with_confirmations_no_receipt_is_offered_until_the_anchor_is_deep_enough(
     make_gateway: GatewayFactory,
 ) -> None:
@@ -295,6 +300,7 @@ def test_with_confirmations_no_receipt_is_offered_until_the_anchor_is_deep_enoug
     assert_every_receipt_verifies(gateway, batch.root)
 
 
+@SQLITE_ONLY
 def test_with_confirmations_a_recovered_anchor_waits_until_it_is_deep_enough(
     make_gateway: GatewayFactory,
 ) -> None:
