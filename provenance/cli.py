@@ -10,7 +10,6 @@ import typer
 
 from chain.interpreter import restore_recursion_limit
 from indexer.alert_kinds import AlertKind, Severity
-from provenance import verify as verify_module
 from provenance.usage import (
     Abort,
     ClickException,
@@ -96,6 +95,7 @@ def verify(
     everything is valid, 1 if anything is invalid (a mass-balance violation included), 2 if the
     input is unusable.
     """
+    from provenance import verify as verify_module  # here: other commands start faster
     from provenance.origin import OriginError, parse_strength, parse_tolerance
 
     try:
