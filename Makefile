@@ -7,14 +7,17 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint deps compile bench clean
+.PHONY: demo test lint deps compile bench clean lock
 
 deps: $(PY_STAMP) $(NODE_STAMP)
 
-$(PY_STAMP): pyproject.toml
+# Pinned and hash-checked (requirements-dev.lock: the runtime, the in-process chain and the dev
+# tools), then the project itself without resolving anything again.
+$(PY_STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -44,6 +47,13 @@ bench: deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.index
 	$(BIN)/python -m bench.check
+
+# Re-pin every dependency from PyPI (after changing pyproject.toml): the image installs
+# requirements.lock (runtime only), `make deps` requirements-dev.lock.
+LOCK := $(BIN)/uv pip compile pyproject.toml build-requirements.in --universal --generate-hashes --python-version 3.11 --quiet
+lock: deps
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) node_modules $(DEMO_OUT)

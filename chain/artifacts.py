@@ -1,7 +1,8 @@
 """Compiled contract artifacts (ABI and bytecode), as written by ``scripts/compile_contracts.py``.
 
-The artifacts are committed under ``contracts/build/``; a test recompiles the sources and fails
-on any difference, so what is deployed is always what the Solidity says.
+The artifacts are committed under ``chain/compiled/`` (package data: an installed wheel carries
+them); a test recompiles the sources and fails on any difference, so what is deployed is always
+what the Solidity says.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +35,11 @@ class ContractArtifact:
 
 
 def default_artifacts_dir() -> Path:
-    """``$PROVENANCE_ARTIFACTS_DIR`` if set, else ``contracts/build`` beside this package."""
+    """``$PROVENANCE_ARTIFACTS_DIR`` if set, else the package's own ``chain/compiled``."""
     override = os.environ.get(ARTIFACTS_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "contracts" / "build"
+    return Path(str(resources.files("chain") / "compiled"))
 
 
 @cache

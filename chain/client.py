@@ -7,6 +7,7 @@ to ganache, anvil or Besu. Both deploy, call and send the same way, and both rai
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from typing import Any
 
@@ -25,7 +26,7 @@ from chain.artifacts import (
     ContractArtifact,
     load_artifact,
 )
-from chain.errors import ChainError, ChainUnavailableError
+from chain.errors import ChainError, ChainUnavailableError, ConfigurationError
 from chain.reverts import ErrorDecoder
 from chain.sender import Submitted, TransactionSender, TxResult
 
@@ -68,7 +69,16 @@ class Chain:
 
     @classmethod
     def embedded(cls) -> Chain:
-        """A fresh in-process chain (py-evm) that mines each transaction at once."""
+        """A fresh in-process chain (py-evm) that mines each transaction at once.
+
+        It needs the ``embedded`` extra (eth-tester, py-evm); without it a ConfigurationError
+        says so, in one line.
+        """
+        if importlib.util.find_spec("eth_tester") is None:
+            raise ConfigurationError(
+                "the in-process chain needs the `embedded` extra (eth-tester, py-evm): "
+                "pip install 'medicine-provenance-ledger[embedded]', or use a node (--chain-url)"
+            )
         return cls(Web3(_SerialisedTesterProvider()), kind="embedded", poll_interval=0.01)
 
     @classmethod

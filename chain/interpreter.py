@@ -25,7 +25,10 @@ RECURSION_LIMIT = 3000
 
 def restore_recursion_limit(limit: int = RECURSION_LIMIT) -> int:
     """Lower the recursion limit to ``limit`` if an import raised it above; the limit now."""
-    import py_ecc  # noqa: F401 - raises the limit on first import: import it before lowering
+    try:
+        import py_ecc  # noqa: F401 - raises the limit on first import: import it before lowering
+    except ImportError:  # only the in-process chain (the `embedded` extra) brings py_ecc
+        pass
 
     if sys.getrecursionlimit() > limit:
         sys.setrecursionlimit(limit)

@@ -1,4 +1,4 @@
-"""Compile contracts/*.sol offline with the pinned solcjs and write contracts/build/<Name>.json.
+"""Compile contracts/*.sol offline with the pinned solcjs and write chain/compiled/<Name>.json.
 
 The compiler is the npm ``solc`` package (solcjs) in node_modules, driven by
 ``scripts/solc_compile.mjs``; ``@openzeppelin/...`` imports resolve from node_modules. No network.
@@ -152,11 +152,11 @@ def render(artifact: dict[str, Any]) -> str:
 
 
 def build_dir(root: Path) -> Path:
-    return root / "contracts" / "build"
+    return root / "chain" / "compiled"
 
 
 def write_artifacts(root: Path, artifacts: dict[str, dict[str, Any]]) -> list[Path]:
-    """Write one ``contracts/build/<Name>.json`` per artifact; remove stale ones."""
+    """Write one ``chain/compiled/<Name>.json`` per artifact; remove stale ones."""
     out = build_dir(root)
     out.mkdir(parents=True, exist_ok=True)
     written = []

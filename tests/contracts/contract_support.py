@@ -21,7 +21,7 @@ from web3.contract import Contract
 
 from chain.roles import Role
 
-BUILD_DIR = Path(__file__).resolve().parents[2] / "contracts" / "build"
+BUILD_DIR = Path(__file__).resolve().parents[2] / "chain" / "compiled"
 
 # Role bits from chain.roles (tests/chain/test_roles.py checks them against contracts/Roles.sol).
 (API_MAKER, MANUFACTURER, IMPORTER, DISTRIBUTOR, WHOLESALER, PHARMACY, HOSPITAL, AUDITOR,

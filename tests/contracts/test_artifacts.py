@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD_DIR = ROOT / "contracts" / "build"
+BUILD_DIR = ROOT / "chain" / "compiled"
 DEPLOYABLE = {"ParticipantRegistry", "AnchorRegistry", "RecallRegistry"}
 
 pytestmark = pytest.mark.skipif(
@@ -60,7 +60,7 @@ def test_committed_artifacts_match_a_fresh_compile(
     )
     assert not drifted, (
         f"contract artifacts out of date: {', '.join(drifted)}; "
-        "run `make compile` and commit contracts/build/"
+        "run `make compile` and commit chain/compiled/"
     )
 
 

@@ -94,8 +94,7 @@ def test_the_gateways_health_check_is_readiness_the_indexers_liveness() -> None:
     assert "http://127.0.0.1:8001/healthz" in _healthcheck_text(services["indexer"])
 
 
-def test_the_gateway_data_dir_is_given_on_the_command_line_too() -> None:
-    # `provenance gateway` without --data-dir/--chain-url replaces DATA_DIR with a temp folder.
+def test_the_gateway_data_dir_on_the_command_line_agrees_with_its_environment() -> None:
     gateway = _services()["gateway"]
     command = gateway["command"]
     env = _environment(gateway)
@@ -169,23 +168,52 @@ def test_secrets_come_from_the_environment_and_are_required() -> None:
     assert "${POSTGRES_PASSWORD:?" in env["gateway.PROVENANCE_GATEWAY_DATABASE_URL"]
 
 
-def test_the_dockerfile_installs_the_package_and_runs_provenance_as_a_non_root_user() -> None:
+def test_the_dockerfile_installs_the_locked_package_and_runs_provenance_as_a_non_root_user() -> (
+    None
+):
     lines = [
         line.strip()
         for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
     froms = [line for line in lines if line.startswith("FROM ")]
-    assert froms and all(line.split()[1] == "python:3.11-slim" for line in froms)
-    assert any("pip install ." in line for line in lines)
+    # A supported Python on a slim Debian, pinned to a release (not a moving tag).
+    assert froms and all(line.split()[1] == "python:3.12.11-slim-bookworm" for line in froms)
+    # Every dependency pinned with hashes, then the package without resolving again.
+    assert any("--require-hashes" in line and "requirements.lock" in line for line in lines)
+    assert any("pip install --no-deps --no-build-isolation ." in line for line in lines)
+    assert not any("[embedded]" in line or "[dev]" in line for line in lines)
     user = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert user and user[-1] not in {"root", "0"}
     assert 'ENTRYPOINT ["provenance"]' in lines
-    # The compiled contracts are copied and chain/ told where they are.
-    assert any(line.startswith("COPY contracts/build/") for line in lines)
-    assert any("PROVENANCE_ARTIFACTS_DIR=" in line for line in lines)
+    # The compiled contracts are package data now: nothing to copy beside the package.
+    assert not any("PROVENANCE_ARTIFACTS_DIR=" in line for line in lines)
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".venv", "node_modules", ".git", "deploy"} <= set(ignored)
+    assert "requirements.lock" not in ignored
+
+
+def test_the_lock_pins_every_runtime_dependency_with_hashes_and_leaves_dev_tools_out() -> None:
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pinned = {
+        line.split("==")[0].strip().lower()
+        for line in lock.splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    }
+    assert {"httpx", "web3", "fastapi", "uvicorn", "sqlalchemy", "setuptools"} <= pinned
+    assert not pinned & {"eth-tester", "py-evm", "pytest", "coincurve", "schemathesis"}
+    entries = [e for e in lock.split("\n") if "==" in e and not e.startswith((" ", "#"))]
+    assert all(e.rstrip().endswith("\\") for e in entries), "a pin without --hash lines"
+    dev = (ROOT / "requirements-dev.lock").read_text(encoding="utf-8")
+    assert "\neth-tester==" in dev and "\npy-evm==" in dev and "\npytest==" in dev
+
+
+def test_the_chain_image_is_a_supported_pinned_node() -> None:
+    lines = (ROOT / "deploy" / "chain" / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    image = next(line.split()[1] for line in lines if line.startswith("FROM "))
+    name, version = image.split(":")
+    major = int(version.split(".")[0])
+    assert name == "node" and major in (22, 24) and version.count(".") == 2  # LTS, pinned
 
 
 # --- deploy/besu/docker-compose.yml -----------------------------------------------------------

@@ -1,0 +1,112 @@
+"""The installed package, as the image installs it: the wheel built from this tree, its
+dependencies from requirements.lock (pinned, hash-checked, no extras) in a fresh virtual
+environment, run from a folder that is not the source tree.
+
+- the wheel carries the compiled contracts (package data) and `pip check` is clean;
+- every verb imports (`--help`), and `provenance up` on a real node starts the gateway and the
+  indexer far enough to answer `/healthz` (the contracts deployed from the wheel's artifacts);
+- without the `embedded` extra, `up --embedded` says in one line what to install, exit 2.
+
+One slow test (it installs about 85 packages; pip's cache makes a second run fast).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import venv
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.nodes import available, free_port, running_node
+
+pytestmark = [pytest.mark.slow, pytest.mark.node]
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("chain", "gateway", "indexer", "provenance")
+FILES = ("pyproject.toml", "README.md", "requirements.lock", "build-requirements.in")
+VERBS = ("verify", "check", "alerts", "origin-proof", "recall", "release", "codes", "demo",
+         "gateway", "indexer", "simulate", "up")  # fmt: skip
+TIMEOUT = 120.0
+
+
+def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    tail = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"{result.args}\n{tail}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel and requirements.lock, nothing else; its bin folder."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "src"
+    for name in SOURCES:
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in FILES:
+        shutil.copy2(ROOT / name, source / name)
+    venv.EnvBuilder(with_pip=True).create(tmp / "venv")
+    bin_dir = tmp / "venv" / "bin"
+    pip = [str(bin_dir / "python"), "-m", "pip", "--disable-pip-version-check"]
+    ok(run([*pip, "install", "--quiet", "--require-hashes", "--no-deps", "-r",
+            str(source / "requirements.lock")], tmp))  # fmt: skip
+    ok(run([*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w",
+            str(tmp / "dist"), str(source)], tmp))  # fmt: skip
+    (wheel,) = (tmp / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for contract in ("AnchorRegistry", "ParticipantRegistry", "RecallRegistry"):
+        assert f"chain/compiled/{contract}.json" in names
+    ok(run([*pip, "install", "--quiet", "--no-deps", str(wheel)], tmp))
+    ok(run([*pip, "check"], tmp))
+    return bin_dir
+
+
+@pytest.mark.skipif(not available("ganache"), reason="ganache is not in node_modules")
+def test_the_wheel_without_extras_runs_every_verb_and_up_answers_healthz(
+    installed: Path, tmp_path: Path
+) -> None:
+    provenance = str(installed / "provenance")
+    for verb in VERBS:
+        ok(run([provenance, verb, "--help"], tmp_path, timeout=60))
+    embedded = run([provenance, "up", "--embedded", "--data-dir", str(tmp_path / "e")], tmp_path)
+    assert embedded.returncode == 2, embedded.stdout + embedded.stderr
+    assert "pip install 'medicine-provenance-ledger[embedded]'" in embedded.stdout + embedded.stderr
+    gateway_port, indexer_port = free_port(), free_port()
+    with running_node("ganache") as node:
+        process = subprocess.Popen(
+            [provenance, "up", "--chain-url", node.url, "--data-dir", str(tmp_path / "data"),
+             "--gateway-port", str(gateway_port), "--indexer-port", str(indexer_port)],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        )  # fmt: skip
+        try:
+            for port in (gateway_port, indexer_port):
+                deadline = time.monotonic() + TIMEOUT
+                while True:
+                    assert process.poll() is None, process.communicate()[0]
+                    try:
+                        if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    assert time.monotonic() < deadline, f"no /healthz on {port}"
+                    time.sleep(0.5)
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, out
+    assert sys.executable not in out
