@@ -479,14 +479,20 @@ def simulate(
 
 @app.command()
 def up(
-    data_dir: Annotated[Path, typer.Option(help="Folder for the chain, stores and keys.")] = Path(
-        "data"
-    ),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the chain, stores and keys. Default: data; with --embedded, a "
+            "temporary folder removed on exit.",
+            show_default=False,
+        ),
+    ] = None,
     chain_url: Annotated[
         str | None, typer.Option(help="Use this JSON-RPC node instead of a local ganache.")
     ] = None,
     embedded: Annotated[
-        bool, typer.Option(help="In-process chain: nothing survives the process.")
+        bool,
+        typer.Option(help="In-process chain: the ledger does not survive the process."),
     ] = False,
     database_url: Annotated[
         str | None,
@@ -496,13 +502,22 @@ def up(
     chain_port: Annotated[int, typer.Option(help="Port of the local ganache.")] = 8545,
     gateway_port: Annotated[int, typer.Option(help="Port of the gateway.")] = 8000,
     indexer_port: Annotated[int, typer.Option(help="Port of the indexer's query API.")] = 8001,
+    log_format: Annotated[
+        Literal["auto", "text", "json"],
+        typer.Option(help="Log lines on stderr: auto is text on a terminal, else JSON."),
+    ] = "auto",
 ) -> None:
-    """Start the whole network: chain, contracts, gateway, indexer. Ctrl-C stops; data is kept."""
-    from chain.logs import configure_logging
-    from provenance.up import UpOptions, run_up
+    """Start the whole network: chain, contracts, gateway, indexer. Ctrl-C stops; data is kept.
 
-    configure_logging(json=False, level="WARNING")  # the console shows the summary; quiet logs
+    Prints each start-up step, then one log line per request and per anchored batch. Exit code
+    0 after Ctrl-C, 1 if a part died, 2 if it cannot start (one line naming the cause).
+    """
+    from provenance.up import UpOptions, configure_up_logging, run_up
 
+    configure_up_logging(log_format)
+    if embedded and chain_url is not None:
+        typer.echo("provenance up: --embedded and --chain-url exclude each other", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
     options = UpOptions(
         data_dir=data_dir,
         chain_url=chain_url,
@@ -512,6 +527,7 @@ def up(
         chain_port=chain_port,
         gateway_port=gateway_port,
         indexer_port=indexer_port,
+        log_format=log_format,
     )
     raise typer.Exit(run_up(options))
 

@@ -23,10 +23,12 @@ Ctrl-C (or SIGTERM) stops the servers, then the chain, cleanly; running it again
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -41,12 +43,16 @@ from typing import Protocol
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError as SettingsError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from chain.client import Chain
 from chain.errors import ConfigurationError, ProvenanceError
 from chain.lifeline import describe_exit, parent_death_signal
+from chain.logs import configure_logging, redact, wants_json
 from gateway.api.app import create_app as create_gateway_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
@@ -61,9 +67,15 @@ READY_TIMEOUT_SECONDS = 60.0
 SUPERVISE_INTERVAL_SECONDS = 0.5
 
 
+DEFAULT_DATA_DIR = Path("data")
+#: Libraries whose INFO lines are noise beside one line per request and per anchored batch.
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "web3", "urllib3", "asyncio")
+
+
 @dataclass(frozen=True)
 class UpOptions:
-    data_dir: Path = Path("data")
+    #: None: ``data`` (a local or given chain), a temporary folder removed on exit (embedded).
+    data_dir: Path | None = None
     chain_url: str | None = None
     embedded: bool = False
     database_url: str | None = None
@@ -71,6 +83,7 @@ class UpOptions:
     chain_port: int = 8545
     gateway_port: int = 8000
     indexer_port: int = 8001
+    log_format: str = "auto"
 
 
 def ganache_binary() -> Path:
@@ -84,6 +97,53 @@ def ganache_binary() -> Path:
     raise ConfigurationError(
         "ganache is not installed: run `make deps` (npm ci), or pass --chain-url or --embedded"
     )
+
+
+def configure_up_logging(log_format: str) -> None:
+    """INFO on stderr (one line per request, per anchored batch, per warning): text on a
+    terminal, JSON lines otherwise (``auto``), or as asked (``text``, ``json``)."""
+    configure_logging(json=wants_json(log_format), level="INFO")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on ``host:port`` already (as uvicorn binds: SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports(options: UpOptions, *, local_chain: bool) -> None:
+    """Every port ``up`` will bind is free, before anything starts: else one line naming it."""
+    wanted = [("gateway", options.gateway_port), ("indexer", options.indexer_port)]
+    if local_chain:
+        wanted.insert(0, ("chain", options.chain_port))
+    for name, port in wanted:
+        if port_in_use(options.host, port):
+            raise ConfigurationError(
+                f"port {port} on {options.host} (the {name}) is in use: stop what listens "
+                f"there or pass --{name}-port"
+            )
+
+
+def start_failure(exc: BaseException, database_url: str | None) -> str:
+    """Why the network cannot start, in one line (no traceback, no password)."""
+    if isinstance(exc, SettingsError):
+        errors = exc.errors()
+        if not errors:
+            return f"invalid settings: {exc}"
+        where = ".".join(str(p) for p in errors[0]["loc"]) or "settings"
+        return f"invalid setting {where}: {errors[0]['msg']}"
+    if isinstance(exc, DBAPIError):
+        lines = str(exc.orig or exc).strip().splitlines()
+        where = f" at {redact(database_url)}" if database_url else ""
+        return f"the database{where} does not answer: {lines[0] if lines else type(exc).__name__}"
+    return redact(" ".join(str(exc).split()))
 
 
 def wallet_seed(folder: Path) -> str:
@@ -258,22 +318,23 @@ class Network:
         self.indexer.stop()
         self.gateway.stop()
 
-    def summary(self, chain_url: str | None) -> Table:
+    def summary(self, chain_url: str | None, *, kept: str) -> Table:
         deployment = self.gateway.ledger.deployment
         table = Table(title="Medicine provenance network", show_header=False)
-        table.add_column("what", style="bold")
-        table.add_column("where")
+        table.add_column("what", style="bold", no_wrap=True)
+        table.add_column("where", overflow="fold")  # paths and keys whole, never cut with …
         table.add_row("chain", f"{chain_url or 'in-process (embedded)'} (id {deployment.chain_id})")
         table.add_row("participant registry", deployment.participant_registry)
         table.add_row("anchor registry", deployment.anchor_registry)
         table.add_row("recall registry", deployment.recall_registry)
         table.add_row("gateway", f"{self.servers[0].url}  (OpenAPI: {self.servers[0].url}/docs)")
         table.add_row("indexer", f"{self.servers[1].url}  (OpenAPI: {self.servers[1].url}/docs)")
-        table.add_row("regulator key (gateway)", f"{self.gateway_key_file} (0600)")
+        table.add_row("regulator key (gateway)", escape(f"{self.gateway_key_file} (0600)"))
         reader_key = self.indexer_settings.resolved_bootstrap_api_key_file
-        table.add_row("reader key (indexer)", f"{reader_key} (0600)")
-        table.add_row("data", str(self.data_dir))
-        table.add_row("SQL", self.options.database_url or "SQLite files in the data folder")
+        table.add_row("reader key (indexer)", escape(f"{reader_key} (0600)"))
+        table.add_row("data", escape(f"{self.data_dir} ({kept})"))
+        sql = redact(self.options.database_url or "SQLite files in the data folder")
+        table.add_row("SQL", escape(sql))
         return table
 
 
@@ -287,12 +348,30 @@ def supervise(parts: list[Part], stopping: threading.Event) -> str | None:
     return None
 
 
+class Progress:
+    """Start-up progress, one line per step with the time it took (the first start of a
+    network takes 10 to 25 s: ganache, migrations, deploying the contracts)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started = time.monotonic()
+
+    def step(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        self.console.print(
+            f"[dim]{elapsed:5.1f}s[/dim] {escape(text)}", soft_wrap=True, highlight=False
+        )
+        self.console.file.flush()
+
+
 def run_up(options: UpOptions, console: Console | None = None) -> int:
     """Start everything, print the summary, wait for Ctrl-C or SIGTERM, stop everything.
 
     0 once stopped by a signal; 1 if a part ended on its own (the rest is stopped too); 2 if
-    the network could not start."""
+    the network could not start (one line naming the cause: a port in use, a database that
+    does not answer, a bad setting, an embedded data folder already used)."""
     console = console or Console()
+    progress = Progress(console)
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -300,14 +379,27 @@ def run_up(options: UpOptions, console: Console | None = None) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     died: str | None = None
+    started = False
     try:
-        with _chain(options, console) as (node, data_dir):
+        check_ports(options, local_chain=not (options.embedded or options.chain_url))
+        with _chain(options, progress) as (node, data_dir, kept):
             chain_url = node.url if node is not None else options.chain_url
+            where = "PostgreSQL" if options.database_url else f"SQLite in {data_dir}"
+            progress.step(
+                f"opening the stores ({where}) and the contracts (deployed on a first start)"
+            )
             network = Network(options, chain_url, data_dir)
             try:
-                network.start()
-                console.print(network.summary(chain_url))
-                console.print("[green]up[/green]: press Ctrl-C to stop (data is kept)")
+                for server in network.servers:
+                    server.start()
+                    progress.step(f"{server.thread.name} answers on {server.url}")
+                started = True
+                console.print(network.summary(chain_url, kept=kept))
+                console.print(
+                    "[green]up[/green]: one log line per request and per anchored batch "
+                    f"follows on stderr; press Ctrl-C to stop ({kept})",
+                    soft_wrap=True,
+                )
                 console.file.flush()  # a log file or pipe sees the summary now
                 parts: list[Part] = [*([node] if node is not None else []), *network.servers]
                 died = supervise(parts, stopping)
@@ -318,8 +410,14 @@ def run_up(options: UpOptions, console: Console | None = None) -> int:
                 console.file.flush()
             finally:
                 network.stop()
-    except ProvenanceError as exc:
-        console.print(f"[red]cannot start the network[/red]: {exc}")
+    except (ProvenanceError, SettingsError, DBAPIError, OSError) as exc:
+        if started:
+            raise
+        console.print(
+            "[red]cannot start the network[/red]: "
+            + escape(start_failure(exc, options.database_url)),
+            soft_wrap=True,
+        )
         return 2
     finally:
         for sig, handler in previous.items():
@@ -327,23 +425,56 @@ def run_up(options: UpOptions, console: Console | None = None) -> int:
     if died is not None:
         console.print("stopped after a failure; run `provenance up` again to resume")
         return 1
-    console.print("stopped; run `provenance up` again to resume")
+    if options.embedded:
+        console.print("stopped; the in-process ledger is gone")
+    else:
+        console.print("stopped; run `provenance up` again to resume")
     return 0
 
 
 @contextmanager
-def _chain(options: UpOptions, console: Console) -> Iterator[tuple[ChainNode | None, Path]]:
-    """The local chain node this ``up`` runs (None for an embedded chain or ``chain_url``)."""
+def _chain(options: UpOptions, progress: Progress) -> Iterator[tuple[ChainNode | None, Path, str]]:
+    """The local chain node this ``up`` runs (None for an embedded chain or ``chain_url``),
+    the data folder, and what of it is kept."""
     if options.embedded:
-        data_dir = Path(tempfile.mkdtemp(prefix="provenance-up-"))
-        console.print(
-            "[yellow]in-process chain: the ledger lives only as long as this process; its "
-            f"stores are in {data_dir} and start empty each time[/yellow]"
-        )
-        yield None, data_dir
+        with _embedded_data(options.data_dir, progress) as (data_dir, kept):
+            yield None, data_dir, kept
         return
+    data_dir = options.data_dir or DEFAULT_DATA_DIR
     if options.chain_url:
-        yield None, options.data_dir
+        progress.step(f"using the chain at {redact(options.chain_url)}")
+        yield None, data_dir, "data is kept"
         return
-    with local_chain(options.data_dir / "chain", options.host, options.chain_port) as node:
-        yield node, options.data_dir
+    progress.step(f"starting ganache (its database in {data_dir / 'chain'})")
+    with local_chain(data_dir / "chain", options.host, options.chain_port) as node:
+        progress.step(f"chain answers on {node.url}")
+        yield node, data_dir, "data is kept"
+
+
+@contextmanager
+def _embedded_data(given: Path | None, progress: Progress) -> Iterator[tuple[Path, str]]:
+    """The in-process chain lives only as long as this process. Its stores and keys go to
+    ``given`` (which must hold no earlier network: a new ledger cannot resume one) and stay
+    there; without ``given``, to a temporary folder removed when ``up`` ends."""
+    if given is not None:
+        if given.exists() and any(given.iterdir()):
+            raise ConfigurationError(
+                f"--embedded starts a new ledger each time, and {given} already holds data: "
+                "pass an empty or new --data-dir, or leave it out (a temporary folder)"
+            )
+        given.mkdir(parents=True, exist_ok=True)
+        progress.step(
+            f"in-process chain: the ledger lives only as long as this process; its stores "
+            f"and keys stay in {given} (receipts then verify offline only)"
+        )
+        yield given, f"stores and keys kept in {given}; the in-process ledger is not"
+        return
+    temporary = Path(tempfile.mkdtemp(prefix="provenance-up-"))
+    progress.step(
+        "in-process chain: nothing is kept; the ledger lives only as long as this process and "
+        f"its stores and keys are in {temporary}, removed when it stops (--data-dir keeps them)"
+    )
+    try:
+        yield temporary, "nothing is kept"
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)

@@ -10,6 +10,7 @@ is (re)built and sent, ``sent`` is checked by its transaction hash. See ``docs/s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,8 @@ from chain.errors import BatchStateError, RecordNotFoundError, StoreConflictErro
 
 from ._sql import key_chunks, member_of, utcnow
 from .models import BATCH_STATES, AccountNonceRow, AnchorHistoryRow, BatchRow, EventRow
+
+log = logging.getLogger("provenance.gateway.anchoring")
 
 
 @dataclass(frozen=True)
@@ -267,10 +270,34 @@ def mark_anchored(
             )
             .values(reanchored_at=row.anchored_at)
         )
-        return _commit(session, row)
+        info = _commit(session, row)
     except BaseException:
         session.rollback()
         raise
+    _log_anchored(info)
+    return info
+
+
+def _log_anchored(info: BatchInfo) -> None:
+    """One line per anchored batch (``provenance up`` shows it; the services log it)."""
+    root = f"0x{info.root.hex()}" if info.root is not None else "-"
+    log.info(
+        "batch %d anchored: %d events of %s in block %s (root %s, tx %s)",
+        info.id,
+        info.event_count,
+        info.participant,
+        info.block_number,
+        root,
+        info.tx_hash or "-",
+        extra={
+            "batch": info.id,
+            "events": info.event_count,
+            "participant": info.participant,
+            "block": info.block_number,
+            "root": root,
+            "tx_hash": info.tx_hash,
+        },
+    )
 
 
 def record_anchor_transaction(

@@ -177,3 +177,22 @@ def test_nonces_survive_a_restart(
             assert reserve_nonce(again, address) == 7
     finally:
         restarted.dispose()
+
+
+def test_each_anchored_batch_is_one_log_line_once(
+    session: Session, make_participant: ParticipantMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`provenance up` and the services show one line per anchored batch (not per repeat)."""
+    alice = make_participant()
+    batch = _sealed(session, alice.address)
+    set_root(session, batch, ROOT)
+    mark_sent(session, batch, tx_hash=TX, nonce=0)
+    with caplog.at_level("INFO", logger="provenance.gateway.anchoring"):
+        mark_anchored(session, batch, block_number=7)
+        mark_anchored(session, batch, block_number=7)  # repeated: no second line
+    (record,) = [r for r in caplog.records if r.name == "provenance.gateway.anchoring"]
+    assert record.getMessage() == (
+        f"batch {batch} anchored: 4 events of {alice.address} in block 7 "
+        f"(root 0x{ROOT.hex()}, tx {TX})"
+    )
+    assert record.__dict__["block"] == 7 and record.__dict__["events"] == 4
