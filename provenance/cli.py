@@ -460,12 +460,17 @@ def simulate(
 
     import httpx
 
+    from provenance.progress import counters
     from provenance.simulate import SimulationError, run_against
 
     key_file = default_key_file(key_file, REGULATOR_KEY_FILES, "regulator")
     try:
         regulator_key = key_file.read_text(encoding="utf-8").strip()
-        scenario = run_against(gateway, regulator_key, seed=seed, packs=packs, frauds=frauds)
+        kinds = {"participants": "participants registered", "events": "events captured"}
+        with counters(kinds) as bars:
+            scenario = run_against(
+                gateway, regulator_key, seed=seed, packs=packs, frauds=frauds, report=bars.report
+            )
     except (OSError, httpx.HTTPError, SimulationError) as exc:
         typer.echo(f"simulation failed: {exc}", err=True)
         raise typer.Exit(2) from exc

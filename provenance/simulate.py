@@ -104,8 +104,10 @@ class _Run:
         *,
         seed: int,
         flush: Callable[[], None],
+        report: Callable[[str, int], None] = lambda _what, _count: None,
     ) -> None:
         self.http = http
+        self.report = report  # progress: ("participants" | "events", how many more)
         self.regulator = {"Authorization": f"Bearer {regulator_key}"}
         self.rng = random.Random(seed)
         self.flush = flush
@@ -124,6 +126,7 @@ class _Run:
             raise SimulationError(f"registering {name}: {response.status_code} {response.text}")
         self.keys[name] = {"Authorization": f"Bearer {response.json()['apiKey']}"}
         self.out.addresses[name] = response.json()["address"]
+        self.report("participants", 1)
         return actor
 
     def capture(self, actor: Actor, events: list[dict[str, Any]]) -> list[str]:
@@ -138,6 +141,7 @@ class _Run:
                     f"{actor.name} capture refused: {response.status_code} {response.text}"
                 )
             ids.extend(response.json()["eventIDs"])
+            self.report("events", len(part))
         self.out.events += len(events)
         return ids
 
@@ -231,10 +235,12 @@ def simulate(
     regions: int = 2,
     pharmacies_per_region: int = 2,
     flush: Callable[[], None] = lambda: None,
+    report: Callable[[str, int], None] = lambda _what, _count: None,
 ) -> Scenario:
     """Build the network, move ``packs`` packs (rounded up to whole lots), inject ``frauds``
-    cases of each kind; the scenario with the injected cases."""
-    run = _Run(http, regulator_key, seed=seed, flush=flush)
+    cases of each kind; the scenario with the injected cases. ``report`` hears of progress:
+    ``("participants", 1)`` per registration, ``("events", n)`` per capture."""
+    run = _Run(http, regulator_key, seed=seed, flush=flush, report=report)
     rng = run.rng
     tag = f"S{seed}"
     api_makers = [run.actor(f"{tag} API maker {i}", Role.API_MAKER) for i in range(2)]
@@ -654,10 +660,16 @@ def _gtin_of_case(lots: list[_Lot], case: str) -> str:
 
 
 def run_against(
-    gateway_url: str, regulator_key: str, *, seed: int, packs: int, frauds: int
+    gateway_url: str,
+    regulator_key: str,
+    *,
+    seed: int,
+    packs: int,
+    frauds: int,
+    report: Callable[[str, int], None] = lambda _what, _count: None,
 ) -> Scenario:
     """:func:`simulate` over HTTP against a running gateway (its batcher anchors)."""
     import httpx
 
     with httpx.Client(base_url=gateway_url, timeout=120) as client:
-        return simulate(client, regulator_key, seed=seed, packs=packs, frauds=frauds)
+        return simulate(client, regulator_key, seed=seed, packs=packs, frauds=frauds, report=report)
