@@ -202,7 +202,7 @@ class LotCreate(BaseModel):
     """``POST /lots``: declare a lot's pack count (and release it on-chain)."""
 
     gtin: str = Field(
-        examples=["04700123123458"],
+        examples=["04700123123452"],
         description="GTIN-8, -12, -13 or -14, check digit verified (gateway/epcis/gs1.py: "
         "`gs1.gtin`, `gs1.checkDigit`); kept as 14 digits",
     )
@@ -233,7 +233,7 @@ class CodesCreate(BaseModel):
     """``POST /codes``: issue and commission ``count`` codes of a declared lot."""
 
     gtin: str = Field(
-        examples=["04700123123458"],
+        examples=["04700123123452"],
         description="GTIN-8, -12, -13 or -14, check digit verified (gateway/epcis/gs1.py: "
         "`gs1.gtin`, `gs1.checkDigit`); kept as 14 digits",
     )
