@@ -13,8 +13,10 @@ processes) never race for an account: no duplicate anchor that reverts, no nonce
 twice (nonces are per account, reserved in the store by the lease's holder only).
 
 A holder is ``host:pid:random``. A lease held by a process of this host that no longer exists
-(killed with SIGKILL before it could release) is taken over at once rather than after it expires;
-replicas sharing a database must therefore have distinct host names (containers do by default).
+(killed with SIGKILL before it could release) is taken over at once rather than after it expires,
+also when a restarted container's processes got the same pids again (the process now at that pid
+started after the lease was taken); replicas sharing a database must therefore have distinct
+host names (containers do by default).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -37,27 +40,54 @@ log = logging.getLogger("provenance.gateway.batcher")
 RENEW_FRACTION = 1 / 3
 
 
+#: The holders made in this process (a lease naming this pid but none of them is a previous
+#: process's: a container restarted after a crash gives its processes the same pids again).
+_HOLDERS_HERE: set[str] = set()
+
+
 def new_holder() -> str:
     """``host:pid:random``: unique per process and per batcher within it."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def holder_is_gone(holder: str) -> bool:
-    """True if ``holder`` names a process of this host that no longer runs."""
+def holder_is_gone(holder: str, acquired_at: datetime | None = None) -> bool:
+    """True if ``holder`` names a process of this host that no longer runs: its pid is free,
+    or it is this process's but not one of its holders, or the process now at that pid started
+    after the lease was taken (``acquired_at``), so it is another one (Linux /proc)."""
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():
-        return False
+        return holder not in _HOLDERS_HERE
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # it runs, as another user
-        return False
-    return False
+        pass
+    started = process_started_at(pid)
+    return started is not None and acquired_at is not None and started > acquired_at + _SLACK
+
+
+#: /proc gives a process's start to the clock tick and the boot time to the second.
+_SLACK = timedelta(seconds=2)
+
+
+def process_started_at(pid: int) -> datetime | None:
+    """When process ``pid`` started (Linux /proc), or None if that cannot be told."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        ticks = os.sysconf("SC_CLK_TCK")
+        return datetime.fromtimestamp(boot + int(fields[19]) / ticks, UTC)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 class AccountLeases:
@@ -74,6 +104,7 @@ class AccountLeases:
             raise ValueError(f"a lease's time to live must be positive, got {ttl_seconds}")
         self.ttl_seconds = ttl_seconds
         self.holder = holder or new_holder()
+        _HOLDERS_HERE.add(self.holder)
         self._clock = clock
         self._renewed: dict[str, float] = {}  # account -> time.monotonic() of its last renewal
         self._waiting: set[str] = set()  # accounts another batcher holds (logged once)
@@ -122,7 +153,7 @@ class AccountLeases:
         taken = store.acquire_lease(session, account, self.holder, self.ttl_seconds, now=now)
         if not taken:
             lease = store.get_lease(session, account)
-            if lease is not None and holder_is_gone(lease.holder):
+            if lease is not None and holder_is_gone(lease.holder, lease.acquired_at):
                 taken = store.take_over_lease(
                     session, account, lease.holder, self.holder, self.ttl_seconds, now=now
                 )

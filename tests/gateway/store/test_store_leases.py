@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway.leases import AccountLeases
+from gateway.leases import AccountLeases, holder_is_gone
 from gateway.store import (
     acquire_lease,
     get_lease,
@@ -120,6 +120,26 @@ def test_a_lease_of_a_process_of_this_host_that_is_gone_is_taken_over_at_once(
     assert restarted.claim(session, [ACCOUNT, OTHER]) == {ACCOUNT}
     lease = get_lease(session, ACCOUNT)
     assert lease is not None and lease.holder == restarted.holder
+
+
+def test_a_lease_naming_a_pid_used_again_since_is_taken_over_at_once(session: Session) -> None:
+    """A container restarted after a crash gives its processes the same pids again: a lease
+    naming this very process (but none of its batchers), or a process that started after the
+    lease was taken, is a previous process's."""
+    earlier = datetime.now(UTC) - timedelta(days=365)  # before the parent process started
+    host = socket.gethostname()
+    mine = AccountLeases(15, holder=f"{host}:{os.getpid()}:0000")
+    reused = AccountLeases(
+        2 * 365 * 86400, holder=f"{host}:{os.getppid()}:0000", clock=lambda: earlier
+    )  # still valid now
+    mine.claim(session, [ACCOUNT])
+    reused.claim(session, [OTHER])
+    assert holder_is_gone(f"{host}:{os.getpid()}:ffff")
+    assert not holder_is_gone(mine.holder)
+    assert holder_is_gone(reused.holder, earlier)
+    assert not holder_is_gone(reused.holder, datetime.now(UTC))
+    restarted = AccountLeases(15)
+    assert restarted.claim(session, [OTHER]) == {OTHER}
 
 
 def test_a_batcher_finds_a_lease_it_lost_and_lets_it_go(session: Session) -> None:
