@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from chain.interpreter import restore_recursion_limit
 from gateway.api import codes, routes
 from gateway.api.bodies import BodyLimitMiddleware
+from gateway.api.home import home_router
 from gateway.api.metrics import GatewayMetrics
 from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.openapi_problems import document_problems
@@ -75,5 +76,6 @@ def create_app(
     ):
         app.include_router(router, responses=LOCKED_OUT)
     app.include_router(routes.health)
+    app.include_router(home_router("gateway", "EPCIS 2.0 capture, custody rules, anchoring."))
     document_problems(app)  # the OpenAPI document: every refusal is problem+json
     return app

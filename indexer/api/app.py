@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from chain.interpreter import restore_recursion_limit
 from gateway.api.bodies import BodyLimitMiddleware
+from gateway.api.home import home_router
 from gateway.api.operations import RequestMiddleware, probe_chain
 from gateway.openapi_problems import document_problems
 from gateway.problems import install_problem_handlers
@@ -63,5 +64,6 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         app.include_router(router, responses=LOCKED_OUT)
     app.include_router(routes.check, responses=CHECKS_EXHAUSTED)
     app.include_router(routes.health)
+    app.include_router(home_router("indexer", "Queries over the verified chain; pack check."))
     document_problems(app)  # the OpenAPI document: every refusal is problem+json
     return app

@@ -273,6 +273,7 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/participants",
         "/anchors",
         "/healthz",
+        "/",
     ):
         assert path in paths
     assert "Trace" in spec["components"]["schemas"]
