@@ -8,10 +8,12 @@ something else.
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
 import httpx
 from rich.console import Console
@@ -110,28 +112,127 @@ def fetch(
             return listing
 
 
-def render(console: Console, listing: Listing) -> None:
-    """A table for a person: kind, severity, subject, message, block."""
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+#: Below this many columns an alert is a block of lines (a terminal of 80 columns showed 4
+#: alerts in 45 wrapped lines of a five-column table); at or above, a table.
+TABLE_MIN_WIDTH = 120
+CSV_COLUMNS = ("key", "kind", "severity", "blockNumber", "subject", "message", "participants")
+
+
+def fetch_participants(client: httpx.Client, api_key: str) -> dict[str, dict[str, Any]]:
+    """Every participant of the registry by lower-case address (GLN, roles); empty if the
+    indexer will not say (the alerts are shown anyway, with bare addresses)."""
+    found: dict[str, dict[str, Any]] = {}
+    cursor: str | None = None
+    headers = {"Authorization": f"Bearer {api_key}"}
+    for _ in range(100):  # at most 100,000 participants
+        params: dict[str, Any] = {"limit": PAGE_MAX}
+        if cursor is not None:
+            params["cursor"] = cursor
+        try:
+            response = client.get("/participants", params=params, headers=headers)
+            body = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return found
+        for item in body.get("items") or []:
+            if isinstance(item, dict) and isinstance(item.get("address"), str):
+                found[item["address"].lower()] = item
+        cursor = body.get("next")
+        if not isinstance(cursor, str):
+            return found
+    return found
+
+
+def who(address: str, participants: dict[str, dict[str, Any]]) -> str:
+    """``GLN 4700123100002 manufacturer (0x99c3…7d60)``, or the short address alone."""
+    short = f"{address[:6]}…{address[-4:]}"
+    known = participants.get(address.lower())
+    if not known:
+        return short
+    roles = "/".join(str(r) for r in known.get("roles") or [])
+    return f"GLN {known.get('gln')} {roles} ({short})".replace("  ", " ")
+
+
+def readable(text: str, participants: dict[str, dict[str, Any]]) -> str:
+    """Every address in ``text`` with the GLN and roles of its participant beside it."""
+    return ADDRESS.sub(lambda m: who(m.group(0), participants), text)
+
+
+def named(alert: dict[str, Any]) -> list[str]:
+    """The addresses an alert names (message, evidence), in order, each once."""
+    text = f"{alert.get('message')} {json.dumps(alert.get('evidence'))}"
+    return list(dict.fromkeys(a.lower() for a in ADDRESS.findall(text)))
+
+
+def render(
+    console: Console, listing: Listing, participants: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """For a person: a table on a wide terminal, a block of lines per alert on a narrow one;
+    addresses with the GLN and roles of their participant."""
+    participants = participants or {}
     if not listing.items:
         console.print("[green]no alerts match[/green]")
         return
+    if console.width >= TABLE_MIN_WIDTH:
+        _table(console, listing, participants)
+    else:
+        for alert in listing.items:
+            _block(console, alert, participants)
+    count = len(listing.items)
+    tail = f" (more beyond --limit {count})" if listing.more else ""
+    console.print(f"{count} alert{'s' if count != 1 else ''}{tail}")
+
+
+def _severity(alert: dict[str, Any]) -> str:
+    severity = str(alert.get("severity"))
+    style = _STYLE.get(severity, "")
+    return f"[{style}]{escape(severity)}[/{style}]" if style else escape(severity)
+
+
+def _table(console: Console, listing: Listing, participants: dict[str, dict[str, Any]]) -> None:
     table = Table(show_lines=False, highlight=False)
     for name in ("kind", "severity", "subject", "message", "block"):
         table.add_column(name, overflow="fold", justify="right" if name == "block" else "left")
     for alert in listing.items:
-        severity = str(alert.get("severity"))
-        style = _STYLE.get(severity, "")
         table.add_row(
             escape(str(alert.get("kind"))),
-            f"[{style}]{escape(severity)}[/{style}]" if style else escape(severity),
+            _severity(alert),
             escape(str(alert.get("subject") or "-")),
-            escape(str(alert.get("message"))),
+            escape(readable(str(alert.get("message")), participants)),
             str(alert.get("blockNumber")),
         )
     console.print(table)
-    count = len(listing.items)
-    tail = f" (more beyond --limit {count})" if listing.more else ""
-    console.print(f"{count} alert{'s' if count != 1 else ''}{tail}")
+
+
+def _block(console: Console, alert: dict[str, Any], participants: dict[str, Any]) -> None:
+    """``critical  clone  block 31`` / the subject / the message, indented."""
+    head = f"{_severity(alert)}  [bold]{escape(str(alert.get('kind')))}[/bold]"
+    console.print(f"{head}  block {alert.get('blockNumber')}", highlight=False)
+    if alert.get("subject"):
+        console.print(f"  {escape(str(alert['subject']))}", highlight=False, overflow="fold")
+    message = readable(str(alert.get("message")), participants)
+    console.print(f"  {escape(message)}", highlight=False, overflow="fold")
+
+
+def write_csv(out: IO[str], listing: Listing, participants: dict[str, dict[str, Any]]) -> None:
+    """One row per alert; ``participants``: who the alert names, GLN and roles beside each."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for alert in listing.items:
+        writer.writerow(
+            [
+                alert.get("key"),
+                alert.get("kind"),
+                alert.get("severity"),
+                alert.get("blockNumber"),
+                alert.get("subject") or "",
+                alert.get("message"),
+                "; ".join(who(a, participants) for a in named(alert)),
+            ]
+        )
+
+
+Format = Literal["table", "json", "csv"]
 
 
 def run(
@@ -142,11 +243,15 @@ def run(
     severity: str | None = None,
     limit: int = DEFAULT_LIMIT,
     as_json: bool = False,
+    output: Format = "table",
     client: httpx.Client | None = None,
     console: Console | None = None,
 ) -> int:
-    """List the alerts; print them; return the exit code."""
+    """List the alerts; print them (``output``; ``as_json`` is ``output="json"``); return the
+    exit code."""
     console = console or Console(soft_wrap=True, highlight=False)
+    output = "json" if as_json else output
+    participants: dict[str, dict[str, Any]] = {}
     try:
         if severity is not None and severity not in SEVERITIES:
             allowed = ", ".join(SEVERITIES)
@@ -161,17 +266,21 @@ def run(
         http = client or httpx.Client(base_url=indexer_url.rstrip("/"), timeout=TIMEOUT)
         try:
             listing = fetch(http, api_key, kind=kind, severity=severity, limit=limit)
+            if output != "json" and any(named(alert) for alert in listing.items):
+                participants = fetch_participants(http, api_key)
         finally:
             if own:
                 http.close()
     except AlertsError as exc:
-        if as_json:
+        if output == "json":
             console.print_json(json.dumps({"error": str(exc)}))
         else:
             console.print(f"[red]unusable[/red] {escape(str(exc))}")
         return EXIT_UNUSABLE
-    if as_json:
+    if output == "json":
         console.print_json(json.dumps({"items": listing.items, "more": listing.more}))
+    elif output == "csv":
+        write_csv(console.file, listing, participants)
     else:
-        render(console, listing)
+        render(console, listing, participants)
     return EXIT_SOME if listing.items else EXIT_NONE

@@ -158,7 +158,14 @@ def alerts(
     ] = None,
     severity: Annotated[Severity | None, typer.Option(help="Only this severity.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many alerts (newest first).")] = 100,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the alerts as JSON.")] = False,
+    output: Annotated[
+        Literal["table", "json", "csv"],
+        typer.Option(
+            "--format",
+            help="table (a block per alert below 120 columns), json or csv.",
+        ),
+    ] = "table",
+    json_output: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """List the indexer's alerts, newest first: kind, severity, subject, message, block (see
     docs/detection.md for the kinds).
@@ -176,6 +183,7 @@ def alerts(
             severity=severity,
             limit=limit,
             as_json=json_output,
+            output=output,
         )
     )
 

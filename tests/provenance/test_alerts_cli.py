@@ -3,6 +3,7 @@ a readable table, --json, filters, cursors followed up to --limit, exit codes 0 
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -176,3 +177,44 @@ def test_the_indexer_refuses_an_unknown_kind_or_parameter(served: Served) -> Non
         "unknown query parameter severty; this endpoint takes: cursor, kind, limit, severity, "
         "subject"
     )
+
+
+MAKER = "0x99c3AF4858b532a1c7ca782ee206987617b47d60"
+PARTICIPANTS = {
+    MAKER.lower(): {"address": MAKER, "gln": "4700123100002", "roles": ["manufacturer"]}
+}
+
+
+def test_at_80_columns_each_alert_is_a_short_block_with_glns_beside_addresses() -> None:
+    listing = alerts_module.Listing(
+        items=[
+            {
+                "kind": "clone",
+                "severity": "critical",
+                "blockNumber": 30 + n,
+                "subject": PACK,
+                "message": f"shipping of {PACK} by {MAKER} where it is not",
+                "evidence": {},
+            }
+            for n in range(4)
+        ]  # fmt: skip
+    )
+    out = StringIO()
+    alerts_module.render(Console(file=out, width=80), listing, PARTICIPANTS)
+    lines = out.getvalue().splitlines()
+    assert len(lines) <= 4 * 4 + 1, "\n".join(lines)  # was 45 lines in a five-column table
+    assert lines[0] == "critical  clone  block 30" and lines[-1] == "4 alerts"
+    assert lines[1] == f"  {PACK}" and all(len(line) <= 80 for line in lines)
+    message = " ".join(line.strip() for line in lines[2:4])
+    who = "GLN 4700123100002 manufacturer (0x99c3…7d60)"
+    assert message == f"shipping of {PACK} by {who} where it is not"
+
+
+def test_csv_has_a_row_per_alert(served: Served) -> None:
+    code, text = run(served, output="csv", kind="recommissioned")
+    rows = list(csv.reader(StringIO(text)))
+    assert code == 1 and rows[0] == list(alerts_module.CSV_COLUMNS)
+    assert [(r[0], r[1], r[3]) for r in rows[1:]] == [("a3", "recommissioned", "10"),
+                                                      ("a5", "recommissioned", "8")]  # fmt: skip
+    result = runner.invoke(app, ["alerts", "--format", "xml", "--key-file", str(served.key_file)])
+    assert result.exit_code == 2
