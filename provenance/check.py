@@ -15,6 +15,8 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
+from chain.reasons import describe
+
 DEFAULT_INDEXER = "http://127.0.0.1:8001"
 TIMEOUT = 10.0
 
@@ -92,7 +94,7 @@ def render(console: Console, body: dict[str, Any]) -> None:
         _line(console, "released", "yes" if body.get("released") else "no (not registered)")
         recall = body.get("recall") or {}
         if body.get("recalled"):
-            _line(console, "recalled", f"yes, reason code {recall.get('reasonCode')}")
+            _line(console, "recalled", f"yes: {describe(recall.get('reasonCode'))}")
         else:
             _line(console, "recalled", "no")
         _line(console, "status", f"{body.get('status')} since {body.get('since')}")

@@ -251,7 +251,7 @@ def recall(
     lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
     reason: Annotated[str, typer.Option(help="Why the lot is recalled.", show_default=False)],
     reason_code: Annotated[
-        int | None, typer.Option(help="On-chain reason code (0 to 65535; default 0).")
+        int | None, typer.Option(help="On-chain reason code, 0 to 65535 (docs/recalls.md).")
     ] = None,
     gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
     key_file: Annotated[Path | None, _KEY_FILE_OPTION] = None,
@@ -282,7 +282,7 @@ def release(
     lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
     reason: Annotated[str, typer.Option(help="Why the recall is lifted.")] = "",
     reason_code: Annotated[
-        int | None, typer.Option(help="On-chain reason code (0 to 65535; default 0).")
+        int | None, typer.Option(help="On-chain reason code, 0 to 65535 (docs/recalls.md).")
     ] = None,
     gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
     key_file: Annotated[Path | None, _KEY_FILE_OPTION] = None,

@@ -296,6 +296,11 @@ class Dispensing(Model):
 class CheckRecall(Model):
     recalled: bool
     reasonCode: int | None
+    reason: str | None = Field(
+        default=None,
+        description="the code's text (a recall's, or a release's when not recalled; "
+        "docs/recalls.md), null for a code of neither table",
+    )
     by: str | None
     manufacturer: str | None = Field(description="who registered (released) the lot")
     changedBlock: int

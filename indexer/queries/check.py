@@ -40,6 +40,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from chain.errors import ValidationError
+from chain.reasons import describe, reason_text
 from chain.roles import Role
 from gateway.custody import ItemStatus
 from gateway.epcis.identifiers import ID_GS1, canonical_identifier
@@ -312,7 +313,7 @@ def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
     recalled = bool(row.recalled)
     if recalled:
         warnings.append(
-            _warning("recalled", f"lot {row.lot} is recalled (reason code {row.reason_code})")
+            _warning("recalled", f"lot {row.lot} is recalled: {describe(row.reason_code)}")
         )
     expiry = row.expiry if row.expiry is not None else code.expiry
     expired = expiry is not None and today > expiry
@@ -371,6 +372,7 @@ def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
         recall = {
             "recalled": recalled,
             "reasonCode": row.reason_code,
+            "reason": reason_text(row.reason_code, recalled=recalled),
             "by": row.recall_by,
             "manufacturer": row.manufacturer,
             "changedBlock": row.changed_block,

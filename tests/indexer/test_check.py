@@ -231,8 +231,10 @@ def test_a_pack_of_a_recalled_lot_is_recalled(checker: Checker) -> None:
     body = checker.get(code)
     assert body["verdict"] == "recalled" and body["recalled"] is True
     assert body["recall"]["reasonCode"] == RECALL_REASON and body["released"] is True
+    assert body["recall"]["reason"] == "out of specification"  # the code's text beside it
     assert (body["lot"], body["expiry"]) == (RECALLED_LOT, "2029-01-31")
     assert [w["code"] for w in body["warnings"]] == ["recalled"]
+    assert body["warnings"][0]["message"].endswith("recalled: out of specification (code 7)")
 
 
 def test_expiry_is_judged_against_the_injected_date(checker: Checker) -> None:
