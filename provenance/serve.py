@@ -33,7 +33,9 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError as SettingsError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from chain import lifeline
 from chain.errors import ProvenanceError
@@ -42,6 +44,7 @@ from chain.logs import configure_logging, wants_json
 from gateway.api.app import create_app
 from gateway.service import GatewayService, standalone_batcher
 from gateway.settings import GatewaySettings
+from provenance.startup import port_taken, start_failure
 
 log = logging.getLogger("provenance.gateway.batcher")
 
@@ -84,7 +87,7 @@ def run_batcher_process(settings: GatewaySettings, store_ready: EventType) -> No
 
 
 def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> int:
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     try:
         settings = GatewaySettings(**overrides)
         if settings.chain_url is None and "data_dir" not in settings.model_fields_set:
@@ -93,7 +96,11 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             temporary = Path(tempfile.mkdtemp(prefix="provenance-gateway-"))
             settings = GatewaySettings(**{**overrides, "data_dir": temporary})
     except SettingsError as exc:
-        console.print(f"[red]invalid settings[/red]: {exc}")
+        console.print(f"[red]cannot start the gateway[/red]: {escape(start_failure(exc, None))}")
+        return 2
+    taken = port_taken(settings.host, settings.port, "gateway", "--port")
+    if taken:
+        console.print(f"[red]cannot start the gateway[/red]: {escape(taken)}")
         return 2
     configure_logging(json=wants_json(settings.log_format))
     batcher: multiprocessing.process.BaseProcess | None = None
@@ -108,8 +115,9 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         batcher.start()
     try:
         service = GatewayService(settings)
-    except ProvenanceError as exc:
-        console.print(f"[red]cannot start the gateway[/red]: {exc}")
+    except (ProvenanceError, DBAPIError) as exc:
+        reason = start_failure(exc, settings.database_url or None)
+        console.print(f"[red]cannot start the gateway[/red]: {escape(reason)}")
         _end(batcher)
         return 2
     except BaseException:

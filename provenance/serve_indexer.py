@@ -7,25 +7,34 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError as SettingsError
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError
 
 from chain.errors import ProvenanceError
 from chain.logs import configure_logging, wants_json
 from indexer.gc_policy import tune_for_long_runs
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
+from provenance.startup import port_taken, start_failure
 
 
 def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> int:
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     try:
         settings = IndexerSettings(**overrides)
+    except SettingsError as exc:
+        console.print(f"[red]cannot start the indexer[/red]: {escape(start_failure(exc, None))}")
+        return 2
+    taken = port_taken(settings.host, settings.port, "indexer", "--port")
+    if taken:
+        console.print(f"[red]cannot start the indexer[/red]: {escape(taken)}")
+        return 2
+    try:
         configure_logging(json=wants_json(settings.log_format))
         service = IndexerService(settings)
-    except SettingsError as exc:
-        console.print(f"[red]invalid settings[/red]: {exc}")
-        return 2
-    except ProvenanceError as exc:
-        console.print(f"[red]cannot start the indexer[/red]: {exc}")
+    except (ProvenanceError, DBAPIError) as exc:
+        reason = start_failure(exc, settings.database_url or None)
+        console.print(f"[red]cannot start the indexer[/red]: {escape(reason)}")
         return 2
     from indexer.api.app import create_app
 

@@ -28,7 +28,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -59,6 +58,7 @@ from gateway.settings import GatewaySettings
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import GatewayBatchSource
+from provenance.startup import port_taken, start_failure
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHAIN_ID = 1337
@@ -107,43 +107,15 @@ def configure_up_logging(log_format: str) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def port_in_use(host: str, port: int) -> bool:
-    """Whether something listens on ``host:port`` already (as uvicorn binds: SO_REUSEADDR)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
 def check_ports(options: UpOptions, *, local_chain: bool) -> None:
     """Every port ``up`` will bind is free, before anything starts: else one line naming it."""
     wanted = [("gateway", options.gateway_port), ("indexer", options.indexer_port)]
     if local_chain:
         wanted.insert(0, ("chain", options.chain_port))
     for name, port in wanted:
-        if port_in_use(options.host, port):
-            raise ConfigurationError(
-                f"port {port} on {options.host} (the {name}) is in use: stop what listens "
-                f"there or pass --{name}-port"
-            )
-
-
-def start_failure(exc: BaseException, database_url: str | None) -> str:
-    """Why the network cannot start, in one line (no traceback, no password)."""
-    if isinstance(exc, SettingsError):
-        errors = exc.errors()
-        if not errors:
-            return f"invalid settings: {exc}"
-        where = ".".join(str(p) for p in errors[0]["loc"]) or "settings"
-        return f"invalid setting {where}: {errors[0]['msg']}"
-    if isinstance(exc, DBAPIError):
-        lines = str(exc.orig or exc).strip().splitlines()
-        where = f" at {redact(database_url)}" if database_url else ""
-        return f"the database{where} does not answer: {lines[0] if lines else type(exc).__name__}"
-    return redact(" ".join(str(exc).split()))
+        taken = port_taken(options.host, port, name, f"--{name}-port")
+        if taken:
+            raise ConfigurationError(taken)
 
 
 def wallet_seed(folder: Path) -> str:

@@ -126,3 +126,38 @@ def test_embedded_shows_its_steps_logs_each_request_and_removes_its_folder(
     assert "stopped; the in-process ledger is gone" in printed
     logged = [json.loads(line) for line in err.read_text().splitlines() if line.startswith("{")]
     assert any(r["logger"] == "provenance.http" and r["route"] == "/healthz" for r in logged)
+
+
+def serve(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str]:
+    monkeypatch.setattr("sys.argv", ["provenance", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    return int(exited.value.code or 0), lines[0]
+
+
+@pytest.mark.parametrize("service", ["gateway", "indexer"])
+def test_a_service_alone_fails_in_one_line_too(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    busy_port: int,
+    tmp_path: Path,
+    service: str,
+) -> None:
+    code, line = serve(monkeypatch, capsys, service, "--port", str(busy_port),
+                       "--data-dir", str(tmp_path))  # fmt: skip
+    assert (code, line) == (2, f"cannot start the {service}: port {busy_port} on 127.0.0.1 "
+                               f"(the {service}) is in use: stop what listens there or pass "
+                               "--port")  # fmt: skip
+    closed = free_port()
+    url = f"postgresql+psycopg://provenance:s3cret@127.0.0.1:{closed}/ledger"
+    code, line = serve(monkeypatch, capsys, service, "--port", str(free_port()), "--data-dir",
+                       str(tmp_path), "--chain-url", "http://127.0.0.1:9",
+                       "--database-url", url)  # fmt: skip
+    assert code == 2 and "s3cret" not in line
+    assert line.startswith(f"cannot start the {service}: "), line
