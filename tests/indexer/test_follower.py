@@ -19,7 +19,7 @@ from indexer.store.models import AlertRow, AnchorRow, EventRow, ItemVersionRow, 
 from provenance.journey import ACTORS, PHARMACY, Journey, build_journey
 from tests.indexer.conftest import IndexerFactory
 from tests.support.anchoring import start_publisher
-from tests.support.dumps import dump
+from tests.support.index_compare import assert_same_index
 from tests.support.network import Network
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -87,7 +87,7 @@ def test_a_restarted_indexer_resumes_where_it_was_without_duplicates(
     second = make_indexer()
     second.catch_up()
     second.catch_up()  # nothing new: nothing changes
-    assert dump(second.engine) == dump(fresh_index(network, tmp_path).engine)
+    assert_same_index(second.engine, fresh_index(network, tmp_path).engine)
 
 
 class CrashingSource:
@@ -115,7 +115,7 @@ def test_killed_mid_batch_and_restarted_it_indexes_everything_exactly_once(
     crashing.stop()
     restarted = make_indexer()
     restarted.catch_up()
-    assert dump(restarted.engine) == dump(fresh_index(network, tmp_path).engine)
+    assert_same_index(restarted.engine, fresh_index(network, tmp_path).engine)
 
 
 class TroubledSource:
@@ -170,7 +170,7 @@ def test_after_a_step_that_failed_the_same_indexer_goes_on_from_what_was_committ
     fresh.catch_up()
     with fresh.sessions() as session:
         assert session.scalar(select(func.count()).where(AlertRow.kind == "batch-unavailable"))
-    assert dump(indexer.engine) == dump(fresh.engine)
+    assert_same_index(indexer.engine, fresh.engine)
 
 
 class AlteringSource:
@@ -278,7 +278,7 @@ def test_while_the_gateway_is_down_it_waits_before_the_batch_and_then_goes_on(
     assert count(service, EventRow) == 0
     service.follower.step()  # still down
     service.catch_up()
-    assert dump(service.engine) == dump(fresh_index(network, tmp_path).engine)
+    assert_same_index(service.engine, fresh_index(network, tmp_path).engine)
 
 
 def test_a_batch_nobody_has_is_marked_unavailable_and_indexing_goes_on(
@@ -328,7 +328,7 @@ def test_batches_prepared_in_worker_processes_index_the_same_as_loaded_inline(
     try:
         assert parallel.catch_up().events == inline.catch_up().events > 0
         assert parallel.follower.loader.timings["hash recompute"] > 0  # prepared by workers
-        assert dump(parallel.engine) == dump(inline.engine)
+        assert_same_index(parallel.engine, inline.engine)
         assert count(parallel, AlertRow) == 1
     finally:
         parallel.stop()

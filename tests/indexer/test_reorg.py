@@ -21,7 +21,7 @@ from indexer.store import pending
 from indexer.store.models import AlertRow, TransitObservationRow
 from provenance.journey import build_journey
 from tests.support.anchoring import Publisher, start_publisher
-from tests.support.dumps import dump
+from tests.support.index_compare import assert_same_index, index_snapshot
 from tests.support.nodes import available, running_node
 
 pytestmark = [pytest.mark.node, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -37,11 +37,13 @@ def node_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def indexer(publisher: Publisher, url: str, database_url: str, data: Path) -> IndexerService:
-    return IndexerService(
+    service = IndexerService(
         IndexerSettings(data_dir=data, database_url=database_url, chain_url=url),
         deployment=publisher.deployment,
         source=FolderBatchSource(publisher.folder),
     )
+    service.follower.loader.workers = 0  # a dozen small batches: no worker processes
+    return service
 
 
 def rpc(chain: Chain, method: str, *params: object) -> object:
@@ -77,7 +79,7 @@ def test_a_reorganisation_is_rolled_back_and_the_new_history_indexed(
 
     fresh = indexer(publisher, node_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
     fresh.catch_up()
-    assert dump(service.engine) == dump(fresh.engine)
+    assert_same_index(service.engine, fresh.engine)
     service.stop()
     fresh.stop()
 
@@ -118,7 +120,7 @@ def test_held_back_events_roll_back_with_their_blocks(
 
     fresh = indexer(publisher, node_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
     fresh.catch_up()
-    assert dump(service.engine) == dump(fresh.engine)
+    assert_same_index(service.engine, fresh.engine)
     with service.sessions() as session:
         assert pending.waiting(session) == []
         assert session.scalars(select(AlertRow.kind)).all() == []
@@ -173,8 +175,8 @@ def test_a_held_back_receipt_applied_in_a_vanished_block_is_observed_again(
 
     fresh = indexer(publisher, anvil_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
     fresh.catch_up()
-    live, rebuilt = dump(service.engine), dump(fresh.engine)
+    rebuilt = index_snapshot(fresh.engine)
     assert rebuilt["ix_transit_observations"] != []
-    assert live == rebuilt
+    assert_same_index(service.engine, rebuilt)
     service.stop()
     fresh.stop()
