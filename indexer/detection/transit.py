@@ -4,8 +4,11 @@ A **lane** is (shipper location, receiver location, GTIN). Each receipt of packs
 **observation** per GTIN it brings in (a case of 25 packs of one product is one observation,
 not 25): the time from the shipment (the eventTime of the event that put the received item in
 transit) to the receipt, in seconds. Observations are rows of ``ix_transit_observations``,
-each with the block that applied the receipt (a held-back receipt's is the later block that
-re-applied it), so a reorganisation removes them with that block; the lane's
+each with the block that applied the receipt, so a reorganisation removes them with that
+block. A receipt held back for an item (its batch overtook the shipment it follows, see
+:mod:`indexer.projection`) is not observed for that item in its own block, where the item is
+still in transit on another lane or with its shipper: it is observed when it is re-tried and
+fits (or settles), in that later block, from the shipment it then follows. The lane's
 statistics are aggregated from the rows that precede the receipt in chain order (count, mean
 and the sum of squared values; variance = (sum x^2 - n mean^2) / (n - 1)). Aggregating in the
 query instead of keeping running totals (Welford's count, mean and M2) keeps the statistics
@@ -47,6 +50,8 @@ def detect(batch: BatchView) -> None:
         destination = ev.biz_location or ev.read_point
         shipped = None
         for identifier in ev.epcs:
+            if batch.held(ctx.event_hash, identifier):
+                continue  # not received yet: observed when it is applied (re-tried, settled)
             state = batch.before(identifier, ctx.seq)
             if state is not None and state.status == "in_transit" and state.location:
                 shipped = state

@@ -19,7 +19,8 @@ from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
 from indexer.store import pending
-from indexer.store.models import AlertRow, ItemVersionRow
+from indexer.store.models import AlertRow, ItemVersionRow, TransitObservationRow
+from indexer.verification import event_digest
 from provenance.journey import Step, build_journey
 from tests.support.anchoring import Publisher, start_publisher
 
@@ -146,5 +147,51 @@ def test_a_clone_waits_for_its_settle_window_then_is_reported(
         roles = [e["role"] for e in clone.evidence["events"]]
         assert roles == ["custody", "clone"]
         assert clone.evidence["txHash"] is not None  # the dispensing's own anchor
+    finally:
+        service.stop()
+
+
+def transit_observations(service: IndexerService) -> list[tuple[Any, ...]]:
+    """Every transit observation in chain order: receipt, lane, shipment, time in transit."""
+    t = TransitObservationRow
+    query = select(t.event_hash, t.gtin, t.origin, t.destination, t.shipping_event_hash, t.seconds)
+    with service.sessions() as session:
+        return [tuple(row) for row in session.execute(query.order_by(t.seq))]
+
+
+def test_a_held_back_receipt_is_observed_on_the_lane_it_travelled(
+    chain: Chain, index_url: str, tmp_path: Path
+) -> None:
+    """The pharmacy's receipt is anchored while the case is still in transit from the
+    importer to the distributor: it is held back (clone), and not observed on the importer's
+    lane with the importer's shipping time; once the distributor's receipt and shipment explain
+    it, it is observed as in order: distributor to pharmacy, from the distributor's shipment."""
+    steps = build_journey(4, packs_per_case=2).steps
+    receipt, shipment = steps[10].events[0], steps[9].events[0]  # the pharmacy's case
+    publisher = start_publisher(chain, tmp_path / "batches")
+    publish(publisher, steps[:8])  # the importer has shipped the cases to the distributor
+    publish(publisher, [steps[10]])
+    service = indexer(chain, publisher, index_url, tmp_path / "ix", settle_seconds=3600)
+    try:
+        service.catch_up()
+        with service.sessions() as session:
+            assert [w.reason for w in pending.waiting(session)] == ["clone"]
+        receipts = [o[0] for o in transit_observations(service)]
+        assert receipts == [event_digest(steps[6].events[0])]  # the importer's only
+
+        # the distributor receives the cases and ships one on (one batch), then dispensing
+        publisher.publish(steps[8].actor, [*steps[8].events, *steps[9].events])
+        publish(publisher, steps[11:])
+        service.catch_up()
+        observed = {o[0]: o[1:] for o in transit_observations(service)}
+        gtin = canonical_identifier(steps[3].events[0]["outputEPCList"][0]).split("/")[4]
+        assert observed[event_digest(receipt)] == (
+            gtin,
+            canonical_identifier(steps[8].events[0]["bizLocation"]["id"]),  # the distributor
+            canonical_identifier(receipt["bizLocation"]["id"]),  # the pharmacy
+            event_digest(shipment),
+            3600,  # an hour after the distributor's shipment
+        )
+        assert alert_kinds(service) == []
     finally:
         service.stop()
