@@ -15,6 +15,7 @@ from tests.support.index_compare import (
     assert_same_index,
     index_differences,
     index_snapshot,
+    without_sweep_alerts,
 )
 
 
@@ -59,3 +60,15 @@ def test_a_table_the_models_do_not_describe_cannot_be_compared(tmp_path: Path) -
         conn.execute(text("CREATE TABLE ix_lane_totals (lane TEXT PRIMARY KEY, n INTEGER)"))
     with pytest.raises(AssertionError, match="table ix_lane_totals is not in"):
         index_snapshot(engine)
+
+
+def test_the_expiry_sweeps_alerts_can_be_left_out(tmp_path: Path) -> None:
+    engine = empty_index(tmp_path / "a.db")
+    with engine.begin() as conn:
+        for key, kind in (("k1", "expired-in-stock"), ("k2", "clone")):
+            conn.execute(
+                text("INSERT INTO ix_alerts VALUES (:key, :kind, 'warning', 3, NULL, 'm', '{}')"),
+                {"key": key, "kind": kind},
+            )
+    alerts = without_sweep_alerts(index_snapshot(engine))["ix_alerts"]
+    assert [row[:2] for row in alerts] == [("k2", "clone")]
