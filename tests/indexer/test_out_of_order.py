@@ -160,7 +160,7 @@ def transit_observations(service: IndexerService) -> list[tuple[Any, ...]]:
 
 
 def test_a_held_back_receipt_is_observed_on_the_lane_it_travelled(
-    chain: Chain, index_url: str, tmp_path: Path
+    chain: Chain, tmp_path: Path
 ) -> None:
     """The pharmacy's receipt is anchored while the case is still in transit from the
     importer to the distributor: it is held back (clone), and not observed on the importer's
@@ -171,7 +171,8 @@ def test_a_held_back_receipt_is_observed_on_the_lane_it_travelled(
     publisher = start_publisher(chain, tmp_path / "batches")
     publish(publisher, steps[:8])  # the importer has shipped the cases to the distributor
     publish(publisher, [steps[10]])
-    service = indexer(chain, publisher, index_url, tmp_path / "ix", settle_seconds=3600)
+    url = f"sqlite:///{tmp_path}/ix.db"  # detection is the same on PostgreSQL
+    service = indexer(chain, publisher, url, tmp_path / "ix", settle_seconds=3600)
     try:
         service.catch_up()
         with service.sessions() as session:
