@@ -5,7 +5,8 @@ environment, run from a folder that is not the source tree.
 - the wheel carries the compiled contracts (package data) and `pip check` is clean;
 - every verb's module imports, and `provenance up` on a real node starts the gateway and the
   indexer far enough to answer `/healthz` (the contracts deployed from the wheel's artifacts);
-- without the `embedded` extra, `up --embedded` says in one line what to install, exit 2.
+- without the `embedded` extra, `up --embedded` says in one line what to install, exit 2;
+  with it (installed at the versions of requirements-dev.lock), `up --embedded` answers too.
 
 One slow test: about 85 packages installed by uv from its cache (seconds; the first run on a
 machine downloads them), or by pip without uv (minutes).
@@ -21,6 +22,7 @@ import sys
 import time
 import venv
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -61,9 +63,16 @@ def uv() -> str | None:
     return str(beside) if beside.exists() else shutil.which("uv")
 
 
+@dataclass(frozen=True)
+class Installed:
+    bin: Path
+    pip: list[str]  # the installer, and where it installs (uv's --python)
+    target: list[str]
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with the wheel and requirements.lock, nothing else; its bin folder."""
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """A fresh venv with the wheel and requirements.lock, nothing else."""
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "src"
     for name in SOURCES:
@@ -91,43 +100,54 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert f"chain/compiled/{contract}.json" in names
     ok(run([*pip, "install", *target, "--no-deps", str(wheel)], tmp))
     ok(run([*pip, "check", *target], tmp))
-    return python.parent
+    return Installed(python.parent, pip, target)
+
+
+def up_until_healthy(provenance: str, args: list[str], cwd: Path) -> None:
+    """`provenance up ARGS` until both services answer /healthz; then Ctrl-C, exit code 0."""
+    gateway_port, indexer_port = free_port(), free_port()
+    cwd.mkdir()
+    process = subprocess.Popen(
+        [provenance, "up", *args, "--data-dir", str(cwd / "data"),
+         "--gateway-port", str(gateway_port), "--indexer-port", str(indexer_port)],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )  # fmt: skip
+    try:
+        for port in (gateway_port, indexer_port):
+            deadline = time.monotonic() + TIMEOUT
+            while True:
+                assert process.poll() is None, process.communicate()[0]
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"no /healthz on {port}"
+                time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
 
 
 @pytest.mark.skipif(not available("ganache"), reason="ganache is not in node_modules")
-def test_the_wheel_without_extras_runs_every_verb_and_up_answers_healthz(
-    installed: Path, tmp_path: Path
+def test_the_wheel_runs_every_verb_and_up_answers_healthz_with_no_extra_and_embedded(
+    installed: Installed, tmp_path: Path
 ) -> None:
-    provenance = str(installed / "provenance")
+    provenance = str(installed.bin / "provenance")
     assert "simulate" in ok(run([provenance, "--help"], tmp_path, timeout=120))
     imports = "; ".join(f"import {module}" for module in VERB_MODULES)
     where = "import chain; print(chain.__file__)"
-    location = ok(run([str(installed / "python"), "-c", f"{imports}; {where}"], tmp_path))
+    location = ok(run([str(installed.bin / "python"), "-c", f"{imports}; {where}"], tmp_path))
     assert "site-packages" in location  # the wheel, not the source tree
-    embedded = run([provenance, "up", "--embedded", "--data-dir", str(tmp_path / "e")], tmp_path)
+    # Without the extra: the in-process chain says what to install; a real node serves.
+    embedded = run([provenance, "up", "--embedded"], tmp_path)
     assert embedded.returncode == 2, embedded.stdout + embedded.stderr
-    assert "pip install 'medicine-provenance-ledger[embedded]'" in embedded.stdout + embedded.stderr
-    gateway_port, indexer_port = free_port(), free_port()
+    assert "pip install 'medicine-provenance-ledger[embedded]'" in embedded.stdout
     with running_node("ganache") as node:
-        process = subprocess.Popen(
-            [provenance, "up", "--chain-url", node.url, "--data-dir", str(tmp_path / "data"),
-             "--gateway-port", str(gateway_port), "--indexer-port", str(indexer_port)],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-        )  # fmt: skip
-        try:
-            for port in (gateway_port, indexer_port):
-                deadline = time.monotonic() + TIMEOUT
-                while True:
-                    assert process.poll() is None, process.communicate()[0]
-                    try:
-                        if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    assert time.monotonic() < deadline, f"no /healthz on {port}"
-                    time.sleep(0.5)
-        finally:
-            process.send_signal(signal.SIGINT)
-            out, _ = process.communicate(timeout=60)
-        assert process.returncode == 0, out
+        up_until_healthy(provenance, ["--chain-url", node.url], tmp_path / "on-node")
+    # With the `embedded` extra (at the versions of requirements-dev.lock): up --embedded.
+    extra = ["-c", str(ROOT / "requirements-dev.lock"), "eth-tester[py-evm]"]
+    ok(run([*installed.pip, "install", *installed.target, *extra], tmp_path))
+    up_until_healthy(provenance, ["--embedded"], tmp_path / "embedded")
