@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint deps compile bench clean lock
+.PHONY: demo test faults lint deps compile bench clean lock
 
 deps: $(PY_STAMP) $(NODE_STAMP)
 
@@ -34,7 +34,13 @@ lint: deps
 
 test: deps lint
 	bash scripts/ensure-postgres.sh
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 -m "not faults"
+
+# Fault campaigns (docs/reliability.md): real processes killed and a chain reorganised, a few
+# minutes; CI runs them after `make test`. RECORD=1 writes the numbers into docs/reliability.md.
+faults: deps
+	bash scripts/ensure-postgres.sh
+	PROVENANCE_FAULTS_RECORD=$(RECORD) $(BIN)/pytest -n 0 -m faults -s tests/faults
 
 compile: deps
 	$(BIN)/python scripts/compile_contracts.py
