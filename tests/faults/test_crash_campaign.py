@@ -30,10 +30,9 @@ from tests.support.processes import wait_gone
 from tests.support.receipt_audit import (
     anchored_roots,
     failed_with_root_on_chain,
-    fetch_receipts,
+    settle_receipts,
     stored_batches,
     stored_event_count,
-    verify_receipts,
     verify_with_cli,
 )
 from tests.support.reliability_report import record
@@ -91,12 +90,12 @@ def test_every_acknowledged_event_survives_kills_of_the_gateway_and_its_batcher(
         time.sleep(2)
         load.stop()
         acknowledged = sorted(load.acknowledged)
-        harvest = fetch_receipts(gateway.url, gateway.regulator_key(), acknowledged, timeout=120)
-        batchers_before_stop = gateway.running_batchers()
-
         chain = Chain.from_url(chain_url)
         ledger = Ledger(chain, Deployment.load(gateway.data_dir / "deployment.json"))
-        verification = verify_receipts(harvest.receipts, chain)
+        harvest, verification = settle_receipts(
+            gateway.url, gateway.regulator_key(), acknowledged, chain, timeout=180, patience=45
+        )
+        batchers_before_stop = gateway.running_batchers()
         by_cli = verify_with_cli(list(harvest.receipts.values())[:5], chain_url, tmp_path / "cli")
         twice = {
             root: n for root, n in anchored_roots(chain, ledger.anchors.address).items() if n > 1

@@ -210,3 +210,23 @@ def failed_with_root_on_chain(batches: list[StoredBatch], ledger: Ledger) -> lis
         and b.root is not None
         and ledger.get_anchor(bytes.fromhex(b.root[2:])) is not None
     ]
+
+
+def settle_receipts(
+    url: str, key: str, event_ids: list[str], chain: Chain, *, timeout: float, patience: float
+) -> tuple[Harvest, Verification]:
+    """Every event's receipt, verified; receipts that fail are asked for again (the gateway may
+    still be recovering or re-anchoring) until all verify, ``timeout`` seconds pass, or
+    ``patience`` seconds pass without one more receipt verifying."""
+    deadline = time.monotonic() + timeout
+    harvest = fetch_receipts(url, key, event_ids, timeout=timeout)
+    verification = verify_receipts(harvest.receipts, chain)
+    progress_at, failing = time.monotonic(), len(verification.failures)
+    while verification.failures and time.monotonic() < min(deadline, progress_at + patience):
+        time.sleep(2)
+        again = fetch_receipts(url, key, sorted(verification.failures), timeout=30)
+        harvest.receipts.update(again.receipts)
+        verification = verify_receipts(harvest.receipts, chain)
+        if len(verification.failures) < failing:
+            progress_at, failing = time.monotonic(), len(verification.failures)
+    return harvest, verification
