@@ -82,11 +82,14 @@ def test_every_acknowledged_event_survives_kills_of_the_gateway_and_its_batcher(
         participants = register(gateway.url, gateway.regulator_key(), 3, first_prefix=4_810_000)
         load = CaptureLoad(gateway.url, participants, pause_seconds=0.25)
         load.start()
+        downtimes = []
         for kind, delay in schedule:
             time.sleep(delay)
+            killed = time.monotonic()
             gateway.kill(kind)
             kills[kind] += 1
             gateway.start()
+            downtimes.append(time.monotonic() - killed)
         time.sleep(2)
         load.stop()
         acknowledged = sorted(load.acknowledged)
@@ -133,7 +136,12 @@ def test_every_acknowledged_event_survives_kills_of_the_gateway_and_its_batcher(
             ("roots anchored twice", len(twice)),
             ("batches failed with their root on chain", len(failed_on_chain)),
             ("batchers running before the final stop", len(batchers_before_stop)),
+            ("exit code of the final stop (SIGTERM)", exit_code),
             ("processes left after the final stop", len(survivors)),
+            (
+                "seconds from a kill to the gateway and its batcher running again (mean, max)",
+                f"{sum(downtimes) / len(downtimes):.1f}, {max(downtimes):.1f}",
+            ),  # fmt: skip
             ("duration (s)", round(duration)),
         ],
     )
