@@ -62,10 +62,12 @@ def _story(
     )
     regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
     keys: dict[str, dict[str, str]] = {}
+    named: dict[str, str] = {}  # address (lower case) -> "name (GLN …)", beside every address
     for actor in ACTORS:
         body = actor.registration()
         created = _expect(http.post("/participants", json=body, headers=regulator), 201)
         keys[actor.name] = {"Authorization": f"Bearer {created['apiKey']}"}
+        named[created["address"].lower()] = f"{actor.name.split(' (')[0]} (GLN {actor.gln})"
         console.print(f"  registered {actor.name}, GLN {actor.gln}, key {created['address']}")
 
     journey = build_journey(packs, packs_per_case=PACKS_PER_CASE)
@@ -104,7 +106,7 @@ def _story(
             table.add_row(
                 str(n),
                 str(event.get("bizStep")),
-                receipt.anchored_by[:10] + "…",
+                named.get(receipt.anchored_by.lower(), receipt.anchored_by[:10] + "…"),
                 str(receipt.block_number),
                 f"{len(receipt.proof)} hashes",
             )
@@ -160,7 +162,7 @@ def _trace_from_index(
             found = trace(session, pack)
     finally:
         indexer.stop()
-    names = {p.address: p.name.split(" (")[0] for p in service.participants()}
+    names = {p.address: f"{p.name.split(' (')[0]} (GLN {p.gln})" for p in service.participants()}
     _print_trace(console, found, names)
     current = found.get("current") or {}
     return bool(found.get("batches")) and current.get("status") == "dispensed"
