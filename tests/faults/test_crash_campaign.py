@@ -115,8 +115,8 @@ def test_every_acknowledged_event_survives_kills_of_the_gateway_and_its_batcher(
 
     record(
         "Crash campaign",
-        "make faults (pytest -m faults tests/faults/test_crash_campaign.py), "
-        f"PROVENANCE_FAULTS_SEED={SEED} PROVENANCE_FAULTS_KILLS={KILLS}",
+        f"PROVENANCE_FAULTS_SEED={SEED} PROVENANCE_FAULTS_KILLS={KILLS} "
+        ".venv/bin/pytest -m faults -s tests/faults/test_crash_campaign.py",
         [
             ("kills of the main process only", kills["main"]),
             ("kills of the batcher process only", kills["batcher"]),

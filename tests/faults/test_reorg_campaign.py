@@ -241,8 +241,8 @@ def test_receipts_and_the_index_survive_reorganisations(
     reorgs = director.reorganisations
     record(
         f"Reorg campaign, {confirmations} confirmations",
-        "make faults (pytest -m faults tests/faults/test_reorg_campaign.py), "
-        f"PROVENANCE_FAULTS_SEED={SEED} PROVENANCE_FAULTS_REORGS={REORGS}",
+        f"PROVENANCE_FAULTS_SEED={SEED} PROVENANCE_FAULTS_REORGS={REORGS} "
+        ".venv/bin/pytest -m faults -s tests/faults/test_reorg_campaign.py",
         [
             (
                 "reorganisations (depths)",

@@ -16,7 +16,7 @@ def record(title: str, command: str, rows: list[tuple[str, object]], notes: str 
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     body = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine_line()}.\n\n"
-        f"Command: `{command}`\n\n"
+        f"Command: `{command}` (part of `make faults`)\n\n"
         f"| measure | value |\n|---|---|\n{table}\n"
         + (f"\n{notes.strip()}\n" if notes.strip() else "")
     )
