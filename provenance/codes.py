@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from provenance.progress import counters
 from provenance.recall import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -101,9 +102,11 @@ def run_codes(
         if expiry is not None:
             body["expiry"] = expiry
         issued: list[dict[str, Any]] = _call(http, "POST", "/codes", key, json=body).json()
-        for code in issued:
-            image = _call(http, "GET", code["image"], key).content
-            (out / f"{code['serial']}.{image_format}").write_bytes(image)
+        with counters({"images": f"{image_format.upper()} images written"}) as bars:
+            for code in issued:
+                image = _call(http, "GET", code["image"], key).content
+                (out / f"{code['serial']}.{image_format}").write_bytes(image)
+                bars.report("images", 1)
         with (out / "codes.csv").open("a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             if handle.tell() == 0:
