@@ -43,13 +43,21 @@ def python_loop_seconds(steps: int = 10_000_000) -> float:
     return time.perf_counter() - started
 
 
+#: The page's last section: earlier runs, kept by hand. A new section goes before it.
+HISTORY = "## History"
+
+
 def write_section(title: str, body: str, path: Path = BENCHMARKS) -> None:
-    """Replace (or append) the ``## title`` section of the benchmarks page with ``body``."""
+    """Replace (or add, before the history) the ``## title`` section of the benchmarks page
+    with ``body``: the current figures. Earlier runs belong in ``## History``, by hand."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
     section = f"## {title}\n\n{body.strip()}\n\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    history = re.search(rf"^{HISTORY}\n", text, re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
+    elif history is not None:
+        text = text[: history.start()] + section + text[history.start() :]
     else:
         text = text.rstrip() + "\n\n" + section
     path.parent.mkdir(parents=True, exist_ok=True)
