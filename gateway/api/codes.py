@@ -59,7 +59,18 @@ def _code_public(code: code_issuance.IssuedCode, kind: str) -> CodePublic:
     )
 
 
-@lots.post("", status_code=status.HTTP_201_CREATED, response_model=LotPublic, responses=_ERRORS)
+#: The same declaration again: 200 with the first one (a LotPublic, not a problem).
+_DECLARED_AGAIN: dict[int | str, dict[str, Any]] = {
+    200: {"model": LotPublic, "description": "The same declaration again: the first one"}
+}
+
+
+@lots.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LotPublic,
+    responses=_DECLARED_AGAIN | _ERRORS,
+)
 def post_lot(
     body: LotCreate, response: Response, service: ServiceDep, participant: ActiveParticipantDep
 ) -> LotPublic:
