@@ -533,17 +533,19 @@ class Projector:
                 if p.held.key not in self._pending:
                     break  # something changed: look again, oldest first
 
-    def _retry_order(self, p: PendingEvent) -> tuple[bool, datetime, int]:
+    def _retry_order(self, p: PendingEvent) -> tuple[bool, datetime, int, str]:
         """Events not older than the item's current version first, oldest first; then the
-        older ones (each fits, if at all, only on top of what the others made)."""
+        older ones (each fits, if at all, only on top of what the others made). One event
+        held for several items is tried item by item, by identifier: never in the order the
+        store returned them (each try takes the next sequence number)."""
         state = self._items.get(p.held.identifier)
         older = state is not None and p.held.event_time < state.event_time
-        return (older, p.held.event_time, p.held.seq)
+        return (older, p.held.event_time, p.held.seq, p.held.identifier)
 
     def settle(self, due: Sequence[PendingEvent], slots: SeqSlots) -> None:
         """Judge held-back events whose settle window has passed: apply each as it stands
         (oldest first); what does not fit is left for the detectors to report."""
-        for p in sorted(due, key=lambda p: (p.held.event_time, p.held.seq)):
+        for p in sorted(due, key=lambda p: (p.held.event_time, p.held.seq, p.held.identifier)):
             if p.held.key not in self._pending:
                 continue  # re-tried and applied in this pass
             if not self._replay(p, slots, force=True):
