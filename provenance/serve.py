@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -88,6 +89,7 @@ def run_batcher_process(settings: GatewaySettings, store_ready: EventType) -> No
 
 def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> int:
     console = console or Console(stderr=True, soft_wrap=True)
+    temporary: Path | None = None  # the in-process chain's throw-away folder, removed on exit
     try:
         settings = GatewaySettings(**overrides)
         if settings.chain_url is None and "data_dir" not in settings.model_fields_set:
@@ -129,6 +131,7 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         console.print(
             "[yellow]in-process chain: anchors live only as long as this process; "
             "use --chain-url for a persistent node[/yellow]"
+            + (f" (its store and keys: {temporary}, removed on exit)" if temporary else "")
         )
     console.print(
         f"gateway on http://{settings.host}:{settings.port} (OpenAPI at /docs); "
@@ -159,6 +162,8 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         stopping.set()
         service.stop()
         _end(batcher)
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
     return 1 if died.is_set() else 0
 
 

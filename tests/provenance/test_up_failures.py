@@ -161,3 +161,23 @@ def test_a_service_alone_fails_in_one_line_too(
                        "--database-url", url)  # fmt: skip
     assert code == 2 and "s3cret" not in line
     assert line.startswith(f"cannot start the {service}: "), line
+
+
+def test_the_gateway_on_the_in_process_chain_removes_its_temporary_folder(tmp_path: Path) -> None:
+    port, err = free_port(), tmp_path / "err.txt"
+    with err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "provenance", "gateway", "--port", str(port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not re.search(r"its store and keys: (\S+), removed on exit", err.read_text()):
+            assert process.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.2)
+        (folder,) = re.findall(r"its store and keys: (\S+), removed on exit", err.read_text())
+        assert Path(folder).is_dir()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) in (0, 130), err.read_text()  # 130: ended by Ctrl-C
+    assert not Path(folder).exists()
