@@ -10,8 +10,11 @@ point resumes without losing or double-anchoring a batch:
   A root found anchored is recorded with the transaction its ``Anchored`` log names (a successful
   one), never a guess; anchored batches stored without it are healed on the first pass.
 - **sent**: the transaction's receipt decides; a root found anchored by its participant also
-  settles it. A transaction unknown to the node after ``resend_after`` seconds is re-sent with the
-  same nonce (never fee-bumped: permissioned chains run at zero gas price).
+  settles it. A transaction still unmined after ``resend_after_seconds`` is re-sent with the same
+  nonce (never fee-bumped: permissioned chains run at zero gas price); one the node no longer
+  knows at all (neither mined nor pending: its block vanished in a reorganisation and the node
+  did not return it to its pool) is re-sent after ``lost_after_seconds`` already, since every
+  later anchor of the account waits behind its nonce.
 - A root can be anchored only once on-chain, so even a duplicate transaction cannot
   double-anchor a batch; it reverts with ``RootAlreadyAnchored`` (or its gas estimate does) and
   the batch settles as above, from the chain's log: a root on chain never parks a batch in
@@ -41,6 +44,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
+from web3.types import TxReceipt
 
 from chain.errors import ContractRevertError, KeystoreError, TransactionError
 from chain.ledger import ZERO_BYTES32, Ledger
@@ -71,6 +76,8 @@ class BatcherPolicy:
     max_age_seconds: float = 2.0
     confirmations: int = 0
     resend_after_seconds: float = 60.0
+    #: a sent transaction the node no longer knows is re-sent this long after it was sent
+    lost_after_seconds: float = 5.0
     #: How long an account's anchoring lease lasts unless renewed (gateway/leases.py).
     lease_seconds: float = 15.0
     #: the reconciler re-checks batches anchored in the last this many blocks...
@@ -277,6 +284,8 @@ class Batcher:
         if receipt is not None:
             if not self._deep_enough(int(receipt["blockNumber"])):
                 return  # mined, not yet deep enough: no receipt is offered before
+            if self.policy.confirmations and not self._canonical(receipt):
+                return  # its block was reorganised away since the receipt was read: look again
             if receipt["status"] == 1:
                 store.mark_anchored(
                     session,
@@ -298,12 +307,33 @@ class Batcher:
         moment = now or datetime.now(UTC)
         if sent_at is not None and sent_at.tzinfo is None:
             sent_at = sent_at.replace(tzinfo=UTC)
-        if (
-            sent_at is not None
-            and moment - sent_at > timedelta(seconds=self.policy.resend_after_seconds)
-            and batch.nonce is not None
+        if sent_at is None or batch.nonce is None:
+            return
+        waited = moment - sent_at
+        if waited > timedelta(seconds=self.policy.resend_after_seconds) or (
+            waited > timedelta(seconds=self.policy.lost_after_seconds)
+            and self._unknown_to_node(batch.tx_hash)
         ):
             self._resend(session, batch, report)
+
+    def _unknown_to_node(self, tx_hash: str) -> bool:
+        """True when the node has the transaction neither mined nor pending (not when it fails)."""
+        try:
+            self._ledger.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return True
+        except Exception:  # noqa: BLE001 - the node is down or odd: decide on a later pass
+            return False
+        return False
+
+    def _canonical(self, receipt: TxReceipt) -> bool:
+        """Whether the receipt's block is still the chain's block at its height (read after the
+        head, so a reorganisation between reading the receipt and the head is noticed)."""
+        try:
+            block = self._ledger.chain.w3.eth.get_block(int(receipt["blockNumber"]))
+        except Exception:  # noqa: BLE001 - the node lost the height, or is down: look again
+            return False
+        return bytes(block["hash"]) == bytes(receipt["blockHash"])
 
     def _deep_enough(self, block_number: int) -> bool:
         """Whether a block has the confirmations the policy asks for (always, with 0)."""

@@ -802,6 +802,8 @@ def batcher_policy(settings: GatewaySettings) -> BatcherPolicy:
         max_events=settings.batch_max_events,
         max_age_seconds=settings.batch_max_age_seconds,
         confirmations=settings.confirmations,
+        resend_after_seconds=settings.resend_after_seconds,
+        lost_after_seconds=settings.lost_after_seconds,
         lease_seconds=settings.batcher_lease_seconds,
         reconcile_window_blocks=settings.reconcile_window_blocks,
         reconcile_interval_seconds=settings.reconcile_interval_seconds,

@@ -45,6 +45,19 @@ class GatewaySettings(BaseSettings):
         "receipts are offered: 0 on QBFT/IBFT (final blocks) and dev nodes, N on chains whose "
         "blocks can be reorganised",
     )
+    resend_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="an anchor transaction still unmined this long after it was sent is sent "
+        "again with the same nonce",
+    )
+    lost_after_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="an anchor transaction the node no longer knows (neither mined nor "
+        "pending, e.g. its block vanished in a reorganisation) is sent again with the same "
+        "nonce this long after it was sent (later anchors of the account wait behind it)",
+    )
     reconcile_window_blocks: int = Field(
         default=128,
         ge=1,

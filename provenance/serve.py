@@ -45,6 +45,7 @@ from chain.logs import configure_logging, wants_json
 from gateway.api.app import create_app
 from gateway.service import GatewayService, standalone_batcher
 from gateway.settings import GatewaySettings
+from provenance.signals import serve_until_stopped
 from provenance.startup import port_taken, start_failure
 
 log = logging.getLogger("provenance.gateway.batcher")
@@ -157,7 +158,7 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             target=_stop_if_gone, args=(batcher, server, stopping, died, console), daemon=True
         ).start()
     try:
-        server.run()
+        serve_until_stopped(server)
     finally:
         stopping.set()
         service.stop()

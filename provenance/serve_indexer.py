@@ -15,6 +15,7 @@ from chain.logs import configure_logging, wants_json
 from indexer.gc_policy import tune_for_long_runs
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
+from provenance.signals import serve_until_stopped
 from provenance.startup import port_taken, start_failure
 
 
@@ -44,8 +45,8 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
         f"{service.deployment.anchor_registry}); query API on "
         f"http://{settings.host}:{settings.port} (OpenAPI at /docs)"
     )
-    try:
-        uvicorn.run(
+    server = uvicorn.Server(
+        uvicorn.Config(
             create_app(service),
             host=settings.host,
             port=settings.port,
@@ -53,6 +54,9 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
             log_config=None,  # logging is configured above (chain/logs.py)
             access_log=False,  # the app logs one line per request, with its request id
         )
+    )
+    try:
+        serve_until_stopped(server)
     finally:
         service.stop()
     return 0

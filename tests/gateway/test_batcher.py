@@ -325,3 +325,82 @@ def test_with_confirmations_a_recovered_anchor_waits_until_it_is_deep_enough(
     report = batcher.step(reconcile=False)
     assert (report.anchored, report.sent, report.failed) == (1, 0, 0)
     assert_every_receipt_verifies(gateway, root)
+
+
+@SQLITE_ONLY
+def test_an_anchor_transaction_the_node_lost_is_sent_again_without_waiting_a_minute(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Issue 21 (found by the reorg campaign): an anchor mined in a block that vanished, which
+    the node did not return to its pool, held every later anchor of the account behind its
+    nonce for ``resend_after_seconds`` (60 s). Unknown to the node, it is sent again after
+    ``lost_after_seconds``; a transaction still pending is left alone until ``resend_after``."""
+    gateway = make_gateway(confirmations=2)
+    service = gateway.service
+    policy = service.batcher.policy
+    assert policy.lost_after_seconds < policy.resend_after_seconds
+    tester = service.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    gateway.capture(API_MAKER, as_document(build_journey().steps[0].events))
+    before = tester.take_snapshot()
+    assert service.batcher.step(flush=True, reconcile=False).sent == 1
+    with service.sessions() as session:
+        (sent,) = store.batches_in_state(session, "sent")
+    assert sent.tx_hash is not None
+
+    tester.revert_to_snapshot(before)  # its block vanished, and the transaction with it
+    soon = datetime.now(UTC) + timedelta(seconds=policy.lost_after_seconds + 1)
+    service.batcher.step(now=soon, reconcile=False)
+    with service.sessions() as session:
+        (again,) = store.batches_in_state(session, "sent")
+    assert (again.nonce, again.attempts) == (sent.nonce, sent.attempts + 1)
+    assert again.tx_hash is not None
+    assert service.chain.w3.eth.get_transaction(again.tx_hash)  # type: ignore[arg-type]
+    tester.mine_blocks(2)
+    assert service.batcher.step(reconcile=False).anchored == 1
+
+
+@SQLITE_ONLY
+def test_a_pending_anchor_transaction_is_not_sent_again_before_resend_after(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = make_gateway()
+    service = gateway.service
+    policy = service.batcher.policy
+    tester = service.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    gateway.capture(API_MAKER, as_document(build_journey().steps[0].events))
+    tester.disable_auto_mine_transactions()
+    try:
+        assert service.batcher.step(flush=True, reconcile=False).sent == 1
+        soon = datetime.now(UTC) + timedelta(seconds=policy.lost_after_seconds + 1)
+        service.batcher.step(now=soon, reconcile=False)
+        with service.sessions() as session:
+            (sent,) = store.batches_in_state(session, "sent")
+        assert sent.attempts == 1  # pending at the node: not sent again
+    finally:
+        tester.enable_auto_mine_transactions()
+    assert service.batcher.step(reconcile=False).anchored == 1
+
+
+@SQLITE_ONLY
+def test_with_confirmations_a_receipt_from_a_block_reorganised_away_anchors_nothing(
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receipt and the chain's head are read one after the other: a reorganisation in
+    between would leave a receipt naming a block that is no longer the chain's. Its block hash
+    is checked against the chain's block at that height after the head was read."""
+    gateway = make_gateway(confirmations=1)
+    service = gateway.service
+    tester = service.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    gateway.capture(API_MAKER, as_document(build_journey().steps[0].events))
+    assert service.batcher.step(flush=True, reconcile=False).sent == 1
+    tester.mine_blocks(1)
+    eth = service.chain.w3.eth
+    real = eth.get_transaction_receipt
+
+    def from_a_vanished_block(tx_hash: object) -> object:
+        return {**real(tx_hash), "blockHash": b"\x01" * 32}  # type: ignore[arg-type]
+
+    monkeypatch.setattr(eth, "get_transaction_receipt", from_a_vanished_block)
+    assert service.batcher.step(reconcile=False).anchored == 0
+    monkeypatch.setattr(eth, "get_transaction_receipt", real)
+    assert service.batcher.step(reconcile=False).anchored == 1
