@@ -7,7 +7,9 @@ One :meth:`Follower.step`:
    ancestor), undo everything derived from later blocks, and stop (the next step re-reads).
 2. Otherwise read the logs of the next range, at most ``block_range`` blocks and no closer to
    the head than ``confirmations``. The header of the range's last block is read before and
-   after the logs; if it changed, the chain moved under the read and the step is dropped.
+   after the logs, and the checkpoint block's after them; if either changed, the chain moved
+   under the read (a reorganisation after the check of step 1 would otherwise give another
+   branch's blocks to apply on top of this one's) and the step is dropped.
 3. Apply the logs in chain order: participants, recalls, and anchored batches (fetched,
    verified against the root, projected). Commit at block boundaries, each commit with the
    checkpoint, so a crash loses at most the uncommitted blocks, which are read again.
@@ -30,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chain.errors import BatchUnavailableError, ChainMovedError
+from chain.errors import BatchUnavailableError, ChainMovedError, ChainUnavailableError
 from chain.outage_log import OutageLog
 from indexer import detection
 from indexer.chainlogs import BlockHeader, ChainLog, LogReader
@@ -111,6 +113,7 @@ class Follower:
 
     def step(self) -> StepReport:
         report = StepReport()
+        parent: bytes | None = None  # the checkpoint block's hash: the range must follow it
         with self.sessions() as session:
             checkpoint = writes.get_checkpoint(session)
             if checkpoint is not None:
@@ -119,6 +122,7 @@ class Follower:
                     report.reorg_to = self._roll_back(session)
                     return report
                 next_block = checkpoint.block_number + 1
+                parent = checkpoint.block_hash
             else:
                 next_block = self.policy.start_block
         safe_head = self.reader.head() - self.policy.confirmations
@@ -126,16 +130,27 @@ class Follower:
             return report
         last = min(next_block + self.policy.block_range - 1, safe_head)
         try:
-            self._read_range(next_block, last, report)
+            self._read_range(next_block, last, report, parent)
         except ChainMovedError as exc:
             report.waiting = str(exc)
         return report
 
-    def _read_range(self, first: int, last: int, report: StepReport) -> None:
+    def _read_range(
+        self, first: int, last: int, report: StepReport, parent: bytes | None = None
+    ) -> None:
         end = self._header(last)
-        logs = self.reader.logs(first, last)
+        try:
+            logs = self.reader.logs(first, last)
+        except ChainUnavailableError:
+            if self.reader.head() < last:  # a shorter branch now: the node refuses the range
+                raise ChainMovedError(f"block {last} is gone") from None
+            raise
         if self._header(last).hash != end.hash:
             raise ChainMovedError(f"block {last} changed while its logs were read")
+        # The chain may have reorganised since the checkpoint was checked, before ``end`` was
+        # read: the range would then be another branch's, never to be applied on this one.
+        if parent is not None and self._header(first - 1).hash != parent:
+            raise ChainMovedError(f"block {first - 1} changed while the blocks after it were read")
         report.from_block = first
         # The batches are fetched and verified ahead (in worker processes on a long range)
         # while earlier blocks are applied; they are still applied one by one, in chain order.

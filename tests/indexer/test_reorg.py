@@ -23,6 +23,7 @@ from provenance.journey import build_journey
 from tests.support.anchoring import Publisher, start_publisher
 from tests.support.index_compare import assert_same_index, index_snapshot
 from tests.support.nodes import available, running_node
+from tests.support.tripwire import Tripwire
 
 pytestmark = [pytest.mark.node, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -178,5 +179,58 @@ def test_a_held_back_receipt_applied_in_a_vanished_block_is_observed_again(
     rebuilt = index_snapshot(fresh.engine)
     assert rebuilt["ix_transit_observations"] != []
     assert_same_index(service.engine, rebuilt)
+    service.stop()
+    fresh.stop()
+
+
+@pytest.mark.parametrize(
+    ("read", "longer", "says"),
+    [
+        (2, True, "changed while the blocks after it were read"),  # before the range's header
+        (4, False, "is gone"),  # between the range's header and its logs: a shorter chain
+    ],
+    ids=["before-the-range", "before-its-logs"],
+)
+def test_a_reorganisation_while_a_step_reads_is_never_applied_on_the_abandoned_branch(
+    read: int, longer: bool, says: str, anvil_url: str, tmp_path: Path
+) -> None:
+    """The chain is replaced after the follower checked its checkpoint, while it reads the
+    next range: what it reads is the new branch's and must not be applied on top of the old
+    branch's blocks (the step is dropped, the next one rolls back)."""
+    chain = Chain.from_url(anvil_url, poll_interval=0.05)
+    publisher = start_publisher(chain, tmp_path / "batches")
+    steps = build_journey(4, packs_per_case=2).steps
+    for step in steps[:3]:
+        publisher.publish(step.actor, step.events)
+    snapshot = rpc(chain, "evm_snapshot")
+    for step in steps[3:5]:  # on the branch that will vanish
+        publisher.publish(step.actor, step.events)
+    service = indexer(publisher, anvil_url, f"sqlite:///{tmp_path}/live.db", tmp_path / "ix")
+    service.catch_up()
+    publisher.publish(steps[5].actor, steps[5].events)  # the next step has a range to read
+    orphaned_head = chain.block_number
+
+    def replace_the_branch() -> None:
+        assert rpc(chain, "evm_revert", snapshot) is True
+        new_chain = Chain.from_url(anvil_url, poll_interval=0.05)
+        publisher.rebind(new_chain)
+        if not longer:
+            return
+        rpc(new_chain, "evm_mine")
+        for step in steps[3:7]:  # the same steps again: new salts, new roots, new blocks
+            publisher.publish(step.actor, step.events)
+        while new_chain.block_number <= orphaned_head:
+            rpc(new_chain, "evm_mine")
+
+    tripwire = Tripwire(service.follower.reader)
+    service.follower.reader = tripwire  # type: ignore[assignment]
+    tripwire.arm(read, replace_the_branch)  # the checkpoint's header was the 1st read
+    moved = service.follower.step()
+    assert moved.waiting is not None and says in moved.waiting
+    assert service.catch_up().reorg_to is not None
+
+    fresh = indexer(publisher, anvil_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
+    fresh.catch_up()
+    assert_same_index(service.engine, fresh.engine)
     service.stop()
     fresh.stop()
