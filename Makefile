@@ -38,9 +38,11 @@ test: deps lint
 
 # Fault campaigns (docs/reliability.md): real processes killed and a chain reorganised, a few
 # minutes; CI runs them after `make test`. RECORD=1 writes the numbers into docs/reliability.md.
+# Then the OpenAPI fuzzing of both services again, 90 s a run (20 s in `make test`).
 faults: deps
 	bash scripts/ensure-postgres.sh
 	PROVENANCE_FAULTS_RECORD=$(RECORD) $(BIN)/pytest -n 0 -m faults -s tests/faults
+	PROVENANCE_FUZZ_SECONDS=90 $(BIN)/pytest -n 0 tests/provenance/test_fuzz.py
 
 compile: deps
 	$(BIN)/python scripts/compile_contracts.py
