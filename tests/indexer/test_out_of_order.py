@@ -99,7 +99,10 @@ def test_a_journey_anchored_out_of_order_ends_where_in_order_ends_with_no_alert(
     expected_index.stop()
     assert len(expected) == 2 + 20  # two cases, twenty packs
 
-    for order in ORDERS:
+    # The other orders are indexed into SQLite files whatever the parameter: on PostgreSQL only
+    # the first runs (the one the database choice changes), not every order twice.
+    orders = ORDERS if index_url.startswith("sqlite") else ORDERS[:1]
+    for order in orders:
         shuffled = reordered(steps, order)
         assert shuffled != steps, order
         publisher = start_publisher(chain, tmp_path / order)
