@@ -93,11 +93,11 @@ def _indexed(network: Network, journey: Journey, url: str, tmp: Path) -> Iterato
     service = network.indexer(url, tmp / "indexer")
     try:
         service.catch_up()
-        with service.sessions() as session:  # two alerts to list (the journey raises none)
+        with service.sessions() as session:  # two alerts (the journey raises none)
             for n, severity in enumerate(("warning", "critical")):
                 writes.add_alert(
                     session,
-                    kind="test-alert",
+                    kind="event-time",
                     severity=severity,
                     block_number=n + 1,
                     subject=journey.packs[n] if n == 0 else None,
@@ -260,7 +260,7 @@ def test_recalls_list_the_registry(world: World) -> None:
 
 def test_alerts_filter_by_kind_severity_and_subject_newest_first(world: World) -> None:
     with world.session() as session:
-        both = list_alerts(session, kind="test-alert").items
+        both = list_alerts(session, kind="event-time").items
         assert [a["severity"] for a in both] == ["critical", "warning"]
         assert [a["message"] for a in list_alerts(session, severity="warning").items] == ["alert 0"]
         subject = both[1]["subject"]
