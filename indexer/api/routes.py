@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -68,10 +69,14 @@ Cursor = Annotated[
 EPC_HELP = "EPC URN, GS1 Digital Link URI or element string (percent-encode a DL URI)"
 
 
-def _link(response: Response, path: str, cursor: str | None) -> None:
-    """The EPCIS query binding's way to say there is more: a ``Link: rel="next"`` header."""
-    if cursor is not None:
-        response.headers["Link"] = f'<{path}?cursor={cursor}>; rel="next"'
+def _link(request: Request, response: Response, cursor: str | None) -> None:
+    """The EPCIS query binding's way to say there is more: a ``Link: rel="next"`` header, to
+    the same path with the same filters and the next page's cursor."""
+    if cursor is None:
+        return
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    query = urlencode([*kept, ("cursor", cursor)])
+    response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
 
 
 @trace.get("/trace/{id:path}", response_model=Trace, summary="Trace a pack, case, pallet or lot")
@@ -159,6 +164,7 @@ def get_epc_events(
     epc: Annotated[str, Path(description=EPC_HELP)],
     session: SessionDep,
     _reader: ReaderDep,
+    request: Request,
     response: Response,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -166,7 +172,7 @@ def get_epc_events(
     """Every event naming the EPC, or one of its containers while it was inside, as anchored
     (EPCIS 2.0 JSON) in chain order, in an EPCISQueryDocument."""
     page = epcs.epc_events(session, epc, limit=limit, cursor=cursor)
-    _link(response, f"/epcs/{epc}/events", page.next)
+    _link(request, response, page.next)
     return page.extra | {"next": page.next}
 
 
@@ -226,13 +232,14 @@ def get_stock(
 def get_recalls(
     session: SessionDep,
     _reader: ReaderDep,
+    request: Request,
     response: Response,
     recalled: Annotated[bool | None, Query(description="only recalled (or not) lots")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     page = recalls.list_recalls(session, recalled=recalled, limit=limit, cursor=cursor)
-    _link(response, "/recalls", page.next)
+    _link(request, response, page.next)
     return page.to_json()
 
 
@@ -244,6 +251,7 @@ def get_recall_scope(
     lot: str,
     session: SessionDep,
     _reader: ReaderDep,
+    request: Request,
     limit: Annotated[
         int, Query(ge=1, le=SCOPE_MAX_LIMIT, description=f"1 to {SCOPE_MAX_LIMIT}")
     ] = DEFAULT_LIMIT,
@@ -256,7 +264,7 @@ def get_recall_scope(
     # items), already in RecallScope's shape, so it is sent as it is, not validated again.
     body, following = recalls.scope_body(session, g, lt, limit=limit, cursor=cursor)
     response = Response(body, media_type="application/json")
-    _link(response, f"/recalls/{g}/{lt}/scope", following)
+    _link(request, response, following)
     return response
 
 
@@ -264,6 +272,7 @@ def get_recall_scope(
 def get_alerts(
     session: SessionDep,
     _reader: ReaderDep,
+    request: Request,
     response: Response,
     kind: Annotated[AlertKind | None, Query(description="see docs/detection.md")] = None,
     severity: Severity | None = None,
@@ -275,7 +284,7 @@ def get_alerts(
     page = alerts.list_alerts(
         session, kind=kind, severity=severity, subject=canonical, limit=limit, cursor=cursor
     )
-    _link(response, "/alerts", page.next)
+    _link(request, response, page.next)
     return page.to_json()
 
 
@@ -283,13 +292,14 @@ def get_alerts(
 def get_participants(
     session: SessionDep,
     _reader: ReaderDep,
+    request: Request,
     response: Response,
     gln: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     page = participant_queries.list_participants(session, gln=gln, limit=limit, cursor=cursor)
-    _link(response, "/participants", page.next)
+    _link(request, response, page.next)
     return page.to_json()
 
 
@@ -297,6 +307,7 @@ def get_participants(
 def get_anchors(
     session: SessionDep,
     _reader: ReaderDep,
+    request: Request,
     response: Response,
     submitter: Annotated[str | None, Query(description="0x address")] = None,
     status: Literal["indexed", "rejected", "unavailable"] | None = None,
@@ -305,7 +316,7 @@ def get_anchors(
 ) -> dict[str, Any]:
     who = address(submitter, pointer="submitter") if submitter is not None else None
     page = anchors.list_anchors(session, submitter=who, status=status, limit=limit, cursor=cursor)
-    _link(response, "/anchors", page.next)
+    _link(request, response, page.next)
     return page.to_json()
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -206,9 +206,13 @@ def test_recall_scope_lists_all_hundred_packs_with_holders(api: Api) -> None:
         f"/recalls/{FINISHED_GTIN}/{FINISHED_LOT}/scope", params={"limit": 30}, headers=api.auth
     )
     assert first.headers["content-type"] == "application/json"
-    assert first.headers["link"] == (
-        f'</recalls/{FINISHED_GTIN}/{FINISHED_LOT}/scope?cursor={first.json()["next"]}>; rel="next"'
-    )
+    query = urlencode({"limit": 30, "cursor": first.json()["next"]})  # the filters kept
+    link = first.headers["link"]
+    assert link == f'</recalls/{FINISHED_GTIN}/{FINISHED_LOT}/scope?{query}>; rel="next"'
+    following = api.http.get(link[1 : link.index(">")], headers=api.auth).json()
+    assert [i["identifier"] for i in following["items"]] == [
+        i["identifier"] for i in body["items"][30:60]
+    ]
     assert [i["identifier"] for i in paged] == [i["identifier"] for i in body["items"]]
     assert api.get("/recalls") == {"items": [], "next": None}
 
