@@ -12,7 +12,9 @@ COPY requirements.lock ./
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
+COPY medledger/ medledger/
 COPY chain/ chain/
+COPY servicekit/ servicekit/
 COPY gateway/ gateway/
 COPY indexer/ indexer/
 COPY provenance/ provenance/

@@ -36,15 +36,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.report import machine_line, write_section
-from chain.roles import Role
-from gateway.epcis.gs1 import check_digit
-from gateway.problems import install_problem_handlers
-from gateway.ratelimits import RateLimits
+from devkit.postgres import PG_URL, fresh_database
 from indexer.api import routes
 from indexer.api.deps import get_today
 from indexer.queries.check import check, parse_code, state_query
 from indexer.store.engine import make_engine, upgrade
-from tests.support.postgres import PG_URL, fresh_database
+from medledger.epcis.gs1 import check_digit
+from medledger.roles import Role
+from servicekit.http.problems import install_problem_handlers
+from servicekit.http.ratelimits import RateLimits
 
 COMPANY_PREFIX = "4700123"
 PRODUCTS = 10

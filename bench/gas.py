@@ -14,9 +14,9 @@ from bench.report import machine_line, write_section
 from chain.client import Chain
 from chain.deployment import deploy_contracts
 from chain.ledger import Ledger
-from chain.merkle import leaf_hash, process_proof
-from chain.roles import Role
-from gateway.epcis.gs1 import check_digit
+from medledger.epcis.gs1 import check_digit
+from medledger.merkle import leaf_hash, process_proof
+from medledger.roles import Role
 
 REGULATOR_GLN = 4700000100002
 MANUFACTURER_GLN = 4700001000010

@@ -52,13 +52,13 @@ from bench.index_data import (
 )
 from bench.report import machine_line, python_loop_seconds, write_section
 from chain.client import Chain
+from devkit.nodes import running_node
+from devkit.postgres import PG_URL, fresh_database
 from indexer.gc_policy import tune_for_long_runs
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
 from indexer.store.models import CheckpointRow, EventRow, ItemVersionRow
-from tests.support.nodes import running_node
-from tests.support.postgres import PG_URL, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATE = 10_000
@@ -323,8 +323,8 @@ def query_functions() -> tuple[dict[str, Query], str]:
 
 
 def sql_queries() -> dict[str, Query]:
-    from gateway.epcis.identifiers import canonical_identifier
     from indexer.store.models import EventItemRow
+    from medledger.epcis.identifiers import canonical_identifier
 
     def state(session: Session, pack: str) -> Any:
         return session.scalars(

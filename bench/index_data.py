@@ -33,9 +33,10 @@ from eth_account.signers.local import LocalAccount
 from chain.client import Chain
 from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
-from chain.merkle import MerkleTree
-from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from devkit.constants import REGULATOR_GLN
 from indexer.verification import event_digest
+from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.merkle import MerkleTree
 from provenance.journey import (
     ACTORS,
     API_ITEM_REF,
@@ -46,7 +47,6 @@ from provenance.journey import (
     PHARMACY,
     Actor,
 )
-from tests.conftest import REGULATOR_GLN
 
 VERSION = 1  # bump when the shape of the data changes (invalidates the cache)
 CASE_SIZE = 100
@@ -105,7 +105,7 @@ def account_of(params_key: str, actor: str) -> LocalAccount:
 
 
 def _gtin(company_prefix: str, item_ref: str) -> str:
-    from gateway.epcis.gs1 import check_digit
+    from medledger.epcis.gs1 import check_digit
 
     body = item_ref[0] + company_prefix + item_ref[1:]
     return body + str(check_digit(body))

@@ -37,9 +37,9 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bench.report import machine_line, write_section
+from devkit.nodes import free_port, running_node
+from devkit.postgres import PG_URL, fresh_database
 from provenance.journey import EPCIS_CONTEXT, MANUFACTURER, PACK_ITEM_REF
-from tests.support.nodes import free_port, running_node
-from tests.support.postgres import PG_URL, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_PER_DOCUMENT = 1000
@@ -246,10 +246,10 @@ def client_loop(url: str, key: str, docs: Documents, stop_at: float, load: Load)
 # the generic layers below them.
 COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
     ("batcher (seal, tree, anchor tx, receipts)", ("gateway/batcher.py",)),
-    ("schema validation (fastjsonschema)", ("gateway/epcis/schema.py", "fastjsonschema")),
-    ("normalisation (identifiers, CBV terms)", ("gateway/epcis/normalise.py",)),
-    ("event hash (CBV 2.0 pre-hash + SHA-256)", ("gateway/epcis/event_hash.py",)),
-    ("pharma rules (custody checks)", ("gateway/rules/",)),
+    ("schema validation (fastjsonschema)", ("medledger/epcis/schema.py", "fastjsonschema")),
+    ("normalisation (identifiers, CBV terms)", ("medledger/epcis/normalise.py",)),
+    ("event hash (CBV 2.0 pre-hash + SHA-256)", ("medledger/epcis/event_hash.py",)),
+    ("pharma rules (custody checks)", ("medledger/custody/",)),
     ("SQL (store, SQLAlchemy, psycopg)", ("gateway/store/", "sqlalchemy/", "psycopg")),
     ("event JSON for storage (json.dumps)", ("gateway/intake.py",)),
     ("request JSON parsing (json.loads)", ("json/decoder.py", "json/__init__.py")),

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import EVENTS_PER_DOCUMENT, Documents
-from chain.merkle import MerkleTree, leaf_hash, verify_proof
 from gateway import integrity, store
-from gateway.epcis.schema import load_schema
 from gateway.intake import event_records, prepare
+from medledger.epcis.schema import load_schema
+from medledger.merkle import MerkleTree, leaf_hash, verify_proof
 
 
 def stored_batch() -> tuple[bytes, list[store.BatchEvent], MerkleTree]:

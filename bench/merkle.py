@@ -1,4 +1,4 @@
-"""Merkle tree build and proof verification: chain.merkle against @openzeppelin/merkle-tree.
+"""Merkle tree build and proof verification: medledger.merkle against @openzeppelin/merkle-tree.
 
 Run: ``make bench`` or ``.venv/bin/python -m bench.merkle`` from the repository root. Both sides
 get the same seeded random values (written to a file node reads untimed); node times
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import machine_line, write_section
-from chain.merkle import MerkleTree, Value, leaf_hash, verify_proof
+from medledger.merkle import MerkleTree, Value, leaf_hash, verify_proof
 
 REPO = Path(__file__).resolve().parent.parent
 OZ_SCRIPT = Path(__file__).with_name("merkle_oz.mjs")
@@ -108,7 +108,7 @@ def main() -> None:
         )
 
     rows = [
-        "| operation | Python `chain.merkle` | `@openzeppelin/merkle-tree` 1.0.8 (node)"
+        "| operation | Python `medledger.merkle` | `@openzeppelin/merkle-tree` 1.0.8 (node)"
         " | Python speed-up |",
         "|---|---:|---:|---:|",
     ]

@@ -23,9 +23,9 @@ from typing import Any
 
 from bench.ingest import EVENTS_PER_DOCUMENT, Documents
 from gateway import store
-from gateway.epcis.event_hash import context_namespaces, event_hash
-from gateway.epcis.schema import EpcisSchema, load_schema
 from gateway.intake import event_records, prepare, stored_json
+from medledger.epcis.event_hash import context_namespaces, event_hash
+from medledger.epcis.schema import EpcisSchema, load_schema
 
 
 def serialised_only(events: list[dict[str, Any]], normalised: list[Any], ids: list[str]) -> None:

@@ -31,9 +31,9 @@ import httpx
 
 from bench.ingest import Documents
 from bench.report import machine_line, write_section
+from devkit.nodes import free_port, running_node
+from devkit.postgres import PG_URL, fresh_database
 from provenance.journey import MANUFACTURER
-from tests.support.nodes import free_port, running_node
-from tests.support.postgres import PG_URL, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL = 0.02

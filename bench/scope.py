@@ -46,8 +46,8 @@ from sqlalchemy.orm import Session
 
 from bench.index import ms, percentile
 from bench.index_data import Params
+from devkit.postgres import PG_URL
 from gateway.store.engine import make_engine, session_factory
-from tests.support.postgres import PG_URL
 
 HOWS = ("dicts", "fastapi", "body", "http")
 APPLICATION = "bench-scope"  # application_name of this script's connections
@@ -111,10 +111,10 @@ def http_call(url: str) -> Callable[[Session, tuple[str, str]], Any]:
     in the bench database), the ASGI app called directly."""
     from fastapi import FastAPI
 
-    from gateway.problems import install_problem_handlers
     from indexer.api import routes
     from indexer.api.deps import get_service
-    from indexer.keys import ReaderKeys
+    from indexer.reader_keys import ReaderKeys
+    from servicekit.http.problems import install_problem_handlers
 
     engine = make_engine(url)
     sessions = session_factory(engine)

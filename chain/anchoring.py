@@ -9,9 +9,9 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from chain.ledger import ZERO_BYTES32, Ledger
-from chain.merkle import MerkleTree, Value, leaf_hash
-from chain.receipts import Receipt
 from chain.sender import TxResult
+from medledger.formats.receipt import Receipt
+from medledger.merkle import MerkleTree, Value, leaf_hash
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from chain.errors import ArtifactError
+from medledger.errors import ArtifactError
 
 ARTIFACTS_ENV = "PROVENANCE_ARTIFACTS_DIR"
 

@@ -26,9 +26,9 @@ from chain.artifacts import (
     ContractArtifact,
     load_artifact,
 )
-from chain.errors import ChainError, ChainUnavailableError, ConfigurationError
 from chain.reverts import ErrorDecoder
 from chain.sender import Submitted, TransactionSender, TxResult
+from medledger.errors import ChainError, ChainUnavailableError, ConfigurationError
 
 _DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, where the node cannot suggest one
 

@@ -10,7 +10,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain.artifacts import ANCHOR_REGISTRY, PARTICIPANT_REGISTRY, RECALL_REGISTRY, load_artifact
 from chain.client import Chain
-from chain.errors import ConfigurationError
+from medledger.errors import ConfigurationError
 
 
 @dataclass(frozen=True)

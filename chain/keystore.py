@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
-from chain.errors import KeystoreError
+from medledger.errors import KeystoreError
 
 #: Only the demo and tests may use this; :func:`resolve_password` refuses it otherwise.
 DEVELOPMENT_PASSWORD = "development-only-insecure-password"

@@ -12,8 +12,8 @@ from web3 import Web3
 from chain.artifacts import ANCHOR_REGISTRY, PARTICIPANT_REGISTRY, RECALL_REGISTRY, load_artifact
 from chain.client import Chain
 from chain.deployment import Deployment
-from chain.roles import Role
 from chain.sender import TxResult
+from medledger.roles import Role
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_BYTES32 = bytes(32)

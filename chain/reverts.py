@@ -17,7 +17,7 @@ from eth_abi.abi import decode
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 
-from chain.errors import ContractRevertError
+from medledger.errors import ContractRevertError
 
 _HEX_DATA = re.compile(r"0x[0-9a-fA-F]{8,}")
 _ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)

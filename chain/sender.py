@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import TimeExhausted
 
-from chain.errors import ChainError, ContractRevertError, TransactionError
+from medledger.errors import ChainError, ContractRevertError, TransactionError
 
 if TYPE_CHECKING:
     from chain.client import Chain

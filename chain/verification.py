@@ -8,9 +8,9 @@ from web3 import Web3
 
 from chain.artifacts import ANCHOR_REGISTRY, load_artifact
 from chain.client import Chain
-from chain.errors import ContractRevertError, ProvenanceError
-from chain.merkle import leaf_hash, process_proof
-from chain.receipts import EventHasher, Receipt
+from medledger.errors import ContractRevertError, ProvenanceError
+from medledger.formats.receipt import EventHasher, Receipt
+from medledger.merkle import leaf_hash, process_proof
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chain.errors import AnchorReplacedError, NotAnchoredYetError, NotFoundError, ValidationError
-from chain.errors import echo as _echo
 from gateway import store
+from medledger.errors import (
+    AnchorReplacedError,
+    NotAnchoredYetError,
+    NotFoundError,
+    ValidationError,
+)
+from medledger.errors import echo as _echo
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 

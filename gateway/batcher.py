@@ -47,15 +47,15 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
-from chain.errors import ContractRevertError, KeystoreError, TransactionError
 from chain.ledger import ZERO_BYTES32, Ledger
-from chain.merkle import MerkleTree
-from chain.outage_log import OutageLog
 from chain.sender import is_nonce_error
 from gateway import store
-from gateway.keys import KeyRing
 from gateway.leases import AccountLeases
 from gateway.reconciler import Reconciler, ReconcileReport, hex_hash
+from gateway.signing_keys import KeyRing
+from medledger.errors import ContractRevertError, KeystoreError, TransactionError
+from medledger.merkle import MerkleTree
+from servicekit.outage_log import OutageLog
 
 log = logging.getLogger("provenance.gateway.batcher")
 

@@ -5,7 +5,7 @@ the GS1 JSON schema, JSON-LD @context (offline), CBV terms and identifiers in ca
 the canonical CBV 2.0 event hash of each event (the document's @context, then the event's own),
 the JSON each event will be stored and served as (both contexts on it), re-hashed from those
 bytes alone as a verifier will (rule ``event.rehash``), eventTime no later than the clock allows
-(:mod:`gateway.rules.timebounds`), then the participant's rule set against the current custody
+(:mod:`medledger.custody.timebounds`), then the participant's rule set against the current custody
 state, and finally one SQL transaction that stores the events (each with a fresh random salt)
 and the custody changes. Only after that commit does the caller answer 202.
 """
@@ -21,18 +21,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from chain.errors import PermissionDeniedError, ValidationError
 from gateway import store
-from gateway.epcis.event_hash import (
+from medledger.custody.ruleset import RuleSet, check_events
+from medledger.custody.timebounds import DEFAULT_TIME_BOUNDS, TimeBounds, require_not_ahead
+from medledger.epcis.event_hash import (
     context_namespaces,
     event_hash,
     stored_context,
     stored_event_digest,
 )
-from gateway.epcis.normalise import NormalisedEvent, normalise_events
-from gateway.epcis.schema import EpcisSchema
-from gateway.rules.ruleset import RuleSet, check_events
-from gateway.rules.timebounds import DEFAULT_TIME_BOUNDS, TimeBounds, require_not_ahead
+from medledger.epcis.normalise import NormalisedEvent, normalise_events
+from medledger.epcis.schema import EpcisSchema
+from medledger.errors import PermissionDeniedError, ValidationError
 
 #: Every URL under which GS1 publishes the EPCIS 2.0 context (the same file; never fetched).
 _KNOWN_CONTEXTS = (
@@ -114,7 +114,7 @@ def event_records(
     """The records to store, each checked to re-hash to its event id from its stored JSON.
 
     The check parses the very text that will be stored (as UTF-8, as the database keeps it) and
-    hashes it with :func:`~gateway.epcis.event_hash.stored_event_digest`, the function
+    hashes it with :func:`~medledger.epcis.event_hash.stored_event_digest`, the function
     ``provenance verify`` and the indexer use: an event accepted here cannot fail them, whatever
     went wrong between the posted JSON and the stored one. Refused: :class:`ValidationError`
     with rule ``event.rehash`` and the event's pointer.
@@ -173,7 +173,7 @@ class Intake:
     """Checks and stores documents; one document at a time, so custody checks never race.
 
     ``bounds``: how far an eventTime may be ahead of ``clock`` (every rule set) and behind its
-    items' current state (``pharma``); see :mod:`gateway.rules.timebounds`."""
+    items' current state (``pharma``); see :mod:`medledger.custody.timebounds`."""
 
     def __init__(
         self,

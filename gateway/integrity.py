@@ -1,11 +1,12 @@
 """Serving only what verifies: the checks a receipt, a batch and an event pass before they leave.
 
 Each check re-derives from what is stored what a verifier will derive from what is served, and
-raises :class:`~chain.errors.IntegrityViolationError` (409, see gateway/problems.py) when they
+raises :class:`~medledger.errors.IntegrityViolationError` (409,
+see servicekit/http/problems.py) when they
 differ, naming the rule, the events and the batch's anchored root:
 
 - :func:`check_event` (``integrity.event-altered``): the stored JSON re-hashes, with
-  :func:`~gateway.epcis.event_hash.stored_event_digest` (the function ``provenance verify`` and
+  :func:`~medledger.epcis.event_hash.stored_event_digest` (the function ``provenance verify`` and
   the indexer use), to the stored event hash, and that is the hash the event id names;
 - :func:`proven_leaf` (``integrity.proof-mismatch``): the leaf of the stored
   ``(event hash, salt)`` and its proof lead to the batch's anchored root;
@@ -32,11 +33,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from chain.errors import IntegrityViolationError, MerkleError
-from chain.merkle import MerkleTree, Value, leaf_hash, verify_proof
-from gateway.epcis.event_hash import stored_event_digest
 from gateway.store import BatchEvent
 from gateway.store.capture import event_hash_bytes
+from medledger.epcis.event_hash import stored_event_digest
+from medledger.errors import IntegrityViolationError, MerkleError
+from medledger.merkle import MerkleTree, Value, leaf_hash, verify_proof
+from servicekit.http.operations import CheckResult
 
 log = logging.getLogger("provenance.gateway.integrity")
 
@@ -250,3 +252,29 @@ class IntegrityAlarm:
                 events=tuple(self._events),
                 roots=tuple(self._roots),
             )
+
+
+#: Failing events the integrity check lists by id (it counts them all).
+READINESS_EVENT_IDS = 100
+
+
+def integrity_check(alarm: AlarmState) -> CheckResult:
+    """The integrity alarm as a degrading check: failing while any event (or batch) failed its
+    last verification, with their ids; the service stays ready (see docs/operations.md)."""
+    evidence = {
+        "events": list(alarm.events[:READINESS_EVENT_IDS]),
+        "event_count": len(alarm.events),
+        "roots": list(alarm.roots[:READINESS_EVENT_IDS]),
+        "failures": alarm.failures,
+    }
+    if not alarm.raised:
+        return CheckResult("integrity", True, "every event served verified", evidence=evidence)
+    what = [f"{len(alarm.events)} events"] + ([f"{len(alarm.roots)} batches"] * bool(alarm.roots))
+    named = ", ".join([*alarm.events[:3], *alarm.roots[:3]])
+    return CheckResult(
+        "integrity",
+        False,
+        f"{' and '.join(what)} no longer verify and are refused (409): {named}",
+        degrading=True,
+        evidence=evidence,
+    )

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from chain.errors import BatchStateError
 from chain.ledger import Ledger
 from gateway import store
+from medledger.errors import BatchStateError
 
 log = logging.getLogger("provenance.gateway.reconciler")
 

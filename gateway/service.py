@@ -17,7 +17,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chain.client import Chain
 from chain.deployment import Deployment, deploy_contracts
-from chain.errors import (
+from chain.keystore import create_keystore, load_keystore
+from chain.ledger import Ledger, ParticipantStatus
+from chain.sender import is_nonce_error
+from gateway import code_issuance as codes
+from gateway import integrity, store
+from gateway.anchors import CurrentAnchor, current_anchor, parse_tx_hash
+from gateway.batcher import Batcher, BatcherPolicy, recover_anchor_transaction
+from gateway.intake import Accepted, Intake
+from gateway.settings import GatewaySettings
+from gateway.signing_keys import KeyRing
+from gateway.webhooks import RetryPolicy, WebhookDeliverer
+from medledger.custody.authority import check_company_prefixes
+from medledger.custody.timebounds import TimeBounds
+from medledger.epcis import gs1
+from medledger.epcis.schema import EpcisSchema, load_schema
+from medledger.errors import (
     BackPressureError,
     ConfigurationError,
     ContractRevertError,
@@ -32,23 +47,9 @@ from chain.errors import (
     ValidationError,
     echo,
 )
-from chain.keystore import create_keystore, load_keystore
-from chain.ledger import Ledger, ParticipantStatus
-from chain.merkle import MerkleTree
-from chain.receipts import Receipt
-from chain.roles import Role
-from chain.sender import is_nonce_error
-from gateway import codes, integrity, store
-from gateway.anchors import CurrentAnchor, current_anchor, parse_tx_hash
-from gateway.authority import check_company_prefixes
-from gateway.batcher import Batcher, BatcherPolicy, recover_anchor_transaction
-from gateway.epcis import gs1
-from gateway.epcis.schema import EpcisSchema, load_schema
-from gateway.intake import Accepted, Intake
-from gateway.keys import KeyRing
-from gateway.rules.timebounds import TimeBounds
-from gateway.settings import GatewaySettings
-from gateway.webhooks import RetryPolicy, WebhookDeliverer
+from medledger.formats.receipt import Receipt
+from medledger.merkle import MerkleTree
+from medledger.roles import Role
 
 log = logging.getLogger("provenance.gateway")
 
@@ -905,7 +906,7 @@ def require_issuer(participant: store.ParticipantRecord) -> None:
 
 def _gtin_lot(gtin: str, lot: str) -> str:
     """The GTIN as 14 digits, if it and the lot are well formed (the recall registry takes a lot
-    as GS1 AI 10: 1 to 20 characters of set 82, see gateway/epcis/gs1.py)."""
+    as GS1 AI 10: 1 to 20 characters of set 82, see medledger/epcis/gs1.py)."""
     gs1.lot(lot, pointer="/lot")
     return gs1.gtin(gtin, pointer="/gtin")
 

@@ -13,10 +13,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chain.errors import ConfigurationError
 from chain.keystore import DEVELOPMENT_PASSWORD
-from gateway.ratelimits import parse_limits
 from gateway.webhook_targets import TargetPolicy
+from medledger.errors import ConfigurationError
+from servicekit.http.ratelimits import parse_limits
 
 
 class GatewaySettings(BaseSettings):

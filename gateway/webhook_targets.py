@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from chain.errors import ValidationError, echo
+from medledger.errors import ValidationError, echo
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

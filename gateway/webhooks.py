@@ -31,10 +31,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from chain.errors import ValidationError
-from chain.outage_log import OutageLog
 from gateway import store
 from gateway.webhook_targets import TargetPolicy, WebhookClient
+from medledger.errors import ValidationError
+from servicekit.outage_log import OutageLog
 
 log = logging.getLogger("provenance.gateway.webhooks")
 
@@ -190,7 +190,7 @@ class WebhookDeliverer:
 
     def run(self, interval: float = 1.0) -> None:
         """Deliver until :meth:`stop`; wakes early when a recall is recorded. A pass that fails
-        (the database is down) is retried, logged on change (chain/outage_log.py)."""
+        (the database is down) is retried, logged on change (servicekit/outage_log.py)."""
         self._stop.clear()
         health = OutageLog(log, "webhook delivery")
         while not self._stop.is_set():

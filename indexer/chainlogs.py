@@ -16,8 +16,8 @@ from web3.contract import Contract
 
 from chain.client import Chain
 from chain.deployment import Deployment
-from chain.errors import ChainUnavailableError
 from chain.ledger import Ledger
+from medledger.errors import ChainUnavailableError
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from gateway.epcis.normalise import NormalisedEvent
 from indexer.projection import event_party
 from indexer.store.copy_text import escape_text, timestamp_text
 from indexer.verification import AnchorFacts
+from medledger.epcis.normalise import NormalisedEvent
 
 Row = tuple[Any, ...]
 

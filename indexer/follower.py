@@ -32,8 +32,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chain.errors import BatchUnavailableError, ChainMovedError, ChainUnavailableError
-from chain.outage_log import OutageLog
 from indexer import detection
 from indexer.chainlogs import BlockHeader, ChainLog, LogReader
 from indexer.loader import BatchLoader, Prefetch, PreparedBatch
@@ -44,6 +42,8 @@ from indexer.store.models import (
     RecallChangeRow,
     first_sequence_of_block,
 )
+from medledger.errors import BatchUnavailableError, ChainMovedError, ChainUnavailableError
+from servicekit.outage_log import OutageLog
 
 log = logging.getLogger("provenance.indexer")
 
@@ -310,7 +310,7 @@ class Follower:
             self.close()
 
     def _run(self, poll_interval: float) -> None:
-        # Failures are retried every pass and logged on change (chain/outage_log.py): when a
+        # Failures are retried every pass and logged on change (servicekit/outage_log.py): when a
         # task starts failing, every 30 s while it fails, and when it recovers.
         following = OutageLog(log, "following the chain")
         settling = OutageLog(log, "settling held-back events")

@@ -27,12 +27,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chain import lifeline
-from chain.errors import BatchRefusedError, BatchUnavailableError, ValidationError
-from gateway.epcis.normalise import NormalisedEvent, normalise_event
-from gateway.epcis.terms import Vocabulary, default_vocabulary
-from gateway.rules.roles import operation_of
-from gateway.store._sql import driver_connection
 from indexer import detection
 from indexer.chainlogs import ChainLog
 from indexer.event_rows import Row, event_line, event_row, item_lines, item_rows
@@ -42,6 +36,12 @@ from indexer.store import pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
 from indexer.verification import AnchorFacts, IntegrityFailure, refused_evidence, verify_batch
+from medledger.custody.operations import operation_of
+from medledger.epcis.normalise import NormalisedEvent, normalise_event
+from medledger.epcis.terms import Vocabulary, default_vocabulary
+from medledger.errors import BatchRefusedError, BatchUnavailableError, ValidationError
+from servicekit import lifeline
+from servicekit.sql.helpers import driver_connection
 
 log = logging.getLogger("provenance.indexer")
 
@@ -170,7 +170,7 @@ WORKER_NICENESS = 5
 def _lower_priority() -> None:
     """Workers yield the CPU to the follower's ordered thread and the database, which are the
     catch-up's critical path; they are ahead (``ahead`` batches) and fill the gaps. They end
-    with the indexer, however it ends (chain/lifeline.py)."""
+    with the indexer, however it ends (servicekit/lifeline.py)."""
     lifeline.follow_parent()
     try:
         os.nice(WORKER_NICENESS)

@@ -45,11 +45,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
-from chain.roles import Role
-from gateway.custody import TERMINAL, ItemStatus
-from gateway.epcis.normalise import NormalisedEvent, Party, Quantity
-from gateway.rules.identifiers import gln_of, gtin_of, lot_of_class
-from gateway.rules.roles import Operation, operation_of
+from medledger.custody.operations import Operation, operation_of
+from medledger.custody.state import TERMINAL, ItemStatus
+from medledger.epcis.digital_link import gln_of, gtin_of, lot_of_class
+from medledger.epcis.normalise import NormalisedEvent, Party, Quantity
+from medledger.roles import Role
 
 
 class ItemState(NamedTuple):

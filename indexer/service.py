@@ -10,16 +10,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chain.client import Chain
 from chain.deployment import Deployment
-from chain.errors import ConfigurationError
 from indexer.chainlogs import LogReader
 from indexer.detection import DetectionConfig
 from indexer.follower import Follower, FollowerPolicy, StepReport
-from indexer.keys import ReaderKeys, bootstrap_reader_key
 from indexer.loader import BatchLoader
+from indexer.reader_keys import ReaderKeys, bootstrap_reader_key
 from indexer.settings import IndexerSettings
 from indexer.sources import BatchSource, FolderBatchSource, GatewayBatchSource
 from indexer.store import make_engine, session_factory, upgrade
 from indexer.store.writes import get_checkpoint
+from medledger.errors import ConfigurationError
 
 log = logging.getLogger("provenance.indexer")
 

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chain.errors import ConfigurationError
-from gateway.ratelimits import parse_limits
+from medledger.errors import ConfigurationError
+from servicekit.http.ratelimits import parse_limits
 
 
 class IndexerSettings(BaseSettings):

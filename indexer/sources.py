@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from chain.errors import MESSAGE_LIMIT, BatchRefusedError, BatchUnavailableError
+from medledger.errors import MESSAGE_LIMIT, BatchRefusedError, BatchUnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-#: The type of the gateway's problem for what no longer verifies (gateway/problems.py).
+#: The type of the gateway's problem for what no longer verifies (servicekit/http/problems.py).
 INTEGRITY_PROBLEM = "/problems/integrity"
 
 

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from chain.errors import MerkleError, ValidationError
-from chain.merkle import MerkleTree
-from gateway.epcis.event_hash import stored_event_digest
 from indexer.sources import BatchContents, BatchEntry
+from medledger.epcis.event_hash import stored_event_digest
+from medledger.errors import MerkleError, ValidationError
+from medledger.merkle import MerkleTree
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from chain.reasons import describe
+from medledger.recall_reasons import describe
 
 DEFAULT_INDEXER = "http://127.0.0.1:8001"
 TIMEOUT = 10.0

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 import typer
 
-from chain.interpreter import restore_recursion_limit
 from indexer.alert_kinds import AlertKind, Severity
 from provenance.usage import (
     Abort,
@@ -17,6 +16,7 @@ from provenance.usage import (
     UsageError,
     usage_error_line,
 )
+from servicekit.interpreter import restore_recursion_limit
 
 #: Default key files, the first that exists: the layout of ``provenance up`` (``data/gateway/``,
 #: ``data/indexer/``), then that of a standalone ``provenance gateway --data-dir data`` (or
@@ -341,7 +341,7 @@ def codes(
     issued, 1 if the gateway refuses (not a manufacturer, lot not declared, past its packs), 2
     if the input is unusable or the gateway or its chain cannot be reached. See docs/codes.md.
     """
-    from provenance.codes import run_codes
+    from provenance.codes_command import run_codes
 
     raise typer.Exit(
         run_codes(
@@ -548,7 +548,7 @@ def up(
 def main() -> None:
     """The console script: usage errors are one line on stderr and exit code 2 (not typer's
     framed panel); everything else as the commands decide."""
-    restore_recursion_limit()  # py_ecc raised it on import (see chain/interpreter.py)
+    restore_recursion_limit()  # py_ecc raised it on import (see servicekit/interpreter.py)
     try:
         code = app(prog_name="provenance", standalone_mode=False)
     except NoArgsIsHelpError as exc:

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
 
-from chain.receipts import Receipt
 from chain.verification import verify_receipt
 from gateway.api.app import create_app
 from gateway.service import GatewayService
@@ -26,6 +25,7 @@ from indexer.queries.trace import trace
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import InProcessBatchSource
+from medledger.formats.receipt import Receipt
 from provenance.journey import ACTORS, FINISHED_LOT, as_document, build_journey
 from provenance.verify import default_event_hasher
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chain.roles import Role
-from gateway.epcis.gs1 import check_digit
+from medledger.epcis.gs1 import check_digit
+from medledger.roles import Role
 
 EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 #: The project's extension namespace (docs/origin.md): ``mpl:apiPerPack`` in the ILMD.

@@ -26,19 +26,7 @@ from typing import Any
 from web3 import Web3
 
 from chain.client import Chain
-from chain.errors import ReceiptFormatError, ValidationError
-from chain.receipts import EventHasher, Receipt
 from chain.verification import Check, Verdict, verify_receipt
-from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
-from gateway.epcis.identifiers import canonical_identifier
-from gateway.rules.identifiers import gtin_of, is_serial, lot_of_class
-from indexer.detection.mass_balance import COUNT_UNITS as COUNT_UNITS
-from indexer.detection.mass_balance import MASS_UNITS as MASS_UNITS
-from indexer.detection.mass_balance import MassBalance as MassBalance
-from indexer.detection.mass_balance import Strength as Strength
-from indexer.detection.mass_balance import compute_mass_balance as compute_mass_balance
-from indexer.detection.mass_balance import ilmd_strength as ilmd_strength
-from indexer.detection.mass_balance import parse_strength as parse_strength
 from indexer.queries.origin import BUNDLE_TYPE as BUNDLE_TYPE
 from indexer.queries.origin import BUNDLE_VERSION as BUNDLE_VERSION
 from indexer.queries.origin import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
@@ -53,6 +41,18 @@ from indexer.queries.origin import OriginError as OriginError
 from indexer.queries.origin import OriginUnknownError as OriginUnknownError
 from indexer.queries.origin import build_bundle as build_bundle
 from indexer.queries.origin import parse_tolerance as parse_tolerance
+from medledger.epcis.digital_link import gtin_of, is_serial, lot_of_class
+from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.errors import ReceiptFormatError, ValidationError
+from medledger.formats.mass_balance import COUNT_UNITS as COUNT_UNITS
+from medledger.formats.mass_balance import MASS_UNITS as MASS_UNITS
+from medledger.formats.mass_balance import MassBalance as MassBalance
+from medledger.formats.mass_balance import Strength as Strength
+from medledger.formats.mass_balance import compute_mass_balance as compute_mass_balance
+from medledger.formats.mass_balance import ilmd_strength as ilmd_strength
+from medledger.formats.mass_balance import parse_strength as parse_strength
+from medledger.formats.receipt import EventHasher, Receipt
 from provenance.journey import MPL_NAMESPACE
 
 #: The project's EPCIS extension namespace; ``mpl:apiPerPack`` in an ILMD (with ``"mpl"``

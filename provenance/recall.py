@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import httpx
 
-from chain.errors import ValidationError
-from gateway.epcis import gs1
+from medledger.epcis import gs1
+from medledger.errors import ValidationError
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -39,7 +39,7 @@ def _key(path: Path) -> str:
 
 
 def _check(gtin: str, lot: str) -> str:
-    """The gateway's own GS1 checks (gateway/epcis/gs1.py), before anything is sent; the GTIN
+    """The gateway's own GS1 checks (medledger/epcis/gs1.py), before anything is sent; the GTIN
     as 14 digits."""
     try:
         gs1.lot(lot)

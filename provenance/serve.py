@@ -5,7 +5,7 @@ and the batcher then each have a Python interpreter, so one core's GIL no longer
 anchoring latency does not depend on how busy capture is). SQLite (one writer process) and the
 in-process chain (it lives in this process) keep the batcher as a thread of the server.
 
-The two processes live and die together: the batcher follows its parent (chain/lifeline.py: it
+The two processes live and die together: the batcher follows its parent (servicekit/lifeline.py: it
 stops when the server process is gone, even after a SIGKILL or a segfault), and the server
 watches the batcher: if it dies, the server stops and exits 1, so a supervisor (compose's
 ``restart:``, systemd) starts both again rather than serving captures that are never anchored.
@@ -38,15 +38,15 @@ from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from chain import lifeline
-from chain.errors import ProvenanceError
-from chain.lifeline import describe_exit
-from chain.logs import configure_logging, wants_json
 from gateway.api.app import create_app
 from gateway.service import GatewayService, standalone_batcher
 from gateway.settings import GatewaySettings
+from medledger.errors import ProvenanceError
 from provenance.signals import serve_until_stopped
 from provenance.startup import port_taken, start_failure
+from servicekit import lifeline
+from servicekit.lifeline import describe_exit
+from servicekit.logs import configure_logging, wants_json
 
 log = logging.getLogger("provenance.gateway.batcher")
 
@@ -147,7 +147,7 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             host=settings.host,
             port=settings.port,
             log_level="info",
-            log_config=None,  # logging is configured above (chain/logs.py)
+            log_config=None,  # logging is configured above (servicekit/logs.py)
             access_log=False,  # the app logs one line per request, with its request id
         )
     )

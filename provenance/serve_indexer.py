@@ -10,13 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 
-from chain.errors import ProvenanceError
-from chain.logs import configure_logging, wants_json
 from indexer.gc_policy import tune_for_long_runs
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
+from medledger.errors import ProvenanceError
 from provenance.signals import serve_until_stopped
 from provenance.startup import port_taken, start_failure
+from servicekit.logs import configure_logging, wants_json
 
 
 def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> int:
@@ -51,7 +51,7 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
             host=settings.host,
             port=settings.port,
             log_level="info",
-            log_config=None,  # logging is configured above (chain/logs.py)
+            log_config=None,  # logging is configured above (servicekit/logs.py)
             access_log=False,  # the app logs one line per request, with its request id
         )
     )

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from chain.roles import Role
-from gateway.epcis.identifiers import canonical_identifier
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.roles import Role
 from provenance.journey import Actor, as_document
 
 API_ITEM_REF = "099999"

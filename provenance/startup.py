@@ -10,7 +10,7 @@ import socket
 from pydantic import ValidationError as SettingsError
 from sqlalchemy.exc import DBAPIError
 
-from chain.logs import redact
+from servicekit.logs import redact
 
 
 def port_in_use(host: str, port: int) -> bool:

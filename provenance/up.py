@@ -18,7 +18,7 @@ Ctrl-C (or SIGTERM) stops the servers, then the chain, cleanly; running it again
   if one ends, ``up`` prints one line naming it, stops the rest (the chain node's whole process
   group included) and exits 1. Run it under a supervisor (systemd, compose) to restart it.
 - the chain node dies with ``up`` however ``up`` ends, a SIGKILL or a segfault included
-  (chain/lifeline.py: the kernel sends it SIGTERM, so it still flushes its database).
+  (servicekit/lifeline.py: the kernel sends it SIGTERM, so it still flushes its database).
 """
 
 from __future__ import annotations
@@ -49,16 +49,16 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from chain.client import Chain
-from chain.errors import ConfigurationError, ProvenanceError
-from chain.lifeline import describe_exit, parent_death_signal
-from chain.logs import configure_logging, redact, wants_json
 from gateway.api.app import create_app as create_gateway_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import GatewayBatchSource
+from medledger.errors import ConfigurationError, ProvenanceError
 from provenance.startup import port_taken, start_failure
+from servicekit.lifeline import describe_exit, parent_death_signal
+from servicekit.logs import configure_logging, redact, wants_json
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHAIN_ID = 1337
@@ -158,7 +158,7 @@ class ChainNode:
 @contextmanager
 def local_chain(folder: Path, host: str, port: int) -> Iterator[ChainNode]:
     """ganache with a persistent database; stopped with SIGTERM so it flushes to disk, and
-    sent SIGTERM by the kernel if this process dies first (Linux; see chain/lifeline.py)."""
+    sent SIGTERM by the kernel if this process dies first (Linux; see servicekit/lifeline.py)."""
     command = [
         str(ganache_binary()),
         "--server.host", host,

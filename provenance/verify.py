@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from chain.client import Chain
-from chain.errors import ChainError, ReceiptFormatError
-from chain.receipts import EventHasher, Receipt
 from chain.verification import Verdict, verify_receipt
-from gateway.epcis.event_hash import stored_event_digest
+from medledger.epcis.event_hash import stored_event_digest
+from medledger.errors import ChainError, ReceiptFormatError
+from medledger.formats.receipt import EventHasher, Receipt
 from provenance.origin import (
     DEFAULT_TOLERANCE,
     Bundle,

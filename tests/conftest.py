@@ -10,11 +10,10 @@ from eth_account.signers.local import LocalAccount
 from chain.client import Chain
 from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
-from chain.roles import Role
-from gateway.epcis.identifiers import check_digit
-from tests.support.nodes import available, running_node
-
-REGULATOR_GLN = 4700000100002
+from devkit.constants import REGULATOR_GLN
+from devkit.nodes import available, running_node
+from medledger.epcis.identifiers import check_digit
+from medledger.roles import Role
 
 
 def gln_with_check_digit(body12: str) -> int:

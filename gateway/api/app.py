@@ -1,5 +1,5 @@
 """The FastAPI application: routes, problem+json handlers, operations (request ids, metrics,
-readiness; see gateway/api/operations.py) and the batcher's lifecycle."""
+readiness; see servicekit/http/operations.py) and the batcher's lifecycle."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from chain.interpreter import restore_recursion_limit
 from gateway.api import codes, routes
-from gateway.api.bodies import BodyLimitMiddleware
-from gateway.api.home import home_router
 from gateway.api.metrics import GatewayMetrics
-from gateway.api.operations import RequestMiddleware, probe_chain
-from gateway.openapi_problems import document_problems
-from gateway.problems import install_problem_handlers
-from gateway.ratelimits import LOCKED_OUT, RateLimits
 from gateway.service import GatewayService
+from servicekit.http.bodies import BodyLimitMiddleware
+from servicekit.http.home import home_router
+from servicekit.http.openapi_problems import document_problems
+from servicekit.http.operations import RequestMiddleware, probe_chain
+from servicekit.http.problems import install_problem_handlers
+from servicekit.http.ratelimits import LOCKED_OUT, RateLimits
+from servicekit.interpreter import restore_recursion_limit
 
 
 def create_app(

@@ -8,12 +8,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from chain.errors import NotFoundError
-from gateway import codes as code_issuance
-from gateway.api.bodies import StrictJSONRoute
+from gateway import code_issuance
 from gateway.api.deps import ActiveParticipantDep, ParticipantDep, ServiceDep
 from gateway.api.schemas import CodePublic, CodesCreate, LotCreate, LotPublic
 from gateway.store import CodeLot
+from medledger.errors import NotFoundError
+from servicekit.http.bodies import StrictJSONRoute
 
 lots = APIRouter(prefix="/lots", tags=["codes"], route_class=StrictJSONRoute)
 codes = APIRouter(prefix="/codes", tags=["codes"], route_class=StrictJSONRoute)

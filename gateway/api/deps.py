@@ -1,5 +1,5 @@
 """Request dependencies: the service, and the participant behind the API key (failed
-authentications counted per client address: gateway/ratelimits.py)."""
+authentications counted per client address: servicekit/http/ratelimits.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from chain.errors import AuthenticationError, PermissionDeniedError
-from gateway.ratelimits import RateLimits, client_key
 from gateway.service import GatewayService, require_regulator
 from gateway.store import ParticipantRecord
+from medledger.errors import AuthenticationError, PermissionDeniedError
+from servicekit.http.ratelimits import RateLimits, client_key
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer pk_...`")
 

@@ -28,11 +28,11 @@ from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select
 
 from chain.client import Chain
 from gateway import store
-from gateway.api.operations import PROBE_TIMEOUT_SECONDS, http_histogram
 from gateway.integrity import IntegrityAlarm
 from gateway.service import GatewayService
-from gateway.store._sql import utcnow
 from gateway.store.models import BATCH_STATES, BatchRow
+from servicekit.http.operations import PROBE_TIMEOUT_SECONDS, http_histogram
+from servicekit.sql.helpers import utcnow
 
 log = logging.getLogger("provenance.gateway.metrics")
 

@@ -1,4 +1,5 @@
-"""The routes, one router per resource; every error is problem+json (see gateway/problems.py)."""
+"""The routes, one router per resource; every error is problem+json
+(see servicekit/http/problems.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from chain.errors import NotAnchoredYetError, ValidationError
-from chain.roles import Role
-from gateway import strict_json
-from gateway.api.bodies import StrictJSONRoute
 from gateway.api.deps import ActiveParticipantDep, ParticipantDep, RegulatorDep, ServiceDep
-from gateway.api.operations import (
-    integrity_check,
-    metrics_response,
-    readiness_response,
-    run_checks,
-    standard_checks,
-)
 from gateway.api.schemas import (
     AnchorPublic,
     BatchEventPublic,
@@ -39,8 +29,19 @@ from gateway.api.schemas import (
     WebhookPublic,
     WebhookSet,
 )
+from gateway.integrity import integrity_check
 from gateway.store import ParticipantRecord, RecallRecord
 from gateway.webhooks import notification_json
+from medledger.errors import NotAnchoredYetError, ValidationError
+from medledger.roles import Role
+from servicekit.http import strict_json
+from servicekit.http.bodies import StrictJSONRoute
+from servicekit.http.operations import (
+    metrics_response,
+    readiness_response,
+    run_checks,
+    standard_checks,
+)
 
 capture = APIRouter(prefix="/capture", tags=["capture"], route_class=StrictJSONRoute)
 events = APIRouter(prefix="/events", tags=["events"], route_class=StrictJSONRoute)
@@ -78,7 +79,7 @@ async def post_capture(
     metrics = request.app.state.metrics
     try:
         # Read only now, after the key was checked: a body up to the capture limit (see
-        # gateway/api/bodies.py), parsed by the one strict parser off the event loop.
+        # servicekit/http/bodies.py), parsed by the one strict parser off the event loop.
         body = await request.body()
         accepted = await run_in_threadpool(
             lambda: service.capture(participant, strict_json.loads(body))

@@ -120,7 +120,7 @@ class ParticipantRegistered(ParticipantCreated):
 class RecallCreate(BaseModel):
     gtin: str = Field(
         examples=["04701230123450"],
-        description="GTIN-8, -12, -13 or -14, check digit verified (gateway/epcis/gs1.py: "
+        description="GTIN-8, -12, -13 or -14, check digit verified (medledger/epcis/gs1.py: "
         "`gs1.gtin`, `gs1.checkDigit`); kept as 14 digits",
     )
     lot: str = Field(
@@ -203,7 +203,7 @@ class LotCreate(BaseModel):
 
     gtin: str = Field(
         examples=["04700123123452"],
-        description="GTIN-8, -12, -13 or -14, check digit verified (gateway/epcis/gs1.py: "
+        description="GTIN-8, -12, -13 or -14, check digit verified (medledger/epcis/gs1.py: "
         "`gs1.gtin`, `gs1.checkDigit`); kept as 14 digits",
     )
     lot: str = Field(
@@ -234,7 +234,7 @@ class CodesCreate(BaseModel):
 
     gtin: str = Field(
         examples=["04700123123452"],
-        description="GTIN-8, -12, -13 or -14, check digit verified (gateway/epcis/gs1.py: "
+        description="GTIN-8, -12, -13 or -14, check digit verified (medledger/epcis/gs1.py: "
         "`gs1.gtin`, `gs1.checkDigit`); kept as 14 digits",
     )
     lot: str = Field(

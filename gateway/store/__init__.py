@@ -6,6 +6,21 @@ issued codes. SQLite by default, PostgreSQL in production. See ``docs/storage.md
 
 from __future__ import annotations
 
+from gateway.store.lots import (
+    CodeLot,
+    CodeRecord,
+    add_codes,
+    codes_of,
+    commission_into_lot,
+    commissioned_in_lot,
+    declare_lot,
+    get_code,
+    get_code_lot,
+    lock_code_lot,
+    lot_claim,
+    taken_serials,
+)
+
 from .batches import (
     AnchorLookup,
     BatchContents,
@@ -44,20 +59,6 @@ from .capture import (
     known_event_ids,
     record_capture,
     record_rejection,
-)
-from .codes import (
-    CodeLot,
-    CodeRecord,
-    add_codes,
-    codes_of,
-    commission_into_lot,
-    commissioned_in_lot,
-    declare_lot,
-    get_code,
-    get_code_lot,
-    lock_code_lot,
-    lot_claim,
-    taken_serials,
 )
 from .custody_view import SqlCustodyView, apply_changes, custody_lock, set_lot_recalled
 from .engine import DEFAULT_URL, make_engine, session_factory, upgrade

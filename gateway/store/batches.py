@@ -19,9 +19,9 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chain.errors import BatchStateError, RecordNotFoundError, StoreConflictError
+from medledger.errors import BatchStateError, RecordNotFoundError, StoreConflictError
+from servicekit.sql.helpers import key_chunks, member_of, utcnow
 
-from ._sql import key_chunks, member_of, utcnow
 from .models import BATCH_STATES, AccountNonceRow, AnchorHistoryRow, BatchRow, EventRow
 
 log = logging.getLogger("provenance.gateway.anchoring")

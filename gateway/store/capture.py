@@ -21,10 +21,9 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chain.errors import StoreConflictError, cut
-from gateway.custody import StateChange
-
-from ._sql import (
+from medledger.custody.state import StateChange
+from medledger.errors import StoreConflictError, cut
+from servicekit.sql.helpers import (
     chunks,
     copy_rows,
     execute_raw,
@@ -35,6 +34,7 @@ from ._sql import (
     upsert_insert,
     utcnow,
 )
+
 from .batches import BatchInfo, get_batch
 from .custody_view import apply_changes
 from .models import BatchRow, CaptureEventRow, CaptureRow, EventRow
@@ -211,7 +211,7 @@ def record_capture(
     """Store a capture, its new events and its custody changes in one transaction, and commit.
 
     Nothing is visible to other sessions before the commit; any failure rolls everything back
-    (a broken constraint surfaces as :class:`~chain.errors.StoreConflictError`). ``known``: the
+    (a broken constraint surfaces as :class:`~medledger.errors.StoreConflictError`). ``known``: the
     event ids that :func:`known_event_ids` found stored earlier in this same transaction (the
     caller holds :func:`custody_lock`), to save looking them up again; an event stored since by
     someone else is still skipped by the insert itself.

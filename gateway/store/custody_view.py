@@ -16,8 +16,8 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from chain.errors import StoreConflictError
-from gateway.custody import (
+from gateway.store.lots import commission_into_lot
+from medledger.custody.state import (
     CommissionIntoLot,
     ItemState,
     ItemStatus,
@@ -27,8 +27,8 @@ from gateway.custody import (
     PutItem,
     StateChange,
 )
-
-from ._sql import (
+from medledger.errors import StoreConflictError
+from servicekit.sql.helpers import (
     chunks,
     copy_rows,
     execute_raw,
@@ -38,7 +38,7 @@ from ._sql import (
     upsert_insert,
     utcnow,
 )
-from .codes import commission_into_lot
+
 from .models import CodeLotRow, ItemRow, LotClaimRow, ParticipantRow, QuantityRow, RecalledLotRow
 from .participants import prefixes_of
 
@@ -84,7 +84,8 @@ def _state(row: ItemRow) -> ItemState:
 
 
 class SqlCustodyView:
-    """:class:`gateway.custody.CustodyView` over the store's tables, with per-document caching."""
+    """The custody view (:class:`medledger.custody.state.CustodyView`) over the store's tables,
+    with per-document caching."""
 
     def __init__(self, session: Session) -> None:
         self._session = session

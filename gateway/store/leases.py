@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
-from ._sql import upsert_insert, utcnow
+from servicekit.sql.helpers import upsert_insert, utcnow
+
 from .models import AnchoringLeaseRow, BatchRow, EventRow
 
 

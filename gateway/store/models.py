@@ -14,7 +14,7 @@ mistaken for the frozen values the repository functions return.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +23,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
@@ -33,20 +31,12 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: Stable constraint names, so migrations can name what they alter (and SQLite batch mode works).
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from servicekit.sql.types import NAMING_CONVENTION, UtcDateTime
 
 ADDRESS = 42  # 0x + 40 hex
 IDENTIFIER = 512  # canonical GS1 Digital Link URI
@@ -54,25 +44,6 @@ TX_HASH = 66  # 0x + 64 hex
 
 #: A 64-bit autoincrement key; SQLite only autoincrements a column declared INTEGER.
 BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """``TIMESTAMP WITH TIME ZONE``; refuses naive datetimes, always returns UTC-aware ones."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the store keeps UTC-aware timestamps")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -105,7 +76,7 @@ class ParticipantRow(Base):
 
     address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    roles: Mapped[int] = mapped_column(Integer)  # chain.roles.Role bitmask
+    roles: Mapped[int] = mapped_column(Integer)  # medledger.roles.Role bitmask
     gln: Mapped[str] = mapped_column(String(13), unique=True)
     status: Mapped[str] = mapped_column(String(16))
     keystore_path: Mapped[str | None] = mapped_column(String(1024))  # custodial key file
@@ -124,7 +95,7 @@ class ApiKeyRow(Base):
     )
     prefix: Mapped[str] = mapped_column(String(32), unique=True)  # public part, for lookup
     # sha256$<hex> of the whole token; an argon2id PHC string for keys issued before (replaced
-    # by the SHA-256 form on their first use; chain/apitokens.py)
+    # by the SHA-256 form on their first use; servicekit/apikeys.py)
     hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
@@ -223,7 +194,7 @@ class EventRow(Base):
 
 
 class ItemRow(Base):
-    """Custody state of one instance (pack, case, pallet): ``gateway.custody.ItemState``."""
+    """Custody state of one instance (pack, case, pallet): ``medledger.custody.state.ItemState``."""
 
     __tablename__ = "items"
     __table_args__ = (

@@ -1,7 +1,7 @@
 """Participants and their API keys.
 
 API keys are ``pk_<prefix>_<secret>``: the prefix (12 hex characters) is stored in clear and
-finds the key's row; the whole token is stored only as its SHA-256 (chain/apitokens.py, shared
+finds the key's row; the whole token is stored only as its SHA-256 (servicekit/apikeys.py, shared
 with the indexer's reader keys: why a fast hash suffices for 256 random bits, and how argon2
 hashes of older keys stay valid). Every call reads the key's row and its participant, so a
 revocation or a suspension takes effect on the next request.
@@ -18,11 +18,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from chain.apitokens import TokenVerifier, new_token, split_token, stored_form
-from chain.errors import RecordNotFoundError, StoreConflictError
-from gateway import custody
+from medledger.custody import state as custody
+from medledger.errors import RecordNotFoundError, StoreConflictError
+from servicekit.apikeys import TokenVerifier, new_token, split_token, stored_form
+from servicekit.sql.helpers import utcnow
 
-from ._sql import utcnow
 from .models import PARTICIPANT_STATUSES, RULE_SETS, ApiKeyRow, ParticipantRow
 
 log = logging.getLogger("provenance.gateway")
@@ -184,7 +184,7 @@ class ApiKeys:
 
         ``allow_suspended=True`` returns a suspended participant too (check ``.active``), for a
         service that wants to answer "suspended" rather than "unauthenticated". An unknown prefix
-        and a wrong secret cost the same (chain/apitokens.py).
+        and a wrong secret cost the same (servicekit/apikeys.py).
         """
         parts = _split(token)
         if parts is None:

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from chain.errors import StoreConflictError
+from medledger.errors import StoreConflictError
+from servicekit.sql.helpers import utcnow
 
-from ._sql import utcnow
 from .custody_view import custody_lock, to_decimal
 from .models import (
     DeliveryRow,

@@ -7,16 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from chain.interpreter import restore_recursion_limit
-from gateway.api.bodies import BodyLimitMiddleware
-from gateway.api.home import home_router
-from gateway.api.operations import RequestMiddleware, probe_chain
-from gateway.openapi_problems import document_problems
-from gateway.problems import install_problem_handlers
-from gateway.ratelimits import CHECKS_EXHAUSTED, LOCKED_OUT, RateLimits
 from indexer.api import routes
 from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
+from servicekit.http.bodies import BodyLimitMiddleware
+from servicekit.http.home import home_router
+from servicekit.http.openapi_problems import document_problems
+from servicekit.http.operations import RequestMiddleware, probe_chain
+from servicekit.http.problems import install_problem_handlers
+from servicekit.http.ratelimits import CHECKS_EXHAUSTED, LOCKED_OUT, RateLimits
+from servicekit.interpreter import restore_recursion_limit
 
 
 def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:

@@ -1,6 +1,6 @@
 """Request dependencies: the service, a session, the reader behind the API key (failed
 authentications counted per client address), and the caller of the public pack check (a reader,
-or an anonymous client within its budget: gateway/ratelimits.py)."""
+or an anonymous client within its budget: servicekit/http/ratelimits.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from chain.errors import AuthenticationError, PermissionDeniedError
-from gateway.ratelimits import RateLimits, client_key
-from indexer.keys import READER_ROLES, ReaderKey
+from indexer.reader_keys import READER_ROLES, ReaderKey
 from indexer.service import IndexerService
+from medledger.errors import AuthenticationError, PermissionDeniedError
+from servicekit.http.ratelimits import RateLimits, client_key
 
 _bearer = HTTPBearer(
     auto_error=False, description="Reader API key (regulator or auditor): `Bearer ik_...`"

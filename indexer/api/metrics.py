@@ -18,10 +18,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from chain.client import Chain
-from gateway.api.operations import http_histogram
 from indexer.service import IndexerService
 from indexer.store.models import AlertRow, AnchorRow, PendingRow
 from indexer.store.writes import get_checkpoint
+from servicekit.http.operations import http_histogram
 
 log = logging.getLogger("provenance.indexer.metrics")
 

@@ -1,6 +1,6 @@
 """The routes, one router per resource. Every endpoint but the operations ones (/healthz,
 /readyz, /metrics) and the public pack check (/check) needs a reader key
-(regulator or auditor); every error is problem+json (see gateway/problems.py)."""
+(regulator or auditor); every error is problem+json (see servicekit/http/problems.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 
 from chain.client import Chain
-from chain.errors import NotFoundError, ValidationError
-from gateway.api.bodies import StrictJSONRoute
-from gateway.api.operations import (
-    metrics_response,
-    readiness_response,
-    run_checks,
-    standard_checks,
-)
-from gateway.epcis import gs1
 from indexer.alert_kinds import AlertKind, Severity
 from indexer.api.deps import CheckCallerDep, ReaderDep, ServiceDep, SessionDep, TodayDep
 from indexer.api.schemas import (
@@ -39,7 +30,6 @@ from indexer.api.schemas import (
     Stock,
     Trace,
 )
-from indexer.detection.mass_balance import parse_strength
 from indexer.queries import DEFAULT_LIMIT, MAX_LIMIT, alerts, anchors, epcs, recalls
 from indexer.queries import check as check_queries
 from indexer.queries import origin as origin_queries
@@ -51,6 +41,16 @@ from indexer.queries.common import address, gtin14, identifier, lot_text
 from indexer.queries.recalls import SCOPE_MAX_LIMIT
 from indexer.store.models import ParticipantRow
 from indexer.store.writes import get_checkpoint
+from medledger.epcis import gs1
+from medledger.errors import NotFoundError, ValidationError
+from medledger.formats.mass_balance import parse_strength
+from servicekit.http.bodies import StrictJSONRoute
+from servicekit.http.operations import (
+    metrics_response,
+    readiness_response,
+    run_checks,
+    standard_checks,
+)
 
 trace = APIRouter(tags=["trace"], route_class=StrictJSONRoute)
 epc = APIRouter(prefix="/epcs", tags=["state"], route_class=StrictJSONRoute)

@@ -13,7 +13,7 @@ detector is one module (rules, severities and evidence in ``docs/detection.md``)
 - :mod:`~indexer.detection.clones`: ``recommissioned``, ``clone`` (active at two places);
 - :mod:`~indexer.detection.transit`: ``unusual-transit``, ``new-route``;
 - :mod:`~indexer.detection.balance`: ``mass-balance`` (formula in
-  :mod:`~indexer.detection.mass_balance`);
+  :mod:`~medledger.formats.mass_balance`);
 - :mod:`~indexer.detection.timing`: ``event-time`` (an eventTime out of its bounds);
 - :mod:`~indexer.detection.expiry`: ``expired-in-stock``, ``expiring-soon`` (a sweep, by date).
 """
@@ -24,7 +24,6 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from gateway.epcis.normalise import NormalisedEvent
 from indexer.detection import (
     authority,
     balance,
@@ -39,6 +38,7 @@ from indexer.detection.config import DetectionConfig
 from indexer.detection.context import BatchView
 from indexer.detection.expiry import maybe_sweep, sweep
 from indexer.projection import EventContext, Projection
+from medledger.epcis.normalise import NormalisedEvent
 
 __all__ = ["DetectionConfig", "detect", "maybe_sweep", "sweep"]
 

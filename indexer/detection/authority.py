@@ -28,14 +28,14 @@ from typing import Any
 
 from sqlalchemy import func, select, tuple_
 
-from gateway.custody import owns_gtin
-from gateway.epcis.normalise import NormalisedEvent
-from gateway.rules.identifiers import gtin_of, is_serial, lot_of_class
-from gateway.rules.roles import Operation
 from indexer.detection.context import BatchView, operation
 from indexer.store import writes
 from indexer.store.models import ItemVersionRow, LotRow, ParticipantRow, RecallRow
 from indexer.store.state import chunks
+from medledger.custody.operations import Operation
+from medledger.custody.state import owns_gtin
+from medledger.epcis.digital_link import gtin_of, is_serial, lot_of_class
+from medledger.epcis.normalise import NormalisedEvent
 
 KIND = "unauthorised-commissioning"
 

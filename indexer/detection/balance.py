@@ -3,7 +3,7 @@
 ``mass-balance`` (critical): a TransformationEvent whose packs produced (output EPCs plus
 counted output quantities) times the API per pack of its ILMD (``mpl:apiPerPack``) exceed the
 API it consumed (input quantities in KGM, GRM or MGM) by more than ``mass_balance_tolerance``
-(default 5%): the formula of :mod:`indexer.detection.mass_balance`, the one origin proofs use.
+(default 5%): the formula of :mod:`medledger.formats.mass_balance`, the one origin proofs use.
 A transformation that does not allow the computation (no ``mpl:apiPerPack``, inputs that are
 not masses) raises nothing. Evidence: the transformation (role ``transformation``) and the
 recomputed balance.
@@ -15,10 +15,10 @@ import json
 
 from sqlalchemy import select
 
-from gateway.rules.identifiers import gtin_of
 from indexer.detection.context import BatchView
-from indexer.detection.mass_balance import MassBalanceError, compute_mass_balance
 from indexer.store.models import EventRow
+from medledger.epcis.digital_link import gtin_of
+from medledger.formats.mass_balance import MassBalanceError, compute_mass_balance
 
 
 def detect(batch: BatchView) -> None:

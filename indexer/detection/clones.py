@@ -26,11 +26,11 @@ is) and the clashing event (role ``clone``), with the holder, its location and t
 
 from __future__ import annotations
 
-from chain.roles import Role
-from gateway.rules.identifiers import gln_of
 from indexer.detection.context import BatchView, operation
 from indexer.detection.diversion import NOT_JUDGED, named
 from indexer.projection import custody_clash, event_party
+from medledger.epcis.digital_link import gln_of
+from medledger.roles import Role
 
 
 def detect(batch: BatchView, skip: set[tuple[int, str]]) -> None:

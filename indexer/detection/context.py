@@ -17,15 +17,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chain.roles import Role
-from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
-from gateway.epcis.normalise import NormalisedEvent
-from gateway.rules.roles import Operation, operation_of
 from indexer.detection.config import DetectionConfig
 from indexer.projection import EventContext, ItemState, Projection
 from indexer.store import writes
 from indexer.store.models import AnchorRow, EventRow, ItemVersionRow
 from indexer.store.state import item_state, key_groups, keyed, read_registry
+from medledger.custody.operations import Operation, operation_of
+from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.epcis.normalise import NormalisedEvent
+from medledger.roles import Role
 
 
 def event_id(event_hash: bytes) -> str:

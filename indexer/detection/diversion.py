@@ -22,11 +22,11 @@ marks a channel).
 
 from __future__ import annotations
 
-from chain.roles import Role
-from gateway.rules.identifiers import gln_of
-from gateway.rules.roles import Operation
 from indexer.detection.context import BatchView, operation
 from indexer.projection import event_party
+from medledger.custody.operations import Operation
+from medledger.epcis.digital_link import gln_of
+from medledger.roles import Role
 
 IN_HOSPITAL = frozenset(
     {

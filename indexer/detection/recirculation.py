@@ -10,8 +10,8 @@ the event after it (role ``after-end``), each with its anchor.
 
 from __future__ import annotations
 
-from gateway.rules.roles import Operation
 from indexer.detection.context import BatchView, operation
+from medledger.custody.operations import Operation
 
 ENDINGS = frozenset({Operation.DISPENSE, Operation.DECOMMISSION, Operation.DESTROY})
 

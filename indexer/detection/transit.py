@@ -33,9 +33,9 @@ import math
 
 from sqlalchemy import Float, cast, func, insert, select
 
-from gateway.rules.roles import Operation
 from indexer.detection.context import BatchView, operation
 from indexer.store.models import TransitObservationRow
+from medledger.custody.operations import Operation
 
 T = TransitObservationRow
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from sqlalchemy import select, tuple_
 
-from gateway.rules.roles import Operation
 from indexer.detection.context import BatchView, operation
 from indexer.store.models import LotRow, RecallRow
 from indexer.store.state import chunks
+from medledger.custody.operations import Operation
 
 
 def detect(batch: BatchView) -> None:

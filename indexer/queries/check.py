@@ -17,7 +17,7 @@ Input forms (``parse_code``), parsed with biip, check digits verified:
 - an EPC URN (``urn:epc:id:sgtin:...``), which carries no lot or expiry.
 
 The code must name a pack: a GTIN (AI 01) and a serial number (AI 21). Anything else is malformed
-(:class:`chain.errors.ValidationError`, rule ``check.*`` or ``gs1.checkDigit``), as is a code
+(:class:`medledger.errors.ValidationError`, rule ``check.*`` or ``gs1.checkDigit``), as is a code
 biip cannot parse.
 
 The state is read in **one** query: the pack's current version (partial index on current
@@ -39,11 +39,6 @@ from biip.gs1_messages import GS1Message
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
-from chain.errors import ValidationError
-from chain.reasons import describe, reason_text
-from chain.roles import Role
-from gateway.custody import ItemStatus
-from gateway.epcis.identifiers import ID_GS1, canonical_identifier
 from indexer.detection.authority import KIND as UNAUTHORISED
 from indexer.queries.common import event_id, hex32, iso
 from indexer.store.models import (
@@ -55,6 +50,11 @@ from indexer.store.models import (
     ParticipantRow,
     RecallRow,
 )
+from medledger.custody.state import ItemStatus
+from medledger.epcis.identifiers import ID_GS1, canonical_identifier
+from medledger.errors import ValidationError
+from medledger.recall_reasons import describe, reason_text
+from medledger.roles import Role
 
 #: Every verdict, most serious first; the answer's verdict is the first that applies.
 VERDICTS: Final = ("unknown", "suspect", "recalled", "expired", "dispensed", "ok")

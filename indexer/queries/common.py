@@ -12,11 +12,6 @@ from eth_utils.address import to_checksum_address
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from chain.errors import ValidationError
-from chain.roles import Role
-from gateway.epcis import gs1
-from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
-from gateway.epcis.identifiers import ID_GS1, canonical_identifier
 from indexer.store.models import (
     AnchorRow,
     EventRow,
@@ -25,6 +20,11 @@ from indexer.store.models import (
     RecallRow,
 )
 from indexer.store.state import chunks
+from medledger.epcis import gs1
+from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.epcis.identifiers import ID_GS1, canonical_identifier
+from medledger.errors import ValidationError
+from medledger.roles import Role
 
 _ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF")
 

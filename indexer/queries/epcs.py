@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from chain.errors import NotFoundError
 from indexer.queries.common import event_id, identifier, iso, participants, recall_json, steps
 from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow, RecallRow
+from medledger.errors import NotFoundError
 
 EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 #: How many levels of containers are followed (pack in case in pallet is 2).

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from chain.deployment import Deployment
-from chain.errors import ReceiptFormatError
-from chain.receipts import Receipt
-from indexer.detection.mass_balance import MassBalanceError, Strength, compute_mass_balance
 from indexer.queries.receipts import event_hash_of, receipt_for
 from indexer.queries.trace import trace
+from medledger.errors import ReceiptFormatError
+from medledger.formats.mass_balance import MassBalanceError, Strength, compute_mass_balance
+from medledger.formats.receipt import Receipt
 
 BUNDLE_TYPE = "origin-bundle"
 BUNDLE_VERSION = 1

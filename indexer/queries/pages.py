@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from chain.errors import ValidationError
+from medledger.errors import ValidationError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import TextClause, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from chain.errors import NotFoundError
 from indexer.queries.common import iso, participants, recall_json
 from indexer.queries.pages import (
     DEFAULT_LIMIT,
@@ -21,6 +20,7 @@ from indexer.queries.pages import (
     page_of,
 )
 from indexer.store.models import ItemVersionRow, LotRow, RecallRow
+from medledger.errors import NotFoundError
 
 #: A recall scope may be walked in pages of up to this many packs.
 SCOPE_MAX_LIMIT = 10_000

@@ -1,9 +1,10 @@
 """Receipts from the index: a second source of receipts, independent of the gateway.
 
 A batch whose anchor is ``indexed`` and whose every event is in ``ix_events`` (as many rows as
-the anchor's ``event_count``) can be rebuilt: its tree is :meth:`chain.merkle.MerkleTree.build`
+the anchor's ``event_count``) can be rebuilt: its tree is :meth:`medledger.merkle.MerkleTree.build`
 of the batch's ``(event_hash, salt)`` values, and the rebuilt root must be the anchored one. A
-receipt (:class:`chain.receipts.Receipt`, version 1, event embedded from the indexed raw JSON)
+receipt
+(:class:`medledger.formats.receipt.Receipt`, version 1, event embedded from the indexed raw JSON)
 can then be issued for any of its events; it is byte for byte the gateway's (same leaf, proof,
 root, transaction, block and submitter), and :mod:`provenance.verify` checks it the same way.
 """
@@ -19,11 +20,11 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from chain.deployment import Deployment
-from chain.errors import NotFoundError, ValidationError
-from chain.merkle import MerkleTree
-from chain.receipts import Receipt
-from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
 from indexer.store.models import AnchorRow, EventRow, sequence
+from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.errors import NotFoundError, ValidationError
+from medledger.formats.receipt import Receipt
+from medledger.merkle import MerkleTree
 
 #: Trees kept in memory, by root (a root commits to its values, so a cached tree never goes
 #: stale; whether the batch is still indexed is asked of the database every time).

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.rules.identifiers import lot_of_class
 from indexer.queries.common import decimal_text, participants
 from indexer.store.models import HoldingVersionRow, ItemVersionRow
+from medledger.epcis.digital_link import lot_of_class
 
 LIVE = ("active", "in_transit")
 

@@ -15,8 +15,6 @@ from typing import Any
 from sqlalchemy import literal, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 
-from chain.errors import NotFoundError, ValidationError
-from gateway.rules.identifiers import gtin_of, is_serial, lot_of_class
 from indexer.queries.common import (
     decimal_text,
     identifier,
@@ -36,6 +34,8 @@ from indexer.store.models import (
     RecallRow,
 )
 from indexer.store.state import chunks
+from medledger.epcis.digital_link import gtin_of, is_serial, lot_of_class
+from medledger.errors import NotFoundError, ValidationError
 
 #: How deep contents are followed (pallet > case > pack is 2).
 CONTENT_DEPTH = 4

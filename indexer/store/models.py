@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gateway.store.models import NAMING_CONVENTION, UtcDateTime
+from servicekit.sql.types import NAMING_CONVENTION, UtcDateTime
 
 ADDRESS = 42
 IDENTIFIER = 512
@@ -407,7 +407,7 @@ class TransitObservationRow(Base):
 
 class ApiKeyRow(Base):
     """A reader's API key: ``prefix`` finds the row; ``secret_hash`` is the SHA-256 of the token
-    (argon2id for keys issued before, until their first use; chain/apitokens.py)."""
+    (argon2id for keys issued before, until their first use; servicekit/apikeys.py)."""
 
     __tablename__ = "ix_api_keys"
 

@@ -10,9 +10,6 @@ from sqlalchemy import DateTime, Select, Text, bindparam, func, select, tuple_, 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway.epcis.normalise import normalise_event
-from gateway.epcis.terms import Vocabulary, default_vocabulary
-from gateway.store._sql import is_postgresql
 from indexer.projection import Held, HoldingKey, HoldingState, ItemState, PendingEvent, Projector
 from indexer.store.models import (
     EventRow,
@@ -22,6 +19,9 @@ from indexer.store.models import (
     ParticipantRow,
     PendingRow,
 )
+from medledger.epcis.normalise import normalise_event
+from medledger.epcis.terms import Vocabulary, default_vocabulary
+from servicekit.sql.helpers import is_postgresql
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])

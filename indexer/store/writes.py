@@ -22,7 +22,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from gateway.store._sql import copy_rows, copy_text, driver_errors, is_postgresql
 from indexer.alert_kinds import ALERT_KINDS, SEVERITIES
 from indexer.chainlogs import BlockHeader
 from indexer.projection import Projection
@@ -45,6 +44,7 @@ from indexer.store.models import (
     first_sequence_of_block,
 )
 from indexer.store.state import packed_keys
+from servicekit.sql.helpers import copy_rows, copy_text, driver_errors, is_postgresql
 
 CHECKPOINT_ID = 1
 
@@ -189,7 +189,7 @@ def insert_events(session: Session, events: list[Row], items: list[Row]) -> None
 
 def insert_event_lines(connection: Any, events: bytes, items: bytes) -> None:
     """Event and item rows as ``COPY`` text (:mod:`indexer.store.copy_text`) on the session's
-    driver connection (``gateway.store._sql.driver_connection``; PostgreSQL)."""
+    driver connection (``servicekit.sql.helpers.driver_connection``; PostgreSQL)."""
     if events:
         copy_text(connection, EventRow.__tablename__, EVENT_COLUMNS, events)
     if items:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 
-from chain.apitokens import TokenVerifier, new_token, split_token, stored_form
+from servicekit.apikeys import TokenVerifier, new_token, split_token, stored_form
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 

@@ -10,11 +10,12 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import Chain
 from chain.deployment import deploy_contracts
-from chain.errors import ChainUnavailableError, ContractRevertError
 from chain.ledger import Ledger
-from chain.roles import Role
-from tests.conftest import REGULATOR_GLN, ParticipantFactory, gln_with_check_digit
-from tests.support.nodes import free_port
+from devkit.constants import REGULATOR_GLN
+from devkit.nodes import free_port
+from medledger.errors import ChainUnavailableError, ContractRevertError
+from medledger.roles import Role
+from tests.conftest import ParticipantFactory, gln_with_check_digit
 
 
 def test_an_unreachable_node_is_a_clear_error() -> None:

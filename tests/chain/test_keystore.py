@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from chain.errors import KeystoreError
 from chain.keystore import (
     DEVELOPMENT_PASSWORD,
     create_keystore,
@@ -15,6 +14,7 @@ from chain.keystore import (
     load_keystore,
     resolve_password,
 )
+from medledger.errors import KeystoreError
 
 
 def test_a_keystore_round_trips_and_is_private_to_its_owner(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""chain/lifeline.py: a child ends when its parent is killed with SIGKILL (issue 14,
+"""servicekit/lifeline.py: a child ends when its parent is killed with SIGKILL (issue 14,
 Supervision: nothing is left orphaned; issue 21: the gateway's batcher process outlived a killed
 gateway; `provenance up` killed left its ganache running). The parent is a real process, killed
 as a segfault would end it: no ``finally`` runs."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.nodes import available
+from devkit.nodes import available
 from tests.support.processes import alive, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]

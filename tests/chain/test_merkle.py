@@ -1,4 +1,4 @@
-"""chain.merkle is OpenZeppelin's StandardMerkleTree over (bytes32 eventHash, bytes32 salt).
+"""medledger.merkle is OpenZeppelin's StandardMerkleTree over (bytes32 eventHash, bytes32 salt).
 
 The reference is ``@openzeppelin/merkle-tree`` itself, run through ``oz_merkle.mjs`` in one node
 process per fixture so the whole suite pays node's start-up a few times, not per tree.
@@ -18,9 +18,9 @@ from Crypto.Hash import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain import merkle
-from chain.errors import EmptyTreeError, MerkleError
-from chain.merkle import (
+from medledger import merkle
+from medledger.errors import EmptyTreeError, MerkleError
+from medledger.merkle import (
     MerkleTree,
     MultiProof,
     Value,

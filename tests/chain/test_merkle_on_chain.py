@@ -7,8 +7,8 @@ import random
 import pytest
 
 from chain.ledger import Ledger
-from chain.merkle import MerkleTree, Value, leaf_hash
-from chain.roles import Role
+from medledger.merkle import MerkleTree, Value, leaf_hash
+from medledger.roles import Role
 from tests.conftest import ParticipantFactory
 
 

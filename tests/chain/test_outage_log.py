@@ -9,8 +9,8 @@ import logging
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from chain.errors import ChainUnavailableError
-from chain.outage_log import OutageLog
+from medledger.errors import ChainUnavailableError
+from servicekit.outage_log import OutageLog
 
 log = logging.getLogger("tests.outage")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chain.reasons import describe, reason_text
+from medledger.recall_reasons import describe, reason_text
 
 
 def test_codes_read_as_text_and_unknown_codes_as_numbers() -> None:

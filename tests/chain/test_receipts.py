@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from chain.errors import ReceiptFormatError
-from chain.merkle import leaf_hash
-from chain.receipts import Receipt
+from medledger.errors import ReceiptFormatError
+from medledger.formats.receipt import Receipt
+from medledger.merkle import leaf_hash
 
 
 def sample_receipt(**overrides: Any) -> Receipt:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chain.roles import SUBMITTING, Role
+from medledger.roles import SUBMITTING, Role
 
 ROLES_SOL = Path(__file__).resolve().parents[2] / "contracts" / "Roles.sol"
 

@@ -12,9 +12,9 @@ import pytest
 
 from chain.anchoring import AnchoredBatch, anchor_batch
 from chain.ledger import Ledger
-from chain.receipts import Receipt
-from chain.roles import Role
 from chain.verification import verify_receipt
+from medledger.formats.receipt import Receipt
+from medledger.roles import Role
 from tests.conftest import ParticipantFactory
 
 

@@ -19,11 +19,12 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 
-from chain.roles import Role
+from medledger.roles import Role
 
 BUILD_DIR = Path(__file__).resolve().parents[2] / "chain" / "compiled"
 
-# Role bits from chain.roles (tests/chain/test_roles.py checks them against contracts/Roles.sol).
+# Role bits from medledger.roles
+# (tests/chain/test_roles.py checks them against contracts/Roles.sol).
 (API_MAKER, MANUFACTURER, IMPORTER, DISTRIBUTOR, WHOLESALER, PHARMACY, HOSPITAL, AUDITOR,
  REGULATOR) = (int(role) for role in Role)  # fmt: skip
 ALL_ROLES = int(Role(0x1FF))

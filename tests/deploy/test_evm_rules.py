@@ -17,12 +17,13 @@ from eth_account.signers.local import LocalAccount
 from chain.client import Chain
 from chain.deployment import deploy_contracts
 from chain.ledger import Ledger
-from chain.merkle import MerkleTree
-from chain.roles import Role
-from gateway.epcis.identifiers import check_digit
-from tests.conftest import REGULATOR_GLN, gln_with_check_digit
+from devkit.constants import REGULATOR_GLN
+from devkit.nodes import available, running_node
+from medledger.epcis.identifiers import check_digit
+from medledger.merkle import MerkleTree
+from medledger.roles import Role
+from tests.conftest import gln_with_check_digit
 from tests.deploy.deploy_support import BESU, load_json
-from tests.support.nodes import available, running_node
 
 pytestmark = pytest.mark.node
 

@@ -22,10 +22,10 @@ import pytest
 from chain.client import Chain
 from chain.deployment import Deployment
 from chain.ledger import Ledger
+from devkit.nodes import available, running_node
+from devkit.postgres import fresh_database, postgres_answers
 from tests.support.capture_load import CaptureLoad, register
 from tests.support.gateway_process import GatewayProcess, KillKind
-from tests.support.nodes import available, running_node
-from tests.support.postgres import fresh_database, postgres_answers
 from tests.support.processes import wait_gone
 from tests.support.receipt_audit import (
     anchored_roots,

@@ -34,14 +34,14 @@ from pydantic import SecretStr
 from chain.client import Chain
 from chain.deployment import Deployment
 from chain.ledger import Ledger
-from chain.receipts import Receipt
+from devkit.nodes import available, running_node
+from devkit.postgres import fresh_database, postgres_answers
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
+from medledger.formats.receipt import Receipt
 from tests.support.capture_load import CaptureLoad, register
 from tests.support.gateway_process import GatewayProcess
 from tests.support.index_compare import index_differences, index_snapshot, without_sweep_alerts
-from tests.support.nodes import available, running_node
-from tests.support.postgres import fresh_database, postgres_answers
 from tests.support.receipt_audit import (
     anchored_roots,
     event_path,

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 from provenance.journey import ACTORS, Actor
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 
 @dataclass

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from chain.receipts import Receipt
 from chain.verification import verify_receipt
 from gateway import store
+from medledger.formats.receipt import Receipt
 from provenance.journey import API_MAKER, MANUFACTURER, PHARMACY, as_document, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway

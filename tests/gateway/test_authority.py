@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from chain.roles import Role
-from gateway.codes import commissioning_document
-from gateway.epcis.identifiers import check_digit
+from gateway.code_issuance import commissioning_document
+from medledger.epcis.identifiers import check_digit
+from medledger.roles import Role
 from provenance.journey import MANUFACTURER, Actor
 from tests.gateway.conftest import Gateway
 
@@ -28,7 +28,7 @@ def register_rival(gateway: Gateway, prefixes: list[str] | None = None) -> None:
     created = gateway.http.post("/participants", json=body, headers=gateway.regulator)
     assert created.status_code == 201, created.text
     assert created.json()["companyPrefixes"] == body["companyPrefixes"]
-    gateway.keys[RIVAL.name] = {"Authorization": f"Bearer {created.json()['apiKey']}"}
+    gateway.signing_keys[RIVAL.name] = {"Authorization": f"Bearer {created.json()['apiKey']}"}
     gateway.addresses[RIVAL.name] = created.json()["address"]
 
 

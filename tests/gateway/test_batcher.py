@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from chain.merkle import MerkleTree
-from chain.receipts import Receipt
 from chain.verification import verify_receipt
 from gateway import store
 from gateway.batcher import Batcher
 from gateway.service import GatewayService
 from gateway.store.models import BatchRow
+from medledger.formats.receipt import Receipt
+from medledger.merkle import MerkleTree
 from provenance.journey import API_MAKER, as_document, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway, GatewayFactory

@@ -17,12 +17,12 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
+from devkit.nodes import available, running_node
 from gateway import store
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 from provenance.journey import API_MAKER, as_document, build_journey
-from tests.support.nodes import available, running_node
 
 pytestmark = [
     pytest.mark.node,

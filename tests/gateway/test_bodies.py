@@ -1,4 +1,4 @@
-"""gateway/api/bodies.py's size cap as a bare ASGI middleware: which cap applies where, and that
+"""servicekit/http/bodies.py's size cap as a bare ASGI middleware: which cap applies where, and that
 a chunked body is cut off at it (issue 14, finding 2; the apps' tests cover the rest)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.api.bodies import BodyLimitMiddleware
+from servicekit.http.bodies import BodyLimitMiddleware
 
 
 async def reads_everything(scope: Scope, receive: Receive, send: Send) -> None:

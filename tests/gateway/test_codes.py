@@ -11,9 +11,8 @@ import biip
 import pytest
 import segno
 
-from gateway import codes as code_issuance
-from gateway import store
-from gateway.epcis.identifiers import canonical_identifier, check_digit
+from gateway import code_issuance, store
+from medledger.epcis.identifiers import canonical_identifier, check_digit
 from provenance.journey import DISTRIBUTOR, IMPORTER, MANUFACTURER, PHARMACY
 from tests.gateway.conftest import Gateway
 

@@ -1,6 +1,6 @@
 """A busy or unreachable database answers 503 problem+json with Retry-After, never a bare 500.
 
-The mapping is :func:`gateway.problems.install_problem_handlers`, which the indexer's app
+The mapping is :func:`servicekit.http.problems.install_problem_handlers`, which the indexer's app
 installs too.
 """
 
@@ -17,9 +17,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-import gateway.store.engine as engine_module
-from gateway.problems import DATABASE_RETRY_AFTER_SECONDS, install_problem_handlers
+import servicekit.sql.engine as engine_module
 from provenance.journey import API_MAKER, as_document, build_journey
+from servicekit.http.problems import DATABASE_RETRY_AFTER_SECONDS, install_problem_handlers
 from tests.gateway.conftest import Gateway, GatewayFactory
 
 PROBLEM = "application/problem+json"

@@ -2,7 +2,7 @@
 
 Issue 14, finding 7: a lot the recall registry cannot take (longer than 20 characters, or outside
 GS1 character set 82) was accepted at capture and then could not be recalled; capture, lot
-declaration, recall and release now refuse it alike, by the one module gateway/epcis/gs1.py.
+declaration, recall and release now refuse it alike, by the one module medledger/epcis/gs1.py.
 Finding 8: a rejected capture stored (and answered) the whole bad value it echoed.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.epcis.identifiers import canonical_identifier
-from gateway.rules.identifiers import gtin_of
 from gateway.store.models import CaptureRow, EventRow
+from medledger.epcis.digital_link import gtin_of
+from medledger.epcis.identifiers import canonical_identifier
 from provenance.journey import API_MAKER, MANUFACTURER, as_document, build_journey
 from tests.gateway.conftest import Gateway
 

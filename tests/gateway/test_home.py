@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from gateway.api.home import LINKS, home_router
-from gateway.problems import install_problem_handlers
+from servicekit.http.home import LINKS, home_router
+from servicekit.http.problems import install_problem_handlers
 
 
 def client() -> TestClient:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from chain.errors import ValidationError
-from gateway.custody import Participant
-from gateway.epcis.schema import load_schema
 from gateway.intake import prepare
-from gateway.rules.memory import InMemoryCustody
-from gateway.rules.ruleset import RuleSet, check_events
+from medledger.custody.overlay import InMemoryCustody
+from medledger.custody.ruleset import RuleSet, check_events
+from medledger.custody.state import Participant
+from medledger.epcis.schema import load_schema
+from medledger.errors import ValidationError
 from tests.gateway.epcis.epcis_vectors import vector_files
 
 EXAMPLES = vector_files("epcis/gs1-examples", "*.jsonld")

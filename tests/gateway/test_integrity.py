@@ -17,16 +17,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from chain.receipts import Receipt
 from chain.verification import verify_receipt
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.api.app import create_app
 from gateway.integrity import EVENT_ALTERED, PROOF_MISMATCH, ROOT_MISMATCH
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from medledger.formats.receipt import Receipt
 from provenance.journey import API_MAKER, MANUFACTURER, as_document, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 PROBLEM = "application/problem+json"
 

@@ -14,10 +14,7 @@ from typing import Any
 
 import pytest
 
-from chain.errors import ValidationError
 from gateway import store
-from gateway.epcis.identifiers import canonical_identifier
-from gateway.rules.identifiers import lot_of_class
 from gateway.service import GatewayService
 from gateway.webhook_targets import TargetPolicy
 from gateway.webhooks import (
@@ -28,6 +25,9 @@ from gateway.webhooks import (
     WebhookDeliverer,
     verify_signature,
 )
+from medledger.epcis.digital_link import lot_of_class
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.errors import ValidationError
 from provenance.journey import (
     ACTORS,
     API_LOT,

@@ -1,4 +1,5 @@
-"""gateway/openapi_problems.py: the OpenAPI documents say every refusal is problem+json (issue
+"""servicekit/http/openapi_problems.py:
+the OpenAPI documents say every refusal is problem+json (issue
 14, the fuzz run: schemathesis found statuses the documents did not list, 401, 404, 413, 429,
 and 422 answers documented as ``application/json`` with FastAPI's shape)."""
 
@@ -7,8 +8,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from gateway.openapi_problems import document_problems
-from gateway.problems import PROBLEM_JSON, install_problem_handlers
+from servicekit.http.openapi_problems import document_problems
+from servicekit.http.problems import PROBLEM_JSON, install_problem_handlers
 
 
 def _app() -> FastAPI:

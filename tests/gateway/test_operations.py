@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
+from devkit.nodes import _wait_until_ready, available, free_port, node_command
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 from provenance.journey import as_document, build_journey
 from tests.gateway.conftest import Gateway, GatewayFactory
-from tests.support.nodes import _wait_until_ready, available, free_port, node_command
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 UNREACHABLE_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:1/nothing?connect_timeout=2"

@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from chain.interpreter import RECURSION_LIMIT
 from gateway.api.app import create_app
-from gateway.api.bodies import StrictJSONRoute
 from gateway.store.models import EventRow
 from provenance.journey import MANUFACTURER, Actor, as_document, build_journey
+from servicekit.http.bodies import StrictJSONRoute
+from servicekit.interpreter import RECURSION_LIMIT
 from tests.gateway.conftest import Gateway, GatewayFactory
 
 PROBLEM = "application/problem+json"

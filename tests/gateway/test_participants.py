@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chain.errors import ChainUnavailableError
-from gateway.epcis.identifiers import check_digit
+from medledger.epcis.identifiers import check_digit
+from medledger.errors import ChainUnavailableError
 from provenance.journey import API_MAKER
 from tests.gateway.conftest import Gateway
 

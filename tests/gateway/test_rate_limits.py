@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError as PydanticValidationError
 
 from gateway.api.app import create_app
-from gateway.ratelimits import client_key, parse_limits
 from gateway.settings import GatewaySettings
+from servicekit.http.ratelimits import client_key, parse_limits
 from tests.gateway.conftest import GatewayFactory
 
 PROBLEM = "application/problem+json"

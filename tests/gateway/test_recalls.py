@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from chain.errors import ChainUnavailableError, TransactionError
 from gateway import store
-from gateway.epcis.identifiers import canonical_identifier
-from gateway.rules.identifiers import gtin_of
+from medledger.epcis.digital_link import gtin_of
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.errors import ChainUnavailableError, TransactionError
 from provenance.journey import (
     DISTRIBUTOR,
     FINISHED_LOT,

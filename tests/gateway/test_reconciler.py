@@ -16,17 +16,17 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
-from chain.receipts import Receipt
 from chain.verification import verify_receipt
+from devkit.nodes import available, running_node
 from gateway import store
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from medledger.formats.receipt import Receipt
 from provenance.journey import API_MAKER, as_document, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_batcher import assert_every_receipt_verifies
-from tests.support.nodes import available, running_node
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from chain.errors import ValidationError
 from gateway import intake
-from gateway.epcis.event_hash import (
+from gateway.intake import REHASH_RULE, event_records, prepare, stored_event
+from medledger.epcis.event_hash import (
     context_namespaces,
     document_events,
     event_hash,
@@ -23,9 +23,9 @@ from gateway.epcis.event_hash import (
     prehash_string,
     stored_event_digest,
 )
-from gateway.epcis.normalise import NormalisedEvent, normalise_events
-from gateway.epcis.schema import load_schema
-from gateway.intake import REHASH_RULE, event_records, prepare, stored_event
+from medledger.epcis.normalise import NormalisedEvent, normalise_events
+from medledger.epcis.schema import load_schema
+from medledger.errors import ValidationError
 from provenance.journey import API_MAKER, EPCIS_CONTEXT, MPL_NAMESPACE, as_document, build_journey
 from tests.gateway.conftest import Gateway
 from tests.gateway.epcis.epcis_vectors import SKIP_REASON, vector_files

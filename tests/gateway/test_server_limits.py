@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.nodes import free_port
+from devkit.nodes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024

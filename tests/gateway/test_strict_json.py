@@ -1,4 +1,5 @@
-"""The one JSON parser of request bodies (gateway/strict_json.py): issue 14, findings 1 and 3.
+"""The one JSON parser of request bodies (servicekit/http/strict_json.py):
+issue 14, findings 1 and 3.
 
 Finding 1: a body nested 100,000 deep crashed the interpreter inside the C decoder, because
 py_ecc (imported with web3) raises the recursion limit to 100,000. Finding 3: NaN, Infinity and
@@ -16,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from chain.errors import ValidationError
-from gateway import strict_json
+from medledger.errors import ValidationError
+from servicekit.http import strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEP = 100_000
@@ -74,8 +75,8 @@ def test_a_deep_body_cannot_crash_an_interpreter_that_imported_web3() -> None:
         import sys
         import web3  # noqa: F401 - py_ecc raises the recursion limit
         assert sys.getrecursionlimit() >= 100_000, sys.getrecursionlimit()
-        from chain.errors import ValidationError
-        from gateway.strict_json import loads
+        from medledger.errors import ValidationError
+        from servicekit.http.strict_json import loads
         for body in (b"[" * {DEEP} + b"]" * {DEEP}, b'{{"a":' * {DEEP} + b"1" + b"}}" * {DEEP}):
             try:
                 loads(body)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.epcis.identifiers import check_digit
+from medledger.epcis.identifiers import check_digit
 from provenance.journey import as_document, build_journey
 from tests.gateway.conftest import Gateway
 

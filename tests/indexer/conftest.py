@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.service import IndexerService
 from provenance.journey import Journey
 from tests.support.network import Network, start_network
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -12,12 +12,12 @@ from urllib.parse import quote, urlencode
 import pytest
 from fastapi.testclient import TestClient
 
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.api.app import create_app
 from indexer.service import IndexerService
 from indexer.store.models import ApiKeyRow
 from provenance.journey import API_MAKER, FINISHED_LOT, PHARMACY, Journey
 from tests.support.network import Network, start_network
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 FINISHED_GTIN = "04700123123452"
 FIRST_CASE = "urn:epc:id:sscc:4700123.0000000001"

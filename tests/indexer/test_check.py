@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from chain.errors import ValidationError
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.store import get_participant
 from indexer.api.app import create_app
 from indexer.api.deps import get_today
@@ -23,9 +23,9 @@ from indexer.queries.check import check as check_query
 from indexer.queries.check import for_caller, parse_code
 from indexer.service import IndexerService
 from indexer.store.models import AnchorRow
+from medledger.errors import ValidationError
 from provenance.journey import FINISHED_LOT, MANUFACTURER, PHARMACY, Journey
 from tests.support.network import Network, start_network
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 GTIN = "04700123123452"
 RECALLED_LOT = "B2026-118"
@@ -104,7 +104,7 @@ def _release_and_recall(network: Network) -> None:
     with gateway.sessions() as session:
         record = get_participant(session, maker)
     assert record is not None
-    account = gateway.keys.account(maker, record.keystore_path)
+    account = gateway.signing_keys.account(maker, record.keystore_path)
     gateway.ledger.register_batch(account, int(GTIN), FINISHED_LOT, 1000)
     gateway.ledger.register_batch(account, int(GTIN), RECALLED_LOT, 3)
     gateway.ledger.recall(gateway.regulator, int(GTIN), RECALLED_LOT, RECALL_REASON)

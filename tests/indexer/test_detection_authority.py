@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from chain.roles import Role
-from gateway.codes import identifier_uri
-from gateway.epcis.identifiers import check_digit
+from gateway.code_issuance import identifier_uri
 from indexer.queries.check import check
 from indexer.service import IndexerService
 from indexer.store.models import ParticipantRow, RecallRow
+from medledger.epcis.identifiers import check_digit
+from medledger.roles import Role
 from provenance.journey import MANUFACTURER, Actor
 from tests.indexer.conftest import IndexerFactory
 from tests.indexer.test_detection_custody import alerts, at_site, register, send

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from chain.roles import Role
-from gateway.epcis.identifiers import canonical_identifier
 from indexer.service import IndexerService
 from indexer.store.models import AlertRow
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.roles import Role
 from provenance.journey import DISTRIBUTOR, Actor, Journey
 from tests.indexer.conftest import IndexerFactory
 from tests.support.network import Network

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from gateway.epcis.normalise import normalise_event
 from indexer.event_rows import event_line, event_row, item_lines, item_rows, raw_json
 from indexer.store.copy_text import copy_line, copy_lines
 from indexer.verification import AnchorFacts, event_digest
+from medledger.epcis.normalise import normalise_event
 from provenance.journey import build_journey
 
 FACTS = AnchorFacts(

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from chain.client import Chain
-from chain.errors import BatchUnavailableError
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import BatchContents, FolderBatchSource, InProcessBatchSource
 from indexer.store.models import AlertRow, AnchorRow, EventRow, ItemVersionRow, ParticipantRow
+from medledger.errors import BatchUnavailableError
 from provenance.journey import ACTORS, PHARMACY, Journey, build_journey
 from tests.indexer.conftest import IndexerFactory
 from tests.support.anchoring import start_publisher
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def canonical(urn: str) -> str:
-    from gateway.epcis.identifiers import canonical_identifier
+    from medledger.epcis.identifiers import canonical_identifier
 
     return canonical_identifier(urn)
 

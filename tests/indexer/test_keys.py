@@ -9,11 +9,11 @@ from typing import Literal
 import pytest
 from argon2 import PasswordHasher
 
-from chain.errors import RecordNotFoundError, ValidationError
-from indexer.keys import ReaderKeys, bootstrap_reader_key
+from indexer.reader_keys import ReaderKeys, bootstrap_reader_key
 from indexer.service import IndexerService
 from indexer.store import make_engine, session_factory, upgrade
 from indexer.store.models import ApiKeyRow
+from medledger.errors import RecordNotFoundError, ValidationError
 from tests.indexer.conftest import IndexerFactory
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from chain.client import Chain
-from gateway.epcis.identifiers import canonical_identifier
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
 from indexer.store.models import AlertRow, EventItemRow, EventRow, ItemVersionRow
 from indexer.verification import event_digest
+from medledger.epcis.identifiers import canonical_identifier
 from provenance.journey import Journey, Step, build_journey
 from tests.indexer.test_out_of_order import current_state, interleaved, publish
 from tests.support.anchoring import Publisher, start_publisher

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from typer.testing import CliRunner
 
-from chain.receipts import Receipt
 from indexer.api.app import create_app
 from indexer.queries.origin import IndexTraces, build_bundle
 from indexer.service import IndexerService
 from indexer.store.models import AnchorRow
+from medledger.formats.receipt import Receipt
 from provenance.cli import app as cli
 from provenance.journey import FINISHED_LOT, Journey
 from provenance.origin import (

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import select
 
 from chain.client import Chain
-from gateway.epcis.identifiers import canonical_identifier
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
 from indexer.store import pending
 from indexer.store.models import AlertRow, ItemVersionRow, TransitObservationRow
 from indexer.verification import event_digest
+from medledger.epcis.identifiers import canonical_identifier
 from provenance.journey import Step, build_journey
 from tests.support.anchoring import Publisher, start_publisher
 

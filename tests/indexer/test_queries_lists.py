@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from chain.errors import NotFoundError, ValidationError
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.store import get_participant
 from indexer.api.schemas import RecallScope
 from indexer.queries.alerts import list_alerts
@@ -25,6 +25,7 @@ from indexer.queries.stock import stock
 from indexer.service import IndexerService
 from indexer.store import writes
 from indexer.store.models import ItemVersionRow
+from medledger.errors import NotFoundError, ValidationError
 from provenance.journey import (
     ACTORS,
     API_MAKER,
@@ -35,7 +36,6 @@ from provenance.journey import (
     Journey,
 )
 from tests.support.network import Network, start_network
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 FINISHED_GTIN = "04700123123452"
 RECALL_REASON = 3
@@ -61,7 +61,7 @@ def recall_finished_lot(network: Network) -> None:
     with gateway.sessions() as session:
         record = get_participant(session, maker)
     assert record is not None
-    account = gateway.keys.account(maker, record.keystore_path)
+    account = gateway.signing_keys.account(maker, record.keystore_path)
     gateway.ledger.register_batch(account, int(FINISHED_GTIN), FINISHED_LOT, 1000)
     gateway.ledger.recall(gateway.regulator, int(FINISHED_GTIN), FINISHED_LOT, RECALL_REASON)
 

@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chain.errors import NotFoundError, ValidationError
-from gateway.epcis.identifiers import canonical_identifier
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.queries.epcs import epc_events, epc_state
 from indexer.queries.trace import trace
 from indexer.service import IndexerService
 from indexer.store.models import AnchorRow
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.errors import NotFoundError, ValidationError
 from provenance.journey import API_MAKER, FINISHED_LOT, MANUFACTURER, PHARMACY, Journey
 from tests.support.network import Network, start_network
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 FINISHED_GTIN = "04700123123452"
 FIRST_CASE = "urn:epc:id:sscc:4700123.0000000001"

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from chain.client import Chain
+from devkit.nodes import available, running_node
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
@@ -22,7 +23,6 @@ from indexer.store.models import AlertRow, TransitObservationRow
 from provenance.journey import build_journey
 from tests.support.anchoring import Publisher, start_publisher
 from tests.support.index_compare import assert_same_index, index_snapshot
-from tests.support.nodes import available, running_node
 from tests.support.tripwire import Tripwire
 
 pytestmark = [pytest.mark.node, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -43,6 +43,8 @@ import pytest
 from sqlalchemy import select
 
 from chain.client import Chain
+from devkit.nodes import available, running_node
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
@@ -52,8 +54,6 @@ from tests.support.anchoring import Publisher, start_publisher
 from tests.support.anvil_history import AnvilHistory, Batch
 from tests.support.index_compare import assert_same_index
 from tests.support.journeys import finished_lot, numbered_journey
-from tests.support.nodes import available, running_node
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 from tests.support.tripwire import Tripwire
 
 pytestmark = [pytest.mark.node, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway.epcis.identifiers import canonical_identifier
-from gateway.epcis.normalise import NormalisedEvent, normalise_event
 from indexer.projection import (
     EventContext,
     Held,
@@ -23,6 +21,8 @@ from indexer.projection import (
     Projector,
     SeqSlots,
 )
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.epcis.normalise import NormalisedEvent, normalise_event
 from provenance.journey import IMPORTER, MANUFACTURER
 
 MAKER, IMPORTER_ADDRESS = "0x" + "11" * 20, "0x" + "22" * 20

@@ -11,11 +11,11 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import func, select
 
-from chain.receipts import Receipt
 from chain.verification import verify_receipt
-from gateway.epcis.event_hash import context_namespaces, event_hash
 from indexer.queries.epcs import epc_events
 from indexer.store.models import AlertRow, EventRow
+from medledger.epcis.event_hash import context_namespaces, event_hash
+from medledger.formats.receipt import Receipt
 from provenance.journey import EPCIS_CONTEXT, MPL_NAMESPACE, build_journey
 from provenance.verify import EXIT_VALID, default_event_hasher, run
 from tests.indexer.conftest import IndexerFactory

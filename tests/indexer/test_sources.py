@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chain.errors import BatchRefusedError, BatchUnavailableError
 from indexer.sources import GatewayBatchSource
+from medledger.errors import BatchRefusedError, BatchUnavailableError
 
 ROOT = bytes(range(32))
 

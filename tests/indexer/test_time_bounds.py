@@ -23,16 +23,16 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from chain.client import Chain
-from gateway.custody import Participant
-from gateway.epcis.identifiers import canonical_identifier
-from gateway.epcis.normalise import normalise_events
-from gateway.rules import InMemoryCustody, RuleViolation, check_document
-from gateway.rules.timebounds import TimeBounds, require_not_ahead
 from indexer.queries.check import check as check_query
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
 from indexer.store.models import AlertRow
+from medledger.custody import InMemoryCustody, RuleViolation, check_document
+from medledger.custody.state import Participant
+from medledger.custody.timebounds import TimeBounds, require_not_ahead
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.epcis.normalise import normalise_events
 from provenance.journey import ACTORS, Journey, Step, build_journey
 from tests.indexer.test_out_of_order import interleaved
 from tests.support.anchoring import Publisher, start_publisher

@@ -28,16 +28,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.nodes import available, free_port, running_node
+from devkit.nodes import available, free_port, running_node
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("chain", "gateway", "indexer", "provenance")
+SOURCES = ("medledger", "chain", "servicekit", "gateway", "indexer", "provenance")
 FILES = ("pyproject.toml", "README.md", "requirements.lock", "build-requirements.in")
 #: What the verbs import when they run (cli.py imports them lazily): one process imports them all.
 VERB_MODULES = ("provenance.verify", "provenance.check", "provenance.alerts", "provenance.recall",
-                "provenance.codes", "provenance.origin_command", "provenance.demo",
+                "provenance.codes_command", "provenance.origin_command", "provenance.demo",
                 "provenance.serve", "provenance.serve_indexer", "provenance.simulate",
                 "provenance.up", "provenance.progress")  # fmt: skip
 TIMEOUT = 120.0

@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from typer.testing import CliRunner
 
+from devkit.nodes import free_port
 from indexer.api.app import create_app
 from indexer.store.models import AlertRow
 from provenance import alerts as alerts_module
 from provenance.cli import app, main
 from tests.support.network import start_network
-from tests.support.nodes import free_port
 
 runner = CliRunner()
 PACK = "https://id.gs1.org/01/04700123123452/21/S1"

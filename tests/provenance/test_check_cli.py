@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from typer.testing import CliRunner
 
+from devkit.nodes import free_port
 from indexer.api.app import create_app
 from indexer.api.deps import get_today
 from provenance import check as check_module
 from provenance.cli import app
 from provenance.journey import FINISHED_LOT, Journey
 from tests.support.network import start_network
-from tests.support.nodes import free_port
 
 GTIN = "04700123123452"
 runner = CliRunner()

@@ -15,13 +15,14 @@ from chain.anchoring import anchor_batch
 from chain.client import Chain
 from chain.deployment import deploy_contracts
 from chain.ledger import Ledger
-from chain.roles import Role
+from devkit.constants import REGULATOR_GLN
+from devkit.nodes import free_port
+from medledger.roles import Role
 from provenance import demo
 from provenance.cli import app
 from provenance.journey import ACTORS, build_journey
 from provenance.verify import canonical_event_digest
-from tests.conftest import REGULATOR_GLN, gln_with_check_digit
-from tests.support.nodes import free_port
+from tests.conftest import gln_with_check_digit
 
 runner = CliRunner()
 

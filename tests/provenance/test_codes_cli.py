@@ -10,9 +10,9 @@ from xml.etree import ElementTree
 import pytest
 from typer.testing import CliRunner
 
-from gateway.epcis.identifiers import check_digit
+from medledger.epcis.identifiers import check_digit
 from provenance.cli import app
-from provenance.codes import run_codes
+from provenance.codes_command import run_codes
 from provenance.journey import DISTRIBUTOR, MANUFACTURER
 from provenance.recall import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE
 from tests.support.network import Network, start_network

@@ -30,9 +30,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devkit.nodes import free_port
 from gateway.api.app import create_app as create_gateway_app
 from provenance.up import Network, ServerThread, UpOptions
-from tests.support.nodes import free_port
 
 pytestmark = [pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import provenance.alerts
-import provenance.codes
+import provenance.codes_command
 import provenance.recall
 import provenance.simulate
 from gateway.settings import GatewaySettings
@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[list[str], tuple[Any, str], tuple[Path, ...]]] = {
     "simulate": (["simulate"], (provenance.simulate, "run_against"), REGULATOR_KEY_FILES),
     "codes": (
         ["codes", GTIN, "L1", "--count", "1"],
-        (provenance.codes, "run_codes"),
+        (provenance.codes_command, "run_codes"),
         MANUFACTURER_KEY_FILES,
     ),
     "alerts": (["alerts"], (provenance.alerts, "run"), INDEXER_READER_KEY_FILES),

@@ -1,4 +1,5 @@
-"""chain/logs.py and the request middleware: JSON lines, request ids in every record of a request
+"""servicekit/logs.py and the request middleware:
+JSON lines, request ids in every record of a request
 (event loop and thread pool), secrets kept out of the logs."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from chain.logs import (
+from servicekit.http.operations import RequestMiddleware, http_histogram
+from servicekit.logs import (
     JsonFormatter,
     RequestIdFilter,
     TextFormatter,
@@ -24,7 +26,6 @@ from chain.logs import (
     request_id,
     wants_json,
 )
-from gateway.api.operations import RequestMiddleware, http_histogram
 
 KEY = "pk_0123456789ab_" + "a2" * 26
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from chain.client import Chain
+from devkit.nodes import available, running_node
 from indexer.api.app import create_app as create_indexer_app
 from indexer.queries.trace import trace
 from indexer.service import IndexerService
@@ -36,7 +37,6 @@ from provenance.origin_command import write_origin_proof
 from provenance.origin_http import HttpGateway, HttpIndexer
 from provenance.verify import canonical_event_digest
 from tests.support.network import Network, start_network
-from tests.support.nodes import available, running_node
 
 runner = CliRunner()
 PACKS = 100  # the journey's 12.5 kg of API make 100 packs of 125 g

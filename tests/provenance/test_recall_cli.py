@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gateway.epcis.identifiers import canonical_identifier
-from gateway.rules.identifiers import gtin_of
+from medledger.epcis.digital_link import gtin_of
+from medledger.epcis.identifiers import canonical_identifier
 from provenance.cli import app
 from provenance.journey import FINISHED_LOT, MANUFACTURER, PHARMACY, build_journey
 from provenance.recall import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE, run_recall, run_release

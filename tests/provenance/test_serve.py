@@ -24,10 +24,10 @@ import httpx
 import pytest
 from rich.console import Console
 
+from devkit.nodes import available, free_port, running_node
+from devkit.postgres import fresh_database, postgres_answers
 from provenance import serve
 from provenance.journey import MANUFACTURER, PACK_ITEM_REF, as_document
-from tests.support.nodes import available, free_port, running_node
-from tests.support.postgres import fresh_database, postgres_answers
 from tests.support.processes import wait_gone, with_argument
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.nodes import free_port
+from devkit.nodes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.epcis.identifiers import canonical_identifier
+from devkit.nodes import available, free_port
+from medledger.epcis.identifiers import canonical_identifier
 from provenance.journey import ACTORS, MANUFACTURER, as_document, build_journey
-from tests.support.nodes import available, free_port
 from tests.support.processes import with_argument
 
 pytestmark = [pytest.mark.node, pytest.mark.slow]

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devkit.nodes import free_port
 from provenance.cli import main
-from tests.support.nodes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

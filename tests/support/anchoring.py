@@ -17,11 +17,11 @@ from eth_account.signers.local import LocalAccount
 from chain.client import Chain
 from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
-from chain.merkle import MerkleTree
-from gateway.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from devkit.constants import REGULATOR_GLN
 from indexer.verification import event_digest
+from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.merkle import MerkleTree
 from provenance.journey import ACTORS, Actor
-from tests.conftest import REGULATOR_GLN
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from chain.roles import Role
+from medledger.roles import Role
 from provenance.journey import EPCIS_CONTEXT, PACK_ITEM_REF, Actor
 
 

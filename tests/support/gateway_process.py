@@ -19,7 +19,7 @@ from typing import Literal
 
 import httpx
 
-from tests.support.nodes import free_port
+from devkit.nodes import free_port
 from tests.support.processes import alive, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]

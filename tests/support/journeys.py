@@ -13,8 +13,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.epcis.identifiers import canonical_identifier
-from gateway.rules.identifiers import gtin_of
+from medledger.epcis.digital_link import gtin_of
+from medledger.epcis.identifiers import canonical_identifier
 from provenance.journey import (
     API_LOT,
     FINISHED_LOT,

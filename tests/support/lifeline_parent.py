@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from chain import lifeline
+from servicekit import lifeline
 
 
 def _sleep_forever(kernel: bool) -> None:
@@ -50,8 +50,8 @@ def main(kind: str) -> None:
         pool = ProcessPoolExecutor(1, multiprocessing.get_context("forkserver"), _follow)
         pid = pool.submit(_pid).result()
     elif kind == "chain-node":
+        from devkit.nodes import free_port
         from provenance.up import local_chain  # not in the pool's forkserver: it is heavy
-        from tests.support.nodes import free_port
 
         folder = Path(tempfile.mkdtemp(prefix="lifeline-"))
         running = local_chain(folder, "127.0.0.1", free_port())  # held: never left

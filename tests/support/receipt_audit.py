@@ -20,8 +20,8 @@ from web3 import Web3
 
 from chain.client import Chain
 from chain.ledger import Ledger
-from chain.receipts import Receipt
 from chain.verification import verify_offline, verify_on_chain
+from medledger.formats.receipt import Receipt
 from provenance.verify import default_event_hasher
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Shared helpers for the gateway/epcis tests: where ``../shared/vectors`` is, if anywhere."""
+"""Shared helpers for the medledger/epcis tests: where ``../shared/vectors`` is, if anywhere."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from epcis_vectors import SKIP_REASON, VECTORS, vector_files
 
-from gateway.epcis.event_hash import (
+from medledger.epcis.event_hash import (
     _canon_any_time,
     _canon_time,
     _Converter,
@@ -23,7 +23,7 @@ from gateway.epcis.event_hash import (
     hash_prehash,
     prehash_string,
 )
-from gateway.epcis.terms import default_vocabulary
+from medledger.epcis.terms import default_vocabulary
 
 HASH_VECTORS = vector_files("event-hash", "*.hashes")
 

@@ -1,4 +1,4 @@
-"""The one GS1 syntax module (gateway/epcis/gs1.py): keys, lots, serials, company prefixes.
+"""The one GS1 syntax module (medledger/epcis/gs1.py): keys, lots, serials, company prefixes.
 
 Issue 14, finding 7: lots and serials are GS1 AI 10 / AI 21 values everywhere (1 to 20 characters
 of character set 82), checked by this module at capture, registration, lot declaration and recall.
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 
-from chain.errors import ValidationError
-from gateway.epcis import gs1
-from gateway.epcis.identifiers import canonical_identifier
+from medledger.epcis import gs1
+from medledger.epcis.identifiers import canonical_identifier
+from medledger.errors import ValidationError
 
 _ROOT = Path(__file__).resolve().parents[3]
 

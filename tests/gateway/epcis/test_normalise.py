@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chain.errors import ValidationError
-from gateway.epcis.normalise import NormalisedEvent, Party, Quantity, normalise_event
+from medledger.epcis.normalise import NormalisedEvent, Party, Quantity, normalise_event
+from medledger.errors import ValidationError
 
 LOT_L = "urn:epc:class:lgtin:9521141.012345.L"
 SHIP: dict[str, Any] = {

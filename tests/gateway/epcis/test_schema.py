@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from epcis_vectors import SKIP_REASON, VECTORS, vector_files
 
-from chain.errors import ValidationError
-from gateway.epcis.schema import event_index, load_schema
+from medledger.epcis.schema import event_index, load_schema
+from medledger.errors import ValidationError
 
 # Expected (rule, pointer) of the first error for each invalid document.
 EXPECTED_INVALID = {

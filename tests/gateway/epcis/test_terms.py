@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from chain.errors import ValidationError
-from gateway.epcis.terms import (
+from medledger.epcis.terms import (
     bare_term,
     default_vocabulary,
     normalise_bizstep,
     normalise_disposition,
 )
+from medledger.errors import ValidationError
 
 SHIPPING = "https://ref.gs1.org/cbv/BizStep-shipping"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from epcis_vectors import SKIP_REASON, VECTORS
 
-from gateway.epcis.resources import DEFAULT_CONTEXT_DIR, DEFAULT_SCHEMA_PATH, VENDORED_DIR
+from medledger.epcis.resources import DEFAULT_CONTEXT_DIR, DEFAULT_SCHEMA_PATH, VENDORED_DIR
 
 
 @pytest.mark.skipif(not VECTORS.is_dir(), reason=SKIP_REASON)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from chain.roles import Role
-from gateway.custody import Participant, StateChange
-from gateway.epcis.normalise import normalise_events
-from gateway.epcis.schema import validate_document
-from gateway.rules import InMemoryCustody, RuleViolation, check_document
+from medledger.custody import InMemoryCustody, RuleViolation, check_document
+from medledger.custody.state import Participant, StateChange
+from medledger.epcis.normalise import normalise_events
+from medledger.epcis.schema import validate_document
+from medledger.roles import Role
 from provenance.journey import Actor, as_document
 
 Event = dict[str, Any]

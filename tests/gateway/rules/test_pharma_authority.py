@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from chain.roles import Role
-from gateway.custody import CommissionIntoLot, owns_gtin
+from medledger.custody.state import CommissionIntoLot, owns_gtin
+from medledger.roles import Role
 from provenance.journey import Actor
 from tests.gateway.rules.rules_support import (
     API_MAKER,

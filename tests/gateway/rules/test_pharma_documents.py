@@ -19,11 +19,7 @@ from rules_support import (
     ship,
 )
 
-from chain.roles import Role
-from gateway.custody import ItemStatus, MoveQuantity, Participant, PutItem
-from gateway.epcis.normalise import normalise_events
-from gateway.epcis.schema import validate_document
-from gateway.rules import (
+from medledger.custody import (
     RULES,
     InMemoryCustody,
     RuleSet,
@@ -31,6 +27,10 @@ from gateway.rules import (
     check_document,
     check_events,
 )
+from medledger.custody.state import ItemStatus, MoveQuantity, Participant, PutItem
+from medledger.epcis.normalise import normalise_events
+from medledger.epcis.schema import validate_document
+from medledger.roles import Role
 from provenance.journey import ACTORS, API_MAKER, MANUFACTURER, as_document, build_journey
 
 

@@ -42,7 +42,7 @@ from rules_support import (
     transform,
 )
 
-from gateway.epcis.identifiers import canonical_identifier
+from medledger.epcis.identifiers import canonical_identifier
 from provenance.journey import Actor
 
 FAST = settings(

@@ -38,7 +38,7 @@ from rules_support import (
     transform,
 )
 
-from gateway.custody import ItemStatus, MoveQuantity, PutItem
+from medledger.custody.state import ItemStatus, MoveQuantity, PutItem
 
 E0 = "/epcisBody/eventList/0"
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from gateway.epcis.normalise import normalise_events
-from gateway.rules import RuleViolation, check_document
-from gateway.rules.timebounds import TimeBounds
+from medledger.custody import RuleViolation, check_document
+from medledger.custody.timebounds import TimeBounds
+from medledger.epcis.normalise import normalise_events
 from tests.gateway.rules.rules_support import (
     DISTRIBUTOR,
     MAKER,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker
 
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.store import (
     ApiKeys,
     ParticipantRecord,
@@ -25,7 +26,6 @@ from gateway.store import (
     session_factory,
     upgrade,
 )
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker, make_event
 
-from chain.errors import BatchStateError, RecordNotFoundError, StoreConflictError
 from gateway.store import (
     batch_values,
     batches_in_state,
@@ -27,7 +26,8 @@ from gateway.store import (
     set_root,
     unanchored_event_count,
 )
-from gateway.store._sql import utcnow
+from medledger.errors import BatchStateError, RecordNotFoundError, StoreConflictError
+from servicekit.sql.helpers import utcnow
 
 ROOT = bytes(range(32))
 TX = "0x" + "cd" * 32

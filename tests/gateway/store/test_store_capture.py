@@ -8,8 +8,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker, make_event
 
-from chain.errors import StoreConflictError
-from gateway.custody import ItemState, ItemStatus, MoveQuantity, PutItem
 from gateway.store import (
     EventRecord,
     get_capture,
@@ -24,6 +22,8 @@ from gateway.store import (
     set_root,
 )
 from gateway.store.models import CaptureRow, EventRow, ItemRow, QuantityRow
+from medledger.custody.state import ItemState, ItemStatus, MoveQuantity, PutItem
+from medledger.errors import StoreConflictError
 
 
 def _count(session: Session, model: type[object]) -> int:

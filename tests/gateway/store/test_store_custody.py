@@ -6,8 +6,6 @@ import pytest
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker, make_event
 
-from chain.errors import StoreConflictError
-from gateway.custody import CustodyView, ItemState, ItemStatus, MoveQuantity, PutItem
 from gateway.store import (
     SqlCustodyView,
     custody_lock,
@@ -15,6 +13,8 @@ from gateway.store import (
     set_lot_recalled,
     set_participant_status,
 )
+from medledger.custody.state import CustodyView, ItemState, ItemStatus, MoveQuantity, PutItem
+from medledger.errors import StoreConflictError
 
 GTIN = "09506000134352"
 API_LOT = "https://id.gs1.org/01/09506000134369/10/API-7"

@@ -7,8 +7,6 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker
 
-from chain.errors import RecordNotFoundError, StoreConflictError
-from gateway.custody import Participant
 from gateway.store import (
     ApiKeys,
     get_participant,
@@ -16,6 +14,8 @@ from gateway.store import (
     participant_by_gln,
     set_participant_status,
 )
+from medledger.custody.state import Participant
+from medledger.errors import RecordNotFoundError, StoreConflictError
 
 
 def test_participant_round_trip(session: Session, make_participant: ParticipantMaker) -> None:

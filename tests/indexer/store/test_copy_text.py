@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from gateway.store._sql import copy_rows, copy_text, driver_connection
+from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.store.copy_text import copy_field, copy_line, copy_lines
-from tests.support.postgres import PG_URL, fresh_database, postgres_answers
+from servicekit.sql.helpers import copy_rows, copy_text, driver_connection
 
 COLUMNS = ("label", "payload", "amount", "quantity", "moment")
 AWKWARD = [
