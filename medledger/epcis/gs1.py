@@ -22,7 +22,7 @@ refusal: ``gs1.gtin``, ``gs1.gln``, ``gs1.sscc``, ``gs1.lot``, ``gs1.serial``,
 ``gs1.companyPrefix``, ``gs1.checkDigit`` (any key's check digit), ``gs1.identifier`` (any other
 AI). Every refusal is a :class:`~medledger.errors.ValidationError` whose message echoes the value
 cut to a few hundred characters (:func:`medledger.errors.echo`). ``contracts/Gs1.sol`` mirrors the
-check digit and character set on chain; ``tests/gateway/epcis/test_gs1.py`` keeps both in step.
+check digit and character set on chain; ``tests/medledger/epcis/test_gs1.py`` keeps both in step.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from medledger.custody.ruleset import RuleSet, check_events
 from medledger.custody.state import Participant
 from medledger.epcis.schema import load_schema
 from medledger.errors import ValidationError
-from tests.gateway.epcis.epcis_vectors import vector_files
+from tests.medledger.epcis.epcis_vectors import vector_files
 
 EXAMPLES = vector_files("epcis/gs1-examples", "*.jsonld")
 INVALID = vector_files("epcis/invalid", "*.json")

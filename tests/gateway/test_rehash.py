@@ -28,7 +28,7 @@ from medledger.epcis.schema import load_schema
 from medledger.errors import ValidationError
 from provenance.journey import API_MAKER, EPCIS_CONTEXT, MPL_NAMESPACE, as_document, build_journey
 from tests.gateway.conftest import Gateway
-from tests.gateway.epcis.epcis_vectors import SKIP_REASON, vector_files
+from tests.medledger.epcis.epcis_vectors import SKIP_REASON, vector_files
 
 EX = "https://ex.example.org/epcis/"
 VECTORS = [

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rules_support import (
+
+from medledger.epcis.identifiers import canonical_identifier
+from provenance.journey import Actor
+from tests.medledger.custody.rules_support import (
     API_MAKER,
     AUDITOR,
     DISTRIBUTOR,
@@ -41,9 +44,6 @@ from rules_support import (
     ship,
     transform,
 )
-
-from medledger.epcis.identifiers import canonical_identifier
-from provenance.journey import Actor
 
 FAST = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -15,7 +15,7 @@ import pytest
 from medledger.custody import RuleViolation, check_document
 from medledger.custody.timebounds import TimeBounds
 from medledger.epcis.normalise import normalise_events
-from tests.gateway.rules.rules_support import (
+from tests.medledger.custody.rules_support import (
     DISTRIBUTOR,
     MAKER,
     PHARMACY,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-# tests/gateway/epcis/conftest.py -> parents[3] is the repository root; shared/ sits beside it.
+# tests/medledger/epcis/conftest.py -> parents[3] is the repository root; shared/ sits beside it.
 _REPO = Path(__file__).resolve().parents[3]
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DIR", _REPO / ".." / "shared")).resolve()
 VECTORS = SHARED / "vectors"

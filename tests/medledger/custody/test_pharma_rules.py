@@ -7,7 +7,9 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from rules_support import (
+
+from medledger.custody.state import ItemStatus, MoveQuantity, PutItem
+from tests.medledger.custody.rules_support import (
     API_CLASS_DL,
     API_MAKER,
     AUDITOR,
@@ -37,8 +39,6 @@ from rules_support import (
     ship,
     transform,
 )
-
-from medledger.custody.state import ItemStatus, MoveQuantity, PutItem
 
 E0 = "/epcisBody/eventList/0"
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from epcis_vectors import SKIP_REASON, VECTORS, vector_files
 
 from medledger.epcis.event_hash import (
     _canon_any_time,
@@ -24,6 +23,7 @@ from medledger.epcis.event_hash import (
     prehash_string,
 )
 from medledger.epcis.terms import default_vocabulary
+from tests.medledger.epcis.epcis_vectors import SKIP_REASON, VECTORS, vector_files
 
 HASH_VECTORS = vector_files("event-hash", "*.hashes")
 

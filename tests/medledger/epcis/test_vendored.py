@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from epcis_vectors import SKIP_REASON, VECTORS
 
 from medledger.epcis.resources import DEFAULT_CONTEXT_DIR, DEFAULT_SCHEMA_PATH, VENDORED_DIR
+from tests.medledger.epcis.epcis_vectors import SKIP_REASON, VECTORS
 
 
 @pytest.mark.skipif(not VECTORS.is_dir(), reason=SKIP_REASON)

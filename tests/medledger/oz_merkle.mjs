@@ -1,4 +1,4 @@
-// Reference answers from @openzeppelin/merkle-tree for tests/chain/test_merkle.py.
+// Reference answers from @openzeppelin/merkle-tree for tests/medledger/test_merkle.py.
 //
 // stdin: {"jobs": [job, ...]}; stdout: {"results": [result, ...]}, one result per job, or
 // {"error": message} for a job OZ rejects. One process answers a whole batch, so the Python

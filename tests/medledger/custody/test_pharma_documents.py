@@ -5,19 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rules_support import API_MAKER as API
-from rules_support import (
-    DISTRIBUTOR,
-    MAKER,
-    World,
-    commission,
-    commission_lot,
-    pack,
-    pack_dl,
-    packs_at_maker,
-    receive,
-    ship,
-)
 
 from medledger.custody import (
     RULES,
@@ -32,6 +19,19 @@ from medledger.epcis.normalise import normalise_events
 from medledger.epcis.schema import validate_document
 from medledger.roles import Role
 from provenance.journey import ACTORS, API_MAKER, MANUFACTURER, as_document, build_journey
+from tests.medledger.custody.rules_support import API_MAKER as API
+from tests.medledger.custody.rules_support import (
+    DISTRIBUTOR,
+    MAKER,
+    World,
+    commission,
+    commission_lot,
+    pack,
+    pack_dl,
+    packs_at_maker,
+    receive,
+    ship,
+)
 
 
 def test_the_demo_journey_is_accepted_end_to_end() -> None:

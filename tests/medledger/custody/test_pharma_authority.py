@@ -11,7 +11,7 @@ import pytest
 from medledger.custody.state import CommissionIntoLot, owns_gtin
 from medledger.roles import Role
 from provenance.journey import Actor
-from tests.gateway.rules.rules_support import (
+from tests.medledger.custody.rules_support import (
     API_MAKER,
     LOT,
     MAKER,

@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
-from epcis_vectors import SKIP_REASON, VECTORS, vector_files
 
 from medledger.epcis.schema import event_index, load_schema
 from medledger.errors import ValidationError
+from tests.medledger.epcis.epcis_vectors import SKIP_REASON, VECTORS, vector_files
 
 # Expected (rule, pointer) of the first error for each invalid document.
 EXPECTED_INVALID = {
