@@ -28,7 +28,7 @@ def register_rival(gateway: Gateway, prefixes: list[str] | None = None) -> None:
     created = gateway.http.post("/participants", json=body, headers=gateway.regulator)
     assert created.status_code == 201, created.text
     assert created.json()["companyPrefixes"] == body["companyPrefixes"]
-    gateway.signing_keys[RIVAL.name] = {"Authorization": f"Bearer {created.json()['apiKey']}"}
+    gateway.keys[RIVAL.name] = {"Authorization": f"Bearer {created.json()['apiKey']}"}
     gateway.addresses[RIVAL.name] = created.json()["address"]
 
 

@@ -104,7 +104,7 @@ def _release_and_recall(network: Network) -> None:
     with gateway.sessions() as session:
         record = get_participant(session, maker)
     assert record is not None
-    account = gateway.signing_keys.account(maker, record.keystore_path)
+    account = gateway.keys.account(maker, record.keystore_path)
     gateway.ledger.register_batch(account, int(GTIN), FINISHED_LOT, 1000)
     gateway.ledger.register_batch(account, int(GTIN), RECALLED_LOT, 3)
     gateway.ledger.recall(gateway.regulator, int(GTIN), RECALLED_LOT, RECALL_REASON)

@@ -18,7 +18,7 @@ def release(network: Network, gtin: str, lot: str) -> None:
     with gateway.sessions() as session:
         record = get_participant(session, maker)
     assert record is not None
-    account = gateway.signing_keys.account(maker, record.keystore_path)
+    account = gateway.keys.account(maker, record.keystore_path)
     gateway.ledger.register_batch(account, int(gtin), lot, 1000)
 
 

@@ -61,7 +61,7 @@ def recall_finished_lot(network: Network) -> None:
     with gateway.sessions() as session:
         record = get_participant(session, maker)
     assert record is not None
-    account = gateway.signing_keys.account(maker, record.keystore_path)
+    account = gateway.keys.account(maker, record.keystore_path)
     gateway.ledger.register_batch(account, int(FINISHED_GTIN), FINISHED_LOT, 1000)
     gateway.ledger.recall(gateway.regulator, int(FINISHED_GTIN), FINISHED_LOT, RECALL_REASON)
 
