@@ -35,7 +35,7 @@ from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
 from devkit.constants import REGULATOR_GLN
 from indexer.verification import event_digest
-from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.epcis.event_id import EventId
 from medledger.merkle import MerkleTree
 from provenance.journey import (
     ACTORS,
@@ -322,7 +322,7 @@ def batch_document(participant: str, events: list[dict[str, Any]]) -> dict[str, 
         leaves.append((digest, salt))
         entries.append(
             {
-                "eventID": HASH_PREFIX + digest.hex() + HASH_SUFFIX,
+                "eventID": EventId(digest).uri,
                 "eventHash": "0x" + digest.hex(),
                 "salt": "0x" + salt.hex(),
                 "event": event,

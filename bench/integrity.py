@@ -31,6 +31,7 @@ from typing import Any
 from bench.ingest import EVENTS_PER_DOCUMENT, Documents
 from gateway import integrity, store
 from gateway.intake import event_records, prepare
+from medledger.epcis.event_id import EventId
 from medledger.epcis.schema import load_schema
 from medledger.merkle import MerkleTree, leaf_hash, verify_proof
 
@@ -148,7 +149,7 @@ def over_http(receipts: int, batches: int) -> None:
             body = Documents("H").next()
             accepted = http.post("/capture", content=body, headers={**key, **_JSON}).json()
             service.batcher.step(flush=True)
-            ids = [i.split(";", 1)[1][:64] for i in accepted["eventIDs"]]
+            ids = [EventId.parse_uri(i).hex for i in accepted["eventIDs"]]
             first = http.get(f"/events/{ids[0]}/receipt", headers=regulator).json()
             path = f"/batches/{first['root']}"
 

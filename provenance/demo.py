@@ -25,6 +25,7 @@ from indexer.queries.trace import trace
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import InProcessBatchSource
+from medledger.epcis.event_id import EventId
 from medledger.formats.receipt import Receipt
 from provenance.journey import ACTORS, FINISHED_LOT, as_document, build_journey
 from provenance.verify import default_event_hasher
@@ -95,7 +96,9 @@ def _story(
     hasher = default_event_hasher()
     invalid = 0
     for n, event_id in enumerate(event_ids, start=1):
-        document = _expect(http.get(f"/events/{_hex(event_id)}/receipt", headers=regulator), 200)
+        document = _expect(
+            http.get(f"/events/{EventId.parse_uri(event_id).hex}/receipt", headers=regulator), 200
+        )
         receipt = Receipt.from_json(document)
         event: dict[str, Any] = receipt.event or {}
         path = receipts_dir / f"{n:03d}-{event.get('bizStep', event.get('type'))}.json"
@@ -205,11 +208,6 @@ def _print_trace(console: Console, found: dict[str, Any], names: dict[str, str])
             anchored(event),
         )
     console.print(table)
-
-
-def _hex(event_id: str) -> str:
-    """The 64 hex digits of an ``ni:///sha-256;…?ver=CBV2.0`` event id (URL-safe)."""
-    return event_id.split(";", 1)[1][:64]
 
 
 def _expect(response: Any, status: int) -> dict[str, Any]:

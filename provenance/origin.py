@@ -42,7 +42,7 @@ from indexer.queries.origin import OriginUnknownError as OriginUnknownError
 from indexer.queries.origin import build_bundle as build_bundle
 from indexer.queries.origin import parse_tolerance as parse_tolerance
 from medledger.epcis.digital_link import gtin_of, is_serial, lot_of_class
-from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.epcis.event_id import event_id_of
 from medledger.epcis.identifiers import canonical_identifier
 from medledger.errors import ReceiptFormatError, ValidationError
 from medledger.formats.mass_balance import COUNT_UNITS as COUNT_UNITS
@@ -72,10 +72,6 @@ def _plain(value: Decimal) -> str:
 
 
 # --- reading events -------------------------------------------------------------------------
-
-
-def event_id_of(event_hash: bytes) -> str:
-    return f"{HASH_PREFIX}{event_hash.hex()}{HASH_SUFFIX}"
 
 
 def _canonical(value: Any) -> str | None:

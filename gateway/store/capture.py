@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from medledger.custody.state import StateChange
+from medledger.epcis.event_id import EventId
 from medledger.errors import StoreConflictError, cut
 from servicekit.sql.helpers import (
     chunks,
@@ -39,21 +40,14 @@ from .batches import BatchInfo, get_batch
 from .custody_view import apply_changes
 from .models import BatchRow, CaptureEventRow, CaptureRow, EventRow
 
-HASH_PREFIX = "ni:///sha-256;"
-HASH_SUFFIX = "?ver=CBV2.0"
-
 #: Rows per multi-row INSERT: large enough to amortise round trips, small enough for SQLite.
 INSERT_CHUNK = 1000
 
 
 def event_hash_bytes(event_id: str) -> bytes:
-    """The 32-byte SHA-256 digest inside a ``ni:///sha-256;<hex>?ver=CBV2.0`` event id."""
-    if not (event_id.startswith(HASH_PREFIX) and event_id.endswith(HASH_SUFFIX)):
-        raise ValueError(f"not a CBV 2.0 event hash: {event_id!r}")
-    digest = bytes.fromhex(event_id[len(HASH_PREFIX) : -len(HASH_SUFFIX)])
-    if len(digest) != 32:
-        raise ValueError(f"event hash digest has {len(digest)} bytes, expected 32: {event_id!r}")
-    return digest
+    """The 32-byte SHA-256 digest inside a ``ni:///sha-256;<hex>?ver=CBV2.0`` event id (only the
+    URI form: the form every stored event has). A ValidationError, so a ValueError, otherwise."""
+    return EventId.parse_uri(event_id).digest
 
 
 def new_salt() -> bytes:

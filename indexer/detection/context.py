@@ -23,14 +23,9 @@ from indexer.store import writes
 from indexer.store.models import AnchorRow, EventRow, ItemVersionRow
 from indexer.store.state import item_state, key_groups, keyed, read_registry
 from medledger.custody.operations import Operation, operation_of
-from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.epcis.event_id import event_id_of
 from medledger.epcis.normalise import NormalisedEvent
 from medledger.roles import Role
-
-
-def event_id(event_hash: bytes) -> str:
-    """The EPCIS event id of an event hash."""
-    return f"{HASH_PREFIX}{event_hash.hex()}{HASH_SUFFIX}"
 
 
 def operation(ev: NormalisedEvent) -> Operation | None:
@@ -179,7 +174,7 @@ class BatchView:
             )
             for h, root, block, submitter, when, step, tx in self.session.execute(query):
                 out[h] = {
-                    "eventID": event_id(h),
+                    "eventID": event_id_of(h),
                     "eventHash": "0x" + h.hex(),
                     "bizStep": step,
                     "eventTime": _iso(when),
@@ -213,10 +208,13 @@ class BatchView:
             "blockNumber": anchor.get("blockNumber"),
             "submitter": anchor.get("submitter"),
             "eventHash": "0x" + trigger.hex(),
-            "eventID": event_id(trigger),
+            "eventID": event_id_of(trigger),
             "identifier": subject,
             "events": [
-                {"role": role, **refs.get(h, {"eventID": event_id(h), "eventHash": "0x" + h.hex()})}
+                {
+                    "role": role,
+                    **refs.get(h, {"eventID": event_id_of(h), "eventHash": "0x" + h.hex()}),
+                }
                 for role, h in events
             ],
             **details,

@@ -25,9 +25,9 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.detection.config import DetectionConfig
-from indexer.detection.context import event_id
 from indexer.store import writes
 from indexer.store.models import AlertRow, EventRow, ItemVersionRow, LotRow
+from medledger.epcis.event_id import event_id_of
 
 KINDS = ("expired-in-stock", "expiring-soon")
 SAMPLE = 20
@@ -89,7 +89,7 @@ def sweep(session: Session, today: date, config: DetectionConfig | None = None) 
                 "holder": holder,
                 "packs": count,
                 "sample": packs,
-                "lotEvent": {"eventID": event_id(first[0]), "root": "0x" + first[1].hex()}
+                "lotEvent": {"eventID": event_id_of(first[0]), "root": "0x" + first[1].hex()}
                 if first is not None
                 else None,
             },

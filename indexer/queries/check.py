@@ -40,7 +40,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from indexer.detection.authority import KIND as UNAUTHORISED
-from indexer.queries.common import event_id, hex32, iso
+from indexer.queries.common import hex32, iso
 from indexer.store.models import (
     AlertRow,
     AnchorRow,
@@ -51,6 +51,7 @@ from indexer.store.models import (
     RecallRow,
 )
 from medledger.custody.state import ItemStatus
+from medledger.epcis.event_id import event_id_of
 from medledger.epcis.identifiers import ID_GS1, canonical_identifier
 from medledger.errors import ValidationError
 from medledger.recall_reasons import describe, reason_text
@@ -355,7 +356,7 @@ def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
     last = None
     if row.root is not None:
         last = {
-            "eventID": event_id(row.event_hash),
+            "eventID": event_id_of(row.event_hash),
             "type": row.type,
             "bizStep": row.biz_step,
             "eventTime": iso(row.event_time),

@@ -21,17 +21,12 @@ from indexer.store.models import (
 )
 from indexer.store.state import chunks
 from medledger.epcis import gs1
-from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.epcis.event_id import event_id_of
 from medledger.epcis.identifiers import ID_GS1, canonical_identifier
 from medledger.errors import ValidationError
 from medledger.roles import Role
 
 _ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF")
-
-
-def event_id(event_hash: bytes) -> str:
-    """The EPCIS event id (``ni:///sha-256;<hex>?ver=CBV2.0``) of an event hash."""
-    return f"{HASH_PREFIX}{event_hash.hex()}{HASH_SUFFIX}"
 
 
 def hex32(value: bytes) -> str:
@@ -121,7 +116,7 @@ def steps(session: Session, hashes: Iterable[bytes]) -> dict[bytes, dict[str, An
     for part in chunks(sorted(set(hashes))):
         for r in session.execute(_STEPS, {"hashes": part}):
             out[r.event_hash] = {
-                "eventID": event_id(r.event_hash),
+                "eventID": event_id_of(r.event_hash),
                 "type": r.type,
                 "action": r.action,
                 "bizStep": r.biz_step,

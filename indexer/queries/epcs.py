@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from indexer.queries.common import event_id, identifier, iso, participants, recall_json, steps
+from indexer.queries.common import identifier, iso, participants, recall_json, steps
 from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow, RecallRow
+from medledger.epcis.event_id import event_id_of
 from medledger.errors import NotFoundError
 
 EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
@@ -160,7 +161,7 @@ def epc_events(
             # own) stays on the event, as JSON-LD scoping allows, so the event still hashes to
             # its eventID from this page
             del event["@context"]
-        event.setdefault("eventID", event_id(r.event_hash))
+        event.setdefault("eventID", event_id_of(r.event_hash))
         events.append(event)
     page = Page(events, encode_cursor("events", [rows[-1].seq]) if more and rows else None)
     page.extra = {

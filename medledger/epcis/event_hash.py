@@ -39,12 +39,10 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from medledger.epcis.event_id import EventId
 from medledger.epcis.identifiers import CACHE_SIZE, to_canonical_dl
 from medledger.epcis.terms import Vocabulary, default_vocabulary
 from medledger.errors import ValidationError
-
-HASH_PREFIX = "ni:///sha-256;"
-HASH_SUFFIX = "?ver=CBV2.0"
 
 # A node of the XML-shaped data model the algorithm is defined on: (name, text, children).
 # A bizTransaction/source/destination entry is a _PAIR node whose children keep their order.
@@ -639,7 +637,7 @@ def _entries(context: Any) -> list[Any]:
 
 def hash_prehash(prehash: str) -> str:
     """``ni:///sha-256;<hex>?ver=CBV2.0`` of a pre-hash string (RFC 6920 'ni' URI)."""
-    return HASH_PREFIX + hashlib.sha256(prehash.encode("utf-8")).hexdigest() + HASH_SUFFIX
+    return EventId(hashlib.sha256(prehash.encode("utf-8")).digest()).uri
 
 
 def event_hash(

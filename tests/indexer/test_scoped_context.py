@@ -15,6 +15,7 @@ from chain.verification import verify_receipt
 from indexer.queries.epcs import epc_events
 from indexer.store.models import AlertRow, EventRow
 from medledger.epcis.event_hash import context_namespaces, event_hash
+from medledger.epcis.event_id import EventId
 from medledger.formats.receipt import Receipt
 from provenance.journey import EPCIS_CONTEXT, MPL_NAMESPACE, build_journey
 from provenance.verify import EXIT_VALID, default_event_hasher, run
@@ -38,7 +39,7 @@ def test_an_event_with_its_own_context_is_stored_served_proved_and_indexed(
     for step in journey.steps[:2]:  # commissioned and shipped: one batch of two events
         event_ids.extend(network.capture(step.actor, step.events)["eventIDs"])
     network.anchor()
-    event_id = event_ids[0].removeprefix("ni:///sha-256;").removesuffix("?ver=CBV2.0")
+    event_id = EventId.parse_uri(event_ids[0]).hex
 
     regulator = network.regulator
     served = network.http.get(f"/events/{event_id}", headers=regulator).json()

@@ -19,7 +19,7 @@ from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
 from devkit.constants import REGULATOR_GLN
 from indexer.verification import event_digest
-from medledger.epcis.event_hash import HASH_PREFIX, HASH_SUFFIX
+from medledger.epcis.event_id import EventId
 from medledger.merkle import MerkleTree
 from provenance.journey import ACTORS, Actor
 
@@ -43,7 +43,7 @@ class Publisher:
             digest = event_digest(event)
             entries.append(
                 {
-                    "eventID": HASH_PREFIX + digest.hex() + HASH_SUFFIX,
+                    "eventID": EventId(digest).uri,
                     "eventHash": "0x" + digest.hex(),
                     "salt": "0x" + secrets.token_bytes(32).hex(),
                     "event": event,
