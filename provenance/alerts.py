@@ -21,16 +21,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from indexer.alert_kinds import ALERT_KINDS, SEVERITIES
+from provenance.exits import EXIT_NONE, EXIT_SOME, EXIT_UNUSABLE, print_unusable
+from provenance.http import (
+    ALERTS_TIMEOUT,
+    Service,
+    ServiceError,
+    problem,
+    read_key,
+)
+from provenance.options import DEFAULT_INDEXER_URL, INDEXER_READER_KEY_FILES
 
-DEFAULT_INDEXER = "http://127.0.0.1:8001"
-DEFAULT_KEY_FILE = Path("data/indexer/indexer-reader.api-key")
+DEFAULT_KEY_FILE = INDEXER_READER_KEY_FILES[0]
 DEFAULT_LIMIT = 100
 PAGE_MAX = 1000  # the indexer's largest page
-TIMEOUT = 10.0
-
-EXIT_NONE = 0
-EXIT_SOME = 1
-EXIT_UNUSABLE = 2
 
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -45,37 +48,16 @@ class Listing:
     more: bool = False  # the indexer has more matching alerts than --limit
 
 
-def read_key(path: Path) -> str:
-    try:
-        key = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise AlertsError(f"cannot read the key file {path}: {exc.strerror}") from exc
-    if not key:
-        raise AlertsError(f"the key file {path} is empty")
-    return key
-
-
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("title") or body)[:300]
-    return str(body)[:300]
-
-
 def fetch(
-    client: httpx.Client,
-    api_key: str,
+    indexer: Service,
     *,
     kind: str | None = None,
     severity: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> Listing:
-    """Up to ``limit`` matching alerts, following the ``next`` cursors (raises AlertsError)."""
+    """Up to ``limit`` matching alerts, following the ``next`` cursors (raises AlertsError, or
+    ServiceError if the indexer does not answer)."""
     listing = Listing()
-    headers = {"Authorization": f"Bearer {api_key}"}
     cursor: str | None = None
     while True:
         params: dict[str, Any] = {"limit": min(PAGE_MAX, limit - len(listing.items))}
@@ -85,16 +67,13 @@ def fetch(
             params["severity"] = severity
         if cursor is not None:
             params["cursor"] = cursor
-        try:
-            response = client.get("/alerts", params=params, headers=headers)
-        except httpx.HTTPError as exc:
-            raise AlertsError(f"the indexer does not answer: {exc}") from exc
+        response = indexer.get("/alerts", params=params)
         if response.status_code in (401, 403):
             raise AlertsError(
-                f"the indexer refuses the key ({response.status_code}): {_problem(response)}"
+                f"the indexer refuses the key ({response.status_code}): {problem(response)}"
             )
         if response.status_code != 200:
-            raise AlertsError(f"the indexer answered {response.status_code}: {_problem(response)}")
+            raise AlertsError(f"the indexer answered {response.status_code}: {problem(response)}")
         try:
             body = response.json()
         except ValueError as exc:
@@ -119,20 +98,19 @@ TABLE_MIN_WIDTH = 120
 CSV_COLUMNS = ("key", "kind", "severity", "blockNumber", "subject", "message", "participants")
 
 
-def fetch_participants(client: httpx.Client, api_key: str) -> dict[str, dict[str, Any]]:
+def fetch_participants(indexer: Service) -> dict[str, dict[str, Any]]:
     """Every participant of the registry by lower-case address (GLN, roles); empty if the
     indexer will not say (the alerts are shown anyway, with bare addresses)."""
     found: dict[str, dict[str, Any]] = {}
     cursor: str | None = None
-    headers = {"Authorization": f"Bearer {api_key}"}
     for _ in range(100):  # at most 100,000 participants
         params: dict[str, Any] = {"limit": PAGE_MAX}
         if cursor is not None:
             params["cursor"] = cursor
         try:
-            response = client.get("/participants", params=params, headers=headers)
+            response = indexer.get("/participants", params=params)
             body = response.json() if response.status_code == 200 else {}
-        except (httpx.HTTPError, ValueError):
+        except (ServiceError, ValueError):
             return found
         for item in body.get("items") or []:
             if isinstance(item, dict) and isinstance(item.get("address"), str):
@@ -237,7 +215,7 @@ Format = Literal["table", "json", "csv"]
 
 def run(
     *,
-    indexer_url: str = DEFAULT_INDEXER,
+    indexer_url: str = DEFAULT_INDEXER_URL,
     key_file: Path = DEFAULT_KEY_FILE,
     kind: str | None = None,
     severity: str | None = None,
@@ -262,20 +240,14 @@ def run(
             allowed = ", ".join(ALERT_KINDS)
             raise AlertsError(f"--kind must be one of {allowed}, got {kind!r}")
         api_key = read_key(key_file)
-        own = client is None
-        http = client or httpx.Client(base_url=indexer_url.rstrip("/"), timeout=TIMEOUT)
-        try:
-            listing = fetch(http, api_key, kind=kind, severity=severity, limit=limit)
+        with Service.using(
+            "indexer", client, indexer_url, timeout=ALERTS_TIMEOUT, api_key=api_key
+        ) as indexer:
+            listing = fetch(indexer, kind=kind, severity=severity, limit=limit)
             if output != "json" and any(named(alert) for alert in listing.items):
-                participants = fetch_participants(http, api_key)
-        finally:
-            if own:
-                http.close()
-    except AlertsError as exc:
-        if output == "json":
-            console.print_json(json.dumps({"error": str(exc)}))
-        else:
-            console.print(f"[red]unusable[/red] {escape(str(exc))}")
+                participants = fetch_participants(indexer)
+    except (AlertsError, ServiceError) as exc:
+        print_unusable(console, str(exc), as_json=output == "json")
         return EXIT_UNUSABLE
     if output == "json":
         console.print_json(json.dumps({"items": listing.items, "more": listing.more}))

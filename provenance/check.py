@@ -16,13 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from medledger.recall_reasons import describe
-
-DEFAULT_INDEXER = "http://127.0.0.1:8001"
-TIMEOUT = 10.0
-
-EXIT_OK = 0
-EXIT_WARNING = 1
-EXIT_UNUSABLE = 2
+from provenance.exits import EXIT_OK, EXIT_UNUSABLE, EXIT_WARNING, print_unusable
+from provenance.http import CHECK_TIMEOUT, Service, ServiceError, problem
+from provenance.options import DEFAULT_INDEXER_URL
 
 _STYLE = {
     "ok": "bold green",
@@ -42,26 +38,16 @@ _HEADLINE = {
 }
 
 
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("title") or body)
-    return str(body)
-
-
-def fetch(client: httpx.Client, code: str) -> tuple[int, dict[str, Any] | str]:
+def fetch(indexer: Service, code: str) -> tuple[int, dict[str, Any] | str]:
     """POST the code to /check (JSON keeps control characters): (exit code, answer or error)."""
     try:
-        response = client.post("/check", json={"code": code})
-    except httpx.HTTPError as exc:
-        return EXIT_UNUSABLE, f"the indexer does not answer: {exc}"
+        response = indexer.post("/check", json={"code": code})
+    except ServiceError as exc:
+        return exc.exit_code, str(exc)
     if response.status_code == 422:
-        return EXIT_UNUSABLE, f"malformed code: {_problem(response)}"
+        return EXIT_UNUSABLE, f"malformed code: {problem(response)}"
     if response.status_code != 200:
-        return EXIT_UNUSABLE, f"the indexer answered {response.status_code}: {_problem(response)}"
+        return EXIT_UNUSABLE, f"the indexer answered {response.status_code}: {problem(response)}"
     try:
         body = response.json()
     except ValueError:
@@ -132,25 +118,18 @@ def render(console: Console, body: dict[str, Any]) -> None:
 def run(
     code: str,
     *,
-    indexer_url: str = DEFAULT_INDEXER,
+    indexer_url: str = DEFAULT_INDEXER_URL,
     as_json: bool = False,
     client: httpx.Client | None = None,
     console: Console | None = None,
 ) -> int:
-    """Check ``code`` at the indexer; print the answer; return the exit code."""
+    """Check ``code`` at the indexer; print the answer; return the exit code; ``client`` (a
+    TestClient in tests) overrides ``indexer_url``."""
     console = console or Console(soft_wrap=True, highlight=False)
-    own = client is None
-    http = client or httpx.Client(base_url=indexer_url.rstrip("/"), timeout=TIMEOUT)
-    try:
-        status, answer = fetch(http, code)
-    finally:
-        if own:
-            http.close()
+    with Service.using("indexer", client, indexer_url, timeout=CHECK_TIMEOUT) as indexer:
+        status, answer = fetch(indexer, code)
     if isinstance(answer, str):
-        if as_json:
-            console.print_json(json.dumps({"error": answer}))
-        else:
-            console.print(f"[red]unusable[/red] {escape(answer)}")
+        print_unusable(console, answer, as_json=as_json)
         return status
     if as_json:
         console.print_json(json.dumps(answer))

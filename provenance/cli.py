@@ -9,6 +9,23 @@ from typing import Annotated, Literal
 import typer
 
 from indexer.alert_kinds import AlertKind, Severity
+from provenance.exits import EXIT_UNUSABLE
+from provenance.options import (
+    DEFAULT_GATEWAY_URL,
+    DEFAULT_INDEXER_URL,
+    INDEXER_READER_KEY_FILES,
+    MANUFACTURER_KEY_FILES,
+    REGULATOR_KEY_FILES,
+    GatewayUrl,
+    Gtin,
+    IndexerUrl,
+    Lot,
+    ManufacturerKeyFile,
+    ReaderKeyFile,
+    ReasonCode,
+    RegulatorKeyFile,
+    default_key_file,
+)
 from provenance.usage import (
     Abort,
     ClickException,
@@ -17,51 +34,6 @@ from provenance.usage import (
     usage_error_line,
 )
 from servicekit.interpreter import restore_recursion_limit
-
-#: Default key files, the first that exists: the layout of ``provenance up`` (``data/gateway/``,
-#: ``data/indexer/``), then that of a standalone ``provenance gateway --data-dir data`` (or
-#: ``provenance indexer``). ``up`` writes the regulator's and the reader's keys itself; a
-#: manufacturer's key is the one ``POST /participants`` answered, saved by hand.
-REGULATOR_KEY_FILES = (Path("data/gateway/regulator.api-key"), Path("data/regulator.api-key"))
-MANUFACTURER_KEY_FILES = (
-    Path("data/gateway/manufacturer.api-key"),
-    Path("data/manufacturer.api-key"),
-)
-INDEXER_READER_KEY_FILES = (
-    Path("data/indexer/indexer-reader.api-key"),
-    Path("data/indexer-reader.api-key"),
-)
-#: The exit code of every command for unusable input.
-EXIT_UNUSABLE = 2
-
-
-def default_key_file(
-    given: Path | None, candidates: tuple[Path, ...], what: str, *, written_by_up: bool = True
-) -> Path:
-    """``given`` if the user passed --key-file, else the first of ``candidates`` that exists.
-
-    None exists: exit with code 2 and a message naming every place looked at.
-    """
-    if given is not None:
-        return given
-    for path in candidates:
-        if path.is_file():
-            return path
-    looked = " nor ".join(str(path) for path in candidates)
-    hint = "`provenance up` writes the first" if written_by_up else "save the key in one of them"
-    typer.echo(
-        f"unusable input: no {what} key file: neither {looked} exists ({hint}); pass --key-file",
-        err=True,
-    )
-    raise typer.Exit(EXIT_UNUSABLE)
-
-
-def _key_file_help(what: str, candidates: tuple[Path, ...], *, written_by_up: bool = True) -> str:
-    first, *others = candidates
-    where = " (where `provenance up` writes it)" if written_by_up else ""
-    rest = ", else ".join(str(p) for p in others)
-    return f"File with the {what}. Default: {first}{where} if it exists, else {rest}."
-
 
 app = typer.Typer(
     name="provenance",
@@ -103,7 +75,7 @@ def verify(
         fraction = parse_tolerance(tolerance)
     except OriginError as exc:
         typer.echo(f"unusable {exc}")
-        raise typer.Exit(verify_module.EXIT_UNUSABLE) from exc
+        raise typer.Exit(EXIT_UNUSABLE) from exc
     raise typer.Exit(
         verify_module.run(receipts, rpc_url=rpc, api_per_pack=strength, tolerance=fraction)
     )
@@ -119,9 +91,7 @@ def check(
             show_default=False,
         ),
     ],
-    indexer: Annotated[str, typer.Option(help="Indexer query API URL.")] = (
-        "http://127.0.0.1:8001"
-    ),
+    indexer: IndexerUrl = DEFAULT_INDEXER_URL,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the indexer's answer as JSON.")
     ] = False,
@@ -143,16 +113,8 @@ def check(
 
 @app.command()
 def alerts(
-    indexer: Annotated[str, typer.Option(help="Indexer query API URL.")] = (
-        "http://127.0.0.1:8001"
-    ),
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            help=_key_file_help("a reader key of the indexer", INDEXER_READER_KEY_FILES),
-            show_default=False,
-        ),
-    ] = None,
+    indexer: IndexerUrl = DEFAULT_INDEXER_URL,
+    key_file: ReaderKeyFile = None,
     kind: Annotated[
         AlertKind | None, typer.Option(help="Only this kind (docs/detection.md).")
     ] = None,
@@ -238,23 +200,14 @@ def origin_proof(
     )
 
 
-_GATEWAY_OPTION = typer.Option("--gateway", help="Gateway URL.")
-_KEY_FILE_OPTION = typer.Option(
-    help=_key_file_help("regulator's API key of the gateway", REGULATOR_KEY_FILES),
-    show_default=False,
-)
-
-
 @app.command()
 def recall(
-    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the product.", show_default=False)],
-    lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
+    gtin: Gtin,
+    lot: Lot,
     reason: Annotated[str, typer.Option(help="Why the lot is recalled.", show_default=False)],
-    reason_code: Annotated[
-        int | None, typer.Option(help="On-chain reason code, 0 to 65535 (docs/recalls.md).")
-    ] = None,
-    gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
-    key_file: Annotated[Path | None, _KEY_FILE_OPTION] = None,
+    reason_code: ReasonCode = None,
+    gateway: GatewayUrl = DEFAULT_GATEWAY_URL,
+    key_file: RegulatorKeyFile = None,
 ) -> None:
     """Recall a lot (regulator): on-chain, at once at the gateway, and its holders notified.
 
@@ -278,14 +231,12 @@ def recall(
 
 @app.command()
 def release(
-    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the product.", show_default=False)],
-    lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
+    gtin: Gtin,
+    lot: Lot,
     reason: Annotated[str, typer.Option(help="Why the recall is lifted.")] = "",
-    reason_code: Annotated[
-        int | None, typer.Option(help="On-chain reason code, 0 to 65535 (docs/recalls.md).")
-    ] = None,
-    gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
-    key_file: Annotated[Path | None, _KEY_FILE_OPTION] = None,
+    reason_code: ReasonCode = None,
+    gateway: GatewayUrl = DEFAULT_GATEWAY_URL,
+    key_file: RegulatorKeyFile = None,
 ) -> None:
     """Lift a lot's recall (regulator): on-chain and at the gateway; holders are notified.
 
@@ -309,8 +260,8 @@ def release(
 
 @app.command()
 def codes(
-    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the product.", show_default=False)],
-    lot: Annotated[str, typer.Argument(help="Lot (batch) number.", show_default=False)],
+    gtin: Gtin,
+    lot: Lot,
     count: Annotated[int, typer.Option(help="Codes to issue.", show_default=False)],
     out: Annotated[Path, typer.Option(help="Folder for the images.")] = Path("codes"),
     image_format: Annotated[
@@ -322,18 +273,8 @@ def codes(
     expiry: Annotated[
         str | None, typer.Option(help="The lot's expiry, YYYY-MM-DD (with --declare).")
     ] = None,
-    gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            help=_key_file_help(
-                "manufacturer's API key of the gateway",
-                MANUFACTURER_KEY_FILES,
-                written_by_up=False,
-            ),
-            show_default=False,
-        ),
-    ] = None,
+    gateway: GatewayUrl = DEFAULT_GATEWAY_URL,
+    key_file: ManufacturerKeyFile = None,
 ) -> None:
     """Issue codes for a released lot (manufacturer) and write their QR images for stickers.
 
@@ -451,8 +392,8 @@ def indexer(
 
 @app.command()
 def simulate(
-    gateway: Annotated[str, _GATEWAY_OPTION] = "http://127.0.0.1:8000",
-    key_file: Annotated[Path | None, _KEY_FILE_OPTION] = None,
+    gateway: GatewayUrl = DEFAULT_GATEWAY_URL,
+    key_file: RegulatorKeyFile = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed, the same scenario.")] = 1,
     packs: Annotated[int, typer.Option(help="Packs to move (rounded up to whole lots).")] = 2000,
     frauds: Annotated[int, typer.Option(help="Cases injected of each kind of fraud.")] = 1,
@@ -481,7 +422,7 @@ def simulate(
             )
     except (OSError, httpx.HTTPError, SimulationError) as exc:
         typer.echo(f"simulation failed: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_UNUSABLE) from exc
     for case in scenario.cases:
         typer.echo(json.dumps(case.to_json()))
     typer.echo(

@@ -18,40 +18,19 @@ from urllib.parse import quote
 
 import httpx
 
-from provenance.progress import counters
-from provenance.recall import (
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_UNUSABLE,
-    TIMEOUT,
-    _check,
-    _key,
-    _problem,
-    _Unusable,
+from provenance.exits import EXIT_OK, EXIT_UNUSABLE
+from provenance.http import (
+    GATEWAY_WRITE_TIMEOUT,
+    Service,
+    ServiceError,
+    accepted,
+    read_key,
 )
+from provenance.options import DEFAULT_GATEWAY_URL
+from provenance.progress import counters
+from provenance.recall import _check, _Unusable
 
 Echo = Callable[[str], None]
-
-
-class _Refused(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _call(http: httpx.Client, method: str, path: str, key: str, **kwargs: Any) -> httpx.Response:
-    try:
-        response = http.request(method, path, headers={"Authorization": f"Bearer {key}"}, **kwargs)
-    except httpx.HTTPError as exc:
-        raise _Refused(EXIT_UNUSABLE, f"the gateway does not answer: {exc}") from exc
-    if not response.is_success:
-        code = (
-            EXIT_UNUSABLE
-            if response.status_code == 422 or response.status_code >= 500
-            else (EXIT_REFUSED)
-        )
-        raise _Refused(code, f"refused ({response.status_code}): {_problem(response)}")
-    return response
 
 
 def run_codes(
@@ -63,7 +42,7 @@ def run_codes(
     image_format: str = "png",
     declare: int | None = None,
     expiry: str | None = None,
-    gateway_url: str = "http://127.0.0.1:8000",
+    gateway_url: str = DEFAULT_GATEWAY_URL,
     key_file: Path,
     client: httpx.Client | None = None,
     echo: Echo = print,
@@ -72,7 +51,7 @@ def run_codes(
     tests) overrides ``gateway_url``."""
     try:
         _check(gtin, lot)
-        key = _key(key_file)
+        key = read_key(key_file)
         if image_format not in ("png", "svg"):
             raise _Unusable(f"--format must be png or svg, got {image_format!r}")
         if count < 1:
@@ -85,15 +64,16 @@ def run_codes(
             except ValueError as exc:
                 raise _Unusable(f"--expiry must be YYYY-MM-DD, got {expiry!r}") from exc
         out.mkdir(parents=True, exist_ok=True)
-    except (_Unusable, OSError) as exc:
+    except (_Unusable, ServiceError, OSError) as exc:
         echo(f"unusable input: {exc}")
         return EXIT_UNUSABLE
-    own = client is None
-    http = client or httpx.Client(base_url=gateway_url, timeout=TIMEOUT)
+    gateway = Service.using(
+        "gateway", client, gateway_url, timeout=GATEWAY_WRITE_TIMEOUT, api_key=key
+    )
     try:
         if declare is not None:
             body = {"gtin": gtin, "lot": lot, "expiry": expiry, "packs": declare}
-            lot_answer = _call(http, "POST", "/lots", key, json=body).json()
+            lot_answer = accepted(gateway.post("/lots", json=body)).json()
             echo(
                 f"declared lot {lot} of GTIN {gtin}: {lot_answer['packs']} packs, "
                 f"{lot_answer['remaining']} codes left (released by {lot_answer['releasedBy']})"
@@ -101,10 +81,10 @@ def run_codes(
         body = {"gtin": gtin, "lot": lot, "count": count, "format": image_format}
         if expiry is not None:
             body["expiry"] = expiry
-        issued: list[dict[str, Any]] = _call(http, "POST", "/codes", key, json=body).json()
+        issued: list[dict[str, Any]] = accepted(gateway.post("/codes", json=body)).json()
         with counters({"images": f"{image_format.upper()} images written"}) as bars:
             for code in issued:
-                image = _call(http, "GET", code["image"], key).content
+                image = accepted(gateway.get(code["image"])).content
                 (out / f"{code['serial']}.{image_format}").write_bytes(image)
                 bars.report("images", 1)
         with (out / "codes.csv").open("a", newline="", encoding="utf-8") as handle:
@@ -114,16 +94,15 @@ def run_codes(
             for code in issued:
                 writer.writerow([code["serial"], code["uri"], code["text"], code["eventID"]])
         sheet = f"/codes/{gtin}/{quote(lot, safe='')}/sheet.svg"
-        (out / "sheet.svg").write_bytes(_call(http, "GET", sheet, key).content)
-    except _Refused as exc:
+        (out / "sheet.svg").write_bytes(accepted(gateway.get(sheet)).content)
+    except ServiceError as exc:  # no answer (2), refused (1; 2 for a 422 or a 5xx)
         echo(str(exc))
-        return exc.code
+        return exc.exit_code
     except OSError as exc:
         echo(f"cannot write to {out}: {exc}")
         return EXIT_UNUSABLE
     finally:
-        if own:
-            http.close()
+        gateway.close()
     echo(
         f"issued {len(issued)} codes for lot {lot} of GTIN {gtin}, commissioned by event "
         f"{issued[0]['eventID'] if issued else '-'}; {image_format.upper()} files in {out}"

@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
+from provenance.exits import EXIT_INVALID, EXIT_UNUSABLE, EXIT_VALID, print_unusable
+from provenance.http import ServiceError, read_key
 from provenance.origin import (
     GatewayClient,
     IndexerClient,
@@ -21,14 +22,8 @@ from provenance.origin import (
     parse_tolerance,
     verify_bundle,
 )
-from provenance.origin_http import HttpGateway, HttpIndexer, read_key
-from provenance.verify import (
-    EXIT_INVALID,
-    EXIT_UNUSABLE,
-    EXIT_VALID,
-    default_event_hasher,
-    print_bundle_verdict,
-)
+from provenance.origin_http import HttpGateway, HttpIndexer
+from provenance.verify import default_event_hasher, print_bundle_verdict
 
 
 def run_origin_proof(
@@ -55,8 +50,8 @@ def run_origin_proof(
             raise OriginError("--gateway-key-file needs --gateway (or leave both out)")
         gateway_key = read_key(gateway_key_file) if gateway_key_file is not None else None
         indexer = HttpIndexer.at(indexer_url, read_key(indexer_key_file))
-    except OriginError as exc:
-        console.print(f"[red]unusable[/red] {escape(str(exc))}")
+    except (OriginError, ServiceError) as exc:
+        print_unusable(console, str(exc))
         return EXIT_UNUSABLE
     gateway: HttpGateway | HttpIndexer = indexer
     if gateway_url is not None and gateway_key is not None:
@@ -93,7 +88,7 @@ def write_origin_proof(
             identifier, gateway, indexer, api_per_pack=api_per_pack, tolerance=tolerance
         )
     except OriginError as exc:
-        console.print(f"[red]unusable[/red] {escape(str(exc))}")
+        print_unusable(console, str(exc))
         return EXIT_UNUSABLE
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

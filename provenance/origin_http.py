@@ -1,54 +1,41 @@
 """The gateway and the indexer over HTTP, as :mod:`provenance.origin`'s two client protocols
-(the indexer serves both).
+(the indexer serves both), on :class:`provenance.http.Service`.
 
 Both take an ``httpx.Client`` (a FastAPI ``TestClient`` is one), so tests can drive in-process
-apps through the same code.
+apps through the same code. Every failure is an :class:`OriginError` (the key files are read
+by :func:`provenance.http.read_key`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
 
+from provenance.http import ORIGIN_TIMEOUT, Service, ServiceError, connect, problem
 from provenance.origin import OriginError
-
-TIMEOUT = 30.0
-
-
-def read_key(path: Path) -> str:
-    """An API key from a file (first line, stripped); unreadable or empty is an OriginError."""
-    try:
-        key = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise OriginError(f"cannot read the key file {path}: {exc.strerror}") from exc
-    if not key:
-        raise OriginError(f"the key file {path} is empty")
-    return key
 
 
 class _Http:
     service = "service"
 
     def __init__(self, client: httpx.Client, api_key: str | None = None) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = Service(self.service, client, api_key)
 
     @classmethod
     def at(cls, url: str, api_key: str) -> Self:
-        return cls(httpx.Client(base_url=url, timeout=TIMEOUT), api_key)
+        return cls(connect(url, timeout=ORIGIN_TIMEOUT), api_key)
 
     def get_json(self, path: str) -> dict[str, Any]:
         try:
-            response = self.client.get(path, headers=self.headers)
-        except httpx.HTTPError as exc:
-            raise OriginError(f"the {self.service} does not answer: {exc}") from exc
+            response = self.http.get(path)
+        except ServiceError as exc:
+            raise OriginError(str(exc)) from exc
         if response.status_code != 200:
             raise OriginError(
                 f"the {self.service} answered {response.status_code} to GET {path}: "
-                f"{_problem(response)}"
+                f"{problem(response)}"
             )
         try:
             body = response.json()
@@ -59,7 +46,7 @@ class _Http:
         return body
 
     def close(self) -> None:
-        self.client.close()
+        self.http.client.close()
 
 
 class HttpGateway(_Http):
@@ -83,13 +70,3 @@ class HttpIndexer(_Http):
 
     def receipt(self, event_id: str) -> dict[str, Any]:
         return self.get_json(f"/events/{quote(event_id, safe='')}/receipt")
-
-
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("title") or body)[:300]
-    return str(body)[:300]

@@ -15,27 +15,21 @@ import httpx
 
 from medledger.epcis import gs1
 from medledger.errors import ValidationError
-
-EXIT_OK = 0
-EXIT_REFUSED = 1
-EXIT_UNUSABLE = 2
-TIMEOUT = 60.0
+from provenance.exits import EXIT_OK, EXIT_UNUSABLE
+from provenance.http import (
+    GATEWAY_WRITE_TIMEOUT,
+    Service,
+    ServiceError,
+    accepted,
+    read_key,
+)
+from provenance.options import DEFAULT_GATEWAY_URL
 
 Echo = Callable[[str], None]
 
 
 class _Unusable(Exception):
     pass
-
-
-def _key(path: Path) -> str:
-    try:
-        key = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise _Unusable(f"cannot read the key file {path}: {exc.strerror}") from exc
-    if not key:
-        raise _Unusable(f"the key file {path} is empty")
-    return key
 
 
 def _check(gtin: str, lot: str) -> str:
@@ -48,31 +42,16 @@ def _check(gtin: str, lot: str) -> str:
         raise _Unusable(str(exc)) from None
 
 
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("title") or body)
-    return str(body)
-
-
 def _post(
-    client: httpx.Client, path: str, key: str, body: dict[str, Any], echo: Echo
+    gateway: Service, path: str, body: dict[str, Any], echo: Echo
 ) -> tuple[int, dict[str, Any] | None]:
     try:
-        response = client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
-    except httpx.HTTPError as exc:
-        echo(f"the gateway does not answer: {exc}")
-        return EXIT_UNUSABLE, None
-    if response.is_success:
-        answer: dict[str, Any] = response.json()
-        return EXIT_OK, answer
-    echo(f"refused ({response.status_code}): {_problem(response)}")
-    if response.status_code == 422 or response.status_code >= 500:
-        return EXIT_UNUSABLE, None  # malformed input, or the chain failed (nothing recorded)
-    return EXIT_REFUSED, None
+        response = accepted(gateway.post(path, json=body))
+    except ServiceError as exc:
+        echo(str(exc))  # a 422 or 5xx exits 2: malformed input, or the chain failed
+        return exc.exit_code, None
+    answer: dict[str, Any] = response.json()
+    return EXIT_OK, answer
 
 
 def _run(
@@ -89,8 +68,8 @@ def _run(
 ) -> int:
     try:
         gtin = _check(gtin, lot)
-        key = _key(key_file)
-    except _Unusable as exc:
+        key = read_key(key_file)
+    except (_Unusable, ServiceError) as exc:
         echo(f"unusable input: {exc}")
         return EXIT_UNUSABLE
     body: dict[str, Any] = {"reason": reason}
@@ -101,13 +80,10 @@ def _run(
         body |= {"gtin": gtin, "lot": lot}
     else:
         path = f"/recalls/{gtin}/{quote(lot, safe='')}/release"
-    own = client is None
-    http = client or httpx.Client(base_url=gateway_url, timeout=TIMEOUT)
-    try:
-        code, answer = _post(http, path, key, body, echo)
-    finally:
-        if own:
-            http.close()
+    with Service.using(
+        "gateway", client, gateway_url, timeout=GATEWAY_WRITE_TIMEOUT, api_key=key
+    ) as gateway:
+        code, answer = _post(gateway, path, body, echo)
     if answer is not None:
         tx = answer.get("recallTx") if kind == "recall" else answer.get("releaseTx")
         verb = "recalled" if kind == "recall" else "released"
@@ -125,7 +101,7 @@ def run_recall(
     *,
     reason: str,
     reason_code: int | None = None,
-    gateway_url: str = "http://127.0.0.1:8000",
+    gateway_url: str = DEFAULT_GATEWAY_URL,
     key_file: Path,
     client: httpx.Client | None = None,
     echo: Echo = print,
@@ -151,7 +127,7 @@ def run_release(
     *,
     reason: str = "",
     reason_code: int | None = None,
-    gateway_url: str = "http://127.0.0.1:8000",
+    gateway_url: str = DEFAULT_GATEWAY_URL,
     key_file: Path,
     client: httpx.Client | None = None,
     echo: Echo = print,

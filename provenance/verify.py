@@ -16,6 +16,7 @@ from chain.verification import Verdict, verify_receipt
 from medledger.epcis.event_hash import stored_event_digest
 from medledger.errors import ChainError, ReceiptFormatError
 from medledger.formats.receipt import EventHasher, Receipt
+from provenance.exits import EXIT_INVALID, EXIT_UNUSABLE, EXIT_VALID, print_unusable
 from provenance.origin import (
     DEFAULT_TOLERANCE,
     Bundle,
@@ -26,10 +27,6 @@ from provenance.origin import (
     parse_bundle,
     verify_bundle,
 )
-
-EXIT_VALID = 0
-EXIT_INVALID = 1
-EXIT_UNUSABLE = 2
 
 
 def run(
@@ -51,7 +48,7 @@ def run(
             else:
                 receipts.append((path, Receipt.read(path)))
         except (ReceiptFormatError, BundleFormatError) as exc:
-            console.print(f"[red]unusable[/red] {escape(str(exc))}")
+            print_unusable(console, str(exc))
             return EXIT_UNUSABLE
     chain: Chain | None = None
     if rpc_url is not None:

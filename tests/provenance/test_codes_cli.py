@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from medledger.epcis.identifiers import check_digit
 from provenance.cli import app
 from provenance.codes_command import run_codes
+from provenance.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE
 from provenance.journey import DISTRIBUTOR, MANUFACTURER
-from provenance.recall import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE
 from tests.support.network import Network, start_network
 
 GTIN = "0470012388888" + str(check_digit("0470012388888"))

@@ -17,11 +17,11 @@ import provenance.recall
 import provenance.simulate
 from gateway.settings import GatewaySettings
 from indexer.settings import IndexerSettings
-from provenance.cli import (
+from provenance.cli import app
+from provenance.options import (
     INDEXER_READER_KEY_FILES,
     MANUFACTURER_KEY_FILES,
     REGULATOR_KEY_FILES,
-    app,
 )
 
 runner = CliRunner()

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 from medledger.epcis.digital_link import gtin_of
 from medledger.epcis.identifiers import canonical_identifier
 from provenance.cli import app
+from provenance.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE
 from provenance.journey import FINISHED_LOT, MANUFACTURER, PHARMACY, build_journey
-from provenance.recall import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE, run_recall, run_release
+from provenance.recall import run_recall, run_release
 from tests.support.network import Network, start_network
 
 
