@@ -48,6 +48,9 @@ class InMemoryCustody:
         #: the eventTime of the event being applied (the rules set it): every item it puts
         #: carries it as its latest time (``ItemState.event_time``), never moving back
         self.event_time: datetime | None = None
+        #: when set, every change applied is also appended here, as given (after the time
+        #: stamp): the changes of one event (:func:`medledger.custody.transition.transition`)
+        self.journal: list[StateChange] | None = None
 
     # --- set-up (standalone use) ----------------------------------------------------------------
 
@@ -116,6 +119,8 @@ class InMemoryCustody:
 
     def commission_into_lot(self, change: CommissionIntoLot) -> None:
         """Packs commissioned into a lot: its claim, or its count (see ``CommissionIntoLot``)."""
+        if self.journal is not None:
+            self.journal.append(change)
         key = (change.gtin, change.lot)
         found = self.lot_authority(*key)
         if found is None:
@@ -147,8 +152,12 @@ class InMemoryCustody:
                 self._child_set(state.parent)[state.identifier] = None
         self._items[state.identifier] = state
         self._written[state.identifier] = state
+        if self.journal is not None:
+            self.journal.append(PutItem(state))
 
     def move(self, move: MoveQuantity) -> None:
+        if self.journal is not None:
+            self.journal.append(move)
         if move.in_transit_to is None:
             key = (move.class_id, move.holder)
             self._held[key] = self.quantity_held(*key) + move.delta
