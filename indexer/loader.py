@@ -36,7 +36,7 @@ from indexer.store import pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
 from indexer.verification import AnchorFacts, IntegrityFailure, refused_evidence, verify_batch
-from medledger.custody.operations import operation_of
+from medledger.custody.transition import recorded_operation
 from medledger.epcis.normalise import NormalisedEvent, normalise_event
 from medledger.epcis.terms import Vocabulary, default_vocabulary
 from medledger.errors import BatchRefusedError, BatchUnavailableError, ValidationError
@@ -65,9 +65,7 @@ def anchor_facts(entry: ChainLog) -> AnchorFacts:
 def changes_custody(ev: NormalisedEvent) -> bool:
     """Whether :meth:`indexer.projection.Projector.apply` can do anything with ``ev``
     (observations, the bulk of the traffic, cannot: they are history only)."""
-    if operation_of(ev.type, ev.action, ev.biz_step) is not None:
-        return True
-    return ev.type == "ObjectEvent" and ev.action == "ADD"
+    return recorded_operation(ev) is not None
 
 
 @dataclass

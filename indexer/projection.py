@@ -21,7 +21,8 @@ receipt and dispensing that follow it.
 
 An event that does not fit yet is **held back** rather than applied: a receipt, shipment,
 dispensing... of a code never commissioned (``unknown-code``), or by a participant while the
-item is held or in transit elsewhere (``clone``, the rule of :func:`custody_clash`). Such an
+item is held or in transit elsewhere (``clone``, the rule of
+:func:`~medledger.custody.transition.custody_clash`). Such an
 event is pending (:class:`Held`, stored as ``ix_pending``) and is tried again each time the
 item changes (:meth:`Projector.retry`, those not older than the item's current version first,
 oldest eventTime first: the held events of several participants follow each other in time,
@@ -31,6 +32,11 @@ judged for good (:meth:`Projector.settle`): applied as it stands, and the detect
 their alerts on it. Re-tried and settled events are applied with a sequence number of the
 batch (or block) that applied them (:class:`SeqSlots`), so every item's versions stay in
 application order.
+
+What fits and what does not is decided by the custody transition function the gateway enforces
+(:func:`medledger.custody.transition.transition`), here in ``RECORD`` mode (``SETTLE`` when
+settling); the projector is its recording: it stamps, numbers and keeps the versions, holdings
+and lots the transition makes, and turns its findings into anomalies and held-back events.
 
 One :class:`Projector` works on one batch: it reads the current state of everything the batch
 names through a :class:`StateReader` (prefetched in a few queries), applies the events in
@@ -43,12 +49,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
-from medledger.custody.operations import Operation, operation_of
-from medledger.custody.state import TERMINAL, ItemStatus
-from medledger.epcis.digital_link import gln_of, gtin_of, lot_of_class
-from medledger.epcis.normalise import NormalisedEvent, Party, Quantity
+from medledger.custody.state import ItemStatus
+from medledger.custody.timebounds import TimeBounds
+from medledger.custody.transition import (
+    RECORD_AS,
+    Disposition,
+    Finding,
+    Mode,
+    owning_party,
+    transition,
+)
+from medledger.custody.transition import (
+    custody_clash as custody_clash,  # the rule the detectors and tests know it by
+)
+from medledger.epcis.digital_link import gtin_of, lot_of_class
+from medledger.epcis.normalise import NormalisedEvent, Party
 from medledger.roles import Role
 
 
@@ -207,15 +224,6 @@ class Projection:
         return {h.key for h in self.held}
 
 
-_ENDINGS = {
-    Operation.DISPENSE: ItemStatus.DISPENSED,
-    Operation.DECOMMISSION: ItemStatus.DECOMMISSIONED,
-    Operation.DESTROY: ItemStatus.DESTROYED,
-}
-_TERMINAL = frozenset(s.value for s in TERMINAL)
-_NOT_JUDGED = frozenset(
-    {Operation.COMMISSION_SERIAL, Operation.COMMISSION_LOT, Operation.TRANSFORM}
-)
 #: the gateway's default ``time.backdated`` tolerance
 DEFAULT_BEHIND = timedelta(minutes=5)
 #: anomaly kind of an eventTime out of its bounds (``indexer.detection.timing``)
@@ -230,13 +238,6 @@ def named_identifiers(events: Iterable[NormalisedEvent]) -> set[str]:
         if ev.parent_id is not None:
             out.add(ev.parent_id)
     return out
-
-
-def _owning(parties: Sequence[Party]) -> str | None:
-    for party in parties:
-        if party.type == "owning_party":
-            return party.id
-    return parties[0].id if parties else None
 
 
 class Projector:
@@ -255,6 +256,7 @@ class Projector:
         version an event applied on top of it may be before it is reported."""
         self.reader = reader
         self._behind = behind
+        self._bounds = TimeBounds(behind=behind)
         #: events dated later than their block allows (:meth:`bound_times`): they change their
         #: items without moving the items' time forward
         self._undated: set[bytes] = set()
@@ -264,7 +266,9 @@ class Projector:
         self._kids_read: set[str] = set()  # parents whose whole contents were read
         self._holdings: dict[HoldingKey, HoldingState | None] = {}
         self._lots_seen: set[tuple[str, str]] = set()
-        self._operation: Operation | None = None
+        #: the event being applied (:meth:`apply`), which stamps every version it makes
+        self._ev: NormalisedEvent | None = None
+        self._ctx = EventContext(b"", 0, "")
         self._force = False  # settling: apply what does not fit (and let detectors judge it)
         self._retrying: PendingEvent | None = None
         self._new_held: set[tuple[bytes, str]] = set()
@@ -358,7 +362,8 @@ class Projector:
         else:
             versions.append(state)
 
-    def move(self, ctx: EventContext, key: HoldingKey, delta: Decimal, uom: str | None) -> None:
+    def move(self, key: HoldingKey, delta: Decimal, uom: str | None) -> None:
+        ctx = self._ctx
         current = self.holding(key)
         quantity = (current.quantity if current else Decimal(0)) + delta
         state = HoldingState(
@@ -408,94 +413,69 @@ class Projector:
         return out
 
     def apply(self, ev: NormalisedEvent, ctx: EventContext) -> None:
-        operation = operation_of(ev.type, ev.action, ev.biz_step)
-        if ev.type == "ObjectEvent" and ev.action == "ADD" and operation is None:
-            operation = Operation.COMMISSION_SERIAL  # ADD without bizStep: it begins to exist
-        if operation is None:
+        """Record ``ev``: :func:`~medledger.custody.transition.transition` in ``RECORD`` mode
+        (``SETTLE`` when settling), with this projector as its recording; its findings become
+        anomalies or held-back events (:data:`~medledger.custody.transition.RECORD_AS`)."""
+        self._ev, self._ctx = ev, ctx
+        mode: Literal[Mode.RECORD, Mode.SETTLE] = Mode.SETTLE if self._force else Mode.RECORD
+        findings = transition(self, ev, ctx.submitter, mode=mode, bounds=self._bounds).findings
+        for finding in findings:
+            self._record(ev, ctx, finding)
+
+    def _record(self, ev: NormalisedEvent, ctx: EventContext, finding: Finding) -> None:
+        disposition = finding.disposition
+        if disposition is Disposition.HOLD:
+            assert finding.identifier is not None
+            self._hold(ev, ctx, finding.identifier, RECORD_AS[finding.rule])
+        elif disposition is Disposition.SKIP_ALERT or disposition is Disposition.ALERT:
+            self.anomaly(
+                ctx,
+                RECORD_AS[finding.rule],
+                finding.identifier or "",
+                finding.message,
+                finding.prior,
+            )
+
+    # --- the recording (medledger.custody.transition.Recording) ----------------------------
+
+    def children(self, parent: str) -> Sequence[str]:
+        return self._kids.get(parent, ())
+
+    def address_by_gln(self, gln: str) -> str | None:
+        return self.reader.participant_by_gln(gln)
+
+    def regulator(self, address: str) -> bool:
+        return bool(Role.REGULATOR & self.reader.roles(address))
+
+    def update(self, state: ItemState, **changes: Any) -> None:
+        self.put(self._version(state, self._ctx, **changes))
+
+    def create(
+        self, identifier: str, holder: str, location: str | None, gtin: str | None, lot: str | None
+    ) -> None:
+        ctx = self._ctx
+        assert self._ev is not None
+        self.put(
+            ItemState(
+                identifier,
+                ItemStatus.ACTIVE.value,
+                holder,
+                location,
+                None,
+                None,
+                gtin,
+                lot,
+                self._ev.event_time,
+                ctx.event_hash,
+                ctx.seq,
+            )
+        )
+
+    def new_lot(self, gtin: str, lot: str, expiry: date | None) -> None:
+        if (gtin, lot) in self._lots_seen:
             return
-        self._operation = operation
-        where = ev.biz_location or ev.read_point
-        if operation is Operation.COMMISSION_SERIAL:
-            self.commission(ev, ctx, ev.epcs, ev.quantities, where)
-        elif operation is Operation.TRANSFORM:
-            self.transform(ev, ctx, where)
-        elif operation is Operation.PACK:
-            self.pack(ev, ctx)
-        elif operation is Operation.UNPACK:
-            self.unpack(ev, ctx)
-        elif operation is Operation.SHIP:
-            self.ship(ev, ctx)
-        elif operation is Operation.RECEIVE:
-            self.receive(ev, ctx, where)
-        elif operation in _ENDINGS:
-            self.end(ev, ctx, _ENDINGS[operation])
-        elif operation is Operation.OBSERVE:
-            for epc in ev.epcs:  # changes nothing, but may not fit custody
-                self._current(ev, ctx, epc)
-
-    def _current(self, ev: NormalisedEvent, ctx: EventContext, identifier: str) -> ItemState | None:
-        """The item an event acts on, if it may change it; holds back or reports what does
-        not fit (see the module docstring)."""
-        state = self.item(identifier)
-        if state is None:
-            if not self._force:
-                self._hold(ev, ctx, identifier, "unknown-code")
-                return None
-            self.anomaly(
-                ctx,
-                "unknown-code",
-                identifier,
-                f"{ev.biz_step or ev.type} of {identifier}, which was never commissioned",
-            )
-            return None
-        if state.status in _TERMINAL:
-            self.anomaly(
-                ctx,
-                "after-end",
-                identifier,
-                f"{ev.biz_step or ev.type} of {identifier} after it was {state.status}",
-                state.event_hash,
-            )
-            return None
-        if ev.event_time < state.event_time:
-            return self._older(ev, ctx, state)
-        if not self._force and self._clashes(ev, ctx, state):
-            self._hold(ev, ctx, identifier, "clone")
-            return None
-        return state
-
-    def _older(self, ev: NormalisedEvent, ctx: EventContext, state: ItemState) -> ItemState | None:
-        """An event older than the item's current version: history if it does not fit on
-        top of it (captured before it, anchored after it); else dated back, applied on top
-        (:meth:`_version` keeps the current version's time) and, beyond ``behind``, reported."""
-        if self._clashes(ev, ctx, state):
-            return None  # history only
-        operation = self._operation
-        if operation is Operation.OBSERVE or operation in _NOT_JUDGED:
-            return None  # changes nothing (or begins a life): history only
-        if state.event_time - ev.event_time > self._behind:
-            self.anomaly(
-                ctx,
-                EVENT_TIME,
-                state.identifier,
-                f"{ev.biz_step or ev.type} of {state.identifier} dated {_iso(ev.event_time)}, "
-                f"earlier than its current state ({_iso(state.event_time)}) by more than "
-                f"{self._behind.total_seconds():g} s: applied on top of it",
-                state.event_hash,
-            )
-        return state
-
-    def _clashes(self, ev: NormalisedEvent, ctx: EventContext, state: ItemState) -> bool:
-        operation = self._operation
-        if operation is None:
-            return False
-        source = None
-        if operation is Operation.RECEIVE and ev.sources:
-            gln = gln_of(_owning(ev.sources))
-            source = self.reader.participant_by_gln(gln) if gln else None
-        if not custody_clash(operation, state, ctx.submitter, source):
-            return False
-        return not Role.REGULATOR & self.reader.roles(ctx.submitter)  # seizure, inspection
+        self._lots_seen.add((gtin, lot))
+        self.out.lots.append(LotFacts(gtin, lot, expiry, self._ctx.submitter, self._ctx.seq))
 
     def _hold(self, ev: NormalisedEvent, ctx: EventContext, identifier: str, reason: str) -> None:
         key = (ctx.event_hash, identifier)
@@ -575,223 +555,20 @@ class Projector:
         self.out.replayed.append((ev, ctx))
         return True
 
-    def _version(
-        self, state: ItemState, ev: NormalisedEvent, ctx: EventContext, **changes: Any
-    ) -> ItemState:
+    def _version(self, state: ItemState, ctx: EventContext, **changes: Any) -> ItemState:
         values = list(state)
         for name, value in changes.items():
             values[_FIELD_INDEX[name]] = value
-        # never back in time: an event dated before the version it is applied on (_older)
-        # takes that version's time, so the next event is judged against the latest; one dated
-        # beyond its block (bound_times) does not move it forward either
+        # never back in time: an event dated before the version it is applied on (the
+        # transition's ``older``) takes that version's time, so the next event is judged
+        # against the latest; one dated beyond its block (bound_times) does not move it forward
         if ctx.event_hash not in self._undated:
+            ev = self._ev
+            assert ev is not None
             values[_EVENT_TIME] = max(ev.event_time, state.event_time)
         values[_EVENT_HASH] = ctx.event_hash
         values[_SEQ] = ctx.seq
         return ItemState._make(values)
-
-    def commission(
-        self,
-        ev: NormalisedEvent,
-        ctx: EventContext,
-        epcs: Sequence[str],
-        quantities: Sequence[Quantity],
-        where: str | None,
-    ) -> None:
-        for epc in epcs:
-            existing = self.item(epc)
-            if existing is not None:
-                self.anomaly(
-                    ctx,
-                    "recommissioned",
-                    epc,
-                    f"{epc} commissioned again (first by {existing.holder})",
-                    existing.event_hash,
-                )
-                continue
-            gtin = gtin_of(epc)
-            self.put(
-                ItemState(
-                    epc,
-                    ItemStatus.ACTIVE.value,
-                    ctx.submitter,
-                    where,
-                    None,
-                    None,
-                    gtin,
-                    ev.lot,
-                    ev.event_time,
-                    ctx.event_hash,
-                    ctx.seq,
-                )
-            )
-            if gtin and ev.lot:
-                self.new_lot(ctx, gtin, ev.lot, ev.expiry)
-        for q in quantities:
-            if q.quantity is not None:
-                self.move(ctx, (q.class_id, ctx.submitter, ""), q.quantity, q.uom)
-            lot = lot_of_class(q.class_id)
-            if lot:
-                self.new_lot(ctx, lot[0], lot[1], ev.expiry)
-
-    def new_lot(self, ctx: EventContext, gtin: str, lot: str, expiry: date | None) -> None:
-        if (gtin, lot) in self._lots_seen:
-            return
-        self._lots_seen.add((gtin, lot))
-        self.out.lots.append(LotFacts(gtin, lot, expiry, ctx.submitter, ctx.seq))
-
-    def transform(self, ev: NormalisedEvent, ctx: EventContext, where: str | None) -> None:
-        for q in ev.input_quantities:
-            if q.quantity is not None:
-                self.move(ctx, (q.class_id, ctx.submitter, ""), -q.quantity, q.uom)
-        for epc in ev.input_epcs:
-            state = self._current(ev, ctx, epc)
-            if state is not None:
-                self.put(
-                    self._version(
-                        state, ev, ctx, status=ItemStatus.DECOMMISSIONED.value, parent=None
-                    )
-                )
-        self.commission(ev, ctx, ev.output_epcs, ev.output_quantities, where)
-
-    def pack(self, ev: NormalisedEvent, ctx: EventContext) -> None:
-        if ev.parent_id is None:
-            return
-        parent = self.item(ev.parent_id)
-        # A packing indexed after the parent moved on (a receipt of the case anchored before
-        # the packer's batch): the children still went into it, and are where it is now.
-        late = (
-            parent is not None
-            and parent.status not in _TERMINAL
-            and ev.event_time < parent.event_time
-        )
-        if not late and self._current(ev, ctx, ev.parent_id) is None:
-            return
-        for child in ev.child_epcs:
-            state = self._current(ev, ctx, child)
-            if state is None:
-                continue
-            if late and parent is not None:
-                self.put(
-                    self._version(
-                        state,
-                        ev,
-                        ctx,
-                        parent=ev.parent_id,
-                        status=parent.status,
-                        holder=parent.holder,
-                        location=parent.location,
-                        in_transit_to=parent.in_transit_to,
-                    )
-                )
-            else:
-                self.put(self._version(state, ev, ctx, parent=ev.parent_id))
-
-    def unpack(self, ev: NormalisedEvent, ctx: EventContext) -> None:
-        if ev.parent_id is None:
-            return
-        listed = ev.child_epcs or tuple(self._kids.get(ev.parent_id, ()))
-        for child in listed:
-            state = self._current(ev, ctx, child)
-            if state is not None and state.parent == ev.parent_id:
-                self.put(self._version(state, ev, ctx, parent=None))
-
-    def _with_contents(self, ev: NormalisedEvent, ctx: EventContext, epc: str) -> list[ItemState]:
-        top = self._current(ev, ctx, epc)
-        if top is None:
-            return []
-        out = [top]
-        for inner in self.contents(epc):
-            state = self.item(inner)
-            if state is not None and state.status not in _TERMINAL:
-                out.append(state)
-        return out
-
-    def ship(self, ev: NormalisedEvent, ctx: EventContext) -> None:
-        party = _owning(ev.destinations)
-        gln = gln_of(party)
-        to = self.reader.participant_by_gln(gln) if gln else None
-        for epc in ev.epcs:
-            for state in self._with_contents(ev, ctx, epc):
-                self.put(
-                    self._version(
-                        state, ev, ctx, status=ItemStatus.IN_TRANSIT.value, in_transit_to=to
-                    )
-                )
-        for q in ev.quantities:
-            if q.quantity is not None:
-                self.move(ctx, (q.class_id, ctx.submitter, ""), -q.quantity, q.uom)
-                self.move(ctx, (q.class_id, ctx.submitter, to or ""), q.quantity, q.uom)
-
-    def receive(self, ev: NormalisedEvent, ctx: EventContext, where: str | None) -> None:
-        for epc in ev.epcs:
-            for state in self._with_contents(ev, ctx, epc):
-                self.put(
-                    self._version(
-                        state,
-                        ev,
-                        ctx,
-                        status=ItemStatus.ACTIVE.value,
-                        holder=ctx.submitter,
-                        location=where,
-                        in_transit_to=None,
-                    )
-                )
-        if not ev.quantities:
-            return
-        gln = gln_of(_owning(ev.sources))
-        sender = self.reader.participant_by_gln(gln) if gln else None
-        for q in ev.quantities:
-            if q.quantity is None:
-                continue
-            if sender is not None:
-                self.move(ctx, (q.class_id, sender, ctx.submitter), -q.quantity, q.uom)
-            self.move(ctx, (q.class_id, ctx.submitter, ""), q.quantity, q.uom)
-
-    def end(self, ev: NormalisedEvent, ctx: EventContext, status: ItemStatus) -> None:
-        """Dispensed, decommissioned or destroyed: by whoever did it, where it was done (a
-        pharmacy dispensing a pack whose receipt is not indexed yet still had it)."""
-        where = ev.biz_location or ev.read_point
-        for epc in ev.epcs:
-            for state in self._with_contents(ev, ctx, epc):
-                parent = None if state.identifier == epc else state.parent
-                self.put(
-                    self._version(
-                        state,
-                        ev,
-                        ctx,
-                        status=status.value,
-                        parent=parent,
-                        in_transit_to=None,
-                        holder=ctx.submitter,
-                        location=where or state.location,
-                    )
-                )
-        for q in ev.quantities:
-            if q.quantity is not None:
-                self.move(ctx, (q.class_id, ctx.submitter, ""), -q.quantity, q.uom)
-
-
-def custody_clash(operation: Operation, state: ItemState, actor: str, source: str | None) -> bool:
-    """Whether ``actor`` acting on an item in ``state`` clashes with its custody (the item is
-    somewhere else): the rule :mod:`indexer.detection.clones` reports as ``clone``.
-
-    - a receipt, unless the item is held by the receiver or by the source the receipt names
-      (a shipment not indexed yet), or is in transit to the receiver (or to no one known);
-    - anything else (shipping, packing, dispensing, observing...), if the item is ``active``
-      (in stock) with someone else, or in transit between two others.
-
-    Commissioning and transformation are not judged, nor are ended items (``after-end``).
-    """
-    if operation in _NOT_JUDGED or state.status in _TERMINAL:
-        return False
-    if operation is Operation.RECEIVE:
-        return state.holder not in (actor, source) and (
-            state.status == "active" or state.in_transit_to not in (None, actor)
-        )
-    if state.status == "in_transit":
-        return actor not in (state.holder, state.in_transit_to)
-    return state.status == "active" and state.holder != actor
 
 
 def restricted(ev: NormalisedEvent, identifier: str) -> NormalisedEvent:
@@ -819,4 +596,4 @@ def _iso(moment: datetime) -> str:
 
 def event_party(parties: Sequence[Party]) -> str | None:
     """The owning party of a source or destination list (the one custody follows)."""
-    return _owning(parties)
+    return owning_party(parties)

@@ -6,7 +6,7 @@ first commissioning (role ``first-commissioning``) and the second (``commissione
 
 ``clone`` (critical): an event acts on a pack, case or pallet somewhere it is not. Precisely,
 with the item's state just before the event (by application order) and the event not older
-(eventTime) than that state (:func:`indexer.projection.custody_clash`):
+(eventTime) than that state (:func:`medledger.custody.transition.custody_clash`):
 
 - a shipment, packing, unpacking, dispensing, decommissioning, destruction or observation by a
   participant that is not the holder of the item while it is ``active`` (held in stock by
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from indexer.detection.context import BatchView, operation
 from indexer.detection.diversion import NOT_JUDGED, named
-from indexer.projection import custody_clash, event_party
+from medledger.custody.transition import custody_clash, owning_party
 from medledger.epcis.digital_link import gln_of
 from medledger.roles import Role
 
@@ -57,7 +57,7 @@ def detect(batch: BatchView, skip: set[tuple[int, str]]) -> None:
         if op is None or op in NOT_JUDGED or Role.REGULATOR in batch.roles(ctx.submitter):
             continue
         actor = ctx.submitter
-        source = batch.address_of(gln_of(event_party(ev.sources))) if ev.sources else None
+        source = batch.address_of(gln_of(owning_party(ev.sources))) if ev.sources else None
         for identifier in named(ev.epcs, ev.parent_id, ev.child_epcs):
             if (ctx.seq, identifier) in skip or batch.held(ctx.event_hash, identifier):
                 continue

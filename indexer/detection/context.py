@@ -22,17 +22,17 @@ from indexer.projection import EventContext, ItemState, Projection
 from indexer.store import writes
 from indexer.store.models import AnchorRow, EventRow, ItemVersionRow
 from indexer.store.state import item_state, key_groups, keyed, read_registry
-from medledger.custody.operations import Operation, operation_of
+from medledger.custody.operations import Operation
+from medledger.custody.transition import recorded_operation
 from medledger.epcis.event_id import event_id_of
 from medledger.epcis.normalise import NormalisedEvent
 from medledger.roles import Role
 
 
 def operation(ev: NormalisedEvent) -> Operation | None:
-    found = operation_of(ev.type, ev.action, ev.biz_step)
-    if found is None and ev.type == "ObjectEvent" and ev.action == "ADD":
-        return Operation.COMMISSION_SERIAL
-    return found
+    """The operation the projection records ``ev`` as (an ObjectEvent ADD with another bizStep
+    is a commissioning)."""
+    return recorded_operation(ev)
 
 
 _NOT_LOOKED_UP: Any = object()
