@@ -49,7 +49,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Final, Literal, NamedTuple, Protocol
 
 from medledger.custody.state import ItemStatus
 from medledger.custody.timebounds import TimeBounds
@@ -88,10 +88,15 @@ class ItemState(NamedTuple):
     seq: int
 
 
-#: position of each field (:meth:`Projector._version` builds thousands of versions per batch;
+#: position of each field (:meth:`Projector.update` builds thousands of versions per batch;
 #: ``_replace`` checks its arguments on every call)
 _FIELD_INDEX = {name: i for i, name in enumerate(ItemState._fields)}
 _EVENT_TIME, _EVENT_HASH, _SEQ = (_FIELD_INDEX[f] for f in ("event_time", "event_hash", "seq"))
+
+_ACTIVE = ItemStatus.ACTIVE.value
+#: (an enum attribute is a slow read on Python 3.11: the hot path reads constants)
+_RECORD: Final = Mode.RECORD
+_SETTLE: Final = Mode.SETTLE
 
 HoldingKey = tuple[str, str, str]  # (class id, holder, in transit to or "")
 
@@ -267,8 +272,8 @@ class Projector:
         self._holdings: dict[HoldingKey, HoldingState | None] = {}
         self._lots_seen: set[tuple[str, str]] = set()
         #: the event being applied (:meth:`apply`), which stamps every version it makes
-        self._ev: NormalisedEvent | None = None
         self._ctx = EventContext(b"", 0, "")
+        self._event_time = datetime.min
         self._force = False  # settling: apply what does not fit (and let detectors judge it)
         self._retrying: PendingEvent | None = None
         self._new_held: set[tuple[bytes, str]] = set()
@@ -416,8 +421,8 @@ class Projector:
         """Record ``ev``: :func:`~medledger.custody.transition.transition` in ``RECORD`` mode
         (``SETTLE`` when settling), with this projector as its recording; its findings become
         anomalies or held-back events (:data:`~medledger.custody.transition.RECORD_AS`)."""
-        self._ev, self._ctx = ev, ctx
-        mode: Literal[Mode.RECORD, Mode.SETTLE] = Mode.SETTLE if self._force else Mode.RECORD
+        self._ctx, self._event_time = ctx, ev.event_time
+        mode: Literal[Mode.RECORD, Mode.SETTLE] = _SETTLE if self._force else _RECORD
         findings = transition(self, ev, ctx.submitter, mode=mode, bounds=self._bounds).findings
         for finding in findings:
             self._record(ev, ctx, finding)
@@ -448,24 +453,34 @@ class Projector:
         return bool(Role.REGULATOR & self.reader.roles(address))
 
     def update(self, state: ItemState, **changes: Any) -> None:
-        self.put(self._version(state, self._ctx, **changes))
+        ctx = self._ctx
+        values = list(state)
+        for name, value in changes.items():
+            values[_FIELD_INDEX[name]] = value
+        # never back in time: an event dated before the version it is applied on (the
+        # transition's ``older``) takes that version's time, so the next event is judged
+        # against the latest; one dated beyond its block (bound_times) does not move it forward
+        if ctx.event_hash not in self._undated:
+            values[_EVENT_TIME] = max(self._event_time, state.event_time)
+        values[_EVENT_HASH] = ctx.event_hash
+        values[_SEQ] = ctx.seq
+        self.put(ItemState._make(values))
 
     def create(
         self, identifier: str, holder: str, location: str | None, gtin: str | None, lot: str | None
     ) -> None:
         ctx = self._ctx
-        assert self._ev is not None
         self.put(
             ItemState(
                 identifier,
-                ItemStatus.ACTIVE.value,
+                _ACTIVE,
                 holder,
                 location,
                 None,
                 None,
                 gtin,
                 lot,
-                self._ev.event_time,
+                self._event_time,
                 ctx.event_hash,
                 ctx.seq,
             )
@@ -554,21 +569,6 @@ class Projector:
         self.out.resolved.append((p.held.key, outcome))
         self.out.replayed.append((ev, ctx))
         return True
-
-    def _version(self, state: ItemState, ctx: EventContext, **changes: Any) -> ItemState:
-        values = list(state)
-        for name, value in changes.items():
-            values[_FIELD_INDEX[name]] = value
-        # never back in time: an event dated before the version it is applied on (the
-        # transition's ``older``) takes that version's time, so the next event is judged
-        # against the latest; one dated beyond its block (bound_times) does not move it forward
-        if ctx.event_hash not in self._undated:
-            ev = self._ev
-            assert ev is not None
-            values[_EVENT_TIME] = max(ev.event_time, state.event_time)
-        values[_EVENT_HASH] = ctx.event_hash
-        values[_SEQ] = ctx.seq
-        return ItemState._make(values)
 
 
 def restricted(ev: NormalisedEvent, identifier: str) -> NormalisedEvent:

@@ -148,6 +148,15 @@ _TERMINAL_TEXT = frozenset(s.value for s in TERMINAL)
 NOT_JUDGED = frozenset({Operation.COMMISSION_SERIAL, Operation.COMMISSION_LOT, Operation.TRANSFORM})
 
 
+# Enum members read as module constants in the indexer's hot path (an enum attribute costs
+# about 0.2 µs a read on Python 3.11; the projection records ~100,000 events per batch run).
+_ENFORCE, _SETTLE = Mode.ENFORCE, Mode.SETTLE
+_RECEIVE, _OBSERVE = Operation.RECEIVE, Operation.OBSERVE
+_ACTIVE, _IN_TRANSIT = ItemStatus.ACTIVE.value, ItemStatus.IN_TRANSIT.value
+_DECOMMISSIONED = ItemStatus.DECOMMISSIONED.value
+_ENDED = {operation: status.value for operation, status in ENDINGS.items()}
+
+
 def recorded_operation(ev: NormalisedEvent) -> Operation | None:
     """The operation the indexer records ``ev`` as: the gateway's (:func:`operation_of`),
     and an ObjectEvent ADD with any other bizStep is a commissioning (it begins to exist)."""
@@ -192,7 +201,7 @@ def custody_clash(
     """
     if operation in NOT_JUDGED or state.status in _TERMINAL_TEXT:
         return False
-    if operation is Operation.RECEIVE:
+    if operation is _RECEIVE:
         return state.holder not in (actor, source) and (
             state.status == "active" or state.in_transit_to not in (None, actor)
         )
@@ -237,9 +246,9 @@ def transition(
     """Apply ``event``, submitted by ``actor``, to ``view`` in ``mode`` (see the module
     docstring); ``bounds.behind``: how much older than an item's current state an event may
     be (``time.backdated``; ``bounds.ahead`` is the gateway's, checked before the rules)."""
-    if mode is Mode.ENFORCE:
+    if mode is _ENFORCE:
         return _Enforcer(actor, view, bounds).event(event)
-    return _Recorder(view, event, actor, mode is Mode.SETTLE, bounds.behind).run()
+    return _Recorder(view, event, actor, mode is _SETTLE, bounds.behind).run()
 
 
 def enforce(
@@ -345,24 +354,7 @@ class _Recorder:
         operation = self.operation = recorded_operation(ev)
         if operation is None:
             return _NOTHING
-        where = ev.biz_location or ev.read_point
-        if operation is Operation.COMMISSION_SERIAL:
-            self.commission(ev.epcs, ev.quantities, where)
-        elif operation is Operation.TRANSFORM:
-            self.transform(where)
-        elif operation is Operation.PACK:
-            self.pack()
-        elif operation is Operation.UNPACK:
-            self.unpack()
-        elif operation is Operation.SHIP:
-            self.ship()
-        elif operation is Operation.RECEIVE:
-            self.receive(where)
-        elif operation in ENDINGS:
-            self.end(ENDINGS[operation])
-        elif operation is Operation.OBSERVE:
-            for epc in ev.epcs:  # changes nothing, but may not fit custody
-                self.current(epc)
+        _RECORDED[operation](self)
         if self.findings is None:
             return _NOTHING
         return Transition((), tuple(self.findings))
@@ -418,7 +410,7 @@ class _Recorder:
         (the recording keeps the current version's time) and, beyond ``behind``, reported."""
         ev = self.ev
         operation = self.operation
-        if self.clashes(state) or operation is Operation.OBSERVE or operation in NOT_JUDGED:
+        if self.clashes(state) or operation is _OBSERVE or operation in NOT_JUDGED:
             self.found("time.backdated", state.identifier, "", Disposition.HISTORY)
             return None  # history only (or changes nothing, or begins a life)
         if state.event_time - ev.event_time > self.behind:
@@ -439,7 +431,7 @@ class _Recorder:
             return False
         source = None
         ev = self.ev
-        if operation is Operation.RECEIVE and ev.sources:
+        if operation is _RECEIVE and ev.sources:
             gln = gln_of(owning_party(ev.sources))
             source = self.view.address_by_gln(gln) if gln else None
         if not custody_clash(operation, state, self.actor, source):
@@ -447,6 +439,14 @@ class _Recorder:
         return not self.view.regulator(self.actor)  # seizure, inspection
 
     # --- the operations --------------------------------------------------------------------
+
+    def observe(self) -> None:
+        for epc in self.ev.epcs:  # changes nothing, but may not fit custody
+            self.current(epc)
+
+    def commission_serial(self) -> None:
+        ev = self.ev
+        self.commission(ev.epcs, ev.quantities, ev.biz_location or ev.read_point)
 
     def commission(
         self, epcs: Sequence[str], quantities: Sequence[Quantity], where: str | None
@@ -474,15 +474,16 @@ class _Recorder:
             if lot:
                 view.new_lot(lot[0], lot[1], ev.expiry)
 
-    def transform(self, where: str | None) -> None:
+    def transform(self) -> None:
         view, ev = self.view, self.ev
+        where = ev.biz_location or ev.read_point
         for q in ev.input_quantities:
             if q.quantity is not None:
                 view.move((q.class_id, self.actor, ""), -q.quantity, q.uom)
         for epc in ev.input_epcs:
             state = self.current(epc)
             if state is not None:
-                view.update(state, status=ItemStatus.DECOMMISSIONED.value, parent=None)
+                view.update(state, status=_DECOMMISSIONED, parent=None)
         self.commission(ev.output_epcs, ev.output_quantities, where)
 
     def pack(self) -> None:
@@ -544,19 +545,20 @@ class _Recorder:
         to = view.address_by_gln(gln) if gln else None  # unknown: in transit to no one
         for epc in ev.epcs:
             for state in self.with_contents(epc):
-                view.update(state, status=ItemStatus.IN_TRANSIT.value, in_transit_to=to)
+                view.update(state, status=_IN_TRANSIT, in_transit_to=to)
         for q in ev.quantities:
             if q.quantity is not None:
                 view.move((q.class_id, actor, ""), -q.quantity, q.uom)
                 view.move((q.class_id, actor, to or ""), q.quantity, q.uom)
 
-    def receive(self, where: str | None) -> None:
+    def receive(self) -> None:
         view, ev, actor = self.view, self.ev, self.actor
+        where = ev.biz_location or ev.read_point
         for epc in ev.epcs:
             for state in self.with_contents(epc):
                 view.update(
                     state,
-                    status=ItemStatus.ACTIVE.value,
+                    status=_ACTIVE,
                     holder=actor,
                     location=where,
                     in_transit_to=None,
@@ -572,17 +574,19 @@ class _Recorder:
                 view.move((q.class_id, sender, actor), -q.quantity, q.uom)
             view.move((q.class_id, actor, ""), q.quantity, q.uom)
 
-    def end(self, status: ItemStatus) -> None:
+    def end(self) -> None:
         """Dispensed, decommissioned or destroyed: by whoever did it, where it was done (a
         pharmacy dispensing a pack whose receipt is not recorded yet still had it)."""
         view, ev, actor = self.view, self.ev, self.actor
+        assert self.operation is not None
+        status = _ENDED[self.operation]
         where = ev.biz_location or ev.read_point
         for epc in ev.epcs:
             for state in self.with_contents(epc):
                 parent = None if state.identifier == epc else state.parent
                 view.update(
                     state,
-                    status=status.value,
+                    status=status,
                     parent=parent,
                     in_transit_to=None,
                     holder=actor,
@@ -591,6 +595,20 @@ class _Recorder:
         for q in ev.quantities:
             if q.quantity is not None:
                 view.move((q.class_id, actor, ""), -q.quantity, q.uom)
+
+
+_RECORDED: dict[Operation, Callable[[_Recorder], None]] = {
+    Operation.COMMISSION_SERIAL: _Recorder.commission_serial,
+    Operation.TRANSFORM: _Recorder.transform,
+    Operation.PACK: _Recorder.pack,
+    Operation.UNPACK: _Recorder.unpack,
+    Operation.SHIP: _Recorder.ship,
+    Operation.RECEIVE: _Recorder.receive,
+    Operation.DISPENSE: _Recorder.end,
+    Operation.DECOMMISSION: _Recorder.end,
+    Operation.DESTROY: _Recorder.end,
+    Operation.OBSERVE: _Recorder.observe,
+}
 
 
 def _iso(moment: datetime) -> str:
