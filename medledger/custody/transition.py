@@ -302,7 +302,7 @@ class Recording(Protocol):
     """The indexer's side of :func:`transition`: the state it reads and the changes it keeps,
     each stamped with the event being recorded (its hash, sequence number and time)."""
 
-    def item(self, identifier: str) -> Any: ...
+    def item(self, identifier: str) -> RecordedState | None: ...
 
     def contents(self, identifier: str) -> list[str]:
         """Everything inside ``identifier``, depth first."""
@@ -375,7 +375,7 @@ class _Recorder:
 
     # --- the decisions ---------------------------------------------------------------------
 
-    def current(self, identifier: str) -> Any:
+    def current(self, identifier: str) -> RecordedState | None:
         """The item the event acts on, if it may change it; holds back or reports what does
         not fit (see the module docstring)."""
         ev = self.ev
@@ -404,7 +404,7 @@ class _Recorder:
             return None
         return state
 
-    def older(self, state: Any) -> Any:
+    def older(self, state: RecordedState) -> RecordedState | None:
         """An event older than the item's current version: history if it does not fit on
         top of it (captured before it, anchored after it); else dated back, applied on top
         (the recording keeps the current version's time) and, beyond ``behind``, reported."""
@@ -425,7 +425,7 @@ class _Recorder:
             )
         return state
 
-    def clashes(self, state: Any) -> bool:
+    def clashes(self, state: RecordedState) -> bool:
         operation = self.operation
         if operation is None:
             return False
@@ -526,7 +526,7 @@ class _Recorder:
             if state is not None and state.parent == ev.parent_id:
                 view.update(state, parent=None)
 
-    def with_contents(self, epc: str) -> list[Any]:
+    def with_contents(self, epc: str) -> list[RecordedState]:
         """The item and what is inside it, but what inside it has ended."""
         top = self.current(epc)
         if top is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -138,7 +138,7 @@ class Book:
 
     def record(self, event: NormalisedEvent, actor: str, *, settle: bool = False) -> Transition:
         self.ev, self.hash = event, bytes([len(self.moves) % 256]) * 32
-        mode = Mode.SETTLE if settle else Mode.RECORD
+        mode: Literal[Mode.RECORD, Mode.SETTLE] = Mode.SETTLE if settle else Mode.RECORD
         return transition(self, event, actor, mode=mode)
 
     def item(self, identifier: str) -> Version | None:
