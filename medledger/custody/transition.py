@@ -154,6 +154,7 @@ _ENFORCE, _SETTLE = Mode.ENFORCE, Mode.SETTLE
 _RECEIVE, _OBSERVE = Operation.RECEIVE, Operation.OBSERVE
 _ACTIVE, _IN_TRANSIT = ItemStatus.ACTIVE.value, ItemStatus.IN_TRANSIT.value
 _DECOMMISSIONED = ItemStatus.DECOMMISSIONED.value
+_REGULATOR = int(Role.REGULATOR)
 _ENDED = {operation: status.value for operation, status in ENDINGS.items()}
 
 
@@ -630,7 +631,7 @@ class _Enforcer:
         self.bounds = bounds
         self.me = submitter.address
         self.submitter = submitter
-        self.regulator = bool(submitter.roles & Role.REGULATOR)
+        self.regulator = bool(submitter.roles & _REGULATOR)
         self.v = overlay
 
     # --- per event -------------------------------------------------------------------------------
