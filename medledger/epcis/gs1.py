@@ -10,7 +10,8 @@ queries and the public check. What it checks (GS1 General Specifications 24.0):
 - **GLN** (AI 414 / 417): 13 digits, not all zeros, check digit (:func:`gln`).
 - **SSCC** (AI 00): 18 digits, not all zeros, check digit (:func:`sscc`).
 - **Lot** (AI 10) and **serial** (AI 21): 1 to 20 characters of GS1 AI encodable character set 82
-  (§7.11: ``!"%&'()*+,-./0-9:;<=>?A-Z_a-z``) (:func:`lot`, :func:`serial`).
+  (§7.11: ``!"%&'()*+,-./0-9:;<=>?A-Z_a-z``) (:func:`lot`, :func:`serial`); a GTIN and a lot
+  together, the key of a lot (:func:`gtin_lot`).
 - **GS1 Company Prefix**: 4 to 12 digits, not all zeros (:func:`company_prefix`);
   :func:`gtin_has_company_prefix` says whether a GTIN was allocated under one.
 - every other AI of a canonical GS1 Digital Link URI (:func:`check_digital_link`): the AI's
@@ -135,6 +136,21 @@ def _cset82(
 def lot(value: object, *, pointer: str | None = None) -> str:
     """A lot or batch number (AI 10): 1 to 20 characters of GS1 character set 82."""
     return _cset82(value, "lot", LOT_MAX, "gs1.lot", pointer)
+
+
+def gtin_lot(
+    gtin_value: object,
+    lot_value: object,
+    *,
+    gtin_pointer: str | None = None,
+    lot_pointer: str | None = None,
+) -> tuple[str, str]:
+    """A lot of a trade item as the recall registry, the codes and the index key it: the GTIN
+    (:func:`gtin`) as 14 digits and the lot (:func:`lot`). The lot is checked first, so of two
+    malformed values the lot's refusal is the one raised. Lot declaration, code issuance,
+    recall and release (the gateway) and ``provenance recall`` (before sending) call it."""
+    checked_lot = lot(lot_value, pointer=lot_pointer)
+    return gtin(gtin_value, pointer=gtin_pointer), checked_lot
 
 
 def serial(value: object, *, pointer: str | None = None) -> str:

@@ -83,6 +83,16 @@ def test_well_formed_values_pass() -> None:
     assert not gs1.gtin_has_company_prefix("09521141123454", "0614141")
 
 
+def test_a_lot_key_is_the_gtin_as_14_digits_and_the_lot_checked_first() -> None:
+    assert gs1.gtin_lot("9521141123454", "B2026") == ("09521141123454", "B2026")
+    with pytest.raises(ValidationError, match="lot") as refused:
+        gs1.gtin_lot("123", "LÖT", gtin_pointer="/gtin", lot_pointer="/lot")
+    assert (refused.value.rule, refused.value.pointer) == ("gs1.lot", "/lot")
+    with pytest.raises(ValidationError, match="GTIN") as refused:
+        gs1.gtin_lot("09521141123455", "B2026", gtin_pointer="/gtin", lot_pointer="/lot")
+    assert (refused.value.rule, refused.value.pointer) == ("gs1.checkDigit", "/gtin")
+
+
 def test_a_refusal_echoes_a_long_value_cut() -> None:
     """Issue 14, finding 8: the message echoes a few hundred characters, not the value."""
     with pytest.raises(ValidationError, match=r"\(1000000 characters\)") as refused:
