@@ -16,6 +16,11 @@ those checks run one at a time (:class:`TokenVerifier`, ``legacy_slots``), and a
 too long for its turn is refused as a wrong key, so guesses against old keys can take at most one
 core and never hold the request threads. See docs/security.md, "Rate limits and authentication
 cost".
+
+Both services keep their keys in a table of their own (the gateway's ``api_keys``, the indexer's
+``ix_api_keys``) and follow one flow over it, :class:`KeyFlow`: issue (a new token, its stored form
+written, the token returned once), verify a token against the row its prefix finds (an absent row
+costs what a wrong secret costs) and replace a verified argon2 hash by the SHA-256 form.
 """
 
 from __future__ import annotations
@@ -23,12 +28,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 #: Stored form of a token: this scheme, then the hex SHA-256 of the whole token.
 SHA256_SCHEME = "sha256$"
@@ -99,3 +109,81 @@ class TokenVerifier:
         finally:
             self._legacy.release()
         return Verdict(True, upgrade=stored_form(token))
+
+
+@dataclass(frozen=True)
+class KeyTable:
+    """Where a service keeps its keys: the ORM class (with a ``prefix`` attribute), the attribute
+    holding a key's stored form, the attribute naming one row (for the upgrade's ``WHERE``) and
+    what a log line calls a key."""
+
+    model: type[Any]
+    stored: str
+    row_id: str
+    label: str
+
+
+class KeyFlow:
+    """Issues and verifies the tokens of ``kind`` kept in ``table`` (``hasher``: for keys stored
+    as argon2 hashes). What a key grants (a participant, a reader role) and revocation stay with
+    each service."""
+
+    def __init__(
+        self,
+        kind: str,
+        table: KeyTable,
+        *,
+        log: logging.Logger,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self.kind = kind
+        self.table = table
+        self._log = log
+        self._verifier = TokenVerifier(hasher)
+
+    def prefix(self, token: str) -> str | None:
+        """The prefix of a well-formed token of this kind, else None."""
+        parts = split_token(token, self.kind)
+        return parts[0] if parts is not None else None
+
+    def issue(self, session: Session, **columns: Any) -> str:
+        """A new key, its row made of ``columns`` and the stored form, committed; the token is
+        returned once and never stored."""
+        token, prefix = new_token(self.kind)
+        session.add(
+            self.table.model(prefix=prefix, **{self.table.stored: stored_form(token)}, **columns)
+        )
+        session.commit()
+        return token
+
+    def verified(self, session: Session, row: Any | None, token: str) -> bool:
+        """Whether ``token`` matches ``row``, the row its prefix found (None: no row, at the cost
+        of a wrong secret). A verified argon2 hash is replaced by the SHA-256 form."""
+        stored = getattr(row, self.table.stored) if row is not None else None
+        verdict = self._verifier.verify(stored, token)
+        if row is None or not verdict.ok:
+            return False
+        if verdict.upgrade is not None:
+            self._upgrade(session, row, verdict.upgrade)
+        return True
+
+    def _upgrade(self, session: Session, row: Any, stored: str) -> None:
+        """Replace a key's argon2 hash by its SHA-256 form once it verified; retried next time
+        if the write fails (the key stays valid either way)."""
+        table = self.table
+        row_id, prefix, old = getattr(row, table.row_id), row.prefix, getattr(row, table.stored)
+        try:
+            session.execute(
+                update(table.model)
+                .where(
+                    getattr(table.model, table.row_id) == row_id,
+                    getattr(table.model, table.stored) == old,
+                )
+                .values({table.stored: stored})
+            )
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            self._log.warning(
+                "%s %s: its argon2 hash was not replaced: %s", table.label, prefix, exc
+            )

@@ -15,12 +15,11 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from medledger.custody import state as custody
 from medledger.errors import RecordNotFoundError, StoreConflictError
-from servicekit.apikeys import TokenVerifier, new_token, split_token, stored_form
+from servicekit.apikeys import KeyFlow, KeyTable
 from servicekit.sql.helpers import utcnow
 
 from .models import PARTICIPANT_STATUSES, RULE_SETS, ApiKeyRow, ParticipantRow
@@ -151,31 +150,21 @@ def set_participant_status(session: Session, address: str, status: str) -> Parti
     return ParticipantRecord.of(row)
 
 
-def _split(token: str) -> tuple[str, str] | None:
-    return split_token(token, TOKEN_PREFIX)
+#: Where the gateway keeps its keys (servicekit/apikeys.py: the flow both services follow).
+KEY_TABLE = KeyTable(ApiKeyRow, stored="hash", row_id="id", label="api key")
 
 
 class ApiKeys:
     """Issues, verifies and revokes API keys (``hasher``: for keys stored as argon2 hashes)."""
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self._verifier = TokenVerifier(hasher)
+        self._flow = KeyFlow(TOKEN_PREFIX, KEY_TABLE, log=log, hasher=hasher)
 
     def issue(self, session: Session, participant: str) -> str:
         """A new key for ``participant``; the token is returned once and never stored."""
         if session.get(ParticipantRow, participant) is None:
             raise RecordNotFoundError("participant", participant)
-        token, prefix = new_token(TOKEN_PREFIX)
-        session.add(
-            ApiKeyRow(
-                participant=participant,
-                prefix=prefix,
-                hash=stored_form(token),
-                created_at=utcnow(),
-            )
-        )
-        session.commit()
-        return token
+        return self._flow.issue(session, participant=participant, created_at=utcnow())
 
     def authenticate(
         self, session: Session, token: str, *, allow_suspended: bool = False
@@ -186,20 +175,18 @@ class ApiKeys:
         service that wants to answer "suspended" rather than "unauthenticated". An unknown prefix
         and a wrong secret cost the same (servicekit/apikeys.py).
         """
-        parts = _split(token)
-        if parts is None:
+        prefix = self._flow.prefix(token)
+        if prefix is None:
             return None
         found = session.execute(
             select(ApiKeyRow, ParticipantRow)
             .join(ParticipantRow, ParticipantRow.address == ApiKeyRow.participant)
-            .where(ApiKeyRow.prefix == parts[0])
+            .where(ApiKeyRow.prefix == prefix)
         ).one_or_none()
         key, participant = found if found is not None else (None, None)
-        verdict = self._verifier.verify(key.hash if key is not None else None, token)
-        if key is None or participant is None or not verdict.ok:
+        verified = self._flow.verified(session, key, token)  # run with no row too: same cost
+        if key is None or participant is None or not verified:
             return None
-        if verdict.upgrade is not None:
-            _upgrade(session, key, verdict.upgrade)
         if key.revoked_at is not None:
             return None
         if participant.status != "active" and not allow_suspended:
@@ -208,8 +195,7 @@ class ApiKeys:
 
     def revoke(self, session: Session, token_or_prefix: str) -> None:
         """Revoke a key, named by its token or its prefix, and commit."""
-        parts = _split(token_or_prefix)
-        prefix = parts[0] if parts else token_or_prefix
+        prefix = self._flow.prefix(token_or_prefix) or token_or_prefix
         result = session.execute(
             update(ApiKeyRow)
             .where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
@@ -220,22 +206,6 @@ class ApiKeys:
             if session.scalars(select(ApiKeyRow.id).where(ApiKeyRow.prefix == prefix)).first():
                 return  # already revoked
             raise RecordNotFoundError("api key", prefix)
-
-
-def _upgrade(session: Session, key: ApiKeyRow, stored: str) -> None:
-    """Replace a key's argon2 hash by its SHA-256 form once it verified; retried next time if
-    the write fails (the key stays valid either way)."""
-    old = key.hash
-    try:
-        session.execute(
-            update(ApiKeyRow)
-            .where(ApiKeyRow.id == key.id, ApiKeyRow.hash == old)
-            .values(hash=stored)
-        )
-        session.commit()
-    except SQLAlchemyError as exc:
-        session.rollback()
-        log.warning("api key %s: its argon2 hash was not replaced: %s", key.prefix, exc)
 
 
 #: The process-wide default used by the functions below.
