@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from web3 import Web3
 
 from chain.artifacts import ANCHOR_REGISTRY, load_artifact
 from chain.client import Chain
 from medledger.errors import ContractRevertError, ProvenanceError
+from medledger.formats.receipt import Check as Check
 from medledger.formats.receipt import EventHasher, Receipt
+from medledger.formats.receipt import Verdict as Verdict
 from medledger.merkle import leaf_hash, process_proof
-
-
-@dataclass(frozen=True)
-class Check:
-    """One thing verified about a receipt, and what was found."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    checks: tuple[Check, ...]
-
-    @property
-    def valid(self) -> bool:
-        return all(check.ok for check in self.checks)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [check for check in self.checks if not check.ok]
 
 
 def verify_receipt(

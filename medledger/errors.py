@@ -225,6 +225,29 @@ class AnchorReplacedError(ProvenanceError):
         self.details = details
 
 
+# --- Origin proofs ---------------------------------------------------------------------------
+
+
+class OriginError(ProvenanceError):
+    """An origin proof cannot be made or read (medledger/formats/origin_bundle.py): unusable input,
+    the CLI's exit code 2. No HTTP answer of its own: ``GET /origin/{id}`` answers a malformed
+    parameter or an unmakeable bundle as a 422 :class:`ValidationError` and
+    :class:`OriginUnknownError` as a 404 :class:`NotFoundError`."""
+
+
+class MassBalanceError(OriginError):
+    """The events do not allow the mass-balance computation, or a strength or tolerance is
+    malformed (medledger/formats/mass_balance.py)."""
+
+
+class OriginUnknownError(OriginError):
+    """The index lacks what the bundle needs (no transformation, no producing event...)."""
+
+
+class BundleFormatError(OriginError):
+    """A document claims to be an origin bundle but is malformed."""
+
+
 # --- Indexing --------------------------------------------------------------------------------
 
 

@@ -17,34 +17,22 @@ indexer never imports :mod:`provenance`) and is re-exported here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from web3 import Web3
 
 from chain.client import Chain
-from chain.verification import Check, Verdict, verify_receipt
-from indexer.queries.origin import BUNDLE_TYPE as BUNDLE_TYPE
-from indexer.queries.origin import BUNDLE_VERSION as BUNDLE_VERSION
-from indexer.queries.origin import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
-from indexer.queries.origin import ROLE_API_LOT as ROLE_API_LOT
-from indexer.queries.origin import ROLE_ITEM as ROLE_ITEM
-from indexer.queries.origin import ROLE_PACKING as ROLE_PACKING
-from indexer.queries.origin import ROLE_TRANSFORMATION as ROLE_TRANSFORMATION
-from indexer.queries.origin import ROLES as ROLES
+from chain.verification import Check, verify_receipt
 from indexer.queries.origin import GatewayClient as GatewayClient
 from indexer.queries.origin import IndexerClient as IndexerClient
-from indexer.queries.origin import OriginError as OriginError
-from indexer.queries.origin import OriginUnknownError as OriginUnknownError
 from indexer.queries.origin import build_bundle as build_bundle
-from indexer.queries.origin import parse_tolerance as parse_tolerance
 from medledger.epcis.digital_link import gtin_of, is_serial, lot_of_class
 from medledger.epcis.event_id import event_id_of
-from medledger.epcis.identifiers import canonical_identifier
-from medledger.errors import ReceiptFormatError, ValidationError
+from medledger.errors import BundleFormatError as BundleFormatError
+from medledger.errors import OriginError as OriginError
+from medledger.errors import OriginUnknownError as OriginUnknownError
 from medledger.formats.mass_balance import COUNT_UNITS as COUNT_UNITS
 from medledger.formats.mass_balance import MASS_UNITS as MASS_UNITS
 from medledger.formats.mass_balance import MassBalance as MassBalance
@@ -52,18 +40,24 @@ from medledger.formats.mass_balance import Strength as Strength
 from medledger.formats.mass_balance import compute_mass_balance as compute_mass_balance
 from medledger.formats.mass_balance import ilmd_strength as ilmd_strength
 from medledger.formats.mass_balance import parse_strength as parse_strength
-from medledger.formats.receipt import EventHasher, Receipt
-from provenance.journey import MPL_NAMESPACE
-
-#: The project's EPCIS extension namespace; ``mpl:apiPerPack`` in an ILMD (with ``"mpl"``
-#: mapped to this IRI in the document's ``@context``) states the API content of one pack.
-EXTENSION_NAMESPACE = MPL_NAMESPACE
-EXTENSION_PREFIX = "mpl"
-API_PER_PACK_TERM = "apiPerPack"
-
-
-class BundleFormatError(OriginError):
-    """A document claims to be an origin bundle but is malformed."""
+from medledger.formats.origin_bundle import BUNDLE_TYPE as BUNDLE_TYPE
+from medledger.formats.origin_bundle import BUNDLE_VERSION as BUNDLE_VERSION
+from medledger.formats.origin_bundle import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
+from medledger.formats.origin_bundle import ROLE_API_LOT as ROLE_API_LOT
+from medledger.formats.origin_bundle import ROLE_ITEM as ROLE_ITEM
+from medledger.formats.origin_bundle import ROLE_PACKING as ROLE_PACKING
+from medledger.formats.origin_bundle import ROLE_TRANSFORMATION as ROLE_TRANSFORMATION
+from medledger.formats.origin_bundle import ROLES as ROLES
+from medledger.formats.origin_bundle import Bundle as Bundle
+from medledger.formats.origin_bundle import BundleVerdict as BundleVerdict
+from medledger.formats.origin_bundle import Entry as Entry
+from medledger.formats.origin_bundle import canonical, canonicals, ilmd_value
+from medledger.formats.origin_bundle import commissioned_classes as commissioned_classes
+from medledger.formats.origin_bundle import is_bundle as is_bundle
+from medledger.formats.origin_bundle import output_lots as output_lots
+from medledger.formats.origin_bundle import parse_bundle as parse_bundle
+from medledger.formats.origin_bundle import parse_tolerance as parse_tolerance
+from medledger.formats.receipt import EventHasher
 
 
 def _plain(value: Decimal) -> str:
@@ -71,184 +65,7 @@ def _plain(value: Decimal) -> str:
     return text
 
 
-# --- reading events -------------------------------------------------------------------------
-
-
-def _canonical(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return canonical_identifier(value)
-    except ValidationError:
-        return None
-
-
-def _canonicals(values: Any) -> list[str]:
-    if not isinstance(values, list):
-        return []
-    return [c for c in (_canonical(v) for v in values) if c is not None]
-
-
-def _term(value: Any) -> str | None:
-    """``commissioning`` from ``commissioning``, ``urn:epcglobal:cbv:bizstep:commissioning`` or
-    ``https://ref.gs1.org/cbv/BizStep-commissioning``."""
-    if not isinstance(value, str):
-        return None
-    tail = re.split(r"[:/#]", value)[-1]
-    return tail.split("-", 1)[1] if tail.startswith(("BizStep-", "Disp-")) else tail
-
-
-def _ilmd_value(event: dict[str, Any], term: str) -> Any:
-    ilmd = event.get("ilmd")
-    if not isinstance(ilmd, dict):
-        return None
-    for key, value in ilmd.items():
-        if isinstance(key, str) and re.split(r"[:#/]", key)[-1] == term:
-            return value
-    return None
-
-
-def output_lots(event: dict[str, Any]) -> set[tuple[str, str]]:
-    """(GTIN, lot) of what a TransformationEvent produced: ILMD lot of its serial outputs, and
-    the lot classes of its output quantities."""
-    lots: set[tuple[str, str]] = set()
-    lot = _ilmd_value(event, "lotNumber")
-    if isinstance(lot, str):
-        for epc in _canonicals(event.get("outputEPCList")):
-            gtin = gtin_of(epc)
-            if gtin is not None:
-                lots.add((gtin, lot))
-    for item in event.get("outputQuantityList") or []:
-        if isinstance(item, dict):
-            found = lot_of_class(_canonical(item.get("epcClass")) or "")
-            if found is not None:
-                lots.add(found)
-    return lots
-
-
-def commissioned_classes(event: dict[str, Any]) -> set[str]:
-    """Lot classes an event commissioned or produced: an ObjectEvent ADD with bizStep
-    commissioning (its quantityList), or a TransformationEvent (its outputQuantityList)."""
-    if event.get("type") == "ObjectEvent":
-        if event.get("action") != "ADD" or _term(event.get("bizStep")) != "commissioning":
-            return set()
-        items = event.get("quantityList")
-    elif event.get("type") == "TransformationEvent":
-        items = event.get("outputQuantityList")
-    else:
-        return set()
-    out = set()
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and (c := _canonical(item.get("epcClass"))) is not None:
-            out.add(c)
-    return out
-
-
-# --- mass balance ---------------------------------------------------------------------------
-
-
-# --- reading a bundle -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    role: str
-    event_id: str
-    receipt: Receipt
-    lot: str | None = None
-    maker: str | None = None
-
-    @property
-    def event(self) -> dict[str, Any]:
-        return self.receipt.event or {}
-
-
-@dataclass(frozen=True)
-class Bundle:
-    subject: dict[str, Any]
-    produced_by: str | None
-    declared: Strength | None
-    summary: dict[str, Any] | None
-    entries: tuple[Entry, ...]
-
-
-def is_bundle(document: Any) -> bool:
-    return isinstance(document, dict) and document.get("type") == BUNDLE_TYPE
-
-
-def parse_bundle(document: Any) -> Bundle:
-    """Parse an origin bundle; anything malformed is a :class:`BundleFormatError`."""
-    if not is_bundle(document):
-        raise BundleFormatError(f"not an origin bundle (type must be {BUNDLE_TYPE!r})")
-    if document.get("version") != BUNDLE_VERSION:
-        raise BundleFormatError(
-            f"unsupported origin bundle version {document.get('version')!r}: this tool reads 1"
-        )
-    subject = document.get("subject")
-    if not isinstance(subject, dict) or subject.get("kind") not in ("pack", "logistic-unit", "lot"):
-        raise BundleFormatError("field 'subject' must give the identifier and kind")
-    identifier = _canonical(subject.get("identifier"))
-    if identifier is None:
-        raise BundleFormatError("subject.identifier is not a GS1 identifier")
-    produced_by = document.get("producedBy")
-    if produced_by is not None and not isinstance(produced_by, str):
-        raise BundleFormatError("field 'producedBy' must be an event id or null")
-    declared_text = document.get("apiPerPack")
-    try:
-        declared = parse_strength(declared_text) if declared_text is not None else None
-    except OriginError as exc:
-        raise BundleFormatError(f"field 'apiPerPack': {exc}") from exc
-    raw_entries = document.get("receipts")
-    if not isinstance(raw_entries, list) or not raw_entries:
-        raise BundleFormatError("field 'receipts' must be a non-empty list")
-    entries = []
-    for i, raw in enumerate(raw_entries):
-        if not isinstance(raw, dict) or raw.get("role") not in ROLES:
-            raise BundleFormatError(f"receipts[{i}] needs a role, one of {', '.join(ROLES)}")
-        event_id = raw.get("eventID")
-        if not isinstance(event_id, str):
-            raise BundleFormatError(f"receipts[{i}].eventID must be an event id")
-        try:
-            receipt = Receipt.from_json(raw.get("receipt"))
-        except ReceiptFormatError as exc:
-            raise BundleFormatError(f"receipts[{i}].receipt: {exc}") from exc
-        if receipt.event is None:
-            raise BundleFormatError(f"receipts[{i}].receipt must embed its event")
-        lot, maker = raw.get("lot"), raw.get("maker")
-        if raw["role"] == ROLE_API_LOT and not (isinstance(lot, str) and isinstance(maker, str)):
-            raise BundleFormatError(f"receipts[{i}] (api-lot) needs 'lot' and 'maker'")
-        entries.append(Entry(raw["role"], event_id, receipt, lot, maker))
-    summary = document.get("massBalance")
-    return Bundle(
-        subject={**subject, "identifier": identifier},
-        produced_by=produced_by,
-        declared=declared,
-        summary=summary if isinstance(summary, dict) else None,
-        entries=tuple(entries),
-    )
-
-
 # --- verifying a bundle ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BundleVerdict:
-    receipts: tuple[tuple[Entry, Verdict], ...]
-    links: tuple[Check, ...]
-    mass_balance: MassBalance | None
-    mass_check: Check
-
-    @property
-    def valid(self) -> bool:
-        return (
-            all(v.valid for _, v in self.receipts)
-            and all(c.ok for c in self.links)
-            and self.mass_check.ok
-        )
-
-    @property
-    def violation(self) -> bool:
-        return self.mass_balance is not None and not self.mass_balance.ok
 
 
 def verify_bundle(
@@ -334,7 +151,7 @@ def check_links(bundle: Bundle) -> list[Check]:
     outputs: set[str] = set()
     lots: set[tuple[str, str]] = set()
     for t in transformations:
-        outputs.update(_canonicals(t.event.get("outputEPCList")))
+        outputs.update(canonicals(t.event.get("outputEPCList")))
         lots.update(output_lots(t.event))
     ids = [e.event_id for e in bundle.entries]
     doubled = sorted({i for i in ids if ids.count(i) > 1})
@@ -354,13 +171,13 @@ def _batch_links(
         packed: set[str] = set()
         for entry in bundle.entries:
             if entry.role == ROLE_PACKING:
-                packed.update(_canonicals(entry.event.get("childEPCs")))
+                packed.update(canonicals(entry.event.get("childEPCs")))
         return [
             Check(
                 "transformation made the contents",
-                bool(packed & set(_canonicals(t.event.get("outputEPCList")))),
+                bool(packed & set(canonicals(t.event.get("outputEPCList")))),
                 f"{t.event_id} outputs packs of this unit"
-                if packed & set(_canonicals(t.event.get("outputEPCList")))
+                if packed & set(canonicals(t.event.get("outputEPCList")))
                 else f"{t.event_id} outputs nothing packed in this unit",
             )
             for t in transformations
@@ -406,7 +223,7 @@ def _subject_links(
             return [Check("item produced", False, f"{subject} is not a pack (SGTIN)")]
         return [_pack_link(subject, producer, outputs, lots)]
     # a case or pallet: commissioned by its event, and every pack in it is an output
-    commissioned = subject in _canonicals(producer.event.get("epcList")) and (
+    commissioned = subject in canonicals(producer.event.get("epcList")) and (
         producer.event.get("action") == "ADD"
     )
     checks.append(
@@ -422,11 +239,11 @@ def _subject_links(
         checks.append(Check("contents", False, f"no packing event for {subject}"))
     for p in packings:
         event = p.event
-        children = _canonicals(event.get("childEPCs"))
+        children = canonicals(event.get("childEPCs"))
         parent_ok = (
             event.get("type") == "AggregationEvent"
             and event.get("action") == "ADD"
-            and _canonical(event.get("parentID")) == subject
+            and canonical(event.get("parentID")) == subject
         )
         strays = [c for c in children if c not in outputs]
         checks.append(
@@ -434,7 +251,7 @@ def _subject_links(
                 "contents are outputs",
                 parent_ok and bool(children) and not strays,
                 f"{p.event_id} packs {len(children)} items into "
-                f"{_canonical(event.get('parentID'))}"
+                f"{canonical(event.get('parentID'))}"
                 + (
                     f"; not outputs of the transformation: {', '.join(strays[:3])}"
                     if strays
@@ -448,16 +265,16 @@ def _subject_links(
 def _pack_link(pack: str, producer: Entry, outputs: set[str], lots: set[tuple[str, str]]) -> Check:
     name = "pack is an output"
     if producer.role == ROLE_TRANSFORMATION:
-        ok = pack in _canonicals(producer.event.get("outputEPCList"))
+        ok = pack in canonicals(producer.event.get("outputEPCList"))
         return Check(
             name, ok, f"{producer.event_id} {'outputs' if ok else 'does not output'} {pack}"
         )
     event = producer.event
-    lot = _ilmd_value(event, "lotNumber")
+    lot = ilmd_value(event, "lotNumber")
     commissioned = (
         event.get("type") == "ObjectEvent"
         and event.get("action") == "ADD"
-        and pack in _canonicals(event.get("epcList"))
+        and pack in canonicals(event.get("epcList"))
     )
     gtin = gtin_of(pack)
     ok = pack in outputs or (commissioned and isinstance(lot, str) and (gtin, lot) in lots)
@@ -473,11 +290,11 @@ def _input_links(transformations: list[Entry], api_lots: list[Entry]) -> list[Ch
     checks: list[Check] = []
     by_lot: dict[str, list[Entry]] = {}
     for entry in api_lots:
-        by_lot.setdefault(_canonical(entry.lot) or "", []).append(entry)
+        by_lot.setdefault(canonical(entry.lot) or "", []).append(entry)
     wanted: set[str] = set()
     for t in transformations:
         for item in t.event.get("inputQuantityList") or []:
-            cls = _canonical(item.get("epcClass")) if isinstance(item, dict) else None
+            cls = canonical(item.get("epcClass")) if isinstance(item, dict) else None
             if cls is None:
                 checks.append(Check("inputs", False, f"{t.event_id}: input {item!r} has no class"))
                 continue

@@ -4,14 +4,15 @@
 giving receipts and an :class:`IndexerClient` giving traces. ``provenance origin-proof`` passes
 HTTP clients (:mod:`provenance.origin_http`); ``GET /origin/{id}`` passes :class:`IndexReceipts`
 and :class:`IndexTraces`, which answer from one database session, so the indexer alone makes
-the same bundle the CLI writes. Reading and verifying bundles is :mod:`provenance.origin`'s
-work (it re-exports what is defined here).
+the same bundle the CLI writes. The format itself (constants, roles, the tolerance, reading a
+bundle) is :mod:`medledger.formats.origin_bundle`; verifying bundles is :mod:`provenance.origin`'s
+work.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -19,38 +20,21 @@ from sqlalchemy.orm import Session
 from chain.deployment import Deployment
 from indexer.queries.receipts import event_hash_of, receipt_for
 from indexer.queries.trace import trace
+from medledger.errors import OriginError as OriginError
+from medledger.errors import OriginUnknownError as OriginUnknownError
 from medledger.errors import ReceiptFormatError
-from medledger.formats.mass_balance import MassBalanceError, Strength, compute_mass_balance
+from medledger.formats.mass_balance import Strength, compute_mass_balance
+from medledger.formats.origin_bundle import (
+    BUNDLE_TYPE,
+    BUNDLE_VERSION,
+    DEFAULT_TOLERANCE,
+    ROLE_API_LOT,
+    ROLE_ITEM,
+    ROLE_PACKING,
+    ROLE_TRANSFORMATION,
+)
+from medledger.formats.origin_bundle import parse_tolerance as parse_tolerance
 from medledger.formats.receipt import Receipt
-
-BUNDLE_TYPE = "origin-bundle"
-BUNDLE_VERSION = 1
-DEFAULT_TOLERANCE = Decimal("0.05")
-
-ROLE_ITEM = "item"  # the event that commissioned the item (when not the transformation)
-ROLE_PACKING = "packing"  # an AggregationEvent that packed outputs into the case
-ROLE_TRANSFORMATION = "transformation"
-ROLE_API_LOT = "api-lot"  # the event that commissioned an API lot the transformation consumed
-ROLES = (ROLE_ITEM, ROLE_PACKING, ROLE_TRANSFORMATION, ROLE_API_LOT)
-
-#: An origin proof cannot be made or read (unusable input: exit code 2).
-OriginError = MassBalanceError
-
-
-class OriginUnknownError(OriginError):
-    """The index lacks what the bundle needs (no transformation, no producing event...)."""
-
-
-def parse_tolerance(text: str) -> Decimal:
-    """``5%`` or ``0.05`` -> ``Decimal('0.05')``."""
-    raw = text.strip()
-    try:
-        value = Decimal(raw[:-1]) / 100 if raw.endswith("%") else Decimal(raw)
-    except InvalidOperation as exc:
-        raise OriginError(f"tolerance must be a fraction or a percentage, got {text!r}") from exc
-    if not value.is_finite() or value < 0 or value >= 1:
-        raise OriginError(f"tolerance must be at least 0 and below 100%, got {text!r}")
-    return value
 
 
 class GatewayClient(Protocol):

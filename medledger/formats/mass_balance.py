@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
-from medledger.errors import ProvenanceError
+from medledger.errors import MassBalanceError as MassBalanceError
 
 DEFAULT_TOLERANCE = Decimal("0.05")
 
@@ -31,11 +31,6 @@ MASS_UNITS = {"KGM": Decimal(1), "GRM": Decimal("0.001"), "MGM": Decimal("0.0000
 COUNT_UNITS = {"EA", "H87", "C62"}
 _STRENGTH_UNITS = {"kg": Decimal(1), "g": Decimal("0.001"), "mg": Decimal("0.000001")}
 _STRENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mg|g|kg)\s*$", re.IGNORECASE)
-
-
-class MassBalanceError(ProvenanceError):
-    """The events do not allow the computation, or a strength or tolerance is malformed
-    (for origin proofs: unusable input, exit code 2)."""
 
 
 @dataclass(frozen=True)

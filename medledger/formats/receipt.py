@@ -29,6 +29,30 @@ EventHasher = Callable[[dict[str, Any]], bytes]
 
 
 @dataclass(frozen=True)
+class Check:
+    """One thing verified about a receipt, and what was found."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every check of a receipt (:mod:`chain.verification`); valid when all passed."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def valid(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+
+@dataclass(frozen=True)
 class Receipt:
     """One event's proof of anchoring."""
 
