@@ -12,7 +12,9 @@ events.
 (receipts) and :class:`IndexerClient` (the trace), so it runs over HTTP
 (:mod:`provenance.origin_http`) and in-process alike. It lives in :mod:`indexer.queries.origin`
 (the indexer's ``GET /origin/{id}`` builds the same bundle from the index alone, and the
-indexer never imports :mod:`provenance`) and is re-exported here.
+indexer never imports :mod:`provenance`) and is re-exported here. The format itself (constants,
+roles, the tolerance, :func:`parse_bundle`, :class:`BundleVerdict`) is the domain's,
+:mod:`medledger.formats.origin_bundle`, re-exported here too; this module verifies.
 """
 
 from __future__ import annotations
