@@ -132,3 +132,17 @@ def test_a_secret_file_is_its_owners_alone_from_the_first_byte(tmp_path: Path) -
     path.chmod(0o644)
     write_secret(path, "second")
     assert path.read_text() == "second\n" and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_secret_replaces_a_symlink_left_at_its_path_and_never_writes_through_it(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not yours\n")
+    path = tmp_path / "keys" / "reader.api-key"
+    path.parent.mkdir(mode=0o700)
+    path.symlink_to(elsewhere)
+    write_secret(path, "ik_abc_def")
+    assert elsewhere.read_text() == "not yours\n"
+    assert not path.is_symlink() and path.read_text() == "ik_abc_def\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["reader.api-key"]
