@@ -35,6 +35,8 @@ from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
 from devkit.constants import REGULATOR_GLN
 from indexer.verification import event_digest
+from medledger.epcis import builders as epcis
+from medledger.epcis.builders import Actor
 from medledger.epcis.event_id import EventId
 from medledger.merkle import MerkleTree
 from provenance.journey import (
@@ -45,7 +47,6 @@ from provenance.journey import (
     IMPORTER,
     MANUFACTURER,
     PHARMACY,
-    Actor,
 )
 
 VERSION = 1  # bump when the shape of the data changes (invalidates the cache)
@@ -118,49 +119,9 @@ class Clock:
     def __init__(self) -> None:
         self.moment = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
-    def tick(self) -> dict[str, str]:
+    def tick(self) -> datetime:
         self.moment += timedelta(seconds=1)
-        return {
-            "eventTime": self.moment.isoformat().replace("+00:00", "Z"),
-            "eventTimeZoneOffset": "+00:00",
-        }
-
-
-def _at_site(clock: Clock, actor: Actor, **fields: Any) -> dict[str, Any]:
-    return {
-        **fields,
-        **clock.tick(),
-        "readPoint": {"id": actor.sgln},
-        "bizLocation": {"id": actor.sgln},
-    }
-
-
-def _transfer(
-    clock: Clock,
-    kind: str,
-    frm: Actor,
-    to: Actor,
-    epcs: list[str] | None = None,
-    quantities: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    shipping = kind == "shipping"
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        **clock.tick(),
-        "action": "OBSERVE",
-        "bizStep": kind,
-        "disposition": "in_transit" if shipping else "in_progress",
-        "readPoint": {"id": (frm if shipping else to).sgln},
-        "sourceList": [{"type": "owning_party", "source": frm.pgln}],
-        "destinationList": [{"type": "owning_party", "destination": to.pgln}],
-    }
-    if epcs:
-        event["epcList"] = epcs
-    if quantities:
-        event["quantityList"] = quantities
-    if not shipping:
-        event["bizLocation"] = {"id": to.sgln}
-    return event
+        return self.moment
 
 
 Phase = tuple[Actor, list[dict[str, Any]]]
@@ -191,14 +152,12 @@ def lot_phases(params: Params, number: int, clock: Clock) -> Iterator[Phase]:
             k = per_pack[i] * (site + 1) // sites - per_pack[i] * site // sites
             for j in range(k):
                 out.append(
-                    _at_site(
-                        clock,
+                    epcis.observe(
                         actor,
-                        type="ObjectEvent",
-                        action="OBSERVE",
-                        bizStep=steps[j % len(steps)],
+                        clock.tick(),
+                        [pack],
+                        biz_step=steps[j % len(steps)],
                         disposition="active",
-                        epcList=[pack],
                     )
                 )
         return out
@@ -210,103 +169,44 @@ def lot_phases(params: Params, number: int, clock: Clock) -> Iterator[Phase]:
     yield (
         API_MAKER,
         [
-            _at_site(
-                clock,
-                API_MAKER,
-                type="ObjectEvent",
-                action="ADD",
-                bizStep="commissioning",
-                disposition="active",
-                quantityList=api_qty,
-            ),
-            _transfer(clock, "shipping", API_MAKER, MANUFACTURER, quantities=api_qty),
+            epcis.commission(API_MAKER, clock.tick(), quantities=api_qty),
+            epcis.ship(API_MAKER, MANUFACTURER, clock.tick(), quantities=api_qty),
         ],
     )
     ilmd = {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": expiry}
     making = [
-        _transfer(clock, "receiving", API_MAKER, MANUFACTURER, quantities=api_qty),
-        _at_site(
-            clock,
+        epcis.receive(API_MAKER, MANUFACTURER, clock.tick(), quantities=api_qty),
+        epcis.transform(
             MANUFACTURER,
-            type="TransformationEvent",
-            bizStep="commissioning",
-            disposition="active",
-            inputQuantityList=used,
-            outputQuantityList=[{"epcClass": finished, "quantity": float(size)}],
+            clock.tick(),
+            inputs=used,
+            output_quantities=[{"epcClass": finished, "quantity": float(size)}],
             ilmd=ilmd,
         ),
     ]
     making += [
-        _at_site(
-            clock,
-            MANUFACTURER,
-            type="ObjectEvent",
-            action="ADD",
-            bizStep="commissioning",
-            disposition="active",
-            epcList=[pack],
-            ilmd=ilmd,
-        )
-        for pack in packs
+        epcis.commission(MANUFACTURER, clock.tick(), epcs=[pack], ilmd=ilmd) for pack in packs
     ]
     making += observations(MANUFACTURER, 0)
-    making.append(
-        _at_site(
-            clock,
-            MANUFACTURER,
-            type="ObjectEvent",
-            action="ADD",
-            bizStep="commissioning",
-            disposition="active",
-            epcList=cases,
-        )
-    )
+    making.append(epcis.commission(MANUFACTURER, clock.tick(), epcs=cases))
     making += [
-        _at_site(
-            clock,
-            MANUFACTURER,
-            type="AggregationEvent",
-            action="ADD",
-            bizStep="packing",
-            disposition="in_progress",
-            parentID=case,
-            childEPCs=children,
-        )
+        epcis.aggregate(MANUFACTURER, clock.tick(), case, children)
         for case, children in contents.items()
     ]
-    making += [_transfer(clock, "shipping", MANUFACTURER, route[1], epcs=[c]) for c in cases]
+    making += [epcis.ship(MANUFACTURER, route[1], clock.tick(), epcs=[c]) for c in cases]
     yield MANUFACTURER, making
     for site in range(1, sites):
         actor, previous = route[site], route[site - 1]
-        events = [_transfer(clock, "receiving", previous, actor, epcs=[c]) for c in cases]
+        events = [epcis.receive(previous, actor, clock.tick(), epcs=[c]) for c in cases]
         events += observations(actor, site)
         if site + 1 < sites:
-            events += [
-                _transfer(clock, "shipping", actor, route[site + 1], epcs=[c]) for c in cases
-            ]
+            events += [epcis.ship(actor, route[site + 1], clock.tick(), epcs=[c]) for c in cases]
         else:
             events += [
-                _at_site(
-                    clock,
-                    actor,
-                    type="AggregationEvent",
-                    action="DELETE",
-                    bizStep="unpacking",
-                    disposition="in_progress",
-                    parentID=case,
-                )
-                for case in cases
+                epcis.aggregate(actor, clock.tick(), case, action="DELETE") for case in cases
             ]
             events += [
-                _at_site(
-                    clock,
-                    actor,
-                    type="ObjectEvent",
-                    action="DELETE",
-                    bizStep="dispensing",
-                    disposition="dispensed",
-                    epcList=[pack],
-                )
+                epcis.dispense(actor, clock.tick(), [pack])
                 for pack in packs[: int(size * DISPENSED_SHARE)]
             ]
         yield actor, events

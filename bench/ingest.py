@@ -39,7 +39,9 @@ from sqlalchemy import create_engine, text
 from bench.report import machine_line, write_section
 from devkit.nodes import free_port, running_node
 from devkit.postgres import PG_URL, fresh_database
-from provenance.journey import EPCIS_CONTEXT, MANUFACTURER, PACK_ITEM_REF
+from medledger.epcis import builders as epcis
+from medledger.epcis.builders import EPCIS_CONTEXT
+from provenance.journey import MANUFACTURER, PACK_ITEM_REF
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_PER_DOCUMENT = 1000
@@ -66,38 +68,19 @@ class Documents:
         with self._lock:
             number = self._next
             self._next += 1
-        sgln = MANUFACTURER.sgln
         lot = f"B{self._tag}-{number:05d}"
-        events = []
-        for i in range(self._size):
-            moment = self._clock + timedelta(seconds=number * self._size + i)
-            serial = f"{self._tag}{number:05d}{i:04d}"
-            events.append(
-                {
-                    "type": "ObjectEvent",
-                    "eventTime": moment.isoformat().replace("+00:00", "Z"),
-                    "eventTimeZoneOffset": "+00:00",
-                    "action": "ADD",
-                    "bizStep": "commissioning",
-                    "disposition": "active",
-                    "epcList": [
-                        f"urn:epc:id:sgtin:{MANUFACTURER.company_prefix}.{PACK_ITEM_REF}.{serial}"
-                    ],
-                    "readPoint": {"id": sgln},
-                    "bizLocation": {"id": sgln},
-                    "ilmd": {
-                        "cbvmda:lotNumber": lot,
-                        "cbvmda:itemExpirationDate": "2028-10-31",
-                    },
-                }
+        ilmd = {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2028-10-31"}
+        prefix = MANUFACTURER.company_prefix
+        events = [
+            epcis.commission(
+                MANUFACTURER,
+                self._clock + timedelta(seconds=number * self._size + i),
+                epcs=[f"urn:epc:id:sgtin:{prefix}.{PACK_ITEM_REF}.{self._tag}{number:05d}{i:04d}"],
+                ilmd=ilmd,
             )
-        document = {
-            "@context": EPCIS_CONTEXT,
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": "2026-11-26T00:00:00Z",
-            "epcisBody": {"eventList": events},
-        }
+            for i in range(self._size)
+        ]
+        document = epcis.as_document(events, context=EPCIS_CONTEXT)
         return json.dumps(document, separators=(",", ":")).encode()
 
 

@@ -25,9 +25,10 @@ from indexer.queries.trace import trace
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import InProcessBatchSource
+from medledger.epcis.builders import as_document
 from medledger.epcis.event_id import EventId
 from medledger.formats.receipt import Receipt
-from provenance.journey import ACTORS, FINISHED_LOT, as_document, build_journey
+from provenance.journey import ACTORS, FINISHED_LOT, build_journey
 from provenance.verify import default_event_hasher
 
 PACKS = 1000

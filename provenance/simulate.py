@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from medledger.epcis import builders as epcis
+from medledger.epcis.builders import Actor, as_document
 from medledger.epcis.identifiers import canonical_identifier
 from medledger.roles import Role
-from provenance.journey import Actor, as_document
 
 API_ITEM_REF = "099999"
 PACK_ITEM_REF = "012345"
@@ -146,62 +147,6 @@ class _Run:
         return ids
 
 
-def _time(moment: datetime) -> dict[str, str]:
-    return {
-        "eventTime": moment.isoformat().replace("+00:00", "Z"),
-        "eventTimeZoneOffset": "+00:00",
-    }
-
-
-def _site(actor: Actor, moment: datetime, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": "ObjectEvent",
-        **_time(moment),
-        "readPoint": {"id": actor.sgln},
-        "bizLocation": {"id": actor.sgln},
-        **fields,
-    }
-
-
-def _transfer(
-    kind: str,
-    frm: Actor,
-    to: Actor,
-    moment: datetime,
-    epcs: list[str] | None = None,
-    quantities: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    shipping = kind == "shipping"
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        **_time(moment),
-        "action": "OBSERVE",
-        "bizStep": kind,
-        "disposition": "in_transit" if shipping else "in_progress",
-        "readPoint": {"id": (frm if shipping else to).sgln},
-        "sourceList": [{"type": "owning_party", "source": frm.pgln}],
-        "destinationList": [{"type": "owning_party", "destination": to.pgln}],
-    }
-    if epcs:
-        event["epcList"] = epcs
-    if quantities:
-        event["quantityList"] = quantities
-    if not shipping:
-        event["bizLocation"] = {"id": to.sgln}
-    return event
-
-
-def _dispense(actor: Actor, moment: datetime, epcs: list[str]) -> dict[str, Any]:
-    return _site(
-        actor,
-        moment,
-        action="DELETE",
-        bizStep="dispensing",
-        disposition="dispensed",
-        epcList=epcs,
-    )
-
-
 @dataclass
 class _Lot:
     maker: Actor
@@ -302,27 +247,14 @@ def simulate(
         run.capture(
             api_makers[i],
             [
-                _site(
-                    api_makers[i],
-                    at,
-                    action="ADD",
-                    bizStep="commissioning",
-                    disposition="active",
-                    quantityList=qty,
-                ),
-                _transfer(
-                    "shipping", api_makers[i], makers[i], at + timedelta(hours=1), quantities=qty
-                ),
+                epcis.commission(api_makers[i], at, quantities=qty),
+                epcis.ship(api_makers[i], makers[i], at + timedelta(hours=1), quantities=qty),
             ],
         )
         run.flush()
         run.capture(
             makers[i],
-            [
-                _transfer(
-                    "receiving", api_makers[i], makers[i], at + timedelta(days=2), quantities=qty
-                )
-            ],
+            [epcis.receive(api_makers[i], makers[i], at + timedelta(days=2), quantities=qty)],
         )
         run.flush()
 
@@ -336,41 +268,22 @@ def simulate(
             run.capture(
                 lot.maker,
                 [
-                    _site(
+                    epcis.transform(
                         lot.maker,
                         lot.start,
-                        type="TransformationEvent",
-                        bizStep="commissioning",
-                        disposition="active",
-                        inputQuantityList=[
-                            {"epcClass": lot.api_class, "quantity": kg, "uom": "KGM"}
-                        ],
-                        outputEPCList=lot.packs,
+                        inputs=[{"epcClass": lot.api_class, "quantity": kg, "uom": "KGM"}],
+                        output_epcs=lot.packs,
                         ilmd={
                             "cbvmda:lotNumber": lot.number,
                             "cbvmda:itemExpirationDate": lot.expiry,
                             "mpl:apiPerPack": f"{STRENGTH_G} g",
                         },
                     ),
-                    _site(
-                        lot.maker,
-                        lot.start + timedelta(hours=1),
-                        action="ADD",
-                        bizStep="commissioning",
-                        disposition="active",
-                        epcList=list(lot.cases),
+                    epcis.commission(
+                        lot.maker, lot.start + timedelta(hours=1), epcs=list(lot.cases)
                     ),
                     *[
-                        _site(
-                            lot.maker,
-                            lot.start + timedelta(hours=2),
-                            type="AggregationEvent",
-                            action="ADD",
-                            bizStep="packing",
-                            disposition="in_progress",
-                            parentID=case,
-                            childEPCs=children,
-                        )
+                        epcis.aggregate(lot.maker, lot.start + timedelta(hours=2), case, children)
                         for case, children in lot.cases.items()
                     ],
                 ],
@@ -382,10 +295,10 @@ def simulate(
         by_receiver: dict[str, tuple[Actor, list[dict[str, Any]]]] = {}
         for d in deliveries:
             by_shipper.setdefault(d.frm.name, (d.frm, []))[1].append(
-                _transfer("shipping", d.frm, d.to, d.shipped, [d.case])
+                epcis.ship(d.frm, d.to, d.shipped, epcs=[d.case])
             )
             by_receiver.setdefault(d.to.name, (d.to, []))[1].append(
-                _transfer("receiving", d.frm, d.to, d.shipped + timedelta(hours=d.hours), [d.case])
+                epcis.receive(d.frm, d.to, d.shipped + timedelta(hours=d.hours), epcs=[d.case])
             )
         for actor, events in by_shipper.values():
             run.capture(actor, events)
@@ -432,7 +345,7 @@ def simulate(
                 for pack in lot.cases[case][: rng.randint(1, 3)]:
                     moment = lot.start + timedelta(days=3, hours=rng.uniform(0, 20))
                     by_site.setdefault(site.actor.name, (site.actor, []))[1].append(
-                        _dispense(site.actor, moment, [pack])
+                        epcis.dispense(site.actor, moment, [pack])
                     )
             for actor, events in by_site.values():
                 for event, eid in zip(events, run.capture(actor, events), strict=True):
@@ -496,7 +409,7 @@ def _inject(
                 "after-end",
                 pack,
                 f"dispensed by {by.name}, sold again",
-                _dispense(rogue_pharmacy, moment, [pack]),
+                epcis.dispense(rogue_pharmacy, moment, [pack]),
             )
         )
         site, held = pharmacy_stock.pop()
@@ -505,7 +418,7 @@ def _inject(
                 "clone",
                 held,
                 f"in stock at {site.actor.name}, sold by the rogue",
-                _dispense(rogue_pharmacy, moment, [held]),
+                epcis.dispense(rogue_pharmacy, moment, [held]),
             )
         )
         hospital, kept = hospital_stock.pop()
@@ -514,7 +427,7 @@ def _inject(
                 "diversion",
                 kept,
                 f"received by {hospital.actor.name}",
-                _transfer("receiving", hospital.actor, rogue_pharmacy, moment, [kept]),
+                epcis.receive(hospital.actor, rogue_pharmacy, moment, epcs=[kept]),
             )
         )
         unknown = lots[0].packs[0].rsplit(".", 1)[0] + f".FAKE{i:05d}"
@@ -523,24 +436,15 @@ def _inject(
                 "unknown-code",
                 unknown,
                 "a serial never commissioned",
-                _site(
-                    rogue_pharmacy,
-                    moment,
-                    action="OBSERVE",
-                    bizStep="inspecting",
-                    epcList=[unknown],
-                ),
+                epcis.observe(rogue_pharmacy, moment, [unknown]),
             )
         )
     for i in range(frauds):
         copied = lots[1].packs[-1 - i]
-        event = _site(
+        event = epcis.commission(
             rogue_maker,
             late + timedelta(hours=i),
-            action="ADD",
-            bizStep="commissioning",
-            disposition="active",
-            epcList=[copied],
+            epcs=[copied],
             ilmd={"cbvmda:lotNumber": "COPY", "cbvmda:itemExpirationDate": LONG_EXPIRY},
         )
         [eid] = run.capture(rogue_maker, [event])
@@ -577,20 +481,17 @@ def _inject(
         [eid] = run.capture(
             maker,
             [
-                _site(
+                epcis.transform(
                     maker,
                     late + timedelta(hours=i),
-                    type="TransformationEvent",
-                    bizStep="commissioning",
-                    disposition="active",
-                    inputQuantityList=[
+                    inputs=[
                         {
                             "epcClass": lots[0].api_class,
                             "quantity": 60 * STRENGTH_G / 3000,
                             "uom": "KGM",
                         }
                     ],
-                    outputEPCList=serials,
+                    output_epcs=serials,
                     ilmd={
                         "cbvmda:lotNumber": over,
                         "cbvmda:itemExpirationDate": LONG_EXPIRY,
@@ -621,12 +522,12 @@ def _inject(
         deliveries.append(("new-route", distributor, foreign, spare.pop(), 10))
     shipped: list[dict[str, Any]] = []
     for n, (_, frm, to, case, _) in enumerate(deliveries):
-        shipped.append(_transfer("shipping", frm, to, late + timedelta(hours=n), [case]))
+        shipped.append(epcis.ship(frm, to, late + timedelta(hours=n), epcs=[case]))
     run.capture(distributors[0], shipped)
     run.flush()
     for n, (kind, frm, to, case, hours) in enumerate(deliveries):
         moment = late + timedelta(hours=n + hours)
-        [eid] = run.capture(to, [_transfer("receiving", frm, to, moment, [case])])
+        [eid] = run.capture(to, [epcis.receive(frm, to, moment, epcs=[case])])
         gtin = _gtin_of_case(lots, case)
         cases.append(
             Case(

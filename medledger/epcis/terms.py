@@ -28,6 +28,9 @@ from medledger.errors import ConfigurationError, ValidationError, echo
 
 CBV = "https://ref.gs1.org/cbv/"
 GS1_VOC = "https://gs1.org/voc/"
+#: The project's EPCIS extension namespace (docs/origin.md): ``mpl:apiPerPack`` in an ILMD, with
+#: ``"mpl"`` mapped to this IRI in the document's ``@context``.
+MPL_NAMESPACE = "https://ns.medicine-provenance-ledger.org/epcis/"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
+from medledger.epcis.terms import MPL_NAMESPACE
 from medledger.errors import MassBalanceError as MassBalanceError
 
 DEFAULT_TOLERANCE = Decimal("0.05")
 
-#: The project's EPCIS extension namespace (``provenance.journey.MPL_NAMESPACE``).
-EXTENSION_NAMESPACE = "https://ns.medicine-provenance-ledger.org/epcis/"
+#: The project's EPCIS extension namespace (``mpl`` in a document's ``@context``).
+EXTENSION_NAMESPACE = MPL_NAMESPACE
 API_PER_PACK_TERM = "apiPerPack"
 
 #: UN/CEFACT units of mass the inputs may be given in, as kilograms.

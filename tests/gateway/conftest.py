@@ -14,7 +14,8 @@ from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
-from provenance.journey import ACTORS, Actor
+from medledger.epcis.builders import Actor
+from provenance.journey import ACTORS
 
 
 @dataclass

@@ -9,8 +9,9 @@ import pytest
 
 from chain.verification import verify_receipt
 from gateway import store
+from medledger.epcis.builders import as_document
 from medledger.formats.receipt import Receipt
-from provenance.journey import API_MAKER, MANUFACTURER, PHARMACY, as_document, build_journey
+from provenance.journey import API_MAKER, MANUFACTURER, PHARMACY, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway
 

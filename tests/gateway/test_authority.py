@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from gateway.code_issuance import commissioning_document
+from medledger.epcis.builders import Actor
 from medledger.epcis.identifiers import check_digit
 from medledger.roles import Role
-from provenance.journey import MANUFACTURER, Actor
+from provenance.journey import MANUFACTURER
 from tests.gateway.conftest import Gateway
 
 PROBLEM = "application/problem+json"

@@ -12,9 +12,10 @@ from gateway import store
 from gateway.batcher import Batcher
 from gateway.service import GatewayService
 from gateway.store.models import BatchRow
+from medledger.epcis.builders import as_document
 from medledger.formats.receipt import Receipt
 from medledger.merkle import MerkleTree
-from provenance.journey import API_MAKER, as_document, build_journey
+from provenance.journey import API_MAKER, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway, GatewayFactory
 

@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from gateway import store
 from gateway.batcher import Batcher, BatcherPolicy
 from gateway.leases import AccountLeases
-from provenance.journey import ACTORS, Journey, as_document, build_journey
+from medledger.epcis.builders import as_document
+from provenance.journey import ACTORS, Journey, build_journey
 from tests.gateway.conftest import Gateway
 
 ACTOR = {actor.name: actor for actor in ACTORS}

@@ -22,7 +22,8 @@ from gateway import store
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
-from provenance.journey import API_MAKER, as_document, build_journey
+from medledger.epcis.builders import as_document
+from provenance.journey import API_MAKER, build_journey
 
 pytestmark = [
     pytest.mark.node,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 
-from provenance.journey import ACTORS, API_MAKER, as_document, build_journey
+from medledger.epcis.builders import as_document
+from provenance.journey import ACTORS, API_MAKER, build_journey
 from tests.gateway.conftest import Gateway
 
 THREADS = 8

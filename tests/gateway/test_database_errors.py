@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 import servicekit.sql.engine as engine_module
-from provenance.journey import API_MAKER, as_document, build_journey
+from medledger.epcis.builders import as_document
+from provenance.journey import API_MAKER, build_journey
 from servicekit.http.problems import DATABASE_RETRY_AFTER_SECONDS, install_problem_handlers
 from tests.gateway.conftest import Gateway, GatewayFactory
 

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.store.models import CaptureRow, EventRow
+from medledger.epcis.builders import as_document
 from medledger.epcis.digital_link import gtin_of
 from medledger.epcis.identifiers import canonical_identifier
-from provenance.journey import API_MAKER, MANUFACTURER, as_document, build_journey
+from provenance.journey import API_MAKER, MANUFACTURER, build_journey
 from tests.gateway.conftest import Gateway
 
 EVENTS = "/epcisBody/eventList/0"

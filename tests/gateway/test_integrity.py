@@ -23,8 +23,9 @@ from gateway.api.app import create_app
 from gateway.integrity import EVENT_ALTERED, PROOF_MISMATCH, ROOT_MISMATCH
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from medledger.epcis.builders import as_document
 from medledger.formats.receipt import Receipt
-from provenance.journey import API_MAKER, MANUFACTURER, as_document, build_journey
+from provenance.journey import API_MAKER, MANUFACTURER, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway
 

@@ -25,6 +25,7 @@ from gateway.webhooks import (
     WebhookDeliverer,
     verify_signature,
 )
+from medledger.epcis.builders import as_document, gln
 from medledger.epcis.digital_link import lot_of_class
 from medledger.epcis.identifiers import canonical_identifier
 from medledger.errors import ValidationError
@@ -36,9 +37,7 @@ from provenance.journey import (
     FINISHED_LOT,
     MANUFACTURER,
     PHARMACY,
-    as_document,
     build_journey,
-    gln,
 )
 from tests.gateway.conftest import Gateway, GatewayFactory
 from tests.gateway.test_recalls import pack_gtin, recall, release, run_steps

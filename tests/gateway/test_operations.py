@@ -23,7 +23,8 @@ from devkit.nodes import _wait_until_ready, available, free_port, node_command
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
-from provenance.journey import as_document, build_journey
+from medledger.epcis.builders import as_document
+from provenance.journey import build_journey
 from tests.gateway.conftest import Gateway, GatewayFactory
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from gateway.api.app import create_app
 from gateway.store.models import EventRow
-from provenance.journey import MANUFACTURER, Actor, as_document, build_journey
+from medledger.epcis.builders import Actor, as_document
+from provenance.journey import MANUFACTURER, build_journey
 from servicekit.http.bodies import StrictJSONRoute
 from servicekit.interpreter import RECURSION_LIMIT
 from tests.gateway.conftest import Gateway, GatewayFactory

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gateway import store
+from medledger.epcis.builders import as_document
 from medledger.epcis.digital_link import gtin_of
 from medledger.epcis.identifiers import canonical_identifier
 from medledger.errors import ChainUnavailableError, TransactionError
@@ -17,7 +18,6 @@ from provenance.journey import (
     MANUFACTURER,
     PHARMACY,
     Journey,
-    as_document,
     build_journey,
 )
 from tests.gateway.conftest import Gateway

@@ -22,8 +22,9 @@ from gateway import store
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from medledger.epcis.builders import as_document
 from medledger.formats.receipt import Receipt
-from provenance.journey import API_MAKER, as_document, build_journey
+from provenance.journey import API_MAKER, build_journey
 from provenance.verify import canonical_event_digest
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_batcher import assert_every_receipt_verifies

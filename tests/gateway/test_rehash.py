@@ -15,6 +15,7 @@ import pytest
 
 from gateway import intake
 from gateway.intake import REHASH_RULE, event_records, prepare, stored_event
+from medledger.epcis.builders import EPCIS_CONTEXT, as_document
 from medledger.epcis.event_hash import (
     context_namespaces,
     document_events,
@@ -26,8 +27,9 @@ from medledger.epcis.event_hash import (
 from medledger.epcis.event_id import EventId
 from medledger.epcis.normalise import NormalisedEvent, normalise_events
 from medledger.epcis.schema import load_schema
+from medledger.epcis.terms import MPL_NAMESPACE
 from medledger.errors import ValidationError
-from provenance.journey import API_MAKER, EPCIS_CONTEXT, MPL_NAMESPACE, as_document, build_journey
+from provenance.journey import API_MAKER, build_journey
 from tests.gateway.conftest import Gateway
 from tests.medledger.epcis.epcis_vectors import SKIP_REASON, vector_files
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from medledger.epcis.builders import as_document
 from medledger.epcis.identifiers import check_digit
-from provenance.journey import as_document, build_journey
+from provenance.journey import build_journey
 from tests.gateway.conftest import Gateway
 
 GLN = "471234500000" + str(check_digit("471234500000"))

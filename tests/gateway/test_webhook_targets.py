@@ -20,7 +20,8 @@ from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 from gateway.webhook_targets import TargetPolicy, WebhookClient
-from provenance.journey import PHARMACY, gln
+from medledger.epcis.builders import gln
+from provenance.journey import PHARMACY
 
 REFUSED: dict[str, tuple[str, str]] = {
     # id: (url, rule)

@@ -15,9 +15,10 @@ from gateway.code_issuance import identifier_uri
 from indexer.queries.check import check
 from indexer.service import IndexerService
 from indexer.store.models import ParticipantRow, RecallRow
+from medledger.epcis.builders import Actor
 from medledger.epcis.identifiers import check_digit
 from medledger.roles import Role
-from provenance.journey import MANUFACTURER, Actor
+from provenance.journey import MANUFACTURER
 from tests.indexer.conftest import IndexerFactory
 from tests.indexer.test_detection_custody import alerts, at_site, register, send
 from tests.support.network import Network

@@ -14,9 +14,11 @@ from sqlalchemy import select
 
 from indexer.service import IndexerService
 from indexer.store.models import AlertRow
+from medledger.epcis import builders as epcis
+from medledger.epcis.builders import Actor
 from medledger.epcis.identifiers import canonical_identifier
 from medledger.roles import Role
-from provenance.journey import DISTRIBUTOR, Actor, Journey
+from provenance.journey import DISTRIBUTOR, Journey
 from tests.indexer.conftest import IndexerFactory
 from tests.support.network import Network
 
@@ -38,47 +40,25 @@ def register(network: Network, actor: Actor, rule_set: str = "pharma") -> None:
     network.addresses[actor.name] = response.json()["address"]
 
 
-def when(hours: float) -> dict[str, str]:
-    moment = T0 + timedelta(hours=hours)
-    return {"eventTime": moment.isoformat().replace("+00:00", "Z"), "eventTimeZoneOffset": "+00:00"}
+def when(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
 
 
 def at_site(actor: Actor, hours: float, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": "ObjectEvent",
-        **when(hours),
-        "readPoint": {"id": actor.sgln},
-        "bizLocation": {"id": actor.sgln},
-        **fields,
-    }
+    """An event of ``fields`` at ``actor``'s site (an ObjectEvent unless ``type`` says)."""
+    return epcis.at_site(actor, when(hours), **{"type": "ObjectEvent", **fields})
 
 
 def transfer(kind: str, frm: Actor, to: Actor, epcs: list[str], hours: float) -> dict[str, Any]:
-    shipping = kind == "shipping"
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        **when(hours),
-        "action": "OBSERVE",
-        "bizStep": kind,
-        "disposition": "in_transit" if shipping else "in_progress",
-        "readPoint": {"id": (frm if shipping else to).sgln},
-        "sourceList": [{"type": "owning_party", "source": frm.pgln}],
-        "destinationList": [{"type": "owning_party", "destination": to.pgln}],
-        "epcList": epcs,
-    }
-    if not shipping:
-        event["bizLocation"] = {"id": to.sgln}
-    return event
+    return epcis.transfer(kind, frm, to, when(hours), epcs=epcs)
 
 
 def observe(actor: Actor, epcs: list[str], hours: float) -> dict[str, Any]:
-    return at_site(actor, hours, action="OBSERVE", bizStep="inspecting", epcList=epcs)
+    return epcis.observe(actor, when(hours), epcs)
 
 
 def dispense(actor: Actor, epcs: list[str], hours: float) -> dict[str, Any]:
-    return at_site(
-        actor, hours, action="DELETE", bizStep="dispensing", disposition="dispensed", epcList=epcs
-    )
+    return epcis.dispense(actor, when(hours), epcs)
 
 
 def send(network: Network, actor: Actor, events: list[dict[str, Any]]) -> list[str]:
@@ -145,13 +125,10 @@ def test_clones(network: Network, journey: Journey, make_indexer: IndexerFactory
         network,
         ROGUE_MAKER,
         [
-            at_site(
+            epcis.commission(
                 ROGUE_MAKER,
-                1,
-                action="ADD",
-                bizStep="commissioning",
-                disposition="active",
-                epcList=[copied],
+                when(1),
+                epcs=[copied],
                 ilmd={"cbvmda:lotNumber": "FAKE-1", "cbvmda:itemExpirationDate": "2029-01-31"},
             )
         ],

@@ -14,10 +14,12 @@ from sqlalchemy import func, select
 from chain.verification import verify_receipt
 from indexer.queries.epcs import epc_events
 from indexer.store.models import AlertRow, EventRow
+from medledger.epcis.builders import EPCIS_CONTEXT
 from medledger.epcis.event_hash import context_namespaces, event_hash
 from medledger.epcis.event_id import EventId
+from medledger.epcis.terms import MPL_NAMESPACE
 from medledger.formats.receipt import Receipt
-from provenance.journey import EPCIS_CONTEXT, MPL_NAMESPACE, build_journey
+from provenance.journey import build_journey
 from provenance.verify import EXIT_VALID, default_event_hasher, run
 from tests.indexer.conftest import IndexerFactory
 from tests.support.network import Network

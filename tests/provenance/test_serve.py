@@ -26,8 +26,9 @@ from rich.console import Console
 
 from devkit.nodes import available, free_port, running_node
 from devkit.postgres import fresh_database, postgres_answers
+from medledger.epcis.builders import as_document
 from provenance import serve
-from provenance.journey import MANUFACTURER, PACK_ITEM_REF, as_document
+from provenance.journey import MANUFACTURER, PACK_ITEM_REF
 from tests.support.processes import wait_gone, with_argument
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,8 +23,9 @@ import httpx
 import pytest
 
 from devkit.nodes import available, free_port
+from medledger.epcis.builders import as_document
 from medledger.epcis.identifiers import canonical_identifier
-from provenance.journey import ACTORS, MANUFACTURER, as_document, build_journey
+from provenance.journey import ACTORS, MANUFACTURER, build_journey
 from tests.support.processes import with_argument
 
 pytestmark = [pytest.mark.node, pytest.mark.slow]

@@ -19,9 +19,10 @@ from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
 from devkit.constants import REGULATOR_GLN
 from indexer.verification import event_digest
+from medledger.epcis.builders import Actor
 from medledger.epcis.event_id import EventId
 from medledger.merkle import MerkleTree
-from provenance.journey import ACTORS, Actor
+from provenance.journey import ACTORS
 
 
 @dataclass

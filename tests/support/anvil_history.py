@@ -16,7 +16,7 @@ from typing import Any
 
 from chain.client import Chain
 from chain.ledger import ZERO_BYTES32
-from provenance.journey import Actor
+from medledger.epcis.builders import Actor
 from tests.support.anchoring import Publisher
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 import httpx
 
+from medledger.epcis import builders as epcis
+from medledger.epcis.builders import EPCIS_CONTEXT, Actor
 from medledger.roles import Role
-from provenance.journey import EPCIS_CONTEXT, PACK_ITEM_REF, Actor
+from provenance.journey import PACK_ITEM_REF
 
 
 class LoadError(RuntimeError):
@@ -53,36 +55,18 @@ def register(url: str, regulator_key: str, count: int, *, first_prefix: int) -> 
 def document(actor: Actor, number: int, events: int) -> dict[str, Any]:
     """The ``number``-th document of ``actor``: ``events`` packs commissioned, one lot."""
     start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-    lot = f"F{number:06d}"
-    body = []
-    for i in range(events):
-        moment = start + timedelta(seconds=number * events + i)
-        body.append(
-            {
-                "type": "ObjectEvent",
-                "eventTime": moment.isoformat().replace("+00:00", "Z"),
-                "eventTimeZoneOffset": "+00:00",
-                "action": "ADD",
-                "bizStep": "commissioning",
-                "disposition": "active",
-                "epcList": [
-                    f"urn:epc:id:sgtin:{actor.company_prefix}.{PACK_ITEM_REF}.F{number:06d}{i:03d}"
-                ],
-                "readPoint": {"id": actor.sgln},
-                "bizLocation": {"id": actor.sgln},
-                "ilmd": {
-                    "cbvmda:lotNumber": lot,
-                    "cbvmda:itemExpirationDate": "2028-10-31",
-                },
-            }
+    ilmd = {"cbvmda:lotNumber": f"F{number:06d}", "cbvmda:itemExpirationDate": "2028-10-31"}
+    prefix = actor.company_prefix
+    body = [
+        epcis.commission(
+            actor,
+            start + timedelta(seconds=number * events + i),
+            epcs=[f"urn:epc:id:sgtin:{prefix}.{PACK_ITEM_REF}.F{number:06d}{i:03d}"],
+            ilmd=ilmd,
         )
-    return {
-        "@context": EPCIS_CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-11-26T00:00:00Z",
-        "epcisBody": {"eventList": body},
-    }
+        for i in range(events)
+    ]
+    return epcis.as_document(body, context=EPCIS_CONTEXT)
 
 
 @dataclass

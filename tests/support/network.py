@@ -19,7 +19,8 @@ from gateway.settings import GatewaySettings
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import InProcessBatchSource, refusal
-from provenance.journey import ACTORS, Actor, Journey, as_document, build_journey
+from medledger.epcis.builders import Actor, as_document
+from provenance.journey import ACTORS, Journey, build_journey
 
 
 @dataclass

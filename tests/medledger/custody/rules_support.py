@@ -16,10 +16,11 @@ import pytest
 
 from medledger.custody import InMemoryCustody, RuleViolation, check_document
 from medledger.custody.state import Participant, StateChange
+from medledger.epcis import builders as epcis
+from medledger.epcis.builders import Actor, as_document
 from medledger.epcis.normalise import normalise_events
 from medledger.epcis.schema import validate_document
 from medledger.roles import Role
-from provenance.journey import Actor, as_document
 
 Event = dict[str, Any]
 
@@ -58,108 +59,58 @@ def case(n: int) -> str:
 _clock = count()
 
 
-def _at() -> dict[str, str]:
-    moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=next(_clock))
-    return {"eventTime": moment.isoformat().replace("+00:00", "Z"), "eventTimeZoneOffset": "+00:00"}
+def _now() -> datetime:
+    return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=next(_clock))
 
 
-def _object(actor: Actor, action: str, step: str, disposition: str, **fields: Any) -> Event:
-    return {
-        "type": "ObjectEvent",
-        **_at(),
-        "action": action,
-        "bizStep": step,
-        "disposition": disposition,
-        "readPoint": {"id": actor.sgln},
-        "bizLocation": {"id": actor.sgln},
-        **fields,
-    }
+def _lot(lot: str) -> dict[str, str]:
+    return {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2028-10-31"}
 
 
 def commission(actor: Actor, epcs: Sequence[str], lot: str | None = LOT) -> Event:
-    extra: dict[str, Any] = {"epcList": list(epcs)}
-    if lot is not None:
-        extra["ilmd"] = {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2028-10-31"}
-    return _object(actor, "ADD", "commissioning", "active", **extra)
+    return epcis.commission(actor, _now(), epcs=epcs, ilmd=None if lot is None else _lot(lot))
 
 
 def commission_lot(actor: Actor, kg: float = 50.0, cls: str = API_CLASS) -> Event:
     qty = [{"epcClass": cls, "quantity": kg, "uom": "KGM"}]
-    return _object(actor, "ADD", "commissioning", "active", quantityList=qty)
+    return epcis.commission(actor, _now(), quantities=qty)
 
 
 def transform(actor: Actor, kg: float, outputs: Sequence[str], lot: str = LOT) -> Event:
-    return {
-        "type": "TransformationEvent",
-        **_at(),
-        "bizStep": "commissioning",
-        "disposition": "active",
-        "inputQuantityList": [{"epcClass": API_CLASS, "quantity": kg, "uom": "KGM"}],
-        "outputEPCList": list(outputs),
-        "readPoint": {"id": actor.sgln},
-        "bizLocation": {"id": actor.sgln},
-        "ilmd": {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2028-10-31"},
-    }
+    inputs = [{"epcClass": API_CLASS, "quantity": kg, "uom": "KGM"}]
+    return epcis.transform(actor, _now(), inputs=inputs, output_epcs=outputs, ilmd=_lot(lot))
 
 
 def aggregate(actor: Actor, parent: str, children: Sequence[str], action: str = "ADD") -> Event:
-    return {
-        "type": "AggregationEvent",
-        **_at(),
-        "action": action,
-        "bizStep": "packing" if action == "ADD" else "unpacking",
-        "disposition": "in_progress",
-        "parentID": parent,
-        "childEPCs": list(children),
-        "readPoint": {"id": actor.sgln},
-        "bizLocation": {"id": actor.sgln},
-    }
+    return epcis.aggregate(actor, _now(), parent, children, action=action)
 
 
-def _transfer(step: str, frm: Actor, to: Actor, epcs: Sequence[str], kg: float | None) -> Event:
-    shipping = step == "shipping"
-    here = frm if shipping else to
-    event: Event = {
-        "type": "ObjectEvent",
-        **_at(),
-        "action": "OBSERVE",
-        "bizStep": step,
-        "disposition": "in_transit" if shipping else "in_progress",
-        "readPoint": {"id": here.sgln},
-        "sourceList": [{"type": "owning_party", "source": frm.pgln}],
-        "destinationList": [{"type": "owning_party", "destination": to.pgln}],
-    }
-    if not shipping:
-        event["bizLocation"] = {"id": here.sgln}
-    if epcs:
-        event["epcList"] = list(epcs)
-    if kg is not None:
-        event["quantityList"] = [{"epcClass": API_CLASS, "quantity": kg, "uom": "KGM"}]
-    return event
+def _quantities(kg: float | None) -> list[dict[str, Any]] | None:
+    return None if kg is None else [{"epcClass": API_CLASS, "quantity": kg, "uom": "KGM"}]
 
 
 def ship(frm: Actor, to: Actor, epcs: Sequence[str] = (), kg: float | None = None) -> Event:
-    return _transfer("shipping", frm, to, epcs, kg)
+    return epcis.ship(frm, to, _now(), epcs=epcs, quantities=_quantities(kg))
 
 
 def receive(frm: Actor, to: Actor, epcs: Sequence[str] = (), kg: float | None = None) -> Event:
-    return _transfer("receiving", frm, to, epcs, kg)
+    return epcis.receive(frm, to, _now(), epcs=epcs, quantities=_quantities(kg))
 
 
 def dispense(actor: Actor, epcs: Sequence[str]) -> Event:
-    return _object(actor, "DELETE", "dispensing", "dispensed", epcList=list(epcs))
+    return epcis.dispense(actor, _now(), epcs)
 
 
 def destroy(actor: Actor, epcs: Sequence[str]) -> Event:
-    return _object(actor, "DELETE", "destroying", "destroyed", epcList=list(epcs))
+    return epcis.destroy(actor, _now(), epcs)
 
 
 def decommission(actor: Actor, epcs: Sequence[str]) -> Event:
-    return _object(actor, "DELETE", "decommissioning", "inactive", epcList=list(epcs))
+    return epcis.decommission(actor, _now(), epcs)
 
 
 def inspect(actor: Actor, epcs: Sequence[str]) -> Event:
-    return _object(actor, "OBSERVE", "inspecting", "active", epcList=list(epcs))
+    return epcis.observe(actor, _now(), epcs, disposition="active")
 
 
 @dataclass

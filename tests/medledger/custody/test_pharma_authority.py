@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from medledger.custody.state import CommissionIntoLot, owns_gtin
+from medledger.epcis.builders import Actor
 from medledger.roles import Role
-from provenance.journey import Actor
 from tests.medledger.custody.rules_support import (
     API_MAKER,
     LOT,

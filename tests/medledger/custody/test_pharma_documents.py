@@ -15,10 +15,11 @@ from medledger.custody import (
     check_events,
 )
 from medledger.custody.state import ItemStatus, MoveQuantity, Participant, PutItem
+from medledger.epcis.builders import as_document
 from medledger.epcis.normalise import normalise_events
 from medledger.epcis.schema import validate_document
 from medledger.roles import Role
-from provenance.journey import ACTORS, API_MAKER, MANUFACTURER, as_document, build_journey
+from provenance.journey import ACTORS, API_MAKER, MANUFACTURER, build_journey
 from tests.medledger.custody.rules_support import API_MAKER as API
 from tests.medledger.custody.rules_support import (
     DISTRIBUTOR,

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from medledger.epcis.builders import Actor
 from medledger.epcis.identifiers import canonical_identifier
-from provenance.journey import Actor
 from tests.medledger.custody.rules_support import (
     API_MAKER,
     AUDITOR,
