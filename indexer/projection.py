@@ -49,8 +49,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final, Literal, NamedTuple, Protocol
+from typing import Any, Final, Literal, Protocol
 
+from medledger.custody.state import ItemState as ItemState  # the indexer's versions too
 from medledger.custody.state import ItemStatus
 from medledger.custody.timebounds import TimeBounds
 from medledger.custody.transition import (
@@ -67,26 +68,6 @@ from medledger.custody.transition import (
 from medledger.epcis.digital_link import gtin_of, lot_of_class
 from medledger.epcis.normalise import NormalisedEvent, Party
 from medledger.roles import Role
-
-
-class ItemState(NamedTuple):
-    """One version of an instance's state (``seq``: the event that made it).
-
-    A named tuple: the projection reads thousands per batch, and a tuple is made several
-    times faster than a frozen dataclass."""
-
-    identifier: str
-    status: str
-    holder: str | None
-    location: str | None
-    parent: str | None
-    in_transit_to: str | None
-    gtin: str | None
-    lot: str | None
-    event_time: datetime
-    event_hash: bytes
-    seq: int
-
 
 #: position of each field (:meth:`Projector.update` builds thousands of versions per batch;
 #: ``_replace`` checks its arguments on every call)
@@ -477,9 +458,9 @@ class Projector:
                 holder,
                 location,
                 None,
-                None,
                 gtin,
                 lot,
+                None,
                 self._event_time,
                 ctx.event_hash,
                 ctx.seq,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.store.lots import commission_into_lot
 from medledger.custody.state import (
+    NO_TIME,
     CommissionIntoLot,
     ItemState,
     ItemStatus,
@@ -79,7 +80,7 @@ def _state(row: ItemRow) -> ItemState:
         lot=row.lot,
         in_transit_to=row.in_transit_to,
         commissioned_by=row.commissioned_by,
-        event_time=row.event_time,
+        event_time=NO_TIME if row.event_time is None else row.event_time,
     )
 
 
@@ -314,7 +315,7 @@ def _put_items(session: Session, states: list[ItemState]) -> None:
             (
                 (
                     s.identifier,
-                    s.status.value,
+                    str(s.status),
                     s.holder,
                     s.location,
                     s.parent,
@@ -322,7 +323,7 @@ def _put_items(session: Session, states: list[ItemState]) -> None:
                     s.lot,
                     s.in_transit_to,
                     s.commissioned_by,
-                    s.event_time,
+                    None if s.event_time == NO_TIME else s.event_time,
                 )
                 for s in states
             ),
@@ -333,7 +334,7 @@ def _put_items(session: Session, states: list[ItemState]) -> None:
     rows = [
         {
             "identifier": s.identifier,
-            "status": s.status.value,
+            "status": str(s.status),
             "holder": s.holder,
             "location": s.location,
             "parent": s.parent,
@@ -341,7 +342,7 @@ def _put_items(session: Session, states: list[ItemState]) -> None:
             "lot": s.lot,
             "in_transit_to": s.in_transit_to,
             "commissioned_by": s.commissioned_by,
-            "event_time": s.event_time,
+            "event_time": None if s.event_time == NO_TIME else s.event_time,
         }
         for s in states
     ]

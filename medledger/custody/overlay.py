@@ -14,7 +14,6 @@ Two uses, one class:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -141,8 +140,8 @@ class InMemoryCustody:
 
     def put(self, state: ItemState) -> None:
         now = self.event_time
-        if now is not None and (state.event_time is None or state.event_time < now):
-            state = replace(state, event_time=now)
+        if now is not None and state.event_time < now:
+            state = state._replace(event_time=now)
         old = self.item(state.identifier)
         old_parent = old.parent if old is not None else None
         if old_parent != state.parent:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from medledger.custody.state import ItemState
+from medledger.custody.state import NO_TIME, ItemState
 from medledger.custody.violations import RuleViolation
 from medledger.epcis.normalise import NormalisedEvent
 
@@ -56,9 +56,10 @@ def require_not_behind(
     ev: NormalisedEvent, items: Iterable[ItemState | None], behind: timedelta
 ) -> None:
     """``ev`` is not older than any of ``items``' current state by more than ``behind``
-    (``time.backdated``); items with no recorded time (stored before it was kept) pass."""
+    (``time.backdated``); items with no recorded time (stored before it was kept:
+    :data:`~medledger.custody.state.NO_TIME`) pass."""
     for item in items:
-        if item is None or item.event_time is None:
+        if item is None or item.event_time == NO_TIME:
             continue
         if item.event_time - ev.event_time > behind:  # (a difference: no datetime overflow)
             raise RuleViolation(

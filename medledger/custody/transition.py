@@ -24,8 +24,9 @@ regulator, receipts, endings, unknown parties, owning-party fallback, late packi
 tests in ``tests/medledger/custody/test_transition.py`` and ``tests/indexer/test_projection.py``
 pin each one.
 
-The view differs too: the gateway's is a :class:`~medledger.custody.overlay.InMemoryCustody`
-over its store and its actor a :class:`~medledger.custody.state.Participant`; the indexer's is
+Both sides hold one :class:`~medledger.custody.state.ItemState`; their views differ: the
+gateway's is a :class:`~medledger.custody.overlay.InMemoryCustody` over its store and its actor
+a :class:`~medledger.custody.state.Participant` (roles, GLN, company prefixes); the indexer's is
 its :class:`Recording` (the projection, which numbers and stamps every version it is given) and
 its actor an address. In ``ENFORCE`` the changes applied are also returned
 (:attr:`Transition.changes`); in ``RECORD`` and ``SETTLE`` the recording keeps them (it reads
@@ -35,7 +36,7 @@ thousands of versions per batch: a second list would only cost).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -176,20 +177,7 @@ def owning_party(parties: Sequence[Party]) -> str | None:
     return parties[0].id if parties else None
 
 
-class CustodyState(Protocol):
-    """What :func:`custody_clash` reads of an item's state (either side's ``ItemState``)."""
-
-    @property
-    def status(self) -> str: ...
-    @property
-    def holder(self) -> str | None: ...
-    @property
-    def in_transit_to(self) -> str | None: ...
-
-
-def custody_clash(
-    operation: Operation, state: CustodyState, actor: str, source: str | None
-) -> bool:
+def custody_clash(operation: Operation, state: ItemState, actor: str, source: str | None) -> bool:
     """Whether ``actor`` acting on an item in ``state`` clashes with its custody (the item is
     somewhere else): the rule the indexer holds back on and reports as ``clone``.
 
@@ -284,26 +272,11 @@ def enforce(
 # --- RECORD and SETTLE: the indexer's projection ------------------------------------------------
 
 
-class RecordedState(CustodyState, Protocol):
-    """An item's state as the indexer records it (its ``ItemState``)."""
-
-    @property
-    def identifier(self) -> str: ...
-    @property
-    def location(self) -> str | None: ...
-    @property
-    def parent(self) -> str | None: ...
-    @property
-    def event_time(self) -> datetime: ...
-    @property
-    def event_hash(self) -> bytes: ...
-
-
 class Recording(Protocol):
     """The indexer's side of :func:`transition`: the state it reads and the changes it keeps,
     each stamped with the event being recorded (its hash, sequence number and time)."""
 
-    def item(self, identifier: str) -> RecordedState | None: ...
+    def item(self, identifier: str) -> ItemState | None: ...
 
     def contents(self, identifier: str) -> list[str]:
         """Everything inside ``identifier``, depth first."""
@@ -317,7 +290,7 @@ class Recording(Protocol):
 
     def regulator(self, address: str) -> bool: ...
 
-    def update(self, state: Any, **changes: Any) -> None:
+    def update(self, state: ItemState, **changes: Any) -> None:
         """Put a new version of ``state`` with ``changes``."""
         ...
 
@@ -376,7 +349,7 @@ class _Recorder:
 
     # --- the decisions ---------------------------------------------------------------------
 
-    def current(self, identifier: str) -> RecordedState | None:
+    def current(self, identifier: str) -> ItemState | None:
         """The item the event acts on, if it may change it; holds back or reports what does
         not fit (see the module docstring)."""
         ev = self.ev
@@ -405,7 +378,7 @@ class _Recorder:
             return None
         return state
 
-    def older(self, state: RecordedState) -> RecordedState | None:
+    def older(self, state: ItemState) -> ItemState | None:
         """An event older than the item's current version: history if it does not fit on
         top of it (captured before it, anchored after it); else dated back, applied on top
         (the recording keeps the current version's time) and, beyond ``behind``, reported."""
@@ -426,7 +399,7 @@ class _Recorder:
             )
         return state
 
-    def clashes(self, state: RecordedState) -> bool:
+    def clashes(self, state: ItemState) -> bool:
         operation = self.operation
         if operation is None:
             return False
@@ -527,7 +500,7 @@ class _Recorder:
             if state is not None and state.parent == ev.parent_id:
                 view.update(state, parent=None)
 
-    def with_contents(self, epc: str) -> list[RecordedState]:
+    def with_contents(self, epc: str) -> list[ItemState]:
         """The item and what is inside it, but what inside it has ended."""
         top = self.current(epc)
         if top is None:
@@ -753,7 +726,7 @@ class _Enforcer:
             ptr = ev.pointer("inputEPCList", j)
             item = self.require_held(ev, epc, ptr)
             # consumed by the transformation: it ends here
-            self.v.put(replace(item, status=ItemStatus.DECOMMISSIONED, parent=None))
+            self.v.put(item._replace(status=ItemStatus.DECOMMISSIONED, parent=None))
         where = ev.biz_location or ev.read_point
         for j, epc in enumerate(ev.output_epcs):
             self.new_serial(ev, epc, ev.pointer("outputEPCList", j), where)
@@ -783,7 +756,7 @@ class _Enforcer:
                     f"{child_id} is already packed in {child.parent}",
                 )
             self.require_held(ev, child_id, ptr, child, allow_packed=True)
-            self.v.put(replace(child, parent=parent_id))
+            self.v.put(child._replace(parent=parent_id))
 
     def unpack(self, ev: NormalisedEvent, _op: Operation) -> None:
         parent_id = self.require_parent(ev)
@@ -797,7 +770,7 @@ class _Enforcer:
                 raise _violation(
                     ev, "aggregation.not-a-child", ptr, f"{child_id} is not packed in {parent_id}"
                 )
-            self.v.put(replace(child, parent=None))
+            self.v.put(child._replace(parent=None))
 
     def ship(self, ev: NormalisedEvent, _op: Operation) -> None:
         self.require_own_party(ev, "sourceList", ev.sources)
@@ -806,7 +779,7 @@ class _Enforcer:
             ptr = ev.pointer(ev.epc_field, j)
             item = self.require_held(ev, epc, ptr, recall_checked=True)
             for state in self.with_contents(ev, item, ptr):
-                self.v.put(replace(state, status=ItemStatus.IN_TRANSIT, in_transit_to=to))
+                self.v.put(state._replace(status=ItemStatus.IN_TRANSIT, in_transit_to=to))
         for j, q in enumerate(ev.quantities):
             ptr = ev.pointer(ev.quantity_field, j)
             amount = _amount(ev, q, ptr)
@@ -836,7 +809,7 @@ class _Enforcer:
                     "custody.not-shipped-to-submitter",
                     ptr,
                     f"{epc} was not shipped to the submitter (status "
-                    f"{item.status.value}, holder {item.holder})",
+                    f"{item.status}, holder {item.holder})",
                 )
             self.require_recall_free(ev, item, ptr)
             if item.parent is not None:
@@ -848,8 +821,7 @@ class _Enforcer:
                 )
             for state in self.with_contents(ev, item, ptr):
                 self.v.put(
-                    replace(
-                        state,
+                    state._replace(
                         status=ItemStatus.ACTIVE,
                         holder=self.me,
                         location=where,
@@ -890,7 +862,7 @@ class _Enforcer:
                 item = self.require_held(ev, epc, ptr, allow_packed=True, recall_checked=check)
             for state in self.with_contents(ev, item, ptr, check_recall=False):
                 parent = None if state is item else state.parent
-                self.v.put(replace(state, status=status, parent=parent, in_transit_to=None))
+                self.v.put(state._replace(status=status, parent=parent, in_transit_to=None))
         for j, q in enumerate(ev.quantities):
             ptr = ev.pointer(ev.quantity_field, j)
             amount = _amount(ev, q, ptr)
@@ -1040,7 +1012,7 @@ class _Enforcer:
                 ev,
                 "custody.terminal",
                 ptr,
-                f"{item.identifier} was {item.status.value}; nothing may happen to it any more",
+                f"{item.identifier} was {item.status}; nothing may happen to it any more",
             )
 
     def require_recall_free(self, ev: NormalisedEvent, item: ItemState, ptr: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from medledger.custody.operations import Operation
 from medledger.custody.overlay import InMemoryCustody
 from medledger.custody.pharma import check_document
-from medledger.custody.state import ItemStatus, Participant, PutItem
+from medledger.custody.state import ItemState, ItemStatus, Participant, PutItem
 from medledger.custody.transition import (
     RECORD_AS,
     Disposition,
@@ -111,25 +111,12 @@ def custody() -> InMemoryCustody:
     return view
 
 
-class Version(NamedTuple):
-    identifier: str
-    status: str
-    holder: str | None
-    location: str | None
-    parent: str | None
-    in_transit_to: str | None
-    gtin: str | None
-    lot: str | None
-    event_time: datetime
-    event_hash: bytes
-
-
 class Book:
     """A :class:`~medledger.custody.transition.Recording` in dictionaries: the indexer's side
     of the transition, without the indexer's numbering."""
 
     def __init__(self) -> None:
-        self.items: dict[str, Version] = {}
+        self.items: dict[str, ItemState] = {}
         self.kids: dict[str, list[str]] = {}
         self.moves: list[tuple[tuple[str, str, str], Any]] = []
         self.lots: list[tuple[str, str]] = []
@@ -141,7 +128,7 @@ class Book:
         mode: Literal[Mode.RECORD, Mode.SETTLE] = Mode.SETTLE if settle else Mode.RECORD
         return transition(self, event, actor, mode=mode)
 
-    def item(self, identifier: str) -> Version | None:
+    def item(self, identifier: str) -> ItemState | None:
         return self.items.get(identifier)
 
     def contents(self, identifier: str) -> list[str]:
@@ -163,7 +150,7 @@ class Book:
     def regulator(self, address: str) -> bool:
         return address == REGULATOR.address
 
-    def update(self, state: Version, **changes: Any) -> None:
+    def update(self, state: ItemState, **changes: Any) -> None:
         assert self.ev is not None
         when = max(self.ev.event_time, state.event_time)
         self.put(state._replace(**changes, event_time=when, event_hash=self.hash))
@@ -173,11 +160,11 @@ class Book:
     ) -> None:
         assert self.ev is not None
         self.put(
-            Version(identifier, "active", holder, location, None, None, gtin, lot,
+            ItemState(identifier, "active", holder, location, None, gtin, lot, None,
                     self.ev.event_time, self.hash)
         )  # fmt: skip
 
-    def put(self, state: Version) -> None:
+    def put(self, state: ItemState) -> None:
         old = self.items.get(state.identifier)
         if old is not None and old.parent is not None and old.parent != state.parent:
             self.kids[old.parent].remove(state.identifier)
