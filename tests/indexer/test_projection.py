@@ -2,7 +2,7 @@
 
 The projection *records* custody: it never refuses an event, it applies it, holds it back, keeps
 it as history or reports it. These tests pin what it does today, one behaviour each (issue 23,
-docs/design/domain-redesign-plan.md §2, the differences from the gateway's rules that concern
+docs/rules.md ("Enforced and recorded"), the differences from the gateway's rules that concern
 the indexer), over an in-memory :class:`~indexer.projection.StateReader`, with no database.
 """
 
