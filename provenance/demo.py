@@ -166,7 +166,9 @@ def _trace_from_index(
             found = trace(session, pack)
     finally:
         indexer.stop()
-    names = {p.address: f"{p.name.split(' (')[0]} (GLN {p.gln})" for p in service.participants()}
+    names = {
+        p.address: f"{p.name.split(' (')[0]} (GLN {p.gln})" for p in service.participants.all()
+    }
     _print_trace(console, found, names)
     current = found.get("current") or {}
     return bool(found.get("batches")) and current.get("status") == "dispensed"

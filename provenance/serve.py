@@ -12,7 +12,7 @@ watches the batcher: if it dies, the server stops and exits 1, so a supervisor (
 
 The batcher process is started first (forked where possible, so it needs no imports), waits
 until the server has set up the store and the contracts, builds only a batcher
-(:func:`gateway.service.standalone_batcher`) and makes its first pass at once (issue 21: the
+(:func:`gateway.startup.standalone_batcher`) and makes its first pass at once (issue 21: the
 first anchor after a restart came 4-6 s after HTTP readiness, most of it a spawned interpreter
 importing web3 and the gateway again and building a whole service).
 """
@@ -39,8 +39,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from gateway.api.app import create_app
-from gateway.service import GatewayService, standalone_batcher
+from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from gateway.startup import standalone_batcher
 from medledger.errors import ProvenanceError
 from provenance.signals import serve_until_stopped
 from provenance.startup import port_taken, start_failure

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import codes, routes
 from gateway.api.metrics import GatewayMetrics
+from gateway.api.routes import capture, lots, operations, participants, recalls, receipts
 from gateway.service import GatewayService
 from servicekit.http.bodies import BodyLimitMiddleware
 from servicekit.http.home import home_router
@@ -64,18 +64,18 @@ def create_app(
     app.add_middleware(RequestMiddleware, histogram=metrics.http)  # outermost: 413s logged too
     install_problem_handlers(app)
     for router in (
-        routes.capture,
-        routes.events,
-        routes.batches,
-        routes.anchors,
-        routes.participants,
-        routes.recalls,
-        routes.notifications,
-        codes.lots,
-        codes.codes,
+        capture.capture,
+        receipts.events,
+        receipts.batches,
+        receipts.anchors,
+        participants.participants,
+        recalls.recalls,
+        recalls.notifications,
+        lots.lots,
+        lots.codes,
     ):
         app.include_router(router, responses=LOCKED_OUT)
-    app.include_router(routes.health)
+    app.include_router(operations.health)
     app.include_router(home_router("gateway", "EPCIS 2.0 capture, custody rules, anchoring."))
     document_problems(app)  # the OpenAPI document: every refusal is problem+json
     return app

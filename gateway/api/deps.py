@@ -1,5 +1,5 @@
-"""Request dependencies: the service, and the participant behind the API key (failed
-authentications counted per client address: servicekit/http/ratelimits.py)."""
+"""Request dependencies: the service and each resource's service, and the participant behind
+the API key (failed authentications counted per client address: servicekit/http/ratelimits.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.service import GatewayService, require_regulator
-from gateway.store import ParticipantRecord
+from gateway.service import GatewayService
+from gateway.services.capture import CaptureService
+from gateway.services.lots import LotsService
+from gateway.services.participants import ParticipantsService, require_regulator
+from gateway.services.recalls import RecallsService
+from gateway.services.receipts import ReceiptsService
+from gateway.store.participants import ParticipantRecord
 from medledger.errors import AuthenticationError, PermissionDeniedError
 from servicekit.http.ratelimits import RateLimits, client_key
 
@@ -24,6 +29,33 @@ def get_service(request: Request) -> GatewayService:
 ServiceDep = Annotated[GatewayService, Depends(get_service)]
 
 
+def get_participants(service: ServiceDep) -> ParticipantsService:
+    return service.participants
+
+
+def get_capture(service: ServiceDep) -> CaptureService:
+    return service.capture
+
+
+def get_receipts(service: ServiceDep) -> ReceiptsService:
+    return service.receipts
+
+
+def get_lots(service: ServiceDep) -> LotsService:
+    return service.lots
+
+
+def get_recalls(service: ServiceDep) -> RecallsService:
+    return service.recalls
+
+
+ParticipantsDep = Annotated[ParticipantsService, Depends(get_participants)]
+CaptureDep = Annotated[CaptureService, Depends(get_capture)]
+ReceiptsDep = Annotated[ReceiptsService, Depends(get_receipts)]
+LotsDep = Annotated[LotsService, Depends(get_lots)]
+RecallsDep = Annotated[RecallsService, Depends(get_recalls)]
+
+
 def get_rate_limits(request: Request) -> RateLimits:
     limits: RateLimits = request.app.state.rate_limits
     return limits
@@ -31,14 +63,14 @@ def get_rate_limits(request: Request) -> RateLimits:
 
 def get_participant(
     request: Request,
-    service: ServiceDep,
+    registry: ParticipantsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ParticipantRecord:
     if credentials is None:
         raise AuthenticationError("send your API key as `Authorization: Bearer <key>`")
     limits, client = get_rate_limits(request), client_key(request.client and request.client.host)
     limits.refuse_if_locked_out(client)
-    participant = service.authenticate(credentials.credentials)
+    participant = registry.authenticate(credentials.credentials)
     if participant is None:
         limits.count_failure(client)
         raise AuthenticationError("unknown or revoked API key")

@@ -26,8 +26,8 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from typer.main import get_command
 
-from gateway.api import codes as gateway_codes
-from gateway.api import routes as gateway_routes
+from gateway.api.routes import capture, lots, participants, recalls, receipts
+from gateway.api.routes import operations as gateway_operations
 from indexer.alert_kinds import ALERT_KINDS
 from indexer.api import routes as indexer_routes
 from provenance.cli import app as cli_app
@@ -188,7 +188,10 @@ def openapi() -> dict[str, Any]:
     """Both services' operations (paths with ``{}`` for each parameter) and components."""
     operations: dict[str, Any] = {}
     components: dict[str, Any] = {}
-    for app in (_routers(gateway_routes, gateway_codes), _routers(indexer_routes)):
+    for app in (
+        _routers(capture, receipts, participants, recalls, gateway_operations, lots),
+        _routers(indexer_routes),
+    ):
         document = app.openapi()
         components |= document.get("components", {}).get("schemas", {})
         for path, methods in document["paths"].items():

@@ -49,7 +49,7 @@ def test_declare_issue_60_then_40_commissioned_and_anchored(gateway: Gateway) ->
     assert (body["packs"], body["issued"], body["remaining"]) == (100, 0, 100)
     assert body["registerTx"].startswith("0x")
     assert body["releasedBy"] == gateway.addresses[MANUFACTURER.name]
-    registrant = gateway.service._registrant(GTIN, LOT)
+    registrant = gateway.service.lots.registrant(GTIN, LOT)
     assert registrant == gateway.addresses[MANUFACTURER.name]  # released on-chain
     again = declare(gateway)
     assert again.status_code == 200 and again.json()["registerTx"] == body["registerTx"]

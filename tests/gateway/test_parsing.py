@@ -167,7 +167,7 @@ def test_an_unexpected_error_is_500_problem_json_without_the_error(
     def broken() -> None:
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr(gateway.service, "participants", broken)
+    monkeypatch.setattr(gateway.service.participants, "all", broken)
     http = TestClient(create_app(gateway.service, run_batcher=False), raise_server_exceptions=False)
     response = http.get("/participants", headers=gateway.regulator)
     problem = assert_problem(response, 500)

@@ -90,13 +90,13 @@ def test_a_gln_the_registry_refuses_is_422_and_leaves_nothing(
     gateway: Gateway, number: str, rule: str
 ) -> None:
     """Finding 11: refused before a keystore is written or a transaction sent."""
-    before = keystores(gateway), len(gateway.service.participants())
+    before = keystores(gateway), len(gateway.service.participants.all())
     response = gateway.http.post(
         "/participants", json=registration(number), headers=gateway.regulator
     )
     assert response.status_code == 422, response.text
     assert response.json()["rule"] == rule and response.json()["pointer"] == "/gln"
-    assert (keystores(gateway), len(gateway.service.participants())) == before
+    assert (keystores(gateway), len(gateway.service.participants.all())) == before
 
 
 def test_a_registration_the_chain_fails_leaves_nothing_and_can_be_retried(
@@ -110,13 +110,13 @@ def test_a_registration_the_chain_fails_leaves_nothing_and_can_be_retried(
         raise ChainUnavailableError("the node does not answer")
 
     number = gln("470099920000")
-    before = keystores(gateway), len(gateway.service.participants())
+    before = keystores(gateway), len(gateway.service.participants.all())
     monkeypatch.setattr(ledger, "register_participant", unreachable)
     failed = gateway.http.post(
         "/participants", json=registration(number), headers=gateway.regulator
     )
     assert failed.status_code == 502
-    assert (keystores(gateway), len(gateway.service.participants())) == before
+    assert (keystores(gateway), len(gateway.service.participants.all())) == before
 
     monkeypatch.setattr(ledger, "register_participant", real)
     retried = gateway.http.post(

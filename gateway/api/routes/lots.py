@@ -1,4 +1,4 @@
-"""Code issuance routes (docs/codes.md): declare a lot, issue codes, list them, print them."""
+"""Lots and codes (docs/codes.md): declare a lot, issue codes, list them, print them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from gateway import code_issuance
-from gateway.api.deps import ActiveParticipantDep, ParticipantDep, ServiceDep
+from gateway.api.deps import ActiveParticipantDep, LotsDep, ParticipantDep
 from gateway.api.schemas import CodePublic, CodesCreate, LotCreate, LotPublic
-from gateway.store import CodeLot
+from gateway.services.lots import LotsService
+from gateway.store.lots import CodeLot
+from gateway.store.participants import ParticipantRecord
 from medledger.errors import NotFoundError
 from servicekit.http.bodies import StrictJSONRoute
 
@@ -72,12 +74,12 @@ _DECLARED_AGAIN: dict[int | str, dict[str, Any]] = {
     responses=_DECLARED_AGAIN | _ERRORS,
 )
 def post_lot(
-    body: LotCreate, response: Response, service: ServiceDep, participant: ActiveParticipantDep
+    body: LotCreate, response: Response, service: LotsDep, participant: ActiveParticipantDep
 ) -> LotPublic:
     """Declare a lot's pack count and release it (a manufacturer): the gateway registers the
     batch in the recall registry with the participant's custodial key, then records the
     declaration. **201**; the same declaration again answers **200** with the first one."""
-    record, new = service.declare_lot(
+    record, new = service.declare(
         participant, gtin=body.gtin, lot=body.lot, expiry=body.expiry, packs=body.packs
     )
     if not new:
@@ -86,9 +88,9 @@ def post_lot(
 
 
 @lots.get("/{gtin}/{lot:path}", response_model=LotPublic)
-def get_lot(gtin: str, lot: str, service: ServiceDep, reader: ParticipantDep) -> LotPublic:
+def get_lot(gtin: str, lot: str, service: LotsDep, reader: ParticipantDep) -> LotPublic:
     """A declared lot: packs, codes issued and left (its declarer, the regulator, auditors)."""
-    return _lot_public(service.code_lot(reader, gtin, lot))
+    return _lot_public(service.lot(reader, gtin, lot))
 
 
 @codes.post(
@@ -98,7 +100,7 @@ def get_lot(gtin: str, lot: str, service: ServiceDep, reader: ParticipantDep) ->
     responses=_ERRORS,
 )
 async def post_codes(
-    body: CodesCreate, service: ServiceDep, participant: ActiveParticipantDep
+    body: CodesCreate, service: LotsDep, participant: ActiveParticipantDep
 ) -> list[CodePublic]:
     """Issue `count` unique serials of a declared lot and commission them (one commissioning
     event through the normal intake: rules, storage, anchoring), all-or-nothing; 409 past the
@@ -115,20 +117,26 @@ async def post_codes(
 def get_sheet(
     gtin: str,
     lot: str,
-    service: ServiceDep,
+    service: LotsDep,
     reader: ParticipantDep,
     columns: Annotated[int, Query(ge=1, le=20)] = 4,
 ) -> Response:
     """Every code of the lot on one SVG page, each with its human-readable text."""
-    issued = service.lot_codes(reader, gtin, lot)
+    issued = service.codes(reader, gtin, lot)
     body = code_issuance.sheet_svg(issued, columns=columns)
     return Response(body, media_type=MEDIA["svg"])
 
 
 def _image(
-    gtin: str, lot: str, serial: str, kind: str, scale: int, service: Any, reader: Any
+    gtin: str,
+    lot: str,
+    serial: str,
+    kind: str,
+    scale: int,
+    service: LotsService,
+    reader: ParticipantRecord,
 ) -> Response:
-    code = service.issued_code(reader, gtin, serial)
+    code = service.code(reader, gtin, serial)
     if code.lot != lot:
         raise NotFoundError(f"no code {serial} in lot {lot} of GTIN {gtin}")
     body = code_issuance.render(code.uri, kind, scale=scale)
@@ -144,7 +152,7 @@ def get_png(
     gtin: str,
     lot: str,
     serial: str,
-    service: ServiceDep,
+    service: LotsDep,
     reader: ParticipantDep,
     scale: Annotated[int, Query(ge=1, le=40, description="pixels per module")] = 8,
 ) -> Response:
@@ -157,7 +165,7 @@ def get_svg(
     gtin: str,
     lot: str,
     serial: str,
-    service: ServiceDep,
+    service: LotsDep,
     reader: ParticipantDep,
     scale: Annotated[int, Query(ge=1, le=40, description="units per module")] = 8,
 ) -> Response:
@@ -169,9 +177,9 @@ def get_svg(
 def list_codes(
     gtin: str,
     lot: str,
-    service: ServiceDep,
+    service: LotsDep,
     reader: ParticipantDep,
     format: Literal["png", "svg"] = "png",  # noqa: A002
 ) -> list[CodePublic]:
     """The codes issued for a lot, in issue order (its declarer, the regulator, auditors)."""
-    return [_code_public(c, format) for c in service.lot_codes(reader, gtin, lot)]
+    return [_code_public(c, format) for c in service.codes(reader, gtin, lot)]

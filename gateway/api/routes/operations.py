@@ -1,0 +1,47 @@
+"""Operations: liveness, readiness (database, chain and contracts; integrity) and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from gateway.api.deps import ServiceDep
+from gateway.integrity import integrity_check
+from servicekit.http.bodies import StrictJSONRoute
+from servicekit.http.operations import (
+    metrics_response,
+    readiness_response,
+    run_checks,
+    standard_checks,
+)
+
+health = APIRouter(tags=["operations"], route_class=StrictJSONRoute)
+
+
+@health.get("/healthz", summary="Liveness")
+def healthz() -> dict[str, str]:
+    """The process answers HTTP; nothing else is checked (see /readyz)."""
+    return {"status": "ok"}
+
+
+@health.get(
+    "/readyz",
+    summary="Readiness: database, chain and contracts; integrity",
+    responses={503: {"description": "Not ready: the failing checks (problem+json)"}},
+)
+def readyz(request: Request, service: ServiceDep) -> JSONResponse:
+    """200 when the database answers `SELECT 1`, the node gives its block number and the
+    deployment's three contracts have code; otherwise 503 naming the failing checks. Each check
+    gives up after about 2 s. The `integrity` check fails while served events (or batches)
+    failed their last verification (409 `integrity`), naming them: the answer is then 200 with
+    status `degraded` (docs/operations.md#integrity-alarm)."""
+    checks = standard_checks(service.engine, request.app.state.probe, service.ledger.deployment)
+    results = run_checks(checks)
+    return readiness_response([*results, integrity_check(service.integrity_alarm.state())])
+
+
+@health.get(
+    "/metrics", summary="Prometheus metrics (text format)", response_class=PlainTextResponse
+)
+def metrics(request: Request) -> Response:
+    return metrics_response(request.app.state.metrics.registry)

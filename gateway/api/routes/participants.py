@@ -1,0 +1,129 @@
+"""Participants: registration, the list, suspension and reinstatement, company prefixes (the
+regulator), and each participant's own webhook (``/participants/me/webhook``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from gateway.api.deps import (
+    ActiveParticipantDep,
+    ParticipantDep,
+    ParticipantsDep,
+    RecallsDep,
+    RegulatorDep,
+)
+from gateway.api.schemas import (
+    CompanyPrefixesSet,
+    ParticipantPublic,
+    ParticipantRegistered,
+    ParticipantRegistration,
+    WebhookPublic,
+    WebhookSet,
+)
+from gateway.store.participants import ParticipantRecord
+from medledger.errors import ValidationError
+from medledger.roles import Role
+from servicekit.http.bodies import StrictJSONRoute
+
+participants = APIRouter(prefix="/participants", tags=["participants"], route_class=StrictJSONRoute)
+
+
+def _public(record: ParticipantRecord) -> dict[str, Any]:
+    return {
+        "address": record.address,
+        "name": record.name,
+        "roles": Role(record.roles).names(),
+        "gln": record.gln,
+        "status": record.status,
+        "ruleSet": record.rule_set,
+        "companyPrefixes": list(record.company_prefixes),
+    }
+
+
+@participants.post("", status_code=status.HTTP_201_CREATED, response_model=ParticipantRegistered)
+def register_participant(
+    body: ParticipantRegistration, registry: ParticipantsDep, _regulator: RegulatorDep
+) -> ParticipantRegistered:
+    """Register a participant on-chain and give it a custodial key and an API key (regulator).
+
+    With `webhookUrl`, its recall notifications are also POSTed there, signed with
+    `webhookSecret` (see docs/recalls.md)."""
+    try:
+        roles = Role.parse(",".join(body.roles))
+    except ValueError as exc:
+        raise ValidationError(str(exc), rule="participant.roles", pointer="/roles") from exc
+    created = registry.register(
+        name=body.name,
+        roles=roles,
+        gln=body.gln,
+        rule_set=body.ruleSet,
+        webhook_url=body.webhookUrl,
+        company_prefixes=body.companyPrefixes,
+    )
+    return ParticipantRegistered(
+        **_public(created.record),
+        apiKey=created.api_key,
+        webhookSecret=created.webhook.secret if created.webhook else None,
+    )
+
+
+@participants.put("/me/webhook", response_model=WebhookPublic)
+def put_webhook(
+    body: WebhookSet, recalls: RecallsDep, participant: ActiveParticipantDep
+) -> WebhookPublic:
+    """Register (or replace) where your recall notifications are POSTed. A new HMAC secret is
+    issued each time and shown only in this answer."""
+    hook = recalls.set_webhook(participant, body.url)
+    return WebhookPublic(url=hook.url, secret=hook.secret)
+
+
+@participants.delete("/me/webhook", status_code=status.HTTP_204_NO_CONTENT)
+def delete_webhook(recalls: RecallsDep, participant: ActiveParticipantDep) -> Response:
+    """Stop webhook deliveries (the notification feed stays)."""
+    recalls.delete_webhook(participant)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@participants.get("", response_model=list[ParticipantPublic])
+def list_participants(registry: ParticipantsDep, reader: ParticipantDep) -> list[ParticipantPublic]:
+    return [ParticipantPublic(**_public(p)) for p in registry.all()]
+
+
+_STATUS_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not the regulator"},
+    404: {"description": "The gateway knows no such participant"},
+    409: {
+        "description": "Already in that state; or a suspension of the caller itself, of the "
+        "registry's owner or of the last active regulator (nobody could reinstate it)"
+    },
+    502: {"description": "The chain transaction failed: nothing was recorded"},
+}
+
+
+@participants.post("/{address}/suspend", response_model=ParticipantPublic, responses=_STATUS_ERRORS)
+def suspend(address: str, registry: ParticipantsDep, regulator: RegulatorDep) -> ParticipantPublic:
+    """Suspend on-chain and at the gateway: its captures and anchors are refused (regulator)."""
+    return ParticipantPublic(**_public(registry.set_status(address, active=False, by=regulator)))
+
+
+@participants.post(
+    "/{address}/reinstate", response_model=ParticipantPublic, responses=_STATUS_ERRORS
+)
+def reinstate(
+    address: str, registry: ParticipantsDep, regulator: RegulatorDep
+) -> ParticipantPublic:
+    """Reinstate a suspended participant, on-chain and at the gateway (regulator)."""
+    return ParticipantPublic(**_public(registry.set_status(address, active=True, by=regulator)))
+
+
+@participants.put("/{address}/prefixes", response_model=ParticipantPublic)
+def set_company_prefixes(
+    address: str, body: CompanyPrefixesSet, registry: ParticipantsDep, _regulator: RegulatorDep
+) -> ParticipantPublic:
+    """Replace the GS1 company prefixes of the products a participant may commission, on-chain
+    and at the gateway (regulator; see docs/security.md#commissioning-authority)."""
+    return ParticipantPublic(
+        **_public(registry.set_company_prefixes(address, body.companyPrefixes))
+    )

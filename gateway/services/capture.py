@@ -1,0 +1,85 @@
+"""Capture: EPCIS documents in through the intake (rules, storage), a rejection recorded with
+its reasons, and a capture's status; refused with 503 while the anchoring backlog is full."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.intake import Accepted, Intake
+from gateway.services.participants import may_read
+from gateway.settings import GatewaySettings
+from gateway.store.batches import unanchored_event_count
+from gateway.store.capture import CaptureInfo, get_capture, record_rejection
+from gateway.store.participants import ParticipantRecord
+from medledger.errors import BackPressureError, NotFoundError, ValidationError
+
+
+class CaptureService:
+    """Documents in; ``wake`` tells the batcher there is something to anchor."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        write_sessions: sessionmaker[Session],
+        intake: Intake,
+        settings: GatewaySettings,
+        wake: Callable[[], None],
+    ) -> None:
+        self.sessions = sessions
+        self.write_sessions = write_sessions
+        self.intake = intake
+        self.settings = settings
+        self.wake = wake
+
+    def capture(self, participant: ParticipantRecord, document: Any) -> Accepted:
+        with self.sessions() as session:
+            check_backlog(session, self.settings)
+        # The write transaction begins at the intake's first statement, after the document is
+        # checked against the schema, so the SQLite write lock is not held for that.
+        with self.write_sessions() as session:
+            try:
+                accepted = self.intake.capture(session, participant, document)
+            except ValidationError as exc:
+                count = _event_count(document)
+                capture_id = record_rejection(
+                    session,
+                    participant.address,
+                    {"rule": exc.rule, "pointer": exc.pointer, "detail": str(exc)},
+                    event_count=count,
+                )
+                exc.capture_id = str(capture_id)  # type: ignore[attr-defined]
+                raise
+        self.wake()
+        return accepted
+
+    def status(self, reader: ParticipantRecord, capture_id: str) -> CaptureInfo:
+        with self.sessions() as session:
+            try:
+                info = get_capture(session, capture_id)
+            except ValueError:
+                info = None
+        if info is None or not may_read(reader, info.participant):
+            raise NotFoundError(f"no capture {capture_id}")
+        return info
+
+
+def check_backlog(session: Session, settings: GatewaySettings) -> None:
+    """503 (BackPressureError) while the events waiting to be anchored reach the limit."""
+    backlog = unanchored_event_count(session)
+    if backlog >= settings.max_backlog_events:
+        raise BackPressureError(
+            f"{backlog} events are waiting to be anchored (limit "
+            f"{settings.max_backlog_events}); the chain may be unreachable",
+            retry_after_seconds=settings.retry_after_seconds,
+        )
+
+
+def _event_count(document: Any) -> int:
+    try:
+        return len(document["epcisBody"]["eventList"])
+    except (TypeError, KeyError):
+        return 0

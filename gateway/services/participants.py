@@ -1,0 +1,251 @@
+"""Participants: API keys, registration (on-chain, then in the store), suspension and
+reinstatement, company prefixes; and who may read what."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.keystore import create_keystore, load_keystore
+from chain.ledger import Ledger, ParticipantStatus
+from gateway.settings import GatewaySettings
+from gateway.store import participants as store
+from gateway.store.recalls import Webhook, set_webhook
+from gateway.webhook_targets import TargetPolicy
+from medledger.custody.authority import check_company_prefixes
+from medledger.epcis import gs1
+from medledger.errors import (
+    ContractRevertError,
+    NotFoundError,
+    PermissionDeniedError,
+    StoreConflictError,
+    ValidationError,
+)
+from medledger.roles import Role
+
+#: May read any participant's events and batches.
+READERS = Role.REGULATOR | Role.AUDITOR
+#: Every role the participant registry knows (contracts/Roles.sol ``ALL``).
+ALL_ROLES = Role(sum(role.value for role in Role))
+
+
+@dataclass(frozen=True)
+class NewParticipant:
+    record: store.ParticipantRecord
+    api_key: str
+    webhook: Webhook | None = None
+
+
+class ParticipantsService:
+    """The participant registry as the regulator keeps it: on-chain first, then the store."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        write_sessions: sessionmaker[Session],
+        api_keys: store.ApiKeys,
+        ledger: Ledger,
+        regulator: LocalAccount,
+        settings: GatewaySettings,
+        webhook_targets: TargetPolicy,
+        fund: Callable[[str], None],
+    ) -> None:
+        self.sessions = sessions
+        self.write_sessions = write_sessions
+        self.api_keys = api_keys
+        self.ledger = ledger
+        self.regulator = regulator
+        self.settings = settings
+        self.webhook_targets = webhook_targets
+        #: Gives a new key gas on development chains (gateway/startup.py ``fund``).
+        self.fund = fund
+        self._registration_lock = threading.Lock()
+
+    def authenticate(self, token: str) -> store.ParticipantRecord | None:
+        with self.sessions() as session:
+            return self.api_keys.authenticate(session, token, allow_suspended=True)
+
+    def register(
+        self,
+        *,
+        name: str,
+        roles: Role,
+        gln: str,
+        rule_set: str = "pharma",
+        webhook_url: str | None = None,
+        company_prefixes: Sequence[str] = (),
+    ) -> NewParticipant:
+        """Register on-chain (as the regulator) and in the store, with a custodial key (and a
+        webhook for its notifications, if ``webhook_url``), and the GS1 company prefixes of the
+        products it may commission (on-chain too).
+
+        Everything is validated before a keystore is written or a transaction sent (422), and a
+        failed registration leaves nothing behind: a keystore written for a participant the chain
+        did not register is removed, so the same request can simply be sent again. A keystore
+        left by an attempt whose chain transaction went through but whose store write did not is
+        taken up again (see docs/security.md, "Participant administration")."""
+        check_registration(roles=roles, gln=gln)
+        prefixes = check_company_prefixes(company_prefixes)
+        if webhook_url is not None:
+            self.webhook_targets.check_url(webhook_url, pointer="/webhookUrl")
+        with self.sessions() as session:
+            if store.participant_by_gln(session, gln) is not None:
+                raise ValidationError(
+                    f"GLN {gln} is already registered", rule="participant.gln-taken"
+                )
+        path = self.settings.resolved_keystore_dir / f"participant-{gln}.json"
+        password = self.settings.keystore_password_value()
+        # one registration at a time: a concurrent one of the same GLN must not take up a
+        # keystore that this one is about to remove
+        with self._registration_lock:
+            written = not path.exists()
+            account = (
+                create_keystore(path, password, fast_kdf=self.settings.environment == "development")
+                if written
+                else load_keystore(path, password)
+            )
+            try:
+                self.fund(account.address)
+                self._register_on_chain(account.address, roles, gln)
+                if prefixes:
+                    self.ledger.set_company_prefixes(
+                        self.regulator, account.address, list(prefixes)
+                    )
+            except BaseException:
+                if written:
+                    path.unlink(missing_ok=True)
+                raise
+        with self.write_sessions() as session:
+            record = store.create_participant(
+                session,
+                address=account.address,
+                name=name,
+                roles=int(roles),
+                gln=gln,
+                rule_set=rule_set,
+                keystore_path=str(path),
+                company_prefixes=prefixes,
+            )
+            api_key = self.api_keys.issue(session, account.address)
+            hook = (
+                set_webhook(session, account.address, webhook_url)
+                if webhook_url is not None
+                else None
+            )
+        return NewParticipant(record=record, api_key=api_key, webhook=hook)
+
+    def _register_on_chain(self, address: str, roles: Role, gln: str) -> None:
+        """Register ``address``; one an earlier attempt registered only gets its roles set."""
+        known = self.ledger.participant(address)
+        if known.status is ParticipantStatus.NONE:
+            self.ledger.register_participant(self.regulator, address, roles, int(gln))
+        elif known.roles != roles:
+            self.ledger.set_roles(self.regulator, address, roles)
+
+    def set_status(
+        self, address: str, *, active: bool, by: store.ParticipantRecord | None = None
+    ) -> store.ParticipantRecord:
+        """Suspend or reinstate a participant, on-chain then at the gateway.
+
+        409 (StoreConflictError) for a participant already in that state, for the caller ``by``
+        suspending itself, and for suspending the registry's owner (the gateway's regulator
+        key) or the last active regulator: any of these would lock the regulator out for good."""
+        wanted = "active" if active else "suspended"
+        with self.sessions() as session:
+            target = store.get_participant(session, address)
+            if target is None:
+                raise NotFoundError(f"no participant {address}")
+            if target.status == wanted:
+                raise StoreConflictError(f"participant {address} is already {wanted}")
+            if not active:
+                _check_suspension(
+                    target,
+                    by=by,
+                    owner=self.regulator.address,
+                    participants=store.list_participants(session),
+                )
+        try:
+            if active:
+                self.ledger.reinstate(self.regulator, address)
+            else:
+                self.ledger.suspend(self.regulator, address)
+        except ContractRevertError as exc:
+            # The chain is already there (an earlier attempt's store write failed): follow it.
+            if exc.error_name not in ("NotSuspended", "AlreadySuspended"):
+                raise
+        with self.write_sessions() as session:
+            return store.set_participant_status(session, address, wanted)
+
+    def set_company_prefixes(
+        self, address: str, company_prefixes: Sequence[str]
+    ) -> store.ParticipantRecord:
+        """Replace a participant's GS1 company prefixes, on-chain then in the store."""
+        prefixes = check_company_prefixes(company_prefixes)
+        with self.sessions() as session:
+            found = store.get_participant(session, address)
+        if found is None:
+            raise NotFoundError(f"no participant {address}")
+        self.ledger.set_company_prefixes(self.regulator, found.address, list(prefixes))
+        with self.write_sessions() as session:
+            return store.set_company_prefixes(session, found.address, prefixes)
+
+    def all(self) -> list[store.ParticipantRecord]:
+        """Every participant the gateway registered (the regulator too)."""
+        with self.sessions() as session:
+            return store.list_participants(session)
+
+
+def may_read(reader: store.ParticipantRecord, owner: str) -> bool:
+    """A participant reads its own events, captures, batches and lots; the regulator and
+    auditors read everyone's."""
+    return reader.address == owner or bool(reader.roles & READERS)
+
+
+def require_regulator(participant: store.ParticipantRecord) -> None:
+    if not participant.roles & Role.REGULATOR:
+        raise PermissionDeniedError("only the regulator may do this")
+
+
+def check_registration(*, roles: Role, gln: str) -> None:
+    """What the participant registry would refuse, refused first (422) and named."""
+    if not roles or roles & ~ALL_ROLES:
+        raise ValidationError(
+            f"roles must name at least one known role, got {int(roles)}",
+            rule="participant.roles",
+            pointer="/roles",
+        )
+    # GS1 syntax (13 digits, not all zeros, check digit: gs1.gln / gs1.checkDigit)
+    gs1.gln(gln, pointer="/gln")
+    if gln[0] == "0":
+        # The registry holds GLNs as numbers from 10^12: a leading zero is lost.
+        raise ValidationError(
+            f"GLN {gln} starts with 0, which the participant registry cannot hold",
+            rule="participant.gln",
+            pointer="/gln",
+        )
+
+
+def _check_suspension(
+    target: store.ParticipantRecord,
+    *,
+    by: store.ParticipantRecord | None,
+    owner: str,
+    participants: list[store.ParticipantRecord],
+) -> None:
+    """Refuse a suspension that would leave no regulator able to undo it (409)."""
+    if by is not None and by.address == target.address:
+        raise StoreConflictError("a regulator may not suspend itself: nobody could reinstate it")
+    if target.address == owner:
+        raise StoreConflictError(
+            f"{target.address} owns the participant registry (the gateway's regulator key) and "
+            "may not be suspended"
+        )
+    if target.roles & Role.REGULATOR and not any(
+        p.active and p.roles & Role.REGULATOR and p.address != target.address for p in participants
+    ):
+        raise StoreConflictError(f"{target.address} is the last active regulator")

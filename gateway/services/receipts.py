@@ -1,0 +1,185 @@
+"""Reading what was captured and anchored: events, receipts, batches and anchors; served only
+once it verifies (gateway/integrity.py), else 409 and the integrity alarm."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.client import Chain
+from chain.ledger import Ledger
+from gateway import integrity
+from gateway.anchors import CurrentAnchor, current_anchor, parse_tx_hash
+from gateway.batcher import recover_anchor_transaction
+from gateway.services.participants import may_read
+from gateway.store.batches import (
+    BatchContents,
+    BatchInfo,
+    batch_values,
+    get_batch_by_root,
+    lookup_anchor,
+)
+from gateway.store.capture import StoredEvent, get_event
+from gateway.store.participants import ParticipantRecord
+from medledger.errors import (
+    IntegrityViolationError,
+    MerkleError,
+    NotAnchoredYetError,
+    NotFoundError,
+    ValidationError,
+    echo,
+)
+from medledger.formats.receipt import Receipt
+from medledger.merkle import MerkleTree
+
+#: Sealed batches' trees kept for receipts (a few recent).
+TREES_KEPT = 64
+
+
+class ReceiptsService:
+    """Events, receipts, batches and anchors, for their submitter, the regulator and auditors."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        ledger: Ledger,
+        chain: Chain,
+        integrity_alarm: integrity.IntegrityAlarm,
+    ) -> None:
+        self.sessions = sessions
+        self.ledger = ledger
+        self.chain = chain
+        self.integrity_alarm = integrity_alarm
+        self._trees: dict[int, MerkleTree] = {}
+
+    def event(self, reader: ParticipantRecord, event_id: str) -> StoredEvent:
+        with self.sessions() as session:
+            found = get_event(session, _full_event_id(event_id))
+        if found is None or not may_read(reader, found.participant):
+            raise NotFoundError(f"no event {event_id}")
+        return found
+
+    def event_document(self, reader: ParticipantRecord, event_id: str) -> dict[str, Any]:
+        """The event as captured, once it re-hashes to its id (else 409, see
+        :meth:`_verified_event`)."""
+        stored = self.event(reader, event_id)
+        self._verified_event(stored)
+        document: dict[str, Any] = json.loads(stored.raw)
+        return document
+
+    def receipt(self, reader: ParticipantRecord, event_id: str) -> Receipt:
+        stored = self.event(reader, event_id)
+        batch = stored.batch
+        if batch is None or batch.state != "anchored" or batch.root is None:
+            raise NotAnchoredYetError(f"event {stored.event_id} is not anchored yet")
+        if batch.tx_hash is None:  # anchored, but the crash recovery did not record by what
+            with self.sessions() as session:
+                healed = recover_anchor_transaction(session, self.ledger, batch)
+            if healed is None or healed.tx_hash is None:
+                raise NotAnchoredYetError(
+                    f"event {stored.event_id}: the transaction anchoring its batch is not found yet"
+                )
+            batch = healed
+        root, tx_hash = batch.root, batch.tx_hash
+        if root is None or tx_hash is None:
+            raise NotAnchoredYetError(f"event {stored.event_id} is not anchored yet")
+        leaf, proof = self._verified_proof(stored, batch, root)
+        event = json.loads(stored.raw)
+        return Receipt(
+            event_hash=stored.event_hash,
+            salt=stored.salt,
+            leaf=leaf,
+            proof=proof,
+            root=root,
+            chain_id=self.chain.chain_id,
+            contract=self.ledger.anchors.address,
+            tx_hash=bytes.fromhex(tx_hash.removeprefix("0x")),
+            block_number=int(batch.block_number or 0),
+            anchored_by=batch.participant,
+            event=event,
+        )
+
+    def _verified_event(self, stored: StoredEvent, root: bytes | None = None) -> None:
+        """The stored event re-hashes to its stored hash, or 409 and the integrity alarm."""
+        with self.integrity_alarm.watch():
+            integrity.check_event(stored.event_id, stored.raw, stored.event_hash, root=root)
+        self.integrity_alarm.passed((stored.event_id,))
+
+    def _verified_proof(
+        self, stored: StoredEvent, batch: BatchInfo, root: bytes
+    ) -> tuple[bytes, tuple[bytes, ...]]:
+        """The leaf and proof of an anchored event, served only if the event re-hashes to its
+        stored hash and its leaf is proven under the anchored root (gateway/integrity.py);
+        otherwise 409 and the integrity alarm."""
+        self._verified_event(stored, root)
+        with self.integrity_alarm.watch():
+            tree = self._tree_of(batch, root, stored.event_id)
+            proven = integrity.proven_leaf(
+                tree, stored.event_id, (stored.event_hash, stored.salt), root
+            )
+        self.integrity_alarm.passed((stored.event_id,), root)
+        return proven
+
+    def _tree_of(self, batch: BatchInfo, root: bytes, event_id: str) -> MerkleTree:
+        """A sealed batch never changes, so its tree is built once and kept (a few recent):
+        only a tree with the anchored root (else 409 ``integrity.root-mismatch``)."""
+        cached = self._trees.get(batch.id)
+        if cached is None:
+            with self.sessions() as session:
+                values = batch_values(session, batch.id)
+            try:
+                cached = MerkleTree.build(values)
+            except MerkleError as exc:  # a stored hash or salt is not 32 bytes
+                raise IntegrityViolationError(
+                    f"batch 0x{root.hex()}: its stored events make no tree: {exc}",
+                    rule=integrity.ROOT_MISMATCH,
+                    event_ids=(event_id,),
+                    root=root,
+                ) from exc
+            integrity.check_tree(cached, root, (event_id,))
+            if len(self._trees) >= TREES_KEPT:
+                self._trees.pop(next(iter(self._trees)))
+            self._trees[batch.id] = cached
+        return cached
+
+    def batch(self, reader: ParticipantRecord, root_hex: str) -> BatchContents:
+        try:
+            root = bytes.fromhex(root_hex.removeprefix("0x"))
+        except ValueError as exc:
+            raise ValidationError(
+                f"root must be 32 bytes of hex, got {echo(root_hex)}", rule="request.root"
+            ) from exc
+        if len(root) != 32:
+            raise ValidationError(
+                f"root must be 32 bytes of hex, got {echo(root_hex)}", rule="request.root"
+            )
+        with self.sessions() as session:
+            contents = get_batch_by_root(session, root)
+        if contents is None or not may_read(reader, contents.batch.participant):
+            raise NotFoundError(f"no batch with root {root_hex}")
+        with self.integrity_alarm.watch():
+            integrity.check_batch(root, contents.events)
+        self.integrity_alarm.passed([e.event_id for e in contents.events], root)
+        return contents
+
+    def anchor(
+        self, reader: ParticipantRecord, tx_hash: str, block_number: int | None = None
+    ) -> CurrentAnchor:
+        """Whether ``tx_hash`` (in ``block_number``) is a batch's current anchor: 200, or 410
+        pointing to the anchor that replaced it after a reorganisation (gateway/anchors.py)."""
+        tx_hash = parse_tx_hash(tx_hash)
+        with self.sessions() as session:
+            found = lookup_anchor(session, tx_hash)
+        if found is None or not may_read(reader, found.batch.participant):
+            raise NotFoundError(f"the gateway recorded no anchor {tx_hash}")
+        return current_anchor(found, tx_hash, block_number)
+
+
+def _full_event_id(event_id: str) -> str:
+    """Accept the full ``ni:`` URI or just its 64 hex digits."""
+    if len(event_id) == 64 and all(c in "0123456789abcdef" for c in event_id.lower()):
+        return f"ni:///sha-256;{event_id.lower()}?ver=CBV2.0"
+    return event_id

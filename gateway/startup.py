@@ -1,0 +1,165 @@
+"""What a gateway does once, when it starts: open and upgrade its store, load (or create) the
+regulator's key, fund keys on development chains, find (or deploy) the contracts, store the
+regulator as a participant; and the batcher a process of its own builds instead."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.client import Chain
+from chain.deployment import Deployment, deploy_contracts
+from chain.keystore import create_keystore, load_keystore
+from chain.ledger import Ledger
+from gateway.batcher import Batcher, BatcherPolicy
+from gateway.settings import GatewaySettings
+from gateway.signing_keys import KeyRing
+from gateway.store.engine import make_engine, session_factory, upgrade
+from gateway.store.participants import (
+    ApiKeys,
+    create_participant,
+    get_participant,
+    list_participants,
+)
+from medledger.errors import ConfigurationError
+from medledger.roles import Role
+
+log = logging.getLogger("provenance.gateway")
+
+DEV_FUNDING_WEI = 10**20
+
+
+def open_store(settings: GatewaySettings) -> Engine:
+    """The store's engine, its schema upgraded (the data folder made first, 0700)."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    return engine
+
+
+def fund(chain: Chain, address: str) -> None:
+    """Give a new key gas on development chains; permissioned chains run at zero gas price."""
+    if chain.dev_accounts() and chain.w3.eth.get_balance(address) == 0:  # type: ignore[arg-type]
+        chain.fund(address, DEV_FUNDING_WEI)
+
+
+def regulator_account(settings: GatewaySettings, chain: Chain) -> LocalAccount:
+    """The regulator's key from its keystore (created on first start), funded."""
+    path = settings.resolved_keystore_dir / "regulator.json"
+    password = settings.keystore_password_value()
+    if path.exists():
+        account = load_keystore(path, password)
+    else:
+        account = create_keystore(path, password, fast_kdf=settings.environment == "development")
+    fund(chain, account.address)
+    return account
+
+
+def deployment(
+    settings: GatewaySettings,
+    chain: Chain,
+    regulator: LocalAccount,
+    sessions: sessionmaker[Session],
+) -> Deployment:
+    """The deployment file's contracts if they are on this chain; else deployed anew (unless
+    the store holds participants registered on another chain: ConfigurationError)."""
+    path = settings.resolved_deployment_file
+    if path.exists():
+        found = Deployment.load(path)
+        if found.chain_id == chain.chain_id and chain.w3.eth.get_code(
+            found.anchor_registry  # type: ignore[arg-type]
+        ):
+            return found
+        if _store_has_participants(sessions, regulator.address):
+            raise ConfigurationError(
+                f"{settings.data_dir} holds participants registered on another chain "
+                "(an in-process chain is new each run): use a new data folder, or the node "
+                "it was created on"
+            )
+        log.warning("deployment in %s is not on this chain; deploying anew", path)
+    deployed = deploy_contracts(chain, regulator, int(settings.regulator_gln))
+    deployed.save(path)
+    return deployed
+
+
+def _store_has_participants(sessions: sessionmaker[Session], regulator: str) -> bool:
+    with sessions() as session:
+        return any(p.address != regulator for p in list_participants(session))
+
+
+def bootstrap_regulator(
+    settings: GatewaySettings,
+    write_sessions: sessionmaker[Session],
+    api_keys: ApiKeys,
+    regulator: LocalAccount,
+) -> str | None:
+    """Store the regulator as a participant; its first API key is written to a 0600 file."""
+    with write_sessions() as session:
+        if get_participant(session, regulator.address) is not None:
+            return None
+        create_participant(
+            session,
+            address=regulator.address,
+            name="Regulator",
+            roles=int(Role.REGULATOR),
+            gln=settings.regulator_gln,
+            keystore_path=str(settings.resolved_keystore_dir / "regulator.json"),
+        )
+        token = api_keys.issue(session, regulator.address)
+    key_file = settings.data_dir / "regulator.api-key"
+    if key_file.exists():
+        key_file.unlink()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def batcher_policy(settings: GatewaySettings) -> BatcherPolicy:
+    return BatcherPolicy(
+        max_events=settings.batch_max_events,
+        max_age_seconds=settings.batch_max_age_seconds,
+        confirmations=settings.confirmations,
+        resend_after_seconds=settings.resend_after_seconds,
+        lost_after_seconds=settings.lost_after_seconds,
+        lease_seconds=settings.batcher_lease_seconds,
+        reconcile_window_blocks=settings.reconcile_window_blocks,
+        reconcile_interval_seconds=settings.reconcile_interval_seconds,
+    )
+
+
+@dataclass
+class StandaloneBatcher:
+    """A batcher with only what it needs (see :func:`standalone_batcher`)."""
+
+    batcher: Batcher
+    engine: Engine
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+
+def standalone_batcher(settings: GatewaySettings) -> StandaloneBatcher:
+    """The batcher of a gateway whose store and contracts are already set up (by its server
+    process): the store's engine, the node, the deployment file and the key ring, nothing else.
+
+    A batcher process builds this instead of a whole :class:`~gateway.service.GatewayService`
+    (no migration, no EPCIS schema, no regulator key to decrypt, no deployment check), so it
+    anchors sooner after a start (issue 21)."""
+    if settings.chain_url is None:
+        raise ConfigurationError("a batcher of its own needs a JSON-RPC node (chain_url)")
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        chain = Chain.from_url(settings.chain_url)
+        ledger = Ledger(chain, Deployment.load(settings.resolved_deployment_file))
+        keys = KeyRing(settings.keystore_password_value())
+        sessions = session_factory(engine, write=True)
+        return StandaloneBatcher(Batcher(sessions, ledger, keys, batcher_policy(settings)), engine)
+    except BaseException:
+        engine.dispose()
+        raise
