@@ -29,26 +29,27 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import EVENTS_PER_DOCUMENT, Documents
-from gateway import integrity, store
+from gateway import integrity
 from gateway.intake import event_records, prepare
+from gateway.store.batches import BatchEvent
 from medledger.epcis.event_id import EventId
 from medledger.epcis.schema import load_schema
 from medledger.merkle import MerkleTree, leaf_hash, verify_proof
 
 
-def stored_batch() -> tuple[bytes, list[store.BatchEvent], MerkleTree]:
+def stored_batch() -> tuple[bytes, list[BatchEvent], MerkleTree]:
     document = json.loads(Documents("I").next())
     events, normalised, ids = prepare(document, load_schema())
     records = event_records(events, normalised, ids)
     batch = [
-        store.BatchEvent(event_id=r.event_id, event_hash=r.event_hash, salt=r.salt, raw=r.raw)
+        BatchEvent(event_id=r.event_id, event_hash=r.event_hash, salt=r.salt, raw=r.raw)
         for r in records
     ]
     tree = MerkleTree.build([(e.event_hash, e.salt) for e in batch])
     return tree.root, batch, tree
 
 
-def one_run(root: bytes, batch: list[store.BatchEvent], tree: MerkleTree) -> dict[str, float]:
+def one_run(root: bytes, batch: list[BatchEvent], tree: MerkleTree) -> dict[str, float]:
     """CPU µs per receipt (over the batch's events) and ms per batch, of each check."""
     proofs = [
         (leaf_hash(e.event_hash, e.salt), tree.proof_for((e.event_hash, e.salt))) for e in batch

@@ -22,15 +22,15 @@ import time
 from typing import Any
 
 from bench.ingest import EVENTS_PER_DOCUMENT, Documents
-from gateway import store
 from gateway.intake import event_records, prepare, stored_json
+from gateway.store.capture import EventRecord
 from medledger.epcis.event_hash import context_namespaces, event_hash
 from medledger.epcis.schema import EpcisSchema, load_schema
 
 
 def serialised_only(events: list[dict[str, Any]], normalised: list[Any], ids: list[str]) -> None:
     for event, facts, event_id in zip(events, normalised, ids, strict=True):
-        store.EventRecord(
+        EventRecord(
             event_id=event_id,
             raw=stored_json(event),
             event_time=facts.event_time,

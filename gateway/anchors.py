@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import store
+from gateway.store.batches import AnchorLookup, BatchInfo, PastAnchor
 from medledger.errors import (
     AnchorReplacedError,
     NotAnchoredYetError,
@@ -37,8 +37,8 @@ _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 class CurrentAnchor:
     """A batch's anchor as the chain has it now, and the anchors it had before (oldest first)."""
 
-    batch: store.BatchInfo
-    previous: tuple[store.PastAnchor, ...]
+    batch: BatchInfo
+    previous: tuple[PastAnchor, ...]
 
 
 def parse_tx_hash(text: str) -> str:
@@ -56,7 +56,7 @@ def anchor_link(tx_hash: str, block_number: int | None) -> str:
 
 
 def current_anchor(
-    found: store.AnchorLookup, tx_hash: str, block_number: int | None = None
+    found: AnchorLookup, tx_hash: str, block_number: int | None = None
 ) -> CurrentAnchor:
     """The anchor ``tx_hash`` (in ``block_number``, if given) is, if it is current; else
     :class:`AnchorReplacedError` (410), :class:`NotAnchoredYetError` (409) or
@@ -77,7 +77,7 @@ def current_anchor(
     raise replaced(past[-1], batch)
 
 
-def replaced(old: store.PastAnchor, batch: store.BatchInfo) -> AnchorReplacedError:
+def replaced(old: PastAnchor, batch: BatchInfo) -> AnchorReplacedError:
     """The 410 for ``old``, pointing to ``batch``'s current anchor if it has one."""
     root = "0x" + old.root.hex()
     details: dict[str, Any] = {

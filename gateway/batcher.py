@@ -49,10 +49,28 @@ from web3.types import TxReceipt
 
 from chain.ledger import ZERO_BYTES32, Ledger
 from chain.sender import is_nonce_error
-from gateway import store
 from gateway.leases import AccountLeases
 from gateway.reconciler import Reconciler, ReconcileReport, hex_hash
 from gateway.signing_keys import KeyRing
+from gateway.store.batches import (
+    BatchInfo,
+    anchored_without_transaction,
+    batch_values,
+    batches_in_state,
+    get_batch,
+    mark_anchored,
+    mark_failed,
+    mark_sent,
+    next_nonce,
+    record_anchor_transaction,
+    reopen,
+    reserve_nonce,
+    seal_batches,
+    set_next_nonce,
+    set_root,
+)
+from gateway.store.leases import accounts_with_anchoring_work
+from gateway.store.participants import get_participant
 from medledger.errors import ContractRevertError, KeystoreError, TransactionError
 from medledger.merkle import MerkleTree
 from servicekit.outage_log import OutageLog
@@ -143,14 +161,14 @@ class Batcher:
             if not self._healed:
                 self.heal(session)
                 self._healed = True
-            wanted = store.accounts_with_anchoring_work(session)
+            wanted = accounts_with_anchoring_work(session)
             held = self.leases.claim(session, wanted)
             report.waiting = [account for account in wanted if account not in held]
-            for batch in store.batches_in_state(session, "sent"):
+            for batch in batches_in_state(session, "sent"):
                 if self._mine(session, batch, held):
                     self._settle(session, batch, report, now)
             age = 0.0 if flush else self.policy.max_age_seconds
-            sealed = store.seal_batches(
+            sealed = seal_batches(
                 session,
                 max_events=self.policy.max_events,
                 max_age_seconds=age,
@@ -158,7 +176,7 @@ class Batcher:
                 participants=held,
             )
             report.sealed = len(sealed)
-            for batch in store.batches_in_state(session, "sealed"):
+            for batch in batches_in_state(session, "sealed"):
                 if self._mine(session, batch, held):
                     self._anchor(session, batch, report)
             if self.reconciler.due() if reconcile is None else reconcile:
@@ -167,7 +185,7 @@ class Batcher:
                 report.reconciled = self.reconciler.run(session)
         return report
 
-    def _mine(self, session: Session, batch: store.BatchInfo, held: set[str]) -> bool:
+    def _mine(self, session: Session, batch: BatchInfo, held: set[str]) -> bool:
         """Whether to work on ``batch`` now: its account's lease is ours (renewed if due)."""
         if batch.participant not in held:
             return False
@@ -210,14 +228,14 @@ class Batcher:
 
     # --- one batch ------------------------------------------------------------------------
 
-    def _anchor(self, session: Session, batch: store.BatchInfo, report: StepReport) -> None:
-        values = store.batch_values(session, batch.id)
+    def _anchor(self, session: Session, batch: BatchInfo, report: StepReport) -> None:
+        values = batch_values(session, batch.id)
         tree = MerkleTree.build(values)
         if batch.root is None:
-            batch = store.set_root(session, batch.id, tree.root)
+            batch = set_root(session, batch.id, tree.root)
         if self._settled_on_chain(session, batch, tree.root, report):
             return
-        participant = store.get_participant(session, batch.participant)
+        participant = get_participant(session, batch.participant)
         _end_reads(session)
         try:
             account = self._keys.account(
@@ -241,12 +259,12 @@ class Batcher:
                 if not self._settled_on_chain(session, batch, tree.root, report):
                     report.errors.append(f"batch {batch.id}: {exc}; the chain is asked again")
                 return
-            store.mark_failed(session, batch.id, str(exc))
+            mark_failed(session, batch.id, str(exc))
             report.failed += 1
             report.errors.append(f"batch {batch.id}: {exc}")
             return
         except KeystoreError as exc:
-            store.mark_failed(session, batch.id, str(exc))
+            mark_failed(session, batch.id, str(exc))
             report.failed += 1
             report.errors.append(f"batch {batch.id}: {exc}")
             return
@@ -254,19 +272,19 @@ class Batcher:
             # Still sealed, so sent again on the next pass. The nonce it had reserved is not
             # lost: the node never saw it, no batch holds it, so _take_nonce hands it out again.
             if is_nonce_error(exc):
-                store.set_next_nonce(session, account.address, self._pending_count(account.address))
+                set_next_nonce(session, account.address, self._pending_count(account.address))
             report.errors.append(f"batch {batch.id}: {exc}")
             return
-        store.mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
+        mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
         report.sent += 1
-        sent = store.get_batch(session, batch.id)
+        sent = get_batch(session, batch.id)
         if sent is not None:
             self._settle(session, sent, report, None, just_sent=True)
 
     def _settle(
         self,
         session: Session,
-        batch: store.BatchInfo,
+        batch: BatchInfo,
         report: StepReport,
         now: datetime | None,
         *,
@@ -287,7 +305,7 @@ class Batcher:
             if self.policy.confirmations and not self._canonical(receipt):
                 return  # its block was reorganised away since the receipt was read: look again
             if receipt["status"] == 1:
-                store.mark_anchored(
+                mark_anchored(
                     session,
                     batch.id,
                     block_number=int(receipt["blockNumber"]),
@@ -299,8 +317,8 @@ class Batcher:
         if self._settled_on_chain(session, batch, batch.root, report):
             return
         if receipt is not None:  # reverted, and the root is not anchored: retry from sealed
-            store.mark_failed(session, batch.id, f"anchor transaction {batch.tx_hash} reverted")
-            store.reopen(session, batch.id)
+            mark_failed(session, batch.id, f"anchor transaction {batch.tx_hash} reverted")
+            reopen(session, batch.id)
             report.failed += 1
             return
         sent_at = batch.sent_at
@@ -341,9 +359,9 @@ class Batcher:
             return True
         return self._ledger.chain.block_number >= block_number + self.policy.confirmations
 
-    def _resend(self, session: Session, batch: store.BatchInfo, report: StepReport) -> None:
+    def _resend(self, session: Session, batch: BatchInfo, report: StepReport) -> None:
         assert batch.root is not None and batch.nonce is not None
-        participant = store.get_participant(session, batch.participant)
+        participant = get_participant(session, batch.participant)
         _end_reads(session)
         account = self._keys.account(
             batch.participant, participant.keystore_path if participant else None
@@ -368,10 +386,10 @@ class Batcher:
                 raise
             # Another transaction took this nonce and the root is not anchored (checked just
             # before): send the batch again from sealed, with a new nonce.
-            store.mark_failed(session, batch.id, f"nonce {batch.nonce} was used elsewhere: {exc}")
-            store.reopen(session, batch.id)
+            mark_failed(session, batch.id, f"nonce {batch.nonce} was used elsewhere: {exc}")
+            reopen(session, batch.id)
             return
-        store.mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
+        mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
         log.info(
             "re-sent the anchor of batch %s with the same nonce %s as %s",
             batch.id,
@@ -388,7 +406,7 @@ class Batcher:
     def _take_nonce(self, session: Session, address: str) -> int:
         """The nonce for a new anchor of ``address``, reserved durably in the store.
 
-        ``store.reserve_nonce`` gives ``max(stored counter, node's pending count)`` and commits
+        ``reserve_nonce`` gives ``max(stored counter, node's pending count)`` and commits
         the counter past it before anything is sent, so a restart never hands out a nonce that
         went out just before it. A nonce below the counter that the node has not seen and that
         no ``sent`` batch holds (the process stopped, or the node refused the transaction,
@@ -399,20 +417,20 @@ class Batcher:
         """
         _end_reads(session)
         pending = self._pending_count(address)
-        stored = store.next_nonce(session, address)
+        stored = next_nonce(session, address)
         if stored is not None and stored > pending:
             held = {
                 b.nonce
-                for b in store.batches_in_state(session, "sent", participant=address)
+                for b in batches_in_state(session, "sent", participant=address)
                 if b.nonce is not None
             }
             for nonce in range(pending, stored):
                 if nonce not in held:
                     return nonce
-        return store.reserve_nonce(session, address, pending)
+        return reserve_nonce(session, address, pending)
 
     def _settled_on_chain(
-        self, session: Session, batch: store.BatchInfo, root: bytes, report: StepReport
+        self, session: Session, batch: BatchInfo, root: bytes, report: StepReport
     ) -> bool:
         _end_reads(session)
         anchored = self._ledger.get_anchor(root)
@@ -421,13 +439,13 @@ class Batcher:
         if Web3.to_checksum_address(anchored.submitter) != Web3.to_checksum_address(
             batch.participant
         ):
-            store.mark_failed(session, batch.id, f"root already anchored by {anchored.submitter}")
+            mark_failed(session, batch.id, f"root already anchored by {anchored.submitter}")
             report.failed += 1
             return True
         if not self._deep_enough(anchored.block_number):
             return True  # on chain, not yet deep enough: settled on a later pass
         found = self._ledger.find_anchor_transaction(root, anchored.block_number)
-        store.mark_anchored(
+        mark_anchored(
             session,
             batch.id,
             block_number=anchored.block_number,
@@ -436,7 +454,7 @@ class Batcher:
             block_hash=found.block_hash if found else None,
         )
         if found is None and batch.tx_hash is not None:  # the stored hash did not anchor it
-            store.record_anchor_transaction(
+            record_anchor_transaction(
                 session, batch.id, tx_hash=None, block_number=anchored.block_number
             )
         report.anchored += 1
@@ -445,15 +463,15 @@ class Batcher:
     def heal(self, session: Session) -> int:
         """Look up the anchoring transaction of every anchored batch that lacks it; how many."""
         healed = 0
-        for batch in store.anchored_without_transaction(session):
+        for batch in anchored_without_transaction(session):
             if recover_anchor_transaction(session, self._ledger, batch) is not None:
                 healed += 1
         return healed
 
 
 def recover_anchor_transaction(
-    session: Session, ledger: Ledger, batch: store.BatchInfo
-) -> store.BatchInfo | None:
+    session: Session, ledger: Ledger, batch: BatchInfo
+) -> BatchInfo | None:
     """Record what the chain's ``Anchored`` log says anchored ``batch``'s root; None if nothing.
 
     For a batch stored as anchored without its transaction (a crash between sending the anchor
@@ -465,7 +483,7 @@ def recover_anchor_transaction(
     found = ledger.find_anchor_transaction(batch.root)
     if found is None:
         return None
-    return store.record_anchor_transaction(
+    return record_anchor_transaction(
         session,
         batch.id,
         tx_hash=found.tx_hash,

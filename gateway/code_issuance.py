@@ -31,8 +31,11 @@ from xml.sax.saxutils import escape
 import segno
 from sqlalchemy.orm import Session
 
-from gateway import store
 from gateway.intake import Accepted, classes_of, event_records, identifiers_of, prepare
+from gateway.store.capture import known_event_ids, record_capture
+from gateway.store.custody_view import SqlCustodyView, custody_lock
+from gateway.store.lots import add_codes, lock_code_lot, taken_serials
+from gateway.store.participants import ParticipantRecord
 from medledger.custody.ruleset import RuleSet, check_events
 from medledger.custody.state import CommissionIntoLot
 from medledger.epcis.identifiers import ID_GS1
@@ -176,7 +179,7 @@ def _fresh_serials(session: Session, gtin: str, count: int) -> list[str]:
     chosen: list[str] = []
     while len(chosen) < count:
         drawn = [s for s in dict.fromkeys(new_serials(count - len(chosen))) if s not in chosen]
-        taken = store.taken_serials(session, gtin, drawn)
+        taken = taken_serials(session, gtin, drawn)
         chosen.extend(s for s in drawn if s not in taken)
     return chosen
 
@@ -186,7 +189,7 @@ def commission_codes(
     *,
     schema: EpcisSchema,
     lock: threading.Lock,
-    participant: store.ParticipantRecord,
+    participant: ParticipantRecord,
     gtin: str,
     lot: str,
     count: int,
@@ -205,8 +208,8 @@ def commission_codes(
     moment = now or datetime.now(UTC)
     with lock:
         try:
-            store.custody_lock(session)
-            declared = store.lock_code_lot(session, gtin, lot)
+            custody_lock(session)
+            declared = lock_code_lot(session, gtin, lot)
             if declared is None:
                 raise NotFoundError(f"lot {lot} of GTIN {gtin} is not declared: POST /lots first")
             if declared.participant != participant.address:
@@ -235,10 +238,10 @@ def commission_codes(
             )
             events, normalised, event_ids = prepare(document, schema)
             records = event_records(events, normalised, event_ids)
-            known = store.known_event_ids(session, event_ids)
+            known = known_event_ids(session, event_ids)
             fresh = [f for f, e in zip(normalised, event_ids, strict=True) if e not in known]
             rule_set = RuleSet(participant.rule_set)
-            view = store.SqlCustodyView(session)
+            view = SqlCustodyView(session)
             if rule_set is RuleSet.PHARMA:
                 view.prefetch(identifiers_of(fresh))
                 view.prefetch_quantities(classes_of(fresh))
@@ -247,7 +250,7 @@ def commission_codes(
                 # the epcis rule set keeps no custody, yet the codes count against the lot:
                 # the one counter /capture's pharma commissioning raises too
                 changes.append(CommissionIntoLot(gtin, lot, participant.address, count, True))
-            store.add_codes(
+            add_codes(
                 session,
                 gtin=gtin,
                 lot=lot,
@@ -256,7 +259,7 @@ def commission_codes(
                 event_id=event_ids[0],
                 now=moment,
             )
-            result = store.record_capture(
+            result = record_capture(
                 session, participant.address, records, changes, now=moment, known=known
             )
         except BaseException:

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from gateway.store import BatchEvent
+from gateway.store.batches import BatchEvent
 from gateway.store.capture import event_hash_bytes
 from medledger.epcis.event_hash import stored_event_digest
 from medledger.errors import IntegrityViolationError, MerkleError

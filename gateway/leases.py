@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from gateway import store
+from gateway.store.leases import acquire_lease, get_lease, release_leases, take_over_lease
 
 log = logging.getLogger("provenance.gateway.batcher")
 
@@ -137,7 +137,7 @@ class AccountLeases:
 
     def release(self, session: Session) -> int:
         """Give up every lease this batcher holds (a clean stop); how many were released."""
-        released = store.release_leases(session, self.holder)
+        released = release_leases(session, self.holder)
         if self._renewed:
             log.info("released the anchoring leases of %s", ", ".join(sorted(self._renewed)))
         self._renewed.clear()
@@ -150,11 +150,11 @@ class AccountLeases:
     def _acquire(self, session: Session, account: str) -> bool:
         started = time.monotonic()
         now = self._clock() if self._clock else None
-        taken = store.acquire_lease(session, account, self.holder, self.ttl_seconds, now=now)
+        taken = acquire_lease(session, account, self.holder, self.ttl_seconds, now=now)
         if not taken:
-            lease = store.get_lease(session, account)
+            lease = get_lease(session, account)
             if lease is not None and holder_is_gone(lease.holder, lease.acquired_at):
-                taken = store.take_over_lease(
+                taken = take_over_lease(
                     session, account, lease.holder, self.holder, self.ttl_seconds, now=now
                 )
                 if taken:
@@ -173,7 +173,7 @@ class AccountLeases:
             log.warning("lost the anchoring lease of %s to another batcher", account)
         if account not in self._waiting:
             self._waiting.add(account)
-            lease = store.get_lease(session, account)
+            lease = get_lease(session, account)
             log.info(
                 "another batcher anchors for %s (%s, lease until %s): waiting",
                 account,

@@ -33,7 +33,13 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from chain.ledger import Ledger
-from gateway import store
+from gateway.store.batches import (
+    BatchInfo,
+    anchored_from_block,
+    record_anchor_moved,
+    record_anchor_transaction,
+    reopen_vanished,
+)
 from medledger.errors import BatchStateError
 
 log = logging.getLogger("provenance.gateway.reconciler")
@@ -94,7 +100,7 @@ class Reconciler:
         end_reads(session)
         head = self._ledger.chain.block_number
         first = max(0, head - self.window_blocks + 1)
-        batches = store.anchored_from_block(session, first)
+        batches = anchored_from_block(session, first)
         end_reads(session)
         canonical: dict[int, str | None] = {}
         lookups = 0
@@ -126,9 +132,7 @@ class Reconciler:
 
     # --- one batch ----------------------------------------------------------------------------
 
-    def _look_again(
-        self, session: Session, batch: store.BatchInfo, report: ReconcileReport
-    ) -> None:
+    def _look_again(self, session: Session, batch: BatchInfo, report: ReconcileReport) -> None:
         assert batch.root is not None
         end_reads(session)
         if batch.block_number is not None and self._ledger.chain.block_number < batch.block_number:
@@ -160,7 +164,7 @@ class Reconciler:
             batch.block_hash is None or batch.block_hash.lower() == block_hash
         ):
             if batch.block_hash is None:  # recorded before block hashes were kept
-                store.record_anchor_transaction(
+                record_anchor_transaction(
                     session,
                     batch.id,
                     tx_hash=tx_hash,
@@ -170,7 +174,7 @@ class Reconciler:
             return
         deep = self._deep_enough(anchor.block_number)
         if (
-            store.record_anchor_moved(
+            record_anchor_moved(
                 session,
                 batch,
                 tx_hash=tx_hash,
@@ -196,13 +200,13 @@ class Reconciler:
             "" if deep else f", waiting for {self.confirmations} confirmations",
         )
 
-    def _vanished(self, session: Session, batch: store.BatchInfo, report: ReconcileReport) -> None:
+    def _vanished(self, session: Session, batch: BatchInfo, report: ReconcileReport) -> None:
         assert batch.root is not None
         reason = (
             f"anchor {batch.tx_hash} in block {batch.block_number} ({batch.block_hash}) vanished "
             "from the chain (reorganisation): anchored again"
         )
-        if store.reopen_vanished(session, batch, reason) is None:
+        if reopen_vanished(session, batch, reason) is None:
             return  # another batcher's reconciler reopened it first
         report.vanished += 1
         log.warning(

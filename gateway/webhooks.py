@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import store
+from gateway.store.recalls import DueDelivery, NotificationRecord, due_deliveries, record_attempt
 from gateway.webhook_targets import TargetPolicy, WebhookClient
 from medledger.errors import ValidationError
 from servicekit.outage_log import OutageLog
@@ -70,7 +70,7 @@ def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> b
     return hmac.compare_digest(signature(secret, timestamp, body), header)
 
 
-def notification_json(note: store.NotificationRecord) -> dict[str, Any]:
+def notification_json(note: NotificationRecord) -> dict[str, Any]:
     """A notification as the API and the webhooks show it."""
     return {
         "id": note.id,
@@ -119,12 +119,12 @@ class WebhookDeliverer:
         """Attempt every delivery due now, once. Returns the number of attempts made."""
         now = self._clock()
         with self._sessions() as session:
-            due = store.due_deliveries(session, now, limit=limit)
+            due = due_deliveries(session, now, limit=limit)
         for item in due:
             self._attempt(item)
         return len(due)
 
-    def _attempt(self, item: store.DueDelivery) -> None:
+    def _attempt(self, item: DueDelivery) -> None:
         note = item.notification
         attempt = item.delivery.attempts + 1
         status: int | None = None
@@ -162,7 +162,7 @@ class WebhookDeliverer:
             else None
         )
         with self._sessions() as session:
-            store.record_attempt(
+            record_attempt(
                 session,
                 note.id,
                 at=now,

@@ -27,9 +27,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select
 
 from chain.client import Chain
-from gateway import store
 from gateway.integrity import IntegrityAlarm
 from gateway.service import GatewayService
+from gateway.store.batches import anchor_history_counts, unanchored_event_count
 from gateway.store.models import BATCH_STATES, BatchRow
 from servicekit.http.operations import PROBE_TIMEOUT_SECONDS, http_histogram
 from servicekit.sql.helpers import utcnow
@@ -183,8 +183,8 @@ class _StoreCollector(Collector):
                     BatchRow.anchored_at.is_not(None),
                 )
             ).one()
-            backlog = store.unanchored_event_count(session)
-            history = store.anchor_history_counts(session)
+            backlog = unanchored_event_count(session)
+            history = anchor_history_counts(session)
         states = GaugeMetricFamily(
             f"{PREFIX}_batches", "Batches by state (from the store)", labels=["state"]
         )

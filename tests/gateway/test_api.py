@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chain.verification import verify_receipt
-from gateway import store
+from gateway.store.batches import unanchored_event_count
 from medledger.epcis.builders import as_document
 from medledger.formats.receipt import Receipt
 from provenance.journey import API_MAKER, MANUFACTURER, PHARMACY, build_journey
@@ -181,7 +181,7 @@ def test_the_whole_journey_is_accepted_and_anchored(gateway: Gateway) -> None:
         assert response.status_code == 202, response.text
         gateway.anchor_all()
     with gateway.service.sessions() as session:
-        assert store.unanchored_event_count(session) == 0
+        assert unanchored_event_count(session) == 0
 
 
 def test_the_openapi_description_lists_every_endpoint(gateway: Gateway) -> None:

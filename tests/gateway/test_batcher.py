@@ -7,11 +7,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+import gateway.batcher as batcher_module
 from chain.verification import verify_receipt
-from gateway import store
 from gateway.batcher import Batcher
 from gateway.service import GatewayService
+from gateway.store.batches import (
+    BatchInfo,
+    anchor_history_counts,
+    batch_values,
+    batches_in_state,
+    get_batch,
+    get_batch_by_root,
+    mark_sent,
+    seal_batches,
+    set_root,
+)
+from gateway.store.capture import get_capture
 from gateway.store.models import BatchRow
+from gateway.store.participants import get_participant
 from medledger.epcis.builders import as_document
 from medledger.formats.receipt import Receipt
 from medledger.merkle import MerkleTree
@@ -23,10 +36,10 @@ from tests.gateway.conftest import Gateway, GatewayFactory
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-def capture_and_seal(gateway: Gateway) -> store.BatchInfo:
+def capture_and_seal(gateway: Gateway) -> BatchInfo:
     assert gateway.capture(API_MAKER, as_document(build_journey().steps[0].events)).status_code
     with gateway.service.sessions() as session:
-        (batch,) = store.seal_batches(session, max_events=1000, max_age_seconds=0)
+        (batch,) = seal_batches(session, max_events=1000, max_age_seconds=0)
     return batch
 
 
@@ -41,7 +54,7 @@ def restarted(gateway: Gateway) -> Batcher:
 def assert_every_receipt_verifies(gateway: Gateway, root: bytes) -> None:
     """Each event of the batch with ``root`` has a receipt that verifies offline and on chain."""
     with gateway.service.sessions() as session:
-        contents = store.get_batch_by_root(session, root)
+        contents = get_batch_by_root(session, root)
     assert contents is not None and contents.events
     for event in contents.events:
         path = f"/events/{event.event_id.split(';', 1)[1][:64]}/receipt"
@@ -60,7 +73,7 @@ def test_a_sealed_batch_is_anchored_signed_by_its_participant(gateway: Gateway) 
     report = gateway.service.batcher.step()
     assert (report.sent, report.anchored, report.failed) == (1, 1, 0)
     with gateway.service.sessions() as session:
-        anchored = store.get_batch(session, batch.id)
+        anchored = get_batch(session, batch.id)
     assert anchored is not None and anchored.state == "anchored" and anchored.root is not None
     on_chain = gateway.service.ledger.get_anchor(anchored.root)
     assert on_chain is not None
@@ -74,8 +87,8 @@ def test_a_crash_after_sending_but_before_recording_it_settles_without_a_second_
     batch = capture_and_seal(gateway)
     service = gateway.service
     with service.sessions() as session:
-        values = store.batch_values(session, batch.id)
-        participant = store.get_participant(session, batch.participant)
+        values = batch_values(session, batch.id)
+        participant = get_participant(session, batch.participant)
     root = MerkleTree.build(values).root
     account = service.keys.account(
         batch.participant, participant.keystore_path if participant else None
@@ -87,7 +100,7 @@ def test_a_crash_after_sending_but_before_recording_it_settles_without_a_second_
     assert (report.anchored, report.sent, report.failed) == (1, 0, 0)
     assert service.chain.w3.eth.get_transaction_count(account.address) == nonce_before
     with service.sessions() as session:
-        settled = store.get_batch(session, batch.id)
+        settled = get_batch(session, batch.id)
     assert settled is not None and settled.state == "anchored" and settled.root == root
 
 
@@ -97,22 +110,22 @@ def test_a_batch_recorded_as_sent_is_settled_from_its_receipt_after_a_restart(
     batch = capture_and_seal(gateway)
     service = gateway.service
     with service.sessions() as session:
-        values = store.batch_values(session, batch.id)
-        participant = store.get_participant(session, batch.participant)
+        values = batch_values(session, batch.id)
+        participant = get_participant(session, batch.participant)
         root = MerkleTree.build(values).root
-        store.set_root(session, batch.id, root)
+        set_root(session, batch.id, root)
         account = service.keys.account(
             batch.participant, participant.keystore_path if participant else None
         )
         submitted = service.chain.submit(
             account, service.ledger.anchors, "anchor", root, len(values), bytes(32)
         )
-        store.mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
+        mark_sent(session, batch.id, tx_hash=submitted.tx_hash, nonce=submitted.nonce)
 
     report = restarted(gateway).step()
     assert report.anchored == 1
     with service.sessions() as session:
-        settled = store.get_batch(session, batch.id)
+        settled = get_batch(session, batch.id)
     assert settled is not None and settled.state == "anchored"
     assert settled.tx_hash == submitted.tx_hash
 
@@ -132,7 +145,7 @@ def test_events_acknowledged_before_a_restart_are_anchored_after_it(
         report = again.batcher.step(flush=True)
         assert report.anchored == 1
         with again.sessions() as session:
-            info = store.get_capture(session, accepted["captureID"])
+            info = get_capture(session, accepted["captureID"])
         assert info is not None and info.status == "anchored"
     finally:
         again.stop()
@@ -144,10 +157,10 @@ def test_a_batch_recovered_after_a_crash_between_send_and_record_has_receipts_th
     """Issue 21, finding 1: the recovery records the transaction the chain's log names."""
     batch = capture_and_seal(gateway)
 
-    def crash(*args: object, **kwargs: object) -> store.BatchInfo:
+    def crash(*args: object, **kwargs: object) -> BatchInfo:
         raise SystemExit("killed after sending the anchor, before recording it")
 
-    monkeypatch.setattr(store, "mark_sent", crash)
+    monkeypatch.setattr(batcher_module, "mark_sent", crash)  # where the batcher looks it up
     with pytest.raises(SystemExit):
         gateway.service.batcher.step()
     monkeypatch.undo()
@@ -155,7 +168,7 @@ def test_a_batch_recovered_after_a_crash_between_send_and_record_has_receipts_th
     report = restarted(gateway).step()
     assert (report.anchored, report.sent, report.failed) == (1, 0, 0)
     with gateway.service.sessions() as session:
-        settled = store.get_batch(session, batch.id)
+        settled = get_batch(session, batch.id)
     assert settled is not None and settled.state == "anchored" and settled.root is not None
     assert settled.tx_hash is not None
     assert_every_receipt_verifies(gateway, settled.root)
@@ -167,7 +180,7 @@ def test_a_batch_stored_anchored_without_its_transaction_heals(gateway: Gateway)
     batch = capture_and_seal(gateway)
     gateway.service.batcher.step()
     with gateway.service.sessions() as session:
-        anchored = store.get_batch(session, batch.id)
+        anchored = get_batch(session, batch.id)
     assert anchored is not None and anchored.tx_hash is not None and anchored.root is not None
 
     def forget_the_transaction() -> None:
@@ -178,13 +191,13 @@ def test_a_batch_stored_anchored_without_its_transaction_heals(gateway: Gateway)
     forget_the_transaction()
     restarted(gateway).step()
     with gateway.service.sessions() as session:
-        healed = store.get_batch(session, batch.id)
+        healed = get_batch(session, batch.id)
     assert healed is not None and healed.tx_hash == anchored.tx_hash
 
     forget_the_transaction()
     assert_every_receipt_verifies(gateway, anchored.root)
     with gateway.service.sessions() as session:
-        healed = store.get_batch(session, batch.id)
+        healed = get_batch(session, batch.id)
     assert healed is not None and healed.tx_hash == anchored.tx_hash
 
 
@@ -196,10 +209,10 @@ def test_a_reverted_duplicate_anchor_is_never_recorded_as_the_batch_anchor(
     batch = capture_and_seal(gateway)
     service = gateway.service
     with service.sessions() as session:
-        values = store.batch_values(session, batch.id)
-        participant = store.get_participant(session, batch.participant)
+        values = batch_values(session, batch.id)
+        participant = get_participant(session, batch.participant)
         root = MerkleTree.build(values).root
-        store.set_root(session, batch.id, root)
+        set_root(session, batch.id, root)
     account = service.keys.account(
         batch.participant, participant.keystore_path if participant else None
     )
@@ -210,12 +223,12 @@ def test_a_reverted_duplicate_anchor_is_never_recorded_as_the_batch_anchor(
     )
     assert service.chain.w3.eth.get_transaction_receipt(duplicate.tx_hash)["status"] == 0  # type: ignore[arg-type]
     with service.sessions() as session:
-        store.mark_sent(session, batch.id, tx_hash=duplicate.tx_hash, nonce=duplicate.nonce)
+        mark_sent(session, batch.id, tx_hash=duplicate.tx_hash, nonce=duplicate.nonce)
 
     report = restarted(gateway).step()
     assert report.anchored == 1
     with service.sessions() as session:
-        settled = store.get_batch(session, batch.id)
+        settled = get_batch(session, batch.id)
     assert settled is not None and settled.state == "anchored"
     assert settled.tx_hash == anchoring.tx_hash
     assert_every_receipt_verifies(gateway, root)
@@ -231,10 +244,10 @@ def test_a_gas_estimate_reverting_root_already_anchored_settles_the_batch_from_t
     batch = capture_and_seal(gateway)
     service = gateway.service
     with service.sessions() as session:
-        values = store.batch_values(session, batch.id)
-        participant = store.get_participant(session, batch.participant)
+        values = batch_values(session, batch.id)
+        participant = get_participant(session, batch.participant)
         root = MerkleTree.build(values).root
-        store.set_root(session, batch.id, root)
+        set_root(session, batch.id, root)
     account = service.keys.account(
         batch.participant, participant.keystore_path if participant else None
     )
@@ -250,7 +263,7 @@ def test_a_gas_estimate_reverting_root_already_anchored_settles_the_batch_from_t
     assert not not_yet
     assert (report.anchored, report.failed) == (1, 0), report.errors
     with service.sessions() as session:
-        settled = store.get_batch(session, batch.id)
+        settled = get_batch(session, batch.id)
     assert settled is not None and settled.state == "anchored"
     assert (settled.tx_hash, settled.block_number, settled.block_hash) == (
         anchoring.tx_hash,
@@ -295,8 +308,8 @@ def test_with_confirmations_no_receipt_is_offered_until_the_anchor_is_deep_enoug
     assert service.batcher.step(reconcile=False).anchored == 1
     assert receipt_status() == 200
     with service.sessions() as session:
-        (batch,) = store.batches_in_state(session, "anchored")
-        assert store.anchor_history_counts(session)["vanished"] == 0
+        (batch,) = batches_in_state(session, "anchored")
+        assert anchor_history_counts(session)["vanished"] == 0
     assert batch.root is not None
     assert_every_receipt_verifies(gateway, batch.root)
 
@@ -312,8 +325,8 @@ def test_with_confirmations_a_recovered_anchor_waits_until_it_is_deep_enough(
     tester = service.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
     batch = capture_and_seal(gateway)
     with service.sessions() as session:
-        values = store.batch_values(session, batch.id)
-        participant = store.get_participant(session, batch.participant)
+        values = batch_values(session, batch.id)
+        participant = get_participant(session, batch.participant)
     root = MerkleTree.build(values).root
     account = service.keys.account(
         batch.participant, participant.keystore_path if participant else None
@@ -345,14 +358,14 @@ def test_an_anchor_transaction_the_node_lost_is_sent_again_without_waiting_a_min
     before = tester.take_snapshot()
     assert service.batcher.step(flush=True, reconcile=False).sent == 1
     with service.sessions() as session:
-        (sent,) = store.batches_in_state(session, "sent")
+        (sent,) = batches_in_state(session, "sent")
     assert sent.tx_hash is not None
 
     tester.revert_to_snapshot(before)  # its block vanished, and the transaction with it
     soon = datetime.now(UTC) + timedelta(seconds=policy.lost_after_seconds + 1)
     service.batcher.step(now=soon, reconcile=False)
     with service.sessions() as session:
-        (again,) = store.batches_in_state(session, "sent")
+        (again,) = batches_in_state(session, "sent")
     assert (again.nonce, again.attempts) == (sent.nonce, sent.attempts + 1)
     assert again.tx_hash is not None
     assert service.chain.w3.eth.get_transaction(again.tx_hash)  # type: ignore[arg-type]
@@ -375,7 +388,7 @@ def test_a_pending_anchor_transaction_is_not_sent_again_before_resend_after(
         soon = datetime.now(UTC) + timedelta(seconds=policy.lost_after_seconds + 1)
         service.batcher.step(now=soon, reconcile=False)
         with service.sessions() as session:
-            (sent,) = store.batches_in_state(session, "sent")
+            (sent,) = batches_in_state(session, "sent")
         assert sent.attempts == 1  # pending at the node: not sent again
     finally:
         tester.enable_auto_mine_transactions()

@@ -13,9 +13,10 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from gateway import store
 from gateway.batcher import Batcher, BatcherPolicy
 from gateway.leases import AccountLeases
+from gateway.store.batches import batches_in_state, unanchored_event_count
+from gateway.store.leases import get_lease
 from medledger.epcis.builders import as_document
 from provenance.journey import ACTORS, Journey, build_journey
 from tests.gateway.conftest import Gateway
@@ -45,14 +46,14 @@ def assert_anchored_exactly_once(gateway: Gateway) -> None:
     service = gateway.service
     w3 = service.chain.w3
     with service.sessions() as session:
-        assert store.unanchored_event_count(session) == 0
+        assert unanchored_event_count(session) == 0
         for address in gateway.addresses.values():
-            batches = store.batches_in_state(session, "anchored", participant=address)
+            batches = batches_in_state(session, "anchored", participant=address)
             assert w3.eth.get_transaction_count(address) == len(batches)  # type: ignore[arg-type]
             for batch in batches:
                 assert batch.tx_hash is not None
                 assert w3.eth.get_transaction_receipt(batch.tx_hash)["status"] == 1  # type: ignore[arg-type]
-            assert store.batches_in_state(session, "failed", participant=address) == []
+            assert batches_in_state(session, "failed", participant=address) == []
 
 
 def test_a_second_batcher_waits_while_the_first_holds_the_leases_then_takes_over(
@@ -108,7 +109,7 @@ def test_two_batchers_running_at_once_anchor_every_batch_exactly_once(gateway: G
         deadline = time.monotonic() + 30
         while True:
             with gateway.service.sessions() as session:
-                if store.unanchored_event_count(session) == 0:
+                if unanchored_event_count(session) == 0:
                     break
             assert time.monotonic() < deadline, "the batchers did not anchor everything"
             time.sleep(0.05)
@@ -121,6 +122,6 @@ def test_two_batchers_running_at_once_anchor_every_batch_exactly_once(gateway: G
     holders = {batcher.leases.holder for batcher in batchers}
     with gateway.service.sessions() as session:
         assert all(  # released on stop
-            store.get_lease(session, address) is None for address in gateway.addresses.values()
+            get_lease(session, address) is None for address in gateway.addresses.values()
         )
     assert len(holders) == 2

@@ -18,10 +18,10 @@ import requests
 from fastapi.testclient import TestClient
 
 from devkit.nodes import available, running_node
-from gateway import store
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from gateway.store.batches import BatchInfo, get_batch, next_nonce, reserve_nonce, seal_batches
 from medledger.epcis.builders import as_document
 from provenance.journey import API_MAKER, build_journey
 
@@ -63,12 +63,12 @@ def zero_fee_gateway(tmp_path: Path) -> Iterator[tuple[GatewayService, TestClien
             service.stop()
 
 
-def capture_one_batch(service: GatewayService, http: TestClient, key: str) -> store.BatchInfo:
+def capture_one_batch(service: GatewayService, http: TestClient, key: str) -> BatchInfo:
     document = as_document(build_journey().steps[0].events)
     response = http.post("/capture", json=document, headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 202, response.text
     with service.sessions() as session:
-        (batch,) = store.seal_batches(session, max_events=1000, max_age_seconds=0)
+        (batch,) = seal_batches(session, max_events=1000, max_age_seconds=0)
     return batch
 
 
@@ -83,10 +83,10 @@ def test_a_dropped_anchor_is_resent_with_the_same_nonce_and_anchored_once(
     report = service.batcher.step()
     assert (report.sent, report.anchored) == (1, 0)
     with service.sessions() as session:
-        sent = store.get_batch(session, batch.id)
+        sent = get_batch(session, batch.id)
         assert sent is not None and sent.state == "sent" and sent.nonce is not None
         assert sent.root is not None
-        assert store.next_nonce(session, sent.participant) == sent.nonce + 1  # reserved
+        assert next_nonce(session, sent.participant) == sent.nonce + 1  # reserved
     address = sent.participant
     mined_before = int(rpc(url, "eth_getTransactionCount", address, "latest"), 16)
     assert sent.nonce == mined_before
@@ -102,7 +102,7 @@ def test_a_dropped_anchor_is_resent_with_the_same_nonce_and_anchored_once(
     later = sent.sent_at + timedelta(seconds=service.batcher.policy.resend_after_seconds + 1)
     service.batcher.step(now=later)
     with service.sessions() as session:
-        resent = store.get_batch(session, batch.id)
+        resent = get_batch(session, batch.id)
     assert resent is not None and resent.state == "sent"
     assert resent.nonce == sent.nonce and resent.attempts == 2
     pending = rpc(url, "eth_getTransactionByHash", resent.tx_hash)
@@ -113,7 +113,7 @@ def test_a_dropped_anchor_is_resent_with_the_same_nonce_and_anchored_once(
     report = service.batcher.step()
     assert report.anchored == 1
     with service.sessions() as session:
-        anchored = store.get_batch(session, batch.id)
+        anchored = get_batch(session, batch.id)
     assert anchored is not None and anchored.state == "anchored"
     on_chain = service.ledger.get_anchor(sent.root)
     assert on_chain is not None and on_chain.block_number == anchored.block_number
@@ -128,17 +128,17 @@ def test_a_nonce_reserved_but_never_sent_is_used_again(
     service, http, url, key = zero_fee_gateway
     batch = capture_one_batch(service, http, key)
     with service.sessions() as session:
-        participant = store.get_batch(session, batch.id)
+        participant = get_batch(session, batch.id)
         assert participant is not None
         address = participant.participant
         chain_next = int(rpc(url, "eth_getTransactionCount", address, "pending"), 16)
         # the process stopped right after reserving a nonce, before sending anything
-        assert store.reserve_nonce(session, address, chain_next) == chain_next
+        assert reserve_nonce(session, address, chain_next) == chain_next
 
     report = service.batcher.step()
     assert (report.sent, report.anchored) == (1, 1)  # automine: mined at once, no gap
     with service.sessions() as session:
-        anchored = store.get_batch(session, batch.id)
+        anchored = get_batch(session, batch.id)
         assert anchored is not None and anchored.state == "anchored"
         assert anchored.nonce == chain_next
-        assert store.next_nonce(session, address) == chain_next + 1
+        assert next_nonce(session, address) == chain_next + 1

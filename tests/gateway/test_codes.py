@@ -11,7 +11,9 @@ import biip
 import pytest
 import segno
 
-from gateway import code_issuance, store
+from gateway import code_issuance
+from gateway.store.lots import CodeRecord, codes_of, commission_into_lot
+from gateway.store.recalls import lot_known
 from medledger.epcis.identifiers import canonical_identifier, check_digit
 from provenance.journey import DISTRIBUTOR, IMPORTER, MANUFACTURER, PHARMACY
 from tests.gateway.conftest import Gateway
@@ -37,9 +39,9 @@ def lot_path() -> str:
     return f"/codes/{GTIN}/C2026%2F5"
 
 
-def stored_codes(gateway: Gateway) -> list[store.CodeRecord]:
+def stored_codes(gateway: Gateway) -> list[CodeRecord]:
     with gateway.service.sessions() as session:
-        return store.codes_of(session, GTIN, LOT)
+        return codes_of(session, GTIN, LOT)
 
 
 def test_declare_issue_60_then_40_commissioned_and_anchored(gateway: Gateway) -> None:
@@ -88,7 +90,7 @@ def test_declare_issue_60_then_40_commissioned_and_anchored(gateway: Gateway) ->
         assert body["ilmd"] == {"cbvmda:lotNumber": LOT, "cbvmda:itemExpirationDate": EXPIRY}
         assert body["readPoint"]["id"] == f"https://id.gs1.org/414/{MANUFACTURER.gln}"
     with gateway.service.sessions() as session:
-        assert store.lot_known(session, GTIN, LOT)
+        assert lot_known(session, GTIN, LOT)
 
     gateway.anchor_all()
     for event_id in event_ids:
@@ -122,7 +124,7 @@ def test_the_declared_packs_hold_even_past_the_service_check(gateway: Gateway) -
     # /capture count their packs with it)
     with gateway.service.sessions() as session:
         with pytest.raises(Exception, match="exceed its declared packs"):
-            store.commission_into_lot(
+            commission_into_lot(
                 session,
                 gtin=GTIN,
                 lot=LOT,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from gateway import store
 from gateway.service import GatewayService
+from gateway.store.recalls import get_delivery, get_webhook, notifications_for
 from gateway.webhook_targets import TargetPolicy
 from gateway.webhooks import (
     IDEMPOTENCY_HEADER,
@@ -185,10 +185,10 @@ def test_a_webhook_receives_the_signed_notification(gateway: Gateway, receiver: 
     assert headers[IDEMPOTENCY_HEADER] == str(notification["id"])
     assert headers["Content-Type"] == "application/json"
     with gateway.service.sessions() as session:
-        delivery = store.get_delivery(session, notification["id"])
+        delivery = get_delivery(session, notification["id"])
         # The distributor has no webhook: its notification has no outbox row.
-        [distributor] = store.notifications_for(session, gateway.addresses[DISTRIBUTOR.name])
-        assert store.get_delivery(session, distributor.id) is None
+        [distributor] = notifications_for(session, gateway.addresses[DISTRIBUTOR.name])
+        assert get_delivery(session, distributor.id) is None
     assert delivery is not None and delivery.state == "delivered" and delivery.attempts == 1
     assert delivery.last_status == 200 and delivery.url == receiver.url
 
@@ -208,7 +208,7 @@ def test_a_failing_receiver_gets_it_on_the_third_attempt(
     for expected in ("pending", "pending", "delivered"):
         assert deliverer.step() == 1
         with gateway.service.sessions() as session:
-            delivery = store.get_delivery(session, notification["id"])
+            delivery = get_delivery(session, notification["id"])
         assert delivery is not None and delivery.state == expected
     assert delivery.attempts == 3 and delivery.last_status == 200 and delivery.last_error is None
     assert len(receiver.received) == 3
@@ -242,7 +242,7 @@ def test_retries_back_off_exponentially_and_give_up(gateway: Gateway) -> None:
     for _ in range(4):
         assert deliverer.step() == 1
         with gateway.service.sessions() as session:
-            delivery = store.get_delivery(session, notification["id"])
+            delivery = get_delivery(session, notification["id"])
         assert delivery is not None
         if delivery.state == "failed":
             break
@@ -313,7 +313,7 @@ def test_the_regulator_may_give_a_webhook_at_registration(
     assert response.status_code == 201, response.text
     assert response.json()["webhookSecret"].startswith("whsec_")
     with gateway.service.sessions() as session:
-        hook = store.get_webhook(session, response.json()["address"])
+        hook = get_webhook(session, response.json()["address"])
     assert hook is not None and hook.url == receiver.url
     plain = {"name": "Hospital No. 2", "roles": ["hospital"], "gln": gln("4700998", "1")}
     response = gateway.http.post("/participants", json=plain, headers=gateway.regulator)
@@ -396,7 +396,7 @@ def test_a_name_that_resolves_inside_is_refused_at_delivery(
     assert receiver.received == []
     [notification] = feed(gateway, PHARMACY)  # the feed still has it
     with gateway.service.sessions() as session:
-        delivery = store.get_delivery(session, notification["id"])
+        delivery = get_delivery(session, notification["id"])
     assert delivery is not None and delivery.state == "failed" and delivery.attempts == 1
     assert delivery.last_error is not None
     assert "webhook.url-address" in delivery.last_error and "127.0.0.1" in delivery.last_error
@@ -424,7 +424,7 @@ def test_the_allowlist_lets_a_local_receiver_through_without_redirects(
     assert deliverer.step() == 1
     [notification] = feed(gateway, PHARMACY)
     with gateway.service.sessions() as session:
-        delivery = store.get_delivery(session, notification["id"])
+        delivery = get_delivery(session, notification["id"])
     assert delivery is not None and delivery.state == "pending" and delivery.last_status == 302
     assert delivery.last_error == "answered HTTP 302 (redirects are not followed)"
     assert deliverer.step() == 1

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway import store
+from gateway.store.custody_view import SqlCustodyView
+from gateway.store.recalls import list_recalls, notifications_for
 from medledger.epcis.builders import as_document
 from medledger.epcis.digital_link import gtin_of
 from medledger.epcis.identifiers import canonical_identifier
@@ -148,9 +149,9 @@ def test_a_chain_failure_records_nothing(
     assert response.status_code == 502 and response.headers["content-type"] == PROBLEM
     assert not gateway.service.ledger.is_recalled(int(gtin), FINISHED_LOT)
     with gateway.service.sessions() as session:
-        assert store.list_recalls(session) == []
-        assert not store.SqlCustodyView(session).is_lot_recalled(gtin, FINISHED_LOT)
-        assert store.notifications_for(session, gateway.addresses[PHARMACY.name]) == []
+        assert list_recalls(session) == []
+        assert not SqlCustodyView(session).is_lot_recalled(gtin, FINISHED_LOT)
+        assert notifications_for(session, gateway.addresses[PHARMACY.name]) == []
     # Nothing changed at the gateway: the lot still moves.
     assert gateway.capture(PHARMACY, as_document(journey.steps[11].events)).status_code == 202
 
@@ -160,8 +161,8 @@ def test_a_chain_failure_records_nothing(
     assert release(gateway, gtin).status_code == 502
     assert gateway.service.ledger.is_recalled(int(gtin), FINISHED_LOT)
     with gateway.service.sessions() as session:
-        assert [r.state for r in store.list_recalls(session)] == ["recalled"]
-        assert store.SqlCustodyView(session).is_lot_recalled(gtin, FINISHED_LOT)
+        assert [r.state for r in list_recalls(session)] == ["recalled"]
+        assert SqlCustodyView(session).is_lot_recalled(gtin, FINISHED_LOT)
     assert gateway.capture(DISTRIBUTOR, ship_second_case(journey)).status_code == 422
 
 

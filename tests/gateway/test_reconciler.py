@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 
 from chain.verification import verify_receipt
 from devkit.nodes import available, running_node
-from gateway import store
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from gateway.store.batches import BatchInfo, batches_in_state, get_batch_by_root
 from medledger.epcis.builders import as_document
 from medledger.formats.receipt import Receipt
 from provenance.journey import API_MAKER, build_journey
@@ -40,7 +40,7 @@ def eth_tester_of(gateway: Gateway) -> Any:
     return gateway.service.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
 
 
-def anchored_batch(gateway: Gateway) -> store.BatchInfo:
+def anchored_batch(gateway: Gateway) -> BatchInfo:
     """Capture the first step of the journey and anchor it; the anchored batch."""
     document = as_document(build_journey().steps[0].events)
     assert gateway.capture(API_MAKER, document).status_code == 202
@@ -49,12 +49,12 @@ def anchored_batch(gateway: Gateway) -> store.BatchInfo:
     return only_batch(gateway)
 
 
-def only_batch(gateway: Gateway) -> store.BatchInfo:
+def only_batch(gateway: Gateway) -> BatchInfo:
     with gateway.service.sessions() as session:
         (batch,) = [
             b
             for state in ("sealed", "sent", "anchored", "failed")
-            for b in store.batches_in_state(session, state)
+            for b in batches_in_state(session, state)
         ]
     return batch
 
@@ -62,7 +62,7 @@ def only_batch(gateway: Gateway) -> store.BatchInfo:
 def receipt_path(gateway: Gateway, root: bytes) -> str:
     """Where the receipt of the first event of the batch with ``root`` is asked for."""
     with gateway.service.sessions() as session:
-        contents = store.get_batch_by_root(session, root)
+        contents = get_batch_by_root(session, root)
     assert contents is not None
     return f"/events/{contents.events[0].event_id.split(';', 1)[1][:64]}/receipt"
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import store
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from gateway.store.engine import make_engine
+from gateway.store.recalls import get_webhook
 from provenance.journey import PHARMACY
 
 #: Files in the data dir that hold nothing secret (contract addresses and the chain id).
@@ -57,7 +58,7 @@ def test_a_fresh_gateway_data_dir_is_readable_by_its_owner_only(tmp_path: Path) 
         assert created.status_code == 201, created.text
         secret = created.json()["webhookSecret"]
         with service.sessions() as session:
-            hook = store.get_webhook(session, created.json()["address"])
+            hook = get_webhook(session, created.json()["address"])
         assert hook is not None and hook.secret == secret  # kept to sign deliveries
         found = modes(data)
     finally:
@@ -76,7 +77,7 @@ def test_an_existing_world_readable_database_is_narrowed(tmp_path: Path) -> None
     for path in (database, Path(f"{database}-wal")):
         path.touch()
         path.chmod(0o644)
-    engine = store.make_engine(f"sqlite:///{database}")
+    engine = make_engine(f"sqlite:///{database}")
     engine.dispose()
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert stat.S_IMODE(Path(f"{database}-wal").stat().st_mode) == 0o600

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from devkit.postgres import PG_URL, fresh_database, postgres_answers
-from gateway.store import get_participant
+from gateway.store.participants import get_participant
 from indexer.api.app import create_app
 from indexer.api.deps import get_today
 from indexer.queries.check import check as check_query

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.store import get_participant
+from gateway.store.participants import get_participant
 from provenance.journey import FINISHED_LOT, MANUFACTURER, Journey
 from tests.indexer.conftest import IndexerFactory
 from tests.indexer.test_detection_custody import alerts

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from devkit.postgres import PG_URL, fresh_database, postgres_answers
-from gateway.store import get_participant
+from gateway.store.participants import get_participant
 from indexer.api.schemas import RecallScope
 from indexer.queries.alerts import list_alerts
 from indexer.queries.anchors import list_anchors

@@ -9,7 +9,7 @@ from gateway.store.models import Base
 
 engine = context.config.attributes.get("engine")
 if not isinstance(engine, Engine):
-    raise RuntimeError("run migrations through gateway.store.upgrade(url)")
+    raise RuntimeError("run migrations through gateway.store.engine.upgrade(engine)")
 
 with engine.connect() as connection:
     context.configure(

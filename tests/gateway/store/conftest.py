@@ -18,14 +18,8 @@ from sqlalchemy.orm import Session
 from store_support import ParticipantMaker
 
 from devkit.postgres import PG_URL, fresh_database, postgres_answers
-from gateway.store import (
-    ApiKeys,
-    ParticipantRecord,
-    create_participant,
-    make_engine,
-    session_factory,
-    upgrade,
-)
+from gateway.store.engine import make_engine, session_factory, upgrade
+from gateway.store.participants import ApiKeys, ParticipantRecord, create_participant
 
 
 @pytest.fixture(scope="session")

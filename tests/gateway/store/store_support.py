@@ -6,7 +6,8 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from gateway.store import EventRecord, ParticipantRecord
+from gateway.store.capture import EventRecord
+from gateway.store.participants import ParticipantRecord
 
 ParticipantMaker = Callable[..., ParticipantRecord]
 

@@ -7,25 +7,24 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker, make_event
 
-from gateway.store import (
+from gateway.store.batches import (
     batch_values,
     batches_in_state,
     get_batch,
     get_batch_by_root,
-    make_engine,
     mark_anchored,
     mark_failed,
     mark_sent,
     next_nonce,
-    record_capture,
     reopen,
     reserve_nonce,
     seal_batches,
-    session_factory,
     set_next_nonce,
     set_root,
     unanchored_event_count,
 )
+from gateway.store.capture import record_capture
+from gateway.store.engine import make_engine, session_factory
 from medledger.errors import BatchStateError, RecordNotFoundError, StoreConflictError
 from servicekit.sql.helpers import utcnow
 

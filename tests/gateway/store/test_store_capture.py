@@ -8,19 +8,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker, make_event
 
-from gateway.store import (
+from gateway.store.batches import mark_anchored, mark_sent, seal_batches, set_root
+from gateway.store.capture import (
     EventRecord,
     get_capture,
     get_event,
     known_event_ids,
-    mark_anchored,
-    mark_sent,
     record_capture,
     record_rejection,
-    seal_batches,
-    session_factory,
-    set_root,
 )
+from gateway.store.engine import session_factory
 from gateway.store.models import CaptureRow, EventRow, ItemRow, QuantityRow
 from medledger.custody.state import ItemState, ItemStatus, MoveQuantity, PutItem
 from medledger.errors import StoreConflictError

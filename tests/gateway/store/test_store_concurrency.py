@@ -16,14 +16,11 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker, make_event
 
-from gateway.store import (
-    create_participant,
-    next_nonce,
-    record_capture,
-    reserve_nonce,
-    session_factory,
-)
+from gateway.store.batches import next_nonce, reserve_nonce
+from gateway.store.capture import record_capture
+from gateway.store.engine import session_factory
 from gateway.store.models import CaptureRow, EventRow
+from gateway.store.participants import create_participant
 
 THREADS = 8
 ROUNDS = 15

@@ -6,13 +6,9 @@ import pytest
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker, make_event
 
-from gateway.store import (
-    SqlCustodyView,
-    custody_lock,
-    record_capture,
-    set_lot_recalled,
-    set_participant_status,
-)
+from gateway.store.capture import record_capture
+from gateway.store.custody_view import SqlCustodyView, custody_lock, set_lot_recalled
+from gateway.store.participants import set_participant_status
 from medledger.custody.state import CustodyView, ItemState, ItemStatus, MoveQuantity, PutItem
 from medledger.errors import StoreConflictError
 

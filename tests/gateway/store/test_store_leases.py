@@ -12,13 +12,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gateway.leases import AccountLeases, holder_is_gone
-from gateway.store import (
-    acquire_lease,
-    get_lease,
-    release_leases,
-    session_factory,
-    take_over_lease,
-)
+from gateway.store.engine import session_factory
+from gateway.store.leases import acquire_lease, get_lease, release_leases, take_over_lease
 
 ACCOUNT = "0x" + "a1" * 20
 OTHER = "0x" + "b2" * 20

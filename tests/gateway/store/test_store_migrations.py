@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from gateway.store import upgrade
+from gateway.store.engine import upgrade
 from gateway.store.models import Base
 
 

@@ -7,7 +7,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker
 
-from gateway.store import (
+from gateway.store.participants import (
     ApiKeys,
     get_participant,
     list_participants,

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.orm import Session
 from store_support import ParticipantMaker, make_event
 
-from gateway.store import SqlCustodyView, custody_lock, record_capture
+from gateway.store.capture import record_capture
+from gateway.store.custody_view import SqlCustodyView, custody_lock
 from medledger.custody.state import ItemState, ItemStatus, PutItem
 
 FLOOR = 1_000  # events/s; measured: 6,000-16,000 with 1,000 item upserts per document
