@@ -257,9 +257,8 @@ def require_issuer(participant: ParticipantRecord) -> None:
 
 def gtin_lot(gtin: str, lot: str) -> str:
     """The GTIN as 14 digits, if it and the lot are well formed (the recall registry takes a lot
-    as GS1 AI 10: 1 to 20 characters of set 82, see medledger/epcis/gs1.py)."""
-    gs1.lot(lot, pointer="/lot")
-    return gs1.gtin(gtin, pointer="/gtin")
+    as GS1 AI 10: 1 to 20 characters of set 82, see :func:`medledger.epcis.gs1.gtin_lot`)."""
+    return gs1.gtin_lot(gtin, lot, gtin_pointer="/gtin", lot_pointer="/lot")[0]
 
 
 def _issued(record: store.CodeRecord, expiry: date) -> code_issuance.IssuedCode:

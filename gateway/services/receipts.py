@@ -4,6 +4,7 @@ once it verifies (gateway/integrity.py), else 409 and the integrity alarm."""
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,7 @@ from gateway.store.batches import (
 )
 from gateway.store.capture import StoredEvent, get_event
 from gateway.store.participants import ParticipantRecord
+from medledger.epcis.event_id import DIGEST_SIZE, EventId
 from medledger.errors import (
     IntegrityViolationError,
     MerkleError,
@@ -179,7 +181,9 @@ class ReceiptsService:
 
 
 def _full_event_id(event_id: str) -> str:
-    """Accept the full ``ni:`` URI or just its 64 hex digits."""
-    if len(event_id) == 64 and all(c in "0123456789abcdef" for c in event_id.lower()):
-        return f"ni:///sha-256;{event_id.lower()}?ver=CBV2.0"
+    """The stored form (the URI) of an id given as its URI or its 64 hex digits; anything else
+    is looked up as it is (and not found: 404)."""
+    if len(event_id) == 2 * DIGEST_SIZE:
+        with suppress(ValidationError):
+            return EventId.parse(event_id).uri
     return event_id
