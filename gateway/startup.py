@@ -5,7 +5,6 @@ regulator as a participant; and the batcher a process of its own builds instead.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
@@ -28,6 +27,7 @@ from gateway.store.participants import (
 )
 from medledger.errors import ConfigurationError
 from medledger.roles import Role
+from servicekit.secrets import write_secret
 
 log = logging.getLogger("provenance.gateway")
 
@@ -112,11 +112,7 @@ def bootstrap_regulator(
         )
         token = api_keys.issue(session, regulator.address)
     key_file = settings.data_dir / "regulator.api-key"
-    if key_file.exists():
-        key_file.unlink()
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
+    write_secret(key_file, token)  # replaces the old file (or a link), never writes through it
     return token
 
 
