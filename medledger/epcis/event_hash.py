@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from medledger.epcis.event_id import EventId
+from medledger.epcis.event_id import HASH_PREFIX, HASH_SUFFIX
 from medledger.epcis.identifiers import CACHE_SIZE, to_canonical_dl
 from medledger.epcis.terms import Vocabulary, default_vocabulary
 from medledger.errors import ValidationError
@@ -637,7 +637,8 @@ def _entries(context: Any) -> list[Any]:
 
 def hash_prehash(prehash: str) -> str:
     """``ni:///sha-256;<hex>?ver=CBV2.0`` of a pre-hash string (RFC 6920 'ni' URI)."""
-    return EventId(hashlib.sha256(prehash.encode("utf-8")).digest()).uri
+    # the URI written out here, not through EventId: once per event on the capture's hot path
+    return f"{HASH_PREFIX}{hashlib.sha256(prehash.encode('utf-8')).hexdigest()}{HASH_SUFFIX}"
 
 
 def event_hash(

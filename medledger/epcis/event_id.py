@@ -96,5 +96,8 @@ class EventId:
 
 
 def event_id_of(digest: bytes) -> str:
-    """The URI of the event whose hash is ``digest``."""
-    return EventId(digest).uri
+    """The URI of the event whose hash is ``digest`` (32 bytes; written out directly: the
+    indexer calls this for every event it serves)."""
+    if len(digest) != DIGEST_SIZE:
+        return EventId(digest).uri  # refuses it
+    return f"{HASH_PREFIX}{digest.hex()}{HASH_SUFFIX}"
