@@ -15,11 +15,11 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from store_support import ParticipantMaker
 
 from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.store.engine import make_engine, session_factory, upgrade
 from gateway.store.participants import ApiKeys, ParticipantRecord, create_participant
+from tests.gateway.store.store_support import ParticipantMaker
 
 
 @pytest.fixture(scope="session")

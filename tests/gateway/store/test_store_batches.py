@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from store_support import ParticipantMaker, make_event
 
 from gateway.store.batches import (
     batch_values,
@@ -27,6 +26,7 @@ from gateway.store.capture import record_capture
 from gateway.store.engine import make_engine, session_factory
 from medledger.errors import BatchStateError, RecordNotFoundError, StoreConflictError
 from servicekit.sql.helpers import utcnow
+from tests.gateway.store.store_support import ParticipantMaker, make_event
 
 ROOT = bytes(range(32))
 TX = "0x" + "cd" * 32

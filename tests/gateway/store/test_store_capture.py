@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
-from store_support import ParticipantMaker, make_event
 
 from gateway.store.batches import mark_anchored, mark_sent, seal_batches, set_root
 from gateway.store.capture import (
@@ -21,6 +20,7 @@ from gateway.store.engine import session_factory
 from gateway.store.models import CaptureRow, EventRow, ItemRow, QuantityRow
 from medledger.custody.state import ItemState, ItemStatus, MoveQuantity, PutItem
 from medledger.errors import StoreConflictError
+from tests.gateway.store.store_support import ParticipantMaker, make_event
 
 
 def _count(session: Session, model: type[object]) -> int:

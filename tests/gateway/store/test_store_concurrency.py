@@ -14,13 +14,13 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
-from store_support import ParticipantMaker, make_event
 
 from gateway.store.batches import next_nonce, reserve_nonce
 from gateway.store.capture import record_capture
 from gateway.store.engine import session_factory
 from gateway.store.models import CaptureRow, EventRow
 from gateway.store.participants import create_participant
+from tests.gateway.store.store_support import ParticipantMaker, make_event
 
 THREADS = 8
 ROUNDS = 15

@@ -4,13 +4,13 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.orm import Session
-from store_support import ParticipantMaker, make_event
 
 from gateway.store.capture import record_capture
 from gateway.store.custody_view import SqlCustodyView, custody_lock, set_lot_recalled
 from gateway.store.participants import set_participant_status
 from medledger.custody.state import CustodyView, ItemState, ItemStatus, MoveQuantity, PutItem
 from medledger.errors import StoreConflictError
+from tests.gateway.store.store_support import ParticipantMaker, make_event
 
 GTIN = "09506000134352"
 API_LOT = "https://id.gs1.org/01/09506000134369/10/API-7"

@@ -5,7 +5,6 @@ from typing import Literal
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
-from store_support import ParticipantMaker
 
 from gateway.store.participants import (
     ApiKeys,
@@ -16,6 +15,7 @@ from gateway.store.participants import (
 )
 from medledger.custody.state import Participant
 from medledger.errors import RecordNotFoundError, StoreConflictError
+from tests.gateway.store.store_support import ParticipantMaker
 
 
 def test_participant_round_trip(session: Session, make_participant: ParticipantMaker) -> None:

@@ -6,11 +6,11 @@ import time
 
 import pytest
 from sqlalchemy.orm import Session
-from store_support import ParticipantMaker, make_event
 
 from gateway.store.capture import record_capture
 from gateway.store.custody_view import SqlCustodyView, custody_lock
 from medledger.custody.state import ItemState, ItemStatus, PutItem
+from tests.gateway.store.store_support import ParticipantMaker, make_event
 
 FLOOR = 1_000  # events/s; measured: 6,000-16,000 with 1,000 item upserts per document
 
