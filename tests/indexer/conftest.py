@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +14,34 @@ from indexer.service import IndexerService
 from provenance.journey import Journey
 from tests.support.network import Network, start_network
 
+INDEX_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The indexer's database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/indexer.db"
+
+@contextmanager
+def index_database(backend: str, directory: Path) -> Iterator[str]:
+    """A SQLite file in ``directory``, or a fresh PostgreSQL database (skips when none answers)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory}/indexer.db"
         return
     if not postgres_answers():
         pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
     with fresh_database(prefix="indexer_test") as url:
+        yield url
+
+
+@pytest.fixture(params=INDEX_BACKENDS)
+def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The indexer's database: a SQLite file, or a fresh PostgreSQL database."""
+    with index_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=INDEX_BACKENDS)
+def module_index_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``index_url`` once per module, for the modules that index one journey for all their tests."""
+    with index_database(request.param, tmp_path_factory.mktemp("index")) as url:
         yield url
 
 

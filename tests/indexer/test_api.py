@@ -12,7 +12,6 @@ from urllib.parse import quote, urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.api.app import create_app
 from indexer.service import IndexerService
 from indexer.store.models import ApiKeyRow
@@ -46,22 +45,14 @@ class Api:
         return body
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+@pytest.fixture(scope="module")
+def api(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The ``indexed`` journey behind the API (with the bootstrap regulator key), per module."""
     tmp = tmp_path_factory.mktemp("api")
     network = start_network(tmp / "gateway")
     try:
         journey = network.run_journey()
-        if request.param == "sqlite":
-            yield from _serve(network, journey, f"sqlite:///{tmp}/indexer.db", tmp)
-        else:
-            if not postgres_answers():
-                pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
-            with fresh_database(prefix="indexer_api") as url:
-                yield from _serve(network, journey, url, tmp)
+        yield from _serve(network, journey, module_index_url, tmp)
     finally:
         network.gateway.stop()
 

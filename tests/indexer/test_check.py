@@ -15,7 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.store.participants import get_participant
 from indexer.api.app import create_app
 from indexer.api.deps import get_today
@@ -110,24 +109,14 @@ def _release_and_recall(network: Network) -> None:
     gateway.ledger.recall(gateway.regulator, int(GTIN), RECALLED_LOT, RECALL_REASON)
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def checker(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Checker]:
+@pytest.fixture(scope="module")
+def checker(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checker]:
     tmp = tmp_path_factory.mktemp("check")
     network = start_network(tmp / "gateway")
     try:
         journey = network.run_journey()
         _release_and_recall(network)
-        if request.param == "sqlite":
-            yield from _serve(network, journey, f"sqlite:///{tmp}/indexer.db", tmp)
-        else:
-            if not postgres_answers():
-                pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
-            with fresh_database(prefix="indexer_check") as url:
-                yield from _serve(network, journey, url, tmp)
+        yield from _serve(network, journey, module_index_url, tmp)
     finally:
         network.gateway.stop()
 

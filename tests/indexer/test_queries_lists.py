@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from gateway.store.participants import get_participant
 from indexer.api.schemas import RecallScope
 from indexer.queries.alerts import list_alerts
@@ -66,25 +65,15 @@ def recall_finished_lot(network: Network) -> None:
     gateway.ledger.recall(gateway.regulator, int(FINISHED_GTIN), FINISHED_LOT, RECALL_REASON)
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
+@pytest.fixture(scope="module")
+def world(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The ``indexed`` journey (100 packs in cases of 25) plus a recall, once per module."""
     tmp = tmp_path_factory.mktemp("world")
     network = start_network(tmp / "gateway")
     try:
         journey = network.run_journey()
         recall_finished_lot(network)
-        if request.param == "sqlite":
-            yield from _indexed(network, journey, f"sqlite:///{tmp}/indexer.db", tmp)
-        else:
-            if not postgres_answers():
-                pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
-            with fresh_database(prefix="indexer_query") as url:
-                yield from _indexed(network, journey, url, tmp)
+        yield from _indexed(network, journey, module_index_url, tmp)
     finally:
         network.gateway.stop()
 

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.queries.epcs import epc_events, epc_state
 from indexer.queries.trace import trace
 from indexer.service import IndexerService
@@ -40,24 +39,14 @@ class World:
         return self.network.addresses[actor_name]
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
+@pytest.fixture(scope="module")
+def world(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Like the ``indexed`` fixture (journey of 100 packs in cases of 25), once per module."""
     tmp = tmp_path_factory.mktemp("world")
     network = start_network(tmp / "gateway")
     try:
         journey = network.run_journey()
-        if request.param == "sqlite":
-            yield from _indexed(network, journey, f"sqlite:///{tmp}/indexer.db", tmp)
-        else:
-            if not postgres_answers():
-                pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
-            with fresh_database(prefix="indexer_query") as url:
-                yield from _indexed(network, journey, url, tmp)
+        yield from _indexed(network, journey, module_index_url, tmp)
     finally:
         network.gateway.stop()
 

@@ -33,7 +33,6 @@ import os
 import random
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -44,7 +43,6 @@ from sqlalchemy import select
 
 from chain.client import Chain
 from devkit.nodes import available, running_node
-from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
@@ -368,20 +366,9 @@ def seeds() -> list[Any]:
     return out
 
 
-@contextmanager
-def database(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path}/live.db"
-        return
-    if not postgres_answers():
-        pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
-    with fresh_database(prefix="indexer_reorg") as url:
-        yield url
-
-
-@pytest.mark.parametrize(("seed", "backend"), seeds())
+@pytest.mark.parametrize(("seed", "index_url"), seeds(), indirect=["index_url"])
 def test_the_live_index_equals_a_fresh_one_through_random_reorganisations(
-    seed: int, backend: str, anvil_url: str, tmp_path: Path
+    seed: int, index_url: str, anvil_url: str, tmp_path: Path
 ) -> None:
     rng = random.Random(seed)
     chain = Chain.from_url(anvil_url, poll_interval=0.02)
@@ -390,42 +377,41 @@ def test_the_live_index_equals_a_fresh_one_through_random_reorganisations(
     plan, steps = shuffled_plan(rng, history)
     scenario = Scenario(rng, history, publisher, plan, steps)
     kinds = rng.sample(KINDS, len(KINDS))  # each kind once in the first rounds
-    with database(backend, tmp_path) as url:
-        live = indexer(publisher, anvil_url, url, tmp_path / "live", rng.choice((2, 3, 5)))
-        tripwire = Tripwire(live.follower.reader)
-        live.follower.reader = tripwire  # type: ignore[assignment]
-        try:
-            round_ = 0
-            while scenario.rollbacks < ROUNDS or scenario.plan:
-                kind = kinds[round_ % len(kinds)]
-                round_ += 1
-                scenario.extend(rng.randint(1, 3), live)
-                scenario.snapshot()
-                scenario.extend(rng.randint(2, 4), live)  # the branch that will vanish
+    live = indexer(publisher, anvil_url, index_url, tmp_path / "live", rng.choice((2, 3, 5)))
+    tripwire = Tripwire(live.follower.reader)
+    live.follower.reader = tripwire  # type: ignore[assignment]
+    try:
+        round_ = 0
+        while scenario.rollbacks < ROUNDS or scenario.plan:
+            kind = kinds[round_ % len(kinds)]
+            round_ += 1
+            scenario.extend(rng.randint(1, 3), live)
+            scenario.snapshot()
+            scenario.extend(rng.randint(2, 4), live)  # the branch that will vanish
+            scenario.follow(live)
+            rollbacks, deep = scenario.rollbacks, rng.random() < 0.3
+            if rng.random() < 0.4:  # while the live index reads the blocks after
+                scenario.extend(rng.randint(1, 2), None)
+                tripwire.arm(rng.randint(1, 6), partial(scenario.reorganise, kind, deep, None))
                 scenario.follow(live)
-                rollbacks, deep = scenario.rollbacks, rng.random() < 0.3
-                if rng.random() < 0.4:  # while the live index reads the blocks after
-                    scenario.extend(rng.randint(1, 2), None)
-                    tripwire.arm(rng.randint(1, 6), partial(scenario.reorganise, kind, deep, None))
-                    scenario.follow(live)
-                    tripwire.fire()
-                else:
-                    scenario.reorganise(kind, deep, live)
-                scenario.follow(live)
-                assert scenario.rollbacks > rollbacks, f"round {round_} ({kind}): no rollback"
+                tripwire.fire()
+            else:
+                scenario.reorganise(kind, deep, live)
+            scenario.follow(live)
+            assert scenario.rollbacks > rollbacks, f"round {round_} ({kind}): no rollback"
 
-                where = f"seed {seed}, round {round_} ({kind})"
-                fresh = indexer(
-                    publisher,
-                    anvil_url,
-                    f"sqlite:///{tmp_path}/fresh{round_}.db",
-                    tmp_path / "fresh",
-                )
-                try:
-                    follow(fresh)
-                    assert_same_index(live.engine, fresh.engine, where)
-                finally:
-                    fresh.stop()
-                assert_blocks_are_the_chains(live)
-        finally:
-            live.stop()
+            where = f"seed {seed}, round {round_} ({kind})"
+            fresh = indexer(
+                publisher,
+                anvil_url,
+                f"sqlite:///{tmp_path}/fresh{round_}.db",
+                tmp_path / "fresh",
+            )
+            try:
+                follow(fresh)
+                assert_same_index(live.engine, fresh.engine, where)
+            finally:
+                fresh.stop()
+            assert_blocks_are_the_chains(live)
+    finally:
+        live.stop()
