@@ -457,9 +457,9 @@ def run(args: argparse.Namespace) -> str:
                 time.sleep(min(5, args.seconds / 6))
                 spy_dir = Path(args.profile_out) if args.profile_out else tmp
                 spy_dir.mkdir(parents=True, exist_ok=True)
-                for mode, gil in (("wall", False), ("gil", True)):
+                for mode, gil_only in (("wall", False), ("gil", True)):
                     out = spy_dir / f"py-spy-{mode}.txt"
-                    spy = profile_gateway(gateway.process.pid, half, out, gil=gil)
+                    spy = profile_gateway(gateway.process.pid, half, out, gil=gil_only)
                     if spy is None:
                         break
                     _, err = spy.communicate(timeout=half + 60)

@@ -12,7 +12,7 @@ from chain.deployment import Deployment, deploy_contracts
 from chain.ledger import Ledger
 from devkit.constants import REGULATOR_GLN
 from devkit.nodes import available, running_node
-from medledger.epcis.identifiers import check_digit
+from medledger.epcis.gs1 import check_digit
 from medledger.roles import Role
 
 

@@ -13,6 +13,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
+from eth_typing import ChecksumAddress
 from web3 import EthereumTesterProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
@@ -62,8 +63,9 @@ def deploy(w3: Web3, name: str, *args: Any, sender: str) -> Contract:
     receipt = w3.eth.wait_for_transaction_receipt(
         factory.constructor(*args).transact({"from": sender})
     )
-    contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
-    return contract
+    address = receipt["contractAddress"]
+    assert address is not None, f"{name} was not deployed"
+    return w3.eth.contract(address=address, abi=artifact["abi"])
 
 
 # A fixed key keeps signatures reproducible between runs.
@@ -73,7 +75,7 @@ SIGNER_KEY = "0x" + "5e" * 32
 @pytest.fixture(scope="session")
 def _deployment() -> Deployment:
     w3 = Web3(EthereumTesterProvider())
-    accounts: list[str] = list(w3.eth.accounts)
+    accounts: list[ChecksumAddress] = list(w3.eth.accounts)
     cast = Cast(
         regulator=accounts[0],
         api_maker=accounts[1],

@@ -19,7 +19,7 @@ from chain.deployment import deploy_contracts
 from chain.ledger import Ledger
 from devkit.constants import REGULATOR_GLN
 from devkit.nodes import available, running_node
-from medledger.epcis.identifiers import check_digit
+from medledger.epcis.gs1 import check_digit
 from medledger.merkle import MerkleTree
 from medledger.roles import Role
 from tests.conftest import gln_with_check_digit

@@ -24,6 +24,7 @@ from typing import Any
 import fastjsonschema
 import pytest
 from fastapi import APIRouter, FastAPI
+from typer.core import TyperGroup
 from typer.main import get_command
 
 from gateway.api.routes import capture, lots, participants, recalls, receipts
@@ -115,6 +116,7 @@ def commands() -> list[tuple[str, list[str]]]:
 def parse(argv: list[str]) -> None:
     """Parse ``argv`` as the console script would, running nothing."""
     group = get_command(cli_app)
+    assert isinstance(group, TyperGroup)  # the app has several commands
     name, *rest = argv
     context = group.make_context("provenance", [name])
     command = group.get_command(context, name)
@@ -221,7 +223,10 @@ def answer_schema(method: str, path: str) -> dict[str, Any] | None:
     for status, response in sorted(operation.get("responses", {}).items()):
         schema = response.get("content", {}).get("application/json", {}).get("schema")
         if status.startswith("2") and schema:
-            return as_example({**schema, "components": {"schemas": spec["schemas"]}})
+            example: dict[str, Any] = as_example(
+                {**schema, "components": {"schemas": spec["schemas"]}}
+            )
+            return example
     return None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.code_issuance import commissioning_document
 from medledger.epcis.builders import Actor
-from medledger.epcis.identifiers import check_digit
+from medledger.epcis.gs1 import check_digit
 from medledger.roles import Role
 from provenance.journey import MANUFACTURER
 from tests.gateway.conftest import Gateway

@@ -14,7 +14,8 @@ import segno
 from gateway import code_issuance
 from gateway.store.lots import CodeRecord, codes_of, commission_into_lot
 from gateway.store.recalls import lot_known
-from medledger.epcis.identifiers import canonical_identifier, check_digit
+from medledger.epcis.gs1 import check_digit
+from medledger.epcis.identifiers import canonical_identifier
 from provenance.journey import DISTRIBUTOR, IMPORTER, MANUFACTURER, PHARMACY
 from tests.gateway.conftest import Gateway
 

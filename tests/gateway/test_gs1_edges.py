@@ -64,6 +64,7 @@ def test_declaration_recall_and_release_refuse_a_malformed_lot_by_the_same_rule(
     """Finding 7: the same module answers at every edge that takes a lot (rule ``gs1.lot``),
     before the store or the chain is asked."""
     gtin = gtin_of(canonical_identifier(build_journey(2).packs[0]))
+    assert gtin is not None
     regulator = gateway.regulator
     for lot in ("L" * 21, "B 2026", "LÖT"):
         answers = [

@@ -210,6 +210,7 @@ def test_a_failing_receiver_gets_it_on_the_third_attempt(
         with gateway.service.sessions() as session:
             delivery = get_delivery(session, notification["id"])
         assert delivery is not None and delivery.state == expected
+    assert delivery is not None
     assert delivery.attempts == 3 and delivery.last_status == 200 and delivery.last_error is None
     assert len(receiver.received) == 3
     keys = {headers[IDEMPOTENCY_HEADER] for headers, _ in receiver.received}
@@ -250,7 +251,7 @@ def test_retries_back_off_exponentially_and_give_up(gateway: Gateway) -> None:
         assert deliverer.step() == 0  # not due yet
         now[0] = delivery.next_attempt_at
     assert waits == [10, 20, 30]  # 10, 20, then capped at 30
-    assert delivery.state == "failed" and delivery.attempts == 4
+    assert delivery is not None and delivery.state == "failed" and delivery.attempts == 4
     assert delivery.last_error is not None and "refused" in delivery.last_error
     assert attempts == [hook_url] * 4
     assert deliverer.step() == 0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from medledger.epcis.identifiers import check_digit
+from medledger.epcis.gs1 import check_digit
 from medledger.errors import ChainUnavailableError
 from provenance.journey import API_MAKER
 from tests.gateway.conftest import Gateway

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from medledger.epcis.builders import as_document
-from medledger.epcis.identifiers import check_digit
+from medledger.epcis.gs1 import check_digit
 from provenance.journey import build_journey
 from tests.gateway.conftest import Gateway
 

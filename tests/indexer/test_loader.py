@@ -72,7 +72,7 @@ def test_an_event_anchored_again_is_indexed_once_with_an_alert_and_the_rest_of_i
 
 def history(service: IndexerService, publisher: Publisher) -> list[tuple[Any, ...]]:
     """Every item version and alert (participants by name)."""
-    names = {account.address: name for name, account in publisher.accounts.items()}
+    names: dict[str, str] = {account.address: name for name, account in publisher.accounts.items()}
     v = ItemVersionRow
     with service.sessions() as session:
         versions = [

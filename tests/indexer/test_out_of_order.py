@@ -60,7 +60,7 @@ def indexer(
 def current_state(service: IndexerService, publisher: Publisher) -> dict[str, tuple[Any, ...]]:
     """Every item's status, holder, location, parent and destination (participants by name:
     each publisher registers its own accounts)."""
-    names = {account.address: name for name, account in publisher.accounts.items()}
+    names: dict[str, str] = {account.address: name for name, account in publisher.accounts.items()}
     v = ItemVersionRow
     query = select(v.identifier, v.status, v.holder, v.location, v.parent, v.in_transit_to)
     with service.sessions() as session:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.api import routes
 from indexer.api.app import create_app
+from indexer.queries import check as check_queries
 from tests.indexer.conftest import IndexerFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def test_unknown_routes_and_unexpected_errors_are_problem_json(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(routes.check_queries, "check", broken)
+    monkeypatch.setattr(check_queries, "check", broken)  # the module the /check route calls
     http = TestClient(create_app(make_indexer(), follow=False), raise_server_exceptions=False)
     assert_problem(http.get("/no/such/route"), 404)
     response = http.get("/check", params={"code": "(01)04700123123452(21)A1"})

@@ -170,10 +170,10 @@ def test_recall_scope_pages_walk_the_lot_without_duplicates(world: World) -> Non
     assert identifiers == sorted(identifiers)
 
 
-def scope_pages(session: Session, limit: int) -> list[tuple[bytes, str | None, bytes]]:
+def scope_pages(session: Session, limit: int) -> list[tuple[bytes, str | None, str]]:
     """Each page of the lot as ``scope_body`` answers it (body, cursor) and as ``scope``'s
     dictionaries validated against ``RecallScope`` and dumped (what FastAPI made of them)."""
-    out: list[tuple[bytes, str | None, bytes]] = []
+    out: list[tuple[bytes, str | None, str]] = []
     cursor = None
     for _ in range(1000):
         body, following = scope_body(

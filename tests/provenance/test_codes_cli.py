@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 import pytest
 from typer.testing import CliRunner
 
-from medledger.epcis.identifiers import check_digit
+from medledger.epcis.gs1 import check_digit
 from provenance.cli import app
 from provenance.codes_command import run_codes
 from provenance.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE

@@ -7,6 +7,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +271,7 @@ def test_mass_balance_formula() -> None:
         "outputQuantityList": [{"epcClass": "c", "quantity": 40}],
     }
     balance = compute_mass_balance([event], override=parse_strength("12.5g"))
-    assert (balance.consumed_kg, balance.produced) == (13, 1040)
+    assert (balance.consumed_kg, balance.produced) == (Decimal(13), 1040)
     assert balance.required_kg == 13 and balance.ok and balance.max_packs == 1092
     with pytest.raises(OriginError, match="not a mass"):
         compute_mass_balance([{"inputQuantityList": [{"quantity": 1, "uom": "LTR"}]}])

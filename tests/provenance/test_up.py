@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,10 @@ def wait_for(what: str, check: Callable[[], Any]) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def answers_ok(url: str) -> bool:
+    return httpx.get(url).status_code == 200
+
+
 def start_up(data: Path, ports: Ports, log: Path) -> subprocess.Popen[bytes]:
     """`provenance up` on a local ganache, once its summary is printed."""
     command = [
@@ -76,7 +81,7 @@ def start_up(data: Path, ports: Ports, log: Path) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
         for url in (ports.gateway_url, ports.indexer_url):
-            wait_for(f"{url}/healthz", lambda u=url: httpx.get(f"{u}/healthz").status_code == 200)
+            wait_for(f"{url}/healthz", partial(answers_ok, f"{url}/healthz"))
         wait_for("the start-up summary", lambda: "press Ctrl-C" in log.read_text())
     except BaseException:
         process.kill()
@@ -137,7 +142,7 @@ def test_up_keeps_every_event_batch_receipt_and_index_across_a_restart(tmp_path:
             captures.append(accepted.json()["captureID"])
             wait_for(  # custody moves on only once the previous step is anchored
                 "anchoring",
-                lambda c=captures[-1]: gateway.get(f"/capture/{c}").json()["status"] == "anchored",
+                lambda: gateway.get(f"/capture/{captures[-1]}").json()["status"] == "anchored",
             )
         last_event = accepted.json()["eventIDs"][-1].split(";")[1][:64]
         receipt = gateway.get(f"/events/{last_event}/receipt").json()

@@ -39,7 +39,7 @@ class Publisher:
         return self.ledger.deployment
 
     def batch_document(self, actor: Actor, events: list[dict[str, Any]]) -> dict[str, Any]:
-        entries = []
+        entries: list[dict[str, Any]] = []
         for event in events:
             digest = event_digest(event)
             entries.append(

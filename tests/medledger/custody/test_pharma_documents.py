@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_quantity_moves_are_netted_per_holder() -> None:
     world = World()
     changes = world.submit(API, commission_lot(API, 50), ship(API, MAKER, kg=50))
     moves = [c for c in changes if isinstance(c, MoveQuantity)]
-    assert [(m.delta, m.in_transit_to) for m in moves] == [(50, world.who(MAKER).address)]
+    assert [(m.delta, m.in_transit_to) for m in moves] == [(Decimal(50), world.who(MAKER).address)]
 
 
 def test_the_epcis_rule_set_checks_no_custody() -> None:

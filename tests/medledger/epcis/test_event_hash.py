@@ -153,7 +153,8 @@ def test_fields_written_straight_from_json_hash_as_through_the_node_tree() -> No
 
     def via_tree(event: Mapping[str, Any], namespaces: dict[str, str]) -> str:
         converter = _Converter(namespaces, default_vocabulary())
-        return "eventType=" + event["type"] + _prehash_via_tree(event, converter, frozenset())
+        event_type: str = event["type"]
+        return "eventType=" + event_type + _prehash_via_tree(event, converter, frozenset())
 
     compared = 0
     for event, namespaces in _events_to_compare():

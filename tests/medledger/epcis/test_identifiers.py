@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from medledger.epcis.identifiers import canonical_identifier, check_digit, to_canonical_dl
+from medledger.epcis.gs1 import check_digit
+from medledger.epcis.identifiers import canonical_identifier, to_canonical_dl
 from medledger.errors import ValidationError
 
 SGTIN_DL = "https://id.gs1.org/01/09521141123454/21/2017"

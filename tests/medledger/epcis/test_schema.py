@@ -94,7 +94,7 @@ def _document(events: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
-EVENT = {
+EVENT: dict[str, object] = {
     "type": "ObjectEvent",
     "eventTime": "2024-01-01T10:00:00+01:00",
     "eventTimeZoneOffset": "+01:00",
