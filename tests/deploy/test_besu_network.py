@@ -165,7 +165,7 @@ def test_generate_writes_keys_that_match_the_genesis_it_writes(tmp_path: Path) -
 def test_generate_never_replaces_keys_silently(tmp_path: Path) -> None:
     generate = besu_generator()
     first = generate.generate(tmp_path / "out", tmp_path / "keys")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match="keys are never replaced silently"):
         generate.generate(tmp_path / "out", tmp_path / "keys")
     second = generate.generate(tmp_path / "out", tmp_path / "keys", force=True)
     assert {v.address for v in first}.isdisjoint({v.address for v in second})

@@ -161,7 +161,7 @@ def test_a_batch_recovered_after_a_crash_between_send_and_record_has_receipts_th
         raise SystemExit("killed after sending the anchor, before recording it")
 
     monkeypatch.setattr(batcher_module, "mark_sent", crash)  # where the batcher looks it up
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="killed after sending the anchor"):
         gateway.service.batcher.step()
     monkeypatch.undo()
 

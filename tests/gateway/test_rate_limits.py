@@ -46,5 +46,8 @@ def test_a_budget_is_limits_notation_and_empty_is_none() -> None:
     assert parse_limits("") == parse_limits("  ") == ()
     with pytest.raises(ValueError, match="couldn't parse"):
         parse_limits("lots")
-    with pytest.raises(PydanticValidationError):
+    with pytest.raises(
+        PydanticValidationError,
+        match=r"(?s)auth_failure_rate_limit.*couldn't parse rate limit string 'often'",
+    ):
         GatewaySettings(auth_failure_rate_limit="often")

@@ -110,7 +110,7 @@ def test_killed_mid_batch_and_restarted_it_indexes_everything_exactly_once(
 ) -> None:
     source = CrashingSource(InProcessBatchSource(network.batch_json), crash_on=5)
     crashing = make_indexer(source=source)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="killed mid-batch"):
         crashing.catch_up()
     crashing.stop()
     restarted = make_indexer()
@@ -155,10 +155,10 @@ def test_after_a_step_that_failed_the_same_indexer_goes_on_from_what_was_committ
     # (cases made, packs packed into them) must not be trusted.
     source = TroubledSource(InProcessBatchSource(network.batch_json), down=1, failing=7, losing=5)
     indexer = make_indexer(source=source)
-    with pytest.raises(BatchUnavailableError):
+    with pytest.raises(BatchUnavailableError, match="gateway down"):
         indexer.catch_up()
     assert count(indexer, ParticipantRow) == len(ACTORS) + 1
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="the database connection was lost"):
         indexer.catch_up()
     assert count(indexer, EventRow) == 0  # the step was one range: nothing was committed
     indexer.catch_up()

@@ -40,9 +40,9 @@ def test_issue_authenticate_revoke(index_url: str, keys: ReaderKeys) -> None:
         assert keys.authenticate(session, "") is None
         keys.revoke(session, found.prefix)
         assert keys.authenticate(session, token) is None
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValidationError, match="role must be one of .*, got 'manufacturer'"):
             keys.issue(session, "x", "manufacturer")
-        with pytest.raises(RecordNotFoundError):
+        with pytest.raises(RecordNotFoundError, match="api key '000000000000' not found"):
             keys.revoke(session, "000000000000")
         assert [k.revoked for k in keys.list(session)] == [True]
     engine.dispose()

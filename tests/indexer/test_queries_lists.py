@@ -230,9 +230,10 @@ def test_recall_scope_body_writes_event_times_as_iso_does(world: World) -> None:
 
 
 def test_recall_scope_of_an_unknown_lot_is_not_found(world: World) -> None:
-    with world.session() as session, pytest.raises(NotFoundError):
+    unknown = f"lot NO-SUCH-LOT of GTIN {FINISHED_GTIN} is not in the index"
+    with world.session() as session, pytest.raises(NotFoundError, match=unknown):
         scope(session, FINISHED_GTIN, "NO-SUCH-LOT")
-    with world.session() as session, pytest.raises(NotFoundError):
+    with world.session() as session, pytest.raises(NotFoundError, match=unknown):
         scope_body(session, FINISHED_GTIN, "NO-SUCH-LOT")
 
 
@@ -285,16 +286,28 @@ def test_anchors_walk_completely_in_chain_order_and_filter(world: World) -> None
 
 
 @pytest.mark.parametrize(
-    "call",
+    ("call", "says"),
     [
-        lambda s: list_anchors(s, limit=0),
-        lambda s: list_anchors(s, limit=1001),
-        lambda s: list_anchors(s, cursor="garbage!"),
-        lambda s: list_anchors(s, cursor=list_participants(s, limit=1).next),
-        lambda s: scope(s, FINISHED_GTIN, FINISHED_LOT, limit=10_001),
-        lambda s: scope_body(s, FINISHED_GTIN, FINISHED_LOT, limit=10_001),
-        lambda s: scope_body(
-            s, FINISHED_GTIN, FINISHED_LOT, cursor=list_participants(s, limit=1).next
+        (lambda s: list_anchors(s, limit=0), "limit must be between 1 and 1000, got 0$"),
+        (lambda s: list_anchors(s, limit=1001), "limit must be between 1 and 1000, got 1001"),
+        (lambda s: list_anchors(s, cursor="garbage!"), "cursor is not one this list gave out"),
+        (
+            lambda s: list_anchors(s, cursor=list_participants(s, limit=1).next),
+            "cursor is not one this list gave out",
+        ),
+        (
+            lambda s: scope(s, FINISHED_GTIN, FINISHED_LOT, limit=10_001),
+            "limit must be between 1 and 10000, got 10001",
+        ),
+        (
+            lambda s: scope_body(s, FINISHED_GTIN, FINISHED_LOT, limit=10_001),
+            "limit must be between 1 and 10000, got 10001",
+        ),
+        (
+            lambda s: scope_body(
+                s, FINISHED_GTIN, FINISHED_LOT, cursor=list_participants(s, limit=1).next
+            ),
+            "cursor is not one this list gave out",
         ),
     ],
     ids=[
@@ -308,7 +321,7 @@ def test_anchors_walk_completely_in_chain_order_and_filter(world: World) -> None
     ],
 )
 def test_bad_limits_and_cursors_are_refused(
-    world: World, call: Callable[[Session], object]
+    world: World, call: Callable[[Session], object], says: str
 ) -> None:
-    with world.session() as session, pytest.raises(ValidationError):
+    with world.session() as session, pytest.raises(ValidationError, match=says):
         call(session)

@@ -154,20 +154,21 @@ def test_a_lot_traces_to_its_transformation_and_counts_its_packs(world: World) -
 
 
 @pytest.mark.parametrize(
-    ("value", "error"),
+    ("value", "error", "says"),
     [
-        ("not an identifier", ValidationError),
-        ("urn:epc:id:sgtin:4700123.012345", ValidationError),
-        ("urn:epc:id:sgln:4700123.10000.0", ValidationError),  # a location: nothing to trace
-        ("urn:epc:id:sgtin:4700123.012345.NEVER", NotFoundError),
-        ("urn:epc:id:sscc:4700123.0000000099", NotFoundError),
-        ("https://id.gs1.org/01/04700123123452/10/NOLOT", NotFoundError),
+        ("not an identifier", ValidationError, "is not a GS1 element string"),
+        ("urn:epc:id:sgtin:4700123.012345", ValidationError, "is not a valid EPC URN"),
+        # a location: nothing to trace
+        ("urn:epc:id:sgln:4700123.10000.0", ValidationError, r"is neither a pack \(SGTIN\)"),
+        ("urn:epc:id:sgtin:4700123.012345.NEVER", NotFoundError, "/21/NEVER is not in the index"),
+        ("urn:epc:id:sscc:4700123.0000000099", NotFoundError, "0999 is not in the index"),
+        ("https://id.gs1.org/01/04700123123452/10/NOLOT", NotFoundError, "lot NOLOT of GTIN"),
     ],
 )
 def test_trace_refuses_bad_and_unknown_identifiers(
-    world: World, value: str, error: type[Exception]
+    world: World, value: str, error: type[Exception], says: str
 ) -> None:
-    with world.session() as session, pytest.raises(error):
+    with world.session() as session, pytest.raises(error, match=says):
         trace(session, value)
 
 
@@ -232,8 +233,8 @@ def test_a_pack_in_another_case_does_not_see_the_first_case_events(world: World)
 
 def test_unknown_epc_is_not_found(world: World) -> None:
     with world.session() as session:
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFoundError, match="/21/NEVER is not in the index"):
             epc_state(session, "urn:epc:id:sgtin:4700123.012345.NEVER")
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFoundError, match="no event names .*/21/NEVER"):
             epc_events(session, "urn:epc:id:sgtin:4700123.012345.NEVER")
         assert session.scalars(select(AnchorRow)).first() is not None

@@ -33,7 +33,7 @@ def test_a_batch_the_gateway_refuses_as_altered_is_refused_for_good_with_its_evi
             "root": "0x" + ROOT.hex(),
         },
     )
-    with pytest.raises(BatchRefusedError) as refused:
+    with pytest.raises(BatchRefusedError, match="what it stores no longer verifies") as refused:
         source.fetch(ROOT)
     assert not refused.value.retryable
     assert refused.value.evidence["rule"] == "integrity.event-altered"
@@ -45,13 +45,15 @@ def test_another_409_is_worth_asking_again() -> None:
     source = source_answering(
         409, {"type": "https://provenance.example/problems/conflict", "status": 409}
     )
-    with pytest.raises(BatchUnavailableError) as unavailable:
+    with pytest.raises(
+        BatchUnavailableError, match="gateway answered 409 for batch"
+    ) as unavailable:
         source.fetch(ROOT)
     assert unavailable.value.retryable and not isinstance(unavailable.value, BatchRefusedError)
 
 
 def test_a_batch_the_gateway_does_not_have_is_unavailable_for_good() -> None:
     source = source_answering(404, {"type": "https://provenance.example/problems/not-found"})
-    with pytest.raises(BatchUnavailableError) as unavailable:
+    with pytest.raises(BatchUnavailableError, match="the gateway has no batch 0x") as unavailable:
         source.fetch(ROOT)
     assert not unavailable.value.retryable

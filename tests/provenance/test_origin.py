@@ -276,7 +276,7 @@ def test_mass_balance_formula() -> None:
     with pytest.raises(OriginError, match="not a mass"):
         compute_mass_balance([{"inputQuantityList": [{"quantity": 1, "uom": "LTR"}]}])
     assert parse_strength("12500 mg").kg == parse_strength("0.0125kg").kg
-    with pytest.raises(OriginError):
+    with pytest.raises(OriginError, match="API per pack must be a number and mg, g or kg"):
         parse_strength("12.5 pills")
 
 

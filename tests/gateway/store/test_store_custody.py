@@ -157,7 +157,7 @@ def test_over_consumption_and_unit_mismatch_are_refused(
         [make_event()],
         [MoveQuantity(API_LOT, api.address, Decimal(1), "KGM")],
     )
-    with pytest.raises(StoreConflictError):
+    with pytest.raises(StoreConflictError, match="ck_quantities_not_negative"):
         record_capture(
             session,
             api.address,

@@ -92,7 +92,7 @@ def test_the_epcis_rule_set_checks_no_custody() -> None:
     events = normalise_events([ship(MAKER, DISTRIBUTOR, [pack(1)])])  # never commissioned
     auditor = Participant("0x" + "9" * 40, int(Role.AUDITOR), "4700901100008", True)
     assert check_events(RuleSet.EPCIS, events, auditor, world.store) == []
-    with pytest.raises(RuleViolation):
+    with pytest.raises(RuleViolation, match=r"not been commissioned \[custody\.not-commissioned\]"):
         check_events(RuleSet.PHARMA, events, world.who(MAKER), world.store)
 
 
