@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -14,6 +16,9 @@ from devkit.constants import REGULATOR_GLN
 from devkit.nodes import available, running_node
 from medledger.epcis.gs1 import check_digit
 from medledger.roles import Role
+
+if TYPE_CHECKING:  # the gateway and indexer load only for the tests that use a network
+    from tests.support.network import Network
 
 
 def gln_with_check_digit(body12: str) -> int:
@@ -66,3 +71,13 @@ def rpc_chain(request: pytest.FixtureRequest) -> Iterator[Chain]:
         pytest.skip(f"{kind} is not installed in node_modules (run `make deps`)")
     with running_node(kind) as node:
         yield Chain.from_url(node.url, poll_interval=0.05)
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> Iterator[Network]:
+    """A gateway on the in-process chain, with every journey actor registered."""
+    from tests.support.network import start_network
+
+    net = start_network(tmp_path / "gateway")
+    yield net
+    net.gateway.stop()

@@ -12,7 +12,7 @@ import pytest
 from devkit.postgres import PG_URL, fresh_database, postgres_answers
 from indexer.service import IndexerService
 from provenance.journey import Journey
-from tests.support.network import Network, start_network
+from tests.support.network import Network
 
 INDEX_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -43,13 +43,6 @@ def module_index_url(
     """``index_url`` once per module, for the modules that index one journey for all their tests."""
     with index_database(request.param, tmp_path_factory.mktemp("index")) as url:
         yield url
-
-
-@pytest.fixture
-def network(tmp_path: Path) -> Iterator[Network]:
-    net = start_network(tmp_path / "gateway")
-    yield net
-    net.gateway.stop()
 
 
 IndexerFactory = Callable[..., IndexerService]

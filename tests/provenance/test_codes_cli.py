@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
-import pytest
 from typer.testing import CliRunner
 
 from medledger.epcis.gs1 import check_digit
@@ -15,17 +13,10 @@ from provenance.cli import app
 from provenance.codes_command import run_codes
 from provenance.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE
 from provenance.journey import DISTRIBUTOR, MANUFACTURER
-from tests.support.network import Network, start_network
+from tests.support.network import Network
 
 GTIN = "0470012388888" + str(check_digit("0470012388888"))
 LOT = "L-77"
-
-
-@pytest.fixture
-def network(tmp_path: Path) -> Iterator[Network]:
-    network = start_network(tmp_path / "gateway")
-    yield network
-    network.gateway.stop()
 
 
 def key_file(tmp_path: Path, headers: dict[str, str], name: str = "key") -> Path:
