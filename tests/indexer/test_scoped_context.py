@@ -19,8 +19,9 @@ from medledger.epcis.event_hash import context_namespaces, event_hash
 from medledger.epcis.event_id import EventId
 from medledger.epcis.terms import MPL_NAMESPACE
 from medledger.formats.receipt import Receipt
+from provenance.exits import EXIT_VALID
 from provenance.journey import build_journey
-from provenance.verify import EXIT_VALID, default_event_hasher, run
+from provenance.verify import default_event_hasher, run
 from tests.indexer.conftest import IndexerFactory
 from tests.support.network import Network
 
