@@ -220,7 +220,7 @@ def test_once_settled_check_says_what_the_gateway_enforced_or_an_alert_explains(
             if state is None:
                 assert body["verdict"] == "unknown" or identifier in explained, (shifts, body)
                 continue
-            expected = (state.status.value, state.holder)
+            expected = (str(state.status), state.holder)
             seen = (body["status"], (body["holder"] or {}).get("address"))
             parent = state.parent or ""
             assert seen == expected or {identifier, parent} & explained, (shifts, seed, seen)
