@@ -187,6 +187,12 @@ class Intake:
         self._clock = clock
         self._lock = threading.Lock()
 
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while a document's custody is checked and stored: whatever else changes custody
+        in this process (code issuance) takes it too."""
+        return self._lock
+
     def capture(
         self, session: Session, participant: store.ParticipantRecord, document: Any
     ) -> Accepted:

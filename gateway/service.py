@@ -110,7 +110,7 @@ class GatewayService:
             ledger=self.ledger,
             keys=self.keys,
             schema=self.schema,
-            capture_lock=self.intake._lock,
+            capture_lock=self.intake.lock,
             settings=settings,
             wake=self._wake_batcher,
         )
