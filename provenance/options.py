@@ -83,7 +83,7 @@ ManufacturerKeyFile = Annotated[
 ]
 ReaderKeyFile = Annotated[
     Path | None,
-    _key_file(_key_file_help("a reader key of the indexer", INDEXER_READER_KEY_FILES)),
+    _key_file(_key_file_help("indexer reader key", INDEXER_READER_KEY_FILES)),
 ]
 
 # --- a lot: recall, release, codes --------------------------------------------------------------
