@@ -32,7 +32,7 @@ from medledger.epcis.event_hash import (
 )
 from medledger.epcis.normalise import NormalisedEvent, normalise_events
 from medledger.epcis.schema import EpcisSchema
-from medledger.errors import PermissionDeniedError, ValidationError
+from medledger.errors import PermissionDeniedError, ValidationError, echo
 
 #: Every URL under which GS1 publishes the EPCIS 2.0 context (the same file; never fetched).
 _KNOWN_CONTEXTS = (
@@ -76,7 +76,19 @@ def prepare(
         )
     schema.validate(document)
     require_epcis_context(document)
-    events: list[dict[str, Any]] = list(document["epcisBody"]["eventList"])
+    body = document.get("epcisBody")
+    if (
+        document.get("type") != "EPCISDocument"
+        or not isinstance(body, dict)
+        or "eventList" not in body
+    ):
+        raise ValidationError(
+            f"only an EPCISDocument with epcisBody.eventList is captured, not a "
+            f"{echo(document.get('type'))}",
+            rule="document.type",
+            pointer="/type",
+        )
+    events: list[dict[str, Any]] = list(body["eventList"])
     normalised = normalise_events(events)
     context = document["@context"]
     namespaces = context_namespaces(context)

@@ -197,3 +197,25 @@ def test_every_route_reads_json_with_the_strict_parser(gateway: Gateway) -> None
 def test_the_app_puts_the_recursion_limit_back(gateway: Gateway) -> None:
     """Finding 1's cause: py_ecc (through web3) raised the limit to 100,000."""
     assert sys.getrecursionlimit() <= RECURSION_LIMIT
+
+
+def test_a_query_document_posted_to_capture_is_422_naming_its_type_and_stores_nothing(
+    gateway: Gateway,
+) -> None:
+    """An EPCISQueryDocument passes GS1's schema but holds no epcisBody.eventList: it was a 500
+    (a KeyError in the intake); capturing query results is issue 16's to decide."""
+    actor, _ = first_step()
+    query_document = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-01-01T00:00:00Z",
+        "epcisBody": {
+            "queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": []}}
+        },
+    }
+    body = assert_problem(
+        post_capture(gateway, actor, json.dumps(query_document)), 422, "document.type"
+    )
+    assert "EPCISQueryDocument" in body["detail"] and body["pointer"] == "/type"
+    assert stored_events(gateway) == 0
