@@ -81,6 +81,12 @@ class ParticipantCreate(BaseModel):
         examples=[["4700123"]],
         description="GS1 company prefixes (4 to 12 digits) of the products it may commission",
     )
+    region: str | None = Field(
+        default=None,
+        max_length=16,
+        examples=["KG-GB"],
+        description="ISO 3166-2 subdivision code (or an ISO 3166-1 country code), any case",
+    )
 
 
 class ParticipantPublic(BaseModel):
@@ -91,6 +97,17 @@ class ParticipantPublic(BaseModel):
     status: str
     ruleSet: str  # noqa: N815
     companyPrefixes: list[str] = Field(default_factory=list)  # noqa: N815
+    region: str | None = Field(default=None, description="ISO 3166-2 code, upper-case")
+    updatedAt: datetime | None = Field(  # noqa: N815
+        default=None,
+        description="last change of the participant (registration, status, prefixes, region)",
+    )
+
+
+class RegionSet(BaseModel):
+    """``PUT /participants/{address}/region``: the participant's region (null clears it)."""
+
+    region: str | None = Field(max_length=16, examples=["KG-GB"])
 
 
 class CompanyPrefixesSet(BaseModel):

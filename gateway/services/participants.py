@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,7 @@ from medledger.errors import (
     StoreConflictError,
     ValidationError,
 )
+from medledger.regions import region_code
 from medledger.roles import Role
 
 #: May read any participant's events and batches.
@@ -79,6 +81,7 @@ class ParticipantsService:
         rule_set: str = "pharma",
         webhook_url: str | None = None,
         company_prefixes: Sequence[str] = (),
+        region: str | None = None,
     ) -> NewParticipant:
         """Register on-chain (as the regulator) and in the store, with a custodial key (and a
         webhook for its notifications, if ``webhook_url``), and the GS1 company prefixes of the
@@ -91,6 +94,7 @@ class ParticipantsService:
         taken up again (see docs/security.md, "Participant administration")."""
         check_registration(roles=roles, gln=gln)
         prefixes = check_company_prefixes(company_prefixes)
+        region = None if region is None else region_code(region)
         if webhook_url is not None:
             self.webhook_targets.check_url(webhook_url, pointer="/webhookUrl")
         with self.sessions() as session:
@@ -130,6 +134,7 @@ class ParticipantsService:
                 rule_set=rule_set,
                 keystore_path=str(path),
                 company_prefixes=prefixes,
+                region=region,
             )
             api_key = self.api_keys.issue(session, account.address)
             hook = (
@@ -194,10 +199,27 @@ class ParticipantsService:
         with self.write_sessions() as session:
             return store.set_company_prefixes(session, found.address, prefixes)
 
-    def all(self) -> list[store.ParticipantRecord]:
-        """Every participant the gateway registered (the regulator too)."""
+    def set_region(self, address: str, region: str | None) -> store.ParticipantRecord:
+        """Set (``None``: clear) a participant's region, an ISO 3166-2 code (gateway only: the
+        chain does not hold regions)."""
+        code = None if region is None else region_code(region)
+        address = self.get(address).address
+        with self.write_sessions() as session:
+            return store.set_region(session, address, code)
+
+    def get(self, address: str) -> store.ParticipantRecord:
+        """The participant at ``address`` (any case); 404 (NotFoundError) if unknown."""
         with self.sessions() as session:
-            return store.list_participants(session)
+            found = store.find_participant(session, address)
+        if found is None:
+            raise NotFoundError(f"no participant {address}")
+        return found
+
+    def all(self, *, updated_since: datetime | None = None) -> list[store.ParticipantRecord]:
+        """Every participant the gateway registered (the regulator too); with
+        ``updated_since``, those changed at or after it (store.list_participants)."""
+        with self.sessions() as session:
+            return store.list_participants(session, updated_since=updated_since)
 
 
 def may_read(reader: store.ParticipantRecord, owner: str) -> bool:

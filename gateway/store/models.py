@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0007_anchor_facts.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0008_participant_region.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -84,6 +84,27 @@ class ParticipantRow(Base):
     created_at: Mapped[datetime]
     #: GS1 company prefixes, space-separated ("" none): a mirror of the participant registry's
     company_prefixes: Mapped[str] = mapped_column(String(512), default="", server_default="")
+    #: ISO 3166-2 subdivision (or ISO 3166-1 country) code, canonical (medledger/regions.py)
+    region: Mapped[str | None] = mapped_column(String(6))
+    #: Last change of anything above (registration, status, prefixes, region): what
+    #: ``GET /participants?updatedSince=`` filters on
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RegistrationRequestRow(Base):
+    """A ``POST /participants`` sent with an ``Idempotency-Key``: what it asked (SHA-256 of its
+    canonical body) and, once done, the participant and the prefix of the API key it answered
+    with (revoked when a retry gets a fresh one)."""
+
+    __tablename__ = "registration_requests"
+
+    requester: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    gln: Mapped[str] = mapped_column(String(13))
+    address: Mapped[str | None] = mapped_column(String(ADDRESS))
+    key_prefix: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiKeyRow(Base):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from medledger.custody import state as custody
@@ -42,6 +42,8 @@ class ParticipantRecord:
     keystore_path: str | None
     created_at: datetime
     company_prefixes: tuple[str, ...] = ()
+    region: str | None = None  # ISO 3166-2 (medledger/regions.py)
+    updated_at: datetime | None = None  # last change; None only for a record not yet stored
 
     @property
     def active(self) -> bool:
@@ -68,6 +70,8 @@ class ParticipantRecord:
             keystore_path=row.keystore_path,
             created_at=row.created_at,
             company_prefixes=prefixes_of(row.company_prefixes),
+            region=row.region,
+            updated_at=row.updated_at,
         )
 
 
@@ -86,8 +90,11 @@ def create_participant(
     rule_set: str = "pharma",
     keystore_path: str | None = None,
     company_prefixes: tuple[str, ...] = (),
+    region: str | None = None,
+    commit: bool = True,
 ) -> ParticipantRecord:
-    """Store a new participant (active) and commit."""
+    """Store a new participant (active) and commit (``commit=False``: flush only, for a caller
+    that writes more in the same transaction)."""
     if rule_set not in RULE_SETS:
         raise ValueError(f"unknown rule set {rule_set!r}; known: {', '.join(RULE_SETS)}")
     if session.get(ParticipantRow, address) is not None:
@@ -100,11 +107,16 @@ def create_participant(
         status="active",
         rule_set=rule_set,
         keystore_path=keystore_path,
-        created_at=utcnow(),
+        created_at=(now := utcnow()),
+        updated_at=now,
         company_prefixes=" ".join(company_prefixes),
+        region=region,
     )
     session.add(row)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return ParticipantRecord.of(row)
 
 
@@ -116,6 +128,18 @@ def set_company_prefixes(
     if row is None:
         raise RecordNotFoundError("participant", address)
     row.company_prefixes = " ".join(prefixes)
+    row.updated_at = utcnow()
+    session.commit()
+    return ParticipantRecord.of(row)
+
+
+def set_region(session: Session, address: str, region: str | None) -> ParticipantRecord:
+    """Set (None: clear) the participant's region, a canonical code, and commit."""
+    row = session.get(ParticipantRow, address)
+    if row is None:
+        raise RecordNotFoundError("participant", address)
+    row.region = region
+    row.updated_at = utcnow()
     session.commit()
     return ParticipantRecord.of(row)
 
@@ -125,12 +149,31 @@ def get_participant(session: Session, address: str) -> ParticipantRecord | None:
     return None if row is None else ParticipantRecord.of(row)
 
 
-def list_participants(session: Session) -> list[ParticipantRecord]:
-    """Every participant, oldest first."""
-    rows = session.scalars(
-        select(ParticipantRow).order_by(ParticipantRow.created_at, ParticipantRow.address)
-    )
-    return [ParticipantRecord.of(row) for row in rows]
+def find_participant(session: Session, address: str) -> ParticipantRecord | None:
+    """The participant at ``address`` however its hex letters are cased (a URL path may come
+    lower-case; addresses are stored checksummed)."""
+    found = get_participant(session, address)
+    if found is not None:
+        return found
+    row = session.scalars(
+        select(ParticipantRow).where(func.lower(ParticipantRow.address) == address.lower())
+    ).first()
+    return None if row is None else ParticipantRecord.of(row)
+
+
+def list_participants(
+    session: Session, *, updated_since: datetime | None = None
+) -> list[ParticipantRecord]:
+    """Every participant, oldest first; with ``updated_since``, those changed at or after it,
+    least recently changed first (a poller keeps the last ``updated_at`` it saw)."""
+    query = select(ParticipantRow)
+    if updated_since is None:
+        query = query.order_by(ParticipantRow.created_at, ParticipantRow.address)
+    else:
+        query = query.where(ParticipantRow.updated_at >= updated_since).order_by(
+            ParticipantRow.updated_at, ParticipantRow.address
+        )
+    return [ParticipantRecord.of(row) for row in session.scalars(query)]
 
 
 def participant_by_gln(session: Session, gln: str) -> ParticipantRecord | None:
@@ -146,6 +189,7 @@ def set_participant_status(session: Session, address: str, status: str) -> Parti
     if row is None:
         raise RecordNotFoundError("participant", address)
     row.status = status
+    row.updated_at = utcnow()
     session.commit()
     return ParticipantRecord.of(row)
 

@@ -3,9 +3,10 @@ regulator), and each participant's own webhook (``/participants/me/webhook``).""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from gateway.api.deps import (
     ActiveParticipantDep,
@@ -19,6 +20,7 @@ from gateway.api.schemas import (
     ParticipantPublic,
     ParticipantRegistered,
     ParticipantRegistration,
+    RegionSet,
     WebhookPublic,
     WebhookSet,
 )
@@ -39,6 +41,8 @@ def _public(record: ParticipantRecord) -> dict[str, Any]:
         "status": record.status,
         "ruleSet": record.rule_set,
         "companyPrefixes": list(record.company_prefixes),
+        "region": record.region,
+        "updatedAt": record.updated_at,
     }
 
 
@@ -61,6 +65,7 @@ def register_participant(
         rule_set=body.ruleSet,
         webhook_url=body.webhookUrl,
         company_prefixes=body.companyPrefixes,
+        region=body.region,
     )
     return ParticipantRegistered(
         **_public(created.record),
@@ -87,8 +92,56 @@ def delete_webhook(recalls: RecallsDep, participant: ActiveParticipantDep) -> Re
 
 
 @participants.get("", response_model=list[ParticipantPublic])
-def list_participants(registry: ParticipantsDep, reader: ParticipantDep) -> list[ParticipantPublic]:
-    return [ParticipantPublic(**_public(p)) for p in registry.all()]
+def list_participants(
+    registry: ParticipantsDep,
+    reader: ParticipantDep,
+    updated_since: Annotated[
+        datetime | None,
+        Query(
+            alias="updatedSince",
+            description="ISO 8601 time with a zone: only the participants changed at or after "
+            "it, least recently changed first (a poller passes the last `updatedAt` it saw)",
+            examples=["2026-12-03T21:00:00Z"],
+        ),
+    ] = None,
+) -> list[ParticipantPublic]:
+    """Every participant, oldest first (any participant's key)."""
+    if updated_since is not None and updated_since.utcoffset() is None:
+        raise ValidationError(
+            "updatedSince needs a time zone (like 2026-12-03T21:00:00Z)",
+            rule="query.updatedSince",
+            pointer="/updatedSince",
+        )
+    return [ParticipantPublic(**_public(p)) for p in registry.all(updated_since=updated_since)]
+
+
+@participants.get(
+    "/{address}",
+    response_model=ParticipantPublic,
+    responses={404: {"description": "The gateway knows no such participant"}},
+)
+def show_participant(
+    address: str, registry: ParticipantsDep, reader: ParticipantDep
+) -> ParticipantPublic:
+    """One participant (any participant's key; the address in any case)."""
+    return ParticipantPublic(**_public(registry.get(address)))
+
+
+@participants.put(
+    "/{address}/region",
+    response_model=ParticipantPublic,
+    responses={
+        403: {"description": "Not the regulator"},
+        404: {"description": "The gateway knows no such participant"},
+        422: {"description": "Not an ISO 3166-2 (or ISO 3166-1 alpha-2) code"},
+    },
+)
+def set_region(
+    address: str, body: RegionSet, registry: ParticipantsDep, _regulator: RegulatorDep
+) -> ParticipantPublic:
+    """Set a participant's region, an ISO 3166-2 subdivision code such as `KG-GB` (or a country
+    code such as `KG`); `null` clears it (regulator). Kept at the gateway only."""
+    return ParticipantPublic(**_public(registry.set_region(address, body.region)))
 
 
 _STATUS_ERRORS: dict[int | str, dict[str, Any]] = {
