@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-
 from chain.ledger import ZERO_BYTES32, Ledger
 from chain.sender import TxResult
+from chain.signer import Signer
 from medledger.formats.receipt import Receipt
 from medledger.merkle import MerkleTree, Value, leaf_hash
 
@@ -49,7 +48,7 @@ class AnchoredBatch:
 
 def anchor_batch(
     ledger: Ledger,
-    submitter: LocalAccount,
+    submitter: Signer,
     values: Sequence[Value],
     metadata_hash: bytes = ZERO_BYTES32,
     *,

@@ -28,6 +28,7 @@ from chain.artifacts import (
 )
 from chain.reverts import ErrorDecoder
 from chain.sender import Submitted, TransactionSender, TxResult
+from chain.signer import Signer
 from medledger.errors import ChainError, ChainUnavailableError, ConfigurationError
 
 _DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, where the node cannot suggest one
@@ -123,12 +124,15 @@ class Chain:
 
     # --- accounts -------------------------------------------------------------------------
 
-    def sender(self, account: LocalAccount) -> TransactionSender:
-        """The one sender for ``account`` on this chain (shared, so nonces stay ordered)."""
+    def sender(self, account: Signer) -> TransactionSender:
+        """The one sender for ``account`` on this chain (shared, so nonces stay ordered): a local
+        key or a remote signer (chain/signer.py)."""
         with self._senders_lock:
             existing = self._senders.get(account.address)
             if existing is None:
                 existing = self._senders[account.address] = TransactionSender(self, account)
+            elif existing.signer is not account:
+                existing.signer = account  # the same key behind another signer: the nonces stay
             return existing
 
     def dev_accounts(self) -> list[str]:
@@ -175,7 +179,7 @@ class Chain:
     def contract(self, artifact: ContractArtifact, address: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
 
-    def deploy(self, account: LocalAccount, artifact: ContractArtifact, *args: Any) -> str:
+    def deploy(self, account: Signer, artifact: ContractArtifact, *args: Any) -> str:
         """Deploy ``artifact`` with constructor ``args`` signed by ``account``; its address."""
         constructor = next((i for i in artifact.abi if i.get("type") == "constructor"), None)
         types = [str(i["type"]) for i in constructor["inputs"]] if constructor else []
@@ -194,7 +198,7 @@ class Chain:
 
     def submit(
         self,
-        account: LocalAccount,
+        account: Signer,
         contract: Contract,
         function: str,
         *args: Any,
@@ -206,7 +210,7 @@ class Chain:
 
     def transact(
         self,
-        account: LocalAccount,
+        account: Signer,
         contract: Contract,
         function: str,
         *args: Any,

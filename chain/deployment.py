@@ -6,10 +6,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from eth_account.signers.local import LocalAccount
-
 from chain.artifacts import ANCHOR_REGISTRY, PARTICIPANT_REGISTRY, RECALL_REGISTRY, load_artifact
 from chain.client import Chain
+from chain.signer import Signer
 from medledger.errors import ConfigurationError
 
 
@@ -36,7 +35,7 @@ class Deployment:
             raise ConfigurationError(f"cannot read deployment file {path}: {exc}") from exc
 
 
-def deploy_contracts(chain: Chain, regulator: LocalAccount, regulator_gln: int) -> Deployment:
+def deploy_contracts(chain: Chain, regulator: Signer, regulator_gln: int) -> Deployment:
     """Deploy the registries with ``regulator`` as the deployer (and so the admin)."""
     start = chain.block_number
     participants = chain.deploy(regulator, load_artifact(PARTICIPANT_REGISTRY), regulator_gln)

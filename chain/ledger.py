@@ -13,6 +13,7 @@ from chain.artifacts import ANCHOR_REGISTRY, PARTICIPANT_REGISTRY, RECALL_REGIST
 from chain.client import Chain
 from chain.deployment import Deployment
 from chain.sender import TxResult
+from chain.signer import Signer
 from medledger.roles import Role
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -103,7 +104,7 @@ class Ledger:
     # --- participants ---------------------------------------------------------------------
 
     def register_participant(
-        self, regulator: LocalAccount, address: str, roles: Role, gln: int
+        self, regulator: Signer, address: str, roles: Role, gln: int
     ) -> TxResult:
         return self.chain.transact(
             regulator,
@@ -114,23 +115,23 @@ class Ledger:
             gln,
         )
 
-    def set_roles(self, regulator: LocalAccount, address: str, roles: Role) -> TxResult:
+    def set_roles(self, regulator: Signer, address: str, roles: Role) -> TxResult:
         return self.chain.transact(
             regulator, self.participants, "setRoles", Web3.to_checksum_address(address), int(roles)
         )
 
-    def suspend(self, regulator: LocalAccount, address: str) -> TxResult:
+    def suspend(self, regulator: Signer, address: str) -> TxResult:
         return self.chain.transact(
             regulator, self.participants, "suspend", Web3.to_checksum_address(address)
         )
 
-    def reinstate(self, regulator: LocalAccount, address: str) -> TxResult:
+    def reinstate(self, regulator: Signer, address: str) -> TxResult:
         return self.chain.transact(
             regulator, self.participants, "reinstate", Web3.to_checksum_address(address)
         )
 
     def set_company_prefixes(
-        self, regulator: LocalAccount, address: str, prefixes: list[str]
+        self, regulator: Signer, address: str, prefixes: list[str]
     ) -> TxResult:
         """Replace the participant's GS1 company prefixes (the GTINs it may commission)."""
         return self.chain.transact(
@@ -168,7 +169,7 @@ class Ledger:
 
     def anchor(
         self,
-        account: LocalAccount,
+        account: Signer,
         root: bytes,
         event_count: int,
         metadata_hash: bytes = ZERO_BYTES32,
@@ -223,7 +224,7 @@ class Ledger:
             signature=bytes(signed.signature),
         )
 
-    def anchor_relayed(self, relayer: LocalAccount, auth: AnchorAuthorisation) -> TxResult:
+    def anchor_relayed(self, relayer: Signer, auth: AnchorAuthorisation) -> TxResult:
         """Send a participant-signed anchor; the participant, not the relayer, is the submitter."""
         return self.chain.transact(
             relayer,
@@ -295,9 +296,7 @@ class Ledger:
 
     # --- batches and recalls ----------------------------------------------------------------
 
-    def register_batch(
-        self, manufacturer: LocalAccount, gtin: int, lot: str, packs: int
-    ) -> TxResult:
+    def register_batch(self, manufacturer: Signer, gtin: int, lot: str, packs: int) -> TxResult:
         """Register the batch as ``manufacturer``'s, ``packs`` packs declared (its GTIN must be
         under one of its company prefixes)."""
         return self.chain.transact(manufacturer, self.recalls, "registerBatch", gtin, lot, packs)
@@ -314,10 +313,10 @@ class Ledger:
             packs=int(packs),
         )
 
-    def recall(self, account: LocalAccount, gtin: int, lot: str, reason_code: int) -> TxResult:
+    def recall(self, account: Signer, gtin: int, lot: str, reason_code: int) -> TxResult:
         return self.chain.transact(account, self.recalls, "recall", gtin, lot, reason_code)
 
-    def release(self, account: LocalAccount, gtin: int, lot: str, reason_code: int) -> TxResult:
+    def release(self, account: Signer, gtin: int, lot: str, reason_code: int) -> TxResult:
         return self.chain.transact(account, self.recalls, "release", gtin, lot, reason_code)
 
     def is_recalled(self, gtin: int, lot: str) -> bool:

@@ -1,6 +1,8 @@
 """Sending transactions signed by one account: nonces, fees, receipts and revert mapping.
 
-One :class:`TransactionSender` exists per account and chain. It assigns nonces under a lock, so
+The account's key is behind a :class:`chain.signer.Signer` (a local key or a remote signer): the
+sender builds the complete transaction and the signer only signs it. One
+:class:`TransactionSender` exists per account and chain. It assigns nonces under a lock, so
 concurrent callers never reuse or skip one, and it resynchronises with the node when the node
 reports a nonce problem. Reverts are detected *before* a nonce is used (gas estimation replays the
 call) and mapped to :class:`ContractRevertError` with the Solidity custom error's name.
@@ -13,13 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from web3.exceptions import TimeExhausted
 
 from medledger.errors import ChainError, ContractRevertError, TransactionError
 
 if TYPE_CHECKING:
     from chain.client import Chain
+    from chain.signer import Signer
 
 #: Extra gas over the node's estimate: estimates are exact for the state they ran on.
 GAS_MARGIN = 1.2
@@ -63,10 +65,10 @@ def is_nonce_error(exc: BaseException) -> bool:
 class TransactionSender:
     """Signs and sends transactions for one account; safe to share between threads."""
 
-    def __init__(self, chain: Chain, account: LocalAccount) -> None:
+    def __init__(self, chain: Chain, signer: Signer) -> None:
         self._chain = chain
-        self.account = account
-        self.address: str = account.address
+        self.signer = signer
+        self.address: str = signer.address
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
 
@@ -80,7 +82,8 @@ class TransactionSender:
         """Estimate, sign, send and wait for ``tx`` (``to``/``data``/``value`` set by the caller).
 
         Raises :class:`ContractRevertError` if the call would revert (nothing is sent then) or
-        reverted on-chain, :class:`TransactionError` if it was not mined in time.
+        reverted on-chain, :class:`TransactionError` if it was not mined in time, and
+        :class:`SignerError` if the signer did not sign (nothing is sent, no nonce is used).
         """
         submitted = self.submit(tx)
         return self.wait(
@@ -112,7 +115,7 @@ class TransactionSender:
 
     def _resend(self, tx: dict[str, Any], nonce: int) -> Submitted:
         tx["nonce"] = nonce
-        signed = self.account.sign_transaction(tx)
+        signed = self.signer.sign_transaction(tx)
         tx_hash = "0x" + bytes(signed.hash).hex()
         try:
             self._chain.w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -132,9 +135,12 @@ class TransactionSender:
         with self._lock:
             for attempt in range(2):
                 if self._next_nonce is None:
-                    self._next_nonce = w3.eth.get_transaction_count(self.account.address, "pending")
+                    self._next_nonce = w3.eth.get_transaction_count(
+                        self.address,  # type: ignore[arg-type]
+                        "pending",
+                    )
                 tx["nonce"] = self._next_nonce
-                signed = self.account.sign_transaction(tx)
+                signed = self.signer.sign_transaction(tx)  # SignerError: the nonce stays free
                 try:
                     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
                 except Exception as exc:  # noqa: BLE001 - every node raises its own type

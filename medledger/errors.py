@@ -93,6 +93,12 @@ class TransactionError(ChainError):
         self.tx_hash = tx_hash
 
 
+class SignerError(TransactionError):
+    """The signer did not sign: a remote signer (Web3Signer) that does not hold the key, answers
+    an error or an HTTP failure, does not answer in time, or returns a transaction other than the
+    one asked for. Nothing was sent, so the transaction can simply be tried again."""
+
+
 class ContractRevertError(TransactionError):
     """A call or transaction reverted. ``error_name`` is the Solidity custom error, if decoded."""
 
