@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from gateway import store
 from medledger.custody.ruleset import RuleSet, check_events
 from medledger.custody.timebounds import DEFAULT_TIME_BOUNDS, TimeBounds, require_not_ahead
+from medledger.epcis.documents import EVENT_LISTS, event_list, relocate
 from medledger.epcis.event_hash import (
     context_namespaces,
     event_hash,
@@ -32,10 +33,10 @@ from medledger.epcis.event_hash import (
 )
 from medledger.epcis.normalise import NormalisedEvent, normalise_events
 from medledger.epcis.schema import EpcisSchema
-from medledger.errors import PermissionDeniedError, ValidationError, echo
+from medledger.errors import PermissionDeniedError, ValidationError
 
 #: Every URL under which GS1 publishes the EPCIS 2.0 context (the same file; never fetched).
-_KNOWN_CONTEXTS = (
+KNOWN_CONTEXTS = (
     "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
     "https://ref.gs1.org/standards/epcis/epcis-context.jsonld",
     "https://gs1.github.io/EPCIS/epcis-context.jsonld",
@@ -56,10 +57,10 @@ def require_epcis_context(document: Mapping[str, Any]) -> None:
     """The document must name the EPCIS 2.0 context (resolved offline, never fetched)."""
     context = document.get("@context")
     entries = context if isinstance(context, list) else [context]
-    if not any(isinstance(e, str) and e in _KNOWN_CONTEXTS for e in entries):
+    if not any(isinstance(e, str) and e in KNOWN_CONTEXTS for e in entries):
         raise ValidationError(
             "@context must include the EPCIS 2.0 context "
-            f"({_KNOWN_CONTEXTS[0]}); other contexts are resolved offline only",
+            f"({KNOWN_CONTEXTS[0]}); other contexts are resolved offline only",
             rule="jsonld.context",
             pointer="/@context",
         )
@@ -68,41 +69,35 @@ def require_epcis_context(document: Mapping[str, Any]) -> None:
 def prepare(
     document: Any, schema: EpcisSchema
 ) -> tuple[list[dict[str, Any]], list[NormalisedEvent], list[str]]:
-    """Validate and normalise ``document``; its events as stored (see :func:`stored_event`),
-    their facts and their event ids."""
+    """Validate and normalise ``document`` (an EPCISDocument or an EPCISQueryDocument); its
+    events as stored (see :func:`stored_event`), their facts and their event ids."""
     if not isinstance(document, dict):
         raise ValidationError(
-            "the body must be an EPCISDocument JSON object", rule="document", pointer=""
+            "the body must be an EPCISDocument (or EPCISQueryDocument) JSON object",
+            rule="document",
+            pointer="",
         )
     schema.validate(document)
     require_epcis_context(document)
-    body = document.get("epcisBody")
-    if (
-        document.get("type") != "EPCISDocument"
-        or not isinstance(body, dict)
-        or "eventList" not in body
-    ):
-        raise ValidationError(
-            f"only an EPCISDocument with epcisBody.eventList is captured, not a "
-            f"{echo(document.get('type'))}",
-            rule="document.type",
-            pointer="/type",
-        )
-    events: list[dict[str, Any]] = list(body["eventList"])
-    normalised = normalise_events(events)
-    context = document["@context"]
-    namespaces = context_namespaces(context)
-    event_ids = []
-    for index, event in enumerate(events):
-        try:
-            event_ids.append(event_hash(event, namespaces=namespaces))
-        except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800") in a string
-            raise ValidationError(
-                f"event {index}: a string holds {exc.object[exc.start : exc.end]!r}, which "
-                "UTF-8 cannot encode: it could be neither hashed nor stored",
-                rule=REHASH_RULE,
-                pointer=f"/epcisBody/eventList/{index}",
-            ) from None
+    listed = event_list(document)
+    try:
+        events: list[dict[str, Any]] = list(listed.events)
+        normalised = normalise_events(events)
+        context = document["@context"]
+        namespaces = context_namespaces(context)
+        event_ids = []
+        for index, event in enumerate(events):
+            try:
+                event_ids.append(event_hash(event, namespaces=namespaces))
+            except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800") in a string
+                raise ValidationError(
+                    f"event {index}: a string holds {exc.object[exc.start : exc.end]!r}, which "
+                    "UTF-8 cannot encode: it could be neither hashed nor stored",
+                    rule=REHASH_RULE,
+                    pointer=f"/epcisBody/eventList/{index}",
+                ) from None
+    except ValidationError as exc:
+        raise relocate(exc, listed.pointer) from None
     return [stored_event(e, context) for e in events], normalised, event_ids
 
 
@@ -211,23 +206,28 @@ class Intake:
         if not participant.active:
             raise PermissionDeniedError(f"participant {participant.address} is suspended")
         events, normalised, event_ids = prepare(document, self._schema)
-        require_not_ahead(normalised, self._clock(), self._bounds.ahead)
-        rule_set = RuleSet(participant.rule_set)
-        records = event_records(events, normalised, event_ids)
-        with self._lock:
-            store.custody_lock(session)
-            known = store.known_event_ids(session, event_ids)
-            fresh = [f for f, eid in zip(normalised, event_ids, strict=True) if eid not in known]
-            view = store.SqlCustodyView(session)
-            if rule_set is RuleSet.PHARMA:
-                view.prefetch(identifiers_of(fresh))
-                view.prefetch_quantities(classes_of(fresh))
-            changes = check_events(
-                rule_set, fresh, participant.to_custody(), view, bounds=self._bounds
-            )
-            result = store.record_capture(
-                session, participant.address, records, changes, known=known
-            )
+        try:  # the checks name /epcisBody/eventList/<i>; a query document's events are elsewhere
+            require_not_ahead(normalised, self._clock(), self._bounds.ahead)
+            rule_set = RuleSet(participant.rule_set)
+            records = event_records(events, normalised, event_ids)
+            with self._lock:
+                store.custody_lock(session)
+                known = store.known_event_ids(session, event_ids)
+                fresh = [
+                    f for f, eid in zip(normalised, event_ids, strict=True) if eid not in known
+                ]
+                view = store.SqlCustodyView(session)
+                if rule_set is RuleSet.PHARMA:
+                    view.prefetch(identifiers_of(fresh))
+                    view.prefetch_quantities(classes_of(fresh))
+                changes = check_events(
+                    rule_set, fresh, participant.to_custody(), view, bounds=self._bounds
+                )
+                result = store.record_capture(
+                    session, participant.address, records, changes, known=known
+                )
+        except ValidationError as exc:
+            raise relocate(exc, EVENT_LISTS[document["type"]]) from None
         return Accepted(
             capture_id=str(result.capture_id),
             event_ids=result.event_ids,

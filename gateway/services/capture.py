@@ -14,6 +14,7 @@ from gateway.settings import GatewaySettings
 from gateway.store.batches import unanchored_event_count
 from gateway.store.capture import CaptureInfo, get_capture, record_rejection
 from gateway.store.participants import ParticipantRecord
+from medledger.epcis.documents import event_count
 from medledger.errors import BackPressureError, NotFoundError, ValidationError
 
 
@@ -44,7 +45,7 @@ class CaptureService:
             try:
                 accepted = self.intake.capture(session, participant, document)
             except ValidationError as exc:
-                count = _event_count(document)
+                count = event_count(document)
                 capture_id = record_rejection(
                     session,
                     participant.address,
@@ -76,10 +77,3 @@ def check_backlog(session: Session, settings: GatewaySettings) -> None:
             f"{settings.max_backlog_events}); the chain may be unreachable",
             retry_after_seconds=settings.retry_after_seconds,
         )
-
-
-def _event_count(document: Any) -> int:
-    try:
-        return len(document["epcisBody"]["eventList"])
-    except (TypeError, KeyError):
-        return 0

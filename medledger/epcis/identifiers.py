@@ -290,3 +290,29 @@ def _canonical(value: object, pointer: str | None) -> str:
         dl = _element_string_to_dl(value, pointer)
     gs1.check_digital_link(dl[len(ID_GS1) + 1 :], original=value, pointer=pointer)
     return dl
+
+
+# A URI (RFC 3986 section 3.1 scheme, then anything without white space): ``geo:47.5,11.1``,
+# ``https://maps.example/site/7``, ``urn:example:dock:3``.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+# Path segments that make an http(s) URI a GS1 Digital Link (a primary key's AI or short name).
+_GS1_SEGMENTS = _PRIMARY | {k for k, v in _SHORT_NAMES.items() if v in _PRIMARY}
+
+
+def is_gs1_form(value: str) -> bool:
+    """Whether ``value`` is written as a GS1 identifier (an EPC URN, a GS1 element string, or a
+    Web URI with a GS1 primary key in its path), well formed or not."""
+    if value[:8].lower() == "urn:epc:" or not _URI.match(value):
+        return True  # an element string "(414)..." or raw digits are no URI
+    m = _DL.match(value)
+    return m is not None and any(s in _GS1_SEGMENTS for s in m.group(1).split("/"))
+
+
+def canonical_location(value: object, *, pointer: str | None = None) -> str:
+    """A ``readPoint`` or ``bizLocation`` id: canonical (:func:`canonical_identifier`) when it is
+    written as a GS1 identifier, checked as strictly; any other URI (``geo:47.5,11.1``, a Web URI
+    without a GS1 key) as it is, as the EPCIS 2.0 schema allows (the CBV 2.0 hash keeps it as it
+    is too). The ``pharma`` rule set then wants the submitter's own GLN (``location.not-own``)."""
+    if isinstance(value, str) and value and not is_gs1_form(value):
+        return value
+    return canonical_identifier(value, pointer=pointer)

@@ -4,7 +4,9 @@
 the standard allows into one form, so the rules compare strings and never parse:
 
 - identifiers (EPCs, classes, parent, locations, parties) become canonical GS1 Digital Link URIs
-  (:func:`~medledger.epcis.identifiers.canonical_identifier`, check digits verified); a bad one is a
+  (:func:`~medledger.epcis.identifiers.canonical_identifier`, check digits verified), except a
+  location given as another URI (``geo:...``: kept as it is,
+  :func:`~medledger.epcis.identifiers.canonical_location`); a bad one is a
   :class:`~medledger.errors.ValidationError` whose ``pointer`` names it
   (``/epcisBody/eventList/3/epcList/7``);
 - ``bizStep``, ``disposition`` and source/destination types become bare CBV terms (``shipping``),
@@ -27,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from medledger.epcis import gs1
-from medledger.epcis.identifiers import canonical_identifier
+from medledger.epcis.identifiers import canonical_identifier, canonical_location
 from medledger.epcis.terms import Vocabulary, default_vocabulary
 from medledger.errors import ValidationError, echo
 
@@ -200,7 +202,10 @@ class _Reader:
         value = self.event.get(field)
         if value is None or not isinstance(value, Mapping) or "id" not in value:
             return None
-        return self.identifier_at(value["id"], field, "id")
+        try:
+            return canonical_location(value["id"])
+        except ValidationError:
+            return self.identifier_at(value["id"], field, "id")  # again, naming the field
 
     def parties(self, field: str, key: str) -> tuple[Party, ...]:
         elements = self.event.get(field)

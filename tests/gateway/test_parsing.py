@@ -199,23 +199,25 @@ def test_the_app_puts_the_recursion_limit_back(gateway: Gateway) -> None:
     assert sys.getrecursionlimit() <= RECURSION_LIMIT
 
 
-def test_a_query_document_posted_to_capture_is_422_naming_its_type_and_stores_nothing(
-    gateway: Gateway,
-) -> None:
-    """An EPCISQueryDocument passes GS1's schema but holds no epcisBody.eventList: it was a 500
-    (a KeyError in the intake); capturing query results is issue 16's to decide."""
-    actor, _ = first_step()
-    query_document = {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-01-01T00:00:00Z",
-        "epcisBody": {
-            "queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": []}}
-        },
-    }
-    body = assert_problem(
-        post_capture(gateway, actor, json.dumps(query_document)), 422, "document.type"
+def test_a_query_document_posted_to_capture_is_captured_as_its_events(gateway: Gateway) -> None:
+    """The REST binding's capture takes an EPCISQueryDocument too (its events sit at
+    epcisBody.queryResults.resultsBody.eventList); it was a 500 (a KeyError in the intake), then
+    422 document.type. A refusal names the event where it is in the query document."""
+    actor, text = first_step()
+    document = json.loads(text)
+    events = document["epcisBody"]["eventList"]
+    results = {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}
+    query_document = {**document, "type": "EPCISQueryDocument",
+                      "epcisBody": {"queryResults": results}}  # fmt: skip
+    bad = json.loads(json.dumps(query_document))
+    bad["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["epcList"] = ["urn:epc:x"]
+    refused = assert_problem(post_capture(gateway, actor, json.dumps(bad)), 422, "gs1.identifier")
+    assert refused["pointer"] == ("/epcisBody/queryResults/resultsBody/eventList/0/epcList/0"), (
+        refused
     )
-    assert "EPCISQueryDocument" in body["detail"] and body["pointer"] == "/type"
     assert stored_events(gateway) == 0
+    response = post_capture(gateway, actor, json.dumps(query_document))
+    assert response.status_code == 202, response.text
+    assert response.json()["stored"] == len(events) == stored_events(gateway)
+    not_capturable = {**document, "type": "EPCISMasterDataDocument"}
+    assert_problem(post_capture(gateway, actor, json.dumps(not_capturable)), 422)

@@ -119,6 +119,13 @@ def test_the_read_point_must_be_the_submitters_own(world: World) -> None:
     assert error.pointer == f"{E0}/readPoint/id"
 
 
+def test_a_location_that_is_no_gln_is_not_the_submitters_own(world: World) -> None:
+    """``geo:`` and other URIs pass the schema and the ``epcis`` rule set; not ``pharma``."""
+    event = commission(MAKER, [pack(1)])
+    event["readPoint"] = {"id": "geo:47.506694,11.104301"}
+    assert world.reject(MAKER, event, rule="location.not-own").pointer == f"{E0}/readPoint/id"
+
+
 def test_the_biz_location_must_be_the_submitters_own(world: World) -> None:
     event = commission(MAKER, [pack(1)])
     event["bizLocation"] = {"id": DISTRIBUTOR.sgln}

@@ -116,7 +116,7 @@ def test_bare_ilmd_keys_are_read_too() -> None:
     [
         ("epcList", ["urn:epc:id:sgtin:9521141.012345.1", "(01)09521141123455(21)2"],
          "/epcisBody/eventList/7/epcList/1", "gs1.checkDigit"),
-        ("readPoint", {"id": "https://example.com/nothing"}, "/epcisBody/eventList/7/readPoint/id",
+        ("readPoint", {"id": "https://example.com/414/123"}, "/epcisBody/eventList/7/readPoint/id",
          "gs1.identifier"),
         ("quantityList", [{"epcClass": "urn:epc:class:lgtin:1.2.3"}],
          "/epcisBody/eventList/7/quantityList/0/epcClass", "gs1.identifier"),
@@ -134,6 +134,27 @@ def test_bad_values_are_named_by_their_pointer(
     assert (info.value.pointer, info.value.rule) == (pointer, rule)
     if rule.startswith("gs1"):
         assert str(info.value).startswith("event 7: ")
+
+
+@pytest.mark.parametrize(
+    "uri", ["geo:47.506694,11.104301", "https://maps.example/site/7", "urn:example:dock:3"]
+)
+def test_a_location_given_as_another_uri_is_kept_as_it_is(uri: str) -> None:
+    """The schema takes any URI for readPoint and bizLocation; only GS1 forms are canonical."""
+    event = normalise_event({**SHIP, "readPoint": {"id": uri}, "bizLocation": {"id": uri}}, 0)
+    assert (event.read_point, event.biz_location) == (uri, uri)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["urn:epc:id:sgln:9521141.00001", "https://example.com/414/9521141000015", "(414)123",
+     "https://example.com/gln/952114100001"],
+)  # fmt: skip
+def test_a_location_written_as_a_gs1_key_is_checked_as_strictly_as_ever(uri: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        normalise_event({**SHIP, "readPoint": {"id": uri}}, 0)
+    assert info.value.rule is not None and info.value.rule.startswith("gs1.")
+    assert info.value.pointer == "/epcisBody/eventList/0/readPoint/id"
 
 
 def test_a_naive_event_time_takes_the_declared_offset() -> None:
