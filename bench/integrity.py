@@ -140,7 +140,9 @@ def over_http(receipts: int, batches: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
         service = GatewayService(
-            GatewaySettings(data_dir=data / "data", database_url=f"sqlite:///{data}/g.db")
+            GatewaySettings(
+                data_dir=data / "data", database_url=f"sqlite:///{data}/g.db"
+            ).allowing_development_password()
         )
         try:
             http = TestClient(create_app(service, run_batcher=False))

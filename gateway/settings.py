@@ -1,8 +1,15 @@
 """The gateway's configuration: one settings class, read from the environment at the edge.
 
 Every variable is prefixed ``PROVENANCE_GATEWAY_``; for example
-``PROVENANCE_GATEWAY_DATABASE_URL=postgresql+psycopg://user@host/db``. Secrets have no defaults:
-outside ``environment=development`` a missing keystore password is a start-up error.
+``PROVENANCE_GATEWAY_DATABASE_URL=postgresql+psycopg://user@host/db``.
+
+The keystore password comes from ``PROVENANCE_GATEWAY_KEYSTORE_PASSWORD`` or
+``PROVENANCE_GATEWAY_KEYSTORE_PASSWORD_FILE``; without either, a random one is generated at the
+first start and kept in ``<data_dir>/keystore.password`` (0600), except with
+``environment=production``, where a missing password is a start-up error. The public
+development password (and the fast KDF that goes with it) is for ``provenance demo`` and
+``provenance up --embedded`` only: they ask for it with :meth:`allowing_development_password`,
+which no environment variable can do; anywhere else it is refused.
 """
 
 from __future__ import annotations
@@ -10,13 +17,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.keystore import DEVELOPMENT_PASSWORD
 from gateway.webhook_targets import TargetPolicy
 from medledger.errors import ConfigurationError
 from servicekit.http.ratelimits import parse_limits
+from servicekit.secrets import ensure_secret
+
+#: The settings that give the keystore password (named in every refusal).
+PASSWORD_SETTINGS = (
+    "PROVENANCE_GATEWAY_KEYSTORE_PASSWORD or PROVENANCE_GATEWAY_KEYSTORE_PASSWORD_FILE"
+)
+#: The generated keystore password's file, in the data folder.
+GENERATED_PASSWORD_FILE = "keystore.password"
 
 
 class GatewaySettings(BaseSettings):
@@ -123,6 +138,9 @@ class GatewaySettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
+    #: Set only by :meth:`allowing_development_password` (never from the environment).
+    _development_password_allowed: bool = PrivateAttr(default=False)
+
     @field_validator("auth_failure_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
@@ -152,8 +170,31 @@ class GatewaySettings(BaseSettings):
     def resolved_keystore_dir(self) -> Path:
         return self.keystore_dir or self.data_dir / "keys"
 
+    @property
+    def generated_password_file(self) -> Path:
+        """Where the generated keystore password is kept (when none is given)."""
+        return self.data_dir / GENERATED_PASSWORD_FILE
+
+    def allowing_development_password(self) -> GatewaySettings:
+        """These settings for a throw-away network (``provenance demo``, ``up --embedded``):
+        without a given password, the public development one; keystores with the fast KDF."""
+        copy = self.model_copy()
+        copy._development_password_allowed = True
+        return copy
+
+    @property
+    def development_password_allowed(self) -> bool:
+        return self._development_password_allowed
+
+    @property
+    def fast_kdf(self) -> bool:
+        """Keystores with the cheap development KDF: only where the development password is."""
+        return self._development_password_allowed
+
     def keystore_password_value(self) -> str:
-        """The keystore password; the development default only in development."""
+        """The keystore password: given (variable or file), else the public development one
+        where allowed, else generated once into :attr:`generated_password_file` (not in
+        production). The development password given anywhere it is not allowed is refused."""
         password: str | None = None
         if self.keystore_password is not None:
             password = self.keystore_password.get_secret_value()
@@ -162,14 +203,30 @@ class GatewaySettings(BaseSettings):
                 password = self.keystore_password_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigurationError(
-                    f"cannot read keystore password file {self.keystore_password_file}"
+                    f"cannot read keystore password file {self.keystore_password_file} "
+                    "(PROVENANCE_GATEWAY_KEYSTORE_PASSWORD_FILE)"
                 ) from exc
-        if not password:
-            if self.environment == "development":
-                return DEVELOPMENT_PASSWORD
+            if not password:
+                raise ConfigurationError(
+                    f"keystore password file {self.keystore_password_file} is empty "
+                    "(PROVENANCE_GATEWAY_KEYSTORE_PASSWORD_FILE)"
+                )
+        if password:
+            if password == DEVELOPMENT_PASSWORD and not self._development_password_allowed:
+                raise ConfigurationError(
+                    "the public development keystore password is only for `provenance demo` "
+                    f"and `provenance up --embedded`: set {PASSWORD_SETTINGS} to a password of "
+                    "your own, or unset both for a generated one"
+                )
+            return password
+        if self._development_password_allowed:
+            return DEVELOPMENT_PASSWORD
+        if self.environment == "production":
+            raise ConfigurationError(f"set {PASSWORD_SETTINGS} in production")
+        try:
+            return ensure_secret(self.generated_password_file)
+        except (OSError, ValueError) as exc:
             raise ConfigurationError(
-                "set PROVENANCE_GATEWAY_KEYSTORE_PASSWORD or _KEYSTORE_PASSWORD_FILE in production"
-            )
-        if password == DEVELOPMENT_PASSWORD and self.environment != "development":
-            raise ConfigurationError("the development keystore password is refused in production")
-        return password
+                f"cannot read or make the keystore password file {self.generated_password_file}: "
+                f"{exc} (or set {PASSWORD_SETTINGS})"
+            ) from exc

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chain.client import Chain
 from chain.deployment import Deployment, deploy_contracts
-from chain.keystore import create_keystore, load_keystore
+from chain.keystore import create_keystore, load_keystore, weak_keystores
 from chain.ledger import Ledger
 from gateway.batcher import Batcher, BatcherPolicy
 from gateway.settings import GatewaySettings
@@ -48,14 +48,33 @@ def fund(chain: Chain, address: str) -> None:
         chain.fund(address, DEV_FUNDING_WEI)
 
 
+def refuse_weak_keystores(settings: GatewaySettings) -> None:
+    """Outside the demo and ``up --embedded``, a keystore with the development KDF (written by
+    an earlier version on the public development password) is a start-up error naming the
+    command that re-encrypts it: its key is as good as public."""
+    if settings.development_password_allowed:
+        return
+    weak = weak_keystores(settings.resolved_keystore_dir)
+    if weak:
+        names = ", ".join(p.name for p in weak[:3]) + (", ..." if len(weak) > 3 else "")
+        raise ConfigurationError(
+            f"{settings.resolved_keystore_dir} holds {len(weak)} keystore(s) encrypted with a "
+            f"fast KDF, maybe under the public development password ({names}): run "
+            f"`provenance keys reencrypt {settings.data_dir}` (with the same "
+            "PROVENANCE_GATEWAY_* settings) first"
+        )
+
+
 def regulator_account(settings: GatewaySettings, chain: Chain) -> LocalAccount:
-    """The regulator's key from its keystore (created on first start), funded."""
+    """The regulator's key from its keystore (created on first start), funded; weak
+    keystores refused first (:func:`refuse_weak_keystores`)."""
+    refuse_weak_keystores(settings)
     path = settings.resolved_keystore_dir / "regulator.json"
     password = settings.keystore_password_value()
     if path.exists():
         account = load_keystore(path, password)
     else:
-        account = create_keystore(path, password, fast_kdf=settings.environment == "development")
+        account = create_keystore(path, password, fast_kdf=settings.fast_kdf)
     fund(chain, account.address)
     return account
 

@@ -10,6 +10,7 @@ import typer
 
 from indexer.alert_kinds import AlertKind, Severity
 from provenance.exits import EXIT_UNUSABLE
+from provenance.keys_command import keys_app
 from provenance.options import (
     DEFAULT_GATEWAY_URL,
     DEFAULT_INDEXER_URL,
@@ -41,6 +42,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(keys_app)  # provenance keys check|reencrypt|...
 
 
 @app.command()

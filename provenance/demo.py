@@ -46,7 +46,9 @@ def run(out: Path, *, console: Console | None = None, packs: int = PACKS) -> int
     receipts_dir.mkdir(parents=True)
 
     console.rule("[bold]Medicine provenance: from molecule to pack to patient")
-    service = GatewayService(GatewaySettings(data_dir=out / "gateway"))
+    # A throw-away network: the public development password and the fast KDF are fine here.
+    settings = GatewaySettings(data_dir=out / "gateway").allowing_development_password()
+    service = GatewayService(settings)
     try:
         with TestClient(create_app(service, run_batcher=False)) as http:
             return _story(service, http, console, receipts_dir, packs)

@@ -252,6 +252,8 @@ class Network:
             host=options.host,
             port=options.gateway_port,
         )
+        if options.embedded:  # a throw-away ledger: the development password and fast KDF
+            gateway_settings = gateway_settings.allowing_development_password()
         self.gateway = GatewayService(gateway_settings)
         self.gateway_key_file = gateway_settings.data_dir / "regulator.api-key"
         gateway_url = f"http://{options.host}:{options.gateway_port}"

@@ -33,11 +33,13 @@ END = "<!-- settings-table:end -->"
 
 #: Meanings of fields declared without a description, by (service, field).
 MEANINGS: dict[tuple[str, str], str] = {
-    ("gateway", "environment"): "`production` refuses the development keystore password and "
-    "requires a real one",
+    ("gateway", "environment"): "`production` requires a given keystore password (no generated "
+    "one)",
     ("gateway", "data_dir"): "folder for the SQLite store, keys, deployment and the "
     "regulator's first API key",
-    ("gateway", "keystore_password"): "password of the participants' keystore files (secret)",
+    ("gateway", "keystore_password"): "password of the participants' keystore files (secret); "
+    "unset (and no file): generated once into `data_dir/keystore.password` (0600); the public "
+    "development password is refused but by `provenance demo` and `up --embedded`",
     ("gateway", "keystore_password_file"): "file holding that password (instead of the variable)",
     ("gateway", "batch_max_events"): "a participant's batch is sealed when it has this many events",
     ("gateway", "batch_max_age_seconds"): "… or when its oldest event waited this long",

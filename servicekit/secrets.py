@@ -30,3 +30,45 @@ def write_secret(path: Path, secret: str) -> None:
         raise
     os.close(fd)
     os.replace(fresh, path)
+
+
+def ensure_secret(path: Path, *, nbytes: int = 32) -> str:
+    """The secret kept in ``path``, made once: ``nbytes`` random bytes (URL-safe text), 0600.
+
+    The first caller writes a fresh file (0600 from the first byte) and links it to ``path``,
+    which fails if ``path`` exists: so two processes starting at once agree on one secret, and a
+    secret once made is never replaced. An empty or unreadable file is an error (OSError or
+    ValueError), never a reason to make a new secret: keys encrypted with the old one would be
+    lost.
+    """
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, (secrets.token_urlsafe(nbytes) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(fresh, path)  # never replaces: the first writer wins
+        except FileExistsError:
+            pass
+        finally:
+            fresh.unlink(missing_ok=True)
+    value = path.read_text(encoding="utf-8").strip()
+    if not value:
+        raise ValueError(f"{path} is empty")
+    return value
+
+
+#: Files and folders made from here on are for their owner only (``0o077`` masks group/other).
+PRIVATE_UMASK = 0o077
+
+
+def private_umask() -> int:
+    """Make every file and folder this process creates from now on owner-only (umask 077):
+    databases, logs, key and password files, whatever library creates them. Returns the old
+    umask. The first thing ``provenance gateway|indexer|up|demo`` do."""
+    return os.umask(PRIVATE_UMASK)

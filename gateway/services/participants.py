@@ -109,7 +109,7 @@ class ParticipantsService:
         with self._registration_lock:
             written = not path.exists()
             account = (
-                create_keystore(path, password, fast_kdf=self.settings.environment == "development")
+                create_keystore(path, password, fast_kdf=self.settings.fast_kdf)
                 if written
                 else load_keystore(path, password)
             )

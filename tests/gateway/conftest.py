@@ -59,7 +59,7 @@ def make_gateway(database_url: str, tmp_path: Path) -> Iterator[GatewayFactory]:
     def make(**overrides: Any) -> Gateway:
         settings = GatewaySettings(
             data_dir=tmp_path / "data", database_url=database_url, **overrides
-        )
+        ).allowing_development_password()  # fast KDF: these tests are not about keystores
         service = GatewayService(settings)
         made.append(service)
         http = TestClient(create_app(service, run_batcher=False))

@@ -47,7 +47,7 @@ def zero_fee_gateway(tmp_path: Path) -> Iterator[tuple[GatewayService, TestClien
             data_dir=tmp_path / "data",
             database_url=f"sqlite:///{tmp_path}/gateway.db",
             chain_url=node.url,
-        )
+        ).allowing_development_password()
         service = GatewayService(settings)
         http = TestClient(create_app(service, run_batcher=False))
         body = API_MAKER.registration()

@@ -47,7 +47,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def gateway(database_url: str, tmp_path: Path) -> Iterator[Gateway]:
     """A gateway with the API maker and its customer only (every actor: twice the setup)."""
-    service = GatewayService(GatewaySettings(data_dir=tmp_path / "data", database_url=database_url))
+    settings = GatewaySettings(data_dir=tmp_path / "data", database_url=database_url)
+    service = GatewayService(settings.allowing_development_password())
     try:
         http = TestClient(create_app(service, run_batcher=False))
         regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}

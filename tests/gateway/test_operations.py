@@ -226,7 +226,7 @@ def test_readyz_follows_the_node_down_and_up_again(tmp_path: Path) -> None:
         data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path}/gateway.db",
         chain_url=f"http://127.0.0.1:{port}",
-    )
+    ).allowing_development_password()
     with anvil_on(port, state):
         service = GatewayService(settings)
         http = TestClient(create_app(service, run_batcher=False))

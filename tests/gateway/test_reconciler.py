@@ -229,7 +229,7 @@ def test_on_anvil_an_anchor_reverted_away_is_anchored_again_and_its_new_receipts
             data_dir=tmp_path / "data",
             database_url=f"sqlite:///{tmp_path}/gateway.db",
             chain_url=node.url,
-        )
+        ).allowing_development_password()
         service = GatewayService(settings)
         try:
             http = TestClient(create_app(service, run_batcher=False))

@@ -95,7 +95,7 @@ def pharmacy(
 ) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str]]]:
     """One gateway (SQLite), a pharmacy's API key and the regulator's, shared by the module."""
     data = tmp_path_factory.mktemp("webhook-targets")
-    service = GatewayService(GatewaySettings(data_dir=Path(data)))
+    service = GatewayService(GatewaySettings(data_dir=Path(data)).allowing_development_password())
     http = TestClient(create_app(service, run_batcher=False))
     regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
     body = {"name": PHARMACY.name, "roles": PHARMACY.roles.names(), "gln": PHARMACY.gln}

@@ -39,7 +39,7 @@ FILES = ("pyproject.toml", "README.md", "requirements.lock", "build-requirements
 VERB_MODULES = ("provenance.verify", "provenance.check", "provenance.alerts", "provenance.recall",
                 "provenance.codes_command", "provenance.origin_command", "provenance.demo",
                 "provenance.serve", "provenance.serve_indexer", "provenance.simulate",
-                "provenance.up", "provenance.progress")  # fmt: skip
+                "provenance.up", "provenance.progress", "provenance.keys_command")  # fmt: skip
 TIMEOUT = 120.0
 
 

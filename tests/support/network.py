@@ -82,7 +82,7 @@ def start_network(
     """A gateway (SQLite unless ``database_url``) with the journey's actors registered."""
     settings = GatewaySettings(
         data_dir=data_dir, database_url=database_url or f"sqlite:///{data_dir}/gateway.db"
-    )
+    ).allowing_development_password()  # the fast KDF: six keystores
     service = GatewayService(settings, chain=chain)
     http = TestClient(create_app(service, run_batcher=False))
     regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
