@@ -14,6 +14,7 @@ from indexer.chainlogs import LogReader
 from indexer.detection import DetectionConfig
 from indexer.follower import Follower, FollowerPolicy, StepReport
 from indexer.loader import BatchLoader
+from indexer.profiles import GatewayProfileSource, ProfilePoller, ProfileSource, sync_profiles
 from indexer.reader_keys import ReaderKeys, bootstrap_reader_key
 from indexer.settings import IndexerSettings
 from indexer.sources import BatchSource, FolderBatchSource, GatewayBatchSource
@@ -35,6 +36,13 @@ def source_from_settings(settings: IndexerSettings) -> BatchSource:
     )
 
 
+def profile_source_from_settings(settings: IndexerSettings) -> ProfileSource | None:
+    """The gateway's participant list (names, regions), or None without a gateway URL."""
+    if not settings.gateway_url or settings.profile_poll_seconds == 0:
+        return None
+    return GatewayProfileSource(settings.gateway_url, settings.gateway_api_key_value())
+
+
 class IndexerService:
     """Store, chain reader and follower, wired from settings (tests pass chain and source)."""
 
@@ -45,6 +53,7 @@ class IndexerService:
         chain: Chain | None = None,
         deployment: Deployment | None = None,
         source: BatchSource | None = None,
+        profiles: ProfileSource | None = None,
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -82,6 +91,8 @@ class IndexerService:
             ),
         )
         self._thread: threading.Thread | None = None
+        self.profiles = profiles if profiles is not None else profile_source_from_settings(settings)
+        self._profile_poller: ProfilePoller | None = None
         self.api_keys = ReaderKeys()
         self.bootstrap_key_file = self.bootstrap_api_key()
 
@@ -99,8 +110,25 @@ class IndexerService:
             daemon=True,
         )
         self._thread.start()
+        if self.profiles is not None and self.settings.profile_poll_seconds > 0:
+            self._profile_poller = ProfilePoller(
+                self.sessions, self.profiles, self.settings.profile_poll_seconds
+            )
+            self._profile_poller.start()
+
+    def refresh_profiles(self) -> int:
+        """Read the gateway's participant list once (names, GLNs, regions); how many profiles
+        changed (0 without a profile source)."""
+        if self.profiles is None:
+            return 0
+        return sync_profiles(self.sessions, self.profiles)
 
     def stop(self) -> None:
+        if self._profile_poller is not None:
+            self._profile_poller.stop()
+            self._profile_poller = None
+        if self.profiles is not None:
+            self.profiles.close()
         self.follower.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)

@@ -53,6 +53,12 @@ class IndexerSettings(BaseSettings):
         default=2000, ge=1, le=5000, description="blocks per eth_getLogs (Besu caps at 5,000)"
     )
     poll_interval_seconds: float = Field(default=0.5, gt=0)
+    profile_poll_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how often to read the gateway's participant list (names, GLNs, regions "
+        "shown beside addresses); 0: never",
+    )
     bootstrap_api_key_file: Path | None = Field(
         default=None,
         description="a reader key (regulator) created on first start; default: "

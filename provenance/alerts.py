@@ -46,6 +46,8 @@ class AlertsError(Exception):
 class Listing:
     items: list[dict[str, Any]] = field(default_factory=list)
     more: bool = False  # the indexer has more matching alerts than --limit
+    #: who the alerts name, by lower-case address (name, GLN, roles: each page's `participants`)
+    participants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def fetch(
@@ -82,6 +84,11 @@ def fetch(
         if not isinstance(items, list):
             raise AlertsError("the indexer's answer has no list of alerts")
         listing.items.extend(i for i in items if isinstance(i, dict))
+        named = body.get("participants")
+        if isinstance(named, dict):
+            for address, record in named.items():
+                if isinstance(address, str) and isinstance(record, dict):
+                    listing.participants[address.lower()] = record
         cursor = body.get("next")
         if not isinstance(cursor, str) or not items:
             return listing
@@ -122,13 +129,15 @@ def fetch_participants(indexer: Service) -> dict[str, dict[str, Any]]:
 
 
 def who(address: str, participants: dict[str, dict[str, Any]]) -> str:
-    """``GLN 4700123100002 manufacturer (0x99c3…7d60)``, or the short address alone."""
+    """``Kyrgyz Pharm, GLN 4700123100002 manufacturer (0x99c3…7d60)`` (no name known: ``GLN
+    4700123100002 manufacturer (0x99c3…7d60)``), or the short address alone."""
     short = f"{address[:6]}…{address[-4:]}"
     known = participants.get(address.lower())
     if not known:
         return short
     roles = "/".join(str(r) for r in known.get("roles") or [])
-    return f"GLN {known.get('gln')} {roles} ({short})".replace("  ", " ")
+    name = f"{known['name']}, " if known.get("name") else ""
+    return f"{name}GLN {known.get('gln')} {roles} ({short})".replace("  ", " ")
 
 
 def readable(text: str, participants: dict[str, dict[str, Any]]) -> str:
@@ -244,13 +253,15 @@ def run(
             "indexer", client, indexer_url, timeout=ALERTS_TIMEOUT, api_key=api_key
         ) as indexer:
             listing = fetch(indexer, kind=kind, severity=severity, limit=limit)
-            if output != "json" and any(named(alert) for alert in listing.items):
-                participants = fetch_participants(indexer)
+            participants = listing.participants
+            if output != "json" and not participants and any(map(named, listing.items)):
+                participants = fetch_participants(indexer)  # an indexer without the map
     except (AlertsError, ServiceError) as exc:
         print_unusable(console, str(exc), as_json=output == "json")
         return EXIT_UNUSABLE
     if output == "json":
-        console.print_json(json.dumps({"items": listing.items, "more": listing.more}))
+        body = {"items": listing.items, "more": listing.more}
+        console.print_json(json.dumps(body | {"participants": participants}))
     elif output == "csv":
         write_csv(console.file, listing, participants)
     else:

@@ -88,7 +88,8 @@ def render(console: Console, body: dict[str, Any]) -> None:
         if holder:
             roles = ", ".join(holder.get("roles") or []) or "not in the registry"
             if holder.get("address"):
-                who = f"{holder['address']} (GLN {holder.get('gln')}, {roles})"
+                name = f"{holder['name']}, " if holder.get("name") else ""
+                who = f"{holder['address']} ({name}GLN {holder.get('gln')}, {roles})"
             else:  # a public answer names no participant
                 who = f"a participant with roles {roles}"
             _line(console, "holder", who)

@@ -40,6 +40,13 @@ class Step(Model):
 
 class Participant(Model):
     address: str
+    name: str | None = Field(
+        default=None,
+        description="its name as the gateway's participant list gives it (null: not known yet)",
+    )
+    region: str | None = Field(
+        default=None, description="ISO 3166-2 subdivision (or country) code; null: not known"
+    )
     roles: list[str]
     gln: str
     active: bool
@@ -222,6 +229,11 @@ class Alert(Model):
 
 
 class AlertPage(Model):
+    participants: dict[str, Participant] = Field(
+        default_factory=dict,
+        description="every registered participant the page's alerts name (message, evidence), "
+        "by address: name and GLN beside each address",
+    )
     items: list[Alert]
     next: str | None
 
@@ -279,6 +291,9 @@ class ScannedCode(Model):
 
 class CheckParticipant(Model):
     address: str | None = Field(description="null in a public answer")
+    name: str | None = Field(
+        default=None, description="from the gateway's participant list; null in a public answer"
+    )
     gln: str | None = Field(description="null in a public answer")
     roles: list[str]
     active: bool | None
@@ -288,6 +303,7 @@ class CheckParticipant(Model):
 class Dispensing(Model):
     at: str = Field(description="eventTime of the dispensing event")
     by: str | None = Field(description="the participant that anchored it (null in a public answer)")
+    name: str | None = Field(default=None, description="its name (null in a public answer)")
     gln: str | None = Field(description="null in a public answer")
     kind: str | None = Field(description="pharmacy, hospital (else the participant's first role)")
     roles: list[str]
@@ -401,3 +417,8 @@ class OriginBundle(Model):
     apiPerPack: str | None
     massBalance: dict[str, Any] = Field(description="as computed; a verifier recomputes it")
     receipts: list[OriginEntry]
+    participants: dict[str, Participant] = Field(
+        default_factory=dict,
+        description="the makers and anchoring participants, by address (name, GLN; for people, "
+        "not checked by `provenance verify`)",
+    )

@@ -3,11 +3,15 @@ first."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+from eth_utils.address import to_checksum_address
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from indexer.queries.common import participants
 from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
 from indexer.store.models import AlertRow
 
@@ -24,6 +28,15 @@ def alert_json(row: AlertRow) -> dict[str, Any]:
         "message": row.message,
         "evidence": row.evidence,
     }
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")
+
+
+def named_addresses(alert: dict[str, Any]) -> list[str]:
+    """The participant addresses an alert names (message and evidence), checksummed, each once."""
+    text = f"{alert.get('message')} {json.dumps(alert.get('evidence'))}"
+    return list(dict.fromkeys(str(to_checksum_address(a)) for a in _ADDRESS.findall(text)))
 
 
 def list_alerts(
@@ -54,4 +67,7 @@ def list_alerts(
     rows = list(
         session.scalars(query.order_by(AlertRow.block_number.desc(), AlertRow.key).limit(limit + 1))
     )
-    return page_of(rows, limit, "alerts", lambda r: [r.block_number, r.key], alert_json)
+    page = page_of(rows, limit, "alerts", lambda r: [r.block_number, r.key], alert_json)
+    named = (a for item in page.items for a in named_addresses(item))
+    page.extra = {"participants": participants(session, named)}
+    return page

@@ -47,6 +47,7 @@ from indexer.store.models import (
     EventRow,
     ItemVersionRow,
     LotRow,
+    ParticipantProfileRow,
     ParticipantRow,
     RecallRow,
 )
@@ -165,12 +166,17 @@ def parse_code(value: str) -> ScannedCode:
 
 
 def _participant(
-    address: str | None, roles: int | None, gln: str | None, active: bool | None
+    address: str | None,
+    roles: int | None,
+    gln: str | None,
+    active: bool | None,
+    name: str | None = None,
 ) -> dict[str, Any] | None:
     if address is None:
         return None
     return {
         "address": address,
+        "name": name,
         "gln": gln,
         "roles": Role(roles).names() if roles is not None else [],
         "active": active,
@@ -194,6 +200,8 @@ def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
     """The one query: the pack's current version and everything the answer needs, by key."""
     holder = aliased(ParticipantRow, name="holder_p")
     actor = aliased(ParticipantRow, name="actor_p")
+    holder_profile = aliased(ParticipantProfileRow, name="holder_pp")
+    actor_profile = aliased(ParticipantProfileRow, name="actor_pp")
     item = ItemVersionRow
     query = (
         select(
@@ -223,8 +231,10 @@ def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
             holder.roles.label("holder_roles"),
             holder.gln.label("holder_gln"),
             holder.active.label("holder_active"),
+            holder_profile.name.label("holder_name"),
             actor.roles.label("actor_roles"),
             actor.gln.label("actor_gln"),
+            actor_profile.name.label("actor_name"),
             select(AlertRow.key)
             .where(AlertRow.subject == item.identifier, AlertRow.kind == UNAUTHORISED)
             .exists()
@@ -237,6 +247,8 @@ def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
         .outerjoin(AnchorRow, AnchorRow.root == EventRow.root)
         .outerjoin(holder, holder.address == item.holder)
         .outerjoin(actor, actor.address == EventRow.submitter)
+        .outerjoin(holder_profile, holder_profile.address == item.holder)
+        .outerjoin(actor_profile, actor_profile.address == EventRow.submitter)
         .where(item.identifier == canonical, item.valid_to.is_(None))
     )
     return query
@@ -325,6 +337,7 @@ def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
         dispensed = {
             "at": iso(row.event_time),
             "by": row.submitter,
+            "name": row.actor_name,
             "gln": row.actor_gln,
             "kind": _kind(row.actor_roles),
             "roles": Role(row.actor_roles).names() if row.actor_roles is not None else [],
@@ -396,7 +409,9 @@ def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
         "dispensed": dispensed,
         "status": row.status,
         "since": iso(row.event_time),
-        "holder": _participant(row.holder, row.holder_roles, row.holder_gln, row.holder_active),
+        "holder": _participant(
+            row.holder, row.holder_roles, row.holder_gln, row.holder_active, row.holder_name
+        ),
         "location": row.location,
         "inTransitTo": row.in_transit_to,
         "mismatches": mismatches,
@@ -420,10 +435,10 @@ def for_caller(answer: dict[str, Any], *, full: bool) -> dict[str, Any]:
     public = {**answer, "detail": "public", "location": None, "inTransitTo": None}
     holder = answer.get("holder")
     if holder is not None:
-        public["holder"] = {**holder, "address": None, "gln": None}
+        public["holder"] = {**holder, "address": None, "name": None, "gln": None}
     dispensed = answer.get("dispensed")
     if dispensed is not None:
-        public["dispensed"] = {**dispensed, "by": None, "gln": None}
+        public["dispensed"] = {**dispensed, "by": None, "name": None, "gln": None}
     last = answer.get("lastEvent")
     if last is not None:
         public["lastEvent"] = {**last, "submitter": None}

@@ -16,6 +16,7 @@ from indexer.store.models import (
     AnchorRow,
     EventRow,
     ItemVersionRow,
+    ParticipantProfileRow,
     ParticipantRow,
     RecallRow,
 )
@@ -138,9 +139,14 @@ def steps(session: Session, hashes: Iterable[bytes]) -> dict[bytes, dict[str, An
     return out
 
 
-def participant_json(row: ParticipantRow) -> dict[str, Any]:
+def participant_json(
+    row: ParticipantRow, profile: ParticipantProfileRow | None = None
+) -> dict[str, Any]:
+    """The registry's record, with the name and region the gateway gave (null when unknown)."""
     return {
         "address": row.address,
+        "name": profile.name if profile is not None else None,
+        "region": profile.region if profile is not None else None,
         "roles": Role(row.roles).names(),
         "gln": row.gln,
         "active": row.active,
@@ -150,7 +156,11 @@ def participant_json(row: ParticipantRow) -> dict[str, Any]:
     }
 
 
-_PARTICIPANTS = select(ParticipantRow).where(
+#: The registry's rows with their profiles (a join on the primary key; no profile: None).
+WITH_PROFILES = select(ParticipantRow, ParticipantProfileRow).outerjoin(
+    ParticipantProfileRow, ParticipantProfileRow.address == ParticipantRow.address
+)
+_PARTICIPANTS = WITH_PROFILES.where(
     ParticipantRow.address.in_(bindparam("addresses", expanding=True))
 )
 
@@ -160,8 +170,8 @@ def participants(session: Session, addresses: Iterable[str | None]) -> dict[str,
     wanted = sorted({a for a in addresses if a})
     out: dict[str, dict[str, Any]] = {}
     for part in chunks(wanted):
-        for row in session.scalars(_PARTICIPANTS, {"addresses": part}):
-            out[row.address] = participant_json(row)
+        for row, profile in session.execute(_PARTICIPANTS, {"addresses": part}):
+            out[row.address] = participant_json(row, profile)
     return out
 
 

@@ -162,6 +162,8 @@ def build_bundle(
     if len(batches) == 1:
         subject |= {"gtin": batches[0].get("gtin"), "lot": batches[0].get("lot")}
     moment = now or datetime.now(UTC)
+    known = trace.get("participants") or {}
+    named = [e.get("maker") for e in entries] + [e["receipt"].get("anchored_by") for e in entries]
     return {
         "type": BUNDLE_TYPE,
         "version": BUNDLE_VERSION,
@@ -171,6 +173,9 @@ def build_bundle(
         "apiPerPack": api_per_pack.text if api_per_pack is not None else None,
         "massBalance": balance.to_json(),
         "receipts": entries,
+        # for people: each maker's and anchoring participant's name and GLN (not verified:
+        # `provenance verify` checks the receipts, not what the registry calls a participant)
+        "participants": {a: known[a] for a in dict.fromkeys(named) if a in known},
     }
 
 

@@ -405,6 +405,27 @@ class TransitObservationRow(Base):
     )
 
 
+class ParticipantProfileRow(Base):
+    """What a person reads beside a participant's address: its name, GLN and region, as the
+    gateway's participant list gives them (``GET /participants``; indexer/profiles.py).
+
+    *Not* derived from the chain (names are not facts the chain proves): a rollback leaves it
+    alone, and a rebuilt index fills it again from the gateway. The registry's own GLN and roles
+    (``ix_participants``) stay the authority; ``gln`` here is what the gateway said."""
+
+    __tablename__ = "ix_participant_profiles"
+
+    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gln: Mapped[str | None] = mapped_column(String(13))
+    #: ISO 3166-2 subdivision (or country) code, canonical (medledger/regions.py); None unknown
+    region: Mapped[str | None] = mapped_column(String(8), index=True)
+    #: the gateway's ``updatedAt`` (None when the gateway does not say)
+    updated_at: Mapped[datetime | None]
+    #: when the indexer last wrote the row
+    fetched_at: Mapped[datetime]
+
+
 class ApiKeyRow(Base):
     """A reader's API key: ``prefix`` finds the row; ``secret_hash`` is the SHA-256 of the token
     (argon2id for keys issued before, until their first use; servicekit/apikeys.py)."""

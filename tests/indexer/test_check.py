@@ -190,6 +190,7 @@ def test_without_a_key_the_answer_names_no_participant_and_no_site(checker: Chec
     assert public["detail"] == "public" and public["verdict"] == "dispensed"
     assert public["holder"] == {
         "address": None,
+        "name": None,
         "gln": None,
         "roles": ["pharmacy"],
         "active": True,
@@ -198,6 +199,7 @@ def test_without_a_key_the_answer_names_no_participant_and_no_site(checker: Chec
     assert public["location"] is None and public["inTransitTo"] is None
     assert public["dispensed"]["kind"] == "pharmacy" and public["dispensed"]["gln"] is None
     assert public["dispensed"]["by"] is None and public["lastEvent"]["submitter"] is None
+    assert public["dispensed"]["name"] is None
     assert public["lastEvent"]["anchor"]["txHash"].startswith("0x")
     assert PHARMACY.gln not in json.dumps(public)
     with checker.indexed.sessions() as session:

@@ -21,6 +21,7 @@ from indexer.api.app import create_app
 from indexer.store.models import AlertRow
 from provenance import alerts as alerts_module
 from provenance.cli import app, main
+from provenance.http import Service
 from tests.support.network import start_network
 
 runner = CliRunner()
@@ -218,3 +219,18 @@ def test_csv_has_a_row_per_alert(served: Served) -> None:
                                                       ("a5", "recommissioned", "8")]  # fmt: skip
     result = runner.invoke(app, ["alerts", "--format", "xml", "--key-file", str(served.key_file)])
     assert result.exit_code == 2
+
+
+def test_a_named_participant_reads_name_then_gln_and_the_pages_map_is_used(
+    served: Served,
+) -> None:
+    named = {MAKER.lower(): {**PARTICIPANTS[MAKER.lower()], "name": "Bishkek Pharma Plant"}}
+    who = alerts_module.who(MAKER, named)
+    assert who == "Bishkek Pharma Plant, GLN 4700123100002 manufacturer (0x99c3…7d60)"
+    assert alerts_module.who(MAKER, {}) == "0x99c3…7d60"  # no record: the address alone
+    # the indexer names who a page's alerts name; the command reads that map, not /participants
+    listing = alerts_module.fetch(
+        Service("indexer", served.http, api_key=served.key_file.read_text().strip()),
+        limit=2,
+    )
+    assert listing.participants == {}  # these alerts name nobody

@@ -66,13 +66,18 @@ class Network:
 
     def indexer(self, database_url: str, data_dir: Path, **overrides: Any) -> IndexerService:
         source = overrides.pop("source", None) or InProcessBatchSource(self.batch_json)
+        profiles = overrides.pop("profiles", None)  # names and regions: none unless given
         # judge held-back events at once (tests of the settle window pass their own)
         overrides.setdefault("settle_seconds", 0)
         # many checks from one test client: no budget (the tests of the budget pass their own)
         overrides.setdefault("check_rate_limit", "")
         settings = IndexerSettings(data_dir=data_dir, database_url=database_url, **overrides)
         return IndexerService(
-            settings, chain=self.chain, deployment=self.gateway.ledger.deployment, source=source
+            settings,
+            chain=self.chain,
+            deployment=self.gateway.ledger.deployment,
+            source=source,
+            profiles=profiles,
         )
 
 
