@@ -173,8 +173,8 @@ def test_parsing_takes_regions_and_update_times_and_skips_what_is_not_a_particip
 
 def test_stored_profiles_change_in_place_and_say_where_to_ask_from(named: Named) -> None:
     address = "0x" + "cd" * 20
-    first = Profile(address, "Old", None, "KG-GB", datetime(2026, 1, 1, tzinfo=UTC))
-    later = Profile(address, "New", None, "KG-C", datetime(2026, 2, 1, tzinfo=UTC))
+    first = Profile(address, "Old", None, "KG-GB", datetime(2099, 1, 1, tzinfo=UTC))
+    later = Profile(address, "New", None, "KG-C", datetime(2099, 2, 1, tzinfo=UTC))
     now = datetime.now(UTC)
     with named.indexed.sessions() as session:
         try:
@@ -187,10 +187,33 @@ def test_stored_profiles_change_in_place_and_say_where_to_ask_from(named: Named)
         finally:
             session.delete(session.get(ParticipantProfileRow, address))
             session.commit()
-        assert newest_update(session) is None  # the gateway gave no update times
+        before = newest_update(session)  # the gateway's own newest updatedAt
+        assert before is not None and first.updated_at is not None
+        assert before < first.updated_at
 
 
 def test_a_refused_key_is_an_indexer_error_and_changes_nothing(named: Named) -> None:
     source = GatewayProfileSource(None, "pk_wrong", client=named.network.http)
     with pytest.raises(IndexerError, match="refused the indexer's key"):
         source.fetch(None)
+
+
+def test_a_region_set_at_the_gateway_reaches_the_index_on_the_next_read(named: Named) -> None:
+    pharmacy = named.address(PHARMACY.name)
+    response = named.network.http.put(
+        f"/participants/{pharmacy}/region",
+        json={"region": "kg-gb"},
+        headers=named.network.regulator,
+    )
+    assert response.status_code == 200, response.text
+    try:
+        assert named.indexed.refresh_profiles() == 1  # only what changed since the newest seen
+        record = named.get("/participants", gln=PHARMACY.gln)["items"][0]
+        assert (record["name"], record["region"]) == (PHARMACY.name, "KG-GB")
+    finally:
+        named.network.http.put(
+            f"/participants/{pharmacy}/region",
+            json={"region": None},
+            headers=named.network.regulator,
+        )
+        assert named.indexed.refresh_profiles() == 1
