@@ -93,10 +93,12 @@ class Web3SignerClient:
         """The signer for ``address`` (its key must be one of :meth:`accounts`)."""
         return Web3Signer(self.url, address, client=self)
 
-    def upcheck(self) -> bool:
-        """Whether ``GET /upcheck`` answers 200 (Web3Signer's liveness check)."""
+    def upcheck(self, timeout: float | None = None) -> bool:
+        """Whether ``GET /upcheck`` answers 200 (Web3Signer's liveness check) within
+        ``timeout`` seconds (default: the client's)."""
         try:
-            return self._http.get(f"{self.url}/upcheck").status_code == 200
+            answer = self._http.get(f"{self.url}/upcheck", timeout=timeout or self.timeout)
+            return answer.status_code == 200
         except httpx.HTTPError:
             return False
 

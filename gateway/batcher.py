@@ -238,7 +238,7 @@ class Batcher:
         participant = get_participant(session, batch.participant)
         _end_reads(session)
         try:
-            account = self._keys.account(
+            account = self._keys.signer(
                 batch.participant, participant.keystore_path if participant else None
             )
             nonce = self._take_nonce(session, account.address)
@@ -363,7 +363,7 @@ class Batcher:
         assert batch.root is not None and batch.nonce is not None
         participant = get_participant(session, batch.participant)
         _end_reads(session)
-        account = self._keys.account(
+        account = self._keys.signer(
             batch.participant, participant.keystore_path if participant else None
         )
         try:

@@ -21,7 +21,6 @@ from gateway.services.participants import ParticipantsService
 from gateway.services.recalls import RecallsService
 from gateway.services.receipts import ReceiptsService
 from gateway.settings import GatewaySettings
-from gateway.signing_keys import KeyRing
 from gateway.store.engine import session_factory
 from gateway.store.participants import ApiKeys
 from gateway.webhooks import RetryPolicy, WebhookDeliverer
@@ -60,7 +59,7 @@ class GatewayService:
         self.chain = chain or (
             Chain.from_url(settings.chain_url) if settings.chain_url else Chain.embedded()
         )
-        self.keys = KeyRing(settings.keystore_password_value())
+        self.keys = startup.key_ring(settings)
         self.regulator = startup.regulator_account(settings, self.chain)
         self.ledger = Ledger(
             self.chain, startup.deployment(settings, self.chain, self.regulator, self.sessions)

@@ -89,6 +89,17 @@ class GatewaySettings(BaseSettings):
         "renewed (every pass; a third of it at the latest): a second batcher on the same "
         "database takes over this long after the first stopped without releasing it",
     )
+    remote_signer_url: str | None = Field(
+        default=None,
+        description="URL of a Web3Signer (Eth1 mode, docs/deployment.md): participants whose "
+        "address its eth_accounts lists are signed there, the others with their keystores",
+    )
+    remote_signer_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long the remote signer has to answer one request; a signer that "
+        "does not answer in time sends nothing and the transaction is tried again",
+    )
     max_backlog_events: int = Field(default=500_000, ge=1)
     retry_after_seconds: int = Field(default=5, ge=1)
     event_time_ahead_seconds: int = Field(
@@ -145,6 +156,13 @@ class GatewaySettings(BaseSettings):
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_limits(value)  # a ValueError names what is wrong
+        return value
+
+    @field_validator("remote_signer_url")
+    @classmethod
+    def _remote_signer_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
 
     @field_validator("webhook_allowlist")

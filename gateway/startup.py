@@ -15,6 +15,7 @@ from chain.client import Chain
 from chain.deployment import Deployment, deploy_contracts
 from chain.keystore import create_keystore, load_keystore, weak_keystores
 from chain.ledger import Ledger
+from chain.signer import Web3SignerClient
 from gateway.batcher import Batcher, BatcherPolicy
 from gateway.settings import GatewaySettings
 from gateway.signing_keys import KeyRing
@@ -63,6 +64,18 @@ def refuse_weak_keystores(settings: GatewaySettings) -> None:
             f"`provenance keys reencrypt {settings.data_dir}` (with the same "
             "PROVENANCE_GATEWAY_* settings) first"
         )
+
+
+def key_ring(settings: GatewaySettings) -> KeyRing:
+    """The participants' signers: their keystores, and the remote signer if one is set."""
+    remote = None
+    if settings.remote_signer_url is not None:
+        remote = Web3SignerClient(
+            settings.remote_signer_url, timeout=settings.remote_signer_timeout_seconds
+        )
+        if not remote.upcheck():  # not fatal: anchoring waits and retries until it answers
+            log.warning("the remote signer at %s does not answer /upcheck", remote.url)
+    return KeyRing(settings.keystore_password_value(), remote)
 
 
 def regulator_account(settings: GatewaySettings, chain: Chain) -> LocalAccount:
@@ -172,7 +185,7 @@ def standalone_batcher(settings: GatewaySettings) -> StandaloneBatcher:
     try:
         chain = Chain.from_url(settings.chain_url)
         ledger = Ledger(chain, Deployment.load(settings.resolved_deployment_file))
-        keys = KeyRing(settings.keystore_password_value())
+        keys = key_ring(settings)
         sessions = session_factory(engine, write=True)
         return StandaloneBatcher(Batcher(sessions, ledger, keys, batcher_policy(settings)), engine)
     except BaseException:

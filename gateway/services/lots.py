@@ -162,7 +162,7 @@ class LotsService:
                 )
             return None
         try:
-            account = self.keys.account(participant.address, participant.keystore_path)
+            account = self.keys.signer(participant.address, participant.keystore_path)
         except KeystoreError as exc:
             raise StoreConflictError(
                 f"{exc}; register the batch in the recall registry yourself (registerBatch), "

@@ -29,6 +29,7 @@ from medledger.errors import (
     ProvenanceError,
     RateLimitedError,
     RecordNotFoundError,
+    SignerError,
     StoreConflictError,
     ValidationError,
     cut,
@@ -58,6 +59,7 @@ PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
     (StoreConflictError, 409, "conflict", "Conflicts with what is stored"),
     (RateLimitedError, 429, "rate-limited", "Too many requests from this address"),
     (BackPressureError, 503, "back-pressure", "Try again later"),
+    (SignerError, 502, "signer", "The signer did not sign; nothing was sent"),
     (ChainError, 502, "chain", "The chain could not be reached"),
 )
 
