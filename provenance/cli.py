@@ -35,6 +35,7 @@ from provenance.usage import (
     usage_error_line,
 )
 from servicekit.interpreter import restore_recursion_limit
+from servicekit.secrets import private_umask
 
 app = typer.Typer(
     name="provenance",
@@ -311,6 +312,7 @@ def demo(
     ),
 ) -> None:
     """Run the molecule-to-pack story on an in-process chain and verify every receipt."""
+    private_umask()  # first: every file it makes is its owner's only
     from provenance import demo as demo_module  # the demo's TestClient, only when asked
 
     raise typer.Exit(demo_module.run(out))
@@ -334,6 +336,7 @@ def gateway(
 
     Settings come from PROVENANCE_GATEWAY_* environment variables; options override them.
     """
+    private_umask()  # first: its database, keys and logs are its owner's only
     from provenance import serve
 
     overrides = {
@@ -374,6 +377,7 @@ def indexer(
 
     Settings come from PROVENANCE_INDEXER_* environment variables; options override them.
     """
+    private_umask()  # first: its database, keys and logs are its owner's only
     from provenance import serve_indexer
 
     overrides = {
@@ -468,6 +472,7 @@ def up(
     Prints each start-up step, then one log line per request and per anchored batch. Exit code
     0 after Ctrl-C, 1 if a part died, 2 if it cannot start (one line naming the cause).
     """
+    private_umask()  # first: the chain's seed and log, databases, keys: owner-only
     from provenance.up import UpOptions, configure_up_logging, run_up
 
     configure_up_logging(log_format)

@@ -1,9 +1,14 @@
 """``provenance up``: the whole network on one machine, in one command, keeping its data.
 
 - **chain**: ganache from ``node_modules``, bound to 127.0.0.1, its database under
-  ``<data>/chain`` (``--database.dbPath``) and its wallet seed in ``<data>/chain/seed`` (0600),
-  so the ledger and the funding account survive restarts. ``chain_url`` uses any node instead;
-  ``embedded`` the in-process chain (its data lives only as long as the process).
+  ``<data>/chain`` and its wallet seed in ``<data>/chain/seed`` (0600), so the ledger and the
+  funding account survive restarts. ganache runs under a small Node launcher
+  (``ganache_launch.cjs``) that reads the seed from that file: never on a command line, which
+  every user can read in ``/proc/<pid>/cmdline``. Its log, ``<data>/chain/ganache.log``, is
+  0600. ``chain_url`` uses any node instead; ``embedded`` the in-process chain (its data lives
+  only as long as the process).
+- ``up`` (like every verb that starts a service) first sets umask 077: whatever it or a library
+  creates is its owner's only.
 - **gateway** (``<data>/gateway``) and **indexer** with its query API (``<data>/indexer``), each
   a uvicorn server in this process; the contracts are deployed once, on the first start, and
   their addresses kept in ``<data>/gateway/deployment.json``.
@@ -37,7 +42,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import httpx
 import uvicorn
@@ -86,17 +91,32 @@ class UpOptions:
     log_format: str = "auto"
 
 
-def ganache_binary() -> Path:
-    """ganache from the project's node_modules, or on PATH."""
-    local = PROJECT_ROOT / "node_modules" / ".bin" / "ganache"
-    if local.exists():
+#: Starts ganache programmatically with the seed read from a file (see its header).
+GANACHE_LAUNCHER = Path(__file__).with_name("ganache_launch.cjs")
+
+
+def ganache_package() -> Path:
+    """ganache's package folder: the project's node_modules, or the one on PATH."""
+    local = PROJECT_ROOT / "node_modules" / "ganache"
+    if (local / "package.json").exists():
         return local
     found = shutil.which("ganache")
-    if found:
-        return Path(found)
+    if found:  # .../ganache/dist/node/cli.js, through node_modules/.bin's link
+        package = Path(found).resolve().parents[2]
+        if (package / "package.json").exists():
+            return package
     raise ConfigurationError(
         "ganache is not installed: run `make deps` (npm ci), or pass --chain-url or --embedded"
     )
+
+
+def node_binary() -> Path:
+    found = shutil.which("node")
+    if found is None:
+        raise ConfigurationError(
+            "Node.js (node) is not on PATH: install it, or pass --chain-url or --embedded"
+        )
+    return Path(found)
 
 
 def configure_up_logging(log_format: str) -> None:
@@ -118,15 +138,30 @@ def check_ports(options: UpOptions, *, local_chain: bool) -> None:
             raise ConfigurationError(taken)
 
 
-def wallet_seed(folder: Path) -> str:
-    """The chain's wallet seed, made once and kept 0600 (the dev funding account)."""
+def wallet_seed_file(folder: Path) -> Path:
+    """The file of the chain's wallet seed (the dev funding account), made once, 0600: an
+    older, wider one is narrowed. Only its path is ever passed on, never the seed."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "seed"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="utf-8").strip()
+    narrow(path)
+    return path
+
+
+def narrow(path: Path) -> None:
+    """Make ``path`` owner-only (0600) if group or others may use it (earlier versions)."""
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
+def owner_only_log(path: Path) -> BinaryIO:
+    """``path`` opened for appending, created 0600 (an older, wider file narrowed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 class Part(Protocol):
@@ -158,19 +193,20 @@ class ChainNode:
 @contextmanager
 def local_chain(folder: Path, host: str, port: int) -> Iterator[ChainNode]:
     """ganache with a persistent database; stopped with SIGTERM so it flushes to disk, and
-    sent SIGTERM by the kernel if this process dies first (Linux; see servicekit/lifeline.py)."""
+    sent SIGTERM by the kernel if this process dies first (Linux; see servicekit/lifeline.py).
+    Its wallet seed is read by the launcher from ``<folder>/seed``: not in its arguments."""
     command = [
-        str(ganache_binary()),
-        "--server.host", host,
-        "--server.port", str(port),
-        "--database.dbPath", str(folder / "db"),
-        "--wallet.seed", wallet_seed(folder),
-        "--chain.chainId", str(CHAIN_ID),
-        "--wallet.defaultBalance", "10000000",  # ETH per dev account: a faucet for years
-        "--logging.quiet",
+        str(node_binary()), str(GANACHE_LAUNCHER),
+        "--ganache", str(ganache_package()),
+        "--seed-file", str(wallet_seed_file(folder)),
+        "--host", host,
+        "--port", str(port),
+        "--db-path", str(folder / "db"),
+        "--chain-id", str(CHAIN_ID),
+        "--default-balance", "10000000",  # ETH per dev account: a faucet for years
     ]  # fmt: skip
-    (folder / "db").mkdir(parents=True, exist_ok=True)
-    log = (folder / "ganache.log").open("ab")
+    (folder / "db").mkdir(mode=0o700, parents=True, exist_ok=True)
+    log = owner_only_log(folder / "ganache.log")
     process = subprocess.Popen(
         command,
         stdout=log,
