@@ -3,12 +3,15 @@ reinstatement, company prefixes; and who may read what."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain.keystore import create_keystore, load_keystore
@@ -40,6 +43,49 @@ class NewParticipant:
     record: store.ParticipantRecord
     api_key: str
     webhook: Webhook | None = None
+    #: Answered again: an earlier request with the same Idempotency-Key registered it.
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class _Registration:
+    """What a registration asks for, validated and in canonical form."""
+
+    name: str
+    roles: Role
+    gln: str
+    rule_set: str
+    webhook_url: str | None
+    prefixes: tuple[str, ...]
+    region: str | None
+
+    def digest(self) -> str:
+        """SHA-256 of its canonical JSON: what "the same request" means to an Idempotency-Key."""
+        facts = {
+            "name": self.name,
+            "roles": int(self.roles),
+            "gln": self.gln,
+            "ruleSet": self.rule_set,
+            "webhookUrl": self.webhook_url,
+            "companyPrefixes": list(self.prefixes),
+            "region": self.region,
+        }
+        canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+#: PostgreSQL advisory lock key of participant registrations ("regs").
+_REGISTRATION_LOCK_KEY = 0x72656773
+
+
+def _lock_registrations(session: Session) -> None:
+    """Serialise registrations across processes until the session's transaction ends.
+
+    On PostgreSQL, ``pg_advisory_xact_lock``; SQLite allows one writer at a time and a deployment
+    runs one gateway process on it, whose registration lock serialises in memory (the session is
+    then never used: no ``BEGIN IMMEDIATE`` is held across a chain transaction)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REGISTRATION_LOCK_KEY})
 
 
 class ParticipantsService:
@@ -82,6 +128,8 @@ class ParticipantsService:
         webhook_url: str | None = None,
         company_prefixes: Sequence[str] = (),
         region: str | None = None,
+        idempotency_key: str | None = None,
+        requester: str | None = None,
     ) -> NewParticipant:
         """Register on-chain (as the regulator) and in the store, with a custodial key (and a
         webhook for its notifications, if ``webhook_url``), and the GS1 company prefixes of the
@@ -91,58 +139,145 @@ class ParticipantsService:
         failed registration leaves nothing behind: a keystore written for a participant the chain
         did not register is removed, so the same request can simply be sent again. A keystore
         left by an attempt whose chain transaction went through but whose store write did not is
-        taken up again (see docs/security.md, "Participant administration")."""
+        taken up again (see docs/security.md, "Participant administration").
+
+        With an ``idempotency_key`` (sent by ``requester``), the same request sent again (its
+        answer lost) answers the same participant with a fresh API key and revokes the key the
+        lost answer carried; the same key with another body is a 409 (:meth:`_register_once`)."""
         check_registration(roles=roles, gln=gln)
-        prefixes = check_company_prefixes(company_prefixes)
-        region = None if region is None else region_code(region)
+        facts = _Registration(
+            name=name,
+            roles=roles,
+            gln=gln,
+            rule_set=rule_set,
+            webhook_url=webhook_url,
+            prefixes=check_company_prefixes(company_prefixes),
+            region=None if region is None else region_code(region),
+        )
         if webhook_url is not None:
             self.webhook_targets.check_url(webhook_url, pointer="/webhookUrl")
+        # one registration at a time, in this process and (PostgreSQL) across processes: a
+        # concurrent one of the same GLN must not take up a keystore that this one is about to
+        # remove, nor a retry run beside the attempt it retries
+        with self._registration_lock, self.write_sessions() as lock:
+            _lock_registrations(lock)
+            if idempotency_key is None:
+                self._refuse_taken_gln(gln)
+                return self._register_locked(facts)
+            return self._register_once(facts, idempotency_key, requester or "")
+
+    def _register_once(
+        self, facts: _Registration, idempotency_key: str, requester: str
+    ) -> NewParticipant:
+        with self.write_sessions() as session:
+            request = store.claim_registration_request(
+                session,
+                requester=requester,
+                idempotency_key=idempotency_key,
+                body_sha256=facts.digest(),
+                gln=facts.gln,
+            )
+        if request.body_sha256 != facts.digest():
+            raise StoreConflictError(
+                f"Idempotency-Key {idempotency_key!r} was sent with another registration; "
+                "send a new key for a new request"
+            )
+        if request.address is not None:
+            return self._answer_again(facts, request)
+        try:
+            # not yet done (new, or an attempt that failed or died before its store write):
+            # register, taking up the keystore (and the chain's registration) it left
+            self._refuse_taken_gln(facts.gln)
+            return self._register_locked(facts, request)
+        except BaseException:
+            with self.write_sessions() as session:
+                # unless its participant got stored: the key may be sent again, with any body
+                store.forget_registration_request(session, request)
+            raise
+
+    def _answer_again(
+        self, facts: _Registration, request: store.RegistrationRequest
+    ) -> NewParticipant:
+        """The registration ``request`` made, answered again: a fresh key, the one its lost
+        answer carried revoked (and a fresh webhook secret, if it set a webhook)."""
+        address = request.address or ""
+        with self.write_sessions() as session:
+            record = store.get_participant(session, address)
+            if record is None:  # its participant row is gone: nothing to answer
+                raise NotFoundError(f"no participant {address}")
+            unseen = request.key_prefix or store.first_api_key_prefix(session, address)
+            api_key = self.api_keys.issue(session, address)
+            store.note_registration(session, request, key_prefix=self._prefix(api_key))
+            if unseen is not None:
+                self.api_keys.revoke(session, unseen)  # commits the note too
+            else:
+                session.commit()
+            hook = (
+                set_webhook(session, address, facts.webhook_url)
+                if facts.webhook_url is not None
+                else None
+            )
+        return NewParticipant(record=record, api_key=api_key, webhook=hook, replayed=True)
+
+    def _refuse_taken_gln(self, gln: str) -> None:
         with self.sessions() as session:
             if store.participant_by_gln(session, gln) is not None:
                 raise ValidationError(
                     f"GLN {gln} is already registered", rule="participant.gln-taken"
                 )
-        path = self.settings.resolved_keystore_dir / f"participant-{gln}.json"
+
+    def _register_locked(
+        self, facts: _Registration, request: store.RegistrationRequest | None = None
+    ) -> NewParticipant:
+        """Keystore, chain, then store (the registration lock held)."""
+        path = self.settings.resolved_keystore_dir / f"participant-{facts.gln}.json"
         password = self.settings.keystore_password_value()
-        # one registration at a time: a concurrent one of the same GLN must not take up a
-        # keystore that this one is about to remove
-        with self._registration_lock:
-            written = not path.exists()
-            account = (
-                create_keystore(path, password, fast_kdf=self.settings.fast_kdf)
-                if written
-                else load_keystore(path, password)
-            )
-            try:
-                self.fund(account.address)
-                self._register_on_chain(account.address, roles, gln)
-                if prefixes:
-                    self.ledger.set_company_prefixes(
-                        self.regulator, account.address, list(prefixes)
-                    )
-            except BaseException:
-                if written:
-                    path.unlink(missing_ok=True)
-                raise
+        written = not path.exists()
+        account = (
+            create_keystore(path, password, fast_kdf=self.settings.fast_kdf)
+            if written
+            else load_keystore(path, password)
+        )
+        try:
+            self.fund(account.address)
+            self._register_on_chain(account.address, facts.roles, facts.gln)
+            if facts.prefixes:
+                self.ledger.set_company_prefixes(
+                    self.regulator, account.address, list(facts.prefixes)
+                )
+        except BaseException:
+            if written:
+                path.unlink(missing_ok=True)
+            raise
         with self.write_sessions() as session:
             record = store.create_participant(
                 session,
                 address=account.address,
-                name=name,
-                roles=int(roles),
-                gln=gln,
-                rule_set=rule_set,
+                name=facts.name,
+                roles=int(facts.roles),
+                gln=facts.gln,
+                rule_set=facts.rule_set,
                 keystore_path=str(path),
-                company_prefixes=prefixes,
-                region=region,
+                company_prefixes=facts.prefixes,
+                region=facts.region,
+                commit=request is None,
             )
+            if request is not None:  # committed with the participant and its key
+                store.note_registration(session, request, address=account.address)
             api_key = self.api_keys.issue(session, account.address)
+            if request is not None:
+                store.note_registration(session, request, key_prefix=self._prefix(api_key))
+                session.commit()
             hook = (
-                set_webhook(session, account.address, webhook_url)
-                if webhook_url is not None
+                set_webhook(session, account.address, facts.webhook_url)
+                if facts.webhook_url is not None
                 else None
             )
         return NewParticipant(record=record, api_key=api_key, webhook=hook)
+
+    @staticmethod
+    def _prefix(api_key: str) -> str:
+        return api_key.split("_")[1]
 
     def _register_on_chain(self, address: str, roles: Role, gln: str) -> None:
         """Register ``address``; one an earlier attempt registered only gets its roles set."""

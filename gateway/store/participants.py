@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from medledger.custody import state as custody
@@ -22,7 +22,13 @@ from medledger.errors import RecordNotFoundError, StoreConflictError
 from servicekit.apikeys import KeyFlow, KeyTable
 from servicekit.sql.helpers import utcnow
 
-from .models import PARTICIPANT_STATUSES, RULE_SETS, ApiKeyRow, ParticipantRow
+from .models import (
+    PARTICIPANT_STATUSES,
+    RULE_SETS,
+    ApiKeyRow,
+    ParticipantRow,
+    RegistrationRequestRow,
+)
 
 log = logging.getLogger("provenance.gateway")
 
@@ -268,3 +274,100 @@ def authenticate(
 
 def revoke_api_key(session: Session, token_or_prefix: str) -> None:
     default_api_keys.revoke(session, token_or_prefix)
+
+
+# --- registrations sent with an Idempotency-Key ------------------------------------------------
+
+#: How long a registration's Idempotency-Key is remembered (a retry after that is a new request).
+REGISTRATION_REQUEST_DAYS = 7
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """A ``POST /participants`` with an ``Idempotency-Key``: what it asked (``body_sha256``) and,
+    once the participant is stored, its address and the prefix of the key last answered."""
+
+    requester: str
+    idempotency_key: str
+    body_sha256: str
+    gln: str
+    address: str | None
+    key_prefix: str | None
+
+    @classmethod
+    def of(cls, row: RegistrationRequestRow) -> RegistrationRequest:
+        return cls(
+            requester=row.requester,
+            idempotency_key=row.idempotency_key,
+            body_sha256=row.body_sha256,
+            gln=row.gln,
+            address=row.address,
+            key_prefix=row.key_prefix,
+        )
+
+
+def claim_registration_request(
+    session: Session, *, requester: str, idempotency_key: str, body_sha256: str, gln: str
+) -> RegistrationRequest:
+    """The request stored under ``(requester, idempotency_key)``, stored now (and committed) if
+    there is none. Requests older than
+    :data:`REGISTRATION_REQUEST_DAYS` are forgotten on the way. The caller serialises (the
+    service's registration lock)."""
+    row = session.get(RegistrationRequestRow, (requester, idempotency_key))
+    if row is not None:
+        return RegistrationRequest.of(row)
+    now = utcnow()
+    session.execute(
+        delete(RegistrationRequestRow).where(
+            RegistrationRequestRow.created_at < now - timedelta(days=REGISTRATION_REQUEST_DAYS)
+        )
+    )
+    row = RegistrationRequestRow(
+        requester=requester,
+        idempotency_key=idempotency_key,
+        body_sha256=body_sha256,
+        gln=gln,
+        created_at=now,
+    )
+    session.add(row)
+    session.commit()
+    return RegistrationRequest.of(row)
+
+
+def note_registration(
+    session: Session,
+    request: RegistrationRequest,
+    *,
+    address: str | None = None,
+    key_prefix: str | None = None,
+) -> None:
+    """Record on the request its participant and/or the prefix of the key answered, in the
+    session's transaction (not committed here: the caller commits it with what it records)."""
+    row = session.get(RegistrationRequestRow, (request.requester, request.idempotency_key))
+    if row is None:
+        raise RecordNotFoundError("registration request", request.idempotency_key)
+    if address is not None:
+        row.address = address
+    if key_prefix is not None:
+        row.key_prefix = key_prefix
+    session.flush()
+
+
+def forget_registration_request(session: Session, request: RegistrationRequest) -> None:
+    """Delete the request unless its participant was stored (its attempt failed before the
+    store write), and commit."""
+    session.execute(
+        delete(RegistrationRequestRow).where(
+            RegistrationRequestRow.requester == request.requester,
+            RegistrationRequestRow.idempotency_key == request.idempotency_key,
+            RegistrationRequestRow.address.is_(None),
+        )
+    )
+    session.commit()
+
+
+def first_api_key_prefix(session: Session, participant: str) -> str | None:
+    """The prefix of the participant's first key: the one its registration answered with."""
+    return session.scalars(
+        select(ApiKeyRow.prefix).where(ApiKeyRow.participant == participant).order_by(ApiKeyRow.id)
+    ).first()

@@ -3,10 +3,11 @@ regulator), and each participant's own webhook (``/participants/me/webhook``).""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from gateway.api.deps import (
     ActiveParticipantDep,
@@ -46,14 +47,43 @@ def _public(record: ParticipantRecord) -> dict[str, Any]:
     }
 
 
-@participants.post("", status_code=status.HTTP_201_CREATED, response_model=ParticipantRegistered)
+#: What an ``Idempotency-Key`` may be: 1 to 255 visible ASCII characters (a UUID, say).
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+@participants.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ParticipantRegistered,
+    responses={
+        409: {"description": "The Idempotency-Key was sent before with another registration"},
+    },
+)
 def register_participant(
-    body: ParticipantRegistration, registry: ParticipantsDep, _regulator: RegulatorDep
+    body: ParticipantRegistration,
+    registry: ParticipantsDep,
+    regulator: RegulatorDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Makes a retry safe: the same key with the same body (within 7 days) "
+            "answers the same participant with a fresh API key and revokes the key the earlier "
+            "answer carried; with another body, 409",
+        ),
+    ] = None,
 ) -> ParticipantRegistered:
     """Register a participant on-chain and give it a custodial key and an API key (regulator).
 
     With `webhookUrl`, its recall notifications are also POSTed there, signed with
-    `webhookSecret` (see docs/recalls.md)."""
+    `webhookSecret` (see docs/recalls.md). A registration answered again (same
+    `Idempotency-Key`) says `Idempotent-Replayed: true`."""
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise ValidationError(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, say)",
+            rule="request.idempotency-key",
+        )
     try:
         roles = Role.parse(",".join(body.roles))
     except ValueError as exc:
@@ -66,7 +96,11 @@ def register_participant(
         webhook_url=body.webhookUrl,
         company_prefixes=body.companyPrefixes,
         region=body.region,
+        idempotency_key=idempotency_key,
+        requester=regulator.address,
     )
+    if created.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return ParticipantRegistered(
         **_public(created.record),
         apiKey=created.api_key,
