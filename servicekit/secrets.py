@@ -6,12 +6,16 @@ directory made 0700 if it has to be made. Nothing else is in the file but the se
 The secret goes to a fresh file next to ``path`` (created exclusively) that then replaces
 ``path`` in one rename: a symlink or a wider-open file left at ``path`` is replaced, never
 written through, and a crash leaves the old file or the new one, never half of one.
+
+:func:`ensure_secret` makes a secret once (the gateway's generated keystore password) and reads
+it back ever after; :func:`private_umask` makes everything a process creates owner-only.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from contextlib import suppress
 from pathlib import Path
 
 
@@ -43,24 +47,32 @@ def ensure_secret(path: Path, *, nbytes: int = 32) -> str:
     """
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = (secrets.token_urlsafe(nbytes) + "\n").encode()
         fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, (secrets.token_urlsafe(nbytes) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_new(fresh, secret)
         try:
             os.link(fresh, path)  # never replaces: the first writer wins
         except FileExistsError:
             pass
+        except OSError:  # a file system without hard links: create it in place, exclusively
+            with suppress(FileExistsError):
+                _write_new(path, secret)
         finally:
             fresh.unlink(missing_ok=True)
     value = path.read_text(encoding="utf-8").strip()
     if not value:
         raise ValueError(f"{path} is empty")
     return value
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 #: Files and folders made from here on are for their owner only (``0o077`` masks group/other).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,11 @@ def test_the_private_umask_makes_new_files_owner_only(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "made.log").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o700
+
+
+def test_callers_racing_to_make_a_secret_all_get_the_same_one(tmp_path: Path) -> None:
+    path = tmp_path / "keystore.password"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = set(pool.map(lambda _: ensure_secret(path), range(32)))
+    assert found == {path.read_text().strip()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keystore.password"]
