@@ -158,4 +158,6 @@ class GatewayService:
             self._thread = None
         self.batcher.release_leases()  # stepped without run() (tests, tools): leases too
         self.stop_deliverer()
+        if self.keys.remote is not None:
+            self.keys.remote.close()
         self.engine.dispose()
