@@ -142,7 +142,7 @@ def bootstrap_regulator(
             gln=settings.regulator_gln,
             keystore_path=str(settings.resolved_keystore_dir / "regulator.json"),
         )
-        token = api_keys.issue(session, regulator.address)
+        token = api_keys.issue(session, regulator.address, label="bootstrap")
     key_file = settings.data_dir / "regulator.api-key"
     write_secret(key_file, token)  # replaces the old file (or a link), never writes through it
     return token

@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0008_participant_region.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0009_key_lifecycle.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from servicekit.sql.keys import KeyAuditColumns, KeyColumns
 from servicekit.sql.types import NAMING_CONVENTION, UtcDateTime
 
 ADDRESS = 42  # 0x + 40 hex
@@ -59,6 +60,7 @@ ITEM_STATUSES = ("active", "in_transit", "dispensed", "decommissioned", "destroy
 RECALL_STATES = ("recalled", "released")
 NOTIFICATION_KINDS = ("recall", "release")
 DELIVERY_STATES = ("pending", "delivered", "failed")
+KEY_SCOPES = ("participant", "batch-reader")
 URL = 2048
 
 
@@ -107,19 +109,30 @@ class RegistrationRequestRow(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class ApiKeyRow(Base):
-    __tablename__ = "api_keys"
+class ApiKeyRow(KeyColumns, Base):
+    """A participant's API key (servicekit/sql/keys.py: id, prefix, label and the key's times).
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ``scope``: ``participant`` (acts as its participant) or ``batch-reader`` (the regulator's
+    read-only key for the indexer: ``GET /batches/{root}`` and ``GET /participants`` only)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("scope", KEY_SCOPES), name="scope"),)
+
     participant: Mapped[str] = mapped_column(
         String(ADDRESS), ForeignKey("participants.address"), index=True
     )
-    prefix: Mapped[str] = mapped_column(String(32), unique=True)  # public part, for lookup
     # sha256$<hex> of the whole token; an argon2id PHC string for keys issued before (replaced
     # by the SHA-256 form on their first use; servicekit/apikeys.py)
     hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
+    scope: Mapped[str] = mapped_column(
+        String(16), default="participant", server_default="participant"
+    )
+
+
+class KeyAuditRow(KeyAuditColumns, Base):
+    """Every API-key operation: issued, rotated, revoked (who, when, which key, whose)."""
+
+    __tablename__ = "key_audit"
 
 
 class CaptureRow(Base):

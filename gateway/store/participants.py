@@ -1,4 +1,5 @@
-"""Participants and their API keys.
+"""Participants and their API keys (with the lifecycle of servicekit/apikeys.py: several keys
+per participant, labels, expiry, rotation with a grace period, revocation, the key audit).
 
 API keys are ``pk_<prefix>_<secret>``: the prefix (12 hex characters) is stored in clear and
 finds the key's row; the whole token is stored only as its SHA-256 (servicekit/apikeys.py, shared
@@ -14,18 +15,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from medledger.custody import state as custody
 from medledger.errors import RecordNotFoundError, StoreConflictError
-from servicekit.apikeys import KeyFlow, KeyTable
+from servicekit.apikeys import (
+    DEFAULT_GRACE,
+    SYSTEM,
+    AuditEntry,
+    Issued,
+    KeyFlow,
+    KeyInfo,
+    KeyTable,
+    Rotated,
+)
 from servicekit.sql.helpers import utcnow
 
 from .models import (
+    KEY_SCOPES,
     PARTICIPANT_STATUSES,
     RULE_SETS,
     ApiKeyRow,
+    KeyAuditRow,
     ParticipantRow,
     RegistrationRequestRow,
 )
@@ -201,30 +213,104 @@ def set_participant_status(session: Session, address: str, status: str) -> Parti
 
 
 #: Where the gateway keeps its keys (servicekit/apikeys.py: the flow both services follow).
-KEY_TABLE = KeyTable(ApiKeyRow, stored="hash", row_id="id", label="api key")
+KEY_TABLE = KeyTable(
+    ApiKeyRow,
+    stored="hash",
+    row_id="id",
+    label="api key",
+    owner="participant",
+    inherited=("scope",),
+    audit=KeyAuditRow,
+)
+#: A key that acts as its participant; the regulator's read-only key for the indexer.
+PARTICIPANT_SCOPE, BATCH_READER_SCOPE = KEY_SCOPES
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the participant its key belongs to, and which key (its id, scope)."""
+
+    participant: ParticipantRecord
+    key_id: int
+    scope: str
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """A key as listed (never the secret): servicekit's lifecycle fields and its scope."""
+
+    key: KeyInfo
+    scope: str
 
 
 class ApiKeys:
-    """Issues, verifies and revokes API keys (``hasher``: for keys stored as argon2 hashes)."""
+    """Issues, verifies, rotates, revokes and lists API keys (``hasher``: for keys stored as
+    argon2 hashes)."""
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._flow = KeyFlow(TOKEN_PREFIX, KEY_TABLE, log=log, hasher=hasher)
 
-    def issue(self, session: Session, participant: str) -> str:
+    @property
+    def flow(self) -> KeyFlow:
+        return self._flow
+
+    def issue(
+        self,
+        session: Session,
+        participant: str,
+        *,
+        label: str = "",
+        expires_at: datetime | None = None,
+        scope: str = PARTICIPANT_SCOPE,
+        actor: str = SYSTEM,
+        detail: str | None = None,
+    ) -> str:
         """A new key for ``participant``; the token is returned once and never stored."""
+        return self.issue_key(
+            session,
+            participant,
+            label=label,
+            expires_at=expires_at,
+            scope=scope,
+            actor=actor,
+            detail=detail,
+        ).token
+
+    def issue_key(
+        self,
+        session: Session,
+        participant: str,
+        *,
+        label: str = "",
+        expires_at: datetime | None = None,
+        scope: str = PARTICIPANT_SCOPE,
+        actor: str = SYSTEM,
+        detail: str | None = None,
+    ) -> Issued:
+        """:meth:`issue`, with the key as listed (committed and audited)."""
         if session.get(ParticipantRow, participant) is None:
             raise RecordNotFoundError("participant", participant)
-        return self._flow.issue(session, participant=participant, created_at=utcnow())
+        if scope not in KEY_SCOPES:
+            raise ValueError(f"unknown key scope {scope!r}; known: {', '.join(KEY_SCOPES)}")
+        return self._flow.issue_key(
+            session,
+            actor=actor,
+            label=label,
+            expires_at=expires_at,
+            detail=detail,
+            participant=participant,
+            scope=scope,
+        )
 
-    def authenticate(
+    def caller(
         self, session: Session, token: str, *, allow_suspended: bool = False
-    ) -> ParticipantRecord | None:
-        """The participant a token belongs to, or None (unknown, wrong, revoked, suspended).
+    ) -> Caller | None:
+        """The participant and key a token is, or None (unknown, wrong, revoked, expired,
+        suspended). Row, then live?, then the secret: an unknown prefix, a wrong secret and a
+        dead key cost the same, never an argon2 check (servicekit/apikeys.py).
 
         ``allow_suspended=True`` returns a suspended participant too (check ``.active``), for a
-        service that wants to answer "suspended" rather than "unauthenticated". An unknown prefix
-        and a wrong secret cost the same (servicekit/apikeys.py).
-        """
+        service that wants to answer "suspended" rather than "unauthenticated"."""
         prefix = self._flow.prefix(token)
         if prefix is None:
             return None
@@ -234,28 +320,83 @@ class ApiKeys:
             .where(ApiKeyRow.prefix == prefix)
         ).one_or_none()
         key, participant = found if found is not None else (None, None)
-        verified = self._flow.verified(session, key, token)  # run with no row too: same cost
-        if key is None or participant is None or not verified:
-            return None
-        if key.revoked_at is not None:
+        # run with no row too: same cost
+        if not self._flow.verified(session, key, token) or key is None or participant is None:
             return None
         if participant.status != "active" and not allow_suspended:
             return None
-        return ParticipantRecord.of(participant)
+        return Caller(ParticipantRecord.of(participant), key.id, key.scope)
 
-    def revoke(self, session: Session, token_or_prefix: str) -> None:
+    def authenticate(
+        self, session: Session, token: str, *, allow_suspended: bool = False
+    ) -> ParticipantRecord | None:
+        """The participant a token belongs to, or None (see :meth:`caller`)."""
+        found = self.caller(session, token, allow_suspended=allow_suspended)
+        return None if found is None else found.participant
+
+    def get(self, session: Session, participant: str, key_id: int) -> ApiKeyRow:
+        """Key ``key_id`` of ``participant`` (RecordNotFoundError if it is someone else's)."""
+        row = session.get(ApiKeyRow, key_id)
+        if row is None or row.participant != participant:
+            raise RecordNotFoundError("api key", key_id)
+        return row
+
+    def listing(self, session: Session, participant: str) -> list[ApiKeyInfo]:
+        """Every key of ``participant``, oldest first (never a secret)."""
+        rows = session.scalars(
+            select(ApiKeyRow).where(ApiKeyRow.participant == participant).order_by(ApiKeyRow.id)
+        )
+        return [self.info(row) for row in rows]
+
+    def info(self, row: ApiKeyRow) -> ApiKeyInfo:
+        return ApiKeyInfo(self._flow.info(row), row.scope)
+
+    def live_count(self, session: Session, participant: str, scope: str) -> int:
+        return self._flow.live_count(
+            session, ApiKeyRow.participant == participant, ApiKeyRow.scope == scope
+        )
+
+    def rotate(
+        self,
+        session: Session,
+        participant: str,
+        key_id: int,
+        *,
+        actor: str,
+        grace: timedelta = DEFAULT_GRACE,
+        expires_at: datetime | None = None,
+    ) -> Rotated:
+        """A new key like ``key_id`` (same participant, label, scope); the old one valid for
+        ``grace`` more."""
+        row = self.get(session, participant, key_id)
+        return self._flow.rotate(session, row, actor=actor, grace=grace, expires_at=expires_at)
+
+    def revoke_id(
+        self, session: Session, participant: str, key_id: int, *, actor: str
+    ) -> ApiKeyInfo:
+        """Revoke key ``key_id`` of ``participant`` at once (committed, audited)."""
+        row = self.get(session, participant, key_id)
+        self._flow.revoke(session, row, actor=actor)
+        return self.info(row)
+
+    def revoke(self, session: Session, token_or_prefix: str, *, actor: str = SYSTEM) -> None:
         """Revoke a key, named by its token or its prefix, and commit."""
         prefix = self._flow.prefix(token_or_prefix) or token_or_prefix
-        result = session.execute(
-            update(ApiKeyRow)
-            .where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
-        session.commit()
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            if session.scalars(select(ApiKeyRow.id).where(ApiKeyRow.prefix == prefix)).first():
-                return  # already revoked
+        row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
+        if row is None:
             raise RecordNotFoundError("api key", prefix)
+        self._flow.revoke(session, row, actor=actor)
+
+    def audit(
+        self,
+        session: Session,
+        *,
+        participant: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
+        owners = None if participant is None else [participant]
+        return self._flow.audit(session, owners=owners, since=since, limit=limit)
 
 
 #: The process-wide default used by the functions below.

@@ -12,13 +12,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from indexer.reader_keys import READER_ROLES, ReaderKey
+from indexer.reader_keys import FULL_READERS, READER_ROLES, ReaderKey
 from indexer.service import IndexerService
 from medledger.errors import AuthenticationError, PermissionDeniedError
 from servicekit.http.ratelimits import RateLimits, client_key
 
 _bearer = HTTPBearer(
-    auto_error=False, description="Reader API key (regulator or auditor): `Bearer ik_...`"
+    auto_error=False,
+    description="Reader API key (regulator, auditor; inspector where a route says so): "
+    "`Bearer ik_...`",
 )
 
 
@@ -38,7 +40,13 @@ def get_session(service: ServiceDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def _reader(request: Request, service: IndexerService, session: Session, token: str) -> ReaderKey:
+def _reader(
+    request: Request,
+    service: IndexerService,
+    session: Session,
+    token: str,
+    roles: tuple[str, ...] = FULL_READERS,
+) -> ReaderKey:
     limits: RateLimits = request.app.state.rate_limits
     client = client_key(request.client and request.client.host)
     limits.refuse_if_locked_out(client)
@@ -46,8 +54,8 @@ def _reader(request: Request, service: IndexerService, session: Session, token: 
     if key is None:
         limits.count_failure(client)
         raise AuthenticationError("unknown or revoked API key")
-    if key.role not in READER_ROLES:
-        raise PermissionDeniedError(f"a {key.role} key may not read the index")
+    if key.role not in roles:
+        raise PermissionDeniedError(f"a {key.role} key may not read this")
     return key
 
 
@@ -74,7 +82,7 @@ def get_check_caller(
     """The reader that sent the check (full answer, no budget), or None for an anonymous client,
     whose checks are counted against its address's budget (429 past it)."""
     if credentials is not None:
-        return _reader(request, service, session, credentials.credentials)
+        return _reader(request, service, session, credentials.credentials, READER_ROLES)
     limits: RateLimits = request.app.state.rate_limits
     limits.take_check(client_key(request.client and request.client.host))
     return None

@@ -23,6 +23,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -36,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from servicekit.sql.keys import KeyAuditColumns, KeyColumns
 from servicekit.sql.types import NAMING_CONVENTION, UtcDateTime
 
 ADDRESS = 42
@@ -426,14 +428,25 @@ class ParticipantProfileRow(Base):
     fetched_at: Mapped[datetime]
 
 
-class ApiKeyRow(Base):
-    """A reader's API key: ``prefix`` finds the row; ``secret_hash`` is the SHA-256 of the token
-    (argon2id for keys issued before, until their first use; servicekit/apikeys.py)."""
+class ApiKeyRow(KeyColumns, Base):
+    """A reader's API key (servicekit/sql/keys.py: id, prefix, label and the key's times):
+    ``secret_hash`` is the SHA-256 of the token (argon2id for keys issued before, until their
+    first use; servicekit/apikeys.py). ``name`` is who holds it; ``role`` what it may read; an
+    inspector's key carries its ``region`` (ISO 3166-2, medledger/regions.py)."""
 
     __tablename__ = "ix_api_keys"
+    __table_args__ = (
+        CheckConstraint("role IN ('regulator', 'auditor', 'inspector')", name="role"),
+        CheckConstraint("role <> 'inspector' OR region IS NOT NULL", name="inspector_region"),
+    )
 
-    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(8))
     secret_hash: Mapped[str] = mapped_column(String(200))
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class KeyAuditRow(KeyAuditColumns, Base):
+    """Every reader-key operation: issued, rotated, revoked (who, when, which key, whose)."""
+
+    __tablename__ = "ix_key_audit"

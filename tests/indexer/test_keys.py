@@ -8,12 +8,14 @@ from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import select, text
 
 from indexer.reader_keys import ReaderKeys, bootstrap_reader_key
 from indexer.service import IndexerService
 from indexer.store import make_engine, session_factory, upgrade
 from indexer.store.models import ApiKeyRow
 from medledger.errors import RecordNotFoundError, ValidationError
+from servicekit.apikeys import new_token, stored_form
 from tests.indexer.conftest import IndexerFactory
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -69,8 +71,8 @@ def test_reader_keys_run_argon2_only_for_keys_issued_before_until_their_first_us
         assert keys.authenticate(session, f"ik_{prefix}_{'a' * 52}") is None
         assert keys.authenticate(session, f"ik_ffffffffffff_{'a' * 52}") is None
         assert calls == []
-        row = session.get(ApiKeyRow, prefix)
-        assert row is not None and row.secret_hash.startswith("sha256$")
+        row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one()
+        assert row and row.secret_hash.startswith("sha256$")
         row.secret_hash = FAST.hash(token)  # as the previous scheme stored it
         session.commit()
         assert keys.authenticate(session, token) is not None and calls == ["verify"]
@@ -112,3 +114,60 @@ def test_the_service_bootstraps_its_key_on_first_start_only(
     assert again.bootstrap_key_file is None and not path.exists()
     with again.sessions() as session:
         assert again.api_keys.authenticate(session, token) is not None
+
+
+def test_keys_of_an_older_index_keep_working_and_revoked_ones_stay_revoked(
+    index_url: str, keys: ReaderKeys
+) -> None:
+    """Migration 0008 rebuilds ix_api_keys with an id and the lifecycle columns: a ``revoked``
+    key is revoked (now), the others live, with no expiry."""
+    engine = make_engine(index_url)
+    upgrade(engine, "0006")
+    live_token, live_prefix = new_token("ik")
+    dead_token, dead_prefix = new_token("ik")
+    with engine.begin() as conn:
+        for prefix, token, revoked in (
+            (live_prefix, live_token, False),
+            (dead_prefix, dead_token, True),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO ix_api_keys (prefix, name, role, secret_hash, revoked) "
+                    "VALUES (:p, 'old reader', 'auditor', :h, :r)"
+                ),
+                {"p": prefix, "h": stored_form(token), "r": revoked},
+            )
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        found = keys.authenticate(session, live_token)
+        assert found is not None and (found.name, found.role, found.region) == (
+            "old reader",
+            "auditor",
+            None,
+        )
+        assert keys.authenticate(session, dead_token) is None
+        listed = keys.listing(session)
+        assert [(i.key.prefix, i.key.revoked_at is None, i.key.expires_at) for i in listed] == [
+            (p, p == live_prefix, None) for p in sorted((live_prefix, dead_prefix))
+        ]
+        again = keys.issue(session, "new reader", "auditor")
+        assert keys.authenticate(session, again) is not None
+    engine.dispose()
+
+
+def test_an_inspector_key_needs_a_canonical_region_and_other_roles_none(
+    index_url: str, keys: ReaderKeys
+) -> None:
+    engine = make_engine(index_url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        token = keys.issue(session, "Chui inspector", "inspector", region="kg-c")
+        found = keys.authenticate(session, token)
+        assert found is not None and (found.role, found.region) == ("inspector", "KG-C")
+        with pytest.raises(ValidationError, match="needs a region"):
+            keys.issue(session, "x", "inspector")
+        with pytest.raises(ValidationError, match="not an ISO 3166-2"):
+            keys.issue(session, "x", "inspector", region="Chui")
+        with pytest.raises(ValidationError, match="inspector keys only"):
+            keys.issue(session, "x", "auditor", region="KG")
+    engine.dispose()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from servicekit.apikeys import KeyFlow, KeyTable, stored_form
 from servicekit.secrets import write_secret
+from servicekit.sql.keys import KeyColumns
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
@@ -26,11 +27,9 @@ class _Base(DeclarativeBase):
     pass
 
 
-class _KeyRow(_Base):
+class _KeyRow(KeyColumns, _Base):
     __tablename__ = "keys"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    prefix: Mapped[str] = mapped_column(String(32), unique=True)
     digest: Mapped[str] = mapped_column(String(255))
     owner: Mapped[str] = mapped_column(String(50))
 

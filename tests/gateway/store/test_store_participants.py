@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 import pytest
@@ -172,3 +173,54 @@ def test_participants_are_listed_oldest_first(
 ) -> None:
     made = [make_participant() for _ in range(3)]
     assert list_participants(session) == made
+
+
+def test_a_revoked_or_expired_key_costs_no_argon2_check(
+    session: Session, make_participant: ParticipantMaker
+) -> None:
+    """Issue 15: the key's row is read, then whether it is live, and only then the secret; a
+    dead key stored as argon2 is never handed to argon2."""
+    from gateway.store.models import ApiKeyRow
+
+    hasher = CountingHasher()
+    keys = ApiKeys(hasher)
+    alice = make_participant()
+    revoked = keys.issue(session, alice.address, label="old ERP")
+    expired = keys.issue(session, alice.address, label="scanner")
+    for row in session.query(ApiKeyRow).all():
+        token = revoked if row.label == "old ERP" else expired
+        row.hash = hasher.hash(token)
+    session.commit()
+    keys.revoke(session, revoked)
+    (expiring,) = session.query(ApiKeyRow).filter_by(label="scanner").all()
+    expiring.expires_at = datetime.now(UTC)  # expired by the time it is used
+    session.commit()
+    for token in (revoked, expired):
+        assert keys.authenticate(session, token) is None
+        assert keys.authenticate(session, token[:-1] + "0") is None
+    assert hasher.calls == 0
+
+
+def test_each_key_is_listed_audited_and_known_by_its_scope(
+    session: Session, make_participant: ParticipantMaker, api_keys: ApiKeys
+) -> None:
+    alice = make_participant()
+    token = api_keys.issue(session, alice.address, label="ERP", actor="0xRegulator")
+    reader = api_keys.issue(session, alice.address, scope="batch-reader")
+    caller = api_keys.caller(session, reader)
+    assert caller is not None and (caller.participant, caller.scope) == (alice, "batch-reader")
+    listed = api_keys.listing(session, alice.address)
+    assert [(i.key.label, i.scope) for i in listed] == [
+        ("ERP", "participant"),
+        ("", "batch-reader"),
+    ]
+    api_keys.revoke_id(session, alice.address, listed[0].key.id, actor="0xRegulator")
+    assert api_keys.authenticate(session, token) is None
+    with pytest.raises(RecordNotFoundError):
+        api_keys.revoke_id(session, "0x" + "0" * 40, listed[1].key.id, actor="0xRegulator")
+    audit = api_keys.audit(session, participant=alice.address)
+    assert [(e.action, e.actor, e.key_id) for e in audit] == [
+        ("issue", "0xRegulator", listed[0].key.id),
+        ("issue", "system", listed[1].key.id),
+        ("revoke", "0xRegulator", listed[0].key.id),
+    ]
