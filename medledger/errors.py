@@ -127,6 +127,14 @@ class ValidationError(ProvenanceError, ValueError):
         self.pointer = None if pointer is None else cut(pointer, POINTER_LIMIT)
 
 
+class UnsupportedMediaTypeError(ValidationError):
+    """The body is in a format the endpoint does not take (HTTP 415)."""
+
+
+class NotAcceptableError(ValidationError):
+    """The answer cannot be given in the format or version the client asks for (HTTP 406)."""
+
+
 class ConfigurationError(ProvenanceError, ValueError):
     """Settings are missing or unsafe (for example a placeholder secret outside development)."""
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from gateway.api.epcis_binding import BindingHeadersMiddleware
 from gateway.api.metrics import GatewayMetrics
 from gateway.api.routes import capture, lots, operations, participants, recalls, receipts
 from gateway.service import GatewayService
@@ -60,6 +61,9 @@ def create_app(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
         larger={"/capture": settings.max_capture_body_bytes},
+    )
+    app.add_middleware(  # the REST binding's GS1-* headers on every /capture answer
+        BindingHeadersMiddleware, max_capture_bytes=settings.max_capture_body_bytes
     )
     app.add_middleware(RequestMiddleware, histogram=metrics.http)  # outermost: 413s logged too
     install_problem_handlers(app)

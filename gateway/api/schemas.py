@@ -16,10 +16,24 @@ class CaptureAccepted(BaseModel):
 
 
 class CapturePublic(BaseModel):
+    """A capture job: the REST binding's CaptureJob fields, and the gateway's own."""
+
     captureID: str  # noqa: N815
+    createdAt: datetime = Field(description="when the document was received")  # noqa: N815
+    finishedAt: datetime = Field(  # noqa: N815
+        description="when its capture finished: the same moment (capture is synchronous)"
+    )
+    running: bool = Field(description="always false: the answer to POST /capture came after it")
+    success: bool = Field(description="false if the document was rejected")
+    captureErrorBehaviour: Literal["rollback", "proceed"] = "rollback"  # noqa: N815
+    errors: list[dict[str, Any]] = Field(
+        description="RFC 9457 problems (with the rule and pointer) if success is false"
+    )
     participant: str
     receivedAt: datetime  # noqa: N815
-    status: Literal["accepted", "anchored", "rejected"]
+    status: Literal["accepted", "anchored", "rejected"] = Field(
+        description="accepted, anchored (every event anchored), or rejected"
+    )
     eventIDs: list[str]  # noqa: N815
     error: dict[str, Any] | None = None
 

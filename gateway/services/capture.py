@@ -3,7 +3,11 @@ its reasons, and a capture's status; refused with 503 while the anchoring backlo
 
 from __future__ import annotations
 
+import base64
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,7 +16,7 @@ from gateway.intake import Accepted, Intake
 from gateway.services.participants import may_read
 from gateway.settings import GatewaySettings
 from gateway.store.batches import unanchored_event_count
-from gateway.store.capture import CaptureInfo, get_capture, record_rejection
+from gateway.store.capture import CaptureInfo, get_capture, list_captures, record_rejection
 from gateway.store.participants import ParticipantRecord
 from medledger.epcis.documents import event_count
 from medledger.errors import BackPressureError, NotFoundError, ValidationError
@@ -66,6 +70,43 @@ class CaptureService:
         if info is None or not may_read(reader, info.participant):
             raise NotFoundError(f"no capture {capture_id}")
         return info
+
+    def jobs(self, reader: ParticipantRecord, page: CapturePage) -> list[CaptureInfo]:
+        """The reader's own captures (the binding's capture jobs), in the order received."""
+        with self.sessions() as session:
+            return list_captures(session, reader.address, after=page.after, limit=page.size)
+
+
+@dataclass(frozen=True)
+class CapturePage:
+    """A page of ``GET /capture``: ``size`` jobs after ``after`` (the binding's ``perPage`` and
+    ``nextPageToken``; the token is the last job's receipt time and id, opaque to clients)."""
+
+    size: int
+    after: tuple[datetime, uuid.UUID] | None = None
+
+    @staticmethod
+    def parse(per_page: int, token: str | None) -> CapturePage:
+        if token is None:
+            return CapturePage(per_page)
+        try:
+            text = base64.urlsafe_b64decode(token.encode("ascii") + b"==").decode("utf-8")
+            at, cid = text.split("|")
+            moment = datetime.fromisoformat(at)
+            if moment.tzinfo is None:
+                raise ValueError("naive")
+            return CapturePage(per_page, (moment, uuid.UUID(cid)))
+        except (ValueError, UnicodeError):
+            raise ValidationError(
+                "nextPageToken is not one this gateway gave (take it from the Link header)",
+                rule="query.nextPageToken",
+                pointer="nextPageToken",
+            ) from None
+
+    @staticmethod
+    def token_after(job: CaptureInfo) -> str:
+        text = f"{job.received_at.isoformat()}|{job.id}"
+        return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
 
 
 def check_backlog(session: Session, settings: GatewaySettings) -> None:

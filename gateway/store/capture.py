@@ -343,6 +343,33 @@ def get_capture(session: Session, capture_id: uuid.UUID | str) -> CaptureInfo | 
     row = session.get(CaptureRow, cid)
     if row is None:
         return None
+    return _capture_info(session, row)
+
+
+def list_captures(
+    session: Session,
+    participant: str,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[CaptureInfo]:
+    """A participant's captures in the order received (then by id), those after ``after``
+    (the last one of the page before) only: at most ``limit``."""
+    query = select(CaptureRow).where(CaptureRow.participant == participant)
+    if after is not None:
+        at, cid = after
+        query = query.where(
+            or_(
+                CaptureRow.received_at > at,
+                (CaptureRow.received_at == at) & (CaptureRow.id > cid),
+            )
+        )
+    rows = session.scalars(query.order_by(CaptureRow.received_at, CaptureRow.id).limit(limit)).all()
+    return [_capture_info(session, row) for row in rows]
+
+
+def _capture_info(session: Session, row: CaptureRow) -> CaptureInfo:
+    cid = row.id
     event_ids = tuple(
         session.scalars(
             select(CaptureEventRow.event_id)

@@ -23,6 +23,7 @@ from medledger.errors import (
     BackPressureError,
     ChainError,
     IntegrityViolationError,
+    NotAcceptableError,
     NotAnchoredYetError,
     NotFoundError,
     PermissionDeniedError,
@@ -31,6 +32,7 @@ from medledger.errors import (
     RecordNotFoundError,
     SignerError,
     StoreConflictError,
+    UnsupportedMediaTypeError,
     ValidationError,
     cut,
 )
@@ -48,6 +50,8 @@ DATABASE_RETRY_AFTER_SECONDS = 2
 
 #: Domain error → (status, problem type slug, title). The first matching class wins.
 PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
+    (UnsupportedMediaTypeError, 415, "unsupported-media-type", "Unsupported media type"),
+    (NotAcceptableError, 406, "not-acceptable", "Cannot answer as asked"),
     (ValidationError, 422, "validation", "The document breaks a rule"),
     (AuthenticationError, 401, "unauthenticated", "Missing or unknown API key"),
     (PermissionDeniedError, 403, "forbidden", "Not allowed for this participant"),

@@ -1,17 +1,36 @@
-"""Capture (EPCIS 2.0 REST binding): POST a document, GET a capture's status."""
+"""Capture (EPCIS 2.0 REST binding): POST a document, GET a capture job, GET the caller's jobs.
+
+The binding's headers and codes are in :mod:`gateway.api.epcis_binding` (docs/gateway.md,
+"Capture and the REST binding")."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from gateway.api.deps import ActiveParticipantDep, CaptureDep, ParticipantDep
+from gateway.api.epcis_binding import (
+    error_behaviour,
+    require_acceptable,
+    require_json_body,
+    require_versions,
+)
 from gateway.api.schemas import CaptureAccepted, CapturePublic
+from gateway.services.capture import CapturePage
+from gateway.store.capture import CaptureInfo
 from medledger.errors import ValidationError
 from servicekit.http import strict_json
 from servicekit.http.bodies import StrictJSONRoute
+from servicekit.http.problems import PROBLEM_BASE
 
 capture = APIRouter(prefix="/capture", tags=["capture"], route_class=StrictJSONRoute)
+
+#: ``perPage`` of ``GET /capture``: the binding's default, and the gateway's ceiling.
+PER_PAGE_DEFAULT = 30
+PER_PAGE_MAX = 500
 
 
 @capture.post(
@@ -30,13 +49,42 @@ capture = APIRouter(prefix="/capture", tags=["capture"], route_class=StrictJSONR
     },
 )
 async def post_capture(
-    request: Request, response: Response, captures: CaptureDep, participant: ActiveParticipantDep
+    request: Request,
+    response: Response,
+    captures: CaptureDep,
+    participant: ActiveParticipantDep,
+    gs1_epcis_version: Annotated[
+        str | None, Header(alias="GS1-EPCIS-Version", description="2.x only (406 otherwise)")
+    ] = None,
+    gs1_cbv_version: Annotated[
+        str | None, Header(alias="GS1-CBV-Version", description="2.x only (406 otherwise)")
+    ] = None,
+    gs1_capture_error_behaviour: Annotated[
+        str | None,
+        Header(
+            alias="GS1-Capture-Error-Behaviour",
+            description="rollback (the default); proceed is refused, 422 capture.error-behaviour",
+        ),
+    ] = None,
 ) -> CaptureAccepted:
     """Validate, check against the participant's rule set and store durably, then 202.
 
     All-or-nothing: a rejected document stores no event. Sending the same event again returns
-    the same event id and stores nothing new.
+    the same event id and stores nothing new. JSON only (415 otherwise, XML included for now).
     """
+    require_json_body(request.headers.get("content-type"))
+    require_acceptable(request.headers.get("accept"))
+    require_versions(
+        {
+            k: v
+            for k, v in (
+                ("GS1-EPCIS-Version", gs1_epcis_version),
+                ("GS1-CBV-Version", gs1_cbv_version),
+            )
+            if v is not None
+        }
+    )
+    error_behaviour(gs1_capture_error_behaviour)
     metrics = request.app.state.metrics
     try:
         # Read only now, after the key was checked: a body up to the capture limit (see
@@ -59,12 +107,67 @@ async def post_capture(
     )
 
 
+@capture.get(
+    "",
+    response_model=list[CapturePublic],
+    summary="The caller's capture jobs, in the order received (paged)",
+)
+def list_capture_jobs(
+    request: Request,
+    response: Response,
+    captures: CaptureDep,
+    reader: ParticipantDep,
+    per_page: Annotated[
+        int, Query(alias="perPage", ge=1, le=PER_PAGE_MAX, description="jobs per page")
+    ] = PER_PAGE_DEFAULT,
+    next_page_token: Annotated[
+        str | None,
+        Query(alias="nextPageToken", max_length=200, description="from the Link header"),
+    ] = None,
+) -> list[CapturePublic]:
+    """The binding's ``GET /capture``: this participant's capture jobs; while more follow, a
+    ``Link: <...>; rel="next"`` header names the next page."""
+    require_acceptable(request.headers.get("accept"))
+    page = CapturePage.parse(per_page, next_page_token)
+    jobs = captures.jobs(reader, page)
+    if len(jobs) == per_page:
+        query = urlencode({"perPage": per_page, "nextPageToken": CapturePage.token_after(jobs[-1])})
+        response.headers["Link"] = f'</capture?{query}>; rel="next"'
+    return [capture_job(job) for job in jobs]
+
+
 @capture.get("/{capture_id}", response_model=CapturePublic)
-def get_capture(capture_id: str, captures: CaptureDep, reader: ParticipantDep) -> CapturePublic:
-    """Status of a capture: accepted, anchored (every event anchored), or rejected with reasons."""
-    info = captures.status(reader, capture_id)
+def get_capture(
+    request: Request, capture_id: str, captures: CaptureDep, reader: ParticipantDep
+) -> CapturePublic:
+    """A capture job: accepted, anchored (every event anchored), or rejected with reasons."""
+    require_acceptable(request.headers.get("accept"))
+    return capture_job(captures.status(reader, capture_id))
+
+
+def capture_job(info: CaptureInfo) -> CapturePublic:
+    """The binding's CaptureJob (``running``, ``success``, ``captureErrorBehaviour``,
+    ``errors``) and the gateway's fields (``status``, ``eventIDs``, ``error``)."""
+    errors = []
+    if info.error is not None:
+        errors.append(
+            {
+                "type": PROBLEM_BASE + "validation",
+                "title": "The document breaks a rule",
+                "status": 422,
+                "detail": info.error.get("detail"),
+                "rule": info.error.get("rule"),
+                "pointer": info.error.get("pointer"),
+            }
+        )
     return CapturePublic(
         captureID=str(info.id),
+        createdAt=info.received_at,
+        finishedAt=info.received_at,
+        running=False,
+        success=info.status != "rejected",
+        captureErrorBehaviour="rollback",
+        errors=errors,
         participant=info.participant,
         receivedAt=info.received_at,
         status=info.status,  # type: ignore[arg-type]

@@ -1,0 +1,141 @@
+"""The EPCIS 2.0 REST binding's capture headers and codes (GS1 ``openapi.json``, ``/capture``).
+
+Requests: ``Content-Type`` must be JSON (``application/json``, ``application/ld+json``): else
+415, XML included until XML capture lands; ``Accept`` must allow JSON, else 406;
+``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when sent, must be 2.x, else 406 (a 1.2 document
+is XML, which is not captured yet); ``GS1-Capture-Error-Behaviour`` is ``rollback`` (the
+default): ``proceed`` and ``all`` are refused, 422 ``capture.error-behaviour``.
+
+Answers: every answer under ``/capture`` (refusals included) carries ``GS1-EPCIS-Version``,
+``GS1-CBV-Version``, ``GS1-EPCIS-Min``/``-Max``, ``GS1-CBV-Min``/``-Max``,
+``GS1-Capture-Error-Behaviour`` (what the server supports) and
+``GS1-EPCIS-Capture-File-Size-Limit`` (:class:`BindingHeadersMiddleware`).
+"""
+
+from __future__ import annotations
+
+import email.message
+from collections.abc import Mapping
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from medledger.errors import NotAcceptableError, UnsupportedMediaTypeError, ValidationError
+
+EPCIS_VERSION = "2.0.0"
+CBV_VERSION = "2.0.0"
+#: What GS1-Capture-Error-Behaviour the gateway implements (the binding's default).
+ERROR_BEHAVIOURS = ("rollback",)
+JSON_TYPES = ("application/json", "application/ld+json")
+_XML_TYPES = ("application/xml", "text/xml")
+_ACCEPTED_RANGES = {"*/*", "application/*", *JSON_TYPES, "application/problem+json"}
+
+
+def binding_headers(max_capture_bytes: int) -> dict[str, str]:
+    """The ``GS1-*`` headers of every answer under ``/capture``."""
+    return {
+        "GS1-EPCIS-Version": EPCIS_VERSION,
+        "GS1-EPCIS-Min": EPCIS_VERSION,
+        "GS1-EPCIS-Max": EPCIS_VERSION,
+        "GS1-CBV-Version": CBV_VERSION,
+        "GS1-CBV-Min": CBV_VERSION,
+        "GS1-CBV-Max": CBV_VERSION,
+        "GS1-Capture-Error-Behaviour": ",".join(ERROR_BEHAVIOURS),
+        "GS1-EPCIS-Capture-File-Size-Limit": str(max_capture_bytes),
+    }
+
+
+class BindingHeadersMiddleware:
+    """Adds :func:`binding_headers` to every answer whose path is ``/capture`` or under it,
+    whoever wrote it (the route, a problem handler, the body limit)."""
+
+    def __init__(self, app: ASGIApp, *, max_capture_bytes: int) -> None:
+        self.app = app
+        self.headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in binding_headers(max_capture_bytes).items()
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path != "/capture" and not path.startswith("/capture/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _media_type(value: str) -> str:
+    message = email.message.Message()
+    message["content-type"] = value
+    return message.get_content_type()
+
+
+def require_json_body(content_type: str | None) -> None:
+    """415 unless the body is JSON (no Content-Type is taken as JSON, as everywhere else)."""
+    if not content_type:
+        return
+    media = _media_type(content_type)
+    if media in JSON_TYPES:
+        return
+    if media in _XML_TYPES:
+        detail = (
+            f"Content-Type {media}: EPCIS XML capture (2.0 and 1.2) is not supported yet; "
+            "send the document as JSON-LD (application/ld+json or application/json)"
+        )
+    else:
+        detail = (
+            f"Content-Type {media[:100]} is not captured; send an EPCIS 2.0 document as "
+            "application/ld+json or application/json"
+        )
+    raise UnsupportedMediaTypeError(detail, rule="capture.content-type", pointer="Content-Type")
+
+
+def require_acceptable(accept: str | None) -> None:
+    """406 unless ``Accept`` allows a JSON answer (none given: anything goes)."""
+    if not accept or not accept.strip():
+        return
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        refused = any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
+        if media.lower() in _ACCEPTED_RANGES and not refused:
+            return
+    raise NotAcceptableError(
+        f"Accept {accept[:200]!r}: capture answers only in JSON (application/json; EPCIS XML "
+        "answers are not supported yet)",
+        rule="capture.accept",
+        pointer="Accept",
+    )
+
+
+def require_versions(headers: Mapping[str, str]) -> None:
+    """406 unless ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, if sent, are 2.x: a JSON-LD
+    document is EPCIS 2.0 (EPCIS 1.2 has no JSON binding; its XML is not captured yet)."""
+    for header, have in (("GS1-EPCIS-Version", EPCIS_VERSION), ("GS1-CBV-Version", CBV_VERSION)):
+        value = headers.get(header)
+        if value is None:
+            continue
+        parts = value.strip().split(".")
+        if not all(p.isdigit() for p in parts) or parts[0] != have.split(".")[0]:
+            raise NotAcceptableError(
+                f"{header} {value[:50]!r}: this gateway captures version {have} (2.x) only; "
+                "EPCIS 1.2 documents (XML) are not captured yet",
+                rule="capture.version",
+                pointer=header,
+            )
+
+
+def error_behaviour(value: str | None) -> str:
+    """The capture's GS1-Capture-Error-Behaviour: ``rollback`` (the default), else refused."""
+    if value is None or value.strip().lower() in ("", "rollback"):
+        return "rollback"
+    raise ValidationError(
+        f"GS1-Capture-Error-Behaviour {value[:50]!r}: only 'rollback' is supported (a document "
+        "is stored whole or not at all); 'proceed' (store the valid events) is not yet",
+        rule="capture.error-behaviour",
+        pointer="GS1-Capture-Error-Behaviour",
+    )

@@ -1,0 +1,203 @@
+"""The capture interface as the EPCIS 2.0 REST binding defines it (GS1's ``openapi.json``, issue
+16): 415 for what is not JSON, 406 for answers or versions it cannot give, the ``GS1-*`` headers
+on every answer, ``GS1-Capture-Error-Behaviour``, the CaptureJob fields of ``GET
+/capture/{id}`` and the paged ``GET /capture``. One gateway (SQLite) serves the module."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.api.app import create_app
+from gateway.service import GatewayService
+from gateway.settings import GatewaySettings
+from medledger.epcis.builders import as_document
+from provenance.journey import API_MAKER, PHARMACY, build_journey
+from tests.medledger.epcis.epcis_vectors import VECTORS
+
+BINDING = VECTORS / "epcis" / "rest-bindings" / "openapi.json"
+LD_JSON = "application/ld+json"
+
+
+@dataclass
+class Capture:
+    http: TestClient
+    keys: dict[str, dict[str, str]]
+    document: bytes
+
+    def post(
+        self,
+        body: bytes | None = None,
+        *,
+        actor: str = API_MAKER.name,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        sent = {"Content-Type": LD_JSON, **self.keys[actor], **(headers or {})}
+        return self.http.post("/capture", content=self.document if body is None else body,
+                              headers=sent)  # fmt: skip
+
+    def get(
+        self, path: str, *, actor: str = API_MAKER.name, headers: dict[str, str] | None = None
+    ) -> Any:
+        return self.http.get(path, headers={**self.keys[actor], **(headers or {})})
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
+    folder = tmp_path_factory.mktemp("binding-gateway")
+    settings = GatewaySettings(
+        data_dir=folder / "data", database_url=f"sqlite:///{folder}/gateway.db"
+    )
+    service = GatewayService(settings)
+    try:
+        http = TestClient(create_app(service, run_batcher=False))
+        regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
+        keys = {}
+        for actor in (API_MAKER, PHARMACY):
+            created = http.post("/participants", json=actor.registration(), headers=regulator)
+            assert created.status_code == 201, created.text
+            keys[actor.name] = {"Authorization": f"Bearer {created.json()['apiKey']}"}
+        document = json.dumps(as_document(build_journey(2, packs_per_case=2).steps[0].events))
+        yield Capture(http, keys, document.encode())
+    finally:
+        service.stop()
+
+
+def refused(response: Any, status: int, rule: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert problem["rule"] == rule, problem
+    assert "capture_id" not in problem, "refused at the door: no capture job"
+    return problem
+
+
+def test_a_capture_answers_with_the_bindings_headers(capture: Capture) -> None:
+    accepted = capture.post()
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.headers["Location"] == f"/capture/{accepted.json()['captureID']}"
+    assert accepted.headers["GS1-EPCIS-Version"] == "2.0.0"
+    assert accepted.headers["GS1-CBV-Version"] == "2.0.0"
+    assert accepted.headers["GS1-Capture-Error-Behaviour"] == "rollback"
+    assert int(accepted.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
+    problem = capture.post(b"{}")  # a refusal carries them too
+    assert problem.status_code == 422 and problem.headers["GS1-EPCIS-Version"] == "2.0.0"
+    assert "GS1-EPCIS-Version" not in capture.get("/healthz").headers  # /capture only
+
+
+@pytest.mark.parametrize(
+    ("content_type", "says"),
+    [("application/xml", "XML capture"), ("text/xml; charset=utf-8", "XML capture"),
+     ("text/plain", "application/ld+json"),
+     ("application/x-www-form-urlencoded", "application/json")],
+)  # fmt: skip
+def test_a_body_that_is_not_json_is_415(capture: Capture, content_type: str, says: str) -> None:
+    problem = refused(
+        capture.post(headers={"Content-Type": content_type}), 415, "capture.content-type"
+    )
+    assert says in problem["detail"]
+    assert capture.post(headers={"Content-Type": "application/json"}).status_code == 202
+
+
+@pytest.mark.parametrize("accept", ["application/xml", "text/html", "application/json;q=0"])
+def test_an_answer_it_cannot_give_is_406(capture: Capture, accept: str) -> None:
+    refused(capture.post(headers={"Accept": accept}), 406, "capture.accept")
+    refused(capture.get("/capture", headers={"Accept": accept}), 406, "capture.accept")
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json", "application/ld+json", "*/*", "application/xml, */*;q=0.1"]
+)
+def test_an_answer_in_json_is_given_to_whoever_takes_it(capture: Capture, accept: str) -> None:
+    assert capture.post(headers={"Accept": accept}).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [("GS1-EPCIS-Version", "1.2.0"), ("GS1-EPCIS-Version", "1.2"), ("GS1-EPCIS-Version", "3.0"),
+     ("GS1-EPCIS-Version", "two"), ("GS1-CBV-Version", "1.2.0")],
+)  # fmt: skip
+def test_a_version_other_than_2_is_406_and_stores_nothing(
+    capture: Capture, header: str, value: str
+) -> None:
+    problem = refused(capture.post(headers={header: value}), 406, "capture.version")
+    assert problem["pointer"] == header
+    ok = capture.post(headers={"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"})
+    assert ok.status_code == 202
+
+
+def test_only_the_rollback_error_behaviour_is_taken(capture: Capture) -> None:
+    assert capture.post(headers={"GS1-Capture-Error-Behaviour": "rollback"}).status_code == 202
+    for value in ("proceed", "all", "greedy"):
+        problem = refused(
+            capture.post(headers={"GS1-Capture-Error-Behaviour": value}),
+            422,
+            "capture.error-behaviour",
+        )
+        assert "rollback" in problem["detail"]
+
+
+def test_a_capture_job_has_the_bindings_fields_and_the_gateways(capture: Capture) -> None:
+    accepted = capture.post().json()
+    job = capture.get(f"/capture/{accepted['captureID']}")
+    assert job.status_code == 200 and job.headers["GS1-EPCIS-Version"] == "2.0.0"
+    body = job.json()
+    assert (body["running"], body["success"], body["errors"]) == (False, True, [])
+    assert body["captureErrorBehaviour"] == "rollback"
+    assert body["createdAt"] == body["finishedAt"] == body["receivedAt"]
+    assert body["status"] == "accepted" and body["eventIDs"] == accepted["eventIDs"]
+
+    rejected = capture.post(b'{"type": "EPCISDocument"}')
+    assert rejected.status_code == 422
+    failed = capture.get(f"/capture/{rejected.json()['capture_id']}").json()
+    assert (failed["running"], failed["success"], failed["status"]) == (False, False, "rejected")
+    assert failed["errors"][0]["rule"] == rejected.json()["rule"]
+    assert failed["errors"][0]["status"] == 422 and failed["errors"][0]["detail"]
+
+
+def test_the_job_answers_what_the_bindings_capturejob_schema_names(capture: Capture) -> None:
+    if not BINDING.exists():
+        pytest.skip(f"the REST binding is not at {BINDING}")
+    schema = json.loads(BINDING.read_text(encoding="utf-8"))["components"]["schemas"]
+    named = set()
+    for part in schema["CaptureJob"]["allOf"]:
+        named |= set(part.get("properties", {}))
+        for choice in part.get("oneOf", []):
+            named |= set(choice["properties"]) - {"errorFile"}  # errors, not a file
+    accepted = capture.post().json()
+    assert named <= set(capture.get(f"/capture/{accepted['captureID']}").json())
+
+
+def test_the_callers_capture_jobs_are_listed_in_pages_linked_by_a_next_token(
+    capture: Capture,
+) -> None:
+    mine = [capture.post(actor=PHARMACY.name, body=b"{}").json()["capture_id"] for _ in range(5)]
+    seen: list[str] = []
+    path: str | None = "/capture?perPage=2"
+    pages = 0
+    while path is not None:
+        page = capture.get(path, actor=PHARMACY.name)
+        assert page.status_code == 200, page.text
+        assert page.headers["GS1-EPCIS-Version"] == "2.0.0"
+        seen.extend(job["captureID"] for job in page.json())
+        link = page.headers.get("Link")
+        path = None if link is None else link.split(">")[0].lstrip("<")
+        assert link is None or link.endswith('rel="next"')
+        pages += 1
+    assert seen == mine and pages == 3
+    others = capture.get("/capture?perPage=500").json()
+    assert not set(mine) & {job["captureID"] for job in others}, "only the caller's own jobs"
+
+
+@pytest.mark.parametrize(
+    "query", ["perPage=0", "perPage=501", "nextPageToken=bm9wZQ", "nextPageToken=%F0%9F%92%A9"]
+)
+def test_a_page_it_cannot_make_is_422(capture: Capture, query: str) -> None:
+    answer = capture.get(f"/capture?{query}")
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
