@@ -1,6 +1,11 @@
 """Request dependencies: the service, a session, the reader behind the API key (failed
-authentications counted per client address), and the caller of the public pack check (a reader,
-or an anonymous client within its budget: servicekit/http/ratelimits.py)."""
+authentications counted per client address), the scope a reader may see (everything, or an
+inspector's region: :mod:`indexer.queries.scope`), and the caller of the public pack check (a
+reader, or an anonymous client within its budget: servicekit/http/ratelimits.py).
+
+Roles (docs/security.md#reader-roles-on-the-indexer): ``regulator`` and ``auditor`` read every
+route (``ReaderDep``); an ``inspector`` reads only the routes that take ``ScopeDep`` (stock,
+alerts, recalls), scoped to its key's region, and is refused (403) on every other."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from indexer.queries.scope import EVERYTHING, Scope
 from indexer.reader_keys import FULL_READERS, READER_ROLES, ReaderKey
 from indexer.service import IndexerService
 from medledger.errors import AuthenticationError, PermissionDeniedError
@@ -40,6 +46,13 @@ def get_session(service: ServiceDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+INSPECTOR = "inspector"
+INSPECTOR_REFUSED = (
+    "an inspector key reads only its region's /stock, /alerts and /recalls (a pack check "
+    "without a key gets the public answer)"
+)
+
+
 def _reader(
     request: Request,
     service: IndexerService,
@@ -55,6 +68,8 @@ def _reader(
         limits.count_failure(client)
         raise AuthenticationError("unknown or revoked API key")
     if key.role not in roles:
+        if key.role == INSPECTOR:
+            raise PermissionDeniedError(INSPECTOR_REFUSED)
         raise PermissionDeniedError(f"a {key.role} key may not read this")
     return key
 
@@ -73,6 +88,27 @@ def get_reader(
 ReaderDep = Annotated[ReaderKey, Depends(get_reader)]
 
 
+def get_scope(
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Scope:
+    """What the reader may see on a scoped route: everything for a regulator or auditor, its
+    region's participants for an inspector (whose key always carries a region)."""
+    if credentials is None:
+        raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
+    key = _reader(request, service, session, credentials.credentials, READER_ROLES)
+    if key.role != INSPECTOR:
+        return EVERYTHING
+    if key.region is None:  # refused at issue; never read everything for want of a region
+        raise PermissionDeniedError("this inspector key has no region: it may read nothing")
+    return Scope(key.region)
+
+
+ScopeDep = Annotated[Scope, Depends(get_scope)]
+
+
 def get_check_caller(
     request: Request,
     service: ServiceDep,
@@ -80,9 +116,10 @@ def get_check_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ReaderKey | None:
     """The reader that sent the check (full answer, no budget), or None for an anonymous client,
-    whose checks are counted against its address's budget (429 past it)."""
+    whose checks are counted against its address's budget (429 past it). An inspector's key is
+    refused (403): the full answer names holders outside its region."""
     if credentials is not None:
-        return _reader(request, service, session, credentials.credentials, READER_ROLES)
+        return _reader(request, service, session, credentials.credentials, FULL_READERS)
     limits: RateLimits = request.app.state.rate_limits
     limits.take_check(client_key(request.client and request.client.host))
     return None

@@ -1,6 +1,8 @@
 """The routes, one router per resource. Every endpoint but the operations ones (/healthz,
-/readyz, /metrics) and the public pack check (/check) needs a reader key
-(regulator or auditor); every error is problem+json (see servicekit/http/problems.py)."""
+/readyz, /metrics) and the public pack check (/check) needs a reader key (regulator or
+auditor: everything, read-only); an inspector's key reads only /stock, /alerts and /recalls,
+scoped to its region (`ScopeDep`), and is refused (403) everywhere else. Every error is
+problem+json (see servicekit/http/problems.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,14 @@ from sqlalchemy import select
 
 from chain.client import Chain
 from indexer.alert_kinds import AlertKind, Severity
-from indexer.api.deps import CheckCallerDep, ReaderDep, ServiceDep, SessionDep, TodayDep
+from indexer.api.deps import (
+    CheckCallerDep,
+    ReaderDep,
+    ScopeDep,
+    ServiceDep,
+    SessionDep,
+    TodayDep,
+)
 from indexer.api.schemas import (
     AlertPage,
     AnchorPage,
@@ -188,7 +197,7 @@ def get_epc(
 @stock.get("/stock", response_model=Stock, summary="What is where now")
 def get_stock(
     session: SessionDep,
-    _reader: ReaderDep,
+    within: ScopeDep,
     participant: Annotated[
         str | None, Query(description="holder: 0x address or 13-digit GLN")
     ] = None,
@@ -200,7 +209,7 @@ def get_stock(
 ) -> dict[str, Any]:
     """Counts of live items (active, in transit) by holder, location, GTIN, lot and status, and
     class-level holdings (kg of API lots) that are not zero. Holdings have no location: a
-    location filter leaves them out."""
+    location filter leaves them out. An inspector's key: what its region's participants hold."""
     holder = None
     if participant is not None:
         if participant.strip().isdigit():
@@ -225,20 +234,25 @@ def get_stock(
         location=where,
         gtin=gtin14(gtin) if gtin is not None else None,
         lot=lot_text(lot) if lot is not None else None,
+        within=within,
     )
 
 
 @recall.get("", response_model=RecallPage, summary="Lots in the recall registry")
 def get_recalls(
     session: SessionDep,
-    _reader: ReaderDep,
+    within: ScopeDep,
     request: Request,
     response: Response,
     recalled: Annotated[bool | None, Query(description="only recalled (or not) lots")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    page = recalls.list_recalls(session, recalled=recalled, limit=limit, cursor=cursor)
+    """The registry's lots and their recall state; an inspector's key: the lots its region's
+    participants made or hold packs of."""
+    page = recalls.list_recalls(
+        session, recalled=recalled, limit=limit, cursor=cursor, within=within
+    )
     _link(request, response, page.next)
     return page.to_json()
 
@@ -250,7 +264,7 @@ def get_recall_scope(
     gtin: str,
     lot: str,
     session: SessionDep,
-    _reader: ReaderDep,
+    within: ScopeDep,
     request: Request,
     limit: Annotated[
         int, Query(ge=1, le=SCOPE_MAX_LIMIT, description=f"1 to {SCOPE_MAX_LIMIT}")
@@ -258,11 +272,12 @@ def get_recall_scope(
     cursor: Cursor = None,
 ) -> Response:
     """Every item of the lot (by identifier, a page at a time) with its status and current
-    holder; counts by holder and status; the lot's recall state in the registry."""
+    holder; counts by holder and status; the lot's recall state in the registry. An
+    inspector's key: the items its region's participants hold."""
     g, lt = gtin14(gtin), lot_text(lot)
     # The body is written by the query (on PostgreSQL mostly by the database: up to 10,000
     # items), already in RecallScope's shape, so it is sent as it is, not validated again.
-    body, following = recalls.scope_body(session, g, lt, limit=limit, cursor=cursor)
+    body, following = recalls.scope_body(session, g, lt, limit=limit, cursor=cursor, within=within)
     response = Response(body, media_type="application/json")
     _link(request, response, following)
     return response
@@ -271,7 +286,7 @@ def get_recall_scope(
 @registry.get("/alerts", response_model=AlertPage, summary="Alerts, newest first")
 def get_alerts(
     session: SessionDep,
-    _reader: ReaderDep,
+    within: ScopeDep,
     request: Request,
     response: Response,
     kind: Annotated[AlertKind | None, Query(description="see docs/detection.md")] = None,
@@ -280,9 +295,17 @@ def get_alerts(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
+    """Newest first; an inspector's key: the alerts naming one of its region's participants
+    (who anchored, held, acted, supplied, received, made: `PARTY_FIELDS`)."""
     canonical = identifier(subject, pointer="subject") if subject is not None else None
     page = alerts.list_alerts(
-        session, kind=kind, severity=severity, subject=canonical, limit=limit, cursor=cursor
+        session,
+        kind=kind,
+        severity=severity,
+        subject=canonical,
+        limit=limit,
+        cursor=cursor,
+        within=within,
     )
     _link(request, response, page.next)
     return page.to_json()

@@ -13,9 +13,26 @@ from sqlalchemy.orm import Session
 
 from indexer.queries.common import participants
 from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
+from indexer.queries.scope import EVERYTHING, Scope
 from indexer.store.models import AlertRow
 
 SEVERITIES = ("info", "warning", "critical")
+
+#: The evidence fields that name the participants an alert concerns (indexer/detection: who
+#: anchored the event, who held, acted, supplied, received, made or ended the item). An
+#: inspector sees an alert when one of them is a participant of its region.
+PARTY_FIELDS = (
+    "submitter",
+    "holder",
+    "firstHolder",
+    "actor",
+    "hospital",
+    "supplier",
+    "receiver",
+    "manufacturer",
+    "endedBy",
+    "owner",
+)
 
 
 def alert_json(row: AlertRow) -> dict[str, Any]:
@@ -47,7 +64,10 @@ def list_alerts(
     subject: str | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    within: Scope = EVERYTHING,
 ) -> Page:
+    """Newest first; a region's scope (``within``) keeps the alerts naming one of its
+    participants in a :data:`PARTY_FIELDS` field of their evidence."""
     check_limit(limit)
     after = decode_cursor("alerts", cursor, (int, str))
     query = select(AlertRow)
@@ -57,6 +77,11 @@ def list_alerts(
         query = query.where(AlertRow.severity == severity)
     if subject is not None:
         query = query.where(AlertRow.subject == subject)
+    parties = within.participants(session)
+    if parties is not None:
+        query = query.where(
+            or_(*(AlertRow.evidence[f].as_string().in_(parties) for f in PARTY_FIELDS))
+        )
     if after is not None:
         query = query.where(
             or_(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import TextClause, func, select, text, tuple_
+from sqlalchemy import TextClause, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso, participants, recall_json
@@ -19,6 +19,7 @@ from indexer.queries.pages import (
     encode_cursor,
     page_of,
 )
+from indexer.queries.scope import EVERYTHING, Scope
 from indexer.store.models import ItemVersionRow, LotRow, RecallRow
 from medledger.errors import NotFoundError
 
@@ -26,17 +27,22 @@ from medledger.errors import NotFoundError
 SCOPE_MAX_LIMIT = 10_000
 
 
-def holder_status_summary(session: Session, gtin: str, lot: str) -> list[dict[str, Any]]:
-    """Counts of the lot's items now, by holder and status (one grouped query)."""
+def holder_status_summary(
+    session: Session, gtin: str, lot: str, held_by: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Counts of the lot's items now, by holder and status (one grouped query); ``held_by``:
+    only these holders' (a region's scope)."""
+    query = select(ItemVersionRow.holder, ItemVersionRow.status, func.count()).where(
+        ItemVersionRow.valid_to.is_(None),
+        ItemVersionRow.gtin == gtin,
+        ItemVersionRow.lot == lot,
+    )
+    if held_by is not None:
+        query = query.where(ItemVersionRow.holder.in_(held_by))
     rows = session.execute(
-        select(ItemVersionRow.holder, ItemVersionRow.status, func.count())
-        .where(
-            ItemVersionRow.valid_to.is_(None),
-            ItemVersionRow.gtin == gtin,
-            ItemVersionRow.lot == lot,
+        query.group_by(ItemVersionRow.holder, ItemVersionRow.status).order_by(
+            ItemVersionRow.holder, ItemVersionRow.status
         )
-        .group_by(ItemVersionRow.holder, ItemVersionRow.status)
-        .order_by(ItemVersionRow.holder, ItemVersionRow.status)
     )
     return [{"holder": h, "status": s, "count": int(n)} for h, s, n in rows]
 
@@ -48,11 +54,14 @@ def scope(
     *,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    within: Scope = EVERYTHING,
 ) -> Page:
-    """Every item of the lot now (by identifier), with a summary and the lot's recall state."""
+    """Every item of the lot now (by identifier), with a summary and the lot's recall state; a
+    region's ``scope``: only the items its participants hold."""
     check_limit(limit, SCOPE_MAX_LIMIT)
     after = decode_cursor("scope", cursor, (str,))
     lot_row = _lot(session, gtin, lot)
+    held_by = within.participants(session)
     # Plain rows, not ORM objects: a scope is up to 10,000 of them (objects cost ~20 µs each).
     v = ItemVersionRow
     query = select(
@@ -60,6 +69,8 @@ def scope(
     ).where(v.valid_to.is_(None), v.gtin == gtin, v.lot == lot)
     if after is not None:
         query = query.where(v.identifier > after[0])
+    if held_by is not None:
+        query = query.where(v.holder.in_(held_by))
     rows = list(session.execute(query.order_by(v.identifier).limit(limit + 1)))
     page = page_of(
         rows,
@@ -76,7 +87,8 @@ def scope(
             "eventTime": iso(r.event_time),
         },
     )
-    page.extra = _scope_head(session, gtin, lot, lot_row, holder_status_summary(session, gtin, lot))
+    summary = holder_status_summary(session, gtin, lot, held_by)
+    page.extra = _scope_head(session, gtin, lot, lot_row, summary)
     return page
 
 
@@ -87,6 +99,7 @@ def scope_body(
     *,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    within: Scope = EVERYTHING,
 ) -> tuple[bytes, str | None]:
     """The scope as the API answers it: the JSON body (``RecallScope``, compact, its fields in
     the model's order) and the next page's cursor.
@@ -96,9 +109,10 @@ def scope_body(
     in Python), the cursor and the counts by holder and status; Python writes only the head
     (lot, recall state, counts, participants). Elsewhere (SQLite) the body is :func:`scope`
     serialised. Both give the same bytes as validating :func:`scope` against ``RecallScope`` and
-    dumping it as JSON (what FastAPI did with the dictionaries)."""
-    if session.get_bind().dialect.name != "postgresql":
-        page = scope(session, gtin, lot, limit=limit, cursor=cursor)
+    dumping it as JSON (what FastAPI did with the dictionaries). A region's scope (``within``,
+    an inspector's: a part of the lot) takes the second way on both."""
+    if session.get_bind().dialect.name != "postgresql" or not within.everything:
+        page = scope(session, gtin, lot, limit=limit, cursor=cursor, within=within)
         return _dumps(page.to_json()).encode(), page.next
     check_limit(limit, SCOPE_MAX_LIMIT)
     after = decode_cursor("scope", cursor, (str,))
@@ -202,11 +216,27 @@ def list_recalls(
     recalled: bool | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    within: Scope = EVERYTHING,
 ) -> Page:
-    """The registry's batches and their recall state, by GTIN and lot."""
+    """The registry's batches and their recall state, by GTIN and lot; a region's scope (``within``)
+    keeps the lots its participants made (registered) or hold packs of now."""
     check_limit(limit, MAX_LIMIT)
     after = decode_cursor("recalls", cursor, (str, str))
     query = select(RecallRow)
+    parties = within.participants(session)
+    if parties is not None:
+        v = ItemVersionRow
+        held = (
+            select(v.identifier)
+            .where(
+                v.valid_to.is_(None),
+                v.gtin == RecallRow.gtin,
+                v.lot == RecallRow.lot,
+                v.holder.in_(parties),
+            )
+            .exists()
+        )
+        query = query.where(or_(RecallRow.manufacturer.in_(parties), held))
     if recalled is not None:
         query = query.where(RecallRow.recalled == recalled)
     if after is not None:

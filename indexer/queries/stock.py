@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import decimal_text, participants
+from indexer.queries.scope import EVERYTHING, Scope
 from indexer.store.models import HoldingVersionRow, ItemVersionRow
 from medledger.epcis.digital_link import lot_of_class
 
@@ -25,8 +26,11 @@ def stock(
     location: str | None = None,
     gtin: str | None = None,
     lot: str | None = None,
+    within: Scope = EVERYTHING,
 ) -> dict[str, Any]:
-    """Filters are exact: a checksummed holder address, a canonical location, a GTIN-14, a lot."""
+    """Filters are exact: a checksummed holder address, a canonical location, a GTIN-14, a lot.
+    A region's scope (``within``) keeps what its participants hold (and send)."""
+    held_by = within.participants(session)
     query = select(
         ItemVersionRow.holder,
         ItemVersionRow.location,
@@ -37,6 +41,8 @@ def stock(
     ).where(ItemVersionRow.valid_to.is_(None), ItemVersionRow.status.in_(LIVE))
     if participant is not None:
         query = query.where(ItemVersionRow.holder == participant)
+    if held_by is not None:
+        query = query.where(ItemVersionRow.holder.in_(held_by))
     if location is not None:
         query = query.where(ItemVersionRow.location == location)
     if gtin is not None:
@@ -62,6 +68,8 @@ def stock(
         )
         if participant is not None:
             held = held.where(HoldingVersionRow.holder == participant)
+        if held_by is not None:
+            held = held.where(HoldingVersionRow.holder.in_(held_by))
         for row in session.scalars(
             held.order_by(
                 HoldingVersionRow.class_id,
