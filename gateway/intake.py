@@ -1,6 +1,7 @@
 """From a posted EPCISDocument to stored events: validate, normalise, hash, apply the rules.
 
-A document is all-or-nothing: the first problem rejects it whole and nothing is stored. Order:
+A document is all-or-nothing (unless captured with ``GS1-Capture-Error-Behaviour: proceed``,
+:meth:`Intake.capture_proceeding`): the first problem rejects it whole and nothing is stored. Order:
 the GS1 JSON schema, JSON-LD @context (offline), CBV terms and identifiers in canonical form,
 the canonical CBV 2.0 event hash of each event (the document's @context, then the event's own),
 the JSON each event will be stored and served as (both contexts on it), re-hashed from those
@@ -22,16 +23,18 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway import store
+from gateway.store.capture import bounded_error
 from medledger.custody.ruleset import RuleSet, check_events
 from medledger.custody.timebounds import DEFAULT_TIME_BOUNDS, TimeBounds, require_not_ahead
-from medledger.epcis.documents import EVENT_LISTS, event_list, relocate
+from medledger.custody.violations import RuleViolation
+from medledger.epcis.documents import EVENT_LISTS, event_list, relocate, with_events
 from medledger.epcis.event_hash import (
     context_namespaces,
     event_hash,
     stored_context,
     stored_event_digest,
 )
-from medledger.epcis.normalise import NormalisedEvent, normalise_events
+from medledger.epcis.normalise import NormalisedEvent, normalise_event, normalise_events
 from medledger.epcis.schema import EpcisSchema
 from medledger.errors import PermissionDeniedError, ValidationError
 
@@ -43,6 +46,11 @@ KNOWN_CONTEXTS = (
 )
 #: Rule of an event whose stored JSON does not re-hash to its event id.
 REHASH_RULE = "event.rehash"
+#: Errors a ``proceed`` capture job keeps (each bounded); it counts the rest.
+PROCEED_ERRORS_KEPT = 100
+#: Events the rule set may refuse in a ``proceed`` capture (each refusal runs the rule set over
+#: the rest again); one more and the document is refused whole, as under ``rollback``.
+PROCEED_RULE_REFUSALS = 100
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,126 @@ class Intake:
             stored=result.stored,
             duplicates=result.duplicates,
         )
+
+    def capture_proceeding(
+        self, session: Session, participant: store.ParticipantRecord, document: Any
+    ) -> Accepted:
+        """``GS1-Capture-Error-Behaviour: proceed``: the events that pass every check are
+        stored, each refused one is listed in the capture job (rule, pointer, detail).
+
+        The document itself (not JSON, no EPCIS context, not a capturable type, an envelope
+        the schema refuses) is still refused whole, as is a document none of whose events
+        pass (with its first error). Events are checked as under ``rollback``, one by one; the
+        rule set then runs over the survivors in document order, and an event it refuses is
+        dropped and the rest checked again, so each kept event was checked against the
+        custody the kept events before it leave; past :data:`PROCEED_RULE_REFUSALS` refusals
+        by the rule set the document is refused whole."""
+        if not participant.active:
+            raise PermissionDeniedError(f"participant {participant.address} is suspended")
+        if not isinstance(document, dict):
+            raise ValidationError(
+                "the body must be an EPCISDocument (or EPCISQueryDocument) JSON object",
+                rule="document",
+                pointer="",
+            )
+        listed = event_list(document)
+        self._schema.validate(with_events(document, []))
+        require_epcis_context(document)
+        context = document["@context"]
+        namespaces = context_namespaces(context)
+        errors: list[ValidationError] = []
+        kept: list[tuple[store.EventRecord, NormalisedEvent]] = []
+        now = self._clock()
+        for index, event in enumerate(listed.events):
+            try:
+                self._schema.validate_event(event, index)
+                facts = normalise_event(event, index)
+                event_id = event_hash(event, namespaces=namespaces)
+                require_not_ahead([facts], now, self._bounds.ahead)
+                (record,) = event_records([stored_event(event, context)], [facts], [event_id])
+            except ValidationError as exc:
+                errors.append(_at(exc, index))
+                continue
+            except UnicodeEncodeError:
+                errors.append(
+                    ValidationError(
+                        f"event {index}: a string UTF-8 cannot encode: it could be neither "
+                        "hashed nor stored",
+                        rule=REHASH_RULE,
+                        pointer=f"/epcisBody/eventList/{index}",
+                    )
+                )
+                continue
+            kept.append((record, facts))
+        rule_set = RuleSet(participant.rule_set)
+        with self._lock:
+            store.custody_lock(session)
+            known = store.known_event_ids(session, [r.event_id for r, _ in kept])
+            view = store.SqlCustodyView(session)
+            refusals = 0
+            while True:
+                fresh = [f for r, f in kept if r.event_id not in known]
+                if rule_set is RuleSet.PHARMA:
+                    view.prefetch(identifiers_of(fresh))
+                    view.prefetch_quantities(classes_of(fresh))
+                try:
+                    changes = check_events(
+                        rule_set, fresh, participant.to_custody(), view, bounds=self._bounds
+                    )
+                    break
+                except RuleViolation as violation:
+                    if violation.event_index is None:
+                        raise relocate(violation, listed.pointer) from None
+                    left = [(r, f) for r, f in kept if f.index != violation.event_index]
+                    if len(left) == len(kept):  # names no event it was given: cannot drop one
+                        raise relocate(violation, listed.pointer) from None
+                    refusals += 1
+                    if refusals > PROCEED_RULE_REFUSALS:
+                        raise relocate(violation, listed.pointer) from None
+                    errors.append(violation)
+                    kept = left
+            errors.sort(key=lambda e: _index_of(e))
+            for error in errors:
+                relocate(error, listed.pointer)
+            if not kept and errors:
+                raise errors[0]
+            result = store.record_capture(
+                session,
+                participant.address,
+                [r for r, _ in kept],
+                changes,
+                known=known,
+                error=proceed_errors(errors),
+            )
+        return Accepted(
+            capture_id=str(result.capture_id),
+            event_ids=result.event_ids,
+            stored=result.stored,
+            duplicates=result.duplicates,
+        )
+
+
+def proceed_errors(errors: list[ValidationError]) -> dict[str, Any]:
+    """What a ``proceed`` capture keeps of its refused events (a bounded JSON record)."""
+    return {
+        "captureErrorBehaviour": "proceed",
+        "errors": [
+            bounded_error({"rule": e.rule, "pointer": e.pointer, "detail": str(e)})
+            for e in errors[:PROCEED_ERRORS_KEPT]
+        ],
+        "more": max(0, len(errors) - PROCEED_ERRORS_KEPT),
+    }
+
+
+def _at(error: ValidationError, index: int) -> ValidationError:
+    if not hasattr(error, "event_index") or getattr(error, "event_index", None) is None:
+        error.event_index = index  # type: ignore[attr-defined]
+    return error
+
+
+def _index_of(error: ValidationError) -> int:
+    index = getattr(error, "event_index", None)
+    return index if isinstance(index, int) else -1
 
 
 def identifiers_of(events: list[NormalisedEvent]) -> set[str]:

@@ -4,11 +4,11 @@ Requests: ``Content-Type`` must be JSON (``application/json``, ``application/ld+
 415, XML included until XML capture lands; ``Accept`` must allow JSON, else 406;
 ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when sent, must be 2.x, else 406 (a 1.2 document
 is XML, which is not captured yet); ``GS1-Capture-Error-Behaviour`` is ``rollback`` (the
-default): ``proceed`` and ``all`` are refused, 422 ``capture.error-behaviour``.
+default) or ``proceed``; anything else is refused, 422 ``capture.error-behaviour``.
 
 Answers: every answer under ``/capture`` (refusals included) carries ``GS1-EPCIS-Version``,
 ``GS1-CBV-Version``, ``GS1-EPCIS-Min``/``-Max``, ``GS1-CBV-Min``/``-Max``,
-``GS1-Capture-Error-Behaviour`` (what the server supports) and
+``GS1-Capture-Error-Behaviour: all`` (it supports ``rollback`` and ``proceed``) and
 ``GS1-EPCIS-Capture-File-Size-Limit`` (:class:`BindingHeadersMiddleware`).
 """
 
@@ -24,7 +24,7 @@ from medledger.errors import NotAcceptableError, UnsupportedMediaTypeError, Vali
 EPCIS_VERSION = "2.0.0"
 CBV_VERSION = "2.0.0"
 #: What GS1-Capture-Error-Behaviour the gateway implements (the binding's default).
-ERROR_BEHAVIOURS = ("rollback",)
+ERROR_BEHAVIOURS = ("rollback", "proceed")
 JSON_TYPES = ("application/json", "application/ld+json")
 _XML_TYPES = ("application/xml", "text/xml")
 _ACCEPTED_RANGES = {"*/*", "application/*", *JSON_TYPES, "application/problem+json"}
@@ -39,7 +39,8 @@ def binding_headers(max_capture_bytes: int) -> dict[str, str]:
         "GS1-CBV-Version": CBV_VERSION,
         "GS1-CBV-Min": CBV_VERSION,
         "GS1-CBV-Max": CBV_VERSION,
-        "GS1-Capture-Error-Behaviour": ",".join(ERROR_BEHAVIOURS),
+        # the binding: "all" is "used only by the server to announce it supports both"
+        "GS1-Capture-Error-Behaviour": "all",
         "GS1-EPCIS-Capture-File-Size-Limit": str(max_capture_bytes),
     }
 
@@ -130,12 +131,15 @@ def require_versions(headers: Mapping[str, str]) -> None:
 
 
 def error_behaviour(value: str | None) -> str:
-    """The capture's GS1-Capture-Error-Behaviour: ``rollback`` (the default), else refused."""
-    if value is None or value.strip().lower() in ("", "rollback"):
-        return "rollback"
+    """The capture's GS1-Capture-Error-Behaviour: ``rollback`` (the default) or ``proceed``;
+    anything else (``all`` announces a server's support, a client does not send it) refused."""
+    behaviour = "rollback" if value is None or not value.strip() else value.strip().lower()
+    if behaviour in ERROR_BEHAVIOURS:
+        return behaviour
     raise ValidationError(
-        f"GS1-Capture-Error-Behaviour {value[:50]!r}: only 'rollback' is supported (a document "
-        "is stored whole or not at all); 'proceed' (store the valid events) is not yet",
+        f"GS1-Capture-Error-Behaviour {value[:50] if value else value!r}: send 'rollback' (the "
+        "default: a document is stored whole or not at all) or 'proceed' (the valid events are "
+        "stored, the others listed in the capture job)",
         rule="capture.error-behaviour",
         pointer="GS1-Capture-Error-Behaviour",
     )

@@ -40,20 +40,32 @@ class CaptureService:
         self.settings = settings
         self.wake = wake
 
-    def capture(self, participant: ParticipantRecord, document: Any) -> Accepted:
+    def capture(
+        self, participant: ParticipantRecord, document: Any, *, proceed: bool = False
+    ) -> Accepted:
+        """``proceed``: store the events that pass and list the others in the capture job
+        (``GS1-Capture-Error-Behaviour: proceed``); otherwise all or nothing."""
         with self.sessions() as session:
             check_backlog(session, self.settings)
         # The write transaction begins at the intake's first statement, after the document is
         # checked against the schema, so the SQLite write lock is not held for that.
         with self.write_sessions() as session:
             try:
-                accepted = self.intake.capture(session, participant, document)
+                if proceed:
+                    accepted = self.intake.capture_proceeding(session, participant, document)
+                else:
+                    accepted = self.intake.capture(session, participant, document)
             except ValidationError as exc:
                 count = event_count(document)
                 capture_id = record_rejection(
                     session,
                     participant.address,
-                    {"rule": exc.rule, "pointer": exc.pointer, "detail": str(exc)},
+                    {
+                        "rule": exc.rule,
+                        "pointer": exc.pointer,
+                        "detail": str(exc),
+                        **({"captureErrorBehaviour": "proceed"} if proceed else {}),
+                    },
                     event_count=count,
                 )
                 exc.capture_id = str(capture_id)  # type: ignore[attr-defined]

@@ -201,6 +201,7 @@ def record_capture(
     *,
     now: datetime | None = None,
     known: AbstractSet[str] | None = None,
+    error: dict[str, Any] | None = None,
 ) -> CaptureResult:
     """Store a capture, its new events and its custody changes in one transaction, and commit.
 
@@ -208,7 +209,8 @@ def record_capture(
     (a broken constraint surfaces as :class:`~medledger.errors.StoreConflictError`). ``known``: the
     event ids that :func:`known_event_ids` found stored earlier in this same transaction (the
     caller holds :func:`custody_lock`), to save looking them up again; an event stored since by
-    someone else is still skipped by the insert itself.
+    someone else is still skipped by the insert itself. ``error``: what a ``proceed`` capture
+    refused of its document (:func:`gateway.intake.proceed_errors`), kept with it.
     """
     received = now or utcnow()
     capture_id = uuid.uuid4()
@@ -227,7 +229,7 @@ def record_capture(
                     "received_at": received,
                     "status": "accepted",
                     "event_count": len(events),
-                    "error": None,
+                    "error": error,
                 }
             ],
         )

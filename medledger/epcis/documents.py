@@ -72,3 +72,18 @@ def relocate(error: ValidationError, pointer: str) -> ValidationError:
     if pointer != _INTAKE_BASE and error.pointer and error.pointer.startswith(_INTAKE_BASE):
         error.pointer = pointer + error.pointer[len(_INTAKE_BASE) :]
     return error
+
+
+def with_events(document: Mapping[str, Any], events: list[Any]) -> dict[str, Any]:
+    """A shallow copy of ``document`` whose event list is ``events`` (the rest shared): to
+    check a document's envelope apart from its events (``[]``)."""
+    copy = dict(document)
+    body = dict(copy["epcisBody"])
+    copy["epcisBody"] = body
+    if copy.get("type") == "EPCISQueryDocument":
+        results = dict(body["queryResults"])
+        results["resultsBody"] = {**results["resultsBody"], "eventList": events}
+        body["queryResults"] = results
+    else:
+        body["eventList"] = events
+    return copy

@@ -22,6 +22,7 @@ from tests.medledger.epcis.epcis_vectors import VECTORS
 
 BINDING = VECTORS / "epcis" / "rest-bindings" / "openapi.json"
 LD_JSON = "application/ld+json"
+EPCIS_PARTNER = "EPCIS partner"
 
 
 @dataclass
@@ -58,10 +59,15 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
         http = TestClient(create_app(service, run_batcher=False))
         regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
         keys = {}
-        for actor in (API_MAKER, PHARMACY):
-            created = http.post("/participants", json=actor.registration(), headers=regulator)
+        registrations = {a.name: a.registration() for a in (API_MAKER, PHARMACY)}
+        registrations[EPCIS_PARTNER] = {
+            "name": EPCIS_PARTNER, "roles": ["api-maker"], "gln": "4700000999996",
+            "ruleSet": "epcis",
+        }  # fmt: skip
+        for name, registration in registrations.items():
+            created = http.post("/participants", json=registration, headers=regulator)
             assert created.status_code == 201, created.text
-            keys[actor.name] = {"Authorization": f"Bearer {created.json()['apiKey']}"}
+            keys[name] = {"Authorization": f"Bearer {created.json()['apiKey']}"}
         document = json.dumps(as_document(build_journey(2, packs_per_case=2).steps[0].events))
         yield Capture(http, keys, document.encode())
     finally:
@@ -83,7 +89,7 @@ def test_a_capture_answers_with_the_bindings_headers(capture: Capture) -> None:
     assert accepted.headers["Location"] == f"/capture/{accepted.json()['captureID']}"
     assert accepted.headers["GS1-EPCIS-Version"] == "2.0.0"
     assert accepted.headers["GS1-CBV-Version"] == "2.0.0"
-    assert accepted.headers["GS1-Capture-Error-Behaviour"] == "rollback"
+    assert accepted.headers["GS1-Capture-Error-Behaviour"] == "all"  # rollback and proceed
     assert int(accepted.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
     problem = capture.post(b"{}")  # a refusal carries them too
     assert problem.status_code == 422 and problem.headers["GS1-EPCIS-Version"] == "2.0.0"
@@ -131,15 +137,94 @@ def test_a_version_other_than_2_is_406_and_stores_nothing(
     assert ok.status_code == 202
 
 
-def test_only_the_rollback_error_behaviour_is_taken(capture: Capture) -> None:
+def test_an_error_behaviour_other_than_rollback_or_proceed_is_refused(capture: Capture) -> None:
     assert capture.post(headers={"GS1-Capture-Error-Behaviour": "rollback"}).status_code == 202
-    for value in ("proceed", "all", "greedy"):
+    for value in ("all", "greedy"):
         problem = refused(
             capture.post(headers={"GS1-Capture-Error-Behaviour": value}),
             422,
             "capture.error-behaviour",
         )
-        assert "rollback" in problem["detail"]
+        assert "proceed" in problem["detail"]
+
+
+PROCEED = {"GS1-Capture-Error-Behaviour": "proceed"}
+
+
+def events_at(capture: Capture, *times: str) -> list[dict[str, Any]]:
+    """The API maker's commissioning event, once per time (distinct events, distinct hashes)."""
+    event = json.loads(capture.document)["epcisBody"]["eventList"][0]
+    return [{**event, "eventTime": t} for t in times]
+
+
+def document_of(capture: Capture, events: list[dict[str, Any]]) -> bytes:
+    document = json.loads(capture.document)
+    document["epcisBody"]["eventList"] = events
+    return json.dumps(document).encode()
+
+
+def test_proceed_stores_the_valid_events_and_lists_the_others_in_the_job(
+    capture: Capture,
+) -> None:
+    good, bad_action, good_too, bad_class = events_at(
+        capture, "2026-11-02T10:00:01Z", "2026-11-02T10:00:02Z", "2026-11-02T10:00:03Z",
+        "2026-11-02T10:00:04Z",
+    )  # fmt: skip
+    bad_action["action"] = "JUMP"
+    bad_class["quantityList"] = [{"epcClass": "urn:epc:class:lgtin:1.2.3", "quantity": 1}]
+    body = document_of(capture, [good, bad_action, good_too, bad_class])
+    all_or_nothing = capture.post(body, actor=EPCIS_PARTNER)
+    assert all_or_nothing.status_code == 422, "rollback by default"
+    answer = capture.post(body, actor=EPCIS_PARTNER, headers=PROCEED)
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert (len(accepted["eventIDs"]), accepted["stored"]) == (2, 2)
+    job = capture.get(f"/capture/{accepted['captureID']}", actor=EPCIS_PARTNER).json()
+    assert (job["captureErrorBehaviour"], job["success"], job["running"]) == (
+        "proceed",
+        False,
+        False,
+    )
+    assert job["status"] == "accepted" and job["eventIDs"] == accepted["eventIDs"]
+    assert [(e["rule"], e["pointer"]) for e in job["errors"]] == [
+        ("schema.enum", "/epcisBody/eventList/1/action"),
+        ("gs1.identifier", "/epcisBody/eventList/3/quantityList/0/epcClass"),
+    ]
+    assert job["error"] is None
+
+
+def test_proceed_drops_what_the_rule_set_refuses_and_keeps_the_rest(capture: Capture) -> None:
+    elsewhere, own = events_at(capture, "2026-11-02T11:00:01Z", "2026-11-02T11:00:02Z")
+    elsewhere["readPoint"] = {"id": "geo:47.506694,11.104301"}  # no GLN of the API maker's
+    own["quantityList"] = [  # a lot of its own, not commissioned before
+        {"epcClass": "urn:epc:class:lgtin:8901234.099999.APIL-PROCEED", "quantity": 5.0,
+         "uom": "KGM"}
+    ]  # fmt: skip
+    answer = capture.post(document_of(capture, [elsewhere, own]), headers=PROCEED)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["stored"] == 1
+    job = capture.get(f"/capture/{answer.json()['captureID']}").json()
+    assert [(e["rule"], e["pointer"]) for e in job["errors"]] == [
+        ("location.not-own", "/epcisBody/eventList/0/readPoint/id")
+    ]
+
+
+def test_proceed_with_no_event_to_keep_is_a_rejection(capture: Capture) -> None:
+    (bad,) = events_at(capture, "2026-11-02T12:00:01Z")
+    bad["action"] = "JUMP"
+    rejected = capture.post(document_of(capture, [bad]), headers=PROCEED)
+    assert rejected.status_code == 422 and rejected.json()["rule"] == "schema.enum"
+    job = capture.get(f"/capture/{rejected.json()['capture_id']}").json()
+    assert (job["status"], job["success"], job["captureErrorBehaviour"]) == (
+        "rejected",
+        False,
+        "proceed",
+    )
+    assert job["errors"][0]["pointer"] == "/epcisBody/eventList/0/action"
+    document = json.loads(document_of(capture, events_at(capture, "2026-11-02T12:00:02Z")))
+    del document["@context"]  # the document itself is still all or nothing
+    whole = capture.post(json.dumps(document).encode(), headers=PROCEED)
+    assert whole.status_code == 422 and whole.json()["pointer"] == "/"
 
 
 def test_a_capture_job_has_the_bindings_fields_and_the_gateways(capture: Capture) -> None:

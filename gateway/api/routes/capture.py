@@ -84,14 +84,14 @@ async def post_capture(
             if v is not None
         }
     )
-    error_behaviour(gs1_capture_error_behaviour)
+    proceed = error_behaviour(gs1_capture_error_behaviour) == "proceed"
     metrics = request.app.state.metrics
     try:
         # Read only now, after the key was checked: a body up to the capture limit (see
         # servicekit/http/bodies.py), parsed by the one strict parser off the event loop.
         body = await request.body()
         accepted = await run_in_threadpool(
-            lambda: captures.capture(participant, strict_json.loads(body))
+            lambda: captures.capture(participant, strict_json.loads(body), proceed=proceed)
         )
     except ValidationError as exc:
         metrics.documents_rejected.labels(rule=exc.rule or "unknown").inc()
@@ -148,29 +148,32 @@ def get_capture(
 def capture_job(info: CaptureInfo) -> CapturePublic:
     """The binding's CaptureJob (``running``, ``success``, ``captureErrorBehaviour``,
     ``errors``) and the gateway's fields (``status``, ``eventIDs``, ``error``)."""
-    errors = []
-    if info.error is not None:
-        errors.append(
-            {
-                "type": PROBLEM_BASE + "validation",
-                "title": "The document breaks a rule",
-                "status": 422,
-                "detail": info.error.get("detail"),
-                "rule": info.error.get("rule"),
-                "pointer": info.error.get("pointer"),
-            }
-        )
+    recorded = info.error or {}
+    proceeded = recorded.get("captureErrorBehaviour") == "proceed"
+    found = recorded["errors"] if "errors" in recorded else ([recorded] if info.error else [])
+    errors = [
+        {
+            "type": PROBLEM_BASE + "validation",
+            "title": "The document breaks a rule",
+            "status": 422,
+            "detail": e.get("detail"),
+            "rule": e.get("rule"),
+            "pointer": e.get("pointer"),
+        }
+        for e in found
+        if isinstance(e, dict)
+    ]
     return CapturePublic(
         captureID=str(info.id),
         createdAt=info.received_at,
         finishedAt=info.received_at,
         running=False,
-        success=info.status != "rejected",
-        captureErrorBehaviour="rollback",
+        success=not errors and info.status != "rejected",
+        captureErrorBehaviour="proceed" if proceeded else "rollback",
         errors=errors,
         participant=info.participant,
         receivedAt=info.received_at,
         status=info.status,  # type: ignore[arg-type]
         eventIDs=list(info.event_ids),
-        error=info.error,
+        error=info.error if info.status == "rejected" else None,
     )
