@@ -27,6 +27,7 @@ from provenance.options import (
     RegulatorKeyFile,
     default_key_file,
 )
+from provenance.participants_command import participants_app
 from provenance.usage import (
     Abort,
     ClickException,
@@ -44,6 +45,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(keys_app)  # provenance keys check|reencrypt|...
+app.add_typer(participants_app)  # provenance participants add|list|show|...
 
 
 @app.command()

@@ -129,9 +129,11 @@ class Service:
         return cls.at(name, url, timeout=timeout, api_key=api_key)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The answer, whatever its status; no answer at all is a ServiceError (exit code 2)."""
+        """The answer, whatever its status; no answer at all is a ServiceError (exit code 2).
+        ``headers`` are sent besides the bearer key."""
+        headers = self.headers | kwargs.pop("headers", {})
         try:
-            return self.client.request(method, path, headers=self.headers, **kwargs)
+            return self.client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ServiceError(f"the {self.name} does not answer: {exc}") from exc
 
