@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from eth_account.signers.local import LocalAccount
@@ -31,6 +31,8 @@ from medledger.errors import (
 )
 from medledger.regions import region_code
 from medledger.roles import Role
+from servicekit.apikeys import SYSTEM
+from servicekit.sql.helpers import utcnow
 
 #: May read any participant's events and batches.
 READERS = Role.REGULATOR | Role.AUDITOR
@@ -58,6 +60,10 @@ class _Registration:
     webhook_url: str | None
     prefixes: tuple[str, ...]
     region: str | None
+    #: Who asked (the regulator's address): the actor of the key issue in the key audit.
+    requester: str | None = None
+    #: When the request reached the gateway: orders attempts with the same Idempotency-Key.
+    arrived: datetime = field(default_factory=utcnow)
 
     def digest(self) -> str:
         """SHA-256 of its canonical JSON: what "the same request" means to an Idempotency-Key."""
@@ -130,6 +136,7 @@ class ParticipantsService:
         region: str | None = None,
         idempotency_key: str | None = None,
         requester: str | None = None,
+        arrived: datetime | None = None,
     ) -> NewParticipant:
         """Register on-chain (as the regulator) and in the store, with a custodial key (and a
         webhook for its notifications, if ``webhook_url``), and the GS1 company prefixes of the
@@ -143,7 +150,10 @@ class ParticipantsService:
 
         With an ``idempotency_key`` (sent by ``requester``), the same request sent again (its
         answer lost) answers the same participant with a fresh API key and revokes the key the
-        lost answer carried; the same key with another body is a 409 (:meth:`_register_once`)."""
+        lost answer carried; the same key with another body is a 409 (:meth:`_register_once`).
+        ``arrived``: when the request reached the gateway (default: now), which orders attempts
+        with the same key."""
+        arrived = arrived or utcnow()
         check_registration(roles=roles, gln=gln)
         facts = _Registration(
             name=name,
@@ -153,6 +163,8 @@ class ParticipantsService:
             webhook_url=webhook_url,
             prefixes=check_company_prefixes(company_prefixes),
             region=None if region is None else region_code(region),
+            requester=requester,
+            arrived=arrived,
         )
         if webhook_url is not None:
             self.webhook_targets.check_url(webhook_url, pointer="/webhookUrl")
@@ -183,6 +195,13 @@ class ParticipantsService:
                 "send a new key for a new request"
             )
         if request.address is not None:
+            if request.answered_arrival is not None and facts.arrived <= request.answered_arrival:
+                # an earlier attempt run late: its client already retried and holds the key of
+                # a later answer, which this one must not take away
+                raise StoreConflictError(
+                    f"a later request with Idempotency-Key {idempotency_key!r} was answered; "
+                    "its answer holds the participant's key"
+                )
             return self._answer_again(facts, request)
         try:
             # not yet done (new, or an attempt that failed or died before its store write):
@@ -206,10 +225,21 @@ class ParticipantsService:
             if record is None:  # its participant row is gone: nothing to answer
                 raise NotFoundError(f"no participant {address}")
             unseen = request.key_prefix or store.first_api_key_prefix(session, address)
-            api_key = self.api_keys.issue(session, address)
-            store.note_registration(session, request, key_prefix=self._prefix(api_key))
-            if unseen is not None:
-                self.api_keys.revoke(session, unseen)  # commits the note too
+            why = f"registration answered again (Idempotency-Key {request.idempotency_key!r})"
+            api_key = self.api_keys.issue(
+                session, address, actor=request.requester or SYSTEM, detail=why
+            )
+            store.note_registration(
+                session, request, key_prefix=self._prefix(api_key), arrival=facts.arrived
+            )
+            unseen_row = None if unseen is None else store.api_key_by_prefix(session, unseen)
+            if unseen_row is not None:  # audited; commits the note too
+                self.api_keys.flow.revoke(
+                    session,
+                    unseen_row,
+                    actor=request.requester or SYSTEM,
+                    detail=f"{why}: the key of the answer nobody saw",
+                )
             else:
                 session.commit()
             hook = (
@@ -264,9 +294,13 @@ class ParticipantsService:
             )
             if request is not None:  # committed with the participant and its key
                 store.note_registration(session, request, address=account.address)
-            api_key = self.api_keys.issue(session, account.address)
+            api_key = self.api_keys.issue(
+                session, account.address, actor=facts.requester or SYSTEM, detail="registration"
+            )
             if request is not None:
-                store.note_registration(session, request, key_prefix=self._prefix(api_key))
+                store.note_registration(
+                    session, request, key_prefix=self._prefix(api_key), arrival=facts.arrived
+                )
                 session.commit()
             hook = (
                 set_webhook(session, account.address, facts.webhook_url)

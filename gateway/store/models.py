@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0009_key_lifecycle.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0010_registration_answers.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -106,6 +106,9 @@ class RegistrationRequestRow(Base):
     gln: Mapped[str] = mapped_column(String(13))
     address: Mapped[str | None] = mapped_column(String(ADDRESS))
     key_prefix: Mapped[str | None] = mapped_column(String(32))
+    #: When the attempt whose answer carried ``key_prefix`` arrived: an attempt that arrived
+    #: before it is stale (its client already retried) and may not replace that key
+    answered_arrival: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
 
 

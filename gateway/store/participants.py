@@ -434,6 +434,7 @@ class RegistrationRequest:
     gln: str
     address: str | None
     key_prefix: str | None
+    answered_arrival: datetime | None = None
 
     @classmethod
     def of(cls, row: RegistrationRequestRow) -> RegistrationRequest:
@@ -444,6 +445,7 @@ class RegistrationRequest:
             gln=row.gln,
             address=row.address,
             key_prefix=row.key_prefix,
+            answered_arrival=row.answered_arrival,
         )
 
 
@@ -481,6 +483,7 @@ def note_registration(
     *,
     address: str | None = None,
     key_prefix: str | None = None,
+    arrival: datetime | None = None,
 ) -> None:
     """Record on the request its participant and/or the prefix of the key answered, in the
     session's transaction (not committed here: the caller commits it with what it records)."""
@@ -491,6 +494,7 @@ def note_registration(
         row.address = address
     if key_prefix is not None:
         row.key_prefix = key_prefix
+        row.answered_arrival = arrival
     session.flush()
 
 
@@ -512,3 +516,8 @@ def first_api_key_prefix(session: Session, participant: str) -> str | None:
     return session.scalars(
         select(ApiKeyRow.prefix).where(ApiKeyRow.participant == participant).order_by(ApiKeyRow.id)
     ).first()
+
+
+def api_key_by_prefix(session: Session, prefix: str) -> ApiKeyRow | None:
+    """The key row with ``prefix`` (bound to ``session``), or None."""
+    return session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()

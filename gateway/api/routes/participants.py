@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from gateway.api.deps import (
     ActiveParticipantDep,
@@ -29,6 +29,7 @@ from gateway.store.participants import ParticipantRecord
 from medledger.errors import ValidationError
 from medledger.roles import Role
 from servicekit.http.bodies import StrictJSONRoute
+from servicekit.sql.helpers import utcnow
 
 participants = APIRouter(prefix="/participants", tags=["participants"], route_class=StrictJSONRoute)
 
@@ -51,6 +52,13 @@ def _public(record: ParticipantRecord) -> dict[str, Any]:
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
+async def arrival() -> datetime:
+    """When the request reached the gateway: taken on the event loop as the request is
+    dispatched, before anything waits in the thread pool, so a first attempt sent before a
+    retry arrived before it (an Idempotency-Key's attempts are ordered by it)."""
+    return utcnow()
+
+
 @participants.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -60,6 +68,7 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
     },
 )
 def register_participant(
+    arrived: Annotated[datetime, Depends(arrival)],
     body: ParticipantRegistration,
     registry: ParticipantsDep,
     regulator: RegulatorDep,
@@ -98,6 +107,7 @@ def register_participant(
         region=body.region,
         idempotency_key=idempotency_key,
         requester=regulator.address,
+        arrived=arrived,
     )
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
