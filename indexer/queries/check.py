@@ -196,12 +196,17 @@ def _kind(roles: int | None) -> str | None:
     return names[0] if names else None
 
 
+def _name_of(address: Any) -> Any:
+    """The profile name of ``address`` as a correlated scalar subquery (a primary-key probe): a
+    join would add a relation to the planner's join search, which outgrew its planning time."""
+    profile = aliased(ParticipantProfileRow)
+    return select(profile.name).where(profile.address == address).scalar_subquery()
+
+
 def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
     """The one query: the pack's current version and everything the answer needs, by key."""
     holder = aliased(ParticipantRow, name="holder_p")
     actor = aliased(ParticipantRow, name="actor_p")
-    holder_profile = aliased(ParticipantProfileRow, name="holder_pp")
-    actor_profile = aliased(ParticipantProfileRow, name="actor_pp")
     item = ItemVersionRow
     query = (
         select(
@@ -231,10 +236,10 @@ def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
             holder.roles.label("holder_roles"),
             holder.gln.label("holder_gln"),
             holder.active.label("holder_active"),
-            holder_profile.name.label("holder_name"),
+            _name_of(item.holder).label("holder_name"),
             actor.roles.label("actor_roles"),
             actor.gln.label("actor_gln"),
-            actor_profile.name.label("actor_name"),
+            _name_of(EventRow.submitter).label("actor_name"),
             select(AlertRow.key)
             .where(AlertRow.subject == item.identifier, AlertRow.kind == UNAUTHORISED)
             .exists()
@@ -247,8 +252,6 @@ def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
         .outerjoin(AnchorRow, AnchorRow.root == EventRow.root)
         .outerjoin(holder, holder.address == item.holder)
         .outerjoin(actor, actor.address == EventRow.submitter)
-        .outerjoin(holder_profile, holder_profile.address == item.holder)
-        .outerjoin(actor_profile, actor_profile.address == EventRow.submitter)
         .where(item.identifier == canonical, item.valid_to.is_(None))
     )
     return query
