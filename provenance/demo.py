@@ -21,6 +21,7 @@ from chain.verification import verify_receipt
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from indexer.profiles import GatewayProfileSource
 from indexer.queries.trace import trace
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
@@ -155,9 +156,14 @@ def _trace_from_index(
         chain=service.chain,
         deployment=service.ledger.deployment,
         source=InProcessBatchSource(batch_json),
+        # names and GLNs beside addresses: the gateway's participant list, read as `up` reads it
+        profiles=GatewayProfileSource(
+            None, regulator["Authorization"].removeprefix("Bearer "), client=http
+        ),
     )
     try:
         report = indexer.catch_up()
+        indexer.refresh_profiles()
         console.rule("[bold]The indexer: a verified SQL mirror of the chain")
         console.print(
             f"It read blocks up to {report.to_block}, recomputed the root of each of "
@@ -168,8 +174,10 @@ def _trace_from_index(
             found = trace(session, pack)
     finally:
         indexer.stop()
-    names = {
-        p.address: f"{p.name.split(' (')[0]} (GLN {p.gln})" for p in service.participants.all()
+    names = {  # the indexer's own participants map: registry GLN, name from the gateway's list
+        address: f"{str(p['name']).split(' (')[0]} (GLN {p['gln']})"
+        for address, p in (found.get("participants") or {}).items()
+        if p.get("name")
     }
     _print_trace(console, found, names)
     current = found.get("current") or {}

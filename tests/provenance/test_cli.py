@@ -32,6 +32,8 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     result = runner.invoke(app, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    # the trace names its participants from the indexer's profiles (the gateway's list)
+    assert "Hetero API Works" in result.output and "(GLN 8901234100004)" in result.output
     return out
 
 
