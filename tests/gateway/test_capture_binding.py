@@ -286,3 +286,12 @@ def test_a_page_it_cannot_make_is_422(capture: Capture, query: str) -> None:
     answer = capture.get(f"/capture?{query}")
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_the_capture_endpoint_says_what_it_supports(capture: Capture) -> None:
+    discovery = capture.http.options("/capture", headers=capture.keys[API_MAKER.name])
+    assert discovery.status_code == 204, discovery.text
+    assert discovery.headers["Allow"] == "OPTIONS, POST, GET"
+    assert discovery.headers["GS1-EPCIS-Max"] == "2.0.0"
+    assert discovery.headers["GS1-Capture-Error-Behaviour"] == "all"
+    assert capture.http.options("/capture").status_code == 401

@@ -107,6 +107,17 @@ async def post_capture(
     )
 
 
+@capture.options(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="What the capture interface supports (the binding's endpoint discovery)",
+)
+def discover_capture(reader: ParticipantDep) -> Response:
+    """204 with ``Allow`` and the ``GS1-*`` headers every ``/capture`` answer carries."""
+    return Response(status_code=204, headers={"Allow": "OPTIONS, POST, GET"})
+
+
 @capture.get(
     "",
     response_model=list[CapturePublic],
