@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 
 from indexer.api.app import create_app
 from indexer.service import IndexerService
-from indexer.store.models import ApiKeyRow
 from provenance.journey import API_MAKER, FINISHED_LOT, PHARMACY, Journey
 from tests.support.network import Network, start_network
 
@@ -109,21 +108,19 @@ def test_every_endpoint_needs_a_reader_key(api: Api, path: str) -> None:
         assert response.headers["www-authenticate"] == "Bearer"
 
 
-def test_auditor_keys_read_revoked_keys_do_not_other_roles_are_forbidden(api: Api) -> None:
+def test_auditor_keys_read_revoked_keys_do_not_inspectors_are_forbidden(api: Api) -> None:
+    """Other roles cannot be stored (the table's role check); an inspector reads only its
+    region's stock, alerts and recalls (tests/indexer/test_reader_scopes.py)."""
     keys = api.indexed.api_keys
     with api.indexed.sessions() as session:
         auditor = keys.issue(session, "auditor", "auditor")
         revoked = keys.issue(session, "leaver", "auditor")
         keys.revoke(session, revoked.split("_")[1])
-        operator = keys.issue(session, "operator", "auditor")
-        row = session.get(ApiKeyRow, operator.split("_")[1])
-        assert row is not None
-        row.role = "operator"  # a role the API does not grant reading to
-        session.commit()
+        inspector = keys.issue(session, "Bishkek inspector", "inspector", region="KG-GB")
     assert api.http.get("/anchors", headers={"Authorization": f"Bearer {auditor}"}).is_success
     gone = api.http.get("/anchors", headers={"Authorization": f"Bearer {revoked}"})
     assert gone.status_code == 401
-    forbidden = api.http.get("/anchors", headers={"Authorization": f"Bearer {operator}"})
+    forbidden = api.http.get("/anchors", headers={"Authorization": f"Bearer {inspector}"})
     assert forbidden.status_code == 403
     assert forbidden.headers["content-type"].startswith(PROBLEM)
 
