@@ -1,10 +1,11 @@
 """The EPCIS 2.0 REST binding's capture headers and codes (GS1 ``openapi.json``, ``/capture``).
 
-Requests: ``Content-Type`` must be JSON (``application/json``, ``application/ld+json``): else
-415, XML included until XML capture lands; ``Accept`` must allow JSON, else 406;
-``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when sent, must be 2.x, else 406 (a 1.2 document
-is XML, which is not captured yet); ``GS1-Capture-Error-Behaviour`` is ``rollback`` (the
-default) or ``proceed``; anything else is refused, 422 ``capture.error-behaviour``.
+Requests: ``Content-Type`` must be JSON (``application/json``, ``application/ld+json``) or
+EPCIS 2.0 XML (``application/xml``, ``text/xml``), else 415 (EPCIS 1.2 XML too, for now);
+``Accept`` must allow JSON, else 406; ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when sent,
+must be 2.x, else 406 (1.2 is not captured yet); ``GS1-Capture-Error-Behaviour`` is
+``rollback`` (the default) or ``proceed``; anything else is refused, 422
+``capture.error-behaviour``.
 
 Answers: every answer under ``/capture`` (refusals included) carries ``GS1-EPCIS-Version``,
 ``GS1-CBV-Version``, ``GS1-EPCIS-Min``/``-Max``, ``GS1-CBV-Min``/``-Max``,
@@ -26,7 +27,7 @@ CBV_VERSION = "2.0.0"
 #: What GS1-Capture-Error-Behaviour the gateway implements (the binding's default).
 ERROR_BEHAVIOURS = ("rollback", "proceed")
 JSON_TYPES = ("application/json", "application/ld+json")
-_XML_TYPES = ("application/xml", "text/xml")
+XML_TYPES = ("application/xml", "text/xml")
 _ACCEPTED_RANGES = {"*/*", "application/*", *JSON_TYPES, "application/problem+json"}
 
 
@@ -76,23 +77,21 @@ def _media_type(value: str) -> str:
     return message.get_content_type()
 
 
-def require_json_body(content_type: str | None) -> None:
-    """415 unless the body is JSON (no Content-Type is taken as JSON, as everywhere else)."""
+def capture_format(content_type: str | None) -> str:
+    """``"json"`` or ``"xml"`` (EPCIS 2.0 XML, read by :mod:`medledger.epcis.xml_read`), by the
+    body's Content-Type; 415 for anything else (no Content-Type is taken as JSON, as everywhere
+    else). An EPCIS 1.2 XML document is refused 415 by the reader (rule ``xml.version``)."""
     if not content_type:
-        return
+        return "json"
     media = _media_type(content_type)
     if media in JSON_TYPES:
-        return
-    if media in _XML_TYPES:
-        detail = (
-            f"Content-Type {media}: EPCIS XML capture (2.0 and 1.2) is not supported yet; "
-            "send the document as JSON-LD (application/ld+json or application/json)"
-        )
-    else:
-        detail = (
-            f"Content-Type {media[:100]} is not captured; send an EPCIS 2.0 document as "
-            "application/ld+json or application/json"
-        )
+        return "json"
+    if media in XML_TYPES:
+        return "xml"
+    detail = (
+        f"Content-Type {media[:100]} is not captured; send an EPCIS 2.0 document as "
+        "application/ld+json or application/json, or as EPCIS 2.0 XML (application/xml)"
+    )
     raise UnsupportedMediaTypeError(detail, rule="capture.content-type", pointer="Content-Type")
 
 

@@ -15,19 +15,21 @@ is read into that shape and then goes through the same schema, rules and event h
   canonicalises times, numbers and identifiers);
 * an element (or attribute) in a user namespace becomes the key ``prefix:local``; every
   namespace the document declares (but the EPCIS and XML Schema ones) is a prefix of the
-  document's ``@context``, after the EPCIS context URL, so CURIE values expand as they do in
-  the XML; a namespace without a usable prefix (a default namespace, a prefix rebound to another
-  IRI inside the document) gets a generated one (``ns1``, ``ns2`` ... in document order: the hash
-  uses the IRI, never the prefix); a prefix an event declares itself goes to that event's own
-  ``@context``;
+  document's ``@context``, after the EPCIS context URL (as GS1's JSON examples write it), so
+  CURIE values expand as they do in the XML; a namespace without a usable prefix (a default
+  namespace, a prefix rebound to another IRI inside the document) gets a generated one
+  (``ns1``, ``ns2`` ... in document order: the hash uses the IRI, never the prefix); a prefix
+  an event declares itself goes to that event's own ``@context``;
 * an ``EPCISDocument`` in the 1.x namespace with ``schemaVersion="2.0"`` (as the reference event
   hash vectors are written) is read as 2.0; a 1.x document (``schemaVersion`` 1.x) is refused,
-  rule ``xml.version``.
+  rule ``xml.version``, as an :class:`UnsupportedMediaTypeError` (415 over HTTP: 1.2 comes
+  with its XSLT conversion, issue 16 step 4).
 
-Parsing is safe by construction: no DTD (a ``DOCTYPE`` is refused, rule ``xml.dtd``), no
-entity expansion, no network, no XInclude; the body is bounded in bytes (``xml.size``) and
-elements in depth (``xml.depth``; libxml2 itself stops at 256 without its huge-tree option);
-numbers must be finite (``xml.number``). Malformed XML is rule ``xml.syntax``.
+Parsing is safe by construction: no DTD (one that is external or declares anything is refused,
+rule ``xml.dtd``; a bare ``<!DOCTYPE name>`` declares nothing and passes), no entity expansion,
+no network, no XInclude; the body is bounded in bytes (``xml.size``) and elements in depth
+(``xml.depth``; libxml2 itself stops at 256 without its huge-tree option); numbers must be
+finite (``xml.number``). Malformed XML is rule ``xml.syntax``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 
 from lxml import etree
 
-from medledger.errors import ValidationError, echo
+from medledger.errors import UnsupportedMediaTypeError, ValidationError, echo
 
 EPCIS_2 = "urn:epcglobal:epcis:xsd:2"
 EPCIS_1 = "urn:epcglobal:epcis:xsd:1"
@@ -164,7 +166,7 @@ class _Reader:
         self.kind = kind
         version = xml_schema_version(root)
         if not version.startswith("2"):
-            raise ValidationError(
+            raise UnsupportedMediaTypeError(
                 f"EPCIS {echo(version or 'without schemaVersion')} XML is not read yet: "
                 "send EPCIS 2.0 (schemaVersion 2.0; 1.2 comes later)",
                 rule="xml.version",
@@ -231,7 +233,7 @@ class _Reader:
         out["epcisBody"] = body
         context: list[Any] = [EPCIS_CONTEXT]
         if self.prefixes:
-            context.insert(0, dict(self.prefixes))
+            context.append(dict(self.prefixes))
         out["@context"] = context
         return out
 

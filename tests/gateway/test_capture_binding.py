@@ -98,11 +98,12 @@ def test_a_capture_answers_with_the_bindings_headers(capture: Capture) -> None:
 
 @pytest.mark.parametrize(
     ("content_type", "says"),
-    [("application/xml", "XML capture"), ("text/xml; charset=utf-8", "XML capture"),
-     ("text/plain", "application/ld+json"),
+    [("text/plain", "application/ld+json"), ("application/yaml", "EPCIS 2.0 XML"),
      ("application/x-www-form-urlencoded", "application/json")],
 )  # fmt: skip
-def test_a_body_that_is_not_json_is_415(capture: Capture, content_type: str, says: str) -> None:
+def test_a_body_that_is_neither_json_nor_xml_is_415(
+    capture: Capture, content_type: str, says: str
+) -> None:
     problem = refused(
         capture.post(headers={"Content-Type": content_type}), 415, "capture.content-type"
     )

@@ -162,7 +162,7 @@ OBJECT_EVENT = b"""<ObjectEvent>
 </ObjectEvent>"""
 
 OBJECT_EVENT_JSON = {
-    "@context": [{"ex": "https://example.com/ns/"}, EPCIS_CONTEXT],
+    "@context": [EPCIS_CONTEXT, {"ex": "https://example.com/ns/"}],
     "type": "EPCISDocument",
     "schemaVersion": "2.0",
     "creationDate": "2026-01-01T00:00:00Z",
@@ -218,7 +218,7 @@ def test_a_default_namespace_gets_a_generated_prefix_and_the_same_hash() -> None
         b"hi</note></ObjectEvent>"
     )
     read = read_document(default)
-    assert read["@context"] == [{"ns1": "https://example.com/ns/"}, EPCIS_CONTEXT]
+    assert read["@context"] == [EPCIS_CONTEXT, {"ns1": "https://example.com/ns/"}]
     assert read["epcisBody"]["eventList"][0]["ns1:note"] == "hi"
     assert document_hashes(read) == document_hashes(read_document(prefixed))
 

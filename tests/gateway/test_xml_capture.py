@@ -1,0 +1,155 @@
+"""EPCIS 2.0 XML over ``POST /capture`` (issue 16 step 3): ``application/xml`` bodies are read
+into the JSON-LD a JSON client would send (:mod:`medledger.epcis.xml_read`) and captured under
+the same schema and rules; the reference event hashes come back, the events are anchored and
+every receipt verifies. EPCIS 1.2 XML is refused 415 until its conversion lands (step 4).
+
+One gateway (SQLite, in-process chain) and one participant on the ``epcis`` rule set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chain.verification import verify_receipt
+from gateway.api.app import create_app
+from gateway.service import GatewayService
+from gateway.settings import GatewaySettings
+from medledger.epcis.event_id import EventId
+from medledger.formats.receipt import Receipt
+from tests.medledger.epcis.epcis_vectors import SKIP_REASON, vector_files
+from tests.medledger.epcis.test_xml_read import KNOWN_DIFFERENCES, SCHEMA_REFUSED
+
+XML_HASH_VECTORS = vector_files("event-hash", "*.xml")
+EXAMPLES = [
+    p
+    for p in vector_files("epcis/xml/examples-2.0", "*.xml")
+    if not p.stem.startswith(("CaptureJob__", "CBV__CBV-11.4", "Mimasu__Example-masterData"))
+    and "masterdata" not in p.stem
+]
+#: Example documents the schema takes that a rule of the ``epcis`` rule set refuses.
+REFUSED_BY_RULE = {
+    # epcList names "urn:example:epcis:id:obj:...": not a GS1 key, which the rule set requires
+    "CBV__CBV-11.2-2020-06-16a": ("gs1.identifier", "/epcisBody/eventList/0/epcList/0"),
+}
+VALID = [
+    p
+    for p in (*XML_HASH_VECTORS, *EXAMPLES)
+    if p.stem not in SCHEMA_REFUSED and p.stem not in REFUSED_BY_RULE
+]
+REFUSED = [p for p in EXAMPLES if p.stem in REFUSED_BY_RULE]
+
+
+@dataclass
+class Partner:
+    service: GatewayService
+    http: TestClient
+    headers: dict[str, str]
+
+    def post(self, body: bytes, content_type: str = "application/xml") -> Any:
+        return self.http.post(
+            "/capture", content=body, headers={**self.headers, "Content-Type": content_type}
+        )
+
+
+@pytest.fixture(scope="module")
+def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
+    folder = tmp_path_factory.mktemp("xml-gateway")
+    settings = GatewaySettings(
+        data_dir=folder / "data", database_url=f"sqlite:///{folder}/gateway.db"
+    )
+    service = GatewayService(settings)
+    try:
+        http = TestClient(create_app(service, run_batcher=False))
+        regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
+        body = {"name": "XML partner", "roles": ["api-maker"], "gln": "4700000999996"}
+        created = http.post("/participants", json={**body, "ruleSet": "epcis"}, headers=regulator)
+        assert created.status_code == 201, created.text
+        yield Partner(service, http, {"Authorization": f"Bearer {created.json()['apiKey']}"})
+    finally:
+        service.stop()
+
+
+def _expected(path: Path) -> list[str] | None:
+    hashes = path.with_suffix(".hashes")
+    if not hashes.exists() or path.stem in KNOWN_DIFFERENCES:
+        return None
+    return [line for line in hashes.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.skipif(not VALID, reason=SKIP_REASON)
+@pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
+def test_an_xml_document_is_captured_with_the_reference_hashes(
+    partner: Partner, path: Path
+) -> None:
+    response = partner.post(path.read_bytes())
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    assert accepted["eventIDs"]
+    expected = _expected(path)
+    if expected is not None:
+        assert accepted["eventIDs"] == expected
+
+
+@pytest.mark.skipif(not VALID, reason=SKIP_REASON)
+def test_captured_xml_events_are_anchored_and_their_receipts_verify(partner: Partner) -> None:
+    event_ids: dict[str, str] = {}
+    for path in VALID:
+        response = partner.post(path.read_bytes(), "text/xml; charset=utf-8")
+        assert response.status_code == 202, (path.stem, response.text)
+        event_ids.update((e, path.stem) for e in response.json()["eventIDs"])
+    partner.service.batcher.step(flush=True)
+    for event_id, source in event_ids.items():
+        got = partner.http.get(
+            f"/events/{EventId.parse_uri(event_id).hex}/receipt", headers=partner.headers
+        )
+        assert got.status_code == 200, (source, got.text)
+        verdict = verify_receipt(Receipt.from_json(got.json()), chain=partner.service.chain)
+        assert verdict.valid, (source, verdict.failures)
+
+
+@pytest.mark.skipif(not REFUSED, reason=SKIP_REASON)
+@pytest.mark.parametrize("path", REFUSED, ids=[p.stem for p in REFUSED])
+def test_an_xml_document_a_rule_refuses_is_refused_whole(partner: Partner, path: Path) -> None:
+    response = partner.post(path.read_bytes())
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (problem["rule"], problem["pointer"]) == REFUSED_BY_RULE[path.stem]
+    job = partner.http.get(f"/capture/{problem['capture_id']}", headers=partner.headers)
+    assert job.json()["status"] == "rejected" and job.json()["eventIDs"] == []
+
+
+LEGACY = (
+    b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1" schemaVersion="1.2" '
+    b'creationDate="2020-01-01T00:00:00Z"><EPCISBody><EventList/></EPCISBody>'
+    b"</epcis:EPCISDocument>"
+)
+
+
+def test_epcis_1_2_xml_is_415_naming_that_it_comes_later(partner: Partner) -> None:
+    response = partner.post(LEGACY)
+    assert response.status_code == 415, response.text
+    problem = response.json()
+    assert problem["rule"] == "xml.version"
+    assert "1.2 comes later" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        (b"<not-closed", "xml.syntax"),
+        (b'<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>', "xml.dtd"),
+        (b"<html/>", "xml.document"),
+    ],
+)
+def test_xml_it_cannot_read_is_refused_and_stores_nothing(
+    partner: Partner, body: bytes, rule: str
+) -> None:
+    response = partner.post(body)
+    assert response.status_code == 422, response.text
+    assert response.json()["rule"] == rule
