@@ -16,6 +16,7 @@ from gateway import integrity, startup
 from gateway.batcher import Batcher
 from gateway.intake import Intake
 from gateway.services.capture import CaptureService
+from gateway.services.keys import KeysService
 from gateway.services.lots import LotsService
 from gateway.services.participants import ParticipantsService
 from gateway.services.recalls import RecallsService
@@ -29,9 +30,10 @@ from medledger.epcis.schema import EpcisSchema, load_schema
 
 
 class GatewayService:
-    """The gateway's parts, wired from settings: ``.participants``, ``.capture``, ``.receipts``,
-    ``.lots`` and ``.recalls`` are what the routes call; the batcher and the webhook deliverer
-    run in threads of this process (:meth:`start`, :meth:`start_deliverer`)."""
+    """The gateway's parts, wired from settings: ``.participants``, ``.key_admin``,
+    ``.capture``, ``.receipts``, ``.lots`` and ``.recalls`` are what the routes call; the batcher
+    and the webhook deliverer run in threads of this process (:meth:`start`,
+    :meth:`start_deliverer`)."""
 
     def __init__(
         self,
@@ -79,6 +81,11 @@ class GatewayService:
         self.regulator_api_key = startup.bootstrap_regulator(
             settings, self.write_sessions, self.api_keys, self.regulator
         )
+        #: The indexer's batch-reader key, beside a copy of the deployment file, in the export
+        #: folder (the only one the indexer needs to read).
+        self.indexer_key_file = startup.export_for_indexer(
+            settings, self.write_sessions, self.api_keys, self.regulator
+        )
         reads, writes = self.sessions, self.write_sessions
         self.participants = ParticipantsService(
             sessions=reads,
@@ -90,6 +97,7 @@ class GatewayService:
             webhook_targets=self.webhook_targets,
             fund=lambda address: startup.fund(self.chain, address),
         )
+        self.key_admin = KeysService(sessions=reads, write_sessions=writes, api_keys=self.api_keys)
         self.capture = CaptureService(
             sessions=reads,
             write_sessions=writes,

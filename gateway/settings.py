@@ -49,6 +49,11 @@ class GatewaySettings(BaseSettings):
         default=None, description="contract addresses (JSON); default: data_dir/deployment.json"
     )
     keystore_dir: Path | None = Field(default=None, description="default: data_dir/keys")
+    export_dir: Path | None = Field(
+        default=None,
+        description="what the indexer reads, and nothing else: deployment.json and its "
+        "batch-reader API key (indexer.api-key, 0600); default: data_dir/export",
+    )
     keystore_password: SecretStr | None = None
     keystore_password_file: Path | None = None
     batch_max_events: int = Field(default=1000, ge=1, le=100_000)
@@ -183,6 +188,10 @@ class GatewaySettings(BaseSettings):
     @property
     def resolved_deployment_file(self) -> Path:
         return self.deployment_file or self.data_dir / "deployment.json"
+
+    @property
+    def resolved_export_dir(self) -> Path:
+        return self.export_dir or self.data_dir / "export"
 
     @property
     def resolved_keystore_dir(self) -> Path:

@@ -5,7 +5,9 @@ regulator as a participant; and the batcher a process of its own builds instead.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
@@ -21,6 +23,7 @@ from gateway.settings import GatewaySettings
 from gateway.signing_keys import KeyRing
 from gateway.store.engine import make_engine, session_factory, upgrade
 from gateway.store.participants import (
+    BATCH_READER_SCOPE,
     ApiKeys,
     create_participant,
     get_participant,
@@ -28,6 +31,7 @@ from gateway.store.participants import (
 )
 from medledger.errors import ConfigurationError
 from medledger.roles import Role
+from servicekit.apikeys import SYSTEM
 from servicekit.secrets import write_secret
 
 log = logging.getLogger("provenance.gateway")
@@ -146,6 +150,49 @@ def bootstrap_regulator(
     key_file = settings.data_dir / "regulator.api-key"
     write_secret(key_file, token)  # replaces the old file (or a link), never writes through it
     return token
+
+
+#: The indexer's key in the export folder, and the label of the key the gateway issues for it.
+INDEXER_KEY_FILE = "indexer.api-key"
+INDEXER_KEY_LABEL = "indexer"
+
+
+def export_for_indexer(
+    settings: GatewaySettings,
+    write_sessions: sessionmaker[Session],
+    api_keys: ApiKeys,
+    regulator: LocalAccount,
+) -> Path:
+    """Write what the indexer needs, and nothing more, to the export folder: a copy of the
+    deployment file, and a ``batch-reader`` key of the regulator (0600; issued when the file is
+    missing, the batch-reader keys it replaces revoked). The indexer mounts this folder
+    read-only instead of the gateway's data folder, so it never sees the regulator's key."""
+    folder = settings.resolved_export_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    deployment_copy = folder / "deployment.json"
+    staged = folder / ".deployment.json.tmp"
+    staged.unlink(missing_ok=True)
+    # 0600 like everything in the folder (the indexer runs as the same user)
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(settings.resolved_deployment_file.read_bytes())
+    os.replace(staged, deployment_copy)
+    key_file = folder / INDEXER_KEY_FILE
+    if key_file.exists():
+        return key_file
+    with write_sessions() as session:
+        for old in api_keys.listing(session, regulator.address):
+            if old.scope == BATCH_READER_SCOPE and old.key.label == INDEXER_KEY_LABEL:
+                api_keys.revoke_id(session, regulator.address, old.key.id, actor=SYSTEM)
+        token = api_keys.issue(
+            session,
+            regulator.address,
+            label=INDEXER_KEY_LABEL,
+            scope=BATCH_READER_SCOPE,
+            detail=f"written to {key_file}",
+        )
+    write_secret(key_file, token)
+    return key_file
 
 
 def batcher_policy(settings: GatewaySettings) -> BatcherPolicy:

@@ -60,6 +60,9 @@ class IndexerService:
         self.engine = make_engine(settings.resolved_database_url)
         upgrade(self.engine)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        #: Sessions for the key endpoints' writes (BEGIN IMMEDIATE on SQLite: they wait for the
+        #: follower's write lock instead of failing to upgrade a read lock).
+        self.write_sessions: sessionmaker[Session] = session_factory(self.engine, write=True)
         if chain is None:
             if not settings.chain_url:
                 raise ConfigurationError(

@@ -292,14 +292,17 @@ class Network:
             gateway_settings = gateway_settings.allowing_development_password()
         self.gateway = GatewayService(gateway_settings)
         self.gateway_key_file = gateway_settings.data_dir / "regulator.api-key"
+        # the indexer gets the gateway's export folder only: its batch-reader key (GET
+        # /batches/{root}, GET /participants), never the regulator's
+        self.indexer_gateway_key_file = self.gateway.indexer_key_file
         gateway_url = f"http://{options.host}:{options.gateway_port}"
         indexer_settings = IndexerSettings(
             data_dir=data_dir / "indexer",
             chain_url=chain_url,
             database_url=options.database_url or "",
-            deployment_file=gateway_settings.resolved_deployment_file,
+            deployment_file=gateway_settings.resolved_export_dir / "deployment.json",
             gateway_url=gateway_url,
-            gateway_api_key_file=self.gateway_key_file,
+            gateway_api_key_file=self.indexer_gateway_key_file,
             host=options.host,
             port=options.indexer_port,
         )
@@ -340,6 +343,8 @@ class Network:
         table.add_row("gateway", f"{self.servers[0].url}  (OpenAPI: {self.servers[0].url}/docs)")
         table.add_row("indexer", f"{self.servers[1].url}  (OpenAPI: {self.servers[1].url}/docs)")
         table.add_row("regulator key (gateway)", escape(f"{self.gateway_key_file} (0600)"))
+        batch_key = self.indexer_gateway_key_file
+        table.add_row("indexer's batch-reader key (gateway)", escape(f"{batch_key} (0600)"))
         reader_key = self.indexer_settings.resolved_bootstrap_api_key_file
         table.add_row("reader key (indexer)", escape(f"{reader_key} (0600)"))
         table.add_row("data", escape(f"{self.data_dir} ({kept})"))

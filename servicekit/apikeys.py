@@ -269,9 +269,10 @@ class KeyFlow:
         label: str,
         expires_at: datetime | None,
         detail: str | None,
+        now: datetime | None = None,
         **columns: Any,
     ) -> Issued:
-        now = self.clock()
+        now = now or self.clock()
         check_label(label)
         if expires_at is not None:
             check_expiry(expires_at, now)
@@ -422,6 +423,7 @@ class KeyFlow:
             label=row.label if label is None else label,
             expires_at=expires_at,
             detail=f"replaces key {row.id}",
+            now=now,
             **columns,
         )
         ends = now + grace

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from gateway.api.epcis_binding import BindingHeadersMiddleware
 from gateway.api.metrics import GatewayMetrics
-from gateway.api.routes import capture, lots, operations, participants, recalls, receipts
+from gateway.api.routes import capture, keys, lots, operations, participants, recalls, receipts
 from gateway.service import GatewayService
 from servicekit.http.bodies import BodyLimitMiddleware
 from servicekit.http.home import home_router
@@ -73,6 +73,7 @@ def create_app(
         receipts.batches,
         receipts.anchors,
         participants.participants,
+        keys.keys,
         recalls.recalls,
         recalls.notifications,
         lots.lots,

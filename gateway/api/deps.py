@@ -10,11 +10,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.service import GatewayService
 from gateway.services.capture import CaptureService
+from gateway.services.keys import KeysService
 from gateway.services.lots import LotsService
 from gateway.services.participants import ParticipantsService, require_regulator
 from gateway.services.recalls import RecallsService
 from gateway.services.receipts import ReceiptsService
-from gateway.store.participants import ParticipantRecord
+from gateway.store.participants import PARTICIPANT_SCOPE, Caller, ParticipantRecord
 from medledger.errors import AuthenticationError, PermissionDeniedError
 from servicekit.http.ratelimits import RateLimits, client_key
 
@@ -61,23 +62,53 @@ def get_rate_limits(request: Request) -> RateLimits:
     return limits
 
 
-def get_participant(
+def get_keys(service: ServiceDep) -> KeysService:
+    return service.key_admin
+
+
+KeysDep = Annotated[KeysService, Depends(get_keys)]
+
+
+def get_caller(
     request: Request,
     registry: ParticipantsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ParticipantRecord:
+) -> Caller:
+    """The participant and key behind the request's API key, whatever the key's scope."""
     if credentials is None:
         raise AuthenticationError("send your API key as `Authorization: Bearer <key>`")
     limits, client = get_rate_limits(request), client_key(request.client and request.client.host)
     limits.refuse_if_locked_out(client)
-    participant = registry.authenticate(credentials.credentials)
-    if participant is None:
+    caller = registry.caller(credentials.credentials)
+    if caller is None:
         limits.count_failure(client)
-        raise AuthenticationError("unknown or revoked API key")
-    return participant
+        raise AuthenticationError("unknown, revoked or expired API key")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_participant(caller: CallerDep) -> ParticipantRecord:
+    """The participant a ``participant``-scope key acts as; any other key is refused (403)."""
+    if caller.scope != PARTICIPANT_SCOPE:
+        raise PermissionDeniedError(
+            f"a {caller.scope} key may only fetch batches (GET /batches/{{root}}) and list "
+            "participants (GET /participants)"
+        )
+    return caller.participant
 
 
 ParticipantDep = Annotated[ParticipantRecord, Depends(get_participant)]
+
+
+def get_batch_reader(caller: CallerDep) -> ParticipantRecord:
+    """The participant behind a participant key or a ``batch-reader`` key: for the routes the
+    indexer calls (GET /batches/{root}, GET /participants)."""
+    return caller.participant
+
+
+BatchReaderDep = Annotated[ParticipantRecord, Depends(get_batch_reader)]
 
 
 def get_active_participant(participant: ParticipantDep) -> ParticipantRecord:

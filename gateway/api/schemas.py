@@ -288,3 +288,70 @@ class CodePublic(BaseModel):
     eventID: str = Field(description="the commissioning event")  # noqa: N815
     issuedAt: datetime  # noqa: N815
     image: str = Field(description="path of its QR code image at the gateway")
+
+
+class ApiKeyPublic(BaseModel):
+    """An API key as listed: never its secret (which the gateway does not keep)."""
+
+    id: int
+    label: str
+    prefix: str = Field(description="the public part of the token, `pk_<prefix>_...`")
+    participant: str
+    scope: Literal["participant", "batch-reader"] = Field(
+        description="`participant`: acts as its participant; `batch-reader`: the regulator's "
+        "read-only key for the indexer (GET /batches/{root}, GET /participants)"
+    )
+    status: Literal["live", "expired", "revoked"]
+    createdAt: datetime  # noqa: N815
+    lastUsedAt: datetime | None = Field(  # noqa: N815
+        description="at least this recent (written at most once a minute)"
+    )
+    expiresAt: datetime | None  # noqa: N815
+    revokedAt: datetime | None  # noqa: N815
+
+
+class ApiKeyIssued(ApiKeyPublic):
+    apiKey: str = Field(description="the token; shown once, store it safely")  # noqa: N815
+
+
+class ApiKeyRotated(ApiKeyIssued):
+    previous: ApiKeyPublic = Field(
+        description="the key rotated, with its new expiry (the end of the grace period)"
+    )
+
+
+class ApiKeyCreate(BaseModel):
+    """``POST /participants/{address}/keys``."""
+
+    label: str = Field(default="", max_length=100, examples=["ERP integration"])
+    expiresAt: datetime | None = Field(  # noqa: N815
+        default=None, description="when the key stops working (with a time zone); none: never"
+    )
+    scope: Literal["participant", "batch-reader"] = Field(
+        default="participant",
+        description="`batch-reader` only for a regulator's own keys, by the regulator",
+    )
+
+
+class ApiKeyRotate(BaseModel):
+    """``POST /participants/{address}/keys/{id}/rotate``."""
+
+    graceSeconds: int = Field(  # noqa: N815
+        default=86_400,
+        ge=0,
+        le=30 * 86_400,
+        description="how long the old key keeps working (default 24 h; 0: it stops now)",
+    )
+    expiresAt: datetime | None = Field(  # noqa: N815
+        default=None, description="the new key's expiry; none: never"
+    )
+
+
+class KeyAuditPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="who did it: a participant's address, or `system`")
+    action: str = Field(description="`issue`, `rotate` or `revoke`")
+    keyId: int | None  # noqa: N815
+    participant: str | None
+    detail: str | None

@@ -124,6 +124,11 @@ class ParticipantsService:
         with self.sessions() as session:
             return self.api_keys.authenticate(session, token, allow_suspended=True)
 
+    def caller(self, token: str) -> store.Caller | None:
+        """The participant (suspended too: check ``.active``) and key a token is, or None."""
+        with self.sessions() as session:
+            return self.api_keys.caller(session, token, allow_suspended=True)
+
     def register(
         self,
         *,
@@ -227,7 +232,7 @@ class ParticipantsService:
             unseen = request.key_prefix or store.first_api_key_prefix(session, address)
             why = f"registration answered again (Idempotency-Key {request.idempotency_key!r})"
             api_key = self.api_keys.issue(
-                session, address, actor=request.requester or SYSTEM, detail=why
+                session, address, label="initial", actor=request.requester or SYSTEM, detail=why
             )
             store.note_registration(
                 session, request, key_prefix=self._prefix(api_key), arrival=facts.arrived
@@ -295,7 +300,11 @@ class ParticipantsService:
             if request is not None:  # committed with the participant and its key
                 store.note_registration(session, request, address=account.address)
             api_key = self.api_keys.issue(
-                session, account.address, actor=facts.requester or SYSTEM, detail="registration"
+                session,
+                account.address,
+                label="initial",
+                actor=facts.requester or SYSTEM,
+                detail="registration",
             )
             if request is not None:
                 store.note_registration(

@@ -379,13 +379,20 @@ class ApiKeys:
         self._flow.revoke(session, row, actor=actor)
         return self.info(row)
 
-    def revoke(self, session: Session, token_or_prefix: str, *, actor: str = SYSTEM) -> None:
+    def revoke(
+        self,
+        session: Session,
+        token_or_prefix: str,
+        *,
+        actor: str = SYSTEM,
+        detail: str | None = None,
+    ) -> None:
         """Revoke a key, named by its token or its prefix, and commit."""
         prefix = self._flow.prefix(token_or_prefix) or token_or_prefix
         row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
         if row is None:
             raise RecordNotFoundError("api key", prefix)
-        self._flow.revoke(session, row, actor=actor)
+        self._flow.revoke(session, row, actor=actor, detail=detail)
 
     def audit(
         self,

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from indexer.api import routes
+from indexer.api import keys, routes
 from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
 from servicekit.http.bodies import BodyLimitMiddleware
@@ -60,6 +60,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         routes.registry,
         routes.origin,
         routes.receipts,
+        keys.keys,
     ):
         app.include_router(router, responses=LOCKED_OUT)
     app.include_router(routes.check, responses=CHECKS_EXHAUSTED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -422,3 +423,71 @@ class OriginBundle(Model):
         description="the makers and anchoring participants, by address (name, GLN; for people, "
         "not checked by `provenance verify`)",
     )
+
+
+class ReaderKeyPublic(Model):
+    """A reader key as listed: never its secret (which the indexer does not keep)."""
+
+    id: int
+    label: str
+    prefix: str = Field(description="the public part of the token, `ik_<prefix>_...`")
+    name: str = Field(description="who holds it")
+    role: Literal["regulator", "auditor", "inspector"]
+    region: str | None = Field(description="an inspector's region (ISO 3166-2); else null")
+    status: Literal["live", "expired", "revoked"]
+    createdAt: datetime
+    lastUsedAt: datetime | None = Field(
+        description="at least this recent (written at most once a minute)"
+    )
+    expiresAt: datetime | None
+    revokedAt: datetime | None
+
+
+class ReaderKeyIssued(ReaderKeyPublic):
+    apiKey: str = Field(description="the token; shown once, store it safely")
+
+
+class ReaderKeyRotated(ReaderKeyIssued):
+    previous: ReaderKeyPublic = Field(
+        description="the key rotated, with its new expiry (the end of the grace period)"
+    )
+
+
+class ReaderKeyCreate(Model):
+    """``POST /keys``."""
+
+    label: str = Field(default="", max_length=100, examples=["ministry dashboard"])
+    role: Literal["regulator", "auditor", "inspector"]
+    region: str | None = Field(
+        default=None, description="an inspector's region (ISO 3166-2, e.g. KG-C); others: none"
+    )
+    name: str | None = Field(
+        default=None, max_length=200, description="who holds it; default: the label"
+    )
+    expiresAt: datetime | None = Field(
+        default=None, description="when the key stops working (with a time zone); none: never"
+    )
+
+
+class ReaderKeyRotate(Model):
+    """``POST /keys/{id}/rotate``."""
+
+    graceSeconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=30 * 86_400,
+        description="how long the old key keeps working (default 24 h; 0: it stops now)",
+    )
+    expiresAt: datetime | None = Field(
+        default=None, description="the new key's expiry; none: never"
+    )
+
+
+class KeyAuditEntry(Model):
+    id: int
+    at: datetime
+    actor: str = Field(description="the key that did it (`key <id> (<name>, <role>)`) or `system`")
+    action: str = Field(description="`issue`, `rotate` or `revoke`")
+    keyId: int | None
+    name: str | None = Field(description="who holds the key")
+    detail: str | None

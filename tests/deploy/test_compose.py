@@ -120,15 +120,21 @@ def test_chain_postgres_keys_and_service_data_persist_in_named_volumes() -> None
     assert keys in named
 
 
-def test_the_indexer_reads_the_gateways_deployment_and_key_read_only() -> None:
+def test_the_indexer_reads_only_the_gateways_export_read_only_never_the_regulator_key() -> None:
+    """Issue 15: the gateway writes deployment.json and a batch-reader key for the indexer to
+    an export volume; the indexer mounts that one, read-only, and not the gateway's data."""
     services = _services()
-    indexer = services["indexer"]
-    env = _environment(indexer)
+    indexer, gateway = services["indexer"], services["gateway"]
+    env, gateway_env = _environment(indexer), _environment(gateway)
     mounts = [str(v) for v in indexer["volumes"]]
-    gateway_data = _volume_targets(services["gateway"])["/data"]
-    assert f"{gateway_data}:/gateway-data:ro" in mounts
-    assert env["PROVENANCE_INDEXER_DEPLOYMENT_FILE"] == "/gateway-data/deployment.json"
-    assert env["PROVENANCE_INDEXER_GATEWAY_API_KEY_FILE"] == "/gateway-data/regulator.api-key"
+    gateway_mounts = _volume_targets(gateway)
+    export = gateway_mounts[gateway_env["PROVENANCE_GATEWAY_EXPORT_DIR"]]
+    assert export in set(_compose()["volumes"])
+    assert f"{export}:/gateway-export:ro" in mounts
+    for private in ("/data", gateway_env["PROVENANCE_GATEWAY_KEYSTORE_DIR"]):
+        assert not any(m.split(":")[0] == gateway_mounts[private] for m in mounts)
+    assert env["PROVENANCE_INDEXER_DEPLOYMENT_FILE"] == "/gateway-export/deployment.json"
+    assert env["PROVENANCE_INDEXER_GATEWAY_API_KEY_FILE"] == "/gateway-export/indexer.api-key"
     assert env["PROVENANCE_INDEXER_GATEWAY_URL"] == "http://gateway:8000"
     assert indexer["depends_on"]["gateway"]["condition"] == "service_healthy"
 

@@ -121,6 +121,14 @@ def test_up_keeps_every_event_batch_receipt_and_index_across_a_restart(tmp_path:
         key_file = data / "gateway" / "regulator.api-key"
         assert key_file.stat().st_mode & 0o777 == 0o600
         assert key_file.read_text().strip() not in log.read_text()  # never printed
+        # the indexer fetches batches with a batch-reader key, never the regulator's (issue 15)
+        batch_key = data / "gateway" / "export" / "indexer.api-key"
+        assert batch_key.stat().st_mode & 0o777 == 0o600
+        assert batch_key.read_text() != key_file.read_text()
+        refused = httpx.get(
+            f"{ports.gateway_url}/participants/me/keys", headers=bearer(batch_key), timeout=30
+        )
+        assert refused.status_code == 403
         gateway = httpx.Client(base_url=ports.gateway_url, headers=bearer(key_file), timeout=30)
         indexer = httpx.Client(
             base_url=ports.indexer_url,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from gateway.api.deps import (
     ActiveParticipantDep,
+    BatchReaderDep,
     ParticipantDep,
     ParticipantsDep,
     RecallsDep,
@@ -138,7 +139,7 @@ def delete_webhook(recalls: RecallsDep, participant: ActiveParticipantDep) -> Re
 @participants.get("", response_model=list[ParticipantPublic])
 def list_participants(
     registry: ParticipantsDep,
-    reader: ParticipantDep,
+    reader: BatchReaderDep,
     updated_since: Annotated[
         datetime | None,
         Query(
@@ -149,7 +150,7 @@ def list_participants(
         ),
     ] = None,
 ) -> list[ParticipantPublic]:
-    """Every participant, oldest first (any participant's key)."""
+    """Every participant, oldest first (any key; the indexer's batch-reader key too)."""
     if updated_since is not None and updated_since.utcoffset() is None:
         raise ValidationError(
             "updatedSince needs a time zone (like 2026-12-03T21:00:00Z)",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from gateway.api.deps import ParticipantDep, ReceiptsDep
+from gateway.api.deps import BatchReaderDep, ParticipantDep, ReceiptsDep
 from gateway.api.schemas import AnchorPublic, BatchEventPublic, BatchPublic, PastAnchorPublic
 from medledger.errors import NotAnchoredYetError
 from servicekit.http.bodies import StrictJSONRoute
@@ -46,7 +46,7 @@ def get_event(event_id: str, receipts: ReceiptsDep, reader: ParticipantDep) -> d
 
 
 @batches.get("/{root}", response_model=BatchPublic, responses=_INTEGRITY)
-def get_batch(root: str, receipts: ReceiptsDep, reader: ParticipantDep) -> BatchPublic:
+def get_batch(root: str, receipts: ReceiptsDep, reader: BatchReaderDep) -> BatchPublic:
     """A batch's events and salts: for the regulator, auditors and the batch's submitter; 409
     `integrity` unless every event re-hashes and they rebuild the batch's root."""
     contents = receipts.batch(reader, root)
