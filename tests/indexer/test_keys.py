@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -170,4 +171,36 @@ def test_an_inspector_key_needs_a_canonical_region_and_other_roles_none(
             keys.issue(session, "x", "inspector", region="Chui")
         with pytest.raises(ValidationError, match="inspector keys only"):
             keys.issue(session, "x", "auditor", region="KG")
+    engine.dispose()
+
+
+def test_a_revoked_or_expired_reader_key_costs_no_argon2_check(index_url: str) -> None:
+    """Issue 15: row, then live?, then the secret; a dead key stored as argon2 (as keys issued
+    before the SHA-256 scheme are) is never handed to argon2."""
+    calls: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            calls.append("verify")
+            return super().verify(hash, password)
+
+    keys = ReaderKeys(Counting(time_cost=1, memory_cost=1024, parallelism=1))
+    engine = make_engine(index_url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        revoked = keys.issue(session, "old", "auditor")
+        expired = keys.issue(session, "old", "auditor")
+        for token in (revoked, expired):
+            row = session.scalars(
+                select(ApiKeyRow).where(ApiKeyRow.prefix == token.split("_")[1])
+            ).one()
+            row.secret_hash = FAST.hash(token)  # as the previous scheme stored it
+            if token == expired:
+                row.expires_at = datetime.now(UTC)
+        session.commit()
+        keys.revoke(session, revoked.split("_")[1])
+        for token in (revoked, expired):
+            assert keys.authenticate(session, token) is None
+            assert keys.authenticate(session, token[:-1] + "x") is None
+        assert calls == []
     engine.dispose()
