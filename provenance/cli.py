@@ -10,6 +10,7 @@ import typer
 
 from indexer.alert_kinds import AlertKind, Severity
 from provenance.exits import EXIT_UNUSABLE
+from provenance.key_verbs import register as register_key_verbs
 from provenance.keys_command import keys_app
 from provenance.options import (
     DEFAULT_GATEWAY_URL,
@@ -44,6 +45,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+register_key_verbs(keys_app)  # keys list|issue|rotate|revoke|audit
 app.add_typer(keys_app)  # provenance keys check|reencrypt|...
 app.add_typer(participants_app)  # provenance participants add|list|show|...
 

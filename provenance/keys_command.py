@@ -27,7 +27,8 @@ from provenance.exits import EXIT_OK, EXIT_UNUSABLE
 
 keys_app = typer.Typer(
     name="keys",
-    help="Keys and secrets of a data folder: check their permissions, re-encrypt keystores.",
+    help="API keys (list, issue, rotate, revoke, audit) and the secrets of a data folder "
+    "(check their permissions, re-encrypt keystores).",
     no_args_is_help=True,
     add_completion=False,
 )

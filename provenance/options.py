@@ -67,8 +67,16 @@ def _key_file(help: str) -> typer.models.OptionInfo:
 
 # --- services and their keys (resolve a key file with default_key_file) -----------------------
 
-GatewayUrl = Annotated[str, typer.Option("--gateway", help="Gateway URL.")]
-IndexerUrl = Annotated[str, typer.Option("--indexer", help="Indexer query API URL.")]
+#: Environment variables a shell (or a runbook) sets once instead of --gateway / --indexer.
+GATEWAY_URL_VARIABLE = "PROVENANCE_GATEWAY_URL"
+INDEXER_URL_VARIABLE = "PROVENANCE_INDEXER_URL"
+
+GatewayUrl = Annotated[
+    str, typer.Option("--gateway", envvar=GATEWAY_URL_VARIABLE, help="Gateway URL.")
+]
+IndexerUrl = Annotated[
+    str, typer.Option("--indexer", envvar=INDEXER_URL_VARIABLE, help="Indexer query API URL.")
+]
 RegulatorKeyFile = Annotated[
     Path | None,
     _key_file(_key_file_help("regulator's API key of the gateway", REGULATOR_KEY_FILES)),
