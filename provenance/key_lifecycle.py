@@ -93,6 +93,18 @@ def participant_address(gateway: Service, given: str) -> str:
     raise KeysError(f"the gateway knows no participant with GLN {given}")
 
 
+def key_id_of(ring: Keyring, given: str) -> str:
+    """The id of the key ``given`` names: its id, or the label of exactly one live key."""
+    if given.isdigit():
+        return given
+    keys = accepted(ring.service.get(ring.keys_path())).json()
+    found = [k for k in keys if k.get("label") == given and k.get("status", "live") == "live"]
+    if len(found) != 1:
+        many = "several live keys are" if found else "no live key is"
+        raise KeysError(f"{many} labelled {given!r} ({ring.what}): give the key's id")
+    return str(found[0]["id"])
+
+
 def _keys_table(keys: Sequence[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     for column in ("id", "label", "prefix", "scope", "created", "last used", "expires", "revoked"):
@@ -210,7 +222,7 @@ def rotate_key(
 ) -> int:
     if out is None and not show:
         raise KeysError("say where the new key goes: --out FILE (or --show to print it)")
-    path = ring.keys_path(key_id, "/rotate")
+    path = ring.keys_path(key_id_of(ring, key_id), "/rotate")
     answer: dict[str, Any] = accepted(
         ring.service.post(path, json={"graceSeconds": grace_seconds, "expiresAt": expires_at})
     ).json()
@@ -220,6 +232,7 @@ def rotate_key(
 
 
 def revoke_key(ring: Keyring, key_id: str, output: Output) -> int:
+    key_id = key_id_of(ring, key_id)
     response = accepted(ring.service.request("DELETE", ring.keys_path(key_id)))
     answer = response.json() if response.content else {"id": key_id}
     if output.as_json:

@@ -50,7 +50,13 @@ Out = Annotated[
     typer.Option("--out", help="Write the new key here (0600; never printed).", show_default=False),
 ]
 Show = Annotated[bool, typer.Option("--show", help="Print the new key (think twice).")]
-KeyId = Annotated[str, typer.Argument(help="The key's id (from `keys list`).", show_default=False)]
+KeyId = Annotated[
+    str,
+    typer.Argument(
+        help="The key: its id (from `keys list`) or the label of one live key.",
+        show_default=False,
+    ),
+]
 Expires = Annotated[
     datetime | None,
     typer.Option(
