@@ -5,8 +5,8 @@ regulator manages every participant's keys, a participant its own) or to the ind
 (``--reader``: the indexer's regulator key manages them). Both services answer the same shapes
 (docs/security.md#api-keys): a key is ``id``, ``label``, ``prefix``, its times, and its
 ``scope`` (gateway) or ``role`` and ``region`` (indexer); a new key's secret is in ``apiKey``,
-shown once, and this module writes it to the file named by ``--out`` (0600, never echoed unless
-``--show``).
+shown once, and this module writes it to the file named by ``--key-out`` (0600, never echoed unless
+``--show-key``).
 
 Exit codes: 0 done; 1 refused by the service (403, 404, 409); 2 unusable input, key file or
 service (a 422, a 5xx, no answer).
@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from provenance.exits import EXIT_OK, EXIT_UNUSABLE, print_unusable
+from provenance.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE, print_unusable
 from provenance.http import Service, ServiceError, accepted
 from servicekit.secrets import write_secret
 
@@ -34,7 +34,6 @@ Echo = Callable[[str], None]
 
 _DURATION = re.compile(r"^\s*(\d{1,7})\s*([smhd]?)\s*$")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
-_GLN = re.compile(r"^\d{13}$")
 
 
 class KeysError(Exception):
@@ -82,15 +81,11 @@ class Keyring:
 
 
 def participant_address(gateway: Service, given: str) -> str:
-    """The address of the participant ``given`` names (an address, ``me``, or a GLN looked up
-    in the gateway's list of participants)."""
-    if not _GLN.match(given):
-        return given
-    listing = accepted(gateway.get("/participants")).json()
-    for participant in listing if isinstance(listing, list) else []:
-        if isinstance(participant, dict) and participant.get("gln") == given:
-            return str(participant["address"])
-    raise KeysError(f"the gateway knows no participant with GLN {given}")
+    """The address of the participant ``given`` names: ``me`` (the caller), an address or a GLN
+    (provenance/participants_command.py's :func:`resolve`)."""
+    from provenance.participants_command import resolve
+
+    return given if given == "me" else str(resolve(gateway, given)["address"])
 
 
 def key_id_of(ring: Keyring, given: str) -> str:
@@ -171,18 +166,20 @@ def _save_secret(answer: dict[str, Any], out: Path | None, show: bool, output: O
 
 
 def run(verb: Callable[[], int], output: Output) -> int:
-    """Run ``verb``; a KeysError or ServiceError becomes its message and exit code."""
+    """Run ``verb``; a refusal, a KeysError or a ServiceError becomes its message and exit code."""
+    from provenance.participants_command import Refused, Unusable
+
     try:
         return verb()
-    except KeysError as exc:
+    except (KeysError, Unusable) as exc:
         print_unusable(output.console, str(exc), as_json=output.as_json)
         return EXIT_UNUSABLE
-    except ServiceError as exc:
+    except (Refused, ServiceError) as exc:
         if output.as_json:
             output.data({"error": str(exc)})
         else:
             output.say(str(exc))
-        return exc.exit_code
+        return exc.exit_code if isinstance(exc, ServiceError) else EXIT_REFUSED
 
 
 def list_keys(ring: Keyring, output: Output) -> int:
@@ -203,7 +200,7 @@ def issue_key(
     output: Output,
 ) -> int:
     if out is None and not show:
-        raise KeysError("say where the new key goes: --out FILE (or --show to print it)")
+        raise KeysError("say where the new key goes: --key-out FILE (or --show-key to print it)")
     answer: dict[str, Any] = accepted(ring.service.post(ring.keys_path(), json=body)).json()
     _save_secret(answer, out, show, output)
     _report_new(answer, output, "issued")
@@ -221,7 +218,7 @@ def rotate_key(
     output: Output,
 ) -> int:
     if out is None and not show:
-        raise KeysError("say where the new key goes: --out FILE (or --show to print it)")
+        raise KeysError("say where the new key goes: --key-out FILE (or --show-key to print it)")
     path = ring.keys_path(key_id_of(ring, key_id), "/rotate")
     answer: dict[str, Any] = accepted(
         ring.service.post(path, json={"graceSeconds": grace_seconds, "expiresAt": expires_at})

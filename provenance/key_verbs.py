@@ -47,9 +47,13 @@ KeyFile = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Out = Annotated[
     Path | None,
-    typer.Option("--out", help="Write the new key here (0600; never printed).", show_default=False),
+    typer.Option(
+        "--key-out", help="File the new API key is written to (0600).", show_default=False
+    ),
 ]
-Show = Annotated[bool, typer.Option("--show", help="Print the new key (think twice).")]
+Show = Annotated[
+    bool, typer.Option("--show-key", help="Also print the new API key (it is shown once).")
+]
 KeyId = Annotated[
     str,
     typer.Argument(
@@ -159,7 +163,7 @@ def register(keys_app: typer.Typer) -> None:
         indexer: IndexerUrl = DEFAULT_INDEXER_URL,
         as_json: AsJson = False,
     ) -> None:
-        """Issue a new key, written to --out (0600).
+        """Issue a new key, written to --key-out (0600).
 
         Exit code 0; 1 if refused (wrong role, too many keys); 2 if unusable."""
         from provenance import key_lifecycle as lifecycle
@@ -194,7 +198,7 @@ def register(keys_app: typer.Typer) -> None:
         indexer: IndexerUrl = DEFAULT_INDEXER_URL,
         as_json: AsJson = False,
     ) -> None:
-        """Replace a key: the new one is written to --out, the old one works until --grace ends.
+        """Replace a key: the new one is written to --key-out, the old one works until --grace ends.
 
         Exit code 0; 1 if refused (unknown, revoked or expired key); 2 if unusable."""
         from provenance import key_lifecycle as lifecycle

@@ -121,7 +121,7 @@ def test_unusable_requests_exit_2_and_change_nothing(network: Network, tmp_path:
         lambda: lifecycle.issue_key(ring, {"label": "x"}, out=None, show=False, output=said.output),
         said,
     )
-    assert nowhere == EXIT_UNUSABLE and "--out" in said.text
+    assert nowhere == EXIT_UNUSABLE and "--key-out" in said.text
 
     said = Said()
     unknown_label = run(
@@ -134,7 +134,7 @@ def test_unusable_requests_exit_2_and_change_nothing(network: Network, tmp_path:
 
     said = Said()
     unknown_gln = run(lambda: lifecycle.participant_address(regulator, "4700000000007") and 0, said)
-    assert unknown_gln == EXIT_UNUSABLE and "no participant with GLN" in said.text
+    assert unknown_gln == EXIT_REFUSED and "no participant with GLN" in said.text
 
     assert network.http.get(ring.keys_path(), headers=network.regulator).json() == before
 
