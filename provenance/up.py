@@ -70,6 +70,10 @@ CHAIN_ID = 1337
 READY_TIMEOUT_SECONDS = 60.0
 #: How often ``up`` looks at its parts.
 SUPERVISE_INTERVAL_SECONDS = 0.5
+#: How often ``up``'s indexer reads participants' names from its gateway (both local: cheap),
+#: unless PROVENANCE_INDEXER_PROFILE_POLL_SECONDS says otherwise; a service alone polls every 60 s.
+UP_PROFILE_POLL_SECONDS = 5.0
+PROFILE_POLL_VARIABLE = "PROVENANCE_INDEXER_PROFILE_POLL_SECONDS"
 
 
 DEFAULT_DATA_DIR = Path("data")
@@ -306,6 +310,10 @@ class Network:
             host=options.host,
             port=options.indexer_port,
         )
+        if PROFILE_POLL_VARIABLE not in os.environ:  # names shown within seconds of registering
+            indexer_settings = indexer_settings.model_copy(
+                update={"profile_poll_seconds": UP_PROFILE_POLL_SECONDS}
+            )
         chain: Chain = self.gateway.chain
         source = GatewayBatchSource(gateway_url, indexer_settings.gateway_api_key_value())
         self.indexer = IndexerService(

@@ -159,6 +159,7 @@ def test_up_keeps_every_event_batch_receipt_and_index_across_a_restart(tmp_path:
             lambda: (
                 (r := indexer.get(f"/epcs/{pack}")).status_code == 200
                 and r.json()["status"] == "dispensed"
+                and all(p["name"] for p in r.json()["participants"].values())  # names polled
                 and r.json()
             ),
         )
