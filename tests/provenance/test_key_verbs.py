@@ -50,7 +50,8 @@ def run(verb: Any, said: Said) -> int:
 
 def works(network: Network, token: str) -> bool:
     answer = network.http.get("/participants", headers={"Authorization": f"Bearer {token}"})
-    return answer.status_code == 200
+    status: int = answer.status_code
+    return status == 200
 
 
 def test_the_regulator_issues_rotates_and_revokes_a_participants_key_by_gln(
