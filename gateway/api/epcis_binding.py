@@ -78,9 +78,9 @@ def _media_type(value: str) -> str:
 
 
 def capture_format(content_type: str | None) -> str:
-    """``"json"`` or ``"xml"`` (EPCIS 2.0 XML, read by :mod:`medledger.epcis.xml_read`), by the
-    body's Content-Type; 415 for anything else (no Content-Type is taken as JSON, as everywhere
-    else). An EPCIS 1.2 XML document is refused 415 by the reader (rule ``xml.version``)."""
+    """``"json"`` or ``"xml"`` (EPCIS 2.0 or 1.2 XML, read by :mod:`medledger.epcis.xml_capture`),
+    by the body's Content-Type; 415 for anything else (no Content-Type is taken as JSON, as
+    everywhere else)."""
     if not content_type:
         return "json"
     media = _media_type(content_type)

@@ -22,8 +22,8 @@ is read into that shape and then goes through the same schema, rules and event h
   an event declares itself goes to that event's own ``@context``;
 * an ``EPCISDocument`` in the 1.x namespace with ``schemaVersion="2.0"`` (as the reference event
   hash vectors are written) is read as 2.0; a 1.x document (``schemaVersion`` 1.x) is refused,
-  rule ``xml.version``, as an :class:`UnsupportedMediaTypeError` (415 over HTTP: 1.2 comes
-  with its XSLT conversion, issue 16 step 4).
+  rule ``xml.version``, as an :class:`UnsupportedMediaTypeError`: 1.2 is first converted by
+  GS1's stylesheet (:mod:`medledger.epcis.legacy`, through :mod:`medledger.epcis.xml_capture`).
 
 Parsing is safe by construction: no DTD (one that is external or declares anything is refused,
 rule ``xml.dtd``; a bare ``<!DOCTYPE name>`` declares nothing and passes), no entity expansion,
@@ -139,7 +139,17 @@ def read_document(
     body: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
 ) -> dict[str, Any]:
     """The JSON-LD document (a dict as ``json.loads`` gives it) of an EPCIS 2.0 XML body."""
-    return _Reader(parse(body, max_bytes=max_bytes, max_depth=max_depth)).document()
+    return read_root(parse(body, max_bytes=max_bytes, max_depth=max_depth))
+
+
+def read_root(root: Any) -> dict[str, Any]:
+    """The JSON-LD document of an EPCIS 2.0 XML document already parsed by :func:`parse`."""
+    return _Reader(root).document()
+
+
+def is_epcis_document(root: Any) -> bool:
+    """Whether ``root`` is an ``EPCISDocument`` or ``EPCISQueryDocument`` (1.x or 2.0)."""
+    return _split(root.tag) in _DOCUMENTS
 
 
 def xml_schema_version(root: Any) -> str:
@@ -167,8 +177,8 @@ class _Reader:
         version = xml_schema_version(root)
         if not version.startswith("2"):
             raise UnsupportedMediaTypeError(
-                f"EPCIS {echo(version or 'without schemaVersion')} XML is not read yet: "
-                "send EPCIS 2.0 (schemaVersion 2.0; 1.2 comes later)",
+                f"EPCIS {echo(version or 'without schemaVersion')} XML is not read here: "
+                "EPCIS 2.0 only (1.2 is converted first, medledger.epcis.xml_capture)",
                 rule="xml.version",
             )
         # prefix -> IRI of the document's @context, and IRI -> the prefix keys are written with

@@ -1,7 +1,8 @@
-"""EPCIS 2.0 XML over ``POST /capture`` (issue 16 step 3): ``application/xml`` bodies are read
-into the JSON-LD a JSON client would send (:mod:`medledger.epcis.xml_read`) and captured under
-the same schema and rules; the reference event hashes come back, the events are anchored and
-every receipt verifies. EPCIS 1.2 XML is refused 415 until its conversion lands (step 4).
+"""EPCIS 2.0 and 1.2 XML over ``POST /capture`` (issue 16 steps 3 and 4): ``application/xml``
+bodies are validated against GS1's XSD of their version, 1.2 converted to 2.0 by GS1's
+stylesheet, read into the JSON-LD a JSON client would send (:mod:`medledger.epcis.xml_capture`)
+and captured under the same schema and rules; the reference event hashes come back, the events
+are anchored and every receipt verifies.
 
 One gateway (SQLite, in-process chain) and one participant on the ``epcis`` rule set.
 """
@@ -23,6 +24,7 @@ from gateway.settings import GatewaySettings
 from medledger.epcis.event_id import EventId
 from medledger.formats.receipt import Receipt
 from tests.medledger.epcis.epcis_vectors import SKIP_REASON, vector_files
+from tests.medledger.epcis.test_xml_capture import LEGACY_REFUSED, XSD_REFUSED
 from tests.medledger.epcis.test_xml_read import KNOWN_DIFFERENCES, SCHEMA_REFUSED
 
 XML_HASH_VECTORS = vector_files("event-hash", "*.xml")
@@ -40,9 +42,12 @@ REFUSED_BY_RULE = {
 VALID = [
     p
     for p in (*XML_HASH_VECTORS, *EXAMPLES)
-    if p.stem not in SCHEMA_REFUSED and p.stem not in REFUSED_BY_RULE
+    if p.stem not in SCHEMA_REFUSED and p.stem not in REFUSED_BY_RULE and p.stem not in XSD_REFUSED
 ]
 REFUSED = [p for p in EXAMPLES if p.stem in REFUSED_BY_RULE]
+#: GS1's EPCIS 1.2 examples (one per event type), and those GS1's stylesheet makes valid 2.0 of.
+LEGACY_EXAMPLES = vector_files("epcis/xml/examples-1.2", "*.xml")
+LEGACY_VALID = [p for p in LEGACY_EXAMPLES if p.stem not in LEGACY_REFUSED]
 
 
 @dataclass
@@ -124,19 +129,93 @@ def test_an_xml_document_a_rule_refuses_is_refused_whole(partner: Partner, path:
     assert job.json()["status"] == "rejected" and job.json()["eventIDs"] == []
 
 
-LEGACY = (
-    b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1" schemaVersion="1.2" '
-    b'creationDate="2020-01-01T00:00:00Z"><EPCISBody><EventList/></EPCISBody>'
-    b"</epcis:EPCISDocument>"
+LEGACY = b"""<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1"
+  schemaVersion="1.2" creationDate="2020-01-01T00:00:00Z"><EPCISBody><EventList><ObjectEvent>
+  <eventTime>2020-01-01T00:00:00Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset>
+  <epcList><epc>urn:epc:id:sgtin:0614141.107346.2017</epc></epcList><action>OBSERVE</action>
+  <bizStep>urn:epcglobal:cbv:bizstep:shipping</bizStep></ObjectEvent></EventList></EPCISBody>
+</epcis:EPCISDocument>"""
+
+
+@pytest.mark.skipif(not LEGACY_VALID, reason=SKIP_REASON)
+def test_epcis_1_2_xml_is_captured_anchored_and_its_receipts_verify(partner: Partner) -> None:
+    event_ids: dict[str, str] = {}
+    for path in LEGACY_VALID:
+        response = partner.post(path.read_bytes())
+        assert response.status_code == 202, (path.stem, response.text)
+        assert response.json()["eventIDs"], path.stem
+        event_ids.update((e, path.stem) for e in response.json()["eventIDs"])
+    partner.service.batcher.step(flush=True)
+    for event_id, source in event_ids.items():
+        got = partner.http.get(
+            f"/events/{EventId.parse_uri(event_id).hex}/receipt", headers=partner.headers
+        )
+        assert got.status_code == 200, (source, got.text)
+        verdict = verify_receipt(Receipt.from_json(got.json()), chain=partner.service.chain)
+        assert verdict.valid, (source, verdict.failures)
+
+
+def test_a_1_2_event_gets_the_event_id_of_its_2_0_twin(partner: Partner) -> None:
+    legacy = partner.post(LEGACY)
+    assert legacy.status_code == 202, legacy.text
+    twin = LEGACY.replace(b"xsd:1", b"xsd:2").replace(
+        b'schemaVersion="1.2"', b'schemaVersion="2.0"'
+    )
+    again = partner.post(twin)
+    assert again.status_code == 202, again.text
+    assert again.json()["eventIDs"] == legacy.json()["eventIDs"]
+    assert again.json()["duplicates"] == 1
+
+
+@pytest.mark.skipif(not LEGACY_EXAMPLES, reason=SKIP_REASON)
+@pytest.mark.parametrize(
+    "path",
+    [p for p in LEGACY_EXAMPLES if p.stem in LEGACY_REFUSED],
+    ids=lambda p: p.stem,
 )
-
-
-def test_epcis_1_2_xml_is_415_naming_that_it_comes_later(partner: Partner) -> None:
-    response = partner.post(LEGACY)
-    assert response.status_code == 415, response.text
+def test_1_2_examples_gs1s_stylesheet_cannot_make_valid_2_0_are_refused(
+    partner: Partner, path: Path
+) -> None:
+    response = partner.post(path.read_bytes())
+    assert response.status_code == 422, response.text
     problem = response.json()
-    assert problem["rule"] == "xml.version"
-    assert "1.2 comes later" in problem["detail"]
+    assert (problem["rule"], problem["pointer"]) == ("xml.schema", LEGACY_REFUSED[path.stem])
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        (
+            LEGACY.replace(b"<action>OBSERVE</action>", b""),
+            "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent/bizStep",
+        ),
+        (
+            LEGACY.replace(b"xsd:1", b"xsd:2")
+            .replace(b'"1.2"', b'"2.0"')
+            .replace(b"OBSERVE", b"LOOK"),
+            "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent/action",
+        ),
+    ],
+    ids=["1.2", "2.0"],
+)
+def test_xml_outside_gs1s_xsd_is_refused_with_its_place(
+    partner: Partner, body: bytes, pointer: str
+) -> None:
+    response = partner.post(body)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (problem["rule"], problem["pointer"]) == ("xml.schema", pointer)
+    assert "line " in problem["detail"]
+
+
+@pytest.mark.skipif(not XML_HASH_VECTORS, reason=SKIP_REASON)
+@pytest.mark.parametrize(
+    "path", [p for p in XML_HASH_VECTORS if p.stem in XSD_REFUSED], ids=lambda p: p.stem
+)
+def test_reference_vectors_outside_gs1s_xsd_are_refused(partner: Partner, path: Path) -> None:
+    response = partner.post(path.read_bytes())
+    assert response.status_code == 422, response.text
+    assert response.json()["rule"] == "xml.schema"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from gateway.api.epcis_binding import (
 from gateway.api.schemas import CaptureAccepted, CapturePublic
 from gateway.services.capture import CapturePage
 from gateway.store.capture import CaptureInfo
-from medledger.epcis import xml_read
+from medledger.epcis import xml_capture
 from medledger.errors import ValidationError
 from servicekit.http import strict_json
 from servicekit.http.bodies import StrictJSONRoute
@@ -72,11 +72,12 @@ async def post_capture(
     """Validate, check against the participant's rule set and store durably, then 202.
 
     All-or-nothing: a rejected document stores no event. Sending the same event again returns
-    the same event id and stores nothing new. JSON-LD, or EPCIS 2.0 XML read into the same
-    JSON-LD (:mod:`medledger.epcis.xml_read`); 415 otherwise (EPCIS 1.2 XML included, for now).
+    the same event id and stores nothing new. JSON-LD, or EPCIS 2.0 or 1.2 XML (validated
+    against GS1's XSD, 1.2 converted by GS1's stylesheet) read into the same JSON-LD
+    (:mod:`medledger.epcis.xml_capture`); 415 otherwise.
     """
     decode = (
-        xml_read.read_document
+        xml_capture.read_capture
         if capture_format(request.headers.get("content-type")) == "xml"
         else strict_json.loads
     )

@@ -22,3 +22,15 @@ def test_vendored_contexts_equal_shared_copies() -> None:
 
 def test_gs1_notice_is_shipped_with_the_vendored_files() -> None:
     assert (VENDORED_DIR / "LICENSE.gs1-EPCIS").is_file()
+
+
+@pytest.mark.skipif(not VECTORS.is_dir(), reason=SKIP_REASON)
+@pytest.mark.parametrize("folder", ["xsd-2.0", "xsd-1.2", "xsl"])
+def test_vendored_xml_schemas_and_stylesheet_equal_shared_copies(folder: str) -> None:
+    shared_dir = VECTORS / "epcis" / "xml" / folder
+    ours = sorted((VENDORED_DIR / folder).iterdir())
+    assert ours, folder
+    for path in ours:
+        assert path.read_bytes() == (shared_dir / path.name).read_bytes(), path.name
+    if folder != "xsl":  # only the 1.2 -> 2.0 stylesheet is vendored
+        assert [p.name for p in ours] == sorted(p.name for p in shared_dir.iterdir())
