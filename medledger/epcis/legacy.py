@@ -9,13 +9,18 @@ Saxon reads only what lxml has already parsed safely and serialised again (no DT
 no XInclude: :func:`medledger.epcis.xml_read.parse`), and the stylesheet reads no other document.
 GS1's stylesheet converts a root written exactly ``epcis:EPCISDocument`` with ``schemaVersion``
 ``1.2`` and copies anything else unchanged; :func:`to_2_0` refuses what it did not convert
-(rule ``xml.version``).
+(rule ``xml.version``). One fix-up follows it: the stylesheet copies an event's 1.2
+``baseExtension`` (which holds 1.2's ``eventID`` and ``errorDeclaration``) verbatim after the
+event's other fields, where the 2.0 XSD refuses it, so any 1.2 event with an eventID or an
+error declaration would be refused; ``eventID`` and ``errorDeclaration`` are moved to their 2.0
+place (see ``_place_base_extensions``).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -31,29 +36,34 @@ _lock = threading.Lock()
 _state: dict[str, Any] = {}
 
 
-def _executable() -> Any:
+def _executable(stylesheet: Path) -> Any:
     # under _lock
     if _state.get("pid") != os.getpid():
         from saxonche import PySaxonProcessor  # native; imported on first use only
 
-        processor = PySaxonProcessor(license=False)
-        compiler = processor.new_xslt30_processor()
-        _state.update(
-            pid=os.getpid(),
-            processor=processor,
-            executable=compiler.compile_stylesheet(stylesheet_file=str(STYLESHEET)),
-        )
-    return _state["executable"]
+        _state.clear()
+        _state.update(pid=os.getpid(), processor=PySaxonProcessor(license=False), compiled={})
+    compiled: dict[Path, Any] = _state["compiled"]
+    if stylesheet not in compiled:
+        compiler = _state["processor"].new_xslt30_processor()
+        compiled[stylesheet] = compiler.compile_stylesheet(stylesheet_file=str(stylesheet))
+    return compiled[stylesheet]
+
+
+def transform(root: Any, stylesheet: Path = STYLESHEET) -> str:
+    """``stylesheet`` (GS1's 1.2 to 2.0 one unless told) applied to a parsed ``root``, as text,
+    on this process's one Saxon processor."""
+    text = etree.tostring(root, encoding="unicode")
+    with _lock:
+        executable = _executable(stylesheet)
+        node = _state["processor"].parse_xml(xml_text=text)
+        out = executable.transform_to_string(xdm_node=node)
+    return str(out or "")
 
 
 def to_2_0(root: Any) -> Any:
     """The parsed EPCIS 2.0 document GS1's stylesheet makes of an EPCIS 1.2 document's ``root``."""
-    text = etree.tostring(root, encoding="unicode")
-    with _lock:
-        executable = _executable()
-        node = _state["processor"].parse_xml(xml_text=text)
-        out = executable.transform_to_string(xdm_node=node)
-    converted = xml_read.parse((out or "").encode("utf-8"))
+    converted = xml_read.parse(transform(root).encode("utf-8"))
     if not (
         converted.tag.startswith(f"{{{_EPCIS_2}}}")
         and xml_read.xml_schema_version(converted) == "2.0"
@@ -64,4 +74,33 @@ def to_2_0(root: Any) -> Any:
             "prefix epcis) with schemaVersion 1.2",
             rule="xml.version",
         )
+    _place_base_extensions(converted)
     return converted
+
+
+def _place_base_extensions(root: Any) -> None:
+    # GS1's stylesheet copies a 1.2 event's <baseExtension> (1.2's place for eventID and
+    # errorDeclaration) verbatim after the event's other fields; 2.0 has eventID and
+    # errorDeclaration right after eventTimeZoneOffset and keeps baseExtension for user
+    # extension elements only. So: eventID and errorDeclaration move to their 2.0 place, 1.2's
+    # empty <extension> placeholder goes, and what is left of baseExtension (user elements)
+    # stays, after the base fields; anything else is left for the 2.0 XSD to refuse.
+    for event in root.iterfind("EPCISBody/EventList/*"):
+        base = event.find("baseExtension")
+        if base is None:
+            continue
+        event.remove(base)
+        offset = event.find("eventTimeZoneOffset")
+        at = 0 if offset is None else event.index(offset) + 1
+        for name in ("eventID", "errorDeclaration"):
+            moved = base.find(name)
+            if moved is not None:
+                base.remove(moved)
+                event.insert(at, moved)
+                at += 1
+        placeholder = base.find("extension")
+        if placeholder is not None and len(placeholder) == 0 and not placeholder.attrib:
+            base.remove(placeholder)
+        if len(base):
+            certification = event.find("certificationInfo")
+            event.insert(at if certification is None else event.index(certification) + 1, base)

@@ -148,3 +148,22 @@ def test_the_domain_imports_without_loading_saxon() -> None:
         "assert 'saxonche' not in sys.modules, 'saxonche loaded at import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_1_2_base_extension_gives_the_2_0_event_id_and_error_declaration() -> None:
+    # 1.2 keeps eventID and errorDeclaration in baseExtension, which GS1's stylesheet copies
+    # where the 2.0 XSD refuses it (medledger.epcis.legacy moves them to their 2.0 place)
+    body = OBJECT_EVENT_1_2.replace(
+        b"<eventTimeZoneOffset>+00:00</eventTimeZoneOffset>",
+        b"<eventTimeZoneOffset>+00:00</eventTimeZoneOffset><baseExtension>"
+        b"<eventID>urn:uuid:6d3b3fbe-7a8e-4a8d-9a51-1c0d0b7f6a11</eventID><errorDeclaration>"
+        b"<declarationTime>2020-01-02T00:00:00Z</declarationTime><reason>"
+        b"urn:epcglobal:cbv:er:incorrect_data</reason></errorDeclaration>"
+        b"</baseExtension>",
+    )
+    (event,) = read_capture(body)["epcisBody"]["eventList"]
+    assert event["eventID"] == "urn:uuid:6d3b3fbe-7a8e-4a8d-9a51-1c0d0b7f6a11"
+    assert event["errorDeclaration"] == {
+        "declarationTime": "2020-01-02T00:00:00Z",
+        "reason": "incorrect_data",
+    }
