@@ -26,6 +26,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -165,8 +166,17 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         service.stop()
         _end(batcher)
         if temporary is not None:
-            shutil.rmtree(temporary, ignore_errors=True)
+            _remove(temporary)
     return 1 if died.is_set() else 0
+
+
+def _remove(folder: Path, attempts: int = 10) -> None:
+    """Remove ``folder``, again if a thread still stopping wrote into it meanwhile."""
+    for _ in range(attempts):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.2)
 
 
 def _end(batcher: multiprocessing.process.BaseProcess | None) -> None:

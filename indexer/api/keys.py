@@ -21,6 +21,7 @@ from indexer.api.schemas import (
 from indexer.reader_keys import ReaderKey, ReaderKeyInfo
 from medledger.errors import PermissionDeniedError
 from servicekit.http.bodies import StrictJSONRoute
+from servicekit.http.params import KeyId
 from servicekit.sql.helpers import utcnow
 
 keys = APIRouter(prefix="/keys", tags=["keys"], route_class=StrictJSONRoute)
@@ -98,7 +99,7 @@ def issue_key(
     responses={**_ERRORS, 409: {"description": "The key is revoked or expired already"}},
 )
 def rotate_key(
-    key_id: int,
+    key_id: KeyId,
     service: ServiceDep,
     regulator: RegulatorDep,
     body: ReaderKeyRotate | None = None,
@@ -123,7 +124,7 @@ def rotate_key(
 
 
 @keys.delete("/{key_id}", response_model=ReaderKeyPublic, responses=_ERRORS)
-def revoke_key(key_id: int, service: ServiceDep, regulator: RegulatorDep) -> ReaderKeyPublic:
+def revoke_key(key_id: KeyId, service: ServiceDep, regulator: RegulatorDep) -> ReaderKeyPublic:
     """Revoke a key at once (a key revoked already is answered as it is)."""
     with _writes(service) as session:
         info = service.api_keys.revoke_id(session, key_id, actor=regulator.actor)

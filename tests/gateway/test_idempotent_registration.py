@@ -266,14 +266,21 @@ def test_a_retry_after_a_lost_answer_gets_the_participant_and_the_lost_key_is_de
         retried = httpx.post(f"{relay.url}/participants", json=body, headers=headers, timeout=60)
         lost = json.loads(relay.lost_body())
     assert retried.status_code == 201, retried.text
-    assert retried.headers["Idempotent-Replayed"] == "true"
-    assert lost["address"] == retried.json()["address"]  # the server had registered it
+    address = retried.json()["address"]
     assert len(gateway.service.participants.all()) == before + 1
-    url = f"http://127.0.0.1:{port}/participants/{lost['address']}"
-    assert httpx.get(url, headers=bearer(lost["apiKey"])).status_code == 401
+    if retried.headers.get("Idempotent-Replayed") == "true":
+        # The lost request took the registration first: the retry replays it, its key dies.
+        assert lost["address"] == address
+        url = f"http://127.0.0.1:{port}/participants/{address}"
+        assert httpx.get(url, headers=bearer(lost["apiKey"])).status_code == 401
+    else:
+        # On a busy host the retry can reach the registration lock first: then the lost
+        # request, arriving before its retry was answered, is refused and changes nothing.
+        assert lost["status"] == 409, lost
+    url = f"http://127.0.0.1:{port}/participants/{address}"
     shown = httpx.get(url, headers=bearer(retried.json()["apiKey"]))
     assert shown.status_code == 200 and shown.json()["region"] == "KG-GB"
-    assert len(live_keys(gateway, lost["address"])) == 1
+    assert len(live_keys(gateway, address)) == 1
 
 
 def test_a_client_that_hangs_up_before_the_answer_can_retry(

@@ -130,6 +130,7 @@ def test_unknown_keys_and_participants_are_404_and_bad_input_422(gateway: Gatewa
         ("/participants/me/keys", {"expiresAt": past}),
         ("/participants/me/keys", {"label": "x" * 101}),
         ("/participants/me/keys", {"scope": "batch-reader"}),
+        (f"/participants/me/keys/{2**63}/rotate", {}),  # past any row id (found by fuzz)
     ):
         answer = gateway.http.post(path, json=body, headers=own)
         expected = 403 if body.get("scope") else 422

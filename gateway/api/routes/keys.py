@@ -19,6 +19,7 @@ from gateway.api.schemas import (
 )
 from gateway.store.participants import ApiKeyInfo
 from servicekit.http.bodies import StrictJSONRoute
+from servicekit.http.params import KeyId
 from servicekit.sql.helpers import utcnow
 
 keys = APIRouter(tags=["keys"], route_class=StrictJSONRoute)
@@ -79,7 +80,7 @@ def issue_key(
 )
 def rotate_key(
     address: str,
-    key_id: int,
+    key_id: KeyId,
     service: KeysDep,
     caller: ActiveParticipantDep,
     body: ApiKeyRotate | None = None,
@@ -106,7 +107,7 @@ def rotate_key(
     "/participants/{address}/keys/{key_id}", response_model=ApiKeyPublic, responses=_ERRORS
 )
 def revoke_key(
-    address: str, key_id: int, service: KeysDep, caller: ActiveParticipantDep
+    address: str, key_id: KeyId, service: KeysDep, caller: ActiveParticipantDep
 ) -> ApiKeyPublic:
     """Revoke a key at once (a key revoked already is answered as it is)."""
     return ApiKeyPublic(**_public(service.revoke(caller, address, key_id), utcnow()))
