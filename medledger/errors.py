@@ -131,6 +131,16 @@ class UnsupportedMediaTypeError(ValidationError):
     """The body is in a format the endpoint does not take (HTTP 415)."""
 
 
+class QueryParameterError(ValidationError):
+    """A query parameter is unknown, malformed or not supported (HTTP 400: the EPCIS query
+    binding's ``QueryParameterException``)."""
+
+
+class QueryTooLargeError(ValidationError):
+    """More events match than ``maxEventCount`` allows (HTTP 413: the binding's
+    ``QueryTooLargeException``)."""
+
+
 class NotAcceptableError(ValidationError):
     """The answer cannot be given in the format or version the client asks for (HTTP 406)."""
 

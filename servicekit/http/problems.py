@@ -28,6 +28,8 @@ from medledger.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProvenanceError,
+    QueryParameterError,
+    QueryTooLargeError,
     RateLimitedError,
     RecordNotFoundError,
     SignerError,
@@ -52,6 +54,8 @@ DATABASE_RETRY_AFTER_SECONDS = 2
 PROBLEM_TABLE: tuple[tuple[type[ProvenanceError], int, str, str], ...] = (
     (UnsupportedMediaTypeError, 415, "unsupported-media-type", "Unsupported media type"),
     (NotAcceptableError, 406, "not-acceptable", "Cannot answer as asked"),
+    (QueryParameterError, 400, "query-parameter", "A query parameter is not one to answer"),
+    (QueryTooLargeError, 413, "query-too-large", "More events match than maxEventCount"),
     (ValidationError, 422, "validation", "The document breaks a rule"),
     (AuthenticationError, 401, "unauthenticated", "Missing or unknown API key"),
     (PermissionDeniedError, 403, "forbidden", "Not allowed for this participant"),
