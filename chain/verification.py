@@ -6,6 +6,7 @@ from web3 import Web3
 
 from chain.artifacts import ANCHOR_REGISTRY, load_artifact
 from chain.client import Chain
+from medledger.epcis.error_declaration import declaration_digest
 from medledger.epcis.event_hash import stored_event_digest
 from medledger.errors import ContractRevertError, ProvenanceError
 from medledger.formats.receipt import Check as Check
@@ -26,8 +27,25 @@ def verify_receipt(
 
 def verify_offline(receipt: Receipt, *, event_hasher: EventHasher | None = None) -> list[Check]:
     """The checks that need no node. An embedded event is hashed with ``event_hasher``, by
-    default the domain's CBV 2.0 hash of a stored event (what the gateway and the indexer use)."""
+    default the domain's CBV 2.0 hash of a stored event (what the gateway and the indexer use).
+    An embedded error declaration (kind ``errorDeclaration``) is re-digested from itself."""
     checks: list[Check] = []
+    if receipt.declaration is not None:
+        try:
+            digest = declaration_digest(receipt.declaration)
+        except ProvenanceError as exc:
+            checks.append(
+                Check("declaration hash", False, f"embedded declaration is unusable: {exc}")
+            )
+        else:
+            checks.append(
+                _equal(
+                    "declaration hash",
+                    "recomputed from the embedded error declaration",
+                    receipt.event_hash,
+                    digest,
+                )
+            )
     if receipt.event is not None:
         hasher = event_hasher or stored_event_digest
         try:

@@ -705,3 +705,30 @@ def document_hashes(
             document, vocabulary=vocabulary, honour_ignore_fields=honour_ignore_fields
         )
     ]
+
+
+def canonical_time(text: str) -> str:
+    """A time as the pre-hash writes it: UTC, millisecond precision, ``Z`` (rules 8-9)."""
+    return _canon_time(text.strip())
+
+
+def canonical_value(text: str) -> str:
+    """A value as the pre-hash writes it: CBV URNs as Web URIs, numbers without trailing
+    zeros, EPC URNs and Digital Link URIs as canonical Digital Link URIs."""
+    return _canon_value(text.strip())
+
+
+def canonical_fields(
+    fields: Mapping[str, Any],
+    *,
+    namespaces: Mapping[str, str] | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> str:
+    """The pre-hash text of arbitrary (extension) fields, as the event hash writes those outside
+    its property order: ``{namespace}local=value``, nested, each level sorted."""
+    converter = _Converter(
+        namespaces if namespaces is not None else _STANDARD_PREFIXES,
+        vocabulary or default_vocabulary(),
+    )
+    children = converter.children(fields, "")
+    return _generic(children) if children else ""

@@ -8,6 +8,13 @@ Format, version 1 (every hash and address a 0x-prefixed hex string)::
 ``leaf`` is the OpenZeppelin StandardMerkleTree leaf of ``(event_hash, salt)``, ``proof`` the
 sibling hashes up to ``root`` (see :mod:`medledger.merkle`). When the event itself is embedded under
 ``event``, a verifier also recomputes ``event_hash`` from it.
+
+Kinds: a receipt proves an event (no ``kind`` field, or ``"kind": "event"``: every receipt written
+before error declarations, unchanged) or an error declaration (``"kind": "errorDeclaration"``,
+:mod:`medledger.epcis.error_declaration`). A declaration's receipt has the same fields; its
+``event_hash`` is the declaration's digest (the value its leaf commits to, as the anchor registry's
+``verifyEvent`` takes it), and the stored declaration is embedded under ``declaration`` (not
+``event``), from which a verifier recomputes that digest.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ from typing import Any
 from medledger.errors import ReceiptFormatError
 
 RECEIPT_VERSION = 1
+#: What a receipt proves: an event, or an error declaration.
+KIND_EVENT = "event"
+KIND_DECLARATION = "errorDeclaration"
+RECEIPT_KINDS = (KIND_EVENT, KIND_DECLARATION)
 _HASH_FIELDS = ("event_hash", "salt", "leaf", "root", "tx_hash")
 _ADDRESS_FIELDS = ("contract", "anchored_by")
 
@@ -67,10 +78,14 @@ class Receipt:
     block_number: int
     anchored_by: str
     event: dict[str, Any] | None = field(default=None, compare=False)
+    kind: str = KIND_EVENT
+    #: the stored declaration (kind ``errorDeclaration``), embedded
+    declaration: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "version": RECEIPT_VERSION,
+            **({} if self.kind == KIND_EVENT else {"kind": self.kind}),
             "event_hash": _hex(self.event_hash),
             "salt": _hex(self.salt),
             "leaf": _hex(self.leaf),
@@ -84,6 +99,8 @@ class Receipt:
         }
         if self.event is not None:
             document["event"] = self.event
+        if self.declaration is not None:
+            document["declaration"] = self.declaration
         return document
 
     def dumps(self) -> str:
@@ -106,6 +123,18 @@ class Receipt:
         event = document.get("event")
         if event is not None and not isinstance(event, dict):
             raise ReceiptFormatError("field 'event' must be a JSON object when present")
+        kind = document.get("kind", KIND_EVENT)
+        if kind not in RECEIPT_KINDS:
+            raise ReceiptFormatError(
+                f"field 'kind' must be one of {', '.join(RECEIPT_KINDS)}, got {kind!r}"
+            )
+        declaration = document.get("declaration")
+        if declaration is not None and not isinstance(declaration, dict):
+            raise ReceiptFormatError("field 'declaration' must be a JSON object when present")
+        if kind == KIND_EVENT and declaration is not None:
+            raise ReceiptFormatError("an event's receipt embeds no 'declaration'")
+        if kind == KIND_DECLARATION and event is not None:
+            raise ReceiptFormatError("a declaration's receipt embeds its 'declaration', no 'event'")
         return cls(
             event_hash=hashes["event_hash"],
             salt=hashes["salt"],
@@ -118,6 +147,8 @@ class Receipt:
             block_number=_int(document, "block_number"),
             anchored_by=_address(document, "anchored_by"),
             event=event,
+            kind=kind,
+            declaration=declaration,
         )
 
     @classmethod

@@ -113,3 +113,33 @@ def test_unreadable_files_are_format_errors(tmp_path: Path) -> None:
     listed.write_text(json.dumps([1, 2]))
     with pytest.raises(ReceiptFormatError, match="a receipt is a JSON object"):
         Receipt.read(listed)
+
+
+def test_an_event_receipt_writes_no_kind_and_reads_as_an_event() -> None:
+    document = sample_receipt().to_json()
+    assert "kind" not in document  # receipts written before declarations are unchanged
+    assert Receipt.from_json(document).kind == "event"
+    assert Receipt.from_json({**document, "kind": "event"}).kind == "event"
+
+
+def test_a_declaration_receipt_carries_its_kind_and_its_declaration() -> None:
+    declaration = {"type": "ErrorDeclaration", "eventID": "x", "errorDeclaration": {}}
+    receipt = sample_receipt(event=None, kind="errorDeclaration", declaration=declaration)
+    document = receipt.to_json()
+    assert document["kind"] == "errorDeclaration" and document["declaration"] == declaration
+    again = Receipt.from_json(document)
+    assert (again.kind, again.declaration, again.event) == ("errorDeclaration", declaration, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"kind": "recall"}, "'kind'"),
+        ({"kind": "errorDeclaration", "declaration": []}, "'declaration'"),
+        ({"declaration": {"type": "ErrorDeclaration"}}, "no 'declaration'"),
+        ({"kind": "errorDeclaration"}, "no 'event'"),
+    ],
+)
+def test_a_kind_and_what_it_embeds_must_agree(change: dict[str, Any], named: str) -> None:
+    with pytest.raises(ReceiptFormatError, match=named):
+        Receipt.from_json({**sample_receipt().to_json(), **change})
