@@ -35,6 +35,7 @@ lint: deps
 
 test: deps lint
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/pytest -n 2 -m "not faults"
 
 # Fault campaigns (docs/reliability.md): real processes killed and a chain reorganised, a few

@@ -13,6 +13,7 @@ from gateway.api.metrics import GatewayMetrics
 from gateway.api.routes import capture, keys, lots, operations, participants, recalls, receipts
 from gateway.service import GatewayService
 from servicekit.http.bodies import BodyLimitMiddleware
+from servicekit.http.docs_page import install_docs_page
 from servicekit.http.home import home_router
 from servicekit.http.openapi_problems import document_problems
 from servicekit.http.operations import RequestMiddleware, probe_chain
@@ -48,7 +49,10 @@ def create_app(
         description="GS1 EPCIS 2.0 capture, anchored on a permissioned EVM chain. Errors are "
         "RFC 9457 problem+json.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs_page, without a CDN
+        redoc_url=None,
     )
+    install_docs_page(app)
     app.state.service = service
     app.state.rate_limits = RateLimits(
         auth_failures=service.settings.auth_failure_rate_limit,

@@ -11,6 +11,7 @@ from indexer.api import keys, routes
 from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
 from servicekit.http.bodies import BodyLimitMiddleware
+from servicekit.http.docs_page import install_docs_page
 from servicekit.http.home import home_router
 from servicekit.http.openapi_problems import document_problems
 from servicekit.http.operations import RequestMiddleware, probe_chain
@@ -40,7 +41,10 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         "the holder's identity and location to a reader key only. "
         "Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs_page, without a CDN
+        redoc_url=None,
     )
+    install_docs_page(app)
     app.state.service = service
     app.state.rate_limits = RateLimits(
         check=service.settings.check_rate_limit,

@@ -98,6 +98,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     names = zipfile.ZipFile(wheel).namelist()
     for contract in ("AnchorRegistry", "ParticipantRegistry", "RecallRegistry"):
         assert f"chain/compiled/{contract}.json" in names
+    assert "servicekit/http/static/swagger-ui/swagger-ui-bundle.js" in names  # /docs offline
     ok(run([*pip, "install", *target, "--no-deps", str(wheel)], tmp))
     ok(run([*pip, "check", *target], tmp))
     return Installed(python.parent, pip, target)
