@@ -15,12 +15,14 @@ from indexer.detection import DetectionConfig
 from indexer.follower import Follower, FollowerPolicy, StepReport
 from indexer.loader import BatchLoader
 from indexer.profiles import GatewayProfileSource, ProfilePoller, ProfileSource, sync_profiles
+from indexer.queries.events import PageTokens
 from indexer.reader_keys import ReaderKeys, bootstrap_reader_key
 from indexer.settings import IndexerSettings
 from indexer.sources import BatchSource, FolderBatchSource, GatewayBatchSource
 from indexer.store import make_engine, session_factory, upgrade
 from indexer.store.writes import get_checkpoint
 from medledger.errors import ConfigurationError
+from servicekit.secrets import ensure_secret
 
 log = logging.getLogger("provenance.indexer")
 
@@ -41,6 +43,10 @@ def profile_source_from_settings(settings: IndexerSettings) -> ProfileSource | N
     if not settings.gateway_url or settings.profile_poll_seconds == 0:
         return None
     return GatewayProfileSource(settings.gateway_url, settings.gateway_api_key_value())
+
+
+#: The key that signs nextPageTokens, in the data folder.
+PAGE_TOKEN_KEY_FILE = "page-token.key"
 
 
 class IndexerService:
@@ -97,6 +103,11 @@ class IndexerService:
         self.profiles = profiles if profiles is not None else profile_source_from_settings(settings)
         self._profile_poller: ProfilePoller | None = None
         self.api_keys = ReaderKeys()
+        #: signs the EPCIS query's nextPageTokens (made once in the data folder, so tokens
+        #: outlive a restart and every process of one index reads the same key)
+        self.page_tokens = PageTokens(
+            ensure_secret(settings.data_dir / PAGE_TOKEN_KEY_FILE).encode("ascii")
+        )
         self.bootstrap_key_file = self.bootstrap_api_key()
 
     def catch_up(self) -> StepReport:

@@ -321,7 +321,7 @@ def parse_query(
             term = reader.vocabulary.bare_term(kind, uri) or uri
             values = [_uri(name, v) for v in value.split("|")]
             if m.group(1) != "bizTransaction":
-                values = [_identifier(name, v).uri for v in values]
+                values = [_location(name, v) for v in values]
             typed[m.group(1)].setdefault(term, []).extend(values)
         elif m := _FIELD_FILTER.match(name):
             if name in seen:

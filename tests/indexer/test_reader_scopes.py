@@ -185,6 +185,7 @@ def test_an_inspectors_recall_scope_is_its_regions_packs(readers: Readers) -> No
         "/anchors",
         "/origin/" + quote(f"https://id.gs1.org/01/{FINISHED_GTIN}/10/{FINISHED_LOT}", safe=""),
         "/events/" + "00" * 32 + "/receipt",
+        "/events?EQ_bizStep=shipping",
         "/check?code=" + quote(f"https://id.gs1.org/01/{FINISHED_GTIN}/21/S1", safe=""),
     ],
 )

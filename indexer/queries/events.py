@@ -1,0 +1,317 @@
+"""The EPCIS 2.0 query interface's events: an :class:`~medledger.epcis.query.EventQuery` over
+the index, a page at a time, as an EPCISQueryDocument.
+
+Conditions on what the index keeps in columns are SQL (``ix_events``: type, eventTime,
+action, bizStep, disposition, readPoint, bizLocation, the event hash; ``ix_event_items``: the
+identifiers an event names, by role, and its quantities; ``ix_anchors``: the anchoring block's
+time). The others are judged on each event as anchored (:mod:`medledger.epcis.query_match`),
+over the rows SQL let through, fetched in batches until the page is full.
+
+``recordTime`` is the anchoring block's timestamp: what the chain proves about when the index
+could know the event. It is written into each answered event (recordTime is not hashed, so
+the event still hashes to its eventID). It grows with the chain, so ``orderBy=recordTime`` is
+chain order. ``WD_readPoint`` and ``WD_bizLocation`` match the location itself: the index has
+no master data yet, so no location is known to lie within another.
+
+Pages: keyset (the sort key of the last event served) in a ``nextPageToken`` that also names
+the query it belongs to and how many events it served, signed with the index's page-token key
+(HMAC-SHA256): a token edited, or used with other filters, is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from indexer.queries.common import iso
+from indexer.store.models import AnchorRow, EventItemRow, EventRow
+from medledger.epcis.event_id import EventId, event_id_of
+from medledger.epcis.query import MATCH_ROLES, EventQuery, IdMatch, Span
+from medledger.epcis.query_match import event_matches, hashed_ids, needs_event
+from medledger.errors import QueryParameterError, QueryTooLargeError
+
+EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+#: Rows read per batch when events are judged one by one (at least the page and one more).
+SCAN_BATCH = 500
+QUANTITY_ROLES = MATCH_ROLES["anyEPCClass"]
+
+
+@dataclass
+class EventsAnswer:
+    """One page: the EPCISQueryDocument and the next page's token (None: the last)."""
+
+    document: dict[str, Any]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class _Row:
+    seq: int
+    event_hash: bytes
+    raw: str
+    event_time: datetime
+    block_timestamp: int | None
+
+
+def _like(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+
+
+def _identified(values: tuple[IdMatch, ...]) -> ColumnElement[bool]:
+    exact = [v.uri for v in values]
+    patterns = [
+        EventItemRow.identifier.like(_like(v.uri), escape="\\") for v in values if v.pattern
+    ]
+    return or_(EventItemRow.identifier.in_(exact), *patterns)
+
+
+def _span(column: Any, span: Span) -> list[ColumnElement[bool]]:
+    out = []
+    if span.ge is not None:
+        out.append(column >= span.ge)
+    if span.lt is not None:
+        out.append(column < span.lt)
+    return out
+
+
+def _seconds(moment: datetime) -> int:
+    """The first whole second at or after ``moment`` (block times are whole seconds)."""
+    return math.ceil(moment.timestamp())
+
+
+def conditions(query: EventQuery) -> list[ColumnElement[bool]]:
+    """The SQL conditions of ``query`` (see the module docstring for the rest)."""
+    out: list[ColumnElement[bool]] = []
+    for column, values in (
+        (EventRow.type, query.event_types),
+        (EventRow.action, query.actions),
+        (EventRow.biz_step, query.biz_steps),
+        (EventRow.disposition, query.dispositions),
+        (EventRow.read_point, query.read_points),
+        (EventRow.read_point, query.read_points_within),
+        (EventRow.biz_location, query.biz_locations),
+        (EventRow.biz_location, query.biz_locations_within),
+    ):
+        if values:
+            out.append(column.in_(values))
+    out += _span(EventRow.event_time, query.event_time)
+    if query.record_time.ge is not None:
+        out.append(AnchorRow.block_timestamp >= _seconds(query.record_time.ge))
+    if query.record_time.lt is not None:
+        out.append(AnchorRow.block_timestamp < _seconds(query.record_time.lt))
+    for name, ids in query.matches:
+        named = select(EventItemRow.seq).where(
+            EventItemRow.role.in_(MATCH_ROLES[name]), _identified(ids)
+        )
+        out.append(EventRow.seq.in_(named))
+    for op, amount in query.quantities:
+        amounts = EventItemRow.quantity
+        compared = {
+            "EQ": amounts == amount,
+            "GT": amounts > amount,
+            "GE": amounts >= amount,
+            "LT": amounts < amount,
+            "LE": amounts <= amount,
+        }[op]
+        counted = select(EventItemRow.seq).where(EventItemRow.role.in_(QUANTITY_ROLES), compared)
+        out.append(EventRow.seq.in_(counted))
+    if query.event_ids and hashed_ids(query):
+        digests = [EventId.parse(v, rule="query.parameter").digest for v in query.event_ids]
+        out.append(EventRow.event_hash.in_(digests))
+    return out
+
+
+def _order(query: EventQuery) -> tuple[Any, ...]:
+    if query.order_by == "eventTime":
+        return (EventRow.event_time, EventRow.seq)
+    return (EventRow.seq,)
+
+
+def _descending(query: EventQuery) -> bool:
+    return query.order_by is not None and query.descending
+
+
+def _after(query: EventQuery, key: list[Any]) -> ColumnElement[bool]:
+    """Rows past ``key`` (the last row served) in the query's order."""
+    descending = _descending(query)
+    if query.order_by == "eventTime":
+        moment, seq = datetime.fromisoformat(key[0]), key[1]
+        if descending:
+            return or_(
+                EventRow.event_time < moment,
+                and_(EventRow.event_time == moment, EventRow.seq < seq),
+            )
+        return or_(
+            EventRow.event_time > moment, and_(EventRow.event_time == moment, EventRow.seq > seq)
+        )
+    last: int = key[0]
+    return EventRow.seq < last if descending else EventRow.seq > last
+
+
+def _key(query: EventQuery, row: _Row) -> list[Any]:
+    if query.order_by == "eventTime":
+        return [row.event_time.astimezone(UTC).isoformat(), row.seq]
+    return [row.seq]
+
+
+def _statement(query: EventQuery) -> Select[Any]:
+    statement: Select[*tuple[Any, ...]] = (
+        select(
+            EventRow.seq,
+            EventRow.event_hash,
+            EventRow.raw,
+            EventRow.event_time,
+            AnchorRow.block_timestamp,
+        )
+        .outerjoin(AnchorRow, AnchorRow.root == EventRow.root)
+        .where(*conditions(query))
+    )
+    columns = _order(query)
+    if _descending(query):
+        return statement.order_by(*(c.desc() for c in columns))
+    return statement.order_by(*columns)
+
+
+def _matching(
+    session: Session, query: EventQuery, key: list[Any] | None
+) -> Iterator[tuple[_Row, dict[str, Any]]]:
+    """Every event of ``query`` past ``key``, in order, with its JSON; read in batches."""
+    judged = needs_event(query)
+    base = _statement(query)
+    batch = SCAN_BATCH if judged else query.per_page + 1
+    while True:
+        statement = base if key is None else base.where(_after(query, key))
+        found = session.execute(statement.limit(batch))
+        rows = [_Row(r[0], r[1], r[2], r[3], r[4]) for r in found]
+        for row in rows:
+            event: dict[str, Any] = json.loads(row.raw)
+            if not judged or event_matches(query, event, event_id_of(row.event_hash)):
+                yield row, event
+        if len(rows) < batch:
+            return
+        key = _key(query, rows[-1])
+        batch = SCAN_BATCH
+
+
+class PageTokens:
+    """``nextPageToken``: ``base64url(payload).base64url(hmac)``; the payload holds the
+    query's fingerprint, the last key served and the count served so far."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:16]
+
+    @staticmethod
+    def _fingerprint(query: EventQuery) -> str:
+        return hashlib.sha256(query.fingerprint().encode()).hexdigest()[:32]
+
+    def encode(self, query: EventQuery, key: list[Any], served: int) -> str:
+        payload = json.dumps(
+            {"q": self._fingerprint(query), "k": key, "n": served}, separators=(",", ":")
+        ).encode()
+        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+
+    def decode(self, query: EventQuery) -> tuple[list[Any] | None, int]:
+        token = query.next_page_token
+        if token is None:
+            return None, 0
+        try:
+            text, mac = token.split(".")
+            payload = _unb64(text)
+            good = hmac.compare_digest(_unb64(mac), self._mac(payload))
+            decoded = json.loads(payload) if good else None
+        except (ValueError, binascii.Error):
+            decoded = None
+        if (
+            not isinstance(decoded, dict)
+            or decoded.get("q") != self._fingerprint(query)
+            or not isinstance(decoded.get("k"), list)
+            or not isinstance(decoded.get("n"), int)
+        ):
+            raise QueryParameterError(
+                "nextPageToken: not a token this index gave out for this query (the filters "
+                "must stay as they were; only perPage may change)",
+                rule="query.parameter",
+                pointer="nextPageToken",
+            )
+        return decoded["k"], decoded["n"]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii"))
+
+
+def _answered(row: _Row, event: dict[str, Any]) -> dict[str, Any]:
+    if event.get("@context") == EPCIS_CONTEXT:
+        # the document's context; any other stays on the event, as JSON-LD scoping allows,
+        # so the event still hashes to its eventID from this page
+        del event["@context"]
+    event.setdefault("eventID", event_id_of(row.event_hash))
+    if row.block_timestamp is not None:
+        event["recordTime"] = iso(datetime.fromtimestamp(row.block_timestamp, UTC))
+    return event
+
+
+def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """An EPCISQueryDocument of ``events`` (a SimpleEventQuery's result)."""
+    return {
+        "@context": EPCIS_CONTEXT,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": iso(datetime.now(UTC)),
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": events},
+            }
+        },
+    }
+
+
+def query_events(session: Session, query: EventQuery, tokens: PageTokens) -> EventsAnswer:
+    """One page of the events ``query`` asks for (see the module docstring)."""
+    key, served = tokens.decode(query)
+    if key is None and query.max_event_count is not None:
+        found = 0
+        for _ in _matching(session, query, None):
+            found += 1
+            if found > query.max_event_count:
+                raise QueryTooLargeError(
+                    f"more than maxEventCount={query.max_event_count} events match",
+                    rule="query.tooLarge",
+                    pointer="maxEventCount",
+                )
+    want = query.per_page
+    if query.event_count_limit is not None:
+        want = min(want, query.event_count_limit - served)
+    rows: list[tuple[_Row, dict[str, Any]]] = []
+    more = False
+    if want > 0:
+        for found_row in _matching(session, query, key):
+            if len(rows) == want:
+                more = True
+                break
+            rows.append(found_row)
+    served += len(rows)
+    if query.event_count_limit is not None and served >= query.event_count_limit:
+        more = False
+    events = [_answered(row, event) for row, event in rows]
+    token = tokens.encode(query, _key(query, rows[-1][0]), served) if more and rows else None
+    return EventsAnswer(query_document(events), token)

@@ -1,0 +1,281 @@
+"""GET /events, the EPCIS 2.0 query interface, against a small fixed world (both databases):
+each standard parameter gives the expected events, every answer is an EPCISQueryDocument valid
+under GS1's schema, pages follow ``Link: rel="next"`` with a signed token, and every unknown,
+malformed or not yet supported parameter is 400 problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chain.client import Chain
+from indexer.api.app import create_app
+from indexer.service import IndexerService
+from indexer.settings import IndexerSettings
+from indexer.sources import FolderBatchSource
+from indexer.verification import event_digest
+from medledger.epcis.event_id import EventId
+from medledger.epcis.schema import load_schema
+from provenance.journey import ACTORS
+from tests.support.anchoring import start_publisher
+
+PROBLEM = "application/problem+json"
+SITE = "urn:epc:id:sgln:4700123.10000.0"
+IMPORTER_SITE = "urn:epc:id:sgln:4700321.10000.0"
+PACK1, PACK2, PACK3 = (f"urn:epc:id:sgtin:4700123.012345.P{i}" for i in (1, 2, 3))
+CASE = "urn:epc:id:sscc:4700123.0000000001"
+LOT = "urn:epc:class:lgtin:4700123.012345.L1"
+API_LOT = "urn:epc:class:lgtin:8901234.099999.APIL1"
+PO = "urn:epcglobal:cbv:bt:4700123100002:PO-1"
+MAKER, IMPORTER = ACTORS[1], ACTORS[2]
+
+
+def at(hour: int) -> str:
+    return f"2026-11-02T{hour:02d}:00:00Z"
+
+
+def event(kind: str, hour: int, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "eventTime": at(hour), "eventTimeZoneOffset": "+00:00", **fields}
+
+
+#: name -> (actor, event); anchored in three batches (commission+pack, ship+receive, the rest)
+WORLD: dict[str, dict[str, Any]] = {
+    "commission": event(
+        "ObjectEvent", 1, action="ADD", bizStep="commissioning", disposition="active",
+        epcList=[PACK1, PACK2], readPoint={"id": SITE}, bizLocation={"id": SITE},
+        ilmd={"cbvmda:lotNumber": "L1", "cbvmda:itemExpirationDate": "2028-01-01"},
+    ),
+    "pack": event(
+        "AggregationEvent", 2, action="ADD", bizStep="packing", parentID=CASE,
+        childEPCs=[PACK1, PACK2], bizLocation={"id": SITE},
+    ),
+    "ship": {
+        "@context": [{"ex": "https://example.org/ns/"}],
+        **event(
+            "ObjectEvent", 3, action="OBSERVE", bizStep="shipping", disposition="in_transit",
+            epcList=[CASE], readPoint={"id": SITE},
+            persistentDisposition={"set": ["completeness_inferred"]},
+            bizTransactionList=[{"type": "po", "bizTransaction": PO}],
+            sourceList=[{"type": "owning_party", "source": "urn:epc:id:pgln:4700123.10000"}],
+            destinationList=[
+                {"type": "owning_party", "destination": "urn:epc:id:pgln:4700321.10000"}
+            ],
+        ),
+        "ex:temperature": 5,
+    },
+    "receive": event(
+        "ObjectEvent", 4, action="OBSERVE", bizStep="receiving", disposition="in_progress",
+        epcList=[CASE], readPoint={"id": IMPORTER_SITE}, bizLocation={"id": IMPORTER_SITE},
+    ),
+    "transform": event(
+        "TransformationEvent", 5, bizStep="commissioning", transformationID="urn:uuid:t-1",
+        inputQuantityList=[{"epcClass": API_LOT, "quantity": 12.5, "uom": "KGM"}],
+        outputEPCList=[PACK3], bizLocation={"id": SITE},
+    ),
+    "destroy": event(
+        "ObjectEvent", 6, action="DELETE", bizStep="decommissioning", epcList=[PACK2],
+        bizLocation={"id": SITE},
+        errorDeclaration={
+            "declarationTime": at(7), "reason": "did_not_occur",
+            "correctiveEventIDs": ["urn:uuid:corrective-1"],
+        },
+    ),
+    "sell": event(
+        "TransactionEvent", 8, action="ADD", bizStep="retail_selling", parentID=CASE,
+        quantityList=[{"epcClass": LOT, "quantity": 3, "uom": "EA"}],
+        bizTransactionList=[{"type": "po", "bizTransaction": PO}], bizLocation={"id": SITE},
+    ),
+}  # fmt: skip
+ACTOR = {"receive": IMPORTER}
+BATCHES = (("commission", "pack"), ("ship", "receive"), ("transform", "destroy", "sell"))
+ALL = list(WORLD)
+
+
+@dataclass
+class World:
+    http: TestClient
+    auth: dict[str, str]
+    ids: dict[str, str]
+
+    def answer(self, params: list[tuple[str, str]]) -> Any:
+        response = self.http.get("/events", params=params, headers=self.auth)
+        assert response.status_code == 200, response.text
+        document = response.json()
+        load_schema().validate(document)
+        return response
+
+    def names(self, params: list[tuple[str, str]]) -> list[str]:
+        by_id = {v: k for k, v in self.ids.items()}
+        events = self.answer(params).json()["epcisBody"]["queryResults"]["resultsBody"]
+        return [by_id[e["eventID"]] for e in events["eventList"]]
+
+
+@pytest.fixture(scope="module")
+def world(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("query")
+    chain = Chain.embedded()
+    publisher = start_publisher(chain, tmp / "batches")
+    for batch in BATCHES:
+        actor = ACTOR.get(batch[0], MAKER)
+        if batch == ("ship", "receive"):  # two actors: two anchors in two blocks
+            publisher.publish(MAKER, [WORLD["ship"]])
+            publisher.publish(IMPORTER, [WORLD["receive"]])
+            continue
+        publisher.publish(actor, [WORLD[n] for n in batch])
+    service = IndexerService(
+        IndexerSettings(data_dir=tmp / "indexer", database_url=module_index_url),
+        chain=chain,
+        deployment=publisher.deployment,
+        source=FolderBatchSource(publisher.folder),
+    )
+    service.follower.loader.workers = 0
+    try:
+        service.catch_up()
+        assert service.bootstrap_key_file is not None
+        token = service.bootstrap_key_file.read_text().strip()
+        ids = {n: EventId(event_digest(e)).uri for n, e in WORLD.items()}
+        with TestClient(create_app(service, follow=False)) as http:
+            yield World(http, {"Authorization": f"Bearer {token}"}, ids)
+    finally:
+        service.stop()
+
+
+CASES: list[tuple[list[tuple[str, str]], list[str]]] = [
+    ([], ALL),
+    ([("eventType", "AggregationEvent|TransformationEvent")], ["pack", "transform"]),
+    ([("GE_eventTime", at(4)), ("LT_eventTime", "2026-11-02T11:00:00+05:00")],
+     ["receive", "transform"]),
+    ([("EQ_action", "DELETE|ADD")], ["commission", "pack", "destroy", "sell"]),
+    ([("EQ_bizStep", "urn:epcglobal:cbv:bizstep:shipping")], ["ship"]),
+    ([("EQ_disposition", "in_transit|in_progress")], ["ship", "receive"]),
+    ([("EQ_persistentDisposition_set", "completeness_inferred")], ["ship"]),
+    ([("EQ_persistentDisposition_unset", "completeness_inferred")], []),
+    ([("EQ_readPoint", IMPORTER_SITE)], ["receive"]),
+    ([("WD_readPoint", SITE)], ["commission", "ship"]),
+    ([("EQ_bizLocation", "https://id.gs1.org/414/4700321100002")], ["receive"]),
+    ([("WD_bizLocation", IMPORTER_SITE)], ["receive"]),
+    ([("EQ_transformationID", "urn:uuid:t-1")], ["transform"]),
+    ([("MATCH_epc", PACK2)], ["commission", "pack", "destroy"]),
+    ([("MATCH_epc", "urn:epc:idpat:sgtin:4700123.012345.*")], ["commission", "pack", "destroy"]),
+    ([("MATCH_parentID", CASE)], ["pack", "sell"]),
+    ([("MATCH_inputEPC", PACK1)], []),
+    ([("MATCH_outputEPC", PACK3)], ["transform"]),
+    ([("MATCH_anyEPC", CASE)], ["pack", "ship", "receive", "sell"]),
+    ([("MATCH_epcClass", LOT)], ["sell"]),
+    ([("MATCH_inputEPCClass", API_LOT)], ["transform"]),
+    ([("MATCH_outputEPCClass", API_LOT)], []),
+    ([("MATCH_anyEPCClass", "urn:epc:idpat:sgtin:8901234.099999.*")], ["transform"]),
+    ([("EQ_quantity", "12.5")], ["transform"]),
+    ([("GT_quantity", "3")], ["transform"]),
+    ([("GE_quantity", "3")], ["transform", "sell"]),
+    ([("LT_quantity", "12.5")], ["sell"]),
+    ([("LE_quantity", "3")], ["sell"]),
+    ([("EXISTS_errorDeclaration", "true")], ["destroy"]),
+    ([("EXISTS_errorDeclaration", "false")], ALL),
+    ([("GE_errorDeclarationTime", at(7)), ("LT_errorDeclarationTime", at(8))], ["destroy"]),
+    ([("LT_errorDeclarationTime", at(7))], []),
+    ([("EQ_errorReason", "did_not_occur")], ["destroy"]),
+    ([("EQ_correctiveEventID", "urn:uuid:corrective-1")], ["destroy"]),
+    ([("EQ_bizTransaction_po", PO)], ["ship", "sell"]),
+    ([("EQ_source_owning_party", "urn:epc:id:pgln:4700123.10000")], ["ship"]),
+    ([("EQ_destination_owning_party", "urn:epc:id:pgln:4700123.10000")], []),
+    ([("EQ_ILMD_cbvmda:lotNumber", "L1")], ["commission"]),
+    ([("GE_ILMD_cbvmda:itemExpirationDate", "2027-12-31T00:00:00Z")], []),
+    ([("EQ_ex:temperature", "5")], ["ship"]),
+    ([("GT_ex:temperature", "4"), ("LE_ex:temperature", "5")], ["ship"]),
+    ([("LT_ex:temperature", "5")], []),
+    ([("EXISTS_ex:temperature", "")], ["ship"]),
+    ([("EXISTS_ILMD_cbvmda:lotNumber", "")], ["commission"]),
+    ([("orderBy", "eventTime"), ("orderDirection", "ASC"), ("eventCountLimit", "2")],
+     ["commission", "pack"]),
+    ([("orderBy", "eventTime"), ("eventCountLimit", "2")], ["sell", "destroy"]),
+    ([("orderBy", "recordTime"), ("EQ_bizStep", "shipping|receiving")], ["receive", "ship"]),
+    ([("maxEventCount", "7")], ALL),
+    ([("MATCH_anyEPC", CASE), ("EQ_action", "OBSERVE"), ("LT_eventTime", at(4))], ["ship"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("params", "expected"), CASES)
+def test_each_parameter_selects_the_expected_events(
+    world: World, params: list[tuple[str, str]], expected: list[str]
+) -> None:
+    assert world.names(params) == expected
+
+
+def test_event_ids_record_times_and_the_receipt_link(world: World) -> None:
+    assert world.names([("EQ_eventID", f"{world.ids['pack']}|{world.ids['sell']}")]) == [
+        "pack",
+        "sell",
+    ]
+    response = world.answer([])
+    assert "/events/{eventID}/receipt" in response.headers["link-template"]
+    assert response.headers["gs1-epcis-version"] == "2.0.0"
+    events = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    times = [datetime.fromisoformat(e["recordTime"]) for e in events]
+    assert times == sorted(times) and all(t.tzinfo == UTC for t in times)
+    last = events[-1]["recordTime"]
+    later = [n for n, t in zip(ALL, times, strict=True) if t >= times[-1]]
+    assert world.names([("GE_recordTime", last)]) == later
+    assert world.names([("LT_recordTime", last)]) == ALL[: len(ALL) - len(later)]
+    receipt = world.http.get(
+        f"/events/{world.ids['ship'].split(';')[1][:64]}/receipt", headers=world.auth
+    )
+    assert receipt.status_code == 200, receipt.text
+
+
+def test_pages_follow_the_link_and_a_token_serves_only_its_query(world: World) -> None:
+    seen: list[str] = []
+    params: list[tuple[str, str]] = [("perPage", "3"), ("EQ_bizStep", "shipping|receiving|packing"
+                                     "|commissioning|decommissioning|retail_selling")]  # fmt: skip
+    response = world.answer(params)
+    pages = 1
+    while True:
+        by_id = {v: k for k, v in world.ids.items()}
+        events = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        seen += [by_id[e["eventID"]] for e in events]
+        if "link" not in response.headers:
+            break
+        link = response.headers["link"]
+        assert link.endswith('>; rel="next"')
+        response = world.http.get(link[1 : link.index(">")], headers=world.auth)
+        assert response.status_code == 200, response.text
+        pages += 1
+        token = response.request.url.params["nextPageToken"]
+    assert seen == ALL and pages == 3
+    for bad in (token[:-2] + "AA", token.replace(".", ""), "x"):
+        problem = world.http.get(
+            "/events", params=[*params, ("nextPageToken", bad)], headers=world.auth
+        )
+        assert problem.status_code == 400 and problem.json()["pointer"] == "nextPageToken"
+    other = world.http.get(
+        "/events", params=[("perPage", "3"), ("nextPageToken", token)], headers=world.auth
+    )
+    assert other.status_code == 400, "a token is only good for the filters that made it"
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "rule"),
+    [
+        ([("limit", "5")], 400, "query.parameter"),
+        ([("EQ_bizStep", "shiping")], 400, "query.parameter"),
+        ([("GE_eventTime", "2026-11-02")], 400, "query.parameter"),
+        ([("GE_startTime", at(1))], 400, "query.unsupported"),
+        ([("maxEventCount", "6")], 413, "query.tooLarge"),
+    ],
+)
+def test_refusals_are_problems_never_ignored(
+    world: World, params: list[tuple[str, str]], status: int, rule: str
+) -> None:
+    response = world.http.get("/events", params=params, headers=world.auth)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["rule"] == rule
+
+
+def test_a_reader_key_is_needed(world: World) -> None:
+    assert world.http.get("/events").status_code == 401
