@@ -80,7 +80,11 @@ class Chain:
                 "the in-process chain needs the `embedded` extra (eth-tester, py-evm): "
                 "pip install 'medicine-provenance-ledger[embedded]', or use a node (--chain-url)"
             )
-        return cls(Web3(_SerialisedTesterProvider()), kind="embedded", poll_interval=0.01)
+        from chain.embedded_gas import use_single_run_estimate
+
+        provider = _SerialisedTesterProvider()
+        use_single_run_estimate(provider)
+        return cls(Web3(provider), kind="embedded", poll_interval=0.01)
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 30.0, poll_interval: float = 0.2) -> Chain:
