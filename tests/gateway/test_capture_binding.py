@@ -53,7 +53,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
     folder = tmp_path_factory.mktemp("binding-gateway")
     settings = GatewaySettings(
         data_dir=folder / "data", database_url=f"sqlite:///{folder}/gateway.db"
-    )
+    ).allowing_development_password()  # the fast KDF: these tests are not about keystores
     service = GatewayService(settings)
     try:
         http = TestClient(create_app(service, run_batcher=False))

@@ -78,7 +78,7 @@ def remote(tmp_path: Path) -> Iterator[Remote]:
             chain_url=node.url,
             remote_signer_url=fake.url,
             remote_signer_timeout_seconds=0.5,
-        )
+        ).allowing_development_password()  # the fast KDF: the signer holds the key under test
         service = GatewayService(settings)
         http = TestClient(create_app(service, run_batcher=False))
         try:
