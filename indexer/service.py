@@ -15,7 +15,7 @@ from indexer.detection import DetectionConfig
 from indexer.follower import Follower, FollowerPolicy, StepReport
 from indexer.loader import BatchLoader
 from indexer.profiles import GatewayProfileSource, ProfilePoller, ProfileSource, sync_profiles
-from indexer.queries.events import PageTokens
+from indexer.queries.page_tokens import PageTokens
 from indexer.reader_keys import ReaderKeys, bootstrap_reader_key
 from indexer.settings import IndexerSettings
 from indexer.sources import BatchSource, FolderBatchSource, GatewayBatchSource

@@ -1,4 +1,8 @@
-"""The EPCIS 2.0 REST binding's query interface: ``GET /events`` with the standard parameters.
+"""The EPCIS 2.0 REST binding's query interface: ``GET /events`` with the standard parameters,
+and the top-level resources (``/eventTypes``, ``/bizSteps``, ``/bizLocations``,
+``/readPoints``, ``/dispositions``, ``/epcs``: what the index's events name) with their
+``/{value}/events`` (``GET /events`` with that value as a filter; ``/epcs/{epc}/events`` is the
+EPC's own route, with its containers' events: indexer/api/routes.py).
 
 The parameters are read by :func:`medledger.epcis.query.parse_query`, not declared to FastAPI:
 their names are open-ended (``EQ_ILMD_ns:field``, ``EQ_bizTransaction_type``), and anything it
@@ -8,14 +12,19 @@ does not know is refused there (400, problem+json), never ignored. Reader keys a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from indexer.api.deps import ReaderDep, ServiceDep, SessionDep
 from indexer.queries.events import query_events
+from indexer.queries.resources import RESOURCES, collection
+from indexer.service import IndexerService
 from medledger.epcis.query import parse_query
+from medledger.errors import QueryParameterError
 
 epcis = APIRouter(tags=["epcis"])
 
@@ -49,12 +58,86 @@ EVENTS_HELP = (
 def get_events(
     request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
 ) -> Response:
-    query = parse_query(request.query_params.multi_items())
-    answer = query_events(session, query, service.page_tokens)
-    headers = dict(VERSION_HEADERS)
-    headers["Link-Template"] = RECEIPT_TEMPLATE
-    if answer.next_token is not None:
+    return _events(request, service, session, [])
+
+
+def _events(
+    request: Request, service: IndexerService, session: Session, added: list[tuple[str, str]]
+) -> Response:
+    params = request.query_params.multi_items()
+    for name, _value in added:
+        if any(k == name for k, _v in params):
+            raise QueryParameterError(
+                f"{name}: given by the path already", rule="query.parameter", pointer=name
+            )
+    answer = query_events(session, parse_query([*params, *added]), service.page_tokens)
+    return _answer(request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE})
+
+
+def _answer(
+    request: Request, document: object, token: str | None, extra: dict[str, str]
+) -> Response:
+    headers = VERSION_HEADERS | extra
+    if token is not None:
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
-        following = urlencode([*kept, ("nextPageToken", answer.next_token)])
+        following = urlencode([*kept, ("nextPageToken", token)])
         headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
-    return JSONResponse(answer.document, headers=headers)
+    return JSONResponse(document, headers=headers)
+
+
+def _collection_route(resource: str) -> Callable[..., Response]:
+    def get_collection(
+        request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
+    ) -> Response:
+        params = request.query_params.multi_items()
+        for name, _value in params:
+            if name not in ("perPage", "nextPageToken"):
+                raise QueryParameterError(
+                    f"{name}: not a parameter of /{resource} (perPage, nextPageToken)",
+                    rule="query.parameter",
+                    pointer=name,
+                )
+        query = parse_query(params)
+        page = collection(
+            session,
+            resource,
+            service.page_tokens,
+            per_page=query.per_page,
+            token=query.next_page_token,
+        )
+        return _answer(request, page.document, page.next_token, {})
+
+    return get_collection
+
+
+def _events_route(parameter: str) -> Callable[..., Response]:
+    def get_value_events(
+        value: str, request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
+    ) -> Response:
+        return _events(request, service, session, [(parameter, value)])
+
+    return get_value_events
+
+
+for _resource, (_column, _parameter) in RESOURCES.items():
+    epcis.add_api_route(
+        f"/{_resource}",
+        _collection_route(_resource),
+        methods=["GET"],
+        summary=f"EPCIS 2.0: the {_resource} the index's events name",
+        description="A Collection (`member`), in the values' order; `perPage`, "
+        '`nextPageToken` (`Link: rel="next"`). See docs/indexer.md.',
+        response_model=None,
+        responses={200: {"description": "A Collection of the binding"}},
+    )
+    if _resource != "epcs":  # /epcs/{epc}/events: indexer/api/routes.py
+        epcis.add_api_route(
+            f"/{_resource}/{{value:path}}/events",
+            _events_route(_parameter),
+            methods=["GET"],
+            summary=f"EPCIS 2.0: the events of one of the {_resource}",
+            description=f"`GET /events` with `{_parameter}` set to the path's value (any other "
+            "parameter of /events may be added; giving this one again is 400).",
+            response_model=None,
+            responses={200: {"description": "An EPCISQueryDocument"}},
+        )

@@ -20,10 +20,6 @@ the query it belongs to and how many events it served, signed with the index's p
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import math
 from collections.abc import Iterator
@@ -35,11 +31,12 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso
+from indexer.queries.page_tokens import PageTokens
 from indexer.store.models import AnchorRow, EventItemRow, EventRow
 from medledger.epcis.event_id import EventId, event_id_of
 from medledger.epcis.query import MATCH_ROLES, EventQuery, IdMatch, Span
 from medledger.epcis.query_match import event_matches, hashed_ids, needs_event
-from medledger.errors import QueryParameterError, QueryTooLargeError
+from medledger.errors import QueryTooLargeError
 
 EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 #: Rows read per batch when events are judged one by one (at least the page and one more).
@@ -204,60 +201,6 @@ def _matching(
         batch = SCAN_BATCH
 
 
-class PageTokens:
-    """``nextPageToken``: ``base64url(payload).base64url(hmac)``; the payload holds the
-    query's fingerprint, the last key served and the count served so far."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
-
-    def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:16]
-
-    @staticmethod
-    def _fingerprint(query: EventQuery) -> str:
-        return hashlib.sha256(query.fingerprint().encode()).hexdigest()[:32]
-
-    def encode(self, query: EventQuery, key: list[Any], served: int) -> str:
-        payload = json.dumps(
-            {"q": self._fingerprint(query), "k": key, "n": served}, separators=(",", ":")
-        ).encode()
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
-
-    def decode(self, query: EventQuery) -> tuple[list[Any] | None, int]:
-        token = query.next_page_token
-        if token is None:
-            return None, 0
-        try:
-            text, mac = token.split(".")
-            payload = _unb64(text)
-            good = hmac.compare_digest(_unb64(mac), self._mac(payload))
-            decoded = json.loads(payload) if good else None
-        except (ValueError, binascii.Error):
-            decoded = None
-        if (
-            not isinstance(decoded, dict)
-            or decoded.get("q") != self._fingerprint(query)
-            or not isinstance(decoded.get("k"), list)
-            or not isinstance(decoded.get("n"), int)
-        ):
-            raise QueryParameterError(
-                "nextPageToken: not a token this index gave out for this query (the filters "
-                "must stay as they were; only perPage may change)",
-                rule="query.parameter",
-                pointer="nextPageToken",
-            )
-        return decoded["k"], decoded["n"]
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii"))
-
-
 def _answered(row: _Row, event: dict[str, Any]) -> dict[str, Any]:
     if event.get("@context") == EPCIS_CONTEXT:
         # the document's context; any other stays on the event, as JSON-LD scoping allows,
@@ -287,7 +230,8 @@ def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def query_events(session: Session, query: EventQuery, tokens: PageTokens) -> EventsAnswer:
     """One page of the events ``query`` asks for (see the module docstring)."""
-    key, served = tokens.decode(query)
+    scope = "events " + query.fingerprint()
+    key, served = tokens.decode(scope, query.next_page_token)
     if key is None and query.max_event_count is not None:
         found = 0
         for _ in _matching(session, query, None):
@@ -313,5 +257,5 @@ def query_events(session: Session, query: EventQuery, tokens: PageTokens) -> Eve
     if query.event_count_limit is not None and served >= query.event_count_limit:
         more = False
     events = [_answered(row, event) for row, event in rows]
-    token = tokens.encode(query, _key(query, rows[-1][0]), served) if more and rows else None
+    token = tokens.encode(scope, _key(query, rows[-1][0]), served) if more and rows else None
     return EventsAnswer(query_document(events), token)

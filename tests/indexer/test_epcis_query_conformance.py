@@ -279,3 +279,65 @@ def test_refusals_are_problems_never_ignored(
 
 def test_a_reader_key_is_needed(world: World) -> None:
     assert world.http.get("/events").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("resource", "members"),
+    [
+        ("eventTypes", ["AggregationEvent", "ObjectEvent", "TransactionEvent",
+                        "TransformationEvent"]),
+        ("bizSteps", ["commissioning", "decommissioning", "packing", "receiving",
+                      "retail_selling", "shipping"]),
+        ("bizLocations", ["https://id.gs1.org/414/4700123100002",
+                          "https://id.gs1.org/414/4700321100002"]),
+        ("readPoints", ["https://id.gs1.org/414/4700123100002",
+                        "https://id.gs1.org/414/4700321100002"]),
+        ("dispositions", ["active", "in_progress", "in_transit"]),
+        ("epcs", ["https://id.gs1.org/00/047001230000000012",
+                  *(f"https://id.gs1.org/01/04700123123452/21/P{i}" for i in (1, 2, 3))]),
+    ],
+)  # fmt: skip
+def test_each_top_level_resource_lists_what_the_events_name_a_page_at_a_time(
+    world: World, resource: str, members: list[str]
+) -> None:
+    found: list[str] = []
+    params: list[tuple[str, str]] = [("perPage", "2")]
+    while True:
+        response = world.http.get(f"/{resource}", params=params, headers=world.auth)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["type"] == "Collection" and len(body["member"]) <= 2
+        found += body["member"]
+        if "link" not in response.headers:
+            break
+        link = response.headers["link"]
+        params = [("perPage", "2"), ("nextPageToken", link.split("nextPageToken=")[1][:-13])]
+    assert found == members
+    refused = world.http.get(f"/{resource}", params={"EQ_bizStep": "x"}, headers=world.auth)
+    assert refused.status_code == 400 and refused.json()["pointer"] == "EQ_bizStep"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "expected"),
+    [
+        ("/eventTypes/TransformationEvent/events", [], ["transform"]),
+        ("/bizSteps/shipping/events", [], ["ship"]),
+        ("/bizLocations/" + IMPORTER_SITE + "/events", [], ["receive"]),
+        ("/readPoints/https%3A%2F%2Fid.gs1.org%2F414%2F4700123100002/events",
+         [("EQ_action", "ADD")], ["commission"]),
+        ("/dispositions/in_progress/events", [], ["receive"]),
+    ],
+)  # fmt: skip
+def test_a_resource_s_events_are_the_query_with_its_value(
+    world: World, path: str, params: list[tuple[str, str]], expected: list[str]
+) -> None:
+    response = world.http.get(path, params=params, headers=world.auth)
+    assert response.status_code == 200, response.text
+    load_schema().validate(response.json())
+    by_id = {v: k for k, v in world.ids.items()}
+    events = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [by_id[e["eventID"]] for e in events] == expected
+    again = world.http.get(
+        "/bizSteps/shipping/events", params={"EQ_bizStep": "receiving"}, headers=world.auth
+    )
+    assert again.status_code == 400 and again.json()["pointer"] == "EQ_bizStep"

@@ -1,0 +1,58 @@
+"""The EPCIS query interface's top-level resources: the event types, bizSteps, bizLocations,
+readPoints and dispositions the index's events name, and the EPCs (instance identifiers:
+``epcList``, ``childEPCs``, ``parentID``, ``inputEPCList``, ``outputEPCList``), each listed as
+the binding's ``Collection`` (``member``), a page at a time in the values' order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from indexer.queries.events import EPCIS_CONTEXT
+from indexer.queries.page_tokens import PageTokens
+from indexer.store.models import EventItemRow, EventRow
+from medledger.epcis.query import MATCH_ROLES
+
+#: resource -> (the column it lists, the query parameter its ``/{value}/events`` sets)
+RESOURCES: dict[str, tuple[Any, str]] = {
+    "eventTypes": (EventRow.type, "eventType"),
+    "bizSteps": (EventRow.biz_step, "EQ_bizStep"),
+    "bizLocations": (EventRow.biz_location, "EQ_bizLocation"),
+    "readPoints": (EventRow.read_point, "EQ_readPoint"),
+    "dispositions": (EventRow.disposition, "EQ_disposition"),
+    "epcs": (EventItemRow.identifier, "MATCH_anyEPC"),
+}
+
+
+@dataclass
+class CollectionPage:
+    document: dict[str, Any]
+    next_token: str | None
+
+
+def collection(
+    session: Session,
+    resource: str,
+    tokens: PageTokens,
+    *,
+    per_page: int,
+    token: str | None,
+) -> CollectionPage:
+    """One page of the values ``resource`` lists (distinct, ascending)."""
+    column, _parameter = RESOURCES[resource]
+    scope = f"collection {resource}"
+    key, served = tokens.decode(scope, token)
+    statement = select(column).where(column.is_not(None)).distinct().order_by(column)
+    if resource == "epcs":
+        statement = statement.where(EventItemRow.role.in_(MATCH_ROLES["anyEPC"]))
+    if key is not None:
+        statement = statement.where(column > str(key[0]))
+    values = [str(v) for v in session.scalars(statement.limit(per_page + 1))]
+    more = len(values) > per_page
+    values = values[:per_page]
+    following = tokens.encode(scope, [values[-1]], served + len(values)) if more else None
+    document = {"@context": EPCIS_CONTEXT, "type": "Collection", "member": values}
+    return CollectionPage(document, following)
