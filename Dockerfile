@@ -17,6 +17,7 @@ COPY chain/ chain/
 COPY servicekit/ servicekit/
 COPY gateway/ gateway/
 COPY indexer/ indexer/
+COPY dashboard/ dashboard/
 COPY provenance/ provenance/
 RUN /opt/venv/bin/pip install --no-deps --no-build-isolation . \
     && /opt/venv/bin/pip check

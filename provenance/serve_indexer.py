@@ -37,17 +37,20 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
         reason = start_failure(exc, settings.database_url or None)
         console.print(f"[red]cannot start the indexer[/red]: {escape(reason)}")
         return 2
+    from dashboard.app import mount as mount_pages
     from indexer.api.app import create_app
 
     tune_for_long_runs()
     console.print(
         f"indexer following chain {service.deployment.chain_id} (anchors at "
         f"{service.deployment.anchor_registry}); query API on "
-        f"http://{settings.host}:{settings.port} (OpenAPI at /docs)"
+        f"http://{settings.host}:{settings.port} (OpenAPI at /docs, pack check page at /check)"
     )
+    app = create_app(service)
+    mount_pages(app)  # the public pack check page at /check for browsers
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(service),
+            app,
             host=settings.host,
             port=settings.port,
             log_level="info",

@@ -320,13 +320,15 @@ class Network:
             indexer_settings, chain=chain, deployment=self.gateway.ledger.deployment, source=source
         )
         self.indexer_settings = indexer_settings
+        from dashboard.app import mount as mount_pages
         from indexer.api.app import create_app as create_indexer_app
 
+        indexer_app = create_indexer_app(self.indexer)
+        mount_pages(indexer_app)  # the public pack check page at /check for browsers
         self.servers = [
             ServerThread(create_gateway_app(self.gateway), options.host,
                          options.gateway_port, "gateway"),
-            ServerThread(create_indexer_app(self.indexer), options.host,
-                         options.indexer_port, "indexer"),
+            ServerThread(indexer_app, options.host, options.indexer_port, "indexer"),
         ]  # fmt: skip
 
     def start(self) -> None:
@@ -350,6 +352,7 @@ class Network:
         table.add_row("recall registry", deployment.recall_registry)
         table.add_row("gateway", f"{self.servers[0].url}  (OpenAPI: {self.servers[0].url}/docs)")
         table.add_row("indexer", f"{self.servers[1].url}  (OpenAPI: {self.servers[1].url}/docs)")
+        table.add_row("pack check page", f"{self.servers[1].url}/check  (for anyone, no key)")
         table.add_row("regulator key (gateway)", escape(f"{self.gateway_key_file} (0600)"))
         batch_key = self.indexer_gateway_key_file
         table.add_row("indexer's batch-reader key (gateway)", escape(f"{batch_key} (0600)"))

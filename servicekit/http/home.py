@@ -29,14 +29,14 @@ def home_router(service: str, summary: str) -> APIRouter:
     @router.get("/", summary="What this service is, and links (no key needed)")
     def home(request: Request) -> Response:
         body: dict[str, Any] = {"service": service, "summary": summary, "links": LINKS}
-        if _prefers_html(request.headers.get("accept", "")):
+        if prefers_html(request.headers.get("accept", "")):
             return HTMLResponse(_page(body))
         return JSONResponse(body)
 
     return router
 
 
-def _prefers_html(accept: str) -> bool:
+def prefers_html(accept: str) -> bool:
     """A browser's Accept names text/html before any JSON type."""
     kinds = [part.split(";")[0].strip() for part in accept.split(",")]
     if "text/html" not in kinds:

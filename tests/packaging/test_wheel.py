@@ -33,7 +33,7 @@ from devkit.nodes import available, free_port, running_node
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("medledger", "chain", "servicekit", "gateway", "indexer", "provenance")
+SOURCES = ("medledger", "chain", "servicekit", "gateway", "indexer", "dashboard", "provenance")
 FILES = ("pyproject.toml", "README.md", "requirements.lock", "build-requirements.in")
 #: What the verbs import when they run (cli.py imports them lazily): one process imports them all.
 VERB_MODULES = ("provenance.verify", "provenance.check", "provenance.alerts", "provenance.recall",
@@ -99,6 +99,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     for contract in ("AnchorRegistry", "ParticipantRegistry", "RecallRegistry"):
         assert f"chain/compiled/{contract}.json" in names
     assert "servicekit/http/static/swagger-ui/swagger-ui-bundle.js" in names  # /docs offline
+    assert "dashboard/templates/check.html" in names and "dashboard/locales/ru.json" in names
     ok(run([*pip, "install", *target, "--no-deps", str(wheel)], tmp))
     ok(run([*pip, "check", *target], tmp))
     return Installed(python.parent, pip, target)

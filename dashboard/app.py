@@ -1,0 +1,41 @@
+"""``mount``: the web pages on the indexer's app. A browser's ``GET /check`` (Accept prefers
+text/html) is answered by the page; every other client keeps the JSON API at the same URL."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dashboard import public_check
+from dashboard.render import STATIC_DIR, STATIC_PATH
+from servicekit.http.home import prefers_html
+
+#: Public URL -> the page's own route, for a browser.
+PAGES = {"/check": public_check.PAGE_PATH}
+
+
+def mount(app: FastAPI) -> None:
+    """Add the pages to the indexer's ``app`` (before it serves)."""
+    app.include_router(public_check.router)
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="pages-static")
+    app.add_middleware(PagesForBrowsers)
+
+
+class PagesForBrowsers:
+    """Routes a browser's GET of a public URL in :data:`PAGES` to its page; anything else
+    passes through unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in PAGES:
+            await self.app(scope, receive, send)
+            return
+        accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
+        if not prefers_html(accept):
+            await self.app(scope, receive, send)
+            return
+        page = PAGES[scope["path"]]
+        await self.app({**scope, "path": page, "raw_path": page.encode()}, receive, send)

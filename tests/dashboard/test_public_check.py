@@ -1,0 +1,210 @@
+"""The public pack check page, in Chromium at a phone's width: a patient types or pastes the code
+and reads the verdict in plain words, in English or Russian, with nothing about holders or sites,
+nothing fetched from beyond the host, and no serious accessibility fault. JSON clients keep the
+API at the same URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, ViewportSize
+
+from dashboard.app import mount
+from dashboard.i18n import LANGUAGES, choose, messages
+from devkit.nodes import free_port
+from indexer.api.app import create_app
+from indexer.api.deps import get_today
+from provenance.journey import PHARMACY, Journey
+from provenance.up import ServerThread
+from servicekit.http.ratelimits import RateLimits
+from tests.indexer.test_check import (
+    RECALLED_LOT,
+    RECALLED_PACKS,
+    TODAY,
+    _release_and_recall,
+    forms,
+    serial_of,
+)
+from tests.support.browser import chromium, offline_page
+from tests.support.network import Network, start_network
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE: ViewportSize = {"width": 375, "height": 812}
+#: PROVENANCE_SCREENSHOTS=1 writes the phone pages shown in the README into docs/screenshots/.
+SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("PROVENANCE_SCREENSHOTS") else None
+SHOWN = {("ok", "en"), ("recalled", "ru")}
+
+
+@dataclass
+class World:
+    network: Network
+    journey: Journey
+    app: FastAPI
+    url: str
+
+    def codes(self) -> dict[str, str]:
+        """A code per verdict the page must get right."""
+        return {
+            "ok": forms(serial_of(self.journey.packs[1]))["brackets"],
+            "recalled": forms(serial_of(RECALLED_PACKS[0]), RECALLED_LOT, "290131")["brackets"],
+            "dispensed": forms("S00000001")["digital-link"],
+            "unknown": forms("NEVER-SEEN", "L1", "290101")["brackets"],
+        }
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("page")
+    network = start_network(tmp / "gateway")
+    indexer = network.indexer(f"sqlite:///{tmp}/indexer.db", tmp / "indexer")
+    try:
+        journey = network.run_journey()
+        _release_and_recall(network)
+        indexer.catch_up()
+        app = create_app(indexer, follow=False)
+        app.dependency_overrides[get_today] = lambda: TODAY
+        mount(app)
+        server = ServerThread(app, "127.0.0.1", free_port(), "indexer")
+        server.start()
+        try:
+            yield World(network, journey, app, server.url)
+        finally:
+            server.stop()
+    finally:
+        indexer.stop()
+        network.gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def verdict_of(page: Page) -> tuple[str, str]:
+    card = page.locator("#verdict")
+    return card.get_attribute("data-verdict") or "", card.locator("h1").inner_text()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_each_verdict_reads_right_on_a_phone_in_each_language(
+    world: World, browser: Browser, language: str
+) -> None:
+    t = messages(language)
+    with offline_page(browser) as opened:
+        page = opened.page
+        page.set_viewport_size(PHONE)
+        for verdict, code in world.codes().items():
+            page.goto(f"{world.url}/check?" + str(httpx.QueryParams(code=code, lang=language)))
+            assert verdict_of(page) == (verdict, t[f"verdict.{verdict}"])
+            assert t[f"verdict.{verdict}.advice"] in page.locator("#verdict").inner_text()
+            assert page.locator("html").get_attribute("lang") == language
+            width = page.evaluate("document.scrollingElement.scrollWidth")
+            assert width <= PHONE["width"], f"{verdict}: the page is {width}px wide"
+            if SCREENSHOTS is not None and (verdict, language) in SHOWN:
+                SCREENSHOTS.mkdir(exist_ok=True)
+                page.screenshot(path=SCREENSHOTS / f"check-{verdict}-{language}.png")
+    assert opened.blocked == [] and opened.console_errors == []
+
+
+def test_a_person_types_the_code_and_the_browser_s_language_is_used(
+    world: World, browser: Browser
+) -> None:
+    context = browser.new_context(viewport=PHONE, locale="ru-RU")
+    try:
+        page = context.new_page()
+        page.goto(f"{world.url}/check")
+        assert page.locator("html").get_attribute("lang") == "ru"
+        assert page.locator("label[for=code]").inner_text() == messages("ru")["check.label"]
+        page.fill("#code", world.codes()["recalled"])
+        page.click("button[type=submit]")
+        page.wait_for_selector("#verdict")
+        assert verdict_of(page) == ("recalled", messages("ru")["verdict.recalled"])
+        assert messages("ru")["reason.7"] in page.locator(".facts").inner_text()
+        page.click("text=English")  # the switch keeps the code
+        assert verdict_of(page) == ("recalled", messages("en")["verdict.recalled"])
+        assert page.input_value("#code") == world.codes()["recalled"]
+    finally:
+        context.close()
+
+
+def test_no_serious_or_critical_accessibility_violation(world: World, browser: Browser) -> None:
+    if not AXE.is_file():
+        pytest.skip("node_modules/axe-core is missing: `make deps`")
+    context = browser.new_context(viewport=PHONE, bypass_csp=True)  # axe is injected
+    try:
+        page = context.new_page()
+        found: list[Any] = []
+        for code in ("", world.codes()["ok"], world.codes()["recalled"], "(01)123"):
+            page.goto(f"{world.url}/check?" + str(httpx.QueryParams(code=code)))
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+            found += [
+                (code, v["id"], v["impact"])
+                for v in result["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+        assert found == []
+    finally:
+        context.close()
+
+
+def test_json_clients_keep_the_api_and_the_page_names_no_holder(world: World) -> None:
+    code = world.codes()["dispensed"]
+    as_json = httpx.get(f"{world.url}/check", params={"code": code})
+    assert as_json.headers["content-type"] == "application/json"
+    assert as_json.json()["verdict"] == "dispensed"
+    page = httpx.get(
+        f"{world.url}/check", params={"code": code}, headers={"Accept": "text/html,*/*"}
+    )
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    pharmacy = world.network.addresses[PHARMACY.name]
+    assert pharmacy.lower() not in page.text.lower() and str(PHARMACY.gln) not in page.text
+    assert "<script" not in page.text
+
+
+def test_a_malformed_code_is_422_and_past_the_budget_429_on_the_page(world: World) -> None:
+    html = {"Accept": "text/html"}
+    with TestClient(world.app) as http:
+        bad = http.get("/check", params={"code": "(01)123", "lang": "en"}, headers=html)
+        assert bad.status_code == 422 and messages("en")["error.malformed"] in bad.text
+        huge = http.get("/check", params={"code": "1" * 3000}, headers=html)
+        assert huge.status_code == 422
+        saved = world.app.state.rate_limits
+        world.app.state.rate_limits = RateLimits(check="2/minute")
+        try:
+            answers = [
+                http.get("/check", params={"code": world.codes()["ok"]}, headers=html)
+                for _ in range(3)
+            ]
+            form_only = http.get("/check", headers=html)  # no code: no budget taken
+        finally:
+            world.app.state.rate_limits = saved
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert int(answers[2].headers["retry-after"]) >= 1
+    assert messages("en")["error.limited"] in answers[2].text
+    assert form_only.status_code == 200
+
+
+def test_the_language_is_the_switch_then_the_browser_s_then_english() -> None:
+    assert choose("ru", "en") == "ru"
+    assert choose(None, "de-DE,ru;q=0.8,en;q=0.5") == "ru"
+    assert choose(None, "en;q=0.2, ru;q=0.9") == "ru"
+    assert choose("fr", "de, fr") == "en"
+    assert choose(None, "ru;q=0, xx;q=abc") == "en"
+
+
+def test_every_language_has_every_message() -> None:
+    keys = {language: set(messages(language)) for language in LANGUAGES}
+    assert all(found == keys["en"] for found in keys.values())
