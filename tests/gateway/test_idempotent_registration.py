@@ -57,6 +57,12 @@ def live_keys(gateway: Gateway, address: str) -> list[str]:
         )
 
 
+@pytest.fixture(scope="module")
+def gateway(make_module_gateway: GatewayFactory) -> Gateway:
+    """One gateway per module and database: each test registers GLNs of its own."""
+    return make_module_gateway()
+
+
 def test_the_same_key_and_body_answers_the_same_participant_with_a_fresh_key(
     gateway: Gateway,
 ) -> None:
@@ -148,12 +154,12 @@ def test_a_failed_attempt_frees_its_key_for_a_corrected_request(gateway: Gateway
 
 
 def test_two_processes_sending_the_same_request_at_once_register_once(
-    gateway: Gateway, database_url: str
+    gateway: Gateway,
 ) -> None:
     """Two gateway processes on one PostgreSQL database: two services with locks of their own
     (their in-memory registration locks cannot see each other), the same keyed request at the
     same moment. The advisory lock makes one wait for the other, which it then answers again."""
-    if not database_url.startswith("postgresql"):
+    if not gateway.service.settings.database_url.startswith("postgresql"):
         pytest.skip("SQLite: one gateway process (its registration lock serialises in memory)")
     first = gateway.service.participants
     second = ParticipantsService(
@@ -228,8 +234,8 @@ def test_an_earlier_attempt_run_late_never_takes_a_later_answer_away(gateway: Ga
 
 
 @pytest.fixture
-def served(make_gateway: GatewayFactory) -> Iterator[tuple[Gateway, int]]:
-    gateway = make_gateway()
+def served(gateway: Gateway) -> Iterator[tuple[Gateway, int]]:
+    """The module's gateway served by uvicorn on a port of its own, for one test."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -3,15 +3,40 @@ period, revoke, the key audit; who may do which; and the indexer's batch-reader 
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from gateway.startup import INDEXER_KEY_FILE
-from provenance.journey import MANUFACTURER, PHARMACY
-from tests.gateway.conftest import Gateway
+from medledger.epcis.gs1 import check_digit
+from provenance.journey import MANUFACTURER
+from tests.gateway.conftest import Gateway, GatewayFactory
 
 PROBLEM = "application/problem+json"
+_NUMBERS = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def gateway(make_module_gateway: GatewayFactory) -> Gateway:
+    """One gateway per module and database: each test registers the participants whose keys it
+    changes (:func:`newcomer`), so it starts from their one initial key."""
+    return make_module_gateway()
+
+
+def newcomer(gateway: Gateway) -> tuple[str, dict[str, str]]:
+    """A participant registered now: its address and its initial key's header."""
+    body12 = f"47009995{next(_NUMBERS):04d}"
+    body = {
+        "name": f"Apteka {body12}",
+        "roles": ["pharmacy"],
+        "gln": body12 + str(check_digit(body12)),
+    }
+    response = gateway.http.post("/participants", json=body, headers=gateway.regulator)
+    assert response.status_code == 201, response.text
+    return response.json()["address"], bearer(response.json()["apiKey"])
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -26,8 +51,7 @@ def keys_of(gateway: Gateway, address: str, headers: dict[str, str]) -> list[dic
 
 
 def test_a_participant_issues_rotates_and_revokes_its_own_keys(gateway: Gateway) -> None:
-    own = gateway.headers(MANUFACTURER)
-    address = gateway.addresses[MANUFACTURER.name]
+    address, own = newcomer(gateway)
     (initial,) = keys_of(gateway, "me", own)
     assert (initial["label"], initial["scope"], initial["status"]) == (
         "initial",
@@ -76,8 +100,8 @@ def test_a_participant_issues_rotates_and_revokes_its_own_keys(gateway: Gateway)
 def test_the_regulator_manages_every_participants_keys_and_a_participant_only_its_own(
     gateway: Gateway,
 ) -> None:
-    manufacturer = gateway.addresses[MANUFACTURER.name]
-    pharmacy = gateway.headers(PHARMACY)
+    manufacturer, manufacturers = newcomer(gateway)
+    _, pharmacy = newcomer(gateway)
     refused = gateway.http.get(f"/participants/{manufacturer}/keys", headers=pharmacy)
     assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
     (initial,) = keys_of(gateway, manufacturer, pharmacy | gateway.regulator)
@@ -88,10 +112,7 @@ def test_the_regulator_manages_every_participants_keys_and_a_participant_only_it
     ):
         answer = gateway.http.request(method, path, json={}, headers=pharmacy)
         assert answer.status_code == 403, (method, path, answer.text)
-    assert (
-        gateway.http.get("/participants/me/keys", headers=gateway.headers(MANUFACTURER)).status_code
-        == 200
-    )
+    assert gateway.http.get("/participants/me/keys", headers=manufacturers).status_code == 200
 
     # the regulator: another participant's key, revoked at once
     by_regulator = gateway.http.post(
@@ -106,17 +127,15 @@ def test_the_regulator_manages_every_participants_keys_and_a_participant_only_it
         f"/participants/{manufacturer}/keys/{initial['id']}", headers=gateway.regulator
     )
     assert answer.status_code == 200 and answer.json()["revokedAt"] is not None
-    assert (
-        gateway.http.get("/participants/me/keys", headers=gateway.headers(MANUFACTURER)).status_code
-        == 401
-    )
+    assert gateway.http.get("/participants/me/keys", headers=manufacturers).status_code == 401
 
 
 def test_unknown_keys_and_participants_are_404_and_bad_input_422(gateway: Gateway) -> None:
-    own = gateway.headers(MANUFACTURER)
-    pharmacy_key = keys_of(gateway, "me", gateway.headers(PHARMACY))[0]["id"]
+    _, own = newcomer(gateway)
+    _, others = newcomer(gateway)
+    others_key = keys_of(gateway, "me", others)[0]["id"]
     for answer in (
-        gateway.http.delete(f"/participants/me/keys/{pharmacy_key}", headers=own),
+        gateway.http.delete(f"/participants/me/keys/{others_key}", headers=own),
         gateway.http.post("/participants/me/keys/999999/rotate", json={}, headers=own),
         gateway.http.get("/participants/0x" + "0" * 40 + "/keys", headers=gateway.regulator),
     ):
@@ -141,7 +160,7 @@ def test_unknown_keys_and_participants_are_404_and_bad_input_422(gateway: Gatewa
 
 
 def test_a_participant_holds_at_most_five_live_keys_of_its_own_making(gateway: Gateway) -> None:
-    own = gateway.headers(PHARMACY)
+    address, own = newcomer(gateway)
     for n in range(4):
         assert (
             gateway.http.post(
@@ -151,7 +170,6 @@ def test_a_participant_holds_at_most_five_live_keys_of_its_own_making(gateway: G
         )
     sixth = gateway.http.post("/participants/me/keys", json={}, headers=own)
     assert sixth.status_code == 409 and "5 live keys" in sixth.json()["detail"]
-    address = gateway.addresses[PHARMACY.name]
     assert (
         gateway.http.post(
             f"/participants/{address}/keys", json={}, headers=gateway.regulator
@@ -164,8 +182,7 @@ def test_every_key_operation_is_audited_and_only_the_regulator_reads_the_audit(
     gateway: Gateway,
 ) -> None:
     regulator = gateway.service.regulator.address
-    manufacturer = gateway.addresses[MANUFACTURER.name]
-    own = gateway.headers(MANUFACTURER)
+    manufacturer, own = newcomer(gateway)
     start = datetime.now(UTC)
     issued = gateway.http.post("/participants/me/keys", json={"label": "ERP"}, headers=own).json()
     gateway.http.post(
