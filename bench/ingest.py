@@ -12,6 +12,14 @@ receipts; CPU seconds used by each process; and a py-spy profile of the gateway 
 run, grouped into components. Then the database is dropped and the node stopped.
 
     .venv/bin/python -m bench.ingest [--seconds 60] [--database-url postgresql+psycopg://...]
+
+``--processes N`` starts N ``provenance gateway`` processes on the one database and node (the
+first sets up the store and contracts, the others share its data folder; each runs its own
+batcher process, leased per account), and spreads the clients over them (client i posts to
+gateway i mod N). ``--capture-only`` makes the batchers all but idle (batches of 100,000 events,
+sealed after an hour at the latest, and a backlog bound the run cannot reach), so the run
+measures capture alone: what a second gateway process adds when a core is free for it. Its
+202-to-anchored figures are then meaningless and not reported.
 """
 
 from __future__ import annotations
@@ -149,9 +157,25 @@ class GatewayProcess:
             self.process.wait()
 
 
-def start_gateway(chain_url: str, database_url: str, data_dir: Path) -> GatewayProcess:
+#: Settings of a ``--capture-only`` run: the batchers (almost) never seal, nothing is refused for
+#: backlog (the run's events stay unanchored).
+CAPTURE_ONLY_ENV = {
+    "PROVENANCE_GATEWAY_BATCH_MAX_EVENTS": "100000",
+    "PROVENANCE_GATEWAY_BATCH_MAX_AGE_SECONDS": "3600",
+    "PROVENANCE_GATEWAY_MAX_BACKLOG_EVENTS": "1000000000",
+}
+
+
+def start_gateway(
+    chain_url: str,
+    database_url: str,
+    data_dir: Path,
+    *,
+    name: str = "gateway",
+    env: dict[str, str] | None = None,
+) -> GatewayProcess:
     port = free_port()
-    log = data_dir.parent / "gateway.log"
+    log = data_dir.parent / f"{name}.log"
     command = [
         str(ROOT / ".venv" / "bin" / "provenance"),
         "gateway",
@@ -168,7 +192,12 @@ def start_gateway(chain_url: str, database_url: str, data_dir: Path) -> GatewayP
     ]
     handle = log.open("wb")
     process = subprocess.Popen(
-        command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+        command,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -418,8 +447,14 @@ def run(args: argparse.Namespace) -> str:
         fresh_database(args.database_url, prefix="bench_ingest") as database_url,
     ):
         print(f"anvil at {node.url}; database {database_url.rsplit('/', 1)[1]}", flush=True)
-        gateway = start_gateway(node.url, database_url, tmp / "data")
+        env = CAPTURE_ONLY_ENV if args.capture_only else None
+        gateways = [start_gateway(node.url, database_url, tmp / "data", env=env)]
+        gateway = gateways[0]
         try:
+            for n in range(1, args.processes):  # the store and contracts exist: share them
+                gateways.append(
+                    start_gateway(node.url, database_url, tmp / "data", name=f"gateway{n}", env=env)
+                )
             regulator_key = (gateway.data_dir / "regulator.api-key").read_text().strip()
             response = httpx.post(
                 f"{gateway.url}/participants",
@@ -433,12 +468,18 @@ def run(args: argparse.Namespace) -> str:
 
             # Warm-up (first requests compile the schema validator, open connections...).
             warm = Load()
-            client_loop(gateway.url, key, docs, time.monotonic() + 3, warm)
+            for each in gateways:
+                client_loop(each.url, key, docs, time.monotonic() + 3, warm)
             if warm.errors:
                 raise RuntimeError(f"warm-up failed: {dict(warm.errors)}")
-            wait_anchored(database_url, 60)
+            if not args.capture_only:
+                wait_anchored(database_url, 60)
 
-            sessions = {"gateway (uvicorn + batcher)": gateway.process.pid, "anvil": node.pid}
+            sessions = {
+                "gateway (uvicorn + batcher)" + (f" {n + 1}" if n else ""): each.process.pid
+                for n, each in enumerate(gateways)
+            }
+            sessions["anvil"] = node.pid
             load = Load()
             start = time.monotonic()
             stop_at = start + args.seconds
@@ -447,9 +488,11 @@ def run(args: argparse.Namespace) -> str:
             profiles: dict[str, list[tuple[str, float]]] = {}
             threads = [
                 threading.Thread(
-                    target=client_loop, args=(gateway.url, key, docs, stop_at, load), daemon=True
+                    target=client_loop,
+                    args=(gateways[i % len(gateways)].url, key, docs, stop_at, load),
+                    daemon=True,
                 )
-                for _ in range(args.clients)
+                for i in range(args.clients)
             ]
             for t in threads:
                 t.start()
@@ -472,19 +515,24 @@ def run(args: argparse.Namespace) -> str:
             posted_until = max(load.ack_times, default=stop_at)
             window = posted_until - start
             cpu_after = cpu_snapshot(sessions)
-            drain = wait_anchored(database_url, 300)
             acknowledged = sum(n for _, n in load.acks.values())
-            latencies = anchored_latencies(database_url, load.acks)
-            stages = batch_stages(database_url)
-            gas, txs, per_batch = gas_per_event(database_url, node.url)
+            if args.capture_only:
+                drain, latencies, stages = float("nan"), [], {}
+                gas, txs, per_batch = float("nan"), 0, float("nan")
+            else:
+                drain = wait_anchored(database_url, 300)
+                latencies = anchored_latencies(database_url, load.acks)
+                stages = batch_stages(database_url)
+                gas, txs, per_batch = gas_per_event(database_url, node.url)
         finally:
-            gateway.stop()
+            for each in reversed(gateways):
+                each.stop()
             shutil.rmtree(tmp, ignore_errors=True)
 
     rate = acknowledged / window if window > 0 else 0.0
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
-    gateway_cpu = cpu.get("gateway (uvicorn + batcher)", 0.0)
+    gateway_cpu = sum(v for k, v in cpu.items() if k.startswith("gateway"))
     per_event_ms = 1000 * gateway_cpu / max(acknowledged, 1)
     ceiling = 1000 / per_event_ms if per_event_ms > 0 else float("nan")
     gateway_cores = gateway_cpu / window if window > 0 else 0.0
@@ -495,6 +543,8 @@ def run(args: argparse.Namespace) -> str:
         "`.venv/bin/python -m bench.ingest"
         + (f" --seconds {args.seconds}" if args.seconds != 60 else "")
         + (f" --clients {args.clients}" if args.clients != 2 else "")
+        + (f" --processes {args.processes}" if args.processes != 1 else "")
+        + (" --capture-only" if args.capture_only else "")
         + "`"
     )
     node_mode = f"--block-time {args.block_time:g}" if args.block_time > 0 else "automine"
@@ -502,10 +552,21 @@ def run(args: argparse.Namespace) -> str:
         f"Measured {datetime.now(UTC).date()} on {machine_line()}.",
         f"Command: {command} (PostgreSQL at {_server(args.database_url)}, a fresh database, "
         "dropped afterwards).",
-        f"Setup: anvil ({node_mode}) on loopback; the gateway as `provenance gateway` (uvicorn, "
-        "one worker; with PostgreSQL and a node the batcher runs in a second process; default "
-        "batch size "
-        "1,000 events / 2 s); one manufacturer registered through the API; "
+        f"Setup: anvil ({node_mode}) on loopback; "
+        + (
+            "the gateway as `provenance gateway` (uvicorn, one worker"
+            if args.processes == 1
+            else f"{args.processes} `provenance gateway` processes on the one database, "
+            "clients spread over them (each uvicorn, one worker"
+        )
+        + "; with PostgreSQL and a node the batcher runs in a second process; "
+        + (
+            "`--capture-only`: batches of 100,000 events / 1 h, so the batchers stay idle and "
+            "nothing is anchored during the run"
+            if args.capture_only
+            else "default batch size 1,000 events / 2 s"
+        )
+        + "); one manufacturer registered through the API; "
         f"{args.clients} httpx clients each posting EPCISDocuments of "
         f"{EVENTS_PER_DOCUMENT:,} commissioning ObjectEvents (fresh SGTIN serial each, own "
         "location, lot ILMD; `pharma` rules) back to back for "
@@ -519,15 +580,20 @@ def run(args: argparse.Namespace) -> str:
         f"**{'met' if met_rate else 'not met'}** |",
         f"| document round trip (1,000 events), p50 / p95 | "
         f"{percentile(load.latencies, 0.5):.2f} s / {percentile(load.latencies, 0.95):.2f} s | |",
-        f"| 202 to anchored, per event, p50 / p95 | {p50:.2f} s / {p95:.2f} s "
-        f"({len(latencies):,} events) | p95 <= {TARGET_P95_SECONDS:.0f} s: "
-        f"**{'met' if met_p95 else 'not met'}** |",
-        "| batch steps, median: last capture to sealed / sealed to sent / sent to anchored | "
-        + " / ".join(f"{v:.2f} s" for v in stages.values())
-        + " | |",
-        f"| backlog drained after posting stopped | {drain:.1f} s | |",
-        f"| gas per event (batch size 1,000) | {gas:,.1f} ({txs} anchor txs, "
-        f"{per_batch:,.0f} events/batch on average) | |",
+        *(
+            []
+            if args.capture_only
+            else [
+                f"| 202 to anchored, per event, p50 / p95 | {p50:.2f} s / {p95:.2f} s "
+                f"({len(latencies):,} events) | p95 <= {TARGET_P95_SECONDS:.0f} s: "
+                f"**{'met' if met_p95 else 'not met'}** |",
+                "| batch steps, median: last capture to sealed / sealed to sent / sent to "
+                "anchored | " + " / ".join(f"{v:.2f} s" for v in stages.values()) + " | |",
+                f"| backlog drained after posting stopped | {drain:.1f} s | |",
+                f"| gas per event (batch size 1,000) | {gas:,.1f} ({txs} anchor txs, "
+                f"{per_batch:,.0f} events/batch on average) | |",
+            ]
+        ),
         f"| errors (non-202) | {sum(load.errors.values())} | 0 |",
         "",
         f"Gateway CPU per acknowledged event (HTTP process and batcher process): "
@@ -584,12 +650,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="gateway processes on the one database"
+    )
+    parser.add_argument(
+        "--capture-only", action="store_true", help="batchers idle: capture throughput alone"
+    )
     parser.add_argument("--database-url", default=PG_URL, help="a PostgreSQL server URL")
     parser.add_argument("--block-time", type=float, default=1.0, help="anvil; 0: automine")
     parser.add_argument("--profile-seconds", type=int, default=30, help="0: no py-spy")
     parser.add_argument("--profile-out", help="keep py-spy's raw stacks in this file")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    if (args.processes != 1 or args.capture_only) and not args.no_write:
+        parser.error("--processes/--capture-only runs are recorded by hand: add --no-write")
     body = run(args)
     print(body)
     if not args.no_write:
