@@ -198,8 +198,9 @@ def commission_codes(
 ) -> tuple[Accepted, list[IssuedCode]]:
     """Issue ``count`` codes for a declared lot and commission them, all in one commit.
 
-    ``lock`` is the intake's lock (one document at a time in this process, as for captures);
-    the custody lock serialises across processes on PostgreSQL, and the lot's row lock and
+    ``lock`` is the intake's lock (one document at a time in this process on SQLite, as for
+    captures); the custody lock, the global custody key held exclusively, waits for every
+    capture in progress and keeps new ones out on PostgreSQL, and the lot's row lock and
     guarded counter keep the lot within its declared packs. Raises :class:`NotFoundError` for
     an undeclared lot, :class:`PermissionDeniedError` for a lot another participant declared,
     :class:`StoreConflictError` past the declared packs (nothing stored) and the rules'

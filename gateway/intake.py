@@ -9,21 +9,30 @@ bytes alone as a verifier will (rule ``event.rehash``), eventTime no later than 
 (:mod:`medledger.custody.timebounds`), then the participant's rule set against the current custody
 state, and finally one SQL transaction that stores the events (each with a fresh random salt)
 and the custody changes. Only after that commit does the caller answer 202.
+
+Custody checks never race (:meth:`Intake.custody_section`): on PostgreSQL each capture holds the
+locks of the items and lots its document touches (:mod:`gateway.store.custody_locks`), so
+captures about different packs run side by side, in one process or many; on SQLite (one writer)
+one document at a time per process.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gateway import store
-from gateway.store.capture import bounded_error
+from gateway.store.capture import CaptureResult, bounded_error
+from gateway.store.custody_locks import CustodyLocks, retry_exclusive
+from medledger.custody.lock_keys import document_keys
 from medledger.custody.ruleset import RuleSet, check_events
 from medledger.custody.timebounds import DEFAULT_TIME_BOUNDS, TimeBounds, require_not_ahead
 from medledger.custody.violations import RuleViolation
@@ -37,6 +46,10 @@ from medledger.epcis.event_hash import (
 from medledger.epcis.normalise import NormalisedEvent, normalise_event, normalise_events
 from medledger.epcis.schema import EpcisSchema
 from medledger.errors import PermissionDeniedError, ValidationError
+from servicekit.sql.helpers import is_postgresql
+
+log = logging.getLogger("gateway.intake")
+T = TypeVar("T")
 
 #: Every URL under which GS1 publishes the EPCIS 2.0 context (the same file; never fetched).
 KNOWN_CONTEXTS = (
@@ -185,7 +198,7 @@ def _utcnow() -> datetime:
 
 
 class Intake:
-    """Checks and stores documents; one document at a time, so custody checks never race.
+    """Checks and stores documents; custody checks never race (:meth:`custody_section`).
 
     ``bounds``: how far an eventTime may be ahead of ``clock`` (every rule set) and behind its
     items' current state (``pharma``); see :mod:`medledger.custody.timebounds`."""
@@ -204,9 +217,43 @@ class Intake:
 
     @property
     def lock(self) -> threading.Lock:
-        """Held while a document's custody is checked and stored: whatever else changes custody
-        in this process (code issuance) takes it too."""
+        """Held while a document's custody is checked and stored on SQLite: whatever else
+        changes custody in this process (code issuance) takes it too (on PostgreSQL that also
+        takes :func:`~gateway.store.custody_view.custody_lock`, which waits for captures)."""
         return self._lock
+
+    def custody_section(
+        self,
+        session: Session,
+        events: list[NormalisedEvent],
+        run: Callable[[store.SqlCustodyView], T],
+    ) -> T:
+        """``run`` (read the custody view, check, record and commit) with the custody state it
+        reads held still until its commit.
+
+        PostgreSQL: the global custody key shared, the keys ``events`` name (sorted), and each
+        key the view discovers as it reads (:mod:`gateway.store.custody_locks`); documents about
+        different items run side by side. If PostgreSQL aborts it (a deadlock between two
+        captures' discovered keys, or a full lock table), ``run`` is tried once more under the
+        exclusive global key, alone. SQLite: one document at a time in this process."""
+        if not is_postgresql(session):
+            with self._lock:
+                return run(store.SqlCustodyView(session))
+        locks = CustodyLocks(session)
+        try:
+            locks.begin(document_keys(events))
+            return run(store.SqlCustodyView(session, locks))
+        except DBAPIError as exc:
+            if not retry_exclusive(exc):
+                raise
+            session.rollback()
+            log.info(
+                "capture tried again under the global custody lock (%s, %d keys held)",
+                getattr(exc.orig, "sqlstate", "?"),
+                locks.held,
+            )
+        store.custody_lock(session)
+        return run(store.SqlCustodyView(session))
 
     def capture(
         self, session: Session, participant: store.ParticipantRecord, document: Any
@@ -218,22 +265,24 @@ class Intake:
             require_not_ahead(normalised, self._clock(), self._bounds.ahead)
             rule_set = RuleSet(participant.rule_set)
             records = event_records(events, normalised, event_ids)
-            with self._lock:
-                store.custody_lock(session)
+
+            def check_and_record(view: store.SqlCustodyView) -> CaptureResult:
                 known = store.known_event_ids(session, event_ids)
                 fresh = [
                     f for f, eid in zip(normalised, event_ids, strict=True) if eid not in known
                 ]
-                view = store.SqlCustodyView(session)
                 if rule_set is RuleSet.PHARMA:
                     view.prefetch(identifiers_of(fresh))
                     view.prefetch_quantities(classes_of(fresh))
                 changes = check_events(
                     rule_set, fresh, participant.to_custody(), view, bounds=self._bounds
                 )
-                result = store.record_capture(
+                return store.record_capture(
                     session, participant.address, records, changes, known=known
                 )
+
+            keyed = normalised if rule_set is RuleSet.PHARMA else []
+            result = self.custody_section(session, keyed, check_and_record)
         except ValidationError as exc:
             raise relocate(exc, EVENT_LISTS[document["type"]]) from None
         return Accepted(
@@ -294,10 +343,11 @@ class Intake:
                 continue
             kept.append((record, facts))
         rule_set = RuleSet(participant.rule_set)
-        with self._lock:
-            store.custody_lock(session)
+        checked, first_errors = kept, errors
+
+        def check_and_record(view: store.SqlCustodyView) -> CaptureResult:
+            kept, errors = list(checked), list(first_errors)  # afresh if tried again
             known = store.known_event_ids(session, [r.event_id for r, _ in kept])
-            view = store.SqlCustodyView(session)
             refusals = 0
             while True:
                 fresh = [f for r, f in kept if r.event_id not in known]
@@ -325,7 +375,7 @@ class Intake:
                 relocate(error, listed.pointer)
             if not kept and errors:
                 raise errors[0]
-            result = store.record_capture(
+            return store.record_capture(
                 session,
                 participant.address,
                 [r for r, _ in kept],
@@ -333,6 +383,9 @@ class Intake:
                 known=known,
                 error=proceed_errors(errors),
             )
+
+        keyed = [f for _, f in kept] if rule_set is RuleSet.PHARMA else []
+        result = self.custody_section(session, keyed, check_and_record)
         return Accepted(
             capture_id=str(result.capture_id),
             event_ids=result.event_ids,

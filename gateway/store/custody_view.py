@@ -5,6 +5,12 @@ the same question many times for the price of one query, and :meth:`SqlCustodyVi
 loads everything a document names in a few queries instead of one per event. The rules keep
 their own overlay of the changes a document makes to itself; the view never sees those, and is
 thrown away once the document is recorded.
+
+Given :class:`~gateway.store.custody_locks.CustodyLocks` (PostgreSQL), the view takes the lock of
+every key before it reads it (:mod:`medledger.custody.lock_keys`): an item's, before the item and
+the items packed in it; the item's parent's, once it knows the parent (whoever moves an item in
+or out of a parent holds the parent's key); a class's, before its quantities; a lot's, before its
+authority. Recalled lots are covered by the global key the capture holds shared.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from gateway.store.custody_locks import CustodyLocks
 from gateway.store.lots import commission_into_lot
+from medledger.custody.lock_keys import GLOBAL_KEY, item_key, lot_key
 from medledger.custody.state import (
     NO_TIME,
     CommissionIntoLot,
@@ -46,8 +54,8 @@ from .participants import prefixes_of
 #: Levels of aggregation :meth:`SqlCustodyView.prefetch` follows down (pallet > case > pack).
 PREFETCH_DEPTH = 4
 
-#: A constant key for PostgreSQL's transaction-level advisory lock over custody changes.
-_CUSTODY_LOCK_KEY = 0x70726F76  # "prov"
+#: PostgreSQL's transaction-level advisory lock key of the whole custody state.
+_CUSTODY_LOCK_KEY = GLOBAL_KEY
 
 #: Quantities are Numeric(20, 6): micro-units (a milligram of a kilogram).
 QUANTUM = Decimal("0.000001")
@@ -59,11 +67,13 @@ def to_decimal(value: object) -> Decimal:
 
 
 def custody_lock(session: Session) -> None:
-    """Serialise custody checks across processes until the session's transaction ends.
+    """Hold the whole custody state still until the session's transaction ends.
 
-    Take it before reading the view for a document; :func:`record_capture` releases it with its
-    commit or rollback. On PostgreSQL this is ``pg_advisory_xact_lock``; SQLite allows one writer
-    at a time and a deployment runs one gateway process on it, which serialises in memory.
+    On PostgreSQL, ``pg_advisory_xact_lock`` on the global custody key: it waits for every capture
+    in progress (each holds that key shared, :mod:`gateway.store.custody_locks`) and keeps new ones
+    out until the commit or rollback. For recalls, code issuance, and a capture tried again after
+    a deadlock. SQLite allows one writer at a time and a deployment runs one gateway process on
+    it, which serialises in memory.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CUSTODY_LOCK_KEY})
@@ -88,8 +98,9 @@ class SqlCustodyView:
     """The custody view (:class:`medledger.custody.state.CustodyView`) over the store's tables,
     with per-document caching."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, locks: CustodyLocks | None = None) -> None:
         self._session = session
+        self._locks = locks
         self._items: dict[str, ItemState | None] = {}
         self._children: dict[str, list[str]] = {}
         self._held: dict[tuple[str, str], Decimal] = {}
@@ -108,6 +119,7 @@ class SqlCustodyView:
         for _ in range(PREFETCH_DEPTH):
             if not frontier:
                 break
+            self._lock_items(frontier)
             found: dict[str, ItemState] = {}
             for chunk in key_chunks(self._session, frontier):
                 self.queries += 1
@@ -117,20 +129,39 @@ class SqlCustodyView:
                     found[row.identifier] = _state(row)
             for identifier in frontier:
                 self._items[identifier] = found.get(identifier)
+            self._lock_items(s.parent for s in found.values() if s.parent is not None)
             children = self._load_children([i for i in frontier if i in found])
             frontier = sorted({c for kids in children for c in kids if c not in self._items})
 
-    def _load_children(self, parents: Sequence[str]) -> list[list[str]]:
-        by_parent: dict[str, list[str]] = {p: [] for p in parents}
+    def _lock_items(self, identifiers: Iterable[str]) -> None:
+        if self._locks is not None:
+            self._locks.take(item_key(i) for i in identifiers)
+
+    def _children_rows(self, parents: Sequence[str], *, again: bool = False) -> list[ItemRow]:
+        rows: list[ItemRow] = []
         for chunk in key_chunks(self._session, parents):
             self.queries += 1
-            for row in self._session.scalars(
-                select(ItemRow).where(member_of(self._session, ItemRow.parent, chunk))
-            ):
-                if row.parent is None:  # selected by parent: cannot happen
-                    continue
-                by_parent[row.parent].append(row.identifier)
-                self._items.setdefault(row.identifier, _state(row))
+            query = select(ItemRow).where(member_of(self._session, ItemRow.parent, chunk))
+            if again:  # the rows as they are now, not as the session first loaded them
+                query = query.execution_options(populate_existing=True)
+            rows.extend(self._session.scalars(query))
+        return rows
+
+    def _load_children(self, parents: Sequence[str]) -> list[list[str]]:
+        by_parent: dict[str, list[str]] = {p: [] for p in parents}
+        self._lock_items(parents)
+        rows = self._children_rows(parents)
+        locks = self._locks
+        if locks is not None and any(not locks.holds(item_key(r.identifier)) for r in rows):
+            # Who is packed in a parent cannot change while its key is held; what each child is
+            # can, until the child's key is held too: read them again under it.
+            self._lock_items(r.identifier for r in rows)
+            rows = self._children_rows(parents, again=True)
+        for row in rows:
+            if row.parent is None:  # selected by parent: cannot happen
+                continue
+            by_parent[row.parent].append(row.identifier)
+            self._items.setdefault(row.identifier, _state(row))
         for parent, kids in by_parent.items():
             kids.sort()
             self._children[parent] = kids
@@ -139,6 +170,7 @@ class SqlCustodyView:
     def prefetch_quantities(self, class_ids: Iterable[str]) -> None:
         """Load every held and in-transit quantity of the classes named, in bulk."""
         wanted = sorted(set(class_ids))
+        self._lock_items(wanted)
         for chunk in key_chunks(self._session, wanted):
             self.queries += 1
             rows = self._session.execute(
@@ -162,9 +194,12 @@ class SqlCustodyView:
 
     def item(self, identifier: str) -> ItemState | None:
         if identifier not in self._items:
+            self._lock_items([identifier])
             self.queries += 1
             row = self._session.get(ItemRow, identifier)
             self._items[identifier] = None if row is None else _state(row)
+            if row is not None and row.parent is not None:
+                self._lock_items([row.parent])
         return self._items[identifier]
 
     def children(self, parent: str) -> list[str]:
@@ -173,6 +208,7 @@ class SqlCustodyView:
         return list(self._children[parent])
 
     def _sum(self, class_id: str, holder: str, to: str | None) -> Decimal:
+        self._lock_items([class_id])
         self.queries += 1
         query = select(func.coalesce(func.sum(QuantityRow.quantity), 0)).where(
             QuantityRow.class_id == class_id,
@@ -227,6 +263,8 @@ class SqlCustodyView:
         """The lot's declarer, packs and count (``code_lots``), else its claimant."""
         key = (gtin, lot)
         if key not in self._lots:
+            if self._locks is not None:
+                self._locks.take([lot_key(gtin, lot)])
             self.queries += 1
             row = self._session.get(CodeLotRow, key)
             if row is not None:
