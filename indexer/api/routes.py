@@ -23,6 +23,7 @@ from indexer.api.deps import (
     SessionDep,
     TodayDep,
 )
+from indexer.api.epcis_routes import RECEIPT_TEMPLATE
 from indexer.api.schemas import (
     AlertPage,
     AnchorPage,
@@ -168,21 +169,27 @@ def get_receipt(
     return JSONResponse(receipt_queries.receipt_json(session, event_id, service.deployment))
 
 
-@epc.get("/{epc:path}/events", response_model=EventsDocument, summary="An EPC's events")
+@epc.get(
+    "/{epc:path}/events",
+    response_model=None,
+    responses={200: {"model": EventsDocument, "description": "An EPCISQueryDocument"}},
+    summary="An EPC's events",
+)
 def get_epc_events(
     epc: Annotated[str, Path(description=EPC_HELP)],
     session: SessionDep,
     _reader: ReaderDep,
     request: Request,
-    response: Response,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Every event naming the EPC, or one of its containers while it was inside, as anchored
-    (EPCIS 2.0 JSON) in chain order, in an EPCISQueryDocument."""
+    (EPCIS 2.0 JSON) in chain order, in an EPCISQueryDocument valid under GS1's schema. The
+    next page: the `Link: rel="next"` header; each event's receipt: the `Link-Template` one."""
     page = epcs.epc_events(session, epc, limit=limit, cursor=cursor)
+    response = JSONResponse(page.extra, headers={"Link-Template": RECEIPT_TEMPLATE})
     _link(request, response, page.next)
-    return page.extra | {"next": page.next}
+    return response
 
 
 @epc.get("/{epc:path}", response_model=EpcState, summary="An EPC now")

@@ -161,8 +161,6 @@ class EventsDocument(Model):
     epcisBody: dict[str, Any] = Field(
         description="queryResults.resultsBody.eventList: EPCIS 2.0 JSON events"
     )
-    anchors: dict[str, Anchor] = Field(description="each listed event's anchor, by eventID")
-    next: str | None = Field(description="cursor of the next page; null on the last")
 
 
 class StockGroup(Model):

@@ -2,26 +2,26 @@
 
 An EPC's events are those that name it, and those that name an ancestor (its case, the case's
 pallet) while it was inside: what happened to a case happened to its packs. They come back as
-the events were anchored (EPCIS JSON), in chain order, in an ``EPCISQueryDocument``-like body
-(the EPCIS 2.0 query binding's shape, with ``eventID`` added where the event has none).
+the events were anchored (EPCIS JSON), in chain order, in an ``EPCISQueryDocument`` valid under
+GS1's schema (``eventID`` added where the event has none; anchors and receipts are not in it:
+``GET /events/{eventID}/receipt``).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from indexer.queries.common import identifier, iso, participants, recall_json, steps
+from indexer.queries.events import EPCIS_CONTEXT, query_document
 from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow, RecallRow
 from medledger.epcis.event_id import event_id_of
 from medledger.errors import NotFoundError
 
-EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 #: How many levels of containers are followed (pack in case in pallet is 2).
 ANCESTOR_DEPTH = 4
 
@@ -152,7 +152,6 @@ def epc_events(
     rows = list(session.execute(wanted))
     more = len(rows) > limit
     rows = rows[:limit]
-    anchors = steps(session, (r.event_hash for r in rows))
     events: list[dict[str, Any]] = []
     for r in rows:
         event: dict[str, Any] = json.loads(r.raw)
@@ -164,21 +163,5 @@ def epc_events(
         event.setdefault("eventID", event_id_of(r.event_hash))
         events.append(event)
     page = Page(events, encode_cursor("events", [rows[-1].seq]) if more and rows else None)
-    page.extra = {
-        "@context": EPCIS_CONTEXT,
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": iso(datetime.now(UTC)),
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": {"eventList": events},
-            }
-        },
-        "anchors": {
-            anchors[r.event_hash]["eventID"]: anchors[r.event_hash]["anchor"]
-            for r in rows
-            if r.event_hash in anchors
-        },
-    }
+    page.extra = query_document(events)
     return page
