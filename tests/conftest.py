@@ -81,3 +81,15 @@ def network(tmp_path: Path) -> Iterator[Network]:
     net = start_network(tmp_path / "gateway")
     yield net
     net.gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def module_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    """``network`` once per module (a gateway costs 3-5 s of setup): for modules whose tests
+    capture nothing, here the indexer's own tests that read no journey. A module takes it with
+    a module-scoped ``network`` fixture returning it."""
+    from tests.support.network import start_network
+
+    net = start_network(tmp_path_factory.mktemp("network") / "gateway")
+    yield net
+    net.gateway.stop()

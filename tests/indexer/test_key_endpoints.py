@@ -8,13 +8,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from indexer.api.app import create_app
 from indexer.service import IndexerService
 from tests.indexer.conftest import IndexerFactory
+from tests.support.network import Network
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def network(module_network: Network) -> Network:
+    """One gateway for the module: its tests start indexers of their own, and index nothing."""
+    return module_network
 
 
 def bearer(token: str) -> dict[str, str]:

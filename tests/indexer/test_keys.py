@@ -18,6 +18,7 @@ from indexer.store.models import ApiKeyRow
 from medledger.errors import RecordNotFoundError, ValidationError
 from servicekit.apikeys import new_token, stored_form
 from tests.indexer.conftest import IndexerFactory
+from tests.support.network import Network
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -25,6 +26,12 @@ FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 @pytest.fixture
 def keys() -> ReaderKeys:
     return ReaderKeys(FAST)
+
+
+@pytest.fixture(scope="module")
+def network(module_network: Network) -> Network:
+    """One gateway for the module: its tests start indexers of their own, and index nothing."""
+    return module_network
 
 
 def test_issue_authenticate_revoke(index_url: str, keys: ReaderKeys) -> None:

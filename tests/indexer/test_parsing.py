@@ -16,11 +16,18 @@ from fastapi.testclient import TestClient
 from indexer.api.app import create_app
 from indexer.queries import check as check_queries
 from tests.indexer.conftest import IndexerFactory
+from tests.support.network import Network
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}
 LIMIT = 4096
+
+
+@pytest.fixture(scope="module")
+def network(module_network: Network) -> Network:
+    """One gateway for the module: its tests start indexers of their own, and index nothing."""
+    return module_network
 
 
 @pytest.fixture

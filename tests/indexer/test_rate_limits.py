@@ -14,10 +14,17 @@ from fastapi.testclient import TestClient
 from indexer.api.app import create_app
 from indexer.service import IndexerService
 from tests.indexer.conftest import IndexerFactory
+from tests.support.network import Network
 
 PROBLEM = "application/problem+json"
 #: A well-formed pack code the (empty) index does not know: 200, verdict unknown.
 CODE = "(01)04700123123452(21)S00000001"
+
+
+@pytest.fixture(scope="module")
+def network(module_network: Network) -> Network:
+    """One gateway for the module: its tests start indexers of their own, and index nothing."""
+    return module_network
 
 
 def client(service: IndexerService, address: str = "203.0.113.7") -> TestClient:
