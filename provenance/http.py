@@ -38,6 +38,10 @@ GATEWAY_WRITE_TIMEOUT = 60.0
 #: page (a proxy's HTML error page, a validation error echoing a long input).
 PROBLEM_CAP = 300
 
+#: Statuses that say the request itself was malformed: 422 on every route, 400 on
+#: ``POST /capture`` (the EPCIS REST binding's code for a refused document).
+MALFORMED = frozenset({400, 422})
+
 
 class ServiceError(Exception):
     """A service cannot be used: ``str()`` is the message for the user, ``exit_code`` what the
@@ -78,10 +82,11 @@ def problem(response: httpx.Response) -> str:
 
 
 def refused(response: httpx.Response) -> ServiceError:
-    """A gateway's refusal, ``refused (404): ...``: exit code 2 for a 422 (malformed input) or a
-    5xx (the gateway or its chain failed: nothing recorded), else 1 (refused)."""
+    """A gateway's refusal, ``refused (404): ...``: exit code 2 for a 422 or a 400 (malformed
+    input; ``POST /capture`` refuses a document with the EPCIS binding's 400) or a 5xx (the
+    gateway or its chain failed: nothing recorded), else 1 (refused)."""
     status = response.status_code
-    code = EXIT_UNUSABLE if status == 422 or status >= 500 else EXIT_REFUSED
+    code = EXIT_UNUSABLE if status in MALFORMED or status >= 500 else EXIT_REFUSED
     return ServiceError(f"refused ({status}): {problem(response)}", code)
 
 

@@ -1,11 +1,16 @@
 """The EPCIS 2.0 REST binding's capture headers and codes (GS1 ``openapi.json``, ``/capture``).
 
 Requests: ``Content-Type`` must be JSON (``application/json``, ``application/ld+json``) or
-EPCIS 2.0 XML (``application/xml``, ``text/xml``), else 415 (EPCIS 1.2 XML too, for now);
-``Accept`` must allow JSON, else 406; ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when sent,
-must be 2.x, else 406 (1.2 is not captured yet); ``GS1-Capture-Error-Behaviour`` is
-``rollback`` (the default) or ``proceed``; anything else is refused, 422
-``capture.error-behaviour``.
+EPCIS XML (``application/xml``, ``text/xml``; 2.0, or 1.2 converted by GS1's stylesheet), else
+415; ``Accept`` must allow JSON, else 406; ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when
+sent, must be 2.x, else 406;
+``GS1-Capture-Error-Behaviour`` is ``rollback`` (the default) or ``proceed``; anything else is
+refused, ``capture.error-behaviour``.
+
+Refusals: ``POST /capture`` answers a document or request it refuses (any
+:class:`~medledger.errors.ValidationError` but 415 and 406) with the binding's **400**, the
+problem body every other route answers with 422 (``rule``, ``pointer``, ``capture_id`` ...):
+:class:`CaptureRoute`.
 
 Answers: every answer under ``/capture`` (refusals included) carries ``GS1-EPCIS-Version``,
 ``GS1-CBV-Version``, ``GS1-EPCIS-Min``/``-Max``, ``GS1-CBV-Min``/``-Max``,
@@ -16,11 +21,15 @@ Answers: every answer under ``/capture`` (refusals included) carries ``GS1-EPCIS
 from __future__ import annotations
 
 import email.message
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
+from fastapi import Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medledger.errors import NotAcceptableError, UnsupportedMediaTypeError, ValidationError
+from servicekit.http.bodies import StrictJSONRoute
+from servicekit.http.problems import problem_for
 
 EPCIS_VERSION = "2.0.0"
 CBV_VERSION = "2.0.0"
@@ -29,6 +38,8 @@ ERROR_BEHAVIOURS = ("rollback", "proceed")
 JSON_TYPES = ("application/json", "application/ld+json")
 XML_TYPES = ("application/xml", "text/xml")
 _ACCEPTED_RANGES = {"*/*", "application/*", *JSON_TYPES, "application/problem+json"}
+#: What ``POST /capture`` answers a document or request it refuses (the binding's 400).
+REFUSED_STATUS = 400
 
 
 def binding_headers(max_capture_bytes: int) -> dict[str, str]:
@@ -69,6 +80,29 @@ class BindingHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class CaptureRoute(StrictJSONRoute):
+    """The routes under ``/capture``: ``POST`` answers a refused document or request (any
+    :class:`ValidationError` but :class:`UnsupportedMediaTypeError` and
+    :class:`NotAcceptableError`, wherever it is raised: the strict body and query checks, the
+    headers, the intake) with the binding's 400 and the usual problem body; ``GET`` keeps the
+    422 of every other route."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if "POST" not in (self.methods or ()):
+            return handler
+
+        async def binding_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (UnsupportedMediaTypeError, NotAcceptableError):
+                raise
+            except ValidationError as exc:
+                return problem_for(exc, status=REFUSED_STATUS)
+
+        return binding_handler
 
 
 def _media_type(value: str) -> str:

@@ -103,8 +103,10 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def problem_for(exc: ProvenanceError) -> JSONResponse:
-    for cls, status, slug, title in PROBLEM_TABLE:
+def problem_for(exc: ProvenanceError, *, status: int | None = None) -> JSONResponse:
+    """The problem :data:`PROBLEM_TABLE` makes of ``exc``; ``status`` answers another code with
+    the same body (``POST /capture`` refuses a document with the REST binding's 400)."""
+    for cls, table_status, slug, title in PROBLEM_TABLE:
         if isinstance(exc, cls):
             extra: dict[str, Any] = {}
             if isinstance(exc, ValidationError):
@@ -120,7 +122,7 @@ def problem_for(exc: ProvenanceError) -> JSONResponse:
                 extra = dict(exc.details)
             if isinstance(exc, IntegrityViolationError):
                 extra = integrity_facts(exc)
-            return problem(status, slug, title, str(exc), **extra)
+            return problem(status or table_status, slug, title, str(exc), **extra)
     log.error("a domain error without an HTTP answer: %r", exc)
     return internal_problem()
 

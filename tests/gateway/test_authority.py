@@ -63,7 +63,8 @@ def issued(gateway: Gateway) -> int:
 
 
 def refused(response: Any, rule: str) -> dict[str, Any]:
-    assert response.status_code == 422, response.text
+    """A capture refused by ``rule`` (400: the EPCIS binding's code for a refused document)."""
+    assert response.status_code == 400, response.text
     assert response.headers["content-type"] == PROBLEM
     problem: dict[str, Any] = response.json()
     assert problem["rule"] == rule, problem

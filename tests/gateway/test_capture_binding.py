@@ -1,5 +1,6 @@
 """The capture interface as the EPCIS 2.0 REST binding defines it (GS1's ``openapi.json``, issue
-16): 415 for what is not JSON, 406 for answers or versions it cannot give, the ``GS1-*`` headers
+16): 400 for a refused document (the gateway's other routes say 422), 415 for what is not JSON or
+EPCIS XML, 406 for answers or versions it cannot give, the ``GS1-*`` headers
 on every answer, ``GS1-Capture-Error-Behaviour``, the CaptureJob fields of ``GET
 /capture/{id}`` and the paged ``GET /capture``. One gateway (SQLite) serves the module."""
 
@@ -22,6 +23,7 @@ from tests.medledger.epcis.epcis_vectors import VECTORS
 
 BINDING = VECTORS / "epcis" / "rest-bindings" / "openapi.json"
 LD_JSON = "application/ld+json"
+PROBLEM = "application/problem+json"
 EPCIS_PARTNER = "EPCIS partner"
 
 
@@ -92,7 +94,7 @@ def test_a_capture_answers_with_the_bindings_headers(capture: Capture) -> None:
     assert accepted.headers["GS1-Capture-Error-Behaviour"] == "all"  # rollback and proceed
     assert int(accepted.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
     problem = capture.post(b"{}")  # a refusal carries them too
-    assert problem.status_code == 422 and problem.headers["GS1-EPCIS-Version"] == "2.0.0"
+    assert problem.status_code == 400 and problem.headers["GS1-EPCIS-Version"] == "2.0.0"
     assert "GS1-EPCIS-Version" not in capture.get("/healthz").headers  # /capture only
 
 
@@ -143,10 +145,32 @@ def test_an_error_behaviour_other_than_rollback_or_proceed_is_refused(capture: C
     for value in ("all", "greedy"):
         problem = refused(
             capture.post(headers={"GS1-Capture-Error-Behaviour": value}),
-            422,
+            400,
             "capture.error-behaviour",
         )
         assert "proceed" in problem["detail"]
+
+
+def test_a_refused_document_is_the_bindings_400_with_the_usual_problem(capture: Capture) -> None:
+    rejected = capture.post(b'{"type": "EPCISDocument"}')
+    assert rejected.status_code == 400 and rejected.headers["content-type"] == PROBLEM
+    problem = rejected.json()
+    assert problem["status"] == 400 and problem["rule"].startswith("schema.")
+    assert problem["pointer"] is not None and problem["capture_id"]
+    typo = capture.http.post(
+        "/capture?dryRun=1",
+        content=capture.document,
+        headers={"Content-Type": LD_JSON, **capture.keys[API_MAKER.name]},
+    )
+    assert (typo.status_code, typo.json()["rule"]) == (400, "query.unknown")
+    assert capture.get("/capture?perPage=0").status_code == 422, "other routes keep 422"
+    documented = capture.http.get("/openapi.json").json()["paths"]["/capture"]["post"]
+    assert {"400", "406", "415"} <= set(documented["responses"]) and "422" not in documented[
+        "responses"
+    ]
+    if BINDING.exists():
+        binding = json.loads(BINDING.read_text(encoding="utf-8"))["paths"]["/capture"]["post"]
+        assert {"400", "406", "415"} <= set(binding["responses"])
 
 
 PROCEED = {"GS1-Capture-Error-Behaviour": "proceed"}
@@ -175,7 +199,7 @@ def test_proceed_stores_the_valid_events_and_lists_the_others_in_the_job(
     bad_class["quantityList"] = [{"epcClass": "urn:epc:class:lgtin:1.2.3", "quantity": 1}]
     body = document_of(capture, [good, bad_action, good_too, bad_class])
     all_or_nothing = capture.post(body, actor=EPCIS_PARTNER)
-    assert all_or_nothing.status_code == 422, "rollback by default"
+    assert all_or_nothing.status_code == 400, "rollback by default"
     answer = capture.post(body, actor=EPCIS_PARTNER, headers=PROCEED)
     assert answer.status_code == 202, answer.text
     accepted = answer.json()
@@ -214,7 +238,7 @@ def test_proceed_with_no_event_to_keep_is_a_rejection(capture: Capture) -> None:
     (bad,) = events_at(capture, "2026-11-02T12:00:01Z")
     bad["action"] = "JUMP"
     rejected = capture.post(document_of(capture, [bad]), headers=PROCEED)
-    assert rejected.status_code == 422 and rejected.json()["rule"] == "schema.enum"
+    assert rejected.status_code == 400 and rejected.json()["rule"] == "schema.enum"
     job = capture.get(f"/capture/{rejected.json()['capture_id']}").json()
     assert (job["status"], job["success"], job["captureErrorBehaviour"]) == (
         "rejected",
@@ -225,7 +249,7 @@ def test_proceed_with_no_event_to_keep_is_a_rejection(capture: Capture) -> None:
     document = json.loads(document_of(capture, events_at(capture, "2026-11-02T12:00:02Z")))
     del document["@context"]  # the document itself is still all or nothing
     whole = capture.post(json.dumps(document).encode(), headers=PROCEED)
-    assert whole.status_code == 422 and whole.json()["pointer"] == "/"
+    assert whole.status_code == 400 and whole.json()["pointer"] == "/"
 
 
 def test_a_capture_job_has_the_bindings_fields_and_the_gateways(capture: Capture) -> None:
@@ -239,11 +263,11 @@ def test_a_capture_job_has_the_bindings_fields_and_the_gateways(capture: Capture
     assert body["status"] == "accepted" and body["eventIDs"] == accepted["eventIDs"]
 
     rejected = capture.post(b'{"type": "EPCISDocument"}')
-    assert rejected.status_code == 422
+    assert rejected.status_code == 400
     failed = capture.get(f"/capture/{rejected.json()['capture_id']}").json()
     assert (failed["running"], failed["success"], failed["status"]) == (False, False, "rejected")
     assert failed["errors"][0]["rule"] == rejected.json()["rule"]
-    assert failed["errors"][0]["status"] == 422 and failed["errors"][0]["detail"]
+    assert failed["errors"][0]["status"] == 400 and failed["errors"][0]["detail"]
 
 
 def test_the_job_answers_what_the_bindings_capturejob_schema_names(capture: Capture) -> None:

@@ -252,7 +252,7 @@ def race(
     for worker in workers:
         worker.join(timeout=30)
     failed = [r for r in results if isinstance(r, str)]
-    assert failed == [], failed  # nothing but a refusal (422) may end a capture
+    assert failed == [], failed  # nothing but a refusal (ValidationError) may end a capture
     return {index: capture for share in results for index, capture, _ in share}
 
 

@@ -35,7 +35,8 @@ def test_capture_refuses_a_lot_or_serial_the_recall_registry_could_not_take(
     gateway: Gateway,
 ) -> None:
     """Finding 7: a 21-character lot (LGTIN), a lot with a space (ILMD) and a 21-character serial
-    (SGTIN) are each 422 with the GS1 rule and the field's pointer; nothing is stored."""
+    (SGTIN) are each refused (400, the EPCIS binding's code) with the GS1 rule and the field's
+    pointer; nothing is stored."""
     journey = build_journey(4, packs_per_case=2)
     commission = journey.steps[0].events[0]
     long_lot = copy.deepcopy(commission)
@@ -53,7 +54,7 @@ def test_capture_refuses_a_lot_or_serial_the_recall_registry_could_not_take(
     ]
     for actor, event, rule, pointer in refusals:
         response = gateway.capture(actor, as_document([event]))
-        assert response.status_code == 422, response.text
+        assert response.status_code == 400, response.text
         assert (response.json()["rule"], response.json()["pointer"]) == (rule, pointer)
     assert _stored_events(gateway) == 0
 
@@ -91,7 +92,7 @@ def test_declaration_recall_and_release_refuse_a_malformed_lot_by_the_same_rule(
 
 
 def test_a_megabyte_bad_epc_is_refused_small_and_stored_small(gateway: Gateway) -> None:
-    """Finding 8: a 1 MB bad EPC (a GS1 serial, then a URI that is no GS1 key) answers 422 with
+    """Finding 8: a 1 MB bad EPC (a GS1 serial, then a URI that is no GS1 key) answers 400 with
     a detail of a few hundred characters, and the rejected capture's stored record stays under
     2 KB."""
     shipping = build_journey(2).steps[1].events[0]
@@ -100,7 +101,7 @@ def test_a_megabyte_bad_epc_is_refused_small_and_stored_small(gateway: Gateway) 
         event.pop("quantityList", None)
         event["epcList"] = [bad]
         response = gateway.capture(API_MAKER, as_document([event]))
-        assert response.status_code == 422, response.text[:500]
+        assert response.status_code == 400, response.text[:500]
         assert len(response.content) < SMALL
         assert "characters)" in response.json()["detail"]
         status = gateway.http.get(

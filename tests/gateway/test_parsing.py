@@ -82,23 +82,24 @@ JSON = {"content-type": "application/json"}
         ("POST", "/capture", "manufacturer"),
     ],
 )
-def test_a_body_nested_100000_deep_is_422_on_every_json_endpoint(
+def test_a_body_nested_100000_deep_is_refused_on_every_json_endpoint(
     gateway: Gateway, method: str, path: str, who: str | None
 ) -> None:
     """Finding 1 (in-process; tests/gateway/test_server_limits.py shows the real server
     survives it). Endpoints with a pydantic body parse before the key is checked, as FastAPI
-    does; /capture reads its body only for a valid key."""
+    does; /capture reads its body only for a valid key, and answers 400 (the EPCIS binding's
+    code for a refused document) where the others answer 422."""
     headers = {
         None: {},
         "regulator": gateway.regulator,
         "manufacturer": gateway.headers(MANUFACTURER),
     }[who]
     response = gateway.http.request(method, path, content=DEEP, headers=JSON | headers)
-    assert_problem(response, 422, "document.depth")
+    assert_problem(response, 400 if path == "/capture" else 422, "document.depth")
 
 
 @pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN", "1e999"])
-def test_a_capture_with_a_non_finite_number_is_422_and_stores_nothing(
+def test_a_capture_with_a_non_finite_number_is_400_and_stores_nothing(
     gateway: Gateway, literal: str
 ) -> None:
     """Finding 3: a quantity of Infinity or 1e999 was accepted (202) and then failed its own
@@ -109,16 +110,16 @@ def test_a_capture_with_a_non_finite_number_is_422_and_stores_nothing(
     response = post_capture(
         gateway, actor, body.replace('"quantity": 50', f'"quantity": {literal}')
     )
-    assert_problem(response, 422, "document.number")
+    assert_problem(response, 400, "document.number")
     assert stored_events(gateway) == before
 
 
-def test_a_capture_with_a_duplicate_key_is_422_and_stores_nothing(gateway: Gateway) -> None:
+def test_a_capture_with_a_duplicate_key_is_400_and_stores_nothing(gateway: Gateway) -> None:
     """Finding 3: "last wins" let two readers see two different events."""
     actor, body = first_step()
     body = body.replace('"action": "ADD"', '"action": "ADD", "action": "DELETE"', 1)
     before = stored_events(gateway)
-    problem = assert_problem(post_capture(gateway, actor, body), 422, "document.duplicate-key")
+    problem = assert_problem(post_capture(gateway, actor, body), 400, "document.duplicate-key")
     assert "'action'" in problem["detail"]
     assert stored_events(gateway) == before
 
@@ -211,7 +212,7 @@ def test_the_app_puts_the_recursion_limit_back(gateway: Gateway) -> None:
 def test_a_query_document_posted_to_capture_is_captured_as_its_events(gateway: Gateway) -> None:
     """The REST binding's capture takes an EPCISQueryDocument too (its events sit at
     epcisBody.queryResults.resultsBody.eventList); it was a 500 (a KeyError in the intake), then
-    422 document.type. A refusal names the event where it is in the query document."""
+    422 (now 400) document.type. A refusal names the event where it is in the query document."""
     actor, text = first_step()
     document = json.loads(text)
     events = document["epcisBody"]["eventList"]
@@ -221,7 +222,7 @@ def test_a_query_document_posted_to_capture_is_captured_as_its_events(gateway: G
     bad = json.loads(json.dumps(query_document))
     bad["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["epcList"] = ["urn:epc:x"]
     before = stored_events(gateway)  # the module's only capture: its events are new here
-    refused = assert_problem(post_capture(gateway, actor, json.dumps(bad)), 422, "gs1.identifier")
+    refused = assert_problem(post_capture(gateway, actor, json.dumps(bad)), 400, "gs1.identifier")
     assert refused["pointer"] == ("/epcisBody/queryResults/resultsBody/eventList/0/epcList/0"), (
         refused
     )
@@ -230,4 +231,4 @@ def test_a_query_document_posted_to_capture_is_captured_as_its_events(gateway: G
     assert response.status_code == 202, response.text
     assert response.json()["stored"] == len(events) == stored_events(gateway) - before
     not_capturable = {**document, "type": "EPCISMasterDataDocument"}
-    assert_problem(post_capture(gateway, actor, json.dumps(not_capturable)), 422)
+    assert_problem(post_capture(gateway, actor, json.dumps(not_capturable)), 400)

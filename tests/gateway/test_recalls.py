@@ -75,11 +75,11 @@ def test_a_recall_is_on_chain_and_refuses_shipping_and_dispensing_at_once(
     assert gateway.service.ledger.is_recalled(int(gtin), FINISHED_LOT)
 
     dispense = gateway.capture(PHARMACY, as_document(journey.steps[11].events))
-    assert dispense.status_code == 422
+    assert dispense.status_code == 400
     assert dispense.headers["content-type"] == PROBLEM
     assert dispense.json()["rule"] == "custody.recalled"
     ship = gateway.capture(DISTRIBUTOR, ship_second_case(journey))
-    assert ship.status_code == 422 and ship.json()["rule"] == "custody.recalled"
+    assert ship.status_code == 400 and ship.json()["rule"] == "custody.recalled"
 
     listed = gateway.http.get("/recalls", headers=gateway.headers(PHARMACY)).json()
     assert [(r["gtin"], r["lot"], r["state"]) for r in listed] == [(gtin, FINISHED_LOT, "recalled")]
@@ -163,7 +163,7 @@ def test_a_chain_failure_records_nothing(
     with gateway.service.sessions() as session:
         assert [r.state for r in list_recalls(session)] == ["recalled"]
         assert SqlCustodyView(session).is_lot_recalled(gtin, FINISHED_LOT)
-    assert gateway.capture(DISTRIBUTOR, ship_second_case(journey)).status_code == 422
+    assert gateway.capture(DISTRIBUTOR, ship_second_case(journey)).status_code == 400
 
 
 def test_a_lot_already_recalled_on_chain_is_recorded_without_a_new_transaction(
@@ -178,4 +178,4 @@ def test_a_lot_already_recalled_on_chain_is_recorded_without_a_new_transaction(
     service.ledger.recall(service.regulator, int(gtin), FINISHED_LOT, 1)
     response = recall(gateway, gtin)
     assert response.status_code == 201 and response.json()["recallTx"] is None
-    assert gateway.capture(MANUFACTURER, as_document(journey.steps[5].events)).status_code == 422
+    assert gateway.capture(MANUFACTURER, as_document(journey.steps[5].events)).status_code == 400

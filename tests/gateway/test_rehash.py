@@ -146,7 +146,7 @@ def test_an_event_whose_stored_json_would_not_re_hash_is_refused_and_nothing_is_
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A storage serialiser that loses a field (any mismatch between what is hashed and what is
-    stored) is caught before the commit: 422 ``event.rehash``, no event of the document kept."""
+    stored) is caught before the commit: 400 ``event.rehash``, no event of the document kept."""
     good, lossy = build_journey().steps[0].events[0], scoped_event(step=1)
     serialise = intake.stored_json
 
@@ -155,7 +155,7 @@ def test_an_event_whose_stored_json_would_not_re_hash_is_refused_and_nothing_is_
 
     monkeypatch.setattr(intake, "stored_json", dropping_the_extension)
     response = gateway.capture(API_MAKER, as_document([good, lossy]))
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     problem = response.json()
     assert (problem["rule"], problem["pointer"]) == (REHASH_RULE, "/epcisBody/eventList/1")
     assert _capture_id_statuses(gateway, problem["capture_id"])["status"] == "rejected"

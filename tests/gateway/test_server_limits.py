@@ -124,9 +124,9 @@ def post_raw(
 
 def test_a_body_nested_100000_deep_leaves_the_gateway_alive(server: Server) -> None:
     """Finding 1: POST /recalls without a key killed the process (and `provenance up` with it)."""
-    for path, headers in (
-        ("/recalls", {}),
-        ("/capture", {"Authorization": f"Bearer {server.key}"}),
+    for path, headers, status in (
+        ("/recalls", {}, 422),
+        ("/capture", {"Authorization": f"Bearer {server.key}"}, 400),  # the EPCIS binding's
     ):
         response = httpx.post(
             server.url + path,
@@ -134,7 +134,7 @@ def test_a_body_nested_100000_deep_leaves_the_gateway_alive(server: Server) -> N
             headers={"content-type": "application/json"} | headers,
             timeout=60,
         )
-        assert response.status_code == 422, response.text
+        assert response.status_code == status, response.text
         assert response.json()["rule"] == "document.depth"
         assert server.alive(), server.log.read_text()[-3000:]
 

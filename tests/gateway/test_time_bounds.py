@@ -23,7 +23,7 @@ def dated(events: list[dict[str, Any]], when: str) -> list[dict[str, Any]]:
 
 
 def refused_by(response: Any, rule: str) -> None:
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     problem = response.json()
     assert problem["rule"] == rule, problem
     assert problem["pointer"] == "/epcisBody/eventList/0/eventTime"

@@ -173,7 +173,7 @@ def test_every_invalid_document_is_refused_whole_with_its_rule(
     partner: Partner, path: Path
 ) -> None:
     response = partner.post(path.read_bytes())
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     problem = response.json()
     assert (problem["rule"], problem["pointer"]) == REFUSED[path.stem]
     if problem["rule"].startswith("document."):

@@ -122,7 +122,7 @@ def test_captured_xml_events_are_anchored_and_their_receipts_verify(partner: Par
 @pytest.mark.parametrize("path", REFUSED, ids=[p.stem for p in REFUSED])
 def test_an_xml_document_a_rule_refuses_is_refused_whole(partner: Partner, path: Path) -> None:
     response = partner.post(path.read_bytes())
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     problem = response.json()
     assert (problem["rule"], problem["pointer"]) == REFUSED_BY_RULE[path.stem]
     job = partner.http.get(f"/capture/{problem['capture_id']}", headers=partner.headers)
@@ -177,7 +177,7 @@ def test_1_2_examples_gs1s_stylesheet_cannot_make_valid_2_0_are_refused(
     partner: Partner, path: Path
 ) -> None:
     response = partner.post(path.read_bytes())
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     problem = response.json()
     assert (problem["rule"], problem["pointer"]) == ("xml.schema", LEGACY_REFUSED[path.stem])
 
@@ -202,7 +202,7 @@ def test_xml_outside_gs1s_xsd_is_refused_with_its_place(
     partner: Partner, body: bytes, pointer: str
 ) -> None:
     response = partner.post(body)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     problem = response.json()
     assert (problem["rule"], problem["pointer"]) == ("xml.schema", pointer)
     assert "line " in problem["detail"]
@@ -214,7 +214,7 @@ def test_xml_outside_gs1s_xsd_is_refused_with_its_place(
 )
 def test_reference_vectors_outside_gs1s_xsd_are_refused(partner: Partner, path: Path) -> None:
     response = partner.post(path.read_bytes())
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert response.json()["rule"] == "xml.schema"
 
 
@@ -230,5 +230,5 @@ def test_xml_it_cannot_read_is_refused_and_stores_nothing(
     partner: Partner, body: bytes, rule: str
 ) -> None:
     response = partner.post(body)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert response.json()["rule"] == rule

@@ -151,14 +151,15 @@ def test_the_problem_reader_takes_the_detail_then_the_title_and_cuts_at_the_cap(
 def test_refusals_exit_1_and_a_malformed_request_or_a_failed_service_exit_2(
     server: Server,
 ) -> None:
-    for status in (401, 403, 404, 409, 422, 500, 503):
+    statuses = (401, 403, 404, 409, 400, 422, 500, 503)  # 400: a refused capture (EPCIS binding)
+    for status in statuses:
         server.answer(status, problem_body(f"why {status}", status), content_type=PROBLEM_JSON)
     server.answer(201, {"id": 7})
     with Service.at("gateway", server.url, timeout=5) as service:
-        errors = [refused(service.post("/recalls")) for _ in range(7)]
+        errors = [refused(service.post("/recalls")) for _ in statuses]
         created = accepted(service.post("/recalls"))
     assert [str(e) for e in errors[:2]] == ["refused (401): why 401", "refused (403): why 403"]
-    assert [e.exit_code for e in errors] == [EXIT_REFUSED] * 4 + [EXIT_UNUSABLE] * 3
+    assert [e.exit_code for e in errors] == [EXIT_REFUSED] * 4 + [EXIT_UNUSABLE] * 4
     assert created.json() == {"id": 7}
 
 

@@ -5,7 +5,7 @@ The binding's headers and codes are in :mod:`gateway.api.epcis_binding` (docs/ga
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -13,6 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from gateway.api.deps import ActiveParticipantDep, CaptureDep, ParticipantDep
 from gateway.api.epcis_binding import (
+    REFUSED_STATUS,
+    CaptureRoute,
     capture_format,
     error_behaviour,
     require_acceptable,
@@ -24,10 +26,23 @@ from gateway.store.capture import CaptureInfo
 from medledger.epcis import xml_capture
 from medledger.errors import ValidationError
 from servicekit.http import strict_json
-from servicekit.http.bodies import StrictJSONRoute
-from servicekit.http.problems import PROBLEM_BASE
+from servicekit.http.problems import PROBLEM_BASE, PROBLEM_JSON
 
-capture = APIRouter(prefix="/capture", tags=["capture"], route_class=StrictJSONRoute)
+capture = APIRouter(prefix="/capture", tags=["capture"], route_class=CaptureRoute)
+
+#: What ``POST /capture`` refuses with (the binding's codes; :class:`CaptureRoute` makes every
+#: refused document a 400). A ``default`` of its own keeps FastAPI from listing a 422 it never
+#: answers.
+_CAPTURE_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The document or request breaks a rule (the binding's 400; "
+          "`rule`, `pointer`, `capture_id`): nothing is stored"},
+    406: {"description": "An answer (Accept) or EPCIS/CBV version it cannot give"},
+    415: {"description": "Neither JSON-LD nor EPCIS XML"},
+    "default": {
+        "description": "Any other refusal or failure (401, 413, 429, 500, 503 ...): a problem",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    },
+}  # fmt: skip
 
 #: ``perPage`` of ``GET /capture``: the binding's default, and the gateway's ceiling.
 PER_PAGE_DEFAULT = 30
@@ -38,6 +53,7 @@ PER_PAGE_MAX = 500
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CaptureAccepted,
+    responses=_CAPTURE_REFUSALS,
     summary="Capture an EPCISDocument (EPCIS 2.0 REST binding)",
     openapi_extra={
         "requestBody": {
@@ -65,13 +81,15 @@ async def post_capture(
         str | None,
         Header(
             alias="GS1-Capture-Error-Behaviour",
-            description="rollback (the default); proceed is refused, 422 capture.error-behaviour",
+            description="rollback (the default) or proceed; anything else is 400 "
+            "capture.error-behaviour",
         ),
     ] = None,
 ) -> CaptureAccepted:
     """Validate, check against the participant's rule set and store durably, then 202.
 
-    All-or-nothing: a rejected document stores no event. Sending the same event again returns
+    All-or-nothing: a rejected document stores no event (400, the binding's code for it).
+    Sending the same event again returns
     the same event id and stores nothing new. JSON-LD, or EPCIS 2.0 or 1.2 XML (validated
     against GS1's XSD, 1.2 converted by GS1's stylesheet) read into the same JSON-LD
     (:mod:`medledger.epcis.xml_capture`); 415 otherwise.
@@ -174,7 +192,7 @@ def capture_job(info: CaptureInfo) -> CapturePublic:
         {
             "type": PROBLEM_BASE + "validation",
             "title": "The document breaks a rule",
-            "status": 422,
+            "status": REFUSED_STATUS,
             "detail": e.get("detail"),
             "rule": e.get("rule"),
             "pointer": e.get("pointer"),
