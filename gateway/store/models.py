@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0010_registration_answers.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0011_capture_paging_index.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -140,12 +140,15 @@ class KeyAuditRow(KeyAuditColumns, Base):
 
 class CaptureRow(Base):
     __tablename__ = "captures"
-    __table_args__ = (CheckConstraint(_in("status", CAPTURE_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", CAPTURE_STATUSES), name="status"),
+        # GET /capture pages a participant's captures in the order received, then by id (the
+        # keyset of its nextPageToken); the index also serves what asked by participant only
+        Index("ix_captures_participant_received_at_id", "participant", "received_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    participant: Mapped[str] = mapped_column(
-        String(ADDRESS), ForeignKey("participants.address"), index=True
-    )
+    participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
     received_at: Mapped[datetime]
     # 'anchored' is derived when read (every event in an anchored batch); stored: accepted|rejected
     status: Mapped[str] = mapped_column(String(16))
