@@ -29,15 +29,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medledger.errors import NotAcceptableError, UnsupportedMediaTypeError, ValidationError
 from servicekit.http.bodies import StrictJSONRoute
+from servicekit.http.negotiation import JSON_TYPES, accepts_json
 from servicekit.http.problems import problem_for
 
 EPCIS_VERSION = "2.0.0"
 CBV_VERSION = "2.0.0"
 #: What GS1-Capture-Error-Behaviour the gateway implements (the binding's default).
 ERROR_BEHAVIOURS = ("rollback", "proceed")
-JSON_TYPES = ("application/json", "application/ld+json")
 XML_TYPES = ("application/xml", "text/xml")
-_ACCEPTED_RANGES = {"*/*", "application/*", *JSON_TYPES, "application/problem+json"}
 #: What ``POST /capture`` answers a document or request it refuses (the binding's 400).
 REFUSED_STATUS = 400
 
@@ -131,13 +130,8 @@ def capture_format(content_type: str | None) -> str:
 
 def require_acceptable(accept: str | None) -> None:
     """406 unless ``Accept`` allows a JSON answer (none given: anything goes)."""
-    if not accept or not accept.strip():
+    if accepts_json(accept) or accept is None:
         return
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        refused = any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
-        if media.lower() in _ACCEPTED_RANGES and not refused:
-            return
     raise NotAcceptableError(
         f"Accept {accept[:200]!r}: capture answers only in JSON (application/json; EPCIS XML "
         "answers are not supported yet)",

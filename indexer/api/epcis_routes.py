@@ -23,8 +23,15 @@ from indexer.api.deps import ReaderDep, ServiceDep, SessionDep
 from indexer.queries.events import query_events
 from indexer.queries.resources import RESOURCES, collection
 from indexer.service import IndexerService
+from medledger.epcis.event_id import HASH_PREFIX, EventId
 from medledger.epcis.query import parse_query
-from medledger.errors import QueryParameterError
+from medledger.errors import (
+    NotAcceptableError,
+    NotFoundError,
+    QueryParameterError,
+    ValidationError,
+)
+from servicekit.http.negotiation import accepts_json
 
 epcis = APIRouter(tags=["epcis"])
 
@@ -61,9 +68,54 @@ def get_events(
     return _events(request, service, session, [])
 
 
+@epcis.get(
+    "/events/{event_id:path}",
+    summary="EPCIS 2.0: one event by its eventID",
+    description="An EPCISQueryDocument holding the event: its eventID (`ni:///sha-256;...?"
+    "ver=CBV2.0`, percent-encoded, or its 64 hex digits, or an eventID it was captured with). "
+    "404 when the index has no such event; no query parameters. "
+    "`GET /events/{eventID}/receipt` is its receipt.",
+    response_model=None,
+    responses={200: {"description": "An EPCISQueryDocument of the one event"}},
+)
+def get_event(
+    event_id: str, request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
+) -> Response:
+    wanted = event_id
+    if not event_id.startswith(HASH_PREFIX) and ":" not in event_id:
+        try:
+            wanted = EventId.parse(event_id).uri
+        except ValidationError as exc:
+            raise QueryParameterError(str(exc), rule="query.parameter", pointer="eventID") from None
+    require_json(request)
+    for name, _value in request.query_params.multi_items():
+        raise QueryParameterError(
+            f"{name}: GET /events/{{eventID}} takes no parameters",
+            rule="query.parameter",
+            pointer=name,
+        )
+    answer = query_events(session, parse_query([("EQ_eventID", wanted)]), service.page_tokens)
+    if not answer.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
+        raise NotFoundError(f"the index has no event {wanted}")
+    return _answer(request, answer.document, None, {"Link-Template": RECEIPT_TEMPLATE})
+
+
+def require_json(request: Request) -> None:
+    """406 unless the ``Accept`` header lets a JSON(-LD) answer through."""
+    accept = request.headers.get("accept")
+    if not accepts_json(accept):
+        raise NotAcceptableError(
+            f"Accept {(accept or '')[:200]!r}: the index answers EPCIS queries in JSON-LD only "
+            "(application/ld+json or application/json; EPCIS XML answers are not written yet)",
+            rule="query.accept",
+            pointer="Accept",
+        )
+
+
 def _events(
     request: Request, service: IndexerService, session: Session, added: list[tuple[str, str]]
 ) -> Response:
+    require_json(request)
     params = request.query_params.multi_items()
     for name, _value in added:
         if any(k == name for k, _v in params):
@@ -89,6 +141,7 @@ def _collection_route(resource: str) -> Callable[..., Response]:
     def get_collection(
         request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
     ) -> Response:
+        require_json(request)
         params = request.query_params.multi_items()
         for name, _value in params:
             if name not in ("perPage", "nextPageToken"):

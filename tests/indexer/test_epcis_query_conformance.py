@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -341,3 +342,39 @@ def test_a_resource_s_events_are_the_query_with_its_value(
         "/bizSteps/shipping/events", params={"EQ_bizStep": "receiving"}, headers=world.auth
     )
     assert again.status_code == 400 and again.json()["pointer"] == "EQ_bizStep"
+
+
+def test_one_event_by_its_id_and_its_receipt_beside_it(world: World) -> None:
+    event_id = world.ids["transform"]
+    for path in (f"/events/{quote(event_id, safe='')}", f"/events/{event_id[14:78]}"):
+        response = world.http.get(path, headers=world.auth)
+        assert response.status_code == 200, response.text
+        load_schema().validate(response.json())
+        events = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert [e["eventID"] for e in events] == [event_id]
+    receipt = world.http.get(f"/events/{event_id[14:78]}/receipt", headers=world.auth)
+    assert receipt.status_code == 200 and "event_hash" in receipt.json()
+    assert world.http.get("/events/" + "0" * 64, headers=world.auth).status_code == 404
+    assert world.http.get("/events/12", headers=world.auth).status_code == 400
+    extra = world.http.get(f"/events/{event_id[14:78]}?perPage=1", headers=world.auth)
+    assert extra.status_code == 400 and extra.json()["pointer"] == "perPage"
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [
+        ("application/ld+json", 200),
+        ("application/json;q=0.5, application/xml", 200),
+        ("*/*", 200),
+        ("application/xml", 406),
+        ("text/xml, application/json;q=0", 406),
+    ],
+)
+def test_answers_are_json_ld_and_an_xml_only_client_hears_so(
+    world: World, accept: str, status: int
+) -> None:
+    for path in ("/events", "/bizSteps", "/events/" + world.ids["ship"][14:78]):
+        response = world.http.get(path, headers={**world.auth, "Accept": accept})
+        assert response.status_code == status, (path, response.text)
+        if status == 406:
+            assert response.json()["rule"] == "query.accept"
