@@ -9,7 +9,11 @@ Saxon reads only what lxml has already parsed safely and serialised again (no DT
 no XInclude: :func:`medledger.epcis.xml_read.parse`), and the stylesheet reads no other document.
 GS1's stylesheet converts a root written exactly ``epcis:EPCISDocument`` with ``schemaVersion``
 ``1.2`` and copies anything else unchanged; :func:`to_2_0` refuses what it did not convert
-(rule ``xml.version``). One fix-up follows it: the stylesheet copies an event's 1.2
+(rule ``xml.version``). One fix-up goes before it: the stylesheet takes an ObjectEvent's
+``ilmd`` from the event itself, where 1.2 never has it (1.2 puts it in the event's
+``extension``), so it silently dropped every 1.2 ObjectEvent's ILMD (a commissioning event's lot
+and expiry); the ILMD is moved up for the stylesheet to find (``_lift_object_event_ilmd``).
+One fix-up follows it: the stylesheet copies an event's 1.2
 ``baseExtension`` (which holds 1.2's ``eventID`` and ``errorDeclaration``) verbatim after the
 event's other fields, where the 2.0 XSD refuses it, so any 1.2 event with an eventID or an
 error declaration would be refused; ``eventID`` and ``errorDeclaration`` are moved to their 2.0
@@ -62,7 +66,9 @@ def transform(root: Any, stylesheet: Path = STYLESHEET) -> str:
 
 
 def to_2_0(root: Any) -> Any:
-    """The parsed EPCIS 2.0 document GS1's stylesheet makes of an EPCIS 1.2 document's ``root``."""
+    """The parsed EPCIS 2.0 document GS1's stylesheet makes of an EPCIS 1.2 document's ``root``
+    (which it changes: see :func:`_lift_object_event_ilmd`)."""
+    _lift_object_event_ilmd(root)
     converted = xml_read.parse(transform(root).encode("utf-8"))
     if not (
         converted.tag.startswith(f"{{{_EPCIS_2}}}")
@@ -76,6 +82,16 @@ def to_2_0(root: Any) -> Any:
         )
     _place_base_extensions(converted)
     return converted
+
+
+def _lift_object_event_ilmd(root: Any) -> None:
+    # 1.2: ObjectEvent/extension/ilmd; GS1's stylesheet copies ObjectEvent/ilmd (and leaves
+    # extension/ilmd out of everything else it copies), so the ILMD is moved to where it looks.
+    for event in root.iterfind("EPCISBody/EventList/ObjectEvent"):
+        ilmd = event.find("extension/ilmd")
+        if ilmd is not None and event.find("ilmd") is None:
+            ilmd.getparent().remove(ilmd)
+            event.append(ilmd)
 
 
 def _place_base_extensions(root: Any) -> None:

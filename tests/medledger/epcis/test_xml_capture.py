@@ -97,6 +97,23 @@ def test_a_1_2_event_hashes_as_its_2_0_twin() -> None:
     assert document_hashes(read_capture(OBJECT_EVENT_1_2)) == document_hashes(read_capture(twin))
 
 
+def test_a_1_2_object_events_ilmd_is_kept() -> None:
+    # 1.2 puts an ObjectEvent's ILMD in its extension; GS1's stylesheet looks for it in the
+    # event itself and dropped it (medledger.epcis.legacy lifts it first)
+    ilmd = (
+        b'<ilmd><cbvmda:lotNumber xmlns:cbvmda="urn:epcglobal:cbv:mda">L1</cbvmda:lotNumber></ilmd>'
+    )
+    body = OBJECT_EVENT_1_2.replace(
+        b"</ObjectEvent>", b"<extension>" + ilmd + b"</extension></ObjectEvent>"
+    )
+    twin = body.replace(b"xsd:1", b"xsd:2").replace(b'schemaVersion="1.2"', b'schemaVersion="2.0"')
+    twin = twin.replace(b"<extension>" + ilmd + b"</extension>", ilmd)
+    (event,) = read_capture(body)["epcisBody"]["eventList"]
+    ((key, value),) = event["ilmd"].items()  # its prefix is the reader's: Saxon moves xmlns
+    assert key.endswith(":lotNumber") and value == "L1"
+    assert document_hashes(read_capture(body)) == document_hashes(read_capture(twin))
+
+
 def test_an_invalid_1_2_document_is_refused_by_the_1_2_xsd_with_its_place() -> None:
     problem = _refused(OBJECT_EVENT_1_2.replace(b"<action>OBSERVE</action>", b""))
     assert problem.rule == "xml.schema"
