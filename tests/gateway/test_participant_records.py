@@ -7,11 +7,19 @@ import time
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from medledger.epcis.gs1 import check_digit
 from provenance.journey import MANUFACTURER, PHARMACY
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, GatewayFactory
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def gateway(make_module_gateway: GatewayFactory) -> Gateway:
+    """One gateway per module and database: tests change only participants they register."""
+    return make_module_gateway()
 
 
 def gln(body: str) -> str:
@@ -67,10 +75,12 @@ def test_any_participant_reads_one_participant_and_an_unknown_one_is_404(
 
 
 def test_the_regulator_sets_and_clears_a_region_and_nobody_else_may(gateway: Gateway) -> None:
-    address = gateway.addresses[PHARMACY.name]
+    created = register(gateway, gln("470099930002"))
+    address = created["address"]
     before = gateway.http.get(f"/participants/{address}", headers=gateway.regulator).json()
     path = f"/participants/{address}/region"
-    refused = gateway.http.put(path, json={"region": "KG-C"}, headers=gateway.headers(PHARMACY))
+    own = {"Authorization": f"Bearer {created['apiKey']}"}
+    refused = gateway.http.put(path, json={"region": "KG-C"}, headers=own)
     assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
     bad = gateway.http.put(path, json={"region": "Chui"}, headers=gateway.regulator)
     assert bad.status_code == 422 and bad.json()["rule"] == "participant.region"
@@ -86,6 +96,8 @@ def test_the_regulator_sets_and_clears_a_region_and_nobody_else_may(gateway: Gat
 
 
 def test_updated_since_lists_the_participants_changed_at_or_after_it(gateway: Gateway) -> None:
+    pharmacy = register(gateway, gln("470099930003"))["address"]
+    maker = register(gateway, gln("470099930004"))["address"]
     everyone = gateway.http.get("/participants", headers=gateway.regulator).json()
     latest = max(p["updatedAt"] for p in everyone)
     time.sleep(0.01)
@@ -97,8 +109,6 @@ def test_updated_since_lists_the_participants_changed_at_or_after_it(gateway: Ga
         == []
     )
     # a change of status, of prefixes, of region: each counts as a change
-    maker = gateway.addresses[MANUFACTURER.name]
-    pharmacy = gateway.addresses[PHARMACY.name]
     gateway.http.post(f"/participants/{pharmacy}/suspend", headers=gateway.regulator)
     gateway.http.put(
         f"/participants/{maker}/region", json={"region": "KG"}, headers=gateway.regulator

@@ -13,10 +13,15 @@ import pytest
 
 from medledger.epcis.gs1 import check_digit
 from medledger.errors import ChainUnavailableError
-from provenance.journey import API_MAKER
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, GatewayFactory
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def gateway(make_module_gateway: GatewayFactory) -> Gateway:
+    """One gateway per module and database: tests change only participants they register."""
+    return make_module_gateway()
 
 
 def gln(body: str) -> str:
@@ -39,7 +44,9 @@ def test_the_regulator_cannot_suspend_itself_and_keeps_its_powers(gateway: Gatew
     assert response.headers["content-type"] == PROBLEM
     assert "suspend itself" in response.json()["detail"]
     assert gateway.service.ledger.participant(me).status.name == "ACTIVE"
-    other = gateway.addresses[API_MAKER.name]
+    other = gateway.http.post(
+        "/participants", json=registration(gln("470099910001")), headers=gateway.regulator
+    ).json()["address"]
     assert gateway.http.post(f"/participants/{other}/suspend", headers=gateway.regulator).is_success
 
 
@@ -66,7 +73,9 @@ def test_no_regulator_may_suspend_the_registry_owner(gateway: Gateway) -> None:
 def test_a_status_change_to_the_current_status_is_a_conflict(gateway: Gateway) -> None:
     """Finding 11: reinstating an active participant (and suspending a suspended one) is 409,
     not 502 'the chain could not be reached'."""
-    address = gateway.addresses[API_MAKER.name]
+    address = gateway.http.post(
+        "/participants", json=registration(gln("470099910002")), headers=gateway.regulator
+    ).json()["address"]
     reinstated = gateway.http.post(f"/participants/{address}/reinstate", headers=gateway.regulator)
     assert reinstated.status_code == 409 and "already active" in reinstated.json()["detail"]
     first = gateway.http.post(f"/participants/{address}/suspend", headers=gateway.regulator)
