@@ -14,6 +14,16 @@ Custody checks never race (:meth:`Intake.custody_section`): on PostgreSQL each c
 locks of the items and lots its document touches (:mod:`gateway.store.custody_locks`), so
 captures about different packs run side by side, in one process or many; on SQLite (one writer)
 one document at a time per process.
+
+Error declarations (EPCIS 2.0 section 7.4.1.4): an event carrying an ``errorDeclaration`` is
+stored without it (the event hash never covered it), and the declaration is stored beside it as
+a fact of its own (:mod:`medledger.epcis.error_declaration`, gateway/store/declarations.py),
+whether the event was stored before (then the event itself is a duplicate) or comes with it.
+The declarer must be the event's submitter or the regulator (rule ``errorDeclaration.not-yours``);
+a declaration of an event the gateway does not hold is refused (``errorDeclaration.unknown-event``)
+when the declarer is the regulator or on the ``pharma`` rule set (custody is never changed by an
+event known only as erroneous); on ``epcis``, the submitter's event and its declaration are stored
+together. The same declaration again is a duplicate.
 """
 
 from __future__ import annotations
@@ -37,6 +47,12 @@ from medledger.custody.ruleset import RuleSet, check_events
 from medledger.custody.timebounds import DEFAULT_TIME_BOUNDS, TimeBounds, require_not_ahead
 from medledger.custody.violations import RuleViolation
 from medledger.epcis.documents import EVENT_LISTS, event_list, relocate, with_events
+from medledger.epcis.error_declaration import (
+    ErrorDeclaration,
+    declaration_digest,
+    declaration_document,
+    read_declaration,
+)
 from medledger.epcis.event_hash import (
     context_namespaces,
     event_hash,
@@ -46,6 +62,7 @@ from medledger.epcis.event_hash import (
 from medledger.epcis.normalise import NormalisedEvent, normalise_event, normalise_events
 from medledger.epcis.schema import EpcisSchema
 from medledger.errors import PermissionDeniedError, ValidationError
+from medledger.roles import Role
 from servicekit.sql.helpers import is_postgresql
 
 log = logging.getLogger("gateway.intake")
@@ -59,6 +76,9 @@ KNOWN_CONTEXTS = (
 )
 #: Rule of an event whose stored JSON does not re-hash to its event id.
 REHASH_RULE = "event.rehash"
+#: Rules of error declarations (docs/rules.md).
+UNKNOWN_EVENT_RULE = "errorDeclaration.unknown-event"
+NOT_YOURS_RULE = "errorDeclaration.not-yours"
 #: Errors a ``proceed`` capture job keeps (each bounded); it counts the rest.
 PROCEED_ERRORS_KEPT = 100
 #: Events the rule set may refuse in a ``proceed`` capture (each refusal runs the rule set over
@@ -72,6 +92,8 @@ class Accepted:
     event_ids: tuple[str, ...]
     stored: int
     duplicates: int
+    declaration_ids: tuple[str, ...] = ()
+    declarations_stored: int = 0
 
 
 def require_epcis_context(document: Mapping[str, Any]) -> None:
@@ -134,6 +156,97 @@ def stored_event(event: dict[str, Any], document_context: Any) -> dict[str, Any]
 def stored_json(event: Mapping[str, Any]) -> str:
     """The JSON text stored for an event (and parsed again to serve it and embed it)."""
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """An error declaration a document carries: of the event at ``index``."""
+
+    index: int
+    declaration: ErrorDeclaration
+    raw: str
+
+    @property
+    def pointer(self) -> str:
+        return f"/epcisBody/eventList/{self.index}/errorDeclaration"
+
+
+def split_declarations(
+    events: list[dict[str, Any]], event_ids: list[str], first_index: int = 0
+) -> tuple[list[dict[str, Any]], list[Declared]]:
+    """The events as stored (without ``errorDeclaration``) and the declarations they carried,
+    each read, canonicalised and checked to re-digest from the JSON it will be stored as."""
+    stripped: list[dict[str, Any]] = []
+    declared: list[Declared] = []
+    for index, (event, event_id) in enumerate(zip(events, event_ids, strict=True)):
+        if "errorDeclaration" not in event:
+            stripped.append(event)
+            continue
+        stripped.append({k: v for k, v in event.items() if k != "errorDeclaration"})
+        at = first_index + index
+        pointer = f"/epcisBody/eventList/{at}/errorDeclaration"
+        document = declaration_document(event_id, event["errorDeclaration"], event["@context"])
+        declaration = read_declaration(document, pointer=pointer)
+        raw = stored_json(document)
+        try:
+            again = declaration_digest(_STORED_JSON.decode(raw))
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(
+                f"event {at}: its error declaration cannot be stored as JSON ({exc})",
+                rule=REHASH_RULE,
+                pointer=pointer,
+            ) from None
+        if again != declaration.digest:
+            raise ValidationError(
+                f"event {at}: its error declaration would not re-digest from its stored JSON",
+                rule=REHASH_RULE,
+                pointer=pointer,
+            )
+        declared.append(Declared(at, declaration, raw))
+    return stripped, declared
+
+
+def declaration_records(
+    session: Session,
+    participant: store.ParticipantRecord,
+    declared: list[Declared],
+) -> list[store.DeclarationRecord]:
+    """The declarations to store, once the declarer may declare each (under the custody lock:
+    the events they name are looked up in the same transaction that stores them)."""
+    if not declared:
+        return []
+    submitters = store.event_submitters(session, [d.declaration.event_id for d in declared])
+    regulator = bool(participant.roles & Role.REGULATOR)
+    records = []
+    for d in declared:
+        event_id = d.declaration.event_id
+        submitter = submitters.get(event_id)
+        if submitter is None:
+            if regulator or participant.rule_set == RuleSet.PHARMA.value:
+                raise ValidationError(
+                    f"event {d.index} declares erroneous the event {event_id}, which the gateway "
+                    "has never captured: capture the event first (or send its corrective events)",
+                    rule=UNKNOWN_EVENT_RULE,
+                    pointer=d.pointer,
+                )
+        elif submitter != participant.address and not regulator:
+            raise ValidationError(
+                f"event {d.index} declares erroneous the event {event_id}, captured by "
+                f"{submitter}: only its submitter or the regulator may",
+                rule=NOT_YOURS_RULE,
+                pointer=d.pointer,
+            )
+        records.append(
+            store.DeclarationRecord(
+                declaration_hash=d.declaration.digest,
+                event_id=event_id,
+                declaration_time=d.declaration.declaration_time,
+                reason=d.declaration.reason,
+                corrective_ids=d.declaration.corrective_event_ids,
+                raw=d.raw,
+            )
+        )
+    return records
 
 
 def event_records(
@@ -262,11 +375,13 @@ class Intake:
             raise PermissionDeniedError(f"participant {participant.address} is suspended")
         events, normalised, event_ids = prepare(document, self._schema)
         try:  # the checks name /epcisBody/eventList/<i>; a query document's events are elsewhere
+            events, declared = split_declarations(events, event_ids)
             require_not_ahead(normalised, self._clock(), self._bounds.ahead)
             rule_set = RuleSet(participant.rule_set)
             records = event_records(events, normalised, event_ids)
 
             def check_and_record(view: store.SqlCustodyView) -> CaptureResult:
+                declarations = declaration_records(session, participant, declared)
                 known = store.known_event_ids(session, event_ids)
                 fresh = [
                     f for f, eid in zip(normalised, event_ids, strict=True) if eid not in known
@@ -278,19 +393,19 @@ class Intake:
                     rule_set, fresh, participant.to_custody(), view, bounds=self._bounds
                 )
                 return store.record_capture(
-                    session, participant.address, records, changes, known=known
+                    session,
+                    participant.address,
+                    records,
+                    changes,
+                    known=known,
+                    declarations=declarations,
                 )
 
             keyed = normalised if rule_set is RuleSet.PHARMA else []
             result = self.custody_section(session, keyed, check_and_record)
         except ValidationError as exc:
             raise relocate(exc, EVENT_LISTS[document["type"]]) from None
-        return Accepted(
-            capture_id=str(result.capture_id),
-            event_ids=result.event_ids,
-            stored=result.stored,
-            duplicates=result.duplicates,
-        )
+        return _accepted(result)
 
     def capture_proceeding(
         self, session: Session, participant: store.ParticipantRecord, document: Any
@@ -320,6 +435,7 @@ class Intake:
         namespaces = context_namespaces(context)
         errors: list[ValidationError] = []
         kept: list[tuple[store.EventRecord, NormalisedEvent]] = []
+        declared: dict[int, Declared] = {}
         now = self._clock()
         for index, event in enumerate(listed.events):
             try:
@@ -327,7 +443,12 @@ class Intake:
                 facts = normalise_event(event, index)
                 event_id = event_hash(event, namespaces=namespaces)
                 require_not_ahead([facts], now, self._bounds.ahead)
-                (record,) = event_records([stored_event(event, context)], [facts], [event_id])
+                stored, found = split_declarations(
+                    [stored_event(event, context)], [event_id], index
+                )
+                (record,) = event_records(stored, [facts], [event_id])
+                if found:
+                    declared[index] = found[0]
             except ValidationError as exc:
                 errors.append(_at(exc, index))
                 continue
@@ -347,6 +468,17 @@ class Intake:
 
         def check_and_record(view: store.SqlCustodyView) -> CaptureResult:
             kept, errors = list(checked), list(first_errors)  # afresh if tried again
+            declarations: list[store.DeclarationRecord] = []
+            for record, facts in list(kept):
+                if facts.index not in declared:
+                    continue
+                try:
+                    declarations += declaration_records(
+                        session, participant, [declared[facts.index]]
+                    )
+                except ValidationError as exc:
+                    errors.append(_at(exc, facts.index))
+                    kept.remove((record, facts))
             known = store.known_event_ids(session, [r.event_id for r, _ in kept])
             refusals = 0
             while True:
@@ -382,16 +514,25 @@ class Intake:
                 changes,
                 known=known,
                 error=proceed_errors(errors),
+                declarations=[
+                    d for d in declarations if d.event_id in {r.event_id for r, _ in kept}
+                ],
             )
 
         keyed = [f for _, f in kept] if rule_set is RuleSet.PHARMA else []
         result = self.custody_section(session, keyed, check_and_record)
-        return Accepted(
-            capture_id=str(result.capture_id),
-            event_ids=result.event_ids,
-            stored=result.stored,
-            duplicates=result.duplicates,
-        )
+        return _accepted(result)
+
+
+def _accepted(result: store.CaptureResult) -> Accepted:
+    return Accepted(
+        capture_id=str(result.capture_id),
+        event_ids=result.event_ids,
+        stored=result.stored,
+        duplicates=result.duplicates,
+        declaration_ids=result.declaration_ids,
+        declarations_stored=result.declarations_stored,
+    )
 
 
 def proceed_errors(errors: list[ValidationError]) -> dict[str, Any]:

@@ -35,6 +35,11 @@ from dataclasses import dataclass
 
 from gateway.store.batches import BatchEvent
 from gateway.store.capture import event_hash_bytes
+from medledger.epcis.error_declaration import (
+    KIND_DECLARATION,
+    declaration_digest,
+    declaration_id,
+)
 from medledger.epcis.event_hash import stored_event_digest
 from medledger.errors import IntegrityViolationError, MerkleError
 from medledger.merkle import MerkleTree, Value, leaf_hash, verify_proof
@@ -65,9 +70,31 @@ def rehash(raw: str) -> bytes | None:
         return None  # ValidationError and JSONDecodeError are ValueErrors
 
 
-def altered(event_id: str, raw: str, event_hash: bytes) -> str | None:
+def redigest(raw: str) -> bytes | None:
+    """The digest a verifier computes from an error declaration as served, or None."""
+    try:
+        return declaration_digest(json.loads(raw))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+
+
+def declaration_altered(declaration: str, raw: str, digest: bytes) -> str | None:
+    """Why a stored error declaration would not verify (as :func:`altered` for events)."""
+    if len(digest) != 32 or declaration_id(digest) != declaration:
+        return f"its id is not that of its stored digest {_hex(digest)}"
+    computed = redigest(raw)
+    if computed is None:
+        return "its stored JSON cannot be re-digested"
+    if computed != digest:
+        return f"its stored JSON re-digests to {_hex(computed)}, not to {_hex(digest)}"
+    return None
+
+
+def altered(event_id: str, raw: str, event_hash: bytes, kind: str = "event") -> str | None:
     """Why the stored event would not verify, or None if it re-hashes to its stored hash and
-    its id names that hash."""
+    its id names that hash (``kind`` ``errorDeclaration``: the same of a declaration)."""
+    if kind == KIND_DECLARATION:
+        return declaration_altered(event_id, raw, event_hash)
     try:
         named = event_hash_bytes(event_id)
     except ValueError:
@@ -82,9 +109,17 @@ def altered(event_id: str, raw: str, event_hash: bytes) -> str | None:
     return None
 
 
-def check_event(event_id: str, raw: str, event_hash: bytes, *, root: bytes | None = None) -> None:
-    """Raise ``integrity.event-altered`` unless the stored event re-hashes to its stored hash."""
-    reason = altered(event_id, raw, event_hash)
+def check_event(
+    event_id: str,
+    raw: str,
+    event_hash: bytes,
+    *,
+    root: bytes | None = None,
+    kind: str = "event",
+) -> None:
+    """Raise ``integrity.event-altered`` unless the stored event (or error declaration, by
+    ``kind``) re-hashes to its stored hash."""
+    reason = altered(event_id, raw, event_hash, kind)
     if reason is not None:
         raise IntegrityViolationError(
             f"event {event_id} no longer verifies: {reason}",
@@ -137,7 +172,7 @@ def check_batch(root: bytes, events: Sequence[BatchEvent]) -> None:
     changed: list[str] = []
     values: list[Value] = []
     for event in events:
-        if altered(event.event_id, event.raw, event.event_hash) is not None:
+        if altered(event.event_id, event.raw, event.event_hash, event.kind) is not None:
             changed.append(event.event_id)
         values.append((event.event_hash, event.salt))
     if changed:

@@ -74,6 +74,7 @@ def create_app(
     for router in (
         capture.capture,
         receipts.events,
+        receipts.declarations,
         receipts.batches,
         receipts.anchors,
         participants.participants,

@@ -13,6 +13,13 @@ class CaptureAccepted(BaseModel):
     eventIDs: list[str]  # noqa: N815
     stored: int = Field(description="events new to the gateway")
     duplicates: int = Field(description="events it already had (same event hash)")
+    declarationIDs: list[str] = Field(  # noqa: N815
+        default_factory=list,
+        description="the error declarations the document carries, in document order",
+    )
+    declarationsStored: int = Field(  # noqa: N815
+        0, description="error declarations new to the gateway (the others it already had)"
+    )
 
 
 class CapturePublic(BaseModel):
@@ -39,6 +46,10 @@ class CapturePublic(BaseModel):
 
 
 class BatchEventPublic(BaseModel):
+    """One leaf of a batch: an event, or an error declaration (``kind``; then ``eventID`` is the
+    declaration's id, ``eventHash`` its digest and ``event`` the stored declaration)."""
+
+    kind: Literal["event", "errorDeclaration"] = "event"
     eventID: str  # noqa: N815
     eventHash: str  # noqa: N815
     salt: str

@@ -23,7 +23,9 @@ from gateway.store.batches import (
     lookup_anchor,
 )
 from gateway.store.capture import StoredEvent, get_event
+from gateway.store.declarations import StoredDeclaration, get_declaration
 from gateway.store.participants import ParticipantRecord
+from medledger.epcis.error_declaration import KIND_DECLARATION, parse_declaration_id
 from medledger.epcis.event_id import DIGEST_SIZE, EventId
 from medledger.errors import (
     IntegrityViolationError,
@@ -74,34 +76,92 @@ class ReceiptsService:
 
     def receipt(self, reader: ParticipantRecord, event_id: str) -> Receipt:
         stored = self.event(reader, event_id)
-        batch = stored.batch
+        batch = self._anchored_batch(f"event {stored.event_id}", stored.batch)
+        assert batch.root is not None and batch.tx_hash is not None
+        leaf, proof = self._verified_proof(stored, batch, batch.root)
+        return self._receipt(stored.event_hash, stored.salt, leaf, proof, batch).with_embedded(
+            event=json.loads(stored.raw)
+        )
+
+    def declaration(self, reader: ParticipantRecord, declaration: str) -> StoredDeclaration:
+        """A stored error declaration, for its declarer, the regulator and auditors (and the
+        declared event's submitter, whose event it is about)."""
+        try:
+            digest = parse_declaration_id(declaration)
+        except ValidationError:
+            raise NotFoundError(f"no error declaration {declaration}") from None
+        with self.sessions() as session:
+            found = get_declaration(session, digest)
+            submitter = get_event(session, found.event_id) if found is not None else None
+        if found is None or not (
+            may_read(reader, found.declared_by)
+            or (submitter is not None and may_read(reader, submitter.participant))
+        ):
+            raise NotFoundError(f"no error declaration {declaration}")
+        return found
+
+    def declaration_document(self, reader: ParticipantRecord, declaration: str) -> Any:
+        """The stored declaration, once it re-digests to its id (else 409)."""
+        stored = self.declaration(reader, declaration)
+        self._verified_declaration(stored)
+        return json.loads(stored.raw)
+
+    def declaration_receipt(self, reader: ParticipantRecord, declaration: str) -> Receipt:
+        """The receipt (kind ``errorDeclaration``) of an anchored error declaration."""
+        stored = self.declaration(reader, declaration)
+        batch = self._anchored_batch(f"error declaration {stored.declaration_id}", stored.batch)
+        assert batch.root is not None
+        self._verified_declaration(stored, batch.root)
+        name = stored.declaration_id
+        with self.integrity_alarm.watch():
+            tree = self._tree_of(batch, batch.root, name)
+            leaf, proof = integrity.proven_leaf(
+                tree, name, (stored.declaration_hash, stored.salt), batch.root
+            )
+        self.integrity_alarm.passed((name,), batch.root)
+        return self._receipt(
+            stored.declaration_hash, stored.salt, leaf, proof, batch
+        ).with_embedded(declaration=json.loads(stored.raw))
+
+    def _verified_declaration(self, stored: StoredDeclaration, root: bytes | None = None) -> None:
+        name = stored.declaration_id
+        with self.integrity_alarm.watch():
+            integrity.check_event(
+                name, stored.raw, stored.declaration_hash, root=root, kind=KIND_DECLARATION
+            )
+        self.integrity_alarm.passed((name,))
+
+    def _anchored_batch(self, what: str, batch: BatchInfo | None) -> BatchInfo:
+        """The anchored batch of an event or declaration, with its transaction (409 if not)."""
         if batch is None or batch.state != "anchored" or batch.root is None:
-            raise NotAnchoredYetError(f"event {stored.event_id} is not anchored yet")
+            raise NotAnchoredYetError(f"{what} is not anchored yet")
         if batch.tx_hash is None:  # anchored, but the crash recovery did not record by what
             with self.sessions() as session:
                 healed = recover_anchor_transaction(session, self.ledger, batch)
             if healed is None or healed.tx_hash is None:
                 raise NotAnchoredYetError(
-                    f"event {stored.event_id}: the transaction anchoring its batch is not found yet"
+                    f"{what}: the transaction anchoring its batch is not found yet"
                 )
             batch = healed
-        root, tx_hash = batch.root, batch.tx_hash
-        if root is None or tx_hash is None:
-            raise NotAnchoredYetError(f"event {stored.event_id} is not anchored yet")
-        leaf, proof = self._verified_proof(stored, batch, root)
-        event = json.loads(stored.raw)
+        if batch.root is None or batch.tx_hash is None:
+            raise NotAnchoredYetError(f"{what} is not anchored yet")
+        return batch
+
+    def _receipt(
+        self, value: bytes, salt: bytes, leaf: bytes, proof: tuple[bytes, ...], batch: BatchInfo
+    ) -> Receipt:
+        assert batch.root is not None and batch.tx_hash is not None
         return Receipt(
-            event_hash=stored.event_hash,
-            salt=stored.salt,
+            event_hash=value,
+            salt=salt,
             leaf=leaf,
             proof=proof,
-            root=root,
+            root=batch.root,
             chain_id=self.chain.chain_id,
             contract=self.ledger.anchors.address,
-            tx_hash=bytes.fromhex(tx_hash.removeprefix("0x")),
+            tx_hash=bytes.fromhex(batch.tx_hash.removeprefix("0x")),
             block_number=int(batch.block_number or 0),
             anchored_by=batch.participant,
-            event=event,
         )
 
     def _verified_event(self, stored: StoredEvent, root: bytes | None = None) -> None:

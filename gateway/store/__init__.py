@@ -10,12 +10,16 @@ one capture against the custody state) and the custody view's names.
 
 from __future__ import annotations
 
-from .capture import EventRecord, known_event_ids, record_capture
+from .capture import CaptureResult, EventRecord, known_event_ids, record_capture
 from .custody_view import SqlCustodyView, apply_changes, custody_lock, set_lot_recalled
+from .declarations import DeclarationRecord, event_submitters
 from .participants import ParticipantRecord
 
 __all__ = [
+    "CaptureResult",
+    "DeclarationRecord",
     "EventRecord",
+    "event_submitters",
     "ParticipantRecord",
     "SqlCustodyView",
     "apply_changes",

@@ -1,11 +1,14 @@
 """Batch lifecycle: sealed -> sent -> anchored (or failed), one commit per transition.
 
-Sealing assigns a participant's unbatched events, in ``seq`` order, to a new batch when it has
-``max_events`` of them or its oldest waited ``max_age_seconds``; nothing chain-related happens
-here. The batcher then builds the tree and stores the root (:func:`set_root`), sends the anchor
-transaction (:func:`mark_sent`), and records inclusion (:func:`mark_anchored`). Because each step
-commits on its own, a restart finds every batch in the state it reached and resumes: ``sealed``
-is (re)built and sent, ``sent`` is checked by its transaction hash. See ``docs/storage.md``.
+Sealing assigns a participant's unbatched events, in ``seq`` order, and its unbatched error
+declarations (gateway/store/declarations.py), oldest first, to a new batch when it has
+``max_events`` leaves or its oldest waited ``max_age_seconds``; nothing chain-related happens
+here. A batch's leaves are its events in ``seq`` order, then its declarations by received time
+and digest; its ``event_count`` (the count anchored on chain) counts both. The batcher then
+builds the tree and stores the root (:func:`set_root`), sends the anchor transaction
+(:func:`mark_sent`), and records inclusion (:func:`mark_anchored`). Because each step commits
+on its own, a restart finds every batch in the state it reached and resumes: ``sealed`` is
+(re)built and sent, ``sent`` is checked by its transaction hash. See ``docs/storage.md``.
 """
 
 from __future__ import annotations
@@ -19,10 +22,18 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from medledger.epcis.error_declaration import KIND_DECLARATION, KIND_EVENT, declaration_id
 from medledger.errors import BatchStateError, RecordNotFoundError, StoreConflictError
 from servicekit.sql.helpers import key_chunks, member_of, utcnow
 
-from .models import BATCH_STATES, AccountNonceRow, AnchorHistoryRow, BatchRow, EventRow
+from .models import (
+    BATCH_STATES,
+    AccountNonceRow,
+    AnchorHistoryRow,
+    BatchRow,
+    ErrorDeclarationRow,
+    EventRow,
+)
 
 log = logging.getLogger("provenance.gateway.anchoring")
 
@@ -66,10 +77,14 @@ class BatchInfo:
 
 @dataclass(frozen=True)
 class BatchEvent:
+    """One leaf of a batch: an event, or an error declaration (``kind``; then ``event_id`` is
+    the declaration's id, ``event_hash`` its digest and ``raw`` the stored declaration)."""
+
     event_id: str
     event_hash: bytes
     salt: bytes
     raw: str
+    kind: str = KIND_EVENT
 
 
 @dataclass(frozen=True)
@@ -112,22 +127,44 @@ def seal_batches(
     cutoff = now - timedelta(seconds=max_age_seconds)
     due = set(
         session.scalars(select(EventRow.participant).where(EventRow.batch_id.is_(None)).distinct())
+    ) | set(
+        session.scalars(
+            select(ErrorDeclarationRow.declared_by)
+            .where(ErrorDeclarationRow.batch_id.is_(None))
+            .distinct()
+        )
     )
     if participants is not None:
         due &= set(participants)
     sealed: list[BatchInfo] = []
     for participant in sorted(due):
         try:
-            pending = session.execute(
+            events = session.execute(
                 select(EventRow.seq, EventRow.received_at)
                 .where(EventRow.batch_id.is_(None), EventRow.participant == participant)
                 .order_by(EventRow.seq)
                 .with_for_update(skip_locked=True)  # PostgreSQL: two sealers never share events
             ).all()
+            declarations = session.execute(
+                select(ErrorDeclarationRow.declaration_hash, ErrorDeclarationRow.received_at)
+                .where(
+                    ErrorDeclarationRow.batch_id.is_(None),
+                    ErrorDeclarationRow.declared_by == participant,
+                )
+                .order_by(ErrorDeclarationRow.received_at, ErrorDeclarationRow.declaration_hash)
+                .with_for_update(skip_locked=True)
+            ).all()
+            # (received_at, kind, key): the oldest leaves first, an event before a declaration
+            # received at the same moment (the declaration may be of that very event)
+            pending = sorted(
+                [(e.received_at, 0, e.seq) for e in events]
+                + [(d.received_at, 1, d.declaration_hash) for d in declarations],
+                key=lambda p: (p[0], p[1]),
+            )
             start = 0
             while start < len(pending):
                 take = pending[start : start + max_events]
-                if len(take) < max_events and take[0].received_at > cutoff:
+                if len(take) < max_events and min(t[0] for t in take) > cutoff:
                     break  # neither full nor old enough yet
                 row = BatchRow(
                     participant=participant,
@@ -138,10 +175,18 @@ def seal_batches(
                 )
                 session.add(row)
                 session.flush()
-                for chunk in key_chunks(session, [t.seq for t in take]):
+                seqs = [t[2] for t in take if t[1] == 0]
+                for chunk in key_chunks(session, seqs):
                     session.execute(
                         update(EventRow)
                         .where(member_of(session, EventRow.seq, chunk))
+                        .values(batch_id=row.id)
+                    )
+                hashes = [t[2] for t in take if t[1] == 1]
+                for chunk in key_chunks(session, hashes):
+                    session.execute(
+                        update(ErrorDeclarationRow)
+                        .where(member_of(session, ErrorDeclarationRow.declaration_hash, chunk))
                         .values(batch_id=row.id)
                     )
                 sealed.append(BatchInfo.of(row))
@@ -171,13 +216,22 @@ def batches_in_state(
 
 
 def batch_values(session: Session, batch_id: int) -> list[tuple[bytes, bytes]]:
-    """The batch's Merkle leaf values ``(event_hash, salt)``, in seq order."""
-    return [
+    """The batch's Merkle leaf values: ``(event_hash, salt)`` of its events in seq order, then
+    ``(declaration_hash, salt)`` of its error declarations (received time, then digest)."""
+    events = [
         (h, s)
         for h, s in session.execute(
             select(EventRow.event_hash, EventRow.salt)
             .where(EventRow.batch_id == batch_id)
             .order_by(EventRow.seq)
+        )
+    ]
+    return events + [
+        (h, s)
+        for h, s in session.execute(
+            select(ErrorDeclarationRow.declaration_hash, ErrorDeclarationRow.salt)
+            .where(ErrorDeclarationRow.batch_id == batch_id)
+            .order_by(ErrorDeclarationRow.received_at, ErrorDeclarationRow.declaration_hash)
         )
     ]
 
@@ -548,7 +602,8 @@ def reopen(session: Session, batch_id: int) -> BatchInfo:
 
 
 def get_batch_by_root(session: Session, root: bytes) -> BatchContents | None:
-    """A batch and its events with their salts, for the indexer and auditors."""
+    """A batch and its leaves with their salts (events, then error declarations), for the
+    indexer and auditors."""
     row = session.scalars(select(BatchRow).where(BatchRow.root == root)).one_or_none()
     if row is None:
         return None
@@ -559,14 +614,35 @@ def get_batch_by_root(session: Session, root: bytes) -> BatchContents | None:
             .where(EventRow.batch_id == row.id)
             .order_by(EventRow.seq)
         )
+    ) + tuple(
+        BatchEvent(event_id=declaration_id(h), event_hash=h, salt=s, raw=r, kind=KIND_DECLARATION)
+        for h, s, r in session.execute(
+            select(
+                ErrorDeclarationRow.declaration_hash,
+                ErrorDeclarationRow.salt,
+                ErrorDeclarationRow.raw,
+            )
+            .where(ErrorDeclarationRow.batch_id == row.id)
+            .order_by(ErrorDeclarationRow.received_at, ErrorDeclarationRow.declaration_hash)
+        )
     )
     return BatchContents(batch=BatchInfo.of(row), events=events)
 
 
 def unanchored_event_count(session: Session) -> int:
     """Events acknowledged but not yet anchored: the backlog behind the 503 back-pressure."""
-    unbatched = session.scalar(
-        select(func.count()).select_from(EventRow).where(EventRow.batch_id.is_(None))
+    unbatched = (
+        session.scalar(
+            select(func.count()).select_from(EventRow).where(EventRow.batch_id.is_(None))
+        )
+        or 0
+    ) + (
+        session.scalar(
+            select(func.count())
+            .select_from(ErrorDeclarationRow)
+            .where(ErrorDeclarationRow.batch_id.is_(None))
+        )
+        or 0
     )
     in_batches = session.scalar(
         select(func.coalesce(func.sum(BatchRow.event_count), 0)).where(BatchRow.state != "anchored")

@@ -38,7 +38,8 @@ from servicekit.sql.helpers import (
 
 from .batches import BatchInfo, get_batch
 from .custody_view import apply_changes
-from .models import BatchRow, CaptureEventRow, CaptureRow, EventRow
+from .declarations import DeclarationRecord, insert_declarations
+from .models import BatchRow, CaptureEventRow, CaptureRow, ErrorDeclarationRow, EventRow
 
 #: Rows per multi-row INSERT: large enough to amortise round trips, small enough for SQLite.
 INSERT_CHUNK = 1000
@@ -81,6 +82,8 @@ class CaptureResult:
     event_ids: tuple[str, ...]  # in document order, duplicates included
     stored: int  # events new to the store
     duplicates: int  # events the store already had (or named twice in the document)
+    declaration_ids: tuple[str, ...] = ()  # error declarations, in document order
+    declarations_stored: int = 0  # declarations new to the store
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ def record_capture(
     now: datetime | None = None,
     known: AbstractSet[str] | None = None,
     error: dict[str, Any] | None = None,
+    declarations: Sequence[DeclarationRecord] = (),
 ) -> CaptureResult:
     """Store a capture, its new events and its custody changes in one transaction, and commit.
 
@@ -211,6 +215,8 @@ def record_capture(
     caller holds :func:`custody_lock`), to save looking them up again; an event stored since by
     someone else is still skipped by the insert itself. ``error``: what a ``proceed`` capture
     refused of its document (:func:`gateway.intake.proceed_errors`), kept with it.
+    ``declarations``: the error declarations the document carries (of events stored before or
+    by this capture; gateway/store/declarations.py), each stored once.
     """
     received = now or utcnow()
     capture_id = uuid.uuid4()
@@ -252,6 +258,11 @@ def record_capture(
         ]
         stored = _insert_events(session, new_rows) if new_rows else 0
         _insert_links(session, capture_id, events)
+        declared = (
+            insert_declarations(session, participant, capture_id, declarations, received)
+            if declarations
+            else 0
+        )
         apply_changes(session, changes)
         session.commit()
     except IntegrityError as exc:
@@ -265,6 +276,8 @@ def record_capture(
         event_ids=tuple(r.event_id for r in events),
         stored=stored,
         duplicates=len(events) - stored,
+        declaration_ids=tuple(d.declaration_id for d in declarations),
+        declarations_stored=declared,
     )
 
 
@@ -391,7 +404,16 @@ def _capture_info(session: Session, row: CaptureRow) -> CaptureInfo:
                 or_(BatchRow.id.is_(None), BatchRow.state != "anchored"),
             )
         )
-        if pending == 0:
+        undeclared = session.scalar(
+            select(func.count())
+            .select_from(ErrorDeclarationRow)
+            .outerjoin(BatchRow, BatchRow.id == ErrorDeclarationRow.batch_id)
+            .where(
+                ErrorDeclarationRow.capture_id == cid,
+                or_(BatchRow.id.is_(None), BatchRow.state != "anchored"),
+            )
+        )
+        if pending == 0 and undeclared == 0:
             status = "anchored"
     return CaptureInfo(
         id=row.id,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from servicekit.sql.helpers import upsert_insert, utcnow
 
-from .models import AnchoringLeaseRow, BatchRow, EventRow
+from .models import AnchoringLeaseRow, BatchRow, ErrorDeclarationRow, EventRow
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,19 @@ def get_lease(session: Session, account: str) -> Lease | None:
 
 
 def accounts_with_anchoring_work(session: Session) -> list[str]:
-    """Accounts with events not yet in a batch or batches still to send or settle, sorted."""
+    """Accounts with events (or error declarations) not yet in a batch or batches still to send
+    or settle, sorted."""
     unbatched = select(EventRow.participant).where(EventRow.batch_id.is_(None)).distinct()
+    undeclared = (
+        select(ErrorDeclarationRow.declared_by)
+        .where(ErrorDeclarationRow.batch_id.is_(None))
+        .distinct()
+    )
     unsettled = (
         select(BatchRow.participant).where(BatchRow.state.in_(("sealed", "sent"))).distinct()
     )
-    return sorted(set(session.scalars(unbatched)) | set(session.scalars(unsettled)))
+    return sorted(
+        set(session.scalars(unbatched))
+        | set(session.scalars(undeclared))
+        | set(session.scalars(unsettled))
+    )

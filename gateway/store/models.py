@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0011_capture_paging_index.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0012_error_declarations.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -229,6 +229,30 @@ class EventRow(Base):
     event_time: Mapped[datetime]
     type: Mapped[str] = mapped_column(String(64))
     biz_step: Mapped[str | None] = mapped_column(String(255))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    received_at: Mapped[datetime]
+
+
+class ErrorDeclarationRow(Base):
+    """An EPCIS error declaration of a stored event (medledger/epcis/error_declaration.py),
+    anchored as its own leaf ``(declaration_hash, salt)`` in a batch of its declarer, after
+    that batch's events."""
+
+    __tablename__ = "error_declarations"
+    __table_args__ = (
+        # Unbatched declarations of a declarer (sealing), and a batch's declarations (proofs).
+        Index("ix_error_declarations_batch_declared_by", "batch_id", "declared_by"),
+    )
+
+    declaration_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), ForeignKey("events.event_id"), index=True)
+    declared_by: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    declaration_time: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    corrective_ids: Mapped[list[str]] = mapped_column(JSON)
+    raw: Mapped[str] = mapped_column(Text)  # the stored declaration document, JSON
+    capture_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("captures.id"))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
     received_at: Mapped[datetime]
 

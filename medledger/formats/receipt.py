@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,14 @@ class Receipt:
     kind: str = KIND_EVENT
     #: the stored declaration (kind ``errorDeclaration``), embedded
     declaration: dict[str, Any] | None = field(default=None, compare=False)
+
+    def with_embedded(
+        self, *, event: dict[str, Any] | None = None, declaration: dict[str, Any] | None = None
+    ) -> Receipt:
+        """This receipt embedding ``event`` or, as kind ``errorDeclaration``, ``declaration``."""
+        if declaration is not None:
+            return replace(self, event=None, kind=KIND_DECLARATION, declaration=declaration)
+        return replace(self, event=event, kind=KIND_EVENT, declaration=None)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {

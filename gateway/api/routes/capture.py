@@ -130,6 +130,8 @@ async def post_capture(
         eventIDs=list(accepted.event_ids),
         stored=accepted.stored,
         duplicates=accepted.duplicates,
+        declarationIDs=list(accepted.declaration_ids),
+        declarationsStored=accepted.declarations_stored,
     )
 
 

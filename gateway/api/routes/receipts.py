@@ -15,6 +15,7 @@ from servicekit.http.bodies import StrictJSONRoute
 events = APIRouter(prefix="/events", tags=["events"], route_class=StrictJSONRoute)
 batches = APIRouter(prefix="/batches", tags=["batches"], route_class=StrictJSONRoute)
 anchors = APIRouter(prefix="/anchors", tags=["batches"], route_class=StrictJSONRoute)
+declarations = APIRouter(prefix="/declarations", tags=["events"], route_class=StrictJSONRoute)
 
 _INTEGRITY: dict[int | str, dict[str, Any]] = {
     409: {
@@ -45,6 +46,33 @@ def get_event(event_id: str, receipts: ReceiptsDep, reader: ParticipantDep) -> d
     return receipts.event_document(reader, event_id)
 
 
+@declarations.get(
+    "/{declaration_id:path}/receipt",
+    summary="The receipt proving an anchored error declaration",
+    responses=_INTEGRITY,
+)
+def get_declaration_receipt(
+    declaration_id: str, receipts: ReceiptsDep, reader: ParticipantDep
+) -> dict[str, Any]:
+    """The receipt (kind `errorDeclaration`, the declaration embedded): verify it with
+    `provenance verify`. The id is `ni:///sha-256;…?ver=CBV2.0&declaration` (percent-encoded)
+    or its 64 hex digits, as `POST /capture` answered it under `declarationIDs`."""
+    return receipts.declaration_receipt(reader, declaration_id).to_json()
+
+
+@declarations.get(
+    "/{declaration_id:path}",
+    summary="One error declaration, as stored (the declared event's id, the declaration)",
+    responses=_INTEGRITY,
+)
+def get_declaration(
+    declaration_id: str, receipts: ReceiptsDep, reader: ParticipantDep
+) -> dict[str, Any]:
+    """The stored declaration, once it re-digests to its id (409 `integrity` otherwise)."""
+    document: dict[str, Any] = receipts.declaration_document(reader, declaration_id)
+    return document
+
+
 @batches.get("/{root}", response_model=BatchPublic, responses=_INTEGRITY)
 def get_batch(root: str, receipts: ReceiptsDep, reader: BatchReaderDep) -> BatchPublic:
     """A batch's events and salts: for the regulator, auditors and the batch's submitter; 409
@@ -61,6 +89,7 @@ def get_batch(root: str, receipts: ReceiptsDep, reader: BatchReaderDep) -> Batch
         blockHash=batch.block_hash,
         events=[
             BatchEventPublic(
+                kind=e.kind,  # type: ignore[arg-type]
                 eventID=e.event_id,
                 eventHash="0x" + e.event_hash.hex(),
                 salt="0x" + e.salt.hex(),
