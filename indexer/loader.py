@@ -12,6 +12,7 @@ alerts, the custody projection over the stored state, and the writes.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -31,12 +32,20 @@ from indexer import detection
 from indexer.chainlogs import ChainLog
 from indexer.event_rows import Row, event_line, event_row, item_lines, item_rows
 from indexer.projection import EventContext, Projector, SeqSlots, restricted
-from indexer.sources import BatchSource
+from indexer.sources import KIND_DECLARATION, BatchSource
 from indexer.store import pending, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
-from indexer.verification import AnchorFacts, IntegrityFailure, refused_evidence, verify_batch
+from indexer.verification import (
+    AnchorFacts,
+    IntegrityFailure,
+    VerifiedEvent,
+    refused_evidence,
+    verify_batch,
+)
 from medledger.custody.transition import recorded_operation
+from medledger.epcis.error_declaration import read_declaration
+from medledger.epcis.event_id import EventId
 from medledger.epcis.normalise import NormalisedEvent, normalise_event
 from medledger.epcis.terms import Vocabulary, default_vocabulary
 from medledger.errors import BatchRefusedError, BatchUnavailableError, ValidationError
@@ -90,6 +99,9 @@ class PreparedBatch:
     unreadable: dict[int, str] = field(default_factory=dict)
     custody: dict[int, NormalisedEvent] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: the error declarations among the leaves, by position: their ``ix_error_declarations``
+    #: rows (the placeholders at their positions above are empty)
+    declarations: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _add(timings: dict[str, float], stage: str, since: float) -> float:
@@ -127,6 +139,18 @@ def prepare_batch(
     for v in verified:
         seq = sequence(facts.block_number, log_index, v.position)
         out.hashes.append(v.event_hash)
+        if v.kind == KIND_DECLARATION:
+            if copy_lines:
+                out.lines.append(b"")
+                out.item_lines.append(b"")
+            else:
+                out.rows.append(None)
+                out.items.append([])
+            try:
+                out.declarations[v.position] = declaration_row(v, seq, facts)
+            except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                out.unreadable[v.position] = str(exc)
+            continue
         try:
             ev = normalise_event(v.event, v.position, vocabulary)
         except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -150,6 +174,24 @@ def prepare_batch(
             out.custody[v.position] = ev
     _add(timings, "normalise + rows", started)
     return out
+
+
+def declaration_row(v: VerifiedEvent, seq: int, facts: AnchorFacts) -> dict[str, Any]:
+    """The ``ix_error_declarations`` row of a verified declaration leaf."""
+    declared = read_declaration(v.event)
+    return {
+        "declaration_hash": v.event_hash,
+        "seq": seq,
+        "block_number": facts.block_number,
+        "root": facts.root,
+        "declared_by": facts.submitter,
+        "event_hash": EventId.parse_uri(declared.event_id).digest,
+        "declaration_time": declared.declaration_time,
+        "reason": declared.reason,
+        "corrective_ids": list(declared.corrective_event_ids),
+        "salt": v.salt,
+        "raw": json.dumps(v.event, separators=(",", ":"), ensure_ascii=False),
+    }
 
 
 _VOCABULARY: Vocabulary | None = None
@@ -204,6 +246,7 @@ class _Chosen:
     custody: list[tuple[NormalisedEvent, EventContext]] = field(default_factory=list)
     repeated: list[bytes] = field(default_factory=list)
     unreadable: list[tuple[bytes, str]] = field(default_factory=list)
+    declarations: list[dict[str, Any]] = field(default_factory=list)
 
     def insert(self, session: Session) -> None:
         if self.event_lines:
@@ -222,6 +265,10 @@ def _choose(
     seen: set[bytes] = set()
     as_lines = bool(prepared.lines)
     for position, event_hash in enumerate(prepared.hashes):
+        declaration = prepared.declarations.get(position)
+        if declaration is not None:
+            out.declarations.append(declaration)
+            continue
         if event_hash in known or event_hash in seen:
             out.repeated.append(event_hash)
             continue
@@ -551,6 +598,7 @@ class BatchLoader:
         finally:
             reader.before_read = None
             inserted()  # raises what the insert raised (an event indexed before)
+        writes.insert_declarations(session, chosen.declarations)
         started = _add(self.timings, "SQL: events and items (waited for)", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
         self._state.absorb(projector)

@@ -2,7 +2,8 @@
 
 Neither is trusted: :mod:`indexer.verification` recomputes every hash and the root before
 anything is indexed. Both give the gateway's batch JSON (``root``, ``participant``, ``events``:
-``eventID``, ``eventHash``, ``salt``, ``event``).
+``kind``, ``eventID``, ``eventHash``, ``salt``, ``event``; ``kind`` ``errorDeclaration``: an
+error declaration, its ``event`` the stored declaration; absent: an event).
 """
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ import httpx
 
 from medledger.errors import MESSAGE_LIMIT, BatchRefusedError, BatchUnavailableError
 
+#: Kinds of batch entries (leaves).
+KIND_EVENT = "event"
+KIND_DECLARATION = "errorDeclaration"
+
 
 @dataclass(frozen=True, slots=True)
 class BatchEntry:
     event_id: str
     declared_hash: bytes  # what the source says; recomputed before use
     salt: bytes
-    event: dict[str, Any]
+    event: dict[str, Any]  # an event, or (kind errorDeclaration) the stored declaration
+    kind: str = KIND_EVENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +64,19 @@ def parse_batch(body: Any, root: bytes) -> BatchContents:
             raise BatchUnavailableError(
                 f"batch 0x{root.hex()}: entry {i} is malformed", retryable=False
             )
+        kind = item.get("kind", KIND_EVENT)
+        if kind not in (KIND_EVENT, KIND_DECLARATION):
+            raise BatchUnavailableError(
+                f"batch 0x{root.hex()}: entry {i} is of unknown kind {str(kind)[:40]!r}",
+                retryable=False,
+            )
         entries.append(
             BatchEntry(
                 event_id=str(item.get("eventID", "")),
                 declared_hash=_bytes32(item.get("eventHash"), f"entry {i} eventHash"),
                 salt=_bytes32(item.get("salt"), f"entry {i} salt"),
                 event=item["event"],
+                kind=kind,
             )
         )
     return BatchContents(

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexer.sources import BatchContents, BatchEntry
+from indexer.sources import KIND_DECLARATION, KIND_EVENT, BatchContents, BatchEntry
+from medledger.epcis.error_declaration import declaration_digest
 from medledger.epcis.event_hash import stored_event_digest
 from medledger.errors import MerkleError, ValidationError
 from medledger.merkle import MerkleTree
@@ -35,6 +36,7 @@ class VerifiedEvent:
     salt: bytes
     event: dict[str, Any]
     position: int
+    kind: str = KIND_EVENT  # or errorDeclaration: then event_hash is the declaration's digest
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ def refused_evidence(anchor: AnchorFacts, source: dict[str, Any]) -> dict[str, A
 
 def _recompute(entry: BatchEntry) -> bytes | None:
     try:
+        if entry.kind == KIND_DECLARATION:
+            return declaration_digest(entry.event)
         return event_digest(entry.event)
     except (ValidationError, ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -112,7 +116,7 @@ def verify_batch(
                 }
             )
             digest = digest or entry.declared_hash
-        verified.append(VerifiedEvent(digest, entry.salt, entry.event, position))
+        verified.append(VerifiedEvent(digest, entry.salt, entry.event, position, entry.kind))
     hashed = time.perf_counter()
     try:
         computed = MerkleTree.build([(v.event_hash, v.salt) for v in verified]).root

@@ -40,7 +40,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from indexer.detection.authority import KIND as UNAUTHORISED
-from indexer.queries.common import hex32, iso
+from indexer.queries.common import declarations, hex32, iso
 from indexer.store.models import (
     AlertRow,
     AnchorRow,
@@ -384,6 +384,17 @@ def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
                 "blockTimestamp": row.block_timestamp,
             },
         }
+        declared = declarations(session, [row.event_hash]).get(row.event_hash)
+        if declared is not None:
+            last["errorDeclaration"] = declared
+            warnings.append(
+                _warning(
+                    "declared-erroneous",
+                    "the last event recorded for this pack was declared erroneous by "
+                    f"{declared['declaredBy']} ({declared['reason'] or 'no reason given'}); "
+                    "its state may not be what the pack went through",
+                )
+            )
     recall = None
     if row.changed_block is not None:
         recall = {
@@ -445,4 +456,7 @@ def for_caller(answer: dict[str, Any], *, full: bool) -> dict[str, Any]:
     last = answer.get("lastEvent")
     if last is not None:
         public["lastEvent"] = {**last, "submitter": None}
+        declared = last.get("errorDeclaration")
+        if declared is not None:
+            public["lastEvent"]["errorDeclaration"] = {**declared, "declaredBy": None}
     return public

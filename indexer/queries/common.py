@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from indexer.store.models import (
     AnchorRow,
+    ErrorDeclarationRow,
     EventRow,
     ItemVersionRow,
     ParticipantProfileRow,
@@ -22,6 +23,7 @@ from indexer.store.models import (
 )
 from indexer.store.state import chunks
 from medledger.epcis import gs1
+from medledger.epcis.error_declaration import declaration_id
 from medledger.epcis.event_id import event_id_of
 from medledger.epcis.identifiers import ID_GS1, canonical_identifier
 from medledger.errors import ValidationError
@@ -136,7 +138,35 @@ def steps(session: Session, hashes: Iterable[bytes]) -> dict[bytes, dict[str, An
                     "blockTimestamp": r.block_timestamp,
                 },
             }
+    for event_hash, declared in declarations(session, out).items():
+        out[event_hash]["errorDeclaration"] = declared
     return out
+
+
+def declarations(session: Session, hashes: Iterable[bytes]) -> dict[bytes, dict[str, Any]]:
+    """The error declaration of each of these events that has one (the latest anchored, if
+    several), as the ``errorDeclaration`` shown on the event."""
+    out: dict[bytes, dict[str, Any]] = {}
+    for part in chunks(sorted(set(hashes))):
+        rows = session.scalars(
+            select(ErrorDeclarationRow)
+            .where(ErrorDeclarationRow.event_hash.in_(part))
+            .order_by(ErrorDeclarationRow.seq)
+        )
+        for r in rows:
+            out[r.event_hash] = declaration_json(r)
+    return out
+
+
+def declaration_json(row: ErrorDeclarationRow) -> dict[str, Any]:
+    return {
+        "declarationID": declaration_id(row.declaration_hash),
+        "declarationTime": iso(row.declaration_time),
+        "reason": row.reason,
+        "correctiveEventIDs": list(row.corrective_ids),
+        "declaredBy": row.declared_by,
+        "anchor": {"root": hex32(row.root), "blockNumber": row.block_number},
+    }
 
 
 def participant_json(

@@ -144,8 +144,11 @@ def build_bundle(
                     f"the index does not know where {put.get('identifier')} began"
                 )
             add(ROLE_API_LOT, origin["eventID"], lot=put.get("identifier"), maker=put.get("maker"))
+    declared = _declarations_in(trace)
     entries: list[dict[str, Any]] = []
     for role, event_id, extra in plan:
+        if event_id in declared:  # the index knows it was declared erroneous: say so
+            extra = {**extra, "errorDeclaration": declared[event_id]}
         receipt = gateway.receipt(event_id)
         try:
             parsed = Receipt.from_json(receipt)
@@ -177,6 +180,21 @@ def build_bundle(
         # `provenance verify` checks the receipts, not what the registry calls a participant)
         "participants": {a: known[a] for a in dict.fromkeys(named) if a in known},
     }
+
+
+def _declarations_in(trace: Any) -> dict[str, Any]:
+    """eventID -> errorDeclaration of every step of ``trace`` that shows one."""
+    found: dict[str, Any] = {}
+    stack = [trace]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("eventID"), str) and node.get("errorDeclaration"):
+                found[node["eventID"]] = node["errorDeclaration"]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def _packing_events(unit: str, trace: dict[str, Any], indexer: IndexerClient) -> list[str]:

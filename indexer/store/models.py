@@ -164,6 +164,27 @@ class EventRow(Base):
     raw: Mapped[str] = mapped_column(Text)
 
 
+class ErrorDeclarationRow(Base):
+    """A verified EPCIS error declaration (medledger/epcis/error_declaration.py): a leaf of an
+    anchored batch declaring an event erroneous. Rolled back with its block like every derived
+    row; the declared event is marked by it when read (trace, /check, /epcs/.../events)."""
+
+    __tablename__ = "ix_error_declarations"
+
+    declaration_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    declared_by: Mapped[str] = mapped_column(String(ADDRESS))
+    #: the declared event's hash (an event of another batch, or not indexed (yet))
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    declaration_time: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    corrective_ids: Mapped[list[str]] = mapped_column(JSON)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    raw: Mapped[str] = mapped_column(Text)
+
+
 class EventItemRow(Base):
     """An identifier an event names, and in which role.
 

@@ -30,6 +30,7 @@ from indexer.store.models import (
     AnchorRow,
     BlockRow,
     CheckpointRow,
+    ErrorDeclarationRow,
     EventItemRow,
     EventRow,
     HoldingVersionRow,
@@ -338,6 +339,27 @@ def indexed_events_estimate(session: Session) -> int:
     return max(int(estimate or 0), 0)
 
 
+def insert_declarations(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert verified error declarations not indexed before (a declaration anchored again in
+    another batch keeps its first row); how many went in."""
+    if not rows:
+        return 0
+    known = set(
+        session.scalars(
+            select(ErrorDeclarationRow.declaration_hash).where(
+                ErrorDeclarationRow.declaration_hash.in_([r["declaration_hash"] for r in rows])
+            )
+        )
+    )
+    new: dict[bytes, dict[str, Any]] = {}
+    for row in rows:
+        if row["declaration_hash"] not in known:
+            new.setdefault(row["declaration_hash"], row)
+    if new:
+        session.execute(insert(ErrorDeclarationRow), list(new.values()))
+    return len(new)
+
+
 # --- rollback --------------------------------------------------------------------------------
 
 
@@ -368,6 +390,7 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         RecallChangeRow,
         PendingRow,
         TransitObservationRow,  # a held-back receipt's: written in the block that applied it
+        ErrorDeclarationRow,
     ):
         session.execute(delete(table).where(table.block_number > n))
     session.execute(
