@@ -3,7 +3,7 @@
 Requests: ``Content-Type`` must be JSON (``application/json``, ``application/ld+json``) or
 EPCIS XML (``application/xml``, ``text/xml``; 2.0, or 1.2 converted by GS1's stylesheet), else
 415; ``Accept`` must allow JSON, else 406; ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when
-sent, must be 2.x, else 406;
+sent, must be 2.x for JSON-LD and agree with the ``schemaVersion`` of an XML document, else 406;
 ``GS1-Capture-Error-Behaviour`` is ``rollback`` (the default) or ``proceed``; anything else is
 refused, ``capture.error-behaviour``.
 
@@ -140,21 +140,66 @@ def require_acceptable(accept: str | None) -> None:
     )
 
 
-def require_versions(headers: Mapping[str, str]) -> None:
-    """406 unless ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, if sent, are 2.x: a JSON-LD
-    document is EPCIS 2.0 (EPCIS 1.2 has no JSON binding; its XML is not captured yet)."""
-    for header, have in (("GS1-EPCIS-Version", EPCIS_VERSION), ("GS1-CBV-Version", CBV_VERSION)):
+def _version(value: str) -> tuple[int, ...] | None:
+    """``"1.2.0"`` as ``(1, 2, 0)``; ``None`` for anything else (or longer than a version is)."""
+    if len(value) > 50:
+        return None
+    parts = value.strip().split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+def _refuse_version(header: str, value: str, why: str) -> NotAcceptableError:
+    return NotAcceptableError(
+        f"{header} {value[:50]!r}: {why}", rule="capture.version", pointer=header
+    )
+
+
+def require_versions(headers: Mapping[str, str], *, xml: bool = False) -> None:
+    """406 unless ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, if sent, are versions this
+    gateway captures: 2.x for JSON-LD (EPCIS 1.2 has no JSON binding), 2.x or 1.x for XML (1.2
+    is converted by GS1's stylesheet; :func:`require_document_version` then checks that the
+    header agrees with the document)."""
+    majors = (2, 1) if xml else (2,)
+    for header in ("GS1-EPCIS-Version", "GS1-CBV-Version"):
         value = headers.get(header)
         if value is None:
             continue
-        parts = value.strip().split(".")
-        if not all(p.isdigit() for p in parts) or parts[0] != have.split(".")[0]:
-            raise NotAcceptableError(
-                f"{header} {value[:50]!r}: this gateway captures version {have} (2.x) only; "
-                "EPCIS 1.2 documents (XML) are not captured yet",
-                rule="capture.version",
-                pointer=header,
+        parts = _version(value)
+        if parts is None or parts[0] not in majors:
+            raise _refuse_version(
+                header,
+                value,
+                "this gateway captures EPCIS 2.0 (CBV 2.0) as JSON-LD or XML, and EPCIS 1.2 "
+                "as XML only"
+                if xml
+                else "a JSON-LD document is EPCIS 2.0 (CBV 2.0): send 2.0.0, or EPCIS 1.2 as XML",
             )
+
+
+def require_document_version(headers: Mapping[str, str], schema_version: str) -> None:
+    """406 unless ``GS1-EPCIS-Version``, if sent, agrees with the XML document's
+    ``schemaVersion`` (major and minor: ``1.2.0`` with ``1.2``, ``2.0.0`` with ``2.0``); a
+    ``GS1-CBV-Version`` of 1.x goes with an EPCIS 1.x document only. A document without a
+    readable ``schemaVersion`` is left to the reader's own refusal."""
+    document = _version(schema_version) if schema_version else None
+    if document is None:
+        return
+    value = headers.get("GS1-EPCIS-Version")
+    declared = None if value is None else _version(value)
+    if value is not None and (declared is None or (declared + (0,))[:2] != (document + (0,))[:2]):
+        raise _refuse_version(
+            "GS1-EPCIS-Version",
+            value,
+            f"the document says schemaVersion {schema_version[:20]!r}; the header must agree",
+        )
+    cbv = headers.get("GS1-CBV-Version")
+    cbv_version = None if cbv is None else _version(cbv)
+    if cbv is not None and cbv_version is not None and cbv_version[0] < document[0]:
+        raise _refuse_version(
+            "GS1-CBV-Version",
+            cbv,
+            f"CBV {cbv[:20]} goes with EPCIS 1.x; the document is EPCIS {schema_version[:20]}",
+        )
 
 
 def error_behaviour(value: str | None) -> str:

@@ -16,15 +16,22 @@ Anything else (no EPCIS root, no ``schemaVersion``) is left to the reader's own 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from medledger.epcis import legacy, xml_read, xsd
 
 
-def read_capture(body: bytes) -> dict[str, Any]:
-    """The JSON-LD document of an EPCIS 2.0 or 1.2 XML capture body (see the module docstring)."""
+def read_capture(body: bytes, *, on_version: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The JSON-LD document of an EPCIS 2.0 or 1.2 XML capture body (see the module docstring).
+
+    ``on_version`` is called with the root's ``schemaVersion`` right after parsing, before any
+    validation or conversion, to refuse a document by its version (the gateway checks that it
+    agrees with the request's ``GS1-EPCIS-Version``)."""
     root = xml_read.parse(body)
     version = xml_read.xml_schema_version(root)
+    if on_version is not None:
+        on_version(version)
     if version.startswith("1"):
         xsd.validate(root, "1.2")
         root = legacy.to_2_0(root)

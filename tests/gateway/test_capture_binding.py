@@ -1,6 +1,7 @@
 """The capture interface as the EPCIS 2.0 REST binding defines it (GS1's ``openapi.json``, issue
 16): 400 for a refused document (the gateway's other routes say 422), 415 for what is not JSON or
-EPCIS XML, 406 for answers or versions it cannot give, the ``GS1-*`` headers
+EPCIS XML, 406 for answers or versions it cannot give (on XML, versions that disagree with the
+document's ``schemaVersion``), the ``GS1-*`` headers
 on every answer, ``GS1-Capture-Error-Behaviour``, the CaptureJob fields of ``GET
 /capture/{id}`` and the paged ``GET /capture``. One gateway (SQLite) serves the module."""
 
@@ -138,6 +139,44 @@ def test_a_version_other_than_2_is_406_and_stores_nothing(
     assert problem["pointer"] == header
     ok = capture.post(headers={"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"})
     assert ok.status_code == 202
+
+
+LEGACY_XML = b"""<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1"
+  schemaVersion="1.2" creationDate="2020-01-01T00:00:00Z"><EPCISBody><EventList><ObjectEvent>
+  <eventTime>2020-01-01T00:00:00Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset>
+  <epcList><epc>urn:epc:id:sgtin:0614141.107346.2017</epc></epcList><action>OBSERVE</action>
+  <bizStep>urn:epcglobal:cbv:bizstep:shipping</bizStep></ObjectEvent></EventList></EPCISBody>
+</epcis:EPCISDocument>"""
+XML_2_0 = LEGACY_XML.replace(b"xsd:1", b"xsd:2").replace(b'"1.2"', b'"2.0"')
+
+
+def test_on_xml_the_version_headers_must_agree_with_the_documents_schema_version(
+    capture: Capture,
+) -> None:
+    def post(body: bytes, headers: dict[str, str]) -> Any:
+        sent = {"Content-Type": "application/xml", **headers}
+        return capture.post(body, actor=EPCIS_PARTNER, headers=sent)
+
+    for body, headers in [
+        (XML_2_0, {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}),
+        (LEGACY_XML, {"GS1-EPCIS-Version": "1.2.0", "GS1-CBV-Version": "1.2.0"}),
+        (LEGACY_XML, {"GS1-EPCIS-Version": "1.2", "GS1-CBV-Version": "2.0.0"}),
+    ]:
+        assert post(body, headers).status_code == 202, (body[:60], headers)
+    for body, header, value in [
+        (XML_2_0, "GS1-EPCIS-Version", "1.2.0"),
+        (LEGACY_XML, "GS1-EPCIS-Version", "2.0.0"),
+        (XML_2_0, "GS1-EPCIS-Version", "2.1.0"),
+        (XML_2_0, "GS1-CBV-Version", "1.2.0"),
+        (LEGACY_XML, "GS1-EPCIS-Version", "3.0"),
+        (LEGACY_XML, "GS1-EPCIS-Version", "1." + "2" * 5000),
+    ]:
+        problem = refused(post(body, {header: value}), 406, "capture.version")
+        assert problem["pointer"] == header, (header, value)
+    json_problem = refused(
+        capture.post(headers={"GS1-EPCIS-Version": "1.2.0"}), 406, "capture.version"
+    )
+    assert "JSON-LD document is EPCIS 2.0" in json_problem["detail"]
 
 
 def test_an_error_behaviour_other_than_rollback_or_proceed_is_refused(capture: Capture) -> None:

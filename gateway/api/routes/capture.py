@@ -18,6 +18,7 @@ from gateway.api.epcis_binding import (
     capture_format,
     error_behaviour,
     require_acceptable,
+    require_document_version,
     require_versions,
 )
 from gateway.api.schemas import CaptureAccepted, CapturePublic
@@ -72,10 +73,15 @@ async def post_capture(
     captures: CaptureDep,
     participant: ActiveParticipantDep,
     gs1_epcis_version: Annotated[
-        str | None, Header(alias="GS1-EPCIS-Version", description="2.x only (406 otherwise)")
+        str | None,
+        Header(
+            alias="GS1-EPCIS-Version",
+            description="2.x for JSON-LD; for XML, the document's schemaVersion (406 otherwise)",
+        ),
     ] = None,
     gs1_cbv_version: Annotated[
-        str | None, Header(alias="GS1-CBV-Version", description="2.x only (406 otherwise)")
+        str | None,
+        Header(alias="GS1-CBV-Version", description="2.x (1.x with EPCIS 1.2 XML); 406 otherwise"),
     ] = None,
     gs1_capture_error_behaviour: Annotated[
         str | None,
@@ -94,22 +100,22 @@ async def post_capture(
     against GS1's XSD, 1.2 converted by GS1's stylesheet) read into the same JSON-LD
     (:mod:`medledger.epcis.xml_capture`); 415 otherwise.
     """
-    decode = (
-        xml_capture.read_capture
-        if capture_format(request.headers.get("content-type")) == "xml"
-        else strict_json.loads
-    )
+    xml = capture_format(request.headers.get("content-type")) == "xml"
     require_acceptable(request.headers.get("accept"))
-    require_versions(
-        {
-            k: v
-            for k, v in (
-                ("GS1-EPCIS-Version", gs1_epcis_version),
-                ("GS1-CBV-Version", gs1_cbv_version),
-            )
-            if v is not None
-        }
-    )
+    versions = {
+        k: v
+        for k, v in (("GS1-EPCIS-Version", gs1_epcis_version), ("GS1-CBV-Version", gs1_cbv_version))
+        if v is not None
+    }
+    require_versions(versions, xml=xml)
+
+    def decode(body: bytes) -> Any:
+        if not xml:
+            return strict_json.loads(body)
+        return xml_capture.read_capture(
+            body, on_version=lambda version: require_document_version(versions, version)
+        )
+
     proceed = error_behaviour(gs1_capture_error_behaviour) == "proceed"
     metrics = request.app.state.metrics
     try:
