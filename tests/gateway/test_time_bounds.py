@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from medledger.epcis.builders import as_document
 from medledger.epcis.gs1 import check_digit
 from provenance.journey import build_journey
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, GatewayFactory
 
 GLN = "471234500000" + str(check_digit("471234500000"))
+
+
+@pytest.fixture(scope="module")
+def gateway(make_module_gateway: GatewayFactory) -> Gateway:
+    """One gateway per module and database: one test refuses, the other captures a journey."""
+    return make_module_gateway()
 
 
 def dated(events: list[dict[str, Any]], when: str) -> list[dict[str, Any]]:
