@@ -600,8 +600,9 @@ def run(args: argparse.Namespace) -> str:
         f"{per_event_ms:.2f} ms, so one fully busy core would give at most {ceiling:,.0f} "
         f"events/s; during the window the gateway used {gateway_cores:.2f} cores and "
         f"PostgreSQL {pg_cores:.2f}. Capture (validation, hashing, normalisation, rules, the "
-        "SQL commit) runs in the HTTP process, whose documents take one custody lock in turn; "
-        "the batcher has its own process, so anchoring does not wait for capture's GIL.",
+        "SQL commit) runs in the HTTP process (each of them, with `--processes`), where "
+        "documents about different packs do not wait for each other's custody locks; the "
+        "batcher has its own process, so anchoring does not wait for capture's GIL.",
         "",
         "CPU seconds used during the posting window "
         f"({window:.1f} s wall, so at most {2 * window:.0f} CPU s on 2 cores):",
