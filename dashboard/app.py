@@ -3,13 +3,14 @@ text/html) is answered by the page; every other client keeps the JSON API at the
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dashboard import public_check
+from dashboard import public_check, signin
 from dashboard.render import STATIC_DIR, STATIC_PATH
-from servicekit.http.home import prefers_html
+from servicekit.http.home import LINKS, prefers_html
 
 #: Public URL -> the page's own route, for a browser.
 PAGES = {"/check": public_check.PAGE_PATH}
@@ -18,8 +19,15 @@ PAGES = {"/check": public_check.PAGE_PATH}
 def mount(app: FastAPI) -> None:
     """Add the pages to the indexer's ``app`` (before it serves)."""
     app.include_router(public_check.router)
+    app.include_router(signin.router)
+    app.add_exception_handler(signin.NotSignedIn, _to_login)
+    app.state.home_links = {**LINKS, "dashboard": signin.HOME}
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="pages-static")
     app.add_middleware(PagesForBrowsers)
+
+
+def _to_login(_request: Request, _exc: Exception) -> Response:
+    return RedirectResponse(signin.LOGIN, status_code=303)
 
 
 class PagesForBrowsers:

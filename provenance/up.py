@@ -353,6 +353,7 @@ class Network:
         table.add_row("gateway", f"{self.servers[0].url}  (OpenAPI: {self.servers[0].url}/docs)")
         table.add_row("indexer", f"{self.servers[1].url}  (OpenAPI: {self.servers[1].url}/docs)")
         table.add_row("pack check page", f"{self.servers[1].url}/check  (for anyone, no key)")
+        table.add_row("dashboard", f"{self.servers[1].url}/dashboard  (sign in with a reader key)")
         table.add_row("regulator key (gateway)", escape(f"{self.gateway_key_file} (0600)"))
         batch_key = self.indexer_gateway_key_file
         table.add_row("indexer's batch-reader key (gateway)", escape(f"{batch_key} (0600)"))

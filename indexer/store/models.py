@@ -471,3 +471,21 @@ class KeyAuditRow(KeyAuditColumns, Base):
     """Every reader-key operation: issued, rotated, revoked (who, when, which key, whose)."""
 
     __tablename__ = "ix_key_audit"
+
+
+class WebSessionRow(Base):
+    """A signed-in web session of the dashboard (not chain-derived: outside the rollback). The
+    browser holds the token; only its SHA-256 is kept. It lives while its reader key does, for
+    at most ``dashboard.sessions.ABSOLUTE`` and ``IDLE`` between requests, until signed out."""
+
+    __tablename__ = "ix_web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("ix_api_keys.id", ondelete="CASCADE"), index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

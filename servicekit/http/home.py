@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from servicekit.http.bodies import StrictJSONRoute
 
-#: Where each link points, on every service. The dashboard is not built yet: null until it is.
+#: Where each link points, on every service; the dashboard is null where no pages are mounted
+#: (the gateway; an indexer app without ``dashboard.app.mount``).
 LINKS: dict[str, str | None] = {
     "docs": "/docs",
     "openapi": "/openapi.json",
@@ -28,7 +29,8 @@ def home_router(service: str, summary: str) -> APIRouter:
 
     @router.get("/", summary="What this service is, and links (no key needed)")
     def home(request: Request) -> Response:
-        body: dict[str, Any] = {"service": service, "summary": summary, "links": LINKS}
+        links = getattr(request.app.state, "home_links", LINKS)  # the pages, where mounted
+        body: dict[str, Any] = {"service": service, "summary": summary, "links": links}
         if prefers_html(request.headers.get("accept", "")):
             return HTMLResponse(_page(body))
         return JSONResponse(body)

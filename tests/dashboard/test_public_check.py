@@ -6,88 +6,23 @@ API at the same URL."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, ViewportSize
 
-from dashboard.app import mount
 from dashboard.i18n import LANGUAGES, choose, messages
-from devkit.nodes import free_port
-from indexer.api.app import create_app
-from indexer.api.deps import get_today
-from provenance.journey import PHARMACY, Journey
-from provenance.up import ServerThread
+from provenance.journey import PHARMACY
 from servicekit.http.ratelimits import RateLimits
-from tests.indexer.test_check import (
-    RECALLED_LOT,
-    RECALLED_PACKS,
-    TODAY,
-    _release_and_recall,
-    forms,
-    serial_of,
-)
-from tests.support.browser import chromium, offline_page
-from tests.support.network import Network, start_network
+from tests.dashboard.conftest import ROOT, World
+from tests.support.browser import offline_page, serious_accessibility_violations
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE: ViewportSize = {"width": 375, "height": 812}
 #: PROVENANCE_SCREENSHOTS=1 writes the phone pages shown in the README into docs/screenshots/.
 SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("PROVENANCE_SCREENSHOTS") else None
 SHOWN = {("ok", "en"), ("recalled", "ru")}
-
-
-@dataclass
-class World:
-    network: Network
-    journey: Journey
-    app: FastAPI
-    url: str
-
-    def codes(self) -> dict[str, str]:
-        """A code per verdict the page must get right."""
-        return {
-            "ok": forms(serial_of(self.journey.packs[1]))["brackets"],
-            "recalled": forms(serial_of(RECALLED_PACKS[0]), RECALLED_LOT, "290131")["brackets"],
-            "dispensed": forms("S00000001")["digital-link"],
-            "unknown": forms("NEVER-SEEN", "L1", "290101")["brackets"],
-        }
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    tmp = tmp_path_factory.mktemp("page")
-    network = start_network(tmp / "gateway")
-    indexer = network.indexer(f"sqlite:///{tmp}/indexer.db", tmp / "indexer")
-    try:
-        journey = network.run_journey()
-        _release_and_recall(network)
-        indexer.catch_up()
-        app = create_app(indexer, follow=False)
-        app.dependency_overrides[get_today] = lambda: TODAY
-        mount(app)
-        server = ServerThread(app, "127.0.0.1", free_port(), "indexer")
-        server.start()
-        try:
-            yield World(network, journey, app, server.url)
-        finally:
-            server.stop()
-    finally:
-        indexer.stop()
-        network.gateway.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def verdict_of(page: Page) -> tuple[str, str]:
@@ -138,21 +73,13 @@ def test_a_person_types_the_code_and_the_browser_s_language_is_used(
 
 
 def test_no_serious_or_critical_accessibility_violation(world: World, browser: Browser) -> None:
-    if not AXE.is_file():
-        pytest.skip("node_modules/axe-core is missing: `make deps`")
     context = browser.new_context(viewport=PHONE, bypass_csp=True)  # axe is injected
     try:
         page = context.new_page()
         found: list[Any] = []
         for code in ("", world.codes()["ok"], world.codes()["recalled"], "(01)123"):
             page.goto(f"{world.url}/check?" + str(httpx.QueryParams(code=code)))
-            page.add_script_tag(path=str(AXE))
-            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-            found += [
-                (code, v["id"], v["impact"])
-                for v in result["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
+            found += [(code, *v) for v in serious_accessibility_violations(page)]
         assert found == []
     finally:
         context.close()

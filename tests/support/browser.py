@@ -70,3 +70,20 @@ def offline_page(browser: Browser) -> Iterator[OfflinePage]:
         yield opened
     finally:
         context.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_accessibility_violations(page: Page) -> list[tuple[str, str]]:
+    """axe-core's serious and critical violations on ``page`` (its context must bypass the CSP:
+    axe is injected), as (rule, impact); skips where node_modules has no axe-core."""
+    if not AXE.is_file():
+        pytest.skip("node_modules/axe-core is missing: `make deps`")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        (violation["id"], violation["impact"])
+        for violation in result["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]

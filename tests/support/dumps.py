@@ -11,7 +11,16 @@ from sqlalchemy import Engine, select
 from indexer.store.models import Base
 
 #: Bookkeeping of how the chain was read (which blocks, which keys), not what it says.
-NOT_DERIVED = frozenset({"ix_blocks", "ix_api_keys", "ix_key_audit", "ix_checkpoint"})
+NOT_DERIVED = frozenset(
+    {
+        "ix_blocks",
+        "ix_api_keys",
+        "ix_key_audit",
+        "ix_checkpoint",
+        "ix_participant_profiles",
+        "ix_web_sessions",
+    }
+)
 
 
 def _plain(value: Any) -> Any:
