@@ -73,7 +73,7 @@ ANALYSIS = (
     "thread (the state a batch touches, read from the database only where no earlier batch "
     "touched it; the COPY of events and items, sent from a second thread while it "
     "projects custody; versions; detectors), and about half of that thread's wall time is "
-    "waiting for PostgreSQL, whose server side (index maintenance: 2 indexes on events, 2 on "
+    "waiting for PostgreSQL, whose server side (index maintenance: 4 indexes on events, 2 on "
     "items and a small partial one, 5 B-trees and a BRIN on versions, and the update that "
     "closes each version) competes for the same 2 cores with the 2 worker processes (fetch, "
     "hash recompute, root, normalise, COPY text; at a lower priority, up to 12 batches ahead, "

@@ -163,6 +163,13 @@ class EventRow(Base):
     destination: Mapped[str | None] = mapped_column(String(IDENTIFIER))
     raw: Mapped[str] = mapped_column(Text)
 
+    __table_args__ = (
+        # The EPCIS query interface (indexer/queries/events.py): time windows and
+        # orderBy=eventTime pages; one site over a time window.
+        Index("ix_events_event_time", "event_time", "seq"),
+        Index("ix_events_biz_location_time", "biz_location", "event_time"),
+    )
+
 
 class ErrorDeclarationRow(Base):
     """A verified EPCIS error declaration (medledger/epcis/error_declaration.py): a leaf of an
