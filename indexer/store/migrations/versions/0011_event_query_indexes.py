@@ -4,8 +4,8 @@ and eventTime (one site over a day). Identifiers are found by the items' primary
 (``identifier`` first); recordTime is chain order (``seq``). Each index costs every event
 loaded (docs/benchmarks.md has the catch-up rate with them).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04 03:20:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
