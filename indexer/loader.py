@@ -598,10 +598,12 @@ class BatchLoader:
         finally:
             reader.before_read = None
             inserted()  # raises what the insert raised (an event indexed before)
-        writes.insert_declarations(session, chosen.declarations)
+        declared = writes.insert_declarations(session, chosen.declarations)
         started = _add(self.timings, "SQL: events and items (waited for)", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
         self._state.absorb(projector)
+        if declared and writes.undo_declared(session, declared):
+            self._state.clear()  # items went back to earlier states behind the cache
         return len(prepared.hashes) - len(chosen.repeated) - len(chosen.unreadable)
 
     def settle(self, session: Session, block_number: int, now: int) -> int:

@@ -339,11 +339,11 @@ def indexed_events_estimate(session: Session) -> int:
     return max(int(estimate or 0), 0)
 
 
-def insert_declarations(session: Session, rows: list[dict[str, Any]]) -> int:
+def insert_declarations(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert verified error declarations not indexed before (a declaration anchored again in
-    another batch keeps its first row); how many went in."""
+    another batch keeps its first row); the rows that went in."""
     if not rows:
-        return 0
+        return []
     known = set(
         session.scalars(
             select(ErrorDeclarationRow.declaration_hash).where(
@@ -357,7 +357,60 @@ def insert_declarations(session: Session, rows: list[dict[str, Any]]) -> int:
             new.setdefault(row["declaration_hash"], row)
     if new:
         session.execute(insert(ErrorDeclarationRow), list(new.values()))
-    return len(new)
+    return list(new.values())
+
+
+def undo_declared(session: Session, declarations: list[dict[str, Any]]) -> int:
+    """Take back what each newly indexed error declaration's event did to the items whose
+    current version it made: at the declaration's sequence number (in its block), a new version
+    with the state of the version before (its event and event time), the erroneous one closed
+    there. New versions, never edits: a rollback of the declaration's block deletes them and
+    re-opens the versions they closed, like any other. An item whose current version a later
+    event made (the erroneous event is not its last), or that the erroneous event brought into
+    the index (no version before), is left as it is; so are quantities (holdings). How many
+    versions were written."""
+    written = 0
+    columns = list(ItemVersionRow.__table__.columns)
+    for declared in sorted(declarations, key=lambda d: d["seq"]):
+        seq, block = declared["seq"], declared["block_number"]
+        current = session.execute(
+            select(ItemVersionRow.identifier, ItemVersionRow.valid_from).where(
+                ItemVersionRow.event_hash == declared["event_hash"],
+                ItemVersionRow.valid_to.is_(None),
+                ItemVersionRow.valid_from < seq,
+            )
+        ).all()
+        for identifier, valid_from in current:
+            before = (
+                session.execute(
+                    select(*columns)
+                    .where(
+                        ItemVersionRow.identifier == identifier,
+                        ItemVersionRow.valid_from < valid_from,
+                    )
+                    .order_by(ItemVersionRow.valid_from.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+            if before is None:
+                continue
+            session.execute(
+                update(ItemVersionRow)
+                .where(
+                    ItemVersionRow.identifier == identifier,
+                    ItemVersionRow.valid_from == valid_from,
+                )
+                .values(valid_to=seq)
+            )
+            session.execute(
+                insert(ItemVersionRow).values(
+                    {**before, "valid_from": seq, "valid_to": None, "block_number": block}
+                )
+            )
+            written += 1
+    return written
 
 
 # --- rollback --------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """An error declaration, from capture to index (issue 16 step 6): the manufacturer declares its
 aggregation event erroneous; the indexer loads the declaration from the declarer's anchored
-batch, verified against the on-chain root like any event, and the trace and ``/check`` show the
-event declared erroneous. A reorganisation that orphans the declaration's block removes it, and
-catching up again brings it back."""
+batch, verified against the on-chain root like any event; the trace shows the event declared
+erroneous, and the packs it put in the case are out of it again (a new version at the
+declaration, back to the state before). A reorganisation that orphans the declaration's block
+removes both, and catching up again brings them back."""
 
 from __future__ import annotations
 
@@ -58,12 +59,12 @@ def test_a_declared_event_is_shown_erroneous_and_rolled_back_with_its_block(
         assert shown["reason"] == "https://ref.gs1.org/cbv/ER-incorrect_data"
         assert shown["declarationTime"].startswith("2026-01-02T00:00:00")
         assert shown["correctiveEventIDs"] == DECLARATION["correctiveEventIDs"]
+        current = history[-1]
+        assert current["parent"] is None  # out of the case again, as before the aggregation
+        assert [v["parent"] is not None for v in history] == [False, True, False]
+        assert history[-1]["event"]["eventID"] == history[0]["event"]["eventID"]
         answer = check(session, pack, today=date(2026, 6, 1))
-        assert (
-            answer["lastEvent"]["errorDeclaration"]["declarationID"]
-            == declared["declarationIDs"][0]
-        )
-        assert "declared-erroneous" in [w["code"] for w in answer["warnings"]]
+        assert answer["lastEvent"]["eventID"] == history[0]["event"]["eventID"]
         block = row.block_number
         ancestor = session.scalars(
             select(BlockRow).where(BlockRow.number < block).order_by(BlockRow.number.desc())
@@ -75,8 +76,12 @@ def test_a_declared_event_is_shown_erroneous_and_rolled_back_with_its_block(
         writes.rollback_to(session, header, first_sequence_of_block(header.number + 1))
         session.commit()
         assert session.scalar(select(func.count()).select_from(ErrorDeclarationRow)) == 0
-        assert "errorDeclaration" not in check(session, pack, today=date(2026, 6, 1))["lastEvent"]
+        back = trace(session, pack)["history"]
+        assert [v["parent"] is not None for v in back] == [False, True]  # in the case again
+        last = check(session, pack, today=date(2026, 6, 1))["lastEvent"]
+        assert last["eventID"] == declared["eventIDs"][0] and "errorDeclaration" not in last
 
     service.catch_up()  # the same chain again: the declaration is indexed again
     with service.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ErrorDeclarationRow)) == 1
+        assert trace(session, pack)["history"] == history
