@@ -81,6 +81,12 @@ UNKNOWN_EVENT_RULE = "errorDeclaration.unknown-event"
 NOT_YOURS_RULE = "errorDeclaration.not-yours"
 #: Errors a ``proceed`` capture job keeps (each bounded); it counts the rest.
 PROCEED_ERRORS_KEPT = 100
+#: Captures one process runs at once on PostgreSQL (the others wait their turn in memory). Two
+#: overlap one document's SQL with another's Python; more would add nothing on the one GIL but
+#: advisory locks: a 1,000-pack document holds about 1,000 of them, and the server's lock table
+#: (``max_locks_per_transaction`` x ``max_connections``, 6,400 by default) is shared by every
+#: session, whose statements fail with "out of shared memory" while it is full.
+CONCURRENT_CAPTURES = 2
 #: Events the rule set may refuse in a ``proceed`` capture (each refusal runs the rule set over
 #: the rest again); one more and the document is refused whole, as under ``rollback``.
 PROCEED_RULE_REFUSALS = 100
@@ -327,6 +333,7 @@ class Intake:
         self._bounds = bounds
         self._clock = clock
         self._lock = threading.Lock()
+        self._turns = threading.BoundedSemaphore(CONCURRENT_CAPTURES)
 
     @property
     def lock(self) -> threading.Lock:
@@ -348,10 +355,20 @@ class Intake:
         key the view discovers as it reads (:mod:`gateway.store.custody_locks`); documents about
         different items run side by side. If PostgreSQL aborts it (a deadlock between two
         captures' discovered keys, or a full lock table), ``run`` is tried once more under the
-        exclusive global key, alone. SQLite: one document at a time in this process."""
+        exclusive global key, alone. At most :data:`CONCURRENT_CAPTURES` at once in this process.
+        SQLite: one document at a time in this process."""
         if not is_postgresql(session):
             with self._lock:
                 return run(store.SqlCustodyView(session))
+        with self._turns:
+            return self._locked_section(session, events, run)
+
+    def _locked_section(
+        self,
+        session: Session,
+        events: list[NormalisedEvent],
+        run: Callable[[store.SqlCustodyView], T],
+    ) -> T:
         locks = CustodyLocks(session)
         try:
             locks.begin(document_keys(events))
