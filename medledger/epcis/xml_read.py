@@ -16,10 +16,11 @@ is read into that shape and then goes through the same schema, rules and event h
 * an element (or attribute) in a user namespace becomes the key ``prefix:local``; every
   namespace the document declares (but the EPCIS and XML Schema ones) is a prefix of the
   document's ``@context``, after the EPCIS context URL (as GS1's JSON examples write it), so
-  CURIE values expand as they do in the XML; a namespace without a usable prefix (a default
-  namespace, a prefix rebound to another IRI inside the document) gets a generated one
-  (``ns1``, ``ns2`` ... in document order: the hash uses the IRI, never the prefix); a prefix
-  an event declares itself goes to that event's own ``@context``;
+  CURIE values expand as they do in the XML; a namespace declared deeper than the event keeps
+  the prefix it is written with where that prefix is free; a namespace without a usable prefix
+  (a default namespace, a prefix rebound to another IRI inside the document) gets a generated
+  one (``ns1``, ``ns2`` ... in document order: the hash uses the IRI, never the prefix); a
+  prefix an event declares itself goes to that event's own ``@context``;
 * an ``EPCISDocument`` in the 1.x namespace with ``schemaVersion="2.0"`` (as the reference event
   hash vectors are written) is read as 2.0; a 1.x document (``schemaVersion`` 1.x) is refused,
   rule ``xml.version``, as an :class:`UnsupportedMediaTypeError`: 1.2 is first converted by
@@ -198,8 +199,14 @@ class _Reader:
             into[prefix] = iri
             self.names.setdefault(iri, prefix)
 
-    def _prefix(self, iri: str) -> str:
+    def _prefix(self, iri: str, written: str | None = None) -> str:
         name = self.names.get(iri)
+        if name is None and written and written not in self.prefixes:
+            # declared below the root and the event (as SaxonC writes GS1's stylesheet's
+            # output: on each element that uses it): the prefix it is written with, if free
+            name = written
+            self.prefixes[name] = iri
+            self.names[iri] = name
         if name is None:
             taken = set(self.prefixes)
             while name is None or name in taken:
@@ -209,11 +216,11 @@ class _Reader:
             self.names[iri] = name
         return name
 
-    def key(self, tag: str) -> str:
+    def key(self, tag: str, written: str | None = None) -> str:
         namespace, local = _split(tag)
         if not namespace or namespace in _BINDING:
             return local
-        return self._prefix(namespace) + ":" + local
+        return self._prefix(namespace, written) + ":" + local
 
     # -- document ----------------------------------------------------------------------------
 
@@ -237,7 +244,7 @@ class _Reader:
                 # event hash vector is): its query results are the root's own children
                 body = self.body(self.root)
             elif namespace and namespace not in _BINDING:
-                out[self.key(child.tag)] = self.extension(child, top=True)
+                out[self.key(child.tag, child.prefix)] = self.extension(child, top=True)
         if body is None:
             raise ValidationError("the XML document has no EPCISBody", rule="xml.document")
         out["epcisBody"] = body
@@ -261,7 +268,7 @@ class _Reader:
                     events = _child(child, "EventList")
                     query["resultsBody"] = {"eventList": self.events(events)}
                 elif _split(child.tag)[0] and _split(child.tag)[0] not in _BINDING:
-                    query[self.key(child.tag)] = self.extension(child, top=True)
+                    query[self.key(child.tag, child.prefix)] = self.extension(child, top=True)
                 else:
                     query[local] = _text(child)
             return {"queryResults": query}
@@ -310,7 +317,7 @@ class _Reader:
         for child in _elements(element):
             namespace, local = _split(child.tag)
             if namespace and namespace not in _BINDING:
-                _add(out, self.key(child.tag), self.extension(child))
+                _add(out, self.key(child.tag, child.prefix), self.extension(child))
             elif local in ("extension", "baseExtension"):
                 self.fields(child, out)  # 1.x wrappers: their fields are the event's
             elif local in _EPC_LISTS:
@@ -345,7 +352,7 @@ class _Reader:
         for child in _elements(element):
             namespace, local = _split(child.tag)
             if namespace and namespace not in _BINDING:
-                _add(out, self.key(child.tag), self.extension(child))
+                _add(out, self.key(child.tag, child.prefix), self.extension(child))
             elif local == "quantity":
                 out[local] = _number(_text(child), local)
             else:
@@ -365,7 +372,7 @@ class _Reader:
         for child in _elements(element):
             namespace, local = _split(child.tag)
             if namespace and namespace not in _BINDING:
-                _add(out, self.key(child.tag), self.extension(child))
+                _add(out, self.key(child.tag, child.prefix), self.extension(child))
             elif local == "extension":
                 out.update(self.object_of_extensions(child))
             else:
@@ -384,7 +391,7 @@ class _Reader:
         for child in _elements(element):
             namespace, local = _split(child.tag)
             if namespace and namespace not in _BINDING:
-                _add(out, self.key(child.tag), self.extension(child))
+                _add(out, self.key(child.tag, child.prefix), self.extension(child))
             elif local == "correctiveEventIDs":
                 out[local] = [_text(e) for e in _elements(child)]
             elif local == "extension":
@@ -398,7 +405,7 @@ class _Reader:
         for child in _elements(element):
             namespace, local = _split(child.tag)
             if namespace and namespace not in _BINDING:
-                _add(out, self.key(child.tag), self.extension(child))
+                _add(out, self.key(child.tag, child.prefix), self.extension(child))
             elif local == "sensorMetadata":
                 out[local] = self.attributes(child)
             elif local == "sensorReport":
@@ -422,13 +429,13 @@ class _Reader:
             else:
                 out[local] = value
         for child in _elements(element):
-            _add(out, self.key(child.tag), self.extension(child))
+            _add(out, self.key(child.tag, child.prefix), self.extension(child))
         return out
 
     def object_of_extensions(self, element: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for child in _elements(element):
-            _add(out, self.key(child.tag), self.extension(child))
+            _add(out, self.key(child.tag, child.prefix), self.extension(child))
         return out
 
     def extension(self, element: Any, *, top: bool = False) -> Any:
@@ -437,7 +444,7 @@ class _Reader:
         ``ignoreFields`` element lists its children's names."""
         children = list(_elements(element))
         if top and _split(element.tag)[1] == "ignoreFields":
-            return [self.key(c.tag) for c in children]
+            return [self.key(c.tag, c.prefix) for c in children]
         attributes = {
             self.key(a): v for a, v in element.attrib.items() if _split(a)[0] not in _BINDING
         }
@@ -445,7 +452,7 @@ class _Reader:
             return _text(element)
         out: dict[str, Any] = dict(attributes)
         for child in children:
-            _add(out, self.key(child.tag), self.extension(child))
+            _add(out, self.key(child.tag, child.prefix), self.extension(child))
         if not children and _text(element):
             out["#text"] = _text(element)
         return out
