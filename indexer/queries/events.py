@@ -32,10 +32,17 @@ from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso
 from indexer.queries.page_tokens import PageTokens
-from indexer.store.models import AnchorRow, EventItemRow, EventRow
+from indexer.store.models import AnchorRow, ErrorDeclarationRow, EventItemRow, EventRow
+from indexer.store.state import chunks
 from medledger.epcis.event_id import EventId, event_id_of
 from medledger.epcis.query import MATCH_ROLES, EventQuery, IdMatch, Span
-from medledger.epcis.query_match import event_matches, hashed_ids, needs_event
+from medledger.epcis.query_match import (
+    declaration_conditions,
+    event_matches,
+    hashed_ids,
+    needs_event,
+)
+from medledger.epcis.terms import bare_term
 from medledger.errors import QueryTooLargeError
 
 EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
@@ -191,9 +198,19 @@ def _matching(
         statement = base if key is None else base.where(_after(query, key))
         found = session.execute(statement.limit(batch))
         rows = [_Row(r[0], r[1], r[2], r[3], r[4]) for r in found]
+        declared = (
+            declared_later(session, [r.event_hash for r in rows])
+            if declaration_conditions(query)
+            else {}
+        )
         for row in rows:
             event: dict[str, Any] = json.loads(row.raw)
-            if not judged or event_matches(query, event, event_id_of(row.event_hash)):
+            if not judged or event_matches(
+                query,
+                event,
+                event_id_of(row.event_hash),
+                declared=declared.get(row.event_hash, ()),
+            ):
                 yield row, event
         if len(rows) < batch:
             return
@@ -201,12 +218,37 @@ def _matching(
         batch = SCAN_BATCH
 
 
-def _answered(row: _Row, event: dict[str, Any]) -> dict[str, Any]:
+def declared_later(session: Session, hashes: list[bytes]) -> dict[bytes, list[dict[str, Any]]]:
+    """The error declarations anchored for these events (``ix_error_declarations``), oldest
+    first, each as the standard ``errorDeclaration`` object (reason as a bare CBV term)."""
+    out: dict[bytes, list[dict[str, Any]]] = {}
+    for part in chunks(sorted(set(hashes))):
+        rows = session.scalars(
+            select(ErrorDeclarationRow)
+            .where(ErrorDeclarationRow.event_hash.in_(part))
+            .order_by(ErrorDeclarationRow.seq)
+        )
+        for r in rows:
+            declaration: dict[str, Any] = {"declarationTime": iso(r.declaration_time)}
+            if r.reason is not None:
+                declaration["reason"] = bare_term("errorReason", r.reason) or r.reason
+            if r.corrective_ids:
+                declaration["correctiveEventIDs"] = list(r.corrective_ids)
+            out.setdefault(r.event_hash, []).append(declaration)
+    return out
+
+
+def _answered(
+    row: _Row, event: dict[str, Any], declared: dict[bytes, list[dict[str, Any]]]
+) -> dict[str, Any]:
     if event.get("@context") == EPCIS_CONTEXT:
         # the document's context; any other stays on the event, as JSON-LD scoping allows,
         # so the event still hashes to its eventID from this page
         del event["@context"]
     event.setdefault("eventID", event_id_of(row.event_hash))
+    if "errorDeclaration" not in event and row.event_hash in declared:
+        # declared erroneous by a declaration anchored later: the latest (not hashed either)
+        event["errorDeclaration"] = declared[row.event_hash][-1]
     if row.block_timestamp is not None:
         event["recordTime"] = iso(datetime.fromtimestamp(row.block_timestamp, UTC))
     return event
@@ -256,6 +298,7 @@ def query_events(session: Session, query: EventQuery, tokens: PageTokens) -> Eve
     served += len(rows)
     if query.event_count_limit is not None and served >= query.event_count_limit:
         more = False
-    events = [_answered(row, event) for row, event in rows]
+    declared = declared_later(session, [row.event_hash for row, _event in rows])
+    events = [_answered(row, event, declared) for row, event in rows]
     token = tokens.encode(scope, _key(query, rows[-1][0]), served) if more and rows else None
     return EventsAnswer(query_document(events), token)

@@ -10,7 +10,7 @@ that is not the event's hash. :func:`needs_event` says whether a query has any o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -143,14 +143,47 @@ def _field(event: Mapping[str, Any], f: FieldFilter) -> bool:
     return any(_compare(f.op, have, want) for want in f.values)
 
 
+def declaration_conditions(query: EventQuery) -> bool:
+    """Whether ``query`` asks anything of an event's error declaration."""
+    return bool(
+        query.error_declaration
+        or not query.error_declaration_time.open
+        or query.error_reasons
+        or query.corrective_event_ids
+    )
+
+
+def _declaration_ok(query: EventQuery, declaration: Mapping[str, Any], v: Vocabulary) -> bool:
+    """Whether one error declaration meets every declaration condition of ``query``."""
+    if not query.error_declaration_time.open and not _within(
+        query.error_declaration_time, _time(declaration.get("declarationTime"))
+    ):
+        return False
+    if query.error_reasons and _term(v, "errorReason", declaration.get("reason")) not in set(
+        query.error_reasons
+    ):
+        return False
+    if query.corrective_event_ids:
+        corrective = declaration.get("correctiveEventIDs")
+        if not isinstance(corrective, list) or not set(corrective) & set(
+            query.corrective_event_ids
+        ):
+            return False
+    return True
+
+
 def event_matches(
     query: EventQuery,
     event: Mapping[str, Any],
     event_id: str,
     vocabulary: Vocabulary | None = None,
+    declared: Sequence[Mapping[str, Any]] = (),
 ) -> bool:
     """Whether ``event`` (with the id the index gives it) meets the conditions of ``query``
-    that :func:`needs_event` names. Conditions on columns are not judged here."""
+    that :func:`needs_event` names. Conditions on columns are not judged here. The error
+    declaration conditions hold when the event's own ``errorDeclaration`` or one of
+    ``declared`` (declarations anchored later, as ``errorDeclaration`` objects) meets them
+    all."""
     v = vocabulary or default_vocabulary()
     if query.event_ids and not hashed_ids(query):
         ids = {event_id, event.get("eventID")}
@@ -168,27 +201,10 @@ def event_matches(
         return False
     if query.transformation_ids and event.get("transformationID") not in query.transformation_ids:
         return False
-    found_declaration = event.get("errorDeclaration")
-    declared = isinstance(found_declaration, Mapping)
-    declaration: Mapping[str, Any] = (
-        found_declaration if isinstance(found_declaration, Mapping) else {}
-    )
-    if query.error_declaration and not declared:
-        return False
-    if not query.error_declaration_time.open and not (
-        declared
-        and _within(query.error_declaration_time, _time(declaration.get("declarationTime")))
-    ):
-        return False
-    if query.error_reasons and not (
-        declared and _term(v, "errorReason", declaration.get("reason")) in set(query.error_reasons)
-    ):
-        return False
-    if query.corrective_event_ids:
-        corrective = declaration.get("correctiveEventIDs") if declared else None
-        if not isinstance(corrective, list) or not set(corrective) & set(
-            query.corrective_event_ids
-        ):
+    if declaration_conditions(query):
+        embedded = event.get("errorDeclaration")
+        candidates = [embedded] if isinstance(embedded, Mapping) else []
+        if not any(_declaration_ok(query, d, v) for d in [*candidates, *declared]):
             return False
     if query.biz_transactions:
         found = set()

@@ -5,6 +5,7 @@ malformed or not yet supported parameter is 400 problem+json."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +21,14 @@ from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
 from indexer.verification import event_digest
+from medledger.epcis.error_declaration import (
+    declaration_digest,
+    declaration_document,
+    declaration_id,
+)
 from medledger.epcis.event_id import EventId
 from medledger.epcis.schema import load_schema
+from medledger.merkle import MerkleTree
 from provenance.journey import ACTORS
 from tests.support.anchoring import start_publisher
 
@@ -93,6 +100,11 @@ WORLD: dict[str, dict[str, Any]] = {
     ),
 }  # fmt: skip
 ACTOR = {"receive": IMPORTER}
+LATER_DECLARATION = {
+    "declarationTime": "2026-11-03T00:00:00Z",
+    "reason": "incorrect_data",
+    "correctiveEventIDs": ["urn:uuid:corrective-2"],
+}
 BATCHES = (("commission", "pack"), ("ship", "receive"), ("transform", "destroy", "sell"))
 ALL = list(WORLD)
 
@@ -128,6 +140,28 @@ def world(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             publisher.publish(IMPORTER, [WORLD["receive"]])
             continue
         publisher.publish(actor, [WORLD[n] for n in batch])
+    # "receive" declared erroneous afterwards, by a declaration anchored as its own leaf
+    declaration = declaration_document(
+        EventId(event_digest(WORLD["receive"])).uri, LATER_DECLARATION, None
+    )
+    digest, salt = declaration_digest(declaration), secrets.token_bytes(32)
+    root = MerkleTree.build([(digest, salt)]).root
+    publisher.write(
+        {
+            "root": "0x" + root.hex(),
+            "participant": publisher.accounts[IMPORTER.name].address,
+            "events": [
+                {
+                    "kind": "errorDeclaration",
+                    "eventID": declaration_id(digest),
+                    "eventHash": "0x" + digest.hex(),
+                    "salt": "0x" + salt.hex(),
+                    "event": declaration,
+                }
+            ],
+        }
+    )
+    publisher.ledger.anchor(publisher.accounts[IMPORTER.name], root, 1)
     service = IndexerService(
         IndexerSettings(data_dir=tmp / "indexer", database_url=module_index_url),
         chain=chain,
@@ -176,11 +210,15 @@ CASES: list[tuple[list[tuple[str, str]], list[str]]] = [
     ([("GE_quantity", "3")], ["transform", "sell"]),
     ([("LT_quantity", "12.5")], ["sell"]),
     ([("LE_quantity", "3")], ["sell"]),
-    ([("EXISTS_errorDeclaration", "true")], ["destroy"]),
+    ([("EXISTS_errorDeclaration", "true")], ["receive", "destroy"]),
     ([("EXISTS_errorDeclaration", "false")], ALL),
     ([("GE_errorDeclarationTime", at(7)), ("LT_errorDeclarationTime", at(8))], ["destroy"]),
     ([("LT_errorDeclarationTime", at(7))], []),
     ([("EQ_errorReason", "did_not_occur")], ["destroy"]),
+    ([("EQ_errorReason", "incorrect_data"), ("GE_errorDeclarationTime", at(8))], ["receive"]),
+    ([("EQ_errorReason", "incorrect_data"), ("LT_errorDeclarationTime", at(8))], []),
+    ([("EQ_correctiveEventID", "urn:uuid:corrective-2|urn:uuid:corrective-1")],
+     ["receive", "destroy"]),
     ([("EQ_correctiveEventID", "urn:uuid:corrective-1")], ["destroy"]),
     ([("EQ_bizTransaction_po", PO)], ["ship", "sell"]),
     ([("EQ_source_owning_party", "urn:epc:id:pgln:4700123.10000")], ["ship"]),
@@ -342,6 +380,16 @@ def test_a_resource_s_events_are_the_query_with_its_value(
         "/bizSteps/shipping/events", params={"EQ_bizStep": "receiving"}, headers=world.auth
     )
     assert again.status_code == 400 and again.json()["pointer"] == "EQ_bizStep"
+
+
+def test_a_declaration_anchored_later_is_on_the_event_it_declares(world: World) -> None:
+    response = world.http.get("/events/" + world.ids["receive"][14:78], headers=world.auth)
+    (event,) = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert event["errorDeclaration"] == {
+        "declarationTime": "2026-11-03T00:00:00Z",
+        "reason": "incorrect_data",
+        "correctiveEventIDs": ["urn:uuid:corrective-2"],
+    }
 
 
 def test_one_event_by_its_id_and_its_receipt_beside_it(world: World) -> None:
