@@ -45,10 +45,16 @@ class NotSignedIn(Exception):
     """The request has no live session: the guard answers with the sign-in page."""
 
 
+def language_of(request: Request) -> str:
+    """The page's language: ``?lang=``, else the browser's, else English."""
+    return choose(request.query_params.get("lang"), request.headers.get("accept-language", ""))
+
+
 def _page(request: Request, template: str, status: int = 200, **context: object) -> HTMLResponse:
-    language = choose(request.query_params.get("lang"), request.headers.get("accept-language", ""))
     return HTMLResponse(
-        render(request, template, language, **context), status_code=status, headers=HEADERS
+        render(request, template, language_of(request), **context),
+        status_code=status,
+        headers=HEADERS,
     )
 
 
