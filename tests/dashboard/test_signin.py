@@ -70,7 +70,9 @@ def test_a_regulator_signs_in_sees_the_index_s_numbers_and_signs_out(
     assert all("401" in error for error in opened.console_errors)  # the wrong key's answer
 
 
-def test_sign_in_overview_and_trace_have_no_serious_accessibility_violation(world: World, browser: Browser) -> None:
+def test_sign_in_overview_and_trace_have_no_serious_accessibility_violation(
+    world: World, browser: Browser
+) -> None:
     context = browser.new_context(bypass_csp=True)  # axe is injected
     try:
         page = context.new_page()
