@@ -22,10 +22,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from medledger.epcis.event_id import HASH_PREFIX, EventId
 from medledger.epcis.identifiers import canonical_identifier, canonical_location
 from medledger.epcis.terms import Vocabulary, default_vocabulary
 from medledger.errors import QueryParameterError, ValidationError, echo
@@ -69,6 +70,10 @@ _FIELD_FILTER = re.compile(rf"^({_OPS})_(ILMD_)?({_FIELD})$")
 _EXISTS_FIELD = re.compile(rf"^EXISTS_(ILMD_)?({_FIELD})$")
 _TYPED = re.compile(r"^EQ_(bizTransaction|source|destination)_([a-z][a-zA-Z0-9_]+)$")
 _QUANTITY = re.compile(rf"^({_OPS})_quantity$")
+#: Control characters (NUL and the like) are no part of any parameter's value.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Decimal exponents a quantity may have (the index keeps 38 digits, 9 after the point).
+_EXPONENTS = range(-30, 29)
 #: Parameters of the binding (openapi.json, query-schema.json) not answered yet.
 _UNSUPPORTED = re.compile(
     r"^(GE|LT)_(startTime|endTime)$"
@@ -227,6 +232,10 @@ def _time(name: str, value: str) -> datetime:
         raise _fail(name, f"{echo(value)} is not an ISO 8601 date-time") from None
     if moment.tzinfo is None:
         raise _fail(name, f"{echo(value)} has no time zone (add Z or an offset such as +06:00)")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise _fail(name, f"{echo(value)} lies outside the years 1 to 9999 in UTC") from None
     return moment
 
 
@@ -237,6 +246,8 @@ def _number(name: str, value: str) -> Decimal:
         raise _fail(name, f"{echo(value)} is not a number") from None
     if not number.is_finite():
         raise _fail(name, f"{echo(value)} is not a finite number")
+    if number and number.adjusted() not in _EXPONENTS:
+        raise _fail(name, f"{echo(value)} is out of range (at most 29 digits before the point)")
     return number
 
 
@@ -273,6 +284,16 @@ def _uri(name: str, value: str) -> str:
     return value
 
 
+def _event_id(value: str) -> str:
+    """A hash id (``ni:///sha-256;...``, read strictly, printed canonically), or another URI."""
+    if not value.startswith(HASH_PREFIX):
+        return _uri("EQ_eventID", value)
+    try:
+        return EventId.parse(value).uri
+    except ValidationError as exc:
+        raise _fail("EQ_eventID", str(exc)) from None
+
+
 def _identifier(name: str, value: str) -> IdMatch:
     try:
         uri = canonical_identifier(value, pointer=name)
@@ -299,6 +320,8 @@ def parse_query(
     quantities: list[tuple[Comparison, Decimal]] = []
     seen: set[str] = set()
     for name, value in params:
+        if _CONTROL.search(value):
+            raise _fail(name, "a control character in the value")
         if name in _LIST_NAMES:
             reader.add(name, value, listed=True)
         elif name in _SCALAR_NAMES:
@@ -386,7 +409,7 @@ def _build(
     token = s.get("nextPageToken")
     if token is not None and not 0 < len(token) <= TOKEN_MAX:
         raise _fail("nextPageToken", f"1 to {TOKEN_MAX} characters")
-    event_ids = tuple(_uri("EQ_eventID", v) for v in lists.get("EQ_eventID", ()))
+    event_ids = tuple(_event_id(v) for v in lists.get("EQ_eventID", ()))
     return EventQuery(
         event_types=tuple(dict.fromkeys(lists.get("eventType", ()))),
         event_time=span("eventTime"),

@@ -304,6 +304,9 @@ def test_pages_follow_the_link_and_a_token_serves_only_its_query(world: World) -
         ([("EQ_bizStep", "shiping")], 400, "query.parameter"),
         ([("GE_eventTime", "2026-11-02")], 400, "query.parameter"),
         ([("GE_startTime", at(1))], 400, "query.unsupported"),
+        ([("GE_eventTime", "0001-01-01T00:00:00+01:00")], 400, "query.parameter"),
+        ([("GT_quantity", "1e999999999")], 400, "query.parameter"),
+        ([("EQ_bizLocation", "geo:1,2\x00")], 400, "query.parameter"),
         ([("maxEventCount", "6")], 413, "query.tooLarge"),
     ],
 )
