@@ -15,8 +15,14 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from indexer.queries.common import identifier, iso, participants, recall_json, steps
-from indexer.queries.events import EPCIS_CONTEXT, query_document
+from indexer.queries.common import (
+    identifier,
+    iso,
+    participants,
+    recall_json,
+    steps,
+)
+from indexer.queries.events import EPCIS_CONTEXT, declared_later, query_document
 from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow, RecallRow
 from medledger.epcis.event_id import event_id_of
@@ -153,8 +159,10 @@ def epc_events(
     more = len(rows) > limit
     rows = rows[:limit]
     events: list[dict[str, Any]] = []
+    declared: list[tuple[bytes, dict[str, Any]]] = []
     for r in rows:
         event: dict[str, Any] = json.loads(r.raw)
+        declared.append((r.event_hash, event))
         if event.get("@context") == EPCIS_CONTEXT:
             # the query document's context; any other (a prefix of the event's document or its
             # own) stays on the event, as JSON-LD scoping allows, so the event still hashes to
@@ -162,6 +170,10 @@ def epc_events(
             del event["@context"]
         event.setdefault("eventID", event_id_of(r.event_hash))
         events.append(event)
+    later = declared_later(session, [h for h, _ in declared])
+    for event_hash, event in declared:  # as GET /events serves a declared event
+        if "errorDeclaration" not in event and event_hash in later:
+            event["errorDeclaration"] = later[event_hash][-1]
     page = Page(events, encode_cursor("events", [rows[-1].seq]) if more and rows else None)
     page.extra = query_document(events)
     return page

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from indexer.chainlogs import BlockHeader
 from indexer.queries.check import check
+from indexer.queries.epcs import epc_events
 from indexer.queries.trace import trace
 from indexer.store import writes
 from indexer.store.models import AlertRow, BlockRow, ErrorDeclarationRow, first_sequence_of_block
@@ -65,6 +66,15 @@ def test_a_declared_event_is_shown_erroneous_and_rolled_back_with_its_block(
         assert history[-1]["event"]["eventID"] == history[0]["event"]["eventID"]
         answer = check(session, pack, today=date(2026, 6, 1))
         assert answer["lastEvent"]["eventID"] == history[0]["event"]["eventID"]
+        served = {e["eventID"]: e for e in epc_events(session, pack).items}
+        on_event = served[declared["eventIDs"][0]]["errorDeclaration"]  # as GET /events has it
+        assert (on_event["reason"], on_event["correctiveEventIDs"]) == (
+            "incorrect_data",
+            DECLARATION["correctiveEventIDs"],
+        )
+        assert all(
+            "errorDeclaration" not in e for i, e in served.items() if i != marked[0]["eventID"]
+        )
         block = row.block_number
         ancestor = session.scalars(
             select(BlockRow).where(BlockRow.number < block).order_by(BlockRow.number.desc())
