@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from indexer.api.deps import ReaderDep, ServiceDep, SessionDep
-from indexer.queries.events import query_events
-from indexer.queries.resources import RESOURCES, collection
+from indexer.queries.events import EPCIS_CONTEXT, query_events
+from indexer.queries.resources import RESOURCES, collection, known_value
 from indexer.service import IndexerService
 from medledger.epcis.event_id import HASH_PREFIX, EventId
 from medledger.epcis.query import parse_query
@@ -172,6 +172,25 @@ def _events_route(parameter: str) -> Callable[..., Response]:
     return get_value_events
 
 
+def _sub_resources_route(resource: str) -> Callable[..., Response]:
+    def get_sub_resources(
+        value: str, request: Request, session: SessionDep, _reader: ReaderDep
+    ) -> Response:
+        require_json(request)
+        for name, _value in request.query_params.multi_items():
+            raise QueryParameterError(
+                f"{name}: /{resource}/{{value}} takes no parameters",
+                rule="query.parameter",
+                pointer=name,
+            )
+        if not known_value(session, resource, value):
+            raise NotFoundError(f"no event of the index names {resource} {value[:200]!r}")
+        document = {"@context": EPCIS_CONTEXT, "type": "Collection", "member": ["events"]}
+        return _answer(request, document, None, {})
+
+    return get_sub_resources
+
+
 for _resource, (_column, _parameter) in RESOURCES.items():
     epcis.add_api_route(
         f"/{_resource}",
@@ -193,4 +212,14 @@ for _resource, (_column, _parameter) in RESOURCES.items():
             "parameter of /events may be added; giving this one again is 400).",
             response_model=None,
             responses={200: {"description": "An EPCISQueryDocument"}},
+        )
+        epcis.add_api_route(
+            f"/{_resource}/{{value:path}}",
+            _sub_resources_route(_resource),
+            methods=["GET"],
+            summary=f"EPCIS 2.0: the sub-resources of one of the {_resource}",
+            description='A Collection whose `member` is `["events"]` (the binding\'s HATEOAS '
+            "discovery); 404 when no event names the value.",
+            response_model=None,
+            responses={200: {"description": "A Collection of sub-resources"}},
         )

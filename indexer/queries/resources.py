@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from indexer.queries.events import EPCIS_CONTEXT
 from indexer.queries.page_tokens import PageTokens
 from indexer.store.models import EventItemRow, EventRow
-from medledger.epcis.query import MATCH_ROLES
+from medledger.epcis.query import MATCH_ROLES, parse_query
 
 #: resource -> (the column it lists, the query parameter its ``/{value}/events`` sets)
 RESOURCES: dict[str, tuple[Any, str]] = {
@@ -56,3 +56,18 @@ def collection(
     following = tokens.encode(scope, [values[-1]], served + len(values)) if more else None
     document = {"@context": EPCIS_CONTEXT, "type": "Collection", "member": values}
     return CollectionPage(document, following)
+
+
+def known_value(session: Session, resource: str, value: str) -> bool:
+    """Whether an event names ``value`` as ``resource`` does (canonical, as the index keeps
+    it: the value is read as ``/{resource}/{value}/events`` reads it)."""
+    column, parameter = RESOURCES[resource]
+    query = parse_query([(parameter, value)])
+    wanted = {
+        "eventTypes": query.event_types,
+        "bizSteps": query.biz_steps,
+        "bizLocations": query.biz_locations,
+        "readPoints": query.read_points,
+        "dispositions": query.dispositions,
+    }[resource]
+    return session.scalar(select(column).where(column.in_(wanted)).limit(1)) is not None

@@ -429,3 +429,12 @@ def test_answers_are_json_ld_and_an_xml_only_client_hears_so(
         assert response.status_code == status, (path, response.text)
         if status == 406:
             assert response.json()["rule"] == "query.accept"
+
+
+def test_a_resource_value_lists_its_events_sub_resource(world: World) -> None:
+    for path in ("/bizSteps/shipping", "/bizLocations/" + IMPORTER_SITE, "/eventTypes/ObjectEvent"):
+        response = world.http.get(path, headers=world.auth)
+        assert response.status_code == 200, response.text
+        assert response.json()["member"] == ["events"] and response.json()["type"] == "Collection"
+    assert world.http.get("/bizSteps/stocking", headers=world.auth).status_code == 404
+    assert world.http.get("/dispositions/nonsense", headers=world.auth).status_code == 400
