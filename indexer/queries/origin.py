@@ -144,7 +144,7 @@ def build_bundle(
                     f"the index does not know where {put.get('identifier')} began"
                 )
             add(ROLE_API_LOT, origin["eventID"], lot=put.get("identifier"), maker=put.get("maker"))
-    declared = _declarations_in(trace)
+    declared = declarations_in(trace)
     entries: list[dict[str, Any]] = []
     for role, event_id, extra in plan:
         if event_id in declared:  # the index knows it was declared erroneous: say so
@@ -182,7 +182,7 @@ def build_bundle(
     }
 
 
-def _declarations_in(trace: Any) -> dict[str, Any]:
+def declarations_in(trace: Any) -> dict[str, Any]:
     """eventID -> errorDeclaration of every step of ``trace`` that shows one."""
     found: dict[str, Any] = {}
     stack = [trace]

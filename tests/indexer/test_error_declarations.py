@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from indexer.chainlogs import BlockHeader
 from indexer.queries.check import check
 from indexer.queries.epcs import epc_events
+from indexer.queries.origin import declarations_in
 from indexer.queries.trace import trace
 from indexer.store import writes
 from indexer.store.models import AlertRow, BlockRow, ErrorDeclarationRow, first_sequence_of_block
@@ -95,3 +96,17 @@ def test_a_declared_event_is_shown_erroneous_and_rolled_back_with_its_block(
     with service.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ErrorDeclarationRow)) == 1
         assert trace(session, pack)["history"] == history
+
+
+def test_an_origin_bundle_entry_names_the_declaration_the_trace_shows() -> None:
+    shown = {"declarationID": "d", "reason": "https://ref.gs1.org/cbv/ER-incorrect_data"}
+    trace = {
+        "history": [
+            {"event": {"eventID": "a"}},
+            {"event": {"eventID": "b", "errorDeclaration": shown}},
+        ],
+        "batches": [
+            {"transformations": [{"eventID": "t", "inputs": [{"origin": {"eventID": "o"}}]}]}
+        ],
+    }
+    assert declarations_in(trace) == {"b": shown}
