@@ -225,3 +225,24 @@ def test_provenance_verify_takes_a_declaration_receipt(network: Network, tmp_pat
     forged["declaration"]["errorDeclaration"]["reason"] = "did_not_occur"
     path.write_text(json.dumps(forged), encoding="utf-8")
     assert run([path], rpc_url=None) == 1
+
+
+def test_under_proceed_a_refused_declaration_drops_its_event_only(network: Network) -> None:
+    document = _load(CORRECTIVE)
+    events = document["epcisBody"]["eventList"]
+    events[0]["errorDeclaration"]["declarationTime"] = "2020-01-16T00:00:00Z"  # another one
+    events[1] = {**events[1], "eventTime": "2021-01-29T00:00:00+01:00"}  # a new event of Bob's
+    events[1].pop("eventID")
+    before = network.declarations()
+    answer = network.http.post(
+        "/capture",
+        content=json.dumps(document).encode(),
+        headers={**network.bob, **LD_JSON, "GS1-Capture-Error-Behaviour": "proceed"},
+    )
+    assert answer.status_code == 202, answer.text
+    assert (answer.json()["stored"], answer.json()["declarationIDs"]) == (1, [])
+    job = network.http.get(f"/capture/{answer.json()['captureID']}", headers=network.bob).json()
+    assert [(e["rule"], e["pointer"]) for e in job["errors"]] == [
+        ("errorDeclaration.not-yours", "/epcisBody/eventList/0/errorDeclaration")
+    ]
+    assert network.declarations() == before
