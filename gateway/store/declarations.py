@@ -165,23 +165,3 @@ def get_declaration(session: Session, declaration_hash: bytes) -> StoredDeclarat
         return None
     batch = get_batch(session, row.batch_id) if row.batch_id is not None else None
     return _stored(row, batch)
-
-
-def declarations_of_event(session: Session, event_id: str) -> list[StoredDeclaration]:
-    """The declarations of one event, oldest first."""
-    rows = session.scalars(
-        select(ErrorDeclarationRow)
-        .where(ErrorDeclarationRow.event_id == event_id)
-        .order_by(ErrorDeclarationRow.received_at, ErrorDeclarationRow.declaration_hash)
-    )
-    return [_stored(r, None) for r in rows]
-
-
-def declarations_of_capture(session: Session, capture_id: uuid.UUID) -> list[bytes]:
-    return list(
-        session.scalars(
-            select(ErrorDeclarationRow.declaration_hash)
-            .where(ErrorDeclarationRow.capture_id == capture_id)
-            .order_by(ErrorDeclarationRow.declaration_hash)
-        )
-    )
