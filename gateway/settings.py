@@ -153,6 +153,14 @@ class GatewaySettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="HTTP server processes sharing the port (PostgreSQL and a node only): "
+        "captures of different packs run side by side in them; one batcher process and one "
+        "webhook deliverer serve them all",
+    )
 
     #: Set only by :meth:`allowing_development_password` (never from the environment).
     _development_password_allowed: bool = PrivateAttr(default=False)

@@ -335,6 +335,10 @@ def gateway(
     database_url: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL, e.g. postgresql+psycopg://...")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="HTTP server processes on the port (PostgreSQL and --chain-url)."),
+    ] = None,
 ) -> None:
     """Run the gateway: EPCIS 2.0 capture, custody rules, batching and anchoring.
 
@@ -349,6 +353,7 @@ def gateway(
         "data_dir": data_dir,
         "chain_url": chain_url,
         "database_url": database_url,
+        "workers": workers,
     }
     raise typer.Exit(serve.run_gateway({k: v for k, v in overrides.items() if v is not None}))
 

@@ -15,6 +15,13 @@ until the server has set up the store and the contracts, builds only a batcher
 (:func:`gateway.startup.standalone_batcher`) and makes its first pass at once (issue 21: the
 first anchor after a restart came 4-6 s after HTTP readiness, most of it a spawned interpreter
 importing web3 and the gateway again and building a whole service).
+
+``--workers N`` (PostgreSQL and a node only): N HTTP server processes share one listening socket,
+bound by this process, which then only sets up the store and watches them (issue 19). They are
+forked like the batcher, before anything is built, and build their services one at a time once
+the store is ready; the first also delivers webhooks (one deliverer, so no notification goes out
+twice). Any of them or the batcher dying stops the lot, exit 1, as above; captures of different
+packs run side by side in them (gateway/store/custody_locks.py).
 """
 
 from __future__ import annotations
@@ -24,11 +31,14 @@ import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as EventType
+from multiprocessing.synchronize import Lock as LockType
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +100,57 @@ def run_batcher_process(settings: GatewaySettings, store_ready: EventType) -> No
         standalone.stop()
 
 
+def workers_problem(settings: GatewaySettings) -> str | None:
+    """Why ``settings.workers`` processes cannot serve (None: they can)."""
+    if settings.workers == 1:
+        return None
+    if not batcher_in_own_process(settings):
+        return (
+            f"--workers {settings.workers} needs PostgreSQL (--database-url) and a node "
+            "(--chain-url): SQLite has one writer and the in-process chain lives in one process"
+        )
+    return None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket every HTTP worker accepts on (bound here, inherited by the forked workers)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_http_worker(
+    settings: GatewaySettings,
+    sock: socket.socket,
+    store_ready: EventType,
+    building: LockType,
+    number: int,
+) -> None:
+    """One HTTP server process of ``--workers``: its own service (built once the store is ready,
+    one worker at a time), serving on the shared socket until SIGTERM or its parent is gone."""
+    lifeline.follow_parent()
+    configure_logging(json=wants_json(settings.log_format))
+    store_ready.wait()
+    with building:
+        service = GatewayService(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(service, run_batcher=False, run_deliverer=number == 0),
+            log_level="info",
+            log_config=None,
+            access_log=False,
+        )
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        service.stop()
+
+
 def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> int:
     console = console or Console(stderr=True, soft_wrap=True)
     temporary: Path | None = None  # the in-process chain's throw-away folder, removed on exit
@@ -107,6 +168,10 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
     if taken:
         console.print(f"[red]cannot start the gateway[/red]: {escape(taken)}")
         return 2
+    problem = workers_problem(settings)
+    if problem:
+        console.print(f"[red]cannot start the gateway[/red]: {escape(problem)}")
+        return 2
     configure_logging(json=wants_json(settings.log_format))
     batcher: multiprocessing.process.BaseProcess | None = None
     store_ready: EventType | None = None
@@ -118,18 +183,42 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             target=run_batcher_process, args=(settings, store_ready), name="provenance-batcher"
         )
         batcher.start()
+    workers: list[multiprocessing.process.BaseProcess] = []
+    if settings.workers > 1 and store_ready is not None:
+        context = multiprocessing.get_context(START_METHOD)
+        sock = listening_socket(settings.host, settings.port)
+        building = context.Lock()
+        for number in range(settings.workers):
+            worker = context.Process(  # type: ignore[attr-defined]
+                target=run_http_worker,
+                args=(settings, sock, store_ready, building, number),
+                name=f"provenance-gateway-{number}",
+            )
+            worker.start()
+            workers.append(worker)
+        sock.close()  # the workers hold it
     try:
         service = GatewayService(settings)
     except (ProvenanceError, DBAPIError) as exc:
         reason = start_failure(exc, settings.database_url or None)
         console.print(f"[red]cannot start the gateway[/red]: {escape(reason)}")
-        _end(batcher)
+        _end_all([*workers, batcher])
         return 2
     except BaseException:
-        _end(batcher)
+        _end_all([*workers, batcher])
         raise
     if store_ready is not None:
         store_ready.set()
+    if workers:
+        service.stop()  # it set up the store, contracts and keys; the workers serve
+        console.print(
+            f"gateway on http://{settings.host}:{settings.port} (OpenAPI at /docs): "
+            f"{len(workers)} HTTP worker processes "
+            f"(pids {', '.join(str(w.pid) for w in workers)})"
+        )
+        if batcher is not None:
+            console.print(f"batcher in its own process (pid {batcher.pid})")
+        return supervise([*workers, *([batcher] if batcher is not None else [])], console)
     if service.chain.kind == "embedded":
         console.print(
             "[yellow]in-process chain: anchors live only as long as this process; "
@@ -168,6 +257,44 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         if temporary is not None:
             _remove(temporary)
     return 1 if died.is_set() else 0
+
+
+def supervise(children: list[multiprocessing.process.BaseProcess], console: Console) -> int:
+    """Wait for ``children``: 0 once SIGINT or SIGTERM stopped them all, 1 if one died first
+    (the others are then stopped: a supervisor restarts the gateway whole)."""
+    stopping = threading.Event()
+
+    def stop(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    died: multiprocessing.process.BaseProcess | None = None
+    try:
+        while not stopping.is_set():
+            ended = wait([c.sentinel for c in children], timeout=0.2)
+            if ended and not stopping.is_set():
+                died = next(c for c in children if c.sentinel in ended)
+                died.join()
+                console.print(
+                    f"[red]{died.name} (pid {died.pid}) exited "
+                    f"({describe_exit(died.exitcode)}): stopping the gateway[/red]",
+                    soft_wrap=True,
+                )
+                break
+    finally:
+        _end_all(children)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 1 if died is not None else 0
+
+
+def _end_all(children: Sequence[multiprocessing.process.BaseProcess | None]) -> None:
+    """SIGTERM to every child still running, then wait for each (SIGKILL after 30 s)."""
+    for child in children:
+        if child is not None and child.is_alive():
+            child.terminate()
+    for child in children:
+        _end(child)
 
 
 def _remove(folder: Path, attempts: int = 10) -> None:

@@ -59,13 +59,16 @@ class Started:
     url: str
 
 
-def start_gateway(chain_and_database: tuple[str, str], data: Path, log: Path) -> Started:
+def start_gateway(
+    chain_and_database: tuple[str, str], data: Path, log: Path, *options: str
+) -> Started:
     """The gateway, once its batcher runs and it answers HTTP."""
     chain_url, database_url = chain_and_database
     port = free_port()
     command = [
         sys.executable, "-m", "provenance", "gateway", "--port", str(port),
         "--chain-url", chain_url, "--database-url", database_url, "--data-dir", str(data),
+        *options,
     ]  # fmt: skip
     begun = len(log.read_text()) if log.exists() else 0
     with log.open("ab") as out:
@@ -164,6 +167,72 @@ def test_a_killed_gateway_takes_its_batcher_with_it_and_restarts_leave_exactly_o
         gateway.process.wait()
         for batcher in wait_gone(batchers, timeout=15):
             os.kill(batcher, signal.SIGKILL)
+
+
+WORKERS = re.compile(r"HTTP worker processes \(pids ([\d, ]+)\)")
+
+
+@pytest.mark.node
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_workers_share_the_port_and_one_dying_stops_the_gateway(
+    chain_and_database: tuple[str, str], tmp_path: Path
+) -> None:
+    """``--workers 2``: two HTTP processes capture on one port and database (documents about
+    different packs at once); one killed, the gateway stops whole and exits 1 (a supervisor
+    restarts it), leaving no process behind."""
+    data, log = tmp_path / "data", tmp_path / "log"
+    gateway = start_gateway(chain_and_database, data, log, "--workers", "2")
+    found = WORKERS.search(log.read_text())
+    assert found is not None, log.read_text()
+    workers = [int(pid) for pid in found.group(1).split(", ")]
+    assert len(workers) == 2
+    try:
+        deadline = time.monotonic() + 120
+        while not all(f"Started server process [{pid}]" in log.read_text() for pid in workers):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        regulator = {"Authorization": f"Bearer {(data / 'regulator.api-key').read_text().strip()}"}
+        registered = httpx.post(
+            f"{gateway.url}/participants",
+            json=MANUFACTURER.registration(),
+            headers=regulator,
+            timeout=60,
+        )
+        assert registered.status_code == 201, registered.text
+        key = {"Authorization": f"Bearer {registered.json()['apiKey']}"}
+        statuses: list[int] = []
+
+        def capture(n: int) -> None:
+            answer = httpx.post(
+                f"{gateway.url}/capture", json=commissioning(f"W{n}"), headers=key, timeout=60
+            )
+            statuses.append(answer.status_code)
+
+        threads = [threading.Thread(target=capture, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert statuses == [202] * 6
+        os.kill(workers[1], signal.SIGKILL)
+        assert gateway.process.wait(timeout=60) == 1
+        assert "provenance-gateway-1" in log.read_text()
+        assert wait_gone([*workers, gateway.batcher], timeout=30) == []
+    finally:
+        gateway.process.kill()
+        gateway.process.wait()
+        for pid in wait_gone([*workers, gateway.batcher], timeout=15):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_need_postgresql_and_a_node(tmp_path: Path) -> None:
+    console = Console(file=io.StringIO(), width=200)
+    assert (
+        serve.run_gateway({"workers": 2, "data_dir": tmp_path, "port": free_port()}, console) == 2
+    )
+    said = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "--workers 2 needs PostgreSQL" in said
 
 
 @pytest.mark.parametrize("server_stopping", [False, True])
