@@ -8,12 +8,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from gateway.code_issuance import commissioning_document
 from medledger.epcis.builders import Actor
 from medledger.epcis.gs1 import check_digit
 from medledger.roles import Role
 from provenance.journey import MANUFACTURER
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, GatewayFactory
 
 PROBLEM = "application/problem+json"
 GTIN_BODY = "0470012377777"
@@ -22,6 +24,12 @@ LOT = "A2026-5"
 EXPIRY = "2028-06-30"
 #: A second manufacturer with a company prefix of its own.
 RIVAL = Actor("Osh Generics (manufacturer)", Role.MANUFACTURER, "4700998")
+
+
+@pytest.fixture(scope="module")
+def gateway(make_module_gateway: GatewayFactory) -> Gateway:
+    """One gateway per module and database: each test declares a lot of its own."""
+    return make_module_gateway()
 
 
 def register_rival(gateway: Gateway, prefixes: list[str] | None = None) -> None:
@@ -33,31 +41,31 @@ def register_rival(gateway: Gateway, prefixes: list[str] | None = None) -> None:
     gateway.addresses[RIVAL.name] = created.json()["address"]
 
 
-def declare(gateway: Gateway, packs: int) -> Any:
-    body = {"gtin": GTIN, "lot": LOT, "expiry": EXPIRY, "packs": packs}
+def declare(gateway: Gateway, packs: int, lot: str = LOT) -> Any:
+    body = {"gtin": GTIN, "lot": lot, "expiry": EXPIRY, "packs": packs}
     response = gateway.http.post("/lots", json=body, headers=gateway.headers(MANUFACTURER))
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def issue(gateway: Gateway, count: int) -> Any:
-    body = {"gtin": GTIN, "lot": LOT, "count": count}
+def issue(gateway: Gateway, count: int, lot: str = LOT) -> Any:
+    body = {"gtin": GTIN, "lot": lot, "count": count}
     return gateway.http.post("/codes", json=body, headers=gateway.headers(MANUFACTURER))
 
 
-def commissioning(actor: Actor, serials: list[str]) -> dict[str, Any]:
+def commissioning(actor: Actor, serials: list[str], lot: str = LOT) -> dict[str, Any]:
     return commissioning_document(
         gtin=GTIN,
         serials=serials,
-        lot=LOT,
+        lot=lot,
         expiry=date.fromisoformat(EXPIRY),
         gln=actor.gln,
         now=datetime.now(UTC),
     )
 
 
-def issued(gateway: Gateway) -> int:
-    found = gateway.http.get(f"/lots/{GTIN}/{LOT}", headers=gateway.headers(MANUFACTURER))
+def issued(gateway: Gateway, lot: str = LOT) -> int:
+    found = gateway.http.get(f"/lots/{GTIN}/{lot}", headers=gateway.headers(MANUFACTURER))
     assert found.status_code == 200, found.text
     return int(found.json()["issued"])
 
@@ -95,30 +103,30 @@ def test_another_manufacturer_cannot_commission_into_a_declared_released_lot(
 
 def test_a_manufacturer_cannot_commission_past_the_declared_packs(gateway: Gateway) -> None:
     """Found: 10 packs commissioned into a lot declared for 3 (202; /lots still said 1)."""
-    declare(gateway, packs=3)
-    assert issue(gateway, 1).status_code == 201
+    declare(gateway, packs=3, lot="A2026-6")
+    assert issue(gateway, 1, "A2026-6").status_code == 201
     serials = [f"OVER{n:04d}" for n in range(10)]
     problem = refused(
-        gateway.capture(MANUFACTURER, commissioning(MANUFACTURER, serials)),
+        gateway.capture(MANUFACTURER, commissioning(MANUFACTURER, serials, "A2026-6")),
         "commission.over-declared",
     )
     assert problem["pointer"] == "/epcisBody/eventList/0/epcList/2"
-    assert issued(gateway) == 1
+    assert issued(gateway, "A2026-6") == 1
 
 
 def test_codes_and_capture_count_against_one_cap(gateway: Gateway) -> None:
-    declare(gateway, packs=4)
-    assert issue(gateway, 2).status_code == 201
-    accepted = gateway.capture(MANUFACTURER, commissioning(MANUFACTURER, ["CAP0001"]))
+    declare(gateway, packs=4, lot="A2026-7")
+    assert issue(gateway, 2, "A2026-7").status_code == 201
+    accepted = gateway.capture(MANUFACTURER, commissioning(MANUFACTURER, ["CAP0001"], "A2026-7"))
     assert accepted.status_code == 202, accepted.text
-    assert issued(gateway) == 3
-    assert issue(gateway, 2).status_code == 409  # one left, by either path
-    assert issue(gateway, 1).status_code == 201
+    assert issued(gateway, "A2026-7") == 3
+    assert issue(gateway, 2, "A2026-7").status_code == 409  # one left, by either path
+    assert issue(gateway, 1, "A2026-7").status_code == 201
     refused(
-        gateway.capture(MANUFACTURER, commissioning(MANUFACTURER, ["CAP0002"])),
+        gateway.capture(MANUFACTURER, commissioning(MANUFACTURER, ["CAP0002"], "A2026-7")),
         "commission.over-declared",
     )
-    assert issued(gateway) == 4
+    assert issued(gateway, "A2026-7") == 4
 
 
 def test_company_prefixes_are_gs1_syntax_and_set_by_the_regulator_only(gateway: Gateway) -> None:
