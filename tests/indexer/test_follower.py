@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,45 @@ from provenance.journey import ACTORS, PHARMACY, Journey, build_journey
 from tests.indexer.conftest import IndexerFactory
 from tests.support.anchoring import start_publisher
 from tests.support.index_compare import assert_same_index
-from tests.support.network import Network
+from tests.support.network import Network, start_network
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def network(module_network: Network) -> Network:
+    """One gateway for the module: its tests read the one journey with indexers of their own."""
+    return module_network
+
+
+@pytest.fixture(scope="module")
+def journey(network: Network) -> Journey:
+    """The journey, anchored once for the module (the tests that add to or edit what the
+    gateway holds take a gateway of their own: :func:`own_network`)."""
+    return network.run_journey()
+
+
+@pytest.fixture
+def own_network(tmp_path: Path) -> Iterator[Network]:
+    own = start_network(tmp_path / "own-gateway")
+    yield own
+    own.gateway.stop()
+
+
+@pytest.fixture
+def make_own_indexer(
+    own_network: Network, index_url: str, tmp_path: Path
+) -> Iterator[IndexerFactory]:
+    """``make_indexer`` on :func:`own_network`."""
+    made: list[IndexerService] = []
+
+    def make(**overrides: Any) -> IndexerService:
+        made.append(own_network.indexer(index_url, tmp_path / "indexer", **overrides))
+        return made[-1]
+
+    yield make
+    for service in made:
+        service.stop()
 
 
 def canonical(urn: str) -> str:
@@ -71,8 +108,9 @@ def test_it_mirrors_every_anchored_event_and_the_state_they_lead_to(
 
 
 def test_a_restarted_indexer_resumes_where_it_was_without_duplicates(
-    network: Network, make_indexer: IndexerFactory, tmp_path: Path
+    own_network: Network, make_own_indexer: IndexerFactory, tmp_path: Path
 ) -> None:
+    network, make_indexer = own_network, make_own_indexer
     journey = build_journey(40, packs_per_case=10)
     half = len(journey.steps) // 2
     for step in journey.steps[:half]:
@@ -222,10 +260,12 @@ def test_a_tampered_batch_raises_an_integrity_alert_and_nothing_of_it_is_indexed
 
 
 def test_a_batch_the_gateway_refuses_as_altered_raises_an_integrity_alert(
-    network: Network, journey: Journey, make_indexer: IndexerFactory
+    own_network: Network, make_own_indexer: IndexerFactory
 ) -> None:
     """Edited in the gateway's database: the gateway answers 409 integrity (issue 21) and the
     indexer records the anchor rejected with the gateway's evidence, and goes on."""
+    network, make_indexer = own_network, make_own_indexer
+    journey = network.run_journey()
     with network.gateway.engine.begin() as conn:
         seq, event_id, raw = conn.execute(
             text("SELECT seq, event_id, raw FROM events WHERE biz_step LIKE '%dispensing%'")

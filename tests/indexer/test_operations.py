@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
@@ -13,9 +14,22 @@ from indexer.api.app import create_app
 from indexer.service import IndexerService
 from provenance.journey import Journey
 from tests.indexer.conftest import IndexerFactory
+from tests.support.network import Network
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 UNREACHABLE_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:1/nothing?connect_timeout=2"
+
+
+@pytest.fixture(scope="module")
+def network(module_network: Network) -> Network:
+    """One gateway for the module: its tests only read the journey, with indexers of their own."""
+    return module_network
+
+
+@pytest.fixture(scope="module")
+def journey(network: Network) -> Journey:
+    """The journey, anchored once for the module."""
+    return network.run_journey()
 
 
 def client(service: IndexerService) -> TestClient:

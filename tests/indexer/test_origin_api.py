@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from fastapi.testclient import TestClient
 from rich.console import Console
 from typer.testing import CliRunner
@@ -35,6 +36,18 @@ from tests.support.network import Network
 
 PROBLEM = "application/problem+json"
 LOT_CLASS = f"urn:epc:class:lgtin:4700123.012345.{FINISHED_LOT}"
+
+
+@pytest.fixture(scope="module")
+def network(module_network: Network) -> Network:
+    """One gateway for the module: its tests only read the journey, with indexers of their own."""
+    return module_network
+
+
+@pytest.fixture(scope="module")
+def journey(network: Network) -> Journey:
+    """The journey, anchored once for the module."""
+    return network.run_journey()
 
 
 def reader(service: IndexerService) -> tuple[TestClient, dict[str, str]]:
