@@ -4,14 +4,17 @@ Starts anvil (a real JSON-RPC node) on a free loopback port, a fresh PostgreSQL 
 gateway as a real HTTP server (``provenance gateway``, uvicorn, batcher running) in a subprocess;
 registers a manufacturer through the API; then for ``--seconds`` posts EPCISDocuments of 1,000
 commissioning ObjectEvents (fresh pack serials in every document, the manufacturer's own
-location, lot ILMD; they pass the ``pharma`` rules) from ``--clients`` concurrent httpx clients.
+location, lot ILMD; they pass the ``pharma`` rules) from ``--clients`` concurrent httpx clients,
+as JSON-LD or, with ``--format xml`` or ``--format xml-1.2``, the same events as EPCIS 2.0 or
+1.2 XML (:mod:`bench.xml_documents`; 1.2 is converted by GS1's stylesheet in the gateway).
 
 Measured: events acknowledged (202) per second over the posting window; per event, the time from
 its document's 202 to its batch's ``anchored_at``; gas per event from the anchor transactions'
 receipts; CPU seconds used by each process; and a py-spy profile of the gateway for part of the
 run, grouped into components. Then the database is dropped and the node stopped.
 
-    .venv/bin/python -m bench.ingest [--seconds 60] [--database-url postgresql+psycopg://...]
+    .venv/bin/python -m bench.ingest [--seconds 60] [--format json|xml|xml-1.2]
+        [--database-url postgresql+psycopg://...]
 
 ``--processes N`` starts N ``provenance gateway`` processes on the one database and node (the
 first sets up the store and contracts, the others share its data folder; each runs its own
@@ -45,6 +48,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bench.report import machine_line, write_section
+from bench.xml_documents import CONTENT_TYPES, FORMATS, xml_document
 from devkit.nodes import free_port, running_node
 from devkit.postgres import PG_URL, fresh_database
 from medledger.epcis import builders as epcis
@@ -55,6 +59,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS_PER_DOCUMENT = 1000
 TARGET_EVENTS_PER_SECOND = 2000
 TARGET_P95_SECONDS = 5.0
+#: Each format's section of docs/benchmarks.md, and how its documents are described there.
+SECTIONS = {"json": "Ingest", "xml": "Ingest: EPCIS 2.0 XML", "xml-1.2": "Ingest: EPCIS 1.2 XML"}
+WRITTEN_AS = {
+    "json": "EPCISDocuments (JSON-LD)",
+    "xml": "EPCIS 2.0 XML documents (`application/xml`)",
+    "xml-1.2": "EPCIS 1.2 XML documents (`application/xml`, converted to 2.0 by GS1's stylesheet "
+    "in the gateway)",
+}
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -63,14 +75,19 @@ TARGET_P95_SECONDS = 5.0
 class Documents:
     """Commissioning documents with fresh serials each time (thread-safe)."""
 
-    def __init__(self, tag: str, size: int = EVENTS_PER_DOCUMENT) -> None:
+    def __init__(self, tag: str, size: int = EVENTS_PER_DOCUMENT, fmt: str = "json") -> None:
         self._tag = tag
         self._size = size
+        self._format = fmt
         self._next = 0
         self._lock = threading.Lock()
         # far enough in the past that a long run (a second per event) never dates an event
         # after the gateway's clock (rule time.future)
         self._clock = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+    @property
+    def format(self) -> str:
+        return self._format
 
     def next(self) -> bytes:
         with self._lock:
@@ -89,6 +106,8 @@ class Documents:
             for i in range(self._size)
         ]
         document = epcis.as_document(events, context=EPCIS_CONTEXT)
+        if self._format != "json":
+            return xml_document(document, self._format)
         return json.dumps(document, separators=(",", ":")).encode()
 
 
@@ -226,7 +245,7 @@ class Load:
 
 
 def client_loop(url: str, key: str, docs: Documents, stop_at: float, load: Load) -> None:
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/ld+json"}
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": CONTENT_TYPES[docs.format]}
     with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
         while time.monotonic() < stop_at:
             body = docs.next()
@@ -258,6 +277,11 @@ def client_loop(url: str, key: str, docs: Documents, stop_at: float, load: Load)
 # the generic layers below them.
 COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
     ("batcher (seal, tree, anchor tx, receipts)", ("gateway/batcher.py",)),
+    ("EPCIS 1.2 to 2.0 (GS1's stylesheet, SaxonC)", ("medledger/epcis/legacy.py", "saxonche")),
+    (
+        "XML (lxml parse, GS1's XSD, reading into JSON-LD)",
+        ("medledger/epcis/xml_read.py", "medledger/epcis/xsd.py", "lxml"),
+    ),
     ("schema validation (fastjsonschema)", ("medledger/epcis/schema.py", "fastjsonschema")),
     ("normalisation (identifiers, CBV terms)", ("medledger/epcis/normalise.py",)),
     ("event hash (CBV 2.0 pre-hash + SHA-256)", ("medledger/epcis/event_hash.py",)),
@@ -464,7 +488,7 @@ def run(args: argparse.Namespace) -> str:
             )
             response.raise_for_status()
             key = response.json()["apiKey"]
-            docs = Documents(secrets.token_hex(3).upper())
+            docs = Documents(secrets.token_hex(3).upper(), fmt=args.format)
 
             # Warm-up (first requests compile the schema validator, open connections...).
             warm = Load()
@@ -545,6 +569,8 @@ def run(args: argparse.Namespace) -> str:
         + (f" --clients {args.clients}" if args.clients != 2 else "")
         + (f" --processes {args.processes}" if args.processes != 1 else "")
         + (" --capture-only" if args.capture_only else "")
+        + (f" --format {args.format}" if args.format != "json" else "")
+        + (f" --profile-seconds {args.profile_seconds}" if args.profile_seconds != 30 else "")
         + "`"
     )
     node_mode = f"--block-time {args.block_time:g}" if args.block_time > 0 else "automine"
@@ -567,7 +593,7 @@ def run(args: argparse.Namespace) -> str:
             else "default batch size 1,000 events / 2 s"
         )
         + "); one manufacturer registered through the API; "
-        f"{args.clients} httpx clients each posting EPCISDocuments of "
+        f"{args.clients} httpx clients each posting {WRITTEN_AS[args.format]} of "
         f"{EVENTS_PER_DOCUMENT:,} commissioning ObjectEvents (fresh SGTIN serial each, own "
         "location, lot ILMD; `pharma` rules) back to back for "
         f"{args.seconds} s, after a 3 s warm-up. Clients, gateway, PostgreSQL and anvil share "
@@ -652,6 +678,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument(
+        "--format", choices=FORMATS, default="json", help="the documents' format (same events)"
+    )
+    parser.add_argument(
         "--processes", type=int, default=1, help="gateway processes on the one database"
     )
     parser.add_argument(
@@ -668,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     body = run(args)
     print(body)
     if not args.no_write:
-        write_section("Ingest", body)
+        write_section(SECTIONS[args.format], body)
     return 0
 
 
