@@ -49,9 +49,8 @@ def ledger(chain: Chain, deployment: Deployment) -> Ledger:
 ParticipantFactory = Callable[[Role], LocalAccount]
 
 
-@pytest.fixture
-def participant(ledger: Ledger, regulator: LocalAccount) -> ParticipantFactory:
-    """Make a funded, registered, active participant with the given roles."""
+def participants_of(ledger: Ledger, regulator: LocalAccount) -> ParticipantFactory:
+    """A factory of funded, registered, active participants, each with a GLN of its own."""
     counter = iter(range(1, 10_000))
 
     def make(roles: Role) -> LocalAccount:
@@ -61,6 +60,22 @@ def participant(ledger: Ledger, regulator: LocalAccount) -> ParticipantFactory:
         return account
 
     return make
+
+
+@pytest.fixture
+def participant(ledger: Ledger, regulator: LocalAccount) -> ParticipantFactory:
+    """Make a funded, registered, active participant with the given roles."""
+    return participants_of(ledger, regulator)
+
+
+@pytest.fixture(scope="module")
+def module_ledger() -> tuple[Ledger, LocalAccount]:
+    """A deployment on a chain of its own, kept for a module, and its regulator: for modules
+    whose tests anchor and read, each with participants and roots of their own. A module takes
+    it with module-scoped ``ledger`` and ``participant`` fixtures (see tests/chain)."""
+    chain = Chain.embedded()
+    regulator = chain.new_funded_account()
+    return Ledger(chain, deploy_contracts(chain, regulator, REGULATOR_GLN)), regulator
 
 
 @pytest.fixture(params=["ganache", "anvil"])

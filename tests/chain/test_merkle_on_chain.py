@@ -5,11 +5,23 @@ from __future__ import annotations
 import random
 
 import pytest
+from eth_account.signers.local import LocalAccount
 
 from chain.ledger import Ledger
 from medledger.merkle import MerkleTree, Value, leaf_hash
 from medledger.roles import Role
-from tests.conftest import ParticipantFactory
+from tests.conftest import ParticipantFactory, participants_of
+
+
+@pytest.fixture(scope="module")
+def ledger(module_ledger: tuple[Ledger, LocalAccount]) -> Ledger:
+    """One deployment for the module: each test anchors roots of its own."""
+    return module_ledger[0]
+
+
+@pytest.fixture(scope="module")
+def participant(module_ledger: tuple[Ledger, LocalAccount]) -> ParticipantFactory:
+    return participants_of(*module_ledger)
 
 
 def random_values(n: int, seed: int) -> list[Value]:

@@ -9,13 +9,25 @@ import os
 from typing import Any
 
 import pytest
+from eth_account.signers.local import LocalAccount
 
 from chain.anchoring import AnchoredBatch, anchor_batch
 from chain.ledger import Ledger
 from chain.verification import verify_receipt
 from medledger.formats.receipt import Receipt
 from medledger.roles import Role
-from tests.conftest import ParticipantFactory
+from tests.conftest import ParticipantFactory, participants_of
+
+
+@pytest.fixture(scope="module")
+def ledger(module_ledger: tuple[Ledger, LocalAccount]) -> Ledger:
+    """One deployment for the module: each test anchors roots of its own."""
+    return module_ledger[0]
+
+
+@pytest.fixture(scope="module")
+def participant(module_ledger: tuple[Ledger, LocalAccount]) -> ParticipantFactory:
+    return participants_of(*module_ledger)
 
 
 def toy_hash(event: dict[str, Any]) -> bytes:
@@ -26,7 +38,7 @@ def toy_hash(event: dict[str, Any]) -> bytes:
 EVENTS = [{"type": "ObjectEvent", "n": n} for n in range(7)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def batch(ledger: Ledger, participant: ParticipantFactory) -> AnchoredBatch:
     maker = participant(Role.API_MAKER)
     return anchor_batch(
@@ -34,7 +46,7 @@ def batch(ledger: Ledger, participant: ParticipantFactory) -> AnchoredBatch:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def receipt(batch: AnchoredBatch) -> Receipt:
     return batch.receipt_for(toy_hash(EVENTS[3]), bytes([3]) * 32, event=EVENTS[3])
 
