@@ -19,7 +19,8 @@ run, grouped into components. Then the database is dropped and the node stopped.
 ``--processes N`` starts N ``provenance gateway`` processes on the one database and node (the
 first sets up the store and contracts, the others share its data folder; each runs its own
 batcher process, leased per account), and spreads the clients over them (client i posts to
-gateway i mod N). ``--capture-only`` makes the batchers all but idle (batches of 100,000 events,
+gateway i mod N). ``--workers N`` starts each gateway with ``--workers N`` (N HTTP processes
+on its port). ``--capture-only`` makes the batchers all but idle (batches of 100,000 events,
 sealed after an hour at the latest, and a backlog bound the run cannot reach), so the run
 measures capture alone: what a second gateway process adds when a core is free for it. Its
 202-to-anchored figures are then meaningless and not reported.
@@ -471,7 +472,9 @@ def run(args: argparse.Namespace) -> str:
         fresh_database(args.database_url, prefix="bench_ingest") as database_url,
     ):
         print(f"anvil at {node.url}; database {database_url.rsplit('/', 1)[1]}", flush=True)
-        env = CAPTURE_ONLY_ENV if args.capture_only else None
+        env = {**(CAPTURE_ONLY_ENV if args.capture_only else {})}
+        if args.workers != 1:
+            env["PROVENANCE_GATEWAY_WORKERS"] = str(args.workers)
         gateways = [start_gateway(node.url, database_url, tmp / "data", env=env)]
         gateway = gateways[0]
         try:
@@ -568,6 +571,7 @@ def run(args: argparse.Namespace) -> str:
         + (f" --seconds {args.seconds}" if args.seconds != 60 else "")
         + (f" --clients {args.clients}" if args.clients != 2 else "")
         + (f" --processes {args.processes}" if args.processes != 1 else "")
+        + (f" --workers {args.workers}" if args.workers != 1 else "")
         + (" --capture-only" if args.capture_only else "")
         + (f" --format {args.format}" if args.format != "json" else "")
         + (f" --profile-seconds {args.profile_seconds}" if args.profile_seconds != 30 else "")
@@ -580,10 +584,12 @@ def run(args: argparse.Namespace) -> str:
         "dropped afterwards).",
         f"Setup: anvil ({node_mode}) on loopback; "
         + (
-            "the gateway as `provenance gateway` (uvicorn, one worker"
+            "the gateway as `provenance gateway` (uvicorn, "
+            + (f"`--workers {args.workers}`" if args.workers != 1 else "one worker")
             if args.processes == 1
             else f"{args.processes} `provenance gateway` processes on the one database, "
-            "clients spread over them (each uvicorn, one worker"
+            "clients spread over them (each uvicorn, "
+            + (f"`--workers {args.workers}`" if args.workers != 1 else "one worker")
         )
         + "; with PostgreSQL and a node the batcher runs in a second process; "
         + (
@@ -684,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
         "--processes", type=int, default=1, help="gateway processes on the one database"
     )
     parser.add_argument(
+        "--workers", type=int, default=1, help="HTTP processes of each gateway (--workers)"
+    )
+    parser.add_argument(
         "--capture-only", action="store_true", help="batchers idle: capture throughput alone"
     )
     parser.add_argument("--database-url", default=PG_URL, help="a PostgreSQL server URL")
@@ -692,8 +701,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-out", help="keep py-spy's raw stacks in this file")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    if (args.processes != 1 or args.capture_only) and not args.no_write:
-        parser.error("--processes/--capture-only runs are recorded by hand: add --no-write")
+    if (args.processes != 1 or args.workers != 1 or args.capture_only) and not args.no_write:
+        parser.error("--processes/--workers/--capture-only runs are recorded by hand: --no-write")
     body = run(args)
     print(body)
     if not args.no_write:
