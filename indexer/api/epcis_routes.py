@@ -97,7 +97,7 @@ def get_event(
     answer = query_events(session, parse_query([("EQ_eventID", wanted)]), service.page_tokens)
     if not answer.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
         raise NotFoundError(f"the index has no event {wanted}")
-    return _answer(request, answer.document, None, {"Link-Template": RECEIPT_TEMPLATE})
+    return epcis_answer(request, answer.document, None, {"Link-Template": RECEIPT_TEMPLATE})
 
 
 def require_json(request: Request) -> None:
@@ -123,10 +123,12 @@ def _events(
                 f"{name}: given by the path already", rule="query.parameter", pointer=name
             )
     answer = query_events(session, parse_query([*params, *added]), service.page_tokens)
-    return _answer(request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE})
+    return epcis_answer(
+        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}
+    )
 
 
-def _answer(
+def epcis_answer(
     request: Request, document: object, token: str | None, extra: dict[str, str]
 ) -> Response:
     headers = VERSION_HEADERS | extra
@@ -158,7 +160,7 @@ def _collection_route(resource: str) -> Callable[..., Response]:
             per_page=query.per_page,
             token=query.next_page_token,
         )
-        return _answer(request, page.document, page.next_token, {})
+        return epcis_answer(request, page.document, page.next_token, {})
 
     return get_collection
 
@@ -186,7 +188,7 @@ def _sub_resources_route(resource: str) -> Callable[..., Response]:
         if not known_value(session, resource, value):
             raise NotFoundError(f"no event of the index names {resource} {value[:200]!r}")
         document = {"@context": EPCIS_CONTEXT, "type": "Collection", "member": ["events"]}
-        return _answer(request, document, None, {})
+        return epcis_answer(request, document, None, {})
 
     return get_sub_resources
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from chain.client import Chain
@@ -23,7 +24,7 @@ from indexer.api.deps import (
     SessionDep,
     TodayDep,
 )
-from indexer.api.epcis_routes import RECEIPT_TEMPLATE
+from indexer.api.epcis_routes import RECEIPT_TEMPLATE, epcis_answer, require_json
 from indexer.api.schemas import (
     AlertPage,
     AnchorPage,
@@ -48,11 +49,13 @@ from indexer.queries import receipts as receipt_queries
 from indexer.queries import stock as stock_queries
 from indexer.queries import trace as trace_queries
 from indexer.queries.common import address, gtin14, identifier, lot_text
+from indexer.queries.events import query_events
 from indexer.queries.recalls import SCOPE_MAX_LIMIT
 from indexer.store.models import ParticipantRow
 from indexer.store.writes import get_checkpoint
 from medledger.epcis import gs1
-from medledger.errors import NotFoundError, ValidationError
+from medledger.epcis.query import parse_query
+from medledger.errors import NotFoundError, QueryParameterError, ValidationError
 from medledger.formats.mass_balance import parse_strength
 from servicekit.http.bodies import StrictJSONRoute
 from servicekit.http.operations import (
@@ -169,27 +172,70 @@ def get_receipt(
     return JSONResponse(receipt_queries.receipt_json(session, event_id, service.deployment))
 
 
-@epc.get(
-    "/{epc:path}/events",
-    response_model=None,
-    responses={200: {"model": EventsDocument, "description": "An EPCISQueryDocument"}},
-    summary="An EPC's events",
-)
 def get_epc_events(
     epc: Annotated[str, Path(description=EPC_HELP)],
+    service: ServiceDep,
     session: SessionDep,
     _reader: ReaderDep,
     request: Request,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> JSONResponse:
+) -> Response:
     """Every event naming the EPC, or one of its containers while it was inside, as anchored
-    (EPCIS 2.0 JSON) in chain order, in an EPCISQueryDocument valid under GS1's schema. The
-    next page: the `Link: rel="next"` header; each event's receipt: the `Link-Template` one."""
-    page = epcs.epc_events(session, epc, limit=limit, cursor=cursor)
-    response = JSONResponse(page.extra, headers={"Link-Template": RECEIPT_TEMPLATE})
-    _link(request, response, page.next)
-    return response
+    (EPCIS 2.0 JSON), in an EPCISQueryDocument valid under GS1's schema: in chain order, or as
+    `GET /events` with its parameters (filters, `orderBy`, `perPage`, `nextPageToken`). The
+    index's own paging (`limit`, `cursor`) still works, alone. The next page: the `Link:
+    rel="next"` header; each event's receipt: the `Link-Template` one."""
+    params = request.query_params.multi_items()
+    names = {name for name, _value in params}
+    if names & {"limit", "cursor"}:
+        others = sorted(names - {"limit", "cursor"})
+        if others:
+            raise QueryParameterError(
+                f"{others[0]}: limit and cursor page the index's way, alone; the EPCIS "
+                "parameters page with perPage and nextPageToken",
+                rule="query.parameter",
+                pointer=others[0],
+            )
+        page = epcs.epc_events(
+            session,
+            epc,
+            limit=_whole(request.query_params.get("limit"), DEFAULT_LIMIT),
+            cursor=request.query_params.get("cursor"),
+        )
+        response = JSONResponse(page.extra, headers={"Link-Template": RECEIPT_TEMPLATE})
+        _link(request, response, page.next)
+        return response
+    require_json(request)
+    query = parse_query(params)
+    canonical, window = epcs.epc_window(session, epc)
+    answer = query_events(
+        session, query, service.page_tokens, within=window, scope=f"epc {canonical}"
+    )
+    return epcis_answer(
+        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}
+    )
+
+
+def _whole(text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValidationError(
+            f"limit must be a whole number, got {text[:50]!r}", rule="query.limit", pointer="limit"
+        )
+    return int(text)
+
+
+# Its parameters are read by hand (the EPCIS ones are open-ended), so not a StrictJSONRoute,
+# and it is added before "/{epc:path}", which would take ".../events" as part of the EPC.
+epc.add_api_route(
+    "/{epc:path}/events",
+    get_epc_events,
+    methods=["GET"],
+    response_model=None,
+    responses={200: {"model": EventsDocument, "description": "An EPCISQueryDocument"}},
+    summary="An EPC's events",
+    route_class_override=APIRoute,
+)
 
 
 @epc.get("/{epc:path}", response_model=EpcState, summary="An EPC now")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from indexer.queries.common import (
@@ -125,12 +125,9 @@ def _windows(session: Session, canonical: str) -> dict[str, list[Window]]:
     return windows
 
 
-def epc_events(
-    session: Session, value: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
-) -> Page:
-    """The EPC's events (see the module docstring), in chain order, a page at a time."""
-    check_limit(limit)
-    after = decode_cursor("events", cursor, (int,))
+def epc_window(session: Session, value: str) -> tuple[str, ColumnElement[bool]]:
+    """The canonical EPC and the condition its events meet (see the module docstring): events
+    naming it, or one of its containers while it was inside. 404 when no event names it."""
     canonical = identifier(value, pointer="epc")
     if (
         session.scalar(
@@ -147,11 +144,19 @@ def epc_events(
                 condition = and_(condition, EventItemRow.seq <= hi)
             conditions.append(condition)
     seqs = select(EventItemRow.seq).where(or_(*conditions))
-    if after is not None:
-        seqs = seqs.where(EventItemRow.seq > after[0])
+    return canonical, EventRow.seq.in_(seqs.distinct())
+
+
+def epc_events(
+    session: Session, value: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page:
+    """The EPC's events (see the module docstring), in chain order, a page at a time."""
+    check_limit(limit)
+    after = decode_cursor("events", cursor, (int,))
+    _canonical, window = epc_window(session, value)
     wanted = (
         select(EventRow.seq, EventRow.event_hash, EventRow.raw)
-        .where(EventRow.seq.in_(seqs.distinct()))
+        .where(window, *([EventRow.seq > after[0]] if after is not None else []))
         .order_by(EventRow.seq)
         .limit(limit + 1)
     )

@@ -169,7 +169,7 @@ def _key(query: EventQuery, row: _Row) -> list[Any]:
     return [row.seq]
 
 
-def _statement(query: EventQuery) -> Select[Any]:
+def _statement(query: EventQuery, within: ColumnElement[bool] | None) -> Select[Any]:
     statement: Select[*tuple[Any, ...]] = (
         select(
             EventRow.seq,
@@ -181,6 +181,8 @@ def _statement(query: EventQuery) -> Select[Any]:
         .outerjoin(AnchorRow, AnchorRow.root == EventRow.root)
         .where(*conditions(query))
     )
+    if within is not None:
+        statement = statement.where(within)
     columns = _order(query)
     if _descending(query):
         return statement.order_by(*(c.desc() for c in columns))
@@ -188,11 +190,14 @@ def _statement(query: EventQuery) -> Select[Any]:
 
 
 def _matching(
-    session: Session, query: EventQuery, key: list[Any] | None
+    session: Session,
+    query: EventQuery,
+    key: list[Any] | None,
+    within: ColumnElement[bool] | None = None,
 ) -> Iterator[tuple[_Row, dict[str, Any]]]:
     """Every event of ``query`` past ``key``, in order, with its JSON; read in batches."""
     judged = needs_event(query)
-    base = _statement(query)
+    base = _statement(query, within)
     batch = SCAN_BATCH if judged else query.per_page + 1
     while True:
         statement = base if key is None else base.where(_after(query, key))
@@ -270,13 +275,22 @@ def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def query_events(session: Session, query: EventQuery, tokens: PageTokens) -> EventsAnswer:
-    """One page of the events ``query`` asks for (see the module docstring)."""
-    scope = "events " + query.fingerprint()
+def query_events(
+    session: Session,
+    query: EventQuery,
+    tokens: PageTokens,
+    *,
+    within: ColumnElement[bool] | None = None,
+    scope: str = "events",
+) -> EventsAnswer:
+    """One page of the events ``query`` asks for (see the module docstring); ``within``: a
+    condition every event must meet too (one EPC's events), ``scope`` naming it for the page
+    tokens."""
+    scope = f"{scope} {query.fingerprint()}"
     key, served = tokens.decode(scope, query.next_page_token)
     if key is None and query.max_event_count is not None:
         found = 0
-        for _ in _matching(session, query, None):
+        for _ in _matching(session, query, None, within):
             found += 1
             if found > query.max_event_count:
                 raise QueryTooLargeError(
@@ -290,7 +304,7 @@ def query_events(session: Session, query: EventQuery, tokens: PageTokens) -> Eve
     rows: list[tuple[_Row, dict[str, Any]]] = []
     more = False
     if want > 0:
-        for found_row in _matching(session, query, key):
+        for found_row in _matching(session, query, key, within):
             if len(rows) == want:
                 more = True
                 break

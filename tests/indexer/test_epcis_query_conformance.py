@@ -438,3 +438,32 @@ def test_a_resource_value_lists_its_events_sub_resource(world: World) -> None:
         assert response.json()["member"] == ["events"] and response.json()["type"] == "Collection"
     assert world.http.get("/bizSteps/stocking", headers=world.auth).status_code == 404
     assert world.http.get("/dispositions/nonsense", headers=world.auth).status_code == 400
+
+
+def test_an_epc_s_events_take_the_query_parameters_too(world: World) -> None:
+    path = f"/epcs/{PACK2}/events"
+    steps = [("EQ_bizStep", "packing|commissioning|shipping")]  # the pack was never shipped
+    response = world.http.get(path, params=steps, headers=world.auth)
+    assert response.status_code == 200, response.text
+    load_schema().validate(response.json())
+    by_id = {v: k for k, v in world.ids.items()}
+
+    def names(answer: Any) -> list[str]:
+        events = answer.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        return [by_id[e["eventID"]] for e in events]
+
+    assert names(response) == ["commission", "pack"]
+    legacy = world.http.get(path, params={"limit": "100"}, headers=world.auth)
+    everything = world.http.get(path, headers=world.auth)
+    assert names(everything) == names(legacy) and "destroy" in names(everything)
+    first = world.http.get(path, params=[*steps, ("perPage", "1")], headers=world.auth)
+    link = first.headers["link"]
+    rest = world.http.get(link[1 : link.index(">")], headers=world.auth)
+    assert names(first) + names(rest) == names(response)
+    token = rest.request.url.params["nextPageToken"]
+    elsewhere = world.http.get(
+        "/events", params=[*steps, ("nextPageToken", token)], headers=world.auth
+    )
+    assert elsewhere.status_code == 400, "a token is only good where it was given"
+    mixed = world.http.get(path, params=[*steps, ("limit", "2")], headers=world.auth)
+    assert mixed.status_code == 400 and mixed.json()["pointer"] == "EQ_bizStep"
