@@ -1,0 +1,61 @@
+"""The participants page and the batch explorer, linked both ways: each participant with its
+GLN, roles and anchored batches; each batch with its block, submitter (by GLN and roles, not
+address), events and status; a participant's link opens its batches only."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from markupsafe import escape
+from playwright.sync_api import Browser
+from sqlalchemy import func, select
+
+from dashboard.i18n import messages
+from indexer.store.models import AnchorRow
+from provenance.journey import PHARMACY
+from tests.dashboard.conftest import World
+from tests.support.browser import offline_page
+
+EN = messages("en")
+
+
+@pytest.fixture(scope="module")
+def auditor(world: World) -> httpx.Client:
+    http = httpx.Client(base_url=world.url, follow_redirects=True)
+    assert http.post("/login", data={"key": world.keys["auditor"]}).status_code == 200
+    return http
+
+
+def test_from_a_participant_to_its_batches_and_back(world: World, browser: Browser) -> None:
+    pharmacy = world.network.addresses[PHARMACY.name]
+    with world.indexer.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(AnchorRow))
+        own = session.scalar(
+            select(func.count()).select_from(AnchorRow).where(AnchorRow.submitter == pharmacy)
+        )
+    with offline_page(browser) as opened:
+        page = opened.page
+        page.goto(f"{world.url}/login?lang=en")
+        page.fill("#key", world.keys["regulator"])
+        page.click("button[type=submit]")
+        page.click("nav.pages >> text=" + EN["anchors.title"])
+        assert page.locator("#anchors tbody tr, #anchors tr:has(td)").count() == total
+        page.click("nav.pages >> text=" + EN["participants.title"])
+        row = page.locator(f"tr[id='{pharmacy}']")
+        assert str(PHARMACY.gln) in row.inner_text() and "pharmacy" in row.inner_text()
+        row.locator("a").click()
+        assert page.locator("#anchors tr:has(td)").count() == own
+        assert "pharmacy" in page.locator("h1").inner_text()
+        assert pharmacy not in page.locator("#anchors").inner_text()  # by GLN and roles
+    assert opened.blocked == []
+
+
+def test_the_inspector_is_refused_and_a_bad_cursor_starts_over(
+    world: World, auditor: httpx.Client
+) -> None:
+    assert auditor.get("/dashboard/anchors", params={"cursor": "garbage"}).status_code == 200
+    assert auditor.get("/dashboard/participants", params={"cursor": "x"}).status_code == 200
+    with httpx.Client(base_url=world.url, follow_redirects=True) as inspector:
+        inspector.post("/login", data={"key": world.keys["inspector"]})
+        refused = inspector.get("/dashboard/participants")
+    assert refused.status_code == 403 and escape(EN["page.not_for_role"]) in refused.text
