@@ -13,6 +13,7 @@ does not know is refused there (400, problem+json), never ignored. Reader keys a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -25,13 +26,14 @@ from indexer.queries.resources import RESOURCES, collection, known_value
 from indexer.service import IndexerService
 from medledger.epcis.event_id import HASH_PREFIX, EventId
 from medledger.epcis.query import parse_query
+from medledger.epcis.xml_write import write_document
 from medledger.errors import (
     NotAcceptableError,
     NotFoundError,
     QueryParameterError,
     ValidationError,
 )
-from servicekit.http.negotiation import accepts_json
+from servicekit.http.negotiation import accepts_json, preferred_format
 
 epcis = APIRouter(tags=["epcis"])
 
@@ -87,7 +89,7 @@ def get_event(
             wanted = EventId.parse(event_id).uri
         except ValidationError as exc:
             raise QueryParameterError(str(exc), rule="query.parameter", pointer="eventID") from None
-    require_json(request)
+    require_events_format(request)
     for name, _value in request.query_params.multi_items():
         raise QueryParameterError(
             f"{name}: GET /events/{{eventID}} takes no parameters",
@@ -97,16 +99,31 @@ def get_event(
     answer = query_events(session, parse_query([("EQ_eventID", wanted)]), service.page_tokens)
     if not answer.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
         raise NotFoundError(f"the index has no event {wanted}")
-    return epcis_answer(request, answer.document, None, {"Link-Template": RECEIPT_TEMPLATE})
+    return epcis_answer(
+        request, answer.document, None, {"Link-Template": RECEIPT_TEMPLATE}, xml=True
+    )
 
 
 def require_json(request: Request) -> None:
-    """406 unless the ``Accept`` header lets a JSON(-LD) answer through."""
+    """406 unless the ``Accept`` header lets a JSON(-LD) answer through (a resource list, which
+    has no EPCIS XML form)."""
     accept = request.headers.get("accept")
     if not accepts_json(accept):
         raise NotAcceptableError(
-            f"Accept {(accept or '')[:200]!r}: the index answers EPCIS queries in JSON-LD only "
-            "(application/ld+json or application/json; EPCIS XML answers are not written yet)",
+            f"Accept {(accept or '')[:200]!r}: this answer is JSON-LD only (application/ld+json "
+            "or application/json; EPCIS XML for event queries only)",
+            rule="query.accept",
+            pointer="Accept",
+        )
+
+
+def require_events_format(request: Request) -> None:
+    """406 unless the ``Accept`` header lets a JSON(-LD) or an EPCIS 2.0 XML answer through."""
+    accept = request.headers.get("accept")
+    if preferred_format(accept) is None:
+        raise NotAcceptableError(
+            f"Accept {(accept or '')[:200]!r}: the index answers EPCIS event queries in JSON-LD "
+            "(application/ld+json, application/json) or EPCIS 2.0 XML (application/xml, text/xml)",
             rule="query.accept",
             pointer="Accept",
         )
@@ -115,7 +132,7 @@ def require_json(request: Request) -> None:
 def _events(
     request: Request, service: IndexerService, session: Session, added: list[tuple[str, str]]
 ) -> Response:
-    require_json(request)
+    require_events_format(request)
     params = request.query_params.multi_items()
     for name, _value in added:
         if any(k == name for k, _v in params):
@@ -124,18 +141,36 @@ def _events(
             )
     answer = query_events(session, parse_query([*params, *added]), service.page_tokens)
     return epcis_answer(
-        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}
+        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}, xml=True
     )
 
 
 def epcis_answer(
-    request: Request, document: object, token: str | None, extra: dict[str, str]
+    request: Request,
+    document: Any,
+    token: str | None,
+    extra: dict[str, str],
+    *,
+    xml: bool = False,
 ) -> Response:
+    """The answer in JSON-LD or, for an EPCISQueryDocument (``xml``) whose client's ``Accept``
+    prefers it, as EPCIS 2.0 XML (:mod:`medledger.epcis.xml_write`); events with no XML form:
+    406 ``query.accept``."""
     headers = VERSION_HEADERS | extra
     if token is not None:
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
         following = urlencode([*kept, ("nextPageToken", token)])
         headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
+    if xml and preferred_format(request.headers.get("accept")) == "xml":
+        try:
+            body = write_document(document)
+        except ValidationError as exc:
+            raise NotAcceptableError(
+                f"these events have no EPCIS 2.0 XML form ({exc}); ask for application/ld+json",
+                rule="query.accept",
+                pointer="Accept",
+            ) from None
+        return Response(body, media_type="application/xml", headers=headers)
     return JSONResponse(document, headers=headers)
 
 

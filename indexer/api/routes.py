@@ -24,7 +24,11 @@ from indexer.api.deps import (
     SessionDep,
     TodayDep,
 )
-from indexer.api.epcis_routes import RECEIPT_TEMPLATE, epcis_answer, require_json
+from indexer.api.epcis_routes import (
+    RECEIPT_TEMPLATE,
+    epcis_answer,
+    require_events_format,
+)
 from indexer.api.schemas import (
     AlertPage,
     AnchorPage,
@@ -204,14 +208,14 @@ def get_epc_events(
         response = JSONResponse(page.extra, headers={"Link-Template": RECEIPT_TEMPLATE})
         _link(request, response, page.next)
         return response
-    require_json(request)
+    require_events_format(request)
     query = parse_query(params)
     canonical, window = epcs.epc_window(session, epc)
     answer = query_events(
         session, query, service.page_tokens, within=window, scope=f"epc {canonical}"
     )
     return epcis_answer(
-        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}
+        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}, xml=True
     )
 
 
