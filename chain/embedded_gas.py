@@ -41,7 +41,9 @@ def single_run_estimate(state: StateAPI, transaction: SignedTransactionAPI) -> i
 
 
 def use_single_run_estimate(provider: Any) -> None:
-    """Estimate with :func:`single_run_estimate` on an ``EthereumTesterProvider``'s py-evm chain
-    (set on its class: eth-tester makes a new chain object when it reverts to a snapshot)."""
+    """Estimate with :func:`single_run_estimate` on an ``EthereumTesterProvider``'s py-evm chain:
+    on the chain object (py-evm copied its default estimator onto it when it was made) and on its
+    class (eth-tester makes a new chain object when it reverts to a snapshot)."""
     chain = provider.ethereum_tester.backend.chain
+    chain.gas_estimator = single_run_estimate
     type(chain).gas_estimator = staticmethod(single_run_estimate)

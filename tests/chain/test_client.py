@@ -92,3 +92,16 @@ def test_json_rpc_nodes_deploy_anchor_and_map_reverts_like_the_embedded_chain(
     with pytest.raises(ContractRevertError) as not_regulator:
         ledger.suspend(maker, regulator.address)
     assert not_regulator.value.error_name == "OwnableUnauthorizedAccount"
+
+
+def test_the_embedded_chain_estimates_in_one_run_with_room_for_calls(chain: Chain) -> None:
+    """chain/embedded_gas.py, not py-evm's binary search (a dozen runs a transaction): a plain
+    transfer's 21,000 grown by 1/63 plus 2,300; after a snapshot revert (a new py-evm chain
+    object) too. A deployment sent with its estimate (and the sender's margin) is mined."""
+    sender = chain.new_funded_account()
+    transfer = {"from": sender.address, "to": sender.address, "value": 1}
+    assert chain.w3.eth.estimate_gas(transfer) == 21_000 * 64 // 63 + 2_300  # type: ignore[arg-type]
+    tester = chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    tester.revert_to_snapshot(tester.take_snapshot())
+    assert chain.w3.eth.estimate_gas(transfer) == 21_000 * 64 // 63 + 2_300  # type: ignore[arg-type]
+    assert deploy_contracts(chain, sender, REGULATOR_GLN).anchor_registry
