@@ -16,8 +16,11 @@ from servicekit.http.home import LINKS, prefers_html
 PAGES = {"/check": public_check.PAGE_PATH}
 
 
-def mount(app: FastAPI) -> None:
-    """Add the pages to the indexer's ``app`` (before it serves)."""
+def mount(app: FastAPI, *, node_url: str | None = None) -> None:
+    """Add the pages to the indexer's ``app`` (before it serves). ``node_url``: the chain node's
+    JSON-RPC URL as a browser reaches it, for the trace's in-browser receipt check (none: the
+    page says it cannot check there)."""
+    app.state.dashboard_node_url = node_url
     app.include_router(public_check.router)
     app.include_router(signin.router)
     app.include_router(trace_page.router)

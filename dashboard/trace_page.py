@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.orm import Session
 
 from dashboard.i18n import messages
@@ -19,11 +20,13 @@ from dashboard.signin import HEADERS, SignedInDep, language_of
 from indexer.api.deps import ServiceDep
 from indexer.queries import check as check_queries
 from indexer.queries.common import lot_class_id
+from indexer.queries.receipts import receipt_json
 from indexer.queries.trace import trace
 from indexer.reader_keys import FULL_READERS
 from medledger.errors import NotFoundError, ValidationError
 
 PATH: Final = "/dashboard/trace"
+RECEIPT: Final = "/dashboard/receipt"
 MAX_QUERY: Final = check_queries.MAX_CODE_LENGTH
 #: "04700123123452 B2026-117", or with (01) and (10) and no serial.
 _GTIN_LOT = re.compile(r"^\(?0?1?\)?\s*(\d{14})\s*(?:\(10\)|\s)\s*(\S{1,20})$")
@@ -83,8 +86,50 @@ def trace_page(
         found=found,
         problem=problem,
         who=lambda address: participant_label(found["participants"] if found else {}, address),
+        node_url=node_url(request),
+        receipt_url=RECEIPT,
     )
-    return HTMLResponse(page, status_code=status, headers=HEADERS)
+    return HTMLResponse(page, status_code=status, headers=page_headers(request))
+
+
+def node_url(request: Request) -> str | None:
+    """The chain node's JSON-RPC URL the browser checks anchors against (``mount``'s
+    ``node_url``), or None where the pages were given none (an in-process chain)."""
+    url: str | None = getattr(request.app.state, "dashboard_node_url", None)
+    return url
+
+
+def page_headers(request: Request) -> dict[str, str]:
+    """The pages' headers, letting the trace run its one script and reach the node."""
+    url = node_url(request)
+    node = ""
+    if url:
+        parts = urlsplit(url)
+        node = f" {parts.scheme}://{parts.netloc}"
+    return HEADERS | {
+        "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        f"script-src 'self'; connect-src 'self'{node}; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    }
+
+
+@router.get(RECEIPT)
+def receipt(
+    service: ServiceDep,
+    signed: SignedInDep,
+    event: Annotated[str, Query(min_length=1, max_length=200)],
+) -> JSONResponse:
+    """The receipt of one event for the page's own check (JSON; a signed-in reader only)."""
+    if signed.role not in FULL_READERS:
+        return JSONResponse({"detail": "not for this role"}, status_code=403)
+    with service.sessions() as session:
+        try:
+            body = receipt_json(session, event, service.deployment)
+        except NotFoundError:
+            return JSONResponse({"detail": "no such event"}, status_code=404)
+        except ValidationError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 def _trace(

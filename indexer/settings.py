@@ -29,6 +29,11 @@ class IndexerSettings(BaseSettings):
         default=None,
         description="JSON-RPC URL of the node to follow (required, but for `provenance up`)",
     )
+    public_node_url: str | None = Field(
+        default=None,
+        description="the node's JSON-RPC URL as a browser reaches it, for the dashboard's "
+        "in-browser receipt check; default: chain_url (the node must allow CORS)",
+    )
     deployment_file: Path | None = Field(
         default=None, description="contract addresses (JSON); default: data_dir/deployment.json"
     )

@@ -47,7 +47,8 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
         f"http://{settings.host}:{settings.port} (OpenAPI at /docs, pack check page at /check)"
     )
     app = create_app(service)
-    mount_pages(app)  # the public pack check page at /check for browsers
+    # the pack check page, the dashboard; the browser checks receipts against this node
+    mount_pages(app, node_url=settings.public_node_url or settings.chain_url)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -324,7 +324,9 @@ class Network:
         from indexer.api.app import create_app as create_indexer_app
 
         indexer_app = create_indexer_app(self.indexer)
-        mount_pages(indexer_app)  # the public pack check page at /check for browsers
+        mount_pages(
+            indexer_app, node_url=chain_url
+        )  # check page, dashboard (chain_url: None embedded)
         self.servers = [
             ServerThread(create_gateway_app(self.gateway), options.host,
                          options.gateway_port, "gateway"),

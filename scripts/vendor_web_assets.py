@@ -24,6 +24,9 @@ ASSETS: dict[tuple[str, str], Path] = {
         "LICENSE",
         "NOTICE",
     )
+} | {  # keccak-256 for the in-browser receipt check: three ES modules, no bundler needed
+    ("@noble/hashes", name): ROOT / "dashboard/static/vendor/noble-hashes"
+    for name in ("sha3.js", "_u64.js", "utils.js", "LICENSE")
 }
 
 

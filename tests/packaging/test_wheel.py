@@ -100,6 +100,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         assert f"chain/compiled/{contract}.json" in names
     assert "servicekit/http/static/swagger-ui/swagger-ui-bundle.js" in names  # /docs offline
     assert "dashboard/templates/check.html" in names and "dashboard/locales/ru.json" in names
+    assert "dashboard/static/vendor/noble-hashes/sha3.js" in names  # the in-browser check
     ok(run([*pip, "install", *target, "--no-deps", str(wheel)], tmp))
     ok(run([*pip, "check", *target], tmp))
     return Installed(python.parent, pip, target)
