@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+
+from servicekit.http.bodies import StrictJSONRoute
 
 ASSETS_DIR = Path(__file__).parent / "static" / "swagger-ui"
 ASSETS_PATH = "/docs/assets"
@@ -31,7 +33,9 @@ def install_docs_page(app: FastAPI) -> None:
     openapi_url = app.openapi_url or "/openapi.json"
     title = f"{app.title}: API"
 
-    @app.get("/docs", include_in_schema=False)
+    router = APIRouter(route_class=StrictJSONRoute)  # every route of ours, even without a body
+
+    @router.get("/docs", include_in_schema=False)
     def docs_page() -> HTMLResponse:
         page = get_swagger_ui_html(
             openapi_url=openapi_url,
@@ -43,3 +47,5 @@ def install_docs_page(app: FastAPI) -> None:
         )
         page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         return page
+
+    app.include_router(router)
