@@ -43,7 +43,7 @@ test: deps lint
 # Then the OpenAPI fuzzing of both services again, 90 s a run (20 s in `make test`).
 faults: deps
 	bash scripts/ensure-postgres.sh
-	PROVENANCE_FAULTS_RECORD=$(RECORD) $(BIN)/pytest -n 0 -m faults -s tests/faults
+	PROVENANCE_FAULTS_RECORD=$(RECORD) $(BIN)/pytest -n 0 -m faults -s tests/faults tests/gateway/test_scale_out_crash.py
 	PROVENANCE_FUZZ_SECONDS=90 $(BIN)/pytest -n 0 tests/provenance/test_fuzz.py
 
 compile: deps

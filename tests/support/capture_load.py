@@ -77,6 +77,8 @@ class CaptureLoad:
     participants: list[Participant]
     events_per_document: int = 10
     pause_seconds: float = 0.05
+    #: Documents are numbered from here on (two loads of one participant: distinct packs).
+    first_document: int = 1
     acknowledged: dict[str, str] = field(default_factory=dict)  # event id -> participant
     documents: int = 0
     failures: Counter[str] = field(default_factory=Counter)  # retried: what the gateway said
@@ -102,7 +104,7 @@ class CaptureLoad:
             "Authorization": f"Bearer {participant.key}",
             "Content-Type": "application/ld+json",
         }
-        number = 0
+        number = self.first_document - 1
         with httpx.Client(base_url=self.url, headers=headers, timeout=30) as http:
             while not self._stop.is_set():
                 number += 1

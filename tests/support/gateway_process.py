@@ -50,6 +50,8 @@ class GatewayProcess:
     folder: Path
     environment: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    #: Another gateway's data folder, shared (keys, deployment) as replicas share a volume.
+    shared_data_dir: Path | None = None
     current: Started | None = None
     starts: int = 0
     gateway_pids: list[int] = field(default_factory=list)
@@ -63,7 +65,7 @@ class GatewayProcess:
 
     @property
     def data_dir(self) -> Path:
-        return self.folder / "data"
+        return self.shared_data_dir or self.folder / "data"
 
     def regulator_key(self) -> str:
         return (self.data_dir / "regulator.api-key").read_text().strip()
