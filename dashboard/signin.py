@@ -23,6 +23,7 @@ from dashboard.overview import read_overview
 from dashboard.render import SECURITY_HEADERS, render
 from dashboard.sessions import SignedIn
 from indexer.api.deps import ServiceDep
+from indexer.reader_keys import FULL_READERS
 from indexer.service import IndexerService
 from medledger.errors import PermissionDeniedError, RateLimitedError
 from servicekit.http.ratelimits import RateLimits, client_key
@@ -148,7 +149,7 @@ async def logout(request: Request, service: ServiceDep, signed: SignedInDep) -> 
 @router.get(HOME, response_class=HTMLResponse)
 def overview(request: Request, service: ServiceDep, signed: SignedInDep) -> HTMLResponse:
     with service.sessions() as session:
-        numbers = read_overview(session) if signed.role != "inspector" else None
+        numbers = read_overview(session) if signed.role in FULL_READERS else None
     return _page(
         request, "overview.html", signed=signed, numbers=numbers, lag=_lag(service), home=HOME
     )

@@ -1,5 +1,7 @@
-"""Reader API keys of the indexer: roles ``regulator``, ``auditor`` and ``inspector`` (one
-region's stock, alerts and recalls; the key carries that ``region``), all read-only.
+"""Reader API keys of the indexer: roles ``regulator``, ``auditor``, ``inspector`` (one
+region's stock, alerts, recalls and events; the key carries that ``region``) and ``participant``
+(the EPCIS events it captured and those on the items it has held; the key carries that
+participant's address), all read-only (what each sees: indexer/queries/visibility.py).
 
 Keys are ``ik_<prefix>_<secret>``: the prefix (12 hex characters) is stored in clear in
 ``ix_api_keys`` and finds the row; the whole token is stored only as its SHA-256
@@ -25,6 +27,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from indexer.queries.common import address
 from indexer.store.models import ApiKeyRow, KeyAuditRow
 from medledger.errors import RecordNotFoundError, ValidationError
 from medledger.regions import region_code
@@ -44,8 +47,9 @@ log = logging.getLogger("provenance.indexer")
 
 TOKEN_PREFIX = "ik"
 #: Every role a reader key may have.
-READER_ROLES = ("regulator", "auditor", "inspector")
-#: The roles that read every route (an inspector reads only the routes scoped to its region).
+READER_ROLES = ("regulator", "auditor", "inspector", "participant")
+#: The roles that read every route (an inspector reads only the routes scoped to its region, a
+#: participant only the EPCIS query interface's, scoped to its custody chain).
 FULL_READERS = ("regulator", "auditor")
 BOOTSTRAP_NAME = "bootstrap regulator"
 
@@ -61,6 +65,7 @@ class ReaderKey:
     id: int = 0
     region: str | None = None
     label: str = ""
+    participant: str | None = None
 
     @property
     def actor(self) -> str:
@@ -75,6 +80,7 @@ class ReaderKeyInfo:
     key: KeyInfo
     role: str
     region: str | None
+    participant: str | None = None
 
 
 #: Where the indexer keeps its keys (servicekit/apikeys.py: the flow both services follow).
@@ -84,20 +90,44 @@ KEY_TABLE = KeyTable(
     row_id="id",
     label="reader key",
     owner="name",
-    inherited=("role", "region"),
+    inherited=("role", "region", "participant"),
     audit=KeyAuditRow,
 )
 
 
-def check_role(role: str, region: str | None) -> str | None:
-    """The canonical region for a key of ``role``: an inspector needs one (ISO 3166-2), the
-    other roles read everywhere and take none."""
+def check_role(
+    role: str, region: str | None, participant: str | None = None
+) -> tuple[str | None, str | None]:
+    """The canonical region and participant address for a key of ``role``: an inspector needs a
+    region (ISO 3166-2), a participant key its participant's address (0x, any case); the other
+    roles read everything and take neither."""
     if role not in READER_ROLES:
         raise ValidationError(
             f"role must be one of {', '.join(READER_ROLES)}, got {role!r}",
             rule="apikey.role",
             pointer="/role",
         )
+    if participant is not None and role != "participant":
+        raise ValidationError(
+            f"a {role} key is nobody's custody chain: give a participant to participant keys only",
+            rule="apikey.participant",
+            pointer="/participant",
+        )
+    if role == "participant":
+        if participant is None:
+            raise ValidationError(
+                "a participant key needs the participant's address (0x...)",
+                rule="apikey.participant",
+                pointer="/participant",
+            )
+        if region is not None:
+            raise ValidationError(
+                "a participant key reads its own custody chain: give a region to inspector "
+                "keys only",
+                rule="apikey.region",
+                pointer="/region",
+            )
+        return None, address(participant, pointer="/participant")
     if role == "inspector":
         if region is None:
             raise ValidationError(
@@ -105,14 +135,14 @@ def check_role(role: str, region: str | None) -> str | None:
                 rule="apikey.region",
                 pointer="/region",
             )
-        return region_code(region, pointer="/region")
+        return region_code(region, pointer="/region"), None
     if region is not None:
         raise ValidationError(
             f"a {role} key reads every region: give a region to inspector keys only",
             rule="apikey.region",
             pointer="/region",
         )
-    return None
+    return None, None
 
 
 class ReaderKeys:
@@ -133,13 +163,21 @@ class ReaderKeys:
         role: str,
         *,
         region: str | None = None,
+        participant: str | None = None,
         label: str = "",
         expires_at: datetime | None = None,
         actor: str = SYSTEM,
     ) -> str:
         """A new key (committed, audited); the token is returned once and never stored."""
         return self.issue_key(
-            session, name, role, region=region, label=label, expires_at=expires_at, actor=actor
+            session,
+            name,
+            role,
+            region=region,
+            participant=participant,
+            label=label,
+            expires_at=expires_at,
+            actor=actor,
         ).token
 
     def issue_key(
@@ -149,12 +187,14 @@ class ReaderKeys:
         role: str,
         *,
         region: str | None = None,
+        participant: str | None = None,
         label: str = "",
         expires_at: datetime | None = None,
         actor: str = SYSTEM,
     ) -> Issued:
-        """A new key of ``role`` (``region``: an inspector's), committed and audited."""
-        region = check_role(role, region)
+        """A new key of ``role`` (``region``: an inspector's; ``participant``: a participant
+        key's address), committed and audited."""
+        region, participant = check_role(role, region, participant)
         return self._flow.issue_key(
             session,
             actor=actor,
@@ -163,6 +203,7 @@ class ReaderKeys:
             name=name[:200],
             role=role,
             region=region,
+            participant=participant,
         )
 
     def authenticate(self, session: Session, token: str) -> ReaderKey | None:
@@ -186,7 +227,8 @@ class ReaderKeys:
         grace: timedelta = DEFAULT_GRACE,
         expires_at: datetime | None = None,
     ) -> Rotated:
-        """A new key for the same reader, role and region; the old one valid ``grace`` more."""
+        """A new key for the same reader, role, region and participant; the old one valid
+        ``grace`` more."""
         return self._flow.rotate(
             session, self.get(session, key_id), actor=actor, grace=grace, expires_at=expires_at
         )
@@ -201,7 +243,9 @@ class ReaderKeys:
 
     def revoke_id(self, session: Session, key_id: int, *, actor: str) -> ReaderKeyInfo:
         row = self.get(session, key_id)
-        return ReaderKeyInfo(self._flow.revoke(session, row, actor=actor), row.role, row.region)
+        return ReaderKeyInfo(
+            self._flow.revoke(session, row, actor=actor), row.role, row.region, row.participant
+        )
 
     def listing(self, session: Session) -> list[ReaderKeyInfo]:
         """Every key, oldest first, as listed (never a secret)."""
@@ -209,7 +253,7 @@ class ReaderKeys:
         return [self.info(row) for row in rows]
 
     def info(self, row: ApiKeyRow) -> ReaderKeyInfo:
-        return ReaderKeyInfo(self._flow.info(row), row.role, row.region)
+        return ReaderKeyInfo(self._flow.info(row), row.role, row.region, row.participant)
 
     def audit(
         self, session: Session, *, name: str | None = None, since: datetime | None = None
@@ -223,7 +267,14 @@ class ReaderKeys:
 
 def _reader(row: ApiKeyRow) -> ReaderKey:
     return ReaderKey(
-        row.prefix, row.name, row.role, row.revoked_at is not None, row.id, row.region, row.label
+        row.prefix,
+        row.name,
+        row.role,
+        row.revoked_at is not None,
+        row.id,
+        row.region,
+        row.label,
+        row.participant,
     )
 
 

@@ -110,6 +110,8 @@ def _keys_table(keys: Sequence[dict[str, Any]], title: str) -> Table:
             scope = f"{scope} ({key['status']})"
         if key.get("region"):
             scope = f"{scope} {key['region']}"
+        if key.get("participant"):
+            scope = f"{scope} {key['participant']}"
         table.add_row(
             *(
                 escape(str(value or ""))

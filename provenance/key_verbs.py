@@ -150,11 +150,23 @@ def register(keys_app: typer.Typer) -> None:
         ] = False,
         role: Annotated[
             str | None,
-            typer.Option(help="--reader: regulator, auditor or inspector.", show_default=False),
+            typer.Option(
+                help="--reader: regulator, auditor, inspector or participant.",
+                show_default=False,
+            ),
         ] = None,
         region: Annotated[
             str | None,
             typer.Option(help="--reader inspector: its region (ISO 3166-2, e.g. KG-GB)."),
+        ] = None,
+        address: Annotated[
+            str | None,
+            typer.Option(
+                "--address",
+                help="--reader participant: the participant's address (0x...); the key reads "
+                "the EPCIS events it captured and those on the items it has held.",
+                show_default=False,
+            ),
         ] = None,
         out: Out = None,
         show: Show = False,
@@ -171,8 +183,11 @@ def register(keys_app: typer.Typer) -> None:
         body: dict[str, Any] = {"label": label, "expiresAt": _iso(expires)}
         if reader:
             body |= {"role": role or "auditor", "region": region}
-        elif role is not None or region is not None:
-            body |= {"role": role, "region": region}  # refused by the gateway's strict body
+            if address is not None:
+                body["participant"] = address  # a role other than participant: refused (400)
+        elif role is not None or region is not None or address is not None:
+            # refused by the gateway's strict body
+            body |= {"role": role, "region": region, "participant": address}
         if batch_reader:
             body["scope"] = "batch-reader"
 

@@ -1,11 +1,14 @@
 """Request dependencies: the service, a session, the reader behind the API key (failed
 authentications counted per client address), the scope a reader may see (everything, or an
-inspector's region: :mod:`indexer.queries.scope`), and the caller of the public pack check (a
+inspector's region: :mod:`indexer.queries.scope`), the events a reader may see on the EPCIS
+query interface (:mod:`indexer.queries.visibility`), and the caller of the public pack check (a
 reader, or an anonymous client within its budget: servicekit/http/ratelimits.py).
 
 Roles (docs/security.md#reader-roles-on-the-indexer): ``regulator`` and ``auditor`` read every
-route (``ReaderDep``); an ``inspector`` reads only the routes that take ``ScopeDep`` (stock,
-alerts, recalls), scoped to its key's region, and is refused (403) on every other."""
+route (``ReaderDep``); an ``inspector`` reads the routes that take ``ScopeDep`` (stock, alerts,
+recalls), scoped to its key's region, and the EPCIS event routes (``VisibilityDep``), limited
+to its region's events; a ``participant`` reads only the EPCIS event routes, limited to its
+custody chain. Both are refused (403) on every other route."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from indexer.queries.scope import EVERYTHING, Scope
+from indexer.queries.visibility import EVERY_EVENT, Visibility
 from indexer.reader_keys import FULL_READERS, READER_ROLES, ReaderKey
 from indexer.service import IndexerService
 from medledger.errors import AuthenticationError, PermissionDeniedError
@@ -48,8 +52,14 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 INSPECTOR = "inspector"
 INSPECTOR_REFUSED = (
-    "an inspector key reads only its region's /stock, /alerts and /recalls (a pack check "
-    "without a key gets the public answer)"
+    "an inspector key reads only its region's /stock, /alerts, /recalls and EPCIS events "
+    "(/events, /epcs/{epc}/events, /bizLocations, ...; a pack check without a key gets the "
+    "public answer)"
+)
+PARTICIPANT = "participant"
+PARTICIPANT_REFUSED = (
+    "a participant key reads only the EPCIS events of its custody chain (/events, "
+    "/epcs/{epc}/events, /bizLocations, ...; a pack check without a key gets the public answer)"
 )
 
 
@@ -70,6 +80,8 @@ def _reader(
     if key.role not in roles:
         if key.role == INSPECTOR:
             raise PermissionDeniedError(INSPECTOR_REFUSED)
+        if key.role == PARTICIPANT:
+            raise PermissionDeniedError(PARTICIPANT_REFUSED)
         raise PermissionDeniedError(f"a {key.role} key may not read this")
     return key
 
@@ -98,7 +110,7 @@ def get_scope(
     region's participants for an inspector (whose key always carries a region)."""
     if credentials is None:
         raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
-    key = _reader(request, service, session, credentials.credentials, READER_ROLES)
+    key = _reader(request, service, session, credentials.credentials, (*FULL_READERS, INSPECTOR))
     if key.role != INSPECTOR:
         return EVERYTHING
     if key.region is None:  # refused at issue; never read everything for want of a region
@@ -107,6 +119,31 @@ def get_scope(
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]
+
+
+def get_visibility(
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Visibility:
+    """The events the reader sees on the EPCIS query interface: every event for a regulator or
+    auditor, its region's for an inspector, its custody chain's for a participant."""
+    if credentials is None:
+        raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
+    key = _reader(request, service, session, credentials.credentials, READER_ROLES)
+    if key.role == PARTICIPANT:
+        if key.participant is None:  # refused at issue and by the table
+            raise PermissionDeniedError("this participant key names no participant")
+        return Visibility(participant=key.participant)
+    if key.role == INSPECTOR:
+        if key.region is None:
+            raise PermissionDeniedError("this inspector key has no region: it may read nothing")
+        return Visibility(region=key.region)
+    return EVERY_EVENT
+
+
+VisibilityDep = Annotated[Visibility, Depends(get_visibility)]
 
 
 def get_check_caller(

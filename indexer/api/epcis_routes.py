@@ -6,8 +6,10 @@ EPC's own route, with its containers' events: indexer/api/routes.py).
 
 The parameters are read by :func:`medledger.epcis.query.parse_query`, not declared to FastAPI:
 their names are open-ended (``EQ_ILMD_ns:field``, ``EQ_bizTransaction_type``), and anything it
-does not know is refused there (400, problem+json), never ignored. Reader keys as everywhere
-(regulator and auditor: every event; an inspector: 403).
+does not know is refused there (400, problem+json), never ignored. What a reader key sees
+(indexer/queries/visibility.py): a regulator or auditor every event, an inspector its region's,
+a participant its custody chain's; the lists of values name only what the reader's events name,
+and an event or value it may not see is 404, as if the index had none.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from indexer.api.deps import ReaderDep, ServiceDep, SessionDep
+from indexer.api.deps import ServiceDep, SessionDep, VisibilityDep
 from indexer.queries.events import EPCIS_CONTEXT, query_events
 from indexer.queries.resources import RESOURCES, collection, known_value
+from indexer.queries.visibility import Visibility
 from indexer.service import IndexerService
 from medledger.epcis.event_id import HASH_PREFIX, EventId
 from medledger.epcis.query import parse_query
@@ -65,9 +68,9 @@ EVENTS_HELP = (
     responses={200: {"description": "An EPCISQueryDocument (GS1's EPCIS 2.0 JSON schema)"}},
 )
 def get_events(
-    request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
+    request: Request, service: ServiceDep, session: SessionDep, visible: VisibilityDep
 ) -> Response:
-    return _events(request, service, session, [])
+    return _events(request, service, session, visible, [])
 
 
 @epcis.get(
@@ -75,13 +78,17 @@ def get_events(
     summary="EPCIS 2.0: one event by its eventID",
     description="An EPCISQueryDocument holding the event: its eventID (`ni:///sha-256;...?"
     "ver=CBV2.0`, percent-encoded, or its 64 hex digits, or an eventID it was captured with). "
-    "404 when the index has no such event; no query parameters. "
+    "404 when the index has no such event, or none the key may see; no query parameters. "
     "`GET /events/{eventID}/receipt` is its receipt.",
     response_model=None,
     responses={200: {"description": "An EPCISQueryDocument of the one event"}},
 )
 def get_event(
-    event_id: str, request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
+    event_id: str,
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    visible: VisibilityDep,
 ) -> Response:
     wanted = event_id
     if not event_id.startswith(HASH_PREFIX) and ":" not in event_id:
@@ -96,8 +103,15 @@ def get_event(
             rule="query.parameter",
             pointer=name,
         )
-    answer = query_events(session, parse_query([("EQ_eventID", wanted)]), service.page_tokens)
+    answer = query_events(
+        session,
+        parse_query([("EQ_eventID", wanted)]),
+        service.page_tokens,
+        within=visible.events(session),
+        scope=token_scope("events", visible),
+    )
     if not answer.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
+        # an event the key may not see is answered alike: its existence does not leak
         raise NotFoundError(f"the index has no event {wanted}")
     return epcis_answer(
         request, answer.document, None, {"Link-Template": RECEIPT_TEMPLATE}, xml=True
@@ -129,8 +143,18 @@ def require_events_format(request: Request) -> None:
         )
 
 
+def token_scope(name: str, visible: Visibility) -> str:
+    """What a page token is bound to: the route's ``name`` and, for a restricted key, its view
+    (a token of one view does not page another)."""
+    return name if visible.everything else f"{name} {visible.name}"
+
+
 def _events(
-    request: Request, service: IndexerService, session: Session, added: list[tuple[str, str]]
+    request: Request,
+    service: IndexerService,
+    session: Session,
+    visible: Visibility,
+    added: list[tuple[str, str]],
 ) -> Response:
     require_events_format(request)
     params = request.query_params.multi_items()
@@ -139,7 +163,13 @@ def _events(
             raise QueryParameterError(
                 f"{name}: given by the path already", rule="query.parameter", pointer=name
             )
-    answer = query_events(session, parse_query([*params, *added]), service.page_tokens)
+    answer = query_events(
+        session,
+        parse_query([*params, *added]),
+        service.page_tokens,
+        within=visible.events(session),
+        scope=token_scope("events", visible),
+    )
     return epcis_answer(
         request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}, xml=True
     )
@@ -176,7 +206,7 @@ def epcis_answer(
 
 def _collection_route(resource: str) -> Callable[..., Response]:
     def get_collection(
-        request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
+        request: Request, service: ServiceDep, session: SessionDep, visible: VisibilityDep
     ) -> Response:
         require_json(request)
         params = request.query_params.multi_items()
@@ -194,6 +224,8 @@ def _collection_route(resource: str) -> Callable[..., Response]:
             service.page_tokens,
             per_page=query.per_page,
             token=query.next_page_token,
+            visible=visible.events(session),
+            view=None if visible.everything else visible.name,
         )
         return epcis_answer(request, page.document, page.next_token, {})
 
@@ -202,16 +234,20 @@ def _collection_route(resource: str) -> Callable[..., Response]:
 
 def _events_route(parameter: str) -> Callable[..., Response]:
     def get_value_events(
-        value: str, request: Request, service: ServiceDep, session: SessionDep, _reader: ReaderDep
+        value: str,
+        request: Request,
+        service: ServiceDep,
+        session: SessionDep,
+        visible: VisibilityDep,
     ) -> Response:
-        return _events(request, service, session, [(parameter, value)])
+        return _events(request, service, session, visible, [(parameter, value)])
 
     return get_value_events
 
 
 def _sub_resources_route(resource: str) -> Callable[..., Response]:
     def get_sub_resources(
-        value: str, request: Request, session: SessionDep, _reader: ReaderDep
+        value: str, request: Request, session: SessionDep, visible: VisibilityDep
     ) -> Response:
         require_json(request)
         for name, _value in request.query_params.multi_items():
@@ -220,7 +256,7 @@ def _sub_resources_route(resource: str) -> Callable[..., Response]:
                 rule="query.parameter",
                 pointer=name,
             )
-        if not known_value(session, resource, value):
+        if not known_value(session, resource, value, visible.events(session)):
             raise NotFoundError(f"no event of the index names {resource} {value[:200]!r}")
         document = {"@context": EPCIS_CONTEXT, "type": "Collection", "member": ["events"]}
         return epcis_answer(request, document, None, {})
@@ -234,8 +270,8 @@ for _resource, (_column, _parameter) in RESOURCES.items():
         _collection_route(_resource),
         methods=["GET"],
         summary=f"EPCIS 2.0: the {_resource} the index's events name",
-        description="A Collection (`member`), in the values' order; `perPage`, "
-        '`nextPageToken` (`Link: rel="next"`). See docs/indexer.md.',
+        description="A Collection (`member`), in the values' order: those the events the key "
+        'sees name; `perPage`, `nextPageToken` (`Link: rel="next"`). See docs/indexer.md.',
         response_model=None,
         responses={200: {"description": "A Collection of the binding"}},
     )
@@ -256,7 +292,7 @@ for _resource, (_column, _parameter) in RESOURCES.items():
             methods=["GET"],
             summary=f"EPCIS 2.0: the sub-resources of one of the {_resource}",
             description='A Collection whose `member` is `["events"]` (the binding\'s HATEOAS '
-            "discovery); 404 when no event names the value.",
+            "discovery); 404 when no event the key sees names the value.",
             response_model=None,
             responses={200: {"description": "A Collection of sub-resources"}},
         )

@@ -51,6 +51,7 @@ def _public(info: ReaderKeyInfo, now: datetime) -> dict[str, Any]:
         "name": key.owner,
         "role": info.role,
         "region": info.region,
+        "participant": info.participant,
         "status": state,
         "createdAt": key.created_at,
         "lastUsedAt": key.last_used_at,
@@ -78,13 +79,15 @@ def issue_key(
     body: ReaderKeyCreate, service: ServiceDep, regulator: RegulatorDep
 ) -> ReaderKeyIssued:
     """A new reader key; `apiKey` is the token, shown in this answer only. An inspector key
-    needs a `region`; the other roles take none."""
+    needs a `region`, a participant key a `participant` (its address); the other roles take
+    neither."""
     with _writes(service) as session:
         issued = service.api_keys.issue_key(
             session,
             body.name or body.label or body.role,
             body.role,
             region=body.region,
+            participant=body.participant,
             label=body.label,
             expires_at=body.expiresAt,
             actor=regulator.actor,

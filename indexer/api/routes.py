@@ -1,8 +1,9 @@
 """The routes, one router per resource. Every endpoint but the operations ones (/healthz,
 /readyz, /metrics) and the public pack check (/check) needs a reader key (regulator or
 auditor: everything, read-only); an inspector's key reads only /stock, /alerts and /recalls,
-scoped to its region (`ScopeDep`), and is refused (403) everywhere else. Every error is
-problem+json (see servicekit/http/problems.py)."""
+scoped to its region (`ScopeDep`), and the EPCIS event routes (`VisibilityDep`: its region's
+events), a participant's key only the EPCIS event routes (its custody chain's events); both are
+refused (403) everywhere else. Every error is problem+json (see servicekit/http/problems.py)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from indexer.api.deps import (
     ServiceDep,
     SessionDep,
     TodayDep,
+    VisibilityDep,
 )
 from indexer.api.epcis_routes import (
     RECEIPT_TEMPLATE,
     epcis_answer,
     require_events_format,
+    token_scope,
 )
 from indexer.api.schemas import (
     AlertPage,
@@ -180,15 +183,17 @@ def get_epc_events(
     epc: Annotated[str, Path(description=EPC_HELP)],
     service: ServiceDep,
     session: SessionDep,
-    _reader: ReaderDep,
+    visible: VisibilityDep,
     request: Request,
 ) -> Response:
     """Every event naming the EPC, or one of its containers while it was inside, as anchored
     (EPCIS 2.0 JSON), in an EPCISQueryDocument valid under GS1's schema: in chain order, or as
     `GET /events` with its parameters (filters, `orderBy`, `perPage`, `nextPageToken`). The
     index's own paging (`limit`, `cursor`) still works, alone. The next page: the `Link:
-    rel="next"` header; each event's receipt: the `Link-Template` one."""
+    rel="next"` header; each event's receipt: the `Link-Template` one. A participant's or
+    inspector's key: the events it sees only; 404 when it sees none."""
     params = request.query_params.multi_items()
+    condition = visible.events(session)
     names = {name for name, _value in params}
     if names & {"limit", "cursor"}:
         others = sorted(names - {"limit", "cursor"})
@@ -204,15 +209,20 @@ def get_epc_events(
             epc,
             limit=_whole(request.query_params.get("limit"), DEFAULT_LIMIT),
             cursor=request.query_params.get("cursor"),
+            visible=condition,
         )
         response = JSONResponse(page.extra, headers={"Link-Template": RECEIPT_TEMPLATE})
         _link(request, response, page.next)
         return response
     require_events_format(request)
     query = parse_query(params)
-    canonical, window = epcs.epc_window(session, epc)
+    canonical, window = epcs.epc_window(session, epc, condition)
     answer = query_events(
-        session, query, service.page_tokens, within=window, scope=f"epc {canonical}"
+        session,
+        query,
+        service.page_tokens,
+        within=window,
+        scope=token_scope(f"epc {canonical}", visible),
     )
     return epcis_answer(
         request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}, xml=True

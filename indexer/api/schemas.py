@@ -430,8 +430,11 @@ class ReaderKeyPublic(Model):
     label: str
     prefix: str = Field(description="the public part of the token, `ik_<prefix>_...`")
     name: str = Field(description="who holds it")
-    role: Literal["regulator", "auditor", "inspector"]
+    role: Literal["regulator", "auditor", "inspector", "participant"]
     region: str | None = Field(description="an inspector's region (ISO 3166-2); else null")
+    participant: str | None = Field(
+        default=None, description="a participant key's participant address; else null"
+    )
     status: Literal["live", "expired", "revoked"]
     createdAt: datetime
     lastUsedAt: datetime | None = Field(
@@ -455,9 +458,14 @@ class ReaderKeyCreate(Model):
     """``POST /keys``."""
 
     label: str = Field(default="", max_length=100, examples=["ministry dashboard"])
-    role: Literal["regulator", "auditor", "inspector"]
+    role: Literal["regulator", "auditor", "inspector", "participant"]
     region: str | None = Field(
         default=None, description="an inspector's region (ISO 3166-2, e.g. KG-C); others: none"
+    )
+    participant: str | None = Field(
+        default=None,
+        description="a participant key's participant (its 0x address): the key reads the EPCIS "
+        "events it captured and those on the items it has held; others: none",
     )
     name: str | None = Field(
         default=None, max_length=200, description="who holds it; default: the label"

@@ -125,9 +125,13 @@ def _windows(session: Session, canonical: str) -> dict[str, list[Window]]:
     return windows
 
 
-def epc_window(session: Session, value: str) -> tuple[str, ColumnElement[bool]]:
+def epc_window(
+    session: Session, value: str, visible: ColumnElement[bool] | None = None
+) -> tuple[str, ColumnElement[bool]]:
     """The canonical EPC and the condition its events meet (see the module docstring): events
-    naming it, or one of its containers while it was inside. 404 when no event names it."""
+    naming it, or one of its containers while it was inside, and meeting ``visible`` (a
+    restricted reader's events: indexer/queries/visibility.py). 404 when no event names it, or
+    none of them is visible: the same answer, so a reader cannot tell an EPC exists."""
     canonical = identifier(value, pointer="epc")
     if (
         session.scalar(
@@ -144,16 +148,28 @@ def epc_window(session: Session, value: str) -> tuple[str, ColumnElement[bool]]:
                 condition = and_(condition, EventItemRow.seq <= hi)
             conditions.append(condition)
     seqs = select(EventItemRow.seq).where(or_(*conditions))
-    return canonical, EventRow.seq.in_(seqs.distinct())
+    window: ColumnElement[bool] = EventRow.seq.in_(seqs.distinct())
+    if visible is None:
+        return canonical, window
+    window = and_(window, visible)
+    if session.scalar(select(EventRow.seq).where(window).limit(1)) is None:
+        raise NotFoundError(f"no event names {canonical}")
+    return canonical, window
 
 
 def epc_events(
-    session: Session, value: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    session: Session,
+    value: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    visible: ColumnElement[bool] | None = None,
 ) -> Page:
-    """The EPC's events (see the module docstring), in chain order, a page at a time."""
+    """The EPC's events (see the module docstring), in chain order, a page at a time; only
+    those meeting ``visible`` if given."""
     check_limit(limit)
     after = decode_cursor("events", cursor, (int,))
-    _canonical, window = epc_window(session, value)
+    _canonical, window = epc_window(session, value, visible)
     wanted = (
         select(EventRow.seq, EventRow.event_hash, EventRow.raw)
         .where(window, *([EventRow.seq > after[0]] if after is not None else []))

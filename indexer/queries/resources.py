@@ -1,14 +1,15 @@
 """The EPCIS query interface's top-level resources: the event types, bizSteps, bizLocations,
 readPoints and dispositions the index's events name, and the EPCs (instance identifiers:
 ``epcList``, ``childEPCs``, ``parentID``, ``inputEPCList``, ``outputEPCList``), each listed as
-the binding's ``Collection`` (``member``), a page at a time in the values' order."""
+the binding's ``Collection`` (``member``), a page at a time in the values' order; for a
+restricted reader, only the values its visible events name (indexer/queries/visibility.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from indexer.queries.events import EPCIS_CONTEXT
@@ -40,14 +41,21 @@ def collection(
     *,
     per_page: int,
     token: str | None,
+    visible: ColumnElement[bool] | None = None,
+    view: str | None = None,
 ) -> CollectionPage:
-    """One page of the values ``resource`` lists (distinct, ascending)."""
+    """One page of the values ``resource`` lists (distinct, ascending), named by the events
+    meeting ``visible`` (None: every event); ``view`` names that view in the page tokens."""
     column, _parameter = RESOURCES[resource]
-    scope = f"collection {resource}"
+    scope = f"collection {resource}" if view is None else f"collection {resource} {view}"
     key, served = tokens.decode(scope, token)
     statement = select(column).where(column.is_not(None)).distinct().order_by(column)
     if resource == "epcs":
         statement = statement.where(EventItemRow.role.in_(MATCH_ROLES["anyEPC"]))
+        if visible is not None:
+            statement = statement.where(EventItemRow.seq.in_(select(EventRow.seq).where(visible)))
+    elif visible is not None:
+        statement = statement.where(visible)
     if key is not None:
         statement = statement.where(column > str(key[0]))
     values = [str(v) for v in session.scalars(statement.limit(per_page + 1))]
@@ -58,9 +66,12 @@ def collection(
     return CollectionPage(document, following)
 
 
-def known_value(session: Session, resource: str, value: str) -> bool:
-    """Whether an event names ``value`` as ``resource`` does (canonical, as the index keeps
-    it: the value is read as ``/{resource}/{value}/events`` reads it)."""
+def known_value(
+    session: Session, resource: str, value: str, visible: ColumnElement[bool] | None = None
+) -> bool:
+    """Whether an event (meeting ``visible``, if given) names ``value`` as ``resource`` does
+    (canonical, as the index keeps it: the value is read as ``/{resource}/{value}/events``
+    reads it)."""
     column, parameter = RESOURCES[resource]
     query = parse_query([(parameter, value)])
     wanted = {
@@ -70,4 +81,7 @@ def known_value(session: Session, resource: str, value: str) -> bool:
         "readPoints": query.read_points,
         "dispositions": query.dispositions,
     }[resource]
-    return session.scalar(select(column).where(column.in_(wanted)).limit(1)) is not None
+    statement = select(column).where(column.in_(wanted))
+    if visible is not None:
+        statement = statement.where(visible)
+    return session.scalar(statement.limit(1)) is not None

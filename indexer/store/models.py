@@ -294,6 +294,9 @@ class ItemVersionRow(Base):
             postgresql_where=CURRENT,
             sqlite_where=CURRENT,
         ),
+        # A participant reader's custody chain (indexer/queries/visibility.py): every item it
+        # has held, at any time.
+        Index("ix_item_versions_holder", "holder", "identifier"),
     )
 
 
@@ -317,6 +320,8 @@ class HoldingVersionRow(Base):
 
     __table_args__ = (
         Index("ix_holding_versions_block", "block_number", postgresql_using="brin"),  # as above
+        # the lots a participant reader has held (indexer/queries/visibility.py)
+        Index("ix_holding_versions_holder", "holder", "class_id"),
     )
 
 
@@ -460,17 +465,24 @@ class ApiKeyRow(KeyColumns, Base):
     """A reader's API key (servicekit/sql/keys.py: id, prefix, label and the key's times):
     ``secret_hash`` is the SHA-256 of the token (argon2id for keys issued before, until their
     first use; servicekit/apikeys.py). ``name`` is who holds it; ``role`` what it may read; an
-    inspector's key carries its ``region`` (ISO 3166-2, medledger/regions.py)."""
+    inspector's key carries its ``region`` (ISO 3166-2, medledger/regions.py), a participant's
+    its ``participant`` address (checksummed, as the index stores addresses)."""
 
     __tablename__ = "ix_api_keys"
     __table_args__ = (
-        CheckConstraint("role IN ('regulator', 'auditor', 'inspector')", name="role"),
+        CheckConstraint(
+            "role IN ('regulator', 'auditor', 'inspector', 'participant')", name="role"
+        ),
         CheckConstraint("role <> 'inspector' OR region IS NOT NULL", name="inspector_region"),
+        CheckConstraint(
+            "role <> 'participant' OR participant IS NOT NULL", name="participant_address"
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     region: Mapped[str | None] = mapped_column(String(8))
+    participant: Mapped[str | None] = mapped_column(String(ADDRESS))
     secret_hash: Mapped[str] = mapped_column(String(200))
 
 
