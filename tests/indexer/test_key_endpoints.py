@@ -1,7 +1,7 @@
 """Reader keys over HTTP (issue 15, points 2 and 3): the regulator lists, issues (regulator,
 auditor, inspector with a region), rotates with a grace period and revokes reader keys and reads
 their audit; any other key is refused; an inspector key authenticates but reads only the routes
-scoped to a region."""
+scoped to a region; a participant key names its participant and reads the EPCIS routes only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from eth_utils import to_checksum_address
 from fastapi.testclient import TestClient
 
 from indexer.api.app import create_app
@@ -137,3 +138,41 @@ def test_an_inspector_key_needs_a_region_and_reads_only_what_is_scoped_to_it(
     assert inspector["region"] == "KG-C"
     refused = http.get("/anchors", headers=bearer(inspector["apiKey"]))
     assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
+
+
+def test_a_participant_key_names_its_participant_and_keeps_it_when_rotated(
+    make_indexer: IndexerFactory,
+) -> None:
+    service = make_indexer()
+    http = TestClient(create_app(service, follow=False))
+    admin = regulator(service)
+    pharmacy = "0x" + "ab" * 20
+    for body, rule in (
+        ({"role": "participant"}, "apikey.participant"),
+        ({"role": "participant", "participant": "0x1234"}, "query.address"),
+        ({"role": "participant", "participant": pharmacy, "region": "KG-C"}, "apikey.region"),
+        ({"role": "auditor", "participant": pharmacy}, "apikey.participant"),
+        ({"role": "inspector", "region": "KG-C", "participant": pharmacy}, "apikey.participant"),
+    ):
+        answer = http.post("/keys", json=body, headers=admin)
+        assert answer.status_code == 422 and answer.json()["rule"] == rule, answer.text
+        assert answer.json()["pointer"] in ("/participant", "/region"), answer.text
+    assert len(http.get("/keys", headers=admin).json()) == 1  # nothing issued
+    key = issue(http, admin, label="ERP", role="participant", participant=pharmacy)
+    assert (key["role"], key["participant"], key["region"]) == (
+        "participant",
+        to_checksum_address(pharmacy),  # as the index stores addresses
+        None,
+    )
+    events = http.get("/events", headers=bearer(key["apiKey"]))
+    assert events.status_code == 200, events.text
+    refused = http.get("/anchors", headers=bearer(key["apiKey"]))
+    assert refused.status_code == 403 and "participant" in refused.json()["detail"]
+    rotated = http.post(f"/keys/{key['id']}/rotate", json={"graceSeconds": 0}, headers=admin)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["participant"] == key["participant"]
+    assert [k["participant"] for k in http.get("/keys", headers=admin).json()] == [
+        None,
+        key["participant"],
+        key["participant"],
+    ]

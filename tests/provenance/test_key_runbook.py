@@ -126,3 +126,21 @@ def test_the_key_runbook_works_as_written(up: Up) -> None:
     assert indexer.get("/stock", headers=inspector).status_code == 200
     assert indexer.get("/keys", headers=inspector).status_code == 403
     assert indexer.get("/alerts", headers=up.key("audit-office.api-key")).status_code == 200
+
+    # a participant's reader key (docs/deployment.md, beside the readers' block): its EPCIS
+    # events only; a participant for any other role is refused, and nothing is written
+    pharmacy = "0x" + "ab" * 20
+    made = up.run(
+        f"provenance keys issue --reader --role participant --address {pharmacy} --label ERP "
+        "--key-out pharmacy-reader.api-key"
+    )
+    assert made.returncode == 0, made.stderr
+    reader = up.key("pharmacy-reader.api-key")
+    assert indexer.get("/events", headers=reader).status_code == 200
+    assert indexer.get("/stock", headers=reader).status_code == 403
+    wrong = up.run(
+        f"provenance keys issue --reader --role auditor --address {pharmacy} "
+        "--key-out wrong.api-key"
+    )
+    assert wrong.returncode != 0 and "participant" in wrong.stdout + wrong.stderr
+    assert not (up.folder / "wrong.api-key").exists()
