@@ -236,6 +236,21 @@ class BatchStateError(StoreError):
         self.allowed = allowed
 
 
+class TriageTransitionError(ProvenanceError):
+    """A triage action its alert's state does not allow (resolving a resolved alert, reopening
+    an open one): 409, and nothing is changed. ``allowed``: the states the action is taken from."""
+
+    def __init__(self, alert_key: str, state: str, action: str, allowed: tuple[str, ...]):
+        super().__init__(
+            f"alert {alert_key}: cannot {action} an alert that is {state}"
+            f" (only one that is {' or '.join(allowed)})"
+        )
+        self.alert_key = alert_key
+        self.state = state
+        self.action = action
+        self.allowed = allowed
+
+
 class NotAnchoredYetError(ProvenanceError):
     """A receipt was asked for before the event's batch was anchored: ask again later."""
 

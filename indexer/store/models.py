@@ -508,3 +508,46 @@ class WebSessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+#: The triage states of an alert (dashboard/triage.py moves between them).
+TRIAGE_STATES = ("open", "acknowledged", "assigned", "resolved")
+
+
+class AlertTriageRow(Base):
+    """Where a regulator's triage of an alert stands (not chain-derived: outside the rollback).
+
+    Keyed by the alert's natural ``key`` (``ix_alerts.key``: derived from its kind and evidence),
+    not tied to the alert's row: a rollback deletes the alert, a re-index raises it again with
+    the same key, and its triage is still here. An alert with no row is ``open``."""
+
+    __tablename__ = "ix_alert_triage"
+    __table_args__ = (
+        CheckConstraint("state IN ('open', 'acknowledged', 'assigned', 'resolved')", name="state"),
+    )
+
+    alert_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: the acting reader key's holder (``ix_api_keys.name``)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class AlertTriageLogRow(Base):
+    """Every triage action, appended and never changed: who (the reader key's holder and id),
+    when, what (``action``), the state it left the alert in, and the assignee or note given."""
+
+    __tablename__ = "ix_alert_triage_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_key: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    #: the reader key that acted (no foreign key: the log outlives anything done to keys)
+    key_id: Mapped[int] = mapped_column(Integer)

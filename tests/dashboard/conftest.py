@@ -1,6 +1,7 @@
-"""One indexed world for the page tests: the journey, a second lot released and recalled, an
-indexer over it with the pages mounted on a loopback port, reader keys for each role, and
-Chromium (skipped with the reason where it is not installed)."""
+"""One indexed world for the page tests: the journey, a second lot released and recalled, two
+packs sold by a rogue pharmacy of region KG-C while the distributor holds them (two clone
+alerts), an indexer over it with the pages mounted on a loopback port, reader keys for each
+role, and Chromium (skipped with the reason where it is not installed)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from devkit.nodes import free_port
 from indexer.api.app import create_app
 from indexer.api.deps import get_today
 from indexer.service import IndexerService
+from indexer.store.models import ParticipantProfileRow
 from provenance.journey import Journey
 from provenance.up import ServerThread
+from servicekit.sql.helpers import utcnow
 from tests.indexer.test_check import (
     RECALLED_LOT,
     RECALLED_PACKS,
@@ -27,10 +30,14 @@ from tests.indexer.test_check import (
     forms,
     serial_of,
 )
+from tests.indexer.test_detection_custody import ROGUE_PHARMACY, dispense, register, send
 from tests.support.browser import chromium
 from tests.support.network import Network, start_network
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the packs the rogue pharmacy sells while the distributor holds them (each a clone alert)
+CLONED = (60, 61)
+ROGUE_REGION = "KG-C"
 
 
 @dataclass
@@ -41,6 +48,11 @@ class World:
     app: FastAPI
     url: str
     keys: dict[str, str] = field(default_factory=dict)  # role -> reader key
+
+    @property
+    def rogue(self) -> str:
+        """The rogue pharmacy's address."""
+        return self.network.addresses[ROGUE_PHARMACY.name]
 
     def codes(self) -> dict[str, str]:
         """A code per verdict the check page must get right."""
@@ -65,6 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         journey = network.run_journey()
         _release_and_recall(network)
+        _sell_clones(network, journey)
         indexer.catch_up()
         app = create_app(indexer, follow=False)
         app.dependency_overrides[get_today] = lambda: TODAY
@@ -73,6 +86,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server.start()
         try:
             made = World(network, journey, indexer, app, server.url)
+            _profile_the_rogue(made)
             made.keys = {
                 "regulator": made.issue_key("regulator", "Medicines Agency"),
                 "auditor": made.issue_key("auditor", "Audit office"),
@@ -84,6 +98,27 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     finally:
         indexer.stop()
         network.gateway.stop()
+
+
+def _sell_clones(network: Network, journey: Journey) -> None:
+    """The rogue pharmacy (schema checks only, region KG-C in the index's profiles) dispenses
+    packs the distributor holds, each in a block of its own."""
+    register(network, ROGUE_PHARMACY, "epcis")
+    for hours, pack in enumerate(CLONED, start=2):
+        send(network, ROGUE_PHARMACY, [dispense(ROGUE_PHARMACY, [journey.packs[pack]], hours)])
+
+
+def _profile_the_rogue(world: World) -> None:
+    with world.indexer.write_sessions() as session, session.begin():
+        session.add(
+            ParticipantProfileRow(
+                address=world.rogue,
+                name=ROGUE_PHARMACY.name,
+                gln=str(ROGUE_PHARMACY.gln),
+                region=ROGUE_REGION,
+                fetched_at=utcnow(),
+            )
+        )
 
 
 @pytest.fixture(scope="package")

@@ -19,6 +19,8 @@ NOT_DERIVED = frozenset(
         "ix_checkpoint",
         "ix_participant_profiles",
         "ix_web_sessions",
+        "ix_alert_triage",
+        "ix_alert_triage_log",
     }
 )
 

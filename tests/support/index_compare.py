@@ -46,6 +46,10 @@ NOT_COMPARED: Mapping[str, str] = {
     "ix_key_audit": "what was done to those keys, not read from the chain",
     "ix_participant_profiles": "names and regions come from the gateway's participant list "
     "(indexer/profiles.py), not from the chain",
+    "ix_web_sessions": "the dashboard's signed-in sessions, not read from the chain",
+    "ix_alert_triage": "a regulator's triage of the alerts (dashboard/triage.py), keyed by the "
+    "alert's natural key so that it outlives a rollback, not read from the chain",
+    "ix_alert_triage_log": "what was done in that triage, by whom and when",
 }
 
 #: Columns left out of a compared table (table: {column: why}). None today: see the module
