@@ -33,7 +33,7 @@ from indexer.chainlogs import ChainLog
 from indexer.event_rows import Row, event_line, event_row, item_lines, item_rows
 from indexer.projection import EventContext, Projector, SeqSlots, restricted
 from indexer.sources import KIND_DECLARATION, BatchSource
-from indexer.store import pending, writes
+from indexer.store import pending, undo, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
 from indexer.verification import (
@@ -602,7 +602,7 @@ class BatchLoader:
         started = _add(self.timings, "SQL: events and items (waited for)", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
         self._state.absorb(projector)
-        if declared and writes.undo_declared(session, declared):
+        if declared and undo.undo_declared(session, declared):
             self._state.clear()  # items went back to earlier states behind the cache
         return len(prepared.hashes) - len(chosen.repeated) - len(chosen.unreadable)
 

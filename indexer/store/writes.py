@@ -360,59 +360,6 @@ def insert_declarations(session: Session, rows: list[dict[str, Any]]) -> list[di
     return list(new.values())
 
 
-def undo_declared(session: Session, declarations: list[dict[str, Any]]) -> int:
-    """Take back what each newly indexed error declaration's event did to the items whose
-    current version it made: at the declaration's sequence number (in its block), a new version
-    with the state of the version before (its event and event time), the erroneous one closed
-    there. New versions, never edits: a rollback of the declaration's block deletes them and
-    re-opens the versions they closed, like any other. An item whose current version a later
-    event made (the erroneous event is not its last), or that the erroneous event brought into
-    the index (no version before), is left as it is; so are quantities (holdings). How many
-    versions were written."""
-    written = 0
-    columns = list(ItemVersionRow.__table__.columns)
-    for declared in sorted(declarations, key=lambda d: d["seq"]):
-        seq, block = declared["seq"], declared["block_number"]
-        current = session.execute(
-            select(ItemVersionRow.identifier, ItemVersionRow.valid_from).where(
-                ItemVersionRow.event_hash == declared["event_hash"],
-                ItemVersionRow.valid_to.is_(None),
-                ItemVersionRow.valid_from < seq,
-            )
-        ).all()
-        for identifier, valid_from in current:
-            before = (
-                session.execute(
-                    select(*columns)
-                    .where(
-                        ItemVersionRow.identifier == identifier,
-                        ItemVersionRow.valid_from < valid_from,
-                    )
-                    .order_by(ItemVersionRow.valid_from.desc())
-                    .limit(1)
-                )
-                .mappings()
-                .first()
-            )
-            if before is None:
-                continue
-            session.execute(
-                update(ItemVersionRow)
-                .where(
-                    ItemVersionRow.identifier == identifier,
-                    ItemVersionRow.valid_from == valid_from,
-                )
-                .values(valid_to=seq)
-            )
-            session.execute(
-                insert(ItemVersionRow).values(
-                    {**before, "valid_from": seq, "valid_to": None, "block_number": block}
-                )
-            )
-            written += 1
-    return written
-
-
 # --- rollback --------------------------------------------------------------------------------
 
 
@@ -427,6 +374,20 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         update(ItemVersionRow)
         .where(
             ItemVersionRow.identifier.in_(orphaned.scalar_subquery()),
+            ItemVersionRow.valid_to >= first_block_seq,
+        )
+        .values(valid_to=None)
+    )
+    # items an orphaned error declaration left with no current version (indexer.store.undo:
+    # an item only the erroneous event brought in): named by the events declared there
+    declared = select(ErrorDeclarationRow.event_hash).where(ErrorDeclarationRow.block_number > n)
+    named = select(EventItemRow.identifier).where(
+        EventItemRow.event_hash.in_(declared.scalar_subquery())
+    )
+    session.execute(
+        update(ItemVersionRow)
+        .where(
+            ItemVersionRow.identifier.in_(named.scalar_subquery()),
             ItemVersionRow.valid_to >= first_block_seq,
         )
         .values(valid_to=None)

@@ -7,7 +7,7 @@ removes both, and catching up again brings them back."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -17,9 +17,18 @@ from indexer.queries.epcs import epc_events
 from indexer.queries.origin import declarations_in
 from indexer.queries.trace import trace
 from indexer.store import writes
-from indexer.store.models import AlertRow, BlockRow, ErrorDeclarationRow, first_sequence_of_block
+from indexer.store.models import (
+    AlertRow,
+    BlockRow,
+    ErrorDeclarationRow,
+    HoldingVersionRow,
+    ItemVersionRow,
+    first_sequence_of_block,
+)
+from medledger.epcis import builders as epcis
 from medledger.epcis.event_id import EventId
-from provenance.journey import build_journey
+from medledger.epcis.identifiers import canonical_identifier as dl
+from provenance.journey import API_MAKER, MANUFACTURER, build_journey
 from tests.indexer.conftest import IndexerFactory
 from tests.support.network import Network
 
@@ -110,3 +119,98 @@ def test_an_origin_bundle_entry_names_the_declaration_the_trace_shows() -> None:
         ],
     }
     assert declarations_in(trace) == {"b": shown}
+
+
+def test_a_declared_event_is_undone_where_later_events_moved_on_or_it_came_first(
+    network: Network, make_indexer: IndexerFactory
+) -> None:
+    """Custody re-projected without the erroneous event: packs aggregated into a case that was
+    shipped since stay home, out of it; a case only the erroneous event commissioned is
+    unknown again; a quantity wrongly shipped is back with its sender."""
+    journey = build_journey(2, packs_per_case=2)
+    for step in journey.steps[:6]:  # ... packs in a case, the case shipped to the importer
+        network.capture(step.actor, step.events)
+        network.anchor()
+    aggregation = journey.steps[4].events[-1]
+    moment = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+    extra_case = f"urn:epc:id:sscc:{MANUFACTURER.company_prefix}.0000000099"
+    extra = epcis.commission(MANUFACTURER, moment, epcs=[extra_case])
+    other_class = journey.api_class.rsplit(".", 1)[0] + ".LOT-B"
+    api = [{"epcClass": other_class, "quantity": 20.0, "uom": "KGM"}]
+    shipped = [{"epcClass": other_class, "quantity": 5.0, "uom": "KGM"}]
+    network.capture(MANUFACTURER, [extra])
+    network.capture(API_MAKER, [epcis.commission(API_MAKER, moment, quantities=api)])
+    network.anchor()
+    shipping = epcis.ship(API_MAKER, MANUFACTURER, moment + timedelta(hours=1), quantities=shipped)
+    network.capture(API_MAKER, [shipping])
+    network.anchor()
+    for actor, event in ((MANUFACTURER, aggregation), (MANUFACTURER, extra), (API_MAKER, shipping)):
+        network.capture(actor, [{**event, "errorDeclaration": DECLARATION}])
+    network.anchor()
+
+    service = make_indexer()
+    service.catch_up()
+    manufacturer = network.addresses[MANUFACTURER.name].lower()
+    api_maker = network.addresses[API_MAKER.name].lower()
+    with service.sessions() as session:
+        current = {
+            v.identifier: v
+            for v in session.scalars(
+                select(ItemVersionRow).where(ItemVersionRow.valid_to.is_(None))
+            )
+        }
+        packs = [dl(p) for p in journey.packs]
+        for pack in packs:  # commissioned by the transformation, never packed
+            assert current[pack].parent is None and current[pack].status == "active"
+            assert (current[pack].holder or "").lower() == manufacturer
+            assert current[pack].in_transit_to is None
+        case = dl(journey.steps[5].events[0]["epcList"][0])
+        assert current[case].status == "in_transit"  # the shipping still stands
+        assert dl(extra_case) not in current
+        assert (
+            session.scalar(  # its one version, closed at the declaration
+                select(func.count())
+                .select_from(ItemVersionRow)
+                .where(
+                    ItemVersionRow.identifier == dl(extra_case),
+                    ItemVersionRow.valid_to.is_not(None),
+                )
+            )
+            == 1
+        )
+        holdings = {
+            (h.holder.lower(), h.in_transit_to.lower()): h.quantity
+            for h in session.scalars(
+                select(HoldingVersionRow).where(
+                    HoldingVersionRow.class_id == dl(other_class),
+                    HoldingVersionRow.valid_to.is_(None),
+                )
+            )
+        }
+        assert holdings == {(api_maker, ""): 20}
+
+        block = session.scalar(select(func.min(ErrorDeclarationRow.block_number)))
+        assert block is not None
+        ancestor = session.get(BlockRow, block - 1)
+        assert ancestor is not None
+        header = BlockHeader(
+            ancestor.number, ancestor.hash, ancestor.parent_hash, ancestor.timestamp
+        )
+        writes.rollback_to(session, header, first_sequence_of_block(header.number + 1))
+        session.commit()
+        back = {
+            v.identifier: v
+            for v in session.scalars(
+                select(ItemVersionRow).where(ItemVersionRow.valid_to.is_(None))
+            )
+        }
+        assert back[dl(extra_case)].status == "active"  # re-opened with its block
+        assert all(back[p].parent == case for p in packs)
+    service.catch_up()
+    with service.sessions() as session:
+        assert dl(extra_case) not in {
+            v.identifier
+            for v in session.scalars(
+                select(ItemVersionRow).where(ItemVersionRow.valid_to.is_(None))
+            )
+        }
