@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from fastapi.testclient import TestClient
 
 from indexer.api.app import create_app
