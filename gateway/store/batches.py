@@ -176,10 +176,15 @@ def seal_batches(
                 session.add(row)
                 session.flush()
                 seqs = [t[2] for t in take if t[1] == 0]
+                # the time bounds let PostgreSQL visit only the month partitions of these events
+                received = [t[0] for t in take if t[1] == 0]
                 for chunk in key_chunks(session, seqs):
                     session.execute(
                         update(EventRow)
-                        .where(member_of(session, EventRow.seq, chunk))
+                        .where(
+                            member_of(session, EventRow.seq, chunk),
+                            EventRow.received_at.between(min(received), max(received)),
+                        )
                         .values(batch_id=row.id)
                     )
                 hashes = [t[2] for t in take if t[1] == 1]

@@ -140,10 +140,17 @@ _EVENT_COLUMNS = (
 _STAGED = ", ".join(_EVENT_COLUMNS)
 # One statement empties the staging table and inserts its rows in the callers' order; a row whose
 # event id is already stored (a concurrent capture of the same event) is skipped, as with
-# INSERT ... ON CONFLICT DO NOTHING.
+# INSERT ... ON CONFLICT DO NOTHING. ``events`` is partitioned by month on PostgreSQL
+# (gateway/store/partitions.py) and cannot hold a unique event id: the id goes into
+# ``event_keys`` first, and the event only if its key was new (and once per id: the first).
 _INSERT_STAGED_EVENTS = (
-    f"WITH moved AS (DELETE FROM staged_events RETURNING *) INSERT INTO events ({_STAGED}) "
-    f"SELECT {_STAGED} FROM moved ORDER BY ord ON CONFLICT (event_id) DO NOTHING"
+    "WITH moved AS (DELETE FROM staged_events RETURNING *), "
+    "fresh AS (INSERT INTO event_keys (event_id, received_at) "
+    "SELECT event_id, received_at FROM moved ORDER BY ord "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+    f"INSERT INTO events ({_STAGED}) SELECT {_STAGED} FROM moved m "
+    "WHERE m.event_id IN (SELECT event_id FROM fresh) AND NOT EXISTS "
+    "(SELECT 1 FROM moved o WHERE o.event_id = m.event_id AND o.ord < m.ord) ORDER BY ord"
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from gateway.store.partitions import ensure_partitions
 from servicekit.sql import engine as sql_engine
 from servicekit.sql.engine import make_engine, session_factory
 
@@ -21,5 +22,15 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(url_or_engine: str | Engine = DEFAULT_URL, revision: str = "head") -> None:
-    """Bring the gateway's database to ``revision`` (the latest by default); run at start."""
+    """Bring the gateway's database to ``revision`` (the latest by default); run at start. On
+    PostgreSQL, also the month partitions of ``events`` ahead (gateway/store/partitions.py)."""
     sql_engine.upgrade(MIGRATIONS, url_or_engine, revision)
+    if revision != "head":
+        return
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with engine.begin() as connection:
+            ensure_partitions(connection)
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()

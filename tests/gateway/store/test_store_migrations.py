@@ -7,11 +7,22 @@ from sqlalchemy import Engine, inspect
 
 from gateway.store.engine import upgrade
 from gateway.store.models import Base
+from gateway.store.partitions import POSTGRESQL_ONLY
+
+
+def _not_postgresql_only(
+    item: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    return name not in POSTGRESQL_ONLY and not (name or "").startswith("events_")
 
 
 def test_migrated_schema_equals_the_models(engine: Engine) -> None:
+    """Exactly, but for the month partitions of ``events`` on PostgreSQL and what they need."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        options: dict[str, object] = {"compare_type": True}
+        if engine.dialect.name == "postgresql":
+            options["include_object"] = _not_postgresql_only
+        context = MigrationContext.configure(conn, opts=options)
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
@@ -20,7 +31,7 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
     with engine.connect() as conn:
         revision = MigrationContext.configure(conn).get_current_revision()
-    assert revision == "0012"
+    assert revision == "0013"
     assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
 
 
