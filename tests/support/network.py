@@ -82,9 +82,14 @@ class Network:
 
 
 def start_network(
-    data_dir: Path, *, chain: Chain | None = None, database_url: str | None = None
+    data_dir: Path,
+    *,
+    chain: Chain | None = None,
+    database_url: str | None = None,
+    rule_set: str = "pharma",
 ) -> Network:
-    """A gateway (SQLite unless ``database_url``) with the journey's actors registered."""
+    """A gateway (SQLite unless ``database_url``) with the journey's actors registered, each
+    under ``rule_set``."""
     settings = GatewaySettings(
         data_dir=data_dir, database_url=database_url or f"sqlite:///{data_dir}/gateway.db"
     ).allowing_development_password()  # the fast KDF: six keystores
@@ -93,7 +98,7 @@ def start_network(
     regulator = {"Authorization": f"Bearer {service.regulator_api_key}"}
     network = Network(service, http, regulator)
     for actor in ACTORS:
-        body = actor.registration()
+        body = actor.registration(ruleSet=rule_set)
         response = http.post("/participants", json=body, headers=regulator)
         assert response.status_code == 201, response.text
         network.keys[actor.name] = {"Authorization": f"Bearer {response.json()['apiKey']}"}
