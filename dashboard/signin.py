@@ -59,15 +59,16 @@ def _page(request: Request, template: str, status: int = 200, **context: object)
     )
 
 
-def _same_origin(request: Request) -> None:
+def same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise PermissionDeniedError("this form may only be sent from this site")
 
 
-async def _form(request: Request) -> Mapping[str, str]:
+async def form_fields(request: Request, limit: int = MAX_FORM_BYTES) -> Mapping[str, str]:
+    """The form's fields (each's first value); none at all past ``limit`` bytes."""
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    if len(body) > limit:
         return {}
     fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
     return {name: values[0] for name, values in fields.items()}
@@ -98,8 +99,8 @@ def login_page(request: Request) -> HTMLResponse:
 
 @router.post(LOGIN, response_class=HTMLResponse)
 async def login(request: Request, service: ServiceDep) -> Response:
-    _same_origin(request)
-    fields = await _form(request)
+    same_origin(request)
+    fields = await form_fields(request)
     limits: RateLimits = request.app.state.rate_limits
     client = client_key(request.client and request.client.host)
     try:
@@ -137,8 +138,8 @@ def _start(service: IndexerService, key_text: str) -> str | None:
 
 @router.post("/logout")
 async def logout(request: Request, service: ServiceDep, signed: SignedInDep) -> Response:
-    _same_origin(request)
-    check_csrf(signed, await _form(request))
+    same_origin(request)
+    check_csrf(signed, await form_fields(request))
     with service.write_sessions() as session, session.begin():
         sessions.end(session, signed.session_id, utcnow())
     answer = RedirectResponse(LOGIN, status_code=303)
