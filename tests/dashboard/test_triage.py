@@ -8,13 +8,20 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dashboard.triage import ACTIONS, OPEN, act, log_of, next_state, triage_of
 from indexer.chainlogs import BlockHeader
 from indexer.store import writes
-from indexer.store.models import TRIAGE_STATES, AlertRow, BlockRow, first_sequence_of_block
+from indexer.store.models import (
+    TRIAGE_STATES,
+    AlertRow,
+    AlertTriageLogRow,
+    AlertTriageRow,
+    BlockRow,
+    first_sequence_of_block,
+)
 from medledger.epcis.identifiers import canonical_identifier
 from medledger.errors import (
     NotFoundError,
@@ -59,11 +66,19 @@ def clone_alert(world: World, session: Session, pack: int) -> AlertRow:
     return alert
 
 
+def untriaged(session: Session, key: str) -> None:
+    """The alert as if nobody had acted on it (the pages' tests act on it too)."""
+    session.execute(delete(AlertTriageRow).where(AlertTriageRow.alert_key == key))
+    session.execute(delete(AlertTriageLogRow).where(AlertTriageLogRow.alert_key == key))
+
+
 @pytest.fixture
 def unsaved(world: World) -> Iterator[tuple[Session, AlertRow]]:
-    """A write session on the second clone's alert, never committed."""
+    """A write session on the second clone's alert, untriaged and never committed."""
     with world.indexer.write_sessions() as session:
-        yield session, clone_alert(world, session, CLONED[1])
+        alert = clone_alert(world, session, CLONED[1])
+        untriaged(session, alert.key)
+        yield session, alert
         session.rollback()
 
 
@@ -136,6 +151,7 @@ def test_the_triage_outlives_a_rollback_and_the_re_index_that_raises_the_alert_a
     with world.indexer.write_sessions() as session, session.begin():
         alert = clone_alert(world, session, CLONED[1])
         key, block = alert.key, alert.block_number
+        untriaged(session, key)
         regulator(session, key, "assign", assignee="Chui inspectorate")
     with world.indexer.write_sessions() as session, session.begin():
         ancestor = session.scalars(
