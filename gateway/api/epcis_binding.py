@@ -2,7 +2,8 @@
 
 Requests: ``Content-Type`` must be JSON (``application/json``, ``application/ld+json``) or
 EPCIS XML (``application/xml``, ``text/xml``; 2.0, or 1.2 converted by GS1's stylesheet), else
-415; ``Accept`` must allow JSON, else 406; ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when
+415; ``Accept`` must allow JSON, else 406 (``GET /capture`` and ``GET /capture/{id}`` answer
+EPCIS 2.0 XML too: :func:`answer_format`); ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``, when
 sent, must be 2.x for JSON-LD and agree with the ``schemaVersion`` of an XML document, else 406;
 ``GS1-Capture-Error-Behaviour`` is ``rollback`` (the default) or ``proceed``; anything else is
 refused, ``capture.error-behaviour``.
@@ -22,14 +23,14 @@ from __future__ import annotations
 
 import email.message
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medledger.errors import NotAcceptableError, UnsupportedMediaTypeError, ValidationError
 from servicekit.http.bodies import StrictJSONRoute
-from servicekit.http.negotiation import JSON_TYPES, accepts_json
+from servicekit.http.negotiation import JSON_TYPES, accepts_json, preferred_format
 from servicekit.http.problems import problem_for
 
 EPCIS_VERSION = "2.0.0"
@@ -135,6 +136,20 @@ def require_acceptable(accept: str | None) -> None:
     raise NotAcceptableError(
         f"Accept {accept[:200]!r}: capture answers only in JSON (application/json; EPCIS XML "
         "answers are not supported yet)",
+        rule="capture.accept",
+        pointer="Accept",
+    )
+
+
+def answer_format(accept: str | None) -> Literal["json", "xml"]:
+    """How ``GET /capture`` and ``GET /capture/{id}`` answer: JSON (the default, and on a tie)
+    or, when ``Accept`` prefers it, EPCIS 2.0 XML (``epcis:EPCISCaptureJob``); 406 for neither."""
+    chosen = preferred_format(accept)
+    if chosen is not None:
+        return chosen
+    raise NotAcceptableError(
+        f"Accept {(accept or '')[:200]!r}: a capture job answers in JSON (application/json) or "
+        "EPCIS 2.0 XML (application/xml, text/xml)",
         rule="capture.accept",
         pointer="Accept",
     )

@@ -14,11 +14,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from lxml import etree
 
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
+from medledger.epcis import xsd
 from medledger.epcis.builders import as_document
+from medledger.epcis.capture_job_xml import GATEWAY_NS
+from medledger.epcis.xml_read import EPCIS_2
 from provenance.journey import API_MAKER, PHARMACY, build_journey
 from tests.medledger.epcis.epcis_vectors import VECTORS
 
@@ -117,7 +121,8 @@ def test_a_body_that_is_neither_json_nor_xml_is_415(
 @pytest.mark.parametrize("accept", ["application/xml", "text/html", "application/json;q=0"])
 def test_an_answer_it_cannot_give_is_406(capture: Capture, accept: str) -> None:
     refused(capture.post(headers={"Accept": accept}), 406, "capture.accept")
-    refused(capture.get("/capture", headers={"Accept": accept}), 406, "capture.accept")
+    if accept != "application/xml":  # a capture job has an XML form
+        refused(capture.get("/capture", headers={"Accept": accept}), 406, "capture.accept")
 
 
 @pytest.mark.parametrize(
@@ -341,6 +346,54 @@ def test_the_callers_capture_jobs_are_listed_in_pages_linked_by_a_next_token(
     assert seen == mine and pages == 3
     others = capture.get("/capture?perPage=500").json()
     assert not set(mine) & {job["captureID"] for job in others}, "only the caller's own jobs"
+
+
+def _xml(answer: Any) -> Any:
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/xml"
+    assert answer.headers["GS1-EPCIS-Version"] == "2.0.0"
+    assert answer.headers["GS1-CBV-Version"] == "2.0.0"
+    return etree.fromstring(answer.content, etree.XMLParser(resolve_entities=False))
+
+
+def test_a_capture_job_answers_in_gs1s_xml_when_asked(capture: Capture) -> None:
+    accepted = capture.post().json()
+    path = f"/capture/{accepted['captureID']}"
+    for accept in ("application/xml", "text/xml", "application/json;q=0.5, application/xml"):
+        job = _xml(capture.get(path, headers={"Accept": accept}))
+        xsd.validate(job, "2.0")
+        assert job.tag == f"{{{EPCIS_2}}}EPCISCaptureJob"
+        assert (job.get("captureID"), job.get("running"), job.get("success")) == (
+            accepted["captureID"], "false", "true",
+        )  # fmt: skip
+        assert job.findtext("captureErrorBehaviour") == "rollback"
+        ids = [e.text for e in job.iterfind(f"{{{GATEWAY_NS}}}eventIDs/{{{GATEWAY_NS}}}eventID")]
+        assert ids == accepted["eventIDs"]
+    assert capture.get(path, headers={"Accept": "application/xml, application/json"}).json()
+
+    rejected = capture.post(b'{"type": "EPCISDocument"}').json()
+    failed = _xml(capture.get(f"/capture/{rejected['capture_id']}", headers={"Accept": "text/xml"}))
+    xsd.validate(failed, "2.0")
+    assert failed.get("success") == "false"
+    assert failed.findtext(f"errors/error/{{{GATEWAY_NS}}}rule") == rejected["rule"]
+    refused(capture.get(path, headers={"Accept": "text/html"}), 406, "capture.accept")
+
+
+def test_the_callers_capture_jobs_are_listed_in_xml_paged_as_in_json(capture: Capture) -> None:
+    for _ in range(3):
+        capture.post(actor=PHARMACY.name, body=b"{}")
+    json_page = capture.get("/capture?perPage=2", actor=PHARMACY.name)
+    xml_page = capture.get(
+        "/capture?perPage=2", actor=PHARMACY.name, headers={"Accept": "application/xml"}
+    )
+    jobs = _xml(xml_page)
+    assert jobs.tag == f"{{{GATEWAY_NS}}}captureJobs"
+    for job in jobs:
+        xsd.validate(job, "2.0")
+    listed = [job.get("captureID") for job in jobs]
+    assert listed == [job["captureID"] for job in json_page.json()]
+    assert len(listed) == 2
+    assert xml_page.headers["Link"] == json_page.headers["Link"]
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from gateway.api.deps import ActiveParticipantDep, CaptureDep, ParticipantDep
 from gateway.api.epcis_binding import (
     REFUSED_STATUS,
     CaptureRoute,
+    answer_format,
     capture_format,
     error_behaviour,
     require_acceptable,
@@ -25,6 +27,7 @@ from gateway.api.schemas import CaptureAccepted, CapturePublic
 from gateway.services.capture import CapturePage
 from gateway.store.capture import CaptureInfo
 from medledger.epcis import xml_capture
+from medledger.epcis.capture_job_xml import write_capture_job, write_capture_jobs
 from medledger.errors import ValidationError
 from servicekit.http import strict_json
 from servicekit.http.problems import PROBLEM_BASE, PROBLEM_JSON
@@ -48,6 +51,12 @@ _CAPTURE_REFUSALS: dict[int | str, dict[str, Any]] = {
 #: ``perPage`` of ``GET /capture``: the binding's default, and the gateway's ceiling.
 PER_PAGE_DEFAULT = 30
 PER_PAGE_MAX = 500
+
+#: The XML form of the GET answers (``Accept: application/xml``), for the OpenAPI document.
+_XML_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/xml": {"schema": {"type": "string"}}}},
+    406: {"description": "Accept allows neither JSON nor XML"},
+}
 
 
 @capture.post(
@@ -155,11 +164,11 @@ def discover_capture(reader: ParticipantDep) -> Response:
 @capture.get(
     "",
     response_model=list[CapturePublic],
-    summary="The caller's capture jobs, in the order received (paged)",
+    responses=_XML_ANSWER,
+    summary="The caller's capture jobs, in the order received (paged; JSON or EPCIS XML)",
 )
 def list_capture_jobs(
     request: Request,
-    response: Response,
     captures: CaptureDep,
     reader: ParticipantDep,
     per_page: Annotated[
@@ -169,25 +178,36 @@ def list_capture_jobs(
         str | None,
         Query(alias="nextPageToken", max_length=200, description="from the Link header"),
     ] = None,
-) -> list[CapturePublic]:
+) -> Response:
     """The binding's ``GET /capture``: this participant's capture jobs; while more follow, a
-    ``Link: <...>; rel="next"`` header names the next page."""
-    require_acceptable(request.headers.get("accept"))
+    ``Link: <...>; rel="next"`` header names the next page. In XML (``Accept`` preferring
+    ``application/xml``) a ``captureJobs`` list of ``epcis:EPCISCaptureJob`` elements
+    (:mod:`medledger.epcis.capture_job_xml`), paged the same way."""
+    answer = answer_format(request.headers.get("accept"))
     page = CapturePage.parse(per_page, next_page_token)
     jobs = captures.jobs(reader, page)
+    headers = {}
     if len(jobs) == per_page:
         query = urlencode({"perPage": per_page, "nextPageToken": CapturePage.token_after(jobs[-1])})
-        response.headers["Link"] = f'</capture?{query}>; rel="next"'
-    return [capture_job(job) for job in jobs]
+        headers["Link"] = f'</capture?{query}>; rel="next"'
+    public = [capture_job(job) for job in jobs]
+    if answer == "xml":
+        body = write_capture_jobs(job.model_dump() for job in public)
+        return Response(body, media_type="application/xml", headers=headers)
+    return JSONResponse([job.model_dump(mode="json") for job in public], headers=headers)
 
 
-@capture.get("/{capture_id}", response_model=CapturePublic)
+@capture.get("/{capture_id}", response_model=CapturePublic, responses=_XML_ANSWER)
 def get_capture(
     request: Request, capture_id: str, captures: CaptureDep, reader: ParticipantDep
-) -> CapturePublic:
-    """A capture job: accepted, anchored (every event anchored), or rejected with reasons."""
-    require_acceptable(request.headers.get("accept"))
-    return capture_job(captures.status(reader, capture_id))
+) -> Response:
+    """A capture job: accepted, anchored (every event anchored), or rejected with reasons; in
+    JSON, or as GS1's ``epcis:EPCISCaptureJob`` XML when ``Accept`` prefers ``application/xml``."""
+    answer = answer_format(request.headers.get("accept"))
+    job = capture_job(captures.status(reader, capture_id))
+    if answer == "xml":
+        return Response(write_capture_job(job.model_dump()), media_type="application/xml")
+    return JSONResponse(job.model_dump(mode="json"))
 
 
 def capture_job(info: CaptureInfo) -> CapturePublic:
