@@ -14,7 +14,8 @@ closed (:func:`indexer.store.writes.rollback_to`).
 
 Which items: the identifiers the declared event names (EPCs, parent, children, inputs,
 outputs) and, until nothing new turns up, every identifier that was ever a parent or a child of
-one of them (by the versions stored, and by the aggregation events naming them): shipping a
+one of them (the current versions, and every aggregation event naming them; all by indexed
+columns, never a scan of every version): shipping a
 case moves its packs, so a pack's history includes its cases' events. Which classes: those the
 declared event names with quantities; their holdings are re-projected from every event that
 names the class.
@@ -113,10 +114,11 @@ def undo_declared(session: Session, declarations: list[dict[str, Any]]) -> int:
 
 def _touched(session: Session, event_hash: bytes) -> tuple[set[str], set[str]]:
     """The instances (with everything ever packed with them) and classes an event names."""
+    seq = session.scalar(select(EventRow.seq).where(EventRow.event_hash == event_hash))
+    if seq is None:
+        return set(), set()
     rows = session.execute(
-        select(EventItemRow.identifier, EventItemRow.role).where(
-            EventItemRow.event_hash == event_hash
-        )
+        select(EventItemRow.identifier, EventItemRow.role).where(EventItemRow.seq == seq)
     ).all()
     classes = {i for i, role in rows if role in _CLASS_ROLES}
     seen = {i for i, role in rows if role in _INSTANCE_ROLES}
@@ -124,10 +126,13 @@ def _touched(session: Session, event_hash: bytes) -> tuple[set[str], set[str]]:
     while frontier:
         found: set[str] = set()
         for part in chunks(sorted(frontier)):
+            # current parents and contents (indexed), and every packing that named one of
+            # them as parent or child (what was in a case once, and the cases a pack was in)
             v = ItemVersionRow
-            parents = select(v.parent).where(v.identifier.in_(part), v.parent.is_not(None))
+            current = v.valid_to.is_(None)
+            parents = select(v.parent).where(v.identifier.in_(part), current, v.parent.is_not(None))
             found.update(p for p in session.scalars(parents) if p is not None)
-            found.update(session.scalars(select(v.identifier).where(v.parent.in_(part))))
+            found.update(session.scalars(select(v.identifier).where(v.parent.in_(part), current)))
             packings = select(EventItemRow.seq).where(
                 EventItemRow.identifier.in_(part), EventItemRow.role.in_(("parent", "child"))
             )
