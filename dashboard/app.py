@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dashboard import alerts_page, public_check, registry_pages, signin, trace_page
+from dashboard import alerts_page, public_check, registry_pages, signin, trace_page, triage_api
 from dashboard.render import STATIC_DIR, STATIC_PATH
 from servicekit.http.home import LINKS, prefers_html
 
@@ -26,6 +26,7 @@ def mount(app: FastAPI, *, node_url: str | None = None) -> None:
     app.include_router(trace_page.router)
     app.include_router(registry_pages.router)
     app.include_router(alerts_page.router)
+    app.include_router(triage_api.router)
     app.add_exception_handler(signin.NotSignedIn, _to_login)
     app.state.home_links = {**LINKS, "dashboard": signin.HOME}
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="pages-static")

@@ -121,6 +121,22 @@ def get_scope(
 ScopeDep = Annotated[Scope, Depends(get_scope)]
 
 
+def get_scoped_reader(
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ReaderKey:
+    """The key of a reader a route scopes itself (a regulator, an auditor, or an inspector that
+    the route keeps to its region)."""
+    if credentials is None:
+        raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
+    return _reader(request, service, session, credentials.credentials, (*FULL_READERS, INSPECTOR))
+
+
+ScopedReaderDep = Annotated[ReaderKey, Depends(get_scoped_reader)]
+
+
 def get_visibility(
     request: Request,
     service: ServiceDep,
