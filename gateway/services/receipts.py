@@ -23,9 +23,13 @@ from gateway.store.batches import (
     lookup_anchor,
 )
 from gateway.store.capture import StoredEvent, get_event
-from gateway.store.declarations import StoredDeclaration, get_declaration
+from gateway.store.declarations import StoredDeclaration, get_declaration, latest_declaration
 from gateway.store.participants import ParticipantRecord
-from medledger.epcis.error_declaration import KIND_DECLARATION, parse_declaration_id
+from medledger.epcis.error_declaration import (
+    KIND_DECLARATION,
+    parse_declaration_id,
+    standard_object,
+)
 from medledger.epcis.event_id import DIGEST_SIZE, EventId
 from medledger.errors import (
     IntegrityViolationError,
@@ -68,10 +72,18 @@ class ReceiptsService:
 
     def event_document(self, reader: ParticipantRecord, event_id: str) -> dict[str, Any]:
         """The event as captured, once it re-hashes to its id (else 409, see
-        :meth:`_verified_event`)."""
+        :meth:`_verified_event`); declared erroneous, with the standard ``errorDeclaration`` of
+        the declaration received last (not hashed: the event still hashes to its id)."""
         stored = self.event(reader, event_id)
         self._verified_event(stored)
         document: dict[str, Any] = json.loads(stored.raw)
+        if "errorDeclaration" not in document:
+            with self.sessions() as session:
+                declared = latest_declaration(session, stored.event_id)
+            if declared is not None:
+                document["errorDeclaration"] = standard_object(
+                    declared.declaration_time, declared.reason, declared.corrective_ids
+                )
         return document
 
     def receipt(self, reader: ParticipantRecord, event_id: str) -> Receipt:

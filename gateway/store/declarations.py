@@ -165,3 +165,19 @@ def get_declaration(session: Session, declaration_hash: bytes) -> StoredDeclarat
         return None
     batch = get_batch(session, row.batch_id) if row.batch_id is not None else None
     return _stored(row, batch)
+
+
+def latest_declaration(session: Session, event_id: str) -> StoredDeclaration | None:
+    """The declaration of a stored event received last (anchored or not), if any."""
+    row = session.scalars(
+        select(ErrorDeclarationRow)
+        .where(ErrorDeclarationRow.event_id == event_id)
+        .order_by(
+            ErrorDeclarationRow.received_at.desc(), ErrorDeclarationRow.declaration_time.desc()
+        )
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    batch = get_batch(session, row.batch_id) if row.batch_id is not None else None
+    return _stored(row, batch)

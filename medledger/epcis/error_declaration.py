@@ -39,7 +39,7 @@ from medledger.epcis.event_hash import (
     context_namespaces,
 )
 from medledger.epcis.event_id import DIGEST_SIZE, HASH_PREFIX, EventId
-from medledger.epcis.terms import default_vocabulary
+from medledger.epcis.terms import bare_term, default_vocabulary
 from medledger.errors import ValidationError, echo
 
 #: The first characters of every declaration pre-hash (never those of an event's).
@@ -88,6 +88,24 @@ def declaration_document(
         "eventID": event_id,
         "errorDeclaration": dict(error_declaration),
     }
+
+
+def standard_object(
+    declaration_time: datetime, reason: str | None, corrective_event_ids: tuple[str, ...]
+) -> dict[str, Any]:
+    """The standard ``errorDeclaration`` object (EPCIS 2.0 section 7.4.1.4) of a stored
+    declaration, as served on the event it declares: ``declarationTime`` (UTC, ``Z``; a naive
+    time is UTC), ``reason`` as a bare CBV term where it is one, ``correctiveEventIDs`` if any.
+    It is no part of the event hash, so the event still hashes to its eventID."""
+    moment = declaration_time if declaration_time.tzinfo else declaration_time.replace(tzinfo=UTC)
+    shown: dict[str, Any] = {
+        "declarationTime": moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    }
+    if reason is not None:
+        shown["reason"] = bare_term("errorReason", reason) or reason
+    if corrective_event_ids:
+        shown["correctiveEventIDs"] = list(corrective_event_ids)
+    return shown
 
 
 def read_declaration(document: Any, *, pointer: str | None = None) -> ErrorDeclaration:

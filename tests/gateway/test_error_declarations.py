@@ -27,6 +27,7 @@ from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 from gateway.store.models import ErrorDeclarationRow
 from medledger.epcis.error_declaration import parse_declaration_id, read_declaration
+from medledger.epcis.event_hash import event_hash
 from medledger.formats.receipt import Receipt
 from tests.medledger.epcis.epcis_vectors import SKIP_REASON, VECTORS
 
@@ -147,7 +148,17 @@ def test_a_declaration_of_a_captured_event_is_stored_anchored_and_proved(
     event = network.http.get(
         f"/events/{answer['eventIDs'][0].split(';')[1][:64]}", headers=network.alice
     )
-    assert "errorDeclaration" not in event.json()  # stored once, as the declaration
+    served = event.json()
+    assert served["errorDeclaration"] == {
+        "declarationTime": "2020-01-14T23:00:00Z",  # +01:00 in UTC
+        "reason": "incorrect_data",
+        "correctiveEventIDs": ["urn:uuid:404d95fc-9457-4a51-bd6a-0bba133845a8"],
+    }  # EPCIS 2.0 section 7.4.1.4, as the index serves it; stored once, as the declaration
+    assert event_hash(served) == answer["eventIDs"][0], "errorDeclaration is not hashed"
+    undeclared = network.http.get(
+        f"/events/{answer['eventIDs'][1].split(';')[1][:64]}", headers=network.alice
+    )
+    assert "errorDeclaration" not in undeclared.json()
 
 
 def test_an_event_and_its_declaration_sent_together_are_both_stored(network: Network) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from medledger.epcis.error_declaration import (
     declaration_id,
     parse_declaration_id,
     read_declaration,
+    standard_object,
 )
 from medledger.epcis.event_hash import document_hashes, stored_event_digest
 from medledger.errors import ValidationError
@@ -118,3 +120,16 @@ def test_gs1s_declarations_digest_apart_from_their_events() -> None:
             stored = {"@context": document["@context"], **copy.deepcopy(event)}
             assert declared.digest != stored_event_digest(stored)
             assert not declared.prehash.startswith("eventType=")
+
+
+def test_the_standard_object_shown_on_a_declared_event() -> None:
+    naive = datetime(2020, 1, 14, 23, 0)  # as SQLite gives it back: UTC
+    assert standard_object(naive, "https://ref.gs1.org/cbv/ER-did_not_occur", ("urn:uuid:1",)) == {
+        "declarationTime": "2020-01-14T23:00:00Z",
+        "reason": "did_not_occur",
+        "correctiveEventIDs": ["urn:uuid:1"],
+    }
+    assert standard_object(naive, "https://example.org/er/mine", ()) == {
+        "declarationTime": "2020-01-14T23:00:00Z",
+        "reason": "https://example.org/er/mine",
+    }
