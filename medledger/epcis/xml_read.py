@@ -20,7 +20,9 @@ is read into that shape and then goes through the same schema, rules and event h
   the prefix it is written with where that prefix is free; a namespace without a usable prefix
   (a default namespace, a prefix rebound to another IRI inside the document) gets a generated
   one (``ns1``, ``ns2`` ... in document order: the hash uses the IRI, never the prefix); a
-  prefix an event declares itself goes to that event's own ``@context``;
+  prefix an event declares itself goes to that event's own ``@context``; the CBV master-data
+  namespace (``urn:epcglobal:cbv:mda``) is the EPCIS context's ``cbvmda:`` prefix, never declared
+  (:data:`CBV_MDA`);
 * an ``EPCISDocument`` in the 1.x namespace with ``schemaVersion="2.0"`` (as the reference event
   hash vectors are written) is read as 2.0; a 1.x document (``schemaVersion`` 1.x) is refused,
   rule ``xml.version``, as an :class:`UnsupportedMediaTypeError`: 1.2 is first converted by
@@ -56,6 +58,13 @@ _BINDING = frozenset({
     "urn:epcglobal:epcis-masterdata:xsd:1", "urn:epcglobal:epcis-masterdata:xsd:2",
     "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader",
 })  # fmt: skip
+#: CBV master data (``cbvmda:lotNumber`` in an ILMD): in XML the namespace
+#: ``urn:epcglobal:cbv:mda``, in JSON-LD the prefix ``cbvmda`` the EPCIS context declares. Read as
+#: ``cbvmda:local`` and never declared in the document's ``@context``, so an XML event is the JSON
+#: a JSON client sends and gets its hash (``ilmdcbvmda:lotNumber=...``, as the reference's JSON
+#: path), not the expanded ``{urn:epcglobal:cbv:mda}lotNumber`` of the reference's XML path.
+CBV_MDA_PREFIX = "cbvmda"
+CBV_MDA = frozenset({"urn:epcglobal:cbv:mda", "urn:epcglobal:cbv:mda:"})
 _DOCUMENTS = {
     (EPCIS_2, "EPCISDocument"): "EPCISDocument",
     (EPCIS_1, "EPCISDocument"): "EPCISDocument",
@@ -184,7 +193,7 @@ class _Reader:
             )
         # prefix -> IRI of the document's @context, and IRI -> the prefix keys are written with
         self.prefixes: dict[str, str] = {}
-        self.names: dict[str, str] = {}
+        self.names: dict[str, str] = dict.fromkeys(CBV_MDA, CBV_MDA_PREFIX)
         self._generated = 0
         self._declare(root.nsmap, self.prefixes)
 
@@ -192,7 +201,7 @@ class _Reader:
 
     def _declare(self, nsmap: dict[str | None, str], into: dict[str, str]) -> None:
         for prefix, iri in nsmap.items():
-            if prefix is None or iri in _BINDING or prefix in into:
+            if prefix is None or iri in _BINDING or prefix in into or _mda(prefix, iri):
                 continue
             if prefix in self.prefixes and self.prefixes[prefix] != iri:
                 continue  # rebound: keys of this IRI get a generated prefix
@@ -201,7 +210,7 @@ class _Reader:
 
     def _prefix(self, iri: str, written: str | None = None) -> str:
         name = self.names.get(iri)
-        if name is None and written and written not in self.prefixes:
+        if name is None and written and written not in self.prefixes and written != CBV_MDA_PREFIX:
             # declared below the root and the event (as SaxonC writes GS1's stylesheet's
             # output: on each element that uses it): the prefix it is written with, if free
             name = written
@@ -299,7 +308,7 @@ class _Reader:
         inherited = parent.nsmap if parent is not None else {}
         declared = {p: i for p, i in element.nsmap.items() if inherited.get(p) != i}
         for prefix, iri in declared.items():
-            if prefix is None or iri in _BINDING:
+            if prefix is None or iri in _BINDING or _mda(prefix, iri):
                 continue
             if self.prefixes.get(prefix, iri) == iri:
                 self.prefixes.setdefault(prefix, iri)
@@ -459,6 +468,13 @@ class _Reader:
 
 
 _NIL = "{" + _XSI + "}nil"
+
+
+def _mda(prefix: str, iri: str) -> bool:
+    """Whether a namespace declaration is left out of ``@context``: the CBV master data one
+    (read as ``cbvmda:``), or another IRI bound to ``cbvmda`` (its keys get a generated prefix:
+    ``cbvmda`` keeps the EPCIS context's meaning)."""
+    return iri in CBV_MDA or prefix == CBV_MDA_PREFIX
 
 
 def _elements(element: Any) -> Iterator[Any]:

@@ -47,7 +47,7 @@ _STANDARD_PREFIXES = {"gs1": "https://gs1.org/voc/", "cbv": "https://ref.gs1.org
 # Further namespace prefixes of the EPCIS 2.0 context: declared on the element whose key uses one
 # the document does not declare itself (``cbvmda:countryOfExport`` in an ILMD).
 _CONTEXT_PREFIXES = {
-    "cbvmda": "urn:epcglobal:cbv:mda:",
+    "cbvmda": "urn:epcglobal:cbv:mda",  # the XML binding's namespace (GS1's XML examples)
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "owl": "http://www.w3.org/2002/07/owl#",
     "dcterms": "http://purl.org/dc/terms/",

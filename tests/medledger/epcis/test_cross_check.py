@@ -2,6 +2,8 @@
 ``epcis-event-hash-generator`` (PyPI, test-only, in the dev extra) over every JSON-LD document in
 ``../shared/vectors``, every event. Where the two differ, :data:`DIFFERENCES` says why; the test
 fails if a listed difference goes away (the table must stay true) or an unlisted one appears.
+:data:`XML_DIFFERENCES` lists where the reference's XML path parts from its JSON path and ours
+follows the JSON path (an XML-captured event gets the id of its JSON form).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 import pytest
 
 from medledger.epcis.event_hash import document_hashes
+from medledger.epcis.xml_read import read_document
 from tests.medledger.epcis.epcis_vectors import SKIP_REASON, vector_files
+from tests.medledger.epcis.test_xml_read import CBVMDA_JSON
 
 reference = pytest.importorskip(
     "epcis_event_hash_generator.hash_generator", reason="the dev extra is not installed"
@@ -89,3 +93,36 @@ def test_our_event_hash_agrees_with_the_reference_implementation(path: Path) -> 
         assert theirs != ours, f"no longer differs: drop it from DIFFERENCES ({path.stem})"
     else:
         assert theirs == ours
+
+
+#: Where the reference's own XML and JSON paths part and ours follows its JSON path, and why (an
+#: XML event must get the id of the JSON a JSON client sends for it: one event, one id).
+XML_DIFFERENCES: dict[str, str] = {
+    "cbvmda in ILMD": (
+        "<cbvmda:lotNumber> (namespace urn:epcglobal:cbv:mda) hashes as "
+        "'{urn:epcglobal:cbv:mda}lotNumber=L1' on the reference's XML path, while its JSON path "
+        'hashes the JSON form {"cbvmda:lotNumber": "L1"} as \'cbvmda:lotNumber=L1\', and so '
+        "does ours (stored event ids must stay recomputable): medledger.epcis.xml_read reads the "
+        "element as the JSON key cbvmda:lotNumber, so the XML event gets the JSON event's hash"
+    ),
+}
+CBVMDA_XML = b"""<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"
+ xmlns:cbvmda="urn:epcglobal:cbv:mda" schemaVersion="2.0" creationDate="2020-01-01T00:00:00Z">
+<EPCISBody><EventList><ObjectEvent><eventTime>2020-01-01T00:00:00Z</eventTime>
+<eventTimeZoneOffset>+00:00</eventTimeZoneOffset>
+<epcList><epc>urn:epc:id:sgtin:0614141.107346.2017</epc></epcList><action>ADD</action>
+<bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep>
+<ilmd><cbvmda:lotNumber>L1</cbvmda:lotNumber></ilmd></ObjectEvent></EventList></EPCISBody>
+</epcis:EPCISDocument>"""
+
+
+def test_cbvmda_in_ilmd_follows_the_references_json_path_not_its_xml_path(tmp_path: Path) -> None:
+    assert "cbvmda in ILMD" in XML_DIFFERENCES
+    xml_file = tmp_path / "cbvmda.xml"
+    xml_file.write_bytes(CBVMDA_XML)
+    ours_from_xml = document_hashes(read_document(CBVMDA_XML))
+    json_file = tmp_path / "cbvmda.jsonld"
+    json_file.write_text(json.dumps(CBVMDA_JSON), encoding="utf-8")
+    assert ours_from_xml == document_hashes(CBVMDA_JSON) == reference_hashes(json_file)
+    theirs_from_xml = reference_hashes(xml_file)
+    assert isinstance(theirs_from_xml, list) and theirs_from_xml != ours_from_xml

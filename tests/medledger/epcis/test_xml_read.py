@@ -24,6 +24,9 @@ EXAMPLES = vector_files("epcis/xml/examples-2.0", "*.xml")
 KNOWN_DIFFERENCES = {
     # A sensorReport type written as a CURIE of a user prefix (``example:someSensorProperty``):
     # the reference hashes the XML text as is, JSON-LD (and our hash) expands the prefix.
+    # Event 11 also has <cbvmda:lotNumber> in its ILMD: read as the JSON key "cbvmda:lotNumber",
+    # hashed "cbvmda:lotNumber=LOTABC" as the reference's JSON path does, where its XML path
+    # writes "{urn:epcglobal:cbv:mda}lotNumber=LOTABC" (test_cbvmda_in_ilmd_hashes_as_its_json).
     "SensorDataExamples": {5, 6, 7, 8, 9, 11},
     # A user extension element named ``...List`` (``c4l:resourceList``) holding one object:
     # the reference's JSON path wraps the object in an item named ``resource``, its XML path not.
@@ -318,3 +321,53 @@ def test_nil_values_are_absent() -> None:
     assert event["inputQuantityList"][0] == {
         "epcClass": "urn:epc:class:lgtin:4012345.022222.87545GHGH"
     }
+
+
+CBVMDA_JSON = {
+    "@context": [EPCIS_CONTEXT],
+    "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2020-01-01T00:00:00Z",
+    "epcisBody": {"eventList": [{
+        "type": "ObjectEvent", "eventTime": "2020-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"], "action": "ADD",
+        "bizStep": "commissioning", "ilmd": {"cbvmda:lotNumber": "L1"},
+    }]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("namespace", ["urn:epcglobal:cbv:mda", "urn:epcglobal:cbv:mda:"])
+def test_cbvmda_in_ilmd_hashes_as_its_json(namespace: str) -> None:
+    # The JSON hash of "cbvmda:lotNumber" is "ilmdcbvmda:lotNumber=L1" (the reference's JSON path;
+    # stored ids must stay recomputable), so the XML element reads as that JSON key, undeclared
+    # in @context, and the XML-captured event gets the JSON event's id.
+    xml = (
+        '<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" '
+        f'xmlns:cbvmda="{namespace}" schemaVersion="2.0" creationDate="2020-01-01T00:00:00Z">'
+        "<EPCISBody><EventList><ObjectEvent><eventTime>2020-01-01T00:00:00Z</eventTime>"
+        "<eventTimeZoneOffset>+00:00</eventTimeZoneOffset><epcList>"
+        "<epc>urn:epc:id:sgtin:0614141.107346.2017</epc></epcList><action>ADD</action>"
+        "<bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep>"
+        "<ilmd><cbvmda:lotNumber>L1</cbvmda:lotNumber></ilmd></ObjectEvent></EventList>"
+        "</EPCISBody></epcis:EPCISDocument>"
+    ).encode()
+    document = read_document(xml)
+    (event,) = document["epcisBody"]["eventList"]
+    assert event["ilmd"] == {"cbvmda:lotNumber": "L1"}
+    assert document["@context"] == [EPCIS_CONTEXT], "cbvmda keeps the EPCIS context's meaning"
+    assert document_prehashes(document)[0].endswith("ilmdcbvmda:lotNumber=L1")
+    assert document_hashes(document) == document_hashes(CBVMDA_JSON)
+
+
+def test_another_namespace_written_cbvmda_gets_a_prefix_of_its_own() -> None:
+    xml = (
+        b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" '
+        b'xmlns:cbvmda="https://example.com/mine/" schemaVersion="2.0" '
+        b'creationDate="2020-01-01T00:00:00Z"><EPCISBody><EventList><ObjectEvent>'
+        b"<eventTime>2020-01-01T00:00:00Z</eventTime>"
+        b"<eventTimeZoneOffset>+00:00</eventTimeZoneOffset><epcList/><action>OBSERVE</action>"
+        b"<cbvmda:note>x</cbvmda:note></ObjectEvent></EventList></EPCISBody>"
+        b"</epcis:EPCISDocument>"
+    )
+    document = read_document(xml)
+    (event,) = document["epcisBody"]["eventList"]
+    assert event["ns1:note"] == "x"
+    assert document["@context"] == [EPCIS_CONTEXT, {"ns1": "https://example.com/mine/"}]

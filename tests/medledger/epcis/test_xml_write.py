@@ -29,11 +29,6 @@ DIFFERENT = {
     # as the reference implementation's JSON path, writes it as Python's "True"; XML text is
     # "true" (xsd:boolean), which its XML path hashes as is.
     "Example-TransactionEvents-2020_07_03y": [1],
-    # ILMD keys under cbvmda:, a prefix only the EPCIS context declares: the event hash expands
-    # just cbv, gs1 and epcis (as the reference does), so the JSON keeps "cbvmda:countryOfExport"
-    # unexpanded; in XML the element must be in a namespace (urn:epcglobal:cbv:mda:), which the
-    # hash then expands.
-    "WithFullCombinationOfFields__object_event_all_possible_fields": [0],
 }
 
 
