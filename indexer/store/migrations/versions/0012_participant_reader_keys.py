@@ -3,6 +3,9 @@
 events it captured and the events on the items it has held; and the indexes its custody chain
 is found by (every item version and lot holding of one holder: indexer/queries/visibility.py).
 
+On SQLite the batch rebuild of ``ix_api_keys`` cascades to ``ix_web_sessions``: dashboard users
+signed in when this runs are signed out and sign in again. PostgreSQL alters in place.
+
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04 12:40:00
