@@ -26,6 +26,7 @@ AlertKind = Literal[
     "unusual-transit",
     "new-route",
     "event-time",
+    "dispensed-after-recall",
     # the expiry sweep (indexer.detection.expiry)
     "expired-in-stock",
     "expiring-soon",

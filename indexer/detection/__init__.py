@@ -15,6 +15,7 @@ detector is one module (rules, severities and evidence in ``docs/detection.md``)
 - :mod:`~indexer.detection.balance`: ``mass-balance`` (formula in
   :mod:`~medledger.formats.mass_balance`);
 - :mod:`~indexer.detection.timing`: ``event-time`` (an eventTime out of its bounds);
+- :mod:`~indexer.detection.recalled`: ``dispensed-after-recall`` (a recalled pack dispensed);
 - :mod:`~indexer.detection.expiry`: ``expired-in-stock``, ``expiring-soon`` (a sweep, by date).
 """
 
@@ -29,6 +30,7 @@ from indexer.detection import (
     balance,
     clones,
     diversion,
+    recalled,
     recirculation,
     timing,
     transit,
@@ -72,3 +74,4 @@ def detect(
     transit.detect(batch)
     balance.detect(batch)
     timing.detect(batch)
+    recalled.detect(batch)
