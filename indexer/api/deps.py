@@ -137,17 +137,9 @@ def get_scoped_reader(
 ScopedReaderDep = Annotated[ReaderKey, Depends(get_scoped_reader)]
 
 
-def get_visibility(
-    request: Request,
-    service: ServiceDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Visibility:
-    """The events the reader sees on the EPCIS query interface: every event for a regulator or
+def visibility_of(key: ReaderKey) -> Visibility:
+    """The events ``key`` sees on the EPCIS query interface: every event for a regulator or
     auditor, its region's for an inspector, its custody chain's for a participant."""
-    if credentials is None:
-        raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
-    key = _reader(request, service, session, credentials.credentials, READER_ROLES)
     if key.role == PARTICIPANT:
         if key.participant is None:  # refused at issue and by the table
             raise PermissionDeniedError("this participant key names no participant")
@@ -157,6 +149,29 @@ def get_visibility(
             raise PermissionDeniedError("this inspector key has no region: it may read nothing")
         return Visibility(region=key.region)
     return EVERY_EVENT
+
+
+def get_epcis_reader(
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ReaderKey:
+    """The key of a reader of the EPCIS query interface (every role; what it sees:
+    :func:`visibility_of`)."""
+    if credentials is None:
+        raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
+    key = _reader(request, service, session, credentials.credentials, READER_ROLES)
+    visibility_of(key)  # a key bound to nothing reads nothing
+    return key
+
+
+EpcisReaderDep = Annotated[ReaderKey, Depends(get_epcis_reader)]
+
+
+def get_visibility(key: EpcisReaderDep) -> Visibility:
+    """The events the reader sees on the EPCIS query interface (:func:`visibility_of`)."""
+    return visibility_of(key)
 
 
 VisibilityDep = Annotated[Visibility, Depends(get_visibility)]

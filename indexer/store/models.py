@@ -551,3 +551,54 @@ class AlertTriageLogRow(Base):
     actor: Mapped[str] = mapped_column(String(200))
     #: the reader key that acted (no foreign key: the log outlives anything done to keys)
     key_id: Mapped[int] = mapped_column(Integer)
+
+
+class NamedQueryRow(Base):
+    """A named EPCIS query (``POST /queries``; not chain-derived: outside the rollback), kept per
+    reader: ``owner`` names who made it (``role:participant-or-region:key holder name``, so a
+    rotated key keeps its queries), ``role``, ``participant`` and ``region`` what that reader
+    sees (visibility is applied for the owner whenever the query is answered or delivered).
+    ``definition`` is the query as given (the binding's query-schema JSON); ``params`` the
+    name, value pairs it stands for (medledger/epcis/query_body.py), parsed again when run."""
+
+    __tablename__ = "ix_named_queries"
+    __table_args__ = (Index("ix_ix_named_queries_owner_name", "owner", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    participant: Mapped[str | None] = mapped_column(String(ADDRESS))
+    region: Mapped[str | None] = mapped_column(String(8))
+    definition: Mapped[str] = mapped_column(Text)
+    params: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SubscriptionRow(Base):
+    """A webhook subscription to a named query (not chain-derived, but its ``cursor`` follows
+    the chain: a rollback moves it back to the common ancestor, indexer/store/writes.py).
+
+    ``cursor``: the sequence number up to which every matching event was delivered (committed
+    with the delivery's acknowledgement); ``batch_end``: the end of the batch being delivered
+    (set before the first attempt, so every retry, also after a restart, sends the same events
+    under the same ``Idempotency-Key``)."""
+
+    __tablename__ = "ix_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    query_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("ix_named_queries.id", ondelete="CASCADE"), index=True
+    )
+    dest: Mapped[str] = mapped_column(Text)
+    signature_token: Mapped[str | None] = mapped_column(Text)
+    report_if_empty: Mapped[bool] = mapped_column(Boolean)
+    initial_record_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    batch_end: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))

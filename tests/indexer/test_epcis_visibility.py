@@ -109,7 +109,8 @@ class World:
     events: dict[str, dict[str, Any]]
 
     def get(self, reader: str, path: str, **params: Any) -> Any:
-        return self.http.get(path, params=params, headers=self.keys[reader])
+        # no params: keep the query string of ``path`` (a next link's); httpx replaces it
+        return self.http.get(path, params=params or None, headers=self.keys[reader])
 
     def names(self, reader: str, path: str, **params: Any) -> list[str]:
         """The events of every page of ``path``, by name, in the order served."""
