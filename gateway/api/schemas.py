@@ -231,6 +231,22 @@ class NotificationPublic(BaseModel):
     createdAt: datetime  # noqa: N815
 
 
+class DeliveryPublic(BaseModel):
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    lastAttemptAt: datetime | None  # noqa: N815
+    lastStatus: int | None = Field(description="HTTP status of the last attempt")  # noqa: N815
+    lastError: str | None  # noqa: N815
+    deliveredAt: datetime | None  # noqa: N815
+
+
+class RecallNotificationPublic(NotificationPublic):
+    delivery: DeliveryPublic | None = Field(
+        description="its webhook delivery; null: the participant has no webhook and reads its "
+        "feed (GET /notifications)"
+    )
+
+
 class WebhookSet(BaseModel):
     url: str = Field(min_length=1, max_length=2048, examples=["https://erp.example/recalls"])
 

@@ -138,6 +138,17 @@ class RecallsService:
         with self.sessions() as session:
             return store.notifications_for(session, participant.address, after=after, limit=limit)
 
+    def notifications_of(
+        self, regulator: ParticipantRecord, recall_id: int
+    ) -> list[tuple[store.NotificationRecord, store.DeliveryRecord | None]]:
+        """Who a recall notified (and its release), with each webhook delivery's state: the
+        regulator's view of a recall's reach (:class:`NotFoundError`: no such recall)."""
+        require_regulator(regulator)
+        with self.sessions() as session:
+            if not store.recall_exists(session, recall_id):
+                raise NotFoundError(f"there is no recall {recall_id}")
+            return store.notifications_of_recall(session, recall_id)
+
     def set_webhook(self, participant: ParticipantRecord, url: str) -> store.Webhook:
         """Register or replace the participant's webhook; a new secret each time."""
         self.webhook_targets.check_url(url, pointer="/url")

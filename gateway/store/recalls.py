@@ -426,6 +426,30 @@ def notifications_for(
     return records
 
 
+def recall_exists(session: Session, recall_id: int) -> bool:
+    found = session.get(RecallRow, recall_id) is not None
+    session.rollback()
+    return found
+
+
+def notifications_of_recall(
+    session: Session, recall_id: int
+) -> list[tuple[NotificationRecord, DeliveryRecord | None]]:
+    """Every notification of the recall (its recall's, then its release's), each with its
+    webhook delivery (None: the participant had no webhook; it reads its feed)."""
+    rows = session.execute(
+        select(NotificationRow, DeliveryRow)
+        .outerjoin(DeliveryRow, DeliveryRow.notification_id == NotificationRow.id)
+        .where(NotificationRow.recall_id == recall_id)
+        .order_by(NotificationRow.id)
+    )
+    found: list[tuple[NotificationRecord, DeliveryRecord | None]] = [
+        (_notification(n), _delivery(d) if d is not None else None) for n, d in rows
+    ]
+    session.rollback()
+    return found
+
+
 # --- webhooks ---------------------------------------------------------------------------------
 
 

@@ -430,3 +430,46 @@ def test_the_allowlist_lets_a_local_receiver_through_without_redirects(
     assert delivery.last_error == "answered HTTP 302 (redirects are not followed)"
     assert deliverer.step() == 1
     assert len(receiver.received) == 2
+
+
+def test_the_regulator_lists_who_a_recall_notified_and_each_delivery(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    gateway.http.put(
+        "/participants/me/webhook", json={"url": receiver.url}, headers=gateway.headers(PHARMACY)
+    )
+    journey = build_journey(20, packs_per_case=10)
+    run_steps(gateway, journey, 11)  # the pharmacy holds one case, the distributor the other
+    deliverer = fast(gateway)
+    recall_id = recall(gateway, pack_gtin(journey)).json()["id"]
+
+    def listed() -> dict[str, dict[str, Any]]:
+        response = gateway.http.get(
+            f"/recalls/{recall_id}/notifications", headers=gateway.regulator
+        )
+        assert response.status_code == 200, response.text
+        return {n["participant"]: n for n in response.json()}
+
+    before = listed()
+    pharmacy, distributor = (gateway.addresses[a.name] for a in (PHARMACY, DISTRIBUTOR))
+    assert set(before) == {pharmacy, distributor}
+    assert before[pharmacy]["delivery"]["state"] == "pending"
+    assert before[pharmacy]["holding"]["packs"]["held"] == 10
+    assert before[distributor]["delivery"] is None  # no webhook: it reads its feed
+    assert deliverer.step() == 1
+    delivered = listed()[pharmacy]["delivery"]
+    assert delivered["state"] == "delivered" and delivered["attempts"] == 1
+    assert delivered["lastStatus"] == 200 and delivered["deliveredAt"] is not None
+
+    release(gateway, pack_gtin(journey))
+    assert sorted(n["kind"] for n in listed().values()) == ["release", "release"]  # latest each
+    refused = gateway.http.get(
+        f"/recalls/{recall_id}/notifications", headers=gateway.headers(PHARMACY)
+    )
+    assert (
+        refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+    )
+    missing = gateway.http.get(
+        f"/recalls/{recall_id + 99}/notifications", headers=gateway.regulator
+    )
+    assert missing.status_code == 404

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from gateway.api.deps import ParticipantDep, RecallsDep, RegulatorDep
-from gateway.api.schemas import NotificationPublic, RecallCreate, RecallPublic, ReleaseCreate
-from gateway.store.recalls import RecallRecord
+from gateway.api.schemas import (
+    NotificationPublic,
+    RecallCreate,
+    RecallNotificationPublic,
+    RecallPublic,
+    ReleaseCreate,
+)
+from gateway.store.recalls import DeliveryRecord, RecallRecord
 from gateway.webhooks import notification_json
 from servicekit.http.bodies import StrictJSONRoute
 
@@ -88,6 +94,38 @@ def post_release(
         regulator, gtin=gtin, lot=lot, reason=body.reason, reason_code=body.reasonCode or 0
     )
     return _recall_public(record, with_notified=True)
+
+
+@recalls.get(
+    "/{recall_id}/notifications",
+    response_model=list[RecallNotificationPublic],
+    responses={403: {"description": "Not the regulator"}, 404: {"description": "No such recall"}},
+)
+def list_recall_notifications(
+    recall_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    service: RecallsDep,
+    regulator: RegulatorDep,
+) -> list[dict[str, Any]]:
+    """Who the recall notified, and its release (regulator): each notification with what the
+    participant held, and its webhook delivery's state (null: no webhook, the participant reads
+    its feed). Oldest first."""
+    return [
+        {**notification_json(note), "delivery": _delivery_json(delivery)}
+        for note, delivery in service.notifications_of(regulator, recall_id)
+    ]
+
+
+def _delivery_json(delivery: DeliveryRecord | None) -> dict[str, Any] | None:
+    if delivery is None:
+        return None
+    return {
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "lastAttemptAt": delivery.last_attempt_at,
+        "lastStatus": delivery.last_status,
+        "lastError": delivery.last_error,
+        "deliveredAt": delivery.delivered_at,
+    }
 
 
 #: Ids are 64-bit (SQLite INTEGER, PostgreSQL BIGINT): a larger cursor cannot reach the database.
