@@ -6,7 +6,6 @@ by name, or GLN and roles, never by a bare address."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
@@ -19,8 +18,8 @@ from dashboard.render import render
 from dashboard.signin import HEADERS, SignedInDep, language_of
 from indexer.api.deps import ServiceDep
 from indexer.queries import check as check_queries
-from indexer.queries.common import lot_class_id
 from indexer.queries.receipts import receipt_json
+from indexer.queries.subjects import identifier_of
 from indexer.queries.trace import trace
 from indexer.reader_keys import FULL_READERS
 from medledger.errors import NotFoundError, ValidationError
@@ -28,23 +27,8 @@ from medledger.errors import NotFoundError, ValidationError
 PATH: Final = "/dashboard/trace"
 RECEIPT: Final = "/dashboard/receipt"
 MAX_QUERY: Final = check_queries.MAX_CODE_LENGTH
-#: "04700123123452 B2026-117", or with (01) and (10) and no serial.
-_GTIN_LOT = re.compile(r"^\(?0?1?\)?\s*(\d{14})\s*(?:\(10\)|\s)\s*(\S{1,20})$")
 
 router = APIRouter(include_in_schema=False)
-
-
-def identifier_of(query: str) -> str:
-    """The identifier to trace: a lot's class for a GTIN and a lot, else the scanned pack's
-    canonical identifier, else the text as given (an SSCC, an LGTIN URI, an EPC pattern)."""
-    text = query.strip()
-    lot = _GTIN_LOT.match(text)
-    if lot is not None:
-        return lot_class_id(lot.group(1), lot.group(2))
-    try:
-        return check_queries.parse_code(text).identifier
-    except ValidationError:
-        return text
 
 
 def participant_label(participants: dict[str, Any], address: str | None) -> str:

@@ -157,6 +157,60 @@ def alerts(
     )
 
 
+@app.command()
+def export(
+    id: Annotated[
+        str,
+        typer.Argument(
+            help="Pack, case, lot or batch: EPC URN, Digital Link, element string, "
+            "'GTIN LOT', or a batch's Merkle root (0x and 64 hex digits).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--format", help="jsonld (EPCIS 2.0 JSON-LD), xml (EPCIS 2.0 XML) or xml-1.2."
+        ),
+    ] = "jsonld",
+    indexer: IndexerUrl = DEFAULT_INDEXER_URL,
+    key_file: ReaderKeyFile = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the document. Default: export.jsonld, export.xml or "
+            "export-1.2.xml.",
+            show_default=False,
+        ),
+    ] = None,
+    receipts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the receipt bundle. Default: beside --out, NAME.receipts.json.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write the EPCIS document of a pack, case, lot or batch (its custody chain) for another
+    system to capture, and its receipts as a bundle beside it (see docs/exchange.md).
+
+    Exit code 0 if written, 1 if the indexer has no such item, lot or batch, 2 if it cannot be
+    made (a malformed id, a bad --format, the key file, the indexer unreachable or refusing).
+    """
+    from provenance.export import run_export
+
+    raise typer.Exit(
+        run_export(
+            id,
+            fmt=output,
+            indexer_url=indexer,
+            key_file=default_key_file(key_file, INDEXER_READER_KEY_FILES, "indexer reader"),
+            out=out,
+            receipts_out=receipts,
+        )
+    )
+
+
 @app.command("origin-proof")
 def origin_proof(
     id: Annotated[

@@ -1,4 +1,5 @@
-"""``provenance verify``: a verdict per receipt or origin bundle, and an exit code a script can
+"""``provenance verify``: a verdict per receipt, origin bundle or receipt bundle (one per receipt
+in it, named ``FILE#N``: ``provenance export`` writes them), and an exit code a script can
 trust."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from chain.verification import Verdict, verify_receipt
 from medledger.epcis.event_hash import stored_event_digest
 from medledger.errors import ChainError, ReceiptFormatError
 from medledger.formats.receipt import EventHasher, Receipt
+from medledger.formats.receipt_bundle import is_receipt_bundle, parse_receipt_bundle
 from provenance.exits import EXIT_INVALID, EXIT_UNUSABLE, EXIT_VALID, print_unusable
 from provenance.origin import (
     DEFAULT_TOLERANCE,
@@ -45,6 +47,11 @@ def run(
             document = read_document(path)
             if is_bundle(document):
                 bundles.append((path, parse_bundle(document)))
+            elif is_receipt_bundle(document):
+                exported = parse_receipt_bundle(document, name=str(path))
+                receipts.extend(
+                    (Path(f"{path}#{at}"), receipt) for at, receipt in enumerate(exported.receipts)
+                )
             else:
                 receipts.append((path, Receipt.read(path)))
         except (ReceiptFormatError, BundleFormatError) as exc:

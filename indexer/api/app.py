@@ -64,6 +64,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         routes.registry,
         routes.origin,
         routes.receipts,
+        routes.exports,
         epcis_routes.epcis,
         query_routes.queries,
         keys.keys,

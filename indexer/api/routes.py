@@ -8,7 +8,7 @@ refused (403) everywhere else. Every error is problem+json (see servicekit/http/
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -50,6 +50,7 @@ from indexer.api.schemas import (
 )
 from indexer.queries import DEFAULT_LIMIT, MAX_LIMIT, alerts, anchors, epcs, recalls
 from indexer.queries import check as check_queries
+from indexer.queries import exports as export_queries
 from indexer.queries import origin as origin_queries
 from indexer.queries import participants as participant_queries
 from indexer.queries import receipts as receipt_queries
@@ -81,6 +82,7 @@ health = APIRouter(tags=["operations"], route_class=StrictJSONRoute)
 check = APIRouter(tags=["check"], route_class=StrictJSONRoute)
 origin = APIRouter(tags=["origin"], route_class=StrictJSONRoute)
 receipts = APIRouter(prefix="/events", tags=["origin"], route_class=StrictJSONRoute)
+exports = APIRouter(tags=["exchange"], route_class=StrictJSONRoute)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size (1 to {MAX_LIMIT})")]
 Cursor = Annotated[
@@ -157,6 +159,45 @@ def get_origin(
             f"no origin bundle can be made: {exc}", rule="origin.bundle", pointer="id"
         ) from exc
     return JSONResponse(bundle)
+
+
+@exports.get(
+    "/exports/{id:path}",
+    summary="The EPCIS document of a pack, case, lot or batch, for another system",
+    response_model=None,
+    responses={
+        200: {"description": "An EPCISDocument (JSON-LD; EPCIS 2.0 XML on Accept: application/xml)"}
+    },
+)
+def get_export(
+    id: Annotated[
+        str,
+        Path(
+            description="SGTIN, SSCC or LGTIN " + EPC_HELP + "; a GTIN and a lot "
+            "(`04700123123452 B2026-117`); or a batch's Merkle root (`0x` and 64 hex digits)"
+        ),
+    ],
+    request: Request,
+    session: SessionDep,
+    _reader: ReaderDep,
+) -> Response:
+    """The events of the item's custody chain (every event naming it or a container while it
+    was inside, a lot's packs included; the transformation that made its lot and where each
+    input lot began) or of one anchored batch, in chain order, as an EPCISDocument another
+    EPCIS system can capture: each event as anchored, so it keeps its eventID there. Each
+    event's receipt: the `Link-Template` header (`provenance export` writes them as a bundle).
+    The canonical subject and its kind (`pack`, `logistic-unit`, `lot`, `batch`) are in the
+    `Export-Subject` and `Export-Kind` headers. 404 when the index has none; 413 beyond
+    10,000 events. See docs/exchange.md."""
+    require_events_format(request)
+    found = export_queries.export_events(session, id)
+    document = export_queries.export_document(session, found)
+    headers = {
+        "Link-Template": RECEIPT_TEMPLATE,
+        "Export-Subject": quote(found.identifier, safe=":/;?=&%"),
+        "Export-Kind": found.kind,
+    }
+    return epcis_answer(request, document, None, headers, xml=True)
 
 
 @receipts.get(

@@ -10,6 +10,7 @@ GS1's schema (``eventID`` added where the event has none; anchors and receipts a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, or_, select
@@ -25,6 +26,7 @@ from indexer.queries.common import (
 from indexer.queries.events import EPCIS_CONTEXT, declared_later, query_document
 from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow, RecallRow
+from indexer.store.state import chunks
 from medledger.epcis.event_id import event_id_of
 from medledger.errors import NotFoundError
 
@@ -92,37 +94,62 @@ def _windows(session: Session, canonical: str) -> dict[str, list[Window]]:
 
     The EPC itself: always. A container: while the EPC (or the container below it) was inside.
     """
+    return windows_of(session, [canonical])
+
+
+def windows_of(session: Session, starts: Iterable[str]) -> dict[str, list[Window]]:
+    """:func:`_windows` of several EPCs at once (a lot's packs): each of them always, each
+    container while one of them (or a container below it) was inside."""
     windows: dict[str, list[Window]] = {}
-    frontier: dict[str, list[Window]] = {canonical: [(0, None)]}
+    frontier: dict[str, list[Window]] = {start: [(0, None)] for start in starts}
     for _ in range(ANCESTOR_DEPTH):
         if not frontier:
             break
-        rows = session.execute(
-            select(
-                ItemVersionRow.identifier,
-                ItemVersionRow.valid_from,
-                ItemVersionRow.valid_to,
-                ItemVersionRow.parent,
-            )
-            .where(
-                ItemVersionRow.identifier.in_(sorted(frontier)),
-                ItemVersionRow.parent.is_not(None),
-            )
-            .order_by(ItemVersionRow.valid_from)
-        )
         found: dict[str, list[Window]] = {}
-        for child, start, end, parent in rows:
-            for lo, hi in frontier[child]:
-                a = max(start, lo)
-                b = end if hi is None else (hi if end is None else min(end, hi))
-                if parent is not None and (b is None or a <= b):
-                    found.setdefault(parent, []).append((a, b))
+        for part in chunks(sorted(frontier)):
+            rows = session.execute(
+                select(
+                    ItemVersionRow.identifier,
+                    ItemVersionRow.valid_from,
+                    ItemVersionRow.valid_to,
+                    ItemVersionRow.parent,
+                )
+                .where(ItemVersionRow.identifier.in_(part), ItemVersionRow.parent.is_not(None))
+                .order_by(ItemVersionRow.valid_from)
+            )
+            for child, start, end, parent in rows:
+                for lo, hi in frontier[child]:
+                    a = max(start, lo)
+                    b = end if hi is None else (hi if end is None else min(end, hi))
+                    if parent is not None and (b is None or a <= b):
+                        found.setdefault(parent, []).append((a, b))
         for key, value in frontier.items():
             windows.setdefault(key, []).extend(value)
         frontier = {k: v for k, v in found.items() if k not in windows}
     for key, value in frontier.items():
         windows.setdefault(key, []).extend(value)
     return windows
+
+
+def window_seqs(session: Session, windows: dict[str, list[Window]]) -> set[int]:
+    """The seqs of the events the windows take in (an EPC's events, as :func:`epc_window`'s
+    condition does, read in chunks of identifiers instead of one statement)."""
+    whole = sorted(i for i, spans in windows.items() if (0, None) in spans)
+    partial = {i: spans for i, spans in windows.items() if (0, None) not in spans}
+    out: set[int] = set()
+    for part in chunks(whole):
+        out.update(
+            session.scalars(select(EventItemRow.seq).where(EventItemRow.identifier.in_(part)))
+        )
+    for part in chunks(sorted(partial)):
+        for ident, seq in session.execute(
+            select(EventItemRow.identifier, EventItemRow.seq).where(
+                EventItemRow.identifier.in_(part)
+            )
+        ):
+            if any(lo <= seq and (hi is None or seq <= hi) for lo, hi in partial[ident]):
+                out.add(seq)
+    return out
 
 
 def epc_window(

@@ -1,4 +1,5 @@
-"""EPCIS 1.2 XML -> EPCIS 2.0 XML with GS1's own stylesheet (``schema/xsl/convert-1.2-to-2.0.xsl``).
+"""EPCIS 1.2 XML -> EPCIS 2.0 XML with GS1's own stylesheet (``schema/xsl/convert-1.2-to-2.0.xsl``),
+and back (``convert-2.0-to-1.2.xsl``, :func:`to_1_2`, for exports).
 
 The stylesheet is XSLT 2.0 (lxml's libxslt runs 1.0 only), so it runs on SaxonC-HE (the
 ``saxonche`` wheel, native code). The processor is made lazily, once per process (a forked child
@@ -34,6 +35,8 @@ from medledger.epcis.resources import VENDORED_DIR
 from medledger.errors import UnsupportedMediaTypeError, echo
 
 STYLESHEET = VENDORED_DIR / "xsl" / "convert-1.2-to-2.0.xsl"
+#: GS1's inverse, 2.0 to 1.2 (``provenance export --format xml-1.2``).
+DOWN_STYLESHEET = VENDORED_DIR / "xsl" / "convert-2.0-to-1.2.xsl"
 _EPCIS_2 = "urn:epcglobal:epcis:xsd:2"
 
 _lock = threading.Lock()
@@ -81,6 +84,20 @@ def to_2_0(root: Any) -> Any:
             rule="xml.version",
         )
     _place_base_extensions(converted)
+    return converted
+
+
+def to_1_2(root: Any) -> Any:
+    """The parsed EPCIS 1.2 document GS1's 2.0 to 1.2 stylesheet makes of an EPCIS 2.0
+    ``EPCISDocument`` (written with the prefix ``epcis``, as :mod:`medledger.epcis.xml_write`
+    writes it). What 1.2 has no place for is GS1's stylesheet's choice (docs/exchange.md lists
+    what survives); the caller validates the result against the 1.2 XSD."""
+    converted = xml_read.parse(transform(root, DOWN_STYLESHEET).encode("utf-8"))
+    if xml_read.xml_schema_version(converted) != "1.2":
+        raise UnsupportedMediaTypeError(
+            "GS1's stylesheet converts only an epcis:EPCISDocument with schemaVersion 2.0 to 1.2",
+            rule="xml.version",
+        )
     return converted
 
 

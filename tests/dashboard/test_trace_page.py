@@ -12,7 +12,7 @@ from markupsafe import escape
 from playwright.sync_api import Browser
 
 from dashboard.i18n import messages
-from dashboard.trace_page import identifier_of
+from indexer.queries.subjects import identifier_of
 from provenance.journey import FINISHED_LOT
 from tests.dashboard.conftest import World
 from tests.indexer.test_check import GTIN, forms

@@ -32,5 +32,5 @@ def test_vendored_xml_schemas_and_stylesheet_equal_shared_copies(folder: str) ->
     assert ours, folder
     for path in ours:
         assert path.read_bytes() == (shared_dir / path.name).read_bytes(), path.name
-    if folder != "xsl":  # only the 1.2 -> 2.0 stylesheet is vendored
-        assert [p.name for p in ours] == sorted(p.name for p in shared_dir.iterdir())
+    # both stylesheets: 1.2 -> 2.0 for capture, 2.0 -> 1.2 for `provenance export`
+    assert [p.name for p in ours] == sorted(p.name for p in shared_dir.iterdir())

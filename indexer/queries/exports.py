@@ -1,0 +1,183 @@
+"""Exchange: the events of a pack, a case or pallet, a lot or an anchored batch, as one EPCIS 2.0
+document another system can capture (``GET /exports/{id}``, ``provenance export``).
+
+What an export holds (its *custody chain*, in chain order):
+
+- a pack, case or pallet: every event naming it, or one of its containers while it was inside
+  (as ``GET /epcs/{epc}/events``), and upstream, from :func:`indexer.queries.trace.trace`, the
+  transformation(s) that made its lot and, for each input lot, the event where that lot began
+  (its commissioning, by its maker);
+- a lot (an LGTIN, a Digital Link with ``/10/``, or a GTIN and a lot): every event naming the
+  lot's class (quantities) or one of the lot's packs, or a container while one of them was inside,
+  and the same upstream;
+- a batch (its Merkle root, ``0x`` and 64 hex digits): the events anchored under that root.
+
+Each event is served as anchored (so it re-hashes to its eventID wherever it is captured), with
+its ``eventID``; an event declared erroneous later carries the latest ``errorDeclaration`` (not
+hashed), as ``GET /events`` serves it; ``recordTime`` is left out (a capturing system sets its
+own). Receipts are not in the document: ``GET /events/{eventID}/receipt`` per event (the
+``Link-Template`` header), which ``provenance export`` gathers into a bundle of their own.
+
+Master data (names and places of the locations and products the events name) is not exported
+yet: :func:`master_data` is where it joins the document's header once the index holds it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from indexer.queries.common import identifier, iso
+from indexer.queries.epcs import window_seqs, windows_of
+from indexer.queries.events import EPCIS_CONTEXT, declared_later
+from indexer.queries.subjects import batch_root, identifier_of
+from indexer.queries.trace import kind_of, trace
+from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow
+from indexer.store.state import chunks
+from medledger.epcis.digital_link import lot_of_class
+from medledger.epcis.event_id import EventId, event_id_of
+from medledger.errors import NotFoundError, QueryTooLargeError
+
+#: The most events one export holds (a larger one is refused, 413: export its lots or batches).
+MAX_EXPORT_EVENTS: Final = 10_000
+KINDS: Final = ("pack", "logistic-unit", "lot", "batch")
+
+
+@dataclass(frozen=True)
+class Export:
+    """What was asked for (canonical identifier, or the root as ``0x`` hex), its kind, and the
+    hashes of its events in chain order."""
+
+    identifier: str
+    kind: str
+    hashes: list[bytes]
+
+
+def export_events(session: Session, value: str) -> Export:
+    """The custody chain's events of ``value`` (see the module docstring). NotFoundError when
+    the index has no such item, lot or batch; QueryTooLargeError beyond
+    :data:`MAX_EXPORT_EVENTS`."""
+    root = batch_root(value)
+    if root is not None:
+        hashes = list(
+            session.scalars(
+                select(EventRow.event_hash).where(EventRow.root == root).order_by(EventRow.seq)
+            )
+        )
+        if not hashes:
+            raise NotFoundError(f"the index has no batch anchored with root 0x{root.hex()}")
+        return Export(f"0x{root.hex()}", "batch", _bounded(hashes))
+    canonical = identifier(identifier_of(value))
+    kind = kind_of(canonical)
+    starts = {canonical}
+    if kind == "lot":
+        found = lot_of_class(canonical)
+        if found is None or session.get(LotRow, found) is None:
+            raise NotFoundError(f"{canonical} is not in the index")
+        gtin, lot = found
+        starts.update(
+            session.scalars(
+                select(ItemVersionRow.identifier)
+                .where(ItemVersionRow.gtin == gtin, ItemVersionRow.lot == lot)
+                .distinct()
+            )
+        )
+    elif (
+        session.scalar(
+            select(EventItemRow.seq).where(EventItemRow.identifier == canonical).limit(1)
+        )
+        is None
+    ):
+        raise NotFoundError(f"{canonical} is not in the index")
+    seqs = window_seqs(session, windows_of(session, starts))
+    if len(seqs) > MAX_EXPORT_EVENTS:
+        _too_many(len(seqs))
+    upstream = _upstream(trace(session, canonical))
+    by_seq: dict[int, bytes] = {}
+    for part in chunks(sorted(seqs)):
+        by_seq.update(
+            session.execute(
+                select(EventRow.seq, EventRow.event_hash).where(EventRow.seq.in_(part))
+            ).all()
+        )
+    for hashes in chunks(sorted(upstream)):
+        by_seq.update(
+            session.execute(
+                select(EventRow.seq, EventRow.event_hash).where(EventRow.event_hash.in_(hashes))
+            ).all()
+        )
+    return Export(canonical, kind, _bounded([by_seq[s] for s in sorted(by_seq)]))
+
+
+def _upstream(found: dict[str, Any]) -> set[bytes]:
+    """The transformations of the trace's batches and where each of their inputs began."""
+    ids: set[str] = set()
+    for batch in found["batches"]:
+        for transformation in batch["transformations"]:
+            ids.add(transformation["eventID"])
+            for item in transformation["inputs"]:
+                if item.get("origin"):
+                    ids.add(item["origin"]["eventID"])
+    return {EventId.parse(i).digest for i in ids}
+
+
+def _bounded(hashes: list[bytes]) -> list[bytes]:
+    if len(hashes) > MAX_EXPORT_EVENTS:
+        _too_many(len(hashes))
+    return hashes
+
+
+def _too_many(count: int) -> None:
+    raise QueryTooLargeError(
+        f"{count} events: an export holds at most {MAX_EXPORT_EVENTS}; export its lots, "
+        "packs or batches one by one",
+        rule="export.tooLarge",
+        pointer="id",
+    )
+
+
+def master_data(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The vocabularies (EPCIS ``epcisHeader.epcisMasterData.vocabularyList``) describing the
+    locations and products ``events`` name: none while the index holds no master data. The hook
+    where CBV master data (issue 17's part 2) joins an export; the document's header is written
+    only when this returns a vocabulary."""
+    del session, events
+    return []
+
+
+def export_document(session: Session, export: Export) -> dict[str, Any]:
+    """The EPCISDocument of an export's events (see the module docstring)."""
+    rows: dict[bytes, str] = {}
+    for part in chunks(export.hashes):
+        rows.update(
+            session.execute(
+                select(EventRow.event_hash, EventRow.raw).where(EventRow.event_hash.in_(part))
+            ).all()
+        )
+    declared = declared_later(session, export.hashes)
+    events: list[dict[str, Any]] = []
+    for event_hash in export.hashes:
+        event: dict[str, Any] = json.loads(rows[event_hash])
+        if event.get("@context") == EPCIS_CONTEXT:
+            del event["@context"]  # the document's; any other stays on the event (it re-hashes)
+        event.pop("recordTime", None)
+        event.setdefault("eventID", event_id_of(event_hash))
+        if "errorDeclaration" not in event and event_hash in declared:
+            event["errorDeclaration"] = declared[event_hash][-1]
+        events.append(event)
+    document: dict[str, Any] = {
+        "@context": EPCIS_CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": iso(datetime.now(UTC)),
+    }
+    vocabularies = master_data(session, events)
+    if vocabularies:
+        document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": vocabularies}}
+    document["epcisBody"] = {"eventList": events}
+    return document

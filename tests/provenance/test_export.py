@@ -1,0 +1,354 @@
+"""Exchange: `provenance export` writes the EPCIS document of a pack, case, lot or batch from
+network 1's indexer, with its receipts beside it; another network's gateway captures the
+document and gets the same event hashes, and the receipts still verify against network 1's
+chain. On SQLite and PostgreSQL (both gateways and the index)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from rich.console import Console
+from typer.testing import CliRunner
+
+from chain.verification import verify_receipt
+from devkit.postgres import fresh_database
+from indexer.api.app import create_app as create_indexer_app
+from indexer.service import IndexerService
+from medledger.epcis import xml_read, xsd
+from medledger.epcis.event_id import event_id_of
+from medledger.epcis.schema import validate_document
+from medledger.formats.receipt import Receipt
+from medledger.formats.receipt_bundle import parse_receipt_bundle
+from provenance.cli import app
+from provenance.export import receipts_path, run_export
+from provenance.journey import FINISHED_LOT, IMPORTER, Journey, build_journey
+from provenance.verify import default_event_hasher
+from tests.indexer.conftest import INDEX_BACKENDS, index_database
+from tests.support.network import Network, start_network
+
+runner = CliRunner()
+GTIN = "04700123123452"
+CONTENT_TYPES = {"jsonld": "application/ld+json", "xml": "application/xml", "xml-1.2": "text/xml"}
+
+
+@dataclass
+class Exchange:
+    first: Network
+    journey: Journey
+    indexer: IndexerService
+    http: TestClient
+    key_file: Path
+    second: Network  # another network: its own store, chain and contracts; `epcis` rule set
+
+    def export(self, identifier: str, out: Path, fmt: str = "jsonld") -> tuple[int, str]:
+        console = Console(record=True, width=300)
+        code = run_export(
+            identifier,
+            fmt=fmt,
+            indexer_url="http://indexer.invalid",
+            key_file=self.key_file,
+            out=out,
+            console=console,
+            client=self.http,
+        )
+        return code, console.export_text()
+
+
+def _gateway_url(backend: str, directory: Path, stack: ExitStack) -> str | None:
+    if backend == "sqlite":
+        return None
+    return stack.enter_context(fresh_database(prefix="gateway_test"))
+
+
+@pytest.fixture(scope="module", params=INDEX_BACKENDS)
+def exchange(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Exchange]:
+    directory = tmp_path_factory.mktemp("exchange")
+    with ExitStack() as stack:
+        index_url = stack.enter_context(index_database(request.param, directory))
+        first = start_network(
+            directory / "first", database_url=_gateway_url(request.param, directory, stack)
+        )
+        stack.callback(first.gateway.stop)
+        journey = build_journey(20, packs_per_case=10)
+        for step in journey.steps:
+            first.capture(step.actor, step.events)
+            first.anchor()
+        indexer = first.indexer(index_url, directory / "indexer")
+        stack.callback(indexer.stop)
+        indexer.catch_up()
+        second = start_network(
+            directory / "second",
+            database_url=_gateway_url(request.param, directory, stack),
+            rule_set="epcis",
+        )
+        stack.callback(second.gateway.stop)
+        http = stack.enter_context(TestClient(create_indexer_app(indexer, follow=False)))
+        key_file = indexer.settings.resolved_bootstrap_api_key_file
+        yield Exchange(first, journey, indexer, http, key_file, second)
+
+
+def bundle_of(out: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(receipts_path(out).read_text())
+    return document
+
+
+def exported_ids(out: Path) -> list[str]:
+    receipts = parse_receipt_bundle(bundle_of(out)).receipts
+    return [event_id_of(r.event_hash) for r in receipts]
+
+
+def capture_elsewhere(exchange: Exchange, out: Path, fmt: str) -> list[str]:
+    """The document captured into the second network by its importer: the ids it answers."""
+    response = exchange.second.http.post(
+        "/capture",
+        content=out.read_bytes(),
+        headers=exchange.second.keys[IMPORTER.name] | {"Content-Type": CONTENT_TYPES[fmt]},
+    )
+    assert response.status_code == 202, response.text
+    ids: list[str] = response.json()["eventIDs"]
+    return ids
+
+
+# --- the round trip ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["jsonld", "xml", "xml-1.2"])
+def test_a_pack_exported_and_captured_elsewhere_keeps_every_event_hash(
+    exchange: Exchange, fmt: str, tmp_path: Path
+) -> None:
+    out = tmp_path / f"pack.{fmt}"
+    code, text = exchange.export(exchange.journey.dispensed_pack, out, fmt)
+    assert code == 0, text
+    ids = exported_ids(out)
+    # the dispensed pack's chain: its transformation (which commissioned it), the packing, the
+    # shipments and receipts of its case, the dispensing, and upstream the API lot's
+    # commissioning and shipment to the manufacturer
+    assert len(ids) == 10
+    assert capture_elsewhere(exchange, out, fmt) == ids
+
+
+@pytest.mark.parametrize("fmt", ["jsonld", "xml", "xml-1.2"])
+def test_the_receipts_verify_against_the_first_networks_chain_only(
+    exchange: Exchange, fmt: str, tmp_path: Path
+) -> None:
+    out = tmp_path / f"pack.{fmt}"
+    assert exchange.export(exchange.journey.dispensed_pack, out, fmt)[0] == 0
+    hasher = default_event_hasher()
+    for receipt in parse_receipt_bundle(bundle_of(out)).receipts:
+        assert verify_receipt(receipt, chain=exchange.first.chain, event_hasher=hasher).valid
+        elsewhere = verify_receipt(receipt, chain=exchange.second.chain, event_hasher=hasher)
+        assert not elsewhere.valid  # the second network never anchored that root
+    assert runner.invoke(app, ["verify", str(receipts_path(out))]).exit_code == 0
+
+
+def test_the_second_network_anchors_the_same_events_under_its_own_root(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    out = tmp_path / "lot.jsonld"
+    assert exchange.export(f"{GTIN} {FINISHED_LOT}", out)[0] == 0
+    ids = capture_elsewhere(exchange, out, "jsonld")
+    exchange.second.anchor()
+    first = {r.event_hash: r for r in parse_receipt_bundle(bundle_of(out)).receipts}
+    for event_id in ids:
+        response = exchange.second.http.get(
+            f"/events/{quote(event_id, safe='')}/receipt", headers=exchange.second.regulator
+        )
+        assert response.status_code == 200, response.text
+        theirs = Receipt.from_json(response.json())
+        ours = first[theirs.event_hash]
+        assert theirs.root != ours.root  # its own batch, its own salts
+        assert verify_receipt(theirs, chain=exchange.second.chain).valid
+
+
+def test_the_pharma_rule_set_refuses_foreign_history(exchange: Exchange, tmp_path: Path) -> None:
+    """Under `pharma` the importer may only record what it holds, at its own sites: the first
+    network's commissioning by another maker is refused, so a receiving gateway takes exports
+    on an `epcis` participant."""
+    out = tmp_path / "pack.jsonld"
+    assert exchange.export(exchange.journey.dispensed_pack, out)[0] == 0
+    third = start_network(tmp_path / "third", rule_set="pharma")
+    try:
+        response = third.http.post(
+            "/capture",
+            content=out.read_bytes(),
+            headers=third.keys[IMPORTER.name] | {"Content-Type": "application/ld+json"},
+        )
+    finally:
+        third.gateway.stop()
+    assert response.status_code == 400, response.text  # the capture binding's refusal
+    assert response.json()["rule"] == "location.not-own", response.text
+
+
+# --- what is exported ---------------------------------------------------------------------------
+
+
+def test_every_form_of_a_lot_exports_the_same_events(exchange: Exchange, tmp_path: Path) -> None:
+    forms = [
+        f"{GTIN} {FINISHED_LOT}",
+        f"(01){GTIN}(10){FINISHED_LOT}",
+        f"urn:epc:class:lgtin:4700123.012345.{FINISHED_LOT}",
+        f"https://id.gs1.org/01/{GTIN}/10/{FINISHED_LOT}",
+    ]
+    found = []
+    for at, form in enumerate(forms):
+        out = tmp_path / f"lot{at}.jsonld"
+        code, text = exchange.export(form, out)
+        assert code == 0, text
+        found.append(exported_ids(out))
+        assert bundle_of(out)["subject"] == {
+            "identifier": f"https://id.gs1.org/01/{GTIN}/10/{FINISHED_LOT}",
+            "kind": "lot",
+        }
+    assert all(f == found[0] for f in found)
+    # every pack of the lot is in the export: the lot holds more than one pack's chain
+    pack = tmp_path / "pack.jsonld"
+    assert exchange.export(exchange.journey.dispensed_pack, pack)[0] == 0
+    assert set(exported_ids(pack)) < set(found[0])
+
+
+def test_a_case_and_a_batch_root_export(exchange: Exchange, tmp_path: Path) -> None:
+    with exchange.indexer.sessions() as session:
+        from sqlalchemy import select
+
+        from indexer.store.models import AnchorRow, ItemVersionRow
+
+        case = session.scalars(
+            select(ItemVersionRow.parent).where(ItemVersionRow.parent.is_not(None)).limit(1)
+        ).one()
+        anchor = session.scalars(select(AnchorRow).order_by(AnchorRow.block_number)).first()
+        assert anchor is not None and case is not None
+    out = tmp_path / "case.xml"
+    code, text = exchange.export(case, out, "xml")
+    assert code == 0, text
+    assert bundle_of(out)["subject"]["kind"] == "logistic-unit"
+    out = tmp_path / "batch.jsonld"
+    code, text = exchange.export(f"0x{anchor.root.hex()}", out)
+    assert code == 0, text
+    assert bundle_of(out)["subject"]["kind"] == "batch"
+    assert len(exported_ids(out)) == anchor.event_count
+
+
+@pytest.mark.parametrize("fmt", ["jsonld", "xml", "xml-1.2"])
+def test_the_document_is_valid_under_gs1s_schema(
+    exchange: Exchange, fmt: str, tmp_path: Path
+) -> None:
+    out = tmp_path / f"lot.{fmt}"
+    assert exchange.export(f"{GTIN} {FINISHED_LOT}", out, fmt)[0] == 0
+    if fmt == "jsonld":
+        document = json.loads(out.read_text())
+        validate_document(document)
+        assert document["type"] == "EPCISDocument"
+        assert all("recordTime" not in e for e in document["epcisBody"]["eventList"])
+    else:
+        xsd.validate(xml_read.parse(out.read_bytes()), "1.2" if fmt == "xml-1.2" else "2.0")
+    described = bundle_of(out)["document"]
+    assert described["format"] == fmt and described["file"] == out.name
+    import hashlib
+
+    assert described["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def test_the_indexer_serves_the_export_as_xml_too(exchange: Exchange) -> None:
+    key = exchange.key_file.read_text().strip()
+    response = exchange.http.get(
+        f"/exports/{GTIN}%20{FINISHED_LOT}",
+        headers={"Authorization": f"Bearer {key}", "Accept": "application/xml"},
+    )
+    assert response.status_code == 200, response.text
+    xsd.validate(xml_read.parse(response.content), "2.0")
+    assert response.headers["Export-Kind"] == "lot"
+    assert "receipt" in response.headers["Link-Template"]
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+def test_an_unknown_pack_is_exit_code_1_and_writes_nothing(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    out = tmp_path / "none.jsonld"
+    code, text = exchange.export("urn:epc:id:sgtin:4700123.012345.NOSUCHPACK", out)
+    assert code == 1
+    assert "unknown" in text and "not in the index" in text
+    assert not out.exists() and not receipts_path(out).exists()
+
+
+def test_an_unknown_batch_root_is_exit_code_1(exchange: Exchange, tmp_path: Path) -> None:
+    code, text = exchange.export("0x" + "ab" * 32, tmp_path / "none.jsonld")
+    assert code == 1 and "no batch" in text
+
+
+def test_a_malformed_id_is_unusable(exchange: Exchange, tmp_path: Path) -> None:
+    code, text = exchange.export("not a gs1 key", tmp_path / "bad.jsonld")
+    assert code == 2 and "unusable" in text and "422" in text
+
+
+def test_a_bad_format_is_unusable(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("k")
+    result = runner.invoke(
+        app,
+        ["export", "x", "--format", "pdf", "--key-file", str(key), "--out", str(tmp_path / "o")],
+    )
+    assert result.exit_code == 2
+    assert "--format must be one of jsonld, xml, xml-1.2, got 'pdf'" in result.output
+
+
+def test_an_unreachable_indexer_is_unusable(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("k")
+    result = runner.invoke(
+        app,
+        [
+            "export", "x", "--indexer", "http://127.0.0.1:9", "--key-file", str(key),
+            "--out", str(tmp_path / "o.jsonld"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "the indexer does not answer" in result.output
+
+
+def test_a_refused_key_is_unusable(exchange: Exchange, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.api-key"
+    wrong.write_text("not-a-key")
+    console = Console(record=True, width=300)
+    code = run_export(
+        exchange.journey.dispensed_pack,
+        fmt="jsonld",
+        indexer_url="http://indexer.invalid",
+        key_file=wrong,
+        out=tmp_path / "o.jsonld",
+        console=console,
+        client=exchange.http,
+    )
+    assert code == 2 and "401" in console.export_text()
+
+
+def test_verify_finds_a_tampered_event_in_the_bundle(exchange: Exchange, tmp_path: Path) -> None:
+    out = tmp_path / "pack.jsonld"
+    assert exchange.export(exchange.journey.dispensed_pack, out)[0] == 0
+    bundle = bundle_of(out)
+    bundle["receipts"][1]["event"]["eventTime"] = "2020-01-01T00:00:00Z"
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(bundle))
+    result = runner.invoke(app, ["verify", str(tampered)])
+    assert result.exit_code == 1
+    assert f"INVALID {tampered}#1" in result.output.replace("\n", "")
+
+
+def test_verify_calls_a_malformed_bundle_unusable(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"type": "receipt-bundle", "version": 1, "receipts": []}))
+    result = runner.invoke(app, ["verify", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.json" in result.output and "subject" in result.output
