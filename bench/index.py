@@ -498,6 +498,11 @@ def database_size(database_url: str) -> str:
 # --- main ------------------------------------------------------------------------------------
 
 
+def kept_name(params: Params) -> str:
+    """The database ``--keep-database`` keeps the index of ``params`` in (unless named)."""
+    return f"bench_index_{params.key.replace('-', '_')}"
+
+
 @contextmanager
 def database(args: argparse.Namespace, params: Params) -> Iterator[str]:
     """A fresh database, dropped afterwards (``--keep-database``: kept, named by the data set)."""
@@ -505,7 +510,7 @@ def database(args: argparse.Namespace, params: Params) -> Iterator[str]:
         with fresh_database(args.database_url, prefix="bench_index") as url:
             yield url
         return
-    name = f"bench_index_{params.key.replace('-', '_')}"
+    name = args.database_name or kept_name(params)
     admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -713,6 +718,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
         "--keep-database", action="store_true", help="keep the index (to explain queries)"
+    )
+    parser.add_argument(
+        "--database-name", help="with --keep-database: its name (default: named by the data set)"
     )
     args = parser.parse_args(argv)
     body = run(args)

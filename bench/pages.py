@@ -1,0 +1,159 @@
+"""The regulator's dashboard against issue 18's number (server time per page p95 <= 300 ms),
+over the kept 1,000,000-event index.
+
+The regulator signs in (``POST /login`` with a regulator key, the session cookie kept), then
+each page is fetched through ``httpx.ASGITransport`` in this process (bench/kept_index.py: the
+page's route, session check, queries, template; no socket, no browser), timed until its HTML
+is complete:
+
+- the overview (``/dashboard``: counts by business step, items by status, anchors, alerts,
+  recalls in force, and the indexer's lag, which asks the chain node for its head);
+- the alerts list (``/dashboard/alerts``, with its counts by kind and by day) and an alert's
+  page (``/dashboard/alerts/{key}``) where the index has alerts;
+- the trace of a pack (``/dashboard/trace?q=<EPC URN>``) and of a lot (``q=<GTIN> <lot>``);
+- the participants registry and the batch explorer (``/dashboard/participants``,
+  ``/dashboard/anchors``), for comparison.
+
+Stock by region has no page yet (issue 18's item 3): it is not measured.
+
+    .venv/bin/python -m bench.pages [--samples 30] [--database bench_query_1m] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import text
+
+from bench.index import ms
+from bench.index_data import Params
+from bench.kept_index import BUILD, Host, KeptIndex, Timings, lot_key, open_index, pack_of
+from bench.report import machine_line, write_section
+from devkit.postgres import PG_URL
+
+TARGET_PAGE_P95 = 0.300
+
+
+def sign_in(index: KeptIndex) -> None:
+    """A regulator's session: its cookie stays in the client."""
+    token = index.issue("dashboard", "regulator")
+    answer = index.post("/login", data={"key": token})
+    if answer.status_code != 303 or not index.client.cookies:
+        raise RuntimeError(f"sign-in failed: HTTP {answer.status_code}: {answer.text[:300]}")
+
+
+def _get(index: KeptIndex, path: str) -> Callable[[], Awaitable[httpx.Response]]:
+    async def call() -> httpx.Response:
+        answer = await index.client.get(path, headers={"accept": "text/html"})
+        if answer.status_code != 200:
+            raise RuntimeError(f"GET {path}: HTTP {answer.status_code}: {answer.text[:300]}")
+        return answer
+
+    return call
+
+
+def pages(index: KeptIndex, samples: int, rng: random.Random) -> dict[str, list[str]]:
+    """Per page: the paths to fetch (``samples`` of each)."""
+    params = index.params
+    lots = [rng.randrange(params.lots) for _ in range(samples)]
+    with index.service.sessions() as session:
+        alerts = list(session.scalars(text("SELECT key FROM ix_alerts ORDER BY key LIMIT 200")))
+    out = {
+        "overview": ["/dashboard"] * samples,
+        "alerts (list)": ["/dashboard/alerts"] * samples,
+        "trace of a pack": [
+            "/dashboard/trace?" + urlencode({"q": pack_of(params, n, rng.randrange(100))})
+            for n in lots
+        ],
+        "trace of a lot (GTIN + lot)": [
+            "/dashboard/trace?" + urlencode({"q": " ".join(lot_key(params, n))}) for n in lots
+        ],
+        "participants": ["/dashboard/participants"] * samples,
+        "anchors (batch explorer)": ["/dashboard/anchors"] * samples,
+    }
+    if alerts:
+        out["an alert"] = [f"/dashboard/alerts/{rng.choice(alerts)}" for _ in range(samples)]
+    return out
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Timings], Host, int]:
+    params = Params(events=args.events, packs=args.packs)
+    rng = random.Random(18)
+    host = Host()
+    with open_index(params, args.database_url, args.database) as index:
+        with index.service.sessions() as session:
+            alerts = int(session.execute(text("SELECT count(*) FROM ix_alerts")).scalar() or 0)
+        host.sample()
+        sign_in(index)
+        out: dict[str, Timings] = {}
+        for name, paths in pages(index, args.samples, rng).items():
+            timings, _ = index.time([_get(index, p) for p in paths])
+            out[name] = timings
+            print(
+                f"{name:30} p50 {ms(timings.p50):>9} p95 {ms(timings.p95):>9} "
+                f"max {ms(max(timings.seconds)):>9}  cpu/call {ms(timings.client_cpu)} + pg "
+                f"{ms(timings.server_cpu)}",
+                flush=True,
+            )
+        host.sample()
+    return out, host, alerts
+
+
+def report(args: argparse.Namespace, found: dict[str, Timings], host: Host, alerts: int) -> str:
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    command = "`.venv/bin/python -m bench.pages" + (
+        f" --samples {args.samples}`" if args.samples != 30 else "`"
+    )
+    targeted = ("overview", "alerts (list)", "an alert", "trace of a pack", "trace of a lot")
+    lines = [
+        f"Measured {datetime.now(UTC).date()} on {machine_line()}; {host.line()}.",
+        f"Command: {command}, over the index `bench.index` keeps (built once with {BUILD}; "
+        f"it holds {alerts:,} alerts). A regulator signed in; each page fetched through "
+        "`httpx.ASGITransport` in the benchmark's process (route, session, queries, template; "
+        "no socket, no browser), timed until the HTML is complete, after 3 warm-up requests.",
+        "",
+        "| page | p50 / p95 / max | CPU per call (app + PostgreSQL) | target |",
+        "|---|---:|---:|---|",
+    ]
+    for name, t in found.items():
+        target = (
+            f"p95 <= 300 ms: {verdict(t.p95 <= TARGET_PAGE_P95)}"
+            if name.startswith(targeted)
+            else "(not a target)"
+        )
+        lines.append(
+            f"| {name} | {ms(t.p50)} / {ms(t.p95)} / {ms(max(t.seconds))} | "
+            f"{ms(t.client_cpu)} + {ms(t.server_cpu)} | {target} |"
+        )
+    lines.append(
+        "| stock by region | no such page yet (issue 18, item 3) | | p95 <= 300 ms: not measured |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--packs", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=30, help="requests per page")
+    parser.add_argument("--database-url", default=PG_URL, help="the PostgreSQL server")
+    parser.add_argument("--database", help="the kept index (default: bench.index's name)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    found, host, alerts = run(args)
+    body = report(args, found, host, alerts)
+    print(body)
+    if not args.no_write:
+        write_section("Dashboard pages", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
