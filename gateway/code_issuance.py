@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from gateway.intake import Accepted, classes_of, event_records, identifiers_of, prepare
 from gateway.store.capture import known_event_ids, record_capture
 from gateway.store.custody_view import SqlCustodyView, custody_lock
+from gateway.store.event_items import touches
 from gateway.store.lots import add_codes, lock_code_lot, taken_serials
 from gateway.store.participants import ParticipantRecord
 from medledger.custody.ruleset import RuleSet, check_events
@@ -260,8 +261,16 @@ def commission_codes(
                 event_id=event_ids[0],
                 now=moment,
             )
+            fresh_ids = [e for e in event_ids if e not in known]
+            applied = touches(fresh, fresh_ids) if rule_set is RuleSet.PHARMA else {}
             result = record_capture(
-                session, participant.address, records, changes, now=moment, known=known
+                session,
+                participant.address,
+                records,
+                changes,
+                now=moment,
+                known=known,
+                custody_items=applied,
             )
         except BaseException:
             session.rollback()

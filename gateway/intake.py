@@ -385,6 +385,19 @@ class Intake:
         store.custody_lock(session)
         return run(store.SqlCustodyView(session))
 
+    def _undo(
+        self,
+        session: Session,
+        view: store.SqlCustodyView,
+        declarations: list[store.DeclarationRecord],
+    ) -> None:
+        """Undo what the declared events did to custody (gateway/store/undo.py), before the
+        document's own events, its correctives among them, are checked."""
+        if declarations:
+            store.undo_declared(
+                session, view, [d.event_id for d in declarations], bounds=self._bounds
+            )
+
     def capture(
         self, session: Session, participant: store.ParticipantRecord, document: Any
     ) -> Accepted:
@@ -399,10 +412,13 @@ class Intake:
 
             def check_and_record(view: store.SqlCustodyView) -> CaptureResult:
                 declarations = declaration_records(session, participant, declared)
+                self._undo(session, view, declarations)
                 known = store.known_event_ids(session, event_ids)
-                fresh = [
-                    f for f, eid in zip(normalised, event_ids, strict=True) if eid not in known
-                ]
+                fresh, fresh_ids = [], []
+                for facts, eid in zip(normalised, event_ids, strict=True):
+                    if eid not in known:
+                        fresh.append(facts)
+                        fresh_ids.append(eid)
                 if rule_set is RuleSet.PHARMA:
                     view.prefetch(identifiers_of(fresh))
                     view.prefetch_quantities(classes_of(fresh))
@@ -416,6 +432,7 @@ class Intake:
                     changes,
                     known=known,
                     declarations=declarations,
+                    custody_items=_custody_items(rule_set, fresh, fresh_ids),
                 )
 
             keyed = normalised if rule_set is RuleSet.PHARMA else []
@@ -496,6 +513,7 @@ class Intake:
                 except ValidationError as exc:
                     errors.append(_at(exc, facts.index))
                     kept.remove((record, facts))
+            self._undo(session, view, declarations)
             known = store.known_event_ids(session, [r.event_id for r, _ in kept])
             refusals = 0
             while True:
@@ -524,6 +542,7 @@ class Intake:
                 relocate(error, listed.pointer)
             if not kept and errors:
                 raise errors[0]
+            fresh_kept = [(r.event_id, f) for r, f in kept if r.event_id not in known]
             return store.record_capture(
                 session,
                 participant.address,
@@ -534,11 +553,22 @@ class Intake:
                 declarations=[
                     d for d in declarations if d.event_id in {r.event_id for r, _ in kept}
                 ],
+                custody_items=_custody_items(
+                    rule_set, [f for _, f in fresh_kept], [e for e, _ in fresh_kept]
+                ),
             )
 
         keyed = [f for _, f in kept] if rule_set is RuleSet.PHARMA else []
         result = self.custody_section(session, keyed, check_and_record)
         return _accepted(result)
+
+
+def _custody_items(
+    rule_set: RuleSet, fresh: list[NormalisedEvent], event_ids: list[str]
+) -> dict[str, dict[str, bool]]:
+    """What each new event the ``pharma`` rules applied names (``event_items``); nothing under
+    ``epcis``, which changes no custody."""
+    return store.touches(fresh, event_ids) if rule_set is RuleSet.PHARMA else {}
 
 
 def _accepted(result: store.CaptureResult) -> Accepted:

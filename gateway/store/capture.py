@@ -39,6 +39,7 @@ from servicekit.sql.helpers import (
 from .batches import BatchInfo, get_batch
 from .custody_view import apply_changes
 from .declarations import DeclarationRecord, insert_declarations
+from .event_items import Touches, insert_event_items
 from .models import BatchRow, CaptureEventRow, CaptureRow, ErrorDeclarationRow, EventRow
 
 #: Rows per multi-row INSERT: large enough to amortise round trips, small enough for SQLite.
@@ -213,6 +214,7 @@ def record_capture(
     known: AbstractSet[str] | None = None,
     error: dict[str, Any] | None = None,
     declarations: Sequence[DeclarationRecord] = (),
+    custody_items: Touches | None = None,
 ) -> CaptureResult:
     """Store a capture, its new events and its custody changes in one transaction, and commit.
 
@@ -223,7 +225,9 @@ def record_capture(
     someone else is still skipped by the insert itself. ``error``: what a ``proceed`` capture
     refused of its document (:func:`gateway.intake.proceed_errors`), kept with it.
     ``declarations``: the error declarations the document carries (of events stored before or
-    by this capture; gateway/store/declarations.py), each stored once.
+    by this capture; gateway/store/declarations.py), each stored once. ``custody_items``: what
+    each event the ``pharma`` rules applied named (:func:`~gateway.store.event_items.touches`),
+    kept in ``event_items`` for the events this capture stores.
     """
     received = now or utcnow()
     capture_id = uuid.uuid4()
@@ -264,6 +268,8 @@ def record_capture(
             if event_id not in known
         ]
         stored = _insert_events(session, new_rows) if new_rows else 0
+        if stored and custody_items:
+            insert_event_items(session, capture_id, received, custody_items)
         _insert_links(session, capture_id, events)
         declared = (
             insert_declarations(session, participant, capture_id, declarations, received)

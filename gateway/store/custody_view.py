@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -79,7 +80,8 @@ def custody_lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CUSTODY_LOCK_KEY})
 
 
-def _state(row: ItemRow) -> ItemState:
+def stored_state(row: Any) -> ItemState:
+    """An ``items`` row (an :class:`ItemRow` or a Core row of its columns) as the rules see it."""
     return ItemState(
         identifier=row.identifier,
         status=ItemStatus(row.status),
@@ -126,7 +128,7 @@ class SqlCustodyView:
                 for row in self._session.scalars(
                     select(ItemRow).where(member_of(self._session, ItemRow.identifier, chunk))
                 ):
-                    found[row.identifier] = _state(row)
+                    found[row.identifier] = stored_state(row)
             for identifier in frontier:
                 self._items[identifier] = found.get(identifier)
             self._lock_items(s.parent for s in found.values() if s.parent is not None)
@@ -136,6 +138,24 @@ class SqlCustodyView:
     def _lock_items(self, identifiers: Iterable[str]) -> None:
         if self._locks is not None:
             self._locks.take(item_key(i) for i in identifiers)
+
+    def lock_items(self, identifiers: Iterable[str]) -> None:
+        """Hold the custody keys of these identifiers (PostgreSQL; ascending, one statement)."""
+        self._lock_items(identifiers)
+
+    def forget(self, identifiers: Iterable[str]) -> None:
+        """Drop what was read of these identifiers (their state was written since): their
+        states, their contents, who they are packed in, their quantities, and every lot."""
+        gone = set(identifiers)
+        for identifier in gone:
+            self._items.pop(identifier, None)
+        self._children = {
+            p: kids for p, kids in self._children.items() if p not in gone and gone.isdisjoint(kids)
+        }
+        self._classes_loaded -= gone
+        self._held = {k: v for k, v in self._held.items() if k[0] not in gone}
+        self._transit = {k: v for k, v in self._transit.items() if k[0] not in gone}
+        self._lots.clear()  # their counts, too
 
     def _children_rows(self, parents: Sequence[str], *, again: bool = False) -> list[ItemRow]:
         rows: list[ItemRow] = []
@@ -161,7 +181,7 @@ class SqlCustodyView:
             if row.parent is None:  # selected by parent: cannot happen
                 continue
             by_parent[row.parent].append(row.identifier)
-            self._items.setdefault(row.identifier, _state(row))
+            self._items.setdefault(row.identifier, stored_state(row))
         for parent, kids in by_parent.items():
             kids.sort()
             self._children[parent] = kids
@@ -197,7 +217,7 @@ class SqlCustodyView:
             self._lock_items([identifier])
             self.queries += 1
             row = self._session.get(ItemRow, identifier)
-            self._items[identifier] = None if row is None else _state(row)
+            self._items[identifier] = None if row is None else stored_state(row)
             if row is not None and row.parent is not None:
                 self._lock_items([row.parent])
         return self._items[identifier]
@@ -317,7 +337,7 @@ def apply_changes(session: Session, changes: Sequence[StateChange]) -> None:
             declared=lot.declared,
         )
     if items:
-        _put_items(session, list(items.values()))
+        put_items(session, list(items.values()))
     if moves:
         _move(session, moves)
 
@@ -344,7 +364,8 @@ _UPSERT_STAGED_ITEMS = (
 )
 
 
-def _put_items(session: Session, states: list[ItemState]) -> None:
+def put_items(session: Session, states: list[ItemState]) -> None:
+    """Upsert these item states (one per identifier) in the session's transaction."""
     if is_postgresql(session):
         cursor = copy_rows(
             session,

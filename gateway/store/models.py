@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0012_error_declarations.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0014_event_items.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -255,6 +255,19 @@ class ErrorDeclarationRow(Base):
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
     received_at: Mapped[datetime]
+
+
+class EventItemRow(Base):
+    """An identifier (instance or class) an event named when the ``pharma`` rules applied it:
+    every event that made an item's custody, in capture order (``events.seq``), so that an event
+    declared erroneous can be undone by replaying the others (gateway/store/undo.py).
+    ``packing``: named as a parent or a child (what moves with what)."""
+
+    __tablename__ = "event_items"
+
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    packing: Mapped[bool]
 
 
 class ItemRow(Base):

@@ -12,9 +12,9 @@ captures each erroneous event, later declares it erroneous and then captures its
 - a commissioning with the wrong lot, re-commissioned with the right one;
 - a quantity of the API lot shipped to the wrong party (holdings).
 
-The participants capture under the ``epcis`` rule set: under ``pharma``, the gateway's own
-custody state does not undo the erroneous event yet (docs/gateway.md), so it refuses the
-correctives.
+The participants capture under the ``pharma`` rule set, so the gateway's own custody state must
+undo each erroneous event too (gateway/store/undo.py), or it would refuse the correctives: the
+gateway's items and quantities end the same in both worlds as well.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from devkit.postgres import fresh_database
+from gateway.store.models import ItemRow, QuantityRow
 from indexer.store.models import ErrorDeclarationRow, HoldingVersionRow, ItemVersionRow
 from medledger.epcis import builders as epcis
 from medledger.epcis.builders import Actor
@@ -159,6 +160,7 @@ def capture(network: Network, actor: Actor, event: Event) -> dict[str, Any]:
 @dataclass
 class World:
     engine: Engine
+    gateway: Engine
     names: dict[str, str]  # address (lower case): actor name; each world registers its own
 
     def named(self, value: Any) -> Any:
@@ -186,7 +188,7 @@ def worlds(
                 else stack.enter_context(fresh_database(prefix="gateway_test"))
             )
             network = start_network(
-                directory / "gateway", database_url=gateway_url, rule_set="epcis"
+                directory / "gateway", database_url=gateway_url, rule_set="pharma"
             )
             stack.callback(network.gateway.stop)
             build(network)
@@ -194,7 +196,7 @@ def worlds(
             stack.callback(service.stop)
             service.catch_up()
             names = {a.lower(): name for name, a in network.addresses.items()}
-            engines.append(World(service.engine, names))
+            engines.append(World(service.engine, network.gateway.engine, names))
         yield Worlds(*engines)
 
 
@@ -252,3 +254,46 @@ def test_the_erroneous_world_indexed_every_declaration(worlds: Worlds) -> None:
     with worlds.erroneous.engine.connect() as conn:
         declared = conn.scalar(select(func.count()).select_from(ErrorDeclarationRow))
     assert declared == len(CORRECTIONS)
+
+
+#: The gateway's custody state of an item, as compared (``event_time`` included: the latest
+#: eventTime of the events that made it).
+GATEWAY_ITEM_COLUMNS = (
+    "identifier",
+    "status",
+    "holder",
+    "location",
+    "parent",
+    "gtin",
+    "lot",
+    "in_transit_to",
+    "commissioned_by",
+    "event_time",
+)
+
+
+def gateway_items(world: World) -> dict[str, tuple[Any, ...]]:
+    c = ItemRow.__table__.c
+    with world.gateway.connect() as conn:
+        rows = conn.execute(select(*(c[n] for n in GATEWAY_ITEM_COLUMNS))).all()
+    return {row[0]: tuple(map(world.named, row)) for row in rows}
+
+
+def gateway_quantities(world: World) -> dict[tuple[Any, ...], Any]:
+    q = QuantityRow.__table__.c
+    with world.gateway.connect() as conn:
+        rows = conn.execute(
+            select(q.class_id, q.holder, q.in_transit_to, q.uom, func.sum(q.quantity)).group_by(
+                q.class_id, q.holder, q.in_transit_to, q.uom
+            )
+        ).all()
+    return {tuple(map(world.named, row[:4])): float(row[4]) for row in rows if float(row[4]) != 0}
+
+
+def test_the_gateways_custody_ends_as_if_the_corrective_had_been_the_original(
+    worlds: Worlds,
+) -> None:
+    erroneous, corrected = gateway_items(worlds.erroneous), gateway_items(worlds.corrected)
+    assert len(corrected) == len(PACKS) + len(CASES) + 1  # and the API lot's record
+    assert erroneous == corrected
+    assert gateway_quantities(worlds.erroneous) == gateway_quantities(worlds.corrected)

@@ -31,7 +31,7 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
     with engine.connect() as conn:
         revision = MigrationContext.configure(conn).get_current_revision()
-    assert revision == "0013"
+    assert revision == "0014"
     assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
 
 
