@@ -356,12 +356,17 @@ class Intake:
         different items run side by side. If PostgreSQL aborts it (a deadlock between two
         captures' discovered keys, or a full lock table), ``run`` is tried once more under the
         exclusive global key, alone. At most :data:`CONCURRENT_CAPTURES` at once in this process.
-        SQLite: one document at a time in this process."""
-        if not is_postgresql(session):
-            with self._lock:
-                return run(store.SqlCustodyView(session))
-        with self._turns:
-            return self._locked_section(session, events, run)
+        SQLite: one document at a time in this process. Whatever ``run`` wrote before it failed
+        (the undo of a declaration, before a rule refused the document) is rolled back."""
+        try:
+            if not is_postgresql(session):
+                with self._lock:
+                    return run(store.SqlCustodyView(session))
+            with self._turns:
+                return self._locked_section(session, events, run)
+        except BaseException:
+            session.rollback()
+            raise
 
     def _locked_section(
         self,
