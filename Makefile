@@ -57,6 +57,7 @@ bench: deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.index
 	$(BIN)/python -m bench.check
+	$(BIN)/python -m bench.export
 
 # Re-pin every dependency from PyPI (after changing pyproject.toml): the image installs
 # requirements.lock (runtime only), `make deps` requirements-dev.lock.

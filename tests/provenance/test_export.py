@@ -352,3 +352,78 @@ def test_verify_calls_a_malformed_bundle_unusable(tmp_path: Path) -> None:
     result = runner.invoke(app, ["verify", str(bad)])
     assert result.exit_code == 2
     assert "bad.json" in result.output and "subject" in result.output
+
+
+DECLARATION = {
+    "declarationTime": "2026-01-02T00:00:00Z",
+    "reason": "incorrect_data",
+    "correctiveEventIDs": ["urn:uuid:7f1f3b4e-0000-4000-8000-000000000001"],
+}
+
+
+def test_an_event_declared_erroneous_travels_with_its_declaration(tmp_path: Path) -> None:
+    """The declaration rides on its event (not hashed): the other network stores the event with
+    the same id and the declaration as its capturing participant's."""
+    first = start_network(tmp_path / "first")
+    second = start_network(tmp_path / "second", rule_set="epcis")
+    try:
+        journey = build_journey(2, packs_per_case=2)
+        for step in journey.steps:
+            first.capture(step.actor, step.events)
+            first.anchor()
+        dispensing = journey.steps[-1]
+        declared = first.capture(
+            dispensing.actor, [{**dispensing.events[-1], "errorDeclaration": DECLARATION}]
+        )
+        assert declared["declarationsStored"] == 1
+        first.anchor()
+        indexer = first.indexer(f"sqlite:///{tmp_path}/indexer.db", tmp_path / "indexer")
+        try:
+            indexer.catch_up()
+            with TestClient(create_indexer_app(indexer, follow=False)) as http:
+                exchange = Exchange(
+                    first, journey, indexer, http,
+                    indexer.settings.resolved_bootstrap_api_key_file, second,
+                )  # fmt: skip
+                for fmt in ("jsonld", "xml", "xml-1.2"):
+                    out = tmp_path / f"pack.{fmt}"
+                    code, text = exchange.export(journey.dispensed_pack, out, fmt)
+                    assert code == 0, text
+                    if fmt == "jsonld":
+                        events = json.loads(out.read_text())["epcisBody"]["eventList"]
+                        marked = [e for e in events if "errorDeclaration" in e]
+                        assert [e["eventID"] for e in marked] == declared["eventIDs"]
+                        assert marked[0]["errorDeclaration"]["reason"] == "incorrect_data"
+                    response = second.http.post(
+                        "/capture",
+                        content=out.read_bytes(),
+                        headers=second.keys[IMPORTER.name] | {"Content-Type": CONTENT_TYPES[fmt]},
+                    )
+                    assert response.status_code == 202, response.text
+                    assert response.json()["eventIDs"] == exported_ids(out)
+                    # the first capture stores the declaration; the same again is a duplicate
+                    assert response.json()["declarationsStored"] == (1 if fmt == "jsonld" else 0)
+        finally:
+            indexer.stop()
+    finally:
+        first.gateway.stop()
+        second.gateway.stop()
+
+
+def test_a_participant_key_cannot_export(exchange: Exchange) -> None:
+    key = exchange.key_file.read_text().strip()
+    issued = exchange.http.post(
+        "/keys",
+        json={
+            "label": "importer ERP",
+            "role": "participant",
+            "participant": exchange.first.addresses[IMPORTER.name],
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert issued.status_code == 201, issued.text
+    response = exchange.http.get(
+        f"/exports/{GTIN}%20{FINISHED_LOT}",
+        headers={"Authorization": f"Bearer {issued.json()['apiKey']}"},
+    )
+    assert response.status_code == 403, response.text
