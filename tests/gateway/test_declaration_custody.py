@@ -18,6 +18,7 @@ import gateway.store.capture as capture_store
 from gateway.store.models import ErrorDeclarationRow, ItemRow
 from medledger.epcis import builders as epcis
 from medledger.epcis.builders import Actor, as_document
+from medledger.epcis.gs1 import check_digit
 from provenance.journey import DISTRIBUTOR, IMPORTER, MANUFACTURER, PACK_ITEM_REF, PHARMACY
 from tests.gateway.conftest import Gateway, GatewayFactory
 
@@ -247,3 +248,41 @@ def test_a_store_failure_after_the_undo_changes_nothing(
     assert declarations(gateway) == counted
     accepted(gateway, MANUFACTURER, declared(wrong))  # and it goes through once the store works
     assert state(gateway, p)["status"] == "active"  # type: ignore[index]
+
+
+def test_a_declared_lot_counts_a_pack_commissioned_in_error_no_more(gateway: Gateway) -> None:
+    body = "0" + MANUFACTURER.company_prefix + PACK_ITEM_REF[1:]
+    gtin = body + str(check_digit(body))
+    lot = {**LOT, "cbvmda:lotNumber": "D-ONE"}
+    declared_lot = {"gtin": gtin, "lot": "D-ONE", "expiry": "2028-10-31", "packs": 1}
+    made = gateway.http.post("/lots", json=declared_lot, headers=gateway.headers(MANUFACTURER))
+    assert made.status_code == 201, made.text
+    first, second = pack("LOT1"), pack("LOT2")
+    wrong = epcis.commission(MANUFACTURER, at(0), epcs=[first], ilmd=lot)
+    accepted(gateway, MANUFACTURER, wrong)
+    full = post(
+        gateway, MANUFACTURER, epcis.commission(MANUFACTURER, at(1), epcs=[second], ilmd=lot)
+    )
+    assert full.json()["rule"] == "commission.over-declared"
+
+    accepted(gateway, MANUFACTURER, declared(wrong))
+    counted = gateway.http.get(f"/lots/{gtin}/D-ONE", headers=gateway.headers(MANUFACTURER))
+    assert counted.json()["issued"] == 0, counted.text
+    accepted(gateway, MANUFACTURER, epcis.commission(MANUFACTURER, at(1), epcs=[second], ilmd=lot))
+
+
+def test_under_proceed_the_undo_comes_before_the_documents_events(gateway: Gateway) -> None:
+    p = pack("PROC1")
+    accepted(gateway, MANUFACTURER, epcis.commission(MANUFACTURER, at(0), epcs=[p], ilmd=LOT))
+    wrong = epcis.ship(MANUFACTURER, PHARMACY, at(1), epcs=[p])
+    accepted(gateway, MANUFACTURER, wrong)
+    right = epcis.ship(MANUFACTURER, DISTRIBUTOR, at(2), epcs=[p])
+    stray = epcis.ship(MANUFACTURER, IMPORTER, at(2), epcs=[pack("PROC-NONE")])
+    answer = gateway.http.post(
+        "/capture",
+        json=as_document([right, declared(wrong), stray]),
+        headers={**gateway.headers(MANUFACTURER), "GS1-Capture-Error-Behaviour": "proceed"},
+    )
+    assert answer.status_code == 202, answer.text
+    assert (answer.json()["stored"], answer.json()["declarationsStored"]) == (1, 1)
+    assert state(gateway, p)["to"] == DISTRIBUTOR.name  # type: ignore[index]

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, insert, inspect, select
 
-from gateway.store.engine import upgrade
-from gateway.store.models import Base
+from gateway.store.engine import make_engine, upgrade
+from gateway.store.models import Base, CaptureRow, EventItemRow, EventRow, ParticipantRow
 from gateway.store.partitions import POSTGRESQL_ONLY
+from medledger.epcis import builders as epcis
+from provenance.journey import MANUFACTURER, PACK_ITEM_REF
 
 
 def _not_postgresql_only(
@@ -47,3 +53,55 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_0014_fills_event_items_from_the_events_of_pharma_participants(db_url: str) -> None:
+    """What each stored event named, in ``seq``, with what it packed; nothing for an event of an
+    ``epcis`` participant (no custody) or one that no longer reads."""
+    pack = f"urn:epc:id:sgtin:{MANUFACTURER.company_prefix}.{PACK_ITEM_REF}.M1"
+    case = f"urn:epc:id:sscc:{MANUFACTURER.company_prefix}.0000000001"
+    lot = {"cbvmda:lotNumber": "L1"}
+    moment = datetime(2026, 11, 3, tzinfo=UTC)
+    raws = [
+        ("0x01", epcis.commission(MANUFACTURER, moment, epcs=[pack], ilmd=lot)),
+        ("0x01", epcis.aggregate(MANUFACTURER, moment, case, [pack])),
+        ("0x02", epcis.commission(MANUFACTURER, moment, epcs=[pack], ilmd=lot)),
+        ("0x01", {"type": "ObjectEvent"}),
+    ]
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0013")
+        now = datetime.now(UTC)
+        capture = uuid.uuid4()
+        with engine.begin() as conn:
+            conn.execute(
+                insert(ParticipantRow.__table__),
+                [
+                    {"address": a, "name": a, "roles": 2, "gln": g, "status": "active",
+                     "rule_set": r, "created_at": now, "updated_at": now, "company_prefixes": ""}
+                    for a, g, r in (("0x01", "4700000000001", "pharma"),
+                                    ("0x02", "4700000000002", "epcis"))
+                ],
+            )  # fmt: skip
+            conn.execute(
+                insert(CaptureRow.__table__),
+                [{"id": capture, "participant": "0x01", "received_at": now,
+                  "status": "accepted", "event_count": len(raws)}],
+            )  # fmt: skip
+            conn.execute(
+                insert(EventRow.__table__),
+                [
+                    {"seq": 10 + i, "event_id": f"e{i}", "event_hash": b"\0" * 32,
+                     "salt": b"\0" * 32, "participant": who, "capture_id": capture,
+                     "raw": json.dumps(event), "event_time": moment, "type": "ObjectEvent",
+                     "received_at": now}
+                    for i, (who, event) in enumerate(raws)
+                ],
+            )  # fmt: skip
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(EventItemRow.__table__).order_by("seq", "identifier"))
+            found = [(r.identifier.rsplit("/", 1)[-1], r.seq, r.packing) for r in rows]
+    finally:
+        engine.dispose()
+    assert found == [("M1", 10, False), ("047001230000000012", 11, True), ("M1", 11, True)]
