@@ -75,7 +75,7 @@ def test_0014_fills_event_items_from_the_events_of_pharma_participants(db_url: s
         capture = uuid.uuid4()
         with engine.begin() as conn:
             conn.execute(
-                insert(ParticipantRow.__table__),
+                insert(ParticipantRow),
                 [
                     {"address": a, "name": a, "roles": 2, "gln": g, "status": "active",
                      "rule_set": r, "created_at": now, "updated_at": now, "company_prefixes": ""}
@@ -84,12 +84,12 @@ def test_0014_fills_event_items_from_the_events_of_pharma_participants(db_url: s
                 ],
             )  # fmt: skip
             conn.execute(
-                insert(CaptureRow.__table__),
+                insert(CaptureRow),
                 [{"id": capture, "participant": "0x01", "received_at": now,
                   "status": "accepted", "event_count": len(raws)}],
             )  # fmt: skip
             conn.execute(
-                insert(EventRow.__table__),
+                insert(EventRow),
                 [
                     {"seq": 10 + i, "event_id": f"e{i}", "event_hash": b"\0" * 32,
                      "salt": b"\0" * 32, "participant": who, "capture_id": capture,
