@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
@@ -201,7 +202,22 @@ def epcis_answer(
                 pointer="Accept",
             ) from None
         return Response(body, media_type="application/xml", headers=headers)
-    return JSONResponse(document, headers=headers)
+    return json_answer(document, headers)
+
+
+def json_answer(document: Any, headers: dict[str, str]) -> Response:
+    """``document`` as JSON, the bytes Starlette's ``JSONResponse`` writes (compact, UTF-8, key
+    order kept) but by orjson: a page of 1,000 events in a fraction of the time. orjson would
+    write ``null`` for a ``NaN`` and stops at 64-bit integers; the index keeps events with
+    either as :mod:`json` wrote them, and those, like any answer holding a ``null``, go the
+    ``JSONResponse`` way (which refuses ``NaN`` as before)."""
+    try:
+        body = orjson.dumps(document)
+    except TypeError:
+        body = b"null"
+    if b"null" in body:
+        return JSONResponse(document, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _collection_route(resource: str) -> Callable[..., Response]:
