@@ -12,6 +12,7 @@ from medledger.errors import ContractRevertError, ProvenanceError
 from medledger.formats.receipt import Check as Check
 from medledger.formats.receipt import EventHasher, Receipt
 from medledger.formats.receipt import Verdict as Verdict
+from medledger.masterdata.record import masterdata_digest
 from medledger.merkle import leaf_hash, process_proof
 
 
@@ -28,7 +29,8 @@ def verify_receipt(
 def verify_offline(receipt: Receipt, *, event_hasher: EventHasher | None = None) -> list[Check]:
     """The checks that need no node. An embedded event is hashed with ``event_hasher``, by
     default the domain's CBV 2.0 hash of a stored event (what the gateway and the indexer use).
-    An embedded error declaration (kind ``errorDeclaration``) is re-digested from itself."""
+    An embedded error declaration (kind ``errorDeclaration``) or master data record (kind
+    ``masterdata``) is re-digested from itself."""
     checks: list[Check] = []
     if receipt.declaration is not None:
         try:
@@ -44,6 +46,22 @@ def verify_offline(receipt: Receipt, *, event_hasher: EventHasher | None = None)
                     "recomputed from the embedded error declaration",
                     receipt.event_hash,
                     digest,
+                )
+            )
+    if receipt.masterdata is not None:
+        try:
+            record_digest = masterdata_digest(receipt.masterdata)
+        except ProvenanceError as exc:
+            checks.append(
+                Check("master data hash", False, f"embedded master data is unusable: {exc}")
+            )
+        else:
+            checks.append(
+                _equal(
+                    "master data hash",
+                    "recomputed from the embedded master data record",
+                    receipt.event_hash,
+                    record_digest,
                 )
             )
     if receipt.event is not None:

@@ -24,6 +24,10 @@ a declaration of an event the gateway does not hold is refused (``errorDeclarati
 when the declarer is the regulator or on the ``pharma`` rule set (custody is never changed by an
 event known only as erroneous); on ``epcis``, the submitter's event and its declaration are stored
 together. The same declaration again is a duplicate.
+
+Master data in the document's header (``epcisHeader.epcisMasterData``) is stored with the capture
+(gateway/masterdata_intake.py, docs/masterdata.md): all of it or, if any record is refused, the
+document is refused whole (under ``proceed`` too).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gateway import store
+from gateway.masterdata_intake import header_entries
 from gateway.store.capture import CaptureResult, bounded_error
 from gateway.store.custody_locks import CustodyLocks, retry_exclusive
 from medledger.custody.lock_keys import document_keys
@@ -100,6 +105,8 @@ class Accepted:
     duplicates: int
     declaration_ids: tuple[str, ...] = ()
     declarations_stored: int = 0
+    masterdata_ids: tuple[str, ...] = ()
+    masterdata_stored: int = 0
 
 
 def require_epcis_context(document: Mapping[str, Any]) -> None:
@@ -409,6 +416,7 @@ class Intake:
         if not participant.active:
             raise PermissionDeniedError(f"participant {participant.address} is suspended")
         events, normalised, event_ids = prepare(document, self._schema)
+        masterdata = header_entries(participant, document, self._clock())
         try:  # the checks name /epcisBody/eventList/<i>; a query document's events are elsewhere
             events, declared = split_declarations(events, event_ids)
             require_not_ahead(normalised, self._clock(), self._bounds.ahead)
@@ -438,6 +446,7 @@ class Intake:
                     known=known,
                     declarations=declarations,
                     custody_items=_custody_items(rule_set, fresh, fresh_ids),
+                    masterdata=masterdata,
                 )
 
             keyed = normalised if rule_set is RuleSet.PHARMA else []
@@ -470,6 +479,7 @@ class Intake:
         listed = event_list(document)
         self._schema.validate(with_events(document, []))
         require_epcis_context(document)
+        masterdata = header_entries(participant, document, self._clock())
         context = document["@context"]
         namespaces = context_namespaces(context)
         errors: list[ValidationError] = []
@@ -561,6 +571,7 @@ class Intake:
                 custody_items=_custody_items(
                     rule_set, [f for _, f in fresh_kept], [e for e, _ in fresh_kept]
                 ),
+                masterdata=masterdata,
             )
 
         keyed = [f for _, f in kept] if rule_set is RuleSet.PHARMA else []
@@ -584,6 +595,8 @@ def _accepted(result: store.CaptureResult) -> Accepted:
         duplicates=result.duplicates,
         declaration_ids=result.declaration_ids,
         declarations_stored=result.declarations_stored,
+        masterdata_ids=result.masterdata_ids,
+        masterdata_stored=result.masterdata_stored,
     )
 
 

@@ -42,6 +42,7 @@ from medledger.epcis.error_declaration import (
 )
 from medledger.epcis.event_hash import stored_event_digest
 from medledger.errors import IntegrityViolationError, MerkleError
+from medledger.masterdata.record import KIND_MASTERDATA, masterdata_digest, masterdata_id
 from medledger.merkle import MerkleTree, Value, leaf_hash, verify_proof
 from servicekit.http.operations import CheckResult
 
@@ -78,11 +79,23 @@ def redigest(raw: str) -> bytes | None:
         return None
 
 
-def declaration_altered(declaration: str, raw: str, digest: bytes) -> str | None:
-    """Why a stored error declaration would not verify (as :func:`altered` for events)."""
-    if len(digest) != 32 or declaration_id(digest) != declaration:
+def _redigest_record(raw: str) -> bytes | None:
+    """The digest a verifier computes from a master data record as served, or None."""
+    try:
+        return masterdata_digest(json.loads(raw))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+
+
+def declaration_altered(
+    declaration: str, raw: str, digest: bytes, kind: str = KIND_DECLARATION
+) -> str | None:
+    """Why a stored error declaration (or master data record, by ``kind``) would not verify
+    (as :func:`altered` for events)."""
+    named = masterdata_id if kind == KIND_MASTERDATA else declaration_id
+    if len(digest) != 32 or named(digest) != declaration:
         return f"its id is not that of its stored digest {_hex(digest)}"
-    computed = redigest(raw)
+    computed = redigest(raw) if kind == KIND_DECLARATION else _redigest_record(raw)
     if computed is None:
         return "its stored JSON cannot be re-digested"
     if computed != digest:
@@ -93,8 +106,8 @@ def declaration_altered(declaration: str, raw: str, digest: bytes) -> str | None
 def altered(event_id: str, raw: str, event_hash: bytes, kind: str = "event") -> str | None:
     """Why the stored event would not verify, or None if it re-hashes to its stored hash and
     its id names that hash (``kind`` ``errorDeclaration``: the same of a declaration)."""
-    if kind == KIND_DECLARATION:
-        return declaration_altered(event_id, raw, event_hash)
+    if kind in (KIND_DECLARATION, KIND_MASTERDATA):
+        return declaration_altered(event_id, raw, event_hash, kind)
     try:
         named = event_hash_bytes(event_id)
     except ValueError:

@@ -18,6 +18,7 @@ from provenance.options import (
     INDEXER_READER_KEY_FILES,
     MANUFACTURER_KEY_FILES,
     REGULATOR_KEY_FILES,
+    DeclarerKeyFile,
     GatewayUrl,
     Gtin,
     IndexerUrl,
@@ -48,6 +49,43 @@ app = typer.Typer(
 register_key_verbs(keys_app)  # keys list|issue|rotate|revoke|audit
 app.add_typer(keys_app)  # provenance keys check|reencrypt|...
 app.add_typer(participants_app)  # provenance participants add|list|show|...
+masterdata_app = typer.Typer(
+    name="masterdata",
+    help="Master data: what locations and products are (docs/masterdata.md).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(masterdata_app)  # provenance masterdata import
+
+
+@masterdata_app.command("import")
+def masterdata_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV (.csv), or EPCIS master data as XML (.xml) or JSON-LD (.json, .jsonld).",
+            show_default=False,
+        ),
+    ],
+    gateway: GatewayUrl = DEFAULT_GATEWAY_URL,
+    key_file: DeclarerKeyFile = None,
+) -> None:
+    """Declare locations and products: every record of FILE is stored and anchored, or none.
+
+    A participant declares its own GLN and the GLNs and GTINs under its company prefixes; the
+    regulator anything. Exit code 0 if stored, 1 if the gateway refuses the caller, 2 if the
+    file or a row is unusable (the line and column are named) or the gateway cannot be reached.
+    """
+    from provenance.masterdata_command import run_import
+
+    raise typer.Exit(
+        run_import(
+            file,
+            gateway_url=gateway,
+            key_file=default_key_file(key_file, REGULATOR_KEY_FILES, "declarer"),
+            echo=typer.echo,
+        )
+    )
 
 
 @app.command()

@@ -81,6 +81,16 @@ RegulatorKeyFile = Annotated[
     Path | None,
     _key_file(_key_file_help("regulator's API key of the gateway", REGULATOR_KEY_FILES)),
 ]
+DeclarerKeyFile = Annotated[
+    Path | None,
+    _key_file(
+        _key_file_help(
+            "API key of the gateway of the participant that declares it (the regulator's by "
+            "default)",
+            REGULATOR_KEY_FILES,
+        )
+    ),
+]
 ManufacturerKeyFile = Annotated[
     Path | None,
     _key_file(

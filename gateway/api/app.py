@@ -10,7 +10,16 @@ from fastapi import FastAPI
 
 from gateway.api.epcis_binding import BindingHeadersMiddleware
 from gateway.api.metrics import GatewayMetrics
-from gateway.api.routes import capture, keys, lots, operations, participants, recalls, receipts
+from gateway.api.routes import (
+    capture,
+    keys,
+    lots,
+    masterdata,
+    operations,
+    participants,
+    recalls,
+    receipts,
+)
 from gateway.service import GatewayService
 from servicekit.http.bodies import BodyLimitMiddleware
 from servicekit.http.docs_page import install_docs_page
@@ -64,7 +73,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
-        larger={"/capture": settings.max_capture_body_bytes},
+        larger={
+            "/capture": settings.max_capture_body_bytes,
+            "/masterdata": settings.max_capture_body_bytes,
+        },
     )
     app.add_middleware(  # the REST binding's GS1-* headers on every /capture answer
         BindingHeadersMiddleware, max_capture_bytes=settings.max_capture_body_bytes
@@ -75,6 +87,7 @@ def create_app(
         capture.capture,
         receipts.events,
         receipts.declarations,
+        masterdata.masterdata,
         receipts.batches,
         receipts.anchors,
         participants.participants,

@@ -20,6 +20,23 @@ class CaptureAccepted(BaseModel):
     declarationsStored: int = Field(  # noqa: N815
         0, description="error declarations new to the gateway (the others it already had)"
     )
+    masterdataIDs: list[str] = Field(  # noqa: N815
+        default_factory=list,
+        description="the master data records of the document's header (docs/masterdata.md)",
+    )
+    masterdataStored: int = Field(  # noqa: N815
+        0, description="master data records new to the gateway (the others it already had)"
+    )
+
+
+class MasterDataImported(BaseModel):
+    """What ``POST /masterdata`` stored: every record of the file, each once."""
+
+    masterdataIDs: list[str] = Field(  # noqa: N815
+        description="the records' ids (ni:///sha-256;...?ver=CBV2.0&masterdata), in file order"
+    )
+    stored: int = Field(description="records new to the gateway")
+    duplicates: int = Field(description="records it already had")
 
 
 class CapturePublic(BaseModel):
@@ -46,10 +63,10 @@ class CapturePublic(BaseModel):
 
 
 class BatchEventPublic(BaseModel):
-    """One leaf of a batch: an event, or an error declaration (``kind``; then ``eventID`` is the
-    declaration's id, ``eventHash`` its digest and ``event`` the stored declaration)."""
+    """One leaf of a batch: an event, an error declaration or a master data record (``kind``;
+    then ``eventID`` is its id, ``eventHash`` its digest and ``event`` the stored document)."""
 
-    kind: Literal["event", "errorDeclaration"] = "event"
+    kind: Literal["event", "errorDeclaration", "masterdata"] = "event"
     eventID: str  # noqa: N815
     eventHash: str  # noqa: N815
     salt: str

@@ -13,13 +13,21 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.intake import Accepted, Intake
+from gateway.masterdata_intake import declared_entries, file_records
 from gateway.services.participants import may_read
 from gateway.settings import GatewaySettings
 from gateway.store.batches import unanchored_event_count
 from gateway.store.capture import CaptureInfo, get_capture, list_captures, record_rejection
+from gateway.store.masterdata import Imported, import_records
 from gateway.store.participants import ParticipantRecord
 from medledger.epcis.documents import event_count
-from medledger.errors import BackPressureError, NotFoundError, ValidationError
+from medledger.errors import (
+    BackPressureError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from servicekit.sql.helpers import utcnow
 
 
 class CaptureService:
@@ -72,6 +80,22 @@ class CaptureService:
                 raise
         self.wake()
         return accepted
+
+    def import_masterdata(
+        self, participant: ParticipantRecord, body: bytes, media: str
+    ) -> Imported:
+        """Master data from a file (``provenance masterdata import``): all its records stored
+        (each once) or, if any is refused, none (docs/masterdata.md)."""
+        if not participant.active:
+            raise PermissionDeniedError(f"participant {participant.address} is suspended")
+        with self.sessions() as session:
+            check_backlog(session, self.settings)
+        records = file_records(body, media, utcnow())
+        entries = declared_entries(participant, records)
+        with self.write_sessions() as session:
+            imported = import_records(session, participant.address, entries)
+        self.wake()
+        return imported
 
     def status(self, reader: ParticipantRecord, capture_id: str) -> CaptureInfo:
         with self.sessions() as session:

@@ -24,6 +24,7 @@ from gateway.store.batches import (
 )
 from gateway.store.capture import StoredEvent, get_event
 from gateway.store.declarations import StoredDeclaration, get_declaration, latest_declaration
+from gateway.store.masterdata import StoredMasterData, get_record
 from gateway.store.participants import ParticipantRecord
 from medledger.epcis.error_declaration import (
     KIND_DECLARATION,
@@ -40,6 +41,7 @@ from medledger.errors import (
     echo,
 )
 from medledger.formats.receipt import Receipt
+from medledger.masterdata.record import KIND_MASTERDATA, parse_masterdata_id
 from medledger.merkle import MerkleTree
 
 #: Sealed batches' trees kept for receipts (a few recent).
@@ -134,6 +136,49 @@ class ReceiptsService:
         return self._receipt(
             stored.declaration_hash, stored.salt, leaf, proof, batch
         ).with_embedded(declaration=json.loads(stored.raw))
+
+    def masterdata(self, reader: ParticipantRecord, record: str) -> StoredMasterData:
+        """A stored master data record, for its declarer, the regulator and auditors."""
+        try:
+            digest = parse_masterdata_id(record)
+        except ValidationError:
+            raise NotFoundError(f"no master data record {record}") from None
+        with self.sessions() as session:
+            found = get_record(session, digest)
+        if found is None or not may_read(reader, found.declared_by):
+            raise NotFoundError(f"no master data record {record}")
+        return found
+
+    def masterdata_document(self, reader: ParticipantRecord, record: str) -> Any:
+        """The stored record, once it re-digests to its id (else 409)."""
+        stored = self.masterdata(reader, record)
+        self._verified_record(stored)
+        return json.loads(stored.raw)
+
+    def masterdata_receipt(self, reader: ParticipantRecord, record: str) -> Receipt:
+        """The receipt (kind ``masterdata``) of an anchored master data record."""
+        stored = self.masterdata(reader, record)
+        batch = self._anchored_batch(f"master data record {stored.record_id}", stored.batch)
+        assert batch.root is not None
+        self._verified_record(stored, batch.root)
+        name = stored.record_id
+        with self.integrity_alarm.watch():
+            tree = self._tree_of(batch, batch.root, name)
+            leaf, proof = integrity.proven_leaf(
+                tree, name, (stored.record_hash, stored.salt), batch.root
+            )
+        self.integrity_alarm.passed((name,), batch.root)
+        return self._receipt(stored.record_hash, stored.salt, leaf, proof, batch).with_embedded(
+            masterdata=json.loads(stored.raw)
+        )
+
+    def _verified_record(self, stored: StoredMasterData, root: bytes | None = None) -> None:
+        name = stored.record_id
+        with self.integrity_alarm.watch():
+            integrity.check_event(
+                name, stored.raw, stored.record_hash, root=root, kind=KIND_MASTERDATA
+            )
+        self.integrity_alarm.passed((name,))
 
     def _verified_declaration(self, stored: StoredDeclaration, root: bytes | None = None) -> None:
         name = stored.declaration_id

@@ -4,11 +4,12 @@ Sealing assigns a participant's unbatched events, in ``seq`` order, and its unba
 declarations (gateway/store/declarations.py), oldest first, to a new batch when it has
 ``max_events`` leaves or its oldest waited ``max_age_seconds``; nothing chain-related happens
 here. A batch's leaves are its events in ``seq`` order, then its declarations by received time
-and digest; its ``event_count`` (the count anchored on chain) counts both. The batcher then
-builds the tree and stores the root (:func:`set_root`), sends the anchor transaction
-(:func:`mark_sent`), and records inclusion (:func:`mark_anchored`). Because each step commits
-on its own, a restart finds every batch in the state it reached and resumes: ``sealed`` is
-(re)built and sent, ``sent`` is checked by its transaction hash. See ``docs/storage.md``.
+and digest, then its master data records (gateway/store/masterdata.py) likewise; its
+``event_count`` (the count anchored on chain) counts them all. The batcher then builds the
+tree and stores the root (:func:`set_root`), sends the anchor transaction (:func:`mark_sent`),
+and records inclusion (:func:`mark_anchored`). Because each step commits on its own, a restart
+finds every batch in the state it reached and resumes: ``sealed`` is (re)built and sent,
+``sent`` is checked by its transaction hash. See ``docs/storage.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from medledger.epcis.error_declaration import KIND_DECLARATION, KIND_EVENT, declaration_id
 from medledger.errors import BatchStateError, RecordNotFoundError, StoreConflictError
+from medledger.masterdata.record import KIND_MASTERDATA, masterdata_id
 from servicekit.sql.helpers import key_chunks, member_of, utcnow
 
 from .models import (
@@ -33,6 +36,7 @@ from .models import (
     BatchRow,
     ErrorDeclarationRow,
     EventRow,
+    MasterDataRow,
 )
 
 log = logging.getLogger("provenance.gateway.anchoring")
@@ -125,13 +129,23 @@ def seal_batches(
         raise ValueError(f"max_events must be at least 1, got {max_events}")
     now = now or utcnow()
     cutoff = now - timedelta(seconds=max_age_seconds)
-    due = set(
-        session.scalars(select(EventRow.participant).where(EventRow.batch_id.is_(None)).distinct())
-    ) | set(
-        session.scalars(
-            select(ErrorDeclarationRow.declared_by)
-            .where(ErrorDeclarationRow.batch_id.is_(None))
-            .distinct()
+    due = (
+        set(
+            session.scalars(
+                select(EventRow.participant).where(EventRow.batch_id.is_(None)).distinct()
+            )
+        )
+        | set(
+            session.scalars(
+                select(ErrorDeclarationRow.declared_by)
+                .where(ErrorDeclarationRow.batch_id.is_(None))
+                .distinct()
+            )
+        )
+        | set(
+            session.scalars(
+                select(MasterDataRow.declared_by).where(MasterDataRow.batch_id.is_(None)).distinct()
+            )
         )
     )
     if participants is not None:
@@ -154,11 +168,19 @@ def seal_batches(
                 .order_by(ErrorDeclarationRow.received_at, ErrorDeclarationRow.declaration_hash)
                 .with_for_update(skip_locked=True)
             ).all()
+            records = session.execute(
+                select(MasterDataRow.record_hash, MasterDataRow.received_at)
+                .where(MasterDataRow.batch_id.is_(None), MasterDataRow.declared_by == participant)
+                .order_by(MasterDataRow.received_at, MasterDataRow.record_hash)
+                .with_for_update(skip_locked=True)
+            ).all()
             # (received_at, kind, key): the oldest leaves first, an event before a declaration
-            # received at the same moment (the declaration may be of that very event)
-            pending = sorted(
+            # received at the same moment (the declaration may be of that very event), master
+            # data records last
+            pending: list[tuple[datetime, int, Any]] = sorted(
                 [(e.received_at, 0, e.seq) for e in events]
-                + [(d.received_at, 1, d.declaration_hash) for d in declarations],
+                + [(d.received_at, 1, d.declaration_hash) for d in declarations]
+                + [(m.received_at, 2, m.record_hash) for m in records],
                 key=lambda p: (p[0], p[1]),
             )
             start = 0
@@ -192,6 +214,12 @@ def seal_batches(
                     session.execute(
                         update(ErrorDeclarationRow)
                         .where(member_of(session, ErrorDeclarationRow.declaration_hash, chunk))
+                        .values(batch_id=row.id)
+                    )
+                for chunk in key_chunks(session, [t[2] for t in take if t[1] == 2]):
+                    session.execute(
+                        update(MasterDataRow)
+                        .where(member_of(session, MasterDataRow.record_hash, chunk))
                         .values(batch_id=row.id)
                     )
                 sealed.append(BatchInfo.of(row))
@@ -231,7 +259,7 @@ def batch_values(session: Session, batch_id: int) -> list[tuple[bytes, bytes]]:
             .order_by(EventRow.seq)
         )
     ]
-    return events + [
+    declarations = [
         (h, s)
         for h, s in session.execute(
             select(ErrorDeclarationRow.declaration_hash, ErrorDeclarationRow.salt)
@@ -239,6 +267,18 @@ def batch_values(session: Session, batch_id: int) -> list[tuple[bytes, bytes]]:
             .order_by(ErrorDeclarationRow.received_at, ErrorDeclarationRow.declaration_hash)
         )
     ]
+    return (
+        events
+        + declarations
+        + [
+            (h, s)
+            for h, s in session.execute(
+                select(MasterDataRow.record_hash, MasterDataRow.salt)
+                .where(MasterDataRow.batch_id == batch_id)
+                .order_by(MasterDataRow.received_at, MasterDataRow.record_hash)
+            )
+        ]
+    )
 
 
 def set_root(session: Session, batch_id: int, root: bytes) -> BatchInfo:
@@ -607,28 +647,41 @@ def reopen(session: Session, batch_id: int) -> BatchInfo:
 
 
 def get_batch_by_root(session: Session, root: bytes) -> BatchContents | None:
-    """A batch and its leaves with their salts (events, then error declarations), for the
-    indexer and auditors."""
+    """A batch and its leaves with their salts (events, then error declarations, then master
+    data records), for the indexer and auditors."""
     row = session.scalars(select(BatchRow).where(BatchRow.root == root)).one_or_none()
     if row is None:
         return None
-    events = tuple(
-        BatchEvent(event_id=e, event_hash=h, salt=s, raw=r)
-        for e, h, s, r in session.execute(
-            select(EventRow.event_id, EventRow.event_hash, EventRow.salt, EventRow.raw)
-            .where(EventRow.batch_id == row.id)
-            .order_by(EventRow.seq)
-        )
-    ) + tuple(
-        BatchEvent(event_id=declaration_id(h), event_hash=h, salt=s, raw=r, kind=KIND_DECLARATION)
-        for h, s, r in session.execute(
-            select(
-                ErrorDeclarationRow.declaration_hash,
-                ErrorDeclarationRow.salt,
-                ErrorDeclarationRow.raw,
+    events = (
+        tuple(
+            BatchEvent(event_id=e, event_hash=h, salt=s, raw=r)
+            for e, h, s, r in session.execute(
+                select(EventRow.event_id, EventRow.event_hash, EventRow.salt, EventRow.raw)
+                .where(EventRow.batch_id == row.id)
+                .order_by(EventRow.seq)
             )
-            .where(ErrorDeclarationRow.batch_id == row.id)
-            .order_by(ErrorDeclarationRow.received_at, ErrorDeclarationRow.declaration_hash)
+        )
+        + tuple(
+            BatchEvent(
+                event_id=declaration_id(h), event_hash=h, salt=s, raw=r, kind=KIND_DECLARATION
+            )
+            for h, s, r in session.execute(
+                select(
+                    ErrorDeclarationRow.declaration_hash,
+                    ErrorDeclarationRow.salt,
+                    ErrorDeclarationRow.raw,
+                )
+                .where(ErrorDeclarationRow.batch_id == row.id)
+                .order_by(ErrorDeclarationRow.received_at, ErrorDeclarationRow.declaration_hash)
+            )
+        )
+        + tuple(
+            BatchEvent(event_id=masterdata_id(h), event_hash=h, salt=s, raw=r, kind=KIND_MASTERDATA)
+            for h, s, r in session.execute(
+                select(MasterDataRow.record_hash, MasterDataRow.salt, MasterDataRow.raw)
+                .where(MasterDataRow.batch_id == row.id)
+                .order_by(MasterDataRow.received_at, MasterDataRow.record_hash)
+            )
         )
     )
     return BatchContents(batch=BatchInfo.of(row), events=events)
@@ -637,17 +690,28 @@ def get_batch_by_root(session: Session, root: bytes) -> BatchContents | None:
 def unanchored_event_count(session: Session) -> int:
     """Events acknowledged but not yet anchored: the backlog behind the 503 back-pressure."""
     unbatched = (
-        session.scalar(
-            select(func.count()).select_from(EventRow).where(EventRow.batch_id.is_(None))
+        (
+            session.scalar(
+                select(func.count()).select_from(EventRow).where(EventRow.batch_id.is_(None))
+            )
+            or 0
         )
-        or 0
-    ) + (
-        session.scalar(
-            select(func.count())
-            .select_from(ErrorDeclarationRow)
-            .where(ErrorDeclarationRow.batch_id.is_(None))
+        + (
+            session.scalar(
+                select(func.count())
+                .select_from(ErrorDeclarationRow)
+                .where(ErrorDeclarationRow.batch_id.is_(None))
+            )
+            or 0
         )
-        or 0
+        + (
+            session.scalar(
+                select(func.count())
+                .select_from(MasterDataRow)
+                .where(MasterDataRow.batch_id.is_(None))
+            )
+            or 0
+        )
     )
     in_batches = session.scalar(
         select(func.coalesce(func.sum(BatchRow.event_count), 0)).where(BatchRow.state != "anchored")

@@ -40,7 +40,15 @@ from .batches import BatchInfo, get_batch
 from .custody_view import apply_changes
 from .declarations import DeclarationRecord, insert_declarations
 from .event_items import Touches, insert_event_items
-from .models import BatchRow, CaptureEventRow, CaptureRow, ErrorDeclarationRow, EventRow
+from .masterdata import MasterDataEntry, insert_records
+from .models import (
+    BatchRow,
+    CaptureEventRow,
+    CaptureRow,
+    ErrorDeclarationRow,
+    EventRow,
+    MasterDataRow,
+)
 
 #: Rows per multi-row INSERT: large enough to amortise round trips, small enough for SQLite.
 INSERT_CHUNK = 1000
@@ -85,6 +93,8 @@ class CaptureResult:
     duplicates: int  # events the store already had (or named twice in the document)
     declaration_ids: tuple[str, ...] = ()  # error declarations, in document order
     declarations_stored: int = 0  # declarations new to the store
+    masterdata_ids: tuple[str, ...] = ()  # master data records of its header
+    masterdata_stored: int = 0  # records new to the store
 
 
 @dataclass(frozen=True)
@@ -215,6 +225,7 @@ def record_capture(
     error: dict[str, Any] | None = None,
     declarations: Sequence[DeclarationRecord] = (),
     custody_items: Touches | None = None,
+    masterdata: Sequence[MasterDataEntry] = (),
 ) -> CaptureResult:
     """Store a capture, its new events and its custody changes in one transaction, and commit.
 
@@ -227,7 +238,8 @@ def record_capture(
     ``declarations``: the error declarations the document carries (of events stored before or
     by this capture; gateway/store/declarations.py), each stored once. ``custody_items``: what
     each event the ``pharma`` rules applied named (:func:`~gateway.store.event_items.touches`),
-    kept in ``event_items`` for the events this capture stores.
+    kept in ``event_items`` for the events this capture stores. ``masterdata``: the
+    master data records its header carries (gateway/store/masterdata.py), each stored once.
     """
     received = now or utcnow()
     capture_id = uuid.uuid4()
@@ -276,6 +288,11 @@ def record_capture(
             if declarations
             else 0
         )
+        recorded = (
+            insert_records(session, participant, capture_id, masterdata, received)
+            if masterdata
+            else 0
+        )
         apply_changes(session, changes)
         session.commit()
     except IntegrityError as exc:
@@ -291,6 +308,8 @@ def record_capture(
         duplicates=len(events) - stored,
         declaration_ids=tuple(d.declaration_id for d in declarations),
         declarations_stored=declared,
+        masterdata_ids=tuple(dict.fromkeys(m.record_id for m in masterdata)),
+        masterdata_stored=recorded,
     )
 
 
@@ -426,7 +445,16 @@ def _capture_info(session: Session, row: CaptureRow) -> CaptureInfo:
                 or_(BatchRow.id.is_(None), BatchRow.state != "anchored"),
             )
         )
-        if pending == 0 and undeclared == 0:
+        unrecorded = session.scalar(
+            select(func.count())
+            .select_from(MasterDataRow)
+            .outerjoin(BatchRow, BatchRow.id == MasterDataRow.batch_id)
+            .where(
+                MasterDataRow.capture_id == cid,
+                or_(BatchRow.id.is_(None), BatchRow.state != "anchored"),
+            )
+        )
+        if pending == 0 and undeclared == 0 and unrecorded == 0:
             status = "anchored"
     return CaptureInfo(
         id=row.id,

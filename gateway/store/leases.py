@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from servicekit.sql.helpers import upsert_insert, utcnow
 
-from .models import AnchoringLeaseRow, BatchRow, ErrorDeclarationRow, EventRow
+from .models import AnchoringLeaseRow, BatchRow, ErrorDeclarationRow, EventRow, MasterDataRow
 
 
 @dataclass(frozen=True)
@@ -138,11 +138,15 @@ def accounts_with_anchoring_work(session: Session) -> list[str]:
         .where(ErrorDeclarationRow.batch_id.is_(None))
         .distinct()
     )
+    unrecorded = (
+        select(MasterDataRow.declared_by).where(MasterDataRow.batch_id.is_(None)).distinct()
+    )
     unsettled = (
         select(BatchRow.participant).where(BatchRow.state.in_(("sealed", "sent"))).distinct()
     )
     return sorted(
         set(session.scalars(unbatched))
         | set(session.scalars(undeclared))
+        | set(session.scalars(unrecorded))
         | set(session.scalars(unsettled))
     )

@@ -1,6 +1,6 @@
 """The gateway's tables, as SQLAlchemy 2 typed ORM models.
 
-The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0014_event_items.py``)
+The migrations in ``migrations/versions/`` (``0001_initial.py`` to ``0015_masterdata.py``)
 create exactly this schema; a test compares the two (alembic autogenerate must find no
 difference) on SQLite and PostgreSQL.
 
@@ -58,6 +58,7 @@ BATCH_STATES = ("open", "sealed", "sent", "anchored", "failed")
 ANCHOR_OUTCOMES = ("vanished", "moved")
 ITEM_STATUSES = ("active", "in_transit", "dispensed", "decommissioned", "destroyed")
 RECALL_STATES = ("recalled", "released")
+MASTERDATA_KINDS = ("location", "product")
 NOTIFICATION_KINDS = ("recall", "release")
 DELIVERY_STATES = ("pending", "delivered", "failed")
 KEY_SCOPES = ("participant", "batch-reader")
@@ -268,6 +269,34 @@ class EventItemRow(Base):
     identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     packing: Mapped[bool]
+
+
+class MasterDataRow(Base):
+    """One master data record (medledger/masterdata/record.py): a version of a location or a
+    product, anchored as its own leaf ``(record_hash, salt)`` in a batch of its declarer, after
+    that batch's events and error declarations."""
+
+    __tablename__ = "masterdata_records"
+    __table_args__ = (
+        CheckConstraint(_in("kind", MASTERDATA_KINDS), name="kind"),
+        # Unbatched records of a declarer (sealing), and a batch's records (proofs).
+        Index("ix_masterdata_records_batch_declared_by", "batch_id", "declared_by"),
+        # The versions of one element, by effective time.
+        Index("ix_masterdata_records_element", "element_id", "effective_time"),
+    )
+
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    vocabulary_type: Mapped[str] = mapped_column(String(IDENTIFIER))
+    element_id: Mapped[str] = mapped_column(String(IDENTIFIER))
+    effective_time: Mapped[datetime]
+    declared_by: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    raw: Mapped[str] = mapped_column(Text)  # the stored record document, JSON
+    #: the capture whose header carried it; None when imported (POST /masterdata)
+    capture_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("captures.id"))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    received_at: Mapped[datetime]
 
 
 class ItemRow(Base):

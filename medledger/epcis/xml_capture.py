@@ -8,7 +8,9 @@
    an EPCIS 2.x document is validated against GS1's 2.0 XSD (:mod:`medledger.epcis.xsd`);
    a violation is rule ``xml.schema`` with the element's XPath as pointer and its line;
 3. read into JSON-LD (:func:`medledger.epcis.xml_read.read_root`), which then goes through the
-   same JSON schema, rules and event hash as JSON.
+   same JSON schema, rules and event hash as JSON; master data in the header
+   (``EPCISHeader/extension/EPCISMasterData``) is put in the JSON-LD header
+   (``epcisHeader.epcisMasterData``, :func:`medledger.masterdata.xml.vocabulary_json`).
 
 Anything else (no EPCIS root, no ``schemaVersion``) is left to the reader's own refusals
 (``xml.document``, ``xml.version``).
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from medledger.epcis import legacy, xml_read, xsd
+from medledger.masterdata.xml import vocabulary_json
 
 
 def read_capture(body: bytes, *, on_version: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -32,10 +35,16 @@ def read_capture(body: bytes, *, on_version: Callable[[str], None] | None = None
     version = xml_read.xml_schema_version(root)
     if on_version is not None:
         on_version(version)
+    vocabularies = None
     if version.startswith("1"):
         xsd.validate(root, "1.2")
+        vocabularies = vocabulary_json(root) if xml_read.is_epcis_document(root) else None
         root = legacy.to_2_0(root)
         xsd.validate(root, "2.0", converted=True)
     elif version.startswith("2") and xml_read.is_epcis_document(root):
         xsd.validate(root, "2.0")
-    return xml_read.read_root(root)
+        vocabularies = vocabulary_json(root)
+    document = xml_read.read_root(root)
+    if vocabularies is not None:  # master data in the header (docs/masterdata.md)
+        document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": vocabularies}}
+    return document

@@ -14,7 +14,9 @@ before error declarations, unchanged) or an error declaration (``"kind": "errorD
 :mod:`medledger.epcis.error_declaration`). A declaration's receipt has the same fields; its
 ``event_hash`` is the declaration's digest (the value its leaf commits to, as the anchor registry's
 ``verifyEvent`` takes it), and the stored declaration is embedded under ``declaration`` (not
-``event``), from which a verifier recomputes that digest.
+``event``), from which a verifier recomputes that digest. A master data record's receipt
+(``"kind": "masterdata"``, :mod:`medledger.masterdata.record`) likewise: ``event_hash`` is the
+record's digest and the stored record is embedded under ``masterdata``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ RECEIPT_VERSION = 1
 #: What a receipt proves: an event, or an error declaration.
 KIND_EVENT = "event"
 KIND_DECLARATION = "errorDeclaration"
-RECEIPT_KINDS = (KIND_EVENT, KIND_DECLARATION)
+KIND_MASTERDATA = "masterdata"
+RECEIPT_KINDS = (KIND_EVENT, KIND_DECLARATION, KIND_MASTERDATA)
 _HASH_FIELDS = ("event_hash", "salt", "leaf", "root", "tx_hash")
 _ADDRESS_FIELDS = ("contract", "anchored_by")
 
@@ -81,14 +84,27 @@ class Receipt:
     kind: str = KIND_EVENT
     #: the stored declaration (kind ``errorDeclaration``), embedded
     declaration: dict[str, Any] | None = field(default=None, compare=False)
+    #: the stored master data record (kind ``masterdata``), embedded
+    masterdata: dict[str, Any] | None = field(default=None, compare=False)
 
     def with_embedded(
-        self, *, event: dict[str, Any] | None = None, declaration: dict[str, Any] | None = None
+        self,
+        *,
+        event: dict[str, Any] | None = None,
+        declaration: dict[str, Any] | None = None,
+        masterdata: dict[str, Any] | None = None,
     ) -> Receipt:
-        """This receipt embedding ``event`` or, as kind ``errorDeclaration``, ``declaration``."""
+        """This receipt embedding ``event`` or, as kind ``errorDeclaration``, ``declaration``
+        or, as kind ``masterdata``, ``masterdata``."""
         if declaration is not None:
-            return replace(self, event=None, kind=KIND_DECLARATION, declaration=declaration)
-        return replace(self, event=event, kind=KIND_EVENT, declaration=None)
+            return replace(
+                self, event=None, kind=KIND_DECLARATION, declaration=declaration, masterdata=None
+            )
+        if masterdata is not None:
+            return replace(
+                self, event=None, kind=KIND_MASTERDATA, declaration=None, masterdata=masterdata
+            )
+        return replace(self, event=event, kind=KIND_EVENT, declaration=None, masterdata=None)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -109,6 +125,8 @@ class Receipt:
             document["event"] = self.event
         if self.declaration is not None:
             document["declaration"] = self.declaration
+        if self.masterdata is not None:
+            document["masterdata"] = self.masterdata
         return document
 
     def dumps(self) -> str:
@@ -143,6 +161,15 @@ class Receipt:
             raise ReceiptFormatError("an event's receipt embeds no 'declaration'")
         if kind == KIND_DECLARATION and event is not None:
             raise ReceiptFormatError("a declaration's receipt embeds its 'declaration', no 'event'")
+        masterdata = document.get("masterdata")
+        if masterdata is not None and not isinstance(masterdata, dict):
+            raise ReceiptFormatError("field 'masterdata' must be a JSON object when present")
+        if masterdata is not None and kind != KIND_MASTERDATA:
+            raise ReceiptFormatError("only a master data receipt embeds 'masterdata'")
+        if kind == KIND_MASTERDATA and (event is not None or declaration is not None):
+            raise ReceiptFormatError(
+                "a master data receipt embeds its 'masterdata', no 'event' or 'declaration'"
+            )
         return cls(
             event_hash=hashes["event_hash"],
             salt=hashes["salt"],
@@ -157,6 +184,7 @@ class Receipt:
             event=event,
             kind=kind,
             declaration=declaration,
+            masterdata=masterdata,
         )
 
     @classmethod

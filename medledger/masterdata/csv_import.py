@@ -84,19 +84,30 @@ def records_from_csv(text: str, *, received: datetime) -> list[MasterDataRecord]
     try:
         for row in reader:
             line = reader.line_num
-            if len(records) >= MAX_ROWS:
+            try:
+                record = _row_checked(row, line, received, len(records))
+            except ValidationError as exc:
+                where = (exc.pointer or f"/{line}").strip("/").split("/")
+                place = f"line {where[0]}" + (f", column {where[1]}" if len(where) > 1 else "")
                 raise ValidationError(
-                    f"at most {MAX_ROWS} rows a file", rule=_RULE, pointer=f"/{line}"
-                )
-            if None in row:
-                raise ValidationError("more cells than columns", rule=_RULE, pointer=f"/{line}")
-            record = _row(row, line, received)
+                    f"{place}: {exc}", rule=exc.rule, pointer=exc.pointer
+                ) from None
             records.setdefault(record.digest, record)
     except csv.Error as exc:
         raise ValidationError(
-            f"not CSV: {exc}", rule=_RULE, pointer=f"/{reader.line_num}"
+            f"line {reader.line_num}: not CSV: {exc}", rule=_RULE, pointer=f"/{reader.line_num}"
         ) from None
     return list(records.values())
+
+
+def _row_checked(
+    row: dict[str, Any], line: int, received: datetime, count: int
+) -> MasterDataRecord:
+    if count >= MAX_ROWS:
+        raise ValidationError(f"at most {MAX_ROWS} rows a file", rule=_RULE, pointer=f"/{line}")
+    if None in row:
+        raise ValidationError("more cells than columns", rule=_RULE, pointer=f"/{line}")
+    return _row(row, line, received)
 
 
 def _row(row: dict[str, Any], line: int, received: datetime) -> MasterDataRecord:

@@ -87,6 +87,15 @@ def records_from_root(root: Any, *, received: datetime) -> list[MasterDataRecord
     return records_from_vocabularies(vocabularies, base=base, namespaces={}, default_time=default)
 
 
+def vocabulary_json(root: Any) -> list[dict[str, Any]] | None:
+    """The JSON binding's ``vocabularyList`` of a parsed document's master data (None when it has
+    none): what the gateway puts in the header of the JSON-LD an XML capture is read into."""
+    found = vocabulary_elements(root)
+    if found is None:
+        return None
+    return [_vocabulary(v) for v in _children(found[0], "Vocabulary")]
+
+
 def _vocabulary(element: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": element.get("type")}
     holder = _child(element, "VocabularyElementList")

@@ -131,6 +131,15 @@ def test_a_declaration_receipt_carries_its_kind_and_its_declaration() -> None:
     assert (again.kind, again.declaration, again.event) == ("errorDeclaration", declaration, None)
 
 
+def test_a_masterdata_receipt_carries_its_kind_and_its_record() -> None:
+    record = {"type": "MasterData", "id": "https://id.gs1.org/414/4700000000012"}
+    receipt = sample_receipt(event=None).with_embedded(masterdata=record)
+    document = receipt.to_json()
+    assert document["kind"] == "masterdata" and document["masterdata"] == record
+    again = Receipt.from_json(document)
+    assert (again.kind, again.masterdata, again.event) == ("masterdata", record, None)
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -138,6 +147,9 @@ def test_a_declaration_receipt_carries_its_kind_and_its_declaration() -> None:
         ({"kind": "errorDeclaration", "declaration": []}, "'declaration'"),
         ({"declaration": {"type": "ErrorDeclaration"}}, "no 'declaration'"),
         ({"kind": "errorDeclaration"}, "no 'event'"),
+        ({"kind": "masterdata"}, "no 'event'"),
+        ({"masterdata": {"type": "MasterData"}}, "only a master data receipt"),
+        ({"kind": "masterdata", "masterdata": []}, "'masterdata'"),
     ],
 )
 def test_a_kind_and_what_it_embeds_must_agree(change: dict[str, Any], named: str) -> None:

@@ -147,6 +147,8 @@ async def post_capture(
         duplicates=accepted.duplicates,
         declarationIDs=list(accepted.declaration_ids),
         declarationsStored=accepted.declarations_stored,
+        masterdataIDs=list(accepted.masterdata_ids),
+        masterdataStored=accepted.masterdata_stored,
     )
 
 
