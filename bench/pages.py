@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Timings], Host, int]:
     params = Params(events=args.events, packs=args.packs)
     rng = random.Random(18)
     host = Host()
-    with open_index(params, args.database_url, args.database) as index:
+    with open_index(params, args.database_url, args.database, vacuumed=args.vacuum) as index:
         with index.service.sessions() as session:
             alerts = int(session.execute(text("SELECT count(*) FROM ix_alerts")).scalar() or 0)
         host.sample()
@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=PG_URL, help="the PostgreSQL server")
     parser.add_argument("--database", help="the kept index (default: bench.index's name)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--vacuum", action="store_true", help="VACUUM ANALYZE the index first")
     args = parser.parse_args(argv)
     found, host, alerts = run(args)
     body = report(args, found, host, alerts)

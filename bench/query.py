@@ -99,7 +99,9 @@ def readers(index: KeptIndex) -> list[Reader]:
     ]
 
 
-def sites_and_days(index: KeptIndex, reader: Reader, count: int, rng: random.Random) -> list[str]:
+def sites_and_days(
+    index: KeptIndex, reader: Reader, count: int, rng: random.Random, *, by_time: bool = False
+) -> list[str]:
     """``count`` queries of one bizLocation and a day that the reader's events name (a
     participant's: where it captured events)."""
     where = "" if reader.address is None else "WHERE submitter = :who"
@@ -115,15 +117,14 @@ def sites_and_days(index: KeptIndex, reader: Reader, count: int, rng: random.Ran
     out = []
     for location, day, _n in picked:
         start = day.replace(tzinfo=UTC) if day.tzinfo is None else day
-        out.append(
-            urlencode(
-                {
-                    "EQ_bizLocation": location,
-                    "GE_eventTime": start.isoformat(),
-                    "LT_eventTime": (start + timedelta(days=1)).isoformat(),
-                }
-            )
-        )
+        query = {
+            "EQ_bizLocation": location,
+            "GE_eventTime": start.isoformat(),
+            "LT_eventTime": (start + timedelta(days=1)).isoformat(),
+        }
+        if by_time:
+            query["orderBy"] = "eventTime"
+        out.append(urlencode(query))
     return out
 
 
@@ -146,6 +147,9 @@ def selective(
             urlencode({"EQ_ILMD_cbvmda:lotNumber": f"L{n:05d}"}) for n in lots
         ],
         "one bizLocation and a day (first 100)": sites_and_days(index, reader, samples, rng),
+        "one bizLocation and a day, `orderBy=eventTime` (first 100)": sites_and_days(
+            index, reader, samples, rng, by_time=True
+        ),
     }
     out: dict[str, tuple[Timings, int]] = {}
     for kind, strings in queries.items():
@@ -229,7 +233,7 @@ def run(args: argparse.Namespace) -> Results:
     params = Params(events=args.events, packs=args.packs)
     rng = random.Random(17)
     host = Host()
-    with open_index(params, args.database_url, args.database) as index:
+    with open_index(params, args.database_url, args.database, vacuumed=args.vacuum) as index:
         with index.service.sessions() as session:
             events = int(session.execute(text("SELECT count(*) FROM ix_events")).scalar() or 0)
         host.sample()
@@ -298,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=PG_URL, help="the PostgreSQL server")
     parser.add_argument("--database", help="the kept index (default: bench.index's name)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--vacuum", action="store_true", help="VACUUM ANALYZE the index first")
     args = parser.parse_args(argv)
     body = report(args, run(args))
     print(body)

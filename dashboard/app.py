@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dashboard import alerts_page, public_check, registry_pages, signin, trace_page, triage_api
+from dashboard.overview import OverviewCache
 from dashboard.render import STATIC_DIR, STATIC_PATH
 from servicekit.http.home import LINKS, prefers_html
 
@@ -21,6 +22,7 @@ def mount(app: FastAPI, *, node_url: str | None = None) -> None:
     JSON-RPC URL as a browser reaches it, for the trace's in-browser receipt check (none: the
     page says it cannot check there)."""
     app.state.dashboard_node_url = node_url
+    app.state.overview_cache = OverviewCache()
     app.include_router(public_check.router)
     app.include_router(signin.router)
     app.include_router(trace_page.router)

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dashboard import sessions
 from dashboard.i18n import choose
-from dashboard.overview import read_overview
+from dashboard.overview import OverviewCache
 from dashboard.render import SECURITY_HEADERS, render
 from dashboard.sessions import SignedIn
 from indexer.api.deps import ServiceDep
@@ -150,7 +150,8 @@ async def logout(request: Request, service: ServiceDep, signed: SignedInDep) -> 
 @router.get(HOME, response_class=HTMLResponse)
 def overview(request: Request, service: ServiceDep, signed: SignedInDep) -> HTMLResponse:
     with service.sessions() as session:
-        numbers = read_overview(session) if signed.role in FULL_READERS else None
+        cache: OverviewCache = request.app.state.overview_cache
+        numbers = cache.read(session) if signed.role in FULL_READERS else None
     return _page(
         request, "overview.html", signed=signed, numbers=numbers, lag=_lag(service), home=HOME
     )
