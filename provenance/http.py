@@ -1,5 +1,5 @@
 """The one HTTP client of the verbs that call a service (``check``, ``alerts``, ``recall``,
-``release``, ``codes``, ``origin-proof``).
+``release``, ``codes``, ``origin-proof``, ``export``).
 
 - :class:`Service`: a service's base URL and the verb's timeout (an ``httpx.Client``; a FastAPI
   ``TestClient`` in tests), the bearer key sent with every request, and the name its messages

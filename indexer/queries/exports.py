@@ -143,9 +143,16 @@ def _too_many(count: int) -> None:
 
 def master_data(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The vocabularies (EPCIS ``epcisHeader.epcisMasterData.vocabularyList``) describing the
-    locations and products ``events`` name: none while the index holds no master data. The hook
-    where CBV master data (issue 17's part 2) joins an export; the document's header is written
-    only when this returns a vocabulary."""
+    locations and products ``events`` name: none while the index holds no master data.
+
+    The hook where CBV master data (issue 17's part 2, :mod:`medledger.masterdata`) joins an
+    export; the document's header is written only when this returns a vocabulary. What it needs
+    first: the index keeping :class:`~medledger.masterdata.record.MasterDataRecord` versions
+    (the version in effect at each event's ``eventTime``, for every readPoint, bizLocation,
+    source, destination and GTIN the events name), and a writer from records to vocabulary
+    elements. Then the formats: JSON-LD carries the header as it is; EPCIS 2.0 XML needs
+    :mod:`medledger.epcis.xml_write` to write ``EPCISHeader`` (it writes no header today); GS1's
+    2.0 to 1.2 stylesheet keeps only the body, so ``xml-1.2`` would carry none."""
     del session, events
     return []
 
