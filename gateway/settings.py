@@ -21,10 +21,10 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.keystore import DEVELOPMENT_PASSWORD
-from gateway.webhook_targets import TargetPolicy
 from medledger.errors import ConfigurationError
 from servicekit.http.ratelimits import parse_limits
 from servicekit.secrets import ensure_secret
+from servicekit.webhook_targets import TargetPolicy
 
 #: The settings that give the keystore password (named in every refusal).
 PASSWORD_SETTINGS = (
@@ -186,7 +186,7 @@ class GatewaySettings(BaseSettings):
 
     @property
     def webhook_targets(self) -> TargetPolicy:
-        """Where webhooks may go (gateway/webhook_targets.py)."""
+        """Where webhooks may go (servicekit/webhook_targets.py)."""
         return TargetPolicy.from_allowlist(self.webhook_allowlist.split(","))
 
     @property

@@ -14,27 +14,25 @@ exponential backoff up to :attr:`RetryPolicy.max_attempts`, then the delivery is
 ``failed``. Every attempt's status and error is recorded. See ``docs/recalls.md``.
 
 Each attempt checks the URL again, resolves its host once, checks every address and connects to
-the one it checked (:mod:`gateway.webhook_targets`); a refused target is not retried.
+the one it checked (:mod:`servicekit.webhook_targets`); a refused target is not retried.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store.recalls import DueDelivery, NotificationRecord, due_deliveries, record_attempt
-from gateway.webhook_targets import TargetPolicy, WebhookClient
 from medledger.errors import ValidationError
 from servicekit.outage_log import OutageLog
+from servicekit.webhook_targets import TargetPolicy, WebhookClient
+from servicekit.webhooks import Poster, RetryPolicy, signature, verify_signature
 
 log = logging.getLogger("provenance.gateway.webhooks")
 
@@ -42,32 +40,8 @@ SIGNATURE_HEADER = "X-Provenance-Signature"
 TIMESTAMP_HEADER = "X-Provenance-Timestamp"
 ATTEMPT_HEADER = "X-Provenance-Delivery-Attempt"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Attempt ``n`` (1-based) that fails is retried after ``min(base * factor**(n-1), cap)``
-    seconds, until ``max_attempts`` attempts have failed."""
-
-    max_attempts: int = 8
-    base_seconds: float = 5.0
-    factor: float = 3.0
-    max_delay_seconds: float = 3600.0
-    timeout_seconds: float = 10.0
-
-    def delay(self, attempts: int) -> float:
-        return float(min(self.base_seconds * self.factor ** (attempts - 1), self.max_delay_seconds))
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``sha256=`` + hex HMAC-SHA256 of ``<timestamp>.<body>`` under ``secret``."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> bool:
-    """What a receiver does (constant-time comparison)."""
-    return hmac.compare_digest(signature(secret, timestamp, body), header)
+#: shared with the indexer's subscriptions (servicekit/webhooks.py); named here for the tests
+__all__ = ["RetryPolicy", "WebhookDeliverer", "notification_json", "signature", "verify_signature"]
 
 
 def notification_json(note: NotificationRecord) -> dict[str, Any]:
@@ -84,10 +58,6 @@ def notification_json(note: NotificationRecord) -> dict[str, Any]:
         "participant": note.participant,
         "createdAt": note.created_at.isoformat().replace("+00:00", "Z"),
     }
-
-
-#: Sends one POST: (url, body, headers, timeout) -> HTTP status. Raises on no answer.
-Poster = Callable[[str, bytes, dict[str, str], float], int]
 
 
 def _utcnow() -> datetime:
@@ -150,7 +120,7 @@ class WebhookDeliverer:
                 error = None if 200 <= status < 300 else f"answered HTTP {status}"
                 if 300 <= status < 400:
                     error = f"answered HTTP {status} (redirects are not followed)"
-            except ValidationError as exc:  # the target is refused (gateway/webhook_targets.py)
+            except ValidationError as exc:  # the target is refused (servicekit/webhook_targets.py)
                 error = f"refused ({exc.rule}): {exc}"
                 give_up = True
             except Exception as exc:  # noqa: BLE001 - any failure to deliver is retried

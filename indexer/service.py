@@ -21,8 +21,10 @@ from indexer.settings import IndexerSettings
 from indexer.sources import BatchSource, FolderBatchSource, GatewayBatchSource
 from indexer.store import make_engine, session_factory, upgrade
 from indexer.store.writes import get_checkpoint
+from indexer.subscriptions.delivery import SubscriptionDeliverer
 from medledger.errors import ConfigurationError
 from servicekit.secrets import ensure_secret
+from servicekit.webhooks import RetryPolicy
 
 log = logging.getLogger("provenance.indexer")
 
@@ -109,6 +111,18 @@ class IndexerService:
             ensure_secret(settings.data_dir / PAGE_TOKEN_KEY_FILE).encode("ascii")
         )
         self.bootstrap_key_file = self.bootstrap_api_key()
+        #: EPCIS subscriptions' webhook deliveries (indexer/subscriptions/delivery.py)
+        self.subscriptions = SubscriptionDeliverer(
+            self.write_sessions,
+            depth=settings.subscription_depth,
+            batch=settings.subscription_batch,
+            policy=RetryPolicy(
+                base_seconds=settings.subscription_retry_seconds,
+                timeout_seconds=settings.subscription_timeout_seconds,
+            ),
+            targets=settings.subscription_targets,
+        )
+        self._delivery_thread: threading.Thread | None = None
 
     def catch_up(self) -> StepReport:
         return self.follower.catch_up()
@@ -124,11 +138,23 @@ class IndexerService:
             daemon=True,
         )
         self._thread.start()
+        self._delivery_thread = threading.Thread(
+            target=self.subscriptions.run,
+            kwargs={"interval": self.settings.subscription_poll_seconds},
+            name="indexer-subscriptions",
+            daemon=True,
+        )
+        self._delivery_thread.start()
         if self.profiles is not None and self.settings.profile_poll_seconds > 0:
             self._profile_poller = ProfilePoller(
                 self.sessions, self.profiles, self.settings.profile_poll_seconds
             )
             self._profile_poller.start()
+
+    def deliver_subscriptions(self) -> int:
+        """Deliver what the subscriptions have due now, until nothing is left (tests; the
+        service's thread does it every ``subscription_poll_seconds``); the attempts made."""
+        return self.subscriptions.catch_up()
 
     def refresh_profiles(self) -> int:
         """Read the gateway's participant list once (names, GLNs, regions); how many profiles
@@ -144,6 +170,10 @@ class IndexerService:
         if self.profiles is not None:
             self.profiles.close()
         self.follower.stop()
+        self.subscriptions.stop()
+        if self._delivery_thread is not None:
+            self._delivery_thread.join(timeout=30)
+            self._delivery_thread = None
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from medledger.errors import ConfigurationError
 from servicekit.http.ratelimits import parse_limits
+from servicekit.webhook_targets import TargetPolicy
 
 
 class IndexerSettings(BaseSettings):
@@ -147,6 +148,35 @@ class IndexerSettings(BaseSettings):
         description="how far an event that changes an item may be older than the item's current "
         "state before it is an event-time alert (the gateway's time.backdated tolerance)",
     )
+    # --- EPCIS subscriptions (docs/indexer.md#named-queries-and-subscriptions) ---
+    subscription_depth: int = Field(
+        default=0,
+        ge=0,
+        description="blocks behind the index's checkpoint an event's block must be before a "
+        "subscription delivers it (on top of `confirmations`; 0 suits QBFT finality): events "
+        "of blocks a reorganisation this deep orphans are never delivered",
+    )
+    subscription_allowlist: str = Field(
+        default="",
+        description="comma-separated CIDRs and host names subscription webhooks may reach "
+        "although they are not public (partners on a private network); empty: public "
+        "addresses only",
+    )
+    subscription_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often subscriptions look for new events"
+    )
+    subscription_batch: int = Field(
+        default=100, ge=1, le=1000, description="events per webhook delivery, at most"
+    )
+    subscription_retry_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="first retry of a failed webhook delivery; each next waits 3 times longer, "
+        "at most an hour (retried until it is acknowledged or the subscription deleted)",
+    )
+    subscription_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="how long one webhook delivery may take"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
 
@@ -155,6 +185,20 @@ class IndexerSettings(BaseSettings):
     def _rate_limit(cls, value: str) -> str:
         parse_limits(value)  # a ValueError names what is wrong
         return value
+
+    @field_validator("subscription_allowlist")
+    @classmethod
+    def _subscription_allowlist_parses(cls, value: str) -> str:
+        TargetPolicy.from_allowlist(value.split(","))  # a bad entry is a start-up error
+        return value
+
+    @property
+    def subscription_targets(self) -> TargetPolicy:
+        """Where subscription webhooks may go (servicekit/webhook_targets.py)."""
+        return TargetPolicy.from_allowlist(
+            self.subscription_allowlist.split(","),
+            setting="PROVENANCE_INDEXER_SUBSCRIPTION_ALLOWLIST",
+        )
 
     @property
     def resolved_database_url(self) -> str:

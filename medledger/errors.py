@@ -141,6 +141,11 @@ class QueryTooLargeError(ValidationError):
     ``QueryTooLargeException``)."""
 
 
+class SubscriptionControlsError(ValidationError):
+    """A subscription's controls (destination, stream or schedule, signature token) are not
+    ones to accept (HTTP 400: the EPCIS query binding's ``SubscriptionControlsException``)."""
+
+
 class NotAcceptableError(ValidationError):
     """The answer cannot be given in the format or version the client asks for (HTTP 406)."""
 

@@ -19,7 +19,6 @@ from chain.ledger import Ledger, ParticipantStatus
 from gateway.settings import GatewaySettings
 from gateway.store import participants as store
 from gateway.store.recalls import Webhook, set_webhook
-from gateway.webhook_targets import TargetPolicy
 from medledger.custody.authority import check_company_prefixes
 from medledger.epcis import gs1
 from medledger.errors import (
@@ -33,6 +32,7 @@ from medledger.regions import region_code
 from medledger.roles import Role
 from servicekit.apikeys import SYSTEM
 from servicekit.sql.helpers import utcnow
+from servicekit.webhook_targets import TargetPolicy
 
 #: May read any participant's events and batches.
 READERS = Role.REGULATOR | Role.AUDITOR

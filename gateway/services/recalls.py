@@ -17,8 +17,8 @@ from gateway.services.lots import gtin_lot
 from gateway.services.participants import require_regulator
 from gateway.store import recalls as store
 from gateway.store.participants import ParticipantRecord
-from gateway.webhook_targets import TargetPolicy
 from medledger.errors import NotFoundError, StoreConflictError, ValidationError
+from servicekit.webhook_targets import TargetPolicy
 
 log = logging.getLogger("provenance.gateway")
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from indexer.api import epcis_routes, keys, query_routes, routes
+from indexer.api import epcis_routes, keys, query_routes, routes, subscription_routes
 from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
 from servicekit.http.bodies import BodyLimitMiddleware
@@ -67,6 +67,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         routes.exports,
         epcis_routes.epcis,
         query_routes.queries,
+        subscription_routes.subscribed,
         keys.keys,
     ):
         app.include_router(router, responses=LOCKED_OUT)

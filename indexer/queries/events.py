@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -336,3 +336,38 @@ def query_events(
     events = [_answered(row, event, declared) for row, event in rows]
     token = tokens.encode(scope, _key(query, rows[-1][0]), served) if more and rows else None
     return EventsAnswer(query_document(events), token)
+
+
+def events_between(
+    session: Session,
+    query: EventQuery,
+    after: int,
+    before: int,
+    *,
+    within: ColumnElement[bool] | None = None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """The events of ``query`` (its filters; never its order, limits or paging) whose sequence
+    number lies after ``after`` and before ``before``, in chain order, at most ``limit``, as
+    answered events; and the last sequence number they cover: the last event's when ``limit``
+    was reached, else ``before - 1`` (every event up to there was judged). What a subscription
+    delivers next (indexer/subscriptions/delivery.py)."""
+    plain = replace(
+        query,
+        order_by=None,
+        event_count_limit=None,
+        max_event_count=None,
+        per_page=limit,
+        next_page_token=None,
+    )
+    bounded = EventRow.seq < before if within is None else and_(EventRow.seq < before, within)
+    rows: list[tuple[_Row, dict[str, Any]]] = []
+    covered = before - 1
+    if before - 1 > after:
+        for found in _matching(session, plain, [after], bounded):
+            rows.append(found)
+            if len(rows) == limit:
+                covered = found[0].seq
+                break
+    declared = declared_later(session, [row.event_hash for row, _event in rows])
+    return [_answered(row, event, declared) for row, event in rows], covered

@@ -41,6 +41,7 @@ from indexer.store.models import (
     PendingRow,
     RecallChangeRow,
     RecallRow,
+    SubscriptionRow,
     TransitObservationRow,
     first_sequence_of_block,
 )
@@ -420,6 +421,18 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
     )
     _rebuild_participants(session)
     _rebuild_recalls(session)
+    # subscriptions that delivered (or were about to) past the ancestor start again from it:
+    # the new branch's events are delivered (indexer/subscriptions/delivery.py)
+    session.execute(
+        update(SubscriptionRow)
+        .where(SubscriptionRow.cursor >= first_block_seq)
+        .values(cursor=first_block_seq - 1)
+    )
+    session.execute(
+        update(SubscriptionRow)
+        .where(SubscriptionRow.batch_end >= first_block_seq)
+        .values(batch_end=None, attempts=0, next_attempt_at=None)
+    )
     set_checkpoint(session, ancestor)
 
 

@@ -59,7 +59,7 @@ class NamedQuery:
         return {"name": self.name, "query": self.definition}
 
 
-def _named(row: NamedQueryRow) -> NamedQuery:
+def from_row(row: NamedQueryRow) -> NamedQuery:
     visibility = EVERY_EVENT
     if row.role == "participant":
         visibility = Visibility(participant=row.participant)
@@ -108,7 +108,7 @@ def create(session: Session, key: ReaderKey, body: Any) -> NamedQuery:
     except IntegrityError:
         session.rollback()
         raise StoreConflictError(f"you have a query named {name!r} already") from None
-    return _named(row)
+    return from_row(row)
 
 
 def _shape(extra: list[str]) -> QueryParameterError:
@@ -129,7 +129,7 @@ def listing(session: Session, key: ReaderKey) -> list[NamedQuery]:
     rows = session.scalars(
         select(NamedQueryRow).where(NamedQueryRow.owner == owner_of(key)).order_by(NamedQueryRow.id)
     )
-    return [_named(r) for r in rows]
+    return [from_row(r) for r in rows]
 
 
 def find(session: Session, key: ReaderKey, name: str) -> NamedQuery:
@@ -141,7 +141,7 @@ def find(session: Session, key: ReaderKey, name: str) -> NamedQuery:
     )
     if row is None:
         raise NotFoundError(f"you have no query named {name[:200]!r}")
-    return _named(row)
+    return from_row(row)
 
 
 def remove(session: Session, key: ReaderKey, name: str) -> None:

@@ -16,7 +16,6 @@ import pytest
 
 from gateway.service import GatewayService
 from gateway.store.recalls import get_delivery, get_webhook, notifications_for
-from gateway.webhook_targets import TargetPolicy
 from gateway.webhooks import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -39,12 +38,13 @@ from provenance.journey import (
     PHARMACY,
     build_journey,
 )
+from servicekit.webhook_targets import TargetPolicy
 from tests.gateway.conftest import Gateway, GatewayFactory
 from tests.gateway.test_recalls import pack_gtin, recall, release, run_steps
 
 NO_PACKS = {"held": 0, "outbound": 0, "inbound": 0}
 #: The test receivers listen on the loopback interface, which webhooks may reach only when the
-#: operator allows it (gateway/webhook_targets.py).
+#: operator allows it (servicekit/webhook_targets.py).
 LOCAL_RECEIVERS = "127.0.0.1/32"
 
 

@@ -15,13 +15,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import webhook_targets
 from gateway.api.app import create_app
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
-from gateway.webhook_targets import TargetPolicy, WebhookClient
 from medledger.epcis.builders import gln
 from provenance.journey import PHARMACY
+from servicekit import webhook_targets
+from servicekit.webhook_targets import TargetPolicy, WebhookClient
 
 REFUSED: dict[str, tuple[str, str]] = {
     # id: (url, rule)

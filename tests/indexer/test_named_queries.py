@@ -29,10 +29,23 @@ def _binding() -> dict[str, Any]:
     return document
 
 
+def _python_patterns(node: Any) -> Any:
+    """``node`` without the patterns Python cannot read (the binding's schedule fields use
+    Ruby's ``\\g<name>`` subexpression calls)."""
+    if isinstance(node, dict):
+        out = {k: _python_patterns(v) for k, v in node.items()}
+        if isinstance(out.get("pattern"), str) and "\\g<" in out["pattern"]:
+            del out["pattern"]
+        return out
+    if isinstance(node, list):
+        return [_python_patterns(v) for v in node]
+    return node
+
+
 def binding_schema(schema: dict[str, Any]) -> Any:
     """A validator of ``schema``, a part of the binding (its ``#/components`` references
     resolve against the binding)."""
-    whole = {**_binding(), **schema}
+    whole = _python_patterns({**_binding(), **schema})
     return fastjsonschema.compile(whole, formats={"uri": r".", "date-time": r"."})
 
 

@@ -1,9 +1,11 @@
 """Where a webhook may point: the URL checks at registration and the address checks at delivery.
 
-A webhook URL is chosen by a participant, and the gateway POSTs to it from inside the operator's
-network, so an unchecked URL lets any participant make the gateway send requests to the
-operator's own services (server-side request forgery): the chain node's JSON-RPC port, a cloud
-metadata service at 169.254.169.254, an admin console on the loopback interface.
+Shared by the gateway's recall notifications (gateway/webhooks.py) and the indexer's EPCIS
+subscriptions (indexer/subscriptions/delivery.py). A webhook URL is chosen by a participant (or a
+reader), and the service POSTs to it from inside the operator's network, so an unchecked URL lets
+any of them make the service send requests to the operator's own services (server-side request
+forgery): the chain node's JSON-RPC port, a cloud metadata service at 169.254.169.254, an admin
+console on the loopback interface.
 
 - **At registration** (:meth:`TargetPolicy.check_url`) a URL must be ``http`` or ``https``, pure
   printable ASCII without whitespace, control characters or backslashes, without credentials
@@ -11,22 +13,22 @@ metadata service at 169.254.169.254, an admin console on the loopback interface.
   once; an IPv4 address in any other spelling (``127.1``, ``2130706433``, ``0x7f000001``,
   ``0177.0.0.1``) and the ``localhost`` names are refused outright, whatever they mean.
 - **At every delivery** (:meth:`TargetPolicy.resolve`) the URL is checked again (it may predate
-  these rules), the host is resolved once, every address it resolves to is checked, and the
-  request is sent to one of those addresses (the next only when one cannot be connected to),
-  with the original ``Host`` header and TLS server name (:class:`WebhookClient`). A name that
-  resolved to a public address at registration and to 127.0.0.1 now is refused: there is no
-  second lookup for DNS rebinding to race.
+  these rules), the host is resolved once, every address it resolves to is checked, and the request
+  is sent to one of those addresses (the next only when one cannot be connected to), with the
+  original ``Host`` header and TLS server name (:class:`WebhookClient`). A name that resolved to a
+  public address at registration and to 127.0.0.1 now is refused: there is no second lookup for DNS
+  rebinding to race.
 
 An address is refused unless it is public unicast (:func:`refusal`): loopback, private (RFC 1918,
-unique-local ``fc00::/7``), shared (``100.64.0.0/10``), link-local, multicast, unspecified,
-reserved and the other special-purpose ranges are refused in every spelling, including the IPv4
-address inside an IPv4-mapped (``::ffff:a.b.c.d``) or NAT64 (``64:ff9b::/96``) IPv6 address, and
-inside a 6to4 (``2002::/16``) one. Deprecated IPv4-compatible addresses (``::a.b.c.d``) are
-refused as such.
+unique-local ``fc00::/7``), shared (``100.64.0.0/10``), link-local, multicast, unspecified, reserved
+and the other special-purpose ranges are refused in every spelling, including the IPv4 address
+inside an IPv4-mapped (``::ffff:a.b.c.d``) or NAT64 (``64:ff9b::/96``) IPv6 address, and inside a
+6to4 (``2002::/16``) one. Deprecated IPv4-compatible addresses (``::a.b.c.d``) are refused as such.
 
-Deployments whose partners sit on a private network list those networks (CIDRs) or host names
-in an allow-list (``PROVENANCE_GATEWAY_WEBHOOK_ALLOWLIST``); everything else still applies to
-them. See ``docs/security.md`` ("Webhooks and secrets at rest").
+Deployments whose partners sit on a private network list those networks (CIDRs) or host names in an
+allow-list (``PROVENANCE_GATEWAY_WEBHOOK_ALLOWLIST``, the indexer's
+``PROVENANCE_INDEXER_SUBSCRIPTION_ALLOWLIST``: :attr:`TargetPolicy.setting` names it in refusals);
+everything else still applies to them. See ``docs/security.md`` ("Webhooks and secrets at rest").
 """
 
 from __future__ import annotations
@@ -234,9 +236,13 @@ class TargetPolicy:
 
     networks: tuple[IPNetwork, ...] = ()
     hosts: frozenset[str] = frozenset()
+    #: the setting a refusal names (where a private deployment allows its partners)
+    setting: str = "PROVENANCE_GATEWAY_WEBHOOK_ALLOWLIST"
 
     @classmethod
-    def from_allowlist(cls, entries: Iterable[str]) -> TargetPolicy:
+    def from_allowlist(
+        cls, entries: Iterable[str], *, setting: str = "PROVENANCE_GATEWAY_WEBHOOK_ALLOWLIST"
+    ) -> TargetPolicy:
         """CIDRs (``10.20.0.0/16``, ``fd00::/8``, a bare address) and host names."""
         networks: list[IPNetwork] = []
         hosts: set[str] = set()
@@ -252,7 +258,7 @@ class TargetPolicy:
                 name = entry.removesuffix(".")
                 _check_name(name, echo(name), None)
                 hosts.add(name)
-        return cls(networks=tuple(networks), hosts=frozenset(hosts))
+        return cls(networks=tuple(networks), hosts=frozenset(hosts), setting=setting)
 
     def _allowed(self, address: IPAddress) -> bool:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -267,7 +273,7 @@ class TargetPolicy:
             shown = host if host == str(address) else f"{host} ({address})"
             raise _refuse(
                 f"webhooks may not reach {shown}: {why}; a private deployment lists its "
-                "partners' networks in PROVENANCE_GATEWAY_WEBHOOK_ALLOWLIST",
+                f"partners' networks in {self.setting}",
                 RULE_ADDRESS,
                 pointer,
             )
@@ -281,7 +287,7 @@ class TargetPolicy:
         elif _is_loopback_name(target.host) and target.host not in self.hosts:
             raise _refuse(
                 f"webhooks may not reach {target.host}: a loopback name; a private deployment "
-                "lists its partners in PROVENANCE_GATEWAY_WEBHOOK_ALLOWLIST",
+                f"lists its partners in {self.setting}",
                 RULE_ADDRESS,
                 pointer,
             )

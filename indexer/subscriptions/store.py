@@ -1,0 +1,165 @@
+"""Webhook subscriptions to a named query (``POST /queries/{name}/subscriptions``): checked,
+stored, listed, deleted. Delivery: indexer/subscriptions/delivery.py.
+
+A subscription is a standing query: ``stream`` (every new matching event, as soon as it is
+delivered; the binding's ``QueryStreamSubscription``). A ``schedule`` (cron-like) is refused for
+now (400, rule ``subscription.unsupported``), never taken and ignored. Its **cursor** starts at
+the events recorded before ``initialRecordTime`` (recordTime is the anchoring block's time), or
+before now: every event the index holds now is behind it.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from indexer.queries.common import iso
+from indexer.store.models import AnchorRow, EventRow, SubscriptionRow, first_sequence_of_block
+from indexer.store.writes import get_checkpoint
+from indexer.subscriptions.named import NamedQuery
+from medledger.epcis.query import parse_query
+from medledger.errors import NotFoundError, SubscriptionControlsError, ValidationError, echo
+from servicekit.sql.helpers import utcnow
+from servicekit.webhook_targets import TargetPolicy
+
+#: Subscriptions one named query may have.
+MAX_SUBSCRIPTIONS = 10
+TOKEN_MAX = 500
+_FIELDS = {"dest", "signatureToken", "reportIfEmpty", "stream", "schedule", "initialRecordTime"}
+
+
+def _fail(pointer: str, message: str, rule: str = "subscription.controls") -> Exception:
+    return SubscriptionControlsError(message, rule=rule, pointer=pointer)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """A subscription's controls as checked."""
+
+    dest: str
+    signature_token: str | None
+    report_if_empty: bool
+    initial_record_time: datetime | None
+
+
+def controls(body: Any, targets: TargetPolicy) -> Controls:
+    """The controls of a ``POST /queries/{name}/subscriptions`` body (400 if not acceptable:
+    no ``dest``, a destination the webhook rules refuse, neither ``stream`` nor ``schedule``,
+    a schedule, an unknown member)."""
+    if not isinstance(body, dict):
+        raise _fail("", 'a subscription is a JSON object: {"dest": ..., "stream": true}')
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise _fail(f"/{unknown[0]}"[:200], f"not a subscription control: {echo(unknown[0])}")
+    dest = body.get("dest")
+    if not isinstance(dest, str):
+        raise _fail("/dest", "dest: the webhook URL to deliver to (a string)")
+    try:
+        targets.check_url(dest, pointer="/dest")
+    except ValidationError as exc:
+        raise _fail("/dest", str(exc), exc.rule or "webhook.url") from None
+    token = body.get("signatureToken")
+    if token is not None and (not isinstance(token, str) or not 0 < len(token) <= TOKEN_MAX):
+        raise _fail("/signatureToken", f"signatureToken: a string of 1 to {TOKEN_MAX} characters")
+    if "schedule" in body:
+        raise _fail(
+            "/schedule",
+            'scheduled subscriptions are not supported yet: subscribe with "stream": true',
+            "subscription.unsupported",
+        )
+    if body.get("stream") is not True:
+        raise _fail("/stream", 'a subscription needs "stream": true (or a schedule)')
+    report = body.get("reportIfEmpty", False)
+    if not isinstance(report, bool):
+        raise _fail("/reportIfEmpty", "reportIfEmpty: true or false")
+    initial = body.get("initialRecordTime")
+    moment = None
+    if initial is not None:
+        if not isinstance(initial, str):
+            raise _fail("/initialRecordTime", "initialRecordTime: a date-time")
+        moment = parse_query([("GE_recordTime", initial)]).record_time.ge
+    return Controls(dest, token, report, moment)
+
+
+def _start(session: Session, initial: datetime | None) -> int:
+    """The cursor a new subscription starts at: behind every event recorded before
+    ``initial``, or every event the index holds (without it)."""
+    if initial is not None:
+        last = session.scalar(
+            select(func.max(EventRow.seq))
+            .join(AnchorRow, AnchorRow.root == EventRow.root)
+            .where(AnchorRow.block_timestamp < math.ceil(initial.timestamp()))
+        )
+        return -1 if last is None else int(last)
+    checkpoint = get_checkpoint(session)
+    return -1 if checkpoint is None else first_sequence_of_block(checkpoint.block_number + 1) - 1
+
+
+def subscribe(session: Session, query: NamedQuery, given: Controls) -> SubscriptionRow:
+    count = session.scalar(
+        select(func.count())
+        .select_from(SubscriptionRow)
+        .where(SubscriptionRow.query_id == query.id)
+    )
+    if (count or 0) >= MAX_SUBSCRIPTIONS:
+        raise _fail("", f"a named query has at most {MAX_SUBSCRIPTIONS} subscriptions")
+    row = SubscriptionRow(
+        id=str(uuid.uuid4()),
+        query_id=query.id,
+        dest=given.dest,
+        signature_token=given.signature_token,
+        report_if_empty=given.report_if_empty,
+        initial_record_time=given.initial_record_time,
+        created_at=utcnow(),
+        cursor=_start(session, given.initial_record_time),
+        batch_end=None,
+        attempts=0,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def listing(session: Session, query: NamedQuery) -> list[SubscriptionRow]:
+    return list(
+        session.scalars(
+            select(SubscriptionRow)
+            .where(SubscriptionRow.query_id == query.id)
+            .order_by(SubscriptionRow.created_at, SubscriptionRow.id)
+        )
+    )
+
+
+def find(session: Session, query: NamedQuery, subscription_id: str) -> SubscriptionRow:
+    row = session.get(SubscriptionRow, subscription_id[:36])
+    if row is None or row.query_id != query.id:
+        raise NotFoundError(f"the query has no subscription {subscription_id[:100]!r}")
+    return row
+
+
+def unsubscribe(session: Session, query: NamedQuery, subscription_id: str) -> None:
+    row = find(session, query, subscription_id)
+    session.execute(delete(SubscriptionRow).where(SubscriptionRow.id == row.id))
+
+
+def public(row: SubscriptionRow, name: str) -> dict[str, Any]:
+    """As the binding shows a subscription (never its signature token)."""
+    out: dict[str, Any] = {
+        "subscriptionID": row.id,
+        "queryName": name,
+        "dest": row.dest,
+        "createdAt": iso(row.created_at),
+        "stream": True,
+        "reportIfEmpty": row.report_if_empty,
+    }
+    if row.initial_record_time is not None:
+        out["initialRecordTime"] = iso(row.initial_record_time)
+    if row.last_notified_at is not None:
+        out["lastNotifiedAt"] = iso(row.last_notified_at)
+    return out
