@@ -427,3 +427,53 @@ def test_a_participant_key_cannot_export(exchange: Exchange) -> None:
         headers={"Authorization": f"Bearer {issued.json()['apiKey']}"},
     )
     assert response.status_code == 403, response.text
+
+
+def test_the_command_end_to_end_over_http_and_json_rpc(tmp_path: Path) -> None:
+    """The verb as a partner runs it: the first network on a real node (anvil), its indexer
+    served over HTTP; `provenance export` then `provenance verify --rpc` against that node;
+    the document captured by the second network (in-process chain) with the same ids."""
+    from chain.client import Chain
+    from devkit.nodes import available, free_port, running_node
+    from provenance.up import ServerThread
+
+    if not available("anvil"):
+        pytest.skip("anvil is not installed in node_modules (run `make deps`)")
+    with running_node("anvil") as node, ExitStack() as stack:
+        chain = Chain.from_url(node.url, poll_interval=0.05)
+        first = start_network(tmp_path / "first", chain=chain)
+        stack.callback(first.gateway.stop)
+        journey = build_journey(4, packs_per_case=2)
+        for step in journey.steps:
+            first.capture(step.actor, step.events)
+            first.anchor()
+        indexer = first.indexer(f"sqlite:///{tmp_path}/indexer.db", tmp_path / "indexer")
+        stack.callback(indexer.stop)
+        indexer.catch_up()
+        server = ServerThread(
+            create_indexer_app(indexer, follow=False), "127.0.0.1", free_port(), "indexer"
+        )
+        server.start()
+        stack.callback(server.stop)
+        second = start_network(tmp_path / "second", rule_set="epcis")
+        stack.callback(second.gateway.stop)
+        out = tmp_path / "lot.xml"
+        result = runner.invoke(
+            app,
+            [
+                "export", f"{GTIN} {FINISHED_LOT}", "--format", "xml", "--indexer", server.url,
+                "--key-file", str(indexer.settings.resolved_bootstrap_api_key_file),
+                "--out", str(out),
+            ],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        verified = runner.invoke(app, ["verify", str(receipts_path(out)), "--rpc", node.url])
+        assert verified.exit_code == 0, verified.output
+        assert "offline and on-chain" in verified.output
+        response = second.http.post(
+            "/capture",
+            content=out.read_bytes(),
+            headers=second.keys[IMPORTER.name] | {"Content-Type": "application/xml"},
+        )
+        assert response.status_code == 202, response.text
+        assert response.json()["eventIDs"] == exported_ids(out)
