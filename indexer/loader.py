@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 from indexer import detection
 from indexer.chainlogs import ChainLog
 from indexer.event_rows import Row, event_line, event_row, item_lines, item_rows
+from indexer.masterdata_authority import authorised
 from indexer.projection import EventContext, Projector, SeqSlots, restricted
-from indexer.sources import KIND_DECLARATION, BatchSource
+from indexer.sources import KIND_DECLARATION, KIND_MASTERDATA, BatchSource
 from indexer.store import pending, undo, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
@@ -49,6 +50,9 @@ from medledger.epcis.event_id import EventId
 from medledger.epcis.normalise import NormalisedEvent, normalise_event
 from medledger.epcis.terms import Vocabulary, default_vocabulary
 from medledger.errors import BatchRefusedError, BatchUnavailableError, ValidationError
+from medledger.masterdata.record import read_record
+from medledger.masterdata.views import location, product
+from medledger.masterdata.vocabulary import KIND_LOCATION
 from servicekit import lifeline
 from servicekit.sql.helpers import driver_connection
 
@@ -102,6 +106,8 @@ class PreparedBatch:
     #: the error declarations among the leaves, by position: their ``ix_error_declarations``
     #: rows (the placeholders at their positions above are empty)
     declarations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: the master data records among the leaves, by position: their ``ix_masterdata`` rows
+    masterdata: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _add(timings: dict[str, float], stage: str, since: float) -> float:
@@ -139,7 +145,7 @@ def prepare_batch(
     for v in verified:
         seq = sequence(facts.block_number, log_index, v.position)
         out.hashes.append(v.event_hash)
-        if v.kind == KIND_DECLARATION:
+        if v.kind in (KIND_DECLARATION, KIND_MASTERDATA):
             if copy_lines:
                 out.lines.append(b"")
                 out.item_lines.append(b"")
@@ -147,7 +153,10 @@ def prepare_batch(
                 out.rows.append(None)
                 out.items.append([])
             try:
-                out.declarations[v.position] = declaration_row(v, seq, facts)
+                if v.kind == KIND_DECLARATION:
+                    out.declarations[v.position] = declaration_row(v, seq, facts)
+                else:
+                    out.masterdata[v.position] = masterdata_row(v, seq, facts)
             except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
                 out.unreadable[v.position] = str(exc)
             continue
@@ -189,6 +198,33 @@ def declaration_row(v: VerifiedEvent, seq: int, facts: AnchorFacts) -> dict[str,
         "declaration_time": declared.declaration_time,
         "reason": declared.reason,
         "corrective_ids": list(declared.corrective_event_ids),
+        "salt": v.salt,
+        "raw": json.dumps(v.event, separators=(",", ":"), ensure_ascii=False),
+    }
+
+
+def masterdata_row(v: VerifiedEvent, seq: int, facts: AnchorFacts) -> dict[str, Any]:
+    """The ``ix_masterdata`` row of a verified master data leaf."""
+    record = read_record(v.event)
+    name: str | None
+    region: str | None = None
+    if record.kind == KIND_LOCATION:
+        place = location(record)
+        name, region = place.name, place.region
+    else:
+        name = product(record).name
+    return {
+        "record_hash": v.event_hash,
+        "seq": seq,
+        "block_number": facts.block_number,
+        "root": facts.root,
+        "declared_by": facts.submitter,
+        "kind": record.kind,
+        "vocabulary_type": record.vocabulary_type,
+        "element_id": record.element_id,
+        "effective_time": record.effective_time,
+        "name": name[:512] if name else None,
+        "region": region,
         "salt": v.salt,
         "raw": json.dumps(v.event, separators=(",", ":"), ensure_ascii=False),
     }
@@ -247,6 +283,7 @@ class _Chosen:
     repeated: list[bytes] = field(default_factory=list)
     unreadable: list[tuple[bytes, str]] = field(default_factory=list)
     declarations: list[dict[str, Any]] = field(default_factory=list)
+    masterdata: list[dict[str, Any]] = field(default_factory=list)
 
     def insert(self, session: Session) -> None:
         if self.event_lines:
@@ -268,6 +305,10 @@ def _choose(
         declaration = prepared.declarations.get(position)
         if declaration is not None:
             out.declarations.append(declaration)
+            continue
+        record = prepared.masterdata.get(position)
+        if record is not None:
+            out.masterdata.append(record)
             continue
         if event_hash in known or event_hash in seen:
             out.repeated.append(event_hash)
@@ -599,6 +640,7 @@ class BatchLoader:
             reader.before_read = None
             inserted()  # raises what the insert raised (an event indexed before)
         declared = writes.insert_declarations(session, chosen.declarations)
+        writes.insert_masterdata(session, authorised(session, chosen.masterdata))
         started = _add(self.timings, "SQL: events and items (waited for)", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
         self._state.absorb(projector)

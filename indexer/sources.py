@@ -3,7 +3,8 @@
 Neither is trusted: :mod:`indexer.verification` recomputes every hash and the root before
 anything is indexed. Both give the gateway's batch JSON (``root``, ``participant``, ``events``:
 ``kind``, ``eventID``, ``eventHash``, ``salt``, ``event``; ``kind`` ``errorDeclaration``: an
-error declaration, its ``event`` the stored declaration; absent: an event).
+error declaration, its ``event`` the stored declaration; ``masterdata``: a master data record,
+its ``event`` the stored record; absent: an event).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from medledger.errors import MESSAGE_LIMIT, BatchRefusedError, BatchUnavailableE
 #: Kinds of batch entries (leaves).
 KIND_EVENT = "event"
 KIND_DECLARATION = "errorDeclaration"
+KIND_MASTERDATA = "masterdata"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ def parse_batch(body: Any, root: bytes) -> BatchContents:
                 f"batch 0x{root.hex()}: entry {i} is malformed", retryable=False
             )
         kind = item.get("kind", KIND_EVENT)
-        if kind not in (KIND_EVENT, KIND_DECLARATION):
+        if kind not in (KIND_EVENT, KIND_DECLARATION, KIND_MASTERDATA):
             raise BatchUnavailableError(
                 f"batch 0x{root.hex()}: entry {i} is of unknown kind {str(kind)[:40]!r}",
                 retryable=False,

@@ -12,10 +12,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexer.sources import KIND_DECLARATION, KIND_EVENT, BatchContents, BatchEntry
+from indexer.sources import (
+    KIND_DECLARATION,
+    KIND_EVENT,
+    KIND_MASTERDATA,
+    BatchContents,
+    BatchEntry,
+)
 from medledger.epcis.error_declaration import declaration_digest
 from medledger.epcis.event_hash import stored_event_digest
 from medledger.errors import MerkleError, ValidationError
+from medledger.masterdata.record import masterdata_digest
 from medledger.merkle import MerkleTree
 
 
@@ -83,6 +90,8 @@ def _recompute(entry: BatchEntry) -> bytes | None:
     try:
         if entry.kind == KIND_DECLARATION:
             return declaration_digest(entry.event)
+        if entry.kind == KIND_MASTERDATA:
+            return masterdata_digest(entry.event)
         return event_digest(entry.event)
     except (ValidationError, ValueError, TypeError, KeyError, AttributeError):
         return None

@@ -65,6 +65,7 @@ from medledger.epcis import gs1
 from medledger.epcis.query import parse_query
 from medledger.errors import NotFoundError, QueryParameterError, ValidationError
 from medledger.formats.mass_balance import parse_strength
+from medledger.regions import region_code
 from servicekit.http.bodies import StrictJSONRoute
 from servicekit.http.operations import (
     metrics_response,
@@ -314,10 +315,19 @@ def get_stock(
     ] = None,
     gtin: Annotated[str | None, Query(description="8 to 14 digits")] = None,
     lot: Annotated[str | None, Query(max_length=20)] = None,
+    region: Annotated[
+        str | None,
+        Query(
+            max_length=6,
+            description="ISO 3166-2 subdivision (KG-C) or country (KG): items at locations "
+            "its master data places there",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Counts of live items (active, in transit) by holder, location, GTIN, lot and status, and
     class-level holdings (kg of API lots) that are not zero. Holdings have no location: a
-    location filter leaves them out. An inspector's key: what its region's participants hold."""
+    location or region filter leaves them out. An inspector's key: what its region's
+    participants hold. Names and regions from master data (docs/masterdata.md), and `byRegion`."""
     holder = None
     if participant is not None:
         if participant.strip().isdigit():
@@ -342,6 +352,7 @@ def get_stock(
         location=where,
         gtin=gtin14(gtin) if gtin is not None else None,
         lot=lot_text(lot) if lot is not None else None,
+        region=region_code(region, pointer="region") if region is not None else None,
         within=within,
     )
 

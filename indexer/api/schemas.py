@@ -170,6 +170,38 @@ class StockGroup(Model):
     lot: str | None
     status: Literal["active", "in_transit"]
     count: int
+    region: str | None = Field(
+        default=None,
+        description="the location's ISO 3166-2 subdivision (or country) by its master data; "
+        "null: no master data says",
+    )
+
+
+class LocationFacts(Model):
+    """What a location's master data says now (docs/masterdata.md)."""
+
+    name: str | None
+    region: str | None
+    city: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    gln: str
+
+
+class ProductFacts(Model):
+    """What a product's master data says now (docs/masterdata.md)."""
+
+    name: str | None
+    dosageForm: str | None = None  # noqa: N815
+    strength: str | None = None
+    packSize: str | None = None  # noqa: N815
+    atcCode: str | None = None  # noqa: N815
+    maHolder: str | None = None  # noqa: N815
+
+
+class RegionCount(Model):
+    region: str | None = Field(description="null: items at locations no master data places")
+    count: int
 
 
 class Holding(Model):
@@ -187,6 +219,15 @@ class Stock(Model):
     items: list[StockGroup]
     holdings: list[Holding] = Field(description="class-level quantities (e.g. kg of API lots)")
     participants: dict[str, Participant]
+    byRegion: list[RegionCount] = Field(  # noqa: N815
+        default_factory=list, description="the items counted by their location's region"
+    )
+    locations: dict[str, LocationFacts] = Field(
+        default_factory=dict, description="master data of the items' locations, where it exists"
+    )
+    products: dict[str, ProductFacts] = Field(
+        default_factory=dict, description="master data of the GTINs, where it exists"
+    )
 
 
 class ScopeItem(Model):

@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import decimal_text, participants
+from indexer.queries.masterdata import location_facts, product_facts, region_of
 from indexer.queries.scope import EVERYTHING, Scope
 from indexer.store.models import HoldingVersionRow, ItemVersionRow
 from medledger.epcis.digital_link import lot_of_class
+from medledger.regions import in_region
 
 LIVE = ("active", "in_transit")
 
@@ -26,10 +28,15 @@ def stock(
     location: str | None = None,
     gtin: str | None = None,
     lot: str | None = None,
+    region: str | None = None,
     within: Scope = EVERYTHING,
 ) -> dict[str, Any]:
     """Filters are exact: a checksummed holder address, a canonical location, a GTIN-14, a lot.
-    A region's scope (``within``) keeps what its participants hold (and send)."""
+    ``region`` (an ISO 3166-2 subdivision or a country) keeps the items at locations whose
+    master data puts them there (docs/masterdata.md), and no holdings (they have no location).
+    A region's scope (``within``) keeps what its participants hold (and send). Names and regions
+    of locations and products come with the answer where master data exists, and the items
+    counted by region (``byRegion``; ``region`` null: no master data says)."""
     held_by = within.participants(session)
     query = select(
         ItemVersionRow.holder,
@@ -57,12 +64,20 @@ def stock(
         ItemVersionRow.status,
     )
     rows = session.execute(query.group_by(*group).order_by(*group))
-    items = [
+    items: list[dict[str, Any]] = [
         {"holder": h, "location": loc, "gtin": g, "lot": lt, "status": s, "count": int(n)}
         for h, loc, g, lt, s, n in rows
     ]
+    places = location_facts(session, {i["location"] for i in items})
+    for item in items:
+        item["region"] = region_of(places, item["location"])
+    if region is not None:
+        items = [i for i in items if in_region(i["region"], region)]
+    by_region: dict[str | None, int] = {}
+    for item in items:
+        by_region[item["region"]] = by_region.get(item["region"], 0) + item["count"]
     holdings: list[dict[str, Any]] = []
-    if location is None:
+    if location is None and region is None:
         held = select(HoldingVersionRow).where(
             HoldingVersionRow.valid_to.is_(None), HoldingVersionRow.quantity != 0
         )
@@ -95,8 +110,15 @@ def stock(
             )
     addresses = [i["holder"] for i in items] + [h["holder"] for h in holdings]
     addresses += [h["inTransitTo"] for h in holdings]
+    gtins = {i["gtin"] for i in items} | {h["gtin"] for h in holdings}
     return {
         "items": items,
         "holdings": holdings,
         "participants": participants(session, addresses),
+        "byRegion": [
+            {"region": r, "count": n}
+            for r, n in sorted(by_region.items(), key=lambda p: (p[0] is None, p[0] or ""))
+        ],
+        "locations": {u: places[u] for u in sorted({i["location"] for i in items}) if u in places},
+        "products": product_facts(session, gtins),
     }

@@ -171,6 +171,35 @@ class EventRow(Base):
     )
 
 
+class MasterDataRow(Base):
+    """A verified master data record (medledger/masterdata): a version of a location or a
+    product, a leaf of an anchored batch (kind ``masterdata``). What is true of an element at a
+    moment is its version with the latest ``effective_time`` at or before it (then the latest
+    ``seq``). Rolled back with its block like every derived row."""
+
+    __tablename__ = "ix_masterdata"
+    __table_args__ = (
+        Index("ix_ix_masterdata_element", "element_id", "effective_time"),
+        Index("ix_ix_masterdata_region", "region"),
+    )
+
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    declared_by: Mapped[str] = mapped_column(String(ADDRESS))
+    kind: Mapped[str] = mapped_column(String(16))  # location, product
+    vocabulary_type: Mapped[str] = mapped_column(String(IDENTIFIER))
+    #: canonical GLN (``/414/...``) or GTIN class (``/01/<gtin>``) Digital Link URI
+    element_id: Mapped[str] = mapped_column(String(IDENTIFIER))
+    effective_time: Mapped[datetime]
+    name: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    #: a location's ISO 3166-2 subdivision, else its country (None for products)
+    region: Mapped[str | None] = mapped_column(String(6))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    raw: Mapped[str] = mapped_column(Text)
+
+
 class ErrorDeclarationRow(Base):
     """A verified EPCIS error declaration (medledger/epcis/error_declaration.py): a leaf of an
     anchored batch declaring an event erroneous. Rolled back with its block like every derived

@@ -36,6 +36,7 @@ from indexer.store.models import (
     HoldingVersionRow,
     ItemVersionRow,
     LotRow,
+    MasterDataRow,
     ParticipantChangeRow,
     ParticipantRow,
     PendingRow,
@@ -361,6 +362,27 @@ def insert_declarations(session: Session, rows: list[dict[str, Any]]) -> list[di
     return list(new.values())
 
 
+def insert_masterdata(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert verified master data records not indexed before (a record anchored again keeps
+    its first row); how many went in."""
+    if not rows:
+        return 0
+    known = set(
+        session.scalars(
+            select(MasterDataRow.record_hash).where(
+                MasterDataRow.record_hash.in_([r["record_hash"] for r in rows])
+            )
+        )
+    )
+    new: dict[bytes, dict[str, Any]] = {}
+    for row in rows:
+        if row["record_hash"] not in known:
+            new.setdefault(row["record_hash"], row)
+    if new:
+        session.execute(insert(MasterDataRow), list(new.values()))
+    return len(new)
+
+
 # --- rollback --------------------------------------------------------------------------------
 
 
@@ -406,6 +428,7 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         PendingRow,
         TransitObservationRow,  # a held-back receipt's: written in the block that applied it
         ErrorDeclarationRow,
+        MasterDataRow,
     ):
         session.execute(delete(table).where(table.block_number > n))
     session.execute(

@@ -1,0 +1,109 @@
+"""Master data as the queries show it (docs/masterdata.md): the names and regions of locations
+and the names of products, from the verified versions in ``ix_masterdata``.
+
+What is true of an element now is its version with the latest effective time not after now
+(then the latest anchored). A location without a record of its own (a sub-location
+``/414/<gln>/254/<ext>``) takes its GLN's; a location without a region takes its parent site's
+(``cbv:mda:site``, one step).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from indexer.store.models import MasterDataRow
+from indexer.store.state import chunks
+from medledger.epcis.digital_link import gln_of
+from medledger.epcis.identifiers import ID_GS1
+from medledger.masterdata.record import read_record
+from medledger.masterdata.views import location, product
+from medledger.regions import in_region
+
+_SITE = ID_GS1 + "/414/"
+
+
+def _current(session: Session, element_ids: Iterable[str]) -> dict[str, MasterDataRow]:
+    """The current version of each element that has one."""
+    now = datetime.now(UTC)
+    found: dict[str, MasterDataRow] = {}
+    for part in chunks(sorted(set(element_ids))):
+        rows = session.scalars(
+            select(MasterDataRow).where(
+                MasterDataRow.element_id.in_(part), MasterDataRow.effective_time <= now
+            )
+        )
+        for row in rows:
+            best = found.get(row.element_id)
+            if best is None or (row.effective_time, row.seq) > (best.effective_time, best.seq):
+                found[row.element_id] = row
+    return found
+
+
+def location_facts(session: Session, uris: Iterable[str | None]) -> dict[str, dict[str, Any]]:
+    """``{location URI: {name, region, city, latitude, longitude, gln}}`` for the locations
+    with master data (their own, their GLN's, or their site's region)."""
+    wanted = {u for u in uris if u}
+    sites = {_SITE + g for g in (gln_of(u) for u in wanted) if g}
+    current = _current(session, wanted | sites)
+    parents: dict[str, str] = {}
+    for record in current.values():
+        parent = location(read_record(json.loads(record.raw))).parent_site
+        if parent:
+            parents[record.element_id] = _SITE + parent
+    current.update(_current(session, set(parents.values()) - set(current)))
+    out: dict[str, dict[str, Any]] = {}
+    for uri in sorted(wanted):
+        gln = gln_of(uri)
+        found = current.get(uri) or (current.get(_SITE + gln) if gln else None)
+        if found is None:
+            continue
+        place = location(read_record(json.loads(found.raw)))
+        region = place.region
+        if region is None and found.element_id in parents:
+            site = current.get(parents[found.element_id])
+            region = site.region if site is not None else None
+        out[uri] = {
+            "name": place.name,
+            "region": region,
+            "city": place.city,
+            "latitude": place.latitude,
+            "longitude": place.longitude,
+            "gln": place.gln,
+        }
+    return out
+
+
+def product_facts(session: Session, gtins: Iterable[str | None]) -> dict[str, dict[str, Any]]:
+    """``{GTIN-14: {name, dosageForm, strength, packSize, atcCode, maHolder}}`` for the
+    products with master data."""
+    wanted = {g for g in gtins if g}
+    current = _current(session, {f"{ID_GS1}/01/{g}" for g in wanted})
+    out: dict[str, dict[str, Any]] = {}
+    for row in current.values():
+        drug = product(read_record(json.loads(row.raw)))
+        out[drug.gtin] = {
+            "name": drug.name,
+            "dosageForm": drug.dosage_form,
+            "strength": drug.strength,
+            "packSize": drug.net_content,
+            "atcCode": drug.atc_code,
+            "maHolder": drug.ma_holder,
+        }
+    return out
+
+
+def region_of(facts: dict[str, dict[str, Any]], uri: str | None) -> str | None:
+    """The region ``location_facts`` found for ``uri`` (None: no master data says)."""
+    found = facts.get(uri) if uri else None
+    return found["region"] if found else None
+
+
+def within(region: str | None, scope: str) -> bool:
+    """Whether a location in ``region`` lies in ``scope`` (a subdivision or a country)."""
+    return in_region(region, scope)

@@ -1,0 +1,162 @@
+"""Master data, from capture to index (issue 17 step 2): each participant declares its site
+(name, region) and the manufacturer its product; the indexer loads the records from the
+declarers' anchored batches, verified against the on-chain roots like events, keeps their
+versions in ix_masterdata, and /stock answers by region (``?region=KG-C``, ``byRegion``) with
+the names of locations and products. A reorganisation that orphans a record's block removes it.
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from indexer.api.app import create_app
+from indexer.masterdata_authority import authorised
+from indexer.queries.stock import stock
+from indexer.store.models import AlertRow, MasterDataRow
+from medledger.epcis.builders import Actor
+from provenance.journey import DISTRIBUTOR, IMPORTER, MANUFACTURER, PACK_ITEM_REF, PHARMACY
+from tests.support.network import Network, start_network
+
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+SITES = {  # where each holder is: Chüy region, Bishkek, Osh
+    MANUFACTURER: ("Bishkek Pharma Plant, Kant", "KG-C"),
+    IMPORTER: ("Dordoi Med Import warehouse", "KG-GB"),
+    DISTRIBUTOR: ("Tian Shan Distribution, Osh", "KG-GO"),
+    PHARMACY: ("Ala-Too Pharmacy No. 7", "KG-GB"),
+}
+GTIN_CLASS = f"urn:epc:idpat:sgtin:{MANUFACTURER.company_prefix}.{PACK_ITEM_REF}.*"
+
+
+def element(element_id: str, attributes: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": element_id,
+        "attributes": [{"id": k, "attribute": v} for k, v in attributes.items()],
+    }
+
+
+def declare(network: Network, actor: Actor, vocabularies: list[dict[str, Any]]) -> None:
+    document = {
+        "@context": [CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-01-01T00:00:00Z",
+        "epcisHeader": {"epcisMasterData": {"vocabularyList": vocabularies}},
+        "epcisBody": {"eventList": []},
+    }
+    sent = network.http.post("/capture", json=document, headers=network.keys[actor.name])
+    assert sent.status_code == 202, sent.text
+
+
+def site(actor: Actor) -> dict[str, Any]:
+    name, region = SITES[actor]
+    return {
+        "type": "urn:epcglobal:epcis:vtype:BusinessLocation",
+        "vocabularyElementList": [
+            element(
+                actor.sgln,
+                {
+                    "urn:epcglobal:cbv:mda#name": name,
+                    "urn:epcglobal:cbv:mda#countryCode": "KG",
+                    "urn:epcglobal:cbv:mda#state": region,
+                },
+            )
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def index(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    tmp: Path = tmp_path_factory.mktemp("masterdata")
+    network = start_network(tmp / "gateway")
+    try:
+        network.run_journey(20, packs_per_case=5)
+        for actor in SITES:
+            declare(network, actor, [site(actor)])
+        product = {
+            "type": "urn:epcglobal:epcis:vtype:EPCClass",
+            "vocabularyElementList": [
+                element(
+                    GTIN_CLASS,
+                    {
+                        "urn:epcglobal:cbv:mda#regulatedProductName": "Paracetamol 500 mg",
+                        "urn:epcglobal:cbv:mda#dosageFormType": "TABLET",
+                        "https://ns.medicine-provenance-ledger.org/epcis/mda#atcCode": "N02BE01",
+                    },
+                )
+            ],
+        }
+        declare(network, MANUFACTURER, [product])
+        network.anchor()
+        service = network.indexer(module_index_url, tmp / "indexer")
+        try:
+            service.catch_up()
+            yield network, service
+        finally:
+            service.stop()
+    finally:
+        network.gateway.stop()
+
+
+def test_records_are_loaded_verified_from_the_declarers_batches(index: Any) -> None:
+    network, service = index
+    with service.sessions() as session:
+        rows = list(session.scalars(select(MasterDataRow).order_by(MasterDataRow.seq)))
+        assert {(r.kind, r.name, r.region) for r in rows} == {
+            *(("location", n, r) for n, r in SITES.values()),
+            ("product", "Paracetamol 500 mg", None),
+        }
+        by_declarer = {r.name: r.declared_by.lower() for r in rows}
+        assert by_declarer["Ala-Too Pharmacy No. 7"] == network.addresses[PHARMACY.name].lower()
+        alerts = session.scalars(select(AlertRow.kind).where(AlertRow.kind == "integrity"))
+        assert list(alerts) == []
+
+
+def test_stock_by_region_with_names(index: Any) -> None:
+    _, service = index
+    with service.sessions() as session:
+        everything = stock(session)
+        by_region = {r["region"]: r["count"] for r in everything["byRegion"]}
+        assert set(by_region) <= {"KG-C", "KG-GB", "KG-GO"}
+        assert sum(by_region.values()) == sum(i["count"] for i in everything["items"])
+        pharmacy = f"https://id.gs1.org/414/{PHARMACY.gln}"
+        assert everything["locations"][pharmacy]["name"] == "Ala-Too Pharmacy No. 7"
+        gtin = next(i["gtin"] for i in everything["items"] if i["gtin"])
+        assert everything["products"][gtin]["name"] == "Paracetamol 500 mg"
+        assert everything["products"][gtin]["atcCode"] == "N02BE01"
+        bishkek = stock(session, region="KG-GB")
+        assert bishkek["items"] and {i["region"] for i in bishkek["items"]} == {"KG-GB"}
+        assert bishkek["holdings"] == []
+        assert sum(i["count"] for i in stock(session, region="KG")["items"]) == sum(
+            by_region.values()
+        )  # the whole country
+
+
+def test_get_stock_region_over_http(index: Any) -> None:
+    _, service = index
+    assert service.bootstrap_key_file is not None
+    token = service.bootstrap_key_file.read_text().strip()
+    with TestClient(create_app(service, follow=False)) as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        answer = http.get("/stock", params={"region": "KG-GB"}, headers=auth)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert {i["region"] for i in body["items"]} == {"KG-GB"}
+        assert [r["region"] for r in body["byRegion"]] == ["KG-GB"]
+        refused = http.get("/stock", params={"region": "KG-XX"}, headers=auth)
+        assert refused.status_code == 422, refused.text
+
+
+def test_a_record_not_its_declarers_is_left_out(index: Any) -> None:
+    network, service = index
+    with service.sessions() as session:
+        (drug,) = session.scalars(select(MasterDataRow).where(MasterDataRow.kind == "product"))
+        row = {c.name: getattr(drug, c.name) for c in MasterDataRow.__table__.columns}
+        by_pharmacy = {**row, "declared_by": network.addresses[PHARMACY.name]}
+        by_regulator = {**row, "declared_by": network.gateway.regulator.address}
+        assert authorised(session, [row, by_pharmacy, by_regulator]) == [row, by_regulator]
