@@ -1,9 +1,10 @@
 """``provenance verify``: a verdict per receipt, origin bundle or receipt bundle (one per receipt
-in it, named ``FILE#N``: ``provenance export`` writes them), and an exit code a script can
-trust."""
+in it, named ``FILE#N``: ``provenance export`` writes them, and one for the exported document
+when it lies beside the bundle), and an exit code a script can trust."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -14,10 +15,15 @@ from rich.markup import escape
 
 from chain.client import Chain
 from chain.verification import Verdict, verify_receipt
-from medledger.epcis.event_hash import stored_event_digest
-from medledger.errors import ChainError, ReceiptFormatError
-from medledger.formats.receipt import EventHasher, Receipt
-from medledger.formats.receipt_bundle import is_receipt_bundle, parse_receipt_bundle
+from medledger.epcis.event_hash import document_hashes, stored_event_digest
+from medledger.epcis.event_id import event_id_of
+from medledger.errors import ChainError, ProvenanceError, ReceiptFormatError
+from medledger.formats.receipt import Check, EventHasher, Receipt
+from medledger.formats.receipt_bundle import (
+    ReceiptBundle,
+    is_receipt_bundle,
+    parse_receipt_bundle,
+)
 from provenance.exits import EXIT_INVALID, EXIT_UNUSABLE, EXIT_VALID, print_unusable
 from provenance.origin import (
     DEFAULT_TOLERANCE,
@@ -42,6 +48,7 @@ def run(
     console = console or Console(soft_wrap=True)  # one line per verdict: easy to grep
     receipts: list[tuple[Path, Receipt]] = []
     bundles: list[tuple[Path, Bundle]] = []
+    exports: list[tuple[Path, ReceiptBundle]] = []
     for path in paths:
         try:
             document = read_document(path)
@@ -49,6 +56,7 @@ def run(
                 bundles.append((path, parse_bundle(document)))
             elif is_receipt_bundle(document):
                 exported = parse_receipt_bundle(document, name=str(path))
+                exports.append((path, exported))
                 receipts.extend(
                     (Path(f"{path}#{at}"), receipt) for at, receipt in enumerate(exported.receipts)
                 )
@@ -74,6 +82,18 @@ def run(
             return EXIT_UNUSABLE
         print_verdict(console, path, verdict, on_chain=chain is not None)
         invalid += not verdict.valid
+    for path, exported in exports:
+        check = exported_document_check(path, exported)
+        if check is None:
+            console.print(
+                f"        {path}: {exported.document.get('file')!s} not found beside it: "
+                "its receipts checked alone"
+            )
+        elif check.ok:
+            console.print(f"[green]VALID[/green]   {path} document: {escape(check.detail)}")
+        else:
+            console.print(f"[red]INVALID[/red] {path} document: {escape(check.detail)}")
+            invalid += 1
     invalid_bundles = 0
     for path, bundle in bundles:
         try:
@@ -100,6 +120,41 @@ def run(
             f"[{colour}]{total - invalid_bundles} of {total} origin bundles valid[/{colour}]"
         )
     return EXIT_INVALID if invalid or invalid_bundles else EXIT_VALID
+
+
+def exported_document_check(path: Path, bundle: ReceiptBundle) -> Check | None:
+    """The document a receipt bundle was written with (``document.file``, beside the bundle):
+    its SHA-256 is the bundle's, and its events, re-hashed from the document itself (an XML one
+    read as a capturing gateway reads it), are those the receipts prove, one for one, in order.
+    None when the file is not beside the bundle."""
+    name = bundle.document.get("file")
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        return None
+    found = path.parent / name
+    if not found.is_file():
+        return None
+    body = found.read_bytes()
+    if hashlib.sha256(body).hexdigest() != bundle.document.get("sha256"):
+        return Check("document", False, f"{found}: its SHA-256 is not the one the bundle states")
+    try:
+        if bundle.document.get("format") == "jsonld":
+            hashes = document_hashes(json.loads(body))
+        else:
+            from medledger.epcis.xml_capture import read_capture  # SaxonC for 1.2, on use only
+
+            hashes = document_hashes(read_capture(body))
+    except (ValueError, ProvenanceError) as exc:
+        return Check("document", False, f"{found} cannot be read: {exc}")
+    proven = [event_id_of(r.event_hash) for r in bundle.receipts]
+    if hashes != proven:
+        unproven = [h for h in hashes if h not in proven]
+        return Check(
+            "document",
+            False,
+            f"{found}: {len(hashes)} events, {len(proven)} receipts; not proven: "
+            + (", ".join(unproven[:3]) or "the order differs"),
+        )
+    return Check("document", True, f"{found}: each of its {len(hashes)} events proven")
 
 
 def read_document(path: Path) -> Any:

@@ -148,7 +148,10 @@ def test_the_receipts_verify_against_the_first_networks_chain_only(
         assert verify_receipt(receipt, chain=exchange.first.chain, event_hasher=hasher).valid
         elsewhere = verify_receipt(receipt, chain=exchange.second.chain, event_hasher=hasher)
         assert not elsewhere.valid  # the second network never anchored that root
-    assert runner.invoke(app, ["verify", str(receipts_path(out))]).exit_code == 0
+    result = runner.invoke(app, ["verify", str(receipts_path(out))])
+    assert result.exit_code == 0, result.output
+    # the document beside the bundle: re-hashed from itself, each event proven by a receipt
+    assert "each of its 10 events proven" in result.output.replace("\n", "")
 
 
 def test_the_second_network_anchors_the_same_events_under_its_own_root(
@@ -477,3 +480,29 @@ def test_the_command_end_to_end_over_http_and_json_rpc(tmp_path: Path) -> None:
         )
         assert response.status_code == 202, response.text
         assert response.json()["eventIDs"] == exported_ids(out)
+
+
+@pytest.mark.parametrize("fmt", ["jsonld", "xml-1.2"])
+def test_verify_finds_a_document_its_receipts_do_not_prove(
+    exchange: Exchange, fmt: str, tmp_path: Path
+) -> None:
+    """A document edited after export (its stated SHA-256 made to match) fails: its events,
+    re-hashed from the document itself, are not the ones the receipts prove."""
+    out = tmp_path / f"pack.{fmt}"
+    assert exchange.export(exchange.journey.dispensed_pack, out, fmt)[0] == 0
+    body = out.read_bytes()
+    marker = b'"eventTime": "' if fmt == "jsonld" else b"<eventTime>"
+    at = body.index(marker) + len(marker) + 3  # the last digit of the first event's year
+    edited = body[:at] + (b"1" if body[at : at + 1] != b"1" else b"2") + body[at + 1 :]
+    out.write_bytes(edited)
+    bundle = bundle_of(out)
+    result = runner.invoke(app, ["verify", str(receipts_path(out))])
+    assert result.exit_code == 1
+    assert "SHA-256 is not the one the bundle states" in result.output.replace("\n", "")
+    import hashlib
+
+    bundle["document"]["sha256"] = hashlib.sha256(edited).hexdigest()
+    receipts_path(out).write_text(json.dumps(bundle))
+    result = runner.invoke(app, ["verify", str(receipts_path(out))])
+    assert result.exit_code == 1
+    assert "not proven: ni:///sha-256;" in result.output.replace("\n", "")
