@@ -39,7 +39,7 @@ from servicekit.sql.helpers import (
 from .batches import BatchInfo, get_batch
 from .custody_view import apply_changes
 from .declarations import DeclarationRecord, insert_declarations
-from .event_items import Touches, insert_event_items
+from .event_items import Touches, insert_event_items, stored_seqs
 from .masterdata import MasterDataEntry, insert_records
 from .models import (
     BatchRow,
@@ -163,10 +163,16 @@ _INSERT_STAGED_EVENTS = (
     "WHERE m.event_id IN (SELECT event_id FROM fresh) AND NOT EXISTS "
     "(SELECT 1 FROM moved o WHERE o.event_id = m.event_id AND o.ord < m.ord) ORDER BY ord"
 )
+#: The same, answering the id and ``seq`` of each event inserted (for ``event_items``).
+_INSERT_STAGED_EVENTS_RETURNING = _INSERT_STAGED_EVENTS + " RETURNING event_id, seq"
 
 
-def _insert_events(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert new event rows in order, skipping event ids already stored; how many went in."""
+def _insert_events(
+    session: Session, rows: list[dict[str, Any]], seqs: dict[str, int] | None = None
+) -> int:
+    """Insert new event rows in order, skipping event ids already stored; how many went in.
+    ``seqs``, if given, gets the ``seq`` of each event that went in (PostgreSQL: from the insert
+    itself)."""
     if is_postgresql(session):
         cursor = copy_rows(
             session,
@@ -185,7 +191,11 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> int:
             ),
         )
         with cursor:
-            return execute_raw(cursor, _INSERT_STAGED_EVENTS)
+            if seqs is None:
+                return execute_raw(cursor, _INSERT_STAGED_EVENTS)
+            count = execute_raw(cursor, _INSERT_STAGED_EVENTS_RETURNING)
+            seqs.update((event_id, seq) for event_id, seq in cursor.fetchall())
+            return count
     # ON CONFLICT DO NOTHING: a concurrent capture of the same event keeps the first one.
     insert_events = upsert_insert(session, EventRow).on_conflict_do_nothing(
         index_elements=["event_id"]
@@ -193,6 +203,8 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> int:
     connection = session.connection()
     for chunk in chunks(rows, INSERT_CHUNK):
         connection.execute(insert_events, list(chunk))
+    if seqs is not None:
+        seqs.update(stored_seqs(session, rows[0]["capture_id"], [r["event_id"] for r in rows]))
     return len(rows)
 
 
@@ -279,9 +291,10 @@ def record_capture(
             for event_id, r in first.items()
             if event_id not in known
         ]
-        stored = _insert_events(session, new_rows) if new_rows else 0
-        if stored and custody_items:
-            insert_event_items(session, capture_id, received, custody_items)
+        seqs: dict[str, int] | None = {} if custody_items else None
+        stored = _insert_events(session, new_rows, seqs) if new_rows else 0
+        if seqs and custody_items:
+            insert_event_items(session, seqs, custody_items)
         _insert_links(session, capture_id, events)
         declared = (
             insert_declarations(session, participant, capture_id, declarations, received)

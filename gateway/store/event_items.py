@@ -1,7 +1,8 @@
 """``event_items``: which identifiers each custody-changing event named, in capture order.
 
 Written with the events, in the capture's transaction, for the events the ``pharma`` rules
-applied (:func:`insert_event_items`; by ``COPY`` on PostgreSQL); migration 0014 fills it from
+applied (:func:`insert_event_items`; by ``COPY`` on PostgreSQL, the ``seq`` of each event
+answered by the events' own insert); migration 0014 fills it from
 the events stored before. Read to undo an event declared erroneous (gateway/store/undo.py):
 every event that touched a set of items, and what was ever packed with what.
 """
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from medledger.epcis.normalise import NormalisedEvent
@@ -25,14 +25,6 @@ INSERT_CHUNK = 1000
 
 #: Per event id: each identifier it names and whether as a parent or a child (``packing``).
 Touches = Mapping[str, Mapping[str, bool]]
-
-_INSERT_STAGED = text(
-    "WITH moved AS (DELETE FROM staged_event_items RETURNING *) "
-    "INSERT INTO event_items (identifier, seq, packing) "
-    "SELECT DISTINCT ON (m.identifier, e.seq) m.identifier, e.seq, m.packing FROM moved m "
-    "JOIN events e ON e.event_id = m.event_id "
-    "WHERE e.capture_id = :capture_id AND e.received_at = :received"
-)
 
 
 def named_identifiers(event: NormalisedEvent) -> dict[str, bool]:
@@ -58,43 +50,42 @@ def touches(
     return found
 
 
-def insert_event_items(
-    session: Session, capture_id: uuid.UUID, received: datetime, items: Touches
-) -> None:
-    """Record what each event of ``items`` named, for those this capture stored (an event a
-    concurrent capture stored first keeps that capture's rows), in the caller's transaction."""
-    if not items:
-        return
-    if is_postgresql(session):
-        copy_rows(
-            session,
-            "staged_event_items",
-            ("event_id", "identifier", "packing"),
-            (
-                (event_id, identifier, packing)
-                for event_id, named in items.items()
-                for identifier, packing in named.items()
-            ),
-        ).close()
-        session.execute(_INSERT_STAGED, {"capture_id": capture_id, "received": received})
-        return
-    seqs: dict[str, int] = {}
-    for chunk in chunks(sorted(items)):
+def stored_seqs(
+    session: Session, capture_id: uuid.UUID, event_ids: Sequence[str]
+) -> dict[str, int]:
+    """The ``seq`` of each of these events that the capture ``capture_id`` stored."""
+    found: dict[str, int] = {}
+    for chunk in key_chunks(session, sorted(set(event_ids))):
         rows = session.execute(
             select(EventRow.event_id, EventRow.seq).where(
-                EventRow.event_id.in_(chunk), EventRow.capture_id == capture_id
+                member_of(session, EventRow.event_id, chunk), EventRow.capture_id == capture_id
             )
         )
-        seqs.update((event_id, seq) for event_id, seq in rows)
-    values: list[dict[str, object]] = [
-        {"identifier": identifier, "seq": seqs[event_id], "packing": packing}
+        found.update((event_id, seq) for event_id, seq in rows)
+    return found
+
+
+def insert_event_items(session: Session, seqs: Mapping[str, int], items: Touches) -> None:
+    """Record what each event of ``items`` named, for those this capture stored (``seqs``: their
+    sequence numbers; an event a concurrent capture stored first keeps that capture's rows), in
+    the caller's transaction: by ``COPY`` on PostgreSQL (the rows are new: no conflict)."""
+    rows = [
+        (identifier, seqs[event_id], packing)
         for event_id, named in items.items()
         if event_id in seqs
         for identifier, packing in named.items()
     ]
+    if not rows:
+        return
+    if is_postgresql(session):
+        copy_rows(session, "event_items", ("identifier", "seq", "packing"), rows).close()
+        return
     connection = session.connection()
-    for part in chunks(values, INSERT_CHUNK):
-        connection.execute(insert(EventItemRow), list(part))
+    for part in chunks(rows, INSERT_CHUNK):
+        connection.execute(
+            insert(EventItemRow),
+            [{"identifier": i, "seq": seq, "packing": packing} for i, seq, packing in part],
+        )
 
 
 def event_seqs(session: Session, identifiers: Iterable[str]) -> set[int]:

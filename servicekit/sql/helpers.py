@@ -37,7 +37,6 @@ STAGING: dict[str, str] = {
     "biz_step text, received_at timestamptz",
     "staged_items": "identifier text, status text, holder text, location text, parent text, "
     "gtin text, lot text, in_transit_to text, commissioned_by text, event_time timestamptz",
-    "staged_event_items": "event_id text, identifier text, packing boolean",
 }
 _STAGING_READY = "provenance_staging"
 

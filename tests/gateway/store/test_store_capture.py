@@ -17,7 +17,7 @@ from gateway.store.capture import (
     record_rejection,
 )
 from gateway.store.engine import session_factory
-from gateway.store.models import CaptureRow, EventRow, ItemRow, QuantityRow
+from gateway.store.models import CaptureRow, EventItemRow, EventRow, ItemRow, QuantityRow
 from medledger.custody.state import ItemState, ItemStatus, MoveQuantity, PutItem
 from medledger.errors import StoreConflictError
 from tests.gateway.store.store_support import ParticipantMaker, make_event
@@ -207,3 +207,26 @@ def test_capture_is_anchored_when_all_its_events_are(
 def test_event_records_check_their_id(event_id: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         EventRecord(event_id, "{}", make_event().event_time, "ObjectEvent")
+
+
+def test_what_each_new_event_named_goes_into_event_items_with_its_seq(
+    session: Session, make_participant: ParticipantMaker
+) -> None:
+    alice = make_participant()
+    events = [make_event(), make_event()]
+    named = {
+        events[0].event_id: {"pack-1": False, "pack-2": False},
+        events[1].event_id: {"case-1": True, "pack-1": True},
+    }
+    record_capture(session, alice.address, events, custody_items=named)
+    # the same events again, as a concurrent capture that missed them would: no rows added
+    record_capture(session, alice.address, events, known=set(), custody_items=named)
+    seqs: dict[str, int] = dict(session.execute(select(EventRow.event_id, EventRow.seq)).all())
+    rows = session.execute(
+        select(EventItemRow.identifier, EventItemRow.seq, EventItemRow.packing)
+    ).all()
+    assert sorted(tuple(r) for r in rows) == sorted(
+        (identifier, seqs[event_id], packing)
+        for event_id, items in named.items()
+        for identifier, packing in items.items()
+    )
