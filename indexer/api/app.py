@@ -7,7 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from indexer.api import epcis_routes, keys, query_routes, routes, subscription_routes
+from indexer.api import (
+    epcis_routes,
+    keys,
+    query_routes,
+    routes,
+    stream_routes,
+    subscription_routes,
+)
 from indexer.api.metrics import IndexerMetrics
 from indexer.service import IndexerService
 from servicekit.http.bodies import BodyLimitMiddleware
@@ -68,6 +75,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         epcis_routes.epcis,
         query_routes.queries,
         subscription_routes.subscribed,
+        stream_routes.streams,
         keys.keys,
     ):
         app.include_router(router, responses=LOCKED_OUT)

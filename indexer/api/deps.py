@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from indexer.queries.scope import EVERYTHING, Scope
 from indexer.queries.visibility import EVERY_EVENT, Visibility
@@ -64,7 +65,7 @@ PARTICIPANT_REFUSED = (
 
 
 def _reader(
-    request: Request,
+    request: HTTPConnection,
     service: IndexerService,
     session: Session,
     token: str,

@@ -144,6 +144,12 @@ def find(session: Session, key: ReaderKey, name: str) -> NamedQuery:
     return from_row(row)
 
 
+def by_id(session: Session, query_id: int) -> NamedQuery | None:
+    """The query of that id, whoever owns it (delivery), or None if it was deleted."""
+    row = session.get(NamedQueryRow, query_id)
+    return None if row is None else from_row(row)
+
+
 def remove(session: Session, key: ReaderKey, name: str) -> None:
     """Delete the query and every subscription to it (the binding: "forcibly unsubscribes")."""
     query = find(session, key, name)

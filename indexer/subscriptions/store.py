@@ -87,7 +87,7 @@ def controls(body: Any, targets: TargetPolicy) -> Controls:
     return Controls(dest, token, report, moment)
 
 
-def _start(session: Session, initial: datetime | None) -> int:
+def start_cursor(session: Session, initial: datetime | None) -> int:
     """The cursor a new subscription starts at: behind every event recorded before
     ``initial``, or every event the index holds (without it)."""
     if initial is not None:
@@ -117,7 +117,7 @@ def subscribe(session: Session, query: NamedQuery, given: Controls) -> Subscript
         report_if_empty=given.report_if_empty,
         initial_record_time=given.initial_record_time,
         created_at=utcnow(),
-        cursor=_start(session, given.initial_record_time),
+        cursor=start_cursor(session, given.initial_record_time),
         batch_end=None,
         attempts=0,
     )

@@ -173,6 +173,7 @@ def _service(chain: Chain, publisher: Publisher, url: str, data: Path) -> Indexe
             database_url=url,
             subscription_allowlist="127.0.0.1/32",
             subscription_retry_seconds=0.001,
+            subscription_poll_seconds=0.05,
         ),
         chain=chain,
         deployment=publisher.deployment,
