@@ -8,8 +8,17 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dashboard import alerts_page, public_check, registry_pages, signin, trace_page, triage_api
+from dashboard import (
+    alerts_page,
+    lot_page,
+    public_check,
+    registry_pages,
+    signin,
+    trace_page,
+    triage_api,
+)
 from dashboard.overview import OverviewCache
+from dashboard.recall_gateway import RecallGateway
 from dashboard.render import STATIC_DIR, STATIC_PATH
 from servicekit.http.home import LINKS, prefers_html
 
@@ -17,17 +26,22 @@ from servicekit.http.home import LINKS, prefers_html
 PAGES = {"/check": public_check.PAGE_PATH}
 
 
-def mount(app: FastAPI, *, node_url: str | None = None) -> None:
+def mount(
+    app: FastAPI, *, node_url: str | None = None, recalls: RecallGateway | None = None
+) -> None:
     """Add the pages to the indexer's ``app`` (before it serves). ``node_url``: the chain node's
     JSON-RPC URL as a browser reaches it, for the trace's in-browser receipt check (none: the
-    page says it cannot check there)."""
+    page says it cannot check there). ``recalls``: the gateway with the regulator's key, for the
+    lot page's Recall and Release buttons (none: the page says recalls are not configured)."""
     app.state.dashboard_node_url = node_url
     app.state.overview_cache = OverviewCache()
+    app.state.dashboard_recalls = recalls
     app.include_router(public_check.router)
     app.include_router(signin.router)
     app.include_router(trace_page.router)
     app.include_router(registry_pages.router)
     app.include_router(alerts_page.router)
+    app.include_router(lot_page.router)
     app.include_router(triage_api.router)
     app.add_exception_handler(signin.NotSignedIn, _to_login)
     app.state.home_links = {**LINKS, "dashboard": signin.HOME}

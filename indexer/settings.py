@@ -47,6 +47,15 @@ class IndexerSettings(BaseSettings):
     gateway_api_key_file: Path | None = Field(
         default=None, description="file holding that key (instead of the variable)"
     )
+    recall_api_key: SecretStr | None = Field(
+        default=None,
+        description="the gateway regulator's API key the dashboard's Recall and Release buttons "
+        "send to gateway_url (as `provenance recall` does); unset: the buttons say recalls are "
+        "not configured",
+    )
+    recall_api_key_file: Path | None = Field(
+        default=None, description="file holding that key (instead of the variable)"
+    )
     batch_dir: Path | None = Field(
         default=None,
         description="offline audits: a folder of batch files (<root>.json) instead of a gateway",
@@ -211,6 +220,19 @@ class IndexerSettings(BaseSettings):
     @property
     def resolved_bootstrap_api_key_file(self) -> Path:
         return self.bootstrap_api_key_file or self.data_dir / "indexer-reader.api-key"
+
+    def recall_api_key_value(self) -> str | None:
+        """The dashboard's regulator key for the gateway, from the variable or the file."""
+        if self.recall_api_key is not None:
+            return self.recall_api_key.get_secret_value()
+        if self.recall_api_key_file is not None:
+            try:
+                return self.recall_api_key_file.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot read the recall API key file {self.recall_api_key_file}"
+                ) from exc
+        return None
 
     def gateway_api_key_value(self) -> str | None:
         """The gateway key from the variable or the file; None when neither is set."""

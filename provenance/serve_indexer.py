@@ -38,7 +38,20 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
         console.print(f"[red]cannot start the indexer[/red]: {escape(reason)}")
         return 2
     from dashboard.app import mount as mount_pages
+    from dashboard.recall_gateway import RecallGateway
     from indexer.api.app import create_app
+
+    try:
+        recall_key = settings.recall_api_key_value()
+    except ProvenanceError as exc:
+        console.print(f"[red]cannot start the indexer[/red]: {escape(str(exc))}")
+        service.stop()
+        return 2
+    recalls = (
+        RecallGateway.over_http(settings.gateway_url, recall_key)
+        if settings.gateway_url and recall_key
+        else None
+    )
 
     tune_for_long_runs()
     console.print(
@@ -48,7 +61,7 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
     )
     app = create_app(service)
     # the pack check page, the dashboard; the browser checks receipts against this node
-    mount_pages(app, node_url=settings.public_node_url or settings.chain_url)
+    mount_pages(app, node_url=settings.public_node_url or settings.chain_url, recalls=recalls)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -63,4 +76,6 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
         serve_until_stopped(server)
     finally:
         service.stop()
+        if recalls is not None:
+            recalls.close()
     return 0

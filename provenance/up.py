@@ -321,12 +321,19 @@ class Network:
         )
         self.indexer_settings = indexer_settings
         from dashboard.app import mount as mount_pages
+        from dashboard.recall_gateway import RecallGateway
         from indexer.api.app import create_app as create_indexer_app
 
         indexer_app = create_indexer_app(self.indexer)
-        mount_pages(
-            indexer_app, node_url=chain_url
-        )  # check page, dashboard (chain_url: None embedded)
+        # the dashboard's Recall button calls the gateway with the regulator's key, as
+        # `provenance recall` does (the indexer's own batch reading never holds it)
+        regulator_key = self.gateway.regulator_api_key or _key_in(self.gateway_key_file)
+        self.recalls = (
+            RecallGateway.over_http(gateway_url, regulator_key) if regulator_key else None
+        )
+        mount_pages(  # check page, dashboard (chain_url: None embedded)
+            indexer_app, node_url=chain_url, recalls=self.recalls
+        )
         self.servers = [
             ServerThread(create_gateway_app(self.gateway), options.host,
                          options.gateway_port, "gateway"),
@@ -342,6 +349,8 @@ class Network:
             server.stop()
         self.indexer.stop()
         self.gateway.stop()
+        if self.recalls is not None:
+            self.recalls.close()
 
     def summary(self, chain_url: str | None, *, kept: str) -> Table:
         deployment = self.gateway.ledger.deployment
@@ -507,3 +516,11 @@ def _embedded_data(given: Path | None, progress: Progress) -> Iterator[tuple[Pat
         yield temporary, "nothing is kept"
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _key_in(path: Path) -> str | None:
+    """The key a file holds, or None (missing, unreadable or empty)."""
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
