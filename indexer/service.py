@@ -138,13 +138,14 @@ class IndexerService:
             daemon=True,
         )
         self._thread.start()
-        self._delivery_thread = threading.Thread(
-            target=self.subscriptions.run,
-            kwargs={"interval": self.settings.subscription_poll_seconds},
-            name="indexer-subscriptions",
-            daemon=True,
-        )
-        self._delivery_thread.start()
+        if self.settings.subscription_delivery:
+            self._delivery_thread = threading.Thread(
+                target=self.subscriptions.run,
+                kwargs={"interval": self.settings.subscription_poll_seconds},
+                name="indexer-subscriptions",
+                daemon=True,
+            )
+            self._delivery_thread.start()
         if self.profiles is not None and self.settings.profile_poll_seconds > 0:
             self._profile_poller = ProfilePoller(
                 self.sessions, self.profiles, self.settings.profile_poll_seconds

@@ -158,6 +158,11 @@ class IndexerSettings(BaseSettings):
         "state before it is an event-time alert (the gateway's time.backdated tolerance)",
     )
     # --- EPCIS subscriptions (docs/indexer.md#named-queries-and-subscriptions) ---
+    subscription_delivery: bool = Field(
+        default=True,
+        description="deliver webhook subscriptions from this process (a thread); with several "
+        "processes over one index, let one deliver",
+    )
     subscription_depth: int = Field(
         default=0,
         ge=0,

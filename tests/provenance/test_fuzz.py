@@ -8,10 +8,10 @@ and no response that breaks the schema its document declares for it.
 
 Bounded: each of the three runs stops after ``PROVENANCE_FUZZ_SECONDS`` (default 20 s in
 ``make test``, about a minute and a half for the module; ``make faults``, which CI runs after it,
-fuzzes 90 s a run). Only 127.0.0.1 is reached: the requests go to the two
-servers, the webhook deliverer is not started (a fuzzed recall could otherwise notify a fuzzed
-URL) and the chain is in this process. Rate limits are off (a fuzzer is one client sending
-thousands of requests; the limits have tests of their own). Operations, cases and time of each
+fuzzes 90 s a run). Only 127.0.0.1 is reached: the requests go to the two servers, the webhook
+deliverers are not started (a fuzzed recall or subscription could otherwise notify a fuzzed URL)
+and the chain is in this process. Rate limits are off (a fuzzer is one client sending thousands
+of requests; the limits have tests of their own). Operations, cases and time of each
 run are in docs/security.md ("Fuzzing"); a failure prints schemathesis's report, with a curl
 command for each failing case and the seed that replays the run.
 """
@@ -46,6 +46,8 @@ NO_LIMITS = {
     "PROVENANCE_GATEWAY_AUTH_FAILURE_RATE_LIMIT": "",
     "PROVENANCE_INDEXER_AUTH_FAILURE_RATE_LIMIT": "",
     "PROVENANCE_INDEXER_CHECK_RATE_LIMIT": "",
+    # a fuzzed subscription must not be delivered to a fuzzed URL
+    "PROVENANCE_INDEXER_SUBSCRIPTION_DELIVERY": "false",
 }
 
 
