@@ -8,6 +8,7 @@ with packs (serials) of its own.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -286,3 +287,47 @@ def test_under_proceed_the_undo_comes_before_the_documents_events(gateway: Gatew
     assert answer.status_code == 202, answer.text
     assert (answer.json()["stored"], answer.json()["declarationsStored"]) == (1, 1)
     assert state(gateway, p)["to"] == DISTRIBUTOR.name  # type: ignore[index]
+
+
+def test_a_declaration_and_a_capture_about_the_same_pack_at_once_end_serially(
+    gateway: Gateway,
+) -> None:
+    """The pharmacy receives packs shipped to it in error while the manufacturer declares each
+    shipping erroneous, side by side: whichever goes first, each pack ends at the manufacturer
+    (a receipt before the undo no longer fits the replay; after it, it is refused), and nothing
+    fails otherwise (PostgreSQL: the undo holds the packs' custody keys)."""
+    packs = [pack(f"RACE{n}") for n in range(4)]
+    accepted(gateway, MANUFACTURER, epcis.commission(MANUFACTURER, at(0), epcs=packs, ilmd=LOT))
+    wrong = [epcis.ship(MANUFACTURER, PHARMACY, at(1), epcs=[p]) for p in packs]
+    for event in wrong:
+        accepted(gateway, MANUFACTURER, event)
+    answers: list[tuple[str, int, str]] = []
+
+    def run(name: str, actor: Actor, event: Event) -> None:
+        response = post(gateway, actor, event)
+        answers.append((name, response.status_code, response.json().get("rule", "")))
+
+    threads = []
+    for p, event in zip(packs, wrong, strict=True):
+        receipt = epcis.receive(MANUFACTURER, PHARMACY, at(2), epcs=[p])
+        threads.append(
+            threading.Thread(target=run, args=("declare", MANUFACTURER, declared(event)))
+        )
+        threads.append(threading.Thread(target=run, args=("receive", PHARMACY, receipt)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(a for a in answers if a[0] == "declare") == [("declare", 202, "")] * len(packs)
+    assert {a[1:] for a in answers if a[0] == "receive"} <= {
+        (202, ""),
+        (400, "custody.not-shipped-to-submitter"),
+    }
+    for p in packs:
+        assert state(gateway, p) == {
+            "status": "active",
+            "holder": MANUFACTURER.name,
+            "to": None,
+            "parent": None,
+            "lot": "D-16",
+        }
