@@ -25,7 +25,8 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import ColumnElement, Select, and_, or_, select
@@ -60,8 +61,7 @@ class EventsAnswer:
     next_token: str | None
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):  # a tuple: 1,000 made per page, a frozen dataclass costs more
     seq: int
     event_hash: bytes
     raw: str
@@ -207,7 +207,7 @@ def _matching(
     while True:
         statement = base if key is None else base.where(_after(query, key))
         found = session.execute(statement.limit(batch))
-        rows = [_Row(r[0], r[1], r[2], r[3], r[4], r[5]) for r in found]
+        rows = [_Row._make(r) for r in found]
         declared = (
             declared_later(session, [r.event_hash for r in rows if r.declared])
             if declaration_conditions(query)
@@ -275,8 +275,14 @@ def _answered(
         # declared erroneous by a declaration anchored later: the latest (not hashed either)
         event["errorDeclaration"] = declared[row.event_hash][-1]
     if row.block_timestamp is not None:
-        event["recordTime"] = iso(datetime.fromtimestamp(row.block_timestamp, UTC))
+        event["recordTime"] = _record_time(row.block_timestamp)
     return event
+
+
+@lru_cache(maxsize=4096)
+def _record_time(block_timestamp: int) -> str:
+    """A block's time as ``recordTime`` (the events of a page share a few blocks)."""
+    return iso(datetime.fromtimestamp(block_timestamp, UTC)) or ""
 
 
 def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
