@@ -86,6 +86,33 @@ class Version(Model):
     event: Step | None
 
 
+class LocationFacts(Model):
+    """What a location's master data says now (docs/masterdata.md)."""
+
+    name: str | None
+    region: str | None
+    city: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    gln: str
+
+
+class ProductFacts(Model):
+    """What a product's master data says now (docs/masterdata.md)."""
+
+    name: str | None
+    dosageForm: str | None = None  # noqa: N815
+    strength: str | None = None
+    packSize: str | None = None  # noqa: N815
+    atcCode: str | None = None  # noqa: N815
+    maHolder: str | None = None  # noqa: N815
+
+
+class RegionCount(Model):
+    region: str | None = Field(description="null: items at locations no master data places")
+    count: int
+
+
 class TraceInput(Model):
     """What a transformation consumed: an API lot (quantity, uom) or an instance."""
 
@@ -131,6 +158,13 @@ class Trace(Model):
     contents: list[Version] = Field(description="a case or pallet: what is or was inside, now")
     summary: list[HolderStatusCount] | None = Field(description="a lot: its items now")
     participants: dict[str, Participant] = Field(description="every address named, by address")
+    locations: dict[str, LocationFacts] = Field(
+        default_factory=dict,
+        description="master data of every location named, where it exists (docs/masterdata.md)",
+    )
+    products: dict[str, ProductFacts] = Field(
+        default_factory=dict, description="master data of every GTIN named, where it exists"
+    )
 
 
 class EpcState(Model):
@@ -175,33 +209,6 @@ class StockGroup(Model):
         description="the location's ISO 3166-2 subdivision (or country) by its master data; "
         "null: no master data says",
     )
-
-
-class LocationFacts(Model):
-    """What a location's master data says now (docs/masterdata.md)."""
-
-    name: str | None
-    region: str | None
-    city: str | None = None
-    latitude: str | None = None
-    longitude: str | None = None
-    gln: str
-
-
-class ProductFacts(Model):
-    """What a product's master data says now (docs/masterdata.md)."""
-
-    name: str | None
-    dosageForm: str | None = None  # noqa: N815
-    strength: str | None = None
-    packSize: str | None = None  # noqa: N815
-    atcCode: str | None = None  # noqa: N815
-    maHolder: str | None = None  # noqa: N815
-
-
-class RegionCount(Model):
-    region: str | None = Field(description="null: items at locations no master data places")
-    count: int
 
 
 class Holding(Model):
@@ -249,6 +256,9 @@ class RecallScope(Model):
     total: int
     summary: list[HolderStatusCount]
     participants: dict[str, Participant]
+    product: ProductFacts | None = Field(
+        default=None, description="the GTIN's master data, where it exists (docs/masterdata.md)"
+    )
     items: list[ScopeItem]
     next: str | None
 
@@ -415,6 +425,13 @@ class Check(Model):
     mismatches: list[Mismatch]
     warnings: list[CheckWarning]
     lastEvent: CheckEvent | None
+    product: ProductFacts | None = Field(
+        default=None, description="the GTIN's master data, where it exists (docs/masterdata.md)"
+    )
+    place: LocationFacts | None = Field(
+        default=None,
+        description="the pack's location's master data, where it exists (null: public detail)",
+    )
     detail: Literal["full", "public"] = Field(
         description="full for a reader key; public (no participant's identity, no site) "
         "without a key"

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, aliased
 
 from indexer.detection.authority import KIND as UNAUTHORISED
 from indexer.queries.common import declarations, hex32, iso
+from indexer.queries.masterdata import location_facts, product_facts
 from indexer.store.models import (
     AlertRow,
     AnchorRow,
@@ -266,7 +267,17 @@ def _warning(code: str, message: str) -> dict[str, str]:
 
 
 def check(session: Session, value: str, *, today: date) -> dict[str, Any]:
-    """The answer for a scanned code (see the module docstring); ``today`` decides expiry."""
+    """The answer for a scanned code (see the module docstring); ``today`` decides expiry.
+    Where master data exists (docs/masterdata.md): ``product`` (the GTIN's name, dosage form,
+    strength, pack size, ATC code, MA holder) and ``place`` (the pack's location: name, region)."""
+    answer = _check(session, value, today=today)
+    answer["product"] = product_facts(session, [answer["gtin"]]).get(answer["gtin"])
+    location = answer.get("location")
+    answer["place"] = location_facts(session, [location]).get(location) if location else None
+    return answer
+
+
+def _check(session: Session, value: str, *, today: date) -> dict[str, Any]:
     code = parse_code(value)
     row = _state(session, code.identifier)
     if row is None:
@@ -446,7 +457,13 @@ def for_caller(answer: dict[str, Any], *, full: bool) -> dict[str, Any]:
     where (docs/security.md, "Rate limits and authentication cost")."""
     if full:
         return {**answer, "detail": "full"}
-    public = {**answer, "detail": "public", "location": None, "inTransitTo": None}
+    public = {
+        **answer,
+        "detail": "public",
+        "location": None,
+        "inTransitTo": None,
+        "place": None,
+    }
     holder = answer.get("holder")
     if holder is not None:
         public["holder"] = {**holder, "address": None, "name": None, "gln": None}

@@ -10,6 +10,7 @@ from sqlalchemy import TextClause, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso, participants, recall_json
+from indexer.queries.masterdata import product_facts
 from indexer.queries.pages import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -150,6 +151,7 @@ def _scope_head(
         "total": sum(s["count"] for s in summary),
         "summary": summary,
         "participants": participants(session, (s["holder"] for s in summary)),
+        "product": product_facts(session, [gtin]).get(gtin),
     }
 
 

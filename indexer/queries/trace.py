@@ -25,6 +25,7 @@ from indexer.queries.common import (
     steps,
     version_json,
 )
+from indexer.queries.masterdata import location_facts, product_facts
 from indexer.queries.recalls import holder_status_summary
 from indexer.store.models import (
     EventItemRow,
@@ -104,6 +105,7 @@ def trace(session: Session, value: str) -> dict[str, Any]:
             addresses.add(t["submitter"])
             for i in t["inputs"]:
                 addresses.add(i["maker"])
+    shown = [*versions, *({"location": r.location, "gtin": r.gtin} for r in contents)]
     return {
         "identifier": canonical,
         "kind": kind,
@@ -113,6 +115,10 @@ def trace(session: Session, value: str) -> dict[str, Any]:
         "contents": [version_json(r, None) | {"event": None} for r in contents],
         "summary": summary,
         "participants": participants(session, addresses),
+        "locations": location_facts(session, (v["location"] for v in shown)),
+        "products": product_facts(
+            session, [*(v["gtin"] for v in shown), *(b["gtin"] for b in batches)]
+        ),
     }
 
 

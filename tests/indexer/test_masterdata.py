@@ -8,17 +8,29 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from indexer.api.app import create_app
+from indexer.chainlogs import BlockHeader
 from indexer.masterdata_authority import authorised
+from indexer.queries.check import check, for_caller
+from indexer.queries.recalls import scope
 from indexer.queries.stock import stock
-from indexer.store.models import AlertRow, MasterDataRow
+from indexer.queries.trace import trace
+from indexer.store import writes
+from indexer.store.models import (
+    AlertRow,
+    BlockRow,
+    ItemVersionRow,
+    MasterDataRow,
+    first_sequence_of_block,
+)
 from medledger.epcis.builders import Actor
 from provenance.journey import DISTRIBUTOR, IMPORTER, MANUFACTURER, PACK_ITEM_REF, PHARMACY
 from tests.support.network import Network, start_network
@@ -160,3 +172,59 @@ def test_a_record_not_its_declarers_is_left_out(index: Any) -> None:
         by_pharmacy = {**row, "declared_by": network.addresses[PHARMACY.name]}
         by_regulator = {**row, "declared_by": network.gateway.regulator.address}
         assert authorised(session, [row, by_pharmacy, by_regulator]) == [row, by_regulator]
+
+
+def test_trace_check_and_recall_scope_name_what_they_show(index: Any) -> None:
+    _, service = index
+    pharmacy = f"https://id.gs1.org/414/{PHARMACY.gln}"
+    with service.sessions() as session:
+        on_shelf = next(
+            i
+            for i in stock(session, region="KG-GB")["items"]
+            if i["location"] == pharmacy and i["gtin"]
+        )
+        gtin, lot = on_shelf["gtin"], on_shelf["lot"]
+        pack = session.scalars(
+            select(ItemVersionRow.identifier).where(
+                ItemVersionRow.location == pharmacy,
+                ItemVersionRow.valid_to.is_(None),
+                ItemVersionRow.gtin == gtin,
+                ItemVersionRow.status == "active",
+            )
+        ).first()
+        assert pack is not None
+        traced = trace(session, pack)
+        assert traced["products"][gtin]["name"] == "Paracetamol 500 mg"
+        named = {u: f["name"] for u, f in traced["locations"].items()}
+        assert named[pharmacy] == "Ala-Too Pharmacy No. 7"
+        assert named[f"https://id.gs1.org/414/{MANUFACTURER.gln}"] == SITES[MANUFACTURER][0]
+        answer = check(session, pack, today=date(2026, 12, 1))
+        assert answer["product"]["name"] == "Paracetamol 500 mg"
+        assert answer["place"] == {**traced["locations"][pharmacy]}
+        assert for_caller(answer, full=False)["place"] is None  # no site for the public
+        assert for_caller(answer, full=False)["product"]["atcCode"] == "N02BE01"
+        head = scope(session, gtin, lot).to_json()
+        assert head["product"]["dosageForm"] == "TABLET"
+
+
+def test_a_reorganisation_removes_the_records_of_its_blocks_and_catching_up_restores_them(
+    index: Any,
+) -> None:
+    _, service = index
+    with service.sessions() as session:
+        before = session.scalar(select(func.count()).select_from(MasterDataRow))
+        first = session.scalar(select(func.min(MasterDataRow.block_number)))
+        ancestor = session.scalars(
+            select(BlockRow).where(BlockRow.number < first).order_by(BlockRow.number.desc())
+        ).first()
+        assert ancestor is not None and before
+        header = BlockHeader(
+            ancestor.number, ancestor.hash, ancestor.parent_hash, ancestor.timestamp
+        )
+        writes.rollback_to(session, header, first_sequence_of_block(header.number + 1))
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(MasterDataRow)) == 0
+        assert stock(session)["locations"] == {}
+    service.catch_up()
+    with service.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(MasterDataRow)) == before
