@@ -2,9 +2,9 @@
 an event declared erroneous can be undone by replaying the others (issue 16; gateway/store/
 event_items.py, gateway/store/undo.py).
 
-Filled from the stored events of the participants whose rule set is ``pharma`` now (the rule set
-an event was captured under is not kept; a participant moved between rule sets since is taken
-as it is now), each read and normalised once, in ``seq`` order, a thousand at a time.
+Filled from the stored events of the participants whose rule set is ``pharma`` (fixed at
+registration: exactly the events the ``pharma`` rules applied), each read and normalised once,
+in ``seq`` order, a thousand at a time.
 
 Revision ID: 0014
 Revises: 0013
