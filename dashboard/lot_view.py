@@ -1,9 +1,10 @@
 """What the lot and recall pages read from the index: a lot's facts and holders, its recall as
 the registry logged it, the recall's scope by holder and region, and its progress day by day.
 
-Regions come from :func:`regions_of`: today the participant's registered region (the profile
-the gateway gives, ``ix_participant_profiles``); it is the one place where location master data
-(a site's ISO 3166-2 subdivision) will take precedence once the index keeps it.
+Regions come from :func:`regions_of`: the region location master data gives the places where a
+holder keeps the lot's packs (a site's ISO 3166-2 subdivision, ``docs/masterdata.md``), else
+the participant's registered region (the profile the gateway gives, ``ix_participant_profiles``).
+The product's name and facts are its master data's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import lot_class_id, participants
+from indexer.queries.masterdata import location_facts, product_facts, region_of
 from indexer.queries.origin import origin_bundle
 from indexer.queries.recalls import holder_status_summary
 from indexer.store.models import (
@@ -39,12 +41,24 @@ MAX_VERSIONS: Final = 200_000
 MAX_DAYS: Final = 60
 
 
-def regions_of(session: Session, addresses: Iterable[str]) -> dict[str, str | None]:
-    """Each participant's region (ISO 3166-2), or None where none is known.
-
-    The hook for location master data: when the index keeps sites' subdivisions, a holder's
-    region is its site's, and this registered region the fallback."""
+def regions_of(
+    session: Session,
+    addresses: Iterable[str],
+    places: dict[str, set[str]] | None = None,
+) -> dict[str, str | None]:
+    """Each participant's region (ISO 3166-2), or None where none is known: the master data
+    region of one of its ``places`` (location URIs, the first in order that has one), else its
+    registered region."""
     wanted = sorted(set(addresses))
+    places = places or {}
+    facts = location_facts(session, (p for a in wanted for p in places.get(a, ())))
+    located: dict[str, str] = {}
+    for address in wanted:
+        for place in sorted(places.get(address, ())):
+            region = region_of(facts, place)
+            if region is not None:
+                located[address] = region
+                break
     found = {
         row.address: row.region
         for row in session.execute(
@@ -53,7 +67,7 @@ def regions_of(session: Session, addresses: Iterable[str]) -> dict[str, str | No
             )
         )
     }
-    return {a: found.get(a) for a in wanted}
+    return {a: located.get(a) or found.get(a) for a in wanted}
 
 
 @dataclass
@@ -67,6 +81,8 @@ class Lot:
     summary: list[dict[str, Any]]
     known: dict[str, dict[str, Any]] = field(default_factory=dict)
     regions: dict[str, str | None] = field(default_factory=dict)
+    #: master data of the product (name, dosageForm, strength, ...), None where none is known
+    product: dict[str, Any] | None = None
 
     @property
     def identifier(self) -> str:
@@ -101,6 +117,15 @@ def read_lot(session: Session, gtin: str, lot: str) -> Lot | None:
         return None
     summary = holder_status_summary(session, gtin, lot)
     holders = [s["holder"] for s in summary if s["holder"]]
+    v = ItemVersionRow
+    places: dict[str, set[str]] = defaultdict(set)
+    for holder, place in session.execute(
+        select(v.holder, v.location)
+        .where(v.valid_to.is_(None), v.gtin == gtin, v.lot == lot, v.location.is_not(None))
+        .distinct()
+    ):
+        if holder:
+            places[holder].add(place)
     return Lot(
         gtin=gtin,
         lot=lot,
@@ -109,7 +134,8 @@ def read_lot(session: Session, gtin: str, lot: str) -> Lot | None:
         recall=session.get(RecallRow, (gtin, lot)),
         summary=summary,
         known=participants(session, [*holders, row.commissioned_by]),
-        regions=regions_of(session, holders),
+        regions=regions_of(session, holders, places),
+        product=product_facts(session, [gtin]).get(gtin),
     )
 
 

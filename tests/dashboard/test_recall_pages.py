@@ -27,12 +27,13 @@ from devkit.nodes import free_port
 from indexer.api.app import create_app
 from indexer.store.models import ParticipantProfileRow
 from medledger.epcis import builders as epcis
-from provenance.journey import FINISHED_LOT, PHARMACY
+from provenance.journey import DISTRIBUTOR, FINISHED_LOT, MANUFACTURER, PHARMACY
 from provenance.up import ServerThread
 from servicekit.sql.helpers import utcnow
 from tests.dashboard.conftest import ROGUE_REGION, ROOT, World
 from tests.indexer.test_check import GTIN
 from tests.indexer.test_detection_custody import ROGUE_PHARMACY, register, send
+from tests.indexer.test_masterdata import GTIN_CLASS, SITES, declare, element, site
 from tests.support.browser import offline_page, serious_accessibility_violations
 from tests.support.network import start_network
 
@@ -42,6 +43,12 @@ SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("PROVENANCE_SCREEN
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 LOT_PATH = f"/dashboard/lot?gtin={GTIN}&lot={FINISHED_LOT}&lang=en"
+PRODUCT = {
+    "type": "urn:epcglobal:epcis:vtype:EPCClass",
+    "vocabularyElementList": [
+        element(GTIN_CLASS, {"urn:epcglobal:cbv:mda#regulatedProductName": "Paracetamol 500 mg"})
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +61,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         journey = network.run_journey()
         register(network, ROGUE_PHARMACY, "epcis")
+        for actor in (PHARMACY, DISTRIBUTOR):  # where they keep the lot: the regions shown
+            declare(network, actor, [site(actor)])
+        declare(network, MANUFACTURER, [PRODUCT])
+        network.anchor()
         indexer.catch_up()
         app = create_app(indexer, follow=False)
         key = network.regulator["Authorization"].removeprefix("Bearer ")
@@ -124,6 +135,9 @@ def test_a_regulator_recalls_a_lot_with_one_button_and_sees_the_pharmacy_notifie
         assert "APIL-2026-0042" in page.locator("#api-lots").inner_text()
         assert page.locator("#balance").inner_text() == EN["lot.balance_ok"]
         assert page.locator("#recall-state").inner_text() == EN["lot.not_recalled"]
+        assert page.locator("#product").inner_text() == "Paracetamol 500 mg"  # master data
+        pharmacy_row = page.locator("#holders tr", has_text=pharmacy).inner_text()
+        assert SITES[PHARMACY][1] in pharmacy_row  # the region of its site's master data
         assert ADDRESS.search(page.locator("main").inner_text()) is None  # names, never addresses
         if SCREENSHOTS:
             page.screenshot(path=SCREENSHOTS / "lot.png", full_page=True)
@@ -160,7 +174,9 @@ def test_a_regulator_recalls_a_lot_with_one_button_and_sees_the_pharmacy_notifie
         assert (int(now[1]), int(now[4])) == (shelves - 1, 1)  # one dispensed after it
         assert page.locator("#after-recall").inner_text() == "1"  # and alerted
         assert pharmacy in page.locator("#scope").inner_text()
-        assert ROGUE_REGION not in page.locator("#regions").inner_text()  # it holds none
+        regions = page.locator("#regions").inner_text()
+        assert SITES[PHARMACY][1] in regions and SITES[DISTRIBUTOR][1] in regions
+        assert ROGUE_REGION not in regions  # the rogue pharmacy holds none
         if SCREENSHOTS:
             page.screenshot(path=SCREENSHOTS / "recall.png", full_page=True)
 
