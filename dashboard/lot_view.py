@@ -124,7 +124,7 @@ def read_lot(session: Session, gtin: str, lot: str) -> Lot | None:
         .where(v.valid_to.is_(None), v.gtin == gtin, v.lot == lot, v.location.is_not(None))
         .distinct()
     ):
-        if holder:
+        if holder and place:
             places[holder].add(place)
     return Lot(
         gtin=gtin,
