@@ -259,6 +259,10 @@ class RecallScope(Model):
     product: ProductFacts | None = Field(
         default=None, description="the GTIN's master data, where it exists (docs/masterdata.md)"
     )
+    locations: dict[str, LocationFacts] = Field(
+        default_factory=dict,
+        description="master data of the locations of the lot's items (all pages), where it exists",
+    )
     items: list[ScopeItem]
     next: str | None
 

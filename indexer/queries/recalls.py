@@ -10,7 +10,7 @@ from sqlalchemy import TextClause, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso, participants, recall_json
-from indexer.queries.masterdata import product_facts
+from indexer.queries.masterdata import location_facts, product_facts
 from indexer.queries.pages import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -21,7 +21,7 @@ from indexer.queries.pages import (
     page_of,
 )
 from indexer.queries.scope import EVERYTHING, Scope
-from indexer.store.models import ItemVersionRow, LotRow, RecallRow
+from indexer.store.models import ItemVersionRow, LotRow, MasterDataRow, RecallRow
 from medledger.errors import NotFoundError
 
 #: A recall scope may be walked in pages of up to this many packs.
@@ -89,7 +89,7 @@ def scope(
         },
     )
     summary = holder_status_summary(session, gtin, lot, held_by)
-    page.extra = _scope_head(session, gtin, lot, lot_row, summary)
+    page.extra = _scope_head(session, gtin, lot, lot_row, summary, held_by)
     return page
 
 
@@ -139,9 +139,16 @@ def _lot(session: Session, gtin: str, lot: str) -> LotRow:
 
 
 def _scope_head(
-    session: Session, gtin: str, lot: str, lot_row: LotRow, summary: list[dict[str, Any]]
+    session: Session,
+    gtin: str,
+    lot: str,
+    lot_row: LotRow,
+    summary: list[dict[str, Any]],
+    held_by: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The fields of a scope before its items: the lot, its recall state, counts, holders."""
+    """The fields of a scope before its items: the lot, its recall state, counts, holders, the
+    product's master data and the names of the locations of the lot's items (of ``held_by``'s
+    only, a region's scope; looked up only when any location has master data)."""
     return {
         "gtin": gtin,
         "lot": lot,
@@ -152,7 +159,20 @@ def _scope_head(
         "summary": summary,
         "participants": participants(session, (s["holder"] for s in summary)),
         "product": product_facts(session, [gtin]).get(gtin),
+        "locations": _lot_locations(session, gtin, lot, held_by),
     }
+
+
+def _lot_locations(
+    session: Session, gtin: str, lot: str, held_by: list[str] | None
+) -> dict[str, dict[str, Any]]:
+    if session.scalar(select(MasterDataRow.record_hash).limit(1)) is None:
+        return {}  # no master data at all: no second pass over the lot
+    v = ItemVersionRow
+    query = select(v.location).where(v.valid_to.is_(None), v.gtin == gtin, v.lot == lot)
+    if held_by is not None:
+        query = query.where(v.holder.in_(held_by))
+    return location_facts(session, session.scalars(query.distinct()))
 
 
 def _dumps(value: Any) -> str:

@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from indexer.api.app import create_app
+from indexer.api.schemas import RecallScope
 from indexer.chainlogs import BlockHeader
 from indexer.masterdata_authority import authorised
 from indexer.queries.check import check, for_caller
-from indexer.queries.recalls import scope
+from indexer.queries.recalls import scope, scope_body
 from indexer.queries.stock import stock
 from indexer.queries.trace import trace
 from indexer.store import writes
@@ -205,6 +206,10 @@ def test_trace_check_and_recall_scope_name_what_they_show(index: Any) -> None:
         assert for_caller(answer, full=False)["product"]["atcCode"] == "N02BE01"
         head = scope(session, gtin, lot).to_json()
         assert head["product"]["dosageForm"] == "TABLET"
+        assert head["locations"][pharmacy]["region"] == "KG-GB"
+        body, _ = scope_body(session, gtin, lot, limit=7)  # PostgreSQL: its own statement
+        expected = RecallScope.model_validate(scope(session, gtin, lot, limit=7).to_json())
+        assert body == expected.model_dump_json().encode()
 
 
 def test_a_reorganisation_removes_the_records_of_its_blocks_and_catching_up_restores_them(
