@@ -58,9 +58,10 @@ PAGE_SIZE = 1000
 ANALYSIS = (
     "Wall times follow the host: during these runs 5 other sessions shared its 2 cores (load "
     "6 to 9, the Python loop at about twice its quiet 0.5 s), so each figure has the CPU a "
-    "call cost beside it. **Paging**: the wall rate is not met on this host; the CPU is about "
-    "30 ms per page of 1,000 (the app and PostgreSQL), about 33,000 events per CPU second, so "
-    "one free core would page past 20,000/s. Before commit 'Issue 17 step 2' a page cost "
+    "call cost beside it. **Paging**: the wall rate is not met on this host; the CPU is 25 to "
+    "36 ms per page of 1,000 (the app and PostgreSQL; 27,000 to 40,000 events per CPU "
+    "second), so one free core would page past 20,000/s. "
+    "Before commit 'Issue 17 step 2' a page cost "
     "twice that (18,000 events per CPU second; 10,800/s against 31,800/s after, wall, at the "
     "same load): each page asked for error declarations with an `IN` list of its 1,000 "
     "hashes (38% of the route, mostly psycopg converting the long statement and binding the "
@@ -69,8 +70,11 @@ ANALYSIS = (
     "`JSONResponse`). What is left: reading each event's JSON and writing the document (about "
     "a third each), the SQL, `recordTime` (cached per block). **One EPC** (the "
     "`ix_event_items` primary key, then 10 events) and **one lot as its LGTIN class** "
-    "(`MATCH_anyEPCClass`, answered by the transformation that made it) are met for both "
-    "readers. **One lot by its ILMD lot number** (`EQ_ILMD_cbvmda:lotNumber`, what finds a "
+    "(`MATCH_anyEPCClass`, answered by the transformation that made it) cost 5 to 12 ms of "
+    "CPU a call for either reader: their wall p95 is within 50 ms where the host is less "
+    "loaded (19 and 25 ms for one EPC in an earlier run at load 6), not always at load 8 or "
+    "more (see the load above). **One lot by its ILMD lot number** "
+    "(`EQ_ILMD_cbvmda:lotNumber`, what finds a "
     "lot's commissioning events) takes seconds: no column or index holds ILMD fields, so the "
     "condition is judged in Python on each event's JSON, reading the index in chain order "
     "until the page is full (for a lot late in the chain, most of the 1,000,000 events). The "
@@ -85,8 +89,9 @@ ANALYSIS = (
     "100 by `seq`: 20 to 60 ms of PostgreSQL alone for the 13,000 to 36,000 events a site "
     "has in a day in this data set, and only with an index-only scan (`INCLUDE (seq)`, the "
     "table vacuumed), 250 to 360 ms without: no promise of 50 ms either. The same query "
-    "with `orderBy=eventTime` reads the index in its order and meets the target (below 60 ms "
-    "at p95 for both readers). **A sparse participant's unfiltered `/events`** (the API "
+    "with `orderBy=eventTime` reads the index in its order: 8 to 10 ms of CPU a call, a wall "
+    "p95 of 20 to 77 ms across runs at this load. "
+    "**A sparse participant's unfiltered `/events`** (the API "
     "maker sees about 40 of the 1,000,000 events) reads every event in chain order and "
     "tests its custody condition (2 `EXISTS` probes) on each, since fewer than a page match: "
     "seconds. A plan from the participant's side (the identifiers and lots it held, by the "
@@ -214,15 +219,15 @@ def selective(
     return out
 
 
-def first_page(index: KeptIndex, reader: Reader, samples: int) -> Timings:
-    """The unfiltered ``GET /events`` (its first page of 100)."""
-    timings, _ = index.time([_get(index, "/events", reader.headers) for _ in range(samples)])
+def first_page(index: KeptIndex, reader: Reader, samples: int) -> tuple[Timings, int]:
+    """The unfiltered ``GET /events`` (its first page of 100), and the events it answered."""
+    timings, answers = index.time([_get(index, "/events", reader.headers) for _ in range(samples)])
     print(
         f"{reader.name:32} {'unfiltered /events (first 100)':52} p50 {ms(timings.p50):>9} "
         f"p95 {ms(timings.p95):>9}",
         flush=True,
     )
-    return timings
+    return timings, len(_events(answers[0]))
 
 
 def paging(index: KeptIndex, reader: Reader, total: int = PAGED_EVENTS) -> Paging:
@@ -272,7 +277,7 @@ def _next(answer: httpx.Response) -> str | None:
 @dataclass
 class Results:
     selective: dict[str, dict[str, tuple[Timings, int]]]
-    unfiltered: dict[str, Timings]
+    unfiltered: dict[str, tuple[Timings, int]]
     paging: dict[str, Paging]
     host: Host
     events: int
@@ -288,7 +293,7 @@ def run(args: argparse.Namespace) -> Results:
         host.sample()
         people = readers(index)
         found: dict[str, dict[str, tuple[Timings, int]]] = {}
-        unfiltered: dict[str, Timings] = {}
+        unfiltered: dict[str, tuple[Timings, int]] = {}
         paged: dict[str, Paging] = {}
         for reader in people:
             if reader.lots:
@@ -329,10 +334,10 @@ def report(args: argparse.Namespace, results: Results) -> str:
                 f"{ms(t.client_cpu)} + {ms(t.server_cpu)} | p95 <= 50 ms: "
                 f"{verdict(t.p95 <= TARGET_SELECTIVE_P95)} |"
             )
-    for reader, t in results.unfiltered.items():
+    for reader, (t, n) in results.unfiltered.items():
         lines.append(
             f"| {reader} | unfiltered `/events` (first page of 100) | {ms(t.p50)} / "
-            f"{ms(t.p95)} | 100 | {ms(t.client_cpu)} + {ms(t.server_cpu)} | (none) |"
+            f"{ms(t.p95)} | {n} | {ms(t.client_cpu)} + {ms(t.server_cpu)} | (none) |"
         )
     for reader, p in results.paging.items():
         lines.append(
