@@ -38,15 +38,19 @@ from dashboard.signin import HEADERS, SignedInDep, check_csrf, form_fields, lang
 from dashboard.trace_page import participant_label
 from indexer.api.deps import ServiceDep
 from indexer.queries.common import participants
+from indexer.queries.masterdata import product_facts
 from indexer.reader_keys import FULL_READERS
 from indexer.service import IndexerService
-from indexer.store.models import AlertRow
+from indexer.store.models import AlertRow, RecallRow
 from medledger.epcis import gs1
 from medledger.epcis.digital_link import lot_of_class
 from medledger.errors import ValidationError
 
 LOT: Final = "/dashboard/lot"
 RECALL: Final = "/dashboard/recall"
+RECALLS: Final = "/dashboard/recalls"
+#: recalls listed on the recalls page (newest change first)
+MAX_LISTED: Final = 500
 MAX_REASON: Final = 500
 STATUSES: Final = ("active", "in_transit", "dispensed", "destroyed", "decommissioned")
 
@@ -299,3 +303,37 @@ def recall_page(
         alerts_url="/dashboard/alerts?"
         + urlencode({"kind": "dispensed-after-recall", "lang": language}),
     )
+
+
+@router.get(RECALLS, response_class=HTMLResponse)
+def recalls_page(request: Request, service: ServiceDep, signed: SignedInDep) -> HTMLResponse:
+    """Every lot the registry recalled (in force first, then released), newest change first,
+    each linked to its recall page."""
+    language = language_of(request)
+    t = messages(language)
+    if signed.role not in FULL_READERS:
+        return _page(
+            request, "recalls.html", 403, signed=signed, rows=[], problem=t["lot.not_for_role"]
+        )
+    with service.sessions() as session:
+        found = list(
+            session.scalars(
+                select(RecallRow)
+                .where(RecallRow.by.is_not(None))
+                .order_by(RecallRow.recalled.desc(), RecallRow.changed_block.desc())
+                .limit(MAX_LISTED)
+            )
+        )
+        products = product_facts(session, {r.gtin for r in found})
+    rows = [
+        {
+            "gtin": r.gtin,
+            "lot": r.lot,
+            "recalled": r.recalled,
+            "block": r.changed_block,
+            "product": (products.get(r.gtin) or {}).get("name"),
+            "url": url_of(RECALL, r.gtin, r.lot, language),
+        }
+        for r in found
+    ]
+    return _page(request, "recalls.html", signed=signed, rows=rows, problem=None)

@@ -179,6 +179,10 @@ def test_a_regulator_recalls_a_lot_with_one_button_and_sees_the_pharmacy_notifie
         assert ROGUE_REGION not in regions  # the rogue pharmacy holds none
         if SCREENSHOTS:
             page.screenshot(path=SCREENSHOTS / "recall.png", full_page=True)
+        page.click("nav.pages >> text=" + EN["recalls.title"])  # every recall, this one first
+        first = page.locator("#recalls tr:has(td)").first
+        assert FINISHED_LOT in first.inner_text() and EN["verdict.recalled"] in first.inner_text()
+        first.locator("a").click()
 
         page.fill("#release-reason", "Retested: within specification")
         page.click("#do-release button")
@@ -219,7 +223,7 @@ def test_a_recall_without_its_token_or_reason_is_refused(world: World) -> None:
     assert recalls_at_gateway(world) == []
 
 
-@pytest.mark.parametrize("which", ["lot", "confirm", "recall"])
+@pytest.mark.parametrize("which", ["lot", "confirm", "recall", "recalls"])
 def test_the_lot_and_recall_pages_have_no_serious_accessibility_violation(
     world: World, browser: Browser, which: str
 ) -> None:
@@ -234,6 +238,8 @@ def test_the_lot_and_recall_pages_have_no_serious_accessibility_violation(
             assert page.locator("#confirm").count() == 1
         elif which == "recall":
             page.goto(f"{world.url}/dashboard/recall?gtin={GTIN}&lot={FINISHED_LOT}&lang=en")
+        elif which == "recalls":
+            page.goto(f"{world.url}/dashboard/recalls?lang=en")
         assert serious_accessibility_violations(page) == []
     finally:
         context.close()
