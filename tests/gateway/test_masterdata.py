@@ -18,9 +18,10 @@ from medledger.epcis.builders import Actor
 from medledger.formats.receipt import Receipt
 from medledger.masterdata.record import parse_masterdata_id, read_record
 from medledger.masterdata.views import location, product
-from provenance.journey import DISTRIBUTOR, MANUFACTURER, PHARMACY
+from provenance.journey import DISTRIBUTOR, IMPORTER, MANUFACTURER, PHARMACY
 from provenance.masterdata_command import run_import
 from tests.gateway.conftest import Gateway, GatewayFactory
+from tests.medledger.epcis.epcis_vectors import VECTORS, require_vectors
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 
@@ -225,3 +226,42 @@ def test_post_masterdata_refuses_other_media(gateway: Gateway) -> None:
         headers={**gateway.headers(PHARMACY), "Content-Type": "text/plain"},
     )
     assert refused.status_code == 415, refused.text
+
+
+def test_the_regulator_imports_gs1s_xml_master_data_document(gateway: Gateway) -> None:
+    require_vectors()
+    example = VECTORS / "epcis/xml/examples-2.0/Mimasu__Example-masterData.xml"
+    sent = gateway.http.post(
+        "/masterdata",
+        content=example.read_bytes(),
+        headers={**gateway.regulator, "Content-Type": "application/xml"},
+    )
+    assert sent.status_code == 201, sent.text
+    assert len(sent.json()["masterdataIDs"]) == 7  # four business locations, three read points
+    again = gateway.http.post(
+        "/masterdata",
+        content=example.read_bytes(),
+        headers={**gateway.regulator, "Content-Type": "application/xml"},
+    )
+    assert (again.json()["stored"], again.json()["duplicates"]) == (0, 7)
+
+
+def test_a_json_master_data_document_is_imported_once(gateway: Gateway) -> None:
+    header = document(IMPORTER, name="Dordoi Med Import warehouse")
+    body = {
+        "@context": header["@context"],
+        "type": "EPCISMasterDataDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-04-01T00:00:00Z",
+        "epcisBody": {"vocabularyList": header["epcisHeader"]["epcisMasterData"]["vocabularyList"]},
+    }
+    sent = gateway.http.post(
+        "/masterdata",
+        json=body,
+        headers={**gateway.headers(IMPORTER), "Content-Type": "application/ld+json"},
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["stored"] == 1
+    empty = {**body, "epcisBody": {"vocabularyList": []}}
+    refused = gateway.http.post("/masterdata", json=empty, headers=gateway.headers(IMPORTER))
+    assert refused.status_code == 422 and refused.json()["rule"] == "masterdata.empty"
