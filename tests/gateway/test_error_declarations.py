@@ -257,3 +257,34 @@ def test_under_proceed_a_refused_declaration_drops_its_event_only(network: Netwo
         ("errorDeclaration.not-yours", "/epcisBody/eventList/0/errorDeclaration")
     ]
     assert network.declarations() == before
+
+
+def test_an_event_is_declared_with_its_stored_json_as_served(network: Network) -> None:
+    """How an XML event stored before CBV master data was read as ``cbvmda:`` (keeping its old
+    id) is declared (docs/gateway.md): its JSON as ``GET /events/{id}`` serves it, sent back with
+    an ``errorDeclaration``, names the stored event."""
+    document = _load(CORRECTIVE)
+    bare = _without_declarations(document)
+    bare["epcisBody"]["eventList"] = bare["epcisBody"]["eventList"][:1]
+    bare["epcisBody"]["eventList"][0]["eventTime"] = "2020-01-15T10:00:00+01:00"  # a new event
+    original = network.post(network.bob, bare)
+    assert original.status_code == 202, original.text
+    (event_id,) = original.json()["eventIDs"]
+    served = network.http.get(f"/events/{event_id.split(';')[1][:64]}", headers=network.bob)
+    event = served.json()
+    event.pop("errorDeclaration", None)
+    sent = {
+        "@context": event["@context"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2020-01-16T00:00:00Z",
+        "epcisBody": {
+            "eventList": [
+                {**event, "errorDeclaration": {"declarationTime": "2020-01-16T00:00:00Z"}}
+            ]
+        },
+    }
+    declared = network.post(network.bob, sent)
+    assert declared.status_code == 202, declared.text
+    assert declared.json()["eventIDs"] == [event_id]
+    assert (declared.json()["stored"], declared.json()["declarationsStored"]) == (0, 1)
