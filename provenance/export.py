@@ -1,10 +1,11 @@
 """``provenance export``: the EPCIS record of a pack, case, lot or batch for another system, and
 its receipts as a bundle beside it (docs/exchange.md).
 
-It reads the indexer over HTTP with a reader key (regulator or auditor): ``GET /exports/{id}``
-gives the events of the item's custody chain as an EPCISDocument (JSON-LD, each event as
-anchored), and ``GET /events/{eventID}/receipt`` each event's receipt, issued by the index from
-the batch it verified against its on-chain root. The document is written as JSON-LD, EPCIS 2.0
+It reads the indexer over HTTP with a reader key (each key its own view: a regulator or
+auditor every event, a participant its custody chain's): ``GET /exports/{id}`` gives the events
+of the item's custody chain as an EPCISDocument (JSON-LD, each event as anchored), and
+``GET /exports/{id}/receipts`` their receipts, issued by the index from the batches it verified
+against their on-chain roots. The document is written as JSON-LD, EPCIS 2.0
 XML (:mod:`medledger.epcis.xml_write`) or EPCIS 1.2 XML (GS1's 2.0 to 1.2 stylesheet,
 :func:`medledger.epcis.legacy.to_1_2`), and checked before it is written: GS1's JSON schema, or
 its 2.0 or 1.2 XSD. The receipts are checked offline (each event re-hashed, leaf and proof to the
@@ -94,7 +95,7 @@ def run_export(
             "indexer", client, indexer_url, timeout=EXPORT_TIMEOUT, api_key=key
         ) as indexer:
             document, subject = fetch_document(indexer, identifier)
-            receipts = fetch_receipts(indexer, document)
+            receipts = fetch_receipts(indexer, identifier, document)
         body = render(document, chosen)
         bundle = receipt_bundle(
             subject,
@@ -151,30 +152,37 @@ def fetch_document(indexer: Service, identifier: str) -> tuple[dict[str, Any], d
     return document, subject
 
 
-def fetch_receipts(indexer: Service, document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each event's receipt, from the index, in the document's order; each checked offline
-    (its embedded event re-hashed, leaf and proof to its root) and proving that event."""
+def fetch_receipts(
+    indexer: Service, identifier: str, document: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each event's receipt, from the index (``GET /exports/{id}/receipts``), in the document's
+    order; each checked offline (its embedded event re-hashed, leaf and proof to its root) and
+    proving that event."""
+    path = f"/exports/{quote(identifier.strip(), safe='')}/receipts"
+    response = indexer.get(path)
+    if response.status_code != 200:
+        raise ExportError(
+            f"no receipts (the indexer answered {response.status_code} to GET {path}: "
+            f"{problem(response)})"
+        )
+    try:
+        listed = response.json()["receipts"]
+        by_hash = {Receipt.from_json(body).event_hash: body for body in listed}
+    except (ValueError, KeyError, TypeError, ReceiptFormatError) as exc:
+        raise ExportError(f"the indexer's receipts are malformed: {exc}") from exc
     hasher = default_event_hasher()
     out: list[dict[str, Any]] = []
     for at, event in enumerate(_events(document)):
         event_id = event.get("eventID")
         if not isinstance(event_id, str):
             raise ExportError(f"event {at} of the indexer's document has no eventID")
-        path = f"/events/{quote(event_id, safe='')}/receipt"
-        response = indexer.get(path)
-        if response.status_code != 200:
+        body = by_hash.get(EventId.parse(event_id).digest)
+        if body is None:
             raise ExportError(
-                f"no receipt for {event_id} (the indexer answered {response.status_code}: "
-                f"{problem(response)})"
+                f"no receipt for {event_id}: the index changed between the document and its "
+                "receipts (a new block, a reorganisation); run the export again"
             )
-        try:
-            body = response.json()
-            receipt = Receipt.from_json(body)
-        except (ValueError, ReceiptFormatError) as exc:
-            raise ExportError(f"the indexer's receipt of {event_id} is malformed: {exc}") from exc
-        if receipt.event_hash != EventId.parse(event_id).digest:
-            raise ExportError(f"the indexer's receipt of {event_id} proves another event")
-        verdict = verify_receipt(receipt, event_hasher=hasher)
+        verdict = verify_receipt(Receipt.from_json(body), event_hasher=hasher)
         if not verdict.valid:
             failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures)
             raise ExportError(f"the receipt of {event_id} does not verify: {failed}")

@@ -1,9 +1,10 @@
 """The routes, one router per resource. Every endpoint but the operations ones (/healthz,
 /readyz, /metrics) and the public pack check (/check) needs a reader key (regulator or
 auditor: everything, read-only); an inspector's key reads only /stock, /alerts and /recalls,
-scoped to its region (`ScopeDep`), and the EPCIS event routes (`VisibilityDep`: its region's
-events), a participant's key only the EPCIS event routes (its custody chain's events); both are
-refused (403) everywhere else. Every error is problem+json (see servicekit/http/problems.py)."""
+scoped to its region (`ScopeDep`), and the EPCIS event routes and exports (`VisibilityDep`:
+its region's events), a participant's key only the EPCIS event routes and exports (its custody
+chain's events); both are refused (403) everywhere else. Every error is problem+json (see
+servicekit/http/problems.py)."""
 
 from __future__ import annotations
 
@@ -162,6 +163,35 @@ def get_origin(
     return JSONResponse(bundle)
 
 
+EXPORT_ID_HELP = (
+    "SGTIN, SSCC or LGTIN " + EPC_HELP + "; a GTIN and a lot (`04700123123452 B2026-117`); or "
+    "a batch's Merkle root (`0x` and 64 hex digits)"
+)
+
+
+@exports.get(
+    "/exports/{id:path}/receipts",
+    summary="The receipts of an export's events",
+    response_model=None,
+    responses={200: {"description": "`subject` and `receipts` (each a receipt, event embedded)"}},
+)
+def get_export_receipts(
+    id: Annotated[str, Path(description=EXPORT_ID_HELP)],
+    service: ServiceDep,
+    session: SessionDep,
+    visible: VisibilityDep,
+) -> JSONResponse:
+    """The receipt of every event `GET /exports/{id}` answers (the same key, the same view), in
+    its order, each as `GET /events/{eventID}/receipt` issues it: `{"subject": {"identifier",
+    "kind"}, "receipts": [...]}`. 404 as `GET /exports/{id}`, or when a batch of one of its
+    events is not fully indexed. See docs/exchange.md."""
+    found = export_queries.export_events(session, id, visible.events(session))
+    receipts = export_queries.export_receipts(session, found, service.deployment)
+    return JSONResponse(
+        {"subject": {"identifier": found.identifier, "kind": found.kind}, "receipts": receipts}
+    )
+
+
 @exports.get(
     "/exports/{id:path}",
     summary="The EPCIS document of a pack, case, lot or batch, for another system",
@@ -171,27 +201,22 @@ def get_origin(
     },
 )
 def get_export(
-    id: Annotated[
-        str,
-        Path(
-            description="SGTIN, SSCC or LGTIN " + EPC_HELP + "; a GTIN and a lot "
-            "(`04700123123452 B2026-117`); or a batch's Merkle root (`0x` and 64 hex digits)"
-        ),
-    ],
+    id: Annotated[str, Path(description=EXPORT_ID_HELP)],
     request: Request,
     session: SessionDep,
-    _reader: ReaderDep,
+    visible: VisibilityDep,
 ) -> Response:
     """The events of the item's custody chain (every event naming it or a container while it
     was inside, a lot's packs included; the transformation that made its lot and where each
     input lot began) or of one anchored batch, in chain order, as an EPCISDocument another
-    EPCIS system can capture: each event as anchored, so it keeps its eventID there. Each
-    event's receipt: the `Link-Template` header (`provenance export` writes them as a bundle).
-    The canonical subject and its kind (`pack`, `logistic-unit`, `lot`, `batch`) are in the
-    `Export-Subject` and `Export-Kind` headers. 404 when the index has none; 413 beyond
-    10,000 events. See docs/exchange.md."""
+    EPCIS system can capture: each event as anchored, so it keeps its eventID there. Every
+    reader key, each its own view (a participant's custody chain, an inspector's region: only
+    those events). Their receipts: `GET /exports/{id}/receipts` (each event's, also the
+    `Link-Template` header). The canonical subject and its kind (`pack`, `logistic-unit`,
+    `lot`, `batch`) are in the `Export-Subject` and `Export-Kind` headers. 404 when the index
+    has none (or none the key may see); 413 beyond 10,000 events. See docs/exchange.md."""
     require_events_format(request)
-    found = export_queries.export_events(session, id)
+    found = export_queries.export_events(session, id, visible.events(session))
     document = export_queries.export_document(session, found)
     headers = {
         "Link-Template": RECEIPT_TEMPLATE,

@@ -15,8 +15,15 @@ What an export holds (its *custody chain*, in chain order):
 Each event is served as anchored (so it re-hashes to its eventID wherever it is captured), with
 its ``eventID``; an event declared erroneous later carries the latest ``errorDeclaration`` (not
 hashed), as ``GET /events`` serves it; ``recordTime`` is left out (a capturing system sets its
-own). Receipts are not in the document: ``GET /events/{eventID}/receipt`` per event (the
-``Link-Template`` header), which ``provenance export`` gathers into a bundle of their own.
+own). Receipts are not in the document: ``GET /exports/{id}/receipts`` gives them all (as
+``GET /events/{eventID}/receipt`` gives each), which ``provenance export`` writes as a bundle of
+their own.
+
+Who may export: every reader key, each its own view (indexer/queries/visibility.py): a
+regulator or auditor every event of the chain, a participant those of its custody chain (what
+it captured, and every event on items it has held), an inspector its region's. A receipt reveals
+nothing beyond its event (the proof's siblings are salted leaves), so a reader gets the receipt
+of every event it may see.
 
 Master data (names and places of the locations and products the events name) is not exported
 yet: :func:`master_data` is where it joins the document's header once the index holds it.
@@ -29,12 +36,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from chain.deployment import Deployment
 from indexer.queries.common import identifier, iso
 from indexer.queries.epcs import window_seqs, windows_of
 from indexer.queries.events import EPCIS_CONTEXT, declared_later
+from indexer.queries.receipts import receipt_for
 from indexer.queries.subjects import batch_root, identifier_of
 from indexer.queries.trace import kind_of, trace
 from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow
@@ -58,10 +67,37 @@ class Export:
     hashes: list[bytes]
 
 
-def export_events(session: Session, value: str) -> Export:
-    """The custody chain's events of ``value`` (see the module docstring). NotFoundError when
-    the index has no such item, lot or batch; QueryTooLargeError beyond
+def export_events(
+    session: Session, value: str, visible: ColumnElement[bool] | None = None
+) -> Export:
+    """The custody chain's events of ``value`` (see the module docstring), only those meeting
+    ``visible`` if given (a participant's or inspector's view: indexer/queries/visibility.py).
+    NotFoundError when the index has no such item, lot or batch, or the reader sees none of its
+    events (the same answer: a reader cannot tell it exists); QueryTooLargeError beyond
     :data:`MAX_EXPORT_EVENTS`."""
+    found = _export_events(session, value)
+    if visible is None:
+        return found
+    seen: set[bytes] = set()
+    for part in chunks(found.hashes):
+        seen.update(
+            session.scalars(
+                select(EventRow.event_hash).where(EventRow.event_hash.in_(part), visible)
+            )
+        )
+    if not seen:
+        what = "batch anchored with root " if found.kind == "batch" else ""
+        raise NotFoundError(f"the index has no {what}{found.identifier}")
+    return Export(found.identifier, found.kind, [h for h in found.hashes if h in seen])
+
+
+def export_receipts(session: Session, export: Export, deployment: Deployment) -> list[Any]:
+    """The receipt (JSON, event embedded) of each of the export's events, issued by the index as
+    ``GET /events/{eventID}/receipt`` issues it, in the export's order."""
+    return [receipt_for(session, h, deployment).to_json() for h in export.hashes]
+
+
+def _export_events(session: Session, value: str) -> Export:
     root = batch_root(value)
     if root is not None:
         hashes = list(

@@ -29,7 +29,15 @@ from medledger.formats.receipt import Receipt
 from medledger.formats.receipt_bundle import parse_receipt_bundle
 from provenance.cli import app
 from provenance.export import receipts_path, run_export
-from provenance.journey import FINISHED_LOT, IMPORTER, Journey, build_journey
+from provenance.journey import (
+    API_MAKER,
+    FINISHED_LOT,
+    IMPORTER,
+    MANUFACTURER,
+    PHARMACY,
+    Journey,
+    build_journey,
+)
 from provenance.verify import default_event_hasher
 from tests.indexer.conftest import INDEX_BACKENDS, index_database
 from tests.support.network import Network, start_network
@@ -413,23 +421,90 @@ def test_an_event_declared_erroneous_travels_with_its_declaration(tmp_path: Path
         second.gateway.stop()
 
 
-def test_a_participant_key_cannot_export(exchange: Exchange) -> None:
+def participant_key(exchange: Exchange, actor: Any, tmp_path: Path) -> Path:
     key = exchange.key_file.read_text().strip()
     issued = exchange.http.post(
         "/keys",
         json={
-            "label": "importer ERP",
+            "label": f"{actor.gln} ERP",
             "role": "participant",
-            "participant": exchange.first.addresses[IMPORTER.name],
+            "participant": exchange.first.addresses[actor.name],
         },
         headers={"Authorization": f"Bearer {key}"},
     )
     assert issued.status_code == 201, issued.text
-    response = exchange.http.get(
-        f"/exports/{GTIN}%20{FINISHED_LOT}",
-        headers={"Authorization": f"Bearer {issued.json()['apiKey']}"},
+    path = tmp_path / f"{actor.gln}.api-key"
+    path.write_text(issued.json()["apiKey"])
+    return path
+
+
+def test_a_participant_exports_its_own_view_of_the_chain(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    """The pharmacy hands a partner the pack it dispensed: the events of the pack it sees (its
+    custody chain), not the API maker's commissioning of the API lot, which it never held; the
+    manufacturer sees that one too. Each view's receipts prove exactly its events."""
+    everything = tmp_path / "all.jsonld"
+    assert exchange.export(exchange.journey.dispensed_pack, everything)[0] == 0
+    views = {}
+    for actor in (PHARMACY, MANUFACTURER):
+        out = tmp_path / f"{actor.gln}.jsonld"
+        console = Console(record=True, width=300)
+        code = run_export(
+            exchange.journey.dispensed_pack,
+            fmt="jsonld",
+            indexer_url="http://indexer.invalid",
+            key_file=participant_key(exchange, actor, tmp_path),
+            out=out,
+            console=console,
+            client=exchange.http,
+        )
+        assert code == 0, console.export_text()
+        views[actor.name] = exported_ids(out)
+        assert runner.invoke(app, ["verify", str(receipts_path(out))]).exit_code == 0
+    full = exported_ids(everything)
+    assert set(views[PHARMACY.name]) < set(views[MANUFACTURER.name]) <= set(full)
+    assert (
+        capture_elsewhere(exchange, tmp_path / f"{PHARMACY.gln}.jsonld", "jsonld")
+        == (views[PHARMACY.name])
     )
-    assert response.status_code == 403, response.text
+
+
+def test_a_participant_sees_only_its_part_of_what_it_never_held(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    """The importer never held the API lot: of the lot's record it sees only the transformation
+    that made packs it held; the API maker's batch (the lot's commissioning) is unknown to its
+    key (exit 1), as if the index had none."""
+    key = participant_key(exchange, IMPORTER, tmp_path)
+
+    def export(identifier: str, out: Path) -> int:
+        console = Console(record=True, width=300)
+        return run_export(
+            identifier,
+            fmt="jsonld",
+            indexer_url="http://indexer.invalid",
+            key_file=key,
+            out=out,
+            console=console,
+            client=exchange.http,
+        )
+
+    out = tmp_path / "api.jsonld"
+    assert export(exchange.journey.api_class, out) == 0
+    events = json.loads(out.read_text())["epcisBody"]["eventList"]
+    assert [e["type"] for e in events] == ["TransformationEvent"]
+    with exchange.indexer.sessions() as session:
+        from sqlalchemy import select
+
+        from indexer.store.models import AnchorRow
+
+        maker = exchange.first.addresses[API_MAKER.name]
+        root = session.scalars(
+            select(AnchorRow.root).where(AnchorRow.submitter == maker).limit(1)
+        ).one()
+    assert export(f"0x{root.hex()}", tmp_path / "maker.jsonld") == 1
+    assert not (tmp_path / "maker.jsonld").exists()
 
 
 def test_the_command_end_to_end_over_http_and_json_rpc(tmp_path: Path) -> None:
