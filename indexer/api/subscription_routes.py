@@ -1,10 +1,10 @@
 """The EPCIS 2.0 REST binding's webhook subscriptions to a named query:
-``POST /queries/{name}/subscriptions`` (``dest``, ``signatureToken``, ``stream: true``,
-``reportIfEmpty``, ``initialRecordTime``), ``GET`` (list), ``GET|DELETE
+``POST /queries/{name}/subscriptions`` (``dest``, ``signatureToken``, ``stream: true`` or a
+``schedule``, ``reportIfEmpty``, ``initialRecordTime``), ``GET`` (list), ``GET|DELETE
 /queries/{name}/subscriptions/{subscriptionID}``. The owner of the query alone (another
 reader's query is 404). Checked by indexer/subscriptions/store.py (400
-``subscription-controls``: the webhook rules of servicekit/webhook_targets.py, a schedule,
-no stream); delivered by indexer/subscriptions/delivery.py.
+``subscription-controls``: the webhook rules of servicekit/webhook_targets.py, a malformed
+schedule, neither stream nor schedule); delivered by indexer/subscriptions/delivery.py.
 """
 
 from __future__ import annotations
@@ -28,11 +28,25 @@ _BODY = {
         "application/json": {
             "schema": {
                 "type": "object",
-                "required": ["dest", "stream"],
+                "required": ["dest"],
                 "properties": {
                     "dest": {"type": "string", "format": "uri"},
                     "signatureToken": {"type": "string"},
                     "stream": {"type": "boolean", "enum": [True]},
+                    "schedule": {
+                        "type": "object",
+                        "properties": {
+                            f: {"type": "string"}
+                            for f in (
+                                "second",
+                                "minute",
+                                "hour",
+                                "dayOfMonth",
+                                "month",
+                                "dayOfWeek",
+                            )
+                        },
+                    },
                     "reportIfEmpty": {"type": "boolean"},
                     "initialRecordTime": {"type": "string", "format": "date-time"},
                 },
@@ -54,9 +68,9 @@ _BODY = {
     summary="EPCIS 2.0: subscribe to a named query (webhook)",
     description="`dest` (the webhook URL: http(s), a public address unless "
     "PROVENANCE_INDEXER_SUBSCRIPTION_ALLOWLIST allows it), `stream: true` (every new matching "
-    "event; schedules are not supported yet: 400), optional `signatureToken` (HMAC-SHA256 "
-    "signature in `GS1-Signature`), `reportIfEmpty`, `initialRecordTime`. The answer never "
-    "shows the token. See docs/indexer.md.",
+    "event) or a `schedule` (cron-like, UTC: the events since the last run), optional "
+    "`signatureToken` (HMAC-SHA256 signature in `GS1-Signature`), `reportIfEmpty`, "
+    "`initialRecordTime`. The answer never shows the token. See docs/indexer.md.",
     response_model=None,
     openapi_extra={"requestBody": _BODY},
     responses={201: {"description": "The subscription"}},

@@ -631,3 +631,8 @@ class SubscriptionRow(Base):
     last_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    #: a scheduled subscription's ``schedule`` as given (JSON; None: a stream), when it runs
+    #: next, and the end of the run under way (the deliverable point when it started)
+    schedule: Mapped[str | None] = mapped_column(Text)
+    next_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    run_end: Mapped[int | None] = mapped_column(BigInteger)

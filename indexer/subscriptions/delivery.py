@@ -45,6 +45,7 @@ from indexer.queries.events import events_between, query_document
 from indexer.store.models import NamedQueryRow, SubscriptionRow, first_sequence_of_block
 from indexer.store.writes import get_checkpoint
 from indexer.subscriptions.named import NamedQuery, from_row, owner_is_live
+from indexer.subscriptions.store import next_run
 from medledger.errors import ValidationError
 from servicekit.outage_log import OutageLog
 from servicekit.webhook_targets import TargetPolicy, WebhookClient
@@ -148,11 +149,19 @@ class SubscriptionDeliverer:
         return total
 
     def _prepare(self, subscription_id: str, now: datetime) -> _Batch | None:
-        """The batch to attempt for the subscription, or None (nothing new; cursor moved)."""
+        """The batch to attempt for the subscription, or None (nothing to send now; the cursor
+        or the schedule moved)."""
         with self._sessions() as session, session.begin():
             row = session.get(SubscriptionRow, subscription_id)
             if row is None:
                 return None  # deleted meanwhile
+            scheduled = row.schedule is not None
+            if (
+                scheduled
+                and row.run_end is None
+                and (row.next_run_at is None or row.next_run_at > now)
+            ):
+                return None  # not its time yet
             query = from_row(session.get_one(NamedQueryRow, row.query_id))
             if not owner_is_live(session, query, now):
                 row.last_error = "the query's owner has no live reader key: delivery paused"
@@ -160,13 +169,12 @@ class SubscriptionDeliverer:
                 return None
             if row.batch_end is not None:  # fixed before its first attempt: the same again
                 events, _end = self._events(session, query, row.cursor, row.batch_end + 1, None)
-                if not events:  # none visible any more: nothing to send for that range
-                    row.cursor, row.batch_end, row.attempts = row.batch_end, None, 0
-                    return None
-                return _Batch(
-                    row.id, row.dest, row.signature_token, row.cursor, row.batch_end,
-                    row.attempts, events,
-                )  # fmt: skip
+                if events or row.batch_end == row.cursor:  # (an empty report: the same again)
+                    return self._batch(row, row.batch_end, events)
+                row.cursor, row.batch_end, row.attempts = row.batch_end, None, 0
+                return None  # none visible any more: nothing to send for that range
+            if scheduled:
+                return self._scheduled(session, row, query, now)
             before = deliverable_before(session, self.depth)
             if before is None or before - 1 <= row.cursor:
                 return None
@@ -175,7 +183,37 @@ class SubscriptionDeliverer:
                 row.cursor = end  # judged up to there: nothing matched
                 return None
             row.batch_end = end
-            return _Batch(row.id, row.dest, row.signature_token, row.cursor, end, 0, events)
+            return self._batch(row, end, events)
+
+    def _scheduled(
+        self, session: Session, row: SubscriptionRow, query: NamedQuery, now: datetime
+    ) -> _Batch | None:
+        """A scheduled run: the events deliverable when it started, in batches; then, with
+        ``reportIfEmpty`` and nothing sent, an empty document; then the next run's time."""
+        if row.run_end is None:  # the run starts: what is deliverable now is its range
+            before = deliverable_before(session, self.depth)
+            row.run_end = row.cursor if before is None else max(row.cursor, before - 1)
+        if row.cursor < row.run_end:
+            events, end = self._events(session, query, row.cursor, row.run_end + 1, self.batch)
+            if events:
+                row.batch_end = end
+                return self._batch(row, end, events)
+            row.cursor = end
+        started = row.next_run_at
+        reported = row.last_notified_at is not None and (
+            started is None or row.last_notified_at >= started
+        )
+        if row.report_if_empty and not reported:
+            row.batch_end = row.cursor  # an empty report, sent like any batch
+            return self._batch(row, row.cursor, [])
+        schedule = json.loads(row.schedule or "{}")
+        row.run_end = None
+        row.next_run_at = next_run(schedule, max(now, started or now))
+        return None
+
+    @staticmethod
+    def _batch(row: SubscriptionRow, end: int, events: list[dict[str, Any]]) -> _Batch:
+        return _Batch(row.id, row.dest, row.signature_token, row.cursor, end, row.attempts, events)
 
     @staticmethod
     def _events(

@@ -1,15 +1,17 @@
 """Webhook subscriptions to a named query (``POST /queries/{name}/subscriptions``): checked,
 stored, listed, deleted. Delivery: indexer/subscriptions/delivery.py.
 
-A subscription is a standing query: ``stream`` (every new matching event, as soon as it is
-delivered; the binding's ``QueryStreamSubscription``). A ``schedule`` (cron-like) is refused for
-now (400, rule ``subscription.unsupported``), never taken and ignored. Its **cursor** starts at
+A subscription is a standing query, either ``stream`` (every new matching event, as soon as it
+is deliverable; the binding's ``QueryStreamSubscription``) or ``schedule`` (the events recorded
+since the last run, at each time the schedule names: medledger/epcis/query_schedule.py; with
+``reportIfEmpty`` an empty document when there are none), never both. Its **cursor** starts at
 the events recorded before ``initialRecordTime`` (recordTime is the anchoring block's time), or
 before now: every event the index holds now is behind it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from indexer.store.models import AnchorRow, EventRow, SubscriptionRow, first_seq
 from indexer.store.writes import get_checkpoint
 from indexer.subscriptions.named import NamedQuery
 from medledger.epcis.query import parse_query
+from medledger.epcis.query_schedule import parse_schedule
 from medledger.errors import NotFoundError, SubscriptionControlsError, ValidationError, echo
 from servicekit.sql.helpers import utcnow
 from servicekit.webhook_targets import TargetPolicy
@@ -46,12 +49,22 @@ class Controls:
     signature_token: str | None
     report_if_empty: bool
     initial_record_time: datetime | None
+    #: the schedule as given (None: a stream)
+    schedule: dict[str, Any] | None = None
+
+    def next_run(self, after: datetime) -> datetime | None:
+        return None if self.schedule is None else next_run(self.schedule, after)
+
+
+def next_run(schedule: dict[str, Any], after: datetime) -> datetime | None:
+    """When a schedule runs next after ``after``."""
+    return parse_schedule(schedule, after).next_after(after)
 
 
 def controls(body: Any, targets: TargetPolicy) -> Controls:
     """The controls of a ``POST /queries/{name}/subscriptions`` body (400 if not acceptable:
     no ``dest``, a destination the webhook rules refuse, neither ``stream`` nor ``schedule``,
-    a schedule, an unknown member)."""
+    both, a schedule malformed or never due, an unknown member)."""
     if not isinstance(body, dict):
         raise _fail("", 'a subscription is a JSON object: {"dest": ..., "stream": true}')
     unknown = sorted(set(body) - _FIELDS)
@@ -67,14 +80,14 @@ def controls(body: Any, targets: TargetPolicy) -> Controls:
     token = body.get("signatureToken")
     if token is not None and (not isinstance(token, str) or not 0 < len(token) <= TOKEN_MAX):
         raise _fail("/signatureToken", f"signatureToken: a string of 1 to {TOKEN_MAX} characters")
+    schedule = None
     if "schedule" in body:
-        raise _fail(
-            "/schedule",
-            'scheduled subscriptions are not supported yet: subscribe with "stream": true',
-            "subscription.unsupported",
-        )
-    if body.get("stream") is not True:
-        raise _fail("/stream", 'a subscription needs "stream": true (or a schedule)')
+        if "stream" in body:
+            raise _fail("/stream", "stream and schedule exclude each other")
+        parse_schedule(body["schedule"])
+        schedule = body["schedule"]
+    elif body.get("stream") is not True:
+        raise _fail("/stream", 'a subscription needs "stream": true or a schedule')
     report = body.get("reportIfEmpty", False)
     if not isinstance(report, bool):
         raise _fail("/reportIfEmpty", "reportIfEmpty: true or false")
@@ -84,7 +97,7 @@ def controls(body: Any, targets: TargetPolicy) -> Controls:
         if not isinstance(initial, str):
             raise _fail("/initialRecordTime", "initialRecordTime: a date-time")
         moment = parse_query([("GE_recordTime", initial)]).record_time.ge
-    return Controls(dest, token, report, moment)
+    return Controls(dest, token, report, moment, schedule)
 
 
 def start_cursor(session: Session, initial: datetime | None) -> int:
@@ -109,14 +122,17 @@ def subscribe(session: Session, query: NamedQuery, given: Controls) -> Subscript
     )
     if (count or 0) >= MAX_SUBSCRIPTIONS:
         raise _fail("", f"a named query has at most {MAX_SUBSCRIPTIONS} subscriptions")
+    now = utcnow()
     row = SubscriptionRow(
         id=str(uuid.uuid4()),
+        schedule=None if given.schedule is None else json.dumps(given.schedule),
+        next_run_at=given.next_run(now),
         query_id=query.id,
         dest=given.dest,
         signature_token=given.signature_token,
         report_if_empty=given.report_if_empty,
         initial_record_time=given.initial_record_time,
-        created_at=utcnow(),
+        created_at=now,
         cursor=start_cursor(session, given.initial_record_time),
         batch_end=None,
         attempts=0,
@@ -155,9 +171,12 @@ def public(row: SubscriptionRow, name: str) -> dict[str, Any]:
         "queryName": name,
         "dest": row.dest,
         "createdAt": iso(row.created_at),
-        "stream": True,
         "reportIfEmpty": row.report_if_empty,
     }
+    if row.schedule is None:
+        out["stream"] = True
+    else:
+        out["schedule"] = json.loads(row.schedule)
     if row.initial_record_time is not None:
         out["initialRecordTime"] = iso(row.initial_record_time)
     if row.last_notified_at is not None:

@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -372,7 +374,11 @@ def test_a_crash_between_the_answer_and_the_commit_resends_the_same_batch(
         ({"dest": "http://user:pw@partner.example/hook", "stream": True}, "/dest"),
         ({"dest": "https://partner.example/hook"}, "/stream"),
         ({"dest": "https://partner.example/hook", "stream": False}, "/stream"),
-        ({"dest": "https://partner.example/hook", "schedule": {"hour": "1"}}, "/schedule"),
+        ({"dest": "https://partner.example/hook", "schedule": {"hour": "24"}}, "/schedule/hour"),
+        ({"dest": "https://partner.example/hook", "schedule": {"hour": "1"}, "stream": True},
+         "/stream"),
+        ({"dest": "https://partner.example/hook", "schedule": {"month": "2", "dayOfMonth": "31"}},
+         "/schedule"),
         ({"dest": "https://partner.example/hook", "stream": True, "secret": "x"}, "/secret"),
         ({"stream": True}, "/dest"),
         ({"dest": "https://partner.example/hook", "stream": True, "signatureToken": 5},
@@ -409,3 +415,47 @@ def test_subscriptions_are_the_query_owners_and_end_with_the_query(
     index.publish(NAMES[:2])
     assert index.service.deliver_subscriptions() == 0
     assert receiver.wire == []
+
+
+def test_a_scheduled_subscription_delivers_at_its_times_and_reports_if_empty(
+    index: Index, receiver: Receiver
+) -> None:
+    regulator = index.keys["regulator"]
+    assert index.http.post("/queries", json={"name": "daily", "query": {}}, headers=regulator)
+    body = {"dest": receiver.url, "signatureToken": TOKEN, "reportIfEmpty": True,
+            "schedule": {"hour": "1", "minute": "5"}}  # fmt: skip
+    schemas = _binding()["components"]["schemas"]
+    binding_schema(schemas["QueryScheduleSubscription"])(body)
+    made = index.http.post("/queries/daily/subscriptions", json=body, headers=regulator)
+    assert made.status_code == 201, made.text
+    subscription_schema()(made.json())
+    assert made.json()["schedule"] == {"hour": "1", "minute": "5"} and "stream" not in made.json()
+    subscription = made.json()["subscriptionID"]
+
+    clock = [datetime.now(UTC)]
+    deliverer = SubscriptionDeliverer(
+        index.service.write_sessions,
+        clock=lambda: clock[0],
+        post=WebhookClient(TargetPolicy.from_allowlist(["127.0.0.1/32"])),
+    )
+    index.publish(NAMES[:5])
+    assert deliverer.catch_up() == 0  # not 01:05 yet
+    first_run = datetime.combine(clock[0].date() + timedelta(days=1), clock_time(1, 5), UTC)
+    clock[0] = first_run + timedelta(seconds=2)
+    deliverer.catch_up()
+    assert index.names_of(receiver.event_ids()) == NAMES[:5]
+    index.publish(NAMES[5:])
+    clock[0] += timedelta(hours=12)  # the next run is the next day's 01:05
+    assert deliverer.catch_up() == 0
+    clock[0] = first_run + timedelta(days=1, seconds=1)
+    deliverer.catch_up()
+    assert index.names_of(receiver.event_ids()) == NAMES
+    clock[0] = first_run + timedelta(days=2, seconds=1)  # nothing new: an empty report
+    deliverer.catch_up()
+    assert len(receiver.acknowledged) == 3
+    empty = receiver.acknowledged[-1]
+    assert empty.event_ids == []
+    check_delivery(empty, subscription)
+    for delivery in receiver.acknowledged:
+        check_delivery(delivery, subscription)
+    assert deliverer.catch_up() == 0
