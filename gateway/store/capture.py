@@ -438,7 +438,15 @@ def _capture_info(session: Session, row: CaptureRow) -> CaptureInfo:
         )
     )
     status = row.status
-    if status == "accepted" and event_ids:
+    carries_masterdata = (
+        status == "accepted"
+        and not event_ids
+        and session.scalar(
+            select(MasterDataRow.record_hash).where(MasterDataRow.capture_id == cid).limit(1)
+        )
+        is not None
+    )
+    if status == "accepted" and (event_ids or carries_masterdata):
         pending = session.scalar(
             select(func.count())
             .select_from(CaptureEventRow)

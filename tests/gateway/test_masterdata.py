@@ -110,7 +110,11 @@ def test_header_master_data_is_stored_anchored_and_proved(gateway: Gateway) -> N
     assert again.json()["masterdataIDs"] == answer["masterdataIDs"]
     assert again.json()["masterdataStored"] == 0  # the same records: duplicates
 
+    job = gateway.http.get(f"/capture/{answer['captureID']}", headers=who).json()
+    assert job["status"] == "accepted"
     gateway.anchor_all()
+    job = gateway.http.get(f"/capture/{answer['captureID']}", headers=who).json()
+    assert job["status"] == "anchored"  # no events, its master data anchored
     site, drug = (verified_receipt(gateway, who, i) for i in answer["masterdataIDs"])
     assert location(read_record(site.masterdata)).subdivision == "KG-C"
     assert product(read_record(drug.masterdata)).name == "Amoxicillin 500 mg"
