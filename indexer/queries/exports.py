@@ -182,13 +182,17 @@ def master_data(session: Session, events: list[dict[str, Any]]) -> list[dict[str
     locations and products ``events`` name: none while the index holds no master data.
 
     The hook where CBV master data (issue 17's part 2, :mod:`medledger.masterdata`) joins an
-    export; the document's header is written only when this returns a vocabulary. What it needs
-    first: the index keeping :class:`~medledger.masterdata.record.MasterDataRecord` versions
-    (the version in effect at each event's ``eventTime``, for every readPoint, bizLocation,
-    source, destination and GTIN the events name), and a writer from records to vocabulary
-    elements. Then the formats: JSON-LD carries the header as it is; EPCIS 2.0 XML needs
-    :mod:`medledger.epcis.xml_write` to write ``EPCISHeader`` (it writes no header today); GS1's
-    2.0 to 1.2 stylesheet keeps only the body, so ``xml-1.2`` would carry none."""
+    export; the document's header is written only when this returns a vocabulary. The index
+    keeps the verified versions (``ix_masterdata``, :mod:`indexer.queries.masterdata`); what is
+    left: the version in effect at each event's ``eventTime`` for every readPoint, bizLocation,
+    source, destination and GTIN the events name, written back as vocabulary elements. And the
+    receiving side decides the form: a gateway stores header master data with the capture and
+    refuses the whole document when the capturing participant may not declare a record
+    (``masterdata.not-yours``: another's GLN or GTIN), which foreign master data always is; so
+    it should travel as a separate master data document (for the receiving network's regulator
+    to capture), or the header only to systems that take it. Formats: JSON-LD carries a header
+    as it is; EPCIS 2.0 XML needs :mod:`medledger.epcis.xml_write` to write ``EPCISHeader``
+    (it writes none); GS1's 2.0 to 1.2 stylesheet keeps only the body."""
     del session, events
     return []
 
