@@ -581,3 +581,22 @@ def test_verify_finds_a_document_its_receipts_do_not_prove(
     result = runner.invoke(app, ["verify", str(receipts_path(out))])
     assert result.exit_code == 1
     assert "not proven: ni:///sha-256;" in result.output.replace("\n", "")
+
+
+def test_an_export_beyond_the_limit_is_refused(
+    exchange: Exchange, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indexer.queries import exports
+
+    monkeypatch.setattr(exports, "MAX_EXPORT_EVENTS", 5)
+    code, text = exchange.export(f"{GTIN} {FINISHED_LOT}", tmp_path / "lot.jsonld")
+    assert code == 2 and "413" in text and "at most 5" in text
+
+
+def test_the_indexer_answers_only_json_ld_or_xml(exchange: Exchange) -> None:
+    key = exchange.key_file.read_text().strip()
+    response = exchange.http.get(
+        f"/exports/{GTIN}%20{FINISHED_LOT}",
+        headers={"Authorization": f"Bearer {key}", "Accept": "text/html"},
+    )
+    assert response.status_code == 406, response.text
