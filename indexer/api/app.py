@@ -72,6 +72,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         routes.origin,
         routes.receipts,
         routes.exports,
+        routes.masterdata,
         epcis_routes.epcis,
         query_routes.queries,
         subscription_routes.subscribed,

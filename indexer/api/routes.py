@@ -8,6 +8,7 @@ servicekit/http/problems.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -52,6 +53,7 @@ from indexer.api.schemas import (
 from indexer.queries import DEFAULT_LIMIT, MAX_LIMIT, alerts, anchors, epcs, recalls
 from indexer.queries import check as check_queries
 from indexer.queries import exports as export_queries
+from indexer.queries import masterdata as masterdata_queries
 from indexer.queries import origin as origin_queries
 from indexer.queries import participants as participant_queries
 from indexer.queries import receipts as receipt_queries
@@ -85,6 +87,32 @@ check = APIRouter(tags=["check"], route_class=StrictJSONRoute)
 origin = APIRouter(tags=["origin"], route_class=StrictJSONRoute)
 receipts = APIRouter(prefix="/events", tags=["origin"], route_class=StrictJSONRoute)
 exports = APIRouter(tags=["exchange"], route_class=StrictJSONRoute)
+masterdata = APIRouter(prefix="/masterdata", tags=["masterdata"], route_class=StrictJSONRoute)
+
+
+@masterdata.get("/{element:path}", summary="What a location or product was said to be, and when")
+def get_masterdata(
+    element: Annotated[
+        str,
+        Path(
+            description="a GLN (13 digits, SGLN URN, GLN Digital Link) or a GTIN (8, 12 or 14 "
+            "digits, SGTIN pattern, GTIN Digital Link)"
+        ),
+    ],
+    session: SessionDep,
+    _reader: ReaderDep,
+    at: Annotated[
+        datetime | None,
+        Query(description="the moment asked about (with a time zone); default now"),
+    ] = None,
+) -> dict[str, Any]:
+    """Every anchored version of the element's master data (docs/masterdata.md), oldest effective
+    first, each with its record id, declarer, anchor (root, block) and the record itself, and
+    `current`: the version in effect `at` (null: none yet). 404 if none was ever anchored."""
+    if at is not None and at.tzinfo is None:
+        raise ValidationError("at needs a time zone", rule="query.at", pointer="at")
+    return masterdata_queries.versions(session, masterdata_queries.element_of(element), at=at)
+
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size (1 to {MAX_LIMIT})")]
 Cursor = Annotated[

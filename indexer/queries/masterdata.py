@@ -17,12 +17,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from indexer.queries.common import hex32, iso
 from indexer.store.models import MasterDataRow
 from indexer.store.state import chunks
 from medledger.epcis.digital_link import gln_of
 from medledger.epcis.identifiers import ID_GS1
-from medledger.masterdata.record import read_record
+from medledger.errors import NotFoundError, ValidationError
+from medledger.masterdata.record import element_identifier, masterdata_id, read_record
 from medledger.masterdata.views import location, product
+from medledger.masterdata.vocabulary import KIND_LOCATION, KIND_PRODUCT
 from medledger.regions import in_region
 
 _SITE = ID_GS1 + "/414/"
@@ -107,3 +110,52 @@ def region_of(facts: dict[str, dict[str, Any]], uri: str | None) -> str | None:
 def within(region: str | None, scope: str) -> bool:
     """Whether a location in ``region`` lies in ``scope`` (a subdivision or a country)."""
     return in_region(region, scope)
+
+
+def element_of(value: str) -> str:
+    """The canonical element id a query names: a GLN (13 digits, SGLN URN, GLN Digital Link) or a
+    GTIN (8, 12 or 14 digits: a GTIN-13 as 14 with its leading 0; SGTIN pattern, GTIN Digital
+    Link); a ValidationError otherwise."""
+    text = value.strip()
+    if text.isdigit():
+        if len(text) == 13:
+            return element_identifier(KIND_LOCATION, f"{ID_GS1}/414/{text}", pointer="id")
+        return element_identifier(KIND_PRODUCT, f"{ID_GS1}/01/{text.zfill(14)}", pointer="id")
+    try:
+        return element_identifier(KIND_LOCATION, text, pointer="id")
+    except ValidationError:
+        return element_identifier(KIND_PRODUCT, text, pointer="id")
+
+
+def versions(session: Session, element_id: str, *, at: datetime | None = None) -> dict[str, Any]:
+    """Every anchored version of an element (oldest effective first) and the one in effect at
+    ``at`` (default now): what it was said to be, and when (docs/masterdata.md)."""
+    moment = at or datetime.now(UTC)
+    rows = list(
+        session.scalars(
+            select(MasterDataRow)
+            .where(MasterDataRow.element_id == element_id)
+            .order_by(MasterDataRow.effective_time, MasterDataRow.seq)
+        )
+    )
+    if not rows:
+        raise NotFoundError(f"no master data for {element_id}")
+    shown = [
+        {
+            "recordID": masterdata_id(r.record_hash),
+            "kind": r.kind,
+            "vocabularyType": r.vocabulary_type,
+            "effectiveTime": iso(r.effective_time),
+            "declaredBy": r.declared_by,
+            "anchor": {"root": hex32(r.root), "blockNumber": r.block_number},
+            "record": json.loads(r.raw),
+        }
+        for r in rows
+    ]
+    in_effect = [v for v, r in zip(shown, rows, strict=True) if r.effective_time <= moment]
+    return {
+        "element": element_id,
+        "at": iso(moment),
+        "current": in_effect[-1] if in_effect else None,
+        "versions": shown,
+    }

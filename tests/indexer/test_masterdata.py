@@ -33,7 +33,14 @@ from indexer.store.models import (
     first_sequence_of_block,
 )
 from medledger.epcis.builders import Actor
-from provenance.journey import DISTRIBUTOR, IMPORTER, MANUFACTURER, PACK_ITEM_REF, PHARMACY
+from provenance.journey import (
+    API_MAKER,
+    DISTRIBUTOR,
+    IMPORTER,
+    MANUFACTURER,
+    PACK_ITEM_REF,
+    PHARMACY,
+)
 from tests.support.network import Network, start_network
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -233,3 +240,26 @@ def test_a_reorganisation_removes_the_records_of_its_blocks_and_catching_up_rest
     service.catch_up()
     with service.sessions() as session:
         assert session.scalar(select(func.count()).select_from(MasterDataRow)) == before
+
+
+def test_get_masterdata_answers_what_was_said_and_when(index: Any) -> None:
+    _, service = index
+    assert service.bootstrap_key_file is not None
+    token = service.bootstrap_key_file.read_text().strip()
+    with TestClient(create_app(service, follow=False)) as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        site = http.get(f"/masterdata/{PHARMACY.gln}", headers=auth)
+        assert site.status_code == 200, site.text
+        body = site.json()
+        assert body["element"] == f"https://id.gs1.org/414/{PHARMACY.gln}"
+        assert body["current"]["record"]["type"] == "MasterData"
+        assert body["current"]["effectiveTime"].startswith("2026-01-01")
+        assert body["current"]["recordID"].endswith("?ver=CBV2.0&masterdata")
+        drug = http.get("/masterdata/" + GTIN_CLASS, headers=auth).json()
+        assert drug["current"]["kind"] == "product"
+        before = http.get(
+            f"/masterdata/{PHARMACY.gln}", params={"at": "2025-06-01T00:00:00Z"}, headers=auth
+        )
+        assert before.json()["current"] is None and len(before.json()["versions"]) == 1
+        assert http.get(f"/masterdata/{API_MAKER.gln}", headers=auth).status_code == 404
+        assert http.get("/masterdata/urn:example:shelf", headers=auth).status_code == 422
