@@ -22,13 +22,15 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from chain.client import Chain
 from indexer.api.app import create_app
+from indexer.queries.visibility import custody_chain, held_events, small_chain
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
-from indexer.store.models import ParticipantProfileRow
+from indexer.store.models import EventRow, ParticipantProfileRow
 from indexer.verification import event_digest
 from medledger.epcis import builders as b
 from medledger.epcis.builders import Actor
@@ -107,6 +109,8 @@ class World:
     keys: dict[str, dict[str, str]]
     ids: dict[str, str]
     events: dict[str, dict[str, Any]]
+    service: IndexerService
+    addresses: dict[str, str]  # participant name -> address
 
     def get(self, reader: str, path: str, **params: Any) -> Any:
         # no params: keep the query string of ``path`` (a next link's); httpx replaces it
@@ -180,7 +184,8 @@ def _world_index(url: str, tmp: Any) -> Iterator[World]:
                 keys[reader] = {"Authorization": f"Bearer {token}"}
         ids = {n: EventId(event_digest(e)).uri for n, (_a, e) in WORLD.items()}
         with TestClient(create_app(service, follow=False)) as http:
-            yield World(http, keys, ids, {n: e for n, (_a, e) in WORLD.items()})
+            events = {n: e for n, (_a, e) in WORLD.items()}
+            yield World(http, keys, ids, events, service, dict(address))
     finally:
         service.stop()
 
@@ -337,3 +342,20 @@ def test_a_participant_key_reads_nothing_but_the_event_routes(world: World, path
     assert response.status_code == 403, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
     assert "participant" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("who", [M1, M2, D, PH], ids=lambda actor: actor.name)
+def test_both_plans_of_a_custody_chain_find_the_same_events(world: World, who: Actor) -> None:
+    """A participant whose chain is small has its events found from its side (``small_chain``,
+    ``held_events``: what it held, by index; its own batches' seq numbers), a big one has each
+    event tested (``custody_chain``): the same events either way. Every participant of this
+    world is small, so the routes above take the first plan; here the second is compared."""
+    address = world.addresses[who.name]
+    with world.service.sessions() as session:
+        own = small_chain(session, address)
+        assert own is not None
+        assert small_chain(session, address, limit=0) is None  # it anchored events: not small
+        tested = set(session.scalars(select(EventRow.seq).where(custody_chain(address))))
+        found = select(EventRow.seq).where(EventRow.seq.in_(held_events(address, own)))
+        assert set(session.scalars(found)) == tested
+    assert tested
