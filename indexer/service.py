@@ -114,6 +114,7 @@ class IndexerService:
         #: EPCIS subscriptions' webhook deliveries (indexer/subscriptions/delivery.py)
         self.subscriptions = SubscriptionDeliverer(
             self.write_sessions,
+            reads=self.sessions,
             depth=settings.subscription_depth,
             batch=settings.subscription_batch,
             policy=RetryPolicy(

@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.queries.events import events_between, query_document
@@ -58,6 +59,9 @@ TIMESTAMP_HEADER = "GS1-Signature-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 ATTEMPT_HEADER = "X-Provenance-Delivery-Attempt"
 SUBSCRIPTION_HEADER = "GS1-Subscription-ID"
+#: the subscription's columns a pass may change before an attempt
+_TRACKED = ("cursor", "batch_end", "run_end", "next_run_at", "attempts", "last_error",
+            "next_attempt_at")  # fmt: skip
 #: A batch re-read larger than this (visibility grew between attempts) is still sent whole.
 RESEND_LIMIT = 100_000
 
@@ -100,6 +104,7 @@ class SubscriptionDeliverer:
         self,
         sessions: sessionmaker[Session],
         *,
+        reads: sessionmaker[Session] | None = None,
         depth: int = 0,
         batch: int = 100,
         policy: RetryPolicy | None = None,
@@ -108,6 +113,7 @@ class SubscriptionDeliverer:
         post: Poster | None = None,
     ) -> None:
         self._sessions = sessions
+        self._reads = reads or sessions
         self.depth = depth
         self.batch = batch
         self.policy = policy or RetryPolicy(max_delay_seconds=3600.0)
@@ -132,11 +138,30 @@ class SubscriptionDeliverer:
             )
         attempts = 0
         for subscription_id in due:
-            batch = self._prepare(subscription_id, now)
+            try:
+                batch = self._prepare(subscription_id, now)
+            except OperationalError:
+                raise  # the database: the whole pass is retried (run())
+            except Exception as exc:  # noqa: BLE001 - one subscription must not stop the others
+                log.warning("subscription %s: cannot be prepared: %r", subscription_id, exc)
+                self._hold(subscription_id, now, f"cannot be prepared: {exc!r}")
+                continue
             if batch is not None:
                 self._attempt(batch)
                 attempts += 1
         return attempts
+
+    def _hold(self, subscription_id: str, now: datetime, error: str) -> None:
+        """Try the subscription again later (an hour): something about it fails."""
+        with self._sessions() as session, session.begin():
+            session.execute(
+                update(SubscriptionRow)
+                .where(SubscriptionRow.id == subscription_id)
+                .values(
+                    last_error=error[:500],
+                    next_attempt_at=now + timedelta(seconds=self.policy.max_delay_seconds),
+                )
+            )
 
     def catch_up(self, max_passes: int = 1000) -> int:
         """Passes until nothing is left to attempt now (tests, and a start-up); the attempts."""
@@ -150,40 +175,56 @@ class SubscriptionDeliverer:
 
     def _prepare(self, subscription_id: str, now: datetime) -> _Batch | None:
         """The batch to attempt for the subscription, or None (nothing to send now; the cursor
-        or the schedule moved)."""
-        with self._sessions() as session, session.begin():
+        or the schedule moved). Decided in a read transaction (the events are read there: no
+        write lock is held while they are judged), then written in a short one, only if the
+        subscription's cursor, batch and run are still what they were (a rollback, or another
+        process, wins); a batch is sent only once its end is written."""
+        with self._reads() as session:
             row = session.get(SubscriptionRow, subscription_id)
             if row is None:
                 return None  # deleted meanwhile
-            scheduled = row.schedule is not None
-            if (
-                scheduled
-                and row.run_end is None
-                and (row.next_run_at is None or row.next_run_at > now)
-            ):
-                return None  # not its time yet
-            query = from_row(session.get_one(NamedQueryRow, row.query_id))
-            if not owner_is_live(session, query, now):
-                row.last_error = "the query's owner has no live reader key: delivery paused"
-                row.next_attempt_at = now + timedelta(seconds=self.policy.max_delay_seconds)
-                return None
-            if row.batch_end is not None:  # fixed before its first attempt: the same again
-                events, _end = self._events(session, query, row.cursor, row.batch_end + 1, None)
-                if events or row.batch_end == row.cursor:  # (an empty report: the same again)
-                    return self._batch(row, row.batch_end, events)
-                row.cursor, row.batch_end, row.attempts = row.batch_end, None, 0
-                return None  # none visible any more: nothing to send for that range
-            if scheduled:
-                return self._scheduled(session, row, query, now)
-            before = deliverable_before(session, self.depth)
-            if before is None or before - 1 <= row.cursor:
-                return None
-            events, end = self._events(session, query, row.cursor, before, self.batch)
-            if not events:
-                row.cursor = end  # judged up to there: nothing matched
-                return None
-            row.batch_end = end
-            return self._batch(row, end, events)
+            session.expunge(row)  # decided on a copy; written below
+            was = {k: getattr(row, k) for k in _TRACKED}
+            batch = self._decide(session, row, now)
+            changes = {k: getattr(row, k) for k in _TRACKED if getattr(row, k) != was[k]}
+        if changes:
+            same = [SubscriptionRow.id == subscription_id]
+            for name in ("cursor", "batch_end", "run_end"):
+                column = getattr(SubscriptionRow, name)
+                same.append(column.is_(None) if was[name] is None else column == was[name])
+            with self._sessions() as session, session.begin():
+                written = session.execute(update(SubscriptionRow).where(*same).values(**changes))
+            if written.rowcount != 1:  # type: ignore[attr-defined]
+                return None  # moved meanwhile: decided again next pass
+        return batch
+
+    def _decide(self, session: Session, row: SubscriptionRow, now: datetime) -> _Batch | None:
+        """What to do for ``row`` (changed in place: the caller writes what changed)."""
+        scheduled = row.schedule is not None
+        if scheduled and row.run_end is None and (row.next_run_at is None or row.next_run_at > now):
+            return None  # not its time yet
+        query = from_row(session.get_one(NamedQueryRow, row.query_id))
+        if not owner_is_live(session, query, now):
+            row.last_error = "the query's owner has no live reader key: delivery paused"
+            row.next_attempt_at = now + timedelta(seconds=self.policy.max_delay_seconds)
+            return None
+        if row.batch_end is not None:  # fixed before its first attempt: the same again
+            events, _end = self._events(session, query, row.cursor, row.batch_end + 1, None)
+            if events or row.batch_end == row.cursor:  # (an empty report: the same again)
+                return self._batch(row, row.batch_end, events)
+            row.cursor, row.batch_end, row.attempts = row.batch_end, None, 0
+            return None  # none visible any more: nothing to send for that range
+        if scheduled:
+            return self._scheduled(session, row, query, now)
+        before = deliverable_before(session, self.depth)
+        if before is None or before - 1 <= row.cursor:
+            return None
+        events, end = self._events(session, query, row.cursor, before, self.batch)
+        if not events:
+            row.cursor = end  # judged up to there: nothing matched
+            return None
+        row.batch_end = end
+        return self._batch(row, end, events)
 
     def _scheduled(
         self, session: Session, row: SubscriptionRow, query: NamedQuery, now: datetime

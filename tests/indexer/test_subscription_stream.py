@@ -5,13 +5,19 @@ handshake; deleting the query ends the stream."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
+from devkit.nodes import free_port
+from indexer.api.app import create_app
 from medledger.epcis.schema import load_schema
+from provenance.up import ServerThread
 from tests.indexer.test_subscriptions import NAMES, Index, index
 
 __all__ = ["index"]  # the fixture, from test_subscriptions.py
@@ -104,3 +110,30 @@ def test_deleting_the_query_ends_its_streams(index: Index) -> None:
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == 1000
+
+
+def test_a_stream_over_a_real_server(index: Index) -> None:
+    """The same through uvicorn and a WebSocket client (the handshake, a frame, a refusal)."""
+    make_query(index, "regulator", "all", {})
+    server = ServerThread(
+        create_app(index.service, follow=False), "127.0.0.1", free_port(), "indexer"
+    )
+    server.start()
+    try:
+        url = server.url.replace("http://", "ws://") + "/queries/all/events?stream=true"
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, open_timeout=10).close()
+        assert refused.value.response.status_code == 401
+        with connect(url, additional_headers=index.keys["regulator"], open_timeout=10) as ws:
+            index.publish(NAMES[:3])
+            got: list[str] = []
+            while len(got) < 3:
+                document = json.loads(ws.recv(timeout=30))
+                load_schema().validate(document)
+                got += [
+                    e["eventID"]
+                    for e in document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+                ]
+        assert index.names_of(got) == NAMES[:3]
+    finally:
+        server.stop()

@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from chain.client import Chain
 from indexer.api.app import create_app
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
-from indexer.store.models import ParticipantProfileRow
+from indexer.store.models import NamedQueryRow, ParticipantProfileRow
 from indexer.subscriptions.delivery import SubscriptionDeliverer
 from indexer.verification import event_digest
 from medledger.epcis.event_id import EventId
@@ -459,3 +460,23 @@ def test_a_scheduled_subscription_delivers_at_its_times_and_reports_if_empty(
     for delivery in receiver.acknowledged:
         check_delivery(delivery, subscription)
     assert deliverer.catch_up() == 0
+
+
+def test_a_subscription_that_cannot_be_prepared_does_not_stop_the_others(
+    index: Index, receiver: Receiver
+) -> None:
+    broken = index.subscribe("regulator", "broken", {}, receiver.url)
+    index.subscribe("regulator", "fine", {}, receiver.url)
+    with index.service.write_sessions.begin() as session:  # as if the parser changed since
+        session.execute(
+            update(NamedQueryRow)
+            .where(NamedQueryRow.name == "broken")
+            .values(params='[["EQ_noSuchParameter", "x"]]')
+        )
+    index.publish(NAMES[:3])
+    index.service.deliver_subscriptions()
+    assert index.names_of(receiver.event_ids()) == NAMES[:3]  # the other one's
+    shown = index.http.get(
+        f"/queries/broken/subscriptions/{broken}", headers=index.keys["regulator"]
+    )
+    assert shown.status_code == 200 and "lastNotifiedAt" not in shown.json()
