@@ -14,11 +14,13 @@ from dashboard import (
     public_check,
     registry_pages,
     signin,
+    stock_page,
     trace_page,
     triage_api,
 )
 from dashboard.overview import OverviewCache
 from dashboard.recall_gateway import RecallGateway
+from dashboard.region_map import RegionMap
 from dashboard.render import STATIC_DIR, STATIC_PATH
 from servicekit.http.home import LINKS, prefers_html
 
@@ -27,21 +29,28 @@ PAGES = {"/check": public_check.PAGE_PATH}
 
 
 def mount(
-    app: FastAPI, *, node_url: str | None = None, recalls: RecallGateway | None = None
+    app: FastAPI,
+    *,
+    node_url: str | None = None,
+    recalls: RecallGateway | None = None,
+    region_map: RegionMap | None = None,
 ) -> None:
     """Add the pages to the indexer's ``app`` (before it serves). ``node_url``: the chain node's
     JSON-RPC URL as a browser reaches it, for the trace's in-browser receipt check (none: the
     page says it cannot check there). ``recalls``: the gateway with the regulator's key, for the
-    lot page's Recall and Release buttons (none: the page says recalls are not configured)."""
+    lot page's Recall and Release buttons (none: the page says recalls are not configured).
+    ``region_map``: the regions' shapes the stock page draws (none: bar charts only)."""
     app.state.dashboard_node_url = node_url
     app.state.overview_cache = OverviewCache()
     app.state.dashboard_recalls = recalls
+    app.state.dashboard_region_map = region_map
     app.include_router(public_check.router)
     app.include_router(signin.router)
     app.include_router(trace_page.router)
     app.include_router(registry_pages.router)
     app.include_router(alerts_page.router)
     app.include_router(lot_page.router)
+    app.include_router(stock_page.router)
     app.include_router(triage_api.router)
     app.add_exception_handler(signin.NotSignedIn, _to_login)
     app.state.home_links = {**LINKS, "dashboard": signin.HOME}

@@ -56,6 +56,12 @@ class IndexerSettings(BaseSettings):
     recall_api_key_file: Path | None = Field(
         default=None, description="file holding that key (instead of the variable)"
     )
+    regions_geojson: Path | None = Field(
+        default=None,
+        description="a GeoJSON FeatureCollection of region shapes (Polygon or MultiPolygon, "
+        "each with its ISO 3166-2 code in property iso_3166_2, region or code): the dashboard's "
+        "stock page draws them as a map; unset: bar charts only",
+    )
     batch_dir: Path | None = Field(
         default=None,
         description="offline audits: a folder of batch files (<root>.json) instead of a gateway",

@@ -39,10 +39,12 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
         return 2
     from dashboard.app import mount as mount_pages
     from dashboard.recall_gateway import RecallGateway
+    from dashboard.region_map import RegionMap
     from indexer.api.app import create_app
 
     try:
         recall_key = settings.recall_api_key_value()
+        shapes = RegionMap.load(settings.regions_geojson) if settings.regions_geojson else None
     except ProvenanceError as exc:
         console.print(f"[red]cannot start the indexer[/red]: {escape(str(exc))}")
         service.stop()
@@ -61,7 +63,12 @@ def run_indexer(overrides: dict[str, Any], console: Console | None = None) -> in
     )
     app = create_app(service)
     # the pack check page, the dashboard; the browser checks receipts against this node
-    mount_pages(app, node_url=settings.public_node_url or settings.chain_url, recalls=recalls)
+    mount_pages(
+        app,
+        node_url=settings.public_node_url or settings.chain_url,
+        recalls=recalls,
+        region_map=shapes,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
