@@ -3,6 +3,8 @@ text/html) is answered by the page; every other client keeps the JSON API at the
 
 from __future__ import annotations
 
+import mimetypes
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -54,6 +56,9 @@ def mount(
     app.include_router(triage_api.router)
     app.add_exception_handler(signin.NotSignedIn, _to_login)
     app.state.home_links = {**LINKS, "dashboard": signin.HOME}
+    # the scanner's WebAssembly must be application/wasm (streaming compile, nosniff) even on a
+    # host whose mime.types lacks it
+    mimetypes.add_type("application/wasm", ".wasm")
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="pages-static")
     app.add_middleware(PagesForBrowsers)
 

@@ -21,6 +21,16 @@ from servicekit.http.ratelimits import RateLimits, client_key
 
 PAGE_PATH = "/_pages/check"
 
+#: The pages' headers, letting this page run its one script, the camera scan (scan.js): from
+#: this host only; 'wasm-unsafe-eval' lets it compile the barcode reader's WebAssembly (which
+#: CSP otherwise blocks like eval) without allowing eval of any JavaScript; connect-src 'self'
+#: lets it fetch that .wasm from here. The camera's stream is a MediaStream, never a URL.
+HEADERS = SECURITY_HEADERS | {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+}
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -35,7 +45,7 @@ def check_page(
     language = choose(lang, request.headers.get("accept-language", ""))
     t = messages(language)
     context: dict[str, Any] = {"code": code or "", "answer": None, "error": None}
-    status, headers = 200, {**SECURITY_HEADERS, "Vary": "Accept, Accept-Language"}
+    status, headers = 200, {**HEADERS, "Vary": "Accept, Accept-Language"}
     if code and code.strip():
         try:
             limits: RateLimits = request.app.state.rate_limits

@@ -13,21 +13,33 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: (npm package folder, file) -> the package folder it is served from.
-ASSETS: dict[tuple[str, str], Path] = {
-    ("swagger-ui-dist", name): ROOT / "servicekit/http/static/swagger-ui"
-    for name in (
-        "swagger-ui-bundle.js",
-        "swagger-ui-bundle.js.LICENSE.txt",
-        "swagger-ui.css",
-        "favicon-32x32.png",
-        "LICENSE",
-        "NOTICE",
-    )
-} | {  # keccak-256 for the in-browser receipt check: three ES modules, no bundler needed
-    ("@noble/hashes", name): ROOT / "dashboard/static/vendor/noble-hashes"
-    for name in ("sha3.js", "_u64.js", "utils.js", "LICENSE")
-}
+#: (npm package folder, file under it) -> the package folder it is served from (same subpath).
+ASSETS: dict[tuple[str, str], Path] = (
+    {
+        ("swagger-ui-dist", name): ROOT / "servicekit/http/static/swagger-ui"
+        for name in (
+            "swagger-ui-bundle.js",
+            "swagger-ui-bundle.js.LICENSE.txt",
+            "swagger-ui.css",
+            "favicon-32x32.png",
+            "LICENSE",
+            "NOTICE",
+        )
+    }
+    | {  # keccak-256 for the in-browser receipt check: three ES modules, no bundler needed
+        ("@noble/hashes", name): ROOT / "dashboard/static/vendor/noble-hashes"
+        for name in ("sha3.js", "_u64.js", "utils.js", "LICENSE")
+    }
+    | {  # the camera scan on /check: zxing-cpp's reader as WebAssembly, its ES module and glue
+        ("zxing-wasm", name): ROOT / "dashboard/static/vendor/zxing-wasm"
+        for name in (
+            "dist/es/reader/index.js",
+            "dist/es/share.js",
+            "dist/reader/zxing_reader.wasm",
+            "LICENSE",
+        )
+    }
+)
 
 
 def main() -> int:
@@ -36,7 +48,7 @@ def main() -> int:
         if not source.is_file():
             print(f"{source} is missing: run `make deps` first", file=sys.stderr)
             return 1
-        target.mkdir(parents=True, exist_ok=True)
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target / name)
     print(f"copied {len(ASSETS)} files")
     return 0

@@ -101,6 +101,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     assert "servicekit/http/static/swagger-ui/swagger-ui-bundle.js" in names  # /docs offline
     assert "dashboard/templates/check.html" in names and "dashboard/locales/ru.json" in names
     assert "dashboard/static/vendor/noble-hashes/sha3.js" in names  # the in-browser check
+    assert "dashboard/static/vendor/zxing-wasm/dist/reader/zxing_reader.wasm" in names  # scan
+    assert "dashboard/static/vendor/zxing-wasm/dist/es/reader/index.js" in names
     ok(run([*pip, "install", *target, "--no-deps", str(wheel)], tmp))
     ok(run([*pip, "check", *target], tmp))
     return Installed(python.parent, pip, target)

@@ -9,7 +9,7 @@ installs it as root) the tests that need it skip with the reason.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +23,14 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @contextmanager
-def chromium() -> Iterator[Browser]:
-    """Chromium, headless, or a skip that says how to get it."""
+def chromium(args: Sequence[str] = ()) -> Iterator[Browser]:
+    """Chromium, headless, or a skip that says how to get it; ``args``: its command line."""
     if not CHROMIUM.is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` as root")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(args)
+        )
         try:
             yield browser
         finally:
@@ -70,6 +72,31 @@ def offline_page(browser: Browser) -> Iterator[OfflinePage]:
         yield opened
     finally:
         context.close()
+
+
+def camera_args(video: Path) -> list[str]:
+    """Chromium's command line for a camera that films ``video`` (a .y4m file, looped) and is
+    allowed without asking: getUserMedia answers that camera."""
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+
+
+def y4m_still(gray: bytes, width: int, height: int, frame: tuple[int, int] = (640, 480)) -> bytes:
+    """One video frame (YUV4MPEG2, 4:2:0) of an 8-bit grey picture (``width`` x ``height``
+    bytes, row by row) centred on white; Chromium's fake camera loops it."""
+    frame_width, frame_height = frame
+    assert width <= frame_width and height <= frame_height, "the picture is larger than the frame"
+    luma = bytearray(b"\xff" * (frame_width * frame_height))
+    left, top = (frame_width - width) // 2, (frame_height - height) // 2
+    for row in range(height):
+        start = (top + row) * frame_width + left
+        luma[start : start + width] = gray[row * width : (row + 1) * width]
+    chroma = b"\x80" * ((frame_width // 2) * (frame_height // 2) * 2)
+    header = f"YUV4MPEG2 W{frame_width} H{frame_height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    return header + b"FRAME\n" + bytes(luma) + chroma
 
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
