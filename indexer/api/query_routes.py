@@ -25,6 +25,7 @@ from indexer.api.epcis_routes import (
     token_scope,
 )
 from indexer.queries.events import query_events
+from indexer.service import IndexerService
 from indexer.subscriptions import named
 from medledger.epcis.query import parse_query
 from medledger.errors import QueryParameterError, UnsupportedMediaTypeError
@@ -103,15 +104,30 @@ async def create_query(request: Request, service: ServiceDep, reader: EpcisReade
     "",
     summary="EPCIS 2.0: your named queries",
     description="Every named query of the key's holder, oldest first, as `{name, query}` (at "
-    f"most {named.MAX_QUERIES}; `perPage` caps the list, no further page is needed).",
+    f'most {named.MAX_QUERIES}); `perPage`, `nextPageToken` (`Link: rel="next"`).',
     response_model=None,
 )
-def list_queries(request: Request, session: SessionDep, reader: EpcisReaderDep) -> Response:
-    no_parameters(request, "GET /queries", ("perPage",))
+def list_queries(
+    request: Request, service: ServiceDep, session: SessionDep, reader: EpcisReaderDep
+) -> Response:
+    no_parameters(request, "GET /queries", ("perPage", "nextPageToken"))
     require_json(request)
-    per_page = parse_query(request.query_params.multi_items()).per_page
-    found = [q.document() for q in named.listing(session, reader)][:per_page]
-    return JSONResponse(found, headers=VERSION_HEADERS)
+    found = [q.document() for q in named.listing(session, reader)]
+    return paged_list(request, service, found, f"queries {named.owner_of(reader)}")
+
+
+def paged_list(request: Request, service: IndexerService, items: list[Any], scope: str) -> Response:
+    """One page of a short list (named queries, subscriptions): ``perPage`` items from where
+    the ``nextPageToken`` (signed, bound to ``scope``) says; ``Link: rel="next"`` if more."""
+    paging = parse_query(request.query_params.multi_items())
+    key, served = service.page_tokens.decode(scope, paging.next_page_token)
+    start = key[0] if key and isinstance(key[0], int) and key[0] >= 0 else 0
+    page = items[start : start + paging.per_page]
+    end = start + len(page)
+    token = (
+        service.page_tokens.encode(scope, [end], served + len(page)) if end < len(items) else None
+    )
+    return epcis_answer(request, page, token, {})
 
 
 @queries.get(

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from indexer.api.deps import EpcisReaderDep, ServiceDep, SessionDep
 from indexer.api.epcis_routes import VERSION_HEADERS, require_json
-from indexer.api.query_routes import json_body, no_parameters
+from indexer.api.query_routes import json_body, no_parameters, paged_list
 from indexer.subscriptions import named
 from indexer.subscriptions import store as subscriptions
 
@@ -97,17 +97,18 @@ async def create_subscription(
 @subscribed.get(
     "/{name}/subscriptions",
     summary="EPCIS 2.0: a named query's subscriptions",
-    description="Every subscription to the query (at most 10), oldest first, never a token.",
+    description="Every subscription to the query (at most 10), oldest first, never a token; "
+    '`perPage`, `nextPageToken` (`Link: rel="next"`).',
     response_model=None,
 )
 def list_subscriptions(
-    name: str, request: Request, session: SessionDep, reader: EpcisReaderDep
+    name: str, request: Request, service: ServiceDep, session: SessionDep, reader: EpcisReaderDep
 ) -> Response:
-    no_parameters(request, "GET /queries/{name}/subscriptions", ("perPage",))
+    no_parameters(request, "GET /queries/{name}/subscriptions", ("perPage", "nextPageToken"))
     require_json(request)
     query = named.find(session, reader, name)
     found = [subscriptions.public(r, name) for r in subscriptions.listing(session, query)]
-    return JSONResponse(found, headers=VERSION_HEADERS)
+    return paged_list(request, service, found, f"subscriptions {query.id}")
 
 
 @subscribed.get(

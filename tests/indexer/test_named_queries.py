@@ -215,3 +215,24 @@ def test_the_query_schema_spellings_are_read(world: World) -> None:
     load_schema().validate(response.json())
     assert response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
     delete(world, "regulator", "declared")
+
+
+def test_the_list_of_queries_pages(world: World) -> None:
+    names = [f"q{i}" for i in range(5)]
+    for name in names:
+        assert create(world, "m1", name, {}).status_code == 201
+    seen: list[str] = []
+    response = world.get("m1", "/queries", perPage=2)
+    while True:
+        assert response.status_code == 200, response.text
+        binding_schema(response_schema("/queries", "get", "200"))(response.json())
+        seen += [q["name"] for q in response.json()]
+        link = response.links.get("next")
+        if link is None:
+            break
+        response = world.get("m1", link["url"])
+    assert seen == names
+    other = world.get("m1", "/queries", perPage=2).links["next"]["url"]
+    problem(world.get("m2", other), 400)  # a token of another reader's list
+    for name in names:
+        delete(world, "m1", name)

@@ -480,3 +480,22 @@ def test_a_subscription_that_cannot_be_prepared_does_not_stop_the_others(
         f"/queries/broken/subscriptions/{broken}", headers=index.keys["regulator"]
     )
     assert shown.status_code == 200 and "lastNotifiedAt" not in shown.json()
+
+
+def test_the_list_of_subscriptions_pages(index: Index, receiver: Receiver) -> None:
+    made = [index.subscribe("regulator", "paged", {}, receiver.url)]
+    regulator = index.keys["regulator"]
+    for _ in range(2):
+        body = {"dest": receiver.url, "stream": True}
+        answer = index.http.post("/queries/paged/subscriptions", json=body, headers=regulator)
+        made.append(answer.json()["subscriptionID"])
+    seen: list[str] = []
+    response = index.http.get("/queries/paged/subscriptions?perPage=2", headers=regulator)
+    while True:
+        assert response.status_code == 200, response.text
+        seen += [s["subscriptionID"] for s in response.json()]
+        link = response.links.get("next")
+        if link is None:
+            break
+        response = index.http.get(link["url"], headers=regulator)
+    assert sorted(seen) == sorted(made) and len(seen) == 3
