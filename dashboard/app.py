@@ -36,14 +36,17 @@ def mount(
     node_url: str | None = None,
     recalls: RecallGateway | None = None,
     region_map: RegionMap | None = None,
+    refresh_seconds: float = 10.0,
 ) -> None:
     """Add the pages to the indexer's ``app`` (before it serves). ``node_url``: the chain node's
     JSON-RPC URL as a browser reaches it, for the trace's in-browser receipt check (none: the
     page says it cannot check there). ``recalls``: the gateway with the regulator's key, for the
     lot page's Recall and Release buttons (none: the page says recalls are not configured).
-    ``region_map``: the regions' shapes the stock page draws (none: bar charts only)."""
+    ``region_map``: the regions' shapes the stock page draws (none: bar charts only).
+    ``refresh_seconds``: how often an open overview fetches its numbers again."""
     app.state.dashboard_node_url = node_url
     app.state.overview_cache = OverviewCache()
+    app.state.overview_refresh_seconds = refresh_seconds
     app.state.dashboard_recalls = recalls
     app.state.dashboard_region_map = region_map
     app.include_router(public_check.router)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Mapping
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
@@ -32,11 +32,19 @@ from servicekit.sql.helpers import utcnow
 COOKIE: Final = "dash_session"
 HOME: Final = "/dashboard"
 LOGIN: Final = "/login"
+NUMBERS: Final = "/dashboard/overview/numbers"
 MAX_FORM_BYTES: Final = 4096
 
 #: The check page's headers, but the referrer kept within the site: with ``no-referrer`` a
 #: browser sends ``Origin: null`` with a form, and the origin check would refuse every form.
 HEADERS: Final = {**SECURITY_HEADERS, "Referrer-Policy": "same-origin"}
+#: The overview's: its own script may run and fetch its numbers from this site, nothing else.
+LIVE_HEADERS: Final = {
+    **HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'",
+}
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -149,12 +157,31 @@ async def logout(request: Request, service: ServiceDep, signed: SignedInDep) -> 
 
 @router.get(HOME, response_class=HTMLResponse)
 def overview(request: Request, service: ServiceDep, signed: SignedInDep) -> HTMLResponse:
+    """The overview, with its one script: the live refresh (``overview.js``) of its numbers."""
+    body = render(
+        request,
+        "overview.html",
+        language_of(request),
+        signed=signed,
+        home=HOME,
+        numbers_url=f"{NUMBERS}?lang={language_of(request)}",
+        refresh_seconds=request.app.state.overview_refresh_seconds,
+        **_numbers(request, service, signed),
+    )
+    return HTMLResponse(body, headers=LIVE_HEADERS)
+
+
+@router.get(NUMBERS, response_class=HTMLResponse)
+def overview_numbers(request: Request, service: ServiceDep, signed: SignedInDep) -> HTMLResponse:
+    """The overview's numbers alone (what the live refresh puts in place of the page's)."""
+    return _page(request, "overview_numbers.html", **_numbers(request, service, signed))
+
+
+def _numbers(request: Request, service: IndexerService, signed: SignedIn) -> dict[str, Any]:
     with service.sessions() as session:
         cache: OverviewCache = request.app.state.overview_cache
         numbers = cache.read(session) if signed.role in FULL_READERS else None
-    return _page(
-        request, "overview.html", signed=signed, numbers=numbers, lag=_lag(service), home=HOME
-    )
+    return {"numbers": numbers, "lag": _lag(service)}
 
 
 def _lag(service: IndexerService) -> int | None:
