@@ -13,12 +13,14 @@ is complete:
 - the alerts list (``/dashboard/alerts``, with its counts by kind and by day) and an alert's
   page (``/dashboard/alerts/{key}``) where the index has alerts;
 - the trace of a pack (``/dashboard/trace?q=<EPC URN>``) and of a lot (``q=<GTIN> <lot>``);
+- stock by region (``/dashboard/stock``: every current pack grouped by holder and location,
+  joined to lots and recalls, placed by master data or registered region) and a product's lots
+  at its biggest holder (``?region=&holder=&gtin=``, the drill-down's last step);
 - the lot page (``/dashboard/lot?gtin=&lot=``), the participants registry and the batch
   explorer (``/dashboard/participants``, ``/dashboard/anchors``), for comparison.
 
-Stock by region has no page yet (issue 18's item 3): it is not measured.
-
     .venv/bin/python -m bench.pages [--samples 30] [--database bench_query_1m] [--no-write]
+        [--only stock]   # only the pages whose name contains a word (printed, never written)
 """
 
 from __future__ import annotations
@@ -31,13 +33,17 @@ from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from bench.index import ms
 from bench.index_data import Params
 from bench.kept_index import BUILD, Host, KeptIndex, Timings, lot_key, open_index, pack_of
 from bench.report import machine_line, write_section
 from dashboard.overview import OverviewCache
+from dashboard.stock_page import UNKNOWN_PARAM
+from dashboard.stock_view import UNKNOWN, read_stock
 from devkit.postgres import PG_URL
+from indexer.queries.scope import EVERYTHING
 
 TARGET_PAGE_P95 = 0.300
 COLD = "overview, numbers read (no cached reading)"
@@ -55,7 +61,9 @@ ANALYSIS = (
     "not done. The data set raises no alerts, so the alerts list is timed over an empty "
     "table: its cost with many alerts is not measured here. The trace reads one pack's "
     "versions and events, or a lot's counts by holder and status (10,000 packs). Stock by "
-    "region has no dashboard page yet (the JSON `GET /stock?region=` exists): not measured."
+    "region reads every current pack version once, grouped by holder and location (the data "
+    "set has no master data and no registered regions: one region, 'no region known'); with "
+    "master data the locations' records are read for each distinct place, a few hundred rows."
 )
 
 
@@ -87,6 +95,7 @@ def pages(index: KeptIndex, samples: int, rng: random.Random) -> dict[str, list[
     lots = [rng.randrange(params.lots) for _ in range(samples)]
     with index.service.sessions() as session:
         alerts = list(session.scalars(text("SELECT key FROM ix_alerts ORDER BY key LIMIT 200")))
+        lots_at = _biggest_holders_product(session)
     out = {
         "overview": ["/dashboard"] * samples,
         "alerts (list)": ["/dashboard/alerts"] * samples,
@@ -102,12 +111,25 @@ def pages(index: KeptIndex, samples: int, rng: random.Random) -> dict[str, list[
             + urlencode({"gtin": lot_key(params, n)[0], "lot": lot_key(params, n)[1]})
             for n in lots
         ],
+        "stock by region": ["/dashboard/stock"] * samples,
+        "stock: a product's lots at a holder": [lots_at] * samples,
         "participants": ["/dashboard/participants"] * samples,
         "anchors (batch explorer)": ["/dashboard/anchors"] * samples,
     }
     if alerts:
         out["an alert"] = [f"/dashboard/alerts/{rng.choice(alerts)}" for _ in range(samples)]
     return out
+
+
+def _biggest_holders_product(session: Session) -> str:
+    """The stock page's last level (a product's lots) at the region, holder and product with
+    the most packs."""
+    today = datetime.now(UTC).date()
+    region = read_stock(session, EVERYTHING, today).rows[0].key
+    holder = read_stock(session, EVERYTHING, today, region=region).rows[0].key
+    gtin = read_stock(session, EVERYTHING, today, region=region, holder=holder).rows[0].key
+    where = UNKNOWN_PARAM if region == UNKNOWN else region
+    return "/dashboard/stock?" + urlencode({"region": where, "holder": holder, "gtin": gtin})
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Timings], Host, int]:
@@ -122,6 +144,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Timings], Host, int]:
         out: dict[str, Timings] = {}
         wanted = pages(index, args.samples, rng)
         wanted[COLD] = ["/dashboard"] * max(3, args.samples // 5)
+        if args.only:
+            wanted = {k: v for k, v in wanted.items() if args.only in k}
         for name, paths in wanted.items():
             timings, _ = index.time([_get(index, p, cold=name == COLD) for p in paths])
             out[name] = timings
@@ -142,7 +166,14 @@ def report(args: argparse.Namespace, found: dict[str, Timings], host: Host, aler
     command = "`.venv/bin/python -m bench.pages" + (
         f" --samples {args.samples}`" if args.samples != 30 else "`"
     )
-    targeted = ("overview", "alerts (list)", "an alert", "trace of a pack", "trace of a lot")
+    targeted = (
+        "overview",
+        "alerts (list)",
+        "an alert",
+        "trace of a pack",
+        "trace of a lot",
+        "stock by region",
+    )
     lines = [
         f"Measured {datetime.now(UTC).date()} on {machine_line()}; {host.line()}.",
         f"Command: {command}, over the index `bench.index` keeps (built once with {BUILD}; "
@@ -163,9 +194,6 @@ def report(args: argparse.Namespace, found: dict[str, Timings], host: Host, aler
             f"| {name} | {ms(t.p50)} / {ms(t.p95)} / {ms(max(t.seconds))} | "
             f"{ms(t.client_cpu)} + {ms(t.server_cpu)} | {target} |"
         )
-    lines.append(
-        "| stock by region | no such page yet (issue 18, item 3) | | p95 <= 300 ms: not measured |"
-    )
     lines += ["", ANALYSIS]
     return "\n".join(lines)
 
@@ -178,12 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=PG_URL, help="the PostgreSQL server")
     parser.add_argument("--database", help="the kept index (default: bench.index's name)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--only", help="only the pages whose name contains this (not written)")
     parser.add_argument("--vacuum", action="store_true", help="VACUUM ANALYZE the index first")
     args = parser.parse_args(argv)
     found, host, alerts = run(args)
     body = report(args, found, host, alerts)
     print(body)
-    if not args.no_write:
+    if not args.no_write and not args.only:
         write_section("Dashboard pages", body)
     return 0
 
