@@ -45,17 +45,20 @@ class RegionMap:
         if not isinstance(features, list):
             raise ValidationError(f"{path} is not a GeoJSON FeatureCollection")
         shapes: dict[str, list[list[Ring]]] = {}
-        for feature in features:
-            code = _code(feature.get("properties") or {})
-            geometry = feature.get("geometry") or {}
-            if code is None or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-                continue
-            coordinates = geometry["coordinates"]
-            polygons = [coordinates] if geometry["type"] == "Polygon" else coordinates
-            shapes.setdefault(code, []).extend(
-                [[(float(x), float(y)) for x, y, *_ in ring] for ring in polygon]
-                for polygon in polygons
-            )
+        try:
+            for feature in features:
+                code = _code(feature.get("properties") or {})
+                geometry = feature.get("geometry") or {}
+                if code is None or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+                    continue
+                coordinates = geometry["coordinates"]
+                polygons = [coordinates] if geometry["type"] == "Polygon" else coordinates
+                shapes.setdefault(code, []).extend(
+                    [[(float(x), float(y)) for x, y, *_ in ring] for ring in polygon]
+                    for polygon in polygons
+                )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(f"{path}: a feature is not a GeoJSON polygon: {exc}") from exc
         if not shapes:
             raise ValidationError(f"{path} has no Polygon or MultiPolygon with a region code")
         return cls(shapes)

@@ -1,5 +1,6 @@
 """The stock page: a regulator sees packs by region (the regions of the holders' sites' master
-data, named), with the seeded network's counts, drills down region -> participant -> product ->
+data, named), with the seeded network's counts (a recalled lot's packs counted as recalled,
+and as expired once past its expiry), drills down region -> participant -> product ->
 lot and opens the lot's page; an inspector of Bishkek sees Bishkek only (another region's
 table is empty); with a GeoJSON of region shapes the regions are drawn as a map; the page passes
 axe and asks nothing of another host.
@@ -14,6 +15,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -26,13 +28,14 @@ from dashboard.i18n import messages
 from dashboard.region_map import RegionMap
 from devkit.nodes import free_port
 from indexer.api.app import create_app
+from indexer.api.deps import get_today
 from indexer.store.models import ItemVersionRow, ParticipantProfileRow
-from provenance.journey import FINISHED_LOT, PHARMACY
+from provenance.journey import FINISHED_LOT, MANUFACTURER, PHARMACY
 from provenance.up import ServerThread
 from servicekit.sql.helpers import utcnow
 from tests.dashboard.conftest import ROOT, World
 from tests.dashboard.test_recall_pages import PRODUCT, sign_in
-from tests.indexer.test_check import GTIN
+from tests.indexer.test_check import GTIN, RECALLED_LOT, RECALLED_PACKS, _release_and_recall
 from tests.indexer.test_masterdata import SITES, declare, site
 from tests.support.browser import offline_page, serious_accessibility_violations
 from tests.support.network import start_network
@@ -61,6 +64,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     indexer = network.indexer(f"sqlite:///{tmp}/indexer.db", tmp / "indexer")
     try:
         journey = network.run_journey()
+        _release_and_recall(network)  # three packs of a second lot, at the maker, recalled
         for actor in SITES:
             declare(network, actor, [site(actor)])
         declare(network, next(iter(SITES)), [PRODUCT])
@@ -136,7 +140,9 @@ def test_a_regulator_sees_stock_by_region_and_drills_down_to_a_lot(
             assert shown[code]["active"] == by_status["active"]
             assert shown[code]["in_transit"] == by_status["in_transit"]
             assert shown[code]["dispensed"] == by_status["dispensed"]
-            assert shown[code]["recalled"] == shown[code]["expired"] == 0
+            recalled = len(RECALLED_PACKS) if code == SITES[MANUFACTURER][1] else 0
+            assert shown[code]["recalled"] == recalled  # the second lot, at the maker
+            assert shown[code]["expired"] == 0
         assert page.locator("#map path").count() == len(NAMES)  # the configured shapes
         assert ADDRESS.search(page.locator("main").inner_text()) is None
         if SCREENSHOTS:
@@ -182,6 +188,33 @@ def test_an_inspector_sees_only_its_region(world: World) -> None:
             },
         )
         assert FINISHED_LOT in lots.text and "/dashboard/lot?" not in lots.text  # no lot pages
+
+
+def test_recalled_and_expired_packs_are_counted_on_their_lot(world: World) -> None:
+    world.app.dependency_overrides[get_today] = lambda: date(2029, 2, 1)  # the lot expired
+    try:
+        with httpx.Client(base_url=world.url, follow_redirects=True) as regulator:
+            regulator.post("/login", data={"key": world.keys["regulator"]})
+            params = {
+                "region": SITES[MANUFACTURER][1],
+                "holder": world.network.addresses[MANUFACTURER.name],
+                "gtin": GTIN,
+                "lang": "en",
+            }
+            lots = regulator.get("/dashboard/stock", params=params)
+    finally:
+        world.app.dependency_overrides.pop(get_today)
+    row = re.search(rf'<tr data-key="{RECALLED_LOT}">(.*?)</tr>', lots.text, re.S)
+    assert row is not None and "2029-01-31" in row.group(1)  # the lot and its expiry
+    counts = dict(re.findall(r'<td class="n (\w+)">(\d+)</td>', row.group(1)))
+    packs = str(len(RECALLED_PACKS))
+    assert counts == {
+        "active": packs,
+        "in_transit": "0",
+        "dispensed": "0",
+        "recalled": packs,
+        "expired": packs,
+    }
 
 
 def test_a_choice_that_is_not_a_region_or_product_is_refused(world: World) -> None:
