@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, ViewportSize
 from dashboard.i18n import messages
 from dashboard.render import STATIC_DIR, STATIC_PATH
 from tests.dashboard.conftest import ROOT, World
+from tests.dashboard.test_public_check import SCREENSHOTS
 from tests.support.browser import (
     camera_args,
     chromium,
@@ -37,11 +38,16 @@ def symbol(code: str, barcode_format: zxingcpp.BarcodeFormat, *, gs1: bool) -> z
     return zxingcpp.write_barcode_to_image(barcode, scale=6)
 
 
-def filmed(tmp: Path, image: zxingcpp.Image) -> Path:
+def pixels(image: zxingcpp.Image) -> tuple[bytes, int, int]:
+    """An image's grey bytes, row by row, its width and height."""
     view = memoryview(image)  # type: ignore[arg-type]  # a buffer; its stub does not say so
     height, width = view.shape or (0, 0)
+    return view.tobytes(), width, height
+
+
+def filmed(tmp: Path, image: zxingcpp.Image) -> Path:
     video = tmp / "camera.y4m"
-    video.write_bytes(y4m_still(view.tobytes(), width, height))
+    video.write_bytes(y4m_still(*pixels(image)))
     return video
 
 
@@ -87,6 +93,37 @@ def test_a_qr_code_with_a_digital_link_is_scanned_and_checked(world: World, tmp_
     assert opened.blocked == [] and opened.console_errors == []
 
 
+def test_the_scanner_looks_until_stopped_and_stop_lets_the_camera_go(
+    world: World, tmp_path: Path
+) -> None:
+    datamatrix = symbol(world.codes()["ok"], zxingcpp.BarcodeFormat.DataMatrix, gs1=True)
+    grey, width, height = pixels(datamatrix)
+    half = width // 2  # the pack not yet in view: half its symbol, which no reader can read
+    left = b"".join(grey[row * width : row * width + half] for row in range(height))
+    nothing = tmp_path / "half.y4m"
+    nothing.write_bytes(y4m_still(left, half, height))
+    t = messages("en")
+    with chromium(camera_args(nothing)) as browser, offline_page(browser) as opened:
+        page = opened.page
+        page.set_viewport_size(PHONE)
+        page.goto(f"{world.url}/check?lang=en")
+        page.click("#scan")
+        page.locator("#scan-status[data-state=looking]").wait_for()
+        assert page.locator("#scan-view").is_visible()
+        assert page.locator("#scan").inner_text() == t["scan.stop"]
+        assert page.locator("#scan-status").inner_text() == t["scan.looking"]
+        page.wait_for_timeout(1000)  # some frames read, none with a code: still looking
+        assert page.locator("#verdict").count() == 0
+        if SCREENSHOTS is not None:
+            page.screenshot(path=SCREENSHOTS / "check-scan-en.png")
+        page.click("#scan")
+        assert not page.locator("#scan-view").is_visible()
+        assert page.locator("#scan").inner_text() == t["scan.button"]
+        live = page.evaluate("document.getElementById('scan-view').srcObject")
+        assert live is None
+    assert opened.blocked == [] and opened.console_errors == []
+
+
 def test_without_a_camera_the_page_says_so_and_typing_still_works(
     world: World, browser: Browser
 ) -> None:
@@ -96,7 +133,7 @@ def test_without_a_camera_the_page_says_so_and_typing_still_works(
         page.goto(f"{world.url}/check?lang=ru")
         page.click("#scan")  # no camera here, and no one to allow one
         status = page.locator("#scan-status")
-        status.and_(page.locator("[data-state]")).wait_for()
+        page.locator("#scan-status[data-state]:not([data-state=starting])").wait_for()
         state = status.get_attribute("data-state") or ""
         assert state in ("denied", "nocamera")
         assert status.inner_text() == messages("ru")[f"scan.{state}"]
