@@ -74,15 +74,13 @@ class EventRecord:
     type: str  # ObjectEvent, AggregationEvent, ...
     biz_step: str | None = None
     salt: bytes = field(default_factory=new_salt, repr=False)  # fresh and random per event
+    #: The digest ``event_id`` names, read from it once (the store and the re-hash both use it).
+    event_hash: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        event_hash_bytes(self.event_id)
+        object.__setattr__(self, "event_hash", event_hash_bytes(self.event_id))
         if len(self.salt) != 32:
             raise ValueError(f"salt must be 32 bytes, got {len(self.salt)}")
-
-    @property
-    def event_hash(self) -> bytes:
-        return event_hash_bytes(self.event_id)
 
 
 @dataclass(frozen=True)
