@@ -201,3 +201,36 @@ def test_an_object_inside_an_event_with_its_own_context_scopes_its_fields() -> N
     _, _, [declared_id] = prepare(document, load_schema())
     assert f"{{{EX}}}grade=A" in prehash_string(in_object)
     assert nested_id == declared_id
+
+
+def _as_json(value: Any) -> str:
+    """``value`` written by :mod:`json` (so an int and an equal float differ)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.skipif(not VECTORS, reason=SKIP_REASON)
+@pytest.mark.parametrize("path", VECTORS, ids=[f"{p.parent.name}/{p.stem}" for p in VECTORS])
+def test_the_stored_json_holds_what_json_would_have_stored_for_every_vector_event(
+    path: Path,
+) -> None:
+    """orjson writes the stored JSON: for every event of every example, the text it writes
+    reads back as json's own text does, value for value and type for type."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for event in document_events(document):
+        stored = stored_event(dict(event), document["@context"])
+        raw = intake.stored_json(stored)
+        assert _as_json(json.loads(raw)) == _as_json(stored)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**64, -(2**63) - 1, 10**30, 1e-05, 1e16, 0.1, -0.0, 5e-324, 'é\u2028\x00\x1f"\\', None],
+    ids=["2^64", "below int64", "10^30", "1e-05", "1e16", "0.1", "-0.0", "tiny", "text", "null"],
+)
+def test_a_value_orjson_writes_otherwise_is_stored_as_json_would_read_it(
+    value: object,
+) -> None:
+    """Integers past 64 bits (orjson refuses them), numbers it spells otherwise, escapes, null:
+    read back as the same value of the same type."""
+    event = {"type": "ObjectEvent", "mpl:reading": value, "mpl:list": [value, {"v": value}]}
+    assert _as_json(json.loads(intake.stored_json(event))) == _as_json(event)
