@@ -23,6 +23,7 @@ from typing import Any
 
 import fastjsonschema
 
+from medledger.epcis.documents import event_list
 from medledger.epcis.resources import DEFAULT_SCHEMA_PATH
 from medledger.errors import ConfigurationError, ValidationError
 
@@ -135,18 +136,50 @@ def _compile(schema: Mapping[str, Any], source: str) -> _Validate:
 class EpcisSchema:
     """A compiled GS1 EPCIS 2.0 JSON schema. Build it with :func:`load_schema` (cached)."""
 
-    def __init__(self, schema: Mapping[str, Any], *, source: str = "<memory>") -> None:
+    def __init__(
+        self, schema: Mapping[str, Any], *, source: str = "<memory>", dispatch: bool = True
+    ) -> None:
+        """``dispatch=False``: always validate with the whole schema (the slow path, which the
+        tests hold the fast one equal to)."""
         self.source = source
         self._schema = dict(schema)
         self._document: _Validate = _compile(self._schema, source)
         self._events: dict[str, _Validate] = {}
+        envelope = _without_event_dispatch(self._schema) if dispatch else None
+        self._envelope = None if envelope is None else _compile(envelope, source)
 
     def validate(self, document: Any) -> None:
-        """Raise :class:`ValidationError` naming the first schema violation in ``document``."""
+        """Raise :class:`ValidationError` naming the first schema violation in ``document``.
+
+        Fast path (GS1's schema, :func:`_without_event_dispatch`): the document without the
+        ``if``/``then`` dispatch of its events on their ``type``, then each event against the
+        definition its ``type`` names, which is what that dispatch asks (the ``if`` branches
+        that do not apply each raised an exception inside fastjsonschema: five per event). The
+        same documents pass; one that fails either step is validated again whole, so that the
+        error reported is the one the whole schema reports first."""
+        if self._envelope is not None and self._valid_by_dispatch(document):
+            return
         try:
             self._document(document)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise _to_validation_error(exc) from None
+
+    @property
+    def dispatches(self) -> bool:
+        """Whether :meth:`validate` takes the fast path (the schema has GS1's event dispatch)."""
+        return self._envelope is not None
+
+    def _valid_by_dispatch(self, document: Any) -> bool:
+        assert self._envelope is not None
+        try:
+            self._envelope(document)
+            events = event_list(document).events
+            for event in events:
+                kind = event["type"]
+                self._event_validator(kind if kind in _EVENT_TYPES else _EXTENDED_EVENT)(event)
+        except (fastjsonschema.JsonSchemaValueException, ValidationError, KeyError, TypeError):
+            return False
+        return True
 
     def _event_validator(self, event_type: str) -> _Validate:
         validator = self._events.get(event_type)
@@ -197,6 +230,70 @@ class EpcisSchema:
                     self.validate_event(event, i)
                 except ValidationError as exc:
                     yield exc
+
+
+#: What the GS1 schema's ``EPCIS-Document-Event`` dispatches an event of any other type to.
+_EXTENDED_EVENT = "Extended-Event"
+_DOCUMENT_EVENT = "EPCIS-Document-Event"
+
+
+def _dispatch_branch(branch: Any, event_type: str) -> bool:
+    """``branch`` is ``if type is event_type then #/definitions/event_type``."""
+    condition = {"properties": {"type": {"enum": [event_type]}}}
+    return isinstance(branch, dict) and (
+        branch.get("if") in (condition, {"type": "object", **condition})
+        and branch.get("then") == {"$ref": f"#/definitions/{event_type}"}
+        and set(branch) == {"if", "then"}
+    )
+
+
+def _is_event_dispatch(branches: Any) -> bool:
+    """``branches`` send each event to the definition of its ``type`` (one of the five), any
+    other type to ``Extended-Event``: exactly one applies to an event whose type is a string."""
+    if not isinstance(branches, list) or len(branches) != len(_EVENT_TYPES) + 1:
+        return False
+    *typed, other = branches
+    if sorted(_dispatch_branch_type(b) or "" for b in typed) != sorted(_EVENT_TYPES):
+        return False
+    if not isinstance(other, dict) or set(other) != {"if", "then"}:
+        return False
+    negated = other["if"].get("not") if isinstance(other["if"], dict) else None
+    if not isinstance(negated, dict) or set(other["if"]) != {"not"}:
+        return False
+    enum = negated.get("properties", {}).get("type", {}).get("enum")
+    return (
+        set(negated) == {"type", "properties"}
+        and negated.get("type") == "object"
+        and isinstance(enum, list)
+        and sorted(enum) == sorted(_EVENT_TYPES)
+        and other["then"] == {"$ref": f"#/definitions/{_EXTENDED_EVENT}"}
+    )
+
+
+def _dispatch_branch_type(branch: Any) -> str | None:
+    for event_type in _EVENT_TYPES:
+        if _dispatch_branch(branch, event_type):
+            return event_type
+    return None
+
+
+def _without_event_dispatch(schema: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``schema`` with its events' dispatch on ``type`` taken out, if it has GS1's: its
+    ``EPCIS-Document-Event`` (each item of an ``eventList``) keeps the rest (an object, with a
+    string ``type``) and :meth:`EpcisSchema.validate` applies the definition of the type. For
+    any other schema, None (the whole schema validates every document)."""
+    definitions = schema.get("definitions")
+    if not isinstance(definitions, dict):
+        return None
+    event = definitions.get(_DOCUMENT_EVENT)
+    if not isinstance(event, dict) or not _is_event_dispatch(event.get("allOf")):
+        return None
+    if event.get("properties") != {"type": {"type": "string"}} or "type" not in event.get(
+        "required", ()
+    ):
+        return None
+    kept = {k: v for k, v in event.items() if k != "allOf"}
+    return {**schema, "definitions": {**definitions, _DOCUMENT_EVENT: kept}}
 
 
 def _event_list(document: Any) -> list[Any] | None:

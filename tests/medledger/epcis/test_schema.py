@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import copy
 import json
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-from medledger.epcis.schema import event_index, load_schema
+from medledger.epcis.resources import DEFAULT_SCHEMA_PATH
+from medledger.epcis.schema import EpcisSchema, event_index, load_schema
 from medledger.errors import ValidationError
 from tests.medledger.epcis.epcis_vectors import SKIP_REASON, VECTORS, vector_files
 
@@ -115,3 +117,98 @@ def test_vendored_schema_accepts_and_names_the_event_index() -> None:
 
 def test_schema_is_compiled_once_per_path() -> None:
     assert load_schema() is load_schema()
+
+
+# --- the fast path: events validated by the definition their type names ----------------------
+
+EVENT_TYPES = (
+    "ObjectEvent",
+    "AggregationEvent",
+    "TransactionEvent",
+    "TransformationEvent",
+    "AssociationEvent",
+)
+
+
+@cache
+def _whole_schema() -> EpcisSchema:
+    """The vendored schema validating every document whole (no dispatch of events)."""
+    raw = json.loads(Path(DEFAULT_SCHEMA_PATH).read_text(encoding="utf-8"))
+    return EpcisSchema(raw, source="whole", dispatch=False)
+
+
+def _outcome(schema: EpcisSchema, document: object) -> tuple[str, str, str] | None:
+    try:
+        schema.validate(document)
+    except ValidationError as exc:
+        return (str(exc.rule), str(exc.pointer), str(exc))
+    return None
+
+
+def _variants(document: dict[str, object]) -> list[object]:
+    """The document, and copies whose first event has each other type, no type, a type that is
+    not a string, an extension type, or is not an object at all."""
+    found: list[object] = [document]
+    body = document.get("epcisBody")
+    events = body.get("eventList") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not events:
+        return found
+    for kind in (*EVENT_TYPES, "ex:CustomEvent", 5, None, "missing"):
+        changed = copy.deepcopy(document)
+        first = changed["epcisBody"]["eventList"][0]  # type: ignore[index]
+        if kind == "missing":
+            first.pop("type", None)
+        else:
+            first["type"] = kind
+        found.append(changed)
+    not_object = copy.deepcopy(document)
+    not_object["epcisBody"]["eventList"][0] = ["ObjectEvent"]  # type: ignore[index]
+    found.append(not_object)
+    return found
+
+
+ALL_DOCUMENTS = [
+    *vector_files("epcis/gs1-examples", "*.jsonld"),
+    *vector_files("epcis/invalid", "*.json"),
+    *vector_files("event-hash", "*.jsonld"),
+]
+
+
+def test_the_vendored_schema_takes_the_fast_path() -> None:
+    assert load_schema().dispatches
+    assert not _whole_schema().dispatches
+
+
+@pytest.mark.skipif(not ALL_DOCUMENTS, reason=SKIP_REASON)
+@pytest.mark.parametrize(
+    "path", ALL_DOCUMENTS, ids=[f"{p.parent.name}/{p.stem}" for p in ALL_DOCUMENTS]
+)
+def test_the_fast_path_accepts_and_refuses_as_the_whole_schema_does(path: Path) -> None:
+    """Every vector, and each with its first event's type changed (to every other type, to an
+    extension's, to a number, removed, the event not an object): the same outcome, and for a
+    refused document the same first error (rule, pointer, message)."""
+    fast, whole = load_schema(), _whole_schema()
+    for document in _variants(json.loads(path.read_text(encoding="utf-8"))):
+        assert _outcome(fast, document) == _outcome(whole, document)
+
+
+@pytest.mark.skipif(not ALL_DOCUMENTS, reason=SKIP_REASON)
+@pytest.mark.parametrize(
+    "path", ALL_DOCUMENTS[:8], ids=[f"{p.parent.name}/{p.stem}" for p in ALL_DOCUMENTS[:8]]
+)
+def test_a_query_documents_events_are_checked_as_the_whole_schema_does(path: Path) -> None:
+    """The same events in an EPCISQueryDocument (``resultsBody.eventList``), types changed too."""
+    for document in _variants(json.loads(path.read_text(encoding="utf-8"))):
+        if not isinstance(document, dict) or "epcisBody" not in document:
+            continue
+        query = {
+            **{k: v for k, v in document.items() if k != "epcisBody"},
+            "type": "EPCISQueryDocument",
+            "epcisBody": {
+                "queryResults": {
+                    "queryName": "SimpleEventQuery",
+                    "resultsBody": document["epcisBody"],
+                }
+            },
+        }
+        assert _outcome(load_schema(), query) == _outcome(_whole_schema(), query)
