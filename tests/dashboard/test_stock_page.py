@@ -188,6 +188,8 @@ def test_an_inspector_sees_only_its_region(world: World) -> None:
             },
         )
         assert FINISHED_LOT in lots.text and "/dashboard/lot?" not in lots.text  # no lot pages
+        russian = inspector.get("/dashboard/stock", params={"lang": "ru"})
+        assert "<h1>Запасы</h1>" in russian.text and "Упаковки по регионам" in russian.text
 
 
 def test_recalled_and_expired_packs_are_counted_on_their_lot(world: World) -> None:
