@@ -28,7 +28,9 @@ PAGE_PATH = "/_pages/check"
 HEADERS = SECURITY_HEADERS | {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
     "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "frame-ancestors 'none'; base-uri 'none'",
+    # the camera for this page itself, never for a frame; no microphone, no location
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
 }
 
 router = APIRouter(include_in_schema=False)

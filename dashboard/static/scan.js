@@ -86,6 +86,8 @@ function start(scanner) {
 
   button.addEventListener("click", async () => {
     if (stream) { stop(); status.textContent = ""; return; }
+    // browsers give the camera to secure pages only (https, or this machine itself)
+    if (!window.isSecureContext) { say("insecure"); return; }
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { say("nocamera"); return; }
     say("starting");
     try {

@@ -22,8 +22,8 @@ from dashboard.render import STATIC_DIR, STATIC_PATH
 from tests.dashboard.conftest import ROOT, World
 from tests.dashboard.test_public_check import SCREENSHOTS
 from tests.support.browser import (
+    another_chromium,
     camera_args,
-    chromium,
     offline_page,
     serious_accessibility_violations,
     y4m_still,
@@ -52,9 +52,9 @@ def filmed(tmp: Path, image: zxingcpp.Image) -> Path:
 
 
 @contextmanager
-def camera_filming(tmp: Path, image: zxingcpp.Image) -> Iterator[Browser]:
-    with chromium(camera_args(filmed(tmp, image))) as browser:
-        yield browser
+def camera_filming(browser: Browser, tmp: Path, image: zxingcpp.Image) -> Iterator[Browser]:
+    with another_chromium(browser, camera_args(filmed(tmp, image))) as filming:
+        yield filming
 
 
 def scan(page: Page, url: str) -> tuple[str, str]:
@@ -68,12 +68,12 @@ def scan(page: Page, url: str) -> tuple[str, str]:
 
 
 def test_a_pack_s_gs1_datamatrix_is_scanned_and_checked_on_a_phone(
-    world: World, tmp_path: Path
+    world: World, browser: Browser, tmp_path: Path
 ) -> None:
     image = symbol(world.codes()["ok"], zxingcpp.BarcodeFormat.DataMatrix, gs1=True)
     read = zxingcpp.read_barcode(image, text_mode=zxingcpp.TextMode.Plain)
     assert read is not None and read.symbology_identifier == "]d2" and GS in read.text
-    with camera_filming(tmp_path, image) as browser, offline_page(browser) as opened:
+    with camera_filming(browser, tmp_path, image) as camera, offline_page(camera) as opened:
         verdict, code = scan(opened.page, f"{world.url}/check?lang=ru")
         assert verdict == "ok"
         assert code == "]d2" + read.text  # the element string, FNC1 as GS, as a scanner sends it
@@ -84,17 +84,19 @@ def test_a_pack_s_gs1_datamatrix_is_scanned_and_checked_on_a_phone(
     assert opened.blocked == [] and opened.console_errors == []
 
 
-def test_a_qr_code_with_a_digital_link_is_scanned_and_checked(world: World, tmp_path: Path) -> None:
+def test_a_qr_code_with_a_digital_link_is_scanned_and_checked(
+    world: World, browser: Browser, tmp_path: Path
+) -> None:
     link = world.codes()["dispensed"]
     image = symbol(link, zxingcpp.BarcodeFormat.QRCode, gs1=False)
-    with camera_filming(tmp_path, image) as browser, offline_page(browser) as opened:
+    with camera_filming(browser, tmp_path, image) as camera, offline_page(camera) as opened:
         verdict, code = scan(opened.page, f"{world.url}/check?lang=en")
         assert (verdict, code) == ("dispensed", link)
     assert opened.blocked == [] and opened.console_errors == []
 
 
 def test_the_scanner_looks_until_stopped_and_stop_lets_the_camera_go(
-    world: World, tmp_path: Path
+    world: World, browser: Browser, tmp_path: Path
 ) -> None:
     datamatrix = symbol(world.codes()["ok"], zxingcpp.BarcodeFormat.DataMatrix, gs1=True)
     grey, width, height = pixels(datamatrix)
@@ -103,7 +105,10 @@ def test_the_scanner_looks_until_stopped_and_stop_lets_the_camera_go(
     nothing = tmp_path / "half.y4m"
     nothing.write_bytes(y4m_still(left, half, height))
     t = messages("en")
-    with chromium(camera_args(nothing)) as browser, offline_page(browser) as opened:
+    with (
+        another_chromium(browser, camera_args(nothing)) as camera,
+        offline_page(camera) as opened,
+    ):
         page = opened.page
         page.set_viewport_size(PHONE)
         page.goto(f"{world.url}/check?lang=en")
@@ -144,6 +149,26 @@ def test_without_a_camera_the_page_says_so_and_typing_still_works(
         assert page.locator("#verdict").get_attribute("data-verdict") == "recalled"
     finally:
         context.close()
+
+
+def test_over_plain_http_from_another_machine_the_page_asks_for_https(
+    world: World, browser: Browser
+) -> None:
+    """A phone on the network reaching the indexer by name over http: not a secure page, so no
+    camera; the page says why, in the reader's language (the name resolves to loopback here)."""
+    port = httpx.URL(world.url).port
+    rules = "--host-resolver-rules=MAP pharmacy-counter.test 127.0.0.1"
+    with another_chromium(browser, [rules]) as by_name:
+        context = by_name.new_context(viewport=PHONE)
+        try:
+            page = context.new_page()
+            page.goto(f"http://pharmacy-counter.test:{port}/check?lang=ru")
+            assert page.evaluate("window.isSecureContext") is False
+            page.click("#scan")
+            status = page.locator("#scan-status[data-state=insecure]")
+            assert status.inner_text() == messages("ru")["scan.insecure"]
+        finally:
+            context.close()
 
 
 def test_without_javascript_there_is_no_scan_button_and_typing_works(
@@ -199,6 +224,7 @@ def test_the_reader_s_wasm_is_served_from_here_and_the_csp_lets_only_it_compile(
     policy = page.headers["content-security-policy"]
     assert "script-src 'self' 'wasm-unsafe-eval';" in policy and "connect-src 'self';" in policy
     assert "unsafe-inline" not in policy and "'unsafe-eval'" not in policy
+    assert page.headers["permissions-policy"] == "camera=(self), microphone=(), geolocation=()"
 
 
 ZXING = ROOT / "node_modules" / "zxing-wasm"

@@ -23,14 +23,12 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @contextmanager
-def chromium(args: Sequence[str] = ()) -> Iterator[Browser]:
-    """Chromium, headless, or a skip that says how to get it; ``args``: its command line."""
+def chromium() -> Iterator[Browser]:
+    """Chromium, headless, or a skip that says how to get it."""
     if not CHROMIUM.is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` as root")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=list(args)
-        )
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
             yield browser
         finally:
@@ -72,6 +70,19 @@ def offline_page(browser: Browser) -> Iterator[OfflinePage]:
         yield opened
     finally:
         context.close()
+
+
+@contextmanager
+def another_chromium(browser: Browser, args: Sequence[str]) -> Iterator[Browser]:
+    """A second Chromium with command line ``args``, from ``browser``'s Playwright (one
+    Playwright per thread: a test cannot start its own while the tests' browser runs)."""
+    launched = browser.browser_type.launch(
+        executable_path=str(CHROMIUM), headless=True, args=list(args)
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
 
 
 def camera_args(video: Path) -> list[str]:
