@@ -80,7 +80,10 @@ def test_a_stream_carries_only_what_the_owner_sees(index: Index) -> None:
         ("/queries/q/events?stream=true", "pharmacy", 404, None),
         ("/queries/q/events", "regulator", 400, "stream"),
         ("/queries/q/events?stream=false", "regulator", 400, "stream"),
-        ("/queries/q/events?minute=5&hour=1", "regulator", 400, "minute"),
+        ("/queries/q/events?minute=61&hour=1", "regulator", 400, "minute"),
+        ("/queries/q/events?minute=5&stream=true", "regulator", 400, "stream"),
+        ("/queries/q/events?month=2&dayOfMonth=30", "regulator", 400, "month"),
+        ("/queries/q/events?second=0/1&reportIfEmpty=yes", "regulator", 400, "reportIfEmpty"),
         ("/queries/q/events?stream=true&EQ_bizStep=shipping", "regulator", 400, "EQ_bizStep"),
         ("/queries/q/events?stream=true&initialRecordTime=soon", "regulator", 400,
          "GE_recordTime"),
@@ -137,3 +140,20 @@ def test_a_stream_over_a_real_server(index: Index) -> None:
         assert index.names_of(got) == NAMES[:3]
     finally:
         server.stop()
+
+
+def test_a_scheduled_stream_sends_at_its_times_and_reports_if_empty(index: Index) -> None:
+    make_query(index, "regulator", "all", {})
+    with index.http.websocket_connect(
+        "/queries/all/events?second=0/1&reportIfEmpty=true", headers=index.keys["regulator"]
+    ) as ws:
+        empty = ws.receive_json()  # a run each second: none yet, reported
+        load_schema().validate(empty)
+        assert empty["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+        index.publish(NAMES[:3])
+        got: list[str] = []
+        while len(got) < 3:
+            document = ws.receive_json()  # empty reports until the events are deliverable
+            results = document["epcisBody"]["queryResults"]["resultsBody"]
+            got += [e["eventID"] for e in results["eventList"]]
+    assert index.names_of(got) == NAMES[:3]
