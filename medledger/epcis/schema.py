@@ -146,6 +146,10 @@ class EpcisSchema:
         self._document: _Validate = _compile(self._schema, source)
         self._events: dict[str, _Validate] = {}
         envelope = _without_event_dispatch(self._schema) if dispatch else None
+        if envelope is not None:
+            envelope = _merged_property_names(envelope, envelope["definitions"])
+        self._fast_schema = envelope
+        self._fast_events: dict[str, _Validate] = {}
         self._envelope = None if envelope is None else _compile(envelope, source)
 
     def validate(self, document: Any) -> None:
@@ -154,7 +158,8 @@ class EpcisSchema:
         Fast path (GS1's schema, :func:`_without_event_dispatch`): the document without the
         ``if``/``then`` dispatch of its events on their ``type``, then each event against the
         definition its ``type`` names, which is what that dispatch asks (the ``if`` branches
-        that do not apply each raised an exception inside fastjsonschema: five per event). The
+        that do not apply each raised an exception inside fastjsonschema: five per event), with
+        the event's field names checked against one list (:func:`_merged_property_names`). The
         same documents pass; one that fails either step is validated again whole, so that the
         error reported is the one the whole schema reports first."""
         if self._envelope is not None and self._valid_by_dispatch(document):
@@ -176,25 +181,34 @@ class EpcisSchema:
             events = event_list(document).events
             for event in events:
                 kind = event["type"]
-                self._event_validator(kind if kind in _EVENT_TYPES else _EXTENDED_EVENT)(event)
+                self._fast_event_validator(kind if kind in _EVENT_TYPES else _EXTENDED_EVENT)(event)
         except (fastjsonschema.JsonSchemaValueException, ValidationError, KeyError, TypeError):
             return False
         return True
 
     def _event_validator(self, event_type: str) -> _Validate:
-        validator = self._events.get(event_type)
+        return self._definition_validator(self._schema, self._events, event_type)
+
+    def _fast_event_validator(self, event_type: str) -> _Validate:
+        assert self._fast_schema is not None
+        return self._definition_validator(self._fast_schema, self._fast_events, event_type)
+
+    def _definition_validator(
+        self, schema: Mapping[str, Any], cache: dict[str, _Validate], event_type: str
+    ) -> _Validate:
+        validator = cache.get(event_type)
         if validator is None:
-            definitions = self._schema.get("definitions", {})
+            definitions = schema.get("definitions", {})
             # draft-07 ignores keywords beside "$ref", so wrap the reference in allOf.
             # Same "$id" as the full schema: its definitions resolve "#/definitions/..." against it.
             sub = {
-                "$id": self._schema.get("$id", "urn:x-provenance:epcis-schema"),
-                "$schema": self._schema.get("$schema", "http://json-schema.org/draft-07/schema#"),
+                "$id": schema.get("$id", "urn:x-provenance:epcis-schema"),
+                "$schema": schema.get("$schema", "http://json-schema.org/draft-07/schema#"),
                 "definitions": definitions,
                 "allOf": [{"$ref": f"#/definitions/{event_type}"}],
             }
             validator = _compile(sub, self.source)
-            self._events[event_type] = validator
+            cache[event_type] = validator
         return validator
 
     def validate_event(self, event: Any, index: int) -> None:
@@ -294,6 +308,52 @@ def _without_event_dispatch(schema: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     kept = {k: v for k, v in event.items() if k != "allOf"}
     return {**schema, "definitions": {**definitions, _DOCUMENT_EVENT: kept}}
+
+
+_COMMON_PROPERTIES = "common-event-properties"
+
+
+def _string_enum(node: Any) -> list[Any] | None:
+    """The values of ``{"type": "string", "enum": [...]}``, else None."""
+    if isinstance(node, dict) and set(node) == {"type", "enum"} and node["type"] == "string":
+        values = node["enum"]
+        return values if isinstance(values, list) else None
+    return None
+
+
+def _merged_property_names(node: Any, definitions: Mapping[str, Any]) -> Any:
+    """A copy of ``node`` where each ``anyOf`` of a list of names and
+    ``$ref: #/definitions/common-event-properties`` (itself a list of names or another
+    schema) becomes one list of both names or that other schema: the same names pass, but a
+    common name (``eventTime``, ``type``) no longer fails the first list (an exception inside
+    fastjsonschema, three or more per event) before the second takes it."""
+    common = definitions.get(_COMMON_PROPERTIES)
+    if not isinstance(common, dict) or set(common) != {"anyOf"}:
+        return node
+    branches = common["anyOf"]
+    if not isinstance(branches, list) or len(branches) != 2:
+        return node
+    names, rest = _string_enum(branches[0]), branches[1]
+    if names is None:
+        return node
+    target = {"$ref": f"#/definitions/{_COMMON_PROPERTIES}"}
+
+    def merged(value: Any) -> Any:
+        if isinstance(value, list):
+            return [merged(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        copied = {k: merged(v) for k, v in value.items()}
+        anyof = copied.get("anyOf")
+        if set(copied) == {"anyOf"} and isinstance(anyof, list) and target in anyof:
+            others = [b for b in anyof if b != target]
+            own = _string_enum(others[0]) if len(others) == 1 and len(anyof) == 2 else None
+            if own is not None:  # anyOf does not depend on the order of its branches
+                both = own + [n for n in names if n not in own]
+                return {"anyOf": [{"type": "string", "enum": both}, rest]}
+        return copied
+
+    return merged(node)
 
 
 def _event_list(document: Any) -> list[Any] | None:

@@ -179,6 +179,20 @@ def test_the_vendored_schema_takes_the_fast_path() -> None:
     assert not _whole_schema().dispatches
 
 
+def test_the_fast_path_checks_an_events_field_names_against_one_list() -> None:
+    """Each event type's names and the common ones (``eventTime`` ...) merged: the fast
+    schema names ``common-event-properties`` only where it defines it."""
+    from medledger.epcis.schema import _merged_property_names, _without_event_dispatch
+
+    raw = json.loads(Path(DEFAULT_SCHEMA_PATH).read_text(encoding="utf-8"))
+    fast = _without_event_dispatch(raw)
+    assert fast is not None
+    merged = _merged_property_names(fast, fast["definitions"])
+    assert json.dumps(merged).count("#/definitions/common-event-properties") == 0
+    names = merged["definitions"]["ObjectEvent"]["allOf"][1]["propertyNames"]["anyOf"][0]["enum"]
+    assert {"action", "epcList", "eventTime", "type", "@context"} <= set(names)
+
+
 @pytest.mark.skipif(not ALL_DOCUMENTS, reason=SKIP_REASON)
 @pytest.mark.parametrize(
     "path", ALL_DOCUMENTS, ids=[f"{p.parent.name}/{p.stem}" for p in ALL_DOCUMENTS]
