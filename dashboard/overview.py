@@ -1,6 +1,14 @@
 """The overview's numbers, read from the index in one short transaction: what was anchored and
-indexed, events by business step, identifiers by status, alerts by kind and severity, recalls
-in force.
+indexed, events by business step (in all, and per day over the last :data:`DAYS` days),
+identifiers by status, alerts by kind and severity, recalls in force.
+
+Every window is measured on the index's own clock, the checkpoint block's timestamp, never the
+wall clock: so the numbers are a function of what is indexed, and the cache below stays exact.
+The per-day window ends on the day of the latest event time indexed, no later than the
+checkpoint's day (an event dated ahead of the chain does not move it); batches "in the last 24
+hours" are those anchored in blocks of the 24 hours before the checkpoint block. Gas is not
+mirrored into the index (``ix_anchors`` keeps the transaction hash, not its receipt), so the
+overview shows batches and events anchored, not the gas they cost.
 
 Over a large index they cost a scan of every event and every current item version (about
 0.8 s over the 1,000,000-event bench index, docs/benchmarks.md), so :class:`OverviewCache`
@@ -13,7 +21,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -22,11 +31,56 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from indexer.store.models import (
     AlertRow,
     AnchorRow,
+    BlockRow,
     CheckpointRow,
     EventRow,
     ItemVersionRow,
     RecallRow,
 )
+from servicekit.sql.helpers import is_postgresql
+
+#: the days the per-day chart shows, the last one included
+DAYS = 14
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class Daily:
+    """Events per day and business step over ``days`` (oldest first); ``counts`` holds only the
+    (day, step) pairs that have events."""
+
+    days: list[date]
+    counts: dict[tuple[date, str], int] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> list[str]:
+        """The steps seen, most events first (then by name)."""
+        totals: dict[str, int] = {}
+        for (_, step), n in self.counts.items():
+            totals[step] = totals.get(step, 0) + n
+        return sorted(totals, key=lambda step: (-totals[step], step))
+
+    def on(self, day: date) -> list[int]:
+        """The day's counts, one per :attr:`steps`."""
+        return [self.counts.get((day, step), 0) for step in self.steps]
+
+    def total(self, day: date) -> int:
+        return sum(self.on(day))
+
+    @property
+    def top(self) -> int:
+        """The busiest day's events (at least 1: the chart's scale)."""
+        return max([self.total(day) for day in self.days] + [1])
+
+
+@dataclass(frozen=True)
+class Anchoring:
+    """Batches anchored and the events in them, in all and in the 24 hours to the checkpoint."""
+
+    batches: int = 0
+    events: int = 0
+    batches_last_day: int = 0
+    events_last_day: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +92,8 @@ class Overview:
     items_by_status: list[tuple[str, int]]
     alerts_by_kind: list[tuple[str, str, int]]
     recalls_in_force: int
+    anchoring: Anchoring = Anchoring()
+    daily: Daily | None = None  # no event indexed yet: no chart
 
     @property
     def anchors(self) -> int:
@@ -59,6 +115,7 @@ def _pairs(
 
 def read_overview(session: Session) -> Overview:
     checkpoint = _checkpoint(session)
+    now = _index_time(session, checkpoint)
     by_step = _pairs(session, EventRow.biz_step)
     alerts = session.execute(
         select(AlertRow.kind, AlertRow.severity, func.count())
@@ -76,7 +133,58 @@ def read_overview(session: Session) -> Overview:
             session.scalar(select(func.count()).select_from(RecallRow).where(RecallRow.recalled))
             or 0
         ),
+        anchoring=_anchoring(session, now),
+        daily=_daily(session, now),
     )
+
+
+def _index_time(session: Session, checkpoint: int | None) -> int | None:
+    """The checkpoint block's timestamp (the index's clock), else the latest anchor's."""
+    found = None
+    if checkpoint is not None:
+        found = session.scalar(select(BlockRow.timestamp).where(BlockRow.number == checkpoint))
+    if found is None:
+        found = session.scalar(select(func.max(AnchorRow.block_timestamp)))
+    return int(found) if found is not None else None
+
+
+def _anchoring(session: Session, now: int | None) -> Anchoring:
+    since = (now if now is not None else 0) - DAY_SECONDS
+    recent = AnchorRow.block_timestamp > since
+    batches, events, batches_last_day, events_last_day = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(AnchorRow.event_count), 0),
+            func.count().filter(recent),
+            func.coalesce(func.sum(AnchorRow.event_count).filter(recent), 0),
+        )
+    ).one()
+    return Anchoring(int(batches), int(events), int(batches_last_day), int(events_last_day))
+
+
+def _daily(session: Session, now: int | None) -> Daily | None:
+    """One grouped query over the window's events, bounded on ``event_time`` (its index)."""
+    latest = session.scalar(select(func.max(EventRow.event_time)))
+    if latest is None:
+        return None
+    last = latest.date()
+    if now is not None:
+        last = min(last, datetime.fromtimestamp(now, UTC).date())
+    days = [last - timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
+    start = datetime.combine(days[0], datetime.min.time(), UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+    day = (
+        func.date(func.timezone("UTC", EventRow.event_time))
+        if is_postgresql(session)
+        else func.date(EventRow.event_time)  # SQLite keeps the UTC time as text
+    )
+    rows = session.execute(
+        select(day, EventRow.biz_step, func.count())
+        .where(EventRow.event_time >= start, EventRow.event_time < end)
+        .group_by(day, EventRow.biz_step)
+    )
+    counts = {(date.fromisoformat(str(on)[:10]), step or ""): int(n) for on, step, n in rows}
+    return Daily(days, counts)
 
 
 def _checkpoint(session: Session) -> int | None:

@@ -4,7 +4,8 @@ and forms refused without the session's CSRF token or from another origin."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from datetime import date, timedelta
 
 import httpx
 from playwright.sync_api import Browser, Page
@@ -15,6 +16,7 @@ from dashboard.i18n import messages
 from indexer.store.models import AnchorRow, EventRow
 from servicekit.sql.helpers import utcnow
 from tests.dashboard.conftest import World
+from tests.dashboard.test_stock_page import SCREENSHOTS
 from tests.support.browser import offline_page, serious_accessibility_violations
 
 EN = messages("en")
@@ -38,6 +40,12 @@ def test_a_regulator_signs_in_sees_the_index_s_numbers_and_signs_out(
     with world.indexer.sessions() as session:
         events = session.scalar(select(func.count()).select_from(EventRow))
         anchors = session.scalar(select(func.count()).select_from(AnchorRow))
+        anchored = session.scalar(select(func.sum(AnchorRow.event_count)))
+        per_day = Counter(
+            (when.date().isoformat(), step or "")
+            for when, step in session.execute(select(EventRow.event_time, EventRow.biz_step))
+        )
+        latest = max(when for when, _ in per_day)
     with offline_page(browser) as opened:
         page = opened.page
         page.goto(f"{world.url}/dashboard?lang=en")
@@ -51,6 +59,13 @@ def test_a_regulator_signs_in_sees_the_index_s_numbers_and_signs_out(
         assert page.locator("#anchors").inner_text() == str(anchors)
         assert page.locator("#recalls").inner_text() == "1"
         assert "dispensing" in page.locator("#by-step").inner_text()
+        # anchored in the last minutes of chain time: every batch is of the last 24 hours
+        assert page.locator("#anchors-last-day").inner_text() == str(anchors)
+        assert page.locator("#events-anchored").inner_text() == str(anchored)
+        assert page.locator("#events-anchored-last-day").inner_text() == str(anchored)
+        assert_days_are_the_index_s(page, per_day, date.fromisoformat(latest))
+        if SCREENSHOTS:
+            page.screenshot(path=SCREENSHOTS / "overview.png", full_page=True)
         (stored,) = page.context.cookies()
         assert (stored["name"], stored["httpOnly"], stored["sameSite"]) == (
             "dash_session",
@@ -68,6 +83,20 @@ def test_a_regulator_signs_in_sees_the_index_s_numbers_and_signs_out(
         assert replayed.status_code == 303 and replayed.headers["location"] == "/login"
     assert opened.blocked == []
     assert all("401" in error for error in opened.console_errors)  # the wrong key's answer
+
+
+def assert_days_are_the_index_s(page: Page, per_day: Counter[tuple[str, str]], last: date) -> None:
+    """The per-day table: 14 days to the latest event's (the chain's clock is later), each cell
+    the index's count of that day's events of that step."""
+    days = page.locator("#daily tbody tr").evaluate_all("rows => rows.map(r => r.dataset.day)")
+    assert days == [(last - timedelta(days=back)).isoformat() for back in range(13, -1, -1)]
+    cells = page.locator("#daily td[data-step]").evaluate_all(
+        "cells => cells.map(c => [c.parentElement.dataset.day, c.dataset.step, +c.textContent])"
+    )
+    shown = {(day, step): n for day, step, n in cells if n}
+    assert shown == {key: n for key, n in per_day.items() if key[0] >= days[0]}
+    assert sum(shown.values()) > 0
+    assert page.locator("svg.daily-chart rect").count() == len(shown)
 
 
 def test_sign_in_overview_and_trace_have_no_serious_accessibility_violation(
