@@ -14,6 +14,7 @@ from dashboard.i18n import messages
 from indexer.store.models import AnchorRow
 from provenance.journey import PHARMACY
 from tests.dashboard.conftest import World
+from tests.dashboard.test_stock_page import SCREENSHOTS
 from tests.support.browser import offline_page
 
 EN = messages("en")
@@ -40,9 +41,13 @@ def test_from_a_participant_to_its_batches_and_back(world: World, browser: Brows
         page.click("button[type=submit]")
         page.click("nav.pages >> text=" + EN["anchors.title"])
         assert page.locator("#anchors tbody tr, #anchors tr:has(td)").count() == total
+        if SCREENSHOTS:
+            page.screenshot(path=SCREENSHOTS / "anchors.png", full_page=True)
         page.click("nav.pages >> text=" + EN["participants.title"])
         row = page.locator(f"tr[id='{pharmacy}']")
         assert str(PHARMACY.gln) in row.inner_text() and "pharmacy" in row.inner_text()
+        if SCREENSHOTS:
+            page.screenshot(path=SCREENSHOTS / "participants.png", full_page=True)
         row.locator("a").click()
         assert page.locator("#anchors tr:has(td)").count() == own
         assert "pharmacy" in page.locator("h1").inner_text()

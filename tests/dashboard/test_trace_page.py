@@ -15,6 +15,7 @@ from dashboard.i18n import messages
 from indexer.queries.subjects import identifier_of
 from provenance.journey import FINISHED_LOT
 from tests.dashboard.conftest import World
+from tests.dashboard.test_stock_page import SCREENSHOTS
 from tests.indexer.test_check import GTIN, forms
 from tests.support.browser import offline_page
 
@@ -50,6 +51,8 @@ def test_a_datamatrix_string_is_traced_to_its_api_lot_in_the_browser(
         assert history.first.inner_text().startswith("commissioning")
         assert history.last.inner_text().startswith("dispensing")
         assert ADDRESS.search(page.locator("main").inner_text()) is None
+        if SCREENSHOTS:
+            page.screenshot(path=SCREENSHOTS / "trace.png", full_page=True)
     assert opened.blocked == []
 
 
