@@ -10,8 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from gateway.api.deps import ActiveParticipantDep, CaptureDep, ParticipantDep, ReceiptsDep
 from gateway.api.schemas import MasterDataImported
 from medledger.errors import UnsupportedMediaTypeError
+from servicekit.http.bodies import StrictJSONRoute
 
-masterdata = APIRouter(prefix="/masterdata", tags=["masterdata"])
+masterdata = APIRouter(prefix="/masterdata", tags=["masterdata"], route_class=StrictJSONRoute)
 
 _MEDIA = {
     "text/csv": "csv",
