@@ -55,6 +55,8 @@ class BatchRecord:
     recalled: bool
     recalled_at: int
     packs: int
+    suspended: bool = False
+    suspended_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -303,7 +305,9 @@ class Ledger:
 
     def batch(self, gtin: int, lot: str) -> BatchRecord:
         key = self.chain.call(self.recalls, "batchKey", gtin, lot)
-        manufacturer, recalled, recalled_at, packs = self.chain.call(self.recalls, "batch", key)
+        manufacturer, recalled, recalled_at, packs, suspended, suspended_at = self.chain.call(
+            self.recalls, "batch", key
+        )
         return BatchRecord(
             manufacturer=None
             if int(manufacturer, 16) == 0
@@ -311,6 +315,8 @@ class Ledger:
             recalled=bool(recalled),
             recalled_at=int(recalled_at),
             packs=int(packs),
+            suspended=bool(suspended),
+            suspended_at=int(suspended_at),
         )
 
     def recall(self, account: Signer, gtin: int, lot: str, reason_code: int) -> TxResult:
@@ -321,3 +327,26 @@ class Ledger:
 
     def is_recalled(self, gtin: int, lot: str) -> bool:
         return bool(self.chain.call(self.recalls, "isRecalled", gtin, lot))
+
+    def suspend_lot(
+        self, account: Signer, gtin: int, lot: str, reason_code: int, case_number: str
+    ) -> TxResult:
+        """Suspend the batch pending investigation ``case_number`` (the regulator, or an
+        active pharmacovigilance officer)."""
+        return self.chain.transact(
+            account, self.recalls, "suspend", gtin, lot, reason_code, case_number
+        )
+
+    def lift_suspension(self, account: Signer, gtin: int, lot: str, reason_code: int) -> TxResult:
+        return self.chain.transact(account, self.recalls, "liftSuspension", gtin, lot, reason_code)
+
+    def escalate_suspension(
+        self, account: Signer, gtin: int, lot: str, reason_code: int
+    ) -> TxResult:
+        """Turn the suspension into a recall (the regulator only)."""
+        return self.chain.transact(
+            account, self.recalls, "escalateSuspension", gtin, lot, reason_code
+        )
+
+    def is_suspended(self, gtin: int, lot: str) -> bool:
+        return bool(self.chain.call(self.recalls, "isSuspended", gtin, lot))

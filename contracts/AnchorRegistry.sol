@@ -68,7 +68,8 @@ contract AnchorRegistry is EIP712, Nonces {
     // --- Anchoring --------------------------------------------------------------------------
 
     /// @notice Anchors the Merkle root of a batch of `eventCount` events, attributed to the caller.
-    /// @dev The caller must be an active participant holding a submitting role (any but AUDITOR).
+    /// @dev The caller must be an active participant holding a submitting role (any but AUDITOR
+    ///      and PHARMACOVIGILANCE).
     /// @param root The batch's Merkle root; not zero, not anchored before.
     /// @param eventCount Number of events in the batch; at least one.
     /// @param metadataHash Opaque commitment to batch metadata (emitted, not stored).

@@ -10,24 +10,31 @@ import {Roles} from "./Roles.sol";
 ///         AI 10). A manufacturer registers the batches it makes (of its own products: GTINs under
 ///         its company prefixes in the participant registry) with the number of packs declared;
 ///         the regulator, or the active manufacturer that registered a batch, recalls it and may
-///         release it again.
-/// @dev The regulator may recall any well-formed batch, registered or not (e.g. an imported batch
-///      whose manufacturer is not a participant).
+///         release it again. The regulator, or an active pharmacovigilance officer, suspends a
+///         batch pending an investigation (a stop short of a recall, with a case number) and
+///         lifts the suspension; the regulator escalates a suspension to a recall in one step.
+/// @dev The regulator may recall or suspend any well-formed batch, registered or not (e.g. an
+///      imported batch whose manufacturer is not a participant).
 contract RecallRegistry {
     /// @notice State of one batch.
     /// @param manufacturer The participant that registered the batch, or zero.
     /// @param recalled True while the batch is recalled.
     /// @param recalledAt Block number of the current recall; zero when not recalled.
     /// @param packs Packs the manufacturer declared for the batch; zero if not registered.
+    /// @param suspended True while the batch is suspended pending an investigation.
+    /// @param suspendedAt Block number of the current suspension; zero when not suspended.
     struct Batch {
         address manufacturer;
         bool recalled;
         uint64 recalledAt;
         uint32 packs;
+        bool suspended;
+        uint64 suspendedAt;
     }
 
     uint64 private constant _GTIN_LIMIT = 1e14;
     uint256 private constant _LOT_MAX_LENGTH = 20;
+    uint256 private constant _CASE_NUMBER_MAX_LENGTH = 32;
 
     /// @notice The registry that authorises manufacturers and names the regulator.
     ParticipantRegistry public immutable registry;
@@ -42,6 +49,16 @@ contract RecallRegistry {
     event Recalled(bytes32 indexed key, uint64 indexed gtin, string lot, uint16 reasonCode, address indexed by);
     /// @notice The batch's recall was lifted by `by` for `reasonCode`.
     event Released(bytes32 indexed key, uint64 indexed gtin, string lot, uint16 reasonCode, address indexed by);
+    /// @notice The batch was suspended by `by` pending the investigation `caseNumber`, for `reasonCode`.
+    event Suspended(
+        bytes32 indexed key, uint64 indexed gtin, string lot, uint16 reasonCode, string caseNumber, address indexed by
+    );
+    /// @notice The batch's suspension was lifted by `by` for `reasonCode`.
+    event SuspensionLifted(bytes32 indexed key, uint64 indexed gtin, string lot, uint16 reasonCode, address indexed by);
+    /// @notice The batch's suspension became a recall (a `Recalled` event follows) by `by`.
+    event SuspensionEscalated(
+        bytes32 indexed key, uint64 indexed gtin, string lot, uint16 reasonCode, address indexed by
+    );
 
     error ZeroAddress();
     error NotAuthorisedToRecall(address account);
@@ -54,6 +71,10 @@ contract RecallRegistry {
     error RoleNotPermitted(address account, uint32 roles);
     error GtinNotOwned(address account, uint64 gtin);
     error InvalidPacks();
+    error NotAuthorisedToSuspend(address account);
+    error AlreadySuspended(bytes32 key);
+    error NotSuspended(bytes32 key);
+    error InvalidCaseNumber();
 
     /// @param participants The participant registry consulted for every action.
     constructor(ParticipantRegistry participants) {
@@ -111,6 +132,58 @@ contract RecallRegistry {
         emit Released(key, gtin, lot, reasonCode, msg.sender);
     }
 
+    /// @notice Suspends batch (`gtin`, `lot`) pending the investigation `caseNumber`.
+    /// @dev Caller: the regulator, or an active participant with the PHARMACOVIGILANCE role. A
+    ///      recalled batch is stopped already and cannot be suspended.
+    /// @param gtin GTIN-14 as a number.
+    /// @param lot Lot number.
+    /// @param reasonCode Reason for the suspension (code list kept off-chain).
+    /// @param caseNumber The investigation's case number: 1 to 32 characters of GS1 set 82.
+    function suspend(uint64 gtin, string calldata lot, uint16 reasonCode, string calldata caseNumber) external {
+        bytes32 key = _validKey(gtin, lot);
+        bytes calldata raw = bytes(caseNumber);
+        if (raw.length == 0 || raw.length > _CASE_NUMBER_MAX_LENGTH || !Gs1.isCset82(raw)) {
+            revert InvalidCaseNumber();
+        }
+        _requireMaySuspend();
+        Batch storage b = _batches[key];
+        if (b.recalled) revert AlreadyRecalled(key);
+        if (b.suspended) revert AlreadySuspended(key);
+        b.suspended = true;
+        b.suspendedAt = uint64(block.number);
+        emit Suspended(key, gtin, lot, reasonCode, caseNumber, msg.sender);
+    }
+
+    /// @notice Lifts the suspension of batch (`gtin`, `lot`): the investigation found nothing.
+    /// @dev Caller: the regulator, or an active pharmacovigilance officer.
+    /// @param reasonCode Reason for lifting it (code list kept off-chain).
+    function liftSuspension(uint64 gtin, string calldata lot, uint16 reasonCode) external {
+        bytes32 key = _validKey(gtin, lot);
+        _requireMaySuspend();
+        Batch storage b = _batches[key];
+        if (!b.suspended) revert NotSuspended(key);
+        b.suspended = false;
+        b.suspendedAt = 0;
+        emit SuspensionLifted(key, gtin, lot, reasonCode, msg.sender);
+    }
+
+    /// @notice Turns the suspension of batch (`gtin`, `lot`) into a recall, in one step.
+    /// @dev Caller: the regulator only (a recall is the regulator's decision). Emits
+    ///      `SuspensionEscalated` then `Recalled`, so a reader of recalls needs nothing new.
+    /// @param reasonCode Reason for the recall (the recall code list).
+    function escalateSuspension(uint64 gtin, string calldata lot, uint16 reasonCode) external {
+        bytes32 key = _validKey(gtin, lot);
+        if (msg.sender != registry.owner()) revert NotAuthorisedToRecall(msg.sender);
+        Batch storage b = _batches[key];
+        if (!b.suspended) revert NotSuspended(key);
+        b.suspended = false;
+        b.suspendedAt = 0;
+        b.recalled = true;
+        b.recalledAt = uint64(block.number);
+        emit SuspensionEscalated(key, gtin, lot, reasonCode, msg.sender);
+        emit Recalled(key, gtin, lot, reasonCode, msg.sender);
+    }
+
     // --- Views ------------------------------------------------------------------------------
 
     /// @notice The key of batch (`gtin`, `lot`): keccak256(abi.encode(gtin, lot)).
@@ -121,6 +194,11 @@ contract RecallRegistry {
     /// @notice True if batch (`gtin`, `lot`) is currently recalled.
     function isRecalled(uint64 gtin, string calldata lot) external view returns (bool) {
         return _batches[batchKey(gtin, lot)].recalled;
+    }
+
+    /// @notice True if batch (`gtin`, `lot`) is currently suspended.
+    function isSuspended(uint64 gtin, string calldata lot) external view returns (bool) {
+        return _batches[batchKey(gtin, lot)].suspended;
     }
 
     /// @notice The state of the batch under `key`; all zero if nothing is known about it.
@@ -141,6 +219,14 @@ contract RecallRegistry {
         ParticipantRegistry.Participant memory p = registry.participant(account);
         if (p.status != ParticipantRegistry.Status.Active) revert ParticipantNotActive(account);
         if (p.roles & role == 0) revert RoleNotPermitted(account, p.roles);
+    }
+
+    function _requireMaySuspend() private view {
+        if (msg.sender == registry.owner()) return;
+        ParticipantRegistry.Participant memory p = registry.participant(msg.sender);
+        if (p.status != ParticipantRegistry.Status.Active || p.roles & Roles.PHARMACOVIGILANCE == 0) {
+            revert NotAuthorisedToSuspend(msg.sender);
+        }
     }
 
     function _requireMayRecall(Batch storage b) private view {

@@ -14,10 +14,14 @@ library Roles {
     uint32 internal constant HOSPITAL = 1 << 6;
     uint32 internal constant AUDITOR = 1 << 7;
     uint32 internal constant REGULATOR = 1 << 8;
+    /// @notice A pharmacovigilance officer: suspends lots pending investigation and lifts the
+    ///         suspension (RecallRegistry); records no supply-chain events.
+    uint32 internal constant PHARMACOVIGILANCE = 1 << 9;
 
     /// @notice Every defined role.
-    uint32 internal constant ALL = (1 << 9) - 1;
+    uint32 internal constant ALL = (1 << 10) - 1;
 
-    /// @notice Roles that may anchor event batches: every role except the read-only auditor.
-    uint32 internal constant SUBMITTING = ALL & ~AUDITOR;
+    /// @notice Roles that may anchor event batches: every role except the read-only auditor and
+    ///         the pharmacovigilance officer, who keep no custody of anything.
+    uint32 internal constant SUBMITTING = ALL & ~(AUDITOR | PHARMACOVIGILANCE);
 }

@@ -15,6 +15,7 @@ class Role(IntFlag):
     HOSPITAL = 1 << 6
     AUDITOR = 1 << 7
     REGULATOR = 1 << 8
+    PHARMACOVIGILANCE = 1 << 9  # suspends lots pending investigation; anchors nothing
 
     @classmethod
     def parse(cls, text: str) -> Role:
@@ -34,5 +35,6 @@ class Role(IntFlag):
         return [m.name.lower().replace("_", "-") for m in Role if m in self and m.name]
 
 
-#: Every role that may anchor events (all but the auditor, who only reads).
-SUBMITTING = Role(0x1FF) & ~Role.AUDITOR
+#: Every role that may anchor events (all but the auditor, who only reads, and the
+#: pharmacovigilance officer, who holds nothing).
+SUBMITTING = Role(0x3FF) & ~(Role.AUDITOR | Role.PHARMACOVIGILANCE)

@@ -26,8 +26,8 @@ BUILD_DIR = Path(__file__).resolve().parents[2] / "chain" / "compiled"
 # Role bits from medledger.roles
 # (tests/chain/test_roles.py checks them against contracts/Roles.sol).
 (API_MAKER, MANUFACTURER, IMPORTER, DISTRIBUTOR, WHOLESALER, PHARMACY, HOSPITAL, AUDITOR,
- REGULATOR) = (int(role) for role in Role)  # fmt: skip
-ALL_ROLES = int(Role(0x1FF))
+ REGULATOR, PHARMACOVIGILANCE) = (int(role) for role in Role)  # fmt: skip
+ALL_ROLES = int(Role(0x3FF))
 
 # ParticipantRegistry.Status
 STATUS_NONE, STATUS_ACTIVE, STATUS_SUSPENDED = 0, 1, 2

@@ -96,7 +96,7 @@ def test_registering_twice_is_refused(participants: Contract, cast: Cast, revert
 
 
 @pytest.mark.parametrize(
-    "roles", [0, ALL_ROLES + 1, 1 << 31], ids=["none", "undefined-bit-9", "undefined-bit-31"]
+    "roles", [0, ALL_ROLES + 1, 1 << 31], ids=["none", "undefined-bit-10", "undefined-bit-31"]
 )
 def test_roles_must_be_nonzero_and_defined(
     participants: Contract, cast: Cast, reverts: Reverts, roles: int

@@ -73,7 +73,7 @@ def test_a_manufacturer_registers_a_batch_as_its_own(recalls: Contract, cast: Ca
         "manufacturer": cast.manufacturer,
         "packs": PACKS,
     }
-    assert recalls.functions.batch(key()).call() == (cast.manufacturer, False, 0, PACKS)
+    assert recalls.functions.batch(key()).call() == (cast.manufacturer, False, 0, PACKS, False, 0)
 
 
 def test_a_batch_is_registered_only_once(
@@ -182,13 +182,20 @@ def test_the_regulator_recalls_and_releases_any_batch_even_unregistered(
         "by": cast.regulator,
     }
     assert recalls.functions.isRecalled(GTIN, LOT).call()
-    assert recalls.functions.batch(key()).call() == (ZERO_ADDRESS, True, receipt["blockNumber"], 0)
+    assert recalls.functions.batch(key()).call() == (
+        ZERO_ADDRESS,
+        True,
+        receipt["blockNumber"],
+        0,
+        False,
+        0,
+    )
 
     receipt = release(recalls, cast.regulator)
     (event,) = recalls.events.Released().process_receipt(receipt)
     assert event["args"]["by"] == cast.regulator
     assert not recalls.functions.isRecalled(GTIN, LOT).call()
-    assert recalls.functions.batch(key()).call() == (ZERO_ADDRESS, False, 0, 0)
+    assert recalls.functions.batch(key()).call() == (ZERO_ADDRESS, False, 0, 0, False, 0)
 
 
 def test_the_registering_manufacturer_recalls_and_releases_its_batch(

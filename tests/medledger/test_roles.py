@@ -21,9 +21,10 @@ def test_every_role_bit_matches_the_solidity_library() -> None:
     }
 
 
-def test_every_role_but_the_auditor_may_submit() -> None:
-    assert Role.AUDITOR not in SUBMITTING
-    assert all(role in SUBMITTING for role in Role if role is not Role.AUDITOR)
+def test_every_role_but_the_auditor_and_the_pharmacovigilance_officer_may_submit() -> None:
+    readers = (Role.AUDITOR, Role.PHARMACOVIGILANCE)
+    assert not any(role in SUBMITTING for role in readers)
+    assert all(role in SUBMITTING for role in Role if role not in readers)
 
 
 def test_roles_parse_from_the_command_line_spelling() -> None:
