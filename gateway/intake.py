@@ -433,7 +433,7 @@ class Intake:
         if not participant.active:
             raise PermissionDeniedError(f"participant {participant.address} is suspended")
         events, normalised, event_ids = prepare(document, self._schema)
-        masterdata = header_entries(participant, document, self._clock())
+        masterdata = header_entries(participant, document, self._clock(), session)
         try:  # the checks name /epcisBody/eventList/<i>; a query document's events are elsewhere
             events, declared = split_declarations(events, event_ids)
             require_not_ahead(normalised, self._clock(), self._bounds.ahead)
@@ -496,7 +496,7 @@ class Intake:
         listed = event_list(document)
         self._schema.validate(with_events(document, []))
         require_epcis_context(document)
-        masterdata = header_entries(participant, document, self._clock())
+        masterdata = header_entries(participant, document, self._clock(), session)
         context = document["@context"]
         namespaces = context_namespaces(context)
         errors: list[ValidationError] = []

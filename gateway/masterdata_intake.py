@@ -4,7 +4,9 @@ imported file) carries, checked against who may declare them, ready to store.
 A record is refused (and with it the whole document: master data is all or nothing, under
 ``GS1-Capture-Error-Behaviour: proceed`` too) when it does not check (rules ``masterdata.*``),
 when the declarer may not declare it (``masterdata.not-yours``: the regulator may declare
-anything, a participant its own GLN and the GLNs and GTINs under its company prefixes), or when
+anything, a participant its own GLN and the GLNs and GTINs under its company prefixes; a record
+the gateway already stores is a duplicate anyone may repeat, as in a partner's export whose
+master data this network's regulator imported first: docs/exchange.md), or when
 its stored JSON would not re-digest to it (``event.rehash``).
 """
 
@@ -15,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from gateway.store.masterdata import MasterDataEntry
+from sqlalchemy.orm import Session
+
+from gateway.store.masterdata import MasterDataEntry, known_records
 from gateway.store.participants import ParticipantRecord
 from medledger.errors import ValidationError
 from medledger.masterdata.authority import check_authority
@@ -30,11 +34,19 @@ REHASH_RULE = "event.rehash"
 
 
 def declared_entries(
-    participant: ParticipantRecord, records: Sequence[MasterDataRecord]
+    participant: ParticipantRecord,
+    records: Sequence[MasterDataRecord],
+    session: Session | None = None,
 ) -> list[MasterDataEntry]:
-    """``records`` as entries to store, once ``participant`` may declare each."""
+    """``records`` as entries to store, once ``participant`` may declare each. With a
+    ``session``, a record the gateway stores already (the same digest: declared by whoever
+    might, the regulator importing a partner's export among them) needs no authority: it is
+    a duplicate, stored and anchored by no one again, so repeating it declares nothing."""
+    known = known_records(session, [r.digest for r in records]) if session else set()
     check_authority(
-        participant.to_custody(), list(records), regulator=bool(participant.roles & Role.REGULATOR)
+        participant.to_custody(),
+        [r for r in records if r.digest not in known],
+        regulator=bool(participant.roles & Role.REGULATOR),
     )
     entries = [MasterDataEntry.of(r) for r in records]
     for entry in entries:
@@ -75,8 +87,13 @@ def file_records(body: bytes, media: str, received: datetime) -> list[MasterData
 
 
 def header_entries(
-    participant: ParticipantRecord, document: Mapping[str, Any], received: datetime
+    participant: ParticipantRecord,
+    document: Mapping[str, Any],
+    received: datetime,
+    session: Session | None = None,
 ) -> list[MasterDataEntry]:
-    """The master data of a captured document's header (none when it has none)."""
+    """The master data of a captured document's header (none when it has none); with a
+    ``session``, records already stored are duplicates anyone may repeat
+    (:func:`declared_entries`)."""
     records = records_from_document(document, received=received)
-    return declared_entries(participant, records) if records else []
+    return declared_entries(participant, records, session) if records else []

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import quote, unquote
@@ -30,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from chain.verification import verify_receipt
-from medledger.epcis import legacy, xml_read, xsd
+from medledger.epcis import legacy, xml_header, xml_read, xsd
 from medledger.epcis.event_hash import document_hashes
 from medledger.epcis.event_id import EventId
 from medledger.epcis.schema import validate_document
@@ -39,6 +40,8 @@ from medledger.epcis.xml_write import write_document
 from medledger.errors import ProvenanceError, ReceiptFormatError, ValidationError
 from medledger.formats.receipt import Receipt
 from medledger.formats.receipt_bundle import receipt_bundle
+from medledger.masterdata.documents import records_from_document
+from medledger.masterdata.xml import records_from_xml
 from provenance.exits import EXIT_OK, EXIT_UNUSABLE, print_unusable
 from provenance.http import Service, ServiceError, problem, read_key
 from provenance.verify import default_event_hasher
@@ -96,7 +99,8 @@ def run_export(
         ) as indexer:
             document, subject = fetch_document(indexer, identifier)
             receipts = fetch_receipts(indexer, identifier, document)
-        body = render(document, chosen)
+        document, dropped = faithful_master_data(document, chosen)
+        body = render(document, chosen, sender=sender_of(receipts))
         bundle = receipt_bundle(
             subject,
             {
@@ -118,10 +122,17 @@ def run_export(
         else:
             print_unusable(console, str(exc))
         return exc.exit_code
+    described = len(master_data_ids(document))
     console.print(
         f"wrote {target}: {len(receipts)} events of {subject['kind']} "
-        f"{escape(subject['identifier'])} ({chosen})"
+        f"{escape(subject['identifier'])} ({chosen}), {described} master data elements"
     )
+    if dropped:
+        console.print(
+            f"[yellow]left out[/yellow] the master data of {len(dropped)} element(s) that "
+            f"{chosen} cannot carry unchanged (export as jsonld to keep them): "
+            + escape(", ".join(dropped[:5]))
+        )
     console.print(
         f"wrote {bundle_target}: {len(receipts)} receipts, each valid offline "
         f"(check them on-chain: provenance verify {bundle_target} --rpc URL)"
@@ -190,7 +201,61 @@ def fetch_receipts(
     return out
 
 
-def render(document: dict[str, Any], fmt: Format) -> bytes:
+def sender_of(receipts: list[dict[str, Any]]) -> str | None:
+    """Who sends an export, for EPCIS 1.2's header: the ledger that anchored its events, as a
+    CAIP-10 account id (``eip155:<chain id>:<anchor contract>``)."""
+    if not receipts:
+        return None
+    first = receipts[0]
+    return f"eip155:{first['chain_id']}:{first['contract']}"
+
+
+def master_data_ids(document: dict[str, Any]) -> list[str]:
+    """The element ids of the document's header master data, in order."""
+    return [
+        str(element.get("id"))
+        for vocabulary in xml_header.vocabulary_list(document) or []
+        for element in vocabulary.get("vocabularyElementList") or []
+    ]
+
+
+def faithful_master_data(document: dict[str, Any], fmt: Format) -> tuple[dict[str, Any], list[str]]:
+    """The document without the header master data ``fmt`` cannot carry unchanged, and the ids
+    of what was left out. XML has text only: an attribute whose value is a number (or an
+    object XML names differently) reads back as another record, with another digest, so a
+    receiving network would hold a record the first never declared; JSON-LD carries all."""
+    vocabularies = xml_header.vocabulary_list(document)
+    if fmt == "jsonld" or vocabularies is None:
+        return document, []
+    now = datetime.now(UTC)
+    header_only = {**document, "epcisBody": {"eventList": []}}
+    try:
+        read = records_from_xml(write_document(header_only), received=now)
+        ours = records_from_document(document, received=now)
+    except ValidationError as exc:
+        raise ExportError(f"the master data cannot be written as {fmt}: {exc}") from exc
+    kept = {r.digest for r in read}
+    lost = {r.element_id for r in ours if r.digest not in kept}
+    if not lost:
+        return document, []
+    trimmed: list[dict[str, Any]] = []
+    dropped: list[str] = []
+    for vocabulary in vocabularies:
+        elements = []
+        for element in vocabulary.get("vocabularyElementList") or []:
+            if element.get("id") in lost:  # the index writes records' canonical ids
+                dropped.append(str(element.get("id")))
+            else:
+                elements.append(element)
+        if elements:
+            trimmed.append({**vocabulary, "vocabularyElementList": elements})
+    out = {k: v for k, v in document.items() if k != "epcisHeader"}
+    if trimmed:
+        out["epcisHeader"] = {"epcisMasterData": {"vocabularyList": trimmed}}
+    return out, dropped
+
+
+def render(document: dict[str, Any], fmt: Format, *, sender: str | None = None) -> bytes:
     """The document in ``fmt``, checked against GS1's schema of that format; an XML document is
     read back as a capturing gateway reads it (:func:`medledger.epcis.xml_capture.read_capture`)
     and must give every event its hash again, or it is refused: a document whose events would
@@ -204,7 +269,7 @@ def render(document: dict[str, Any], fmt: Format) -> bytes:
         xsd.validate(root, "2.0")
         body = xml
         if fmt == "xml-1.2":
-            legacy_root = legacy.to_1_2(root)
+            legacy_root = legacy.to_1_2(root, sender=sender)
             xsd.validate(legacy_root, "1.2")
             body = etree.tostring(legacy_root, xml_declaration=True, encoding="UTF-8")
         _same_hashes(document, read_capture(body), fmt)

@@ -91,8 +91,8 @@ class CaptureService:
         with self.sessions() as session:
             check_backlog(session, self.settings)
         records = file_records(body, media, utcnow())
-        entries = declared_entries(participant, records)
         with self.write_sessions() as session:
+            entries = declared_entries(participant, records, session)
             imported = import_records(session, participant.address, entries)
         self.wake()
         return imported

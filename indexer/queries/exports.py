@@ -25,8 +25,9 @@ it captured, and every event on items it has held), an inspector its region's. A
 nothing beyond its event (the proof's siblings are salted leaves), so a reader gets the receipt
 of every event it may see.
 
-Master data (names and places of the locations and products the events name) is not exported
-yet: :func:`master_data` is where it joins the document's header once the index holds it.
+The document's header carries the master data the events need (:func:`master_data`): the
+versions true at export of the locations and products they name, as
+``epcisHeader.epcisMasterData``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from chain.deployment import Deployment
+from indexer.queries import masterdata as masterdata_queries
 from indexer.queries.common import identifier, iso
 from indexer.queries.epcs import window_seqs, windows_of
 from indexer.queries.events import EPCIS_CONTEXT, declared_later
@@ -48,13 +50,17 @@ from indexer.queries.subjects import batch_root, identifier_of
 from indexer.queries.trace import kind_of, trace
 from indexer.store.models import EventItemRow, EventRow, ItemVersionRow, LotRow
 from indexer.store.state import chunks
-from medledger.epcis.digital_link import lot_of_class
+from medledger.epcis.digital_link import gtin_of, lot_of_class
 from medledger.epcis.event_id import EventId, event_id_of
-from medledger.errors import NotFoundError, QueryTooLargeError
+from medledger.epcis.identifiers import ID_GS1
+from medledger.epcis.normalise import normalise_event
+from medledger.epcis.terms import default_vocabulary
+from medledger.errors import NotFoundError, QueryTooLargeError, ValidationError
 
 #: The most events one export holds (a larger one is refused, 413: export its lots or batches).
 MAX_EXPORT_EVENTS: Final = 10_000
 KINDS: Final = ("pack", "logistic-unit", "lot", "batch")
+_LOCATION: Final = ID_GS1 + "/414/"
 
 
 @dataclass(frozen=True)
@@ -178,23 +184,40 @@ def _too_many(count: int) -> None:
 
 
 def master_data(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The vocabularies (EPCIS ``epcisHeader.epcisMasterData.vocabularyList``) describing the
-    locations and products ``events`` name: none while the index holds no master data.
+    """The vocabularies (EPCIS ``epcisHeader.epcisMasterData.vocabularyList``) of the master
+    data the events need: the locations they name (``readPoint``, ``bizLocation``, sources and
+    destinations that are locations: each its own record, else its GLN's, and its parent site)
+    and the products (the GTIN of every pack, lot or class they name), each in the version true
+    at export (:func:`indexer.queries.masterdata.vocabularies`); none when the index holds none.
 
-    The hook where CBV master data (issue 17's part 2, :mod:`medledger.masterdata`) joins an
-    export; the document's header is written only when this returns a vocabulary. The index
-    keeps the verified versions (``ix_masterdata``, :mod:`indexer.queries.masterdata`); what is
-    left: the version in effect at each event's ``eventTime`` for every readPoint, bizLocation,
-    source, destination and GTIN the events name, written back as vocabulary elements. And the
-    receiving side decides the form: a gateway stores header master data with the capture and
-    refuses the whole document when the capturing participant may not declare a record
-    (``masterdata.not-yours``: another's GLN or GTIN), which foreign master data always is; so
-    it should travel as a separate master data document (for the receiving network's regulator
-    to capture), or the header only to systems that take it. Formats: JSON-LD carries a header
-    as it is; EPCIS 2.0 XML needs :mod:`medledger.epcis.xml_write` to write ``EPCISHeader``
-    (it writes none); GS1's 2.0 to 1.2 stylesheet keeps only the body."""
-    del session, events
-    return []
+    A record travels with its effective time, so the receiving side makes the same record (the
+    same digest and id) of it; who may declare it there is that network's rule
+    (docs/exchange.md: its regulator imports the document's master data first)."""
+    locations: set[str] = set()
+    gtins: set[str] = set()
+    vocabulary = default_vocabulary()
+    for at, event in enumerate(events):
+        try:
+            facts = normalise_event(event, at, vocabulary)
+        except ValidationError:
+            continue  # an event under the epcis rule set naming no GS1 key: nothing to describe
+        for place in (facts.read_point, facts.biz_location):
+            if place:
+                locations.add(place)
+        for party in (*facts.sources, *facts.destinations):
+            if party.id.startswith(_LOCATION):
+                locations.add(party.id)
+        quantities = (*facts.quantities, *facts.input_quantities, *facts.output_quantities)
+        named = [
+            *facts.epcs,
+            *facts.child_epcs,
+            *facts.input_epcs,
+            *facts.output_epcs,
+            *([facts.parent_id] if facts.parent_id else []),
+            *(q.class_id for q in quantities),
+        ]
+        gtins.update(g for g in (gtin_of(i) for i in named) if g)
+    return masterdata_queries.vocabularies(session, locations, gtins)
 
 
 def export_document(session: Session, export: Export) -> dict[str, Any]:

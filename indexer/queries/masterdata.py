@@ -25,7 +25,7 @@ from medledger.epcis.identifiers import ID_GS1
 from medledger.errors import NotFoundError, ValidationError
 from medledger.masterdata.record import element_identifier, masterdata_id, read_record
 from medledger.masterdata.views import location, product
-from medledger.masterdata.vocabulary import KIND_LOCATION, KIND_PRODUCT
+from medledger.masterdata.vocabulary import EFFECTIVE_TIME, KIND_LOCATION, KIND_PRODUCT
 from medledger.regions import in_region
 
 _SITE = ID_GS1 + "/414/"
@@ -99,6 +99,56 @@ def product_facts(session: Session, gtins: Iterable[str | None]) -> dict[str, di
             "maHolder": drug.ma_holder,
         }
     return out
+
+
+def vocabularies(
+    session: Session, locations: Iterable[str], gtins: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The EPCIS ``vocabularyList`` (JSON binding) of the versions true now of the master data
+    describing ``locations`` (canonical location URIs: each its own record, else its GLN's,
+    and the parent site of either) and ``gtins`` (GTIN-14s): what an export's header carries
+    (docs/exchange.md). Each element is the stored record written back: its attributes, its
+    children, and its effective time as the ``mpl:mda#effectiveTime`` attribute, so whoever
+    reads it (a second network's gateway) makes the same record, with the same digest and id.
+    Vocabularies by type, elements by id; none when the index has no such record."""
+    wanted = set(locations)
+    sites = {_SITE + g for g in (gln_of(u) for u in wanted) if g}
+    current = _current(session, wanted | sites)
+    parents: set[str] = set()
+    for row in current.values():
+        if row.kind == KIND_LOCATION:
+            parent = location(read_record(json.loads(row.raw))).parent_site
+            if parent:
+                parents.add(_SITE + parent)
+    current.update(_current(session, parents - set(current)))
+    current.update(_current(session, {f"{ID_GS1}/01/{g}" for g in gtins}))
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for element_id in sorted(current):
+        row = current[element_id]
+        element = _vocabulary_element(row.raw)
+        if element is not None:
+            by_type.setdefault(row.vocabulary_type, []).append(element)
+    return [
+        {"type": kind, "vocabularyElementList": elements}
+        for kind, elements in sorted(by_type.items())
+    ]
+
+
+def _vocabulary_element(raw: str) -> dict[str, Any] | None:
+    """A stored record as a vocabulary element; None for one with a list-valued attribute,
+    which GS1's JSON schema has no place for (an attribute is a string, a number or an
+    object), so that no export is refused for it."""
+    stored = json.loads(raw)
+    if any(isinstance(a["attribute"], list) for a in stored["attributes"]):
+        return None
+    attributes = [
+        *stored["attributes"],
+        {"id": EFFECTIVE_TIME, "attribute": stored["effectiveTime"]},
+    ]
+    element: dict[str, Any] = {"id": stored["id"], "attributes": attributes}
+    if stored.get("children"):
+        element["children"] = stored["children"]
+    return element
 
 
 def region_of(facts: dict[str, dict[str, Any]], uri: str | None) -> str | None:

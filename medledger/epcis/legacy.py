@@ -23,6 +23,8 @@ place (see ``_place_base_extensions``).
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -32,6 +34,7 @@ from lxml import etree
 
 from medledger.epcis import xml_read
 from medledger.epcis.resources import VENDORED_DIR
+from medledger.epcis.xml_header import SBDH, standard_business_document_header
 from medledger.errors import UnsupportedMediaTypeError, echo
 
 STYLESHEET = VENDORED_DIR / "xsl" / "convert-1.2-to-2.0.xsl"
@@ -87,18 +90,40 @@ def to_2_0(root: Any) -> Any:
     return converted
 
 
-def to_1_2(root: Any) -> Any:
+def to_1_2(root: Any, *, sender: str | None = None) -> Any:
     """The parsed EPCIS 1.2 document GS1's 2.0 to 1.2 stylesheet makes of an EPCIS 2.0
     ``EPCISDocument`` (written with the prefix ``epcis``, as :mod:`medledger.epcis.xml_write`
     writes it). What 1.2 has no place for is GS1's stylesheet's choice (docs/exchange.md lists
-    what survives); the caller validates the result against the 1.2 XSD."""
+    what survives), except the header's master data, which the stylesheet drops and which is
+    carried over (the 1.2 XSD has the same form, after the Standard Business Document Header
+    it requires: ``sender``, a CAIP-10 account id, names the sender; None: unspecified); the
+    caller validates the result against the 1.2 XSD."""
     converted = xml_read.parse(transform(root, DOWN_STYLESHEET).encode("utf-8"))
     if xml_read.xml_schema_version(converted) != "1.2":
         raise UnsupportedMediaTypeError(
             "GS1's stylesheet converts only an epcis:EPCISDocument with schemaVersion 2.0 to 1.2",
             rule="xml.version",
         )
+    _carry_header(root, converted, sender)
     return converted
+
+
+def _carry_header(root: Any, converted: Any, sender: str | None) -> None:
+    # GS1's stylesheet writes only the body; the header's master data
+    # (EPCISHeader/extension/EPCISMasterData, unqualified elements) has the same form in the
+    # 1.2 XSD, which requires a Standard Business Document Header before it.
+    header = root.find("EPCISHeader")
+    if header is None or converted.find("EPCISHeader") is not None:
+        return
+    carried = copy.deepcopy(header)
+    if carried.find(f"{{{SBDH}}}StandardBusinessDocumentHeader") is None:
+        created = str(root.get("creationDate", ""))
+        digest = hashlib.sha256(etree.tostring(root)).hexdigest()
+        carried.insert(
+            0,
+            standard_business_document_header(sender=sender, created=created, instance=digest),
+        )
+    converted.insert(0, carried)
 
 
 def _lift_object_event_ilmd(root: Any) -> None:

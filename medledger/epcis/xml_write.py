@@ -5,8 +5,11 @@ events with the same CBV 2.0 event hashes as the JSON-LD it was written from.
 
 * ``EPCISDocument`` (namespace ``urn:epcglobal:epcis:xsd:2``) and ``EPCISQueryDocument``
   (``urn:epcglobal:epcis-query:xsd:2``, its ``queryResults`` as ``QueryResults``); the root
-  carries ``schemaVersion`` and ``creationDate``; document-level fields without an XML 2.0 form
-  (``id``, ``epcisHeader``, SBDH-like fields) are not written: they are no part of any event;
+  carries ``schemaVersion`` and ``creationDate``; the header's master data
+  (``epcisHeader.epcisMasterData``) as ``EPCISHeader/extension/EPCISMasterData``
+  (:mod:`medledger.epcis.xml_header`); other document-level fields without an XML 2.0 form
+  (``id``, the rest of ``epcisHeader``, SBDH-like fields) are not written: they are no part of
+  any event;
 * every prefix of the document's ``@context`` (an object entry mapping a prefix to an IRI) is a
   namespace declared on the root, an event's own ``@context`` (or that of an object inside it)
   on its element, so extension keys ``prefix:local`` become elements of that namespace and CURIE
@@ -36,6 +39,7 @@ from typing import Any
 from lxml import etree
 
 from medledger.epcis.terms import Vocabulary, default_vocabulary
+from medledger.epcis.xml_header import vocabulary_list, write_header
 from medledger.epcis.xml_read import EPCIS_2, EPCIS_QUERY_2
 from medledger.errors import ValidationError, echo
 
@@ -157,6 +161,9 @@ class _Writer:
         body = document.get("epcisBody")
         if not isinstance(body, Mapping):
             raise _refuse("the document has no epcisBody", "/epcisBody")
+        vocabularies = vocabulary_list(document)
+        if vocabularies is not None:
+            write_header(root, vocabularies)
         xml_body = etree.SubElement(root, "EPCISBody")
         if kind == "EPCISQueryDocument":
             self.query_results(xml_body, body.get("queryResults"), prefixes, namespace)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +28,9 @@ from medledger.epcis.event_id import event_id_of
 from medledger.epcis.schema import validate_document
 from medledger.formats.receipt import Receipt
 from medledger.formats.receipt_bundle import parse_receipt_bundle
+from medledger.masterdata.documents import records_from_document
+from medledger.masterdata.record import masterdata_id
+from medledger.masterdata.xml import records_from_xml
 from provenance.cli import app
 from provenance.export import receipts_path, run_export
 from provenance.journey import (
@@ -40,11 +44,25 @@ from provenance.journey import (
 )
 from provenance.verify import default_event_hasher
 from tests.indexer.conftest import INDEX_BACKENDS, index_database
+from tests.indexer.test_masterdata import GTIN_CLASS, SITES, declare, element, site
 from tests.support.network import Network, start_network
 
 runner = CliRunner()
 GTIN = "04700123123452"
 CONTENT_TYPES = {"jsonld": "application/ld+json", "xml": "application/xml", "xml-1.2": "text/xml"}
+PRODUCT = {
+    "type": "urn:epcglobal:epcis:vtype:EPCClass",
+    "vocabularyElementList": [
+        element(
+            GTIN_CLASS,
+            {
+                "urn:epcglobal:cbv:mda#regulatedProductName": "Paracetamol 500 mg",
+                "urn:epcglobal:cbv:mda#dosageFormType": "TABLET",
+                "https://ns.medicine-provenance-ledger.org/epcis/mda#atcCode": "N02BE01",
+            },
+        )
+    ],
+}
 
 
 @dataclass
@@ -91,6 +109,10 @@ def exchange(
         for step in journey.steps:
             first.capture(step.actor, step.events)
             first.anchor()
+        for actor in SITES:  # each holder's site, and the manufacturer's product
+            declare(first, actor, [site(actor)])
+        declare(first, MANUFACTURER, [PRODUCT])
+        first.anchor()
         indexer = first.indexer(index_url, directory / "indexer")
         stack.callback(indexer.stop)
         indexer.catch_up()
@@ -115,8 +137,23 @@ def exported_ids(out: Path) -> list[str]:
     return [event_id_of(r.event_hash) for r in receipts]
 
 
+def import_master_data(network: Network, out: Path, fmt: str) -> dict[str, Any]:
+    """The document's master data imported by ``network``'s regulator (`provenance masterdata
+    import`): another network's GLNs and GTINs are no participant's to declare there."""
+    response = network.http.post(
+        "/masterdata",
+        content=out.read_bytes(),
+        headers=network.regulator | {"Content-Type": CONTENT_TYPES[fmt]},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def capture_elsewhere(exchange: Exchange, out: Path, fmt: str) -> list[str]:
-    """The document captured into the second network by its importer: the ids it answers."""
+    """The document captured into the second network by its importer, once its regulator has
+    imported the master data: the ids it answers."""
+    import_master_data(exchange.second, out, fmt)
     response = exchange.second.http.post(
         "/capture",
         content=out.read_bytes(),
@@ -184,20 +221,79 @@ def test_the_second_network_anchors_the_same_events_under_its_own_root(
 def test_the_pharma_rule_set_refuses_foreign_history(exchange: Exchange, tmp_path: Path) -> None:
     """Under `pharma` the importer may only record what it holds, at its own sites: the first
     network's commissioning by another maker is refused, so a receiving gateway takes exports
-    on an `epcis` participant."""
+    on an `epcis` participant. Before that, the header's master data names another network's
+    sites and products, which no participant may declare: its regulator imports them first."""
     out = tmp_path / "pack.jsonld"
     assert exchange.export(exchange.journey.dispensed_pack, out)[0] == 0
     third = start_network(tmp_path / "third", rule_set="pharma")
+    headers = third.keys[IMPORTER.name] | {"Content-Type": "application/ld+json"}
     try:
-        response = third.http.post(
-            "/capture",
-            content=out.read_bytes(),
-            headers=third.keys[IMPORTER.name] | {"Content-Type": "application/ld+json"},
-        )
+        refused = third.http.post("/capture", content=out.read_bytes(), headers=headers)
+        import_master_data(third, out, "jsonld")
+        response = third.http.post("/capture", content=out.read_bytes(), headers=headers)
     finally:
         third.gateway.stop()
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["rule"] == "masterdata.not-yours", refused.text
     assert response.status_code == 400, response.text  # the capture binding's refusal
     assert response.json()["rule"] == "location.not-own", response.text
+
+
+def first_records(exchange: Exchange) -> dict[str, str]:
+    """``{record id: element id}`` of the first network's index: every site of the journey's
+    holders and the product (the versions true now)."""
+    from sqlalchemy import select
+
+    from indexer.store.models import MasterDataRow
+
+    with exchange.indexer.sessions() as session:
+        rows = session.execute(select(MasterDataRow.record_hash, MasterDataRow.element_id)).all()
+    return {masterdata_id(h): e for h, e in rows}
+
+
+@pytest.mark.parametrize("fmt", ["jsonld", "xml", "xml-1.2"])
+def test_master_data_travels_in_the_header_and_is_captured_as_master_data_elsewhere(
+    exchange: Exchange, fmt: str, tmp_path: Path
+) -> None:
+    out = tmp_path / f"lot.{fmt}"
+    code, text = exchange.export(f"{GTIN} {FINISHED_LOT}", out, fmt)
+    assert code == 0, text
+    assert "5 master data elements" in text
+    expected = first_records(exchange)
+    assert len(expected) == 5  # four holders' sites (the API maker declared none), the product
+    now = datetime.now(UTC)
+    if fmt == "jsonld":
+        document = json.loads(out.read_text())
+        records = records_from_document(document, received=now)
+        assert {
+            v["type"] for v in document["epcisHeader"]["epcisMasterData"]["vocabularyList"]
+        } == {
+            "urn:epcglobal:epcis:vtype:BusinessLocation",
+            "urn:epcglobal:epcis:vtype:EPCClass",
+        }
+    else:
+        root = xml_read.parse(out.read_bytes())
+        assert root.find("EPCISHeader/extension/EPCISMasterData/VocabularyList") is not None
+        records = records_from_xml(out.read_bytes(), received=now)
+    # the same records, to the digest: each keeps its effective time
+    assert {r.id for r in records} == set(expected)
+    imported = import_master_data(exchange.second, out, fmt)
+    assert set(imported["masterdataIDs"]) == set(expected)
+    response = exchange.second.http.post(
+        "/capture",
+        content=out.read_bytes(),
+        headers=exchange.second.keys[IMPORTER.name] | {"Content-Type": CONTENT_TYPES[fmt]},
+    )
+    assert response.status_code == 202, response.text
+    captured = response.json()
+    assert set(captured["masterdataIDs"]) == set(expected)
+    assert captured["masterdataStored"] == 0  # the regulator's records, repeated
+    assert captured["eventIDs"] == exported_ids(out)
+    for record_id in expected:
+        found = exchange.second.http.get(
+            f"/masterdata/{quote(record_id, safe='')}", headers=exchange.second.regulator
+        )
+        assert found.status_code == 200, found.text
 
 
 # --- what is exported ---------------------------------------------------------------------------
