@@ -1,5 +1,5 @@
-"""The rows of one verified event (its ``ix_events`` row and its ``ix_event_items`` rows), as
-tuples (for SQLAlchemy) or as PostgreSQL ``COPY`` text.
+"""The rows of one verified event (its ``ix_events`` row, its ``ix_event_items`` rows and its
+``ix_event_ilmd`` rows), as tuples (for SQLAlchemy) or as PostgreSQL ``COPY`` text.
 
 The indexer's worker processes build them for every event of a catch-up, so the ``COPY`` text
 is written here with each column's type known (:func:`event_line`, :func:`item_lines`) rather
@@ -10,14 +10,19 @@ the same text (``tests/indexer/test_event_rows.py``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from indexer.projection import event_party
 from indexer.store.copy_text import escape_text, timestamp_text
+from indexer.store.models import ILMD_TEXT
 from indexer.verification import AnchorFacts
 from medledger.epcis.normalise import NormalisedEvent
+from medledger.epcis.query_match import stored_value
 
 Row = tuple[Any, ...]
 
@@ -136,5 +141,62 @@ def item_lines(rows: list[Row]) -> bytes:
         out.append(
             f"{escape_text(identifier)}\t{seq:d}\t{escape_text(role)}\t\\\\x{event_hash.hex()}\t{block:d}\t"
             f"{amount}\t{_maybe(uom)}\n"
+        )
+    return "".join(out).encode("utf-8")
+
+
+def ilmd_rows(event: Mapping[str, Any], seq: int, block: int) -> list[Row]:
+    """Rows of :data:`indexer.store.writes.ILMD_COLUMNS`, one per field of the event's
+    ``ilmd`` (as captured), its value as the query's comparisons read it
+    (:class:`indexer.store.models.EventIlmdRow`); none if the event has no ``ilmd`` object."""
+    ilmd = event.get("ilmd")
+    if not isinstance(ilmd, Mapping):
+        return []
+    rows: list[Row] = []
+    for name, value in ilmd.items():
+        if not isinstance(name, str):
+            continue
+        have = stored_value(value)
+        text = number = moment = None
+        if have is None:
+            kind = "other"
+        else:
+            text = str(have)
+            if len(text) > ILMD_TEXT:
+                text = None
+            if isinstance(have, Decimal):
+                kind, number = "number", _double(have)
+            elif isinstance(have, datetime):
+                kind, moment = "time", _utc(have)
+            else:
+                kind = "text"
+        rows.append((seq, name, block, kind, text, number, moment))
+    return rows
+
+
+def _double(number: Decimal) -> float | None:
+    """A number as a double (correctly rounded, so order is kept); None for NaN (SQLite
+    cannot store it; the SQL conditions let a None through)."""
+    out = float(number)
+    return None if out != out else out
+
+
+def _utc(moment: datetime) -> datetime | None:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # the year 1 at +06:00, 9999 at -06:00: let the SQL let it through
+        return None
+
+
+def ilmd_lines(rows: list[Row]) -> bytes:
+    """:func:`ilmd_rows`' rows as ``COPY`` text lines (doubles as ``repr`` writes them, which
+    PostgreSQL reads back the same, ``inf`` included)."""
+    out = []
+    for seq, name, block, kind, text, number, moment in rows:
+        number_text = "\\N" if number is None else repr(number)
+        moment_text = "\\N" if moment is None else timestamp_text(moment)
+        out.append(
+            f"{seq:d}\t{escape_text(name)}\t{block:d}\t{kind}\t{_maybe(text)}\t"
+            f"{number_text}\t{moment_text}\n"
         )
     return "".join(out).encode("utf-8")

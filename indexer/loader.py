@@ -30,7 +30,15 @@ from sqlalchemy.orm import Session
 
 from indexer import detection
 from indexer.chainlogs import ChainLog
-from indexer.event_rows import Row, event_line, event_row, item_lines, item_rows
+from indexer.event_rows import (
+    Row,
+    event_line,
+    event_row,
+    ilmd_lines,
+    ilmd_rows,
+    item_lines,
+    item_rows,
+)
 from indexer.masterdata_authority import authorised
 from indexer.projection import EventContext, Projector, SeqSlots, restricted
 from indexer.sources import KIND_DECLARATION, KIND_MASTERDATA, BatchSource
@@ -108,6 +116,8 @@ class PreparedBatch:
     declarations: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: the master data records among the leaves, by position: their ``ix_masterdata`` rows
     masterdata: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: the ``ix_event_ilmd`` rows of the events with ILMD fields, by position
+    ilmd: dict[int, list[Row]] = field(default_factory=dict)
 
 
 def _add(timings: dict[str, float], stage: str, since: float) -> float:
@@ -173,6 +183,9 @@ def prepare_batch(
             continue
         row = event_row(ev, v.event_hash, v.salt, v.event, seq, facts)
         items = item_rows(ev, v.event_hash, seq, facts.block_number)
+        ilmd = ilmd_rows(v.event, seq, facts.block_number)
+        if ilmd:
+            out.ilmd[v.position] = ilmd
         if copy_lines:
             out.lines.append(event_line(row))
             out.item_lines.append(item_lines(items))
@@ -284,13 +297,16 @@ class _Chosen:
     unreadable: list[tuple[bytes, str]] = field(default_factory=list)
     declarations: list[dict[str, Any]] = field(default_factory=list)
     masterdata: list[dict[str, Any]] = field(default_factory=list)
+    ilmd: list[Row] = field(default_factory=list)
 
     def insert(self, session: Session) -> None:
         if self.event_lines:
             lines, item_lines = b"".join(self.event_lines), b"".join(self.item_lines)
-            writes.insert_event_lines(driver_connection(session), lines, item_lines)
+            writes.insert_event_lines(
+                driver_connection(session), lines, item_lines, ilmd_lines(self.ilmd)
+            )
         else:
-            writes.insert_events(session, self.events, self.items)
+            writes.insert_events(session, self.events, self.items, self.ilmd)
 
 
 def _choose(
@@ -326,6 +342,7 @@ def _choose(
             assert row is not None
             out.events.append(row)
             out.items.extend(prepared.items[position])
+        out.ilmd.extend(prepared.ilmd.get(position, ()))
         ev = prepared.custody.get(position)
         if ev is not None:
             seq = sequence(facts.block_number, log_index, position)
@@ -511,6 +528,7 @@ class BatchLoader:
             connection,
             b"".join(chosen.event_lines),
             b"".join(chosen.item_lines),
+            ilmd_lines(chosen.ilmd),
         )
         return future.result
 

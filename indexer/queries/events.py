@@ -3,9 +3,10 @@ the index, a page at a time, as an EPCISQueryDocument.
 
 Conditions on what the index keeps in columns are SQL (``ix_events``: type, eventTime,
 action, bizStep, disposition, readPoint, bizLocation, the event hash; ``ix_event_items``: the
-identifiers an event names, by role, and its quantities; ``ix_anchors``: the anchoring block's
-time). The others are judged on each event as anchored (:mod:`medledger.epcis.query_match`),
-over the rows SQL let through, fetched in batches until the page is full.
+identifiers an event names, by role, and its quantities; ``ix_event_ilmd``: ILMD fields, a
+superset judged again below; ``ix_anchors``: the anchoring block's time). The others are
+judged on each event as anchored (:mod:`medledger.epcis.query_match`), over the rows SQL let
+through, fetched in batches until the page is full.
 
 ``recordTime`` is the anchoring block's timestamp: what the chain proves about when the index
 could know the event. It is written into each answered event (recordTime is not hashed, so
@@ -25,6 +26,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -34,10 +36,17 @@ from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso
 from indexer.queries.page_tokens import PageTokens
-from indexer.store.models import AnchorRow, ErrorDeclarationRow, EventItemRow, EventRow
+from indexer.store.models import (
+    ILMD_TEXT,
+    AnchorRow,
+    ErrorDeclarationRow,
+    EventIlmdRow,
+    EventItemRow,
+    EventRow,
+)
 from indexer.store.state import chunks
 from medledger.epcis.event_id import EventId, event_id_of
-from medledger.epcis.query import MATCH_ROLES, EventQuery, IdMatch, Span
+from medledger.epcis.query import MATCH_ROLES, EventQuery, FieldFilter, IdMatch, Scalar, Span
 from medledger.epcis.query_match import (
     declaration_conditions,
     event_matches,
@@ -132,10 +141,74 @@ def conditions(query: EventQuery) -> list[ColumnElement[bool]]:
         }[op]
         counted = select(EventItemRow.seq).where(EventItemRow.role.in_(QUANTITY_ROLES), compared)
         out.append(EventRow.seq.in_(counted))
+    out += ilmd_conditions(query)
     if query.event_ids and hashed_ids(query):
         digests = [EventId.parse(v, rule="query.parameter").digest for v in query.event_ids]
         out.append(EventRow.event_hash.in_(digests))
     return out
+
+
+def _ilmd_value(want: Scalar, op: str) -> ColumnElement[bool]:
+    """ILMD rows whose value may compare ``op`` with ``want`` (a superset: rows whose value
+    SQL does not hold let through; numbers kept as doubles compared inclusively, rounding
+    keeping order): the event is judged again on its JSON (medledger/epcis/query_match.py)."""
+    ilmd = EventIlmdRow
+    if isinstance(want, str):  # compared as text: str of the value as read
+        if len(want) > ILMD_TEXT:
+            return ilmd.text_value.is_(None)
+        return ilmd.text_value == want
+    column: Any
+    bound: float | datetime
+    if isinstance(want, Decimal):
+        column, kind, bound = ilmd.number_value, "number", float(want)
+    else:
+        column, kind, bound = ilmd.time_value, "time", want
+    compared = {
+        "EQ": column == bound,
+        "GT": column >= bound,
+        "GE": column >= bound,
+        "LT": column <= bound,
+        "LE": column <= bound,
+    }[op]
+    return and_(ilmd.kind == kind, or_(compared, column.is_(None)))
+
+
+def ilmd_conditions(query: EventQuery) -> list[ColumnElement[bool]]:
+    """``EQ_ILMD_*`` and its comparisons, ``EXISTS_ILMD_*``: the events whose ``ix_event_ilmd``
+    rows may match (SQL narrows; :func:`~medledger.epcis.query_match.event_matches` judges)."""
+    out: list[ColumnElement[bool]] = []
+    for f in query.fields:
+        if f.ilmd:
+            named = select(EventIlmdRow.seq).where(
+                EventIlmdRow.field == f.name, or_(*(_ilmd_value(w, f.op) for w in f.values))
+            )
+            out.append(EventRow.seq.in_(named))
+    for name, in_ilmd in query.exists:
+        if in_ilmd:
+            out.append(EventRow.seq.in_(select(EventIlmdRow.seq).where(EventIlmdRow.field == name)))
+    return out
+
+
+def _exact_in_sql(f: FieldFilter) -> bool:
+    """Whether SQL answers ``f`` exactly (an ILMD field equal to texts it keeps whole), so
+    the events it finds need no judging on their JSON."""
+    return (
+        f.ilmd
+        and f.op == "EQ"
+        and all(isinstance(w, str) and len(w) <= ILMD_TEXT for w in f.values)
+    )
+
+
+def judged(query: EventQuery) -> bool:
+    """Whether the events SQL finds for ``query`` are judged on their JSON (some condition is
+    not answered exactly by SQL)."""
+    return needs_event(
+        replace(
+            query,
+            fields=tuple(f for f in query.fields if not _exact_in_sql(f)),
+            exists=tuple(e for e in query.exists if not e[1]),
+        )
+    )
 
 
 def _order(query: EventQuery) -> tuple[Any, ...]:
@@ -201,9 +274,9 @@ def _matching(
     within: ColumnElement[bool] | None = None,
 ) -> Iterator[tuple[_Row, dict[str, Any]]]:
     """Every event of ``query`` past ``key``, in order, with its JSON; read in batches."""
-    judged = needs_event(query)
+    judge = judged(query)
     base = _statement(query, within)
-    batch = SCAN_BATCH if judged else query.per_page + 1
+    batch = SCAN_BATCH if judge else query.per_page + 1
     while True:
         statement = base if key is None else base.where(_after(query, key))
         found = session.execute(statement.limit(batch))
@@ -215,7 +288,7 @@ def _matching(
         )
         for row in rows:
             event = event_of(row.raw)
-            if not judged or event_matches(
+            if not judge or event_matches(
                 query,
                 event,
                 event_id_of(row.event_hash),

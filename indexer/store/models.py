@@ -25,6 +25,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -43,6 +44,8 @@ from servicekit.sql.types import NAMING_CONVENTION, UtcDateTime
 ADDRESS = 42
 IDENTIFIER = 512
 TX_HASH = 66
+#: Characters of an ILMD value kept as text (longer ones: None, see EventIlmdRow).
+ILMD_TEXT = 256
 
 SEQ_BLOCK = 10**9
 SEQ_LOG = 10**5
@@ -249,6 +252,37 @@ class EventItemRow(Base):
             postgresql_where=text("role = 'output'"),
             sqlite_where=text("role = 'output'"),
         ),
+    )
+
+
+class EventIlmdRow(Base):
+    """A field of an event's ``ilmd`` (instance/lot master data: ``cbvmda:lotNumber``...), so
+    the EPCIS query interface finds ``EQ_ILMD_*``, its comparisons and ``EXISTS_ILMD_*`` by SQL
+    before judging the events it found (indexer/queries/events.py). Written with its event
+    (indexer/event_rows.py: ``ilmd_rows``) and rolled back with it, by sequence number.
+
+    The value as the query's comparisons read it (medledger/epcis/query_match.py:
+    ``stored_value``): ``kind`` ``text``, ``number`` or ``time``, ``other`` for what compares
+    with nothing (objects, lists, booleans, null). ``text_value`` is its text (``str`` of the
+    read value; None past :data:`ILMD_TEXT` characters), ``number_value`` a number as a double
+    (rounding keeps order, so the SQL conditions, made inclusive, find a superset), and
+    ``time_value`` a time in UTC (None if it lies outside the years UTC can hold)."""
+
+    __tablename__ = "ix_event_ilmd"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    field: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))
+    text_value: Mapped[str | None] = mapped_column(String(ILMD_TEXT))
+    number_value: Mapped[float | None] = mapped_column(Float)
+    time_value: Mapped[datetime | None]
+
+    __table_args__ = (
+        # one value's events in chain order: a page of one lot reads no more than it serves
+        Index("ix_event_ilmd_text", "field", "text_value", "seq"),
+        Index("ix_event_ilmd_number", "field", "number_value"),
+        Index("ix_event_ilmd_time", "field", "time_value"),
     )
 
 

@@ -31,6 +31,7 @@ from indexer.store.models import (
     BlockRow,
     CheckpointRow,
     ErrorDeclarationRow,
+    EventIlmdRow,
     EventItemRow,
     EventRow,
     HoldingVersionRow,
@@ -70,6 +71,15 @@ EVENT_COLUMNS = (
     "raw",
 )
 ITEM_COLUMNS = ("identifier", "seq", "role", "event_hash", "block_number", "quantity", "uom")
+ILMD_COLUMNS = (
+    "seq",
+    "field",
+    "block_number",
+    "kind",
+    "text_value",
+    "number_value",
+    "time_value",
+)
 VERSION_COLUMNS = (
     "identifier",
     "valid_from",
@@ -184,19 +194,25 @@ def add_anchor(session: Session, anchor: AnchorRow) -> None:
     session.execute(insert(table).values({c.key: getattr(anchor, c.key) for c in table.columns}))
 
 
-def insert_events(session: Session, events: list[Row], items: list[Row]) -> None:
-    """Event rows (:data:`EVENT_COLUMNS`) and item rows (:data:`ITEM_COLUMNS`)."""
+def insert_events(
+    session: Session, events: list[Row], items: list[Row], ilmd: list[Row] | None = None
+) -> None:
+    """Event rows (:data:`EVENT_COLUMNS`), item rows (:data:`ITEM_COLUMNS`) and ILMD rows
+    (:data:`ILMD_COLUMNS`)."""
     _bulk_insert(session, EventRow, EVENT_COLUMNS, events)
     _bulk_insert(session, EventItemRow, ITEM_COLUMNS, items)
+    _bulk_insert(session, EventIlmdRow, ILMD_COLUMNS, ilmd or [])
 
 
-def insert_event_lines(connection: Any, events: bytes, items: bytes) -> None:
-    """Event and item rows as ``COPY`` text (:mod:`indexer.store.copy_text`) on the session's
-    driver connection (``servicekit.sql.helpers.driver_connection``; PostgreSQL)."""
+def insert_event_lines(connection: Any, events: bytes, items: bytes, ilmd: bytes = b"") -> None:
+    """Event, item and ILMD rows as ``COPY`` text (:mod:`indexer.store.copy_text`) on the
+    session's driver connection (``servicekit.sql.helpers.driver_connection``; PostgreSQL)."""
     if events:
         copy_text(connection, EventRow.__tablename__, EVENT_COLUMNS, events)
     if items:
         copy_text(connection, EventItemRow.__tablename__, ITEM_COLUMNS, items)
+    if ilmd:
+        copy_text(connection, EventIlmdRow.__tablename__, ILMD_COLUMNS, ilmd)
 
 
 def write_projection(session: Session, projection: Projection, block_number: int) -> None:
@@ -330,7 +346,7 @@ def close_versions(session: Session, closes: list[tuple[str, int]]) -> None:
 def refresh_statistics(session: Session) -> None:
     """``ANALYZE`` the tables bulk loading grows (PostgreSQL; SQLite plans without)."""
     if is_postgresql(session):
-        session.execute(text("ANALYZE ix_events, ix_event_items, ix_item_versions"))
+        session.execute(text("ANALYZE ix_events, ix_event_items, ix_event_ilmd, ix_item_versions"))
 
 
 def indexed_events_estimate(session: Session) -> int:
@@ -415,7 +431,7 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         )
         .values(valid_to=None)
     )
-    for by_seq in (EventItemRow, EventRow):  # indexed by sequence number, not block
+    for by_seq in (EventItemRow, EventIlmdRow, EventRow):  # by sequence number, not block
         session.execute(delete(by_seq).where(by_seq.seq >= first_block_seq))
     for table in (
         LotRow,

@@ -114,7 +114,7 @@ def _compare(op: str, have: Scalar, want: Scalar) -> bool:
     return have <= want  # type: ignore[operator]
 
 
-def _stored(value: object) -> Scalar | None:
+def stored_value(value: object) -> Scalar | None:
     """A field's value as the comparisons read it: numbers as Decimal, zoned date-times as
     datetimes, other text as it is; anything else (objects, lists, booleans) compares with
     nothing."""
@@ -137,7 +137,7 @@ def _field(event: Mapping[str, Any], f: FieldFilter) -> bool:
     holder = event.get("ilmd") if f.ilmd else event
     if not isinstance(holder, Mapping) or f.name not in holder:
         return False
-    have = _stored(holder[f.name])
+    have = stored_value(holder[f.name])
     if have is None:
         return False
     return any(_compare(f.op, have, want) for want in f.values)

@@ -80,6 +80,7 @@ def test_a_reorganisation_is_rolled_back_and_the_new_history_indexed(
 
     fresh = indexer(publisher, node_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
     fresh.catch_up()
+    assert index_snapshot(fresh.engine)["ix_event_ilmd"], "the batch's ILMD rows are compared"
     assert_same_index(service.engine, fresh.engine)
     service.stop()
     fresh.stop()
