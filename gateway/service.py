@@ -21,6 +21,7 @@ from gateway.services.lots import LotsService
 from gateway.services.participants import ParticipantsService
 from gateway.services.recalls import RecallsService
 from gateway.services.receipts import ReceiptsService
+from gateway.services.suspensions import SuspensionsService
 from gateway.settings import GatewaySettings
 from gateway.store.engine import session_factory
 from gateway.store.participants import ApiKeys
@@ -127,6 +128,15 @@ class GatewayService:
             ledger=self.ledger,
             regulator=self.regulator,
             webhook_targets=self.webhook_targets,
+            notify=self._wake_deliverer,
+        )
+        self.suspensions = SuspensionsService(
+            sessions=reads,
+            write_sessions=writes,
+            ledger=self.ledger,
+            regulator=self.regulator,
+            keys=self.keys,
+            stops_shipping=settings.suspension_stops_shipping,
             notify=self._wake_deliverer,
         )
 

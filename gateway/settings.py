@@ -119,6 +119,12 @@ class GatewaySettings(BaseSettings):
         description="how far an eventTime may be earlier than the current state of the items "
         "it names (rule time.backdated, pharma)",
     )
+    suspension_stops_shipping: bool = Field(
+        default=False,
+        description="a lot suspended pending investigation is refused for shipping too, not "
+        "only for dispensing (rule custody.suspended), unless the suspension says otherwise "
+        "(POST /suspensions stopsShipping)",
+    )
     regulator_gln: str = Field(
         default="4700000100002", pattern=r"^\d{13}$", description="the regulator's GLN"
     )

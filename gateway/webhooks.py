@@ -45,11 +45,13 @@ __all__ = ["RetryPolicy", "WebhookDeliverer", "notification_json", "signature", 
 
 
 def notification_json(note: NotificationRecord) -> dict[str, Any]:
-    """A notification as the API and the webhooks show it."""
+    """A notification as the API and the webhooks show it (``suspensionId`` null but on those
+    of a suspension: its own, its lifting's, the recall it was escalated to)."""
     return {
         "id": note.id,
         "kind": note.kind,
         "recallId": note.recall_id,
+        "suspensionId": note.suspension_id,
         "gtin": note.gtin,
         "lot": note.lot,
         "reason": note.reason,

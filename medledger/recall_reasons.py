@@ -2,7 +2,8 @@
 a uint16 on-chain), as text a person reads beside the number: "out of specification (code 7)",
 not "reason code 7". The regulator's free-text reason stays at the gateway; the chain and the
 indexer only know the code. Codes outside the tables are the regulator's own: "code 412".
-Documented in docs/recalls.md.
+Documented in docs/recalls.md; the suspension tables (``suspend`` and ``liftSuspension``) in
+docs/suspensions.md.
 """
 
 from __future__ import annotations
@@ -40,4 +41,27 @@ def describe(code: int | None, *, recalled: bool = True) -> str:
     if code is None:
         return "no reason code"
     text = reason_text(code, recalled=recalled)
+    return f"{text} (code {code})" if text else f"code {code}"
+
+
+SUSPENSION_REASONS: dict[int, str] = {
+    0: "unspecified",
+    1: "adverse reactions reported",
+    2: "suspected quality defect",
+    3: "suspected counterfeit",
+    4: "regulatory inquiry",
+}
+LIFT_REASONS: dict[int, str] = {
+    0: "unspecified",
+    1: "no causal link found",
+    2: "cleared after testing",
+    3: "suspended in error",
+}
+
+
+def describe_suspension(code: int | None, *, lifted: bool = False) -> str:
+    """``adverse reactions reported (code 1)`` (or the lifting's), ``code N`` when unknown."""
+    if code is None:
+        return "no reason code"
+    text = (LIFT_REASONS if lifted else SUSPENSION_REASONS).get(code)
     return f"{text} (code {code})" if text else f"code {code}"

@@ -19,6 +19,7 @@ from gateway.api.routes import (
     participants,
     recalls,
     receipts,
+    suspensions,
 )
 from gateway.service import GatewayService
 from servicekit.http.bodies import BodyLimitMiddleware
@@ -94,6 +95,7 @@ def create_app(
         keys.keys,
         recalls.recalls,
         recalls.notifications,
+        suspensions.suspensions,
         lots.lots,
         lots.codes,
     ):

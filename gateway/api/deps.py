@@ -15,6 +15,7 @@ from gateway.services.lots import LotsService
 from gateway.services.participants import ParticipantsService, require_regulator
 from gateway.services.recalls import RecallsService
 from gateway.services.receipts import ReceiptsService
+from gateway.services.suspensions import SuspensionsService
 from gateway.store.participants import PARTICIPANT_SCOPE, Caller, ParticipantRecord
 from medledger.errors import AuthenticationError, PermissionDeniedError
 from servicekit.http.ratelimits import RateLimits, client_key
@@ -55,6 +56,13 @@ CaptureDep = Annotated[CaptureService, Depends(get_capture)]
 ReceiptsDep = Annotated[ReceiptsService, Depends(get_receipts)]
 LotsDep = Annotated[LotsService, Depends(get_lots)]
 RecallsDep = Annotated[RecallsService, Depends(get_recalls)]
+
+
+def get_suspensions(service: ServiceDep) -> SuspensionsService:
+    return service.suspensions
+
+
+SuspensionsDep = Annotated[SuspensionsService, Depends(get_suspensions)]
 
 
 def get_rate_limits(request: Request) -> RateLimits:

@@ -192,6 +192,53 @@ class RecallCreate(BaseModel):
     )
 
 
+class SuspensionCreate(RecallCreate):
+    caseNumber: str = Field(  # noqa: N815
+        min_length=1,
+        max_length=32,
+        examples=["PV-2026/0042"],
+        description="the investigation's case number, on chain: 1 to 32 characters of GS1 "
+        "character set 82 (`suspension.case-number`)",
+    )
+    stopsShipping: bool | None = Field(  # noqa: N815
+        default=None,
+        description="refuse shipping the lot too, not only dispensing (default: the "
+        "gateway's PROVENANCE_GATEWAY_SUSPENSION_STOPS_SHIPPING)",
+    )
+
+
+class EscalationCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="the recall's reason")
+    reasonCode: int | None = Field(  # noqa: N815
+        default=None, ge=0, le=65535, description="the recall's on-chain reason code"
+    )
+
+
+class SuspensionPublic(BaseModel):
+    id: int
+    gtin: str
+    lot: str
+    state: Literal["suspended", "lifted", "escalated"]
+    caseNumber: str  # noqa: N815
+    reason: str
+    reasonCode: int  # noqa: N815
+    stopsShipping: bool  # noqa: N815
+    suspendedBy: str  # noqa: N815
+    suspendedAt: datetime  # noqa: N815
+    suspendTx: str | None  # noqa: N815
+    closedBy: str | None = None  # noqa: N815
+    closedAt: datetime | None = None  # noqa: N815
+    closeReason: str | None = None  # noqa: N815
+    closeReasonCode: int | None = None  # noqa: N815
+    closeTx: str | None = None  # noqa: N815
+    recallId: int | None = Field(  # noqa: N815
+        default=None, description="the recall it was escalated to"
+    )
+    notified: int | None = Field(
+        default=None, description="participants notified by this request (POST answers only)"
+    )
+
+
 class ReleaseCreate(BaseModel):
     reason: str = Field(default="", max_length=2000)
     reasonCode: int | None = Field(default=None, ge=0, le=65535)  # noqa: N815
@@ -237,8 +284,12 @@ class Holding(BaseModel):
 
 class NotificationPublic(BaseModel):
     id: int
-    kind: Literal["recall", "release"]
-    recallId: int  # noqa: N815
+    kind: Literal["recall", "release", "suspension", "lift"]
+    recallId: int | None  # noqa: N815
+    suspensionId: int | None = Field(  # noqa: N815
+        default=None,
+        description="the suspension (kinds suspension and lift; a recall it was escalated to)",
+    )
     gtin: str
     lot: str
     reason: str

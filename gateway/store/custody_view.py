@@ -32,6 +32,7 @@ from medledger.custody.state import (
     ItemState,
     ItemStatus,
     LotAuthority,
+    LotSuspension,
     MoveQuantity,
     Participant,
     PutItem,
@@ -49,7 +50,15 @@ from servicekit.sql.helpers import (
     utcnow,
 )
 
-from .models import CodeLotRow, ItemRow, LotClaimRow, ParticipantRow, QuantityRow, RecalledLotRow
+from .models import (
+    CodeLotRow,
+    ItemRow,
+    LotClaimRow,
+    ParticipantRow,
+    QuantityRow,
+    RecalledLotRow,
+    SuspendedLotRow,
+)
 from .participants import prefixes_of
 
 #: Levels of aggregation :meth:`SqlCustodyView.prefetch` follows down (pallet > case > pack).
@@ -108,6 +117,7 @@ class SqlCustodyView:
         self._held: dict[tuple[str, str], Decimal] = {}
         self._transit: dict[tuple[str, str, str], Decimal] = {}
         self._recalled: dict[tuple[str, str], bool] = {}
+        self._suspended: dict[tuple[str, str], LotSuspension | None] = {}
         self._by_gln: dict[str, Participant | None] = {}
         self._lots: dict[tuple[str, str], LotAuthority | None] = {}
         self._classes_loaded: set[str] = set()  # every quantity of these classes is cached
@@ -259,6 +269,14 @@ class SqlCustodyView:
             self.queries += 1
             self._recalled[key] = self._session.get(RecalledLotRow, key) is not None
         return self._recalled[key]
+
+    def lot_suspension(self, gtin: str, lot: str) -> LotSuspension | None:
+        key = (gtin, lot)
+        if key not in self._suspended:
+            self.queries += 1
+            row = self._session.get(SuspendedLotRow, key)
+            self._suspended[key] = None if row is None else LotSuspension(row.stops_shipping)
+        return self._suspended[key]
 
     def participant_by_gln(self, gln: str) -> Participant | None:
         if gln not in self._by_gln:

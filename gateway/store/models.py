@@ -59,7 +59,8 @@ ANCHOR_OUTCOMES = ("vanished", "moved")
 ITEM_STATUSES = ("active", "in_transit", "dispensed", "decommissioned", "destroyed")
 RECALL_STATES = ("recalled", "released")
 MASTERDATA_KINDS = ("location", "product")
-NOTIFICATION_KINDS = ("recall", "release")
+NOTIFICATION_KINDS = ("recall", "release", "suspension", "lift")
+SUSPENSION_STATES = ("suspended", "lifted", "escalated")
 DELIVERY_STATES = ("pending", "delivered", "failed")
 KEY_SCOPES = ("participant", "batch-reader")
 URL = 2048
@@ -350,6 +351,18 @@ class RecalledLotRow(Base):
     recalled_at: Mapped[datetime]
 
 
+class SuspendedLotRow(Base):
+    """A lot suspended pending investigation: the pharma rules refuse its dispensing (and its
+    shipping where ``stops_shipping``). Written and removed with its ``suspensions`` row."""
+
+    __tablename__ = "suspended_lots"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stops_shipping: Mapped[bool]
+    suspended_at: Mapped[datetime]
+
+
 class AccountNonceRow(Base):
     """The next nonce of each sending account, so a restart never reuses one."""
 
@@ -403,8 +416,39 @@ class RecallRow(Base):
     release_tx: Mapped[str | None] = mapped_column(String(TX_HASH))
 
 
+class SuspensionRow(Base):
+    """A suspension the gateway sent (or found) on-chain; lifted and escalated ones are kept."""
+
+    __tablename__ = "suspensions"
+    __table_args__ = (
+        CheckConstraint(_in("state", SUSPENSION_STATES), name="state"),
+        Index("ix_suspensions_gtin_lot", "gtin", "lot"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    case_number: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[int] = mapped_column(Integer)
+    stops_shipping: Mapped[bool]
+    suspended_by: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
+    suspended_at: Mapped[datetime]
+    suspend_tx: Mapped[str | None] = mapped_column(String(TX_HASH))  # null: found suspended
+    closed_by: Mapped[str | None] = mapped_column(
+        String(ADDRESS), ForeignKey("participants.address")
+    )
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    close_reason_code: Mapped[int | None] = mapped_column(Integer)
+    close_tx: Mapped[str | None] = mapped_column(String(TX_HASH))
+    recall_id: Mapped[int | None] = mapped_column(ForeignKey("recalls.id"))  # escalated to
+
+
 class NotificationRow(Base):
-    """One participant's notice of a recall or release, with what it held of the lot then."""
+    """One participant's notice of a recall or release, or of a suspension or its lifting,
+    with what it held of the lot then. An escalated suspension's recall notices carry both."""
 
     __tablename__ = "notifications"
     __table_args__ = (
@@ -415,7 +459,8 @@ class NotificationRow(Base):
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
     participant: Mapped[str] = mapped_column(String(ADDRESS), ForeignKey("participants.address"))
     kind: Mapped[str] = mapped_column(String(16))
-    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"))
+    recall_id: Mapped[int | None] = mapped_column(ForeignKey("recalls.id"))
+    suspension_id: Mapped[int | None] = mapped_column(ForeignKey("suspensions.id"))
     gtin: Mapped[str] = mapped_column(String(14))
     lot: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)

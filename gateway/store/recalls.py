@@ -61,14 +61,15 @@ class RecallRecord:
 class NotificationRecord:
     id: int
     participant: str
-    kind: str  # recall | release
-    recall_id: int
+    kind: str  # recall | release | suspension | lift
+    recall_id: int | None  # None: a suspension's (or its lifting's) notice
     gtin: str
     lot: str
     reason: str
     reason_code: int
     holding: dict[str, Any]
     created_at: datetime
+    suspension_id: int | None = None  # the suspension (lifted, or escalated to the recall)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def _notification(row: NotificationRow) -> NotificationRecord:
         reason_code=row.reason_code,
         holding=dict(row.holding),
         created_at=row.created_at,
+        suspension_id=row.suspension_id,
     )
 
 
@@ -302,7 +304,7 @@ def record_recall(
             session.add(RecalledLotRow(gtin=gtin, lot=lot, recalled_at=now))
         session.flush()
         held = holdings(session, gtin, lot)
-        notified = _notify(session, row, "recall", reason, reason_code, held, now)
+        notified = notify(session, gtin, lot, "recall", reason, reason_code, held, now, recall=row)
         record = _recall(row, notified)
         session.commit()
     except BaseException:
@@ -350,7 +352,7 @@ def record_release(
         )
         for participant in told:
             held.setdefault(participant, _empty_holding())
-        notified = _notify(session, row, "release", reason, reason_code, held, now)
+        notified = notify(session, gtin, lot, "release", reason, reason_code, held, now, recall=row)
         record = _recall(row, notified)
         session.commit()
     except BaseException:
@@ -359,16 +361,21 @@ def record_release(
     return record
 
 
-def _notify(
+def notify(
     session: Session,
-    recall: RecallRow,
+    gtin: str,
+    lot: str,
     kind: str,
     reason: str,
     reason_code: int,
     held: dict[str, dict[str, Any]],
     now: datetime,
+    *,
+    recall: RecallRow | None = None,
+    suspension_id: int | None = None,
 ) -> int:
-    """One notification per participant of ``held``, and an outbox row where there is a hook."""
+    """One notification per participant of ``held``, and an outbox row where there is a hook;
+    about ``recall`` or the suspension ``suspension_id`` (an escalated one: both)."""
     if not held:
         return 0
     known = set(
@@ -384,9 +391,10 @@ def _notify(
         note = NotificationRow(
             participant=participant,
             kind=kind,
-            recall_id=recall.id,
-            gtin=recall.gtin,
-            lot=recall.lot,
+            recall_id=recall.id if recall is not None else None,
+            suspension_id=suspension_id,
+            gtin=gtin,
+            lot=lot,
             reason=reason,
             reason_code=reason_code,
             holding=held[participant],

@@ -41,7 +41,13 @@ from sqlalchemy.orm import Session
 
 from medledger.custody.outcome import Mode
 from medledger.custody.overlay import InMemoryCustody
-from medledger.custody.state import ItemState, LotAuthority, MoveQuantity, Participant
+from medledger.custody.state import (
+    ItemState,
+    LotAuthority,
+    LotSuspension,
+    MoveQuantity,
+    Participant,
+)
 from medledger.custody.timebounds import DEFAULT_TIME_BOUNDS, TimeBounds
 from medledger.custody.transition import transition
 from medledger.epcis.digital_link import is_serial
@@ -92,6 +98,9 @@ class _Blank:
 
     def is_lot_recalled(self, gtin: str, lot: str) -> bool:
         return False
+
+    def lot_suspension(self, gtin: str, lot: str) -> LotSuspension | None:
+        return None
 
     def participant_by_gln(self, gln: str) -> Participant | None:
         found = self._stored.participant_by_gln(gln)

@@ -223,11 +223,12 @@ class Enforcer:
             ptr = ev.pointer(ev.epc_field, j)
             item = self.require_held(ev, epc, ptr, recall_checked=True)
             for state in self.with_contents(ev, item, ptr):
+                self.require_not_suspended(ev, state, ptr, dispensing=False)
                 self.v.put(state._replace(status=ItemStatus.IN_TRANSIT, in_transit_to=to))
         for j, q in enumerate(ev.quantities):
             ptr = ev.pointer(ev.quantity_field, j)
             amount = _amount(ev, q, ptr)
-            self.require_lot_movable(ev, q.class_id, ptr)
+            self.require_lot_movable(ev, q.class_id, ptr, dispensing=False)
             held = self.v.quantity_held(q.class_id, self.me)
             if held < amount:
                 raise _violation(
@@ -305,13 +306,15 @@ class Enforcer:
                 check = op is Operation.DISPENSE
                 item = self.require_held(ev, epc, ptr, allow_packed=True, recall_checked=check)
             for state in self.with_contents(ev, item, ptr, check_recall=False):
+                if op is Operation.DISPENSE:
+                    self.require_not_suspended(ev, state, ptr, dispensing=True)
                 parent = None if state is item else state.parent
                 self.v.put(state._replace(status=status, parent=parent, in_transit_to=None))
         for j, q in enumerate(ev.quantities):
             ptr = ev.pointer(ev.quantity_field, j)
             amount = _amount(ev, q, ptr)
             if op is Operation.DISPENSE:
-                self.require_lot_movable(ev, q.class_id, ptr)
+                self.require_lot_movable(ev, q.class_id, ptr, dispensing=True)
             held = self.v.quantity_held(q.class_id, self.me)
             if held < amount:
                 raise _violation(
@@ -469,7 +472,29 @@ class Enforcer:
                     f"{item.identifier} belongs to recalled lot {item.lot} of GTIN {item.gtin}",
                 )
 
-    def require_lot_movable(self, ev: NormalisedEvent, class_id: str, ptr: str) -> None:
+    def require_not_suspended(
+        self, ev: NormalisedEvent, item: ItemState, ptr: str, *, dispensing: bool
+    ) -> None:
+        """A suspended lot is never dispensed; shipped only if its suspension allows it."""
+        if item.gtin is None or item.lot is None:
+            return
+        suspension = self.v.lot_suspension(item.gtin, item.lot)
+        if suspension is None or not (dispensing or suspension.stops_shipping):
+            return
+        doing = "dispensed" if dispensing else "shipped"
+        raise _violation(
+            ev,
+            "custody.suspended",
+            ptr,
+            f"{item.identifier} belongs to lot {item.lot} of GTIN {item.gtin}, suspended "
+            f"pending investigation: it may not be {doing}",
+        )
+
+    def require_lot_movable(
+        self, ev: NormalisedEvent, class_id: str, ptr: str, *, dispensing: bool | None = None
+    ) -> None:
+        """The class-level lot is commissioned and not recalled; with ``dispensing`` set
+        (True: dispensed, False: shipped), not suspended for that either."""
         lot = self.v.item(class_id)
         if lot is None:
             raise _violation(
@@ -479,6 +504,8 @@ class Enforcer:
                 f"lot {class_id} has not been commissioned",
             )
         self.require_recall_free(ev, lot, f"{ptr}/epcClass")
+        if dispensing is not None:
+            self.require_not_suspended(ev, lot, f"{ptr}/epcClass", dispensing=dispensing)
 
     def require_held(
         self,

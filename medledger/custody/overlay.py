@@ -22,6 +22,7 @@ from medledger.custody.state import (
     CustodyView,
     ItemState,
     LotAuthority,
+    LotSuspension,
     MoveQuantity,
     Participant,
     PutItem,
@@ -41,6 +42,7 @@ class InMemoryCustody:
         self._transit: dict[tuple[str, str, str], Decimal] = {}
         self._moves: dict[tuple[str, str, str | None], tuple[Decimal, str]] = {}
         self._recalled: dict[tuple[str, str], bool] = {}
+        self._suspended: dict[tuple[str, str], LotSuspension | None] = {}
         self._participants: dict[str, Participant | None] = {}
         self._lots: dict[tuple[str, str], LotAuthority | None] = {}  # base reads and writes
         self._lot_changes: dict[tuple[str, str], CommissionIntoLot] = {}
@@ -58,6 +60,10 @@ class InMemoryCustody:
 
     def recall(self, gtin: str, lot: str, recalled: bool = True) -> None:
         self._recalled[(gtin, lot)] = recalled
+
+    def suspend(self, gtin: str, lot: str, suspension: LotSuspension | None) -> None:
+        """The lot suspended (``None``: not, or no longer)."""
+        self._suspended[(gtin, lot)] = suspension
 
     def declare_lot(self, gtin: str, lot: str, owner: str, packs: int) -> None:
         """A lot declared by ``owner`` for ``packs`` packs (as ``POST /lots`` does)."""
@@ -100,6 +106,13 @@ class InMemoryCustody:
             value = self._base.is_lot_recalled(gtin, lot) if self._base else False
             self._recalled[key] = value
         return value
+
+    def lot_suspension(self, gtin: str, lot: str) -> LotSuspension | None:
+        key = (gtin, lot)
+        if key not in self._suspended:
+            base = self._base
+            self._suspended[key] = base.lot_suspension(gtin, lot) if base else None
+        return self._suspended[key]
 
     def participant_by_gln(self, gln: str) -> Participant | None:
         if gln in self._participants:

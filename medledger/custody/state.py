@@ -87,6 +87,13 @@ def owns_gtin(prefixes: tuple[str, ...] | list[str], gtin: str) -> bool:
     return any(gtin_has_company_prefix(gtin, p) for p in prefixes)
 
 
+class LotSuspension(NamedTuple):
+    """A lot suspended pending a pharmacovigilance investigation (docs/suspensions.md): none
+    of it is dispensed, and none shipped either where ``stops_shipping``."""
+
+    stops_shipping: bool = False
+
+
 @dataclass(frozen=True)
 class LotAuthority:
     """Who owns a lot (GTIN + lot number) and, if declared, how many packs it may hold.
@@ -114,6 +121,8 @@ class CustodyView(Protocol):
     def quantity_in_transit(self, class_id: str, sender: str, receiver: str) -> Decimal: ...
 
     def is_lot_recalled(self, gtin: str, lot: str) -> bool: ...
+
+    def lot_suspension(self, gtin: str, lot: str) -> LotSuspension | None: ...
 
     def participant_by_gln(self, gln: str) -> Participant | None: ...
 

@@ -29,6 +29,8 @@ RULES: dict[str, str] = {
     "custody.terminal": "nothing happens to an item after dispensing, decommissioning or "
     "destruction",
     "custody.recalled": "nothing moves while its lot is recalled",
+    "custody.suspended": "nothing of a suspended lot is dispensed (nor shipped, where its "
+    "suspension stops shipping too)",
     "custody.not-held": "you ship, pack, dispense or use only what you hold",
     "custody.not-shipped-to-submitter": "you receive only what was shipped to you",
     "aggregation.packed": "an item inside a case moves with its case, not alone",

@@ -37,7 +37,7 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
     with engine.connect() as conn:
         revision = MigrationContext.configure(conn).get_current_revision()
-    assert revision == "0015"
+    assert revision == "0016"
     assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
 
 
