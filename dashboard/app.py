@@ -12,6 +12,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dashboard import (
     alerts_page,
+    complaint_page,
+    complaints_page,
+    finder_page,
     lot_page,
     public_check,
     registry_pages,
@@ -50,6 +53,12 @@ def mount(
     app.state.dashboard_recalls = recalls
     app.state.dashboard_region_map = region_map
     app.include_router(public_check.router)
+    app.include_router(finder_page.router)
+    app.include_router(complaint_page.router)
+    app.include_router(complaints_page.router)
+    # the complaint form carries a photo: its own body cap (the indexer's is for JSON)
+    receipt_cap: int = app.state.service.settings.receipt_max_bytes
+    app.state.larger_bodies[complaint_page.PATH] = complaint_page.body_limit(receipt_cap)
     app.include_router(signin.router)
     app.include_router(trace_page.router)
     app.include_router(registry_pages.router)

@@ -143,6 +143,18 @@ class IndexerSettings(BaseSettings):
         description="failed authentications one client address may make; past them its "
         "requests with a key answer 429 (`limits` notation; empty: no limit)",
     )
+    report_rate_limit: str = Field(
+        default="5/minute;20/hour;50/day",
+        description="price complaints and adverse-reaction reports one client address may send "
+        "from the public pages (`limits` notation; empty: no limit)",
+    )
+    receipt_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=64 * 1024,
+        le=64 * 1024 * 1024,
+        description="largest receipt photo a price complaint takes, in bytes (a larger one is "
+        "refused with the page saying so; a request body over 4 times this is a 413)",
+    )
     rate_limit_storage_url: str = Field(
         default="memory://",
         description="where rate-limit counts are kept: memory:// (this process) or a `limits` "
@@ -200,7 +212,7 @@ class IndexerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
 
-    @field_validator("check_rate_limit", "auth_failure_rate_limit")
+    @field_validator("check_rate_limit", "auth_failure_rate_limit", "report_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_limits(value)  # a ValueError names what is wrong

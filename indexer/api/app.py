@@ -56,11 +56,17 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
     app.state.rate_limits = RateLimits(
         check=service.settings.check_rate_limit,
         auth_failures=service.settings.auth_failure_rate_limit,
+        reports=service.settings.report_rate_limit,
         storage_url=service.settings.rate_limit_storage_url,
     )
     app.state.probe = probe_chain(service.chain)
     app.state.metrics = metrics = IndexerMetrics(service, app.state.probe)
-    app.add_middleware(BodyLimitMiddleware, limit=service.settings.max_body_bytes)
+    # paths with larger bodies (the web pages' complaint form, mounted later) add theirs here
+    larger_bodies: dict[str, int] = {}
+    app.state.larger_bodies = larger_bodies
+    app.add_middleware(
+        BodyLimitMiddleware, limit=service.settings.max_body_bytes, larger=larger_bodies
+    )
     app.add_middleware(RequestMiddleware, histogram=metrics.http)  # outermost: 413s logged too
     install_problem_handlers(app)
     for router in (

@@ -670,3 +670,41 @@ class SubscriptionRow(Base):
     schedule: Mapped[str | None] = mapped_column(Text)
     next_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     run_end: Mapped[int | None] = mapped_column(BigInteger)
+
+
+#: Where a price complaint stands (dashboard/complaints_page.py moves it; docs/indexer.md).
+COMPLAINT_STATES = ("received", "investigating", "upheld", "rejected", "closed")
+
+
+class PriceComplaintRow(Base):
+    """A citizen's complaint that a pharmacy charged more than a product's regulated maximum
+    retail price (issue 22): not chain-derived, outside the rollback. ``reference`` is what the
+    complainant follows it by (random, unguessable); the receipt photo is stored re-encoded,
+    without its metadata; ``contact`` is the only personal data, seen by the regulator only.
+    ``max_price`` and ``currency`` are what master data said when the complaint came in."""
+
+    __tablename__ = "ix_price_complaints"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('received', 'investigating', 'upheld', 'rejected', 'closed')",
+            name="status",
+        ),
+        Index("ix_ix_price_complaints_status_received", "status", "received_at"),
+    )
+
+    reference: Mapped[str] = mapped_column(String(16), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), index=True)
+    product_name: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    pharmacy: Mapped[str] = mapped_column(String(300))
+    price_paid: Mapped[str] = mapped_column(String(24))
+    max_price: Mapped[str | None] = mapped_column(String(24))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    receipt: Mapped[bytes] = mapped_column(LargeBinary)
+    receipt_type: Mapped[str] = mapped_column(String(16))
+    contact: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: the reader key holder who changed the status last (None: never changed)
+    updated_by: Mapped[str | None] = mapped_column(String(200))

@@ -19,7 +19,11 @@ location attribute                 taken as
 Products: ``#regulatedProductName``, ``#descriptionShort``, ``#dosageFormType``,
 ``#strengthDescription``, ``#netContentDescription``, ``#manufacturerOfTradeItemPartyName``
 and the marketing-authorisation holder are text; the ATC code is a WHO ATC code at any level
-(``J``, ``J01``, ``J01C``, ``J01CA``, ``J01CA04``), upper case.
+(``J``, ``J01``, ``J01C``, ``J01CA``, ``J01CA04``), upper case; the registration status one of
+``registered``, ``suspended``, ``withdrawn``, ``expired`` (lower case); the registration number
+text; the leaflet's URL an absolute ``http(s)`` URL; the maximum retail price a decimal >= 0
+(written without ``+``, exponent or trailing zeros: ``125.50`` -> ``125.5``); its currency an
+ISO 4217 alphabetic code, upper case.
 """
 
 from __future__ import annotations
@@ -38,8 +42,14 @@ _RULE = "masterdata.attribute"
 _LOCATION_TEXT = frozenset({v.NAME, v.STREET_ADDRESS, v.STREET_ADDRESS_TWO, v.CITY, v.POSTAL_CODE})
 _PRODUCT_TEXT = frozenset({
     v.REGULATED_PRODUCT_NAME, v.DESCRIPTION_SHORT, v.DOSAGE_FORM, v.STRENGTH, v.NET_CONTENT,
-    v.MANUFACTURER, v.MA_HOLDER,
+    v.MANUFACTURER, v.MA_HOLDER, v.REGISTRATION_NUMBER,
 })  # fmt: skip
+_PRODUCT_CHECKED = frozenset({
+    v.ATC_CODE, v.REGISTRATION_STATUS, v.LEAFLET_URL, v.MAX_RETAIL_PRICE, v.PRICE_CURRENCY,
+})  # fmt: skip
+_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_MAX_URL = 2048
 _ATC = re.compile(r"[A-Z](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?")
 _RANGES = {v.LATITUDE: Decimal(90), v.LONGITUDE: Decimal(180)}
 
@@ -85,7 +95,54 @@ def canonical(kind: str, attribute: str, value: Any, pointer: str) -> Any:
                 pointer=f"{pointer}/attribute",
             )
         return code
+    if attribute == v.REGISTRATION_STATUS:
+        status = _text(attribute, value, pointer).lower()
+        if status not in v.REGISTRATION_STATES:
+            raise ValidationError(
+                f"registrationStatus is one of {', '.join(v.REGISTRATION_STATES)}, "
+                f"got {echo(value)}",
+                rule=_RULE,
+                pointer=f"{pointer}/attribute",
+            )
+        return status
+    if attribute == v.LEAFLET_URL:
+        url = _text(attribute, value, pointer)
+        if len(url) > _MAX_URL or not _URL.fullmatch(url):
+            raise ValidationError(
+                f"leafletURL is an absolute http or https URL, got {echo(value)}",
+                rule=_RULE,
+                pointer=f"{pointer}/attribute",
+            )
+        return url
+    if attribute == v.MAX_RETAIL_PRICE:
+        return _price(value, pointer)
+    if attribute == v.PRICE_CURRENCY:
+        currency = _text(attribute, value, pointer).upper()
+        if not _CURRENCY.fullmatch(currency):
+            raise ValidationError(
+                f"priceCurrency is an ISO 4217 code like KGS, got {echo(value)}",
+                rule=_RULE,
+                pointer=f"{pointer}/attribute",
+            )
+        return currency
     return value
+
+
+def _price(value: Any, pointer: str) -> str:
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidOperation
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number < 0 or number >= Decimal(10) ** 12:
+        raise ValidationError(
+            f"maxRetailPrice is a decimal amount from 0 (like 125.50), got {echo(value)}",
+            rule=_RULE,
+            pointer=f"{pointer}/attribute",
+        )
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
 
 
 def _degrees(attribute: str, value: Any, pointer: str) -> str:
@@ -112,7 +169,7 @@ def complete(kind: str, pairs: list[tuple[str, Any]], pointer: str) -> list[tupl
     seen: set[str] = set()
     known = _LOCATION_TEXT | {v.STATE, v.COUNTRY_CODE, v.SITE, *_RANGES} | _PRODUCT_TEXT
     for attribute, _ in pairs:
-        if attribute in known | {v.ATC_CODE}:
+        if attribute in known | _PRODUCT_CHECKED:
             if attribute in seen:
                 raise ValidationError(
                     f"{attribute} is given twice", rule=_RULE, pointer=f"{pointer}/attributes"

@@ -15,6 +15,9 @@ column              meaning
 ``latitude``        ``longitude`` (decimal degrees), ``parent_site`` (the site's GLN)
 ``dosage_form``     ``strength``  ``net_content`` (pack size)  ``atc_code``  ``ma_holder``
                     (marketing-authorisation holder)  ``manufacturer``
+``registration_status`` (registered, suspended, withdrawn, expired)  ``registration_number``
+                    ``leaflet_url``  ``max_retail_price`` (one pack)  ``price_currency``
+                    (ISO 4217)
 ==================  =========================================================================
 
 Empty cells say nothing; a column of the other kind must be empty on a row. An unknown column,
@@ -55,6 +58,11 @@ PRODUCT_COLUMNS = {
     "atc_code": v.ATC_CODE,
     "ma_holder": v.MA_HOLDER,
     "manufacturer": v.MANUFACTURER,
+    "registration_status": v.REGISTRATION_STATUS,
+    "registration_number": v.REGISTRATION_NUMBER,
+    "leaflet_url": v.LEAFLET_URL,
+    "max_retail_price": v.MAX_RETAIL_PRICE,
+    "price_currency": v.PRICE_CURRENCY,
 }
 COLUMNS = ("kind", "id", "effective_time", *dict.fromkeys([*LOCATION_COLUMNS, *PRODUCT_COLUMNS]))
 MAX_ROWS = 100_000

@@ -44,6 +44,13 @@ class Product:
     atc_code: str | None
     ma_holder: str | None
     manufacturer: str | None
+    #: registered, suspended, withdrawn, expired (None: not said)
+    registration_status: str | None = None
+    registration_number: str | None = None
+    leaflet_url: str | None = None
+    #: the regulated maximum retail price of a pack, a decimal as text, in ``price_currency``
+    max_retail_price: str | None = None
+    price_currency: str | None = None
 
 
 def location(record: MasterDataRecord) -> Location:
@@ -79,4 +86,9 @@ def product(record: MasterDataRecord) -> Product:
         atc_code=record.text(v.ATC_CODE),
         ma_holder=record.text(v.MA_HOLDER),
         manufacturer=record.text(v.MANUFACTURER),
+        registration_status=record.text(v.REGISTRATION_STATUS),
+        registration_number=record.text(v.REGISTRATION_NUMBER),
+        leaflet_url=record.text(v.LEAFLET_URL),
+        max_retail_price=record.text(v.MAX_RETAIL_PRICE),
+        price_currency=record.text(v.PRICE_CURRENCY),
     )

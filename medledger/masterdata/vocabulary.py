@@ -14,8 +14,9 @@ Attribute ids are CBV master data attribute names (CBV 2.0 section 10, written
 ``urn:epcglobal:cbv:mda#<name>``; ``urn:epcglobal:cbv:mda:<name>`` and the EPCIS context's
 ``cbvmda:<name>`` name the same attribute and are read as the ``#`` form), the CBV site
 attributes (``urn:epcglobal:cbv:mda:site``, ``:sst``, ``:ssa``, ``:ssd``, kept in their ``:``
-form) and three of this project's own (namespace :data:`MDA_NAMESPACE`: the ATC code, the
-marketing-authorisation holder, the effective time), which CBV has no name for.
+form) and this project's own (namespace :data:`MDA_NAMESPACE`: the ATC code, the
+marketing-authorisation holder, the registration status and number, the leaflet's URL, the
+regulated maximum retail price and its currency, the effective time), which CBV has no name for.
 """
 
 from __future__ import annotations
@@ -76,6 +77,17 @@ MANUFACTURER = MDA + "manufacturerOfTradeItemPartyName"
 ATC_CODE = MDA_NAMESPACE + "atcCode"
 #: The marketing-authorisation holder's name
 MA_HOLDER = MDA_NAMESPACE + "marketingAuthorisationHolder"
+#: The product's registration (marketing authorisation) status: one of :data:`REGISTRATION_STATES`
+REGISTRATION_STATUS = MDA_NAMESPACE + "registrationStatus"
+#: The registration (marketing authorisation) number, as the register writes it
+REGISTRATION_NUMBER = MDA_NAMESPACE + "registrationNumber"
+#: Where the patient leaflet is (an absolute http(s) URL)
+LEAFLET_URL = MDA_NAMESPACE + "leafletURL"
+#: The regulated maximum retail price of one pack (a decimal, in :data:`PRICE_CURRENCY`)
+MAX_RETAIL_PRICE = MDA_NAMESPACE + "maxRetailPrice"
+#: The currency of the maximum retail price (ISO 4217 alphabetic code, ``KGS``)
+PRICE_CURRENCY = MDA_NAMESPACE + "priceCurrency"
+REGISTRATION_STATES = ("registered", "suspended", "withdrawn", "expired")
 #: When the element's attributes become true (xsd:dateTime): not an attribute of the record,
 #: its effective time
 EFFECTIVE_TIME = MDA_NAMESPACE + "effectiveTime"

@@ -59,12 +59,13 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class BodyLimitMiddleware:
-    """At most ``limit`` bytes of request body, ``larger[path]`` for the paths named there."""
+    """At most ``limit`` bytes of request body, ``larger[path]`` for the paths named there
+    (the mapping is kept, not copied: an app may name more paths before it serves)."""
 
     def __init__(self, app: ASGIApp, limit: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
-        self.larger = dict(larger or {})
+        self.larger: Mapping[str, int] = larger if larger is not None else {}
 
     def limit_for(self, scope: Scope) -> int:
         """The cap of the path asked for, behind any prefix a proxy mounts the app at."""

@@ -2,7 +2,10 @@
 
 Two budgets, each a `limits` string such as ``10/second;300/minute`` (an empty string: no limit):
 
-- ``check``: requests to the indexer's public pack check (``/check``), every answer counted;
+- ``check``: requests to the indexer's public pack check (``/check``), every answer counted
+  (the public medicine finder ``/find`` and a complaint's status page count here too);
+- ``reports``: what the public sends in (price complaints, adverse-reaction reports), each
+  counted whether it is taken or refused;
 - ``auth_failures``: failed authentications (a key sent, and refused). Once an address has used
   its budget, any request of it that carries a key is answered 429 before the key is looked at,
   until the window moves on; a request without a key is not counted (it guesses nothing).
@@ -69,9 +72,15 @@ class RateLimits:
     """The budgets of one service, kept per client address."""
 
     def __init__(
-        self, *, check: str = "", auth_failures: str = "", storage_url: str = MEMORY
+        self,
+        *,
+        check: str = "",
+        auth_failures: str = "",
+        reports: str = "",
+        storage_url: str = MEMORY,
     ) -> None:
         self.check = parse_limits(check)
+        self.reports = parse_limits(reports)
         self.auth_failures = parse_limits(auth_failures)
         self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_url))
 
@@ -80,6 +89,13 @@ class RateLimits:
         refused = [item for item in self.check if not self._limiter.hit(item, "check", client)]
         if refused:
             raise self._refusal(refused, "check", client, "pack checks")
+
+    def take_report(self, client: str) -> None:
+        """Count one report (complaint, adverse reaction) of ``client``; RateLimitedError past
+        its budget."""
+        refused = [item for item in self.reports if not self._limiter.hit(item, "report", client)]
+        if refused:
+            raise self._refusal(refused, "report", client, "reports")
 
     def refuse_if_locked_out(self, client: str) -> None:
         """RateLimitedError if ``client`` has used up its failed-authentication budget."""

@@ -125,3 +125,79 @@ def _profile_the_rogue(world: World) -> None:
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
         yield launched
+
+
+#: The product the finder's world declares, with what a patient reads of it.
+FOUND_NAME = "Paracetamol 500 mg"
+MAX_PRICE = "125.5"
+LEAFLET = "https://leaflets.example.kg/paracetamol.pdf"
+#: The outlines the finder's map draws (one square a region).
+MAP_REGIONS = ("KG-C", "KG-GB", "KG-GO")
+
+
+@pytest.fixture(scope="package")
+def public_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The journey indexed with master data (every holder's site in a region, the product with
+    its registration, leaflet and maximum price), and the pages with a map of three regions: for
+    the finder, the price complaints and the adverse-reaction reports."""
+    import json
+
+    from dashboard.region_map import RegionMap
+    from tests.indexer.test_masterdata import GTIN_CLASS, SITES, declare, element, site
+
+    tmp = tmp_path_factory.mktemp("public")
+    network = start_network(tmp / "gateway")
+    indexer = network.indexer(f"sqlite:///{tmp}/indexer.db", tmp / "indexer")
+    try:
+        journey = network.run_journey()
+        _release_and_recall(network)
+        for actor in SITES:
+            declare(network, actor, [site(actor)])
+        mpl = "https://ns.medicine-provenance-ledger.org/epcis/mda#"
+        product = {
+            "type": "urn:epcglobal:epcis:vtype:EPCClass",
+            "vocabularyElementList": [
+                element(
+                    GTIN_CLASS,
+                    {
+                        "urn:epcglobal:cbv:mda#regulatedProductName": FOUND_NAME,
+                        "urn:epcglobal:cbv:mda#dosageFormType": "TABLET",
+                        "urn:epcglobal:cbv:mda#strengthDescription": "500 mg",
+                        mpl + "registrationStatus": "registered",
+                        mpl + "registrationNumber": "KG-LS-2024-0117",
+                        mpl + "leafletURL": LEAFLET,
+                        mpl + "maxRetailPrice": "125.50",
+                        mpl + "priceCurrency": "KGS",
+                    },
+                )
+            ],
+        }
+        declare(network, next(iter(SITES)), [product])
+        network.anchor()
+        indexer.catch_up()
+        shapes = tmp / "regions.geojson"
+        features = []
+        for i, code in enumerate(MAP_REGIONS):
+            ring = [[72 + i, 40], [73 + i, 40], [73 + i, 41], [72 + i, 41], [72 + i, 40]]
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"iso_3166_2": code},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            )
+        shapes.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+        app = create_app(indexer, follow=False)
+        app.dependency_overrides[get_today] = lambda: TODAY
+        mount(app, region_map=RegionMap.load(shapes))
+        server = ServerThread(app, "127.0.0.1", free_port(), "indexer")
+        server.start()
+        try:
+            made = World(network, journey, indexer, app, server.url)
+            made.keys = {"regulator": made.issue_key("regulator", "Medicines Agency")}
+            yield made
+        finally:
+            server.stop()
+    finally:
+        indexer.stop()
+        network.gateway.stop()

@@ -59,3 +59,42 @@ def test_bad_files_name_the_line_and_column(text: str, pointer: str, rule: str) 
     with pytest.raises(ValidationError) as caught:
         records_from_csv(text, received=RECEIVED)
     assert (caught.value.pointer, caught.value.rule) == (pointer, rule)
+
+
+PATIENT_FACTS = """kind,id,name,registration_status,registration_number,leaflet_url,max_retail_price,price_currency
+product,04700000123452,Amoxicillin 500 mg,Registered,KG-LS-2024-0117,https://leaflets.example.kg/amoxicillin.pdf,125.50,kgs
+"""  # noqa: E501
+
+
+def test_a_product_row_carries_what_a_patient_reads() -> None:
+    (drug,) = records_from_csv(PATIENT_FACTS, received=RECEIVED)
+    facts = product(drug)
+    assert facts.registration_status == "registered"
+    assert facts.registration_number == "KG-LS-2024-0117"
+    assert facts.leaflet_url == "https://leaflets.example.kg/amoxicillin.pdf"
+    assert (facts.max_retail_price, facts.price_currency) == ("125.5", "KGS")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("registration_status", "pending"),
+        ("leaflet_url", "javascript:alert(1)"),
+        ("leaflet_url", "leaflet.pdf"),
+        ("max_retail_price", "-1"),
+        ("max_retail_price", "cheap"),
+        ("max_retail_price", "1e400"),
+        ("price_currency", "soms"),
+    ],
+)
+def test_patient_facts_that_do_not_check_name_their_column(column: str, value: str) -> None:
+    text = f"kind,id,{column}\nproduct,04700000123452,{value}\n"
+    with pytest.raises(ValidationError) as caught:
+        records_from_csv(text, received=RECEIVED)
+    assert (caught.value.pointer, caught.value.rule) == (f"/2/{column}", "masterdata.attribute")
+
+
+def test_patient_facts_are_product_columns() -> None:
+    with pytest.raises(ValidationError) as caught:
+        records_from_csv("kind,id,max_retail_price\nlocation,4700000000012,10\n", received=RECEIVED)
+    assert caught.value.pointer == "/2/max_retail_price"
