@@ -25,6 +25,7 @@ import fastjsonschema
 
 from medledger.epcis.documents import event_list
 from medledger.epcis.resources import DEFAULT_SCHEMA_PATH
+from medledger.epcis.typed_events import TypedEvents
 from medledger.errors import ConfigurationError, ValidationError
 
 _EVENT_TYPES = (
@@ -151,6 +152,7 @@ class EpcisSchema:
         self._fast_schema = envelope
         self._fast_events: dict[str, _Validate] = {}
         self._envelope = None if envelope is None else _compile(envelope, source)
+        self._typed = None if envelope is None else TypedEvents.for_schema(self._schema)
 
     def validate(self, document: Any) -> None:
         """Raise :class:`ValidationError` naming the first schema violation in ``document``.
@@ -161,7 +163,10 @@ class EpcisSchema:
         that do not apply each raised an exception inside fastjsonschema: five per event), with
         the event's field names checked against one list (:func:`_merged_property_names`). The
         same documents pass; one that fails either step is validated again whole, so that the
-        error reported is the one the whole schema reports first."""
+        error reported is the one the whole schema reports first. An ObjectEvent or
+        AggregationEvent of the common fields is checked as a typed struct first
+        (:mod:`medledger.epcis.typed_events`, a sufficient condition: what it does not accept
+        goes to its type's definition)."""
         if self._envelope is not None and self._valid_by_dispatch(document):
             return
         try:
@@ -174,12 +179,21 @@ class EpcisSchema:
         """Whether :meth:`validate` takes the fast path (the schema has GS1's event dispatch)."""
         return self._envelope is not None
 
+    @property
+    def typed(self) -> TypedEvents | None:
+        """The typed structs the fast path checks common events with, if this schema has the
+        definitions they state (:meth:`TypedEvents.for_schema`)."""
+        return self._typed
+
     def _valid_by_dispatch(self, document: Any) -> bool:
         assert self._envelope is not None
         try:
             self._envelope(document)
             events = event_list(document).events
+            typed = self._typed
             for event in events:
+                if typed is not None and typed.accepts(event):
+                    continue
                 kind = event["type"]
                 self._fast_event_validator(kind if kind in _EVENT_TYPES else _EXTENDED_EVENT)(event)
         except (fastjsonschema.JsonSchemaValueException, ValidationError, KeyError, TypeError):
