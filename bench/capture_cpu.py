@@ -9,13 +9,15 @@ commit) on a fresh PostgreSQL database (``devkit.postgres``). Documents as ``ben
 
 Measured: this process's CPU time (user + system, ``time.process_time``) per event of each
 document after ``--warm`` documents, median and best of ``--documents``; PostgreSQL's own CPU is
-not counted (another process), the client side of SQL (SQLAlchemy, psycopg) is. Process CPU, not
+not counted (another process), the client side of SQL (SQLAlchemy, psycopg) is. Once the
+service is built, the garbage collector's policy is applied as ``provenance gateway`` does
+(:mod:`servicekit.gc_policy`; ``--default-gc`` keeps CPython's defaults). Process CPU, not
 wall time, so a loaded host slows it less, but it still does (caches, frequency): the
 ``bench.report.python_loop_seconds`` of the host is printed before and after. ``--profile``
 also samples this process with py-spy (GIL holder, 100 Hz) and groups the stacks as
 ``bench.ingest`` does.
 
-    .venv/bin/python -m bench.capture_cpu [--documents 20] [--warm 2] [--profile]
+    .venv/bin/python -m bench.capture_cpu [--documents 20] [--warm 2] [--profile] [--default-gc]
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from gateway.store.engine import make_engine, session_factory, upgrade
 from gateway.store.participants import create_participant
 from medledger.epcis.schema import load_schema
 from provenance.journey import MANUFACTURER
+from servicekit.gc_policy import tune_for_long_runs
 from servicekit.http import strict_json
 
 
@@ -48,7 +51,12 @@ def _nothing() -> None:
 
 
 def measure(
-    url: str, documents: int, warm: int, between: Callable[[int], None] = lambda _: None
+    url: str,
+    documents: int,
+    warm: int,
+    between: Callable[[int], None] = lambda _: None,
+    *,
+    tune_gc: bool = True,
 ) -> list[float]:
     """CPU µs per event of each measured document."""
     engine = make_engine(url)
@@ -71,6 +79,8 @@ def measure(
             settings=GatewaySettings(database_url=url),
             wake=_nothing,
         )
+        if tune_gc:
+            tune_for_long_runs()  # as provenance gateway does once its service is built
         docs = Documents(secrets.token_hex(3).upper())
         per_event: list[float] = []
         for n in range(warm + documents):
@@ -94,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=2)
     parser.add_argument("--database-url", default=PG_URL, help="a PostgreSQL server URL")
     parser.add_argument("--profile", action="store_true", help="sample with py-spy too")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="keep CPython's garbage collector settings"
+    )
     args = parser.parse_args(argv)
     loop_before = python_loop_seconds()
     load_before = os.getloadavg()
@@ -108,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(1)
 
     with fresh_database(args.database_url, prefix="bench_capture_cpu") as url:
-        per_event = measure(url, args.documents, args.warm, start_spy)
+        per_event = measure(url, args.documents, args.warm, start_spy, tune_gc=not args.default_gc)
     for spy in spies:
         spy.send_signal(2)  # SIGINT: py-spy writes what it sampled
         spy.wait(timeout=60)

@@ -54,11 +54,11 @@ from bench.report import machine_line, python_loop_seconds, write_section
 from chain.client import Chain
 from devkit.nodes import running_node
 from devkit.postgres import PG_URL, fresh_database
-from indexer.gc_policy import tune_for_long_runs
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
 from indexer.store.models import CheckpointRow, EventRow, ItemVersionRow
+from servicekit.gc_policy import tune_for_long_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATE = 10_000
@@ -83,7 +83,7 @@ ANALYSIS = (
     "together. Up to commit 1d8d395 the follower also spent about 12% of its time in the "
     "cyclic garbage collector (full collections every two seconds, each walking every object "
     "of the process: the workers' results waited as objects and were promoted to the oldest "
-    "generation); `indexer.gc_policy`, which `provenance indexer` and this benchmark apply, "
+    "generation); `servicekit.gc_policy`, which `provenance indexer` and this benchmark apply, "
     "and batches kept pickled until taken, brought that under 1%. "
     "The pipeline takes more workers where there are more cores (`BatchLoader(workers=...)`). "
     "The recall scope is timed as the response body the API sends (`scope_body`, JSON "

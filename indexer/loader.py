@@ -278,7 +278,7 @@ def _prepare_in_worker(
     cyclic garbage collector neither tracks nor promotes, and becomes objects only when the
     follower takes it (unpickled as the pool's result, a batch's thousands of objects waited
     in memory through many collections and were all promoted to the oldest generation: a
-    full collection every two seconds, see :mod:`indexer.gc_policy`)."""
+    full collection every two seconds, see :mod:`servicekit.gc_policy`)."""
     prepared = prepare_batch(source, facts, log_index, copy_lines=copy_lines)
     return pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
 

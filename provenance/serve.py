@@ -57,6 +57,7 @@ from medledger.errors import ProvenanceError
 from provenance.signals import serve_until_stopped
 from provenance.startup import port_taken, start_failure
 from servicekit import lifeline
+from servicekit.gc_policy import tune_for_long_runs
 from servicekit.lifeline import describe_exit
 from servicekit.logs import configure_logging, wants_json
 
@@ -137,6 +138,7 @@ def run_http_worker(
     store_ready.wait()
     with building:
         service = GatewayService(settings)
+    tune_for_long_runs()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(service, run_batcher=False, run_deliverer=number == 0),
@@ -248,6 +250,7 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         threading.Thread(
             target=_stop_if_gone, args=(batcher, server, stopping, died, console), daemon=True
         ).start()
+    tune_for_long_runs()
     try:
         serve_until_stopped(server)
     finally:

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 
-from indexer.gc_policy import tune_for_long_runs
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from medledger.errors import ProvenanceError
 from provenance.signals import serve_until_stopped
 from provenance.startup import port_taken, start_failure
+from servicekit.gc_policy import tune_for_long_runs
 from servicekit.logs import configure_logging, wants_json
 
 

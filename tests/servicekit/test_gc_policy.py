@@ -1,4 +1,5 @@
-"""A long-running indexer collects young objects less often and never walks its start-up objects."""
+"""A long-running service process (indexer, gateway) collects young objects less often and
+never walks its start-up objects."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from indexer.gc_policy import YOUNG_THRESHOLD, tune_for_long_runs
+from servicekit.gc_policy import YOUNG_THRESHOLD, tune_for_long_runs
 
 
 @pytest.fixture
