@@ -2,9 +2,11 @@
 state, newest first in pages, and their counts by kind and by day.
 
 An alert's time is its block's (``ix_blocks`` keeps every block with logs and each checkpoint
-block, so every alert's). A region or a participant keeps the alerts that name one of its
-participants in a party field of their evidence (``indexer.queries.alerts.PARTY_FIELDS``, the
-rule an inspector's ``GET /alerts`` follows), and an inspector's scope is applied on top."""
+block, so every alert's). A participant keeps the alerts that name it in a party field of their
+evidence (``indexer.queries.alerts.PARTY_FIELDS``); a region those concerning it as
+``GET /alerts?region=`` says (:func:`indexer.queries.alerts.concerning`: a party there by its
+site's master data, else its registered region, or a location there); an inspector's scope (the
+rule its ``GET /alerts`` follows: its region's registered participants) is applied on top."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from indexer.queries.alerts import PARTY_FIELDS
+from indexer.queries.alerts import PARTY_FIELDS, concerning
 from indexer.queries.pages import Page, check_limit, decode_cursor, page_of
 from indexer.queries.scope import Scope
 from indexer.store.models import AlertRow, AlertTriageRow, BlockRow
@@ -51,10 +53,11 @@ def conditions(session: Session, wanted: AlertFilter, scope: Scope) -> list[Colu
         where.append(AlertRow.kind == wanted.kind)
     if wanted.severity is not None:
         where.append(AlertRow.severity == wanted.severity)
-    for region in (scope.region, wanted.region):
-        parties = Scope(region).participants(session)
-        if parties is not None:
-            where.append(_naming(parties))
+    parties = scope.participants(session)
+    if parties is not None:  # an inspector: its region's participants, as GET /alerts
+        where.append(_naming(parties))
+    if wanted.region is not None:  # master data, as GET /alerts?region=
+        where.append(concerning(session, wanted.region))
     if wanted.participant is not None:
         where.append(_naming([wanted.participant]))
     if wanted.since is not None:

@@ -48,6 +48,8 @@ class Listing:
     more: bool = False  # the indexer has more matching alerts than --limit
     #: who the alerts name, by lower-case address (name, GLN, roles: each page's `participants`)
     participants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the locations they name with master data (name, region, city: each page's `locations`)
+    locations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def fetch(
@@ -55,10 +57,11 @@ def fetch(
     *,
     kind: str | None = None,
     severity: str | None = None,
+    region: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> Listing:
-    """Up to ``limit`` matching alerts, following the ``next`` cursors (raises AlertsError, or
-    ServiceError if the indexer does not answer)."""
+    """Up to ``limit`` matching alerts (``region``: those concerning it), following the
+    ``next`` cursors (raises AlertsError, or ServiceError if the indexer does not answer)."""
     listing = Listing()
     cursor: str | None = None
     while True:
@@ -67,6 +70,8 @@ def fetch(
             params["kind"] = kind
         if severity is not None:
             params["severity"] = severity
+        if region is not None:
+            params["region"] = region
         if cursor is not None:
             params["cursor"] = cursor
         response = indexer.get("/alerts", params=params)
@@ -89,6 +94,11 @@ def fetch(
             for address, record in named.items():
                 if isinstance(address, str) and isinstance(record, dict):
                     listing.participants[address.lower()] = record
+        places = body.get("locations")
+        if isinstance(places, dict):
+            listing.locations.update(
+                (uri, record) for uri, record in places.items() if isinstance(record, dict)
+            )
         cursor = body.get("next")
         if not isinstance(cursor, str) or not items:
             return listing
@@ -102,7 +112,9 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 #: Below this many columns an alert is a block of lines (a terminal of 80 columns showed 4
 #: alerts in 45 wrapped lines of a five-column table); at or above, a table.
 TABLE_MIN_WIDTH = 120
-CSV_COLUMNS = ("key", "kind", "severity", "blockNumber", "subject", "message", "participants")
+CSV_COLUMNS = (
+    "key", "kind", "severity", "blockNumber", "subject", "message", "participants", "regions",
+)  # fmt: skip
 
 
 def fetch_participants(indexer: Service) -> dict[str, dict[str, Any]]:
@@ -129,15 +141,25 @@ def fetch_participants(indexer: Service) -> dict[str, dict[str, Any]]:
 
 
 def who(address: str, participants: dict[str, dict[str, Any]]) -> str:
-    """``Kyrgyz Pharm, GLN 4700123100002 manufacturer (0x99c3…7d60)`` (no name known: ``GLN
-    4700123100002 manufacturer (0x99c3…7d60)``), or the short address alone."""
+    """``Kyrgyz Pharm, GLN 4700123100002 manufacturer, KG-C (0x99c3…7d60)`` (no name known:
+    ``GLN 4700123100002 manufacturer (0x99c3…7d60)``; the region its site's master data gives,
+    else its registered one, when known), or the short address alone."""
     short = f"{address[:6]}…{address[-4:]}"
     known = participants.get(address.lower())
     if not known:
         return short
     roles = "/".join(str(r) for r in known.get("roles") or [])
     name = f"{known['name']}, " if known.get("name") else ""
-    return f"{name}GLN {known.get('gln')} {roles} ({short})".replace("  ", " ")
+    site = known.get("site") if isinstance(known.get("site"), dict) else {}
+    region = (site or {}).get("region") or known.get("region")
+    where = f", {region}" if region else ""
+    return f"{name}GLN {known.get('gln')} {roles}{where} ({short})".replace("  ", " ")
+
+
+def regions(alert: dict[str, Any]) -> str:
+    """The regions an alert concerns (the indexer's ``regions``), or ``-``."""
+    found = alert.get("regions")
+    return ", ".join(str(r) for r in found) if isinstance(found, list) and found else "-"
 
 
 def readable(text: str, participants: dict[str, dict[str, Any]]) -> str:
@@ -178,7 +200,7 @@ def _severity(alert: dict[str, Any]) -> str:
 
 def _table(console: Console, listing: Listing, participants: dict[str, dict[str, Any]]) -> None:
     table = Table(show_lines=False, highlight=False)
-    for name in ("kind", "severity", "subject", "message", "block"):
+    for name in ("kind", "severity", "subject", "message", "regions", "block"):
         table.add_column(name, overflow="fold", justify="right" if name == "block" else "left")
     for alert in listing.items:
         table.add_row(
@@ -186,6 +208,7 @@ def _table(console: Console, listing: Listing, participants: dict[str, dict[str,
             _severity(alert),
             escape(str(alert.get("subject") or "-")),
             escape(readable(str(alert.get("message")), participants)),
+            escape(regions(alert)),
             str(alert.get("blockNumber")),
         )
     console.print(table)
@@ -199,6 +222,8 @@ def _block(console: Console, alert: dict[str, Any], participants: dict[str, Any]
         console.print(f"  {escape(str(alert['subject']))}", highlight=False, overflow="fold")
     message = readable(str(alert.get("message")), participants)
     console.print(f"  {escape(message)}", highlight=False, overflow="fold")
+    if alert.get("regions"):
+        console.print(f"  regions: {escape(regions(alert))}", highlight=False)
 
 
 def write_csv(out: IO[str], listing: Listing, participants: dict[str, dict[str, Any]]) -> None:
@@ -215,6 +240,7 @@ def write_csv(out: IO[str], listing: Listing, participants: dict[str, dict[str, 
                 alert.get("subject") or "",
                 alert.get("message"),
                 "; ".join(who(a, participants) for a in named(alert)),
+                "; ".join(str(r) for r in alert.get("regions") or []),
             ]
         )
 
@@ -228,6 +254,7 @@ def run(
     key_file: Path = DEFAULT_KEY_FILE,
     kind: str | None = None,
     severity: str | None = None,
+    region: str | None = None,
     limit: int = DEFAULT_LIMIT,
     as_json: bool = False,
     output: Format = "table",
@@ -252,7 +279,7 @@ def run(
         with Service.using(
             "indexer", client, indexer_url, timeout=ALERTS_TIMEOUT, api_key=api_key
         ) as indexer:
-            listing = fetch(indexer, kind=kind, severity=severity, limit=limit)
+            listing = fetch(indexer, kind=kind, severity=severity, region=region, limit=limit)
             participants = listing.participants
             if output != "json" and not participants and any(map(named, listing.items)):
                 participants = fetch_participants(indexer)  # an indexer without the map
@@ -261,7 +288,8 @@ def run(
         return EXIT_UNUSABLE
     if output == "json":
         body = {"items": listing.items, "more": listing.more}
-        console.print_json(json.dumps(body | {"participants": participants}))
+        named_places = {"participants": participants, "locations": listing.locations}
+        console.print_json(json.dumps(body | named_places))
     elif output == "csv":
         write_csv(console.file, listing, participants)
     else:

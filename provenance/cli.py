@@ -164,6 +164,13 @@ def alerts(
         AlertKind | None, typer.Option(help="Only this kind (docs/detection.md).")
     ] = None,
     severity: Annotated[Severity | None, typer.Option(help="Only this severity.")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="Only the alerts concerning this ISO 3166-2 subdivision (KG-C) or country "
+            "(KG): a participant or location there (master data, else registered region)."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many alerts (newest first).")] = 100,
     output: Annotated[
         Literal["table", "json", "csv"],
@@ -188,6 +195,7 @@ def alerts(
             key_file=default_key_file(key_file, INDEXER_READER_KEY_FILES, "indexer reader"),
             kind=kind,
             severity=severity,
+            region=region,
             limit=limit,
             as_json=json_output,
             output=output,

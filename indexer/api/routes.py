@@ -464,11 +464,21 @@ def get_alerts(
     kind: Annotated[AlertKind | None, Query(description="see docs/detection.md")] = None,
     severity: Severity | None = None,
     subject: Annotated[str | None, Query(description="an identifier (" + EPC_HELP + ")")] = None,
+    region: Annotated[
+        str | None,
+        Query(
+            max_length=6,
+            description="ISO 3166-2 subdivision (KG-C) or country (KG): the alerts concerning "
+            "it (a participant or location there, by master data, else registered region)",
+        ),
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """Newest first; an inspector's key: the alerts naming one of its region's participants
-    (who anchored, held, acted, supplied, received, made: `PARTY_FIELDS`)."""
+    (who anchored, held, acted, supplied, received, made: `PARTY_FIELDS`). Each alert lists
+    the `regions` it concerns; the page names its participants (with their site's master data)
+    and `locations` (name, region, city). `region`: only the alerts concerning it."""
     canonical = identifier(subject, pointer="subject") if subject is not None else None
     page = alerts.list_alerts(
         session,
@@ -478,6 +488,7 @@ def get_alerts(
         limit=limit,
         cursor=cursor,
         within=within,
+        region=region_code(region, pointer="region") if region is not None else None,
     )
     _link(request, response, page.next)
     return page.to_json()

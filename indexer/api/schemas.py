@@ -280,13 +280,37 @@ class Alert(Model):
     subject: str | None
     message: str
     evidence: dict[str, Any]
+    regions: list[str] = Field(
+        default_factory=list,
+        description="the regions it concerns: of the participants its evidence names as who "
+        "anchored, held, acted... (their site's master data, else their registered region) and "
+        "of the locations it names (master data)",
+    )
+
+
+class Place(Model):
+    name: str | None = None
+    region: str | None = None
+    city: str | None = None
+
+
+class AlertParticipant(Participant):
+    site: Place | None = Field(
+        default=None,
+        description="its registered GLN's master data (name, region); null: none",
+    )
 
 
 class AlertPage(Model):
-    participants: dict[str, Participant] = Field(
+    participants: dict[str, AlertParticipant] = Field(
         default_factory=dict,
         description="every registered participant the page's alerts name (message, evidence), "
-        "by address: name and GLN beside each address",
+        "by address: name and GLN beside each address, and its site's master data",
+    )
+    locations: dict[str, Place] = Field(
+        default_factory=dict,
+        description="the locations the page's alerts name (evidence `location`, "
+        "`firstLocation`, `actorLocation`) that have master data: name, region, city",
     )
     items: list[Alert]
     next: str | None

@@ -1,5 +1,6 @@
 """Alerts: what a regulator should look at (integrity failures, custody anomalies), newest
-first."""
+first, with the names and regions of the participants and locations they name (master data
+where it exists: indexer/queries/regions.py), and by region (``?region=``)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ import re
 from typing import Any
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import participants
+from indexer.queries.masterdata import location_facts
 from indexer.queries.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
+from indexer.queries.regions import participant_regions, participants_in, sites_in
 from indexer.queries.scope import EVERYTHING, Scope
 from indexer.store.models import AlertRow
+from medledger.epcis.identifiers import ID_GS1
 
 SEVERITIES = ("info", "warning", "critical")
+_SITE = ID_GS1 + "/414/"
 
 #: The evidence fields that name the participants an alert concerns (indexer/detection: who
 #: anchored the event, who held, acted, supplied, received, made or ended the item). An
@@ -33,6 +38,10 @@ PARTY_FIELDS = (
     "endedBy",
     "owner",
 )
+
+#: The evidence fields that name a location (indexer/detection/clones.py: where the item is, was
+#: first seen, and where the clashing event happened).
+LOCATION_FIELDS = ("location", "firstLocation", "actorLocation")
 
 
 def alert_json(row: AlertRow) -> dict[str, Any]:
@@ -56,6 +65,18 @@ def named_addresses(alert: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(to_checksum_address(a)) for a in _ADDRESS.findall(text)))
 
 
+def concerning(session: Session, region: str) -> ColumnElement[bool]:
+    """The alerts concerning ``region``: a :data:`PARTY_FIELDS` participant lies there (its
+    site's master data, else its registered region) or a :data:`LOCATION_FIELDS` location
+    does (master data)."""
+    members = participants_in(session, region)
+    sites = sites_in(session, region)
+    return or_(
+        *(AlertRow.evidence[f].as_string().in_(members) for f in PARTY_FIELDS),
+        *(sites.condition(AlertRow.evidence[f].as_string()) for f in LOCATION_FIELDS),
+    )
+
+
 def list_alerts(
     session: Session,
     *,
@@ -65,9 +86,14 @@ def list_alerts(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
     within: Scope = EVERYTHING,
+    region: str | None = None,
 ) -> Page:
     """Newest first; a region's scope (``within``) keeps the alerts naming one of its
-    participants in a :data:`PARTY_FIELDS` field of their evidence."""
+    participants in a :data:`PARTY_FIELDS` field of their evidence. ``region`` (a subdivision
+    or a country) keeps the alerts that concern it: a :data:`PARTY_FIELDS` participant lies
+    there (its site's master data, else its registered region) or a :data:`LOCATION_FIELDS`
+    location does (master data). Each alert lists its ``regions`` so; the page names the
+    participants (with their site's master data) and the locations (name, region) it names."""
     check_limit(limit)
     after = decode_cursor("alerts", cursor, (int, str))
     query = select(AlertRow)
@@ -82,6 +108,8 @@ def list_alerts(
         query = query.where(
             or_(*(AlertRow.evidence[f].as_string().in_(parties) for f in PARTY_FIELDS))
         )
+    if region is not None:
+        query = query.where(concerning(session, region))
     if after is not None:
         query = query.where(
             or_(
@@ -93,6 +121,30 @@ def list_alerts(
         session.scalars(query.order_by(AlertRow.block_number.desc(), AlertRow.key).limit(limit + 1))
     )
     page = page_of(rows, limit, "alerts", lambda r: [r.block_number, r.key], alert_json)
-    named = (a for item in page.items for a in named_addresses(item))
-    page.extra = {"participants": participants(session, named)}
+    named = [a for item in page.items for a in named_addresses(item)]
+    parties = [str(a) for item in page.items for a in _fields(item, PARTY_FIELDS)]
+    places = [str(p) for item in page.items for p in _fields(item, LOCATION_FIELDS)]
+    regions = participant_regions(session, {*parties, *named})
+    locations = location_facts(session, places)
+    for item in page.items:
+        found = {regions.get(str(a)) for a in _fields(item, PARTY_FIELDS)}
+        found |= {locations.get(str(p), {}).get("region") for p in _fields(item, LOCATION_FIELDS)}
+        item["regions"] = sorted(r for r in found if r)
+    registry = participants(session, named)
+    sites = location_facts(session, (_SITE + p["gln"] for p in registry.values() if p["gln"]))
+    for record in registry.values():
+        site = sites.get(_SITE + record["gln"]) if record["gln"] else None
+        record["site"] = {"name": site["name"], "region": site["region"]} if site else None
+    page.extra = {
+        "participants": registry,
+        "locations": {
+            uri: {"name": f["name"], "region": f["region"], "city": f["city"]}
+            for uri, f in locations.items()
+        },
+    }
     return page
+
+
+def _fields(alert: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
+    evidence = alert.get("evidence") or {}
+    return [evidence[n] for n in names if isinstance(evidence.get(n), str)]

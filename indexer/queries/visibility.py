@@ -14,9 +14,16 @@ reader sees: nothing is fetched and then dropped).
   becomes visible when it is received. Held once is held for good: a later shipment onward does
   not take the earlier events away.
 - ``inspector`` (a key with a region): the events whose submitter's registered region lies in
-  the key's (indexer/queries/scope.py), and those whose bizLocation or readPoint is the site of
-  such a participant (the location's GLN is the participant's registered GLN). The index has no
-  location master data yet: a location no participant is registered at lies in no region.
+  the key's (indexer/queries/scope.py), those whose bizLocation or readPoint is the site of
+  such a participant (the location's GLN is the participant's registered GLN), and those whose
+  bizLocation or readPoint master data places in the key's region (indexer/queries/regions.py:
+  the location's own record, else its GLN's, else its parent site's). Master data only ever
+  adds to what the registry places there: a location without master data, or whose master data
+  says nothing of its region, is judged by the registry alone (no participant registered at it:
+  in no region). Who may say where a location is: the regulator, or the participant whose GLN
+  it is or lies under its company prefix (docs/masterdata.md#authority); so a participant can
+  show an inspector the events at its own sites, and never hide one (the registry's rules
+  still apply).
 
 Nothing else: a participant key never sees another's events it had no part in, and an event it
 may not see answers as if the index had none (404 on ``/events/{eventID}``, not 403).
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, CompoundSelect, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from indexer.queries.regions import sites_in
 from indexer.queries.scope import Scope
 from indexer.store.models import (
     AnchorRow,
@@ -168,11 +176,11 @@ def custody_chain(participant: str) -> ColumnElement[bool]:
 
 
 def in_region(session: Session, region: str) -> ColumnElement[bool]:
-    """Events submitted by a participant of ``region``, or read or located at the site of one
-    (its registered GLN, with or without an extension); none if no participant is there."""
+    """Events submitted by a participant of ``region`` (its registered region), or read or
+    located at the site of one (its registered GLN, with or without an extension), or at a
+    location master data puts in ``region`` (indexer/queries/regions.py: its own record, else
+    its GLN's, else its parent site's region); none if nothing lies there."""
     addresses = Scope(region).participants(session) or []
-    if not addresses:
-        return false()
     glns = sorted(
         {
             gln
@@ -182,10 +190,16 @@ def in_region(session: Session, region: str) -> ColumnElement[bool]:
             if gln
         }
     )
-    conditions: list[ColumnElement[bool]] = [EventRow.submitter.in_(addresses)]
+    conditions: list[ColumnElement[bool]] = []
+    if addresses:
+        conditions.append(EventRow.submitter.in_(addresses))
     sites = [f"{ID_GS1}/414/{gln}" for gln in glns]
     for column in (EventRow.biz_location, EventRow.read_point):
         if sites:
             conditions.append(column.in_(sites))
         conditions += [column.like(f"{site}/%") for site in sites]
-    return or_(*conditions)
+    described = sites_in(session, region)
+    if described.inside:
+        conditions += [described.condition(EventRow.biz_location)]
+        conditions += [described.condition(EventRow.read_point)]
+    return or_(*conditions) if conditions else false()

@@ -9,11 +9,13 @@ which never leaves it. The pharmacy scans C1 once at the distributor's site (``p
 
 A regulator and an auditor see every event; a participant the events it captured and every event
 of an item or lot it has held (before and after its holding); an inspector the events of its
-region's participants and those at their sites. Invisible is as absent: 404, never 403.
+region's participants and those at their sites, and those at locations master data puts in its
+region. Invisible is as absent: 404, never 403.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from chain.client import Chain
 from indexer.api.app import create_app
@@ -30,12 +32,14 @@ from indexer.queries.visibility import custody_chain, held_events, small_chain
 from indexer.service import IndexerService
 from indexer.settings import IndexerSettings
 from indexer.sources import FolderBatchSource
-from indexer.store.models import EventRow, ParticipantProfileRow
+from indexer.store.models import EventRow, MasterDataRow, ParticipantProfileRow
 from indexer.verification import event_digest
 from medledger.epcis import builders as b
 from medledger.epcis.builders import Actor
 from medledger.epcis.event_id import EventId
 from medledger.epcis.schema import load_schema
+from medledger.masterdata.record import make_record
+from medledger.masterdata.vocabulary import BUSINESS_LOCATION, COUNTRY_CODE, NAME, STATE
 from medledger.roles import Role
 from provenance.journey import DISTRIBUTOR, MANUFACTURER, PHARMACY
 from servicekit.sql.helpers import utcnow
@@ -359,3 +363,47 @@ def test_both_plans_of_a_custody_chain_find_the_same_events(world: World, who: A
         found = select(EventRow.seq).where(EventRow.seq.in_(held_events(address, own)))
         assert set(session.scalars(found)) == tested
     assert tested
+
+
+def test_an_inspector_also_sees_the_events_at_locations_master_data_puts_in_its_region(
+    world: World,
+) -> None:
+    """The distributor is registered in KG-C; master data saying its site lies in KG-GB shows
+    the events at that site to KG-GB's inspector too, and hides nothing from KG-C's (the
+    registry still places the distributor there)."""
+    record = make_record(
+        BUSINESS_LOCATION,
+        D.sgln,
+        [(NAME, "Tian Shan depot"), (COUNTRY_CODE, "KG"), (STATE, "KG-GB")],
+        effective_time=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    row = MasterDataRow(
+        record_hash=record.digest,
+        seq=2**62,
+        block_number=1,
+        root=bytes(32),
+        declared_by=world.addresses[D.name],
+        kind=record.kind,
+        vocabulary_type=record.vocabulary_type,
+        element_id=record.element_id,
+        effective_time=record.effective_time,
+        name="Tian Shan depot",
+        region="KG-GB",
+        salt=bytes(32),
+        raw=json.dumps(record.document(), separators=(",", ":"), ensure_ascii=False),
+    )
+    with world.service.sessions.begin() as session:
+        session.add(row)
+    try:
+        at_d = {"d_receive", "d_ship", "ph_pickup", "d_receive_lot"}  # read or located at D
+        assert world.names("inspector KG-GB", "/events") == _chain_order(
+            SEES["inspector KG-GB"] | at_d
+        )
+        assert world.names("inspector KG-C", "/events") == _chain_order(SEES["inspector KG-C"])
+        for name in at_d:
+            event = world.get("inspector KG-GB", f"/events/{quote(world.ids[name], safe='')}")
+            assert event.status_code == 200, name
+    finally:
+        with world.service.sessions.begin() as session:
+            session.execute(delete(MasterDataRow).where(MasterDataRow.seq == 2**62))
+    assert world.names("inspector KG-GB", "/events") == _chain_order(SEES["inspector KG-GB"])

@@ -7,6 +7,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from rich.console import Console
+from sqlalchemy import delete, func, select
 
 from indexer.api.app import create_app
 from indexer.api.schemas import RecallScope
@@ -33,6 +35,7 @@ from indexer.store.models import (
     first_sequence_of_block,
 )
 from medledger.epcis.builders import Actor
+from provenance import alerts as alerts_cli
 from provenance.journey import (
     API_MAKER,
     DISTRIBUTOR,
@@ -170,6 +173,95 @@ def test_get_stock_region_over_http(index: Any) -> None:
         assert [r["region"] for r in body["byRegion"]] == ["KG-GB"]
         refused = http.get("/stock", params={"region": "KG-XX"}, headers=auth)
         assert refused.status_code == 422, refused.text
+
+
+def test_alerts_name_participants_and_locations_and_filter_by_region(
+    index: Any, tmp_path: Path
+) -> None:
+    """`GET /alerts` gives each alert the regions it concerns (its parties' sites, its
+    locations: master data), names the participants (with their site) and locations, and
+    `?region=` (and `provenance alerts --region`) keeps the alerts concerning a region."""
+    network, service = index
+    maker = network.addresses[MANUFACTURER.name]
+    distributor = network.addresses[DISTRIBUTOR.name]
+    api_maker = network.addresses[API_MAKER.name]
+    shelf = f"https://id.gs1.org/414/{PHARMACY.gln}/254/shelf1"  # its GLN's record: KG-GB
+    alerts = {
+        "md-a": ("event-time", f"md-a {maker}", {"submitter": maker}),
+        "md-b": ("clone", "md-b", {"holder": distributor, "actorLocation": shelf}),
+        "md-c": ("event-time", "md-c", {"submitter": api_maker}),  # no master data
+    }
+    with service.sessions.begin() as session:
+        for key, (kind, message, evidence) in alerts.items():
+            writes.add_alert(
+                session,
+                kind=kind,
+                severity="warning",
+                block_number=10**9,
+                subject=None,
+                message=message,
+                evidence=evidence,
+                key_parts=(key,),
+            )
+    assert service.bootstrap_key_file is not None
+    token = service.bootstrap_key_file.read_text().strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        with TestClient(create_app(service, follow=False)) as http:
+
+            def listed(**params: str) -> dict[str, Any]:
+                answer = http.get("/alerts", params={"limit": 1000, **params}, headers=auth)
+                assert answer.status_code == 200, answer.text
+                body: dict[str, Any] = answer.json()
+                return body
+
+            def ours(body: dict[str, Any]) -> dict[str, list[str]]:
+                return {
+                    a["message"][:4]: a["regions"]
+                    for a in body["items"]
+                    if a["message"].startswith("md-")
+                }
+
+            everything = listed()
+            assert ours(everything) == {"md-a": ["KG-C"], "md-b": ["KG-GB", "KG-GO"], "md-c": []}
+            assert everything["participants"][maker]["site"] == {
+                "name": SITES[MANUFACTURER][0],
+                "region": "KG-C",
+                "city": None,
+            }
+            assert everything["participants"][api_maker]["site"] is None
+            assert everything["locations"][shelf]["name"] == SITES[PHARMACY][0]
+            assert everything["locations"][shelf]["region"] == "KG-GB"
+            assert set(ours(listed(region="KG-C"))) == {"md-a"}
+            assert set(ours(listed(region="KG-GB"))) == {"md-b"}  # by the location
+            assert set(ours(listed(region="KG-GO"))) == {"md-b"}  # by the holder's site
+            assert set(ours(listed(region="KG"))) == {"md-a", "md-b"}
+            refused = http.get("/alerts", params={"region": "KG-XX"}, headers=auth)
+            assert refused.status_code == 422, refused.text
+            console = Console(record=True, width=300)
+            code = alerts_cli.run(
+                indexer_url="http://indexer.invalid",
+                key_file=service.bootstrap_key_file,
+                region="KG-C",
+                output="json",
+                client=http,
+                console=console,
+            )
+            printed = json.loads(console.export_text())
+            assert code == 1
+            assert [i["message"][:4] for i in printed["items"]] == ["md-a"]
+            table = Console(record=True, width=200)
+            alerts_cli.run(
+                indexer_url="http://indexer.invalid",
+                key_file=service.bootstrap_key_file,
+                region="KG-C",
+                client=http,
+                console=table,
+            )
+            assert "KG-C" in table.export_text()
+    finally:
+        with service.sessions.begin() as session:
+            session.execute(delete(AlertRow).where(AlertRow.block_number == 10**9))
 
 
 def test_a_record_not_its_declarers_is_left_out(index: Any) -> None:

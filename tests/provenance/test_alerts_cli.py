@@ -175,8 +175,8 @@ def test_the_indexer_refuses_an_unknown_kind_or_parameter(served: Served) -> Non
     answer = served.http.get("/alerts", params={"severty": "critical"}, headers=auth)
     assert answer.status_code == 422
     assert answer.json()["detail"] == (
-        "unknown query parameter severty; this endpoint takes: cursor, kind, limit, severity, "
-        "subject"
+        "unknown query parameter severty; this endpoint takes: cursor, kind, limit, region, "
+        "severity, subject"
     )
 
 
