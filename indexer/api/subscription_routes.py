@@ -86,7 +86,8 @@ async def create_subscription(
         with service.write_sessions() as session, session.begin():
             query = named.find(session, reader, name)
             given = subscriptions.controls(body, service.settings.subscription_targets)
-            return subscriptions.public(subscriptions.subscribe(session, query, given), name)
+            row = subscriptions.subscribe(session, query, given)
+            return subscriptions.public(session, row, name)
 
     made = await run_in_threadpool(store)
     service.subscriptions.wake()
@@ -107,7 +108,7 @@ def list_subscriptions(
     no_parameters(request, "GET /queries/{name}/subscriptions", ("perPage", "nextPageToken"))
     require_json(request)
     query = named.find(session, reader, name)
-    found = [subscriptions.public(r, name) for r in subscriptions.listing(session, query)]
+    found = [subscriptions.public(session, r, name) for r in subscriptions.listing(session, query)]
     return paged_list(request, service, found, f"subscriptions {query.id}")
 
 
@@ -125,7 +126,7 @@ def get_subscription(
     require_json(request)
     query = named.find(session, reader, name)
     row = subscriptions.find(session, query, subscription_id)
-    return JSONResponse(subscriptions.public(row, name), headers=VERSION_HEADERS)
+    return JSONResponse(subscriptions.public(session, row, name), headers=VERSION_HEADERS)
 
 
 @subscribed.delete(

@@ -15,14 +15,21 @@ import json
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso
-from indexer.store.models import AnchorRow, EventRow, SubscriptionRow, first_sequence_of_block
+from indexer.store.models import (
+    SEQ_BLOCK,
+    AnchorRow,
+    BlockRow,
+    EventRow,
+    SubscriptionRow,
+    first_sequence_of_block,
+)
 from indexer.store.writes import get_checkpoint
 from indexer.subscriptions.named import NamedQuery
 from medledger.epcis.query import parse_query
@@ -164,7 +171,7 @@ def unsubscribe(session: Session, query: NamedQuery, subscription_id: str) -> No
     session.execute(delete(SubscriptionRow).where(SubscriptionRow.id == row.id))
 
 
-def public(row: SubscriptionRow, name: str) -> dict[str, Any]:
+def public(session: Session, row: SubscriptionRow, name: str) -> dict[str, Any]:
     """As the binding shows a subscription (never its signature token)."""
     out: dict[str, Any] = {
         "subscriptionID": row.id,
@@ -181,4 +188,25 @@ def public(row: SubscriptionRow, name: str) -> dict[str, Any]:
         out["initialRecordTime"] = iso(row.initial_record_time)
     if row.last_notified_at is not None:
         out["lastNotifiedAt"] = iso(row.last_notified_at)
+    out["minRecordTime"] = iso(min_record_time(session, row))
     return out
+
+
+def min_record_time(session: Session, row: SubscriptionRow) -> datetime:
+    """The binding's ``minRecordTime``, "initially ``initialRecordTime``, then updated to the
+    most recent execution": ``initialRecordTime`` (default: when it was made) until a receiver
+    acknowledges a delivery, then the recordTime (the anchoring block's time) of the last
+    event delivered, the cursor's block: every event still to come was recorded then or later
+    (an event of that block and after), so it is the bound of the next run."""
+    start = row.initial_record_time or row.created_at
+    if row.last_notified_at is None:
+        return start
+    stamp = session.scalar(  # the cursor's block, else the last block read before it
+        select(BlockRow.timestamp)
+        .where(BlockRow.number <= row.cursor // SEQ_BLOCK)
+        .order_by(BlockRow.number.desc())
+        .limit(1)
+    )
+    if stamp is None:
+        return start
+    return max(start, datetime.fromtimestamp(stamp, UTC))

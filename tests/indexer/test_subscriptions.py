@@ -154,6 +154,7 @@ class Index:
         answer = response.json()
         subscription_schema()(answer)
         assert "signatureToken" not in answer and TOKEN not in response.text
+        assert answer["minRecordTime"] == answer["createdAt"]  # no initialRecordTime: from now
         assert response.headers["location"] == (
             f"/queries/{name}/subscriptions/{answer['subscriptionID']}"
         )
@@ -264,6 +265,14 @@ def test_new_matching_events_are_delivered_once_in_chain_order_signed(
     )
     binding_schema(one_schema)(one.json())
     assert one.json()["lastNotifiedAt"]
+    # minRecordTime: the bound of the next run, past every event delivered so far
+    delivered = [
+        e["recordTime"]
+        for d in receiver.wire
+        for e in d.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    ]
+    assert delivered and one.json()["minRecordTime"] >= max(delivered)
+    assert one.json()["minRecordTime"] >= one.json()["createdAt"]
     listed = index.http.get("/queries/all/subscriptions", headers=index.keys["regulator"])
     binding_schema(response_schema("/queries/{queryName}/subscriptions", "get", "200"))(
         listed.json()
