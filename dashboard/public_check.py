@@ -69,6 +69,7 @@ def check_page(
         error_title=context.get("error_title"),
         max_length=check_queries.MAX_CODE_LENGTH,
         reason=lambda reason_code: t.get(f"reason.{reason_code}", f"{reason_code}"),
+        suspension_reason=lambda code: t.get(f"suspension_reason.{code}", f"{code}"),
     )
     return HTMLResponse(page, status_code=status, headers=headers)
 

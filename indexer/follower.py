@@ -54,7 +54,14 @@ PARTICIPANT_KINDS = {
     "ParticipantReinstated": "reinstated",
     "CompanyPrefixesSet": "prefixes",
 }
-RECALL_KINDS = {"BatchRegistered": "registered", "Recalled": "recalled", "Released": "released"}
+RECALL_KINDS = {
+    "BatchRegistered": "registered",
+    "Recalled": "recalled",
+    "Released": "released",
+    "Suspended": "suspended",
+    "SuspensionLifted": "lifted",
+    "SuspensionEscalated": "escalated",  # a Recalled log follows in the same transaction
+}
 
 
 #: Events loaded (by this follower) after which the bulk tables are analysed (or as many as the
@@ -429,4 +436,5 @@ def _recall_change(entry: ChainLog) -> RecallChangeRow:
         by=str(by),
         tx_hash=entry.tx_hash,
         packs=int(args["packs"]) if "packs" in args else None,
+        case_number=str(args["caseNumber"]) if "caseNumber" in args else None,
     )

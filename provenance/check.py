@@ -15,7 +15,7 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from medledger.recall_reasons import describe
+from medledger.recall_reasons import describe, describe_suspension
 from provenance.exits import EXIT_OK, EXIT_UNUSABLE, EXIT_WARNING, print_unusable
 from provenance.http import CHECK_TIMEOUT, Service, ServiceError, problem
 from provenance.options import DEFAULT_INDEXER_URL
@@ -25,6 +25,7 @@ _STYLE = {
     "dispensed": "bold yellow",
     "expired": "bold red",
     "recalled": "bold red",
+    "suspended": "bold red",
     "suspect": "bold red",
     "unknown": "bold red",
 }
@@ -33,6 +34,7 @@ _HEADLINE = {
     "dispensed": "DISPENSED: this pack was already dispensed",
     "expired": "EXPIRED",
     "recalled": "RECALLED: do not use",
+    "suspended": "SUSPENDED pending investigation: do not use or dispense",
     "suspect": "SUSPECT: the label does not match the record, or the code is out of circulation",
     "unknown": "UNKNOWN: no participant recorded this pack",
 }
@@ -83,6 +85,10 @@ def render(console: Console, body: dict[str, Any]) -> None:
             _line(console, "recalled", f"yes: {describe(recall.get('reasonCode'))}")
         else:
             _line(console, "recalled", "no")
+        suspension = body.get("suspension")
+        if body.get("suspended") and suspension:
+            why = describe_suspension(suspension.get("reasonCode"))
+            _line(console, "suspended", f"yes: case {suspension.get('caseNumber')}, {why}")
         _line(console, "status", f"{body.get('status')} since {body.get('since')}")
         holder = body.get("holder") or {}
         if holder:

@@ -74,6 +74,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         routes.epc,
         routes.stock,
         routes.recall,
+        routes.suspension,
         routes.registry,
         routes.origin,
         routes.receipts,

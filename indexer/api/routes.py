@@ -48,9 +48,18 @@ from indexer.api.schemas import (
     RecallScope,
     ReceiptDocument,
     Stock,
+    SuspensionPage,
     Trace,
 )
-from indexer.queries import DEFAULT_LIMIT, MAX_LIMIT, alerts, anchors, epcs, recalls
+from indexer.queries import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    alerts,
+    anchors,
+    epcs,
+    recalls,
+    suspensions,
+)
 from indexer.queries import check as check_queries
 from indexer.queries import exports as export_queries
 from indexer.queries import masterdata as masterdata_queries
@@ -81,6 +90,7 @@ trace = APIRouter(tags=["trace"], route_class=StrictJSONRoute)
 epc = APIRouter(prefix="/epcs", tags=["state"], route_class=StrictJSONRoute)
 stock = APIRouter(tags=["state"], route_class=StrictJSONRoute)
 recall = APIRouter(prefix="/recalls", tags=["recalls"], route_class=StrictJSONRoute)
+suspension = APIRouter(prefix="/suspensions", tags=["recalls"], route_class=StrictJSONRoute)
 registry = APIRouter(tags=["chain"], route_class=StrictJSONRoute)
 health = APIRouter(tags=["operations"], route_class=StrictJSONRoute)
 check = APIRouter(tags=["check"], route_class=StrictJSONRoute)
@@ -424,6 +434,33 @@ def get_recalls(
     participants made or hold packs of."""
     page = recalls.list_recalls(
         session, recalled=recalled, limit=limit, cursor=cursor, within=within
+    )
+    _link(request, response, page.next)
+    return page.to_json()
+
+
+@suspension.get("", response_model=SuspensionPage, summary="Suspensions pending investigation")
+def get_suspensions(
+    session: SessionDep,
+    within: ScopeDep,
+    request: Request,
+    response: Response,
+    active: Annotated[bool | None, Query(description="only current (or ended) ones")] = None,
+    gtin: Annotated[str | None, Query(description="one lot's: its GTIN")] = None,
+    lot: Annotated[str | None, Query(description="one lot's: its lot number")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Every suspension the chain recorded, oldest first, with its case number and how it
+    ended (lifted, escalated to a recall); an inspector's key: its region's lots."""
+    page = suspensions.list_suspensions(
+        session,
+        active=active,
+        gtin=gtin14(gtin) if gtin is not None else None,
+        lot=lot_text(lot) if lot is not None else None,
+        limit=limit,
+        cursor=cursor,
+        within=within,
     )
     _link(request, response, page.next)
     return page.to_json()

@@ -69,6 +69,34 @@ class Recall(Model):
     packs: int | None = Field(default=None, description="packs its registrant declared")
     changedBlock: int
     txHash: str
+    suspended: bool = Field(
+        default=False, description="suspended pending investigation now (docs/suspensions.md)"
+    )
+    caseNumber: str | None = Field(default=None, description="the current suspension's case")
+
+
+class Suspension(Model):
+    """A suspension pending investigation and how it ended (docs/suspensions.md)."""
+
+    gtin: str
+    lot: str
+    state: Literal["suspended", "lifted", "escalated"]
+    caseNumber: str | None
+    reasonCode: int | None
+    reason: str | None = Field(description="the code's text; null for a code of no table")
+    by: str = Field(description="the regulator or the pharmacovigilance officer")
+    block: int
+    txHash: str
+    closedBy: str | None
+    closedBlock: int | None
+    closeReasonCode: int | None = Field(description="a lifting's code, or the recall's")
+    closeReason: str | None
+    closeTx: str | None
+
+
+class SuspensionPage(Model):
+    items: list[Suspension]
+    next: str | None
 
 
 class Version(Model):
@@ -426,9 +454,23 @@ class CheckEvent(Model):
     anchor: Anchor
 
 
+class CheckSuspension(Model):
+    caseNumber: str | None = Field(description="the investigation's case number, on chain")
+    reasonCode: int | None
+    reason: str | None = Field(
+        default=None, description="the code's text (docs/suspensions.md), null for another code"
+    )
+    by: str | None = Field(description="who suspended it (null in a public answer)")
+    block: int | None = Field(description="the block of the Suspended log")
+    txHash: str | None
+
+
 class Check(Model):
-    verdict: Literal["ok", "unknown", "suspect", "recalled", "expired", "dispensed"] = Field(
-        description="the first that applies of unknown, suspect, recalled, expired, dispensed, ok"
+    verdict: Literal[
+        "ok", "unknown", "suspect", "recalled", "suspended", "expired", "dispensed"
+    ] = Field(
+        description="the first that applies of unknown, suspect, recalled, suspended, "
+        "expired, dispensed, ok"
     )
     known: bool
     code: ScannedCode
@@ -444,6 +486,12 @@ class Check(Model):
     )
     recalled: bool | None
     recall: CheckRecall | None
+    suspended: bool | None = Field(
+        default=None,
+        description="the lot is suspended pending investigation (docs/suspensions.md); false "
+        "while it is recalled, which says more",
+    )
+    suspension: CheckSuspension | None = None
     dispensed: Dispensing | None
     status: str | None
     since: str | None

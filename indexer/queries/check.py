@@ -56,11 +56,16 @@ from medledger.custody.state import ItemStatus
 from medledger.epcis.event_id import event_id_of
 from medledger.epcis.identifiers import ID_GS1, canonical_identifier
 from medledger.errors import ValidationError
-from medledger.recall_reasons import describe, reason_text
+from medledger.recall_reasons import (
+    SUSPENSION_REASONS,
+    describe,
+    describe_suspension,
+    reason_text,
+)
 from medledger.roles import Role
 
 #: Every verdict, most serious first; the answer's verdict is the first that applies.
-VERDICTS: Final = ("unknown", "suspect", "recalled", "expired", "dispensed", "ok")
+VERDICTS: Final = ("unknown", "suspect", "recalled", "suspended", "expired", "dispensed", "ok")
 #: Verdicts that are not ``ok`` but describe a known pack (``unknown`` is not among them).
 WARNING_VERDICTS: Final = frozenset(VERDICTS) - {"ok"}
 
@@ -227,6 +232,12 @@ def state_query(canonical: str) -> Select[*tuple[Any, ...]]:
             RecallRow.by.label("recall_by"),
             RecallRow.changed_block,
             RecallRow.tx_hash.label("recall_tx"),
+            RecallRow.suspended,
+            RecallRow.suspension_reason_code,
+            RecallRow.case_number,
+            RecallRow.suspended_by,
+            RecallRow.suspended_block,
+            RecallRow.suspend_tx,
             EventRow.type,
             EventRow.biz_step,
             EventRow.submitter,
@@ -296,6 +307,8 @@ def _check(session: Session, value: str, *, today: date) -> dict[str, Any]:
             "released": None,
             "recalled": None,
             "recall": None,
+            "suspended": None,
+            "suspension": None,
             "dispensed": None,
             "status": None,
             "since": None,
@@ -342,6 +355,25 @@ def _check(session: Session, value: str, *, today: date) -> dict[str, Any]:
         warnings.append(
             _warning("recalled", f"lot {row.lot} is recalled: {describe(row.reason_code)}")
         )
+    suspended = bool(row.suspended) and not recalled
+    suspension = None
+    if suspended:
+        suspension = {
+            "caseNumber": row.case_number,
+            "reasonCode": row.suspension_reason_code,
+            "reason": SUSPENSION_REASONS.get(row.suspension_reason_code or 0),
+            "by": row.suspended_by,
+            "block": row.suspended_block,
+            "txHash": row.suspend_tx,
+        }
+        warnings.append(
+            _warning(
+                "suspended",
+                f"lot {row.lot} is suspended pending investigation (case {row.case_number}: "
+                f"{describe_suspension(row.suspension_reason_code)}): do not use it; a "
+                "pharmacy does not dispense it until the suspension is lifted",
+            )
+        )
     expiry = row.expiry if row.expiry is not None else code.expiry
     expired = expiry is not None and today > expiry
     if expired:
@@ -374,6 +406,8 @@ def _check(session: Session, value: str, *, today: date) -> dict[str, Any]:
         verdict = "suspect"
     elif recalled:
         verdict = "recalled"
+    elif suspended:
+        verdict = "suspended"
     elif expired:
         verdict = "expired"
     elif dispensed is not None:
@@ -431,6 +465,8 @@ def _check(session: Session, value: str, *, today: date) -> dict[str, Any]:
         "released": row.manufacturer is not None,
         "recalled": recalled,
         "recall": recall,
+        "suspended": suspended,
+        "suspension": suspension,
         "dispensed": dispensed,
         "status": row.status,
         "since": iso(row.event_time),
@@ -470,6 +506,9 @@ def for_caller(answer: dict[str, Any], *, full: bool) -> dict[str, Any]:
     dispensed = answer.get("dispensed")
     if dispensed is not None:
         public["dispensed"] = {**dispensed, "by": None, "name": None, "gln": None}
+    suspension = answer.get("suspension")
+    if suspension is not None:
+        public["suspension"] = {**suspension, "by": None}  # an officer is a person's desk
     last = answer.get("lastEvent")
     if last is not None:
         public["lastEvent"] = {**last, "submitter": None}

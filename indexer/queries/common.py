@@ -218,6 +218,8 @@ def recall_json(row: RecallRow | None) -> dict[str, Any] | None:
         "packs": row.packs,
         "changedBlock": row.changed_block,
         "txHash": row.tx_hash,
+        "suspended": bool(row.suspended),
+        "caseNumber": row.case_number if row.suspended else None,
     }
 
 

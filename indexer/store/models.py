@@ -389,7 +389,8 @@ class HoldingVersionRow(Base):
 
 
 class RecallChangeRow(Base):
-    """One recall-registry log: a batch registered, recalled or released."""
+    """One recall-registry log: a batch registered, recalled or released; suspended pending
+    investigation (with its case number), its suspension lifted or escalated to a recall."""
 
     __tablename__ = "ix_recall_changes"
 
@@ -402,6 +403,7 @@ class RecallChangeRow(Base):
     by: Mapped[str] = mapped_column(String(ADDRESS))
     tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
     packs: Mapped[int | None] = mapped_column(BigInteger)  # kind "registered": packs declared
+    case_number: Mapped[str | None] = mapped_column(String(32))  # kind "suspended"
 
     __table_args__ = (Index("ix_recall_changes_lot", "gtin", "lot"),)
 
@@ -420,6 +422,13 @@ class RecallRow(Base):
     changed_block: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
     packs: Mapped[int | None] = mapped_column(BigInteger)  # declared by its registrant
+    # its suspension pending investigation (the last one's facts stay when it ends)
+    suspended: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    suspension_reason_code: Mapped[int | None] = mapped_column(Integer)
+    case_number: Mapped[str | None] = mapped_column(String(32))
+    suspended_by: Mapped[str | None] = mapped_column(String(ADDRESS))
+    suspended_block: Mapped[int | None] = mapped_column(BigInteger)
+    suspend_tx: Mapped[str | None] = mapped_column(String(TX_HASH))
 
 
 class AlertRow(Base):

@@ -541,11 +541,21 @@ def _replay_recall(session: Session, change: RecallChangeRow) -> None:
             by=None,
             changed_block=change.block_number,
             tx_hash=change.tx_hash,
+            suspended=False,
         )
         session.add(row)
     if change.kind == "registered":
         row.manufacturer = change.by
         row.packs = change.packs
+    elif change.kind == "suspended":
+        row.suspended = True
+        row.suspension_reason_code = change.reason_code
+        row.case_number = change.case_number
+        row.suspended_by = change.by
+        row.suspended_block = change.block_number
+        row.suspend_tx = change.tx_hash
+    elif change.kind in ("lifted", "escalated"):
+        row.suspended = False
     else:
         row.recalled = change.kind == "recalled"
         row.reason_code = change.reason_code
