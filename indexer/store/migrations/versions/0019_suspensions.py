@@ -3,8 +3,8 @@
 (``ix_recall_changes.case_number``), and each batch's current suspension sits beside its recall
 state in ``ix_recalls`` (rebuilt from the changes after a rollback, like the recall state).
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-04 18:10:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
