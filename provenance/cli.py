@@ -27,6 +27,7 @@ from provenance.options import (
     ReaderKeyFile,
     ReasonCode,
     RegulatorKeyFile,
+    SuspenderKeyFile,
     default_key_file,
 )
 from provenance.participants_command import participants_app
@@ -354,6 +355,116 @@ def release(
 
     raise typer.Exit(
         run_release(
+            gtin,
+            lot,
+            reason=reason,
+            reason_code=reason_code,
+            gateway_url=gateway,
+            key_file=default_key_file(key_file, REGULATOR_KEY_FILES, "regulator"),
+            echo=typer.echo,
+        )
+    )
+
+
+@app.command()
+def suspend(
+    gtin: Gtin,
+    lot: Lot,
+    case: Annotated[
+        str,
+        typer.Option(
+            "--case", help="The investigation's case number (on chain).", show_default=False
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="Why the lot is suspended.", show_default=False)],
+    reason_code: ReasonCode = None,
+    stop_shipping: Annotated[
+        bool | None,
+        typer.Option(
+            "--stop-shipping/--dispensing-only",
+            help="Refuse shipping too, or dispensing only (default: the gateway's setting).",
+            show_default=False,
+        ),
+    ] = None,
+    gateway: GatewayUrl = DEFAULT_GATEWAY_URL,
+    key_file: SuspenderKeyFile = None,
+) -> None:
+    """Suspend a lot pending investigation (regulator or pharmacovigilance officer): on-chain,
+    dispensing refused at once at the gateway, holders notified (docs/suspensions.md).
+
+    Exit code 0 if suspended, 1 if the gateway refuses (not allowed, unknown lot, already
+    suspended or recalled), 2 if the input is unusable or the gateway or its chain cannot be
+    reached.
+    """
+    from provenance.suspension import run_suspension
+
+    raise typer.Exit(
+        run_suspension(
+            "suspend",
+            gtin,
+            lot,
+            reason=reason,
+            reason_code=reason_code,
+            case_number=case,
+            stops_shipping=stop_shipping,
+            gateway_url=gateway,
+            key_file=default_key_file(key_file, REGULATOR_KEY_FILES, "regulator"),
+            echo=typer.echo,
+        )
+    )
+
+
+@app.command("lift-suspension")
+def lift_suspension(
+    gtin: Gtin,
+    lot: Lot,
+    reason: Annotated[str, typer.Option(help="Why the suspension is lifted.")] = "",
+    reason_code: ReasonCode = None,
+    gateway: GatewayUrl = DEFAULT_GATEWAY_URL,
+    key_file: SuspenderKeyFile = None,
+) -> None:
+    """Lift a lot's suspension (regulator or pharmacovigilance officer): on-chain and at the
+    gateway, the lot is dispensed again; holders are notified.
+
+    Exit code 0 if lifted, 1 if the gateway refuses (not suspended, unknown lot, not allowed),
+    2 if the input is unusable or the gateway or its chain cannot be reached.
+    """
+    from provenance.suspension import run_suspension
+
+    raise typer.Exit(
+        run_suspension(
+            "lift",
+            gtin,
+            lot,
+            reason=reason,
+            reason_code=reason_code,
+            gateway_url=gateway,
+            key_file=default_key_file(key_file, REGULATOR_KEY_FILES, "regulator"),
+            echo=typer.echo,
+        )
+    )
+
+
+@app.command()
+def escalate(
+    gtin: Gtin,
+    lot: Lot,
+    reason: Annotated[str, typer.Option(help="Why the lot is recalled.", show_default=False)],
+    reason_code: ReasonCode = None,
+    gateway: GatewayUrl = DEFAULT_GATEWAY_URL,
+    key_file: RegulatorKeyFile = None,
+) -> None:
+    """Escalate a lot's suspension to a recall (regulator), in one action: on-chain, then the
+    lot stops moving at the gateway; holders are notified of the recall.
+
+    Exit code 0 if recalled, 1 if the gateway refuses (not suspended, unknown lot, not the
+    regulator), 2 if the input is unusable or the gateway or its chain cannot be reached.
+    """
+    from provenance.suspension import run_suspension
+
+    raise typer.Exit(
+        run_suspension(
+            "escalate",
             gtin,
             lot,
             reason=reason,

@@ -91,6 +91,16 @@ DeclarerKeyFile = Annotated[
         )
     ),
 ]
+SuspenderKeyFile = Annotated[
+    Path | None,
+    _key_file(
+        _key_file_help(
+            "API key of the gateway of the regulator or a pharmacovigilance officer (the "
+            "regulator's by default)",
+            REGULATOR_KEY_FILES,
+        )
+    ),
+]
 ManufacturerKeyFile = Annotated[
     Path | None,
     _key_file(
