@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from gateway import store
 from gateway.masterdata_intake import header_entries
-from gateway.store.capture import CaptureResult, bounded_error
+from gateway.store.capture import CaptureResult, bounded_error, new_salts
 from gateway.store.custody_locks import CustodyLocks, retry_exclusive
 from medledger.custody.lock_keys import document_keys
 from medledger.custody.ruleset import RuleSet, check_events
@@ -290,6 +290,7 @@ def event_records(
     went wrong between the posted JSON and the stored one. Refused: :class:`ValidationError`
     with rule ``event.rehash`` and the event's pointer.
     """
+    salts = new_salts(len(events))  # each event's own, all read at once
     records = [
         store.EventRecord(
             event_id=event_id,
@@ -297,8 +298,9 @@ def event_records(
             event_time=facts.event_time,
             type=facts.type,
             biz_step=facts.biz_step,
+            salt=salt,
         )
-        for event, facts, event_id in zip(events, normalised, event_ids, strict=True)
+        for event, facts, event_id, salt in zip(events, normalised, event_ids, salts, strict=True)
     ]
     # all written first, then all re-hashed: each loop keeps its own code hot (a fifth faster
     # than writing and re-hashing event by event)

@@ -64,6 +64,13 @@ def new_salt() -> bytes:
     return secrets.token_bytes(32)
 
 
+def new_salts(count: int) -> list[bytes]:
+    """``count`` fresh 32-byte salts from one read of the OS's random source (what
+    :func:`new_salt` reads once per salt: a system call each)."""
+    pool = secrets.token_bytes(32 * count)
+    return [pool[i : i + 32] for i in range(0, 32 * count, 32)]
+
+
 @dataclass(frozen=True)
 class EventRecord:
     """One accepted event, as the capture service hands it to the store."""

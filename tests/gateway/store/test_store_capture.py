@@ -13,6 +13,7 @@ from gateway.store.capture import (
     get_capture,
     get_event,
     known_event_ids,
+    new_salts,
     record_capture,
     record_rejection,
 )
@@ -43,6 +44,12 @@ def test_events_are_stored_with_hash_and_salt(
     assert stored.participant == alice.address and stored.capture_id == result.capture_id
     assert stored.batch is None
     assert get_event(session, make_event().event_id) is None
+
+
+def test_a_documents_salts_are_read_at_once_each_its_own() -> None:
+    salts = new_salts(1000)
+    assert len(salts) == 1000 and {len(s) for s in salts} == {32}
+    assert len(set(salts)) == 1000 and new_salts(0) == []
 
 
 def test_same_document_twice_is_stored_once(
