@@ -466,6 +466,31 @@ def _quantity_element(converter: _Converter, list_name: str, item: Any) -> str |
     return "quantityElement" + "".join(parts) if parts else ""
 
 
+# Names the node tree treats apart (left out, grouped, renamed, kept in order): an ``ilmd`` naming
+# any of them goes through the tree.
+_ILMD_APART = _NOT_HASHED_ANYWHERE | _PAIR_IDS | _RENAME.keys() | {"childEPCs"}
+
+
+def _ilmd_piece(converter: _Converter, value: Any) -> str | None:
+    """``ilmd`` when it is the only field of the generic part (the commissioning event's usual
+    shape): ``{"prefix:name": string, ...}``. The tree gives the node ``ilmd`` (no text) with one
+    child per entry, and the generic part writes it ``ilmd`` then its children sorted, each
+    ``name=value`` (``name`` alone when the value is blank). Any other shape: None."""
+    if not isinstance(value, dict) or not value.keys().isdisjoint(_ILMD_APART):
+        return None
+    entries: list[str] = []
+    for raw_key, item in value.items():
+        if not isinstance(item, str):
+            return None
+        key = converter.key(raw_key)
+        if key.endswith("List") or key in _ILMD_APART:
+            return None
+        text = converter.text(item, "ilmd", key).strip()
+        entries.append(key + "=" + _canon_value(text) if text else key)
+    entries.sort()
+    return "ilmd" + "".join(entries)
+
+
 def _direct_for(name: str, sub: Any) -> _Direct | None:
     if sub is None:
         return _time_piece if _is_time(name) else _plain_piece
@@ -573,7 +598,11 @@ def prehash_string(
             others[key] = value
         else:
             pieces[_RANK[key]] = piece
-    rest = _pieces_via_tree(others, converter, ignored, pieces) if others else ""
+    rest = None
+    if len(others) == 1 and "ilmd" in others and "ilmd" not in ignored:
+        rest = _ilmd_piece(converter, others["ilmd"])
+    if rest is None:
+        rest = _pieces_via_tree(others, converter, ignored, pieces) if others else ""
     return "eventType=" + event_type + "".join(pieces) + rest
 
 

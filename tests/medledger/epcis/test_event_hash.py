@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medledger.epcis.event_hash import (
     _canon_any_time,
@@ -145,6 +147,86 @@ def _events_to_compare() -> list[tuple[Mapping[str, Any], dict[str, str]]]:
         for event in document_events(document)
         if isinstance(event.get("type"), str)
     ]
+
+
+# ``ilmd`` (written straight from JSON when it is the only field of the generic part), in the
+# usual shape and in the shapes the node tree treats apart.
+_ILMD_VARIANTS: list[Any] = [
+    {}, {"cbvmda:lotNumber": "L1"},
+    {"cbvmda:lotNumber": "L1", "cbvmda:itemExpirationDate": "2028-10-31"},
+    {"ex:b": " ", "ex:a": " urn:epc:id:sgtin:9521141.012345.2 ",
+     "ex:c": "urn:epcglobal:cbv:bizstep:x"},
+    {"undeclared:x": "1.50", "plain": "cbv:BizStep-shipping", "ex:z": "", "ex:y": "10"},
+    {"ex:lotList": "L1"}, {"ex:a": "1", "#text": "t"}, {"ex:a": "1", "@context": {"ex": "https://o/"}},
+    {"comment": "c", "ex:a": "1"}, {"rdfs:comment": "c"}, {"childEPCs": "x"}, {"inputEPC": "x"},
+    {"source": "x", "ex:a": "1"}, {"bizTransaction": "x"}, {"quantity": "2"}, {"ex:a": 1},
+    {"ex:a": ["x"]}, {"ex:a": {"ex:b": "c"}}, {"ex:a": None}, "text", ["x"], 5,
+]  # fmt: skip
+
+
+def _via_tree(event: Mapping[str, Any], namespaces: dict[str, str]) -> str:
+    converter = _Converter(namespaces, default_vocabulary())
+    event_type: str = event["type"]
+    return "eventType=" + event_type + _prehash_via_tree(event, converter, frozenset())
+
+
+def test_an_ilmd_written_straight_from_json_hashes_as_through_the_node_tree() -> None:
+    """Every event of the vectors with each ``ilmd`` variant, once beside its other fields and
+    once as its only field beyond the ones written directly."""
+    compared = 0
+    for event, namespaces in _events_to_compare():
+        direct = {k: v for k, v in event.items() if k in _DIRECT_NAMES}
+        for ilmd in _ILMD_VARIANTS:
+            for variant in ({**event, "ilmd": ilmd}, {**direct, "ilmd": ilmd}):
+                assert prehash_string(variant, namespaces=namespaces) == _via_tree(
+                    variant, namespaces
+                )
+                compared += 1
+    assert compared >= 400
+
+
+_DIRECT_NAMES = {"type", "eventTime", "eventTimeZoneOffset", "action", "bizStep", "disposition",
+                 "epcList", "readPoint", "bizLocation", "quantityList", "recordTime",
+                 "eventID"}  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "ex:a",
+                "ex:b",
+                "cbvmda:lotNumber",
+                "gs1:x",
+                "undeclared:y",
+                "plain",
+                "ex:itemList",
+                "ex:Z",
+                "ex:a ",
+            ]
+        ),  # fmt: skip
+        st.one_of(
+            st.text(max_size=6),
+            st.sampled_from(
+                [
+                    " ",
+                    "urn:epc:id:sgtin:9521141.012345.2",
+                    "10.0",
+                    "1e3",
+                    "urn:epcglobal:cbv:disp:active",
+                    "ex:v",
+                    "2024-03-01T10:00:00Z",
+                ]
+            ),  # fmt: skip
+        ),
+    )
+)
+def test_any_ilmd_of_strings_hashes_as_through_the_node_tree(ilmd: dict[str, str]) -> None:
+    event = {"type": "ObjectEvent", "eventTime": "2024-03-01T10:00:00Z",
+             "eventTimeZoneOffset": "+00:00", "action": "ADD", "ilmd": ilmd}  # fmt: skip
+    namespaces = context_namespaces([{"ex": "https://ex.example/"}])
+    assert prehash_string(event, namespaces=namespaces) == _via_tree(event, namespaces)
 
 
 def test_fields_written_straight_from_json_hash_as_through_the_node_tree() -> None:
