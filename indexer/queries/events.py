@@ -35,6 +35,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso
+from indexer.queries.masterdata import descendants, location_tree
 from indexer.queries.page_tokens import PageTokens
 from indexer.store.models import (
     ILMD_TEXT,
@@ -267,6 +268,24 @@ def _statement(query: EventQuery, within: ColumnElement[bool] | None) -> Select[
     return statement.order_by(*columns)
 
 
+def within_by_master_data(session: Session, query: EventQuery) -> EventQuery:
+    """``WD_readPoint`` and ``WD_bizLocation`` widened to every location master data places
+    within one of their values (:func:`indexer.queries.masterdata.descendants`): one read of
+    the location master data per page, and none without a ``WD_`` parameter."""
+    if not (query.read_points_within or query.biz_locations_within):
+        return query
+    tree = location_tree(session)
+
+    def widened(values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(descendants(tree, values))) if values else ()
+
+    return replace(
+        query,
+        read_points_within=widened(query.read_points_within),
+        biz_locations_within=widened(query.biz_locations_within),
+    )
+
+
 def _matching(
     session: Session,
     query: EventQuery,
@@ -274,6 +293,7 @@ def _matching(
     within: ColumnElement[bool] | None = None,
 ) -> Iterator[tuple[_Row, dict[str, Any]]]:
     """Every event of ``query`` past ``key``, in order, with its JSON; read in batches."""
+    query = within_by_master_data(session, query)
     judge = judged(query)
     base = _statement(query, within)
     batch = SCAN_BATCH if judge else query.per_page + 1

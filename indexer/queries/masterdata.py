@@ -151,6 +151,36 @@ def _vocabulary_element(raw: str) -> dict[str, Any] | None:
     return element
 
 
+def location_tree(session: Session) -> dict[str, set[str]]:
+    """``{location: the locations directly within it}`` by the versions true now: an element's
+    ``children`` (EPCIS 2.0 section 6.5) and the locations whose ``cbv:mda:site`` names it (CBV
+    2.0 section 10.3)."""
+    elements = session.scalars(
+        select(MasterDataRow.element_id).where(MasterDataRow.kind == KIND_LOCATION).distinct()
+    )
+    below: dict[str, set[str]] = {}
+    for row in _current(session, elements).values():
+        record = read_record(json.loads(row.raw))
+        below.setdefault(row.element_id, set()).update(record.children)
+        parent = location(record).parent_site
+        if parent:
+            below.setdefault(_SITE + parent, set()).add(row.element_id)
+    return below
+
+
+def descendants(tree: dict[str, set[str]], roots: Iterable[str]) -> set[str]:
+    """``roots`` and every location ``tree`` (:func:`location_tree`) places within one of them,
+    at any depth: what ``WD_readPoint`` and ``WD_bizLocation`` match (docs/indexer.md)."""
+    found = set(roots)
+    todo = list(found)
+    while todo:
+        for child in tree.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def region_of(facts: dict[str, dict[str, Any]], uri: str | None) -> str | None:
     """The region ``location_facts`` found for ``uri`` (None: no master data says)."""
     found = facts.get(uri) if uri else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from indexer.store.models import (
     first_sequence_of_block,
 )
 from medledger.epcis.builders import Actor
+from medledger.masterdata.record import make_record
+from medledger.masterdata.vocabulary import BUSINESS_LOCATION, NAME, SITE
 from provenance import alerts as alerts_cli
 from provenance.journey import (
     API_MAKER,
@@ -262,6 +264,60 @@ def test_alerts_name_participants_and_locations_and_filter_by_region(
     finally:
         with service.sessions.begin() as session:
             session.execute(delete(AlertRow).where(AlertRow.block_number == 10**9))
+
+
+def test_wd_parameters_reach_the_locations_master_data_places_within(index: Any) -> None:
+    """`WD_readPoint` / `WD_bizLocation`: the location, and every location master data places
+    within it (its `children`; the locations naming it as their `cbv:mda:site`), at any depth."""
+    _, service = index
+    hq, plant = (f"https://id.gs1.org/414/{a.gln}" for a in (API_MAKER, MANUFACTURER))
+    warehouse, depot = (f"https://id.gs1.org/414/{a.gln}" for a in (IMPORTER, DISTRIBUTOR))
+    moment = datetime(2026, 6, 1, tzinfo=UTC)
+    records = [
+        make_record(BUSINESS_LOCATION, hq, [(NAME, "Holding")], effective_time=moment,
+                    children=[plant]),
+        make_record(BUSINESS_LOCATION, warehouse, [(NAME, "Warehouse"), (SITE, DISTRIBUTOR.gln)],
+                    effective_time=moment),
+    ]  # fmt: skip
+    with service.sessions.begin() as session:
+        for at, record in enumerate(records):
+            session.add(
+                MasterDataRow(
+                    record_hash=record.digest,
+                    seq=2**62 + at,
+                    block_number=1,
+                    root=bytes(32),
+                    declared_by="0x" + "00" * 20,
+                    kind=record.kind,
+                    vocabulary_type=record.vocabulary_type,
+                    element_id=record.element_id,
+                    effective_time=record.effective_time,
+                    name=None,
+                    region=None,
+                    salt=bytes(32),
+                    raw=json.dumps(record.document(), separators=(",", ":"), ensure_ascii=False),
+                )
+            )
+    assert service.bootstrap_key_file is not None
+    auth = {"Authorization": f"Bearer {service.bootstrap_key_file.read_text().strip()}"}
+    try:
+        with TestClient(create_app(service, follow=False)) as http:
+
+            def ids(**params: str) -> set[str]:
+                answer = http.get("/events", params={"perPage": 1000, **params}, headers=auth)
+                assert answer.status_code == 200, answer.text
+                results = answer.json()["epcisBody"]["queryResults"]["resultsBody"]
+                return {e["eventID"] for e in results["eventList"]}
+
+            at_plant = ids(EQ_readPoint=plant)
+            assert at_plant and ids(WD_readPoint=hq) == ids(EQ_readPoint=hq) | at_plant
+            in_warehouse = ids(EQ_bizLocation=warehouse)
+            assert in_warehouse
+            assert ids(WD_bizLocation=depot) == ids(EQ_bizLocation=depot) | in_warehouse
+            assert ids(WD_bizLocation=warehouse) == in_warehouse  # nothing lies within it
+    finally:
+        with service.sessions.begin() as session:
+            session.execute(delete(MasterDataRow).where(MasterDataRow.seq >= 2**62))
 
 
 def test_a_record_not_its_declarers_is_left_out(index: Any) -> None:
