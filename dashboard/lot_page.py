@@ -1,15 +1,17 @@
 """``/dashboard/lot``: one lot (product, expiry, maker, holders and counts by status, its origin:
-API lots, makers, mass balance) with the **Recall** button; ``/dashboard/recall``: its recall
-(scope by holder and region, who the gateway notified and each delivery, progress since the
-recall: packs still on shelves, returned, destroyed, dispensed after the recall) with the
-**Release** button.
+API lots, makers, mass balance) with the **Recall** button, and its suspension pending
+investigation with the **Suspend**, **Lift** and **Escalate** buttons (docs/suspensions.md);
+``/dashboard/recall``: its recall (scope by holder and region, who the gateway notified and
+each delivery, progress since the recall: packs still on shelves, returned, destroyed,
+dispensed after the recall) with the **Release** button.
 
-A button is a form: ``POST /dashboard/lot/recall`` (or ``/release``) with a reason answers a
-confirmation page; its ``Confirm`` posts again with ``confirm=yes``, and only then the
-dashboard calls the gateway as ``provenance recall`` does (:mod:`dashboard.recall_gateway`,
-with the regulator's gateway key the indexer is configured with). Only a regulator's session
-sees the buttons; any other's POST is 403. Both are CSRF-checked like the alerts' triage.
-Regulators and auditors read these pages; an inspector's key does not open them (403)."""
+A button is a form: ``POST /dashboard/lot/recall`` (or ``/release``, ``/suspend`` with a case
+number, ``/lift``, ``/escalate``) with a reason answers a confirmation page; its ``Confirm``
+posts again with ``confirm=yes``, and only then the dashboard calls the gateway as the CLI does
+(:mod:`dashboard.recall_gateway`, with the regulator's gateway key the indexer is configured
+with). Only a regulator's session sees the buttons; any other's POST is 403. All are
+CSRF-checked like the alerts' triage. Regulators and auditors read these pages; an
+inspector's key does not open them (403)."""
 
 from __future__ import annotations
 
@@ -52,6 +54,11 @@ RECALLS: Final = "/dashboard/recalls"
 #: recalls listed on the recalls page (newest change first)
 MAX_LISTED: Final = 500
 MAX_REASON: Final = 500
+MAX_CASE: Final = 32
+#: the buttons: a recall and its release, a suspension, its lifting and its escalation
+CHANGES: Final = ("recall", "release", "suspend", "lift", "escalate")
+#: changes that need a reason (the others take one if given)
+NEED_REASON: Final = ("recall", "suspend", "escalate")
 STATUSES: Final = ("active", "in_transit", "dispensed", "destroyed", "decommissioned")
 
 router = APIRouter(include_in_schema=False)
@@ -87,6 +94,17 @@ def _latest_recall(gateway: RecallGateway | None, gtin: str, lot: str) -> tuple[
     return (found[-1] if found else None), ""
 
 
+def _latest_suspension(gateway: RecallGateway | None, gtin: str, lot: str) -> tuple[Any, str]:
+    """The gateway's latest suspension of the lot (None: none), or why it could not be read."""
+    if gateway is None:
+        return None, ""
+    try:
+        found = gateway.suspensions_of(gtin, lot)
+    except GatewayRefused as exc:
+        return None, exc.detail
+    return (found[-1] if found else None), ""
+
+
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     body = render(request, template, language_of(request), **context)
     return HTMLResponse(body, status_code=status, headers=HEADERS)
@@ -102,6 +120,7 @@ def _lot_page(
     problem: str | None = None,
     status: int = 200,
     reason: str = "",
+    case: str = "",
 ) -> HTMLResponse:
     t = messages(language_of(request))
     checked = _checked(gtin, lot)
@@ -123,13 +142,22 @@ def _lot_page(
             problem, status = t["lot.unknown"], 404
     gateway = gateway_of(request)
     at_gateway, unreachable = (None, "")
+    suspension: Any = None
     if found is not None:
         at_gateway, unreachable = _latest_recall(gateway, found.gtin, found.lot)
+        suspension, unread = _latest_suspension(gateway, found.gtin, found.lot)
+        unreachable = unreachable or unread
     recalled = (
         at_gateway["state"] == "recalled"
         if at_gateway is not None
         else bool(found and found.recalled)
     )
+    if suspension is not None:
+        suspended = suspension["state"] == "suspended"
+        case_number = suspension.get("caseNumber")
+    else:
+        suspended = bool(found and found.suspended)
+        case_number = found.recall.case_number if found and found.recall else None
     return _page(
         request,
         "lot.html",
@@ -143,11 +171,14 @@ def _lot_page(
         who=lambda address: participant_label(found.known if found else {}, address),
         class_of=_class_of,
         recalled=recalled,
+        suspended=suspended and not recalled,
+        case_number=case_number,
         at_gateway=at_gateway,
         unreachable=unreachable,
         configured=gateway is not None,
         may_recall=signed.role == "regulator",
         reason=reason,
+        case=case,
         lot_url=LOT,
         recall_url=url_of(RECALL, found.gtin, found.lot, language_of(request)) if found else "",
     )
@@ -175,14 +206,16 @@ async def change_recall(
     gtin: Text = "",
     lot: Text = "",
 ) -> Response:
-    """Recall or release (``change``): the confirmation page, then (``confirm=yes``) the call."""
+    """Recall or release, suspend, lift or escalate (``change``): the confirmation page, then
+    (``confirm=yes``) the call."""
     same_origin(request)
     fields = await form_fields(request)
     check_csrf(signed, fields)
     language = language_of(request)
     t = messages(language)
     reason = fields.get("reason", "").strip()[:MAX_REASON]
-    if change not in ("recall", "release"):
+    case = fields.get("case", "").strip()[:MAX_CASE]
+    if change not in CHANGES:
         return _lot_page(request, service, signed, gtin, lot, problem=t["lot.unknown"], status=404)
     if signed.role != "regulator":
         return _lot_page(
@@ -193,9 +226,27 @@ async def change_recall(
     if gateway is None or checked is None:
         problem = t["lot.not_configured"] if gateway is None else t["lot.unknown"]
         return _lot_page(request, service, signed, gtin, lot, problem=problem, status=409)
-    if change == "recall" and not reason:
+    if change in NEED_REASON and not reason:
         return _lot_page(
-            request, service, signed, gtin, lot, problem=t["lot.reason_needed"], status=422
+            request,
+            service,
+            signed,
+            gtin,
+            lot,
+            problem=t["lot.reason_needed." + change],
+            status=422,
+            case=case,
+        )
+    if change == "suspend" and not case:
+        return _lot_page(
+            request,
+            service,
+            signed,
+            gtin,
+            lot,
+            problem=t["lot.case_needed"],
+            status=422,
+            reason=reason,
         )
     if fields.get("confirm") != "yes":
         with service.sessions() as session:
@@ -210,32 +261,56 @@ async def change_recall(
             change=change,
             found=found,
             reason=reason,
+            case=case,
             packs=sum(r["count"] for r in live),
             holders=[participant_label(found.known, h) for h in {r["holder"] for r in live}],
             action=f"{LOT}/{change}?{urlencode({'gtin': gtin, 'lot': lot, 'lang': language})}",
             back=url_of(LOT, *checked, language),
         )
     try:
-        send = gateway.recall if change == "recall" else gateway.release
-        done = send(*checked, reason)
+        done = _send(gateway, change, checked, reason, case)
     except GatewayRefused as exc:
         status = exc.status if exc.status in (403, 404, 409, 422) else 502
         problem = f"{t['lot.gateway_refused']} {exc.detail}"
         return _lot_page(
-            request, service, signed, gtin, lot, problem=problem, status=status, reason=reason
+            request,
+            service,
+            signed,
+            gtin,
+            lot,
+            problem=problem,
+            status=status,
+            reason=reason,
+            case=case,
         )
     log.info(
-        "%s of lot %s of GTIN %s requested from the dashboard by %s (key %s): recall %s, "
-        "%s notified",
+        "%s of lot %s of GTIN %s requested from the dashboard by %s (key %s): %s %s, %s notified",
         change,
         checked[1],
         checked[0],
         signed.name,
         signed.key_id,
+        "suspension" if change in ("suspend", "lift", "escalate") else "recall",
         done.get("id"),
         done.get("notified"),
     )
-    return RedirectResponse(url_of(RECALL, *checked, language), status_code=303)
+    after = LOT if change in ("suspend", "lift") else RECALL
+    return RedirectResponse(url_of(after, *checked, language), status_code=303)
+
+
+def _send(
+    gateway: RecallGateway, change: str, lot: tuple[str, str], reason: str, case: str
+) -> dict[str, Any]:
+    """The gateway call a button makes, as the CLI makes it."""
+    if change == "suspend":
+        return gateway.suspend(*lot, case, reason)
+    send = {
+        "recall": gateway.recall,
+        "release": gateway.release,
+        "lift": gateway.lift,
+        "escalate": gateway.escalate,
+    }[change]
+    return send(*lot, reason)
 
 
 @router.get(RECALL, response_class=HTMLResponse)

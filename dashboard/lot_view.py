@@ -92,6 +92,11 @@ class Lot:
     def recalled(self) -> bool:
         return self.recall is not None and self.recall.recalled
 
+    @property
+    def suspended(self) -> bool:
+        """Suspended pending investigation, as far as the index has read (docs/suspensions.md)."""
+        return self.recall is not None and bool(self.recall.suspended)
+
     def by_status(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for row in self.summary:

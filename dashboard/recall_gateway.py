@@ -66,6 +66,30 @@ class RecallGateway:
         done: dict[str, Any] = self._send("POST", path, {"reason": reason}, write=True)
         return done
 
+    def suspend(self, gtin: str, lot: str, case_number: str, reason: str) -> dict[str, Any]:
+        """``POST /suspensions``: the suspension, with ``notified`` (``provenance suspend``)."""
+        body = {"gtin": gtin, "lot": lot, "caseNumber": case_number, "reason": reason}
+        done: dict[str, Any] = self._send("POST", "/suspensions", body, write=True)
+        return done
+
+    def lift(self, gtin: str, lot: str, reason: str) -> dict[str, Any]:
+        """``POST /suspensions/{gtin}/{lot}/lift``: the suspension, now lifted."""
+        return self._suspension(gtin, lot, "lift", reason)
+
+    def escalate(self, gtin: str, lot: str, reason: str) -> dict[str, Any]:
+        """``POST /suspensions/{gtin}/{lot}/escalate``: the suspension, now a recall."""
+        return self._suspension(gtin, lot, "escalate", reason)
+
+    def _suspension(self, gtin: str, lot: str, change: str, reason: str) -> dict[str, Any]:
+        path = f"/suspensions/{quote(gtin, safe='')}/{quote(lot, safe='')}/{change}"
+        done: dict[str, Any] = self._send("POST", path, {"reason": reason}, write=True)
+        return done
+
+    def suspensions_of(self, gtin: str, lot: str) -> list[dict[str, Any]]:
+        """Every suspension of the lot the gateway recorded, oldest first."""
+        every: list[dict[str, Any]] = self._send("GET", "/suspensions", None)
+        return [s for s in every if s.get("gtin") == gtin and s.get("lot") == lot]
+
     def recalls_of(self, gtin: str, lot: str) -> list[dict[str, Any]]:
         """Every recall of the lot the gateway recorded, oldest first."""
         every: list[dict[str, Any]] = self._send("GET", "/recalls", None)

@@ -217,7 +217,7 @@ def test_a_recall_without_its_token_or_reason_is_refused(world: World) -> None:
         forged = regulator.post(action, data={"reason": "x", "confirm": "yes"})
         assert forged.status_code == 403
         no_reason = regulator.post(action, data={"csrf": token.group(1), "confirm": "yes"})
-        assert no_reason.status_code == 422 and EN["lot.reason_needed"] in no_reason.text
+        assert no_reason.status_code == 422 and EN["lot.reason_needed.recall"] in no_reason.text
         unknown = regulator.get("/dashboard/lot", params={"gtin": GTIN, "lot": "NO-SUCH"})
         assert unknown.status_code == 404
     assert recalls_at_gateway(world) == []
