@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from indexer.api.deps import ServiceDep, SessionDep, VisibilityDep
-from indexer.queries.events import EPCIS_CONTEXT, query_events
+from indexer.queries.events import EPCIS_CONTEXT, EventsAnswer, query_events
 from indexer.queries.resources import RESOURCES, collection, known_value
 from indexer.queries.visibility import Visibility
 from indexer.service import IndexerService
@@ -171,9 +171,7 @@ def _events(
         within=visible.events(session),
         scope=token_scope("events", visible),
     )
-    return epcis_answer(
-        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}, xml=True
-    )
+    return events_answer(request, answer)
 
 
 def epcis_answer(
@@ -187,11 +185,7 @@ def epcis_answer(
     """The answer in JSON-LD or, for an EPCISQueryDocument (``xml``) whose client's ``Accept``
     prefers it, as EPCIS 2.0 XML (:mod:`medledger.epcis.xml_write`); events with no XML form:
     406 ``query.accept``."""
-    headers = VERSION_HEADERS | extra
-    if token is not None:
-        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
-        following = urlencode([*kept, ("nextPageToken", token)])
-        headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
+    headers = _headers(request, token, extra)
     if xml and preferred_format(request.headers.get("accept")) == "xml":
         try:
             body = write_document(document)
@@ -203,6 +197,28 @@ def epcis_answer(
             ) from None
         return Response(body, media_type="application/xml", headers=headers)
     return json_answer(document, headers)
+
+
+def _headers(request: Request, token: str | None, extra: dict[str, str]) -> dict[str, str]:
+    headers = VERSION_HEADERS | extra
+    if token is not None:
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
+        following = urlencode([*kept, ("nextPageToken", token)])
+        headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
+    return headers
+
+
+def events_answer(request: Request, answer: EventsAnswer) -> Response:
+    """A page of events (:func:`~indexer.queries.events.query_events`) as
+    :func:`epcis_answer` writes it (with the receipt's link template); JSON spliced from the
+    stored events where it can be (:meth:`~indexer.queries.events.EventsAnswer.json_body`)."""
+    extra = {"Link-Template": RECEIPT_TEMPLATE}
+    if preferred_format(request.headers.get("accept")) != "xml":
+        body = answer.json_body()
+        if body is not None:
+            headers = _headers(request, answer.next_token, extra)
+            return Response(body, media_type="application/json", headers=headers)
+    return epcis_answer(request, answer.document, answer.next_token, extra, xml=True)
 
 
 def json_answer(document: Any, headers: dict[str, str]) -> Response:

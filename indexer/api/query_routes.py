@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse, Response
 
 from indexer.api.deps import EpcisReaderDep, ServiceDep, SessionDep
 from indexer.api.epcis_routes import (
-    RECEIPT_TEMPLATE,
     VERSION_HEADERS,
     epcis_answer,
+    events_answer,
     require_events_format,
     require_json,
     token_scope,
@@ -185,6 +185,4 @@ def get_query_events(
         within=query.visibility.events(session),
         scope=token_scope(f"query {query.id}", query.visibility),
     )
-    return epcis_answer(
-        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}, xml=True
-    )
+    return events_answer(request, answer)

@@ -31,6 +31,7 @@ from indexer.api.deps import (
 from indexer.api.epcis_routes import (
     RECEIPT_TEMPLATE,
     epcis_answer,
+    events_answer,
     require_events_format,
     token_scope,
 )
@@ -329,9 +330,7 @@ def get_epc_events(
         within=window,
         scope=token_scope(f"epc {canonical}", visible),
     )
-    return epcis_answer(
-        request, answer.document, answer.next_token, {"Link-Template": RECEIPT_TEMPLATE}, xml=True
-    )
+    return events_answer(request, answer)
 
 
 def _whole(text: str | None, default: int) -> int:

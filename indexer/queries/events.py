@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -44,6 +44,7 @@ from indexer.store.models import (
     EventIlmdRow,
     EventItemRow,
     EventRow,
+    utc_day,
 )
 from indexer.store.state import chunks
 from medledger.epcis.event_id import EventId, event_id_of
@@ -61,14 +62,6 @@ EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld
 #: Rows read per batch when events are judged one by one (at least the page and one more).
 SCAN_BATCH = 500
 QUANTITY_ROLES = MATCH_ROLES["anyEPCClass"]
-
-
-@dataclass
-class EventsAnswer:
-    """One page: the EPCISQueryDocument and the next page's token (None: the last)."""
-
-    document: dict[str, Any]
-    next_token: str | None
 
 
 class _Row(NamedTuple):  # a tuple: 1,000 made per page, a frozen dataclass costs more
@@ -121,7 +114,11 @@ def conditions(query: EventQuery) -> list[ColumnElement[bool]]:
     ):
         if values:
             out.append(column.in_(values))
-    out += _span(EventRow.event_time, query.event_time)
+    day = _site_day(query)
+    if day is None or not _whole_day(query.event_time):
+        out += _span(EventRow.event_time, query.event_time)
+    if day is not None:
+        out.append(utc_day(EventRow.event_time) == day)
     if query.record_time.ge is not None:
         out.append(AnchorRow.block_timestamp >= _seconds(query.record_time.ge))
     if query.record_time.lt is not None:
@@ -147,6 +144,32 @@ def conditions(query: EventQuery) -> list[ColumnElement[bool]]:
         digests = [EventId.parse(v, rule="query.parameter").digest for v in query.event_ids]
         out.append(EventRow.event_hash.in_(digests))
     return out
+
+
+def _site_day(query: EventQuery) -> date | None:
+    """For one or more sites over an eventTime window within one UTC day, in chain order: that
+    day, to be said again (it follows from the window) in the form of ``ix_events_site_day``'s
+    expression, so PostgreSQL reads the site's day by ``seq`` until the page is full."""
+    ge, lt = query.event_time.ge, query.event_time.lt
+    if ge is None or lt is None or query.order_by == "eventTime":
+        return None
+    if not (query.biz_locations or query.biz_locations_within):
+        return None
+    try:
+        first = ge.astimezone(UTC).date()
+        last = (lt.astimezone(UTC) - timedelta(microseconds=1)).date()
+    except OverflowError:  # a window at the first instant UTC can hold
+        return None
+    return first if first == last else None
+
+
+def _whole_day(span: Span) -> bool:
+    """Whether ``span`` is one whole UTC day (so the day says all it says: the planner, told
+    both, would take them for independent and expect too few rows)."""
+    if span.ge is None or span.lt is None:
+        return False
+    ge = span.ge.astimezone(UTC)
+    return ge.time() == time() and span.lt.astimezone(UTC) == ge + timedelta(days=1)
 
 
 def _ilmd_value(want: Scalar, op: str) -> ColumnElement[bool]:
@@ -291,8 +314,9 @@ def _matching(
     query: EventQuery,
     key: list[Any] | None,
     within: ColumnElement[bool] | None = None,
-) -> Iterator[tuple[_Row, dict[str, Any]]]:
-    """Every event of ``query`` past ``key``, in order, with its JSON; read in batches."""
+) -> Iterator[tuple[_Row, dict[str, Any] | None]]:
+    """Every event of ``query`` past ``key``, in order, with its JSON where it was read to be
+    judged (else None); read in batches."""
     query = within_by_master_data(session, query)
     judge = judged(query)
     base = _statement(query, within)
@@ -307,8 +331,11 @@ def _matching(
             else {}
         )
         for row in rows:
+            if not judge:
+                yield row, None  # read when answered (or not at all: EventsAnswer.json_body)
+                continue
             event = event_of(row.raw)
-            if not judge or event_matches(
+            if event_matches(
                 query,
                 event,
                 event_id_of(row.event_hash),
@@ -357,8 +384,10 @@ def declared_later(session: Session, hashes: list[bytes]) -> dict[bytes, list[di
 
 
 def _answered(
-    row: _Row, event: dict[str, Any], declared: dict[bytes, list[dict[str, Any]]]
+    row: _Row, event: dict[str, Any] | None, declared: dict[bytes, list[dict[str, Any]]]
 ) -> dict[str, Any]:
+    if event is None:
+        event = event_of(row.raw)
     if event.get("@context") == EPCIS_CONTEXT:
         # the document's context; any other stays on the event, as JSON-LD scoping allows,
         # so the event still hashes to its eventID from this page
@@ -378,13 +407,14 @@ def _record_time(block_timestamp: int) -> str:
     return iso(datetime.fromtimestamp(block_timestamp, UTC)) or ""
 
 
-def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """An EPCISQueryDocument of ``events`` (a SimpleEventQuery's result)."""
+def query_document(events: list[dict[str, Any]], created: str | None = None) -> dict[str, Any]:
+    """An EPCISQueryDocument of ``events`` (a SimpleEventQuery's result), made at ``created``
+    (now if None)."""
     return {
         "@context": EPCIS_CONTEXT,
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
-        "creationDate": iso(datetime.now(UTC)),
+        "creationDate": created or iso(datetime.now(UTC)),
         "epcisBody": {
             "queryResults": {
                 "queryName": "SimpleEventQuery",
@@ -392,6 +422,76 @@ def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
             }
         },
     }
+
+
+#: Text in a stored event that sends it through :func:`_answered` rather than
+#: :func:`_spliced`: a top-level ``@context``, ``eventID`` or ``recordTime`` may be there
+#: (``_answered`` edits those), or what only :mod:`json` wrote (``NaN``, infinities).
+_NOT_SPLICED = ('"@context":', '"eventID":', '"recordTime":', "NaN", "Infinity")
+_EVENT_LIST = b'"eventList":[]'
+
+
+def _spliced(row: _Row) -> str | None:
+    """The answered event as JSON text without reading it: its ``eventID`` and ``recordTime``
+    put before the stored text's first key (the other keys as stored: sorted, compact, what
+    orjson writes of them). None where the text is not left as stored
+    (:data:`_NOT_SPLICED`, an error declaration anchored later)."""
+    raw = row.raw
+    if row.declared or any(marker in raw for marker in _NOT_SPLICED):
+        return None
+    head = '{"eventID":"' + event_id_of(row.event_hash) + '"'
+    if row.block_timestamp is not None:
+        head += ',"recordTime":"' + _record_time(row.block_timestamp) + '"'
+    return head + ("}" if raw == "{}" else "," + raw[1:])
+
+
+class EventsAnswer:
+    """One page: the EPCISQueryDocument (:attr:`document`, read from the stored events when
+    first asked for; or as JSON bytes, :meth:`json_body`) and the next page's token (None: the
+    last)."""
+
+    def __init__(
+        self,
+        rows: list[tuple[_Row, dict[str, Any] | None]],
+        declared: dict[bytes, list[dict[str, Any]]],
+        next_token: str | None,
+    ) -> None:
+        self._rows = rows
+        self._declared = declared
+        self.next_token = next_token
+        self.created = iso(datetime.now(UTC)) or ""
+        self._document: dict[str, Any] | None = None
+
+    @property
+    def document(self) -> dict[str, Any]:
+        if self._document is None:
+            events = [_answered(row, event, self._declared) for row, event in self._rows]
+            self._document = query_document(events, self.created)
+        return self._document
+
+    def json_body(self) -> bytes | None:
+        """:attr:`document` as compact UTF-8 JSON, spliced from the stored events' text (no
+        event read and written again: most of a page's CPU); events that cannot be
+        (:func:`_spliced`) are read and written by orjson. None where orjson would not write
+        what :mod:`json` does (a ``null``, an integer past 64 bits: the caller then writes
+        :attr:`document` its own way)."""
+        if self._document is not None:
+            return None
+        parts: list[str] = []
+        for row, _event in self._rows:
+            text = _spliced(row)
+            if text is None:
+                try:
+                    written = orjson.dumps(_answered(row, None, self._declared))
+                except TypeError:
+                    return None
+                if b"null" in written:
+                    return None
+                text = written.decode()
+            parts.append(text)
+        empty = orjson.dumps(query_document([], self.created))
+        at = empty.index(_EVENT_LIST) + len(_EVENT_LIST) - 1
+        return empty[:at] + ",".join(parts).encode() + empty[at:]
 
 
 def query_events(
@@ -420,7 +520,7 @@ def query_events(
     want = query.per_page
     if query.event_count_limit is not None:
         want = min(want, query.event_count_limit - served)
-    rows: list[tuple[_Row, dict[str, Any]]] = []
+    rows: list[tuple[_Row, dict[str, Any] | None]] = []
     more = False
     if want > 0:
         for found_row in _matching(session, query, key, within):
@@ -432,9 +532,8 @@ def query_events(
     if query.event_count_limit is not None and served >= query.event_count_limit:
         more = False
     declared = declared_later(session, [row.event_hash for row, _event in rows if row.declared])
-    events = [_answered(row, event, declared) for row, event in rows]
     token = tokens.encode(scope, _key(query, rows[-1][0]), served) if more and rows else None
-    return EventsAnswer(query_document(events), token)
+    return EventsAnswer(rows, declared, token)
 
 
 def events_between(
@@ -460,7 +559,7 @@ def events_between(
         next_page_token=None,
     )
     bounded = EventRow.seq < before if within is None else and_(EventRow.seq < before, within)
-    rows: list[tuple[_Row, dict[str, Any]]] = []
+    rows: list[tuple[_Row, dict[str, Any] | None]] = []
     covered = before - 1
     if before - 1 > after:
         for found in _matching(session, plain, [after], bounded):

@@ -36,7 +36,10 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from servicekit.sql.keys import KeyAuditColumns, KeyColumns
 from servicekit.sql.types import NAMING_CONVENTION, UtcDateTime
@@ -142,6 +145,26 @@ class AnchorRow(Base):
     status: Mapped[str] = mapped_column(String(16))
 
 
+class utc_day(FunctionElement[date]):  # noqa: N801 (a SQL function, named like one)
+    """The UTC calendar day of a timestamp column, as SQL (an index's expression and the
+    queries that use it must read the same): ``(timezone('UTC', t))::date`` on PostgreSQL,
+    ``date(t)`` on SQLite (which keeps UTC times as text)."""
+
+    type = Date()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(timezone('UTC', {compiler.process(element.clauses, **kw)}))::date"
+
+
+@compiles(utc_day)
+def _utc_day(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
 class EventRow(Base):
     """One verified event: its facts as columns, and the event itself as anchored."""
 
@@ -171,6 +194,9 @@ class EventRow(Base):
         # orderBy=eventTime pages; one site over a time window.
         Index("ix_events_event_time", "event_time", "seq"),
         Index("ix_events_biz_location_time", "biz_location", "event_time"),
+        # one site and a day in chain order: the day's events by seq, read until the page is
+        # full (the index above holds them by time: every one of them read, then sorted)
+        Index("ix_events_site_day", "biz_location", utc_day(text("event_time")), "seq"),
     )
 
 
