@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from indexer.queries.common import iso
 from indexer.queries.masterdata import descendants, location_tree
 from indexer.queries.page_tokens import PageTokens
+from indexer.queries.regions import sites_having
 from indexer.store.models import (
     ILMD_TEXT,
     AnchorRow,
@@ -57,6 +58,7 @@ from medledger.epcis.query_match import (
 )
 from medledger.epcis.terms import bare_term
 from medledger.errors import QueryTooLargeError
+from medledger.masterdata.vocabulary import attribute_id
 
 EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 #: Rows read per batch when events are judged one by one (at least the page and one more).
@@ -318,6 +320,10 @@ def _matching(
     """Every event of ``query`` past ``key``, in order, with its JSON where it was read to be
     judged (else None); read in batches."""
     query = within_by_master_data(session, query)
+    for field, attribute, values in query.location_attributes:
+        column = EventRow.read_point if field == "readPoint" else EventRow.biz_location
+        described = sites_having(session, attribute_id(attribute), values).condition(column)
+        within = described if within is None else and_(within, described)
     judge = judged(query)
     base = _statement(query, within)
     batch = SCAN_BATCH if judge else query.per_page + 1

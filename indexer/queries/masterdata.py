@@ -23,7 +23,12 @@ from indexer.store.state import chunks
 from medledger.epcis.digital_link import gln_of
 from medledger.epcis.identifiers import ID_GS1
 from medledger.errors import NotFoundError, ValidationError
-from medledger.masterdata.record import element_identifier, masterdata_id, read_record
+from medledger.masterdata.record import (
+    MasterDataRecord,
+    element_identifier,
+    masterdata_id,
+    read_record,
+)
 from medledger.masterdata.views import location, product
 from medledger.masterdata.vocabulary import EFFECTIVE_TIME, KIND_LOCATION, KIND_PRODUCT
 from medledger.regions import in_region
@@ -46,6 +51,14 @@ def _current(session: Session, element_ids: Iterable[str]) -> dict[str, MasterDa
             if best is None or (row.effective_time, row.seq) > (best.effective_time, best.seq):
                 found[row.element_id] = row
     return found
+
+
+def current_records(session: Session, element_ids: Iterable[str]) -> dict[str, MasterDataRecord]:
+    """The record true now of each element that has one."""
+    return {
+        element: read_record(json.loads(row.raw))
+        for element, row in _current(session, element_ids).items()
+    }
 
 
 def location_facts(session: Session, uris: Iterable[str | None]) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from indexer.queries.masterdata import location_facts
+from indexer.queries.masterdata import current_records, location_facts
 from indexer.store.models import MasterDataRow, ParticipantProfileRow, ParticipantRow
 from medledger.epcis.identifiers import ID_GS1
 from medledger.masterdata.vocabulary import KIND_LOCATION
@@ -64,6 +64,25 @@ def sites_in(session: Session, region: str) -> Sites:
         uri for uri, found in regions.items() if "/254/" in uri and not in_region(found, region)
     )
     return Sites(tuple(inside), tuple(outside))
+
+
+def sites_having(session: Session, attribute: str, values: Iterable[str]) -> Sites:
+    """The locations whose master data now gives ``attribute`` (a canonical attribute id) one
+    of ``values`` (as text), and the sub-locations whose own record does not (see
+    :class:`Sites`): what ``EQ_readPoint_<attr>`` and ``EQ_bizLocation_<attr>`` match."""
+    wanted = set(values)
+    elements = session.scalars(
+        select(MasterDataRow.element_id).where(MasterDataRow.kind == KIND_LOCATION).distinct()
+    )
+    inside: list[str] = []
+    outside: list[str] = []
+    for uri, record in current_records(session, elements).items():
+        said = {str(v) for v in record.values(attribute) if isinstance(v, str | int | float)}
+        if said & wanted:
+            inside.append(uri)
+        elif "/254/" in uri:
+            outside.append(uri)
+    return Sites(tuple(sorted(inside)), tuple(sorted(outside)))
 
 
 def participant_regions(

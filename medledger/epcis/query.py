@@ -10,8 +10,9 @@ datetimes, quantities as :class:`~decimal.Decimal`). Anything else is refused, n
   ``QueryParameterException``, HTTP 400) with rule ``query.parameter`` and the parameter's
   name as pointer;
 - a parameter of the binding the index does not answer yet (sensor filters, ``INNER_``,
-  master-data attributes, ``orderBy`` on an extension field, quantities by unit of measure):
-  the same error with rule ``query.unsupported``.
+  master-data attributes other than ``EQ_readPoint_<attr>`` and ``EQ_bizLocation_<attr>``,
+  ``orderBy`` on an extension field, quantities by unit of measure): the same error with rule
+  ``query.unsupported``.
 
 List parameters are pipe-delimited (the binding's ``style: pipeDelimited, explode: false``:
 ``EQ_bizStep=shipping|receiving``); one given twice adds its values (either matches).
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -68,6 +69,8 @@ _FIELD = r"[a-z][a-zA-Z0-9]*:\w+"
 _OPS = "EQ|GT|GE|LT|LE"
 _FIELD_FILTER = re.compile(rf"^({_OPS})_(ILMD_)?({_FIELD})$")
 _EXISTS_FIELD = re.compile(rf"^EXISTS_(ILMD_)?({_FIELD})$")
+#: ``EQ_readPoint_cbvmda:state=KG-C``: a master data attribute of the location (any one value).
+_LOCATION_ATTRIBUTE = re.compile(rf"^EQ_(readPoint|bizLocation)_({_FIELD})$")
 _TYPED = re.compile(r"^EQ_(bizTransaction|source|destination)_([a-z][a-zA-Z0-9_]+)$")
 _QUANTITY = re.compile(rf"^({_OPS})_quantity$")
 #: Control characters (NUL and the like) are no part of any parameter's value.
@@ -152,6 +155,9 @@ class EventQuery:
     fields: tuple[FieldFilter, ...] = ()
     #: (name, in ilmd)
     exists: tuple[tuple[str, bool], ...] = ()
+    #: (``readPoint`` or ``bizLocation``, a master data attribute as written, its values):
+    #: ``EQ_readPoint_cbvmda:state=KG-C|KG-GB``; answered from the index's master data
+    location_attributes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     order_by: Literal["eventTime", "recordTime"] | None = None
     descending: bool = True
     event_count_limit: int | None = None
@@ -318,6 +324,7 @@ def parse_query(
     exists: list[tuple[str, bool]] = []
     typed: dict[str, dict[str, list[str]]] = {"bizTransaction": {}, "source": {}, "destination": {}}
     quantities: list[tuple[Comparison, Decimal]] = []
+    located: list[tuple[str, str, tuple[str, ...]]] = []
     seen: set[str] = set()
     for name, value in params:
         if _CONTROL.search(value):
@@ -326,6 +333,11 @@ def parse_query(
             reader.add(name, value, listed=True)
         elif name in _SCALAR_NAMES:
             reader.add(name, value, listed=False)
+        elif m := _LOCATION_ATTRIBUTE.match(name):
+            parts = value.split("|")
+            if name in seen or any(p == "" for p in parts) or len(parts) > VALUES_MAX:
+                raise _fail(name, f"given more than once, or an empty value in {echo(value)}")
+            located.append((m.group(1), m.group(2), tuple(dict.fromkeys(parts))))
         elif _UNSUPPORTED.match(name):
             raise _fail(name, "not supported by this index yet (refused, not ignored)",
                         "query.unsupported")  # fmt: skip
@@ -364,7 +376,9 @@ def parse_query(
         else:
             raise _fail(name, "not a parameter of the EPCIS 2.0 query interface")
         seen.add(name)
-    return _build(reader, fields, exists, typed, quantities)
+    return replace(
+        _build(reader, fields, exists, typed, quantities), location_attributes=tuple(located)
+    )
 
 
 def _build(

@@ -266,9 +266,11 @@ def test_alerts_name_participants_and_locations_and_filter_by_region(
             session.execute(delete(AlertRow).where(AlertRow.block_number == 10**9))
 
 
-def test_wd_parameters_reach_the_locations_master_data_places_within(index: Any) -> None:
+def test_wd_and_attribute_parameters_answer_from_master_data(index: Any) -> None:
     """`WD_readPoint` / `WD_bizLocation`: the location, and every location master data places
-    within it (its `children`; the locations naming it as their `cbv:mda:site`), at any depth."""
+    within it (its `children`; the locations naming it as their `cbv:mda:site`), at any depth.
+    `EQ_bizLocation_cbvmda:state=KG-GB`, `EQ_readPoint_cbvmda:name=...`: the events at the
+    locations whose master data gives the attribute one of the values."""
     _, service = index
     hq, plant = (f"https://id.gs1.org/414/{a.gln}" for a in (API_MAKER, MANUFACTURER))
     warehouse, depot = (f"https://id.gs1.org/414/{a.gln}" for a in (IMPORTER, DISTRIBUTOR))
@@ -315,6 +317,14 @@ def test_wd_parameters_reach_the_locations_master_data_places_within(index: Any)
             assert in_warehouse
             assert ids(WD_bizLocation=depot) == ids(EQ_bizLocation=depot) | in_warehouse
             assert ids(WD_bizLocation=warehouse) == in_warehouse  # nothing lies within it
+            # EQ_<field>_<attribute>: the locations whose master data says so
+            pharmacy = f"https://id.gs1.org/414/{PHARMACY.gln}"
+            # (the warehouse's version true now, above, says no state: it is not matched)
+            assert ids(EQ_bizLocation=pharmacy)
+            assert ids(**{"EQ_bizLocation_cbvmda:state": "KG-GB"}) == ids(EQ_bizLocation=pharmacy)
+            named = ids(**{"EQ_readPoint_cbvmda:name": SITES[MANUFACTURER][0]})
+            assert named == at_plant
+            assert ids(**{"EQ_readPoint_cbvmda:name": "nowhere"}) == set()
     finally:
         with service.sessions.begin() as session:
             session.execute(delete(MasterDataRow).where(MasterDataRow.seq >= 2**62))

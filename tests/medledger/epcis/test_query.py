@@ -141,7 +141,7 @@ UNKNOWN = ["limit", "cursor", "EQ_bizstep", "eventtype", "MATCH_epcs", "EQ_foo",
 
 NOT_YET = ["GE_startTime", "LT_endTime", "EQ_type", "EQ_deviceID", "EQ_booleanValue",
            "GE_value_KGM", "EQ_quantity_KGM", "EQ_INNER_example:f", "EXISTS_SENSORELEMENT_a:b",
-           "EQ_ERROR_DECLARATION_example:f", "EQ_readPoint_cbvmda:site", "HASATTR_cbvmda:x",
+           "EQ_ERROR_DECLARATION_example:f", "GT_readPoint_cbvmda:site", "HASATTR_cbvmda:x",
            "EXISTS_sensorElementList"]  # fmt: skip
 
 
@@ -207,3 +207,16 @@ def test_the_fingerprint_ignores_paging_only() -> None:
     same = parse_query([("EQ_bizStep", "shipping"), ("nextPageToken", "x")])
     other = parse_query([("EQ_bizStep", "receiving")])
     assert base.fingerprint() == same.fingerprint() != other.fingerprint()
+
+
+def test_a_locations_master_data_attribute_is_read_with_its_values() -> None:
+    query = parse_query(
+        [("EQ_bizLocation_cbvmda:state", "KG-C|KG-GB"), ("EQ_readPoint_cbvmda:name", "Depot")]
+    )
+    assert query.location_attributes == (
+        ("bizLocation", "cbvmda:state", ("KG-C", "KG-GB")),
+        ("readPoint", "cbvmda:name", ("Depot",)),
+    )
+    for bad in ("", "KG-C|"):
+        with pytest.raises(QueryParameterError):
+            parse_query([("EQ_bizLocation_cbvmda:state", bad)])
