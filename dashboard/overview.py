@@ -1,20 +1,23 @@
 """The overview's numbers, read from the index in one short transaction: what was anchored and
-indexed, events by business step (in all, and per day over the last :data:`DAYS` days),
-identifiers by status, alerts by kind and severity, recalls in force.
+indexed and the gas it cost, events by business step (in all, and per day over the last
+:data:`DAYS` days), identifiers by status, alerts by kind and severity, recalls in force.
 
 Every window is measured on the index's own clock, the checkpoint block's timestamp, never the
 wall clock: so the numbers are a function of what is indexed, and the cache below stays exact.
 The per-day window ends on the day of the latest event time indexed, no later than the
 checkpoint's day (an event dated ahead of the chain does not move it); batches "in the last 24
-hours" are those anchored in blocks of the 24 hours before the checkpoint block. Gas is not
-mirrored into the index (``ix_anchors`` keeps the transaction hash, not its receipt), so the
-overview shows batches and events anchored, not the gas they cost.
+hours" are those anchored in blocks of the 24 hours before the checkpoint block. Gas is
+each anchoring transaction's ``gasUsed`` (``ix_anchors.gas_used``, from its receipt), summed
+once per transaction; batches indexed before the indexer read receipts have none, and the
+page says how many.
 
-Over a large index they cost a scan of every event and every current item version (about
-0.8 s over the 1,000,000-event bench index, docs/benchmarks.md), so :class:`OverviewCache`
-keeps the last reading: it is exact while the index's checkpoint has not moved (every number
-here changes only as blocks are indexed), and is read again when the checkpoint moved and the
-reading is older than ``max_age`` seconds; the page says at which block its numbers are."""
+Events and items are counted from the per-block tallies the indexer keeps as it writes
+(indexer/store/tallies.py: a few rows per block), not from the events and versions themselves
+(a scan of a million rows, about a second); anchors, alerts and recalls are read from their own
+tables, a row per batch, alert and lot. :class:`OverviewCache` keeps the last reading: it is
+exact while the index's checkpoint has not moved (every number here changes only as blocks are
+indexed), and is read again when the checkpoint moved and the reading is older than
+``max_age`` seconds; the page says at which block its numbers are."""
 
 from __future__ import annotations
 
@@ -33,11 +36,10 @@ from indexer.store.models import (
     AnchorRow,
     BlockRow,
     CheckpointRow,
-    EventRow,
-    ItemVersionRow,
+    EventTallyRow,
+    ItemTallyRow,
     RecallRow,
 )
-from servicekit.sql.helpers import is_postgresql
 
 #: the days the per-day chart shows, the last one included
 DAYS = 14
@@ -81,6 +83,17 @@ class Anchoring:
     events: int = 0
     batches_last_day: int = 0
     events_last_day: int = 0
+    #: gas used by the anchoring transactions (each counted once), in all and in the last day
+    gas: int = 0
+    gas_last_day: int = 0
+    #: batches whose gas is not known (indexed before the indexer read receipts)
+    without_gas: int = 0
+
+    @property
+    def gas_per_batch(self) -> int | None:
+        """The mean gas of the batches whose gas is known (None: none is)."""
+        known = self.batches - self.without_gas
+        return round(self.gas / known) if known > 0 else None
 
 
 @dataclass(frozen=True)
@@ -113,10 +126,21 @@ def _pairs(
     return [(str(value) if value is not None else "", int(n)) for value, n in rows]
 
 
+def _sums(
+    session: Session, column: InstrumentedAttribute[Any], counted: InstrumentedAttribute[Any]
+) -> list[tuple[str, int]]:
+    """Tallies summed per ``column``, largest first (sums of 0 left out)."""
+    total = func.sum(counted)
+    rows = session.execute(
+        select(column, total).group_by(column).having(total != 0).order_by(total.desc(), column)
+    )
+    return [(str(value), int(n)) for value, n in rows]
+
+
 def read_overview(session: Session) -> Overview:
     checkpoint = _checkpoint(session)
     now = _index_time(session, checkpoint)
-    by_step = _pairs(session, EventRow.biz_step)
+    by_step = _sums(session, EventTallyRow.biz_step, EventTallyRow.events)
     alerts = session.execute(
         select(AlertRow.kind, AlertRow.severity, func.count())
         .group_by(AlertRow.kind, AlertRow.severity)
@@ -127,7 +151,7 @@ def read_overview(session: Session) -> Overview:
         anchors_by_status=_pairs(session, AnchorRow.status),
         events=sum(n for _, n in by_step),  # every event has one step or none ("")
         events_by_step=by_step,
-        items_by_status=_pairs(session, ItemVersionRow.status, ItemVersionRow.valid_to.is_(None)),
+        items_by_status=_sums(session, ItemTallyRow.status, ItemTallyRow.delta),
         alerts_by_kind=[(kind, severity, int(n)) for kind, severity, n in alerts],
         recalls_in_force=int(
             session.scalar(select(func.count()).select_from(RecallRow).where(RecallRow.recalled))
@@ -151,39 +175,60 @@ def _index_time(session: Session, checkpoint: int | None) -> int | None:
 def _anchoring(session: Session, now: int | None) -> Anchoring:
     since = (now if now is not None else 0) - DAY_SECONDS
     recent = AnchorRow.block_timestamp > since
-    batches, events, batches_last_day, events_last_day = session.execute(
+    batches, events, batches_last_day, events_last_day, without_gas = session.execute(
         select(
             func.count(),
             func.coalesce(func.sum(AnchorRow.event_count), 0),
             func.count().filter(recent),
             func.coalesce(func.sum(AnchorRow.event_count).filter(recent), 0),
+            func.count().filter(AnchorRow.gas_used.is_(None)),
         )
     ).one()
-    return Anchoring(int(batches), int(events), int(batches_last_day), int(events_last_day))
+    # a transaction's gas once, however many batches it anchored
+    per_tx = (
+        select(
+            func.max(AnchorRow.gas_used).label("gas"),
+            func.max(AnchorRow.block_timestamp).label("at"),
+        )
+        .where(AnchorRow.gas_used.is_not(None))
+        .group_by(AnchorRow.tx_hash)
+        .subquery()
+    )
+    gas, gas_last_day = session.execute(
+        select(
+            func.coalesce(func.sum(per_tx.c.gas), 0),
+            func.coalesce(func.sum(per_tx.c.gas).filter(per_tx.c.at > since), 0),
+        )
+    ).one()
+    return Anchoring(
+        int(batches),
+        int(events),
+        int(batches_last_day),
+        int(events_last_day),
+        gas=int(gas),
+        gas_last_day=int(gas_last_day),
+        without_gas=int(without_gas),
+    )
 
 
 def _daily(session: Session, now: int | None) -> Daily | None:
-    """One grouped query over the window's events, bounded on ``event_time`` (its index)."""
-    latest = session.scalar(select(func.max(EventRow.event_time)))
+    """The window's tallies, summed per day and step (bounded on ``day``, its index)."""
+    t = EventTallyRow
+    latest = session.scalar(select(func.max(t.day)).where(t.events != 0))
     if latest is None:
         return None
-    last = latest.date()
+    last = latest if isinstance(latest, date) else date.fromisoformat(str(latest)[:10])
     if now is not None:
         last = min(last, datetime.fromtimestamp(now, UTC).date())
     days = [last - timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
-    start = datetime.combine(days[0], datetime.min.time(), UTC)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
-    day = (
-        func.date(func.timezone("UTC", EventRow.event_time))
-        if is_postgresql(session)
-        else func.date(EventRow.event_time)  # SQLite keeps the UTC time as text
-    )
+    total = func.sum(t.events)
     rows = session.execute(
-        select(day, EventRow.biz_step, func.count())
-        .where(EventRow.event_time >= start, EventRow.event_time < end)
-        .group_by(day, EventRow.biz_step)
+        select(t.day, t.biz_step, total)
+        .where(t.day >= days[0], t.day <= last)
+        .group_by(t.day, t.biz_step)
+        .having(total != 0)
     )
-    counts = {(date.fromisoformat(str(on)[:10]), step or ""): int(n) for on, step, n in rows}
+    counts = {(date.fromisoformat(str(on)[:10]), step): int(n) for on, step, n in rows}
     return Daily(days, counts)
 
 

@@ -1,7 +1,8 @@
 """Reading the registries' logs and block headers from any node, in bounded ranges.
 
 One ``eth_getLogs`` per range covers the three contracts; logs come back decoded, in chain
-order. Headers give the hashes the follower keeps to notice a reorganisation.
+order. Headers give the hashes the follower keeps to notice a reorganisation; the anchoring
+transactions' receipts give the gas they used (:meth:`LogReader.gas_used`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from web3.contract import Contract
 from chain.client import Chain
 from chain.deployment import Deployment
 from chain.ledger import Ledger
-from medledger.errors import ChainUnavailableError
+from medledger.errors import ChainMovedError, ChainUnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +50,18 @@ def _hex32(value: Any) -> bytes:
     return bytes(HexBytes(value))
 
 
+def _number(value: Any) -> int:
+    """A quantity as web3 formats it, or as the node sent it (a hex string)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 def _header_of(block: Any) -> BlockHeader:
     """A header from a block as web3 formats it, or as the node sent it (hex strings)."""
-
-    def number(value: Any) -> int:
-        return int(value, 16) if isinstance(value, str) else int(value)
-
     return BlockHeader(
-        number=number(block["number"]),
+        number=_number(block["number"]),
         hash=_hex32(block["hash"]),
         parent_hash=_hex32(block["parentHash"]),
-        timestamp=number(block["timestamp"]),
+        timestamp=_number(block["timestamp"]),
     )
 
 
@@ -128,6 +130,50 @@ class LogReader:
                 block = response.get("result")
                 out[n] = None if block is None else _header_of(block)
         return out
+
+    def gas_used(self, entries: Sequence[ChainLog]) -> dict[str, int]:
+        """The ``gasUsed`` of the transactions that emitted ``entries``, by transaction hash,
+        from their receipts (over HTTP in JSON-RPC batch requests, as :meth:`headers`).
+
+        A receipt of another block than its log's, or none, means the chain moved while the
+        range was read: :class:`~medledger.errors.ChainMovedError` (the step is dropped)."""
+        blocks = {e.tx_hash: e.block_hash for e in entries}
+        out: dict[str, int] = {}
+        for tx_hash, receipt in self._receipts(sorted(blocks)).items():
+            if receipt is None or _hex32(receipt["blockHash"]) != blocks[tx_hash]:
+                raise ChainMovedError(f"transaction {tx_hash} left its block while it was read")
+            out[tx_hash] = _number(receipt["gasUsed"])
+        return out
+
+    def _receipts(self, tx_hashes: list[str]) -> dict[str, Any]:
+        provider = self.chain.w3.provider
+        if not isinstance(provider, HTTPProvider) or not self._batches:
+            return {tx: self._receipt(tx) for tx in tx_hashes}
+        out: dict[str, Any] = {}
+        for start in range(0, len(tx_hashes), HEADERS_PER_REQUEST):
+            part = tx_hashes[start : start + HEADERS_PER_REQUEST]
+            calls: list[tuple[Any, Any]] = [("eth_getTransactionReceipt", [tx]) for tx in part]
+            try:
+                responses = provider.make_batch_request(calls)
+            except Exception as exc:  # noqa: BLE001 - any transport failure is "unavailable"
+                raise ChainUnavailableError(f"cannot read receipts {part[0]}..: {exc}") from exc
+            if not isinstance(responses, list) or len(responses) != len(part):
+                self._batches = False  # an error object instead: no batches on this node
+                out.update((tx, self._receipt(tx)) for tx in tx_hashes[start:])
+                return out
+            for tx, response in zip(part, responses, strict=True):
+                if "error" in response:
+                    raise ChainUnavailableError(f"cannot read receipt {tx}: {response['error']}")
+                out[tx] = response.get("result")
+        return out
+
+    def _receipt(self, tx_hash: str) -> Any:
+        try:
+            return self.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001
+            if "not found" in str(exc).lower():
+                return None
+            raise ChainUnavailableError(f"cannot read receipt {tx_hash}: {exc}") from exc
 
     def logs(self, from_block: int, to_block: int) -> list[ChainLog]:
         """Every log of our contracts in ``[from_block, to_block]``, in chain order."""

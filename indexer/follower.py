@@ -159,11 +159,11 @@ class Follower:
         if parent is not None and self._header(first - 1).hash != parent:
             raise ChainMovedError(f"block {first - 1} changed while the blocks after it were read")
         report.from_block = first
+        anchored = [e for e in logs if e.contract == "anchors" and e.name == "Anchored"]
+        gas = self.reader.gas_used(anchored) if anchored else {}  # their receipts' gasUsed
         # The batches are fetched and verified ahead (in worker processes on a long range)
         # while earlier blocks are applied; they are still applied one by one, in chain order.
-        prefetch = self.loader.prefetch(
-            [e for e in logs if e.contract == "anchors" and e.name == "Anchored"]
-        )
+        prefetch = self.loader.prefetch(anchored)
         numbers = sorted({e.block_number for e in logs})
         headers = self.reader.headers(numbers) if len(numbers) >= HEADERS_AHEAD_FROM else {}
         session = self.sessions()
@@ -178,7 +178,7 @@ class Follower:
                 try:
                     prepared = self._prepared(entries, prefetch)
                     try:
-                        events = self._apply_block(session, header, entries, report, prepared)
+                        events = self._apply_block(session, header, entries, report, prepared, gas)
                     except IntegrityError:
                         # an event indexed before, anchored again: apply the block once more,
                         # leaving such events out (the loader checks every event this time)
@@ -186,7 +186,7 @@ class Follower:
                         self.loader.forget()
                         block = session.begin_nested()
                         events = self._apply_block(
-                            session, header, entries, report, prepared, check_known=True
+                            session, header, entries, report, prepared, gas, check_known=True
                         )
                     pending_events += events
                 except BatchUnavailableError as exc:
@@ -220,6 +220,7 @@ class Follower:
         entries: list[ChainLog],
         report: StepReport,
         prepared: dict[int, PreparedBatch],
+        gas: dict[str, int],
         *,
         check_known: bool = False,
     ) -> int:
@@ -238,6 +239,7 @@ class Follower:
                     header.timestamp,
                     prepared[entry.log_index],
                     check_known=check_known,
+                    gas_used=gas.get(entry.tx_hash),
                 )
                 events += loaded.events
                 anchors += 1

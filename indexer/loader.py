@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import pickle
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,7 +42,7 @@ from indexer.event_rows import (
 from indexer.masterdata_authority import authorised
 from indexer.projection import EventContext, Projector, SeqSlots, restricted
 from indexer.sources import KIND_DECLARATION, KIND_MASTERDATA, BatchSource
-from indexer.store import pending, undo, writes
+from indexer.store import pending, tallies, undo, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
 from indexer.verification import (
@@ -118,6 +118,8 @@ class PreparedBatch:
     masterdata: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: the ``ix_event_ilmd`` rows of the events with ILMD fields, by position
     ilmd: dict[int, list[Row]] = field(default_factory=dict)
+    #: per position of a readable event: where it is counted (indexer/store/tallies.py)
+    tally_keys: dict[int, tallies.EventKey] = field(default_factory=dict)
 
 
 def _add(timings: dict[str, float], stage: str, since: float) -> float:
@@ -186,6 +188,7 @@ def prepare_batch(
         ilmd = ilmd_rows(v.event, seq, facts.block_number)
         if ilmd:
             out.ilmd[v.position] = ilmd
+        out.tally_keys[v.position] = tallies.event_key(ev.event_time, ev.biz_step)
         if copy_lines:
             out.lines.append(event_line(row))
             out.item_lines.append(item_lines(items))
@@ -298,6 +301,8 @@ class _Chosen:
     declarations: list[dict[str, Any]] = field(default_factory=list)
     masterdata: list[dict[str, Any]] = field(default_factory=list)
     ilmd: list[Row] = field(default_factory=list)
+    #: the chosen events, counted by day and business step (indexer/store/tallies.py)
+    counts: Counter[tallies.EventKey] = field(default_factory=Counter)
 
     def insert(self, session: Session) -> None:
         if self.event_lines:
@@ -334,6 +339,7 @@ def _choose(
             out.unreadable.append((event_hash, reason))
             continue
         seen.add(event_hash)
+        out.counts[prepared.tally_keys[position]] += 1
         if as_lines:
             out.event_lines.append(prepared.lines[position])
             out.item_lines.append(prepared.item_lines[position])
@@ -542,8 +548,10 @@ class BatchLoader:
         prepared: PreparedBatch,
         *,
         check_known: bool = False,
+        gas_used: int | None = None,
     ) -> LoadResult:
-        """Index a prepared batch (raises retryable unavailability).
+        """Index a prepared batch (raises retryable unavailability); ``gas_used``: its
+        anchoring transaction's, from the receipt (None: not read).
 
         Its events are inserted as they are: one indexed before (from another batch) makes
         the insert raise :class:`~sqlalchemy.exc.IntegrityError`; the caller rolls back and
@@ -565,6 +573,7 @@ class BatchLoader:
             log_index=entry.log_index,
             block_timestamp=block_timestamp,
             status="indexed",
+            gas_used=gas_used,
         )
         if prepared.outcome == "unavailable":
             anchor.status = "unavailable"
@@ -657,6 +666,7 @@ class BatchLoader:
         finally:
             reader.before_read = None
             inserted()  # raises what the insert raised (an event indexed before)
+        tallies.add_events(session, facts.block_number, chosen.counts)
         declared = writes.insert_declarations(session, chosen.declarations)
         writes.insert_masterdata(session, authorised(session, chosen.masterdata))
         started = _add(self.timings, "SQL: events and items (waited for)", started)

@@ -360,6 +360,10 @@ class AnchorRecord(Model):
     logIndex: int
     blockTimestamp: int
     status: Literal["indexed", "rejected", "unavailable"]
+    gasUsed: int | None = Field(
+        description="the anchoring transaction's gasUsed, from its receipt (null: indexed "
+        "before the indexer read receipts)"
+    )
 
 
 class AnchorPage(Model):

@@ -26,6 +26,7 @@ def anchor_json(row: AnchorRow) -> dict[str, Any]:
         "logIndex": row.log_index,
         "blockTimestamp": row.block_timestamp,
         "status": row.status,
+        "gasUsed": row.gas_used,
     }
 
 

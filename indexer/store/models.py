@@ -143,6 +143,10 @@ class AnchorRow(Base):
     log_index: Mapped[int] = mapped_column(Integer)
     block_timestamp: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
+    #: the anchoring transaction's ``gasUsed``, from its receipt (the whole transaction's: a
+    #: transaction that anchored several batches gives each the same); None for batches indexed
+    #: before the indexer read receipts (migration 0020)
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class utc_day(FunctionElement[date]):  # noqa: N801 (a SQL function, named like one)
@@ -198,6 +202,33 @@ class EventRow(Base):
         # full (the index above holds them by time: every one of them read, then sorted)
         Index("ix_events_site_day", "biz_location", utc_day(text("event_time")), "seq"),
     )
+
+
+class EventTallyRow(Base):
+    """How many events a block indexed, per UTC day of their ``eventTime`` and business step
+    (``""``: none): the overview's counts (dashboard/overview.py), kept as events are written
+    (indexer/store/tallies.py) and deleted with their block on a rollback, so that the overview
+    reads these rows rather than every event."""
+
+    __tablename__ = "ix_event_tallies"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    biz_step: Mapped[str] = mapped_column(String(128), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+
+
+class ItemTallyRow(Base):
+    """How a block changed the number of current item versions of each status: +1 for each
+    version it left current, -1 for each stored current version it closed. The sum over all
+    blocks is the count of current versions by status; deleted with its block on a rollback
+    (which re-opens what the block closed and deletes what it wrote)."""
+
+    __tablename__ = "ix_item_tallies"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    delta: Mapped[int] = mapped_column(BigInteger)
 
 
 class MasterDataRow(Base):

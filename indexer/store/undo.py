@@ -45,6 +45,7 @@ from indexer.projection import (
     PendingEvent,
     Projector,
 )
+from indexer.store import tallies
 from indexer.store.models import (
     ErrorDeclarationRow,
     EventItemRow,
@@ -196,10 +197,12 @@ def _write_items(
         ):
             current[row.identifier] = item_state(row)
     written = 0
+    changes: list[tuple[str | None, str | None]] = []  # (closed, left current) statuses
     for identifier in sorted(identifiers):
         now, then = current.get(identifier), replayed.get(identifier)
         if _same(now, then):
             continue
+        changes.append((now.status if now else None, then.status if then else None))
         if now is not None:
             session.execute(
                 update(ItemVersionRow)
@@ -228,6 +231,7 @@ def _write_items(
                 )
             )
         written += 1
+    tallies.add_items(session, block, tallies.item_deltas(changes))
     return written
 
 

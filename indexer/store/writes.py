@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from indexer.alert_kinds import ALERT_KINDS, SEVERITIES
 from indexer.chainlogs import BlockHeader
 from indexer.projection import Projection
+from indexer.store import tallies
 from indexer.store.models import (
     AlertRow,
     AnchorRow,
@@ -34,7 +35,9 @@ from indexer.store.models import (
     EventIlmdRow,
     EventItemRow,
     EventRow,
+    EventTallyRow,
     HoldingVersionRow,
+    ItemTallyRow,
     ItemVersionRow,
     LotRow,
     MasterDataRow,
@@ -220,9 +223,14 @@ def write_projection(session: Session, projection: Projection, block_number: int
     item_rows: list[Row] = []
     closes: list[tuple[str, int]] = []
     stored = projection.stored_items
+    changes: list[tuple[str | None, str | None]] = []  # (closed, left current) statuses
     for identifier, versions in projection.item_versions.items():
+        closed = None
         if identifier in stored:
             closes.append((identifier, versions[0].seq))
+            prior = projection.prior_items.get(identifier)
+            closed = prior.status if prior is not None else None
+        changes.append((closed, versions[-1].status))
         last = len(versions) - 1
         for i, v in enumerate(versions):
             item_rows.append(
@@ -244,6 +252,7 @@ def write_projection(session: Session, projection: Projection, block_number: int
             )
     close_versions(session, closes)
     _bulk_insert(session, ItemVersionRow, VERSION_COLUMNS, item_rows)
+    tallies.add_items(session, block_number, tallies.item_deltas(changes))
 
     holding_rows: list[dict[str, Any]] = []
     holding_closes: list[dict[str, Any]] = []
@@ -445,6 +454,8 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
         TransitObservationRow,  # a held-back receipt's: written in the block that applied it
         ErrorDeclarationRow,
         MasterDataRow,
+        EventTallyRow,  # the overview's counts (indexer/store/tallies.py)
+        ItemTallyRow,
     ):
         session.execute(delete(table).where(table.block_number > n))
     session.execute(

@@ -1,7 +1,11 @@
 """dashboard/overview.read_overview's windows run on the index's clock (the checkpoint block's
 timestamp): events per UTC day and business step over the 14 days to the latest event's day,
-never past the checkpoint's day; batches and events anchored in all and in the 24 hours before
-the checkpoint block. On SQLite and PostgreSQL (the day is the UTC day on both)."""
+never past the checkpoint's day; batches, events and gas anchored in all and in the 24 hours
+before the checkpoint block. On SQLite and PostgreSQL (the day is the UTC day on both).
+
+Events are counted from the per-block tallies (indexer/store/tallies.py), written here as the
+loader writes them, with each event row; that the tallies equal a recount of what the indexer
+wrote is tests/indexer/store/test_tallies.py."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.overview import DAYS, read_overview
-from indexer.store import make_engine, session_factory, upgrade
+from indexer.store import make_engine, session_factory, tallies, upgrade
 from indexer.store.models import AnchorRow, BlockRow, CheckpointRow, EventRow
 from tests.indexer.conftest import INDEX_BACKENDS, index_database
 
@@ -31,7 +35,14 @@ def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[session
         engine.dispose()
 
 
-def anchor(session: Session, tag: int, events: int, hours_before: float) -> None:
+def anchor(
+    session: Session,
+    tag: int,
+    events: int,
+    hours_before: float,
+    gas: int | None = None,
+    tx: int = 0,
+) -> None:
     session.add(
         AnchorRow(
             root=bytes([tag]) * 32,
@@ -39,11 +50,12 @@ def anchor(session: Session, tag: int, events: int, hours_before: float) -> None
             relayer="0x" + "22" * 20,
             event_count=events,
             metadata_hash=bytes(32),
-            tx_hash="0x" + f"{tag:02x}" * 32,
+            tx_hash="0x" + f"{tx or tag:02x}" * 32,
             block_number=tag,
             log_index=0,
             block_timestamp=int(CHAIN_NOW.timestamp() - hours_before * HOUR),
             status="indexed",
+            gas_used=gas,
         )
     )
 
@@ -63,6 +75,7 @@ def event(session: Session, seq: int, when: datetime, step: str | None) -> None:
             raw="{}",
         )
     )
+    tallies.add_events(session, 1, {tallies.event_key(when, step): 1})
 
 
 def test_days_and_anchors_are_counted_on_the_index_s_clock(
@@ -79,8 +92,10 @@ def test_days_and_anchors_are_counted_on_the_index_s_clock(
             )
         )
         session.add(CheckpointRow(id=1, block_number=9, block_hash=b"\x09" * 32))
-        anchor(session, 1, 5, hours_before=30)  # older than a day
-        anchor(session, 2, 3, hours_before=2)
+        anchor(session, 1, 5, hours_before=30, gas=90_000)  # older than a day
+        anchor(session, 2, 3, hours_before=2, gas=60_000)
+        anchor(session, 3, 4, hours_before=1, gas=60_000, tx=2)  # the same transaction as 2
+        anchor(session, 4, 1, hours_before=1)  # indexed before gas was read
         midnight = datetime(2026, 12, 3, tzinfo=UTC)
         event(session, 1, midnight - timedelta(seconds=1), "shipping")  # the 2nd, at 23:59:59
         event(session, 2, midnight, "shipping")  # the 3rd, at 00:00
@@ -90,8 +105,10 @@ def test_days_and_anchors_are_counted_on_the_index_s_clock(
         event(session, 6, CHAIN_NOW + timedelta(days=3), "dispensing")  # ahead of the chain
     with sessions() as session:
         seen = read_overview(session)
-    assert (seen.anchoring.batches, seen.anchoring.events) == (2, 8)
-    assert (seen.anchoring.batches_last_day, seen.anchoring.events_last_day) == (1, 3)
+    assert (seen.anchoring.batches, seen.anchoring.events) == (4, 13)
+    assert (seen.anchoring.batches_last_day, seen.anchoring.events_last_day) == (3, 8)
+    assert (seen.anchoring.gas, seen.anchoring.gas_last_day) == (150_000, 60_000)
+    assert seen.anchoring.without_gas == 1
     daily = seen.daily
     assert daily is not None
     assert daily.days == [today - timedelta(days=back) for back in range(DAYS - 1, -1, -1)]

@@ -34,6 +34,8 @@ def test_from_a_participant_to_its_batches_and_back(world: World, browser: Brows
         own = session.scalar(
             select(func.count()).select_from(AnchorRow).where(AnchorRow.submitter == pharmacy)
         )
+        first = session.scalars(select(AnchorRow).order_by(AnchorRow.block_number)).first()
+    assert first is not None and first.gas_used
     with offline_page(browser) as opened:
         page = opened.page
         page.goto(f"{world.url}/login?lang=en")
@@ -41,6 +43,8 @@ def test_from_a_participant_to_its_batches_and_back(world: World, browser: Brows
         page.click("button[type=submit]")
         page.click("nav.pages >> text=" + EN["anchors.title"])
         assert page.locator("#anchors tbody tr, #anchors tr:has(td)").count() == total
+        # each batch's gas, its transaction's gasUsed
+        assert str(first.gas_used) in page.locator(f"tr[id='0x{first.root.hex()}']").inner_text()
         if SCREENSHOTS:
             page.screenshot(path=SCREENSHOTS / "anchors.png", full_page=True)
         page.click("nav.pages >> text=" + EN["participants.title"])

@@ -41,6 +41,7 @@ def test_a_regulator_signs_in_sees_the_index_s_numbers_and_signs_out(
         events = session.scalar(select(func.count()).select_from(EventRow))
         anchors = session.scalar(select(func.count()).select_from(AnchorRow))
         anchored = session.scalar(select(func.sum(AnchorRow.event_count)))
+        gas = dict(session.execute(select(AnchorRow.tx_hash, AnchorRow.gas_used)).all())
         per_day = Counter(
             (when.date().isoformat(), step or "")
             for when, step in session.execute(select(EventRow.event_time, EventRow.biz_step))
@@ -63,6 +64,12 @@ def test_a_regulator_signs_in_sees_the_index_s_numbers_and_signs_out(
         assert page.locator("#anchors-last-day").inner_text() == str(anchors)
         assert page.locator("#events-anchored").inner_text() == str(anchored)
         assert page.locator("#events-anchored-last-day").inner_text() == str(anchored)
+        # each transaction's gasUsed (from its receipt), once: every batch's gas is known
+        used = [g for g in gas.values() if g is not None]
+        assert len(used) == len(gas)
+        assert page.locator("#gas").inner_text() == str(sum(used))
+        assert page.locator("#gas-last-day").inner_text() == str(sum(used))
+        assert page.locator("#without-gas").count() == 0
         assert_days_are_the_index_s(page, per_day, date.fromisoformat(latest))
         if SCREENSHOTS:
             page.screenshot(path=SCREENSHOTS / "overview.png", full_page=True)

@@ -44,6 +44,7 @@ from provenance.journey import (
 )
 from tests.indexer.conftest import INDEX_BACKENDS, index_database
 from tests.support.network import Network, start_network
+from tests.support.tallies import assert_tallies_recount
 
 Event = dict[str, Any]
 
@@ -248,6 +249,13 @@ def test_every_holding_ends_as_if_the_corrective_had_been_the_original(worlds: W
     erroneous, corrected = current_holdings(worlds.erroneous), current_holdings(worlds.corrected)
     assert erroneous == corrected
     assert len(corrected) == 4  # the API maker's, the manufacturer's, two in transit
+
+
+def test_the_overview_s_counts_follow_the_undone_declarations(worlds: Worlds) -> None:
+    """The undo's new and closed versions are tallied in the declaration's block: the
+    overview's counts by status equal a recount, in both worlds."""
+    assert_tallies_recount(worlds.erroneous.engine)
+    assert_tallies_recount(worlds.corrected.engine)
 
 
 def test_the_erroneous_world_indexed_every_declaration(worlds: Worlds) -> None:

@@ -23,6 +23,7 @@ from indexer.store.models import AlertRow, TransitObservationRow
 from provenance.journey import build_journey
 from tests.support.anchoring import Publisher, start_publisher
 from tests.support.index_compare import assert_same_index, index_snapshot
+from tests.support.tallies import assert_tallies_recount
 from tests.support.tripwire import Tripwire
 
 pytestmark = [pytest.mark.node, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -82,6 +83,7 @@ def test_a_reorganisation_is_rolled_back_and_the_new_history_indexed(
     fresh.catch_up()
     assert index_snapshot(fresh.engine)["ix_event_ilmd"], "the batch's ILMD rows are compared"
     assert_same_index(service.engine, fresh.engine)
+    assert_tallies_recount(service.engine)  # the overview's counts, rolled back with the rest
     service.stop()
     fresh.stop()
 
@@ -123,6 +125,7 @@ def test_held_back_events_roll_back_with_their_blocks(
     fresh = indexer(publisher, node_url, f"sqlite:///{tmp_path}/fresh.db", tmp_path / "fresh")
     fresh.catch_up()
     assert_same_index(service.engine, fresh.engine)
+    assert_tallies_recount(service.engine)  # the overview's counts, rolled back with the rest
     with service.sessions() as session:
         assert pending.waiting(session) == []
         assert session.scalars(select(AlertRow.kind)).all() == []

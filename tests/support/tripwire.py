@@ -46,3 +46,6 @@ class Tripwire:
     def logs(self, from_block: int, to_block: int) -> list[ChainLog]:
         self._read()
         return self.reader.logs(from_block, to_block)
+
+    def gas_used(self, entries: Sequence[ChainLog]) -> dict[str, int]:
+        return self.reader.gas_used(entries)  # receipts are not a trip point
