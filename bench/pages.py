@@ -56,7 +56,7 @@ ANALYSIS = (
     "app's last reading, `OverviewCache`) are read from the per-block tallies the indexer "
     "keeps as it writes (indexer/store/tallies.py: over this index 2,228 rows of events by "
     "block, day and step and 290 of item changes by block and status, filled by migration "
-    "0017 in 5.5 s) and from the anchors (one row per batch), no longer from a scan of every "
+    "0021 in 5.5 s) and from the anchors (one row per batch), no longer from a scan of every "
     "event and current item version (1.1 s p95, 200 ms of PostgreSQL CPU per reading, "
     "before). The data set raises no alerts, so the alerts list is timed over an empty "
     "table: its cost with many alerts is not measured here. The trace reads one pack's "

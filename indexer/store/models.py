@@ -145,7 +145,7 @@ class AnchorRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     #: the anchoring transaction's ``gasUsed``, from its receipt (the whole transaction's: a
     #: transaction that anchored several batches gives each the same); None for batches indexed
-    #: before the indexer read receipts (migration 0020)
+    #: before the indexer read receipts (migration 0021)
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
 
 

@@ -29,8 +29,8 @@ from indexer.store.writes import rollback_to
 from tests.support.network import Network
 from tests.support.tallies import assert_tallies_recount
 
-#: the revision before the migration that added the tallies and gas (0020; renumbered with it)
-BEFORE_TALLIES = "0019"
+#: the revision before the migration that added the tallies and gas (0021; renumbered with it)
+BEFORE_TALLIES = "0020"
 
 
 def tallies(service: IndexerService) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

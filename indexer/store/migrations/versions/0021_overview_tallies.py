@@ -8,8 +8,8 @@ events): on a large index, run it in a window. A version counts +1 in the block 
 and -1 in the block that closed it, the block of its ``valid_to`` (every closing is at a
 sequence number of the block that writes it: indexer/store/writes.py and undo.py).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-04 18:00:00
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
