@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dashboard import (
+    adverse_page,
+    adverse_reports_page,
     alerts_page,
     complaint_page,
     complaints_page,
@@ -56,6 +58,8 @@ def mount(
     app.include_router(finder_page.router)
     app.include_router(complaint_page.router)
     app.include_router(complaints_page.router)
+    app.include_router(adverse_page.router)
+    app.include_router(adverse_reports_page.router)
     # the complaint form carries a photo: its own body cap (the indexer's is for JSON)
     receipt_cap: int = app.state.service.settings.receipt_max_bytes
     app.state.larger_bodies[complaint_page.PATH] = complaint_page.body_limit(receipt_cap)

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
+from dashboard.adverse_reports_page import reports_url
 from dashboard.i18n import messages
 from dashboard.lot_view import (
     LIVE,
@@ -38,10 +39,11 @@ from dashboard.render import render
 from dashboard.sessions import SignedIn
 from dashboard.signin import HEADERS, SignedInDep, check_csrf, form_fields, language_of, same_origin
 from dashboard.trace_page import participant_label
+from indexer import adverse_reports
 from indexer.api.deps import ServiceDep
 from indexer.queries.common import participants
 from indexer.queries.masterdata import product_facts
-from indexer.reader_keys import FULL_READERS
+from indexer.reader_keys import FULL_READERS, PHARMACOVIGILANCE_READERS
 from indexer.service import IndexerService
 from indexer.store.models import AlertRow, RecallRow
 from medledger.epcis import gs1
@@ -125,6 +127,7 @@ def _lot_page(
     t = messages(language_of(request))
     checked = _checked(gtin, lot)
     found: Lot | None = None
+    reports = 0
     origin: dict[str, Any] | None = None
     no_origin = ""
     if signed.role not in FULL_READERS:
@@ -138,6 +141,7 @@ def _lot_page(
                 origin, no_origin = origin_of(session, found, service.deployment)
                 if origin is not None:
                     found.known.update(origin.get("participants") or {})
+                reports = adverse_reports.counts(session, found.gtin, [found.lot])[found.lot]
         if found is None:
             problem, status = t["lot.unknown"], 404
     gateway = gateway_of(request)
@@ -181,6 +185,10 @@ def _lot_page(
         case=case,
         lot_url=LOT,
         recall_url=url_of(RECALL, found.gtin, found.lot, language_of(request)) if found else "",
+        adverse_reports=reports,
+        reports_url=reports_url(found.gtin, found.lot, language_of(request))
+        if found and signed.role in PHARMACOVIGILANCE_READERS
+        else None,
     )
 
 

@@ -30,6 +30,8 @@ AlertKind = Literal[
     # the expiry sweep (indexer.detection.expiry)
     "expired-in-stock",
     "expiring-soon",
+    # reports from people (indexer.adverse_reports)
+    "adverse-reactions",
 ]
 Severity = Literal["info", "warning", "critical"]
 

@@ -1,4 +1,6 @@
-"""Reader API keys of the indexer: roles ``regulator``, ``auditor``, ``inspector`` (one
+"""Reader API keys of the indexer: roles ``regulator``, ``auditor``, ``pharmacovigilance`` (the
+regulator's pharmacovigilance officers: a regulator's reading, and adverse-reaction reports'
+contents), ``inspector`` (one
 region's stock, alerts, recalls and events; the key carries that ``region``) and ``participant``
 (the EPCIS events it captured and those on the items it has held; the key carries that
 participant's address), all read-only (what each sees: indexer/queries/visibility.py).
@@ -47,10 +49,14 @@ log = logging.getLogger("provenance.indexer")
 
 TOKEN_PREFIX = "ik"
 #: Every role a reader key may have.
-READER_ROLES = ("regulator", "auditor", "inspector", "participant")
+READER_ROLES = ("regulator", "auditor", "inspector", "participant", "pharmacovigilance")
 #: The roles that read every route (an inspector reads only the routes scoped to its region, a
-#: participant only the EPCIS query interface's, scoped to its custody chain).
-FULL_READERS = ("regulator", "auditor")
+#: participant only the EPCIS query interface's, scoped to its custody chain). A
+#: ``pharmacovigilance`` key is the regulator's pharmacovigilance officer's: it reads what a
+#: regulator reads and alone reads adverse-reaction reports' contents (indexer/adverse_reports.py).
+FULL_READERS = ("regulator", "auditor", "pharmacovigilance")
+#: The roles that read adverse-reaction reports' contents (what happened, the reporter's contact).
+PHARMACOVIGILANCE_READERS = ("pharmacovigilance",)
 BOOTSTRAP_NAME = "bootstrap regulator"
 
 

@@ -148,6 +148,12 @@ class IndexerSettings(BaseSettings):
         description="price complaints and adverse-reaction reports one client address may send "
         "from the public pages (`limits` notation; empty: no limit)",
     )
+    adverse_reaction_threshold: int = Field(
+        default=3,
+        ge=0,
+        description="adverse-reaction reports about one lot that raise an `adverse-reactions` "
+        "alert to consider suspending it (0: never)",
+    )
     receipt_max_bytes: int = Field(
         default=5 * 1024 * 1024,
         ge=64 * 1024,

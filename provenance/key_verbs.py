@@ -151,7 +151,7 @@ def register(keys_app: typer.Typer) -> None:
         role: Annotated[
             str | None,
             typer.Option(
-                help="--reader: regulator, auditor, inspector or participant.",
+                help="--reader: regulator, auditor, pharmacovigilance, inspector or participant.",
                 show_default=False,
             ),
         ] = None,

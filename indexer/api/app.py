@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from indexer.api import (
+    adverse_routes,
     epcis_routes,
     keys,
     query_routes,
@@ -85,6 +86,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         subscription_routes.subscribed,
         stream_routes.streams,
         keys.keys,
+        adverse_routes.adverse,
     ):
         app.include_router(router, responses=LOCKED_OUT)
     app.include_router(routes.check, responses=CHECKS_EXHAUSTED)

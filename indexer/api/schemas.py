@@ -568,7 +568,7 @@ class ReaderKeyPublic(Model):
     label: str
     prefix: str = Field(description="the public part of the token, `ik_<prefix>_...`")
     name: str = Field(description="who holds it")
-    role: Literal["regulator", "auditor", "inspector", "participant"]
+    role: Literal["regulator", "auditor", "inspector", "participant", "pharmacovigilance"]
     region: str | None = Field(description="an inspector's region (ISO 3166-2); else null")
     participant: str | None = Field(
         default=None, description="a participant key's participant address; else null"
@@ -596,7 +596,7 @@ class ReaderKeyCreate(Model):
     """``POST /keys``."""
 
     label: str = Field(default="", max_length=100, examples=["ministry dashboard"])
-    role: Literal["regulator", "auditor", "inspector", "participant"]
+    role: Literal["regulator", "auditor", "inspector", "participant", "pharmacovigilance"]
     region: str | None = Field(
         default=None, description="an inspector's region (ISO 3166-2, e.g. KG-C); others: none"
     )

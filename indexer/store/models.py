@@ -600,7 +600,8 @@ class ApiKeyRow(KeyColumns, Base):
     __tablename__ = "ix_api_keys"
     __table_args__ = (
         CheckConstraint(
-            "role IN ('regulator', 'auditor', 'inspector', 'participant')", name="role"
+            "role IN ('regulator', 'auditor', 'inspector', 'participant', 'pharmacovigilance')",
+            name="role",
         ),
         CheckConstraint("role <> 'inspector' OR region IS NOT NULL", name="inspector_region"),
         CheckConstraint(
@@ -774,3 +775,27 @@ class PriceComplaintRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     #: the reader key holder who changed the status last (None: never changed)
     updated_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AdverseReportRow(Base):
+    """An adverse-reaction report (issue 22): a pack's code, what happened, optionally how to
+    reach the reporter; from the public page or a pharmacy's or hospital's participant key. Not
+    chain-derived (outside the rollback) and never on chain. Personal data is minimised: no
+    name, no address, no client IP; ``description`` and ``contact`` are read by
+    pharmacovigilance keys only, everyone else sees counts per lot."""
+
+    __tablename__ = "ix_adverse_reports"
+    __table_args__ = (Index("ix_ix_adverse_reports_lot", "gtin", "lot"),)
+
+    reference: Mapped[str] = mapped_column(String(16), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    #: from the code (AI 10), else the pack's in the index; None: neither says
+    lot: Mapped[str | None] = mapped_column(String(64))
+    #: the pack's canonical Digital Link URI
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER))
+    description: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    #: ``public`` or ``participant`` (then ``reporter`` is the participant's address)
+    source: Mapped[str] = mapped_column(String(16))
+    reporter: Mapped[str | None] = mapped_column(String(ADDRESS))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -21,6 +21,7 @@ from indexer.service import IndexerService
 from indexer.store.models import ParticipantProfileRow
 from provenance.journey import Journey
 from provenance.up import ServerThread
+from servicekit.http.ratelimits import RateLimits
 from servicekit.sql.helpers import utcnow
 from tests.indexer.test_check import (
     RECALLED_LOT,
@@ -190,6 +191,10 @@ def public_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         app = create_app(indexer, follow=False)
         app.dependency_overrides[get_today] = lambda: TODAY
         mount(app, region_map=RegionMap.load(shapes))
+        settings = indexer.settings  # the tests send more reports than a person: no report budget
+        app.state.rate_limits = RateLimits(
+            check=settings.check_rate_limit, auth_failures=settings.auth_failure_rate_limit
+        )
         server = ServerThread(app, "127.0.0.1", free_port(), "indexer")
         server.start()
         try:
