@@ -1,8 +1,8 @@
 """Adverse-reaction reports (issue 22), kept off chain and linked to their lot, and the reader
 role ``pharmacovigilance`` (the regulator's officers who read them).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-04 18:20:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
