@@ -283,7 +283,15 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
         "XML (lxml parse, GS1's XSD, reading into JSON-LD)",
         ("medledger/epcis/xml_read.py", "medledger/epcis/xsd.py", "lxml"),
     ),
-    ("schema validation (fastjsonschema)", ("medledger/epcis/schema.py", "fastjsonschema")),
+    (
+        "schema validation (msgspec structs, fastjsonschema)",
+        (
+            "medledger/epcis/schema.py",
+            "medledger/epcis/typed_events.py",
+            "msgspec",
+            "fastjsonschema",
+        ),
+    ),
     ("normalisation (identifiers, CBV terms)", ("medledger/epcis/normalise.py",)),
     ("event hash (CBV 2.0 pre-hash + SHA-256)", ("medledger/epcis/event_hash.py",)),
     ("pharma rules (custody checks)", ("medledger/custody/",)),
