@@ -478,14 +478,31 @@ def get_recall_scope(
         int, Query(ge=1, le=SCOPE_MAX_LIMIT, description=f"1 to {SCOPE_MAX_LIMIT}")
     ] = DEFAULT_LIMIT,
     cursor: Cursor = None,
+    region: Annotated[
+        str | None,
+        Query(
+            max_length=6,
+            description="ISO 3166-2 subdivision (KG-C) or country (KG): the items at locations "
+            "its master data places there",
+        ),
+    ] = None,
 ) -> Response:
     """Every item of the lot (by identifier, a page at a time) with its status and current
     holder; counts by holder and status; the lot's recall state in the registry. An
-    inspector's key: the items its region's participants hold."""
+    inspector's key: the items its region's participants hold. `region`: the items at
+    locations master data places there (as `/stock?region=`), counts over those alone."""
     g, lt = gtin14(gtin), lot_text(lot)
     # The body is written by the query (on PostgreSQL mostly by the database: up to 10,000
     # items), already in RecallScope's shape, so it is sent as it is, not validated again.
-    body, following = recalls.scope_body(session, g, lt, limit=limit, cursor=cursor, within=within)
+    body, following = recalls.scope_body(
+        session,
+        g,
+        lt,
+        limit=limit,
+        cursor=cursor,
+        within=within,
+        region=region_code(region, pointer="region") if region is not None else None,
+    )
     response = Response(body, media_type="application/json")
     _link(request, response, following)
     return response

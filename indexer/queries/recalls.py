@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import TextClause, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, TextClause, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from indexer.queries.common import iso, participants, recall_json
@@ -20,6 +20,7 @@ from indexer.queries.pages import (
     encode_cursor,
     page_of,
 )
+from indexer.queries.regions import sites_in
 from indexer.queries.scope import EVERYTHING, Scope
 from indexer.store.models import ItemVersionRow, LotRow, MasterDataRow, RecallRow
 from medledger.errors import NotFoundError
@@ -29,10 +30,15 @@ SCOPE_MAX_LIMIT = 10_000
 
 
 def holder_status_summary(
-    session: Session, gtin: str, lot: str, held_by: list[str] | None = None
+    session: Session,
+    gtin: str,
+    lot: str,
+    held_by: list[str] | None = None,
+    located: ColumnElement[bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Counts of the lot's items now, by holder and status (one grouped query); ``held_by``:
-    only these holders' (a region's scope)."""
+    only these holders' (a region's scope); ``located``: only the items meeting it (at a
+    region's locations, ``?region=``)."""
     query = select(ItemVersionRow.holder, ItemVersionRow.status, func.count()).where(
         ItemVersionRow.valid_to.is_(None),
         ItemVersionRow.gtin == gtin,
@@ -40,6 +46,8 @@ def holder_status_summary(
     )
     if held_by is not None:
         query = query.where(ItemVersionRow.holder.in_(held_by))
+    if located is not None:
+        query = query.where(located)
     rows = session.execute(
         query.group_by(ItemVersionRow.holder, ItemVersionRow.status).order_by(
             ItemVersionRow.holder, ItemVersionRow.status
@@ -56,9 +64,11 @@ def scope(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
     within: Scope = EVERYTHING,
+    region: str | None = None,
 ) -> Page:
     """Every item of the lot now (by identifier), with a summary and the lot's recall state; a
-    region's ``scope``: only the items its participants hold."""
+    region's ``scope``: only the items its participants hold; ``region``: only the items at
+    locations master data places there (as ``/stock?region=``)."""
     check_limit(limit, SCOPE_MAX_LIMIT)
     after = decode_cursor("scope", cursor, (str,))
     lot_row = _lot(session, gtin, lot)
@@ -72,6 +82,9 @@ def scope(
         query = query.where(v.identifier > after[0])
     if held_by is not None:
         query = query.where(v.holder.in_(held_by))
+    located = sites_in(session, region).condition(v.location) if region is not None else None
+    if located is not None:
+        query = query.where(located)
     rows = list(session.execute(query.order_by(v.identifier).limit(limit + 1)))
     page = page_of(
         rows,
@@ -88,8 +101,8 @@ def scope(
             "eventTime": iso(r.event_time),
         },
     )
-    summary = holder_status_summary(session, gtin, lot, held_by)
-    page.extra = _scope_head(session, gtin, lot, lot_row, summary, held_by)
+    summary = holder_status_summary(session, gtin, lot, held_by, located)
+    page.extra = _scope_head(session, gtin, lot, lot_row, summary, held_by, located)
     return page
 
 
@@ -101,6 +114,7 @@ def scope_body(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
     within: Scope = EVERYTHING,
+    region: str | None = None,
 ) -> tuple[bytes, str | None]:
     """The scope as the API answers it: the JSON body (``RecallScope``, compact, its fields in
     the model's order) and the next page's cursor.
@@ -111,9 +125,13 @@ def scope_body(
     (lot, recall state, counts, participants). Elsewhere (SQLite) the body is :func:`scope`
     serialised. Both give the same bytes as validating :func:`scope` against ``RecallScope`` and
     dumping it as JSON (what FastAPI did with the dictionaries). A region's scope (``within``,
-    an inspector's: a part of the lot) takes the second way on both."""
-    if session.get_bind().dialect.name != "postgresql" or not within.everything:
-        page = scope(session, gtin, lot, limit=limit, cursor=cursor, within=within)
+    an inspector's, or ``region``: a part of the lot) takes the second way on both."""
+    if (
+        session.get_bind().dialect.name != "postgresql"
+        or not within.everything
+        or region is not None
+    ):
+        page = scope(session, gtin, lot, limit=limit, cursor=cursor, within=within, region=region)
         return _dumps(page.to_json()).encode(), page.next
     check_limit(limit, SCOPE_MAX_LIMIT)
     after = decode_cursor("scope", cursor, (str,))
@@ -145,6 +163,7 @@ def _scope_head(
     lot_row: LotRow,
     summary: list[dict[str, Any]],
     held_by: list[str] | None = None,
+    located: ColumnElement[bool] | None = None,
 ) -> dict[str, Any]:
     """The fields of a scope before its items: the lot, its recall state, counts, holders, the
     product's master data and the names of the locations of the lot's items (of ``held_by``'s
@@ -159,12 +178,16 @@ def _scope_head(
         "summary": summary,
         "participants": participants(session, (s["holder"] for s in summary)),
         "product": product_facts(session, [gtin]).get(gtin),
-        "locations": _lot_locations(session, gtin, lot, held_by),
+        "locations": _lot_locations(session, gtin, lot, held_by, located),
     }
 
 
 def _lot_locations(
-    session: Session, gtin: str, lot: str, held_by: list[str] | None
+    session: Session,
+    gtin: str,
+    lot: str,
+    held_by: list[str] | None,
+    located: ColumnElement[bool] | None = None,
 ) -> dict[str, dict[str, Any]]:
     if session.scalar(select(MasterDataRow.record_hash).limit(1)) is None:
         return {}  # no master data at all: no second pass over the lot
@@ -172,6 +195,8 @@ def _lot_locations(
     query = select(v.location).where(v.valid_to.is_(None), v.gtin == gtin, v.lot == lot)
     if held_by is not None:
         query = query.where(v.holder.in_(held_by))
+    if located is not None:
+        query = query.where(located)
     return location_facts(session, session.scalars(query.distinct()))
 
 

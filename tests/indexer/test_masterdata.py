@@ -377,6 +377,39 @@ def test_trace_check_and_recall_scope_name_what_they_show(index: Any) -> None:
         assert body == expected.model_dump_json().encode()
 
 
+def test_a_recall_scope_by_region(index: Any) -> None:
+    """`GET /recalls/{gtin}/{lot}/scope?region=`: the lot's items at locations master data
+    places there, counted over those alone (as `/stock?region=`)."""
+    _, service = index
+    assert service.bootstrap_key_file is not None
+    auth = {"Authorization": f"Bearer {service.bootstrap_key_file.read_text().strip()}"}
+    with service.sessions() as session:
+        gtin, lot = next(
+            (i["gtin"], i["lot"]) for i in stock(session)["items"] if i["gtin"] and i["lot"]
+        )
+    with TestClient(create_app(service, follow=False)) as http:
+
+        def scoped(**params: str) -> dict[str, Any]:
+            answer = http.get(
+                f"/recalls/{gtin}/{lot}/scope", params={"limit": 10000, **params}, headers=auth
+            )
+            assert answer.status_code == 200, answer.text
+            body: dict[str, Any] = answer.json()
+            return body
+
+        whole = scoped()
+        by_region = {r: scoped(region=r) for r in ("KG-C", "KG-GB", "KG-GO")}
+        for region, body in by_region.items():
+            assert body["total"] == len(body["items"]) == sum(s["count"] for s in body["summary"])
+            places = {i["location"] for i in body["items"]}
+            assert all(body["locations"][p]["region"] == region for p in places)
+        assert sum(b["total"] for b in by_region.values()) == scoped(region="KG")["total"]
+        assert scoped(region="KG")["total"] <= whole["total"]
+        assert any(b["total"] for b in by_region.values())
+        refused = http.get(f"/recalls/{gtin}/{lot}/scope?region=KG-XX", headers=auth)
+        assert refused.status_code == 422, refused.text
+
+
 def test_a_reorganisation_removes_the_records_of_its_blocks_and_catching_up_restores_them(
     index: Any,
 ) -> None:
