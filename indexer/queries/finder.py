@@ -4,9 +4,9 @@ retail price) and the pharmacies that hold it now, by region.
 
 A pharmacy *holds* a product when a pack of it is active (not in transit, not dispensed) at one
 of its locations, its holder a registered, active participant with the pharmacy role, and the
-pack's lot neither recalled in force nor past its expiry. The answer names pharmacies, never
-how many packs each holds (stock levels are commercial facts and a guide to diversion); a
-region counts its pharmacies.
+pack's lot neither recalled nor suspended (pending investigation) in force, nor past its
+expiry. The answer names pharmacies, never how many packs each holds (stock levels are
+commercial facts and a guide to diversion); a region counts its pharmacies.
 """
 
 from __future__ import annotations
@@ -157,6 +157,7 @@ def availability(session: Session, gtin: str, *, today: date) -> Availability:
             ParticipantRow.active.is_(True),
             ParticipantRow.roles.op("&")(pharmacy) != 0,
             or_(RecallRow.recalled.is_(None), RecallRow.recalled.is_(False)),
+            or_(RecallRow.suspended.is_(None), RecallRow.suspended.is_(False)),
             or_(LotRow.expiry.is_(None), LotRow.expiry >= today),
         )
         .distinct()

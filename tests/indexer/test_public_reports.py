@@ -1,4 +1,4 @@
-"""The finder's queries, price complaints and adverse-reaction reports over a real index, on
+"""The finder's queries (a suspended lot in no pharmacy), price complaints and adverse-reaction reports over a real index, on
 SQLite and PostgreSQL: a product found by name with its maximum price, the pharmacy holding it
 in its region; a complaint kept with its photo and the price of the day, its status changed;
 reports counted per lot, one alert at the threshold."""
@@ -48,7 +48,7 @@ def index(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         service = network.indexer(module_index_url, tmp / "indexer")
         try:
             service.catch_up()
-            yield journey, service
+            yield journey, service, network
         finally:
             service.stop()
     finally:
@@ -56,7 +56,7 @@ def index(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def test_the_finder_finds_by_name_and_lists_the_pharmacy_by_region(index: Any) -> None:
-    _, service = index
+    _, service, _ = index
     with service.sessions() as session:
         (found,) = finder.search(session, "PARACETAMOL")
         assert (found.gtin, found.max_retail_price, found.price_currency) == (GTIN, "99.9", "KGS")
@@ -70,7 +70,7 @@ def test_the_finder_finds_by_name_and_lists_the_pharmacy_by_region(index: Any) -
 
 
 def test_a_complaint_keeps_its_photo_and_the_price_of_the_day(index: Any) -> None:
-    _, service = index
+    _, service, _ = index
     with service.write_sessions() as session, session.begin():
         reference = complaints.file_complaint(
             session,
@@ -96,7 +96,7 @@ def test_a_complaint_keeps_its_photo_and_the_price_of_the_day(index: Any) -> Non
 
 
 def test_reports_are_counted_per_lot_and_alert_once_at_the_threshold(index: Any) -> None:
-    journey, service = index
+    journey, service, _ = index
     filed = []
     for n in range(4):
         with service.write_sessions() as session, session.begin():
@@ -122,3 +122,30 @@ def test_reports_are_counted_per_lot_and_alert_once_at_the_threshold(index: Any)
             FINISHED_LOT: 4,
             "OTHER": 0,
         }
+
+
+def test_a_suspended_lot_is_in_no_pharmacy(index: Any) -> None:
+    """Last: it suspends the lot on chain (and lifts it)."""
+    _, service, network = index
+    today = date(2027, 3, 1)
+    suspension = {
+        "gtin": GTIN,
+        "lot": FINISHED_LOT,
+        "caseNumber": "PV-1",
+        "reason": "ADR",
+        "reasonCode": 1,
+    }
+    sent = network.http.post("/suspensions", json=suspension, headers=network.regulator)
+    assert sent.status_code in (200, 201), sent.text
+    service.catch_up()
+    with service.sessions() as session:
+        assert finder.availability(session, GTIN, today=today).pharmacies == 0
+    lifted = network.http.post(
+        f"/suspensions/{GTIN}/{FINISHED_LOT}/lift",
+        json={"reasonCode": 1},
+        headers=network.regulator,
+    )
+    assert lifted.status_code in (200, 201), lifted.text
+    service.catch_up()
+    with service.sessions() as session:
+        assert finder.availability(session, GTIN, today=today).pharmacies == 1
