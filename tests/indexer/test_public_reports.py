@@ -1,7 +1,7 @@
-"""The finder's queries (a suspended lot in no pharmacy), price complaints and adverse-reaction reports over a real index, on
+"""The finder's queries, price complaints and adverse-reaction reports over a real index, on
 SQLite and PostgreSQL: a product found by name with its maximum price, the pharmacy holding it
-in its region; a complaint kept with its photo and the price of the day, its status changed;
-reports counted per lot, one alert at the threshold."""
+in its region (and none while the lot is suspended); a complaint kept with its photo and the
+price of the day, its status changed; reports counted per lot, one alert at the threshold."""
 
 from __future__ import annotations
 
