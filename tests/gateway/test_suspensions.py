@@ -4,14 +4,23 @@ a recall in one action; by the regulator or a pharmacovigilance officer; all-or-
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from gateway.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from medledger.epcis.builders import as_document
 from medledger.errors import TransactionError
 from provenance.journey import DISTRIBUTOR, FINISHED_LOT, MANUFACTURER, PHARMACY, build_journey
 from tests.gateway.conftest import Gateway
+from tests.gateway.test_notifications import (  # noqa: F401 - the receiver fixture
+    LOCAL_RECEIVERS,
+    Receiver,
+    fast,
+    feed,
+    receiver,
+)
 from tests.gateway.test_recalls import PROBLEM, pack_gtin, run_steps, ship_second_case
 
 CASE = "PV-2026/0042"
@@ -208,3 +217,30 @@ def test_a_chain_failure_records_nothing(gateway: Gateway, monkeypatch: pytest.M
     assert suspend(gateway, gtin).status_code == 502
     assert gateway.http.get("/suspensions", headers=gateway.regulator).json() == []
     assert dispense(gateway, journey).status_code == 202
+
+
+def test_a_holder_s_webhook_receives_the_suspension_and_its_lifting(
+    make_gateway: Any,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    gateway = make_gateway(webhook_allowlist=LOCAL_RECEIVERS)
+    hook = gateway.http.put(
+        "/participants/me/webhook", json={"url": receiver.url}, headers=gateway.headers(PHARMACY)
+    )
+    assert hook.status_code == 200, hook.text
+    secret = hook.json()["secret"]
+    journey = build_journey(20, packs_per_case=10)
+    run_steps(gateway, journey, 11)
+    deliverer = fast(gateway)
+    gtin = pack_gtin(journey)
+    suspended = suspend(gateway, gtin).json()
+    assert lift(gateway, gtin).status_code == 200
+    assert deliverer.step() == 2
+    sent = [json.loads(body) for _headers, body in receiver.received]
+    assert [(n["kind"], n["suspensionId"]) for n in sent] == [
+        ("suspension", suspended["id"]),
+        ("lift", suspended["id"]),
+    ]
+    assert sent == feed(gateway, PHARMACY)
+    headers, body = receiver.received[0]
+    assert verify_signature(secret, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
