@@ -141,16 +141,18 @@ def fetch_participants(indexer: Service) -> dict[str, dict[str, Any]]:
 
 
 def who(address: str, participants: dict[str, dict[str, Any]]) -> str:
-    """``Kyrgyz Pharm, GLN 4700123100002 manufacturer, KG-C (0x99c3…7d60)`` (no name known:
-    ``GLN 4700123100002 manufacturer (0x99c3…7d60)``; the region its site's master data gives,
-    else its registered one, when known), or the short address alone."""
+    """``Kyrgyz Pharm, GLN 4700123100002 manufacturer, KG-C (0x99c3…7d60)`` (the registered
+    name, else its site's master data name; none known: ``GLN 4700123100002 manufacturer
+    (0x99c3…7d60)``; the region its site's master data gives, else its registered one, when
+    known), or the short address alone."""
     short = f"{address[:6]}…{address[-4:]}"
     known = participants.get(address.lower())
     if not known:
         return short
     roles = "/".join(str(r) for r in known.get("roles") or [])
-    name = f"{known['name']}, " if known.get("name") else ""
     site = known.get("site") if isinstance(known.get("site"), dict) else {}
+    called = known.get("name") or (site or {}).get("name")  # else its site's master data name
+    name = f"{called}, " if called else ""
     region = (site or {}).get("region") or known.get("region")
     where = f", {region}" if region else ""
     return f"{name}GLN {known.get('gln')} {roles}{where} ({short})".replace("  ", " ")

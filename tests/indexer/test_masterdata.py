@@ -260,7 +260,10 @@ def test_alerts_name_participants_and_locations_and_filter_by_region(
                 client=http,
                 console=table,
             )
-            assert "KG-C" in table.export_text()
+            shown = table.export_text()
+            # no registered profile here: the maker's name comes from its site's master data
+            assert f"{SITES[MANUFACTURER][0]}, GLN {MANUFACTURER.gln}" in shown
+            assert "KG-C" in shown
     finally:
         with service.sessions.begin() as session:
             session.execute(delete(AlertRow).where(AlertRow.block_number == 10**9))
