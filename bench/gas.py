@@ -60,6 +60,28 @@ def measure() -> list[tuple[str, int, str]]:
         function = name.split(",")[0].split("(")[0]
         gas = ledger.anchors.functions[function](*args).estimate_gas({"from": maker.address})
         rows.append((f"{name} (as a transaction)", int(gas), "view; free as eth_call"))
+
+    # suspensions (docs/suspensions.md): the flag shares the batch record's second slot
+    gtin, case = 4700123123452, "PV-2026/0042"
+    rows.append(
+        (
+            "suspend(gtin, lot, reason, 12-character case number)",
+            ledger.suspend_lot(regulator, gtin, "B2026-117", 1, case).gas_used,
+            "the regulator",
+        )
+    )
+    rows.append(
+        ("liftSuspension", ledger.lift_suspension(regulator, gtin, "B2026-117", 1).gas_used, "")
+    )
+    ledger.suspend_lot(regulator, gtin, "B2026-118", 1, case)
+    rows.append(
+        (
+            "escalateSuspension (suspension ends, batch recalled)",
+            ledger.escalate_suspension(regulator, gtin, "B2026-118", 8).gas_used,
+            "two events",
+        )
+    )
+    rows.append(("recall", ledger.recall(regulator, gtin, "B2026-119", 8).gas_used, "for scale"))
     return rows
 
 
