@@ -1,7 +1,7 @@
 """Reader roles over HTTP (both databases): a regulator's and an auditor's key read every route;
-an inspector's key reads only /stock, /alerts and /recalls, each scoped to the participants whose
-region (from the gateway's participant list) lies in the key's, and the EPCIS event routes
-(tests/indexer/test_epcis_visibility.py), and gets 403 everywhere else.
+an inspector's key reads only /stock, /alerts, /recalls and /suspensions, each scoped to the
+participants whose region (from the gateway's participant list) lies in the key's, and the EPCIS
+event routes (tests/indexer/test_epcis_visibility.py), and gets 403 everywhere else.
 
 The journey's participants are placed: the pharmacy in Bishkek (KG-GB), the distributor and the
 manufacturer in Chuy (KG-C), the API maker in Maharashtra (IN-MH), the importer nowhere."""
@@ -75,6 +75,8 @@ def _register_lots(network: Network) -> None:
     account = gateway.keys.account(maker, record.keystore_path)
     gateway.ledger.register_batch(account, int(FINISHED_GTIN), FINISHED_LOT, 100)
     gateway.ledger.register_batch(account, int(FINISHED_GTIN), UNSHIPPED_LOT, 5)
+    for lot in (FINISHED_LOT, UNSHIPPED_LOT):  # suspended on chain, scoped as recalls
+        gateway.ledger.suspend_lot(gateway.regulator, int(FINISHED_GTIN), lot, 1, "PV-1")
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +162,16 @@ def test_an_inspector_sees_the_recalls_its_region_holds_or_made(readers: Readers
 
     assert lots(readers.key("regulator")) == sorted([FINISHED_LOT, UNSHIPPED_LOT])
     assert lots(readers.key("inspector", "KG-GB")) == [FINISHED_LOT]  # the pharmacy holds it
+    assert lots(readers.key("inspector", "KG-C")) == sorted([FINISHED_LOT, UNSHIPPED_LOT])
+    assert lots(readers.key("inspector", "IN-MH")) == []
+
+
+def test_an_inspector_sees_the_suspensions_its_region_holds_or_made(readers: Readers) -> None:
+    def lots(key: dict[str, str]) -> list[str]:
+        return sorted(r["lot"] for r in readers.get("/suspensions", key)["items"])
+
+    assert lots(readers.key("regulator")) == sorted([FINISHED_LOT, UNSHIPPED_LOT])
+    assert lots(readers.key("inspector", "KG-GB")) == [FINISHED_LOT]
     assert lots(readers.key("inspector", "KG-C")) == sorted([FINISHED_LOT, UNSHIPPED_LOT])
     assert lots(readers.key("inspector", "IN-MH")) == []
 

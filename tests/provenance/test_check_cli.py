@@ -22,6 +22,7 @@ from devkit.nodes import free_port
 from indexer.api.app import create_app
 from indexer.api.deps import get_today
 from provenance import check as check_module
+from provenance.check import render
 from provenance.cli import app
 from provenance.journey import FINISHED_LOT, Journey
 from tests.support.network import start_network
@@ -130,3 +131,20 @@ def test_run_with_an_injected_client(served: Served) -> None:
     code = served.journey.packs[3]
     assert check_module.run(code, client=served.http, console=console) == 0
     assert "OK" in out.getvalue()
+
+
+def test_a_suspended_lot_reads_as_suspended_with_its_case() -> None:
+    """The verdict as the indexer gives it for a lot suspended pending investigation."""
+    out = StringIO()
+    body = {
+        "verdict": "suspended",
+        "known": True,
+        "identifier": "https://id.gs1.org/01/04700123123452/21/S1",
+        "recalled": False,
+        "suspended": True,
+        "suspension": {"caseNumber": "PV-2026/0042", "reasonCode": 1},
+    }
+    render(Console(file=out, width=200), body)
+    text = out.getvalue()
+    assert "SUSPENDED pending investigation" in text
+    assert "case PV-2026/0042, adverse reactions reported (code 1)" in text
