@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
 from typing import Any
 
@@ -23,13 +24,15 @@ from dashboard.i18n import messages
 from dashboard.receipt_image import ReceiptTooLarge, clean_receipt
 from indexer.store.models import PriceComplaintRow
 from servicekit.http.ratelimits import RateLimits
-from tests.dashboard.conftest import MAX_PRICE, World
+from tests.dashboard.conftest import MAX_PRICE, ROOT, World
 from tests.dashboard.test_public_check import PHONE
 from tests.dashboard.test_recall_pages import sign_in
 from tests.indexer.test_check import GTIN
 from tests.support.browser import offline_page, serious_accessibility_violations
 
 EN = messages("en")
+#: PROVENANCE_SCREENSHOTS=1 writes the complaint's reference page shown in the README.
+SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("PROVENANCE_SCREENSHOTS") else None
 SECRET = "Camera-Serial-4711"
 GPS_IFD = 0x8825
 REFERENCE = re.compile(r"PC-[0-9A-HJKMNP-TV-Z]{10}")
@@ -92,6 +95,8 @@ def test_a_person_complains_from_the_finder_and_follows_the_status_the_regulator
         reference = page.locator("#reference").inner_text()
         assert REFERENCE.fullmatch(reference)
         assert page.locator("#complaint-status").get_attribute("data-status") == "received"
+        if SCREENSHOTS is not None:
+            page.screenshot(path=SCREENSHOTS / "complaint-sent-en.png", full_page=True)
         width = page.evaluate("document.scrollingElement.scrollWidth")
         assert width <= PHONE["width"], f"the page is {width}px wide"
 
