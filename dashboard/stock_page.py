@@ -7,7 +7,8 @@ their registry and master data names.
 Regulators and auditors read every region; an inspector its own region's only (a region
 outside it answers an empty table). Where a GeoJSON file of region shapes is configured
 (``PROVENANCE_INDEXER_REGIONS_GEOJSON``, :mod:`dashboard.region_map`) the regions' page
-draws the map too."""
+draws the map too. Below the packs, days of supply by region and product
+(:mod:`dashboard.supply_view`), the regions short of a product first."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from dashboard.region_map import RegionMap
 from dashboard.render import render
 from dashboard.signin import HEADERS, SignedInDep, language_of
 from dashboard.stock_view import COLUMNS, UNKNOWN, read_stock
+from dashboard.supply_view import read_supply
 from dashboard.trace_page import participant_label
 from indexer.api.deps import ServiceDep, TodayDep
 from indexer.queries.scope import EVERYTHING, Scope
@@ -99,6 +101,13 @@ def stock_page(
     scope = EVERYTHING if signed.role in FULL_READERS else Scope(signed.region)
     with service.sessions() as session:
         found = read_stock(session, scope, today, **chosen)
+        supply = read_supply(
+            session,
+            service.settings,
+            scope_region=scope.region,
+            region=chosen.get("region"),
+            gtin=chosen.get("gtin"),
+        )
     unknown = t["stock.no_region"]
 
     def label(key: str) -> str:
@@ -147,6 +156,9 @@ def stock_page(
         link=link,
         trail=trail,
         top=top,
+        supply=supply,
+        region_label=lambda k: region_name(k, unknown),
+        product_label=lambda g: _product(supply.products, g),
         region_map=shapes.draw(
             {r.key: r.packs for r in found.rows},
             lambda k: region_name(k, unknown),

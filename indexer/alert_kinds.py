@@ -27,6 +27,8 @@ AlertKind = Literal[
     "new-route",
     "event-time",
     "dispensed-after-recall",
+    # supply by region, as custody is written (indexer.detection.shortage)
+    "shortage",
     # the expiry sweep (indexer.detection.expiry)
     "expired-in-stock",
     "expiring-soon",

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from indexer import detection
 from indexer.chainlogs import ChainLog
+from indexer.detection import shortage
 from indexer.event_rows import (
     Row,
     event_line,
@@ -42,7 +43,7 @@ from indexer.event_rows import (
 from indexer.masterdata_authority import authorised
 from indexer.projection import EventContext, Projector, SeqSlots, restricted
 from indexer.sources import KIND_DECLARATION, KIND_MASTERDATA, BatchSource
-from indexer.store import pending, tallies, undo, writes
+from indexer.store import pending, supply, tallies, undo, writes
 from indexer.store.models import AnchorRow, EventRow, sequence
 from indexer.store.state import SqlStateReader, StateCache, key_groups, keyed, read_registry
 from indexer.verification import (
@@ -672,8 +673,10 @@ class BatchLoader:
         started = _add(self.timings, "SQL: events and items (waited for)", started)
         self._write(session, projector, facts.block_number, block_timestamp, custody)
         self._state.absorb(projector)
-        if declared and undo.undo_declared(session, declared):
+        undone: set[tuple[str, str]] = set()
+        if declared and undo.undo_declared(session, declared, undone):
             self._state.clear()  # items went back to earlier states behind the cache
+            shortage.evaluate(session, facts.block_number, undone, self.detection_config)
         return len(prepared.hashes) - len(chosen.repeated) - len(chosen.unreadable)
 
     def settle(self, session: Session, block_number: int, now: int) -> int:
@@ -732,7 +735,12 @@ class BatchLoader:
             self.detection_config,
             registry=self._participants(session),
         )
-        _add(self.timings, "alerts", started)
+        started = _add(self.timings, "alerts", started)
+        changed = supply.account(
+            session, block_number, supply.steps_of(out), self._participants(session)
+        )
+        shortage.evaluate(session, block_number, changed, self.detection_config)
+        _add(self.timings, "supply", started)
 
     @staticmethod
     def _known(session: Session, hashes: list[bytes]) -> set[bytes]:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexer.supply_thresholds import Thresholds
 from medledger.errors import ConfigurationError
 from servicekit.http.ratelimits import parse_limits
 from servicekit.webhook_targets import TargetPolicy
@@ -133,6 +134,18 @@ class IndexerSettings(BaseSettings):
         description="how long (chain time after its anchor) an event that does not fit custody "
         "yet waits for the events that explain it before it is judged (clone, unknown code)",
     )
+    shortage_window_days: int = Field(
+        default=14,
+        ge=1,
+        le=366,
+        description="shortage: the dispensing rate is the packs dispensed in a region over "
+        "this many days (the supply clock's day and the ones before), divided by it",
+    )
+    shortage_days: str = Field(
+        default="7",
+        description="shortage: a region's days of supply of a product under this raises a "
+        "`shortage` alert; a default, then `ATC=days` per product class (`7;J01=14`)",
+    )
     check_rate_limit: str = Field(
         default="20/second;600/minute;6000/hour",
         description="pack checks (/check) one client address may send without a reader key, "
@@ -222,6 +235,12 @@ class IndexerSettings(BaseSettings):
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_limits(value)  # a ValueError names what is wrong
+        return value
+
+    @field_validator("shortage_days")
+    @classmethod
+    def _shortage_days_parse(cls, value: str) -> str:
+        Thresholds.parse(value)  # a ValueError names what is wrong
         return value
 
     @field_validator("subscription_allowlist")

@@ -16,7 +16,9 @@ detector is one module (rules, severities and evidence in ``docs/detection.md``)
   :mod:`~medledger.formats.mass_balance`);
 - :mod:`~indexer.detection.timing`: ``event-time`` (an eventTime out of its bounds);
 - :mod:`~indexer.detection.recalled`: ``dispensed-after-recall`` (a recalled pack dispensed);
-- :mod:`~indexer.detection.expiry`: ``expired-in-stock``, ``expiring-soon`` (a sweep, by date).
+- :mod:`~indexer.detection.expiry`: ``expired-in-stock``, ``expiring-soon`` (a sweep, by date);
+- :mod:`~indexer.detection.shortage`: ``shortage`` (days of supply by region), run by the
+  loader after :mod:`indexer.store.supply` has counted the write.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from indexer.settings import IndexerSettings
+from indexer.supply_thresholds import Thresholds
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ class DetectionConfig:
     settle_seconds: int = 120
     event_time_ahead_seconds: int = 600
     event_time_behind_seconds: int = 300
+    shortage_window_days: int = 14
+    shortage_days: str = "7"
+
+    @property
+    def shortage_thresholds(self) -> Thresholds:
+        return Thresholds.parse(self.shortage_days)
 
     @classmethod
     def from_settings(cls, settings: IndexerSettings) -> DetectionConfig:

@@ -799,3 +799,75 @@ class AdverseReportRow(Base):
     source: Mapped[str] = mapped_column(String(16))
     reporter: Mapped[str | None] = mapped_column(String(ADDRESS))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SupplyPlaceRow(Base):
+    """Where a holder's packs count for supply (indexer/store/supply.py): a (holder, location)
+    pair's region and whether it is a dispensing or distributing place (a pharmacy, hospital,
+    distributor or wholesaler), fixed when the pair first holds a pack so that adding and
+    taking away always touch the same region. ``location`` is ``""`` where none is known."""
+
+    __tablename__ = "ix_supply_places"
+
+    holder: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    location: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))  # "" : no master data or registration says
+    counted: Mapped[bool] = mapped_column(Boolean)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class SupplyChangeRow(Base):
+    """What one block changed of a region's supply of a GTIN on one day (eventTime's UTC day):
+    packs on hand gained or lost, and packs dispensed. The log a rollback subtracts from the
+    totals (:class:`SupplyStockRow`, :class:`SupplyDayRow`) before it deletes it."""
+
+    __tablename__ = "ix_supply_changes"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    region: Mapped[str] = mapped_column(String(8), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    stock_delta: Mapped[int] = mapped_column(BigInteger)
+    dispensed: Mapped[int] = mapped_column(BigInteger)
+
+
+class SupplyStockRow(Base):
+    """Packs on hand (active) at the counted places of a region, by GTIN (no row: none)."""
+
+    __tablename__ = "ix_supply_stock"
+
+    region: Mapped[str] = mapped_column(String(8), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(BigInteger)
+
+
+class SupplyDayRow(Base):
+    """Packs dispensed at the counted places of a region, by GTIN and UTC day (no row: none)."""
+
+    __tablename__ = "ix_supply_days"
+
+    region: Mapped[str] = mapped_column(String(8), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    dispensed: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShortageRow(Base):
+    """A shortage of a GTIN in a region (indexer/detection/shortage.py): opened by the block
+    whose events took its days of supply under the threshold, cleared by the block that took
+    them back over it. The ``shortage`` alert is raised while it is open (``alert``: the row
+    written to ``ix_alerts``, kept here so that a rollback of the clearing block raises it
+    again); a rollback deletes shortages opened after the ancestor and re-opens the cleared."""
+
+    __tablename__ = "ix_shortages"
+
+    region: Mapped[str] = mapped_column(String(8), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    opened_block: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    opened_day: Mapped[date] = mapped_column(Date)
+    cleared_block: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    cleared_day: Mapped[date | None] = mapped_column(Date)
+    alert_key: Mapped[str] = mapped_column(String(64))
+    alert: Mapped[dict[str, Any]]

@@ -45,7 +45,7 @@ from indexer.projection import (
     PendingEvent,
     Projector,
 )
-from indexer.store import tallies
+from indexer.store import supply, tallies
 from indexer.store.models import (
     ErrorDeclarationRow,
     EventItemRow,
@@ -53,7 +53,7 @@ from indexer.store.models import (
     HoldingVersionRow,
     ItemVersionRow,
 )
-from indexer.store.state import SqlStateReader, chunks, item_state
+from indexer.store.state import SqlStateReader, chunks, item_state, read_registry
 from medledger.epcis.normalise import normalise_event
 from medledger.epcis.terms import Vocabulary, default_vocabulary
 
@@ -93,9 +93,15 @@ class _Blank:
         return []
 
 
-def undo_declared(session: Session, declarations: list[dict[str, Any]]) -> int:
+def undo_declared(
+    session: Session,
+    declarations: list[dict[str, Any]],
+    supply_changed: set[tuple[str, str]] | None = None,
+) -> int:
     """Re-project what each newly indexed declaration's event touched without the events
-    declared erroneous (see the module docstring); how many versions were written or closed."""
+    declared erroneous (see the module docstring); how many versions were written or closed.
+    The new versions are accounted in the supply totals (:mod:`indexer.store.supply`); the
+    (region, GTIN) pairs that changed are added to ``supply_changed``."""
     if not declarations:
         return 0
     erroneous = set(session.scalars(select(ErrorDeclarationRow.event_hash)))
@@ -108,7 +114,12 @@ def undo_declared(session: Session, declarations: list[dict[str, Any]]) -> int:
             continue  # the declared event is not indexed (or names nothing)
         projector = _reproject(session, reader, vocabulary, identifiers, classes, erroneous)
         seq, block = declared["seq"], declared["block_number"]
-        changed += _write_items(session, projector, identifiers, seq, block)
+        steps: list[supply.Step] = []
+        changed += _write_items(session, projector, identifiers, seq, block, steps)
+        if steps:
+            keys = supply.account(session, block, steps, read_registry(session))
+            if supply_changed is not None:
+                supply_changed |= keys
         changed += _write_holdings(session, projector, classes, seq, block)
     return changed
 
@@ -185,7 +196,12 @@ def _reproject(
 
 
 def _write_items(
-    session: Session, projector: Projector, identifiers: set[str], seq: int, block: int
+    session: Session,
+    projector: Projector,
+    identifiers: set[str],
+    seq: int,
+    block: int,
+    steps: list[supply.Step],
 ) -> int:
     replayed = projector.known_state()[0]
     current: dict[str, ItemState] = {}
@@ -203,6 +219,7 @@ def _write_items(
         if _same(now, then):
             continue
         changes.append((now.status if now else None, then.status if then else None))
+        steps.append((now, then))
         if now is not None:
             session.execute(
                 update(ItemVersionRow)

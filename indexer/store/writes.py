@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from indexer.alert_kinds import ALERT_KINDS, SEVERITIES
 from indexer.chainlogs import BlockHeader
 from indexer.projection import Projection
-from indexer.store import tallies
+from indexer.store import supply, tallies
 from indexer.store.models import (
     AlertRow,
     AnchorRow,
@@ -471,6 +471,7 @@ def rollback_to(session: Session, ancestor: BlockHeader, first_block_seq: int) -
     )
     _rebuild_participants(session)
     _rebuild_recalls(session)
+    supply.rollback(session, n)
     # subscriptions that delivered (or were about to) past the ancestor start again from it:
     # the new branch's events are delivered (indexer/subscriptions/delivery.py)
     session.execute(
