@@ -20,6 +20,7 @@ from dashboard import (
     lot_page,
     public_check,
     registry_pages,
+    report_page,
     signin,
     stock_page,
     trace_page,
@@ -69,6 +70,7 @@ def mount(
     app.include_router(alerts_page.router)
     app.include_router(lot_page.router)
     app.include_router(stock_page.router)
+    app.include_router(report_page.router)
     app.include_router(triage_api.router)
     app.add_exception_handler(signin.NotSignedIn, _to_login)
     app.state.home_links = {**LINKS, "dashboard": signin.HOME}

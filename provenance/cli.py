@@ -205,6 +205,53 @@ def alerts(
 
 
 @app.command()
+def report(
+    first: Annotated[
+        str, typer.Option("--from", help="First day of the period (UTC), YYYY-MM-DD.")
+    ],
+    last: Annotated[str, typer.Option("--to", help="Last day of the period (UTC), included.")],
+    region: Annotated[
+        str | None, typer.Option(help="Only this region: ISO 3166-2 (KG-GB) or a country.")
+    ] = None,
+    gtin: Annotated[str | None, typer.Option(help="Only this product (GTIN).")] = None,
+    output: Annotated[
+        Literal["csv", "json", "html"],
+        typer.Option("--format", help="csv, json, or html (a printable page, styles inline)."),
+    ] = "csv",
+    out_file: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+    language: Annotated[
+        Literal["en", "ru"], typer.Option("--lang", help="The HTML page's language.")
+    ] = "en",
+    indexer: IndexerUrl = DEFAULT_INDEXER_URL,
+    key_file: ReaderKeyFile = None,
+) -> None:
+    """A report for a period, region and product: movements, dispensing, stock, recalls with
+    their reach, alerts by kind and outcome, and the chain height and anchors the figures rest
+    on (docs/indexer.md, "Reports").
+
+    Exit code 0 when written, 2 if an option or the key file is unusable, or the indexer cannot
+    be reached or refuses the key or the request.
+    """
+    from provenance.report import run as run_report
+
+    raise typer.Exit(
+        run_report(
+            first=first,
+            last=last,
+            region=region,
+            gtin=gtin,
+            output=output,
+            out_file=out_file,
+            language=language,
+            indexer_url=indexer,
+            key_file=default_key_file(key_file, INDEXER_READER_KEY_FILES, "indexer reader"),
+        )
+    )
+
+
+@app.command()
 def export(
     id: Annotated[
         str,

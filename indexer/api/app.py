@@ -12,6 +12,7 @@ from indexer.api import (
     epcis_routes,
     keys,
     query_routes,
+    report_routes,
     routes,
     stream_routes,
     subscription_routes,
@@ -87,6 +88,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         stream_routes.streams,
         keys.keys,
         adverse_routes.adverse,
+        report_routes.reports,
     ):
         app.include_router(router, responses=LOCKED_OUT)
     app.include_router(routes.check, responses=CHECKS_EXHAUSTED)

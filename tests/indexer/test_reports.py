@@ -1,0 +1,175 @@
+"""Reports (issue 22): for a period, a region and a product, the report's figures equal the same
+figures computed by direct SQL over the index; it carries the chain height and every anchor
+its events came from; the CSV form holds the same numbers; an inspector reads its own region's
+only; a period the wrong way round is refused. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import distinct, func, select
+
+from indexer.api.app import create_app
+from indexer.queries.reports import Period, as_csv, report, totals
+from indexer.store.models import (
+    AlertRow,
+    CheckpointRow,
+    EventRow,
+    ItemVersionRow,
+    RecallChangeRow,
+)
+from medledger.epcis import builders as epcis
+from provenance.journey import PHARMACY, build_journey
+from tests.indexer.test_check import GTIN, RECALLED_LOT, _release_and_recall
+from tests.indexer.test_masterdata import declare
+from tests.indexer.test_shortage import DAY0, SITES, at, site
+from tests.support.network import start_network
+
+FIRST = date(2026, 11, 1)
+
+
+def last_day() -> date:
+    return datetime.now(UTC).date()  # the recall's block is dated by the chain's clock: now
+
+
+@pytest.fixture(scope="module")
+def index(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    tmp: Path = tmp_path_factory.mktemp("reports")
+    network = start_network(tmp / "gateway")
+    service = network.indexer(module_index_url, tmp / "indexer")
+    try:
+        for actor in SITES:
+            declare(network, actor, [site(actor)])
+        network.anchor()
+        journey = build_journey(40, packs_per_case=10, start=DAY0 - timedelta(days=1))
+        for step in journey.steps:
+            network.capture(step.actor, step.events)
+            network.anchor()
+        for day in range(1, 4):
+            packs = journey.packs[2 * day - 1 : 2 * day + 1]
+            network.capture(PHARMACY, [epcis.dispense(PHARMACY, at(day), packs)])
+            network.anchor()
+        _release_and_recall(network)
+        service.catch_up()
+        app = create_app(service, follow=False)
+        http = TestClient(app)
+        keys: dict[str, str] = {}
+        for role, region in (("regulator", None), ("inspector", "KG-GB")):
+            with service.write_sessions() as session, session.begin():
+                issued = service.api_keys.issue_key(session, role, role, region=region)
+                keys[role] = issued.token
+        yield service, http, keys
+    finally:
+        service.stop()
+        network.gateway.stop()
+
+
+def direct(service: Any, period: Period) -> dict[str, int]:
+    """The report's totals, by plain SQL over the index."""
+    e, v = EventRow, ItemVersionRow
+    in_period = (e.event_time >= period.start, e.event_time < period.end)
+    with service.sessions() as session:
+        return {
+            "events": session.scalar(select(func.count()).select_from(e).where(*in_period)),
+            "dispensed": session.scalar(
+                select(func.count()).where(
+                    v.status == "dispensed",
+                    v.gtin.is_not(None),
+                    v.event_time >= period.start,
+                    v.event_time < period.end,
+                )
+            ),
+            "active": session.scalar(
+                select(func.count()).where(
+                    v.valid_to.is_(None), v.gtin.is_not(None), v.status == "active"
+                )
+            ),
+            "inTransit": session.scalar(
+                select(func.count()).where(
+                    v.valid_to.is_(None), v.gtin.is_not(None), v.status == "in_transit"
+                )
+            ),
+            "recallChanges": session.scalar(
+                select(func.count()).where(RecallChangeRow.kind.in_(("recalled", "released")))
+            ),
+            "alerts": session.scalar(select(func.count()).select_from(AlertRow)),
+            "anchors": session.scalar(select(func.count(distinct(e.root))).where(*in_period)),
+        }
+
+
+def test_the_totals_equal_direct_sql_and_name_the_chain_height(index: Any) -> None:
+    service, _, _ = index
+    period = Period.of(FIRST, last_day())
+    with service.sessions() as session:
+        found = report(session, period)
+        height = session.scalar(select(CheckpointRow.block_number))
+    assert totals(found) == direct(service, period)
+    assert totals(found)["dispensed"] == 7  # the journey's one, then two a day for three days
+    assert found["chain"]["blockNumber"] == height
+    assert found["chain"]["blockHash"].startswith("0x")
+    assert sum(a["events"] for a in found["anchors"]) == totals(found)["events"]
+    assert all(a["txHash"].startswith("0x") for a in found["anchors"])
+
+
+def test_a_region_and_a_product_keep_their_own_lines(index: Any) -> None:
+    service, _, _ = index
+    period = Period.of(FIRST, last_day())
+    with service.sessions() as session:
+        bishkek = report(session, period, region="KG-GB")
+        product = report(session, period, gtin=GTIN)
+        nothing = report(session, Period.of(date(2025, 1, 1), date(2025, 1, 31)))
+    assert {d["region"] for d in bishkek["dispensing"]} == {"KG-GB"}
+    assert sum(d["packs"] for d in bishkek["dispensing"]) == 7
+    assert {s["region"] for s in bishkek["stock"]} == {"KG-GB"}
+    assert sum(s["active"] for s in bishkek["stock"]) == 3  # ten received, seven dispensed
+    assert {m["region"] for m in bishkek["movements"]} == {"KG-GB"}
+    assert {s["gtin"] for s in product["stock"]} == {GTIN}
+    (recalled,) = [r for r in product["recalls"] if r["kind"] == "recalled"]
+    assert recalled["lot"] == RECALLED_LOT and recalled["reach"]["packs"] == 3
+    assert recalled["reach"]["byStatus"] == {"active": 3} and recalled["txHash"].startswith("0x")
+    assert bishkek["recalls"] == []  # the recalled lot never reached Bishkek
+    quiet = {k: n for k, n in totals(nothing).items() if k not in ("active", "inTransit")}
+    assert quiet == dict.fromkeys(quiet, 0)  # stock is now's, whatever the period
+
+
+def test_the_csv_holds_the_same_numbers(index: Any) -> None:
+    service, _, _ = index
+    with service.sessions() as session:
+        found = report(session, Period.of(FIRST, last_day()), region="KG-GO")
+    rows = list(csv.DictReader(io.StringIO(as_csv(found))))
+    head = {r["key"]: r["value"] for r in rows if r["section"] == "report"}
+    assert head["chainHeight"] == str(found["chain"]["blockNumber"]) and head["region"] == "KG-GO"
+    written = {r["key"]: int(r["value"]) for r in rows if r["section"] == "total"}
+    assert written == totals(found)
+    anchors = [r for r in rows if r["section"] == "anchors"]
+    assert [r["key"] for r in anchors] == [a["root"] for a in found["anchors"]]
+    assert all("@" in r["reference"] for r in anchors)
+
+
+def test_over_http_as_json_and_csv_an_inspector_its_own_region_only(index: Any) -> None:
+    _, http, keys = index
+    period = {"from": FIRST.isoformat(), "to": last_day().isoformat()}
+
+    def get(role: str, **params: str) -> Any:
+        headers = {"Authorization": f"Bearer {keys[role]}"}
+        return http.get("/reports", params={**period, **params}, headers=headers)
+
+    whole = get("regulator")
+    assert whole.status_code == 200, whole.text
+    as_text = get("regulator", format="csv")
+    assert as_text.headers["content-type"].startswith("text/csv")
+    assert as_text.text.splitlines()[0] == "section,region,gtin,lot,key,value,reference"
+    own = get("inspector")
+    assert own.status_code == 200 and own.json()["region"] == "KG-GB"
+    assert get("inspector", region="KG-GO").status_code == 403
+    backwards = get("regulator", **{"from": "2026-12-01", "to": "2026-11-01"})
+    assert backwards.status_code == 422 and "before it starts" in backwards.text
+    assert get("regulator", region="XX-NOPE").status_code == 422
+    assert get("regulator", gtin="123").status_code == 422
