@@ -1,7 +1,8 @@
 """``/dashboard/reports``: a regulator chooses a period (and a region, a product) and reads the
 report (:mod:`indexer.queries.reports`) on the page, downloads it as CSV
 (``/dashboard/reports.csv``) or opens the printable page (``/dashboard/reports/print``). An
-inspector's reports are of its own region (a region outside it is refused). Every form of the
+inspector's reports are of its own region (a region outside it is refused); other keys'
+roles are refused. Every form of the
 report carries the chain height and the anchors it rests on."""
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def _build(
         raise _Refused(str(exc), 422) from exc
     except ValueError as exc:  # a date that is not one
         raise _Refused(t["report.bad"], 422) from exc
+    if signed.role not in FULL_READERS and (signed.role != "inspector" or not signed.region):
+        raise _Refused(t["page.not_for_role"], 403)
     scope = None if signed.role in FULL_READERS else signed.region
     if scope is not None:
         if chosen is not None and not in_region(chosen, scope):
