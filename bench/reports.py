@@ -26,7 +26,13 @@ from bench.kept_index import database_url
 from bench.report import machine_line, python_loop_seconds, write_section
 from devkit.postgres import PG_URL
 from indexer.queries.reports import Period, as_csv, report, totals
-from indexer.store.models import AlertRow, EventRow, ItemVersionRow, RecallChangeRow
+from indexer.store.models import (
+    AlertRow,
+    EventRow,
+    ItemVersionRow,
+    PriceComplaintRow,
+    RecallChangeRow,
+)
 
 TARGET_SECONDS = 10.0
 
@@ -76,6 +82,16 @@ def direct(session: Session, period: Period, gtin: str | None) -> dict[str, int]
             or 0
         ),
         "alerts": int(session.scalar(select(func.count()).select_from(AlertRow)) or 0),
+        "complaints": int(
+            session.scalar(
+                select(func.count()).where(
+                    PriceComplaintRow.received_at >= period.start,
+                    PriceComplaintRow.received_at < period.end,
+                    *([PriceComplaintRow.gtin == gtin] if gtin is not None else []),
+                )
+            )
+            or 0
+        ),
         "anchors": int(session.scalar(roots) or 0),
     }
 

@@ -16,6 +16,9 @@ Every figure is read from the index in a few grouped queries; nothing is estimat
   holders and regions hold them.
 - ``alerts``: alerts raised in blocks of the period, by kind and triage outcome (``open``,
   ``acknowledged``, ``assigned``, ``resolved``).
+- ``complaints``: price complaints received in the period (by their receipt time), by GTIN
+  and status (not chain-derived; a region's report has none: a complaint names its pharmacy
+  in words).
 - ``anchors``: every anchored batch whose events the movements count (root, transaction,
   block, events counted), and ``chain``: the checkpoint block (number, hash) the index stood
   at. An auditor re-reads those batches from the chain and the gateway (``provenance
@@ -51,6 +54,7 @@ from indexer.store.models import (
     EventRow,
     ItemVersionRow,
     ParticipantProfileRow,
+    PriceComplaintRow,
     RecallChangeRow,
 )
 from medledger.errors import ValidationError
@@ -121,6 +125,7 @@ def report(
         "stock": _stock(session, gtin, profiles, wanted),
         "recalls": _recalls(session, first_block, last_block, gtin, profiles, wanted),
         "alerts": _alerts(session, first_block, last_block, region),
+        "complaints": _complaints(session, period, gtin, region),
         "anchors": anchors,
     }
 
@@ -383,6 +388,23 @@ def _alerts(
     ]
 
 
+def _complaints(
+    session: Session, period: Period, gtin: str | None, region: str | None
+) -> list[dict[str, Any]]:
+    """Price complaints received in the period, by GTIN and status (a complaint names its
+    pharmacy in words, not by region: a region's report leaves them out)."""
+    if region is not None:
+        return []
+    c = PriceComplaintRow
+    query = select(c.gtin, c.status, func.count()).where(
+        c.received_at >= period.start, c.received_at < period.end
+    )
+    if gtin is not None:
+        query = query.where(c.gtin == gtin)
+    rows = session.execute(query.group_by(c.gtin, c.status).order_by(c.gtin, c.status))
+    return [{"gtin": g, "status": st, "count": int(n)} for g, st, n in rows]
+
+
 def _alert_in(evidence: dict[str, Any], region: str, parties: set[str]) -> bool:
     """The inspector's rule (a party of the region in :data:`PARTY_FIELDS`), or a region the
     evidence names (a ``shortage``'s)."""
@@ -400,6 +422,7 @@ def totals(found: dict[str, Any]) -> dict[str, int]:
         "inTransit": sum(s["inTransit"] for s in found["stock"]),
         "recallChanges": len(found["recalls"]),
         "alerts": sum(a["count"] for a in found["alerts"]),
+        "complaints": sum(c["count"] for c in found.get("complaints", [])),
         "anchors": len(found["anchors"]),
     }
 
@@ -442,6 +465,8 @@ def as_csv(found: dict[str, Any]) -> str:
         w.writerow(("recall-reach", places, r["gtin"], r["lot"], "regions", n, ref))
     for a in found["alerts"]:
         w.writerow(("alerts", "", "", "", f"{a['kind']}/{a['outcome']}", a["count"], ""))
+    for c in found.get("complaints", []):
+        w.writerow(("complaints", "", c["gtin"], "", c["status"], c["count"], ""))
     for anchor in found["anchors"]:
         ref = f"{anchor['txHash']}@{anchor['blockNumber']}"
         w.writerow(("anchors", "", "", "", anchor["root"], anchor["events"], ref))

@@ -23,6 +23,7 @@ from indexer.store.models import (
     CheckpointRow,
     EventRow,
     ItemVersionRow,
+    PriceComplaintRow,
     RecallChangeRow,
 )
 from medledger.epcis import builders as epcis
@@ -65,10 +66,34 @@ def index(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             with service.write_sessions() as session, session.begin():
                 issued = service.api_keys.issue_key(session, role, role, region=region)
                 keys[role] = issued.token
+        with service.write_sessions() as session, session.begin():
+            session.add(complaint(datetime(2026, 11, 4, 12, 0, tzinfo=UTC)))
+            session.add(complaint(datetime(2025, 11, 4, 12, 0, tzinfo=UTC), "OLD"))
         yield service, http, keys
     finally:
         service.stop()
         network.gateway.stop()
+
+
+def complaint(received: datetime, reference: str = "ABCD-2345") -> PriceComplaintRow:
+    """A price complaint as the public page stores it (not chain-derived)."""
+    return PriceComplaintRow(
+        reference=reference,
+        gtin=GTIN,
+        product_name=None,
+        pharmacy="Ala-Too Pharmacy No. 7",
+        price_paid="250.00",
+        max_price="180.00",
+        currency="KGS",
+        receipt=b"\xff\xd8",
+        receipt_type="image/jpeg",
+        contact=None,
+        status="received",
+        note=None,
+        received_at=received,
+        updated_at=received,
+        updated_by=None,
+    )
 
 
 def direct(service: Any, period: Period) -> dict[str, int]:
@@ -100,6 +125,14 @@ def direct(service: Any, period: Period) -> dict[str, int]:
                 select(func.count()).where(RecallChangeRow.kind.in_(("recalled", "released")))
             ),
             "alerts": session.scalar(select(func.count()).select_from(AlertRow)),
+            "complaints": session.scalar(
+                select(func.count())
+                .select_from(PriceComplaintRow)
+                .where(
+                    PriceComplaintRow.received_at >= period.start,
+                    PriceComplaintRow.received_at < period.end,
+                )
+            ),
             "anchors": session.scalar(select(func.count(distinct(e.root))).where(*in_period)),
         }
 
@@ -112,6 +145,7 @@ def test_the_totals_equal_direct_sql_and_name_the_chain_height(index: Any) -> No
         height = session.scalar(select(CheckpointRow.block_number))
     assert totals(found) == direct(service, period)
     assert totals(found)["dispensed"] == 7  # the journey's one, then two a day for three days
+    assert totals(found)["complaints"] == 1  # the one of a year before is not in the period
     assert found["chain"]["blockNumber"] == height
     assert found["chain"]["blockHash"].startswith("0x")
     assert sum(a["events"] for a in found["anchors"]) == totals(found)["events"]
@@ -135,6 +169,8 @@ def test_a_region_and_a_product_keep_their_own_lines(index: Any) -> None:
     assert recalled["lot"] == RECALLED_LOT and recalled["reach"]["packs"] == 3
     assert recalled["reach"]["byStatus"] == {"active": 3} and recalled["txHash"].startswith("0x")
     assert bishkek["recalls"] == []  # the recalled lot never reached Bishkek
+    assert product["complaints"] == [{"gtin": GTIN, "status": "received", "count": 1}]
+    assert bishkek["complaints"] == []  # a complaint names its pharmacy in words
     quiet = {k: n for k, n in totals(nothing).items() if k not in ("active", "inTransit")}
     assert quiet == dict.fromkeys(quiet, 0)  # stock is now's, whatever the period
 
