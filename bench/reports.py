@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from bench.kept_index import database_url
 from bench.report import machine_line, python_loop_seconds, write_section
 from devkit.postgres import PG_URL
-from indexer.queries.reports import Period, as_csv, report, totals
+from indexer.queries.reports import RECALL_KINDS, Period, as_csv, report, totals
 from indexer.store.models import (
     AlertRow,
     EventRow,
@@ -76,10 +76,7 @@ def direct(session: Session, period: Period, gtin: str | None) -> dict[str, int]
             session.scalar(select(func.count()).where(*now, v.status == "in_transit")) or 0
         ),
         "recallChanges": int(
-            session.scalar(
-                select(func.count()).where(RecallChangeRow.kind.in_(("recalled", "released")))
-            )
-            or 0
+            session.scalar(select(func.count()).where(RecallChangeRow.kind.in_(RECALL_KINDS))) or 0
         ),
         "alerts": int(session.scalar(select(func.count()).select_from(AlertRow)) or 0),
         "complaints": int(

@@ -10,7 +10,8 @@ Every figure is read from the index in a few grouped queries; nothing is estimat
   region and GTIN; a pack's region is its location's, else its holder's registered region.
 - ``stock``: packs active or in transit **now** (at the report's chain height), by region
   and GTIN: the index keeps current state, and the height says when "now" was.
-- ``recalls``: the recall registry's changes (recalled, released) in blocks of the period
+- ``recalls``: the recall registry's changes (recalled, released; suspended pending
+  investigation, lifted, escalated to a recall, with the case number) in blocks of the period
   (a block is in the period when the blocks the index knows the times of bracket it there),
   each with its transaction and its **reach** now: the lot's packs by status, and how many
   holders and regions hold them.
@@ -66,6 +67,9 @@ MAX_DAYS: Final = 366
 CSV_COLUMNS: Final = ("section", "region", "gtin", "lot", "key", "value", "reference")
 UNKNOWN: Final = ""
 OUTCOMES: Final = ("open", "acknowledged", "assigned", "resolved")
+#: The recall registry's changes a report lists: recalls and releases, and suspensions pending
+#: investigation (docs/suspensions.md) with how they ended.
+RECALL_KINDS: Final = ("recalled", "released", "suspended", "lifted", "escalated")
 
 
 @dataclass(frozen=True)
@@ -309,7 +313,7 @@ def _recalls(
         return []
     c = RecallChangeRow
     query = select(c).where(
-        c.block_number >= first, c.block_number <= last, c.kind.in_(("recalled", "released"))
+        c.block_number >= first, c.block_number <= last, c.kind.in_(RECALL_KINDS)
     )
     if gtin is not None:
         query = query.where(c.gtin == gtin)
@@ -324,6 +328,7 @@ def _recalls(
                 "lot": change.lot,
                 "kind": change.kind,
                 "reasonCode": change.reason_code,
+                "caseNumber": change.case_number,
                 "blockNumber": change.block_number,
                 "txHash": change.tx_hash,
                 "reach": reach,
@@ -455,7 +460,10 @@ def as_csv(found: dict[str, Any]) -> str:
         w.writerow(("stock", s["region"], s["gtin"], "", "in_transit", s["inTransit"], ""))
     for r in found["recalls"]:
         ref = f"{r['txHash']}@{r['blockNumber']}"
-        w.writerow(("recalls", "", r["gtin"], r["lot"], r["kind"], r["reasonCode"] or "", ref))
+        case = f" case={r['caseNumber']}" if r.get("caseNumber") else ""
+        w.writerow(
+            ("recalls", "", r["gtin"], r["lot"], r["kind"], r["reasonCode"] or "", ref + case)
+        )
         for status, n in r["reach"]["byStatus"].items():
             w.writerow(("recall-reach", "", r["gtin"], r["lot"], status, n, ref))
         reach = r["reach"]

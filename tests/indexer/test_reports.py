@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import distinct, func, select
 
 from indexer.api.app import create_app
-from indexer.queries.reports import Period, as_csv, report, totals
+from indexer.queries.reports import RECALL_KINDS, Period, as_csv, report, totals
 from indexer.store.models import (
     AlertRow,
     CheckpointRow,
@@ -27,7 +27,7 @@ from indexer.store.models import (
     RecallChangeRow,
 )
 from medledger.epcis import builders as epcis
-from provenance.journey import PHARMACY, build_journey
+from provenance.journey import FINISHED_LOT, PHARMACY, build_journey
 from tests.indexer.test_check import GTIN, RECALLED_LOT, _release_and_recall
 from tests.indexer.test_masterdata import declare
 from tests.indexer.test_shortage import DAY0, SITES, at, site
@@ -57,7 +57,18 @@ def index(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             packs = journey.packs[2 * day - 1 : 2 * day + 1]
             network.capture(PHARMACY, [epcis.dispense(PHARMACY, at(day), packs)])
             network.anchor()
-        _release_and_recall(network)
+        _release_and_recall(network)  # registers the finished lot, recalls another
+        suspended = network.http.post(
+            "/suspensions",
+            json={
+                "gtin": GTIN,
+                "lot": FINISHED_LOT,
+                "caseNumber": "PV-2026/0042",
+                "reason": "adverse reactions reported",
+            },
+            headers=network.regulator,
+        )
+        assert suspended.status_code == 201, suspended.text
         service.catch_up()
         app = create_app(service, follow=False)
         http = TestClient(app)
@@ -122,7 +133,7 @@ def direct(service: Any, period: Period) -> dict[str, int]:
                 )
             ),
             "recallChanges": session.scalar(
-                select(func.count()).where(RecallChangeRow.kind.in_(("recalled", "released")))
+                select(func.count()).where(RecallChangeRow.kind.in_(RECALL_KINDS))
             ),
             "alerts": session.scalar(select(func.count()).select_from(AlertRow)),
             "complaints": session.scalar(
@@ -168,7 +179,12 @@ def test_a_region_and_a_product_keep_their_own_lines(index: Any) -> None:
     (recalled,) = [r for r in product["recalls"] if r["kind"] == "recalled"]
     assert recalled["lot"] == RECALLED_LOT and recalled["reach"]["packs"] == 3
     assert recalled["reach"]["byStatus"] == {"active": 3} and recalled["txHash"].startswith("0x")
-    assert bishkek["recalls"] == []  # the recalled lot never reached Bishkek
+    # the recalled lot never reached Bishkek; the suspended one did: its reach there
+    (suspension,) = bishkek["recalls"]
+    assert (suspension["kind"], suspension["lot"]) == ("suspended", FINISHED_LOT)
+    assert suspension["caseNumber"] == "PV-2026/0042"
+    assert suspension["reach"]["byStatus"] == {"active": 3, "dispensed": 7}
+    assert suspension["reach"]["regions"] == ["KG-GB"]
     assert product["complaints"] == [{"gtin": GTIN, "status": "received", "count": 1}]
     assert bishkek["complaints"] == []  # a complaint names its pharmacy in words
     quiet = {k: n for k, n in totals(nothing).items() if k not in ("active", "inTransit")}

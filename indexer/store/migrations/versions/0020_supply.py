@@ -4,8 +4,8 @@ on hand and dispensed per region and GTIN, and shortages (indexer/store/supply.p
 An index upgraded from an earlier revision counts supply from the blocks it indexes next;
 ``provenance indexer`` on an empty database (a re-index) counts it from the first block.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-04 18:00:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
