@@ -832,6 +832,9 @@ class SupplyChangeRow(Base):
     stock_delta: Mapped[int] = mapped_column(BigInteger)
     dispensed: Mapped[int] = mapped_column(BigInteger)
 
+    #: the supply clock (the latest day changed) is read after every write
+    __table_args__ = (Index("ix_supply_changes_day", "day"),)
+
 
 class SupplyStockRow(Base):
     """Packs on hand (active) at the counted places of a region, by GTIN (no row: none)."""

@@ -4,8 +4,8 @@ on hand and dispensed per region and GTIN, and shortages (indexer/store/supply.p
 An index upgraded from an earlier revision counts supply from the blocks it indexes next;
 ``provenance indexer`` on an empty database (a re-index) counts it from the first block.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-04 18:00:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
@@ -45,6 +45,8 @@ def upgrade() -> None:
             "block_number", "region", "gtin", "day", name=op.f("pk_ix_supply_changes")
         ),
     )
+    # the supply clock (the latest day changed) is read after every write
+    op.create_index("ix_supply_changes_day", "ix_supply_changes", ["day"])
     op.create_table(
         "ix_supply_stock",
         sa.Column("region", sa.String(8), nullable=False),
@@ -80,6 +82,7 @@ def downgrade() -> None:
     op.drop_table("ix_shortages")
     op.drop_table("ix_supply_days")
     op.drop_table("ix_supply_stock")
+    op.drop_index("ix_supply_changes_day", "ix_supply_changes")
     op.drop_table("ix_supply_changes")
     op.drop_index("ix_ix_supply_places_block_number", "ix_supply_places")
     op.drop_table("ix_supply_places")
