@@ -610,7 +610,7 @@ class ApiKeyRow(KeyColumns, Base):
     )
 
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))  # `pharmacovigilance` is 17 characters
     region: Mapped[str | None] = mapped_column(String(8))
     participant: Mapped[str | None] = mapped_column(String(ADDRESS))
     secret_hash: Mapped[str] = mapped_column(String(200))
@@ -697,7 +697,7 @@ class NamedQueryRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner: Mapped[str] = mapped_column(String(300))
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))
     participant: Mapped[str | None] = mapped_column(String(ADDRESS))
     region: Mapped[str | None] = mapped_column(String(8))
     definition: Mapped[str] = mapped_column(Text)

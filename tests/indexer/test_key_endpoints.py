@@ -176,3 +176,22 @@ def test_a_participant_key_names_its_participant_and_keeps_it_when_rotated(
         key["participant"],
         key["participant"],
     ]
+
+
+def test_a_pharmacovigilance_key_reads_what_a_regulator_reads_but_manages_no_keys(
+    make_indexer: IndexerFactory,
+) -> None:
+    service = make_indexer()
+    http = TestClient(create_app(service, follow=False))
+    admin = regulator(service)
+    refused = http.post("/keys", json={"role": "pharmacovigilance", "region": "KG"}, headers=admin)
+    assert refused.status_code == 422 and refused.json()["rule"] == "apikey.region"
+    officer = issue(http, admin, label="PV centre", role="pharmacovigilance")
+    assert (officer["role"], officer["region"], officer["participant"]) == (
+        "pharmacovigilance",
+        None,
+        None,
+    )
+    assert http.get("/anchors", headers=bearer(officer["apiKey"])).status_code == 200
+    assert http.get("/alerts", headers=bearer(officer["apiKey"])).status_code == 200
+    assert http.get("/keys", headers=bearer(officer["apiKey"])).status_code == 403

@@ -1,5 +1,6 @@
 """Adverse-reaction reports (issue 22), kept off chain and linked to their lot, and the reader
-role ``pharmacovigilance`` (the regulator's officers who read them).
+role ``pharmacovigilance`` (the regulator's officers who read them; 17 characters: the role
+columns of the keys and of the named queries widen to 32).
 
 Revision ID: 0022
 Revises: 0021
@@ -37,13 +38,20 @@ def upgrade() -> None:
     op.create_index("ix_ix_adverse_reports_lot", "ix_adverse_reports", ["gtin", "lot"])
     with op.batch_alter_table("ix_api_keys") as batch:
         batch.drop_constraint(op.f("ck_ix_api_keys_role"), type_="check")
+        batch.alter_column("role", type_=sa.String(length=32), existing_nullable=False)
         batch.create_check_constraint(op.f("ck_ix_api_keys_role"), ROLES_AFTER)
+    with op.batch_alter_table("ix_named_queries") as batch:  # a reader's role is kept there too
+        batch.alter_column("role", type_=sa.String(length=32), existing_nullable=False)
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM ix_named_queries WHERE role = 'pharmacovigilance'")
     op.execute("DELETE FROM ix_api_keys WHERE role = 'pharmacovigilance'")
+    with op.batch_alter_table("ix_named_queries") as batch:
+        batch.alter_column("role", type_=sa.String(length=16), existing_nullable=False)
     with op.batch_alter_table("ix_api_keys") as batch:
         batch.drop_constraint(op.f("ck_ix_api_keys_role"), type_="check")
+        batch.alter_column("role", type_=sa.String(length=16), existing_nullable=False)
         batch.create_check_constraint(op.f("ck_ix_api_keys_role"), ROLES_BEFORE)
     op.drop_index("ix_ix_adverse_reports_lot", table_name="ix_adverse_reports")
     op.drop_table("ix_adverse_reports")
