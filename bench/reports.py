@@ -2,12 +2,13 @@
 checked against direct SQL.
 
 Usage: ``.venv/bin/python -m bench.reports --database bench_NAME`` over a copy of the kept index
-(``CREATE DATABASE bench_NAME TEMPLATE bench_query_1m``; the report needs no migration past
-the kept index's, and only reads). Times :func:`indexer.queries.reports.report` in-process (a
-session, the queries, the folding; then the CSV form) for the month of the index's first
-event (the data set spans less than a month: every event is in it), for the whole network and
-for one product, ``--repeat`` times each; checks that the totals equal plain SQL counts; writes
-the "Reports" section of docs/benchmarks.md (``--no-write``: print only).
+(``CREATE DATABASE bench_NAME TEMPLATE bench_query_1m``, then migrated to the head:
+``indexer.store.engine.upgrade``; the report reads complaints and suspensions' case numbers,
+which later migrations add; it only reads). Times :func:`indexer.queries.reports.report`
+in-process (a session, the queries, the folding; then the CSV form) for the month of the
+index's first event (the data set spans less than a month: every event is in it), for the
+whole network and for one product, ``--repeat`` times each; checks that the totals equal plain
+SQL counts; writes the "Reports" section of docs/benchmarks.md (``--no-write``: print only).
 """
 
 from __future__ import annotations
@@ -106,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Session(engine) as session:
             period = month_of(session)
-            gtin = session.scalar(
-                select(ItemVersionRow.gtin).where(ItemVersionRow.gtin.is_not(None)).limit(1)
-            )
+            gtin = session.scalar(select(func.min(ItemVersionRow.gtin)))
         for label, product in (("whole network", None), (f"one product ({gtin})", gtin)):
             seconds: list[float] = []
             for _ in range(args.repeat):
@@ -139,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Python loop {loop_start:.2f} s / {loop_end:.2f} s (`bench.report.python_loop_seconds`).\n"
         f"Command: `.venv/bin/python -m bench.reports --database {args.database}`, over a copy "
         'of the kept index (`CREATE DATABASE ... TEMPLATE bench_query_1m`, see "Dashboard '
-        f'pages"). The period is the month of its first event ({period.first} to '
+        'pages", migrated to the head with `indexer.store.engine.upgrade`). '
+        f"The period is the month of its first event ({period.first} to "
         f"{period.last}), which holds every event of the data set; each report is read in one "
         "session in the benchmark's process (`indexer.queries.reports.report`, then its CSV "
         f"form), {args.repeat} times; its totals are checked against plain SQL counts "
