@@ -114,11 +114,12 @@ def test_a_person_complains_from_the_finder_and_follows_the_status_the_regulator
         page.click(f"#complaints a:text-is('{reference}')")
         assert page.locator("#paid").inner_text() == "180 KGS"
         assert page.locator("#max").inner_text() == f"{MAX_PRICE} KGS"
+        page.wait_for_function("document.querySelector('#receipt').complete")  # loaded
         assert page.evaluate("document.querySelector('#receipt').naturalWidth") == 480
         page.select_option("#new-status", "upheld")
         page.fill("#status-note", "Pharmacy fined; refund ordered")
         page.click("#set-status button[type=submit]")
-        assert page.locator("#status").get_attribute("data-status") == "upheld"
+        page.wait_for_selector("#status[data-status=upheld]")  # the page after the redirect
 
         page.goto(f"{public_world.url}/complaint/status?lang=en&ref={reference.lower()}")
         assert page.locator("#status").inner_text() == EN["complaint.status.upheld"]
