@@ -24,12 +24,14 @@ from indexer.queries.origin import origin_bundle
 from indexer.queries.recalls import holder_status_summary
 from indexer.store.models import (
     BlockRow,
+    EventRow,
     ItemVersionRow,
     LotRow,
     ParticipantProfileRow,
     RecallChangeRow,
     RecallRow,
 )
+from medledger.custody.operations import RETURN_DISPOSITIONS
 from medledger.errors import ProvenanceError
 
 #: Statuses a pack is still in circulation with (on a shelf, or on its way somewhere).
@@ -185,16 +187,33 @@ def recall_on_chain(session: Session, gtin: str, lot: str) -> RecallOnChain | No
     return RecallOnChain(change.block_number, at or datetime.now(UTC), change.tx_hash, None)
 
 
-def category(status: str, holder: str | None, maker: str, block: int, recalled_at: int) -> str:
-    """Where a pack stands in a recall: still on a shelf (or in transit), returned (back with
-    the lot's maker after the recall), destroyed (or decommissioned) or dispensed."""
+def category(
+    status: str,
+    holder: str | None,
+    maker: str,
+    block: int,
+    recalled_at: int,
+    *,
+    back: bool = False,
+) -> str:
+    """Where a pack stands in a recall: still on a shelf (or in transit), returned (``back``:
+    received back by a return since the recall, and not ended; or back with the lot's maker
+    after the recall), destroyed (or decommissioned) or dispensed."""
     if status == "dispensed":
         return "dispensed"
     if status in ("destroyed", "decommissioned"):
         return "destroyed"
+    if back and status in LIVE:
+        return "returned"
     if holder == maker and block > recalled_at and status == "active":
         return "returned"
     return "on_shelves"
+
+
+def is_return_shipment(biz_step: str | None, disposition: str | None) -> bool:
+    """Whether an event sends what it names back up the chain: a shipping with disposition
+    ``returned`` or ``recalled`` (the ``pharma`` rules' ``return``)."""
+    return biz_step == "shipping" and disposition in RETURN_DISPOSITIONS
 
 
 @dataclass
@@ -210,18 +229,27 @@ class Progress:
 def progress(session: Session, found: Lot, recall: RecallOnChain) -> Progress:
     """How the recall went: every pack that was in circulation when the lot was recalled,
     followed version by version (packs ended before the recall are outside it)."""
-    v = ItemVersionRow
+    v, e = ItemVersionRow, EventRow
     rows = session.execute(
-        select(v.identifier, v.block_number, v.status, v.holder)
+        select(v.identifier, v.block_number, v.status, v.holder, e.biz_step, e.disposition)
+        .join(e, e.event_hash == v.event_hash, isouter=True)
         .where(v.gtin == found.gtin, v.lot == found.lot, v.identifier.like("%/21/%"))
         .order_by(v.identifier, v.valid_from)
         .limit(MAX_VERSIONS + 1)
     ).all()
     timeline: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for identifier, block, status, holder in rows:
-        timeline[identifier].append(
-            (block, category(status, holder, found.commissioned_by, block, recall.block))
+    sent: set[str] = set()  # sent back by a return since the recall
+    back: set[str] = set()  # and received back
+    for identifier, block, status, holder, step, disposition in rows:
+        if block > recall.block:
+            if is_return_shipment(step, disposition):
+                sent.add(identifier)
+            elif identifier in sent and status == "active":
+                back.add(identifier)
+        cat = category(
+            status, holder, found.commissioned_by, block, recall.block, back=identifier in back
         )
+        timeline[identifier].append((block, cat))
     in_scope: dict[str, list[tuple[int, str]]] = {}
     for identifier, versions in timeline.items():
         before = [c for b, c in versions if b <= recall.block]

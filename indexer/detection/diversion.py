@@ -80,7 +80,7 @@ def detect(batch: BatchView) -> set[tuple[int, str]]:
                 if op in IN_HOSPITAL:
                     continue
                 to = batch.address_of(gln_of(event_party(ev.destinations)))
-                if op is Operation.SHIP and to is not None and to == supplier:
+                if op in (Operation.SHIP, Operation.RETURN) and to is not None and to == supplier:
                     continue
             elif ctx.submitter == supplier and op is Operation.RECEIVE:
                 continue

@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 
-from medledger.custody.operations import ALLOWED, Operation, allowed, operation_of, role_names
+from medledger.custody.operations import (
+    ALLOWED,
+    RETURN_TO,
+    Operation,
+    allowed,
+    is_return_receipt,
+    operation_of,
+    role_names,
+)
 from medledger.custody.outcome import (
     _REGULATOR,
     ENDINGS,
@@ -73,7 +81,7 @@ class Enforcer:
         return Transition(tuple(journal), ())
 
     def check(self, ev: NormalisedEvent) -> None:
-        op = operation_of(ev.type, ev.action, ev.biz_step)
+        op = operation_of(ev.type, ev.action, ev.biz_step, ev.disposition)
         if op is None:
             raise _violation(
                 ev,
@@ -216,19 +224,35 @@ class Enforcer:
                 )
             self.v.put(child._replace(parent=None))
 
-    def ship(self, ev: NormalisedEvent, _op: Operation) -> None:
+    def ship(self, ev: NormalisedEvent, op: Operation) -> None:
+        """Shipping, and returning: a return (a shipping with disposition ``returned`` or
+        ``recalled``) goes back up the chain, so neither a recall nor a suspension stops it; a
+        forward shipment is refused on both."""
+        forward = op is not Operation.RETURN
         self.require_own_party(ev, "sourceList", ev.sources)
-        to = self.resolve_party(ev, "destinationList", "shipping.destination-unknown").address
+        found = self.resolve_party(ev, "destinationList", "shipping.destination-unknown")
+        if not forward and not found.roles & RETURN_TO:
+            raise _violation(
+                ev,
+                "return.not-upstream",
+                ev.pointer("destinationList"),
+                f"a return goes back up the chain; {found.address} is a {role_names(found.roles)}",
+            )
+        to = found.address
         for j, epc in enumerate(ev.epcs):
             ptr = ev.pointer(ev.epc_field, j)
-            item = self.require_held(ev, epc, ptr, recall_checked=True)
-            for state in self.with_contents(ev, item, ptr):
-                self.require_not_suspended(ev, state, ptr, dispensing=False)
+            item = self.require_held(ev, epc, ptr, recall_checked=forward)
+            for state in self.with_contents(ev, item, ptr, check_recall=forward):
+                if forward:
+                    self.require_not_suspended(ev, state, ptr, dispensing=False)
                 self.v.put(state._replace(status=ItemStatus.IN_TRANSIT, in_transit_to=to))
         for j, q in enumerate(ev.quantities):
             ptr = ev.pointer(ev.quantity_field, j)
             amount = _amount(ev, q, ptr)
-            self.require_lot_movable(ev, q.class_id, ptr, dispensing=False)
+            if forward:
+                self.require_lot_movable(ev, q.class_id, ptr, dispensing=False)
+            else:
+                self.require_lot_known(ev, q.class_id, ptr)
             held = self.v.quantity_held(q.class_id, self.me)
             if held < amount:
                 raise _violation(
@@ -242,6 +266,9 @@ class Enforcer:
             self.v.move(MoveQuantity(q.class_id, self.me, amount, uom, in_transit_to=to))
 
     def receive(self, ev: NormalisedEvent, _op: Operation) -> None:
+        """A receipt; one with disposition ``returned``/``recalled`` takes in a return (or
+        what was on its way when its lot was recalled) whatever the recall."""
+        recall_checked = not is_return_receipt(ev.disposition)
         self.require_own_party(ev, "destinationList", ev.destinations)
         where = ev.biz_location or ev.read_point
         for j, epc in enumerate(ev.epcs):
@@ -256,7 +283,8 @@ class Enforcer:
                     f"{epc} was not shipped to the submitter (status "
                     f"{item.status}, holder {item.holder})",
                 )
-            self.require_recall_free(ev, item, ptr)
+            if recall_checked:
+                self.require_recall_free(ev, item, ptr)
             if item.parent is not None:
                 raise _violation(
                     ev,
@@ -264,7 +292,7 @@ class Enforcer:
                     ptr,
                     f"{epc} is packed in {item.parent}: receive the parent",
                 )
-            for state in self.with_contents(ev, item, ptr):
+            for state in self.with_contents(ev, item, ptr, check_recall=recall_checked):
                 self.v.put(
                     state._replace(
                         status=ItemStatus.ACTIVE,
@@ -279,7 +307,10 @@ class Enforcer:
         for j, q in enumerate(ev.quantities):
             ptr = ev.pointer(ev.quantity_field, j)
             amount = _amount(ev, q, ptr)
-            self.require_lot_movable(ev, q.class_id, ptr)
+            if recall_checked:
+                self.require_lot_movable(ev, q.class_id, ptr)
+            else:
+                self.require_lot_known(ev, q.class_id, ptr)
             coming = self.v.quantity_in_transit(q.class_id, sender, self.me)
             if coming < amount:
                 raise _violation(
@@ -490,11 +521,8 @@ class Enforcer:
             f"pending investigation: it may not be {doing}",
         )
 
-    def require_lot_movable(
-        self, ev: NormalisedEvent, class_id: str, ptr: str, *, dispensing: bool | None = None
-    ) -> None:
-        """The class-level lot is commissioned and not recalled; with ``dispensing`` set
-        (True: dispensed, False: shipped), not suspended for that either."""
+    def require_lot_known(self, ev: NormalisedEvent, class_id: str, ptr: str) -> ItemState:
+        """The class-level lot is commissioned."""
         lot = self.v.item(class_id)
         if lot is None:
             raise _violation(
@@ -503,6 +531,14 @@ class Enforcer:
                 f"{ptr}/epcClass",
                 f"lot {class_id} has not been commissioned",
             )
+        return lot
+
+    def require_lot_movable(
+        self, ev: NormalisedEvent, class_id: str, ptr: str, *, dispensing: bool | None = None
+    ) -> None:
+        """The class-level lot is commissioned and not recalled; with ``dispensing`` set
+        (True: dispensed, False: shipped), not suspended for that either."""
+        lot = self.require_lot_known(ev, class_id, ptr)
         self.require_recall_free(ev, lot, f"{ptr}/epcClass")
         if dispensing is not None:
             self.require_not_suspended(ev, lot, f"{ptr}/epcClass", dispensing=dispensing)
@@ -607,6 +643,7 @@ _HANDLERS: dict[Operation, Callable[[Enforcer, NormalisedEvent, Operation], None
     Operation.PACK: Enforcer.pack,
     Operation.UNPACK: Enforcer.unpack,
     Operation.SHIP: Enforcer.ship,
+    Operation.RETURN: Enforcer.ship,
     Operation.RECEIVE: Enforcer.receive,
     Operation.DISPENSE: Enforcer.end,
     Operation.DECOMMISSION: Enforcer.end,

@@ -20,6 +20,7 @@ class Operation(StrEnum):
     PACK = "pack"  # AggregationEvent ADD
     UNPACK = "unpack"  # AggregationEvent DELETE
     SHIP = "ship"
+    RETURN = "return"  # shipping back up the chain (disposition returned or recalled)
     RECEIVE = "receive"
     DISPENSE = "dispense"
     DECOMMISSION = "decommission"
@@ -38,6 +39,7 @@ ALLOWED: dict[Operation, Role] = {
     Operation.PACK: Role.MANUFACTURER | _REG,
     Operation.UNPACK: Role.MANUFACTURER | _TRADE | _CARE | _REG,
     Operation.SHIP: Role.API_MAKER | Role.MANUFACTURER | _TRADE | _REG,
+    Operation.RETURN: Role.MANUFACTURER | _TRADE | _CARE | _REG,  # whoever receives, sends back
     Operation.RECEIVE: Role.MANUFACTURER | _TRADE | _CARE | _REG,
     Operation.DISPENSE: _CARE | _REG,
     Operation.DECOMMISSION: SUBMITTING,  # and only by the current holder (or the regulator)
@@ -45,10 +47,15 @@ ALLOWED: dict[Operation, Role] = {
     Operation.OBSERVE: SUBMITTING,
 }
 
+#: Whom a return may go to: back up the chain (never to another pharmacy or hospital).
+RETURN_TO: Role = Role.MANUFACTURER | _TRADE | _REG
+
 #: bizSteps that observe without changing custody.
 OBSERVING = frozenset({"accepting", "arriving", "departing", "holding", "inspecting", "loading",
                        "picking", "staging_outbound", "storing", "unloading"})  # fmt: skip
 _ENDING = ("OBSERVE", "DELETE")
+#: dispositions (CBV) that make a shipment a return, and a receipt the receipt of one
+RETURN_DISPOSITIONS = frozenset({"returned", "recalled"})
 
 #: (event type, action, bizStep) -> operation. ObjectEvent ADD commissioning is COMMISSION_SERIAL
 #: here and split by identifier kind (lots vs serials) in the rules.
@@ -65,15 +72,27 @@ OPERATIONS: dict[tuple[str, str | None, str | None], Operation] = {
 }
 
 
-def operation_of(event_type: str, action: str | None, biz_step: str | None) -> Operation | None:
+def operation_of(
+    event_type: str, action: str | None, biz_step: str | None, disposition: str | None = None
+) -> Operation | None:
     """The operation an event performs, or None if the pharma rules do not accept it.
 
     A TransformationEvent is a transformation whatever its bizStep (``commissioning`` when its
-    outputs are new packs).
+    outputs are new packs). A shipping with disposition ``returned`` or ``recalled`` is a
+    return (CBV 2.0 has no bizStep for it: disposition ``returned`` is "sent back").
     """
     if event_type == "TransformationEvent":
         return Operation.TRANSFORM
-    return OPERATIONS.get((event_type, action, biz_step))
+    found = OPERATIONS.get((event_type, action, biz_step))
+    if found is Operation.SHIP and disposition in RETURN_DISPOSITIONS:
+        return Operation.RETURN
+    return found
+
+
+def is_return_receipt(disposition: str | None) -> bool:
+    """Whether a receipt with ``disposition`` receives a return (``returned``, ``recalled``):
+    what a recall refuses, a return's receiver may still take in."""
+    return disposition in RETURN_DISPOSITIONS
 
 
 def allowed(roles: int, operation: Operation) -> bool:

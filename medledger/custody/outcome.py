@@ -117,7 +117,7 @@ _ENDED = {operation: status.value for operation, status in ENDINGS.items()}
 def recorded_operation(ev: NormalisedEvent) -> Operation | None:
     """The operation the indexer records ``ev`` as: the gateway's (:func:`operation_of`),
     and an ObjectEvent ADD with any other bizStep is a commissioning (it begins to exist)."""
-    found = operation_of(ev.type, ev.action, ev.biz_step)
+    found = operation_of(ev.type, ev.action, ev.biz_step, ev.disposition)
     if found is None and ev.type == "ObjectEvent" and ev.action == "ADD":
         return Operation.COMMISSION_SERIAL
     return found

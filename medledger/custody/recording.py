@@ -340,6 +340,7 @@ _RECORDED: dict[Operation, Callable[[Recorder], None]] = {
     Operation.PACK: Recorder.pack,
     Operation.UNPACK: Recorder.unpack,
     Operation.SHIP: Recorder.ship,
+    Operation.RETURN: Recorder.ship,
     Operation.RECEIVE: Recorder.receive,
     Operation.DISPENSE: Recorder.end,
     Operation.DECOMMISSION: Recorder.end,

@@ -19,6 +19,8 @@ RULES: dict[str, str] = {
     "location.not-own": "readPoint and bizLocation are the submitter's own GLN",
     "party.not-own": "the owning_party source of a shipment / destination of a receipt is the "
     "submitter",
+    "return.not-upstream": "a return goes back up the chain: to a manufacturer, importer, "
+    "distributor, wholesaler or the regulator",
     "shipping.destination-unknown": "a shipment names a registered, active owning_party "
     "destination",
     "receiving.source-unknown": "a receipt of quantities names the registered owning_party source",
@@ -28,7 +30,7 @@ RULES: dict[str, str] = {
     "custody.not-commissioned": "an identifier is commissioned before anything else happens to it",
     "custody.terminal": "nothing happens to an item after dispensing, decommissioning or "
     "destruction",
-    "custody.recalled": "nothing moves while its lot is recalled",
+    "custody.recalled": "nothing moves forward while its lot is recalled (a return does)",
     "custody.suspended": "nothing of a suspended lot is dispensed (nor shipped, where its "
     "suspension stops shipping too)",
     "custody.not-held": "you ship, pack, dispense or use only what you hold",

@@ -228,16 +228,18 @@ def transfer(
     *,
     epcs: Sequence[str] | None = None,
     quantities: Quantities | None = None,
+    disposition: str | None = None,
 ) -> Event:
     """ObjectEvent OBSERVE, ``kind`` ``"shipping"`` (in transit, read at ``frm``) or
-    ``"receiving"`` (in progress, read and located at ``to``), from owner ``frm`` to ``to``."""
+    ``"receiving"`` (in progress, read and located at ``to``), from owner ``frm`` to ``to``;
+    ``disposition`` instead of those."""
     shipping = kind == "shipping"
     event: Event = {
         "type": "ObjectEvent",
         **event_time(moment),
         "action": "OBSERVE",
         "bizStep": kind,
-        "disposition": "in_transit" if shipping else "in_progress",
+        "disposition": disposition or ("in_transit" if shipping else "in_progress"),
         "readPoint": {"id": (frm if shipping else to).sgln},
         "sourceList": [{"type": "owning_party", "source": frm.pgln}],
         "destinationList": [{"type": "owning_party", "destination": to.pgln}],
@@ -273,6 +275,34 @@ def receive(
 ) -> Event:
     """``to`` receives ``epcs`` or ``quantities`` from ``frm``."""
     return transfer("receiving", frm, to, moment, epcs=epcs, quantities=quantities)
+
+
+def send_back(
+    frm: Actor,
+    to: Actor,
+    moment: datetime,
+    *,
+    epcs: Sequence[str] | None = None,
+    quantities: Quantities | None = None,
+) -> Event:
+    """``frm`` returns ``epcs`` or ``quantities`` up the chain to ``to``: a shipping with
+    disposition ``returned`` (CBV 2.0: sent back), the way a recalled lot goes back."""
+    return transfer("shipping", frm, to, moment, epcs=epcs, quantities=quantities,
+                    disposition="returned")  # fmt: skip
+
+
+def receive_back(
+    frm: Actor,
+    to: Actor,
+    moment: datetime,
+    *,
+    epcs: Sequence[str] | None = None,
+    quantities: Quantities | None = None,
+) -> Event:
+    """``to`` receives the return of ``epcs`` or ``quantities`` from ``frm`` (disposition
+    ``returned``)."""
+    return transfer("receiving", frm, to, moment, epcs=epcs, quantities=quantities,
+                    disposition="returned")  # fmt: skip
 
 
 def as_document(events: list[Event], *, context: list[Any] | None = None) -> dict[str, Any]:

@@ -34,6 +34,18 @@ def test_a_pack_s_place_in_a_recall(status: str, holder: str, block: int, expect
     assert category(status, holder, MAKER, block, RECALL_BLOCK) == expected
 
 
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("active", "returned"),  # received back by a return since the recall
+        ("in_transit", "returned"),  # and sent further back up the chain
+        ("destroyed", "destroyed"),  # then destroyed: the recall's end
+    ],
+)
+def test_a_pack_received_back_by_a_return_is_returned(status: str, expected: str) -> None:
+    assert category(status, "0xDistributor", MAKER, 12, RECALL_BLOCK, back=True) == expected
+
+
 def test_without_a_recall_key_the_lot_page_says_recalls_are_not_configured(world: World) -> None:
     with httpx.Client(base_url=world.url, follow_redirects=True) as regulator:
         regulator.post("/login", data={"key": world.keys["regulator"]})

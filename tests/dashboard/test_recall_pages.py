@@ -2,7 +2,8 @@
 status, API lots and the mass balance), recalls it with one button and a confirmation, and sees
 the pharmacy holding it listed as notified, the recall's scope by holder and region and its
 progress once the index has read the recall's block (a pack a rogue pharmacy dispenses after
-it counted, and alerted), then releases it; an auditor sees no button and its POST is refused
+it counted, and alerted; a pack the pharmacy returns to its distributor counted returned),
+then releases it; an auditor sees no button and its POST is refused
 (403, nothing sent to the gateway); the pages pass axe.
 
 A world of its own: recalls add blocks to the chain, which the shared world's tests must not
@@ -14,7 +15,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from devkit.nodes import free_port
 from indexer.api.app import create_app
 from indexer.store.models import ParticipantProfileRow
 from medledger.epcis import builders as epcis
+from medledger.epcis.builders import Actor
 from provenance.journey import DISTRIBUTOR, FINISHED_LOT, MANUFACTURER, PHARMACY
 from provenance.up import ServerThread
 from servicekit.sql.helpers import utcnow
@@ -244,3 +246,53 @@ def test_the_lot_and_recall_pages_have_no_serious_accessibility_violation(
     finally:
         context.close()
     assert recalls_at_gateway(world) == []
+
+
+def refused(world: World, actor: Actor, event: dict[str, object]) -> str:
+    """The rule the gateway refuses ``event`` with, sent by ``actor``."""
+    answer = world.network.http.post(
+        "/capture",
+        json=epcis.as_document([event]),
+        headers=world.network.keys[actor.name],
+    )
+    assert answer.status_code in (400, 422), answer.text
+    rule: str = answer.json()["rule"]
+    return rule
+
+
+def test_a_pack_the_pharmacy_returns_to_its_distributor_counts_returned(world: World) -> None:
+    """Under a recall the pharmacy may not ship forward, but sends a pack back to its
+    distributor (a shipping with disposition returned), which receives it as a return: the
+    recall page counts it returned, no longer on a shelf; the distributor still ships it
+    nowhere forward."""
+    network = world.network
+    with lifted_afterwards(world):
+        body = {"gtin": GTIN, "lot": FINISHED_LOT, "reason": "Out of specification"}
+        recalled = network.http.post("/recalls", json=body, headers=network.regulator)
+        assert recalled.status_code == 201, recalled.text
+        world.indexer.catch_up()
+        block = network.chain.w3.eth.get_block("latest")
+        after = max(datetime.now(UTC), datetime.fromtimestamp(block["timestamp"], UTC))
+        case = world.journey.steps[-2].events[0]["epcList"][0]  # the pharmacy's case
+        pack = world.journey.packs[2]
+        forward = epcis.ship(PHARMACY, DISTRIBUTOR, after, epcs=[case])
+        assert refused(world, PHARMACY, forward) == "role.not-allowed"
+        send(network, PHARMACY, [epcis.aggregate(PHARMACY, after, case, [pack], action="DELETE")])
+        later = after + timedelta(seconds=1)
+        send(network, PHARMACY, [epcis.send_back(PHARMACY, DISTRIBUTOR, later, epcs=[pack])])
+        plain = epcis.receive(PHARMACY, DISTRIBUTOR, later, epcs=[pack])
+        assert refused(world, DISTRIBUTOR, plain) == "custody.recalled"
+        send(network, DISTRIBUTOR, [epcis.receive_back(PHARMACY, DISTRIBUTOR, later, epcs=[pack])])
+        onward = epcis.ship(DISTRIBUTOR, PHARMACY, later, epcs=[pack])
+        assert refused(world, DISTRIBUTOR, onward) == "custody.recalled"
+        world.indexer.catch_up()
+        with httpx.Client(base_url=world.url, follow_redirects=True) as regulator:
+            regulator.post("/login", data={"key": world.keys["regulator"]})
+            page = regulator.get(
+                "/dashboard/recall", params={"gtin": GTIN, "lot": FINISHED_LOT, "lang": "en"}
+            )
+        assert page.status_code == 200
+        now = re.search(r'id="progress-now">(.*?)</tr>', page.text, re.S)
+        assert now is not None
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", now.group(1))
+        assert cells[0] == EN["recall.now"] and int(cells[2]) == 1  # one pack returned

@@ -97,6 +97,14 @@ def receive(frm: Actor, to: Actor, epcs: Sequence[str] = (), kg: float | None = 
     return epcis.receive(frm, to, _now(), epcs=epcs, quantities=_quantities(kg))
 
 
+def send_back(frm: Actor, to: Actor, epcs: Sequence[str] = (), kg: float | None = None) -> Event:
+    return epcis.send_back(frm, to, _now(), epcs=epcs, quantities=_quantities(kg))
+
+
+def receive_back(frm: Actor, to: Actor, epcs: Sequence[str] = (), kg: float | None = None) -> Event:
+    return epcis.receive_back(frm, to, _now(), epcs=epcs, quantities=_quantities(kg))
+
+
 def dispense(actor: Actor, epcs: Sequence[str]) -> Event:
     return epcis.dispense(actor, _now(), epcs)
 

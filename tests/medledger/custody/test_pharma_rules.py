@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from medledger.custody.state import ItemStatus, MoveQuantity, PutItem
+from medledger.custody.state import ItemStatus, LotSuspension, MoveQuantity, PutItem
 from tests.medledger.custody.rules_support import (
     API_CLASS_DL,
     API_MAKER,
@@ -36,6 +36,8 @@ from tests.medledger.custody.rules_support import (
     pack_dl,
     packs_at_maker,
     receive,
+    receive_back,
+    send_back,
     ship,
     transform,
 )
@@ -352,6 +354,107 @@ def test_a_case_of_a_recalled_lot_does_not_move(world: World) -> None:
     packs_at_maker(world, 4, cases=1)
     world.store.recall(PACK_GTIN, LOT)
     world.reject(MAKER, ship(MAKER, DISTRIBUTOR, [case(0)]), rule="custody.recalled")
+
+
+# --- returns -----------------------------------------------------------------------------------
+
+
+def _at_pharmacy_via_distributor(world: World, cases: int = 0) -> list[str]:
+    packs = packs_at_maker(world, 4, cases=cases)
+    moved = [case(c) for c in range(cases)] or packs
+    world.submit(MAKER, ship(MAKER, DISTRIBUTOR, moved))
+    world.submit(DISTRIBUTOR, receive(MAKER, DISTRIBUTOR, moved))
+    world.submit(DISTRIBUTOR, ship(DISTRIBUTOR, PHARMACY, moved))
+    world.submit(PHARMACY, receive(DISTRIBUTOR, PHARMACY, moved))
+    return packs
+
+
+def test_a_pharmacy_returns_a_recalled_pack_and_its_distributor_takes_it_back(
+    world: World,
+) -> None:
+    packs = _at_pharmacy_via_distributor(world)
+    world.store.recall(PACK_GTIN, LOT)
+    world.reject(PHARMACY, dispense(PHARMACY, packs[:1]), rule="custody.recalled")
+    world.reject(PHARMACY, ship(PHARMACY, DISTRIBUTOR, packs[:1]), rule="role.not-allowed")
+    world.submit(PHARMACY, send_back(PHARMACY, DISTRIBUTOR, packs[:1]))
+    returning = world.store.item(pack_dl(0))
+    assert returning is not None and returning.status == ItemStatus.IN_TRANSIT
+    world.submit(DISTRIBUTOR, receive_back(PHARMACY, DISTRIBUTOR, packs[:1]))
+    back = world.store.item(pack_dl(0))
+    assert back is not None and (back.status, back.holder) == (
+        ItemStatus.ACTIVE,
+        world.who(DISTRIBUTOR).address,
+    )
+    # back at the distributor, it still goes nowhere forward, only further back
+    world.reject(DISTRIBUTOR, ship(DISTRIBUTOR, PHARMACY, packs[:1]), rule="custody.recalled")
+    world.submit(DISTRIBUTOR, send_back(DISTRIBUTOR, MAKER, packs[:1]))
+    world.submit(MAKER, receive_back(DISTRIBUTOR, MAKER, packs[:1]))
+    world.submit(MAKER, destroy(MAKER, packs[:1]))
+
+
+def test_a_return_of_a_recalled_pack_is_received_only_as_a_return(world: World) -> None:
+    packs = _at_pharmacy_via_distributor(world)
+    world.store.recall(PACK_GTIN, LOT)
+    world.submit(PHARMACY, send_back(PHARMACY, DISTRIBUTOR, packs[:1]))
+    world.reject(DISTRIBUTOR, receive(PHARMACY, DISTRIBUTOR, packs[:1]), rule="custody.recalled")
+    world.reject(  # a return is received by whom it was sent to
+        MAKER, receive_back(PHARMACY, MAKER, packs[:1]), rule="custody.not-shipped-to-submitter"
+    )
+
+
+def test_a_shipping_with_disposition_returned_or_recalled_is_a_return(world: World) -> None:
+    packs = _at_pharmacy_via_distributor(world)
+    world.store.recall(PACK_GTIN, LOT)
+    for n, disposition in enumerate(("returned", "recalled")):
+        shipment = ship(PHARMACY, DISTRIBUTOR, packs[n : n + 1])
+        world.submit(PHARMACY, {**shipment, "disposition": disposition})
+        receipt = receive(PHARMACY, DISTRIBUTOR, packs[n : n + 1])
+        world.submit(DISTRIBUTOR, {**receipt, "disposition": disposition})
+
+
+def test_a_return_goes_up_the_chain_only(world: World) -> None:
+    packs = _at_pharmacy_via_distributor(world)
+    error = world.reject(
+        PHARMACY, send_back(PHARMACY, HOSPITAL, packs[:1]), rule="return.not-upstream"
+    )
+    assert error.pointer == f"{E0}/destinationList"
+    world.reject(AUDITOR, send_back(AUDITOR, MAKER, packs[:1]), rule="role.not-allowed")
+    world.reject(PHARMACY, send_back(PHARMACY, MAKER, [pack(99)]), rule="custody.not-commissioned")
+    world.reject(DISTRIBUTOR, send_back(DISTRIBUTOR, MAKER, packs[:1]), rule="custody.not-held")
+
+
+def test_a_case_of_a_recalled_lot_goes_back_with_its_packs(world: World) -> None:
+    packs = _at_pharmacy_via_distributor(world, cases=1)
+    world.store.recall(PACK_GTIN, LOT)
+    world.reject(PHARMACY, send_back(PHARMACY, DISTRIBUTOR, packs[:1]), rule="aggregation.packed")
+    world.submit(PHARMACY, send_back(PHARMACY, DISTRIBUTOR, [case(0)]))
+    world.submit(DISTRIBUTOR, receive_back(PHARMACY, DISTRIBUTOR, [case(0)]))
+    held = [world.store.item(pack_dl(n)) for n in range(4)]
+    assert {(s.status, s.holder) for s in held if s is not None} == {
+        (ItemStatus.ACTIVE, world.who(DISTRIBUTOR).address)
+    }
+
+
+def test_a_suspended_lot_that_stops_shipping_still_goes_back(world: World) -> None:
+    packs = _at_pharmacy_via_distributor(world)
+    world.store.suspend(PACK_GTIN, LOT, LotSuspension(stops_shipping=True))
+    world.reject(PHARMACY, dispense(PHARMACY, packs[:1]), rule="custody.suspended")
+    world.submit(PHARMACY, send_back(PHARMACY, DISTRIBUTOR, packs[:1]))
+    world.submit(DISTRIBUTOR, receive_back(PHARMACY, DISTRIBUTOR, packs[:1]))
+    world.reject(DISTRIBUTOR, ship(DISTRIBUTOR, PHARMACY, packs[:1]), rule="custody.suspended")
+
+
+def test_a_recalled_class_level_lot_goes_back_as_a_quantity(world: World) -> None:
+    api_at_maker(world, 50)
+    world.submit(MAKER, ship(MAKER, DISTRIBUTOR, kg=10))
+    world.submit(DISTRIBUTOR, receive(MAKER, DISTRIBUTOR, kg=10))
+    world.store.recall("08901234999998", "API-LOT-1")
+    world.reject(DISTRIBUTOR, ship(DISTRIBUTOR, MAKER, kg=10), rule="custody.recalled")
+    world.reject(DISTRIBUTOR, send_back(DISTRIBUTOR, MAKER, kg=11), rule="custody.not-held")
+    world.submit(DISTRIBUTOR, send_back(DISTRIBUTOR, MAKER, kg=10))
+    world.reject(MAKER, receive(DISTRIBUTOR, MAKER, kg=10), rule="custody.recalled")
+    world.submit(MAKER, receive_back(DISTRIBUTOR, MAKER, kg=10))
+    assert world.store.quantity_held(API_CLASS_DL, world.who(MAKER).address) == Decimal(50)
 
 
 # --- aggregation -----------------------------------------------------------------------------
