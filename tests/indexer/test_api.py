@@ -219,6 +219,7 @@ def test_lists_walk_completely_without_duplicates(api: Api) -> None:
     assert len(api.get("/anchors", submitter=submitter.lower())["items"]) == 2
     assert api.get("/alerts", severity="critical") == {
         "participants": {},
+        "locations": {},
         "items": [],
         "next": None,
     }

@@ -222,9 +222,10 @@ def test_an_auditor_reads_everything_the_regulator_reads(readers: Readers) -> No
 
 
 def test_no_route_writes_for_a_reader_but_the_regulators_key_routes(readers: Readers) -> None:
-    """Every route but POST /check (a read), the key routes (the regulator's) and a reader's own
-    named queries and subscriptions (/queries: its own, never the index's) is a GET: an auditor
-    (or inspector) can change nothing of the index."""
+    """Every route but POST /check (a read), the key routes (the regulator's), a reader's own
+    named queries and subscriptions (/queries: its own, never the index's) and
+    POST /adverse-reactions (a pharmacy's or a hospital's participant key only) is a GET: an
+    auditor (or inspector) can change nothing of the index."""
     spec = readers.http.get("/openapi.json").json()
     writes = {
         (method, path)
@@ -232,4 +233,13 @@ def test_no_route_writes_for_a_reader_but_the_regulators_key_routes(readers: Rea
         for method in operations
         if method not in ("get", "head", "parameters")
     }
-    assert {w for w in writes if not w[1].startswith(("/keys", "/queries"))} == {("post", "/check")}
+    assert {w for w in writes if not w[1].startswith(("/keys", "/queries"))} == {
+        ("post", "/check"),
+        ("post", "/adverse-reactions"),
+    }
+    report = {"code": "(01)09521234543213(21)X1", "description": "rash after the first dose"}
+    for role, region in (("auditor", None), ("inspector", "KG-C")):
+        response = readers.http.post(
+            "/adverse-reactions", json=report, headers=readers.key(role, region)
+        )
+        assert response.status_code == 403, (role, response.text)
