@@ -10,8 +10,9 @@ number, ``/lift``, ``/escalate``) with a reason answers a confirmation page; its
 posts again with ``confirm=yes``, and only then the dashboard calls the gateway as the CLI does
 (:mod:`dashboard.recall_gateway`, with the regulator's gateway key the indexer is configured
 with). Only a regulator's session sees the buttons; any other's POST is 403. All are
-CSRF-checked like the alerts' triage. Regulators and auditors read these pages; an
-inspector's key does not open them (403)."""
+CSRF-checked like the alerts' triage. Each call the gateway accepts is logged with who pressed
+it (:mod:`dashboard.lot_actions`), listed on both pages. Regulators and auditors read these
+pages; an inspector's key does not open them (403)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
+from dashboard import lot_actions
 from dashboard.adverse_reports_page import reports_url
 from dashboard.i18n import messages
 from dashboard.lot_view import (
@@ -45,10 +47,11 @@ from indexer.queries.common import participants
 from indexer.queries.masterdata import product_facts
 from indexer.reader_keys import FULL_READERS, PHARMACOVIGILANCE_READERS
 from indexer.service import IndexerService
-from indexer.store.models import AlertRow, RecallRow
+from indexer.store.models import AlertRow, DashboardActionRow, RecallRow
 from medledger.epcis import gs1
 from medledger.epcis.digital_link import lot_of_class
 from medledger.errors import ValidationError
+from servicekit.sql.helpers import utcnow
 
 LOT: Final = "/dashboard/lot"
 RECALL: Final = "/dashboard/recall"
@@ -128,6 +131,7 @@ def _lot_page(
     checked = _checked(gtin, lot)
     found: Lot | None = None
     reports = 0
+    actions: list[DashboardActionRow] = []
     origin: dict[str, Any] | None = None
     no_origin = ""
     if signed.role not in FULL_READERS:
@@ -142,6 +146,7 @@ def _lot_page(
                 if origin is not None:
                     found.known.update(origin.get("participants") or {})
                 reports = adverse_reports.counts(session, found.gtin, [found.lot])[found.lot]
+                actions = lot_actions.of_lot(session, found.gtin, found.lot)
         if found is None:
             problem, status = t["lot.unknown"], 404
     gateway = gateway_of(request)
@@ -186,6 +191,7 @@ def _lot_page(
         lot_url=LOT,
         recall_url=url_of(RECALL, found.gtin, found.lot, language_of(request)) if found else "",
         adverse_reports=reports,
+        actions=actions,
         reports_url=reports_url(found.gtin, found.lot, language_of(request))
         if found and signed.role in PHARMACOVIGILANCE_READERS
         else None,
@@ -291,6 +297,10 @@ async def change_recall(
             reason=reason,
             case=case,
         )
+    with service.write_sessions() as session, session.begin():
+        lot_actions.record(
+            session, signed, change, checked, reason=reason, case=case, done=done, now=utcnow()
+        )
     log.info(
         "%s of lot %s of GTIN %s requested from the dashboard by %s (key %s): %s %s, %s notified",
         change,
@@ -344,6 +354,7 @@ def recall_page(
             return _lot_page(request, service, signed, gtin, lot)
         on_chain = recall_on_chain(session, *checked)
         went = progress(session, found, on_chain) if on_chain is not None else None
+        actions = lot_actions.of_lot(session, *checked)
         found.known.update(
             participants(session, [n["participant"] for n in notified if n.get("participant")])
         )
@@ -370,6 +381,7 @@ def recall_page(
         on_chain=on_chain,
         progress=went,
         categories=PROGRESS,
+        actions=actions,
         at_gateway=at_gateway,
         notified=notified,
         unreachable=unreachable,

@@ -683,6 +683,30 @@ class AlertTriageLogRow(Base):
     key_id: Mapped[int] = mapped_column(Integer)
 
 
+class DashboardActionRow(Base):
+    """Every recall, release, suspension, lift and escalation a regulator sent from the
+    dashboard, once the gateway accepted it (not chain-derived: outside the rollback), appended
+    and never changed: who pressed it (the reader key's holder and id, the dashboard's
+    session; the gateway sees one regulator key for every dashboard user), when, the lot,
+    the reason and case number given, and the gateway's recall or suspension id."""
+
+    __tablename__ = "ix_dashboard_actions"
+    __table_args__ = (Index("ix_dashboard_actions_lot", "gtin", "lot", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action: Mapped[str] = mapped_column(String(16))
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    case_number: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    #: the reader key that acted (no foreign key: the log outlives anything done to keys)
+    key_id: Mapped[int] = mapped_column(Integer)
+    #: the gateway's recall or suspension id
+    reference: Mapped[str | None] = mapped_column(String(64))
+
+
 class NamedQueryRow(Base):
     """A named EPCIS query (``POST /queries``; not chain-derived: outside the rollback), kept per
     reader: ``owner`` names who made it (``role:participant-or-region:key holder name``, so a

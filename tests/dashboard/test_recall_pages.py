@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from playwright.sync_api import Browser
+from sqlalchemy import select
 
 from dashboard.app import mount
 from dashboard.i18n import messages
 from dashboard.recall_gateway import RecallGateway
 from devkit.nodes import free_port
 from indexer.api.app import create_app
-from indexer.store.models import ParticipantProfileRow
+from indexer.store.models import DashboardActionRow, ParticipantProfileRow
 from medledger.epcis import builders as epcis
 from medledger.epcis.builders import Actor
 from provenance.journey import DISTRIBUTOR, FINISHED_LOT, MANUFACTURER, PHARMACY
@@ -160,6 +161,9 @@ def test_a_regulator_recalls_a_lot_with_one_button_and_sees_the_pharmacy_notifie
         assert page.locator("#no-progress").count() == 1  # the index has not read it yet
         [recall] = recalls_at_gateway(world)
         assert recall["reason"] == "Out of specification: dissolution"
+        pressed = page.locator("#actions tr", has_text=EN["actions.kind.recall"]).first
+        assert "Medicines Agency" in pressed.inner_text()  # who pressed it: the key's holder
+        assert "Out of specification: dissolution" in pressed.inner_text()
 
         world.indexer.catch_up()
         block = world.network.chain.w3.eth.get_block("latest")
@@ -192,6 +196,14 @@ def test_a_regulator_recalls_a_lot_with_one_button_and_sees_the_pharmacy_notifie
         page.click("#confirm")
         assert page.locator("#state").inner_text() == EN["recall.released"]
         assert recalls_at_gateway(world) == []
+        latest = page.locator("#actions tr:has(td)").first.inner_text()
+        assert EN["actions.kind.release"] in latest and "Medicines Agency" in latest
+        with world.indexer.sessions() as session:
+            logged = session.scalars(select(DashboardActionRow).order_by(DashboardActionRow.id))
+            assert [(a.action, a.actor, a.lot, a.reference is not None) for a in logged] == [
+                ("recall", "Medicines Agency", FINISHED_LOT, True),
+                ("release", "Medicines Agency", FINISHED_LOT, True),
+            ]
     assert opened.blocked == []
 
 

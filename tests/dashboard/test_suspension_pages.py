@@ -104,6 +104,11 @@ def test_a_regulator_suspends_lifts_and_escalates_from_the_lot_page(
 
         page.goto(world.url + LOT_PATH)
         assert page.locator("#suspension-recalled").count() == 1  # recalled: no suspend button
+        pressed = page.locator("#actions tr:has(td)").all_inner_texts()[:4]  # latest first
+        kinds = [EN[f"actions.kind.{k}"] for k in ("escalate", "suspend", "lift", "suspend")]
+        assert all(k in row for k, row in zip(kinds, pressed, strict=True))
+        assert all("Medicines Agency" in row for row in pressed)  # who pressed each
+        assert "PV-2026/0043" in pressed[1] and CASE in pressed[3]
         page.goto(world.url + LOT_PATH.replace("lang=en", "lang=ru"))
         assert page.locator("#suspension-state").inner_text() == RU["lot.not_suspended"]
         world.network.http.post(
