@@ -1,12 +1,13 @@
 """A seeded scenario: a realistic network, thousands of packs, and a known set of frauds.
 
 :func:`simulate` registers participants through the gateway's HTTP API (API makers,
-manufacturers, a distributor, pharmacies and a hospital per region), moves lots of packs from
-API to patient through it, then injects each kind of fraud ``frauds`` times and returns the
-:class:`Case` list: kind, subject and the event that commits the fraud. Fraudulent actors are
-registered with ruleSet ``epcis`` (the gateway checks only the schema of what they send); the
-mass balance, unusual transit and new route frauds go through the ``pharma`` rules, which do
-not forbid them. Detection rules: docs/detection.md.
+manufacturers, a distributor, pharmacies and a hospital per region: each with its name and
+region, and its site's location master data declared before its first events), moves lots of
+packs from API to patient through it, then injects each kind of fraud ``frauds`` times and
+returns the :class:`Case` list: kind, subject and the event that commits the fraud.
+Fraudulent actors are registered with ruleSet ``epcis`` (the gateway checks only the schema of
+what they send); the mass balance, unusual transit and new route frauds go through the
+``pharma`` rules, which do not forbid them. Detection rules: docs/detection.md.
 
 It runs against a running gateway (``provenance simulate --gateway URL --key-file KEY``, the
 gateway's batcher anchoring on its own) or in-process (tests: a TestClient and a ``flush``
@@ -34,6 +35,11 @@ PACKS_PER_CASE = 10
 STRENGTH_G = 5  # grams of API per pack
 #: In the past: the gateway refuses an eventTime later than its clock (rule ``time.future``), and
 #: every step of an item is dated after the one before (``time.backdated``).
+#: The ISO 3166-2 regions of the simulated outlets (region ``r``: the ``r``-th, round the list):
+#: Bishkek, Chüy, Osh city, Jalal-Abad, Osh, Talas, Naryn, Issyk-Kul, Batken.
+REGIONS = ("KG-GB", "KG-C", "KG-GO", "KG-J", "KG-O", "KG-T", "KG-N", "KG-Y", "KG-B")
+MAKERS_REGION = "KG-C"  # the plants, near Kant
+API_REGION = "IN"  # the API makers abroad: a country code, no subdivision
 START = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 SHORT_EXPIRY = "2026-06-30"  # the lot left in stock past its expiry
 LONG_EXPIRY = "2029-12-31"
@@ -119,15 +125,25 @@ class _Run:
 
     # --- gateway --------------------------------------------------------------------------
 
-    def actor(self, name: str, roles: Role, rule_set: str = "pharma") -> Actor:
+    def actor(self, name: str, roles: Role, region: str, rule_set: str = "pharma") -> Actor:
+        """Register a participant in ``region`` (ISO 3166-2) and declare its site's master data
+        (its name, country and region), as a participant would before its first events: the
+        dashboard names its places and counts its stock by region."""
         actor = Actor(name, roles, str(next(self._next_prefix)))
-        body = actor.registration(ruleSet=rule_set)
+        body = actor.registration(ruleSet=rule_set, region=region)
         response = self.http.post("/participants", json=body, headers=self.regulator)
         if response.status_code != 201:
             raise SimulationError(f"registering {name}: {response.status_code} {response.text}")
         self.keys[name] = {"Authorization": f"Bearer {response.json()['apiKey']}"}
         self.out.addresses[name] = response.json()["address"]
         self.report("participants", 1)
+        site = as_document([])
+        site["epcisHeader"] = {"epcisMasterData": {"vocabularyList": [_site(actor, region)]}}
+        declared = self.http.post("/capture", json=site, headers=self.keys[name])
+        if declared.status_code != 202:
+            raise SimulationError(
+                f"{name}'s site master data refused: {declared.status_code} {declared.text}"
+            )
         return actor
 
     def capture(self, actor: Actor, events: list[dict[str, Any]]) -> list[str]:
@@ -145,6 +161,25 @@ class _Run:
             self.report("events", len(part))
         self.out.events += len(events)
         return ids
+
+
+def _site(actor: Actor, region: str) -> dict[str, Any]:
+    """The BusinessLocation master data of ``actor``'s site: its name, country and region."""
+    attributes = {
+        "urn:epcglobal:cbv:mda#name": actor.name,
+        "urn:epcglobal:cbv:mda#countryCode": region[:2],
+    }
+    if "-" in region:
+        attributes["urn:epcglobal:cbv:mda#state"] = region
+    return {
+        "type": "urn:epcglobal:epcis:vtype:BusinessLocation",
+        "vocabularyElementList": [
+            {
+                "id": actor.sgln,
+                "attributes": [{"id": k, "attribute": v} for k, v in attributes.items()],
+            }
+        ],
+    }
 
 
 @dataclass
@@ -188,20 +223,24 @@ def simulate(
     run = _Run(http, regulator_key, seed=seed, flush=flush, report=report)
     rng = run.rng
     tag = f"S{seed}"
-    api_makers = [run.actor(f"{tag} API maker {i}", Role.API_MAKER) for i in range(2)]
-    makers = [run.actor(f"{tag} manufacturer {i}", Role.MANUFACTURER) for i in range(2)]
+    api_makers = [run.actor(f"{tag} API maker {i}", Role.API_MAKER, API_REGION) for i in range(2)]
+    makers = [
+        run.actor(f"{tag} manufacturer {i}", Role.MANUFACTURER, MAKERS_REGION) for i in range(2)
+    ]
     distributors: list[Actor] = []
     outlets: list[list[_Site]] = []
     for r in range(regions):
-        distributors.append(run.actor(f"{tag} distributor region {r}", Role.DISTRIBUTOR))
+        where = REGIONS[r % len(REGIONS)]
+        distributors.append(run.actor(f"{tag} distributor region {r}", Role.DISTRIBUTOR, where))
         sites = [
-            _Site(run.actor(f"{tag} pharmacy {r}.{p}", Role.PHARMACY), r, "pharmacy")
+            _Site(run.actor(f"{tag} pharmacy {r}.{p}", Role.PHARMACY, where), r, "pharmacy")
             for p in range(pharmacies_per_region)
         ]
-        sites.append(_Site(run.actor(f"{tag} hospital {r}", Role.HOSPITAL), r, "hospital"))
+        hospital = run.actor(f"{tag} hospital {r}", Role.HOSPITAL, where)
+        sites.append(_Site(hospital, r, "hospital"))
         outlets.append(sites)
-    rogue_pharmacy = run.actor(f"{tag} rogue pharmacy", Role.PHARMACY, "epcis")
-    rogue_maker = run.actor(f"{tag} rogue plant", Role.MANUFACTURER, "epcis")
+    rogue_pharmacy = run.actor(f"{tag} rogue pharmacy", Role.PHARMACY, REGIONS[0], "epcis")
+    rogue_maker = run.actor(f"{tag} rogue plant", Role.MANUFACTURER, MAKERS_REGION, "epcis")
 
     # lots: every lot sends one case to each outlet and one to each distributor's stock
     cases_per_lot = sum(len(s) + 1 for s in outlets)
