@@ -23,6 +23,9 @@ through a reorganisation.
   ``new_route_min_history`` observations over all lanes (a young network's routes are all new;
   they are counted up to that number, so the evidence's ``history`` is at most it).
 
+A return's receipt (disposition ``returned`` or ``recalled``: packs going back up the chain,
+docs/rules.md) is not an observation: returns are not the lanes supply travels.
+
 Evidence: the shipment (role ``shipping``) and the receipt (role ``receiving``), the lane, the
 transit time and the lane's statistics.
 """
@@ -35,13 +38,17 @@ from sqlalchemy import Float, cast, func, insert, select
 
 from indexer.detection.context import BatchView, operation
 from indexer.store.models import TransitObservationRow
-from medledger.custody.operations import Operation
+from medledger.custody.operations import Operation, is_return_receipt
 
 T = TransitObservationRow
 
 
 def detect(batch: BatchView) -> None:
-    receipts = [(ev, ctx) for ev, ctx in batch.custody if operation(ev) is Operation.RECEIVE]
+    receipts = [
+        (ev, ctx)
+        for ev, ctx in batch.custody
+        if operation(ev) is Operation.RECEIVE and not is_return_receipt(ev.disposition)
+    ]
     if not receipts:
         return
     history: int | None = None

@@ -6,6 +6,7 @@ from datetime import date
 
 from indexer import detection
 from indexer.service import IndexerService
+from medledger.epcis import builders as epcis
 from provenance.journey import DISTRIBUTOR, MANUFACTURER, PHARMACY, Journey
 from tests.indexer.conftest import IndexerFactory
 from tests.indexer.test_detection_custody import (
@@ -16,6 +17,7 @@ from tests.indexer.test_detection_custody import (
     roles_of,
     send,
     transfer,
+    when,
 )
 from tests.support.network import Network
 
@@ -83,6 +85,25 @@ def test_unusual_transit_and_new_route(
     # five receipts came before it; the index counts them only as far as the rule needs
     assert route.evidence["history"] == SMALL_HISTORY["new_route_min_history"]
     assert {a.kind for a in alerts(service)} == {"unusual-transit", "new-route"}
+
+
+def test_a_return_opens_no_route(
+    network: Network, journey: Journey, make_indexer: IndexerFactory
+) -> None:
+    """Packs going back up the chain are no supply lane: their receipt is not observed."""
+    cases = journey.steps[4].events[0]["epcList"]
+    for n, case in enumerate(cases[1:4]):  # history on the lane distributor -> pharmacy
+        send(network, DISTRIBUTOR, [transfer("shipping", DISTRIBUTOR, PHARMACY, [case], n)])
+        send(network, PHARMACY, [transfer("receiving", DISTRIBUTOR, PHARMACY, [case], n + 1)])
+    send(network, PHARMACY, [epcis.send_back(PHARMACY, DISTRIBUTOR, when(10), epcs=[cases[1]])])
+    send(
+        network,
+        DISTRIBUTOR,
+        [epcis.receive_back(PHARMACY, DISTRIBUTOR, when(11), epcs=[cases[1]])],
+    )
+    service = make_indexer(**SMALL_HISTORY)
+    service.catch_up()
+    assert alerts(service) == []
 
 
 def test_expiry_sweep(indexed: IndexerService) -> None:
