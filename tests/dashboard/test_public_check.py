@@ -5,7 +5,9 @@ API at the same URL."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, ViewportSize
 
-from dashboard.i18n import LANGUAGES, choose, messages
+from dashboard.i18n import LANGUAGES, LOCALES_DIR, choose, messages
 from dashboard.render import STATIC_PATH
 from provenance.journey import PHARMACY
 from servicekit.http.ratelimits import RateLimits
@@ -139,3 +141,12 @@ def test_the_language_is_the_switch_then_the_browser_s_then_english() -> None:
 def test_every_language_has_every_message() -> None:
     keys = {language: set(messages(language)) for language in LANGUAGES}
     assert all(found == keys["en"] for found in keys.values())
+
+
+def test_no_message_is_defined_twice() -> None:
+    """A key written twice in a table is silently the later one (a page titled by another text)."""
+    for language in LANGUAGES:
+        text = (LOCALES_DIR / f"{language}.json").read_text("utf-8")
+        pairs: list[tuple[str, object]] = json.loads(text, object_pairs_hook=list)
+        twice = [key for key, count in Counter(key for key, _ in pairs).items() if count > 1]
+        assert twice == [], language
