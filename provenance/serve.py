@@ -221,37 +221,37 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         if batcher is not None:
             console.print(f"batcher in its own process (pid {batcher.pid})")
         return supervise([*workers, *([batcher] if batcher is not None else [])], console)
-    if service.chain.kind == "embedded":
-        console.print(
-            "[yellow]in-process chain: anchors live only as long as this process; "
-            "use --chain-url for a persistent node[/yellow]"
-            + (f" (its store and keys: {temporary}, removed on exit)" if temporary else "")
-        )
-    console.print(
-        f"gateway on http://{settings.host}:{settings.port} (OpenAPI at /docs); "
-        f"anchor registry {service.ledger.anchors.address} on chain "
-        f"{service.chain.chain_id}"
-    )
-    if service.regulator_api_key:
-        console.print(f"regulator API key written to {settings.data_dir / 'regulator.api-key'}")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(service, run_batcher=batcher is None),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            log_config=None,  # logging is configured above (servicekit/logs.py)
-            access_log=False,  # the app logs one line per request, with its request id
-        )
-    )
     stopping, died = threading.Event(), threading.Event()
-    if batcher is not None:
-        console.print(f"batcher in its own process (pid {batcher.pid})")
-        threading.Thread(
-            target=_stop_if_gone, args=(batcher, server, stopping, died, console), daemon=True
-        ).start()
-    tune_for_long_runs()
-    try:
+    try:  # from here on a Ctrl-C at any point still stops the service and removes the folder
+        if service.chain.kind == "embedded":
+            console.print(
+                "[yellow]in-process chain: anchors live only as long as this process; "
+                "use --chain-url for a persistent node[/yellow]"
+                + (f" (its store and keys: {temporary}, removed on exit)" if temporary else "")
+            )
+        console.print(
+            f"gateway on http://{settings.host}:{settings.port} (OpenAPI at /docs); "
+            f"anchor registry {service.ledger.anchors.address} on chain "
+            f"{service.chain.chain_id}"
+        )
+        if service.regulator_api_key:
+            console.print(f"regulator API key written to {settings.data_dir / 'regulator.api-key'}")
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(service, run_batcher=batcher is None),
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                log_config=None,  # logging is configured above (servicekit/logs.py)
+                access_log=False,  # the app logs one line per request, with its request id
+            )
+        )
+        if batcher is not None:
+            console.print(f"batcher in its own process (pid {batcher.pid})")
+            threading.Thread(
+                target=_stop_if_gone, args=(batcher, server, stopping, died, console), daemon=True
+            ).start()
+        tune_for_long_runs()
         serve_until_stopped(server)
     finally:
         stopping.set()
