@@ -221,8 +221,13 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
         if batcher is not None:
             console.print(f"batcher in its own process (pid {batcher.pid})")
         return supervise([*workers, *([batcher] if batcher is not None else [])], console)
-    stopping, died = threading.Event(), threading.Event()
-    try:  # from here on a Ctrl-C at any point still stops the service and removes the folder
+    stopping, died, interrupted = threading.Event(), threading.Event(), threading.Event()
+    # From here on Ctrl-C never raises inside our code (a KeyboardInterrupt in the middle of the
+    # app's construction or a lock left held hung the stop under load): it is noted, uvicorn
+    # takes the signal over while it runs and hands it back when it ends, and the finally below
+    # stops the service and removes the folder.
+    previous_sigint = _note_sigint(interrupted)
+    try:
         if service.chain.kind == "embedded":
             console.print(
                 "[yellow]in-process chain: anchors live only as long as this process; "
@@ -252,14 +257,31 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
                 target=_stop_if_gone, args=(batcher, server, stopping, died, console), daemon=True
             ).start()
         tune_for_long_runs()
-        serve_until_stopped(server)
+        if not interrupted.is_set():
+            serve_until_stopped(server)
     finally:
         stopping.set()
         service.stop()
         _end(batcher)
         if temporary is not None:
             _remove(temporary)
-    return 1 if died.is_set() else 0
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
+    if died.is_set():
+        return 1
+    return 130 if interrupted.is_set() else 0  # 130: ended by Ctrl-C, as a shell reports it
+
+
+def _note_sigint(interrupted: threading.Event) -> Any:
+    """SIGINT sets ``interrupted`` instead of raising; the handler it replaced (None off the main
+    thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def note(_signum: int, _frame: object) -> None:
+        interrupted.set()
+
+    return signal.signal(signal.SIGINT, note)
 
 
 def supervise(children: list[multiprocessing.process.BaseProcess], console: Console) -> int:
