@@ -16,6 +16,7 @@ from typing import Any
 from eth_abi.abi import decode
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
+from web3.exceptions import ContractLogicError
 
 from medledger.errors import ContractRevertError
 
@@ -68,6 +69,23 @@ class ErrorDecoder:
         return ContractRevertError(
             f"reverted with {name}({shown})", error_name=name, error_args=args, tx_hash=tx_hash
         )
+
+
+def is_revert(exc: BaseException) -> bool:
+    """Whether a node's refusal of a call or gas estimate is the contract reverting.
+
+    Anything else (a timeout, a refused connection, a node between states during a
+    reorganisation, any other RPC error) is not: the same call may succeed on a later try, so it
+    must not be taken for the contract's answer.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ContractLogicError) or type(current).__name__ == "TransactionFailed":
+            return True  # web3.py's revert types; eth-tester's TransactionFailed
+        current = current.__cause__ or current.__context__
+    return revert_data_of(exc) is not None or "revert" in str(exc).lower()
 
 
 def revert_data_of(exc: BaseException) -> bytes | None:

@@ -5,7 +5,9 @@ sender builds the complete transaction and the signer only signs it. One
 :class:`TransactionSender` exists per account and chain. It assigns nonces under a lock, so
 concurrent callers never reuse or skip one, and it resynchronises with the node when the node
 reports a nonce problem. Reverts are detected *before* a nonce is used (gas estimation replays the
-call) and mapped to :class:`ContractRevertError` with the Solidity custom error's name.
+call) and mapped to :class:`ContractRevertError` with the Solidity custom error's name; an
+estimate the node could not give (a timeout, a refused connection, any error that is not the
+contract reverting) is a :class:`TransactionError`, which callers retry, never a revert.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from web3.exceptions import TimeExhausted
 
+from chain.reverts import is_revert
 from medledger.errors import ChainError, ContractRevertError, TransactionError
 
 if TYPE_CHECKING:
@@ -105,6 +108,8 @@ class TransactionSender:
             try:
                 estimate = w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
             except Exception as exc:  # noqa: BLE001 - every node raises its own type
+                if not is_revert(exc):  # the node did not answer: nothing is known, try again
+                    raise TransactionError(f"the node could not estimate gas: {exc}") from exc
                 raise self._chain.errors.to_error(exc) from exc
             tx["gas"] = int(estimate * GAS_MARGIN) + 10_000
         tx.update(self._chain.fee_fields())

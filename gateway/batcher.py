@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
@@ -76,6 +78,11 @@ from medledger.merkle import MerkleTree
 from servicekit.outage_log import OutageLog
 
 log = logging.getLogger("provenance.gateway.batcher")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether an error says a service could not be reached at all (refused, timed out)."""
+    return isinstance(exc, OSError) or isinstance(exc.__cause__, OSError)
 
 
 def _end_reads(session: Session) -> None:
@@ -164,9 +171,12 @@ class Batcher:
             wanted = accounts_with_anchoring_work(session)
             held = self.leases.claim(session, wanted)
             report.waiting = [account for account in wanted if account not in held]
+            first_error: Exception | None = None
             for batch in batches_in_state(session, "sent"):
                 if self._mine(session, batch, held):
-                    self._settle(session, batch, report, now)
+                    settle = partial(self._settle, session, batch, report, now)
+                    error = self._isolated(session, batch, report, settle)
+                    first_error = first_error or error
             age = 0.0 if flush else self.policy.max_age_seconds
             sealed = seal_batches(
                 session,
@@ -178,12 +188,34 @@ class Batcher:
             report.sealed = len(sealed)
             for batch in batches_in_state(session, "sealed"):
                 if self._mine(session, batch, held):
-                    self._anchor(session, batch, report)
+                    anchor = partial(self._anchor, session, batch, report)
+                    error = self._isolated(session, batch, report, anchor)
+                    first_error = first_error or error
             if self.reconciler.due() if reconcile is None else reconcile:
                 # last, so a restart's first anchors do not wait for it; a batch whose anchor
                 # vanished is back in sealed and sent on the next pass
                 report.reconciled = self.reconciler.run(session)
+        if first_error is not None:
+            raise first_error  # after every other batch had its turn: the run loop logs it
         return report
+
+    @staticmethod
+    def _isolated(
+        session: Session, batch: BatchInfo, report: StepReport, work: Callable[[], None]
+    ) -> Exception | None:
+        """Do one batch's work; an error is the error of this batch only (a node that timed out
+        on its transaction, a refusal the batcher does not know): it is noted, the session is
+        rolled back and the other batches go on. It is returned so the pass still fails with it,
+        and this batch is tried again on the next pass."""
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - one batch must not hold up the others
+            session.rollback()
+            if _unreachable(exc):
+                raise  # the node or the database is not there: no other batch would fare better
+            report.errors.append(f"batch {batch.id}: {exc}")
+            return exc
+        return None
 
     def _mine(self, session: Session, batch: BatchInfo, held: set[str]) -> bool:
         """Whether to work on ``batch`` now: its account's lease is ours (renewed if due)."""

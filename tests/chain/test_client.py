@@ -7,13 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from web3.exceptions import Web3RPCError
 
 from chain.client import Chain
 from chain.deployment import deploy_contracts
 from chain.ledger import Ledger
 from devkit.constants import REGULATOR_GLN
 from devkit.nodes import free_port
-from medledger.errors import ChainUnavailableError, ContractRevertError
+from medledger.errors import ChainUnavailableError, ContractRevertError, TransactionError
 from medledger.roles import Role
 from tests.conftest import ParticipantFactory, gln_with_check_digit
 
@@ -33,6 +34,27 @@ def test_a_revert_names_the_custom_error_and_its_arguments(
         ledger.anchor(manufacturer, root, 3)
     assert caught.value.error_name == "RootAlreadyAnchored"
     assert caught.value.error_args["submitter"] == manufacturer.address
+
+
+def test_a_gas_estimate_the_node_could_not_give_is_not_taken_for_a_revert(
+    ledger: Ledger, participant: ParticipantFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node between states (a reorganisation under way) or too busy to answer gives an error
+    that says nothing about the contract: it is a TransactionError to retry, never a revert
+    (a revert fails an anchoring batch for good; found by the reorg campaign on a busy host)."""
+    manufacturer = participant(Role.MANUFACTURER)
+    w3 = ledger.chain.w3
+
+    def busy_node(*args: object, **kwargs: object) -> int:
+        raise Web3RPCError("header not found")
+
+    monkeypatch.setattr(w3.eth, "estimate_gas", busy_node)
+    with pytest.raises(TransactionError, match="could not estimate gas") as caught:
+        ledger.anchor(manufacturer, os.urandom(32), 1)
+    assert not isinstance(caught.value, ContractRevertError)
+    monkeypatch.undo()
+    with pytest.raises(ContractRevertError, match="RoleNotPermitted"):  # a real revert still is
+        ledger.anchor(participant(Role.AUDITOR), os.urandom(32), 1)
 
 
 def test_a_reverting_transaction_uses_no_nonce(

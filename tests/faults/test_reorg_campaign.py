@@ -46,6 +46,7 @@ from tests.support.receipt_audit import (
     anchored_roots,
     event_path,
     settle_receipts,
+    unanchored_batches,
     verify_with_cli,
 )
 from tests.support.reliability_report import record
@@ -194,6 +195,8 @@ def test_receipts_and_the_index_survive_reorganisations(
                 gateway.url, key, acknowledged, chain, timeout=180, patience=45
             )
             settled = time.monotonic() - settling
+            short = len(harvest.receipts) < len(acknowledged)
+            stuck = unanchored_batches(gateway_db) if short else []
             watcher.stop()
             offered_then_vanished = {
                 event_id: receipt
@@ -281,7 +284,10 @@ def test_receipts_and_the_index_survive_reorganisations(
     )
     assert not load.refused, load.refused[:5]
     missing = {e: harvest.last_answer.get(e) for e in acknowledged if e not in harvest.receipts}
-    assert not missing, f"{len(missing)} events have no receipt: {list(missing.items())[:5]}"
+    assert not missing, (
+        f"{len(missing)} events have no receipt: {list(missing.items())[:5]}; "
+        f"batches not anchored: {stuck[:10]}"
+    )
     if confirmations:
         assert not offered_then_vanished, (
             f"{len(offered_then_vanished)} receipts were offered for anchors that vanished: "

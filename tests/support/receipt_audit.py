@@ -34,6 +34,23 @@ def event_path(event_id: str) -> str:
     return f"/events/{digest}/receipt"
 
 
+def unanchored_batches(database_url: str) -> list[dict[str, Any]]:
+    """The gateway's batches not (yet) anchored, with their last error: what a campaign's
+    failure message shows when acknowledged events lack a receipt."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, participant, state, nonce, tx_hash, attempts, sent_at, last_error"
+                    " FROM batches WHERE state <> 'anchored' ORDER BY id"
+                )
+            )
+            return [dict(row._mapping) for row in rows]
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Harvest:
     receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
