@@ -99,6 +99,9 @@ def _end_reads(session: Session) -> None:
 class BatcherPolicy:
     max_events: int = 1000
     max_age_seconds: float = 2.0
+    #: more than ``max_events`` of an account waiting are sealed in batches of up to this many
+    #: (gateway/store/batches.py ``seal_batches``); None: ``max_events``
+    backlog_max_events: int | None = None
     confirmations: int = 0
     resend_after_seconds: float = 60.0
     #: a sent transaction the node no longer knows is re-sent this long after it was sent
@@ -181,6 +184,7 @@ class Batcher:
             sealed = seal_batches(
                 session,
                 max_events=self.policy.max_events,
+                backlog_max_events=self.policy.backlog_max_events,
                 max_age_seconds=age,
                 now=now,
                 participants=held,

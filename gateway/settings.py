@@ -58,6 +58,14 @@ class GatewaySettings(BaseSettings):
     keystore_password_file: Path | None = None
     batch_max_events: int = Field(default=1000, ge=1, le=100_000)
     batch_max_age_seconds: float = Field(default=2.0, gt=0)
+    batch_backlog_max_events: int = Field(
+        default=8000,
+        ge=1,
+        le=100_000,
+        description="when more of a participant's events wait than a batch holds (capture "
+        "outpaced anchoring), they are sealed in batches of up to this many (never fewer than "
+        "BATCH_MAX_EVENTS), so the backlog is anchored in fewer transactions and shrinks",
+    )
     confirmations: int = Field(
         default=0,
         ge=0,

@@ -198,6 +198,7 @@ def export_for_indexer(
 def batcher_policy(settings: GatewaySettings) -> BatcherPolicy:
     return BatcherPolicy(
         max_events=settings.batch_max_events,
+        backlog_max_events=settings.batch_backlog_max_events,
         max_age_seconds=settings.batch_max_age_seconds,
         confirmations=settings.confirmations,
         resend_after_seconds=settings.resend_after_seconds,

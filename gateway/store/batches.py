@@ -122,11 +122,19 @@ def seal_batches(
     max_age_seconds: float,
     now: datetime | None = None,
     participants: Collection[str] | None = None,
+    backlog_max_events: int | None = None,
 ) -> list[BatchInfo]:
     """Seal every batch that is due, per participant (of ``participants``, default all);
-    commit after each participant."""
+    commit after each participant.
+
+    A batch is due when ``max_events`` leaves wait or the oldest waited ``max_age_seconds``.
+    With ``backlog_max_events``, more than ``max_events`` waiting (capture outpaced anchoring:
+    each anchor costs the batcher a few round trips to the node and the database, whatever its
+    size) are sealed in batches of up to that many, so a backlog is anchored in fewer
+    transactions and shrinks instead of growing; without it, batches hold ``max_events``."""
     if max_events < 1:
         raise ValueError(f"max_events must be at least 1, got {max_events}")
+    backlog_size = max(max_events, backlog_max_events or max_events)
     now = now or utcnow()
     cutoff = now - timedelta(seconds=max_age_seconds)
     due = (
@@ -183,9 +191,10 @@ def seal_batches(
                 + [(m.received_at, 2, m.record_hash) for m in records],
                 key=lambda p: (p[0], p[1]),
             )
+            size = min(backlog_size, len(pending)) if len(pending) > max_events else max_events
             start = 0
             while start < len(pending):
-                take = pending[start : start + max_events]
+                take = pending[start : start + size]
                 if len(take) < max_events and min(t[0] for t in take) > cutoff:
                     break  # neither full nor old enough yet
                 row = BatchRow(

@@ -52,6 +52,30 @@ def test_sealing_by_size_per_participant(
     assert unanchored_event_count(session) == 34
 
 
+def test_a_backlog_is_sealed_in_bigger_batches_so_anchoring_catches_up(
+    session: Session, make_participant: ParticipantMaker
+) -> None:
+    """Capture outpaced anchoring (each anchor costs the batcher round trips whatever its size,
+    so at 4,500 events/s batches of 1,000 fell behind and the wait grew to 24 s, p95, in
+    bench.ingest with two gateways): what waits beyond one batch is sealed in batches of up to
+    ``backlog_max_events``, in order, and a remainder below ``max_events`` still waits."""
+    alice = make_participant()
+    events = [make_event() for _ in range(57)]
+    record_capture(session, alice.address, events[:12])
+    assert [
+        b.event_count
+        for b in seal_batches(session, max_events=10, max_age_seconds=3600, backlog_max_events=25)
+    ] == [12]  # more than one batch waits: all of it, in one batch
+    record_capture(session, alice.address, events[12:])
+    sealed = seal_batches(session, max_events=10, max_age_seconds=3600, backlog_max_events=25)
+    assert [b.event_count for b in sealed] == [25, 20]
+    assert [v for b in sealed for v in batch_values(session, b.id)] == [
+        (e.event_hash, e.salt) for e in events[12:]
+    ]
+    record_capture(session, alice.address, [make_event() for _ in range(7)])
+    assert seal_batches(session, max_events=10, max_age_seconds=3600, backlog_max_events=25) == []
+
+
 def test_sealing_by_age(session: Session, make_participant: ParticipantMaker) -> None:
     alice, bob = make_participant(), make_participant()
     start = utcnow()
