@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,9 @@ from servicekit.outage_log import OutageLog
 
 log = logging.getLogger("provenance.gateway.batcher")
 
+#: How a batch whose root another participant anchored first is failed (for good: never retried).
+ANCHORED_BY_ANOTHER = "root already anchored by"
+
 
 def _unreachable(exc: BaseException) -> bool:
     """Whether an error says a service could not be reached at all (refused, timed out)."""
@@ -106,6 +110,9 @@ class BatcherPolicy:
     resend_after_seconds: float = 60.0
     #: a sent transaction the node no longer knows is re-sent this long after it was sent
     lost_after_seconds: float = 5.0
+    #: a failed batch (its anchor reverted: the participant suspended, a role missing; no key)
+    #: is sent again once it has been failed this long, as seen by this batcher; None: never
+    retry_failed_after_seconds: float | None = 60.0
     #: How long an account's anchoring lease lasts unless renewed (gateway/leases.py).
     lease_seconds: float = 15.0
     #: the reconciler re-checks batches anchored in the last this many blocks...
@@ -147,6 +154,8 @@ class Batcher:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._healed = False  # anchored batches lacking their transaction: looked up once
+        #: failed batches, by id: when this batcher first saw each failed (monotonic seconds)
+        self._failed_since: dict[int, float] = {}
         self.reconciler = Reconciler(
             ledger,
             window_blocks=self.policy.reconcile_window_blocks,
@@ -171,10 +180,18 @@ class Batcher:
             if not self._healed:
                 self.heal(session)
                 self._healed = True
-            wanted = accounts_with_anchoring_work(session)
+            retry = self._failed_to_retry(session)
+            wanted = sorted(
+                set(accounts_with_anchoring_work(session)) | {b.participant for b in retry}
+            )
             held = self.leases.claim(session, wanted)
             report.waiting = [account for account in wanted if account not in held]
             first_error: Exception | None = None
+            for batch in retry:
+                if self._mine(session, batch, held):
+                    again = partial(self._retry, session, batch)
+                    error = self._isolated(session, batch, report, again)
+                    first_error = first_error or error
             for batch in batches_in_state(session, "sent"):
                 if self._mine(session, batch, held):
                     settle = partial(self._settle, session, batch, report, now)
@@ -202,6 +219,29 @@ class Batcher:
         if first_error is not None:
             raise first_error  # after every other batch had its turn: the run loop logs it
         return report
+
+    def _failed_to_retry(self, session: Session) -> list[BatchInfo]:
+        """The failed batches due to be sent again: failed for ``retry_failed_after_seconds`` as
+        this batcher saw them, and not anchored by another participant (that never changes)."""
+        after = self.policy.retry_failed_after_seconds
+        failed = batches_in_state(session, "failed")
+        now = time.monotonic()
+        self._failed_since = {b.id: self._failed_since.get(b.id, now) for b in failed}
+        if after is None:
+            return []
+        return [
+            b
+            for b in failed
+            if now - self._failed_since[b.id] >= after
+            and not (b.last_error or "").startswith(ANCHORED_BY_ANOTHER)
+        ]
+
+    def _retry(self, session: Session, batch: BatchInfo) -> None:
+        """Back to ``sealed``: anchored on this pass if what failed it has gone (the participant
+        reinstated, its role or key restored); failed again, and retried later, if not."""
+        reopen(session, batch.id)
+        self._failed_since[batch.id] = time.monotonic()  # if it fails again, from now on
+        log.info("batch %s is sent again after it failed: %s", batch.id, batch.last_error)
 
     @staticmethod
     def _isolated(
@@ -475,7 +515,7 @@ class Batcher:
         if Web3.to_checksum_address(anchored.submitter) != Web3.to_checksum_address(
             batch.participant
         ):
-            mark_failed(session, batch.id, f"root already anchored by {anchored.submitter}")
+            mark_failed(session, batch.id, f"{ANCHORED_BY_ANOTHER} {anchored.submitter}")
             report.failed += 1
             return True
         if not self._deep_enough(anchored.block_number):

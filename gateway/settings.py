@@ -79,6 +79,13 @@ class GatewaySettings(BaseSettings):
         description="an anchor transaction still unmined this long after it was sent is sent "
         "again with the same nonce",
     )
+    retry_failed_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="a failed batch (its anchor reverted: the participant suspended or missing a "
+        "role; or no key to sign it) is sent again this long after it failed, so it is anchored "
+        "once the cause has gone; a batch whose root another participant anchored stays failed",
+    )
     lost_after_seconds: float = Field(
         default=5.0,
         gt=0,

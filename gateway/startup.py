@@ -203,6 +203,7 @@ def batcher_policy(settings: GatewaySettings) -> BatcherPolicy:
         confirmations=settings.confirmations,
         resend_after_seconds=settings.resend_after_seconds,
         lost_after_seconds=settings.lost_after_seconds,
+        retry_failed_after_seconds=settings.retry_failed_after_seconds,
         lease_seconds=settings.batcher_lease_seconds,
         reconcile_window_blocks=settings.reconcile_window_blocks,
         reconcile_interval_seconds=settings.reconcile_interval_seconds,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from web3.exceptions import Web3RPCError
 
 import gateway.batcher as batcher_module
 from chain.verification import verify_receipt
-from gateway.batcher import Batcher
+from gateway.batcher import ANCHORED_BY_ANOTHER, Batcher
 from gateway.service import GatewayService
 from gateway.store.batches import (
     BatchInfo,
@@ -19,6 +21,7 @@ from gateway.store.batches import (
     batches_in_state,
     get_batch,
     get_batch_by_root,
+    mark_failed,
     mark_sent,
     seal_batches,
     set_root,
@@ -346,6 +349,49 @@ def test_an_error_in_one_batch_holds_up_no_other_and_the_pass_still_fails_with_i
         assert get_batch(session, second.id).state == "anchored"  # type: ignore[union-attr]
     monkeypatch.undo()
     assert service.batcher.step(reconcile=False).anchored == 1
+
+
+@SQLITE_ONLY
+def test_a_batch_failed_while_its_participant_was_suspended_is_anchored_once_reinstated(
+    gateway: Gateway,
+) -> None:
+    """Events acknowledged before the regulator suspended their participant: the anchor reverts
+    (``ParticipantNotActive``) and the batch fails. It used to stay failed for good (nothing
+    reopened it), so those acknowledged events never had a receipt; it is sent again
+    ``retry_failed_after_seconds`` after it failed, and anchored once the participant is back."""
+    batch = capture_and_seal(gateway)
+    service = gateway.service
+    service.ledger.suspend(service.regulator, batch.participant)
+    batcher = restarted(gateway)
+    batcher.policy = replace(batcher.policy, retry_failed_after_seconds=0.2)
+    report = batcher.step(reconcile=False)
+    assert report.failed == 1 and "ParticipantNotActive" in report.errors[0]
+    assert batcher.step(reconcile=False).anchored == 0  # not yet due
+    time.sleep(0.3)
+    failed_again = batcher.step(reconcile=False)  # due, but the participant is still suspended
+    assert (failed_again.failed, failed_again.anchored) == (1, 0)
+    service.ledger.reinstate(service.regulator, batch.participant)
+    time.sleep(0.3)
+    assert batcher.step(reconcile=False).anchored == 1
+    with service.sessions() as session:
+        anchored = get_batch(session, batch.id)
+    assert anchored is not None and anchored.state == "anchored" and anchored.root is not None
+    assert_every_receipt_verifies(gateway, anchored.root)
+
+
+@SQLITE_ONLY
+def test_a_batch_whose_root_another_participant_anchored_stays_failed(gateway: Gateway) -> None:
+    """That is the chain's final word: retrying cannot change it."""
+    batch = capture_and_seal(gateway)
+    service = gateway.service
+    with service.sessions() as session:
+        mark_failed(session, batch.id, f"{ANCHORED_BY_ANOTHER} 0x{'ab' * 20}")
+    batcher = restarted(gateway)
+    batcher.policy = replace(batcher.policy, retry_failed_after_seconds=0.0)
+    batcher.step(reconcile=False)
+    batcher.step(reconcile=False)
+    with service.sessions() as session:
+        assert get_batch(session, batch.id).state == "failed"  # type: ignore[union-attr]
 
 
 @SQLITE_ONLY
