@@ -16,6 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import BadFunctionCallOutput
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import Wei
 
@@ -26,7 +27,7 @@ from chain.artifacts import (
     ContractArtifact,
     load_artifact,
 )
-from chain.reverts import ErrorDecoder
+from chain.reverts import ErrorDecoder, is_revert
 from chain.sender import Submitted, TransactionSender, TxResult
 from chain.signer import Signer
 from medledger.errors import ChainError, ChainUnavailableError, ConfigurationError
@@ -194,11 +195,19 @@ class Chain:
         return result.contract_address
 
     def call(self, contract: Contract, function: str, *args: Any) -> Any:
-        """Call a view function; a revert becomes :class:`ContractRevertError`."""
+        """Call a view function; a revert (or an answer that is no answer of this contract: no
+        code, another ABI) becomes :class:`ContractRevertError`. A node that could not be reached
+        or timed out is :class:`ChainUnavailableError`, any other error of the node
+        :class:`ChainError`: neither is the contract's answer (an auditor told "not an anchor
+        registry" because the node was slow would be told something false)."""
         try:
             return contract.functions[function](*args).call()
         except Exception as exc:  # noqa: BLE001 - every node raises its own type
-            raise self.errors.to_error(exc) from exc
+            if is_revert(exc) or isinstance(exc, BadFunctionCallOutput):
+                raise self.errors.to_error(exc) from exc
+            if isinstance(exc, OSError):
+                raise ChainUnavailableError(f"the node did not answer {function}: {exc}") from exc
+            raise ChainError(f"the node could not call {function}: {exc}") from exc
 
     def submit(
         self,

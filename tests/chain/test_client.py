@@ -6,6 +6,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import Web3RPCError
 
@@ -55,6 +56,23 @@ def test_a_gas_estimate_the_node_could_not_give_is_not_taken_for_a_revert(
     monkeypatch.undo()
     with pytest.raises(ContractRevertError, match="RoleNotPermitted"):  # a real revert still is
         ledger.anchor(participant(Role.AUDITOR), os.urandom(32), 1)
+
+
+def test_a_view_call_the_node_could_not_answer_is_no_answer_of_the_contract(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timed-out call used to become a ContractRevertError, which receipt verification reads as
+    "not an anchor registry": an auditor would be told something false about a good receipt."""
+
+    def timing_out(*args: object, **kwargs: object) -> object:
+        raise requests.exceptions.ReadTimeout("read timed out")
+
+    monkeypatch.setattr(ledger.chain.w3.eth, "call", timing_out)
+    with pytest.raises(ChainUnavailableError, match="did not answer getAnchor") as caught:
+        ledger.get_anchor(os.urandom(32))
+    assert not isinstance(caught.value, ContractRevertError)
+    monkeypatch.undo()
+    assert ledger.get_anchor(os.urandom(32)) is None  # the contract's own answer
 
 
 def test_a_reverting_transaction_uses_no_nonce(
