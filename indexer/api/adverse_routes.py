@@ -12,7 +12,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from indexer import adverse_reports
-from indexer.api.deps import PARTICIPANT, ServiceDep, SessionDep, _bearer, _reader
+from indexer.api.deps import PARTICIPANT, ServiceDep, SessionDep, authenticate_reader, bearer_scheme
 from indexer.api.schemas import Model
 from indexer.queries.check import MAX_CODE_LENGTH
 from indexer.reader_keys import ReaderKey
@@ -60,12 +60,12 @@ def get_reporter(
     request: Request,
     service: ServiceDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> ReaderKey:
     """A participant key whose participant is a pharmacy or a hospital, active."""
     if credentials is None:
         raise AuthenticationError("send a participant reader key as `Authorization: Bearer ik_...`")
-    key = _reader(request, service, session, credentials.credentials, (PARTICIPANT,))
+    key = authenticate_reader(request, service, session, credentials.credentials, (PARTICIPANT,))
     row = session.scalar(select(ParticipantRow).where(ParticipantRow.address == key.participant))
     if row is None or not row.active or not Role(row.roles) & REPORTING_ROLES:
         raise PermissionDeniedError(

@@ -28,7 +28,7 @@ from indexer.service import IndexerService
 from medledger.errors import AuthenticationError, PermissionDeniedError
 from servicekit.http.ratelimits import RateLimits, client_key
 
-_bearer = HTTPBearer(
+bearer_scheme = HTTPBearer(
     auto_error=False,
     description="Reader API key (regulator, auditor; inspector where a route says so): "
     "`Bearer ik_...`",
@@ -64,7 +64,7 @@ PARTICIPANT_REFUSED = (
 )
 
 
-def _reader(
+def authenticate_reader(
     request: HTTPConnection,
     service: IndexerService,
     session: Session,
@@ -91,11 +91,11 @@ def get_reader(
     request: Request,
     service: ServiceDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> ReaderKey:
     if credentials is None:
         raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
-    return _reader(request, service, session, credentials.credentials)
+    return authenticate_reader(request, service, session, credentials.credentials)
 
 
 ReaderDep = Annotated[ReaderKey, Depends(get_reader)]
@@ -105,13 +105,15 @@ def get_scope(
     request: Request,
     service: ServiceDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Scope:
     """What the reader may see on a scoped route: everything for a regulator or auditor, its
     region's participants for an inspector (whose key always carries a region)."""
     if credentials is None:
         raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
-    key = _reader(request, service, session, credentials.credentials, (*FULL_READERS, INSPECTOR))
+    key = authenticate_reader(
+        request, service, session, credentials.credentials, (*FULL_READERS, INSPECTOR)
+    )
     if key.role != INSPECTOR:
         return EVERYTHING
     if key.region is None:  # refused at issue; never read everything for want of a region
@@ -126,13 +128,15 @@ def get_scoped_reader(
     request: Request,
     service: ServiceDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> ReaderKey:
     """The key of a reader a route scopes itself (a regulator, an auditor, or an inspector that
     the route keeps to its region)."""
     if credentials is None:
         raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
-    return _reader(request, service, session, credentials.credentials, (*FULL_READERS, INSPECTOR))
+    return authenticate_reader(
+        request, service, session, credentials.credentials, (*FULL_READERS, INSPECTOR)
+    )
 
 
 ScopedReaderDep = Annotated[ReaderKey, Depends(get_scoped_reader)]
@@ -156,13 +160,13 @@ def get_epcis_reader(
     request: Request,
     service: ServiceDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> ReaderKey:
     """The key of a reader of the EPCIS query interface (every role; what it sees:
     :func:`visibility_of`)."""
     if credentials is None:
         raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
-    key = _reader(request, service, session, credentials.credentials, READER_ROLES)
+    key = authenticate_reader(request, service, session, credentials.credentials, READER_ROLES)
     visibility_of(key)  # a key bound to nothing reads nothing
     return key
 
@@ -182,13 +186,13 @@ def get_check_caller(
     request: Request,
     service: ServiceDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> ReaderKey | None:
     """The reader that sent the check (full answer, no budget), or None for an anonymous client,
     whose checks are counted against its address's budget (429 past it). An inspector's key is
     refused (403): the full answer names holders outside its region."""
     if credentials is not None:
-        return _reader(request, service, session, credentials.credentials, FULL_READERS)
+        return authenticate_reader(request, service, session, credentials.credentials, FULL_READERS)
     limits: RateLimits = request.app.state.rate_limits
     limits.take_check(client_key(request.client and request.client.host))
     return None

@@ -28,7 +28,7 @@ from fastapi import APIRouter, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketState
 
-from indexer.api.deps import _reader, visibility_of
+from indexer.api.deps import authenticate_reader, visibility_of
 from indexer.queries.events import events_between
 from indexer.reader_keys import READER_ROLES
 from indexer.service import IndexerService
@@ -106,7 +106,7 @@ def _open(websocket: WebSocket, service: IndexerService, name: str) -> tuple[int
     if scheme.lower() != "bearer" or not token:
         raise AuthenticationError("send a reader API key as `Authorization: Bearer ik_...`")
     with service.sessions() as session:
-        key = _reader(websocket, service, session, token.strip(), READER_ROLES)
+        key = authenticate_reader(websocket, service, session, token.strip(), READER_ROLES)
         visibility_of(key)
         query = named.find(session, key, name)
         return query.id, start_cursor(session, given.initial), given
