@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import String, any_, bindparam, column, func, insert, or_, select, table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -128,16 +129,28 @@ class CaptureInfo:
     error: dict[str, Any] | None
 
 
+#: PostgreSQL's ``event_keys`` (gateway/store/partitions.py): every stored event id, once.
+_EVENT_KEYS = table("event_keys", column("event_id", String()))
+
+
 def known_event_ids(session: Session, event_ids: Iterable[str]) -> set[str]:
-    """Which of these event ids the store already holds (one query; a thousand per on SQLite)."""
+    """Which of these event ids the store already holds (one query; a thousand per on SQLite).
+
+    PostgreSQL asks ``event_keys``, which holds exactly the stored ids (capture inserts an
+    event only with its new key): one unique index, probed once per id, where ``events`` has
+    one index per month partition, each also holding the entries left by the seal's update of
+    ``batch_id``, and the planner took a sequential scan of the partition while its statistics
+    were missing (a per-document cost that grew with the table)."""
     wanted = sorted(set(event_ids))
     known: set[str] = set()
     for chunk in key_chunks(session, wanted):
-        known.update(
-            session.scalars(
-                select(EventRow.event_id).where(member_of(session, EventRow.event_id, chunk))
-            )
-        )
+        if is_postgresql(session):
+            keys = _EVENT_KEYS.c.event_id
+            array = bindparam(None, list(chunk), type_=postgresql.ARRAY(String()))
+            query = select(keys).where(keys == any_(array))
+        else:
+            query = select(EventRow.event_id).where(member_of(session, EventRow.event_id, chunk))
+        known.update(session.scalars(query))
     return known
 
 
