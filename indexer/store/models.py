@@ -63,8 +63,11 @@ def first_sequence_of_block(block_number: int) -> int:
     return block_number * SEQ_BLOCK
 
 
-#: Partial indexes on current versions: PostgreSQL and SQLite both support ``WHERE``.
+#: Partial indexes on current versions (and ILMD values by kind): PostgreSQL and SQLite both
+#: support ``WHERE``.
 CURRENT = text("valid_to IS NULL")
+ILMD_NUMBER = text("kind = 'number'")
+ILMD_TIME = text("kind = 'time'")
 
 
 class Base(DeclarativeBase):
@@ -338,8 +341,22 @@ class EventIlmdRow(Base):
     __table_args__ = (
         # one value's events in chain order: a page of one lot reads no more than it serves
         Index("ix_event_ilmd_text", "field", "text_value", "seq"),
-        Index("ix_event_ilmd_number", "field", "number_value"),
-        Index("ix_event_ilmd_time", "field", "time_value"),
+        # numbers and times by kind: the query's conditions say the kind (a text value, the
+        # most common, puts no entry in either; migration 0025)
+        Index(
+            "ix_event_ilmd_number",
+            "field",
+            "number_value",
+            postgresql_where=ILMD_NUMBER,
+            sqlite_where=ILMD_NUMBER,
+        ),
+        Index(
+            "ix_event_ilmd_time",
+            "field",
+            "time_value",
+            postgresql_where=ILMD_TIME,
+            sqlite_where=ILMD_TIME,
+        ),
     )
 
 
