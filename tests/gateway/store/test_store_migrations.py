@@ -5,11 +5,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, select
 
-from gateway.store.engine import make_engine, upgrade
+from gateway.store.engine import alembic_config, make_engine, upgrade
 from gateway.store.models import Base, CaptureRow, EventItemRow, EventRow, ParticipantRow
 from gateway.store.partitions import POSTGRESQL_ONLY
 from medledger.epcis import builders as epcis
@@ -37,7 +38,7 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
     with engine.connect() as conn:
         revision = MigrationContext.configure(conn).get_current_revision()
-    assert revision == "0016"
+    assert revision == "0017"
     assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
 
 
@@ -105,3 +106,44 @@ def test_0014_fills_event_items_from_the_events_of_pharma_participants(db_url: s
     finally:
         engine.dispose()
     assert found == [("M1", 10, False), ("047001230000000012", 11, True), ("M1", 11, True)]
+
+
+_ROW_CHECKS = {
+    ("events", "fk_events_capture_id_captures"),
+    ("events", "fk_events_participant_participants"),
+    ("events", "fk_events_batch_id_batches"),
+    ("capture_events", "fk_capture_events_capture_id_captures"),
+    ("capture_events", "fk_capture_events_event_id_event_keys"),
+}
+
+
+def _foreign_keys(engine: Engine) -> set[tuple[str, str]]:
+    found = inspect(engine)
+    return {
+        (table, str(fk["name"]))
+        for table in ("events", "capture_events")
+        for fk in found.get_foreign_keys(table)
+    }
+
+
+@pytest.mark.postgres
+def test_0017_leaves_postgresql_no_row_checks_on_what_capture_and_seal_write(
+    fresh_postgres: str,
+) -> None:
+    """Each checked what the same transaction had just written; SQLite keeps them (the models)."""
+    engine = make_engine(fresh_postgres)
+    try:
+        upgrade(engine)
+        assert _foreign_keys(engine) & _ROW_CHECKS == set()
+        command.downgrade(alembic_config(engine), "0016")
+        assert _foreign_keys(engine) >= _ROW_CHECKS
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_keeps_the_foreign_keys_of_events_and_links(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite keeps what the models declare")
+    assert {"fk_events_capture_id_captures", "fk_events_batch_id_batches"} <= {
+        str(fk["name"]) for fk in inspect(engine).get_foreign_keys("events")
+    }
