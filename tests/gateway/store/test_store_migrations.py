@@ -38,7 +38,7 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
     with engine.connect() as conn:
         revision = MigrationContext.configure(conn).get_current_revision()
-    assert revision == "0017"
+    assert revision == "0018"
     assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
 
 
@@ -141,9 +141,27 @@ def test_0017_leaves_postgresql_no_row_checks_on_what_capture_and_seal_write(
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_0018_leaves_postgresql_no_index_of_capture_links_by_event(fresh_postgres: str) -> None:
+    """Links are read by capture only; SQLite keeps the index (the models)."""
+    engine = make_engine(fresh_postgres)
+    try:
+        upgrade(engine)
+        assert "ix_capture_events_event_id" not in _indexes(engine, "capture_events")
+        command.downgrade(alembic_config(engine), "0017")
+        assert "ix_capture_events_event_id" in _indexes(engine, "capture_events")
+    finally:
+        engine.dispose()
+
+
+def _indexes(engine: Engine, table: str) -> set[str]:
+    return {str(index["name"]) for index in inspect(engine).get_indexes(table)}
+
+
 def test_sqlite_keeps_the_foreign_keys_of_events_and_links(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite keeps what the models declare")
     assert {"fk_events_capture_id_captures", "fk_events_batch_id_batches"} <= {
         str(fk["name"]) for fk in inspect(engine).get_foreign_keys("events")
     }
+    assert "ix_capture_events_event_id" in _indexes(engine, "capture_events")
