@@ -54,7 +54,12 @@ def normal_reference(text: str) -> str | None:
     """A typed reference as stored (``pc-7k3m 9q2x1h`` -> ``PC-7K3M9Q2X1H``); None if it
     cannot be one."""
     compact = "".join(text.split()).upper().replace("O", "0").replace("I", "1").replace("L", "1")
-    body = compact[len(PREFIX) :] if compact.startswith(PREFIX) else compact.removeprefix("PC")
+    if compact.startswith(PREFIX):
+        body = compact[len(PREFIX) :]
+    elif len(compact) == len(PREFIX) - 1 + _LENGTH and compact.startswith("PC"):
+        body = compact[2:]  # the prefix without its dash
+    else:
+        body = compact  # no prefix; a body may itself begin with "PC" (1 in 1,024)
     if len(body) != _LENGTH or any(c not in _ALPHABET for c in body):
         return None
     return PREFIX + body

@@ -22,6 +22,15 @@ def test_a_reference_is_random_and_read_back_forgivingly() -> None:
 
 
 @pytest.mark.parametrize(
+    "typed", ["PC-PCY1TWZ2GP", "PCY1TWZ2GP", "pcpcy1twz2gp", "pc pcy1 twz2gp", "pc-pcyitwz2gp"]
+)
+def test_a_reference_whose_body_begins_with_pc_is_read_back(typed: str) -> None:
+    """A body begins with the prefix's letters once in 1,024 references: it was read as the
+    prefix and cut short (a flaky failure of the test above, one full run in about five)."""
+    assert normal_reference(typed) == "PC-PCY1TWZ2GP"
+
+
+@pytest.mark.parametrize(
     ("typed", "kept"), [("125.50", "125.5"), ("125,50", "125.5"), (" 1 200 ", "1200"), ("7", "7")]
 )
 def test_a_price_is_kept_canonical(typed: str, kept: str) -> None:
