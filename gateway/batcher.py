@@ -23,6 +23,13 @@ point resumes without losing or double-anchoring a batch:
   the block has ``confirmations`` blocks on top of it (receipts are offered from then on).
 - The :class:`~gateway.reconciler.Reconciler` re-checks recent anchors against the chain at a
   bounded rate and sends a batch whose anchor vanished in a reorganisation back to ``sealed``.
+- ``failed`` is the contract's answer only (a revert: the participant suspended, a role missing;
+  or no key to sign): an estimate or call the node could not give leaves the batch as it was.
+  A failed batch is sent again ``retry_failed_after_seconds`` later, so it is anchored once the
+  cause has gone, except one whose root another participant anchored first.
+- One batch's error never holds up the others: its work is rolled back, the pass goes on, and
+  ends by raising the first such error (the run loop logs it); an unreachable node or database
+  ends the pass at once.
 
 **One batcher per account**: a batcher works only on the accounts whose anchoring lease it holds
 (gateway/leases.py), taken or renewed at every pass; a second batcher on the same database (a
