@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import httpx
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page
 from sqlalchemy import func, select
 
@@ -121,6 +122,24 @@ def test_sign_in_overview_and_trace_have_no_serious_accessibility_violation(
         assert found == []
     finally:
         context.close()
+
+
+def test_the_cookie_is_secure_over_https_only(world: World) -> None:
+    """Over TLS (a request whose scheme is https: served so, or behind a proxy whose
+    X-Forwarded-Proto uvicorn trusts) the browser sends the session cookie back only over TLS;
+    over plain http on the host's own network it could not be Secure and still be sent back."""
+    for scheme, secure in (("https", True), ("http", False)):
+        http = TestClient(world.app, base_url=f"{scheme}://indexer.example")
+        answer = http.post(
+            "/login",
+            data={"key": world.keys["auditor"]},
+            headers={"Origin": f"{scheme}://indexer.example"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+        flags = {part.strip().lower() for part in answer.headers["set-cookie"].split(";")}
+        assert {"httponly", "samesite=strict", "path=/"} <= flags
+        assert ("secure" in flags) is secure, (scheme, flags)
 
 
 def test_revoking_the_key_ends_its_sessions(world: World) -> None:
