@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the packs the rogue pharmacy sells while the distributor holds them (each a clone alert)
 CLONED = (60, 61)
 ROGUE_REGION = "KG-C"
+#: a day past the finished lot's expiry (2028-10-31): its packs are expired then
+EXPIRED_TODAY = date(2028, 11, 1)
 
 
 @dataclass
@@ -56,12 +59,15 @@ class World:
         return self.network.addresses[ROGUE_PHARMACY.name]
 
     def codes(self) -> dict[str, str]:
-        """A code per verdict the check page must get right."""
+        """A code per verdict the check page must get right (and ``expired``: the ``ok`` pack's
+        code once today is past its expiry, :data:`EXPIRED_TODAY`)."""
         return {
             "ok": forms(serial_of(self.journey.packs[1]))["brackets"],
             "recalled": forms(serial_of(RECALLED_PACKS[0]), RECALLED_LOT, "290131")["brackets"],
             "dispensed": forms("S00000001")["digital-link"],
             "unknown": forms("NEVER-SEEN", "L1", "290101")["brackets"],
+            # a genuine pack's serial on a label whose lot is not the one the index holds
+            "suspect": forms(serial_of(self.journey.packs[2]), "B2026-999")["brackets"],
         }
 
     def issue_key(self, role: str, name: str, region: str | None = None) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import httpx
@@ -17,15 +20,27 @@ from playwright.sync_api import Browser, Page, ViewportSize
 
 from dashboard.i18n import LANGUAGES, LOCALES_DIR, choose, messages
 from dashboard.render import STATIC_PATH
+from indexer.api.deps import get_today
 from provenance.journey import PHARMACY
 from servicekit.http.ratelimits import RateLimits
-from tests.dashboard.conftest import ROOT, World
+from tests.dashboard.conftest import EXPIRED_TODAY, ROOT, World
+from tests.indexer.test_check import TODAY
 from tests.support.browser import offline_page, serious_accessibility_violations
 
 PHONE: ViewportSize = {"width": 375, "height": 812}
 #: PROVENANCE_SCREENSHOTS=1 writes the phone pages shown in the README into docs/screenshots/.
 SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("PROVENANCE_SCREENSHOTS") else None
 SHOWN = {("ok", "en"), ("recalled", "ru")}
+
+
+@contextmanager
+def today_is(world: World, day: date) -> Iterator[None]:
+    """The pages judge expiry against ``day`` meanwhile (the world's is :data:`TODAY`)."""
+    world.app.dependency_overrides[get_today] = lambda: day
+    try:
+        yield
+    finally:
+        world.app.dependency_overrides[get_today] = lambda: TODAY
 
 
 def verdict_of(page: Page) -> tuple[str, str]:
@@ -38,11 +53,14 @@ def test_each_verdict_reads_right_on_a_phone_in_each_language(
     world: World, browser: Browser, language: str
 ) -> None:
     t = messages(language)
+    codes = [(verdict, code, TODAY) for verdict, code in world.codes().items()]
+    codes.append(("expired", world.codes()["ok"], EXPIRED_TODAY))
     with offline_page(browser) as opened:
         page = opened.page
         page.set_viewport_size(PHONE)
-        for verdict, code in world.codes().items():
-            page.goto(f"{world.url}/check?" + str(httpx.QueryParams(code=code, lang=language)))
+        for verdict, code, today in codes:
+            with today_is(world, today):
+                page.goto(f"{world.url}/check?" + str(httpx.QueryParams(code=code, lang=language)))
             assert verdict_of(page) == (verdict, t[f"verdict.{verdict}"])
             assert t[f"verdict.{verdict}.advice"] in page.locator("#verdict").inner_text()
             assert page.locator("html").get_attribute("lang") == language
