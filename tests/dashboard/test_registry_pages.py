@@ -15,7 +15,7 @@ from indexer.store.models import AnchorRow
 from provenance.journey import PHARMACY
 from tests.dashboard.conftest import World
 from tests.dashboard.test_stock_page import SCREENSHOTS
-from tests.support.browser import offline_page
+from tests.support.browser import offline_page, serious_accessibility_violations
 
 EN = messages("en")
 
@@ -68,3 +68,23 @@ def test_the_inspector_is_refused_and_a_bad_cursor_starts_over(
         inspector.post("/login", data={"key": world.keys["inspector"]})
         refused = inspector.get("/dashboard/participants")
     assert refused.status_code == 403 and escape(EN["page.not_for_role"]) in refused.text
+
+
+def test_the_registry_pages_have_no_serious_accessibility_violation(
+    world: World, browser: Browser
+) -> None:
+    pharmacy = world.network.addresses[PHARMACY.name]
+    context = browser.new_context(bypass_csp=True)  # axe is injected
+    try:
+        page = context.new_page()
+        page.goto(f"{world.url}/login?lang=en")
+        page.fill("#key", world.keys["regulator"])
+        page.click("button[type=submit]")
+        found = []
+        for path in ("participants", "anchors", f"anchors?submitter={pharmacy}"):
+            page.goto(f"{world.url}/dashboard/{path}")
+            assert page.locator("main table tr:has(td)").count() > 0, path
+            found += [(path, *violation) for violation in serious_accessibility_violations(page)]
+        assert found == []
+    finally:
+        context.close()
