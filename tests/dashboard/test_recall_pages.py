@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -58,9 +59,18 @@ PRODUCT = {
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The journey indexed, a rogue pharmacy (``epcis`` rules, region KG-C) registered, and the
     pages mounted with the gateway's regulator key for the Recall button."""
-    tmp = tmp_path_factory.mktemp("recalls")
-    network = start_network(tmp / "gateway")
-    indexer = network.indexer(f"sqlite:///{tmp}/indexer.db", tmp / "indexer")
+    with recall_world(tmp_path_factory.mktemp("recalls")) as made:
+        yield made
+
+
+@contextmanager
+def recall_world(
+    tmp: Path, gateway_url: str | None = None, index_url: str | None = None
+) -> Iterator[World]:
+    """The world of :func:`world` in ``tmp``; the gateway's store and the index on SQLite
+    files unless given."""
+    network = start_network(tmp / "gateway", database_url=gateway_url)
+    indexer = network.indexer(index_url or f"sqlite:///{tmp}/indexer.db", tmp / "indexer")
     try:
         journey = network.run_journey()
         register(network, ROGUE_PHARMACY, "epcis")

@@ -2,26 +2,32 @@
 case number (a confirmation step, then the gateway: dispensing refused at once), the page shows
 it suspended, lifts it (dispensing accepted again), suspends it again and escalates it to a
 recall in one action; an auditor sees no button and its POST is refused; a POST without its
-token, case number or reason is refused and nothing is sent. A world of its own (module-scoped,
-as the recall pages'): suspensions add blocks the shared world's tests must not see."""
+token, case number or reason is refused and nothing is sent; the public check page says
+suspended, ok after the lifting, recalled after the escalation. A world of its own
+(module-scoped, as the recall pages'): suspensions add blocks the shared world's tests must not
+see; once with the gateway's store and the index on SQLite, once both on PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser
+import pytest
+from playwright.sync_api import Browser, Page
 
 from dashboard.i18n import messages
 from medledger.epcis import builders as epcis
 from medledger.epcis.builders import as_document
 from provenance.journey import FINISHED_LOT, PHARMACY
 from tests.dashboard.conftest import ROOT, World
-from tests.dashboard.test_recall_pages import LOT_PATH, sign_in, world  # noqa: F401 - fixture
-from tests.indexer.test_check import GTIN
+from tests.dashboard.test_recall_pages import LOT_PATH, recall_world, sign_in
+from tests.gateway.conftest import gateway_database
+from tests.indexer.conftest import INDEX_BACKENDS, index_database
+from tests.indexer.test_check import GTIN, forms, serial_of
 from tests.support.browser import offline_page, serious_accessibility_violations
 
 EN = messages("en")
@@ -31,7 +37,32 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 CASE = "PV-2026/0042"
 
 
-def suspensions_at_gateway(world: World, *, active: bool = True) -> list[dict[str, Any]]:  # noqa: F811
+@pytest.fixture(scope="module", params=INDEX_BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The recall pages' world, the gateway's store and the index both on SQLite or both on
+    PostgreSQL."""
+    backend = str(request.param)
+    tmp = tmp_path_factory.mktemp(f"suspensions-{backend}")
+    with (
+        gateway_database(backend, tmp) as gateway_url,
+        index_database(backend, tmp) as index_url,
+        recall_world(tmp, gateway_url, index_url) as made,
+    ):
+        yield made
+
+
+def public_verdict(page: Page, world: World, pack: str) -> str | None:
+    """What the public check page says of ``pack`` (opened in ``page``) once the index has
+    read the chain's latest blocks (the world's indexer does not follow on its own)."""
+    world.indexer.catch_up()
+    code = forms(serial_of(pack))["brackets"]
+    page.goto(f"{world.url}/check?" + str(httpx.QueryParams(code=code, lang="en")))
+    return page.locator("#verdict").get_attribute("data-verdict")
+
+
+def suspensions_at_gateway(world: World, *, active: bool = True) -> list[dict[str, Any]]:
     listed = world.network.http.get(
         f"/suspensions?active={'true' if active else 'false'}", headers=world.network.regulator
     )
@@ -39,7 +70,7 @@ def suspensions_at_gateway(world: World, *, active: bool = True) -> list[dict[st
     return [s for s in found if s["lot"] == FINISHED_LOT]
 
 
-def dispense(world: World, pack: str) -> Any:  # noqa: F811
+def dispense(world: World, pack: str) -> Any:
     event = epcis.dispense(PHARMACY, datetime.now(UTC), [pack])
     return world.network.http.post(
         "/capture", json=as_document([event]), headers=world.network.keys[PHARMACY.name]
@@ -47,7 +78,7 @@ def dispense(world: World, pack: str) -> Any:  # noqa: F811
 
 
 def test_a_regulator_suspends_lifts_and_escalates_from_the_lot_page(
-    world: World,  # noqa: F811
+    world: World,
     browser: Browser,
 ) -> None:
     pharmacy = f"GLN {PHARMACY.gln}"
@@ -77,6 +108,8 @@ def test_a_regulator_suspends_lifts_and_escalates_from_the_lot_page(
         assert page.locator("#do-suspend").count() == 0
         if SCREENSHOTS:
             page.screenshot(path=SCREENSHOTS / "lot-suspended.png", full_page=True)
+        assert public_verdict(page, world, world.journey.packs[1]) == "suspended"
+        page.goto(world.url + LOT_PATH)
 
         page.fill("#reason-lift", "No causal link found")
         page.click("#do-lift button")
@@ -84,7 +117,9 @@ def test_a_regulator_suspends_lifts_and_escalates_from_the_lot_page(
         page.click("#confirm")
         assert page.locator("#suspension-state").inner_text() == EN["lot.not_suspended"]
         assert suspensions_at_gateway(world) == []
+        assert public_verdict(page, world, world.journey.packs[1]) == "ok"
         assert dispense(world, world.journey.packs[1]).status_code == 202
+        page.goto(world.url + LOT_PATH)
 
         page.fill("#case", "PV-2026/0043")
         page.fill("#reason-suspend", "New reports")
@@ -101,6 +136,7 @@ def test_a_regulator_suspends_lifts_and_escalates_from_the_lot_page(
         ]
         assert escalated["caseNumber"] == "PV-2026/0043" and escalated["recallId"] is not None
         assert dispense(world, world.journey.packs[2]).json()["rule"] == "custody.recalled"
+        assert public_verdict(page, world, world.journey.packs[2]) == "recalled"
 
         page.goto(world.url + LOT_PATH)
         assert page.locator("#suspension-recalled").count() == 1  # recalled: no suspend button
@@ -118,7 +154,7 @@ def test_a_regulator_suspends_lifts_and_escalates_from_the_lot_page(
 
 
 def test_an_auditor_sees_no_suspension_button_and_its_post_is_refused(
-    world: World,  # noqa: F811
+    world: World,
 ) -> None:
     with httpx.Client(base_url=world.url, follow_redirects=True) as auditor:
         assert auditor.post("/login", data={"key": world.keys["auditor"]}).status_code == 200
@@ -135,7 +171,7 @@ def test_an_auditor_sees_no_suspension_button_and_its_post_is_refused(
 
 
 def test_a_suspension_without_its_token_case_or_reason_is_refused(
-    world: World,  # noqa: F811
+    world: World,
 ) -> None:
     with httpx.Client(base_url=world.url, follow_redirects=True) as regulator:
         regulator.post("/login", data={"key": world.keys["regulator"]})
@@ -158,7 +194,7 @@ def test_a_suspension_without_its_token_case_or_reason_is_refused(
 
 
 def test_the_suspension_confirmation_has_no_serious_accessibility_violation(
-    world: World,  # noqa: F811
+    world: World,
     browser: Browser,
 ) -> None:
     context = browser.new_context(bypass_csp=True)  # axe is injected
