@@ -1,6 +1,7 @@
 """The overview's numbers, read from the index in one short transaction: what was anchored and
 indexed and the gas it cost, events by business step (in all, and per day over the last
-:data:`DAYS` days), identifiers by status, alerts by kind and severity, recalls in force.
+:data:`DAYS` days), identifiers by status, open alerts (not resolved) by kind and severity,
+recalls in force.
 
 Every window is measured on the index's own clock, the checkpoint block's timestamp, never the
 wall clock: so the numbers are a function of what is indexed, and the cache below stays exact.
@@ -15,24 +16,28 @@ Events and items are counted from the per-block tallies the indexer keeps as it 
 (indexer/store/tallies.py: a few rows per block), not from the events and versions themselves
 (a scan of a million rows, about a second); anchors, alerts and recalls are read from their own
 tables, a row per batch, alert and lot. :class:`OverviewCache` keeps the last reading: it is
-exact while the index's checkpoint has not moved (every number here changes only as blocks are
-indexed), and is read again when the checkpoint moved and the reading is older than
-``max_age`` seconds; the page says at which block its numbers are."""
+exact while the index's checkpoint has not moved (every number here but the open alerts changes
+only as blocks are indexed), and is read again when the checkpoint moved and the reading is
+older than ``max_age`` seconds; the page says at which block its numbers are. The open alerts
+are read on every view (a regulator's triage changes them, not the chain: one grouped query
+over the alerts and their triage)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from dashboard.triage import RESOLVED
 from indexer.store.models import (
     AlertRow,
+    AlertTriageRow,
     AnchorRow,
     BlockRow,
     CheckpointRow,
@@ -141,18 +146,13 @@ def read_overview(session: Session) -> Overview:
     checkpoint = _checkpoint(session)
     now = _index_time(session, checkpoint)
     by_step = _sums(session, EventTallyRow.biz_step, EventTallyRow.events)
-    alerts = session.execute(
-        select(AlertRow.kind, AlertRow.severity, func.count())
-        .group_by(AlertRow.kind, AlertRow.severity)
-        .order_by(func.count().desc(), AlertRow.kind)
-    )
     return Overview(
         checkpoint=checkpoint,
         anchors_by_status=_pairs(session, AnchorRow.status),
         events=sum(n for _, n in by_step),  # every event has one step or none ("")
         events_by_step=by_step,
         items_by_status=_sums(session, ItemTallyRow.status, ItemTallyRow.delta),
-        alerts_by_kind=[(kind, severity, int(n)) for kind, severity, n in alerts],
+        alerts_by_kind=open_alerts(session),
         recalls_in_force=int(
             session.scalar(select(func.count()).select_from(RecallRow).where(RecallRow.recalled))
             or 0
@@ -160,6 +160,21 @@ def read_overview(session: Session) -> Overview:
         anchoring=_anchoring(session, now),
         daily=_daily(session, now),
     )
+
+
+def open_alerts(session: Session) -> list[tuple[str, str, int]]:
+    """Alerts nobody resolved (no triage, or open, acknowledged or assigned), counted by kind
+    and severity, most first. A triage changes them without moving the checkpoint: the cache
+    reads them again on every view."""
+    triage = AlertTriageRow
+    rows = session.execute(
+        select(AlertRow.kind, AlertRow.severity, func.count())
+        .outerjoin(triage, triage.alert_key == AlertRow.key)
+        .where(or_(triage.state.is_(None), triage.state != RESOLVED))
+        .group_by(AlertRow.kind, AlertRow.severity)
+        .order_by(func.count().desc(), AlertRow.kind, AlertRow.severity)
+    )
+    return [(kind, severity, int(n)) for kind, severity, n in rows]
 
 
 def _index_time(session: Session, checkpoint: int | None) -> int | None:
@@ -246,8 +261,8 @@ def _checkpoint_key(session: Session) -> tuple[int, bytes] | None:
 
 class OverviewCache:
     """The last :func:`read_overview`, served again while the index's checkpoint is the one it
-    was read at, or for ``max_age`` seconds after (one reading at a time: a request that finds
-    another reading under way waits for it)."""
+    was read at, or for ``max_age`` seconds after, with its open alerts read again (one reading
+    at a time: a request that finds another reading under way waits for it)."""
 
     def __init__(self, max_age: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_age = max_age
@@ -261,11 +276,10 @@ class OverviewCache:
     def read(self, session: Session) -> Overview:
         with self._lock:
             last = self._last
-            if last is not None and self._clock() - self._read_at < self.max_age:
-                return last
-            key = _checkpoint_key(session)
-            if last is not None and key == self._key:
-                return last
+            fresh = last is not None and self._clock() - self._read_at < self.max_age
+            key = None if fresh else _checkpoint_key(session)
+            if last is not None and (fresh or key == self._key):
+                return replace(last, alerts_by_kind=open_alerts(session))
             self._last, self._key = read_overview(session), key
             self._read_at = self._clock()
             self.readings += 1

@@ -40,13 +40,14 @@ from medledger.errors import (
 Action = Literal["ack", "assign", "resolve", "reopen"]
 ACTION_NAMES: Final[tuple[str, ...]] = get_args(Action)
 OPEN: Final = "open"
+RESOLVED: Final = "resolved"
 
 #: action -> (the states it is taken from, the state it leaves)
 ACTIONS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
     "ack": ((OPEN,), "acknowledged"),
     "assign": ((OPEN, "acknowledged", "assigned"), "assigned"),
-    "resolve": ((OPEN, "acknowledged", "assigned"), "resolved"),
-    "reopen": (("resolved",), OPEN),
+    "resolve": ((OPEN, "acknowledged", "assigned"), RESOLVED),
+    "reopen": ((RESOLVED,), OPEN),
 }
 #: the roles that may act at all (an inspector only within its region)
 ACTING_ROLES: Final = frozenset({"regulator", "inspector"})
