@@ -96,7 +96,7 @@ def test_embedded_refuses_a_data_folder_that_holds_a_network(
     ]
 
 
-def test_embedded_shows_its_steps_logs_each_request_and_removes_its_folder(
+def test_embedded_shows_its_steps_and_pages_logs_each_request_and_removes_its_folder(
     tmp_path: Path,
 ) -> None:
     gateway, indexer = free_port(), free_port()
@@ -113,6 +113,17 @@ def test_embedded_shows_its_steps_logs_each_request_and_removes_its_folder(
             assert process.poll() is None and time.monotonic() < deadline, out.read_text()
             time.sleep(0.2)
         assert httpx.get(f"http://127.0.0.1:{gateway}/healthz").status_code == 200
+        # the summary names the dashboard and the check page, and both answer there
+        summary = out.read_text()
+        pages = dict(re.findall(r"(dashboard|pack check page) +│? *(http://\S+)", summary))
+        assert pages == {
+            "dashboard": f"http://127.0.0.1:{indexer}/dashboard",
+            "pack check page": f"http://127.0.0.1:{indexer}/check",
+        }, summary
+        to_sign_in = httpx.get(pages["dashboard"], follow_redirects=True)
+        assert to_sign_in.status_code == 200 and 'id="key"' in to_sign_in.text  # its sign-in
+        check = httpx.get(pages["pack check page"], headers={"Accept": "text/html"})
+        assert check.status_code == 200 and check.headers["content-type"].startswith("text/html")
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0, out.read_text() + err.read_text()
