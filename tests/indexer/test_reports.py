@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import distinct, func, select
 
+from dashboard.triage import act
 from indexer.api.app import create_app
 from indexer.queries.reports import RECALL_KINDS, Period, as_csv, report, totals
 from indexer.store.models import (
@@ -225,3 +226,38 @@ def test_over_http_as_json_and_csv_an_inspector_its_own_region_only(index: Any) 
     assert backwards.status_code == 422 and "before it starts" in backwards.text
     assert get("regulator", region="XX-NOPE").status_code == 422
     assert get("regulator", gtin="123").status_code == 422
+
+
+def test_alerts_are_counted_by_kind_and_triage_outcome(index: Any) -> None:
+    """An alert resolved on the dashboard moves from ``open`` to ``resolved`` in the report's
+    alerts; the total stays (runs last: it triages an alert of the module's index)."""
+    service, _, keys = index
+    period = Period.of(FIRST, last_day())
+    with service.sessions() as session:
+        before = report(session, period)["alerts"]
+        alert = session.scalars(select(AlertRow).order_by(AlertRow.key)).first()
+    assert alert is not None and before, "the journey's index has no alert to triage"
+    assert {a["outcome"] for a in before} == {"open"}
+    with service.write_sessions() as session, session.begin():
+        reader = service.api_keys.authenticate(session, keys["regulator"])
+        assert reader is not None
+        act(
+            session,
+            alert.key,
+            "resolve",
+            actor="Medicines Agency",
+            key_id=reader.id,
+            role="regulator",
+            region=None,
+            now=datetime.now(UTC),
+            note="checked with the holder",
+        )
+    with service.sessions() as session:
+        after = report(session, period)
+    counted = {(a["kind"], a["outcome"]): a["count"] for a in after["alerts"]}
+    opened = {a["kind"]: a["count"] for a in before}
+    assert counted[(alert.kind, "resolved")] == 1
+    assert counted.get((alert.kind, "open"), 0) == opened[alert.kind] - 1
+    assert totals(after)["alerts"] == sum(opened.values())
+    written = [r for r in csv.DictReader(io.StringIO(as_csv(after))) if r["section"] == "alerts"]
+    assert {r["key"]: r["value"] for r in written}[f"{alert.kind}/resolved"] == "1"
