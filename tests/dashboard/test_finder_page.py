@@ -110,3 +110,23 @@ def test_searches_count_against_the_check_budget(public_world: World) -> None:
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert int(answers[2].headers["retry-after"]) >= 1
     assert form_only.status_code == 200
+
+
+def test_without_a_configured_map_the_pharmacies_are_listed_by_region(
+    public_world: World,
+) -> None:
+    """No ``PROVENANCE_INDEXER_REGIONS_GEOJSON`` (and no tiles, air-gapped): no map is drawn,
+    nothing fetched, and the pharmacies holding it are listed under their region."""
+    app = public_world.app
+    saved = app.state.dashboard_region_map
+    app.state.dashboard_region_map = None
+    try:
+        with TestClient(app) as http:
+            page = http.get("/find", params={"gtin": GTIN, "lang": "en"})
+    finally:
+        app.state.dashboard_region_map = saved
+    assert page.status_code == 200
+    assert 'id="map"' not in page.text and "<svg" not in page.text
+    listed = page.text.split(f'id="region-{PHARMACY_REGION}"', 1)
+    assert len(listed) == 2, "no heading for the pharmacy's region"
+    assert PHARMACY_NAME in listed[1].split("</ul>", 1)[0]
