@@ -106,6 +106,10 @@ def _end_reads(session: Session) -> None:
         session.commit()
 
 
+#: How often a batcher holding no lease looks again while another anchors for every account.
+WAITING_INTERVAL_SECONDS = 1.0
+
+
 @dataclass(frozen=True)
 class BatcherPolicy:
     max_events: int = 1000
@@ -283,13 +287,19 @@ class Batcher:
         health = OutageLog(log, "the batcher")
         try:
             while not self._stop.is_set():
+                pause = interval
                 try:
-                    self.step()
+                    report = self.step()
                 except Exception as exc:  # noqa: BLE001 - a worker thread must not die silently
                     health.failure(exc)
                 else:
                     health.success()
-                self._wake.wait(interval)
+                    if report.waiting and not self.leases.held:
+                        # Every account with work is another batcher's: look again less often
+                        # (its passes would take the cores the holder and capture need); a
+                        # holder that is gone is still taken over within the second.
+                        pause = max(interval, WAITING_INTERVAL_SECONDS)
+                self._wake.wait(pause)
                 self._wake.clear()
         finally:
             self.release_leases()
@@ -315,9 +325,12 @@ class Batcher:
         values = batch_values(session, batch.id)
         tree = MerkleTree.build(values)
         if batch.root is None:
+            # Freshly sealed: never sent, and its leaves' salts make its root new, so the chain
+            # is not asked first; were the root anchored all the same, the gas estimate reverts
+            # with RootAlreadyAnchored and the chain is asked then (below).
             batch = set_root(session, batch.id, tree.root)
-        if self._settled_on_chain(session, batch, tree.root, report):
-            return
+        elif self._settled_on_chain(session, batch, tree.root, report):
+            return  # sealed again (a restart before its send was recorded, a retry): ask first
         participant = get_participant(session, batch.participant)
         _end_reads(session)
         try:

@@ -1,12 +1,13 @@
 """One batcher per account: the anchoring leases a batcher holds, taken and renewed in the store.
 
 A batcher seals, sends and settles an account's batches only while it holds that account's lease
-(``anchoring_leases``, gateway/store/leases.py). Every pass it takes or renews the lease of each
-account with work (and renews the idle ones it holds when a third of the time to live has
-passed); an account whose lease another batcher holds is skipped until that lease is released
-(a clean stop) or expires. Before each batch it sends or settles, a lease older than a third of
-its time to live is renewed first, and a lease lost meanwhile (this process stalled past it and
-another batcher took over) stops the work on that account.
+(``anchoring_leases``, gateway/store/leases.py). Every pass it takes the lease of each account
+with work that it does not hold, and renews each lease it holds once a third of the time to live
+has passed (not on every pass: a busy batcher passes ten times a second); an account whose lease
+another batcher holds is skipped until that lease is released (a clean stop) or expires. Before
+each batch it sends or settles, a lease older than a third of its time to live is renewed first,
+and a lease lost meanwhile (this process stalled past it and another batcher took over) stops
+the work on that account.
 
 So two batchers on one database (a restarted gateway whose old batcher lives on, several gateway
 processes) never race for an account: no duplicate anchor that reverts, no nonce handed out
@@ -120,10 +121,10 @@ class AccountLeases:
         self._waiting &= wanted
         held: set[str] = set()
         for account in sorted(wanted | set(self._renewed)):
-            if account in wanted or self._due(account):
+            if self._due(account):  # not held, or renewed a third of its time to live ago
                 if self._acquire(session, account):
                     held.add(account)
-            elif account in self._renewed:
+            else:  # held and renewed lately: no write (a pass every 0.1 s would write each time)
                 held.add(account)
         return held & wanted
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from gateway.batcher import Batcher, BatcherPolicy
-from gateway.leases import AccountLeases
+from gateway.batcher import WAITING_INTERVAL_SECONDS, Batcher, BatcherPolicy, StepReport
+from gateway.leases import RENEW_FRACTION, AccountLeases
 from gateway.store.batches import batches_in_state, unanchored_event_count
 from gateway.store.leases import get_lease
 from medledger.epcis.builders import as_document
@@ -125,3 +126,62 @@ def test_two_batchers_running_at_once_anchor_every_batch_exactly_once(gateway: G
             get_lease(session, address) is None for address in gateway.addresses.values()
         )
     assert len(holders) == 2
+
+
+def test_a_held_lease_is_written_again_only_once_a_third_of_its_time_has_passed(
+    gateway: Gateway,
+) -> None:
+    """A busy batcher passes ten times a second: its leases are not rewritten on every pass
+    (a commit each), only when a third of their time to live has passed since the last
+    renewal; until then the lease in the store still runs for two thirds of it."""
+    batcher = gateway.service.batcher
+    accounts = set(gateway.addresses.values())
+    with gateway.service.write_sessions() as session:
+        assert batcher.leases.claim(session, accounts) == accounts
+        account = sorted(accounts)[0]
+        taken = get_lease(session, account)
+        assert taken is not None
+        assert batcher.leases.claim(session, accounts) == accounts  # a pass right after
+        unchanged = get_lease(session, account)
+        assert unchanged is not None and unchanged.expires_at == taken.expires_at
+        third = batcher.leases.ttl_seconds * RENEW_FRACTION
+        batcher.leases._renewed[account] -= third  # renewed a third of its time to live ago
+        assert batcher.leases.claim(session, accounts) == accounts
+        renewed = get_lease(session, account)
+        assert renewed is not None and renewed.expires_at > taken.expires_at
+
+
+def test_a_batcher_holding_no_lease_looks_again_once_a_second(gateway: Gateway) -> None:
+    """While another batcher anchors for every account with work, a waiting batcher's passes
+    (each a few statements) would take the cores the holder and capture need: it looks again
+    every WAITING_INTERVAL_SECONDS, not every 0.1 s, and still anchors once the lease is free."""
+    holder, waiting = gateway.service.batcher, another_batcher(gateway)
+    with gateway.service.write_sessions() as session:
+        holder.leases.claim(session, gateway.addresses.values())
+    journey = build_journey(pack_count=4, packs_per_case=2)
+    capture(gateway, journey, 0)
+    passes: list[float] = []
+    step = waiting.step
+
+    def counted(*args: Any, **kwargs: Any) -> StepReport:
+        passes.append(time.monotonic())
+        return step(*args, **kwargs)
+
+    waiting.step = counted  # type: ignore[method-assign]
+    thread = threading.Thread(target=waiting.run, kwargs={"interval": 0.1})
+    thread.start()
+    try:
+        time.sleep(2.5)
+        most = 2.5 / WAITING_INTERVAL_SECONDS + 2
+        assert 2 <= len(passes) <= most, passes  # at 0.1 s it would be about 25
+        holder.release_leases()
+        deadline = time.monotonic() + 30
+        while True:
+            with gateway.service.sessions() as session:
+                if unanchored_event_count(session) == 0:
+                    break
+            assert time.monotonic() < deadline, "the waiting batcher never took over"
+            time.sleep(0.1)
+    finally:
+        waiting.stop()
+        thread.join(timeout=30)
