@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -78,7 +79,7 @@ def test_fee_fields_are_read_from_the_node_at_most_every_two_seconds(
 
     monkeypatch.setattr(chain.w3.eth, "get_block", counted)
     clock = [1000.0]
-    monkeypatch.setattr(chain_client.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(chain_client, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     chain._fees = None  # noqa: SLF001 - as if no transaction had been sent yet
     for _ in range(3):
         assert ledger.anchor(manufacturer, os.urandom(32), 1).block_number > 0
