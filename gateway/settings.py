@@ -182,6 +182,14 @@ class GatewaySettings(BaseSettings):
         "captures of different packs run side by side in them; one batcher process and one "
         "webhook deliverer serve them all",
     )
+    capture_niceness: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="with the batcher in its own process (PostgreSQL and a node): the HTTP "
+        "processes' niceness (Unix), so where capture fills the cores the batcher, whose "
+        "anchors' latency counts and whose CPU is small, runs first; 0: the same priority",
+    )
 
     #: Set only by :meth:`allowing_development_password` (never from the environment).
     _development_password_allowed: bool = PrivateAttr(default=False)

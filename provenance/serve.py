@@ -185,6 +185,8 @@ def run_gateway(overrides: dict[str, Any], console: Console | None = None) -> in
             target=run_batcher_process, args=(settings, store_ready), name="provenance-batcher"
         )
         batcher.start()
+        if settings.capture_niceness and hasattr(os, "nice"):
+            os.nice(settings.capture_niceness)  # this process and the HTTP workers it forks
     workers: list[multiprocessing.process.BaseProcess] = []
     if settings.workers > 1 and store_ready is not None:
         context = multiprocessing.get_context(START_METHOD)

@@ -176,18 +176,24 @@ WORKERS = re.compile(r"HTTP worker processes \(pids ([\d, ]+)\)")
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_workers_share_the_port_and_one_dying_stops_the_gateway(
-    chain_and_database: tuple[str, str], tmp_path: Path
+    chain_and_database: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--workers 2``: two HTTP processes capture on one port and database (documents about
     different packs at once); one killed, the gateway stops whole and exits 1 (a supervisor
-    restarts it), leaving no process behind."""
+    restarts it), leaving no process behind. With PROVENANCE_GATEWAY_CAPTURE_NICENESS the HTTP
+    processes run at that niceness and the batcher at the gateway's own."""
     data, log = tmp_path / "data", tmp_path / "log"
+    monkeypatch.setenv("PROVENANCE_GATEWAY_CAPTURE_NICENESS", "5")
     gateway = start_gateway(chain_and_database, data, log, "--workers", "2")
     found = WORKERS.search(log.read_text())
     assert found is not None, log.read_text()
     workers = [int(pid) for pid in found.group(1).split(", ")]
     assert len(workers) == 2
     try:
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, gateway.batcher) == own
+        for pid in workers:
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(own + 5, 19)
         deadline = time.monotonic() + 120
         while not all(f"Started server process [{pid}]" in log.read_text() for pid in workers):
             assert time.monotonic() < deadline, log.read_text()
