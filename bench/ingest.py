@@ -134,8 +134,10 @@ def cpu_seconds(session_id: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu() -> float:
-    total = 0
+def postgres_cpu() -> dict[str, float]:
+    """CPU seconds so far of each PostgreSQL process, by ``postgres:<pid>``: its own, plus its
+    reaped children's (so backends that exited in between count, through the postmaster)."""
+    found: dict[str, float] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -145,19 +147,29 @@ def postgres_cpu() -> float:
                 continue
             fields = _stat(entry.name)
             if fields is not None:
-                total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+                ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+                found[f"postgres:{entry.name}"] = ticks / os.sysconf("SC_CLK_TCK")
+    return found
 
 
 def cpu_snapshot(sessions: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each started process group, of PostgreSQL, and of this process.
-
-    PostgreSQL backends that exit in between are not counted (the gateway keeps a pool)."""
+    """CPU seconds so far of each started process group, of each PostgreSQL process, and of
+    this process."""
     snap = {name: cpu_seconds(sid) for name, sid in sessions.items()}
-    snap["postgres"] = postgres_cpu()
+    snap.update(postgres_cpu())
     own = os.times()
     snap["bench clients"] = own.user + own.system
     return snap
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each process used between two snapshots, PostgreSQL's summed under
+    ``postgres`` (a process gone by ``after`` is left out: its time is in its parent's)."""
+    used: dict[str, float] = {}
+    for key, seconds in after.items():
+        name = "postgres" if key.startswith("postgres:") else key
+        used[name] = used.get(name, 0.0) + seconds - before.get(key, 0.0)
+    return used
 
 
 @dataclass
@@ -567,7 +579,7 @@ def run(args: argparse.Namespace) -> str:
 
     rate = acknowledged / window if window > 0 else 0.0
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-    cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
+    cpu = cpu_used(cpu_before, cpu_after)
     gateway_cpu = sum(v for k, v in cpu.items() if k.startswith("gateway"))
     per_event_ms = 1000 * gateway_cpu / max(acknowledged, 1)
     ceiling = 1000 / per_event_ms if per_event_ms > 0 else float("nan")
