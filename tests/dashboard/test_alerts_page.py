@@ -1,23 +1,25 @@
 """The alerts page: a regulator filters the rogue pharmacy's clones (by kind, participant,
 region and day), opens one, follows its evidence to the pack's trace and the anchors,
-acknowledges and resolves it with a note and reads the log; an auditor reads and cannot act
-(403, nothing logged); resolving twice is refused (409); an inspector acts in its region."""
+acknowledges and resolves it with a note and reads the log; filters by severity, assigns,
+resolves and reopens another; an auditor reads and cannot act (403, nothing logged); resolving
+twice is refused (409); an inspector acts in its region."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
 from playwright.sync_api import Browser
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from dashboard.i18n import messages
 from dashboard.triage import log_of, triage_of
-from indexer.store.models import AlertRow
+from indexer.store.models import AlertRow, AlertTriageLogRow, AlertTriageRow
 from medledger.epcis.identifiers import canonical_identifier
 from tests.dashboard.conftest import CLONED, ROGUE_REGION, ROOT, World
 from tests.support.browser import offline_page, serious_accessibility_violations
@@ -103,6 +105,56 @@ def test_a_regulator_finds_a_clone_acknowledges_and_resolves_it(
     assert opened.blocked == []
     with world.indexer.sessions() as session:
         assert triage_of(session, [key])[key].state == "resolved"
+
+
+def test_a_regulator_filters_by_severity_assigns_resolves_and_reopens(
+    world: World, browser: Browser
+) -> None:
+    key = clone_key(world, CLONED[1])
+    with world.indexer.write_sessions() as session, session.begin():  # as if nobody acted
+        session.execute(delete(AlertTriageRow).where(AlertTriageRow.alert_key == key))
+        session.execute(delete(AlertTriageLogRow).where(AlertTriageLogRow.alert_key == key))
+    with world.indexer.sessions() as session:
+        by_severity = Counter(session.scalars(select(AlertRow.severity)))
+    assert by_severity["critical"] >= len(CLONED)
+    with offline_page(browser) as opened:
+        page = opened.page
+        page.goto(f"{world.url}/login?lang=en")
+        page.fill("#key", world.keys["regulator"])
+        page.click("button[type=submit]")
+        page.click("nav.pages >> text=" + EN["alerts.title"])
+        severities = page.locator("#severity option").evaluate_all("os => os.map(o => o.value)")
+        assert set(by_severity) <= set(severities)
+        for severity in filter(None, severities):
+            page.select_option("#severity", severity)
+            page.click("form.filters button")
+            rows = page.locator("#alerts tr[data-key]")
+            assert rows.count() == by_severity[severity], severity
+            shown = rows.evaluate_all("rs => rs.map(r => r.cells[2].textContent.trim())")
+            assert set(shown) <= {severity}, shown
+
+        page.goto(f"{world.url}/dashboard/alerts/{key}?lang=en")
+        page.fill("#assign-to", "Chui inspectorate")
+        page.click("#do-assign button")
+        assert page.locator("#state").inner_text() == EN["triage.assigned"]
+        assert page.locator("#assignee").inner_text() == "Chui inspectorate"
+        ids = page.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)")
+        assert len(ids) == len(set(ids))  # each label names its field (assigned: one more)
+        assert page.get_by_label(EN["alert.assignee"]).get_attribute("name") == "assignee"
+        page.fill("#resolve-note", "seized")
+        page.click("#do-resolve button")
+        assert page.locator("#state").inner_text() == EN["triage.resolved"]
+        page.click("#do-reopen button")  # a reopened alert may be acted on again
+        assert page.locator("#state").inner_text() == EN["triage.open"]
+        assert page.locator("#do-ack").count() == 1 and page.locator("#do-reopen").count() == 0
+        log = page.locator("#log tr:has(td)").all_inner_texts()
+        assert [
+            EN[f"triage.do.{a}"] in entry
+            for a, entry in zip(("assign", "resolve", "reopen"), log, strict=True)
+        ] == [True] * 3
+    assert opened.blocked == []
+    with world.indexer.sessions() as session:
+        assert [e.action for e in log_of(session, key)] == ["assign", "resolve", "reopen"]
 
 
 def test_an_auditor_reads_but_cannot_act(world: World) -> None:
