@@ -42,7 +42,7 @@ from tests.support.browser import offline_page, serious_accessibility_violations
 from tests.support.network import start_network
 
 EN = messages("en")
-#: PROVENANCE_SCREENSHOTS=1 writes the lot and recall pages into docs/screenshots/.
+#: PROVENANCE_SCREENSHOTS=1 writes the lot, recall and recalls pages into docs/screenshots/.
 SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("PROVENANCE_SCREENSHOTS") else None
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -198,6 +198,8 @@ def test_a_regulator_recalls_a_lot_with_one_button_and_sees_the_pharmacy_notifie
         page.click("nav.pages >> text=" + EN["recalls.title"])  # every recall, this one first
         first = page.locator("#recalls tr:has(td)").first
         assert FINISHED_LOT in first.inner_text() and EN["verdict.recalled"] in first.inner_text()
+        if SCREENSHOTS:
+            page.screenshot(path=SCREENSHOTS / "recalls.png", full_page=True)
         first.locator("a").click()
 
         page.fill("#release-reason", "Retested: within specification")

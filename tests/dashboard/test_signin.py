@@ -52,6 +52,8 @@ def test_a_regulator_signs_in_sees_the_index_s_numbers_and_signs_out(
         page = opened.page
         page.goto(f"{world.url}/dashboard?lang=en")
         assert page.url.endswith("/login")  # not signed in: the sign-in page
+        if SCREENSHOTS:
+            page.screenshot(path=SCREENSHOTS / "login.png", full_page=True)
         sign_in(page, world, "ik_not.a-key")
         assert page.locator("[role=alert]").inner_text() == EN["login.failed"]
         sign_in(page, world, world.keys["regulator"])
