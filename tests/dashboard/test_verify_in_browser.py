@@ -1,6 +1,7 @@
 """Verify in this browser: on the trace page, a step's receipt is checked by the page itself
 (leaf, Merkle proof, and the root's anchor read from the chain node's JSON-RPC), against a real
-ganache node; a receipt tampered on its way to the page fails there."""
+ganache node; a receipt tampered on its way to the page fails there, even one forged whole
+(another salt, its leaf and a root of its own: the node knows no such anchor)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dashboard.i18n import messages
 from dashboard.render import STATIC_DIR as STATIC
 from devkit.nodes import available, free_port, running_node
 from indexer.api.app import create_app
+from medledger.merkle import leaf_hash
 from provenance.up import ServerThread
 from tests.dashboard.conftest import ROOT
 from tests.support.browser import offline_page
@@ -91,7 +93,7 @@ def test_every_step_verifies_in_the_browser_against_the_node(
 
 @pytest.mark.parametrize(
     ("field", "failed_at"),
-    [("salt", "leaf"), ("anchored_by", "anchor"), ("proof", "proof")],
+    [("salt", "leaf"), ("anchored_by", "anchor"), ("proof", "proof"), ("forged", "anchor")],
 )
 def test_a_tampered_receipt_fails_in_the_browser(
     served: Served, browser: Browser, field: str, failed_at: str
@@ -102,6 +104,11 @@ def test_a_tampered_receipt_fails_in_the_browser(
             receipt["salt"] = "0x" + "00" * 32
         elif field == "anchored_by":
             receipt["anchored_by"] = "0x" + "11" * 20
+        elif field == "forged":  # consistent in itself: only the chain can tell
+            salt = b"\x33" * 32
+            leaf = leaf_hash(bytes.fromhex(receipt["event_hash"].removeprefix("0x")), salt)
+            receipt |= {"salt": "0x" + salt.hex(), "leaf": "0x" + leaf.hex(), "proof": []}
+            receipt["root"] = receipt["leaf"]  # a tree of one leaf, never anchored
         else:
             receipt["proof"] = [*receipt["proof"], "0x" + "22" * 32]
         route.fulfill(body=json.dumps(receipt), content_type="application/json")
