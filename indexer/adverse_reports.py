@@ -3,7 +3,8 @@ reach the reporter, from the public page or from a pharmacy's or hospital's part
 Stored off chain in ``ix_adverse_reports``, linked to the pack's lot (the code's AI 10, else the
 pack's lot in the index), counted per lot on the lot's dashboard page; the report that brings a
 lot to ``threshold`` reports raises an ``adverse-reactions`` alert (warning) to consider
-suspending it, through the alerts every other detector uses (/alerts, triage, CLI, reports).
+suspending it, through the alerts every other detector uses (/alerts and its stream, triage,
+CLI, reports).
 
 Personal data is minimised: no name, address or client IP is asked or kept; what happened is
 capped at :data:`MAX_DESCRIPTION` characters and the contact at :data:`MAX_CONTACT`; neither

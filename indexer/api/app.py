@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from indexer.api import (
     adverse_routes,
+    alert_stream_routes,
     epcis_routes,
     keys,
     query_routes,
@@ -86,6 +87,7 @@ def create_app(service: IndexerService, *, follow: bool = True) -> FastAPI:
         query_routes.queries,
         subscription_routes.subscribed,
         stream_routes.streams,
+        alert_stream_routes.alert_streams,
         keys.keys,
         adverse_routes.adverse,
         report_routes.reports,

@@ -77,6 +77,31 @@ def concerning(session: Session, region: str) -> ColumnElement[bool]:
     )
 
 
+def alert_filters(
+    session: Session,
+    *,
+    kind: str | None = None,
+    severity: str | None = None,
+    subject: str | None = None,
+    within: Scope = EVERYTHING,
+    region: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions :func:`list_alerts` (and the alert stream) keeps the alerts by."""
+    found: list[ColumnElement[bool]] = []
+    if kind is not None:
+        found.append(AlertRow.kind == kind)
+    if severity is not None:
+        found.append(AlertRow.severity == severity)
+    if subject is not None:
+        found.append(AlertRow.subject == subject)
+    parties = within.participants(session)
+    if parties is not None:
+        found.append(or_(*(AlertRow.evidence[f].as_string().in_(parties) for f in PARTY_FIELDS)))
+    if region is not None:
+        found.append(concerning(session, region))
+    return found
+
+
 def list_alerts(
     session: Session,
     *,
@@ -96,20 +121,11 @@ def list_alerts(
     participants (with their site's master data) and the locations (name, region) it names."""
     check_limit(limit)
     after = decode_cursor("alerts", cursor, (int, str))
-    query = select(AlertRow)
-    if kind is not None:
-        query = query.where(AlertRow.kind == kind)
-    if severity is not None:
-        query = query.where(AlertRow.severity == severity)
-    if subject is not None:
-        query = query.where(AlertRow.subject == subject)
-    parties = within.participants(session)
-    if parties is not None:
-        query = query.where(
-            or_(*(AlertRow.evidence[f].as_string().in_(parties) for f in PARTY_FIELDS))
+    query = select(AlertRow).where(
+        *alert_filters(
+            session, kind=kind, severity=severity, subject=subject, within=within, region=region
         )
-    if region is not None:
-        query = query.where(concerning(session, region))
+    )
     if after is not None:
         query = query.where(
             or_(
