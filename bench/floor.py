@@ -40,7 +40,7 @@ from multiprocessing.synchronize import Barrier
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.ingest import EVENTS_PER_DOCUMENT, Documents, postgres_cpu
+from bench.ingest import EVENTS_PER_DOCUMENT, Documents, cpu_used, postgres_cpu
 from bench.report import machine_line, python_loop_seconds, write_section
 from devkit.postgres import PG_URL, fresh_database
 from gateway.intake import event_records, prepare, split_declarations
@@ -196,7 +196,7 @@ def copy_floor(url: str, seconds: float) -> CopyRun:
             connection.commit()
             used_wall = time.perf_counter() - wall_before
             used_cpu = time.process_time() - cpu_before
-            used_postgres = postgres_cpu() - postgres_before
+            used_postgres = cpu_used(postgres_before, postgres_cpu()).get("postgres", 0.0)
             if warm:  # the first one opens the table's files
                 warm = False
                 continue

@@ -183,12 +183,13 @@ class GatewaySettings(BaseSettings):
         "webhook deliverer serve them all",
     )
     capture_niceness: int = Field(
-        default=0,
+        default=10,
         ge=0,
         le=19,
-        description="with the batcher in its own process (PostgreSQL and a node): the HTTP "
-        "processes' niceness (Unix), so where capture fills the cores the batcher, whose "
-        "anchors' latency counts and whose CPU is small, runs first; 0: the same priority",
+        description="with the batcher in its own process (PostgreSQL and a node): how much the "
+        "HTTP processes lower their CPU priority (Unix niceness), so where capture fills the "
+        "cores the batcher, whose passes every event's time to anchored waits for and whose "
+        "CPU is small, runs first; 0: the same priority",
     )
 
     #: Set only by :meth:`allowing_development_password` (never from the environment).
