@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,11 @@ from medledger.roles import Role
 
 if TYPE_CHECKING:  # the gateway and indexer load only for the tests that use a network
     from tests.support.network import Network
+
+# Gateways the tests start keep capture at their batcher's CPU priority: the suite shares its
+# cores with itself (pytest -n 2), and a lowered priority only reorders work there, which the
+# benchmarks measure; tests/provenance/test_serve.py sets and checks the niceness itself.
+os.environ.setdefault("PROVENANCE_GATEWAY_CAPTURE_NICENESS", "0")
 
 
 def gln_with_check_digit(body12: str) -> int:
