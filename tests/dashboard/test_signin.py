@@ -9,12 +9,14 @@ from datetime import date, timedelta
 
 import httpx
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from playwright.sync_api import Browser, Page
 from sqlalchemy import func, select
 
 from dashboard import sessions
 from dashboard.i18n import messages
 from indexer.store.models import AnchorRow, EventRow
+from servicekit.http.ratelimits import RateLimits
 from servicekit.sql.helpers import utcnow
 from tests.dashboard.conftest import World
 from tests.dashboard.test_stock_page import SCREENSHOTS
@@ -142,6 +144,23 @@ def test_the_cookie_is_secure_over_https_only(world: World) -> None:
         flags = {part.strip().lower() for part in answer.headers["set-cookie"].split(";")}
         assert {"httponly", "samesite=strict", "path=/"} <= flags
         assert ("secure" in flags) is secure, (scheme, flags)
+
+
+def test_failed_sign_ins_use_up_the_address_s_budget_even_for_the_right_key(world: World) -> None:
+    """Guessing keys on the sign-in page costs what guessing them on the API does: past the
+    address's failed-authentication budget every sign-in is 429, the right key's too."""
+    saved = world.app.state.rate_limits
+    world.app.state.rate_limits = RateLimits(auth_failures="2/hour")  # never slides past
+    try:
+        with httpx.Client(base_url=world.url, follow_redirects=False) as http:
+            wrong = [http.post("/login", data={"key": f"ik_guess{n}"}) for n in range(2)]
+            right = http.post("/login", data={"key": world.keys["regulator"]})
+    finally:
+        world.app.state.rate_limits = saved
+    assert [w.status_code for w in wrong] == [401, 401]
+    assert all(escape(EN["login.failed"]) in w.text for w in wrong)
+    assert right.status_code == 429 and escape(EN["login.limited"]) in right.text
+    assert "dash_session" not in right.cookies
 
 
 def test_revoking_the_key_ends_its_sessions(world: World) -> None:
