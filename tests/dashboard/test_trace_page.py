@@ -50,6 +50,12 @@ def test_a_datamatrix_string_is_traced_to_its_api_lot_in_the_browser(
         assert history.count() >= 5
         assert history.first.inner_text().startswith("commissioning")
         assert history.last.inner_text().startswith("dispensing")
+        for step in history.all_inner_texts():  # what, when, who, where, its anchor
+            assert re.search(r" · \d{4}-\d\d-\d\dT\d\d:\d\d", step), step
+            assert re.search(r"\nGLN \d{13} · [a-z-]+", step), step  # by GLN and role
+            if not step.startswith("shipping"):  # on its way it is nowhere
+                assert " · https://id.gs1.org/414/" in step, step  # where: the site's GLN
+            assert re.search(EN["trace.block"] + r" \d+ · 0x[0-9a-f]{16}", step), step
         assert ADDRESS.search(page.locator("main").inner_text()) is None
         if SCREENSHOTS:
             page.screenshot(path=SCREENSHOTS / "trace.png", full_page=True)
