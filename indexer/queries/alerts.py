@@ -39,6 +39,10 @@ PARTY_FIELDS = (
     "owner",
 )
 
+#: The evidence field that names the region an alert is about (a ``shortage``'s: its region's
+#: supply, indexer/detection/shortage.py), an ISO 3166-2 subdivision.
+REGION_FIELD = "region"
+
 #: The evidence fields that name a location (indexer/detection/clones.py: where the item is, was
 #: first seen, and where the clashing event happened).
 LOCATION_FIELDS = ("location", "firstLocation", "actorLocation")
@@ -67,13 +71,18 @@ def named_addresses(alert: dict[str, Any]) -> list[str]:
 
 def concerning(session: Session, region: str) -> ColumnElement[bool]:
     """The alerts concerning ``region``: a :data:`PARTY_FIELDS` participant lies there (its
-    site's master data, else its registered region) or a :data:`LOCATION_FIELDS` location
-    does (master data)."""
+    site's master data, else its registered region), a :data:`LOCATION_FIELDS` location
+    does (master data), or the :data:`REGION_FIELD` of its evidence lies within it."""
     members = participants_in(session, region)
     sites = sites_in(session, region)
+    named = AlertRow.evidence[REGION_FIELD].as_string()
+    within = [named == region]
+    if len(region) == 2:  # a country: its subdivisions too (codes are checked: no wildcards)
+        within.append(named.like(f"{region}-%"))
     return or_(
         *(AlertRow.evidence[f].as_string().in_(members) for f in PARTY_FIELDS),
         *(sites.condition(AlertRow.evidence[f].as_string()) for f in LOCATION_FIELDS),
+        *within,
     )
 
 
@@ -145,6 +154,7 @@ def list_alerts(
     for item in page.items:
         found = {regions.get(str(a)) for a in _fields(item, PARTY_FIELDS)}
         found |= {locations.get(str(p), {}).get("region") for p in _fields(item, LOCATION_FIELDS)}
+        found |= set(_fields(item, (REGION_FIELD,)))
         item["regions"] = sorted(r for r in found if r)
     registry = participants(session, named)
     sites = location_facts(session, (_SITE + p["gln"] for p in registry.values() if p["gln"]))

@@ -121,6 +121,14 @@ def story(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             step(network, service, PHARMACY, [epcis.dispense(PHARMACY, at(day), dispensed)])
             seen[f"day {day}"] = shortage_alerts(service)
         seen["page short"] = stock_page(service, http)
+        for region in ("KG-GB", "KG", "KG-GO"):  # GET /alerts?region=, as the dashboard filters
+            answer = http.get(
+                "/alerts",
+                params={"kind": "shortage", "region": region},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert answer.status_code == 200, answer.text
+            seen[f"in {region}"] = answer.json()["items"]
         delivery = [cases[1]]
         step(
             network,
@@ -161,6 +169,15 @@ def test_the_shortage_names_the_nearest_region_holding_a_surplus(story: Any) -> 
     assert surplus["region"] == "KG-GO" and surplus["onHand"] == 90
     assert surplus["surplusPacks"] == 90 and surplus["daysOfSupply"] is None
     assert surplus["distanceKm"] == pytest.approx(300, abs=40)  # Bishkek to Osh
+
+
+def test_the_shortage_concerns_its_region_and_its_country_only(story: Any) -> None:
+    _, _, seen, _ = story
+    (alert,) = seen["day 4"]
+    assert [a["key"] for a in seen["in KG-GB"]] == [alert["key"]]
+    assert [a["key"] for a in seen["in KG"]] == [alert["key"]]
+    assert seen["in KG-GO"] == []  # the surplus region is named, but the shortage is not its
+    assert seen["in KG-GB"][0]["regions"] == ["KG-GB"]
 
 
 def test_the_stock_page_shows_days_of_supply_the_short_region_first(story: Any) -> None:
