@@ -7,10 +7,12 @@ serious accessibility fault, and limited like /check."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 
@@ -19,6 +21,7 @@ from provenance.journey import PHARMACY
 from servicekit.http.ratelimits import RateLimits
 from tests.dashboard.conftest import FOUND_NAME, LEAFLET, MAP_REGIONS, MAX_PRICE, ROOT, World
 from tests.dashboard.test_public_check import PHONE
+from tests.dashboard.test_scan_in_browser import camera_filming, symbol
 from tests.indexer.test_check import GTIN, forms, serial_of
 from tests.indexer.test_masterdata import SITES
 from tests.support.browser import offline_page, serious_accessibility_violations
@@ -130,3 +133,25 @@ def test_without_a_configured_map_the_pharmacies_are_listed_by_region(
     listed = page.text.split(f'id="region-{PHARMACY_REGION}"', 1)
     assert len(listed) == 2, "no heading for the pharmacy's region"
     assert PHARMACY_NAME in listed[1].split("</ul>", 1)[0]
+
+
+def test_a_pack_scanned_with_the_phone_s_camera_finds_its_product(
+    public_world: World, browser: Browser, tmp_path: Path
+) -> None:
+    """The finder's Scan button (the check page's reader), with Chromium's fake camera filming
+    a pack's GS1 DataMatrix: the code goes into the form, which is sent, and the product's page
+    comes back (the pack's GTIN), at a phone's width, nothing fetched beyond the host."""
+    pack = forms(serial_of(public_world.journey.packs[1]))["brackets"]
+    image = symbol(pack, zxingcpp.BarcodeFormat.DataMatrix, gs1=True)
+    with camera_filming(browser, tmp_path, image) as camera, offline_page(camera) as opened:
+        page = opened.page
+        page.set_viewport_size(PHONE)
+        page.goto(f"{public_world.url}/find?lang=en")
+        page.click("#scan")
+        page.wait_for_selector("#product", timeout=30_000)
+        assert page.locator("#product h1").inner_text() == FOUND_NAME
+        assert page.locator(f"[data-gtin='{GTIN}']").count() >= 1
+        assert page.input_value("#code").startswith("]d2")  # what the camera read, as sent
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page is {width}px wide"
+    assert opened.blocked == [] and opened.console_errors == []
