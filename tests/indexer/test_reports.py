@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import distinct, func, select
 
+from bench.reports import direct as bench_direct
 from dashboard.triage import act
 from indexer.api.app import create_app
 from indexer.queries.reports import RECALL_KINDS, Period, as_csv, report, totals
@@ -261,3 +262,16 @@ def test_alerts_are_counted_by_kind_and_triage_outcome(index: Any) -> None:
     assert totals(after)["alerts"] == sum(opened.values())
     written = [r for r in csv.DictReader(io.StringIO(as_csv(after))) if r["section"] == "alerts"]
     assert {r["key"]: r["value"] for r in written}[f"{alert.kind}/resolved"] == "1"
+
+
+@pytest.mark.parametrize("product", [None, GTIN])
+def test_the_bench_s_plain_sql_agrees_with_the_report(index: Any, product: str | None) -> None:
+    """bench.reports checks the 1M index's report against its own plain SQL (docs/benchmarks.md,
+    "Reports"): over this index that SQL gives the report's totals too, for the whole network
+    and for one product."""
+    service, _, _ = index
+    period = Period.of(FIRST, last_day())
+    with service.sessions() as session:
+        assert totals(report(session, period, gtin=product)) == bench_direct(
+            session, period, product
+        )
