@@ -21,9 +21,9 @@ from playwright.sync_api import Browser, Page, ViewportSize
 from dashboard.i18n import LANGUAGES, LOCALES_DIR, choose, messages
 from dashboard.render import STATIC_PATH
 from indexer.api.deps import get_today
-from provenance.journey import PHARMACY
+from provenance.journey import ACTORS, FINISHED_LOT, PHARMACY
 from servicekit.http.ratelimits import RateLimits
-from tests.dashboard.conftest import EXPIRED_TODAY, ROOT, World
+from tests.dashboard.conftest import EXPIRED_TODAY, FOUND_NAME, ROOT, World
 from tests.indexer.test_check import TODAY
 from tests.support.browser import offline_page, serious_accessibility_violations
 
@@ -63,6 +63,7 @@ def test_each_verdict_reads_right_on_a_phone_in_each_language(
                 page.goto(f"{world.url}/check?" + str(httpx.QueryParams(code=code, lang=language)))
             assert verdict_of(page) == (verdict, t[f"verdict.{verdict}"])
             assert t[f"verdict.{verdict}.advice"] in page.locator("#verdict").inner_text()
+            assert page.locator("#product").count() == 0  # no master data names it here
             assert page.locator("html").get_attribute("lang") == language
             width = page.evaluate("document.scrollingElement.scrollWidth")
             assert width <= PHONE["width"], f"{verdict}: the page is {width}px wide"
@@ -91,6 +92,32 @@ def test_a_person_types_the_code_and_the_browser_s_language_is_used(
         assert page.input_value("#code") == world.codes()["recalled"]
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_verdict_names_the_medicine_its_lot_and_expiry_and_no_holder_or_site(
+    public_world: World, browser: Browser, language: str
+) -> None:
+    """Where master data names the product the page says which medicine it is; never who
+    holds the pack or where (whatever the verdict)."""
+    t = messages(language)
+    secrets = [str(actor.gln) for actor in ACTORS] + ["0x", "urn:epc:id:sgln", "/414/"]
+    with offline_page(browser) as opened:
+        page = opened.page
+        page.set_viewport_size(PHONE)
+        for verdict, code in public_world.codes().items():
+            query = httpx.QueryParams(code=code, lang=language)
+            page.goto(f"{public_world.url}/check?{query}")
+            assert verdict_of(page)[0] == verdict
+            facts = page.locator(".facts").inner_text()
+            # the GTIN's product, an unknown serial's too (what its label claims to be)
+            assert page.locator("#product").inner_text() == FOUND_NAME
+            assert t["fact.product"] in facts
+            if verdict in ("ok", "dispensed"):  # the index's lot and expiry
+                assert FINISHED_LOT in facts and "2028-10-31" in facts, facts
+            text = page.locator("main").inner_text()
+            assert [s for s in secrets if s in text] == [], verdict
+    assert opened.blocked == []
 
 
 def test_no_serious_or_critical_accessibility_violation(world: World, browser: Browser) -> None:
