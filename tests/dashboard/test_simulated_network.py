@@ -117,6 +117,9 @@ def test_a_regulator_sees_the_simulated_stock_by_region(
         page.click("nav.pages >> text=" + EN["stock.title"])
         rows = page.locator("#stock tbody tr[data-key]")
         assert set(rows.evaluate_all("rows => rows.map(r => r.dataset.key)")) == regions
+        # no region shapes configured: no map, a bar per region
+        assert page.locator("#map").count() == 0
+        assert page.locator("#stock tbody tr[data-key] meter").count() == len(regions)
         page.click(f"#stock tr[data-key='{REGIONS[1]}'] a")  # the region: its participants
         assert page.locator("#stock").get_attribute("data-level") == "holder"
         assert pharmacy in page.locator("#stock").inner_text()
