@@ -71,6 +71,7 @@ def trace_page(
         problem=problem,
         who=lambda address: participant_label(found["participants"] if found else {}, address),
         node_url=node_url(request),
+        registry=service.deployment.anchor_registry,  # the page's, never the receipt's
         receipt_url=RECEIPT,
     )
     return HTMLResponse(page, status_code=status, headers=page_headers(request))

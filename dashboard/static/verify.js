@@ -1,6 +1,7 @@
 // Verify in this browser: a receipt's leaf from the event hash and salt, the Merkle proof up to
 // the root (OpenZeppelin's sorted-pair keccak-256, as MerkleProof.processProof), and the root's
-// anchor read straight from the chain node's JSON-RPC (getAnchor on the anchor registry): the
+// anchor read straight from the chain node's JSON-RPC (getAnchor on the anchor registry the page
+// names, the deployment the indexer follows: a receipt naming another contract fails): the
 // submitter and block must be the receipt's. The server supplies the receipt and the node's
 // URL, but none of the checks: a tampered receipt fails here. The event hash itself is taken
 // from the receipt (the CBV 2.0 hash is not computed in the page).
@@ -41,10 +42,13 @@ async function rpc(url, method, params) {
 
 const GET_ANCHOR = hex(keccak_256(new TextEncoder().encode("getAnchor(bytes32)")).slice(0, 4));
 
-export async function verifyReceipt(receipt, nodeUrl) {
+export async function verifyReceipt(receipt, nodeUrl, registry) {
   const leaf = leafOf(receipt.event_hash, receipt.salt);
   if (!same(leaf, bytes(receipt.leaf))) return { ok: false, step: "leaf" };
   if (!same(rootOf(leaf, receipt.proof), bytes(receipt.root))) return { ok: false, step: "proof" };
+  if (String(receipt.contract).toLowerCase() !== String(registry).toLowerCase()) {
+    return { ok: false, step: "contract" };
+  }
   const chainId = parseInt(await rpc(nodeUrl, "eth_chainId", []), 16);
   if (chainId !== receipt.chain_id) return { ok: false, step: "chain" };
   const data = GET_ANCHOR + receipt.root.replace(/^0x/, "");
@@ -71,7 +75,7 @@ function wire() {
       try {
         const answer = await fetch(button.dataset.receipt, { credentials: "same-origin" });
         if (!answer.ok) throw new Error("receipt " + answer.status);
-        const result = await verifyReceipt(await answer.json(), nodeUrl);
+        const result = await verifyReceipt(await answer.json(), nodeUrl, panel.dataset.registry);
         out.dataset.result = result.ok ? "ok" : "failed";
         out.textContent = result.ok ? panel.dataset.ok : panel.dataset.failed + " (" + result.step + ")";
       } catch (error) {

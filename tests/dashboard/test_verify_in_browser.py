@@ -93,7 +93,13 @@ def test_every_step_verifies_in_the_browser_against_the_node(
 
 @pytest.mark.parametrize(
     ("field", "failed_at"),
-    [("salt", "leaf"), ("anchored_by", "anchor"), ("proof", "proof"), ("forged", "anchor")],
+    [
+        ("salt", "leaf"),
+        ("anchored_by", "anchor"),
+        ("proof", "proof"),
+        ("forged", "anchor"),
+        ("contract", "contract"),  # another registry than the page's
+    ],
 )
 def test_a_tampered_receipt_fails_in_the_browser(
     served: Served, browser: Browser, field: str, failed_at: str
@@ -104,6 +110,8 @@ def test_a_tampered_receipt_fails_in_the_browser(
             receipt["salt"] = "0x" + "00" * 32
         elif field == "anchored_by":
             receipt["anchored_by"] = "0x" + "11" * 20
+        elif field == "contract":
+            receipt["contract"] = "0x" + "44" * 20
         elif field == "forged":  # consistent in itself: only the chain can tell
             salt = b"\x33" * 32
             leaf = leaf_hash(bytes.fromhex(receipt["event_hash"].removeprefix("0x")), salt)
