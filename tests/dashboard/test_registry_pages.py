@@ -56,6 +56,9 @@ def test_from_a_participant_to_its_batches_and_back(world: World, browser: Brows
         assert page.locator("#anchors tr:has(td)").count() == own
         assert "pharmacy" in page.locator("h1").inner_text()
         assert pharmacy not in page.locator("#anchors").inner_text()  # by GLN and roles
+        page.locator("#anchors a[href*='/dashboard/participants']").first.click()  # and back
+        assert page.url.endswith(f"/dashboard/participants?lang=en#{pharmacy}")
+        assert page.locator(f"tr[id='{pharmacy}']").is_visible()
     assert opened.blocked == []
 
 
