@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-import time
 from typing import Any
 
 from eth_abi.abi import encode as abi_encode
@@ -49,8 +48,6 @@ class _SerialisedTesterProvider(EthereumTesterProvider):
             return super().make_request(method, params)
 
 
-#: How long fee fields read from the node are used for new transactions (Chain.fee_fields).
-FEE_FIELDS_MAX_AGE_SECONDS = 2.0
 #: Kept back in a funding account for the funding transaction's own gas.
 FUNDING_MARGIN_WEI = 10**17
 
@@ -65,8 +62,6 @@ class Chain:
         self._senders: dict[str, TransactionSender] = {}
         self._senders_lock = threading.Lock()
         self._chain_id: int | None = None
-        #: the last fee fields and when they were read (monotonic seconds): see fee_fields
-        self._fees: tuple[float, dict[str, int]] | None = None
         self.errors = ErrorDecoder(
             load_artifact(name).abi
             for name in (PARTICIPANT_REGISTRY, ANCHOR_REGISTRY, RECALL_REGISTRY)
@@ -120,21 +115,7 @@ class Chain:
 
         A zero base fee (Besu QBFT with ``zeroBaseFee``) gives zero fees: such chains are
         permissioned, and a stuck transaction is re-sent, never fee-bumped.
-
-        Read from the node at most every :data:`FEE_FIELDS_MAX_AGE_SECONDS` (two round trips
-        saved for each transaction after the first of a burst): the cap of twice the base fee
-        covers its rise over several blocks (at most 12.5% a block under EIP-1559), far more
-        than that age can hold.
         """
-        now = time.monotonic()
-        cached = self._fees
-        if cached is not None and now - cached[0] < FEE_FIELDS_MAX_AGE_SECONDS:
-            return dict(cached[1])
-        fees = self._read_fee_fields()
-        self._fees = (now, fees)
-        return dict(fees)
-
-    def _read_fee_fields(self) -> dict[str, int]:
         base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas")
         if base_fee is None:
             return {"gasPrice": int(self.w3.eth.gas_price)}

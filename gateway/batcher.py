@@ -45,6 +45,7 @@ from its first statement, so :func:`_end_reads` ends it before every call to the
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -79,7 +80,7 @@ from gateway.store.batches import (
     set_next_nonce,
     set_root,
 )
-from gateway.store.leases import accounts_with_anchoring_work
+from gateway.store.leases import accounts_with_unbatched_leaves, accounts_with_unsettled_batches
 from gateway.store.participants import get_participant
 from medledger.errors import ContractRevertError, KeystoreError, TransactionError
 from medledger.merkle import MerkleTree
@@ -108,6 +109,8 @@ def _end_reads(session: Session) -> None:
 
 #: How often a batcher holding no lease looks again while another anchors for every account.
 WAITING_INTERVAL_SECONDS = 1.0
+#: Failed batches are read at most this often (or every ``retry_failed_after_seconds``).
+FAILED_LOOK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class Batcher:
         self._healed = False  # anchored batches lacking their transaction: looked up once
         #: failed batches, by id: when this batcher first saw each failed (monotonic seconds)
         self._failed_since: dict[int, float] = {}
+        self._failed_looked_at = -math.inf  # when failed batches were last read (monotonic)
         self.reconciler = Reconciler(
             ledger,
             window_blocks=self.policy.reconcile_window_blocks,
@@ -192,8 +196,11 @@ class Batcher:
                 self.heal(session)
                 self._healed = True
             retry = self._failed_to_retry(session)
+            unbatched = accounts_with_unbatched_leaves(session)
             wanted = sorted(
-                set(accounts_with_anchoring_work(session)) | {b.participant for b in retry}
+                unbatched
+                | accounts_with_unsettled_batches(session)
+                | {b.participant for b in retry}
             )
             held = self.leases.claim(session, wanted)
             report.waiting = [account for account in wanted if account not in held]
@@ -215,7 +222,7 @@ class Batcher:
                 backlog_max_events=self.policy.backlog_max_events,
                 max_age_seconds=age,
                 now=now,
-                participants=held,
+                participants=held & unbatched,
             )
             report.sealed = len(sealed)
             for batch in batches_in_state(session, "sealed"):
@@ -235,17 +242,24 @@ class Batcher:
         """The failed batches due to be sent again: failed for ``retry_failed_after_seconds`` as
         this batcher saw them, and not anchored by another participant (that never changes)."""
         after = self.policy.retry_failed_after_seconds
-        failed = batches_in_state(session, "failed")
         now = time.monotonic()
+        if after is None or now - self._failed_looked_at < min(after, FAILED_LOOK_SECONDS):
+            return []  # looked lately (a pass every 0.1 s need not ask each time)
+        self._failed_looked_at = now
+        failed = batches_in_state(session, "failed")
         self._failed_since = {b.id: self._failed_since.get(b.id, now) for b in failed}
-        if after is None:
-            return []
         return [
             b
             for b in failed
             if now - self._failed_since[b.id] >= after
             and not (b.last_error or "").startswith(ANCHORED_BY_ANOTHER)
         ]
+
+    def _fail(self, session: Session, batch_id: int, reason: str) -> None:
+        """Mark a batch failed, and note when (its retry is due that long after, whether or not
+        the failed batches are read again before)."""
+        mark_failed(session, batch_id, reason)
+        self._failed_since[batch_id] = time.monotonic()
 
     def _retry(self, session: Session, batch: BatchInfo) -> None:
         """Back to ``sealed``: anchored on this pass if what failed it has gone (the participant
@@ -355,12 +369,12 @@ class Batcher:
                 if not self._settled_on_chain(session, batch, tree.root, report):
                     report.errors.append(f"batch {batch.id}: {exc}; the chain is asked again")
                 return
-            mark_failed(session, batch.id, str(exc))
+            self._fail(session, batch.id, str(exc))
             report.failed += 1
             report.errors.append(f"batch {batch.id}: {exc}")
             return
         except KeystoreError as exc:
-            mark_failed(session, batch.id, str(exc))
+            self._fail(session, batch.id, str(exc))
             report.failed += 1
             report.errors.append(f"batch {batch.id}: {exc}")
             return
@@ -395,6 +409,18 @@ class Batcher:
             receipt = None
         if receipt is None and just_sent:
             return  # not mined yet (automining nodes mine at once); the next pass looks again
+        sent_at = batch.sent_at
+        moment = now or datetime.now(UTC)
+        if sent_at is not None and sent_at.tzinfo is None:
+            sent_at = sent_at.replace(tzinfo=UTC)
+        if (
+            receipt is None
+            and sent_at is not None
+            and moment - sent_at < timedelta(seconds=self.policy.lost_after_seconds)
+        ):
+            # Pending, and not long enough to be lost: whether another transaction anchored
+            # the root is asked once it may be (not on every pass while a block is awaited).
+            return
         if receipt is not None:
             if not self._deep_enough(int(receipt["blockNumber"])):
                 return  # mined, not yet deep enough: no receipt is offered before
@@ -417,10 +443,6 @@ class Batcher:
             reopen(session, batch.id)
             report.failed += 1
             return
-        sent_at = batch.sent_at
-        moment = now or datetime.now(UTC)
-        if sent_at is not None and sent_at.tzinfo is None:
-            sent_at = sent_at.replace(tzinfo=UTC)
         if sent_at is None or batch.nonce is None:
             return
         waited = moment - sent_at

@@ -29,6 +29,7 @@ from medledger.errors import BatchStateError, RecordNotFoundError, StoreConflict
 from medledger.masterdata.record import KIND_MASTERDATA, masterdata_id
 from servicekit.sql.helpers import key_chunks, member_of, utcnow
 
+from .leases import accounts_with_unbatched_leaves
 from .models import (
     BATCH_STATES,
     AccountNonceRow,
@@ -124,8 +125,9 @@ def seal_batches(
     participants: Collection[str] | None = None,
     backlog_max_events: int | None = None,
 ) -> list[BatchInfo]:
-    """Seal every batch that is due, per participant (of ``participants``, default all);
-    commit after each participant.
+    """Seal every batch that is due, per participant; commit after each participant.
+    ``participants``: the accounts to look at (the batcher passes those it holds with leaves
+    waiting); default: every account with leaves not yet in a batch.
 
     A batch is due when ``max_events`` leaves wait or the oldest waited ``max_age_seconds``.
     With ``backlog_max_events``, more than ``max_events`` waiting (capture outpaced anchoring:
@@ -137,27 +139,7 @@ def seal_batches(
     backlog_size = max(max_events, backlog_max_events or max_events)
     now = now or utcnow()
     cutoff = now - timedelta(seconds=max_age_seconds)
-    due = (
-        set(
-            session.scalars(
-                select(EventRow.participant).where(EventRow.batch_id.is_(None)).distinct()
-            )
-        )
-        | set(
-            session.scalars(
-                select(ErrorDeclarationRow.declared_by)
-                .where(ErrorDeclarationRow.batch_id.is_(None))
-                .distinct()
-            )
-        )
-        | set(
-            session.scalars(
-                select(MasterDataRow.declared_by).where(MasterDataRow.batch_id.is_(None)).distinct()
-            )
-        )
-    )
-    if participants is not None:
-        due &= set(participants)
+    due = set(participants) if participants is not None else accounts_with_unbatched_leaves(session)
     sealed: list[BatchInfo] = []
     for participant in sorted(due):
         try:

@@ -129,9 +129,8 @@ def get_lease(session: Session, account: str) -> Lease | None:
     return Lease(row.account, row.holder, row.acquired_at, row.renewed_at, row.expires_at)
 
 
-def accounts_with_anchoring_work(session: Session) -> list[str]:
-    """Accounts with events (or error declarations) not yet in a batch or batches still to send
-    or settle, sorted."""
+def accounts_with_unbatched_leaves(session: Session) -> set[str]:
+    """Accounts with events, error declarations or master data records not yet in a batch."""
     unbatched = select(EventRow.participant).where(EventRow.batch_id.is_(None)).distinct()
     undeclared = (
         select(ErrorDeclarationRow.declared_by)
@@ -141,12 +140,23 @@ def accounts_with_anchoring_work(session: Session) -> list[str]:
     unrecorded = (
         select(MasterDataRow.declared_by).where(MasterDataRow.batch_id.is_(None)).distinct()
     )
-    unsettled = (
-        select(BatchRow.participant).where(BatchRow.state.in_(("sealed", "sent"))).distinct()
-    )
-    return sorted(
+    return (
         set(session.scalars(unbatched))
         | set(session.scalars(undeclared))
         | set(session.scalars(unrecorded))
-        | set(session.scalars(unsettled))
+    )
+
+
+def accounts_with_unsettled_batches(session: Session) -> set[str]:
+    """Accounts with batches still to send or settle."""
+    unsettled = (
+        select(BatchRow.participant).where(BatchRow.state.in_(("sealed", "sent"))).distinct()
+    )
+    return set(session.scalars(unsettled))
+
+
+def accounts_with_anchoring_work(session: Session) -> list[str]:
+    """Accounts with leaves not yet in a batch or batches still to send or settle, sorted."""
+    return sorted(
+        accounts_with_unbatched_leaves(session) | accounts_with_unsettled_batches(session)
     )

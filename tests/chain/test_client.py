@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 import requests
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import Web3RPCError
 
-import chain.client as chain_client
 from chain.client import Chain
 from chain.deployment import deploy_contracts
 from chain.ledger import Ledger
@@ -59,34 +56,6 @@ def test_a_gas_estimate_the_node_could_not_give_is_not_taken_for_a_revert(
     monkeypatch.undo()
     with pytest.raises(ContractRevertError, match="RoleNotPermitted"):  # a real revert still is
         ledger.anchor(participant(Role.AUDITOR), os.urandom(32), 1)
-
-
-def test_fee_fields_are_read_from_the_node_at_most_every_two_seconds(
-    ledger: Ledger, participant: ParticipantFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A burst of anchors asks the node for the latest block's base fee (and the priority fee)
-    once, not twice per transaction; the fields are read again once they are older than
-    FEE_FIELDS_MAX_AGE_SECONDS, and every transaction sent with them is mined."""
-    chain = ledger.chain
-    manufacturer = participant(Role.MANUFACTURER)
-    reads: list[object] = []
-    get_block = chain.w3.eth.get_block
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        if args and args[0] == "latest":
-            reads.append(args[0])
-        return get_block(*args, **kwargs)
-
-    monkeypatch.setattr(chain.w3.eth, "get_block", counted)
-    clock = [1000.0]
-    monkeypatch.setattr(chain_client, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    chain._fees = None  # noqa: SLF001 - as if no transaction had been sent yet
-    for _ in range(3):
-        assert ledger.anchor(manufacturer, os.urandom(32), 1).block_number > 0
-    assert len(reads) == 1
-    clock[0] += chain_client.FEE_FIELDS_MAX_AGE_SECONDS
-    ledger.anchor(manufacturer, os.urandom(32), 1)
-    assert len(reads) == 2
 
 
 def test_a_view_call_the_node_could_not_answer_is_no_answer_of_the_contract(
