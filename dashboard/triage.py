@@ -27,7 +27,7 @@ from typing import Final, Literal, get_args
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from indexer.queries.alerts import PARTY_FIELDS
+from indexer.queries.alerts import PARTY_FIELDS, REGION_FIELD
 from indexer.queries.scope import Scope
 from indexer.store.models import AlertRow, AlertTriageLogRow, AlertTriageRow
 from medledger.errors import (
@@ -36,6 +36,7 @@ from medledger.errors import (
     TriageTransitionError,
     ValidationError,
 )
+from medledger.regions import in_region
 
 Action = Literal["ack", "assign", "resolve", "reopen"]
 ACTION_NAMES: Final[tuple[str, ...]] = get_args(Action)
@@ -126,10 +127,14 @@ def log_of(session: Session, alert_key: str) -> list[Entry]:
 
 
 def in_scope(session: Session, alert: AlertRow, scope: Scope) -> bool:
-    """Does ``alert`` name a participant of ``scope`` in a party field of its evidence (the
-    rule ``GET /alerts`` applies to an inspector)?"""
+    """Does ``alert`` name a participant of ``scope`` in a party field of its evidence, or is
+    it about a region within the scope's (a shortage's): the rule ``GET /alerts`` applies to
+    an inspector?"""
     parties = scope.participants(session)
-    if parties is None:
+    if parties is None or scope.region is None:
+        return True
+    about = alert.evidence.get(REGION_FIELD)
+    if isinstance(about, str) and in_region(about, scope.region):
         return True
     named = {alert.evidence.get(field) for field in PARTY_FIELDS}
     return not named.isdisjoint(parties)

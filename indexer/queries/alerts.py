@@ -75,15 +75,21 @@ def concerning(session: Session, region: str) -> ColumnElement[bool]:
     does (master data), or the :data:`REGION_FIELD` of its evidence lies within it."""
     members = participants_in(session, region)
     sites = sites_in(session, region)
-    named = AlertRow.evidence[REGION_FIELD].as_string()
-    within = [named == region]
-    if len(region) == 2:  # a country: its subdivisions too (codes are checked: no wildcards)
-        within.append(named.like(f"{region}-%"))
     return or_(
         *(AlertRow.evidence[f].as_string().in_(members) for f in PARTY_FIELDS),
         *(sites.condition(AlertRow.evidence[f].as_string()) for f in LOCATION_FIELDS),
-        *within,
+        about_region_within(region),
     )
+
+
+def about_region_within(region: str) -> ColumnElement[bool]:
+    """The alerts about a region (:data:`REGION_FIELD` of their evidence: a ``shortage``'s)
+    lying within ``region``: the same subdivision, or any subdivision of a country."""
+    named = AlertRow.evidence[REGION_FIELD].as_string()
+    same: ColumnElement[bool] = named == region
+    if len(region) == 2:  # a country: its subdivisions too (codes are checked: no wildcards)
+        return or_(same, named.like(f"{region}-%"))
+    return same
 
 
 def alert_filters(
@@ -104,8 +110,15 @@ def alert_filters(
     if subject is not None:
         found.append(AlertRow.subject == subject)
     parties = within.participants(session)
-    if parties is not None:
-        found.append(or_(*(AlertRow.evidence[f].as_string().in_(parties) for f in PARTY_FIELDS)))
+    if parties is not None and within.region is not None:
+        # an inspector: the alerts naming one of its region's participants, and those about a
+        # region within its own (a shortage names a region, no participant)
+        found.append(
+            or_(
+                *(AlertRow.evidence[f].as_string().in_(parties) for f in PARTY_FIELDS),
+                about_region_within(within.region),
+            )
+        )
     if region is not None:
         found.append(concerning(session, region))
     return found

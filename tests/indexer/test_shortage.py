@@ -24,13 +24,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dashboard.app import mount
+from dashboard.triage import in_scope
 from indexer.api.app import create_app
 from indexer.chainlogs import BlockHeader
 from indexer.queries.alerts import list_alerts
+from indexer.queries.scope import Scope
 from indexer.queries.supply import figures, supply_clock
 from indexer.service import IndexerService
 from indexer.store import writes
-from indexer.store.models import BlockRow, ShortageRow, first_sequence_of_block
+from indexer.store.models import AlertRow, BlockRow, ShortageRow, first_sequence_of_block
 from indexer.supply_thresholds import Thresholds
 from medledger.epcis import builders as epcis
 from medledger.epcis.builders import Actor
@@ -129,6 +131,23 @@ def story(module_index_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             )
             assert answer.status_code == 200, answer.text
             seen[f"in {region}"] = answer.json()["items"]
+        for region in ("KG-GB", "KG", "KG-GO"):  # an inspector's key: its region's alerts only
+            with service.write_sessions() as session, session.begin():
+                inspector = service.api_keys.issue_key(
+                    session, f"inspector {region}", "inspector", region=region
+                ).token
+            answer = http.get(
+                "/alerts",
+                params={"kind": "shortage"},
+                headers={"Authorization": f"Bearer {inspector}"},
+            )
+            assert answer.status_code == 200, answer.text
+            seen[f"inspector {region}"] = answer.json()["items"]
+            with service.sessions() as session:
+                alerts = session.scalars(select(AlertRow).where(AlertRow.kind == "shortage"))
+                seen[f"inspector {region} acts"] = [
+                    in_scope(session, a, Scope(region)) for a in alerts
+                ]
         delivery = [cases[1]]
         step(
             network,
@@ -178,6 +197,22 @@ def test_the_shortage_concerns_its_region_and_its_country_only(story: Any) -> No
     assert [a["key"] for a in seen["in KG"]] == [alert["key"]]
     assert seen["in KG-GO"] == []  # the surplus region is named, but the shortage is not its
     assert seen["in KG-GB"][0]["regions"] == ["KG-GB"]
+
+
+def test_an_inspector_of_the_region_or_its_country_sees_the_shortage_and_may_triage_it(
+    story: Any,
+) -> None:
+    """A shortage names a region and no participant: an inspector's scope (its region's
+    participants) used to leave it out; the inspector of that region, or of its country, sees
+    it through GET /alerts and may act on it in the dashboard; another region's does not."""
+    _, _, seen, _ = story
+    (alert,) = seen["day 4"]
+    assert [a["key"] for a in seen["inspector KG-GB"]] == [alert["key"]]
+    assert [a["key"] for a in seen["inspector KG"]] == [alert["key"]]
+    assert seen["inspector KG-GO"] == []
+    assert seen["inspector KG-GB acts"] == [True]
+    assert seen["inspector KG acts"] == [True]
+    assert seen["inspector KG-GO acts"] == [False]
 
 
 def test_the_stock_page_shows_days_of_supply_the_short_region_first(story: Any) -> None:
