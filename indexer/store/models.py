@@ -431,9 +431,11 @@ class ItemVersionRow(Base):
             postgresql_where=CURRENT,
             sqlite_where=CURRENT,
         ),
-        # A participant reader's custody chain (indexer/queries/visibility.py): every item it
-        # has held, at any time.
-        Index("ix_item_versions_holder", "holder", "identifier"),
+        # A participant reader's custody chain (indexer/queries/visibility.py): every item
+        # version it has held, at any time, in the order written, so that each holder's new
+        # entries are appended to its range (by identifier, they went anywhere in it: the
+        # whole index was the catch-up's working set; migration 0026).
+        Index("ix_item_versions_holder", "holder", "valid_from"),
     )
 
 
