@@ -50,7 +50,7 @@ COLD = "overview, numbers read (no cached reading)"
 
 #: What the figures mean (profiles and EXPLAIN ANALYZE of these runs).
 ANALYSIS = (
-    "Wall times follow the host (5 other sessions on its 2 cores); the CPU per page is the "
+    "Wall times follow the host (its load is given above); the CPU per page is the "
     "steadier figure. The overview's numbers (the row 'numbers read': a first view, or one "
     "after the index moved and the last reading is 15 s old; the row 'overview' is the "
     "app's last reading, `OverviewCache`) are read from the per-block tallies the indexer "
