@@ -176,11 +176,16 @@ def cpu_snapshot(sessions: dict[str, int]) -> dict[str, float]:
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds each process used between two snapshots, PostgreSQL's summed under
-    ``postgres`` (a process gone by ``after`` is left out: its time is in its parent's)."""
+    ``postgres``. A PostgreSQL process gone by ``after`` has its whole life's time in its
+    parent's (the postmaster's reaped children's), so what it had used by ``before`` is taken
+    off again."""
     used: dict[str, float] = {}
     for key, seconds in after.items():
         name = "postgres" if key.startswith("postgres:") else key
         used[name] = used.get(name, 0.0) + seconds - before.get(key, 0.0)
+    gone = sum(v for k, v in before.items() if k.startswith("postgres:") and k not in after)
+    if "postgres" in used:
+        used["postgres"] -= gone
     return used
 
 
