@@ -50,6 +50,8 @@ from bench.index_data import (
     generate_extra,
     start_chain,
 )
+from bench.ingest import cpu_used
+from bench.ingest import postgres_cpu as ingest_postgres_cpu
 from bench.report import machine_line, python_loop_seconds, write_section
 from chain.client import Chain
 from devkit.nodes import running_node
@@ -251,17 +253,14 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def postgres_cpu() -> float:
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                total += cpu_seconds(int(entry.name))
-        except OSError:
-            continue
-    return total
+def postgres_cpu() -> dict[str, float]:
+    """PostgreSQL's processes' CPU so far, as :func:`bench.ingest.postgres_cpu` reads it (a
+    backend that exits meanwhile still counts); :func:`postgres_used` since such a reading."""
+    return ingest_postgres_cpu()
+
+
+def postgres_used(before: dict[str, float]) -> float:
+    return cpu_used(before, ingest_postgres_cpu()).get("postgres", 0.0)
 
 
 def catch_up(service: IndexerService, profile_seconds: int, work: Path) -> dict[str, Any]:
@@ -276,7 +275,7 @@ def catch_up(service: IndexerService, profile_seconds: int, work: Path) -> dict[
     report = service.catch_up()
     elapsed = time.monotonic() - started
     load = os.getloadavg()[1]  # 5-minute load average at the end: other work on the machine
-    pg_cpu, me_cpu = postgres_cpu() - pg_before, tree_cpu(os.getpid()) - me_before
+    pg_cpu, me_cpu = postgres_used(pg_before), tree_cpu(os.getpid()) - me_before
     loop_after = python_loop_seconds()
     profile: list[tuple[str, float]] = []
     if spy is not None:
@@ -463,7 +462,7 @@ def steady_lag(
     window = time.monotonic() - started
     done.set()
     watcher.join(timeout=120)
-    pg_cpu, me_cpu = postgres_cpu() - pg_before, tree_cpu(os.getpid()) - me_before
+    pg_cpu, me_cpu = postgres_used(pg_before), tree_cpu(os.getpid()) - me_before
     service.stop()
     engine.dispose()
     lags = [seen[b] - mined[b] for b in mined if b in seen]
