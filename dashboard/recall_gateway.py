@@ -16,14 +16,16 @@ from urllib.parse import quote
 
 import httpx
 
+from medledger.errors import ProvenanceError
+
 #: A recall waits for its chain transaction: as long as the CLI waits.
 WRITE_TIMEOUT: Final = 120.0
 READ_TIMEOUT: Final = 10.0
 
 
-class GatewayRefused(Exception):
+class GatewayRefused(ProvenanceError):
     """The gateway answered with a problem (``status``, its ``detail``), or did not answer
-    (``status`` 0)."""
+    (``status`` 0): one of the project's errors (medledger/errors.py), like every other."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
