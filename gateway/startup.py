@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,13 +171,18 @@ def export_for_indexer(
     folder = settings.resolved_export_dir
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     deployment_copy = folder / "deployment.json"
-    staged = folder / ".deployment.json.tmp"
-    staged.unlink(missing_ok=True)
+    # A name of this process's own: gateway processes sharing the data folder (--workers,
+    # side by side) start at once, and one shared name let one remove or refuse the other's.
+    staged = folder / f".deployment.json.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     # 0600 like everything in the folder (the indexer runs as the same user)
     fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(settings.resolved_deployment_file.read_bytes())
-    os.replace(staged, deployment_copy)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(settings.resolved_deployment_file.read_bytes())
+        os.replace(staged, deployment_copy)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     key_file = folder / INDEXER_KEY_FILE
     if key_file.exists():
         return key_file

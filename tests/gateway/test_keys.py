@@ -4,13 +4,14 @@ period, revoke, the key audit; who may do which; and the indexer's batch-reader 
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from gateway.startup import INDEXER_KEY_FILE
+from gateway.startup import INDEXER_KEY_FILE, export_for_indexer
 from medledger.epcis.gs1 import check_digit
 from provenance.journey import MANUFACTURER
 from tests.gateway.conftest import Gateway, GatewayFactory
@@ -247,3 +248,34 @@ def test_the_indexers_batch_reader_key_reads_batches_and_the_participant_list_on
         ("bootstrap", "participant"),
         ("indexer", "batch-reader"),
     ]
+
+
+def test_gateway_processes_starting_at_once_each_write_the_indexers_deployment_copy(
+    gateway: Gateway,
+) -> None:
+    """Gateway processes sharing a data folder (``--workers``, several side by side) write the
+    deployment's copy for the indexer at once: each stages it under a name of its own, so none
+    removes or refuses another's half-written file; the copy is whole and no staged file stays."""
+    service = gateway.service
+    folder = service.settings.resolved_export_dir
+    failures: list[BaseException] = []
+
+    def start_up() -> None:
+        try:
+            for _ in range(20):
+                export_for_indexer(
+                    service.settings, service.write_sessions, service.api_keys, service.regulator
+                )
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start_up) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    copy = folder / "deployment.json"
+    assert copy.read_bytes() == service.settings.resolved_deployment_file.read_bytes()
+    assert copy.stat().st_mode & 0o077 == 0
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
