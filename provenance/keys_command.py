@@ -54,6 +54,18 @@ class Exposure:
     mode: int
     open_folders: tuple[tuple[Path, int], ...]
 
+    def as_json(self, root: Path) -> dict[str, object]:
+        """The exposure for ``keys check --json``: paths under ``root``, modes in octal."""
+        return {
+            "path": str(self.path.relative_to(root) if self.path != root else self.path),
+            "kind": self.kind,
+            "mode": f"{self.mode:04o}",
+            "openToOthers": bool(self.mode & 0o077),
+            "openFolders": [
+                {"path": str(folder), "mode": f"{mode:04o}"} for folder, mode in self.open_folders
+            ],
+        }
+
     def line(self, root: Path) -> str:
         where = self.path.relative_to(root) if self.path != root else self.path
         reasons = []
@@ -127,6 +139,14 @@ def check(
         Path,
         typer.Argument(help="The data folder (of `provenance up`, or of one service)."),
     ] = Path("data"),
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='One JSON object on stdout: {"folder", "exposed": [{"path", "kind", "mode", '
+            '"openToOthers", "openFolders"}]} (for monitoring); the exit codes are the same.',
+        ),
+    ] = False,
 ) -> None:
     """Report every secret file group or others may read: keystores, *.api-key, *.password,
     the chain's seed, SQLite databases, logs (or one in a folder they may open).
@@ -141,6 +161,10 @@ def check(
     except OSError as exc:
         typer.echo(f"unusable {data_dir}: {exc}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from exc
+    if as_json:
+        exposed = [exposure.as_json(data_dir) for exposure in found]
+        typer.echo(json.dumps({"folder": str(data_dir), "exposed": exposed}))
+        raise typer.Exit(EXIT_EXPOSED if found else EXIT_OK)
     for exposure in found:
         typer.echo(f"open to group/others: {exposure.line(data_dir)}")
     if found:

@@ -72,6 +72,35 @@ def test_check_passes_an_owner_only_folder_and_names_every_open_secret(tmp_path:
     ]
 
 
+def test_check_in_json_names_the_same_exposures_for_monitoring(tmp_path: Path) -> None:
+    """``--json``: one object a monitoring job reads, the same exit codes (0 none, 1 some)."""
+    data = private_tree(tmp_path / "data")
+    clean = runner.invoke(app, ["keys", "check", "--json", str(data)])
+    assert clean.exit_code == 0, clean.output
+    assert json.loads(clean.output) == {"folder": str(data), "exposed": []}
+
+    (data / "chain" / "seed").chmod(0o644)
+    (data / "indexer").chmod(0o755)
+    found = runner.invoke(app, ["keys", "check", "--json", str(data)])
+    assert found.exit_code == 1, found.output
+    assert json.loads(found.output)["exposed"] == [
+        {
+            "path": "chain/seed",
+            "kind": "chain wallet seed",
+            "mode": "0644",
+            "openToOthers": True,
+            "openFolders": [],
+        },
+        {
+            "path": "indexer/indexer.db-wal",
+            "kind": "SQLite database",
+            "mode": "0600",
+            "openToOthers": False,
+            "openFolders": [{"path": str(data / "indexer"), "mode": "0755"}],
+        },
+    ]
+
+
 def test_check_of_a_missing_folder_is_unusable(tmp_path: Path) -> None:
     result = runner.invoke(app, ["keys", "check", str(tmp_path / "missing")])
     assert result.exit_code == 2
